@@ -1,0 +1,5 @@
+"""Multi-tier repair-network dispatch planner."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
