@@ -1,0 +1,126 @@
+"""The centre hierarchy: parents, children, escalation chains, capable and nearby centres."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+from dispatch.errors import ModelError
+from dispatch.model import Centre, Tier
+from dispatch.travel import EARTH_RADIUS_M
+
+
+def _unit_vectors(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    lon_r, lat_r = np.radians(lon), np.radians(lat)
+    return np.column_stack(
+        [np.cos(lat_r) * np.cos(lon_r), np.cos(lat_r) * np.sin(lon_r), np.sin(lat_r)]
+    )
+
+
+@dataclass(frozen=True)
+class Network:
+    """An immutable, validated set of centres forming a forest rooted at tier-1 centres."""
+
+    centres: tuple[Centre, ...]
+
+    def __post_init__(self) -> None:
+        problems = hierarchy_problems(self.centres)
+        if problems:
+            raise ModelError("Network", problems[0][0], problems[0][1], problems[0][2])
+
+    def __len__(self) -> int:
+        return len(self.centres)
+
+    def __iter__(self) -> Iterator[Centre]:
+        return iter(self.centres)
+
+    @cached_property
+    def by_id(self) -> dict[str, Centre]:
+        return {c.id: c for c in self.centres}
+
+    def __getitem__(self, centre_id: str) -> Centre:
+        return self.by_id[centre_id]
+
+    @cached_property
+    def children(self) -> dict[str, tuple[str, ...]]:
+        kids: dict[str, list[str]] = {c.id: [] for c in self.centres}
+        for c in self.centres:
+            if c.parent_id is not None:
+                kids[c.parent_id].append(c.id)
+        return {k: tuple(v) for k, v in kids.items()}
+
+    def chain(self, centre_id: str) -> tuple[Centre, ...]:
+        """The centre and its ancestors up to tier 1: the escalation path."""
+        out = [self[centre_id]]
+        while out[-1].parent_id is not None:
+            out.append(self[out[-1].parent_id])
+        return tuple(out)
+
+    def by_tier(self, tier: Tier) -> tuple[Centre, ...]:
+        return tuple(c for c in self.centres if c.tier == tier)
+
+    def counts_by_tier(self) -> dict[Tier, int]:
+        return {t: sum(1 for c in self.centres if c.tier == t) for t in Tier}
+
+    @cached_property
+    def _index(self):  # type: ignore[no-untyped-def]
+        from scipy.spatial import cKDTree
+
+        lon = np.array([c.lon for c in self.centres])
+        lat = np.array([c.lat for c in self.centres])
+        return cKDTree(_unit_vectors(lon, lat))
+
+    def nearest(
+        self, lon: np.ndarray, lat: np.ndarray, k: int = 1
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """k nearest centres (by great circle) to each point: (centre positions, distance_m)."""
+        k = min(k, len(self.centres))
+        chord, idx = self._index.query(_unit_vectors(np.asarray(lon), np.asarray(lat)), k=k)
+        dist_m = 2 * EARTH_RADIUS_M * np.arcsin(np.clip(chord / 2, 0, 1))
+        return idx, dist_m
+
+    def replace_centres(self, centres: Iterable[Centre]) -> Network:
+        return Network(tuple(centres))
+
+
+def hierarchy_problems(centres: Iterable[Centre]) -> list[tuple[str, object, str]]:
+    """(field, value, expected) for every hierarchy problem: duplicates, unknown parents,
+    parents of the same or a lower tier, cycles."""
+    centres = list(centres)
+    problems: list[tuple[str, object, str]] = []
+    by_id: dict[str, Centre] = {}
+    for c in centres:
+        if c.id in by_id:
+            problems.append(("id", c.id, "a unique centre id (this one appears more than once)"))
+        by_id[c.id] = c
+    for c in centres:
+        if c.parent_id is None:
+            continue
+        parent = by_id.get(c.parent_id)
+        if parent is None:
+            problems.append(
+                ("parent_id", c.parent_id, f"the id of an existing centre (centre {c.id!r})")
+            )
+        elif parent.tier >= c.tier:
+            problems.append(
+                (
+                    "parent_id",
+                    c.parent_id,
+                    f"a centre of a higher tier than {c.id!r} (tier {int(c.tier)}); "
+                    f"{parent.id!r} is tier {int(parent.tier)}",
+                )
+            )
+    # Cycles: with strictly decreasing tiers they cannot happen, but a bad file may break tiers too.
+    for c in centres:
+        seen = {c.id}
+        cur = c
+        while cur.parent_id is not None and cur.parent_id in by_id:
+            cur = by_id[cur.parent_id]
+            if cur.id in seen:
+                problems.append(("parent_id", c.parent_id, f"no cycle (centre {c.id!r} is its own ancestor)"))
+                break
+            seen.add(cur.id)
+    return problems
