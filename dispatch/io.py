@@ -1,0 +1,682 @@
+"""Read and write networks, rosters and calls as CSV, Parquet or GeoJSON, with full validation.
+
+A dataset is a folder holding ``centres``, ``technicians`` and ``requests`` files (each ``.csv``,
+``.parquet`` or ``.geojson``) and an optional ``manifest.json``. The schema of every column is in
+``SCHEMAS`` below (also rendered in data/README.md). Validation reports **every** problem at once
+(file, row, column, value and what would be valid) and never drops a row silently.
+
+Rows: for CSV, the line number a spreadsheet shows (header = 1, first record = 2); for Parquet and
+GeoJSON, the 1-based record (feature) number.
+
+Times: ``created_at``/``window_*`` are ISO 8601 date-times; without an offset they are China
+Standard Time (UTC+08:00). Clock times (opening hours, shifts) are ``HH:MM`` local time. Durations
+carry their unit in the column name (``_min``, ``_h``). Coordinates are WGS84 (EPSG:4326).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from dispatch.errors import ModelError, Problem, ValidationError
+from dispatch.model import (
+    CHINA_LAT_RANGE,
+    CHINA_LON_RANGE,
+    DAY_S,
+    Centre,
+    Dataset,
+    Mode,
+    Priority,
+    Request,
+    Technician,
+    Tier,
+    TimeWindow,
+)
+from dispatch.network import Network, hierarchy_problems
+from dispatch.travel import DEFAULT_SPEEDS_KMH
+
+CST = dt.timezone(dt.timedelta(hours=8))
+FORMATS = ("csv", "parquet", "geojson")
+KINDS = ("centres", "technicians", "requests")
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    kind: str  # str | int | float | levels | clock | datetime | lines | choice
+    required: bool
+    unit: str
+    description: str
+    choices: tuple[str, ...] = ()
+
+
+SCHEMAS: dict[str, tuple[Column, ...]] = {
+    "centres": (
+        Column("id", "str", True, "", "unique centre id"),
+        Column("name", "str", False, "", "display name"),
+        Column("tier", "choice", True, "", "1 province, 2 city, 3 county", ("1", "2", "3")),
+        Column("lon", "float", True, "degrees", "WGS84 longitude of the seat"),
+        Column("lat", "float", True, "degrees", "WGS84 latitude of the seat"),
+        Column("parent_id", "str", False, "", "id of the parent centre; empty for tier 1"),
+        Column("levels", "levels", True, "", "repair levels it can do, e.g. 1;2"),
+        Column("bench_hours_per_day", "float", True, "h", "bench capacity per day"),
+        Column("open_time", "clock", True, "HH:MM", "opening time, local"),
+        Column("close_time", "clock", True, "HH:MM", "closing time, local"),
+        Column("courier_to_parent_min", "int", True, "min", "courier lead time to the parent, one way"),
+        Column("province_adcode", "str", False, "", "6-digit adcode"),
+        Column("prefecture_adcode", "str", False, "", "6-digit adcode"),
+        Column("county_adcode", "str", False, "", "6-digit adcode"),
+    ),
+    "technicians": (
+        Column("id", "str", True, "", "unique technician id"),
+        Column("name", "str", False, "", "display name"),
+        Column("home_centre_id", "str", True, "", "centre where the shift starts and ends"),
+        Column("max_level", "choice", True, "", "highest repair level", ("1", "2", "3")),
+        Column("product_lines", "lines", False, "", "e.g. phone;tablet; empty = all"),
+        Column("shift_start", "clock", True, "HH:MM", "shift start, local"),
+        Column("shift_end", "clock", True, "HH:MM", "shift end, local"),
+        Column("break_earliest", "clock", False, "HH:MM", "earliest break start"),
+        Column("break_latest", "clock", False, "HH:MM", "latest break start"),
+        Column("break_min", "int", False, "min", "break length"),
+        Column("speed_class", "choice", False, "", "travel speed class", tuple(DEFAULT_SPEEDS_KMH)),
+    ),
+    "requests": (
+        Column("id", "str", True, "", "unique request id"),
+        Column("created_at", "datetime", True, "ISO 8601", "when the call came in"),
+        Column("lon", "float", True, "degrees", "WGS84 longitude of the customer"),
+        Column("lat", "float", True, "degrees", "WGS84 latitude of the customer"),
+        Column("level", "choice", True, "", "repair level 1-3", ("1", "2", "3")),
+        Column("mode", "choice", True, "", "onsite, pickup or walkin", tuple(m.value for m in Mode)),
+        Column("priority", "choice", True, "", "normal, high or urgent",
+               ("normal", "high", "urgent", "1", "2", "3")),
+        Column("window_start", "datetime", False, "ISO 8601", "customer available from"),
+        Column("window_end", "datetime", False, "ISO 8601", "customer available until"),
+        Column("service_min", "int", True, "min", "work or hand-over time at the customer"),
+        Column("product_line", "str", False, "", "e.g. phone"),
+        Column("county_adcode", "str", False, "", "6-digit adcode of the customer's county"),
+    ),
+}
+
+
+# --------------------------------------------------------------------------------------------
+# Raw tables
+
+
+def find_file(folder: Path, kind: str) -> Path | None:
+    hits = [folder / f"{kind}.{ext}" for ext in FORMATS if (folder / f"{kind}.{ext}").exists()]
+    if len(hits) > 1:
+        raise ValidationError(
+            [Problem(str(folder), None, None, [h.name for h in hits],
+                     f"more than one {kind} file; keep exactly one of {kind}.csv/.parquet/.geojson")]
+        )
+    return hits[0] if hits else None
+
+
+def _read_geojson(path: Path) -> pd.DataFrame:
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    rows = []
+    for feat in doc.get("features", []):
+        props = dict(feat.get("properties") or {})
+        geom = feat.get("geometry") or {}
+        if geom.get("type") == "Point":
+            props["lon"], props["lat"] = geom["coordinates"][:2]
+        else:
+            props.setdefault("lon", "")
+            props.setdefault("lat", "")
+        rows.append(props)
+    return pd.DataFrame(rows)
+
+
+def read_table(path: Path) -> tuple[pd.DataFrame, int]:
+    """The file as a frame of strings (empty string = missing) and the row offset for messages."""
+    suffix = path.suffix.lower().lstrip(".")
+    if suffix == "csv":
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+        offset = 2
+    elif suffix == "parquet":
+        frame = pd.read_parquet(path)
+        offset = 1
+    elif suffix == "geojson":
+        frame = _read_geojson(path)
+        offset = 1
+    else:
+        raise ValidationError(
+            [Problem(str(path), None, None, path.suffix, "unsupported format; use .csv, .parquet or .geojson")]
+        )
+    frame = frame.astype(object).map(_to_text)
+    return frame, offset
+
+
+def _to_text(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        if math.isnan(v):
+            return ""
+        return repr(v)
+    if isinstance(v, (pd.Timestamp, dt.datetime)):
+        return v.isoformat()
+    return str(v).strip()
+
+
+# --------------------------------------------------------------------------------------------
+# Cell parsers: return a value or raise ValueError with "what would be valid"
+
+
+def _parse_int(s: str) -> int:
+    try:
+        f = float(s)
+    except ValueError:
+        raise ValueError("a whole number") from None
+    if not math.isfinite(f) or f != int(f):
+        raise ValueError("a whole number")
+    return int(f)
+
+
+def _parse_float(s: str) -> float:
+    try:
+        f = float(s)
+    except ValueError:
+        raise ValueError("a number") from None
+    if not math.isfinite(f):
+        raise ValueError("a finite number")
+    return f
+
+
+def parse_clock(s: str) -> int:
+    """'HH:MM' (or 'HH:MM:SS'; '24:00' allowed) to seconds since midnight."""
+    parts = s.split(":")
+    try:
+        nums = [int(p) for p in parts]
+    except ValueError:
+        raise ValueError("a clock time HH:MM, e.g. 09:00") from None
+    if len(nums) not in (2, 3) or not (0 <= nums[0] <= 24 and 0 <= nums[1] < 60):
+        raise ValueError("a clock time HH:MM, e.g. 09:00")
+    secs = nums[0] * 3600 + nums[1] * 60 + (nums[2] if len(nums) == 3 else 0)
+    if secs > DAY_S:
+        raise ValueError("a clock time between 00:00 and 24:00")
+    return secs
+
+
+def format_clock(s: int) -> str:
+    return f"{s // 3600:02d}:{(s % 3600) // 60:02d}"
+
+
+def parse_datetime(s: str) -> dt.datetime:
+    try:
+        t = dt.datetime.fromisoformat(s)
+    except ValueError:
+        raise ValueError("an ISO 8601 date-time, e.g. 2026-03-02T09:30:00+08:00") from None
+    return t.replace(tzinfo=CST) if t.tzinfo is None else t.astimezone(CST)
+
+
+def _parse_levels(s: str) -> frozenset[int]:
+    try:
+        levels = frozenset(int(p) for p in s.replace(",", ";").split(";") if p.strip())
+    except ValueError:
+        raise ValueError("repair levels separated by ';', e.g. 1;2") from None
+    if not levels or not levels <= {1, 2, 3}:
+        raise ValueError("repair levels among 1, 2, 3 separated by ';', e.g. 1;2")
+    return levels
+
+
+def _parse_lines(s: str) -> frozenset[str]:
+    return frozenset(p.strip() for p in s.replace(",", ";").split(";") if p.strip())
+
+
+class _Collector:
+    """Parses cells of one file, remembering every problem with file/row/column/value."""
+
+    def __init__(self, file: str, offset: int) -> None:
+        self.file = file
+        self.offset = offset
+        self.problems: list[Problem] = []
+
+    def add(self, i: int | None, column: str | None, value: object, message: str) -> None:
+        row = None if i is None else i + self.offset
+        self.problems.append(Problem(self.file, row, column, value, message))
+
+    def cell(self, i: int, col: Column, value: str) -> Any:
+        if value == "":
+            if col.required:
+                self.add(i, col.name, None, f"is empty; expected {col.description}")
+            return None
+        try:
+            if col.kind == "str":
+                return value
+            if col.kind == "int":
+                return _parse_int(value)
+            if col.kind == "float":
+                return _parse_float(value)
+            if col.kind == "clock":
+                return parse_clock(value)
+            if col.kind == "datetime":
+                return parse_datetime(value)
+            if col.kind == "levels":
+                return _parse_levels(value)
+            if col.kind == "lines":
+                return _parse_lines(value)
+            if col.kind == "choice":
+                v = value.lower()
+                if v.endswith(".0") and v[:-2].isdigit():
+                    v = v[:-2]
+                if v not in col.choices:
+                    raise ValueError("one of " + ", ".join(col.choices))
+                return v
+        except ValueError as exc:
+            self.add(i, col.name, value, f"is not valid; expected {exc}")
+            return None
+        raise AssertionError(col.kind)
+
+
+def _parse_rows(kind: str, frame: pd.DataFrame, c: _Collector) -> list[dict[str, Any] | None]:
+    schema = SCHEMAS[kind]
+    missing = [col.name for col in schema if col.required and col.name not in frame.columns]
+    for name in missing:
+        c.add(None, name, None, f"required column is missing (columns found: {', '.join(map(str, frame.columns))})")
+    if missing:
+        return []
+    rows: list[dict[str, Any] | None] = []
+    for i, record in enumerate(frame.to_dict("records")):
+        before = len(c.problems)
+        parsed = {col.name: c.cell(i, col, record.get(col.name, "")) for col in schema}
+        rows.append(parsed if len(c.problems) == before else None)
+    return rows
+
+
+def _check_coords(c: _Collector, i: int, lon: float | None, lat: float | None) -> bool:
+    if lon is None or lat is None:
+        return False
+    lo_ok = CHINA_LON_RANGE[0] <= lon <= CHINA_LON_RANGE[1]
+    la_ok = CHINA_LAT_RANGE[0] <= lat <= CHINA_LAT_RANGE[1]
+    if lo_ok and la_ok:
+        return True
+    swapped = CHINA_LON_RANGE[0] <= lat <= CHINA_LON_RANGE[1] and CHINA_LAT_RANGE[0] <= lon <= CHINA_LAT_RANGE[1]
+    if swapped:
+        c.add(i, "lon", lon, f"looks swapped with lat ({lat}); longitude comes first, e.g. lon 120.15, lat 30.28")
+    else:
+        if not lo_ok:
+            c.add(i, "lon", lon, f"is outside mainland China; expected a WGS84 longitude {CHINA_LON_RANGE[0]}..{CHINA_LON_RANGE[1]}")
+        if not la_ok:
+            c.add(i, "lat", lat, f"is outside mainland China; expected a WGS84 latitude {CHINA_LAT_RANGE[0]}..{CHINA_LAT_RANGE[1]}")
+    return False
+
+
+def _duplicates(c: _Collector, ids: list[str | None], what: str) -> None:
+    seen: dict[str, int] = {}
+    for i, v in enumerate(ids):
+        if v is None:
+            continue
+        if v in seen:
+            c.add(i, "id", v, f"duplicate {what} id; first used on row {seen[v] + c.offset}")
+        else:
+            seen[v] = i
+
+
+def _model_problem(c: _Collector, i: int, exc: ModelError, columns: dict[str, str]) -> None:
+    c.add(i, columns.get(exc.field, exc.field), exc.value, f"is not valid; expected {exc.expected}")
+
+
+# --------------------------------------------------------------------------------------------
+# Builders
+
+
+def _centres(frame: pd.DataFrame, c: _Collector) -> list[Centre]:
+    rows = _parse_rows("centres", frame, c)
+    _duplicates(c, [r["id"] if r else frame["id"].iloc[i] or None for i, r in enumerate(rows)], "centre")
+    out: list[tuple[int, Centre]] = []
+    for i, r in enumerate(rows):
+        if r is None or not _check_coords(c, i, r["lon"], r["lat"]):
+            continue
+        ok = True
+        if r["bench_hours_per_day"] < 0:
+            c.add(i, "bench_hours_per_day", r["bench_hours_per_day"], "is negative; expected hours >= 0")
+            ok = False
+        if r["courier_to_parent_min"] < 0:
+            c.add(i, "courier_to_parent_min", r["courier_to_parent_min"], "is negative; expected minutes >= 0")
+            ok = False
+        if r["close_time"] <= r["open_time"]:
+            c.add(i, "close_time", format_clock(r["close_time"]),
+                  f"is not after open_time {format_clock(r['open_time'])}; expected a later clock time")
+            ok = False
+        tier = Tier(int(r["tier"]))
+        if tier == Tier.PROVINCE and r["parent_id"]:
+            c.add(i, "parent_id", r["parent_id"], "must be empty for a tier-1 (province) centre")
+            ok = False
+        if tier != Tier.PROVINCE and not r["parent_id"]:
+            c.add(i, "parent_id", None, f"is empty; a tier-{int(tier)} centre needs the id of its parent centre")
+            ok = False
+        if not ok:
+            continue
+        try:
+            out.append((i, Centre(
+                id=r["id"], name=r["name"] or r["id"], tier=tier, lon=r["lon"], lat=r["lat"],
+                parent_id=r["parent_id"] or None, levels=r["levels"],
+                bench_hours_per_day=r["bench_hours_per_day"],
+                opening=TimeWindow(r["open_time"], r["close_time"]),
+                courier_to_parent_s=r["courier_to_parent_min"] * 60,
+                province_adcode=r["province_adcode"] or "", prefecture_adcode=r["prefecture_adcode"] or "",
+                county_adcode=r["county_adcode"] or "",
+            )))
+        except ModelError as exc:
+            _model_problem(c, i, exc, {"courier_to_parent_s": "courier_to_parent_min"})
+    # Hierarchy: unknown parents, wrong tiers, cycles; reported on the child's row.
+    row_of = {cen.id: i for i, cen in out}
+    ids = {str(v) for v in frame["id"]} if "id" in frame.columns else set()
+    for field_name, value, expected in hierarchy_problems([cen for _, cen in out]):
+        if field_name == "id":
+            continue  # duplicates already reported with both rows
+        child = _child_of(expected, out)
+        if "existing centre" in expected and value in ids:
+            continue  # the parent exists but has its own problems, reported on its row
+        c.add(row_of.get(child, None) if child else None, field_name, value, f"is not valid; expected {expected}")
+    return [cen for _, cen in out]
+
+
+def _child_of(expected: str, out: list[tuple[int, Centre]]) -> str | None:
+    for _, cen in out:
+        if f"{cen.id!r}" in expected:
+            return cen.id
+    return None
+
+
+def _technicians(frame: pd.DataFrame, c: _Collector, centre_ids: set[str]) -> list[Technician]:
+    rows = _parse_rows("technicians", frame, c)
+    _duplicates(c, [r["id"] if r else frame["id"].iloc[i] or None for i, r in enumerate(rows)], "technician")
+    out = []
+    for i, r in enumerate(rows):
+        if r is None:
+            continue
+        if r["home_centre_id"] not in centre_ids:
+            c.add(i, "home_centre_id", r["home_centre_id"], "is not the id of any centre in the centres file")
+            continue
+        if r["shift_end"] <= r["shift_start"]:
+            c.add(i, "shift_end", format_clock(r["shift_end"]),
+                  f"is not after shift_start {format_clock(r['shift_start'])}; expected a later clock time")
+            continue
+        break_min = r["break_min"] or 0
+        if break_min < 0:
+            c.add(i, "break_min", break_min, "is negative; expected minutes >= 0")
+            continue
+        window = None
+        if r["break_earliest"] is not None or r["break_latest"] is not None:
+            if r["break_earliest"] is None or r["break_latest"] is None:
+                col = "break_latest" if r["break_latest"] is None else "break_earliest"
+                c.add(i, col, None, "is empty; give both break_earliest and break_latest, or neither")
+                continue
+            if r["break_latest"] < r["break_earliest"]:
+                c.add(i, "break_latest", format_clock(r["break_latest"]),
+                      f"is before break_earliest {format_clock(r['break_earliest'])}")
+                continue
+            window = TimeWindow(r["break_earliest"], r["break_latest"])
+        try:
+            out.append(Technician(
+                id=r["id"], home_centre_id=r["home_centre_id"], max_level=int(r["max_level"]),
+                shift=TimeWindow(r["shift_start"], r["shift_end"]), break_window=window,
+                break_s=break_min * 60, product_lines=r["product_lines"] or frozenset(),
+                speed_class=r["speed_class"] or "car", name=r["name"] or "",
+            ))
+        except ModelError as exc:
+            _model_problem(c, i, exc, {"break_s": "break_min", "break_window": "break_latest", "shift": "shift_end"})
+    return out
+
+
+def _requests(
+    frame: pd.DataFrame, c: _Collector, epoch: dt.datetime | None, network: Network | None,
+    technicians: list[Technician],
+) -> tuple[list[Request], dt.date]:
+    rows = _parse_rows("requests", frame, c)
+    _duplicates(c, [r["id"] if r else frame["id"].iloc[i] or None for i, r in enumerate(rows)], "request")
+    created = [r["created_at"] for r in rows if r is not None]
+    if epoch is None:
+        first = min(created) if created else dt.datetime(2026, 3, 2, tzinfo=CST)
+        epoch = dt.datetime.combine(first.date(), dt.time(), tzinfo=CST)
+    max_centre_level = max((max(cen.levels) for cen in network), default=0) if network else 3
+    max_tech_level = max((t.max_level for t in technicians), default=0)
+    out = []
+    for i, r in enumerate(rows):
+        if r is None or not _check_coords(c, i, r["lon"], r["lat"]):
+            continue
+        created_s = int((r["created_at"] - epoch).total_seconds())
+        if created_s < 0:
+            c.add(i, "created_at", r["created_at"].isoformat(), f"is before the dataset epoch {epoch.isoformat()}")
+            continue
+        mode = Mode(r["mode"])
+        level = int(r["level"])
+        if r["service_min"] < 0:
+            c.add(i, "service_min", r["service_min"], "is negative; expected minutes >= 0")
+            continue
+        ws, we = r["window_start"], r["window_end"]
+        if mode != Mode.WALKIN and (ws is None or we is None):
+            c.add(i, "window_start" if ws is None else "window_end", None,
+                  f"is empty; an {mode.value} request needs the customer's window")
+            continue
+        ws = ws or r["created_at"]
+        we = we or ws
+        if we < ws:
+            c.add(i, "window_end", we.isoformat(), f"ends before window_start {ws.isoformat()}")
+            continue
+        if level > max_centre_level:
+            c.add(i, "level", level, f"no centre in the network can repair level {level} (highest: {max_centre_level})")
+            continue
+        if mode == Mode.ONSITE and level > max_tech_level:
+            c.add(i, "level", level,
+                  f"no technician can do a level-{level} repair on site (highest technician level: {max_tech_level})")
+            continue
+        try:
+            out.append(Request(
+                id=r["id"], created_s=created_s, lon=r["lon"], lat=r["lat"], level=level,
+                mode=mode, priority=Priority[r["priority"].upper()] if not r["priority"].isdigit() else Priority(int(r["priority"])),
+                window=TimeWindow(int((ws - epoch).total_seconds()), int((we - epoch).total_seconds())),
+                service_s=r["service_min"] * 60, product_line=r["product_line"] or "",
+                county_adcode=r["county_adcode"] or "",
+            ))
+        except ModelError as exc:
+            _model_problem(c, i, exc, {"window": "window_end", "service_s": "service_min", "created_s": "created_at"})
+    return out, epoch.date()
+
+
+# --------------------------------------------------------------------------------------------
+# Public API
+
+
+def read_dataset(folder: str | Path) -> Dataset:
+    """Read and validate a dataset folder; raises ValidationError listing every problem."""
+    folder = Path(folder)
+    problems: list[Problem] = []
+    if not folder.is_dir():
+        raise ValidationError([Problem(str(folder), None, None, None, "is not a folder with centres, technicians and requests files")])
+    paths = {}
+    for kind in KINDS:
+        p = find_file(folder, kind)
+        if p is None:
+            problems.append(Problem(str(folder), None, None, None,
+                                    f"has no {kind} file; expected {kind}.csv, {kind}.parquet or {kind}.geojson"))
+        paths[kind] = p
+    if problems:
+        raise ValidationError(problems)
+    manifest = _read_manifest(folder)
+    epoch = None
+    if "epoch_date" in manifest:
+        epoch = dt.datetime.combine(dt.date.fromisoformat(manifest["epoch_date"]), dt.time(), tzinfo=CST)
+
+    collectors = {}
+    tables = {}
+    for kind in KINDS:
+        try:
+            frame, offset = read_table(paths[kind])
+        except ValidationError as exc:
+            problems.extend(exc.problems)
+            continue
+        except Exception as exc:  # unreadable file: say which and why, do not traceback
+            problems.append(Problem(str(paths[kind]), None, None, None, f"cannot be read: {exc}"))
+            continue
+        tables[kind] = frame
+        collectors[kind] = _Collector(str(paths[kind]), offset)
+    if problems:
+        raise ValidationError(problems)
+
+    centres = _centres(tables["centres"], collectors["centres"])
+    centre_ids = {str(v) for v in tables["centres"].get("id", [])}
+    techs = _technicians(tables["technicians"], collectors["technicians"], centre_ids)
+    network = None
+    if not collectors["centres"].problems:
+        network = Network(tuple(centres))
+    reqs, epoch_date = _requests(tables["requests"], collectors["requests"], epoch, network, techs)
+    for kind in KINDS:
+        problems.extend(collectors[kind].problems)
+    if problems or network is None:
+        raise ValidationError(problems)
+    meta = tuple(sorted((k, str(v)) for k, v in manifest.items() if k != "epoch_date"))
+    return Dataset(network, tuple(techs), tuple(reqs), epoch_date.isoformat(), meta)
+
+
+def _read_manifest(folder: Path) -> dict[str, Any]:
+    path = folder / "manifest.json"
+    if not path.exists():
+        return {}
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ValidationError([Problem(str(path), exc.lineno, None, None, f"is not valid JSON: {exc.msg}")]) from None
+    if not isinstance(doc, dict):
+        raise ValidationError([Problem(str(path), None, None, None, "must hold a JSON object")])
+    return doc
+
+
+def centres_frame(network: Network) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "id": [c.id for c in network],
+            "name": [c.name for c in network],
+            "tier": [int(c.tier) for c in network],
+            "lon": [c.lon for c in network],
+            "lat": [c.lat for c in network],
+            "parent_id": [c.parent_id or "" for c in network],
+            "levels": [";".join(map(str, sorted(c.levels))) for c in network],
+            "bench_hours_per_day": [c.bench_hours_per_day for c in network],
+            "open_time": [format_clock(c.opening.start_s) for c in network],
+            "close_time": [format_clock(c.opening.end_s) for c in network],
+            "courier_to_parent_min": [c.courier_to_parent_s // 60 for c in network],
+            "province_adcode": [c.province_adcode for c in network],
+            "prefecture_adcode": [c.prefecture_adcode for c in network],
+            "county_adcode": [c.county_adcode for c in network],
+        }
+    )
+
+
+def technicians_frame(techs: tuple[Technician, ...] | list[Technician]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "id": [t.id for t in techs],
+            "name": [t.name for t in techs],
+            "home_centre_id": [t.home_centre_id for t in techs],
+            "max_level": [t.max_level for t in techs],
+            "product_lines": [";".join(sorted(t.product_lines)) for t in techs],
+            "shift_start": [format_clock(t.shift.start_s) for t in techs],
+            "shift_end": [format_clock(t.shift.end_s) for t in techs],
+            "break_earliest": [format_clock(t.break_window.start_s) if t.break_window else "" for t in techs],
+            "break_latest": [format_clock(t.break_window.end_s) if t.break_window else "" for t in techs],
+            "break_min": [t.break_s // 60 for t in techs],
+            "speed_class": [t.speed_class for t in techs],
+        }
+    )
+
+
+def _iso(epoch: dt.datetime, t_s: int) -> str:
+    return (epoch + dt.timedelta(seconds=int(t_s))).isoformat()
+
+
+def requests_frame(reqs: tuple[Request, ...] | list[Request], epoch_date: str) -> pd.DataFrame:
+    epoch = dt.datetime.combine(dt.date.fromisoformat(epoch_date), dt.time(), tzinfo=CST)
+    return pd.DataFrame(
+        {
+            "id": [r.id for r in reqs],
+            "created_at": [_iso(epoch, r.created_s) for r in reqs],
+            "lon": [r.lon for r in reqs],
+            "lat": [r.lat for r in reqs],
+            "level": [r.level for r in reqs],
+            "mode": [r.mode.value for r in reqs],
+            "priority": [r.priority.name.lower() for r in reqs],
+            "window_start": [_iso(epoch, r.window.start_s) for r in reqs],
+            "window_end": [_iso(epoch, r.window.end_s) for r in reqs],
+            "service_min": [r.service_s // 60 for r in reqs],
+            "product_line": [r.product_line for r in reqs],
+            "county_adcode": [r.county_adcode for r in reqs],
+        }
+    )
+
+
+def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_table(frame: pd.DataFrame, path: Path) -> None:
+    fmt = path.suffix.lower().lstrip(".")
+    if fmt == "csv":
+        _atomic_write(path, lambda p: frame.to_csv(p, index=False, lineterminator="\n"))
+    elif fmt == "parquet":
+        _atomic_write(path, lambda p: frame.to_parquet(p, index=False))
+    elif fmt == "geojson":
+        _atomic_write(path, lambda p: p.write_text(_points_geojson(frame), encoding="utf-8"))
+    else:
+        raise ValueError(f"unsupported format {fmt!r}; expected one of {FORMATS}")
+
+
+def _points_geojson(frame: pd.DataFrame) -> str:
+    features = []
+    for rec in frame.to_dict("records"):
+        lon, lat = rec.pop("lon"), rec.pop("lat")
+        props = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in rec.items()}
+        features.append({"type": "Feature", "geometry": {"type": "Point", "coordinates": [lon, lat]},
+                         "properties": props})
+    return json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False,
+                      separators=(",", ":"))
+
+
+def write_dataset(dataset: Dataset, folder: str | Path, fmt: str = "csv") -> dict[str, Path]:
+    """Write the three files and manifest.json; deterministic bytes for the same dataset."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unsupported format {fmt!r}; expected one of {FORMATS}")
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    frames = {
+        "centres": centres_frame(dataset.network),
+        "technicians": technicians_frame(dataset.technicians),
+        "requests": requests_frame(dataset.requests, dataset.epoch_date),
+    }
+    paths = {}
+    for kind, frame in frames.items():
+        for other in FORMATS:  # a stale file of another format would make the folder ambiguous
+            if other != fmt:
+                (folder / f"{kind}.{other}").unlink(missing_ok=True)
+        if kind == "technicians" and fmt == "geojson":
+            path = folder / f"{kind}.csv"  # technicians have no location of their own
+        else:
+            path = folder / f"{kind}.{fmt}"
+        write_table(frame, path)
+        paths[kind] = path
+    manifest = {"epoch_date": dataset.epoch_date, **dataset.meta_dict,
+                "counts": {"centres": len(dataset.network), "technicians": len(dataset.technicians),
+                           "requests": len(dataset.requests)}}
+    mpath = folder / "manifest.json"
+    _atomic_write(mpath, lambda p: p.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8"))
+    paths["manifest"] = mpath
+    return paths
