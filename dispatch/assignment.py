@@ -1,0 +1,369 @@
+"""Tier assignment: where and how each request is repaired, with capacities, and why.
+
+Escalation rules a manager can read (each is a parameter of ``AssignmentParams``):
+
+1. A request is served by the network of its own province (Bird-style provincial branches).
+2. ``onsite`` (level <= ``onsite_max_level``): a technician of one of the ``candidates`` nearest
+   staffed centres travels; only centres with a technician of the level and product line count,
+   and only within ``max_visit_travel_s`` one way.
+3. ``pickup``: a technician of one of those centres collects the device and brings it to his
+   centre; ``walkin``: the customer brings it to the nearest centre.
+4. The device is repaired at that centre if it can do the level, or is couriered up the chain
+   (county -> city -> province), paying each hop's courier lead time both ways.
+5. Each centre's bench has ``bench_hours_per_day``; when a day is full the repair waits for the
+   next day (up to ``queue_days`` days), which is how the bench queue enters the estimate.
+6. Each centre's technicians have their net shift hours (times ``tech_utilisation``); visits
+   beyond that go to the next candidate.
+7. Among all options the solver minimises the total estimated turnaround (then travel); options
+   are scored with the explicit formula in ``_bench_turnaround``.
+
+The choice is a small CP-SAT model per province (exactly one option per request; capacity per
+centre-day bench and per centre technician hours), warm-started from the greedy choice. Every
+request ends either assigned, or unassigned with a reason code and a sentence.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+import numpy as np
+
+from dispatch.model import DAY_S, Centre, Dataset, Mode, Request, Technician
+from dispatch.network import Network
+from dispatch.travel import DEFAULT_TRAVEL, HaversineTravel
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class AssignmentParams:
+    bench_s_by_level: Mapping[int, int] = field(
+        default_factory=lambda: MappingProxyType({1: 30 * 60, 2: 90 * 60, 3: 180 * 60})
+    )
+    onsite_max_level: int = 2
+    candidates: int = 4  # nearest staffed centres considered for a visit
+    max_visit_travel_s: int = 3 * 3600  # one way; beyond it no technician is sent
+    dispatch_allowance_s: int = 30 * 60  # planning estimate of call -> set-off
+    return_s: int = 4 * 3600  # device back at the station -> back with the customer
+    queue_days: int = 3  # bench days considered: the day the device arrives and the next ones
+    tech_utilisation: float = 0.85  # share of net shift time that can be planned
+    visit_overhead: float = 2.0  # technician time per visit = overhead x one-way travel + service
+    time_limit_s: float = 5.0  # CP-SAT per province
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Assignment:
+    request_id: str
+    mode: Mode
+    visit_centre_id: str | None  # whose technicians travel to the customer (onsite/pickup)
+    repair_centre_id: str | None  # whose bench repairs the device (pickup/walkin)
+    bench_day: int | None  # day index (since the epoch) of the bench slot
+    courier_hops: int  # escalation: tiers climbed by courier
+    est_turnaround_s: int
+    visit_travel_s: int  # one way, from the visiting centre
+    rule: str  # the escalation rule that applied, in words
+
+
+@dataclass(frozen=True)
+class Unassigned:
+    request_id: str
+    reason_code: str  # no_capable_centre | no_technician_in_reach | capacity_full | outside_network
+    reason: str
+
+
+@dataclass(frozen=True)
+class AssignmentResult:
+    assigned: tuple[Assignment, ...]
+    unassigned: tuple[Unassigned, ...]
+    status: str  # OPTIMAL | FEASIBLE | GREEDY (per-province worst)
+    objective_s: int
+
+
+@dataclass(frozen=True)
+class _Option:
+    visit: str | None
+    repair: str | None
+    day: int | None
+    hops: int
+    turnaround_s: int
+    travel_s: int
+    tech_load_s: int
+    bench_s: int
+    rule: str
+
+
+def opening_start(centre: Centre, t_s: int) -> int:
+    """The first moment >= t_s when the centre is open."""
+    day = t_s // DAY_S
+    tod = t_s - day * DAY_S
+    if tod < centre.opening.start_s:
+        return day * DAY_S + centre.opening.start_s
+    if tod >= centre.opening.end_s:
+        return (day + 1) * DAY_S + centre.opening.start_s
+    return t_s
+
+
+def _bench_turnaround(
+    network: Network, chain: tuple[Centre, ...], hops: int, t_at_station: int, bench_s: int,
+    day_offset: int, created_s: int, params: AssignmentParams,
+) -> tuple[int, int, int]:
+    """(turnaround_s, bench day, completion time) for repairing at chain[hops] on the
+    ``day_offset``-th day after the device reaches it."""
+    t = t_at_station
+    for i in range(hops):  # up the chain by courier
+        t += chain[i].courier_to_parent_s
+    repair = chain[hops]
+    start = opening_start(repair, t)
+    day = start // DAY_S + day_offset
+    if day_offset:
+        start = day * DAY_S + repair.opening.start_s
+    done = start + bench_s
+    if done > day * DAY_S + repair.opening.end_s:  # does not fit today: finishes next morning
+        done = (day + 1) * DAY_S + repair.opening.start_s + bench_s
+    t = done
+    for i in reversed(range(hops)):  # back down
+        t += chain[i].courier_to_parent_s
+    t += params.return_s
+    return t - created_s, day, done
+
+
+def _staff(technicians: tuple[Technician, ...]) -> dict[str, list[Technician]]:
+    out: dict[str, list[Technician]] = defaultdict(list)
+    for t in technicians:
+        out[t.home_centre_id].append(t)
+    return out
+
+
+def _can_visit(techs: list[Technician], req: Request) -> bool:
+    level = req.level if req.mode == Mode.ONSITE else 1
+    return any(
+        t.max_level >= level and (not t.product_lines or req.product_line in t.product_lines)
+        for t in techs
+    )
+
+
+def build_options(
+    dataset: Dataset, params: AssignmentParams, travel: HaversineTravel = DEFAULT_TRAVEL
+) -> tuple[dict[str, list[_Option]], list[Unassigned]]:
+    network = dataset.network
+    staff = _staff(dataset.technicians)
+    by_province: dict[str, list[Centre]] = defaultdict(list)
+    for c in network:
+        by_province[c.province_adcode].append(c)
+    options: dict[str, list[_Option]] = {}
+    unassigned: list[Unassigned] = []
+    reqs_by_prov: dict[str, list[Request]] = defaultdict(list)
+    for r in dataset.requests:
+        reqs_by_prov[r.county_adcode[:2] + "0000" if r.county_adcode else ""].append(r)
+    for prov, reqs in reqs_by_prov.items():
+        centres = by_province.get(prov)
+        if not centres:  # unknown province code: fall back to the whole network
+            centres = list(network)
+        sub = Network(tuple(centres)) if len(centres) != len(network) else network
+        staffed = [c for c in centres if staff.get(c.id)]
+        staffed_net = Network(tuple(staffed)) if staffed else None
+        lon = np.array([r.lon for r in reqs])
+        lat = np.array([r.lat for r in reqs])
+        near_any, _ = sub.nearest(lon, lat, k=1)
+        if staffed_net is not None:
+            k = min(params.candidates, len(staffed))
+            near_staffed, _ = staffed_net.nearest(lon, lat, k=k)
+            near_staffed = np.asarray(near_staffed).reshape(len(reqs), k)
+        for i, r in enumerate(reqs):
+            opts: list[_Option] = []
+            bench_s = params.bench_s_by_level[r.level]
+            if r.mode == Mode.WALKIN:
+                station = sub.centres[int(np.atleast_1d(near_any)[i])]
+                t_at = opening_start(station, r.created_s)
+                opts += _repair_options(network, station, None, 0, t_at, r, bench_s, params,
+                                        "walk-in at the nearest centre")
+            else:
+                if staffed_net is None:
+                    unassigned.append(Unassigned(r.id, "no_technician_in_reach", "no staffed centre in the province"))
+                    continue
+                reachable = []
+                for j in near_staffed[i]:
+                    c = staffed[int(j)]
+                    d = travel.distance_m(c.lon, c.lat, r.lon, r.lat)
+                    tr = int(travel.time_s_from_distance(d))
+                    if tr <= params.max_visit_travel_s and _can_visit(staff[c.id], r):
+                        reachable.append((c, tr))
+                for c, tr in reachable:
+                    t0 = max(opening_start(c, r.created_s), r.window.start_s - tr)
+                    load = int(params.visit_overhead * tr) + r.service_s
+                    if r.mode == Mode.ONSITE and r.level <= params.onsite_max_level:
+                        done = t0 + params.dispatch_allowance_s + tr + r.service_s
+                        opts.append(_Option(c.id, None, None, 0, done - r.created_s, tr, load, 0,
+                                            "on site by the nearest capable technicians"))
+                    else:
+                        t_at = t0 + params.dispatch_allowance_s + 2 * tr + r.service_s
+                        opts += _repair_options(network, c, c.id, tr, t_at, r, bench_s, params,
+                                                "picked up, repaired on a bench", load)
+                if not reachable:
+                    level = r.level if r.mode == Mode.ONSITE else 1
+                    unassigned.append(Unassigned(
+                        r.id, "no_technician_in_reach",
+                        f"no technician able to do level {level} ({r.product_line or 'any'}) at the "
+                        f"{params.candidates} nearest centres within {params.max_visit_travel_s // 3600} h"))
+                    continue
+            if not opts:
+                unassigned.append(Unassigned(
+                    r.id, "no_capable_centre",
+                    f"no centre in the escalation chain can repair level {r.level} "
+                    f"(capability and a bench day long enough for one repair)"))
+                continue
+            options[r.id] = opts
+    return options, unassigned
+
+
+def _repair_options(
+    network: Network, station: Centre, visit_id: str | None, travel_s: int, t_at: int,
+    r: Request, bench_s: int, params: AssignmentParams, rule: str, load: int = 0,
+) -> list[_Option]:
+    chain = network.chain(station.id)
+    out = []
+    for hops, centre in enumerate(chain):
+        if not centre.can_repair(r.level) or centre.bench_s_per_day < bench_s:
+            continue
+        for d in range(params.queue_days):
+            ta, day, _ = _bench_turnaround(network, chain, hops, t_at, bench_s, d, r.created_s, params)
+            where = "at the station" if hops == 0 else f"escalated {hops} tier(s) to {centre.id}"
+            queue = "" if d == 0 else f", bench queue +{d} day(s)"
+            out.append(_Option(visit_id, centre.id, day, hops, ta, travel_s, load, bench_s,
+                               f"{rule} {where}{queue}"))
+    return out
+
+
+def assign(
+    dataset: Dataset,
+    params: AssignmentParams = AssignmentParams(),
+    travel: HaversineTravel = DEFAULT_TRAVEL,
+    progress: Progress | None = None,
+) -> AssignmentResult:
+    options, unassigned = build_options(dataset, params, travel)
+    req_by_id = {r.id: r for r in dataset.requests}
+    tech_cap = _tech_capacity_s(dataset, params)
+    bench_cap = {c.id: c.bench_s_per_day for c in dataset.network}
+    # Independent subproblems: requests sharing no centre. Provinces in practice.
+    groups: dict[str, list[str]] = defaultdict(list)
+    for rid in options:
+        groups[dataset.network[_first_centre(options[rid][0])].province_adcode].append(rid)
+    assigned: list[Assignment] = []
+    statuses = []
+    objective = 0
+    for n, (_, rids) in enumerate(sorted(groups.items())):
+        choice, status = _solve_group(rids, options, tech_cap, bench_cap, params)
+        statuses.append(status)
+        for rid in rids:
+            k = choice.get(rid)
+            if k is None:
+                unassigned.append(_capacity_reason(rid, options[rid]))
+                continue
+            o = options[rid][k]
+            objective += o.turnaround_s
+            assigned.append(Assignment(rid, req_by_id[rid].mode, o.visit, o.repair, o.day, o.hops,
+                                       o.turnaround_s, o.travel_s, o.rule))
+        if progress is not None:
+            progress("assignment", n + 1, len(groups))
+    order = {r.id: i for i, r in enumerate(dataset.requests)}
+    assigned.sort(key=lambda a: order[a.request_id])
+    unassigned.sort(key=lambda u: order[u.request_id])
+    worst = "OPTIMAL" if all(s == "OPTIMAL" for s in statuses) else (
+        "FEASIBLE" if all(s in ("OPTIMAL", "FEASIBLE") for s in statuses) else "GREEDY")
+    return AssignmentResult(tuple(assigned), tuple(unassigned), worst, objective)
+
+
+def _first_centre(o: _Option) -> str:
+    return o.visit or o.repair or ""
+
+
+def _capacity_reason(rid: str, opts: list[_Option]) -> Unassigned:
+    if any(o.bench_s for o in opts):
+        return Unassigned(rid, "capacity_full",
+                          "bench capacity at all candidate centres is full for the next days")
+    return Unassigned(rid, "capacity_full", "technician hours at all candidate centres are full")
+
+
+def _tech_capacity_s(dataset: Dataset, params: AssignmentParams) -> dict[str, int]:
+    days = max(1, len({r.created_s // DAY_S for r in dataset.requests}))
+    cap: dict[str, int] = defaultdict(int)
+    for t in dataset.technicians:
+        cap[t.home_centre_id] += int((t.shift.duration_s - t.break_s) * params.tech_utilisation) * days
+    return cap
+
+
+def _greedy(rids, options, tech_cap, bench_cap) -> dict[str, int]:
+    """Calls in order, each to its best option with room left (the warm start)."""
+    tech_left = dict(tech_cap)
+    bench_left: dict[tuple[str, int], int] = {}
+    choice = {}
+    for rid in rids:
+        for k in sorted(range(len(options[rid])), key=lambda k: options[rid][k].turnaround_s):
+            o = options[rid][k]
+            if o.visit is not None and tech_left.get(o.visit, 0) < o.tech_load_s:
+                continue
+            key = (o.repair, o.day) if o.repair is not None else None
+            if key is not None and bench_left.get(key, bench_cap[o.repair]) < o.bench_s:
+                continue
+            if o.visit is not None:
+                tech_left[o.visit] -= o.tech_load_s
+            if key is not None:
+                bench_left[key] = bench_left.get(key, bench_cap[o.repair]) - o.bench_s
+            choice[rid] = k
+            break
+    return choice
+
+
+def _solve_group(rids, options, tech_cap, bench_cap, params) -> tuple[dict[str, int], str]:
+    from ortools.sat.python import cp_model
+
+    greedy = _greedy(rids, options, tech_cap, bench_cap)
+    if len(greedy) == len(rids) and all(
+        options[rid][greedy[rid]].turnaround_s == min(o.turnaround_s for o in options[rid])
+        for rid in rids
+    ):
+        return greedy, "OPTIMAL"  # every request got its best option: nothing to trade off
+    model = cp_model.CpModel()
+    x: dict[tuple[str, int], object] = {}
+    tech_terms: dict[str, list] = defaultdict(list)
+    bench_terms: dict[tuple[str, int], list] = defaultdict(list)
+    # Minutes keep the objective small; unserved costs more than any realistic turnaround.
+    unserved_cost = 60 * 24 * 30
+    cost_terms = []
+    for rid in rids:
+        lits = []
+        for k, o in enumerate(options[rid]):
+            v = model.new_bool_var(f"x_{rid}_{k}")
+            x[rid, k] = v
+            lits.append(v)
+            cost_terms.append((o.turnaround_s // 60) * v)
+            if o.visit is not None:
+                tech_terms[o.visit].append(o.tech_load_s // 60 * v)
+            if o.repair is not None:
+                bench_terms[o.repair, o.day].append(o.bench_s // 60 * v)
+            model.add_hint(v, greedy.get(rid) == k)
+        skip = model.new_bool_var(f"skip_{rid}")
+        model.add_hint(skip, rid not in greedy)
+        cost_terms.append(unserved_cost * skip)
+        model.add_exactly_one(lits + [skip])
+    for cid, terms in tech_terms.items():
+        model.add(sum(terms) <= tech_cap.get(cid, 0) // 60)
+    for (cid, _day), terms in bench_terms.items():
+        model.add(sum(terms) <= bench_cap[cid] // 60)
+    model.minimize(sum(cost_terms))
+    solver = cp_model.CpSolver()
+    solver.parameters.max_time_in_seconds = params.time_limit_s
+    solver.parameters.num_workers = 1
+    solver.parameters.random_seed = params.seed
+    status = solver.solve(model)
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return greedy, "GREEDY"
+    choice = {}
+    for (rid, k), v in x.items():
+        if solver.boolean_value(v):
+            choice[rid] = k
+    return choice, "OPTIMAL" if status == cp_model.OPTIMAL else "FEASIBLE"

@@ -1,0 +1,107 @@
+"""Tier assignment on a hand-built three-tier chain with hand-computed turnarounds."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from dispatch.assignment import AssignmentParams, assign
+from dispatch.model import Centre, Dataset, Mode, Priority, Request, Technician, Tier, TimeWindow
+from dispatch.network import Network
+
+H = 3600
+
+
+def centre(cid, tier, parent, lon, lat, levels, bench_h, open_h, close_h, courier_h):
+    return Centre(cid, cid, tier, lon, lat, parent, frozenset(levels), bench_h,
+                  TimeWindow(open_h * H, close_h * H), courier_h * H, "330000", "330500",
+                  "330521" if tier == Tier.COUNTY else "")
+
+
+NETWORK = Network((
+    centre("P1", Tier.PROVINCE, None, 120.15, 30.27, {1, 2, 3}, 4, 9, 21, 0),
+    centre("C1", Tier.CITY, "P1", 120.09, 30.89, {1, 2}, 8, 9, 19, 14),
+    centre("S1", Tier.COUNTY, "C1", 119.97, 30.54, {1}, 1, 9, 18, 5),
+))
+
+
+def tech(tid, home, level, lines=frozenset()):
+    return Technician(tid, home, level, TimeWindow(8 * H, 17 * H), TimeWindow(11 * H, 13 * H), 2700, lines)
+
+
+TECHS = (tech("T1", "S1", 1), tech("T2", "C1", 2, frozenset({"phone"})), tech("T3", "P1", 3, frozenset({"phone"})))
+
+
+def req(rid, level, mode, created_h=10, lon=119.971, lat=30.541, product="phone"):
+    c = int(created_h * H)
+    return Request(rid, c, lon, lat, level, mode, Priority.NORMAL, TimeWindow(c, c + 4 * H),
+                   0 if mode == Mode.WALKIN else 1800, product, "330521")
+
+
+def run(*reqs, **kw):
+    ds = Dataset(NETWORK, TECHS, tuple(reqs), "2026-03-02")
+    return assign(ds, AssignmentParams(**kw))
+
+
+def test_walkins_repair_at_the_lowest_capable_tier_with_exact_turnaround():
+    res = run(req("A", 1, Mode.WALKIN), req("B", 2, Mode.WALKIN), req("C", 3, Mode.WALKIN))
+    got = {a.request_id: a for a in res.assigned}
+    # A: at S1 10:00-10:30, +4 h return.
+    assert (got["A"].repair_centre_id, got["A"].courier_hops, got["A"].est_turnaround_s) == ("S1", 0, 4.5 * H)
+    # B: courier 5 h to C1 (15:00), bench 90 min (16:30), 5 h back, 4 h return = 15.5 h.
+    assert (got["B"].repair_centre_id, got["B"].courier_hops, got["B"].est_turnaround_s) == ("C1", 1, 15.5 * H)
+    # C: 5 h + 14 h -> P1 at 05:00 next day, opens 09:00, done 12:00, 19 h back, +4 h = 49 h.
+    assert (got["C"].repair_centre_id, got["C"].courier_hops, got["C"].est_turnaround_s) == ("P1", 2, 49 * H)
+    assert res.unassigned == ()
+
+
+def test_full_bench_escalates_when_that_beats_waiting_a_day():
+    # S1 has 1 bench hour: two 30-min repairs fit today; the third either waits until tomorrow
+    # at S1 (09:00-09:30 +4 h = 27.5 h) or goes up to C1 today (15:00-15:30, +5 h, +4 h = 14.5 h).
+    res = run(*(req(f"W{i}", 1, Mode.WALKIN) for i in range(3)))
+    where = sorted((a.repair_centre_id, a.est_turnaround_s) for a in res.assigned)
+    assert where == [("C1", 14.5 * H), ("S1", 4.5 * H), ("S1", 4.5 * H)]
+    assert res.status == "OPTIMAL"
+
+
+def test_bench_queue_waits_when_no_one_else_can_repair():
+    # P1's 4 bench hours a day hold one 3-hour repair: the second waits a day.
+    res = run(req("X", 3, Mode.WALKIN), req("Y", 3, Mode.WALKIN))
+    assert sorted(a.est_turnaround_s for a in res.assigned) == [49 * H, 73 * H]
+    # With 2 bench hours no level-3 repair ever fits: unassigned, with the reason.
+    small = Network(tuple(replace(c, bench_hours_per_day=2.0) if c.id == "P1" else c for c in NETWORK))
+    res = assign(Dataset(small, TECHS, (req("X", 3, Mode.WALKIN),), "2026-03-02"), AssignmentParams())
+    assert [u.reason_code for u in res.unassigned] == ["no_capable_centre"]
+
+
+def test_onsite_goes_to_a_centre_whose_technician_has_the_level():
+    res = run(req("O1", 1, Mode.ONSITE), req("O2", 2, Mode.ONSITE))
+    got = {a.request_id: a for a in res.assigned}
+    assert got["O1"].visit_centre_id == "S1"  # T1 is level 1 and nearest
+    assert got["O2"].visit_centre_id in ("C1", "P1")  # T1 cannot do level 2 on site
+    assert got["O2"].repair_centre_id is None
+
+
+def test_unassigned_with_reasons():
+    res = run(req("U1", 2, Mode.ONSITE, product="wearable"), max_visit_travel_s=4 * H)
+    assert [(u.request_id, u.reason_code) for u in res.unassigned] == [("U1", "no_technician_in_reach")]
+    assert "no technician able to do level 2 (wearable)" in res.unassigned[0].reason
+
+
+def test_technician_hours_cap_moves_visits_to_the_next_centre():
+    # T1 has 8.25 h net x 0.85 = 7.0 h; 1-hour visits (30 min service + 2 x travel) fill it up.
+    many = [req(f"V{i}", 1, Mode.ONSITE) for i in range(12)]
+    res = run(*many)
+    by_centre = {}
+    for a in res.assigned:
+        by_centre[a.visit_centre_id] = by_centre.get(a.visit_centre_id, 0) + 1
+    assert len(res.assigned) + len(res.unassigned) == 12
+    assert by_centre.get("S1", 0) < 12 and sum(by_centre.values()) == 12
+
+
+@pytest.mark.parametrize("mode", [Mode.PICKUP])
+def test_pickup_collected_and_escalated(mode):
+    res = run(req("K", 2, mode))
+    (a,) = res.assigned
+    assert a.visit_centre_id is not None and a.repair_centre_id in ("C1", "P1")
