@@ -680,3 +680,15 @@ def write_dataset(dataset: Dataset, folder: str | Path, fmt: str = "csv") -> dic
     _atomic_write(mpath, lambda p: p.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8"))
     paths["manifest"] = mpath
     return paths
+
+
+def dataset_fingerprint(dataset: Dataset) -> str:
+    """SHA-256 of the canonical CSV form of the dataset: equal inputs, equal fingerprints."""
+    import hashlib
+
+    h = hashlib.sha256()
+    h.update(dataset.epoch_date.encode())
+    for frame in (centres_frame(dataset.network), technicians_frame(dataset.technicians),
+                  requests_frame(dataset.requests, dataset.epoch_date)):
+        h.update(frame.to_csv(index=False, lineterminator="\n").encode("utf-8"))
+    return h.hexdigest()

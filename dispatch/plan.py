@@ -1,0 +1,345 @@
+"""The day plan: assignment, one routing solve per area in parallel, bench work, KPIs.
+
+An area is a prefecture: its city centre, its county stations (and, in a capital, the provincial
+centre), their technicians and the visits assigned to them. Technicians of a county may serve any
+county of the same prefecture; the routing engine chooses who goes where and when.
+
+Calls whose dispatch clock starts on a later day (after-hours calls answered the next morning)
+belong to the next day's plan: they are listed as unassigned with reason ``next_day``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from concurrent.futures import Executor, Future, as_completed
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from dispatch.assignment import (
+    Assignment,
+    AssignmentParams,
+    AssignmentResult,
+    _bench_turnaround,
+    assign,
+    opening_start,
+)
+from dispatch.model import DAY_S, Centre, Dataset, Mode, Request, Technician, Tier
+from dispatch.routing import (
+    BreakRule,
+    RoutingParams,
+    RoutingProblem,
+    RoutingResult,
+    RoutingTechnician,
+    RoutingVisit,
+    solve,
+)
+from dispatch.travel import DEFAULT_TRAVEL, HaversineTravel
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class PlanParams:
+    day: int = 0  # day index since the dataset epoch
+    dispatch_target_s: int = 3600
+    assignment: AssignmentParams = field(default_factory=AssignmentParams)
+    # Routing time per area grows with its size, within bounds, so no area stalls the plan.
+    routing_s_per_visit: float = 0.05
+    routing_min_s: float = 0.5
+    routing_max_s: float = 10.0
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Area:
+    key: str  # prefecture adcode
+    centre_ids: tuple[str, ...]
+    technician_ids: tuple[str, ...]
+    request_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Plan:
+    dataset_fingerprint: str
+    params: PlanParams
+    stops: pd.DataFrame  # one row per routed visit
+    routes: pd.DataFrame  # one row per technician with work
+    outcomes: pd.DataFrame  # one row per request (see kpis.py)
+    workload: pd.DataFrame  # one row per technician (see kpis.py)
+    bench: pd.DataFrame  # bench hours used per centre and day
+    unassigned: pd.DataFrame  # request_id, reason_code, reason
+    timings_s: dict[str, float]
+    routing_stats: pd.DataFrame  # per area: visits, technicians, time limit, wall, status
+
+
+def clock_start_s(centre: Centre, request: Request) -> int:
+    """The dispatch clock starts at the call, or at the next opening for an after-hours call."""
+    return opening_start(centre, request.created_s)
+
+
+def make_areas(dataset: Dataset, assignment: AssignmentResult, day: int) -> list[Area]:
+    net = dataset.network
+    area_of_centre: dict[str, str] = {}
+    for c in net:
+        if c.tier == Tier.PROVINCE:
+            # The provincial centre's technicians work in the capital's area.
+            capital = [p.prefecture_adcode for p in net if p.tier == Tier.CITY and p.parent_id == c.id
+                       and (p.lon, p.lat) == (c.lon, c.lat)]
+            area_of_centre[c.id] = capital[0] if capital else c.province_adcode
+        else:
+            area_of_centre[c.id] = c.prefecture_adcode or c.county_adcode
+    centres_by_area: dict[str, list[str]] = defaultdict(list)
+    for cid, a in area_of_centre.items():
+        centres_by_area[a].append(cid)
+    techs_by_area: dict[str, list[str]] = defaultdict(list)
+    for t in dataset.technicians:
+        techs_by_area[area_of_centre[t.home_centre_id]].append(t.id)
+    reqs_by_area: dict[str, list[str]] = defaultdict(list)
+    for a in assignment.assigned:
+        if a.visit_centre_id is not None:
+            reqs_by_area[area_of_centre[a.visit_centre_id]].append(a.request_id)
+    return [
+        Area(k, tuple(centres_by_area[k]), tuple(techs_by_area[k]), tuple(reqs_by_area[k]))
+        for k in sorted(reqs_by_area)
+    ]
+
+
+def routing_problem(
+    area: Area, dataset: Dataset, assignment: dict[str, Assignment], day: int,
+    dispatch_target_s: int, travel: HaversineTravel = DEFAULT_TRAVEL,
+) -> RoutingProblem:
+    net = dataset.network
+    techs = [t for t in dataset.technicians if t.id in set(area.technician_ids)]
+    reqs = [r for r in dataset.requests if r.id in set(area.request_ids)]
+    centre_ids = sorted({t.home_centre_id for t in techs})
+    node_of = {cid: i for i, cid in enumerate(centre_ids)}
+    lon = [net[c].lon for c in centre_ids] + [r.lon for r in reqs]
+    lat = [net[c].lat for c in centre_ids] + [r.lat for r in reqs]
+    classes = travel.speed_classes
+    travel_s, distance_m = travel.matrices(np.array(lon), np.array(lat), classes)
+    base = day * DAY_S
+    rtechs = []
+    for t in techs:
+        br = None
+        if t.break_window is not None and t.break_s > 0:
+            br = BreakRule(base + t.break_window.start_s, base + t.break_window.end_s, t.break_s)
+        rtechs.append(RoutingTechnician(
+            id=t.id, start_node=node_of[t.home_centre_id], end_node=node_of[t.home_centre_id],
+            shift_start_s=base + t.shift.start_s, shift_end_s=base + t.shift.end_s,
+            max_level=t.max_level, skills=t.product_lines or frozenset({"*"}), break_window=br,
+            speed_class=classes.index(t.speed_class),
+        ))
+    visits = []
+    for i, r in enumerate(reqs):
+        a = assignment[r.id]
+        start = clock_start_s(net[a.visit_centre_id], r)
+        visits.append(RoutingVisit(
+            id=r.id, node=len(centre_ids) + i, service_s=r.service_s,
+            window_start_s=r.window.start_s, window_end_s=r.window.end_s,
+            required_level=r.level if r.mode == Mode.ONSITE else 1,
+            required_skill=r.product_line or None, priority=int(r.priority),
+            dispatch_deadline_s=start + dispatch_target_s,
+        ))
+    names = tuple(centre_ids) + tuple(r.id for r in reqs)
+    return RoutingProblem(travel_s=travel_s, distance_m=distance_m, technicians=tuple(rtechs),
+                          visits=tuple(visits), node_names=names)
+
+
+def _solve_area(key: str, problem: RoutingProblem, params: RoutingParams) -> tuple[str, RoutingResult, float]:
+    """Top-level so that process pools and Dask can pickle it."""
+    t0 = time.perf_counter()
+    result = solve(problem, params)
+    return key, result, time.perf_counter() - t0
+
+
+def _routing_params(problem: RoutingProblem, params: PlanParams) -> RoutingParams:
+    limit = params.routing_s_per_visit * len(problem.visits)
+    limit = min(params.routing_max_s, max(params.routing_min_s, limit))
+    return RoutingParams(time_limit_s=limit, seed=params.seed, workers=1)
+
+
+def make_plan(
+    dataset: Dataset,
+    params: PlanParams = PlanParams(),
+    pool: Executor | None = None,
+    travel: HaversineTravel = DEFAULT_TRAVEL,
+    progress: Progress | None = None,
+) -> Plan:
+    """Plan day ``params.day``: assign, route every area (in ``pool`` if given), estimate, KPIs."""
+    from dispatch.io import dataset_fingerprint
+
+    report = progress or (lambda stage, done, total: None)
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    day_reqs, deferred = _requests_of_day(dataset, params.day)
+    day_ds = Dataset(dataset.network, dataset.technicians, tuple(day_reqs), dataset.epoch_date, dataset.meta)
+    result = assign(day_ds, params.assignment, travel, progress)
+    timings["assignment"] = time.perf_counter() - t0
+    by_req = {a.request_id: a for a in result.assigned}
+
+    t0 = time.perf_counter()
+    areas = make_areas(day_ds, result, params.day)
+    problems = {a.key: routing_problem(a, day_ds, by_req, params.day, params.dispatch_target_s, travel) for a in areas}
+    timings["matrices"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    results: dict[str, RoutingResult] = {}
+    walls: dict[str, float] = {}
+    order = sorted(problems, key=lambda k: -len(problems[k].visits))  # longest first
+    report("routing areas", 0, len(order))
+    if pool is None:
+        for n, key in enumerate(order):
+            _, results[key], walls[key] = _solve_area(key, problems[key], _routing_params(problems[key], params))
+            report("routing areas", n + 1, len(order))
+    else:
+        futures: list[Future] = [
+            pool.submit(_solve_area, key, problems[key], _routing_params(problems[key], params)) for key in order
+        ]
+        for n, fut in enumerate(as_completed(futures)):
+            key, res, wall = fut.result()
+            results[key], walls[key] = res, wall
+            report("routing areas", n + 1, len(order))
+    timings["routing"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    plan = _assemble(dataset, day_ds, deferred, result, areas, problems, results, walls, params)
+    timings["assemble"] = time.perf_counter() - t0
+    return Plan(dataset_fingerprint(dataset), params, *plan, timings, _routing_stats(areas, problems, results, walls, params))
+
+
+def _requests_of_day(dataset: Dataset, day: int) -> tuple[list[Request], list[Request]]:
+    """Requests whose dispatch clock starts on ``day`` (by the nearest centre's hours)."""
+    net = dataset.network
+    if not dataset.requests:
+        return [], []
+    idx, _ = net.nearest(np.array([r.lon for r in dataset.requests]), np.array([r.lat for r in dataset.requests]))
+    today, later = [], []
+    for r, j in zip(dataset.requests, np.atleast_1d(idx)):
+        start = opening_start(net.centres[int(j)], r.created_s)
+        if start // DAY_S == day or (r.created_s // DAY_S == day and r.mode == Mode.WALKIN):
+            today.append(r)
+        elif r.created_s // DAY_S <= day:
+            later.append(r)
+    return today, later
+
+
+def _routing_stats(areas, problems, results, walls, params) -> pd.DataFrame:
+    return pd.DataFrame([
+        {"area": a.key, "technicians": len(problems[a.key].technicians), "visits": len(problems[a.key].visits),
+         "time_limit_s": _routing_params(problems[a.key], params).time_limit_s, "wall_s": round(walls[a.key], 3),
+         "routed": sum(len(r.stops) for r in results[a.key].routes), "dropped": len(results[a.key].unassigned)}
+        for a in areas
+    ])
+
+
+def _assemble(dataset, day_ds, deferred, result, areas, problems, results, walls, params):
+    net = dataset.network
+    req = {r.id: r for r in dataset.requests}
+    by_req = {a.request_id: a for a in result.assigned}
+    tech_by_id = {t.id: t for t in dataset.technicians}
+    stop_rows, route_rows, unassigned_rows = [], [], []
+    routed: dict[str, dict] = {}
+    back_at_centre: dict[str, int] = {}
+    for area in areas:
+        res = results[area.key]
+        for route in res.routes:
+            t = tech_by_id[route.technician_id]
+            route_rows.append({
+                "technician_id": t.id, "centre_id": t.home_centre_id, "area": area.key,
+                "start_s": route.start_s, "end_s": route.end_s, "travel_s": route.travel_s,
+                "distance_m": route.distance_m, "break_start_s": route.break_start_s,
+                "overtime_s": route.overtime_s, "jobs": len(route.stops),
+            })
+            for seq, s in enumerate(route.stops):
+                r = req[s.visit_id]
+                stop_rows.append({
+                    "technician_id": t.id, "sequence": seq + 1, "request_id": s.visit_id,
+                    "mode": r.mode.value, "level": r.level, "priority": int(r.priority),
+                    "lon": r.lon, "lat": r.lat, "departure_s": s.departure_toward_s,
+                    "arrival_s": s.arrival_s, "start_s": s.start_s, "end_s": s.end_s,
+                    "travel_s": s.travel_s, "distance_m": s.distance_m, "dispatch_late_s": s.dispatch_late_s,
+                    "window_start_s": r.window.start_s, "window_end_s": r.window.end_s,
+                })
+                routed[s.visit_id] = {"dispatch_s": s.departure_toward_s, "end_s": s.end_s, "tech": t}
+                back_at_centre[s.visit_id] = route.end_s
+        for u in res.unassigned:
+            unassigned_rows.append({"request_id": u.visit_id, "reason_code": u.reason_code, "reason": u.reason})
+    for u in result.unassigned:
+        unassigned_rows.append({"request_id": u.request_id, "reason_code": u.reason_code, "reason": u.reason})
+    for r in deferred:
+        unassigned_rows.append({"request_id": r.id, "reason_code": "next_day",
+                                "reason": "after-hours call: its dispatch clock starts at the next opening; planned with that day"})
+    reason_of = {u["request_id"]: u["reason_code"] for u in unassigned_rows}
+
+    outcome_rows, bench_use = [], defaultdict(int)
+    for r in day_ds.requests:
+        a = by_req.get(r.id)
+        centre_id = (a.visit_centre_id or a.repair_centre_id) if a else ""
+        row = {"request_id": r.id, "mode": r.mode.value, "level": r.level, "priority": int(r.priority),
+               "province_adcode": net[centre_id].province_adcode if centre_id else r.county_adcode[:2] + "0000",
+               "centre_id": centre_id, "created_s": r.created_s,
+               "clock_start_s": clock_start_s(net[centre_id], r) if centre_id else r.created_s,
+               "dispatch_s": np.nan, "completion_s": np.nan, "repair_tier": np.nan,
+               "repair_centre_id": a.repair_centre_id if a else None,
+               "est_turnaround_s": np.nan, "unassigned_reason": reason_of.get(r.id, "")}
+        if a is not None and r.id not in reason_of:
+            if r.mode == Mode.WALKIN:
+                done = r.created_s + a.est_turnaround_s
+            else:
+                info = routed[r.id]
+                row["dispatch_s"] = info["dispatch_s"]
+                if r.mode == Mode.ONSITE:
+                    done = info["end_s"]
+                else:
+                    station = net[a.visit_centre_id]
+                    chain = net.chain(station.id)
+                    day_offset = 0 if a.bench_day is None else max(0, a.bench_day - _arrival_day(chain, a, back_at_centre[r.id]))
+                    ta, _, _ = _bench_turnaround(net, chain, a.courier_hops, back_at_centre[r.id],
+                                                 params.assignment.bench_s_by_level[r.level], day_offset,
+                                                 r.created_s, params.assignment)
+                    done = r.created_s + ta
+            row["completion_s"] = done
+            row["est_turnaround_s"] = done - r.created_s
+            if a.repair_centre_id is not None:
+                row["repair_tier"] = int(net[a.repair_centre_id].tier)
+                bench_use[(a.repair_centre_id, a.bench_day)] += params.assignment.bench_s_by_level[r.level]
+        outcome_rows.append(row)
+    outcomes = pd.DataFrame(outcome_rows)
+    stops = pd.DataFrame(stop_rows)
+    routes = pd.DataFrame(route_rows)
+    workload = _workload(dataset, routes, stops, params.day)
+    bench = pd.DataFrame([
+        {"centre_id": cid, "day": day, "bench_h_used": s / 3600, "bench_h_capacity": net[cid].bench_hours_per_day}
+        for (cid, day), s in sorted(bench_use.items(), key=lambda kv: (kv[0][0], kv[0][1] or 0))
+    ])
+    unassigned = pd.DataFrame(unassigned_rows, columns=["request_id", "reason_code", "reason"])
+    return stops, routes, outcomes, workload, bench, unassigned
+
+
+def _arrival_day(chain, a: Assignment, t_at: int) -> int:
+    t = t_at + sum(chain[i].courier_to_parent_s for i in range(a.courier_hops))
+    return opening_start(chain[a.courier_hops], t) // DAY_S
+
+
+def _workload(dataset: Dataset, routes: pd.DataFrame, stops: pd.DataFrame, day: int) -> pd.DataFrame:
+    net = dataset.network
+    by_tech = routes.set_index("technician_id") if len(routes) else None
+    service = stops.assign(service_s=stops["end_s"] - stops["start_s"]).groupby("technician_id")["service_s"].sum() if len(stops) else {}
+    rows = []
+    for t in dataset.technicians:
+        has = by_tech is not None and t.id in by_tech.index
+        travel = int(by_tech.loc[t.id, "travel_s"]) if has else 0
+        rows.append({
+            "technician_id": t.id, "centre_id": t.home_centre_id,
+            "province_adcode": net[t.home_centre_id].province_adcode,
+            "available_s": t.shift.duration_s - t.break_s,
+            "busy_s": travel + int(service.get(t.id, 0)) if has else 0,
+            "travel_s": travel, "distance_m": int(by_tech.loc[t.id, "distance_m"]) if has else 0,
+            "overtime_s": int(by_tech.loc[t.id, "overtime_s"]) if has else 0,
+            "jobs": int(by_tech.loc[t.id, "jobs"]) if has else 0,
+        })
+    return pd.DataFrame(rows)

@@ -1,0 +1,183 @@
+"""Persistence of plans (and later scenarios and simulation runs) in a real database.
+
+SQLAlchemy Core over SQLite by default (a file, nothing to start) or any PostgreSQL URL
+(``postgresql+psycopg://user@host/db``). A plan is one row in ``plans`` (name, inputs'
+fingerprint, parameters, KPIs) plus its frames (stops, routes, outcomes, ...) as Parquet blobs in
+``plan_frames``. Saving is one transaction: a failure part-way leaves the previous plan of the
+same name intact.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import io
+import json
+import math
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import (
+    Column,
+    DateTime,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    delete,
+    event,
+    insert,
+    select,
+)
+from sqlalchemy.engine import Engine
+
+from dispatch.errors import DispatchError
+
+DB_ENV = "DISPATCH_DB"
+DEFAULT_DB = "sqlite:///dispatch.sqlite"
+
+metadata = MetaData()
+
+plans = Table(
+    "plans",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("kind", String(40), nullable=False, default="plan"),  # plan | simulation | scenario
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("dataset_fingerprint", String(64), nullable=False),
+    Column("params_json", Text, nullable=False),
+    Column("kpis_json", Text, nullable=False),
+)
+
+plan_frames = Table(
+    "plan_frames",
+    metadata,
+    Column("plan_id", Integer, ForeignKey("plans.id", ondelete="CASCADE"), primary_key=True),
+    Column("name", String(80), primary_key=True),
+    Column("parquet", LargeBinary, nullable=False),
+)
+
+
+def database_url(url: str | None = None) -> str:
+    """``url``, else ``DISPATCH_DB``, else a SQLite file in the working directory."""
+    url = url or os.environ.get(DB_ENV) or DEFAULT_DB
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    elif "://" not in url:  # a bare path means a SQLite file
+        url = f"sqlite:///{Path(url)}"
+    return url
+
+
+def _jsonable(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict) or hasattr(value, "items"):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if hasattr(value, "item"):
+        return value.item()
+    return value
+
+
+def _frame_bytes(frame: pd.DataFrame) -> bytes:
+    buf = io.BytesIO()
+    frame.to_parquet(buf, index=False)
+    return buf.getvalue()
+
+
+@dataclass(frozen=True)
+class StoredPlan:
+    id: int
+    name: str
+    kind: str
+    created_at: dt.datetime
+    dataset_fingerprint: str
+    params: dict[str, Any]
+    kpis: dict[str, Any]
+    frames: dict[str, pd.DataFrame]
+
+
+class Store:
+    def __init__(self, url: str | None = None) -> None:
+        self.url = database_url(url)
+        try:
+            self.engine: Engine = create_engine(self.url, future=True)
+        except Exception as exc:
+            raise DispatchError(f"cannot open database {self.url!r}: {exc}") from exc
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        try:
+            metadata.create_all(self.engine)
+        except Exception as exc:
+            raise DispatchError(f"cannot open database {self.url!r}: {exc}") from exc
+
+    def save(
+        self, name: str, frames: dict[str, pd.DataFrame], params: Any, kpis: dict[str, Any],
+        fingerprint: str, kind: str = "plan", _fail_after: Callable[[str], None] | None = None,
+    ) -> int:
+        """Insert (or replace) a plan by name in one transaction; returns its id."""
+        blobs = {k: _frame_bytes(v) for k, v in frames.items()}  # serialise before touching the DB
+        with self.engine.begin() as conn:
+            conn.execute(delete(plans).where(plans.c.name == name))
+            pid = conn.execute(
+                insert(plans).values(
+                    name=name, kind=kind, created_at=dt.datetime.now(dt.timezone.utc),
+                    dataset_fingerprint=fingerprint,
+                    params_json=json.dumps(_jsonable(params), sort_keys=True),
+                    kpis_json=json.dumps(_jsonable(kpis), sort_keys=True),
+                )
+            ).inserted_primary_key[0]
+            for frame_name, blob in blobs.items():
+                if _fail_after is not None:
+                    _fail_after(frame_name)  # tests inject a crash here
+                conn.execute(insert(plan_frames).values(plan_id=pid, name=frame_name, parquet=blob))
+        return int(pid)
+
+    def list(self, kind: str | None = None) -> pd.DataFrame:
+        q = select(plans.c.id, plans.c.name, plans.c.kind, plans.c.created_at,
+                   plans.c.dataset_fingerprint, plans.c.kpis_json).order_by(plans.c.id)
+        if kind:
+            q = q.where(plans.c.kind == kind)
+        with self.engine.connect() as conn:
+            rows = conn.execute(q).all()
+        return pd.DataFrame([dict(r._mapping) for r in rows],
+                            columns=["id", "name", "kind", "created_at", "dataset_fingerprint", "kpis_json"])
+
+    def load(self, name_or_id: str | int) -> StoredPlan:
+        with self.engine.connect() as conn:
+            cond = plans.c.id == int(name_or_id) if str(name_or_id).isdigit() else plans.c.name == str(name_or_id)
+            row = conn.execute(select(plans).where(cond)).first()
+            if row is None:
+                names = [r[0] for r in conn.execute(select(plans.c.name).order_by(plans.c.id)).all()]
+                raise DispatchError(
+                    f"no plan {name_or_id!r} in {self.url}; stored plans: {', '.join(names) or 'none'}"
+                )
+            frames = {
+                r.name: pd.read_parquet(io.BytesIO(r.parquet))
+                for r in conn.execute(select(plan_frames).where(plan_frames.c.plan_id == row.id)).all()
+            }
+        return StoredPlan(row.id, row.name, row.kind, row.created_at, row.dataset_fingerprint,
+                          json.loads(row.params_json), json.loads(row.kpis_json), frames)
+
+    def delete(self, name: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(delete(plans).where(plans.c.name == name))
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA journal_mode=WAL")  # readers (the dashboard) do not block a writer
+    cur.close()
