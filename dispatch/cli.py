@@ -114,13 +114,135 @@ def _print_info(ds) -> None:  # type: ignore[no-untyped-def]
     click.echo(dataset_summary(ds))
 
 
+def _dataset(source: str | None, preset: str | None, seed: int, days: int, population: str | None):  # type: ignore[no-untyped-def]
+    if source:
+        from dispatch.io import read_dataset
+
+        return read_dataset(source)
+    from dispatch.synthetic import generate as run
+
+    bar = _Bar()
+    try:
+        return run(preset or "zhejiang", days=days, seed=seed, population=_load_population(population), progress=bar)
+    finally:
+        bar.close()
+
+
+_db_option = click.option("--db", default=None, envvar="DISPATCH_DB",
+                          help="Database URL (default sqlite:///dispatch.sqlite); e.g. postgresql://user@host/db")
+
+
+@cli.command()
+@click.argument("source", required=False, type=click.Path(exists=True, file_okay=False))
+@click.option("--preset", default=None, help="Generate the input instead of reading SOURCE (default zhejiang).")
+@click.option("--seed", default=1, show_default=True, type=int)
+@click.option("--day", default=0, show_default=True, type=click.IntRange(0, None), help="Day index to plan.")
+@click.option("--time-limit", default=None, type=click.FloatRange(0.1, None),
+              help="Maximum routing seconds per area (default: scaled by area size, 0.5-10 s).")
+@click.option("--workers", default=None, type=click.IntRange(1, 64), help="Worker processes (default: CPUs).")
+@click.option("--scheduler", default=None, envvar="DASK_SCHEDULER_ADDRESS",
+              help="Dask scheduler address, e.g. tcp://host:8786 (default: local process pool).")
+@_db_option
+@_population_option
+@click.option("--name", default=None, help="Name of the plan in the store (default: derived from the input).")
+@click.option("--out", default="out/plan", show_default=True, type=click.Path(file_okay=False),
+              help="Folder for route sheets, GeoJSON and the unassigned list.")
+def plan(source, preset, seed, day, time_limit, workers, scheduler, db, population, name, out) -> None:  # type: ignore[no-untyped-def]
+    """Plan a day: tier assignment, routes for every area, KPIs; store and export it."""
+    from dataclasses import replace
+
+    from dispatch.executor import executor
+    from dispatch.exports import export_plan
+    from dispatch.kpis import format_kpis, kpis
+    from dispatch.plan import PlanParams, make_plan
+    from dispatch.store import Store
+
+    ds = _dataset(source, preset, seed, max(1, day + 1), population)
+    params = PlanParams(day=day, seed=seed)
+    if time_limit is not None:
+        params = replace(params, routing_max_s=time_limit, routing_min_s=min(params.routing_min_s, time_limit))
+    bar = _Bar()
+    try:
+        with executor(workers, scheduler) as pool:
+            result = make_plan(ds, params, pool=pool, progress=bar)
+    finally:
+        bar.close()
+    k = kpis(result.outcomes, result.workload)
+    plan_name = name or f"{source or preset or 'zhejiang'}-seed{seed}-day{day}"
+    store = Store(db)
+    frames = {"stops": result.stops, "routes": result.routes, "outcomes": result.outcomes,
+              "workload": result.workload, "bench": result.bench, "unassigned": result.unassigned,
+              "routing_stats": result.routing_stats}
+    store.save(plan_name, frames, params, {**k, "epoch_date": ds.epoch_date, "timings_s": result.timings_s},
+               result.dataset_fingerprint)
+    homes = {t.id: t.home_centre_id for t in ds.technicians}
+    export_plan(frames, ds.epoch_date, out, f"Route sheets - {plan_name}", ds.network, homes)
+    click.echo(format_kpis({"plan": k}))
+    if len(result.unassigned):
+        click.echo("\nunassigned by reason:\n" + result.unassigned["reason_code"].value_counts().sort_index().to_string())
+    click.echo("\ntimings: " + ", ".join(f"{k2} {v:.1f} s" for k2, v in result.timings_s.items()))
+    click.echo(f"stored as {plan_name!r} in {store.url}; exports in {out}")
+
+
+@cli.group()
+def plans() -> None:
+    """Stored plans: list, show, export."""
+
+
+@plans.command("list")
+@_db_option
+def plans_list(db) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from dispatch.store import Store
+
+    frame = Store(db).list()
+    if frame.empty:
+        click.echo("no plans stored")
+        return
+    frame["dispatch<=60min"] = [
+        f"{100 * (json.loads(k).get('dispatch_within_target_rate') or 0):.1f} %" for k in frame["kpis_json"]
+    ]
+    click.echo(frame.drop(columns=["kpis_json", "dataset_fingerprint"]).to_string(index=False))
+
+
+@plans.command("show")
+@click.argument("name")
+@_db_option
+def plans_show(name, db) -> None:  # type: ignore[no-untyped-def]
+    from dispatch.kpis import format_kpis
+    from dispatch.store import Store
+
+    p = Store(db).load(name)
+    click.echo(f"plan {p.name!r} (id {p.id}, {p.created_at}, inputs {p.dataset_fingerprint[:12]})")
+    click.echo(format_kpis({"plan": {k: v for k, v in p.kpis.items() if isinstance(v, (int, float))}}))
+    if "unassigned" in p.frames and len(p.frames["unassigned"]):
+        click.echo("\nunassigned by reason:\n" + p.frames["unassigned"]["reason_code"].value_counts().sort_index().to_string())
+
+
+@plans.command("export")
+@click.argument("name")
+@_db_option
+@click.option("--out", required=True, type=click.Path(file_okay=False))
+def plans_export(name, db, out) -> None:  # type: ignore[no-untyped-def]
+    from dispatch.exports import export_plan
+    from dispatch.store import Store
+
+    p = Store(db).load(name)
+    paths = export_plan(p.frames, p.kpis.get("epoch_date", "2026-03-02"), out, f"Route sheets - {p.name}")
+    click.echo("\n".join(str(x) for x in paths))
+
+
 @cli.command()
 @click.option("--seed", default=1, show_default=True, type=int)
 @click.option("--out", default="out/demo", show_default=True, type=click.Path(file_okay=False))
-def demo(seed: int, out: str) -> None:
-    """The main job on the embedded demo: generate the Zhejiang network and a day of calls."""
+@_db_option
+def demo(seed: int, out: str, db) -> None:  # type: ignore[no-untyped-def]
+    """The main job on the embedded demo: plan a day of the Zhejiang network."""
     ctx = click.get_current_context()
-    ctx.invoke(generate, preset="zhejiang", days=1, seed=seed, fmt="csv", population=None, out=out)
+    ctx.invoke(plan, source=None, preset="zhejiang", seed=seed, day=0, time_limit=None, workers=None,
+               scheduler=None, db=db or f"sqlite:///{out}/plans.sqlite", population=None,
+               name="demo", out=out)
 
 
 @cli.group()

@@ -112,6 +112,8 @@ class StoredPlan:
 class Store:
     def __init__(self, url: str | None = None) -> None:
         self.url = database_url(url)
+        if self.url.startswith("sqlite:///") and self.url != "sqlite:///:memory:":
+            Path(self.url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
         try:
             self.engine: Engine = create_engine(self.url, future=True)
         except Exception as exc:

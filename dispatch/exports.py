@@ -1,0 +1,117 @@
+"""Exports of a plan: route sheets (CSV, printable HTML), GeoJSON of routes and stops, unassigned.
+
+Plans are read as frames (from ``Plan`` or from the store), so a stored plan exports the same way
+as a fresh one. Times are written as local clock times (China Standard Time).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from dispatch.io import CST, _atomic_write
+from dispatch.network import Network
+
+SHEET_COLUMNS = [
+    "technician_id", "sequence", "request_id", "mode", "level", "priority", "lon", "lat",
+    "departure", "arrival", "start", "end", "window_start", "window_end", "travel_min", "distance_km",
+]
+
+
+def _clock(epoch: dt.datetime, seconds: float) -> str:
+    if pd.isna(seconds):
+        return ""
+    return (epoch + dt.timedelta(seconds=int(seconds))).strftime("%Y-%m-%d %H:%M")
+
+
+def route_sheet(stops: pd.DataFrame, epoch_date: str) -> pd.DataFrame:
+    epoch = dt.datetime.combine(dt.date.fromisoformat(epoch_date), dt.time(), tzinfo=CST)
+    if stops.empty:
+        return pd.DataFrame(columns=SHEET_COLUMNS)
+    s = stops.sort_values(["technician_id", "sequence"]).copy()
+    for src, dst in (("departure_s", "departure"), ("arrival_s", "arrival"), ("start_s", "start"),
+                     ("end_s", "end"), ("window_start_s", "window_start"), ("window_end_s", "window_end")):
+        s[dst] = [_clock(epoch, v) for v in s[src]]
+    s["travel_min"] = (s["travel_s"] / 60).round(1)
+    s["distance_km"] = (s["distance_m"] / 1000).round(2)
+    return s[SHEET_COLUMNS].reset_index(drop=True)
+
+
+def route_sheets_html(sheet: pd.DataFrame, title: str) -> str:
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'>",
+        f"<title>{html.escape(title)}</title>",
+        "<style>body{font-family:sans-serif;font-size:11pt} table{border-collapse:collapse;width:100%}"
+        "td,th{border:1px solid #999;padding:3px 6px;text-align:left} h2{margin-top:1.5em}"
+        "section{page-break-after:always}</style></head><body>",
+        f"<h1>{html.escape(title)}</h1>",
+    ]
+    cols = ["sequence", "request_id", "mode", "level", "departure", "arrival", "start", "end",
+            "window_start", "window_end", "travel_min", "distance_km", "lon", "lat"]
+    for tech, group in sheet.groupby("technician_id", sort=True):
+        parts.append(f"<section><h2>Technician {html.escape(str(tech))}: {len(group)} job(s)</h2><table><tr>")
+        parts += [f"<th>{html.escape(c)}</th>" for c in cols]
+        parts.append("</tr>")
+        for rec in group[cols].itertuples(index=False):
+            parts.append("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in rec) + "</tr>")
+        parts.append("</table></section>")
+    parts.append("</body></html>")
+    return "".join(parts)
+
+
+def routes_geojson(stops: pd.DataFrame, routes: pd.DataFrame, network: Network | None,
+                   technicians_home: dict[str, str] | None = None) -> dict:
+    """One LineString per technician (home centre -> stops -> home), WGS84."""
+    feats = []
+    for tech, group in stops.sort_values(["technician_id", "sequence"]).groupby("technician_id", sort=True):
+        coords = [[float(x), float(y)] for x, y in zip(group["lon"], group["lat"])]
+        home = None
+        if network is not None and technicians_home is not None and tech in technicians_home:
+            c = network[technicians_home[tech]]
+            home = [c.lon, c.lat]
+            coords = [home] + coords + [home]
+        row = routes[routes["technician_id"] == tech]
+        props = {"technician_id": tech, "jobs": int(len(group))}
+        if len(row):
+            props.update(distance_m=int(row["distance_m"].iloc[0]), travel_s=int(row["travel_s"].iloc[0]),
+                         centre_id=str(row["centre_id"].iloc[0]))
+        feats.append({"type": "Feature", "geometry": {"type": "LineString", "coordinates": coords},
+                      "properties": props})
+    return {"type": "FeatureCollection", "features": feats}
+
+
+def stops_geojson(sheet: pd.DataFrame) -> dict:
+    feats = []
+    for rec in sheet.to_dict("records"):
+        lon, lat = rec.pop("lon"), rec.pop("lat")
+        props = {k: (v.item() if hasattr(v, "item") else v) for k, v in rec.items()}
+        feats.append({"type": "Feature", "geometry": {"type": "Point", "coordinates": [float(lon), float(lat)]},
+                      "properties": props})
+    return {"type": "FeatureCollection", "features": feats}
+
+
+def export_plan(frames: dict[str, pd.DataFrame], epoch_date: str, out: str | Path, title: str,
+                network: Network | None = None, technicians_home: dict[str, str] | None = None) -> list[Path]:
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    stops = frames.get("stops", pd.DataFrame())
+    sheet = route_sheet(stops, epoch_date)
+    written = []
+
+    def put(name: str, text: str) -> None:
+        path = out / name
+        _atomic_write(path, lambda p: p.write_text(text, encoding="utf-8"))
+        written.append(path)
+
+    put("route_sheets.csv", sheet.to_csv(index=False, lineterminator="\n"))
+    put("route_sheets.html", route_sheets_html(sheet, title))
+    put("routes.geojson", json.dumps(routes_geojson(stops, frames.get("routes", pd.DataFrame(columns=["technician_id"])),
+                                                    network, technicians_home), ensure_ascii=False))
+    put("stops.geojson", json.dumps(stops_geojson(sheet), ensure_ascii=False))
+    unassigned = frames.get("unassigned", pd.DataFrame(columns=["request_id", "reason_code", "reason"]))
+    put("unassigned.csv", unassigned.to_csv(index=False, lineterminator="\n"))
+    return written
