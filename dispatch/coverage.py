@@ -1,0 +1,465 @@
+"""Coverage metrics and facility-location models (LSCP, MCLP, p-median, p-center).
+
+Models are built ``from_cost_matrix`` (demand x candidate sites, integer seconds) with a thin
+``from_geodataframe`` adapter that checks the CRS; they run on OR-Tools' bundled MIP solvers
+(HiGHS by default, SCIP as a fallback), so nothing extra is installed. Existing stations can be
+locked open or closed; sites may have capacities (p-median). A greedy MCLP gives an instant answer
+and its gap to the exact model's bound says how good it is.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+
+from dispatch.errors import DispatchError
+from dispatch.model import Tier
+from dispatch.network import Network, _unit_vectors
+from dispatch.travel import DEFAULT_TRAVEL, EARTH_RADIUS_M, HaversineTravel
+
+
+# --------------------------------------------------------------------------------------------
+# Coverage metrics (vectorised nearest-centre queries)
+
+
+def nearest_travel_s(
+    network: Network, lon: np.ndarray, lat: np.ndarray, centre_mask: np.ndarray,
+    travel: HaversineTravel = DEFAULT_TRAVEL, speed_class: str = "car",
+) -> tuple[np.ndarray, np.ndarray]:
+    """Travel time (s) from each point to the nearest centre where ``centre_mask`` is true,
+    and that centre's position in ``network.centres``; inf / -1 when there is none."""
+    from scipy.spatial import cKDTree
+
+    idx_all = np.flatnonzero(centre_mask)
+    n = len(lon)
+    if len(idx_all) == 0:
+        return np.full(n, np.inf), np.full(n, -1)
+    clon = np.array([network.centres[i].lon for i in idx_all])
+    clat = np.array([network.centres[i].lat for i in idx_all])
+    tree = cKDTree(_unit_vectors(clon, clat))
+    chord, j = tree.query(_unit_vectors(np.asarray(lon, float), np.asarray(lat, float)), k=1)
+    dist_m = 2 * EARTH_RADIUS_M * np.arcsin(np.clip(chord / 2, 0, 1)) * travel.detour
+    t = travel.time_s_from_distance(np.rint(dist_m).astype(np.int64), speed_class).astype(float)
+    return t, idx_all[j]
+
+
+def coverage_table(
+    network: Network, demand: pd.DataFrame, minutes: float = 60.0,
+    travel: HaversineTravel = DEFAULT_TRAVEL,
+) -> pd.DataFrame:
+    """Share of demand within ``minutes`` of a centre able to repair each level, and of a centre
+    of each tier; per province and nationally. ``demand``: lon, lat, weight, province_adcode."""
+    limit_s = minutes * 60
+    lon, lat = demand["lon"].to_numpy(float), demand["lat"].to_numpy(float)
+    w = demand["weight"].to_numpy(float)
+    cols: dict[str, np.ndarray] = {}
+    for level in (1, 2, 3):
+        mask = np.array([c.can_repair(level) for c in network])
+        t, _ = nearest_travel_s(network, lon, lat, mask, travel)
+        cols[f"level{level}"] = t <= limit_s
+    for tier in Tier:
+        mask = np.array([c.tier == tier for c in network])
+        t, _ = nearest_travel_s(network, lon, lat, mask, travel)
+        cols[f"tier{int(tier)}"] = t <= limit_s
+    frame = pd.DataFrame({k: v * w for k, v in cols.items()})
+    frame["weight"] = w
+    frame["province_adcode"] = demand["province_adcode"].to_numpy()
+    sums = frame.groupby("province_adcode").sum()
+    national = frame.drop(columns="province_adcode").sum().to_frame("national").T
+    out = pd.concat([sums, national])
+    for k in cols:
+        out[k] = out[k] / out["weight"]
+    return out.rename(columns={k: f"{k}_within_{int(minutes)}min" for k in cols})
+
+
+def travel_time_distribution(
+    network: Network, demand: pd.DataFrame, level: int, travel: HaversineTravel = DEFAULT_TRAVEL,
+    bins_min: tuple[float, ...] = (15, 30, 45, 60, 90, 120, 180, 240, np.inf),
+) -> pd.DataFrame:
+    """Demand-weighted histogram of travel time to the nearest centre able to repair ``level``."""
+    mask = np.array([c.can_repair(level) for c in network])
+    t, _ = nearest_travel_s(network, demand["lon"].to_numpy(float), demand["lat"].to_numpy(float), mask, travel)
+    w = demand["weight"].to_numpy(float)
+    edges = np.concatenate([[0.0], np.asarray(bins_min, float)]) * 60
+    hist, _ = np.histogram(np.minimum(t, 1e12), bins=edges, weights=w)
+    labels = [f"<= {int(b)} min" if np.isfinite(b) else "> " + str(int(bins_min[-2])) + " min" for b in bins_min]
+    return pd.DataFrame({"bin": labels, "share": hist / w.sum()})
+
+
+def escalation_turnaround_h(
+    network: Network, demand: pd.DataFrame, level: int, bench_h: float, return_h: float = 4.0,
+    travel: HaversineTravel = DEFAULT_TRAVEL,
+) -> np.ndarray:
+    """Courier-adjusted turnaround (hours) per demand point for a device brought to the nearest
+    centre and escalated up its chain to the first centre able to repair ``level``: courier both
+    ways + bench time + the return; ignores opening hours and queues (a planning estimate)."""
+    lon, lat = demand["lon"].to_numpy(float), demand["lat"].to_numpy(float)
+    t, idx = nearest_travel_s(network, lon, lat, np.ones(len(network), bool), travel)
+    out = np.full(len(lon), np.inf)
+    for i, j in enumerate(idx):
+        courier_s = 0
+        for c in network.chain(network.centres[j].id):
+            if c.can_repair(level):
+                out[i] = (2 * courier_s) / 3600 + bench_h + return_h + t[i] / 3600
+                break
+            courier_s += c.courier_to_parent_s
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Location models
+
+
+@dataclass(frozen=True)
+class LocationProblem:
+    """Demand points x candidate sites, with a travel cost in integer seconds."""
+
+    cost_s: np.ndarray  # (n_demand, n_sites)
+    weights: np.ndarray  # (n_demand,)
+    site_ids: tuple[str, ...]
+    demand_ids: tuple[str, ...]
+    locked_open: frozenset[int] = frozenset()
+    locked_closed: frozenset[int] = frozenset()
+    capacities: np.ndarray | None = None  # per site, in demand-weight units
+
+    def __post_init__(self) -> None:
+        n, m = self.cost_s.shape
+        if self.weights.shape != (n,) or len(self.site_ids) != m or len(self.demand_ids) != n:
+            raise DispatchError("location problem: cost matrix, weights and ids do not match in size")
+        if (self.weights < 0).any():
+            raise DispatchError("location problem: demand weights must be >= 0")
+        both = self.locked_open & self.locked_closed
+        if both:
+            raise DispatchError(
+                f"sites {sorted(self.site_ids[i] for i in both)} are locked both open and closed"
+            )
+
+    @classmethod
+    def from_cost_matrix(
+        cls, cost_s, weights, site_ids=None, demand_ids=None, locked_open=(), locked_closed=(),
+        capacities=None,
+    ) -> LocationProblem:
+        cost = np.asarray(cost_s)
+        n, m = cost.shape
+        sites = tuple(site_ids) if site_ids is not None else tuple(str(j) for j in range(m))
+        index = {s: j for j, s in enumerate(sites)}
+
+        def positions(items) -> frozenset[int]:
+            out = set()
+            for s in items:
+                if isinstance(s, (int, np.integer)):
+                    out.add(int(s))
+                elif s in index:
+                    out.add(index[s])
+                else:
+                    raise DispatchError(f"unknown site id {s!r}; expected one of the candidate sites")
+            return frozenset(out)
+
+        return cls(
+            cost, np.asarray(weights, dtype=float), sites,
+            tuple(demand_ids) if demand_ids is not None else tuple(str(i) for i in range(n)),
+            positions(locked_open), positions(locked_closed),
+            None if capacities is None else np.asarray(capacities, dtype=float),
+        )
+
+    @classmethod
+    def from_geodataframe(
+        cls, demand, sites, weight_column: str = "weight", site_id_column: str = "id",
+        demand_id_column: str | None = None, travel: HaversineTravel = DEFAULT_TRAVEL, **kw,
+    ) -> LocationProblem:
+        """Points in EPSG:4326 (checked); travel seconds by the travel model."""
+        for name, gdf in (("demand", demand), ("sites", sites)):
+            if gdf.crs is None or gdf.crs.to_epsg() != 4326:
+                raise DispatchError(
+                    f"{name} GeoDataFrame has CRS {gdf.crs}; expected EPSG:4326 (WGS84 lon/lat): "
+                    "use gdf.to_crs(4326)"
+                )
+        dpt = demand.geometry.representative_point()
+        spt = sites.geometry.representative_point()
+        dist = travel.distance_m(dpt.x.to_numpy()[:, None], dpt.y.to_numpy()[:, None],
+                                 spt.x.to_numpy()[None, :], spt.y.to_numpy()[None, :])
+        cost = travel.time_s_from_distance(dist)
+        demand_ids = demand[demand_id_column] if demand_id_column else demand.index.astype(str)
+        return cls.from_cost_matrix(cost, demand[weight_column].to_numpy(float),
+                                    sites[site_id_column].astype(str), demand_ids, **kw)
+
+    def coverage_matrix(self, max_cost_s: float) -> sparse.csr_matrix:
+        return sparse.csr_matrix(self.cost_s <= max_cost_s)
+
+
+@dataclass(frozen=True)
+class LocationResult:
+    model: str
+    chosen: tuple[str, ...]
+    allocation: tuple[str | None, ...]  # site per demand point (None: not covered / allocated)
+    objective: float
+    bound: float
+    gap: float  # relative, 0 when proven optimal
+    status: str  # OPTIMAL | FEASIBLE | INFEASIBLE | HEURISTIC | NOT_SOLVED
+    solve_s: float
+    first_solution_s: float | None = None
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+def _solver(name: str, time_limit_s: float):
+    from ortools.linear_solver import pywraplp
+
+    for candidate in (name, "SCIP", "CBC"):
+        s = pywraplp.Solver.CreateSolver(candidate)
+        if s is not None:
+            s.SuppressOutput()
+            s.SetTimeLimit(int(time_limit_s * 1000))
+            return s
+    raise DispatchError("no MIP solver available in this OR-Tools build")
+
+
+def _status(solver, code) -> str:
+    from ortools.linear_solver import pywraplp
+
+    return {pywraplp.Solver.OPTIMAL: "OPTIMAL", pywraplp.Solver.FEASIBLE: "FEASIBLE",
+            pywraplp.Solver.INFEASIBLE: "INFEASIBLE"}.get(code, "NOT_SOLVED")
+
+
+def _lock(solver, y, problem: LocationProblem) -> None:
+    for j in problem.locked_open:
+        y[j].SetLb(1)
+    for j in problem.locked_closed:
+        y[j].SetUb(0)
+
+
+def _gap(obj: float, bound: float, maximise: bool) -> float:
+    if obj == 0 and bound == 0:
+        return 0.0
+    return abs(bound - obj) / max(abs(obj), 1e-9)
+
+
+def mclp(problem: LocationProblem, p: int, max_cost_s: float, time_limit_s: float = 30.0,
+         solver: str = "HIGHS") -> LocationResult:
+    """Maximal covering: open exactly ``p`` sites to maximise the demand weight within reach."""
+    _check_p(problem, p)
+    t0 = time.perf_counter()
+    cover = problem.coverage_matrix(max_cost_s)
+    s = _solver(solver, time_limit_s)
+    m = len(problem.site_ids)
+    y = [s.BoolVar(f"y{j}") for j in range(m)]
+    _lock(s, y, problem)
+    coverable = np.flatnonzero(np.diff(cover.indptr) > 0)
+    z = {}
+    for i in coverable:
+        if problem.weights[i] <= 0:
+            continue
+        z[i] = s.NumVar(0, 1, f"z{i}")  # integral at the optimum given integral y
+        s.Add(z[i] <= sum(y[j] for j in cover.indices[cover.indptr[i]:cover.indptr[i + 1]]))
+    s.Add(sum(y) == p)
+    s.Maximize(sum(problem.weights[i] * v for i, v in z.items()))
+    code = s.Solve()
+    status = _status(s, code)
+    if status not in ("OPTIMAL", "FEASIBLE"):
+        return LocationResult("mclp", (), (None,) * len(problem.demand_ids), float("nan"), float("nan"),
+                              float("nan"), status, time.perf_counter() - t0)
+    chosen = [j for j in range(m) if y[j].solution_value() > 0.5]
+    obj = _covered_weight(problem, cover, chosen)
+    bound = s.Objective().BestBound() if status != "OPTIMAL" else obj
+    return LocationResult("mclp", tuple(problem.site_ids[j] for j in chosen),
+                          _allocate_nearest(problem, chosen, max_cost_s), obj, bound,
+                          0.0 if status == "OPTIMAL" else _gap(obj, bound, True), status,
+                          time.perf_counter() - t0)
+
+
+def _check_p(problem: LocationProblem, p: int) -> None:
+    m = len(problem.site_ids)
+    if not 0 <= p <= m:
+        raise DispatchError(f"p = {p} sites requested; expected 0..{m} (the number of candidate sites)")
+    if len(problem.locked_open) > p:
+        raise DispatchError(f"{len(problem.locked_open)} sites are locked open but p = {p}")
+    if m - len(problem.locked_closed) < p:
+        raise DispatchError(f"p = {p} but only {m - len(problem.locked_closed)} sites are not locked closed")
+
+
+def _covered_weight(problem: LocationProblem, cover: sparse.csr_matrix, chosen) -> float:
+    if not len(chosen):
+        return 0.0
+    hit = np.asarray(cover[:, chosen].sum(axis=1)).ravel() > 0
+    return float(problem.weights[hit].sum())
+
+
+def _allocate_nearest(problem: LocationProblem, chosen, max_cost_s: float | None = None):
+    if not len(chosen):
+        return (None,) * len(problem.demand_ids)
+    sub = problem.cost_s[:, chosen]
+    best = np.argmin(sub, axis=1)
+    out = []
+    for i, j in enumerate(best):
+        ok = max_cost_s is None or sub[i, j] <= max_cost_s
+        out.append(problem.site_ids[chosen[j]] if ok else None)
+    return tuple(out)
+
+
+def greedy_mclp(problem: LocationProblem, p: int, max_cost_s: float) -> LocationResult:
+    """Greedy maximal covering (locked sites first): instant, with a (1 - 1/e) guarantee."""
+    _check_p(problem, p)
+    t0 = time.perf_counter()
+    cover = problem.coverage_matrix(max_cost_s).tocsc().astype(float)
+    uncovered = problem.weights.astype(float).copy()
+    chosen = sorted(problem.locked_open)
+    for j in chosen:
+        rows = cover.indices[cover.indptr[j]:cover.indptr[j + 1]]
+        uncovered[rows] = 0
+    allowed = np.ones(len(problem.site_ids), bool)
+    allowed[list(problem.locked_closed)] = False
+    allowed[chosen] = False
+    while len(chosen) < p:
+        gain = cover.T @ uncovered
+        gain[~allowed] = -1
+        j = int(np.argmax(gain))
+        chosen.append(j)
+        allowed[j] = False
+        rows = cover.indices[cover.indptr[j]:cover.indptr[j + 1]]
+        uncovered[rows] = 0
+    obj = float(problem.weights.sum() - uncovered.sum())
+    return LocationResult("mclp-greedy", tuple(problem.site_ids[j] for j in chosen),
+                          _allocate_nearest(problem, chosen, max_cost_s), obj, float("nan"), float("nan"),
+                          "HEURISTIC", time.perf_counter() - t0)
+
+
+def lscp(problem: LocationProblem, max_cost_s: float, time_limit_s: float = 30.0,
+         solver: str = "HIGHS") -> LocationResult:
+    """Set cover: the fewest sites so that every coverable demand point is within reach."""
+    t0 = time.perf_counter()
+    cover = problem.coverage_matrix(max_cost_s)
+    s = _solver(solver, time_limit_s)
+    m = len(problem.site_ids)
+    y = [s.BoolVar(f"y{j}") for j in range(m)]
+    _lock(s, y, problem)
+    notes = []
+    uncoverable = 0
+    for i in range(len(problem.demand_ids)):
+        cols = [j for j in cover.indices[cover.indptr[i]:cover.indptr[i + 1]] if j not in problem.locked_closed]
+        if not cols:
+            uncoverable += 1
+            continue
+        s.Add(sum(y[j] for j in cols) >= 1)
+    if uncoverable:
+        notes.append(f"{uncoverable} demand point(s) cannot be covered by any open-able site; ignored")
+    s.Minimize(sum(y))
+    status = _status(s, s.Solve())
+    if status not in ("OPTIMAL", "FEASIBLE"):
+        return LocationResult("lscp", (), (None,) * len(problem.demand_ids), float("nan"), float("nan"),
+                              float("nan"), status, time.perf_counter() - t0, notes=tuple(notes))
+    chosen = [j for j in range(m) if y[j].solution_value() > 0.5]
+    obj = float(len(chosen))
+    bound = obj if status == "OPTIMAL" else s.Objective().BestBound()
+    return LocationResult("lscp", tuple(problem.site_ids[j] for j in chosen),
+                          _allocate_nearest(problem, chosen, max_cost_s), obj, bound,
+                          _gap(obj, bound, False), status, time.perf_counter() - t0, notes=tuple(notes))
+
+
+def pmedian(problem: LocationProblem, p: int, time_limit_s: float = 30.0, solver: str = "HIGHS",
+            candidates_per_demand: int | None = None) -> LocationResult:
+    """Open ``p`` sites minimising demand-weighted travel time, optionally with capacities.
+
+    ``candidates_per_demand`` restricts each demand point to its nearest sites (to scale);
+    the result then says so in ``notes`` because optimality is only within that restriction."""
+    _check_p(problem, p)
+    t0 = time.perf_counter()
+    n, m = problem.cost_s.shape
+    s = _solver(solver, time_limit_s)
+    y = [s.BoolVar(f"y{j}") for j in range(m)]
+    _lock(s, y, problem)
+    k = m if candidates_per_demand is None else min(m, candidates_per_demand)
+    near = np.argsort(problem.cost_s, axis=1, kind="stable")[:, :k]
+    x: dict[tuple[int, int], object] = {}
+    load: dict[int, list] = {}
+    for i in range(n):
+        row = []
+        for j in near[i]:
+            j = int(j)
+            if j in problem.locked_closed:
+                continue
+            # Single sourcing when capacities bind; otherwise x is integral at the optimum anyway.
+            v = s.BoolVar(f"x{i}_{j}") if problem.capacities is not None else s.NumVar(0, 1, f"x{i}_{j}")
+            x[i, j] = v
+            row.append(v)
+            s.Add(v <= y[j])
+            load.setdefault(j, []).append(problem.weights[i] * v)
+        s.Add(sum(row) == 1)
+    if problem.capacities is not None:
+        for j, terms in load.items():
+            s.Add(sum(terms) <= problem.capacities[j] * y[j])
+    s.Add(sum(y) == p)
+    s.Minimize(sum(problem.weights[i] * float(problem.cost_s[i, j]) * v for (i, j), v in x.items()))
+    status = _status(s, s.Solve())
+    notes = () if k == m else (f"allocation restricted to the {k} nearest sites of each demand point",)
+    if status not in ("OPTIMAL", "FEASIBLE"):
+        return LocationResult("pmedian", (), (None,) * n, float("nan"), float("nan"), float("nan"),
+                              status, time.perf_counter() - t0, notes=notes)
+    chosen = [j for j in range(m) if y[j].solution_value() > 0.5]
+    alloc = []
+    for i in range(n):
+        best = max(((v.solution_value(), j) for (ii, j), v in x.items() if ii == i), default=(0, None))
+        alloc.append(problem.site_ids[best[1]] if best[1] is not None else None)
+    obj = s.Objective().Value()
+    bound = obj if status == "OPTIMAL" else s.Objective().BestBound()
+    return LocationResult("pmedian", tuple(problem.site_ids[j] for j in chosen), tuple(alloc), obj, bound,
+                          _gap(obj, bound, False), status, time.perf_counter() - t0, notes=notes)
+
+
+def pcenter(problem: LocationProblem, p: int, time_limit_s: float = 30.0, solver: str = "HIGHS") -> LocationResult:
+    """Open ``p`` sites minimising the worst travel time of any (positive-weight) demand point:
+    a binary search over candidate radii, each a set-cover feasibility check."""
+    _check_p(problem, p)
+    t0 = time.perf_counter()
+    active = problem.weights > 0
+    radii = np.unique(problem.cost_s[active])
+    lo, hi = 0, len(radii) - 1
+    best: tuple[float, list[int]] | None = None
+    deadline = t0 + time_limit_s
+    while lo <= hi and time.perf_counter() < deadline:
+        mid = (lo + hi) // 2
+        r = float(radii[mid])
+        chosen = _cover_within(problem, r, p, active, max(1.0, deadline - time.perf_counter()), solver)
+        if chosen is not None:
+            best = (r, chosen)
+            hi = mid - 1
+        else:
+            lo = mid + 1
+    if best is None:
+        return LocationResult("pcenter", (), (None,) * len(problem.demand_ids), float("nan"), float("nan"),
+                              float("nan"), "NOT_SOLVED", time.perf_counter() - t0)
+    r, chosen = best
+    proven = lo > hi
+    lower = float(radii[lo - 1]) if 0 < lo <= len(radii) and not proven else r
+    return LocationResult("pcenter", tuple(problem.site_ids[j] for j in chosen),
+                          _allocate_nearest(problem, chosen), r, r if proven else lower,
+                          0.0 if proven else _gap(r, lower, False), "OPTIMAL" if proven else "FEASIBLE",
+                          time.perf_counter() - t0)
+
+
+def _cover_within(problem, radius, p, active, time_limit_s, solver):
+    cover = problem.coverage_matrix(radius)
+    s = _solver(solver, time_limit_s)
+    m = len(problem.site_ids)
+    y = [s.BoolVar(f"y{j}") for j in range(m)]
+    _lock(s, y, problem)
+    for i in np.flatnonzero(active):
+        cols = [j for j in cover.indices[cover.indptr[i]:cover.indptr[i + 1]] if j not in problem.locked_closed]
+        if not cols:
+            return None
+        s.Add(sum(y[j] for j in cols) >= 1)
+    s.Add(sum(y) <= p)
+    s.Minimize(sum(y))
+    status = _status(s, s.Solve())
+    if status not in ("OPTIMAL", "FEASIBLE"):
+        return None
+    chosen = [j for j in range(m) if y[j].solution_value() > 0.5]
+    # Fill up to p with unused sites so the answer has exactly p sites (they cannot hurt).
+    for j in range(m):
+        if len(chosen) >= p:
+            break
+        if j not in chosen and j not in problem.locked_closed:
+            chosen.append(j)
+    return sorted(chosen)

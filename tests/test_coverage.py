@@ -1,0 +1,122 @@
+"""Location models agree with exhaustive search on small instances; locks and capacities hold."""
+
+from __future__ import annotations
+
+from itertools import combinations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dispatch.coverage import (
+    LocationProblem,
+    coverage_table,
+    greedy_mclp,
+    lscp,
+    mclp,
+    pcenter,
+    pmedian,
+)
+from dispatch.errors import DispatchError
+from dispatch.model import Centre, Tier, TimeWindow
+from dispatch.network import Network
+
+
+def random_problem(seed, n=12, m=7):
+    rng = np.random.default_rng(seed)
+    pts_d = rng.uniform(0, 100, (n, 2))
+    pts_s = rng.uniform(0, 100, (m, 2))
+    cost = np.rint(np.linalg.norm(pts_d[:, None] - pts_s[None], axis=2) * 60).astype(int)
+    return LocationProblem.from_cost_matrix(cost, rng.integers(1, 10, n).astype(float))
+
+
+def brute(problem, p, score, better):
+    best = None
+    for combo in combinations(range(len(problem.site_ids)), p):
+        if problem.locked_open - set(combo) or problem.locked_closed & set(combo):
+            continue
+        v = score(list(combo))
+        if v is not None and (best is None or better(v, best)):
+            best = v
+    return best
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_mclp_equals_exhaustive_search(seed):
+    prob = random_problem(seed)
+    radius = 2400
+    cover = prob.cost_s <= radius
+    for p in (1, 2, 3):
+        exact = brute(prob, p, lambda c: float(prob.weights[cover[:, c].any(axis=1)].sum()), lambda a, b: a > b)
+        res = mclp(prob, p, radius)
+        assert res.status == "OPTIMAL" and len(res.chosen) == p
+        assert res.objective == pytest.approx(exact)
+        assert greedy_mclp(prob, p, radius).objective <= exact + 1e-9
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_pmedian_and_pcenter_equal_exhaustive_search(seed):
+    prob = random_problem(seed)
+    for p in (1, 2, 3):
+        exact_med = brute(prob, p, lambda c: float((prob.weights * prob.cost_s[:, c].min(axis=1)).sum()), lambda a, b: a < b)
+        assert pmedian(prob, p).objective == pytest.approx(exact_med)
+        exact_ctr = brute(prob, p, lambda c: float(prob.cost_s[:, c].min(axis=1).max()), lambda a, b: a < b)
+        res = pcenter(prob, p)
+        assert res.status == "OPTIMAL" and res.objective == exact_ctr
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_lscp_equals_exhaustive_search(seed):
+    prob = random_problem(seed)
+    radius = 3000
+    cover = prob.cost_s <= radius
+    coverable = cover.any(axis=1)
+    exact = next(p for p in range(1, 8) if brute(prob, p, lambda c: cover[coverable][:, c].any(axis=1).all() or None, lambda a, b: True))
+    res = lscp(prob, radius)
+    assert res.objective == exact
+    assert cover[coverable][:, [prob.site_ids.index(s) for s in res.chosen]].any(axis=1).all()
+
+
+def test_locked_sites_are_respected():
+    prob = random_problem(1)
+    locked = LocationProblem.from_cost_matrix(prob.cost_s, prob.weights, locked_open=["0"], locked_closed=["1", "2"])
+    for res in (mclp(locked, 3, 2400), greedy_mclp(locked, 3, 2400), pmedian(locked, 3), pcenter(locked, 3)):
+        assert "0" in res.chosen and not {"1", "2"} & set(res.chosen), res.model
+
+
+def test_capacities_are_respected():
+    prob = random_problem(2)
+    cap = np.full(len(prob.site_ids), prob.weights.sum() / 2.5)
+    capped = LocationProblem.from_cost_matrix(prob.cost_s, prob.weights, capacities=cap)
+    res = pmedian(capped, 3)
+    load = {}
+    for i, s in enumerate(res.allocation):
+        load[s] = load.get(s, 0) + prob.weights[i]
+    assert all(v <= cap[0] + 1e-6 for v in load.values())
+    assert res.objective >= pmedian(prob, 3).objective - 1e-6
+
+
+def test_bad_requests_are_clear():
+    prob = random_problem(0)
+    with pytest.raises(DispatchError, match=r"p = 9 sites requested; expected 0..7"):
+        mclp(prob, 9, 100)
+    with pytest.raises(DispatchError, match="unknown site id 'S9'"):
+        LocationProblem.from_cost_matrix(prob.cost_s, prob.weights, locked_open=["S9"])
+
+
+def test_coverage_table_matches_brute_force_count():
+    def c(cid, tier, parent, lon, levels):
+        return Centre(cid, cid, tier, lon, 30.0, parent, frozenset(levels), 8, TimeWindow(9 * 3600, 18 * 3600), 0)
+
+    net = Network((c("P", Tier.PROVINCE, None, 120.0, {1, 2, 3}), c("S", Tier.COUNTY, "P", 121.0, {1})))
+    demand = pd.DataFrame({"lon": [120.1, 120.9, 120.5, 122.5], "lat": [30.0] * 4,
+                           "weight": [1.0, 2.0, 3.0, 4.0], "province_adcode": ["33"] * 4})
+    table = coverage_table(net, demand, minutes=60)
+    from dispatch.travel import DEFAULT_TRAVEL
+
+    t = lambda a, b: DEFAULT_TRAVEL.time_s_from_distance(DEFAULT_TRAVEL.distance_m(a, 30.0, b, 30.0))
+    within = lambda lon, sites: min(t(lon, s) for s in sites) <= 3600
+    expected_l1 = sum(w for lon, w in zip(demand.lon, demand.weight) if within(lon, [120.0, 121.0])) / 10
+    expected_l3 = sum(w for lon, w in zip(demand.lon, demand.weight) if within(lon, [120.0])) / 10
+    assert table.loc["national", "level1_within_60min"] == pytest.approx(expected_l1)
+    assert table.loc["national", "level3_within_60min"] == pytest.approx(expected_l3)
