@@ -251,9 +251,11 @@ def bench() -> None:
 
 
 def _register_benchmarks() -> None:
+    from dispatch.bench.coverage import coverage_command
     from dispatch.bench.vrptw import vrptw_command
 
     bench.add_command(vrptw_command, name="vrptw")
+    bench.add_command(coverage_command, name="coverage")
 
 
 def main() -> None:
