@@ -19,9 +19,10 @@ if TYPE_CHECKING:
 
 DAY_S = 86_400
 
-# Mainland China's bounding box, with a margin; anything outside is a typo or swapped lon/lat.
+# Mainland China's bounding box (down to the South China Sea islands, Sansha at 16.8N), with a
+# margin; anything outside is a typo or swapped lon/lat.
 CHINA_LON_RANGE = (73.0, 135.5)
-CHINA_LAT_RANGE = (18.0, 53.6)
+CHINA_LAT_RANGE = (3.5, 53.6)
 
 
 class Tier(IntEnum):

@@ -204,7 +204,7 @@ def generate_network(
         )
     city_parent: dict[str, str] = {}  # prefecture-level code -> parent centre id for its stations
     for row in prefectures.sort_values("adcode").itertuples():
-        if row.kind == "province_administered":
+        if row.kind in ("province_administered", "special_area"):  # no city government
             city_parent[row.adcode] = f"P{row.province_adcode}"
             continue
         cid = f"C{row.adcode}"

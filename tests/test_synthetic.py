@@ -1,0 +1,163 @@
+"""Generators: preset shapes, distributions that follow their parameters, determinism."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from dispatch.geodata import county_demand_weights, load_geography
+from dispatch.io import write_dataset
+from dispatch.model import DAY_S, Mode, Tier
+from dispatch.synthetic import CallParams, generate, generate_calls, parse_preset
+
+
+@pytest.fixture(scope="module")
+def geo():
+    return load_geography()
+
+
+@pytest.fixture(scope="module")
+def zhejiang():
+    return generate("zhejiang", days=1, seed=7)
+
+
+def test_tiny_preset_is_one_prefecture_with_its_province(geo):
+    ds = generate("tiny", days=1, seed=3)
+    tiers = ds.network.counts_by_tier()
+    assert tiers[Tier.PROVINCE] == 1 and tiers[Tier.CITY] == 1 and tiers[Tier.COUNTY] >= 1
+    assert {c.prefecture_adcode for c in ds.network if c.tier != Tier.PROVINCE} == {"330500"}
+    assert all(r.county_adcode.startswith("3305") for r in ds.requests)
+    assert 20 <= len(ds.requests) <= 200
+
+
+def test_zhejiang_network_and_roster(zhejiang):
+    net = zhejiang.network
+    tiers = net.counts_by_tier()
+    assert tiers[Tier.PROVINCE] == 1
+    assert tiers[Tier.CITY] == 11  # Zhejiang has 11 prefecture-level cities
+    for c in net:
+        if c.tier != Tier.PROVINCE:
+            assert net[c.parent_id].tier < c.tier
+    homes = Counter(t.home_centre_id for t in zhejiang.technicians)
+    assert set(homes) == {c.id for c in net}  # every centre is staffed
+    for c in net:
+        lo, hi = {Tier.PROVINCE: (10, 30), Tier.CITY: (4, 10), Tier.COUNTY: (1, 3)}[c.tier]
+        assert lo <= homes[c.id] <= hi
+    # County technicians cannot do board-level work; provincial ones can.
+    tier_of = {c.id: c.tier for c in net}
+    assert all(t.max_level <= 2 for t in zhejiang.technicians if tier_of[t.home_centre_id] == Tier.COUNTY)
+    assert all(t.max_level == 3 for t in zhejiang.technicians if tier_of[t.home_centre_id] == Tier.PROVINCE)
+
+
+def test_calls_are_inside_their_county_and_follow_mixes(zhejiang, geo):
+    reqs = zhejiang.requests
+    assert 800 <= len(reqs) <= 2500
+    polys = geo.counties.set_index("adcode").geometry
+    import shapely
+
+    for code, group in _group(reqs).items():
+        xs = np.array([r.lon for r in group])
+        ys = np.array([r.lat for r in group])
+        assert shapely.contains_xy(polys[code], xs, ys).all(), code
+    p = CallParams()
+    n = len(reqs)
+    level_share = np.bincount([r.level for r in reqs], minlength=4)[1:] / n
+    assert np.allclose(level_share, p.level_mix, atol=0.04)
+    assert all(r.level <= p.onsite_max_level for r in reqs if r.mode == Mode.ONSITE)
+    walkin = sum(r.mode == Mode.WALKIN for r in reqs) / n
+    assert walkin == pytest.approx(p.mode_mix["walkin"], abs=0.04)
+
+
+def _group(reqs):
+    out: dict[str, list] = {}
+    for r in reqs:
+        out.setdefault(r.county_adcode, []).append(r)
+    return out
+
+
+def test_arrival_profile_and_demand_follow_parameters(geo):
+    weights = county_demand_weights(geo)
+    counties = geo.counties.merge(weights[["adcode", "weight"]], on="adcode")
+    counties = counties[counties["province_adcode"] == "330000"].copy()
+    rng = np.random.default_rng(11)
+    reqs = generate_calls(counties, days=3, calls_per_day=4000, rng=rng)
+    # Poisson count per day around the mean.
+    per_day = Counter(r.created_s // DAY_S for r in reqs)
+    assert all(abs(v - 4000) < 5 * np.sqrt(4000) for v in per_day.values())
+    # Hour-of-day histogram matches the profile (total variation distance small).
+    hours = np.bincount([(r.created_s % DAY_S) // 3600 for r in reqs], minlength=24) / len(reqs)
+    profile = np.asarray(CallParams().hourly_profile) / sum(CallParams().hourly_profile)
+    assert 0.5 * np.abs(hours - profile).sum() < 0.03
+    # Calls per county follow the demand weights: a chi-square goodness-of-fit test (the proxy's
+    # weights are close to uniform within a province, so a correlation would measure only noise).
+    from scipy.stats import chisquare
+
+    calls = Counter(r.county_adcode for r in reqs)
+    w = counties.set_index("adcode")["weight"]
+    observed = np.array([calls.get(c, 0) for c in w.index], dtype=float)
+    expected = w.to_numpy() / w.sum() * len(reqs)
+    assert chisquare(observed, expected).pvalue > 1e-3
+    # ... and the test has power: uniform weights are rejected when the weights are not uniform.
+    skewed = counties.assign(weight=np.where(counties["adcode"].str[:4] == "3301", 5.0, 1.0))
+    reqs2 = generate_calls(skewed, days=1, calls_per_day=4000, rng=np.random.default_rng(12))
+    calls2 = Counter(r.county_adcode for r in reqs2)
+    observed2 = np.array([calls2.get(c, 0) for c in w.index], dtype=float)
+    assert chisquare(observed2, np.full(len(w), observed2.sum() / len(w))).pvalue < 1e-6
+    # After-hours calls get a window starting at the next morning.
+    for r in reqs:
+        if r.mode != Mode.WALKIN:
+            assert r.window.start_s >= r.created_s and r.window.end_s > r.window.start_s
+
+
+def test_same_seed_same_bytes_other_seed_other_calls(tmp_path):
+    a = generate("tiny", days=2, seed=5)
+    b = generate("tiny", days=2, seed=5)
+    write_dataset(a, tmp_path / "a")
+    write_dataset(b, tmp_path / "b")
+    for name in ("centres.csv", "technicians.csv", "requests.csv", "manifest.json"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    c = generate("tiny", days=2, seed=6)
+    assert c.requests != a.requests
+    # The roster does not depend on the number of days.
+    assert generate("tiny", days=0, seed=5).technicians == a.technicians
+
+
+def test_unknown_preset_is_a_clear_error():
+    from dispatch.errors import DispatchError
+
+    with pytest.raises(DispatchError, match="unknown preset 'atlantis'; expected 'national', 'tiny'"):
+        parse_preset("atlantis")
+
+
+def test_national_network_counts_and_every_centre_inside_its_own_polygon(geo):
+    import shapely
+
+    ds = generate("national", days=0, seed=1)
+    tiers = ds.network.counts_by_tier()
+    non_pa = geo.prefectures[geo.prefectures["kind"].isin(["prefecture", "municipality"])]
+    assert tiers[Tier.PROVINCE] == 31
+    assert tiers[Tier.CITY] == len(non_pa)
+    assert tiers[Tier.COUNTY] == 1600
+    poly = {
+        Tier.PROVINCE: geo.provinces.set_index("adcode").geometry,
+        Tier.CITY: geo.prefectures.set_index("adcode").geometry,
+        Tier.COUNTY: geo.counties.set_index("adcode").geometry,
+    }
+    code = {Tier.PROVINCE: "province_adcode", Tier.CITY: "prefecture_adcode", Tier.COUNTY: "county_adcode"}
+    outside = [
+        c.id for c in ds.network
+        if not shapely.contains_xy(poly[c.tier][getattr(c, code[c.tier])], c.lon, c.lat)
+    ]
+    assert outside == []
+    # County stations are at county seats, one per county, never in a county hosting a centre.
+    seats = geo.counties.set_index("adcode")
+    for c in ds.network.by_tier(Tier.COUNTY):
+        assert (c.lon, c.lat) == (round(float(seats.loc[c.county_adcode, "seat_lon"]), 6),
+                                  round(float(seats.loc[c.county_adcode, "seat_lat"]), 6))
+    # Parents by admin code: a station's parent is its prefecture's city centre (or the province).
+    for c in ds.network.by_tier(Tier.COUNTY):
+        parent = ds.network[c.parent_id]
+        assert parent.province_adcode == c.province_adcode
+        assert parent.tier == Tier.PROVINCE or parent.prefecture_adcode == c.prefecture_adcode
