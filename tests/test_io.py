@@ -165,3 +165,16 @@ def test_parquet_typed_columns_are_validated(tmp_path):
     msgs = problems_of(tmp_path / "pq")
     assert msgs == [f"{tmp_path / 'pq' / 'requests.parquet'}, row 2, column 'service_min': is negative; expected minutes >= 0 (value -5)"]
     assert json.loads((tmp_path / "pq" / "manifest.json").read_text())["epoch_date"] == "2026-03-02"
+
+
+def test_committed_sample_is_valid_and_documented():
+    from dispatch.io import SCHEMAS
+
+    repo = Path(__file__).resolve().parents[1]
+    ds = read_dataset(repo / "data" / "sample-zhejiang")
+    assert len(ds.network) == 91 and len(ds.requests) > 1000
+    readme = (repo / "data" / "README.md").read_text(encoding="utf-8")
+    for kind, columns in SCHEMAS.items():
+        assert f"### {kind}" in readme
+        for col in columns:
+            assert f"| `{col.name}` |" in readme, f"data/README.md lacks {kind}.{col.name}"
