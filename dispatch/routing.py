@@ -1,0 +1,648 @@
+"""Technician routing: the ONLY module that imports OR-Tools routing.
+
+Input is a :class:`RoutingProblem` for one area (technicians with home node, shift, break, skills,
+speed class; visits with node, service, time window, level/skill, priority, dispatch deadline; int
+second/metre matrices). Output is a :class:`RoutingResult`: routes as plain data and every visit
+that is not served with a reason. Solver indices never leave this module.
+
+Model (all integer seconds / metres):
+
+* one solver node per distinct depot node and one per visit; each technician starts and ends at
+  his own node (multiple depots);
+* dimension ``time``: cumul = start of service; transit(i, j) = service(i) + travel(i, j) of the
+  technician's speed class (one ``RegisterTransitMatrix`` per speed class); slack = waiting and
+  break; hard windows on the start of service; start in the shift; end at the latest at
+  ``shift_end + max_overtime_s`` with a soft bound at ``shift_end`` (overtime cost);
+* one break per technician as an OR-Tools break interval (``SetBreakIntervalsOfVehicle``) whose
+  start lies in [earliest, latest]; it never overlaps a service;
+* skills and levels: ``VehicleVar(index).SetValues([-1, *allowed])``;
+* every visit is optional (``AddDisjunction``) with a penalty by priority, so a plan always
+  comes back;
+* the dispatch deadline bounds the DEPARTURE toward a visit, i.e. the end of service at the
+  previous node (the technician leaves as soon as he is done and waits, if he must, on arrival).
+  That time depends on the predecessor, which no single dimension can express; dimension
+  ``departure`` carries it: transit(i, j) = service(i) and, per node, ``D(i) + slack_D(i) == T(i)``,
+  so ``D(j) = T(i) + service(i)`` exactly for the predecessor i of j. The deadline is then a plain
+  (hard or soft) upper bound on ``D(j)``.
+
+Objective, lexicographic in spirit (see :class:`RoutingParams` for the numbers): a dropped visit
+costs ``drop_penalty_unit * priority_weight`` (1e8 per normal visit, x10 high, x100 urgent), far
+above anything a route can cost in a day (a day of driving is < 1e5 s); a second of late dispatch
+costs ``dispatch_late_cost_per_s`` = 100 (one minute late weighs like 1.7 h of driving, so the
+solver drives much further before breaking the one-hour promise, but never drops a visit to keep
+it); a second of travel costs 1 and a second of overtime ``overtime_cost_per_s`` = 2.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from dispatch.errors import DispatchError
+
+ALL_SKILLS = "*"
+
+# Reason codes for visits that are not served.
+NO_SKILL = "no_skill"
+UNREACHABLE_WINDOW = "unreachable_window"
+DEADLINE_UNREACHABLE = "deadline_unreachable"
+NO_CAPACITY = "no_capacity"
+PIN_INFEASIBLE = "pin_infeasible"
+CAPACITY = "capacity"
+
+_REASONS = {
+    NO_SKILL: "no technician in the area has the required repair level and product line",
+    UNREACHABLE_WINDOW: "the time window cannot be reached from any qualified technician's centre "
+    "within his shift",
+    DEADLINE_UNREACHABLE: "no qualified technician can set off before the dispatch deadline and "
+    "still reach the time window",
+    NO_CAPACITY: "the load exceeds every qualified technician's capacity",
+    PIN_INFEASIBLE: "the visit is pinned to a technician who cannot serve it",
+    CAPACITY: "dropped: the technicians' hours are full with higher-priority work",
+}
+
+
+# --------------------------------------------------------------------------------------------
+# Problem and parameters
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BreakRule:
+    earliest_start_s: int
+    latest_start_s: int
+    duration_s: int
+
+
+@dataclass(frozen=True)
+class RoutingTechnician:
+    id: str
+    start_node: int
+    end_node: int
+    shift_start_s: int
+    shift_end_s: int
+    max_level: int
+    skills: frozenset[str]  # frozenset({"*"}) means all product lines
+    break_window: BreakRule | None
+    speed_class: int  # index into travel_s's first axis
+    capacity: int | None = None  # max total demand; None = unlimited
+    fixed_cost: int = 0  # cost of using this technician at all (objective units)
+    max_overtime_s: int = 0  # hard limit on work past shift_end; each second costs overtime
+
+
+@dataclass(frozen=True)
+class RoutingVisit:
+    id: str
+    node: int
+    service_s: int
+    window_start_s: int  # bounds the START of service
+    window_end_s: int
+    required_level: int
+    required_skill: str | None
+    priority: int  # 1 normal, 2 high, 3 urgent
+    dispatch_deadline_s: int | None  # latest departure toward this visit
+    demand: int = 0
+    pinned_technician: str | None = None  # re-planning: this visit stays with this technician
+    pinned_sequence: int | None = None  # order among the technician's pinned visits (ascending)
+    pinned_start_s: int | None = None  # exact start of service
+
+
+@dataclass(frozen=True)
+class RoutingProblem:
+    travel_s: np.ndarray  # int64 [speed_class, n_nodes, n_nodes]
+    distance_m: np.ndarray  # int64 [n_nodes, n_nodes]
+    technicians: tuple[RoutingTechnician, ...]
+    visits: tuple[RoutingVisit, ...]
+    node_names: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RoutingParams:
+    time_limit_s: float
+    seed: int = 0
+    workers: int = 1  # >1: a portfolio of searches in separate processes, best kept
+    engine: str = "ortools"  # "ortools" | "pyvrp" | "auto" (pyvrp when it can express the problem)
+    first_solution: str = "PARALLEL_CHEAPEST_INSERTION"  # OR-Tools FirstSolutionStrategy name
+    metaheuristic: str = "GUIDED_LOCAL_SEARCH"  # OR-Tools LocalSearchMetaheuristic name
+    arc_cost: str = "time"  # "time": travel seconds; "distance": metres
+    dispatch_deadline: str = "soft"  # "soft" (penalised), "hard", "ignore"
+    dispatch_late_cost_per_s: int = 100
+    overtime_cost_per_s: int = 2
+    drop_penalty_unit: int = 10**8
+    priority_weights: tuple[int, int, int] = (1, 10, 100)  # normal, high, urgent
+    pin_penalty_factor: int = 1000  # dropping a pinned visit costs this many times more
+    # Warm start: (technician id, visit ids in order) from a previous plan.
+    initial_routes: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # Vehicle minimisation: after the search, try to empty the shortest route (used by the
+    # VRPTW benchmark, where the fleet size comes first). Fraction of the time limit it may use.
+    route_elimination: float = 0.0
+    log_search: bool = False
+
+
+@dataclass(frozen=True)
+class Stop:
+    visit_id: str
+    departure_toward_s: int  # when the technician sets off toward this visit
+    arrival_s: int
+    start_s: int
+    end_s: int
+    travel_s: int
+    distance_m: int
+    dispatch_late_s: int  # 0 when on time (or no deadline)
+
+
+@dataclass(frozen=True)
+class Route:
+    technician_id: str
+    stops: tuple[Stop, ...]
+    start_s: int  # departure from the home node
+    end_s: int  # return to the end node
+    travel_s: int
+    distance_m: int
+    break_start_s: int | None
+    overtime_s: int
+
+
+@dataclass(frozen=True)
+class Unserved:
+    visit_id: str
+    reason_code: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class RoutingResult:
+    routes: tuple[Route, ...]  # only technicians with at least one stop
+    unassigned: tuple[Unserved, ...]
+    status: str
+    objective: int
+    engine: str = "ortools"
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def vehicles(self) -> int:
+        return len(self.routes)
+
+
+# --------------------------------------------------------------------------------------------
+# Pre-check: the reasons that need no solver
+# --------------------------------------------------------------------------------------------
+
+
+def _validate(problem: RoutingProblem) -> None:
+    t, d = problem.travel_s, problem.distance_m
+    if t.ndim != 3 or t.shape[1] != t.shape[2]:
+        raise DispatchError(f"travel_s must have shape [speed_class, n, n]; got {t.shape}")
+    n = t.shape[1]
+    if d.shape != (n, n):
+        raise DispatchError(f"distance_m must have shape ({n}, {n}); got {d.shape}")
+    if len(problem.node_names) != n:
+        raise DispatchError(f"node_names has {len(problem.node_names)} names for {n} nodes")
+    if (t < 0).any() or (d < 0).any():
+        raise DispatchError("travel_s and distance_m must be non-negative")
+    seen: set[str] = set()
+    for k in problem.technicians:
+        if k.id in seen:
+            raise DispatchError(f"technician id {k.id!r} appears twice")
+        seen.add(k.id)
+        if not (0 <= k.start_node < n and 0 <= k.end_node < n):
+            raise DispatchError(f"technician {k.id}: start/end node outside 0..{n - 1}")
+        if not 0 <= k.speed_class < t.shape[0]:
+            raise DispatchError(f"technician {k.id}: speed_class {k.speed_class} outside 0..{t.shape[0] - 1}")
+        if k.shift_end_s < k.shift_start_s:
+            raise DispatchError(f"technician {k.id}: shift ends before it starts")
+    seen = set()
+    for v in problem.visits:
+        if v.id in seen:
+            raise DispatchError(f"visit id {v.id!r} appears twice")
+        seen.add(v.id)
+        if not 0 <= v.node < n:
+            raise DispatchError(f"visit {v.id}: node {v.node} outside 0..{n - 1}")
+        if v.window_end_s < v.window_start_s or v.service_s < 0:
+            raise DispatchError(f"visit {v.id}: empty window or negative service time")
+        if v.priority not in (1, 2, 3):
+            raise DispatchError(f"visit {v.id}: priority {v.priority} not in 1, 2, 3")
+
+
+def qualified(tech: RoutingTechnician, visit: RoutingVisit) -> bool:
+    skill_ok = visit.required_skill is None or ALL_SKILLS in tech.skills or visit.required_skill in tech.skills
+    return tech.max_level >= visit.required_level and skill_ok
+
+
+def _reachable(problem: RoutingProblem, k: RoutingTechnician, v: RoutingVisit, depart_by: int | None) -> bool:
+    """Can k serve v alone on a route (start at shift start, back by his latest end)?"""
+    tt = problem.travel_s[k.speed_class]
+    leave = k.shift_start_s
+    if depart_by is not None and leave > depart_by:
+        return False
+    start = max(leave + int(tt[k.start_node, v.node]), v.window_start_s)
+    if v.pinned_start_s is not None:
+        if start > v.pinned_start_s:
+            return False
+        start = v.pinned_start_s
+    if start > v.window_end_s:
+        return False
+    return start + v.service_s + int(tt[v.node, k.end_node]) <= k.shift_end_s + k.max_overtime_s
+
+
+def precheck(problem: RoutingProblem, params: RoutingParams) -> tuple[dict[str, list[int]], list[Unserved]]:
+    """Eligible technician positions per servable visit, and the visits nobody can serve."""
+    eligible: dict[str, list[int]] = {}
+    unserved: list[Unserved] = []
+    techs = problem.technicians
+    for v in problem.visits:
+        cand = [i for i, k in enumerate(techs) if qualified(k, v)]
+        code = None
+        if not cand:
+            code = NO_SKILL
+        if code is None and v.pinned_technician is not None:
+            cand = [i for i in cand if techs[i].id == v.pinned_technician]
+            if not cand:
+                code = PIN_INFEASIBLE
+        if code is None:
+            cand = [i for i in cand if techs[i].capacity is None or techs[i].capacity >= v.demand]
+            if not cand:
+                code = NO_CAPACITY
+        if code is None:
+            cand = [i for i in cand if _reachable(problem, techs[i], v, None)]
+            if not cand:
+                code = UNREACHABLE_WINDOW
+        if code is None and params.dispatch_deadline == "hard" and v.dispatch_deadline_s is not None:
+            cand = [i for i in cand if _reachable(problem, techs[i], v, v.dispatch_deadline_s)]
+            if not cand:
+                code = DEADLINE_UNREACHABLE
+        if code is None:
+            eligible[v.id] = cand
+        else:
+            unserved.append(Unserved(v.id, code, _REASONS[code]))
+    return eligible, unserved
+
+
+# --------------------------------------------------------------------------------------------
+# Solve
+# --------------------------------------------------------------------------------------------
+
+
+def pyvrp_can_express(problem: RoutingProblem, params: RoutingParams) -> bool:
+    """PyVRP 0.14 has no breaks, skills, departure deadlines, pins or overtime."""
+    if any(k.break_window is not None or k.max_overtime_s for k in problem.technicians):
+        return False
+    if params.dispatch_deadline != "ignore" and any(v.dispatch_deadline_s is not None for v in problem.visits):
+        return False
+    if any(v.pinned_technician or v.pinned_start_s is not None for v in problem.visits):
+        return False
+    if params.initial_routes:
+        return False
+    return all(qualified(k, v) for k in problem.technicians for v in problem.visits)
+
+
+def solve(problem: RoutingProblem, params: RoutingParams) -> RoutingResult:
+    """Route the technicians; every visit ends up in a route or in ``unassigned`` with a reason."""
+    _validate(problem)
+    engine = params.engine
+    if engine == "auto":
+        engine = "pyvrp" if pyvrp_can_express(problem, params) else "ortools"
+    if engine == "pyvrp":
+        if not pyvrp_can_express(problem, params):
+            raise DispatchError("engine 'pyvrp' cannot express breaks, skills, deadlines, pins or overtime; "
+                                "use engine 'ortools' or 'auto'")
+        from dispatch.routing_pyvrp import solve_pyvrp
+
+        return solve_pyvrp(problem, params)
+    if engine != "ortools":
+        raise DispatchError(f"unknown routing engine {engine!r}; expected 'ortools', 'pyvrp' or 'auto'")
+    if params.workers > 1:
+        return _solve_portfolio(problem, params)
+    return _solve_ortools(problem, params)
+
+
+# Searches the portfolio runs, one per worker (first solution, metaheuristic); the first is the
+# default, the others give the search a different start or a different way out of local optima.
+_PORTFOLIO = (
+    ("PARALLEL_CHEAPEST_INSERTION", "GUIDED_LOCAL_SEARCH"),
+    ("SAVINGS", "GUIDED_LOCAL_SEARCH"),
+    ("LOCAL_CHEAPEST_INSERTION", "SIMULATED_ANNEALING"),
+    ("PATH_CHEAPEST_ARC", "TABU_SEARCH"),
+)
+
+
+def _solve_portfolio(problem: RoutingProblem, params: RoutingParams) -> RoutingResult:
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+    from dataclasses import replace
+
+    variants = [replace(params, workers=1, first_solution=fs, metaheuristic=mh, seed=params.seed + i)
+                for i, (fs, mh) in enumerate(_PORTFOLIO[: params.workers])]
+    variants[0] = replace(params, workers=1)
+    with ProcessPoolExecutor(len(variants), mp_context=mp.get_context("spawn")) as pool:
+        results = list(pool.map(_solve_ortools, [problem] * len(variants), variants))
+    best = min(results, key=_result_rank)
+    stats = dict(best.stats)
+    stats["portfolio"] = [{"first_solution": r.stats.get("first_solution"), "objective": r.objective,
+                           "vehicles": r.vehicles, "unassigned": len(r.unassigned)} for r in results]
+    return replace(best, stats=stats)
+
+
+def _result_rank(r: RoutingResult) -> tuple[int, int]:
+    return (0 if r.status != "no_solution" else 1, r.objective)
+
+
+def _solve_ortools(problem: RoutingProblem, params: RoutingParams) -> RoutingResult:
+    t0 = time.perf_counter()
+    eligible, unserved = precheck(problem, params)
+    model = _OrToolsModel(problem, params, eligible)
+    solution, status = model.solve()
+    stats: dict[str, Any] = {"build_s": model.build_s, "first_solution": params.first_solution,
+                             "metaheuristic": params.metaheuristic}
+    if solution is None:
+        # Every visit is optional, so this only happens when pins contradict each other.
+        for vid in eligible:
+            unserved.append(Unserved(vid, PIN_INFEASIBLE, "the solver found no plan that keeps all pins; "
+                                                          "check pinned starts and sequences"))
+        stats["wall_s"] = time.perf_counter() - t0
+        return RoutingResult((), tuple(unserved), "no_solution", 0, "ortools", stats)
+    routes, dropped = model.read(solution)
+    objective = int(solution.ObjectiveValue())
+    if params.route_elimination > 0 and len(routes) > 1:
+        routes, dropped, objective = model.eliminate_routes(solution, routes, dropped, objective)
+    for vid in dropped:
+        unserved.append(Unserved(vid, CAPACITY, _REASONS[CAPACITY]))
+    stats["wall_s"] = time.perf_counter() - t0
+    stats.update(model.stats)
+    return RoutingResult(tuple(routes), tuple(unserved), status, objective, "ortools", stats)
+
+
+class _OrToolsModel:
+    """Builds the OR-Tools model and translates its solution back into plain data."""
+
+    def __init__(self, problem: RoutingProblem, params: RoutingParams, eligible: dict[str, list[int]]):
+        from ortools.constraint_solver import pywrapcp
+
+        t0 = time.perf_counter()
+        self.pywrapcp = pywrapcp
+        self.problem, self.params = problem, params
+        self.stats: dict[str, Any] = {}
+        techs = problem.technicians
+        self.visits = [v for v in problem.visits if v.id in eligible]
+        # Solver nodes: the distinct depot nodes first, then one per visit.
+        depot_nodes = sorted({k.start_node for k in techs} | {k.end_node for k in techs})
+        depot_pos = {n: i for i, n in enumerate(depot_nodes)}
+        self.pnode = np.array(depot_nodes + [v.node for v in self.visits], dtype=np.int64)
+        n_solver = len(self.pnode)
+        self.service = np.array([0] * len(depot_nodes) + [v.service_s for v in self.visits], dtype=np.int64)
+        n_veh = len(techs)
+        self.manager = pywrapcp.RoutingIndexManager(
+            n_solver, n_veh, [depot_pos[k.start_node] for k in techs], [depot_pos[k.end_node] for k in techs])
+        m = self.manager
+        self.routing = routing = pywrapcp.RoutingModel(m)
+        solver = routing.solver()
+        self.visit_index = {v.id: m.NodeToIndex(len(depot_nodes) + j) for j, v in enumerate(self.visits)}
+        self.visit_of_index = {idx: v for v, idx in zip(self.visits, self.visit_index.values())}
+
+        # Transit = service at the origin + travel, one matrix per speed class in use.
+        sub = np.ix_(self.pnode, self.pnode)
+        time_cb: dict[int, int] = {}
+        cost_cb: dict[int, int] = {}
+        for sc in sorted({k.speed_class for k in techs}):
+            travel = problem.travel_s[sc][sub]
+            time_cb[sc] = routing.RegisterTransitMatrix((self.service[:, None] + travel).tolist())
+            if params.arc_cost == "time":
+                cost_cb[sc] = routing.RegisterTransitMatrix(travel.tolist())
+        if params.arc_cost == "distance":
+            dist_cb = routing.RegisterTransitMatrix(problem.distance_m[sub].tolist())
+        elif params.arc_cost != "time":
+            raise DispatchError(f"arc_cost {params.arc_cost!r}; expected 'time' or 'distance'")
+        for v, k in enumerate(techs):
+            routing.SetArcCostEvaluatorOfVehicle(cost_cb[k.speed_class] if params.arc_cost == "time" else dist_cb, v)
+            if k.fixed_cost:
+                routing.SetFixedCostOfVehicle(int(k.fixed_cost), v)
+
+        horizon = max([k.shift_end_s + k.max_overtime_s for k in techs] + [v.window_end_s for v in self.visits] + [0])
+        self.horizon = horizon + 1
+        routing.AddDimensionWithVehicleTransits(
+            [time_cb[k.speed_class] for k in techs], self.horizon, self.horizon, False, "time")
+        self.time = tdim = routing.GetDimensionOrDie("time")
+        for v in self.visits:
+            idx = self.visit_index[v.id]
+            tdim.CumulVar(idx).SetRange(v.window_start_s, v.window_end_s)
+            if v.pinned_start_s is not None:
+                tdim.CumulVar(idx).SetRange(v.pinned_start_s, v.pinned_start_s)
+        for vi, k in enumerate(techs):
+            s, e = routing.Start(vi), routing.End(vi)
+            tdim.CumulVar(s).SetRange(k.shift_start_s, k.shift_end_s)
+            tdim.CumulVar(e).SetRange(k.shift_start_s, k.shift_end_s + k.max_overtime_s)
+            if k.max_overtime_s:
+                tdim.SetCumulVarSoftUpperBound(e, k.shift_end_s, params.overtime_cost_per_s)
+            routing.AddVariableMinimizedByFinalizer(tdim.CumulVar(e))
+
+        # Breaks: a non-optional interval per technician; OR-Tools keeps it off every service.
+        self.breaks: dict[int, Any] = {}
+        if any(k.break_window is not None for k in techs):
+            visit_transit = [int(self.service[m.IndexToNode(i)]) if not routing.IsEnd(i) else 0
+                             for i in range(routing.Size())]
+            for vi, k in enumerate(techs):
+                b = k.break_window
+                if b is None:
+                    continue
+                iv = solver.FixedDurationIntervalVar(b.earliest_start_s, b.latest_start_s, b.duration_s, False,
+                                                     f"break_{vi}")
+                tdim.SetBreakIntervalsOfVehicle([iv], vi, visit_transit)
+                self.breaks[vi] = iv
+
+        # Dispatch deadline on the departure toward a visit (see module docstring).
+        with_deadline = [v for v in self.visits if v.dispatch_deadline_s is not None]
+        if with_deadline and params.dispatch_deadline in ("soft", "hard"):
+            dep_cb = routing.RegisterUnaryTransitVector(self.service.tolist())
+            routing.AddDimension(dep_cb, self.horizon, self.horizon, False, "departure")
+            ddim = routing.GetDimensionOrDie("departure")
+            for i in range(routing.Size()):
+                solver.Add(ddim.CumulVar(i) + ddim.SlackVar(i) == tdim.CumulVar(i))
+            for v in with_deadline:
+                idx = self.visit_index[v.id]
+                if params.dispatch_deadline == "hard":
+                    ddim.CumulVar(idx).SetMax(v.dispatch_deadline_s)
+                else:
+                    ddim.SetCumulVarSoftUpperBound(idx, v.dispatch_deadline_s, params.dispatch_late_cost_per_s)
+
+        # Capacity.
+        if any(v.demand for v in self.visits) or any(k.capacity is not None for k in techs):
+            demand = [0] * len(depot_nodes) + [v.demand for v in self.visits]
+            cap_cb = routing.RegisterUnaryTransitVector(demand)
+            big = sum(demand) + 1
+            routing.AddDimensionWithVehicleCapacity(
+                cap_cb, 0, [k.capacity if k.capacity is not None else big for k in techs], True, "load")
+
+        # Skills, pins and drop penalties.
+        weights = params.priority_weights
+        tech_pos = {k.id: i for i, k in enumerate(techs)}
+        for v in self.visits:
+            idx = self.visit_index[v.id]
+            allowed = eligible[v.id]
+            if len(allowed) < n_veh:
+                routing.VehicleVar(idx).SetValues([-1, *allowed])
+            penalty = params.drop_penalty_unit * weights[v.priority - 1]
+            if v.pinned_technician is not None:
+                penalty *= params.pin_penalty_factor
+            routing.AddDisjunction([idx], int(penalty))
+        pinned: dict[str, list[RoutingVisit]] = {}
+        for v in self.visits:
+            if v.pinned_technician is not None and v.pinned_sequence is not None:
+                pinned.setdefault(v.pinned_technician, []).append(v)
+        self.pinned_order = {t: sorted(vs, key=lambda v: v.pinned_sequence) for t, vs in pinned.items()}
+        for seq in self.pinned_order.values():
+            for a, b in zip(seq, seq[1:]):
+                ia, ib = self.visit_index[a.id], self.visit_index[b.id]
+                # Only binding when both are served: a dropped pin must not block the other.
+                both = routing.ActiveVar(ia) * routing.ActiveVar(ib)
+                solver.Add(both * (tdim.CumulVar(ia) + a.service_s - tdim.CumulVar(ib)) <= 0)
+        self.tech_pos = tech_pos
+        self.build_s = round(time.perf_counter() - t0, 3)
+
+    # -- search ---------------------------------------------------------------------------------
+
+    def search_parameters(self, time_limit_s: float) -> Any:
+        from ortools.constraint_solver import routing_enums_pb2
+
+        p = self.pywrapcp.DefaultRoutingSearchParameters()
+        try:
+            p.first_solution_strategy = getattr(routing_enums_pb2.FirstSolutionStrategy, self.params.first_solution)
+            p.local_search_metaheuristic = getattr(routing_enums_pb2.LocalSearchMetaheuristic,
+                                                   self.params.metaheuristic)
+        except AttributeError as exc:
+            raise DispatchError(f"unknown OR-Tools strategy: {exc}") from None
+        p.time_limit.FromMilliseconds(max(1, int(time_limit_s * 1000)))
+        p.log_search = self.params.log_search
+        return p
+
+    def initial_assignment(self) -> Any | None:
+        """Routes from ``params.initial_routes`` plus the pinned order, as a start for the search."""
+        routes: list[list[int]] = [[] for _ in self.problem.technicians]
+        used: set[str] = set()
+        for tid, vids in self.params.initial_routes:
+            if tid not in self.tech_pos:
+                continue
+            for vid in vids:
+                if vid in self.visit_index and vid not in used:
+                    routes[self.tech_pos[tid]].append(self.visit_index[vid])
+                    used.add(vid)
+        for tid, seq in self.pinned_order.items():
+            pos = self.tech_pos[tid]
+            for v in seq:
+                if v.id not in used:
+                    routes[pos].append(self.visit_index[v.id])
+                    used.add(v.id)
+        if not used:
+            return None
+        self.routing.CloseModelWithParameters(self.search_parameters(self.params.time_limit_s))
+        return self.routing.ReadAssignmentFromRoutes(routes, True)
+
+    def solve(self) -> tuple[Any | None, str]:
+        params = self.params
+        limit = params.time_limit_s * (1.0 - params.route_elimination)
+        sp = self.search_parameters(limit)
+        start = self.initial_assignment() if (params.initial_routes or self.pinned_order) else None
+        if start is not None:
+            solution = self.routing.SolveFromAssignmentWithParameters(start, sp)
+        else:
+            solution = self.routing.SolveWithParameters(sp)
+        if solution is None and start is not None:  # a warm start that violates pins: start cold
+            solution = self.routing.SolveWithParameters(sp)
+        # RoutingSearchStatus: a solution found at the time limit counts as "feasible".
+        status = {1: "local_optimum", 2: "feasible", 7: "optimal"}.get(self.routing.status(), "feasible")
+        return solution, ("no_solution" if solution is None else status)
+
+    def eliminate_routes(self, solution: Any, routes: list[Route], dropped: list[str],
+                         objective: int) -> tuple[list[Route], list[str], int]:
+        """Vehicle minimisation: forbid the technician of the shortest route and re-solve from the
+        current routes minus that one; keep the result only if nobody is dropped. Repeats while
+        time remains (the fleet size comes first in the VRPTW convention)."""
+        deadline = time.perf_counter() + self.params.time_limit_s * self.params.route_elimination
+        removed = 0
+        while time.perf_counter() < deadline - 0.05 and len(routes) > 1:
+            victim = min(routes, key=lambda r: (len(r.stops), r.distance_m))
+            vpos = self.tech_pos[victim.technician_id]
+            seq = [[self.visit_index[s.visit_id] for s in r.stops] if r is not None and r is not victim else []
+                   for r in self._all_routes(routes)]
+            # Forbid the victim's technician for good (a root-level domain change); his visits
+            # start unperformed and the search re-inserts them where they fit.
+            self.routing.NextVar(self.routing.Start(vpos)).SetValue(self.routing.End(vpos))
+            start = self.routing.ReadAssignmentFromRoutes(seq, True)
+            if start is None:
+                break
+            left = deadline - time.perf_counter()
+            if left <= 0.05:
+                break
+            new = self.routing.SolveFromAssignmentWithParameters(start, self.search_parameters(left))
+            if new is None:
+                break
+            new_routes, new_dropped = self.read(new)
+            if len(new_dropped) > len(dropped):
+                break
+            routes, dropped, objective = new_routes, new_dropped, int(new.ObjectiveValue())
+            removed += 1
+        self.stats["routes_eliminated"] = removed
+        return routes, dropped, objective
+
+    def _all_routes(self, routes: list[Route]) -> list[Route | None]:
+        by = {r.technician_id: r for r in routes}
+        return [by.get(k.id) for k in self.problem.technicians]
+
+    # -- read back --------------------------------------------------------------------------------
+
+    def read(self, solution: Any) -> tuple[list[Route], list[str]]:
+        routing, m, tdim = self.routing, self.manager, self.time
+        problem = self.problem
+        break_start: dict[int, int] = {}
+        if self.breaks:
+            ivs = solution.IntervalVarContainer()
+            by_name = {iv.Name(): vi for vi, iv in self.breaks.items()}
+            for i in range(ivs.Size()):
+                e = ivs.Element(i)
+                name = e.Var().Name()
+                if name in by_name and e.PerformedValue():
+                    break_start[by_name[name]] = int(e.StartValue())
+        routes: list[Route] = []
+        served: set[str] = set()
+        for vi, k in enumerate(problem.technicians):
+            idx = routing.Start(vi)
+            if routing.IsEnd(solution.Value(routing.NextVar(idx))):
+                continue
+            tt = problem.travel_s[k.speed_class]
+            t_prev = int(solution.Value(tdim.CumulVar(idx)))
+            start_s = t_prev
+            done_prev = t_prev  # end of service at the previous node = departure toward the next
+            node_prev = k.start_node
+            brk = break_start.get(vi)
+            if brk is not None:
+                brk_dur = k.break_window.duration_s if k.break_window else 0
+            stops: list[Stop] = []
+            travel_sum = dist_sum = 0
+            while True:
+                idx = solution.Value(routing.NextVar(idx))
+                if routing.IsEnd(idx):
+                    break
+                v = self.visit_of_index[idx]
+                start = int(solution.Value(tdim.CumulVar(idx)))
+                leg = int(tt[node_prev, v.node])
+                arrival = done_prev + leg
+                if brk is not None and done_prev <= brk < arrival:
+                    arrival += brk_dur  # the break interrupts the drive
+                late = 0
+                if v.dispatch_deadline_s is not None:
+                    late = max(0, done_prev - v.dispatch_deadline_s)
+                dist = int(problem.distance_m[node_prev, v.node])
+                stops.append(Stop(v.id, done_prev, arrival, start, start + v.service_s, leg, dist, late))
+                served.add(v.id)
+                travel_sum += leg
+                dist_sum += dist
+                done_prev, node_prev = start + v.service_s, v.node
+            end_s = int(solution.Value(tdim.CumulVar(idx)))
+            travel_sum += int(tt[node_prev, k.end_node])
+            dist_sum += int(problem.distance_m[node_prev, k.end_node])
+            routes.append(Route(k.id, tuple(stops), start_s, end_s, travel_sum, dist_sum, brk,
+                                max(0, end_s - k.shift_end_s)))
+        dropped = [v.id for v in self.visits if v.id not in served]
+        return routes, dropped
