@@ -1,0 +1,225 @@
+"""The naive baseline a planner is measured against: the old world, rule by rule.
+
+1. Calls are handled one at a time in the order their dispatch clock starts (the call, or the
+   next opening for an after-hours call). No look-ahead, no re-planning.
+2. ``onsite``/``pickup``: the nearest *free* technician of the call's province who can do the
+   work is sent from wherever he is (his centre, or his last customer); when nobody is free, the
+   one who frees up first. He takes his break as soon as he is idle inside his break window.
+3. ``walkin``: the customer goes to the nearest centre of any tier.
+4. Fixed escalation: level 1 is repaired at the centre that took the device; level >= 2 always
+   goes by courier to the provincial centre. Picked-up devices reach the technician's centre
+   when his shift ends.
+5. The courier runs once a day, leaving at ``courier_cutoff_s`` (18:00); a leg takes the sum of
+   the courier lead times up the chain; the repaired device comes back the same way.
+6. Benches are first come, first served queues with each centre's daily bench hours.
+
+Its output is the same ``outcomes``/``workload`` frames as a plan's, so the same KPI functions
+apply (``dispatch.kpis``).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from dispatch.assignment import AssignmentParams, opening_start
+from dispatch.model import DAY_S, Centre, Dataset, Mode, Request, Technician, Tier
+from dispatch.network import Network
+from dispatch.travel import DEFAULT_TRAVEL, HaversineTravel
+
+
+@dataclass(frozen=True)
+class BaselineParams:
+    day: int = 0
+    courier_cutoff_s: int = 18 * 3600  # the daily courier leaves at 18:00
+    return_s: int = 4 * 3600  # device back at the station -> back with the customer
+    bench_s_by_level: tuple[int, int, int] = (30 * 60, 90 * 60, 180 * 60)
+
+    @classmethod
+    def from_assignment(cls, params: AssignmentParams, day: int = 0) -> "BaselineParams":
+        return cls(day=day, return_s=params.return_s,
+                   bench_s_by_level=tuple(params.bench_s_by_level[k] for k in (1, 2, 3)))  # type: ignore[arg-type]
+
+
+@dataclass
+class _TechState:
+    tech: Technician
+    free_at_s: int
+    lon: float
+    lat: float
+    shift_end_s: int
+    break_from_s: int | None
+    break_to_s: int | None
+    break_taken: bool = False
+    busy_s: int = 0
+    travel_s: int = 0
+    distance_m: int = 0
+    jobs: int = 0
+    overtime_s: int = 0
+
+
+class _Benches:
+    """FCFS bench queues: per centre, seconds already booked per day."""
+
+    def __init__(self, network: Network) -> None:
+        self.network = network
+        self.booked: dict[tuple[str, int], int] = defaultdict(int)
+
+    def repair(self, centre: Centre, arrive_s: int, bench_s: int) -> int:
+        """Completion time of a repair arriving at ``arrive_s``."""
+        t = opening_start(centre, arrive_s)
+        for _ in range(366):
+            day = t // DAY_S
+            used = self.booked[centre.id, day]
+            day_open = day * DAY_S + centre.opening.start_s
+            start = max(t, day_open + used)
+            if used + bench_s <= centre.bench_s_per_day and start + bench_s <= day * DAY_S + centre.opening.end_s:
+                self.booked[centre.id, day] = start + bench_s - day_open
+                return start + bench_s
+            t = (day + 1) * DAY_S + centre.opening.start_s
+        raise RuntimeError(f"bench of {centre.id} has no room within a year")  # pragma: no cover
+
+
+def _courier(network: Network, chain: tuple[Centre, ...], ready_s: int, cutoff_s: int) -> int:
+    """Arrival at the top of ``chain`` of a device ready at ``ready_s`` at its bottom."""
+    day = ready_s // DAY_S
+    leave = day * DAY_S + cutoff_s
+    if ready_s > leave:
+        leave += DAY_S
+    return leave + sum(c.courier_to_parent_s for c in chain[:-1])
+
+
+def baseline_plan(
+    dataset: Dataset, params: BaselineParams = BaselineParams(), travel: HaversineTravel = DEFAULT_TRAVEL,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(outcomes, workload) of the naive policy for day ``params.day`` (see the module doc)."""
+    net = dataset.network
+    base = params.day * DAY_S
+    benches = _Benches(net)
+    home = {t.id: net[t.home_centre_id] for t in dataset.technicians}
+    states: dict[str, list[_TechState]] = defaultdict(list)
+    for t in dataset.technicians:
+        c = home[t.id]
+        bw = t.break_window
+        states[c.province_adcode].append(_TechState(
+            t, base + t.shift.start_s, c.lon, c.lat, base + t.shift.end_s,
+            None if bw is None or t.break_s == 0 else base + bw.start_s,
+            None if bw is None or t.break_s == 0 else base + bw.end_s,
+        ))
+    lon = np.array([r.lon for r in dataset.requests])
+    lat = np.array([r.lat for r in dataset.requests])
+    nearest_idx, _ = net.nearest(lon, lat) if len(lon) else (np.array([], dtype=int), None)
+    nearest = [net.centres[int(j)] for j in np.atleast_1d(nearest_idx)]
+    day_reqs = []
+    for r, c in zip(dataset.requests, nearest):
+        clock = opening_start(c, r.created_s)
+        if clock // DAY_S == params.day or (r.mode == Mode.WALKIN and r.created_s // DAY_S == params.day):
+            day_reqs.append((clock, r, c))
+    day_reqs.sort(key=lambda x: (x[0], x[1].id))
+    pickups_of: dict[str, list[tuple[Request, int]]] = defaultdict(list)  # tech -> (request, picked at)
+    rows: dict[str, dict] = {}
+    for clock, r, station in day_reqs:
+        row = {"request_id": r.id, "mode": r.mode.value, "level": r.level, "priority": int(r.priority),
+               "province_adcode": station.province_adcode, "centre_id": station.id,
+               "created_s": r.created_s, "clock_start_s": clock, "dispatch_s": np.nan,
+               "completion_s": np.nan, "repair_tier": np.nan, "repair_centre_id": None,
+               "est_turnaround_s": np.nan, "unassigned_reason": ""}
+        rows[r.id] = row
+        if r.mode == Mode.WALKIN:
+            _repair(net, benches, params, row, r, station, opening_start(station, r.created_s))
+            continue
+        chosen = _send(states[station.province_adcode], r, clock, travel)
+        if chosen is None:
+            row["unassigned_reason"] = "no_free_technician"
+            continue
+        st, depart_s, arrive_s, end_s = chosen
+        row["dispatch_s"] = depart_s
+        row["centre_id"] = st.tech.home_centre_id
+        if r.mode == Mode.ONSITE:
+            row["completion_s"] = end_s
+        else:
+            pickups_of[st.tech.id].append((r, end_s))
+    for tech_states in states.values():
+        for st in tech_states:
+            centre = home[st.tech.id]
+            back_s = st.free_at_s + int(travel.time_s_from_distance(
+                travel.distance_m(st.lon, st.lat, centre.lon, centre.lat), st.tech.speed_class))
+            st.overtime_s = max(0, back_s - st.shift_end_s)
+            drop_s = max(back_s, st.shift_end_s)  # devices reach the centre when the shift ends
+            for r, _picked in pickups_of.get(st.tech.id, []):
+                _repair(net, benches, params, rows[r.id], r, centre, drop_s)
+    outcomes = pd.DataFrame(list(rows.values()))
+    if len(outcomes):
+        outcomes["est_turnaround_s"] = outcomes["completion_s"] - outcomes["created_s"]
+    workload = pd.DataFrame([
+        {"technician_id": st.tech.id, "centre_id": st.tech.home_centre_id,
+         "province_adcode": home[st.tech.id].province_adcode,
+         "available_s": st.tech.shift.duration_s - st.tech.break_s, "busy_s": st.busy_s,
+         "travel_s": st.travel_s, "distance_m": st.distance_m, "overtime_s": st.overtime_s, "jobs": st.jobs}
+        for sts in states.values() for st in sts
+    ])
+    return outcomes, workload
+
+
+def _send(
+    candidates: list[_TechState], r: Request, clock_s: int, travel: HaversineTravel,
+) -> tuple[_TechState, int, int, int] | None:
+    """The nearest free capable technician (or the first to free up) and his trip."""
+    level = r.level if r.mode == Mode.ONSITE else 1
+    able = [s for s in candidates if s.tech.max_level >= level
+            and (not s.tech.product_lines or r.product_line in s.tech.product_lines)]
+    if not able:
+        return None
+    lon = np.array([s.lon for s in able])
+    lat = np.array([s.lat for s in able])
+    dist = travel.distance_m(lon, lat, r.lon, r.lat)
+    ready = np.array([max(s.free_at_s, clock_s) for s in able])
+    free = ready <= clock_s
+    # Nearest among the free; if none is free, the earliest to free up (nearest on ties).
+    order = np.lexsort((dist, np.where(free, 0, ready)))
+    for k in order:
+        st = able[int(k)]
+        depart = int(ready[k])
+        if st.break_from_s is not None and not st.break_taken and depart >= st.break_from_s:
+            depart = max(depart, st.break_from_s) + st.tech.break_s
+            st.break_taken = True
+        trip_s = int(travel.time_s_from_distance(dist[k], st.tech.speed_class))
+        arrive = depart + trip_s
+        start = max(arrive, r.window.start_s)
+        end = start + r.service_s
+        if end > st.shift_end_s:
+            continue  # he cannot finish inside his shift: the next candidate
+        st.free_at_s, st.lon, st.lat = end, r.lon, r.lat
+        st.busy_s += trip_s + r.service_s
+        st.travel_s += trip_s
+        st.distance_m += int(dist[k])
+        st.jobs += 1
+        return st, depart, arrive, end
+    return None
+
+
+def _repair(
+    net: Network, benches: _Benches, params: BaselineParams, row: dict, r: Request, station: Centre,
+    at_station_s: int,
+) -> None:
+    bench_s = params.bench_s_by_level[r.level - 1]
+    if r.level == 1 and station.can_repair(1):
+        done = benches.repair(station, at_station_s, bench_s)
+        back = done
+        repair_centre = station
+    else:
+        chain = net.chain(station.id)
+        province = chain[-1]
+        if province.tier != Tier.PROVINCE or not province.can_repair(r.level):
+            row["unassigned_reason"] = "no_capable_centre"
+            return
+        arrive = _courier(net, chain, at_station_s, params.courier_cutoff_s)
+        done = benches.repair(province, arrive, bench_s)
+        back = _courier(net, chain, done, params.courier_cutoff_s)
+        repair_centre = province
+    row["completion_s"] = back + params.return_s
+    row["repair_tier"] = int(repair_centre.tier)
+    row["repair_centre_id"] = repair_centre.id

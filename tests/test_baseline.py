@@ -1,0 +1,64 @@
+"""The naive baseline on the hand-built chain of test_assignment, times computed by hand."""
+
+from __future__ import annotations
+
+import math
+
+from dispatch.baseline import baseline_plan
+from dispatch.kpis import kpis
+from dispatch.model import Dataset, Mode
+from dispatch.travel import DEFAULT_TRAVEL
+from tests.test_assignment import NETWORK, TECHS, req
+
+H = 3600
+
+
+def _trip_s(a, b_lon, b_lat, speed="car"):
+    d = DEFAULT_TRAVEL.distance_m(a.lon, a.lat, b_lon, b_lat)
+    return int(DEFAULT_TRAVEL.time_s_from_distance(d, speed)), int(d)
+
+
+def test_walkins_follow_fixed_escalation_and_the_daily_courier():
+    ds = Dataset(NETWORK, TECHS, (req("A", 1, Mode.WALKIN), req("B", 2, Mode.WALKIN)), "2026-03-02")
+    out, _ = baseline_plan(ds)
+    got = out.set_index("request_id")
+    # A: level 1 at the nearest centre S1, bench 10:00-10:30, +4 h return.
+    assert got.loc["A", "completion_s"] == 10.5 * H + 4 * H and got.loc["A", "repair_tier"] == 3
+    # B: level 2 goes to the province whatever the city could do: the courier leaves at 18:00,
+    # 5 h + 14 h up -> P1 at 13:00 on day 1, bench 90 min -> 14:30; the courier leaves at 18:00,
+    # 19 h down -> 13:00 on day 2, +4 h return = 17:00 on day 2.
+    assert got.loc["B", "repair_tier"] == 1
+    assert got.loc["B", "completion_s"] == 2 * 24 * H + 17 * H
+
+
+def test_nearest_free_technician_in_call_order_with_hand_computed_dispatch():
+    # Two on-site calls at 10:00 and 10:05 next to S1. T1 (S1) is nearest and free for the first;
+    # for the second T1 is busy, so the nearest free capable technician goes: T3 from P1 (35 km
+    # away) rather than T2 from C1 (40 km).
+    a = req("A", 1, Mode.ONSITE, created_h=10)
+    b = req("B", 1, Mode.ONSITE, created_h=10 + 5 / 60)
+    ds = Dataset(NETWORK, TECHS, (a, b), "2026-03-02")
+    out, work = baseline_plan(ds)
+    got = out.set_index("request_id")
+    s1, p1 = NETWORK["S1"], NETWORK["P1"]
+    trip_a, dist_a = _trip_s(s1, a.lon, a.lat)
+    trip_b, dist_b = _trip_s(p1, b.lon, b.lat)
+    assert got.loc["A", "dispatch_s"] == 10 * H
+    assert got.loc["A", "completion_s"] == 10 * H + trip_a + 1800
+    assert got.loc["B", "dispatch_s"] == b.created_s  # T2 is free at once
+    assert got.loc["B", "completion_s"] == b.created_s + trip_b + 1800
+    assert got.loc["B", "centre_id"] == "P1"
+    wl = work.set_index("technician_id")
+    assert (wl.loc["T1", "jobs"], wl.loc["T2", "jobs"], wl.loc["T3", "jobs"]) == (1, 0, 1)
+    assert wl.loc["T3", "distance_m"] == dist_b
+    k = kpis(out, work)
+    assert k["dispatch_within_target_rate"] == 1.0
+    assert math.isclose(k["time_to_dispatch_p50_min"], 0.0)
+
+
+def test_nobody_able_is_listed_with_a_reason_not_dropped():
+    # A level-2 on-site call for a tablet: T1 is level 1, T2 and T3 only do phones.
+    r = req("X", 2, Mode.ONSITE, product="tablet")
+    out, _ = baseline_plan(Dataset(NETWORK, TECHS, (r,), "2026-03-02"))
+    assert out.set_index("request_id").loc["X", "unassigned_reason"] == "no_free_technician"
+    assert math.isnan(out.set_index("request_id").loc["X", "completion_s"])
