@@ -37,6 +37,7 @@ from dispatch.routing import (
     RoutingVisit,
     solve,
 )
+from dispatch.checker import check
 from dispatch.travel import DEFAULT_TRAVEL, HaversineTravel
 
 Progress = Callable[[str, int, int], None]
@@ -149,11 +150,15 @@ def routing_problem(
                           visits=tuple(visits), node_names=names)
 
 
-def _solve_area(key: str, problem: RoutingProblem, params: RoutingParams) -> tuple[str, RoutingResult, float]:
-    """Top-level so that process pools and Dask can pickle it."""
+def _solve_area(
+    key: str, problem: RoutingProblem, params: RoutingParams,
+) -> tuple[str, RoutingResult, float, list[str]]:
+    """Top-level so that process pools and Dask can pickle it. Every result goes through the
+    independent checker where it is made; its findings travel back with the routes."""
     t0 = time.perf_counter()
     result = solve(problem, params)
-    return key, result, time.perf_counter() - t0
+    wall = time.perf_counter() - t0
+    return key, result, wall, check(problem, result)
 
 
 def _routing_params(problem: RoutingProblem, params: PlanParams) -> RoutingParams:
@@ -189,26 +194,28 @@ def make_plan(
     t0 = time.perf_counter()
     results: dict[str, RoutingResult] = {}
     walls: dict[str, float] = {}
+    violations: dict[str, list[str]] = {}
     order = sorted(problems, key=lambda k: -len(problems[k].visits))  # longest first
     report("routing areas", 0, len(order))
     if pool is None:
         for n, key in enumerate(order):
-            _, results[key], walls[key] = _solve_area(key, problems[key], _routing_params(problems[key], params))
+            _, results[key], walls[key], violations[key] = _solve_area(
+                key, problems[key], _routing_params(problems[key], params))
             report("routing areas", n + 1, len(order))
     else:
         futures: list[Future] = [
             pool.submit(_solve_area, key, problems[key], _routing_params(problems[key], params)) for key in order
         ]
         for n, fut in enumerate(as_completed(futures)):
-            key, res, wall = fut.result()
-            results[key], walls[key] = res, wall
+            key, res, wall, found = fut.result()
+            results[key], walls[key], violations[key] = res, wall, found
             report("routing areas", n + 1, len(order))
     timings["routing"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     plan = _assemble(dataset, day_ds, deferred, result, areas, problems, results, walls, params)
     timings["assemble"] = time.perf_counter() - t0
-    return Plan(dataset_fingerprint(dataset), params, *plan, timings, _routing_stats(areas, problems, results, walls, params))
+    return Plan(dataset_fingerprint(dataset), params, *plan, timings, _routing_stats(areas, problems, results, walls, violations, params))
 
 
 def _requests_of_day(dataset: Dataset, day: int) -> tuple[list[Request], list[Request]]:
@@ -227,11 +234,12 @@ def _requests_of_day(dataset: Dataset, day: int) -> tuple[list[Request], list[Re
     return today, later
 
 
-def _routing_stats(areas, problems, results, walls, params) -> pd.DataFrame:
+def _routing_stats(areas, problems, results, walls, violations, params) -> pd.DataFrame:
     return pd.DataFrame([
         {"area": a.key, "technicians": len(problems[a.key].technicians), "visits": len(problems[a.key].visits),
          "time_limit_s": _routing_params(problems[a.key], params).time_limit_s, "wall_s": round(walls[a.key], 3),
-         "routed": sum(len(r.stops) for r in results[a.key].routes), "dropped": len(results[a.key].unassigned)}
+         "routed": sum(len(r.stops) for r in results[a.key].routes), "dropped": len(results[a.key].unassigned),
+         "violations": len(violations[a.key]), "first_violation": violations[a.key][0] if violations[a.key] else ""}
         for a in areas
     ])
 

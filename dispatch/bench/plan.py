@@ -1,0 +1,111 @@
+"""`dispatch bench national` / `dispatch bench province`: a whole day plan, timed by stage.
+
+Generates a fixed-seed day, plans it through the process pool (or Dask), runs the naive
+baseline on the same day, and prints wall time per stage, peak memory, and the two columns of
+KPIs side by side. ``--calls`` repeats the run at other national call volumes to show scaling.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+import click
+
+from dispatch.bench.common import cpu_s, peak_rss_mib, write_json
+
+
+def run_plan_bench(preset: str, seed: int, calls_per_day: float | None, workers: int | None,
+                   scheduler: str | None, time_limit: float | None, progress=None) -> dict:  # type: ignore[no-untyped-def]
+    from dispatch.baseline import BaselineParams, baseline_plan
+    from dispatch.executor import executor
+    from dispatch.kpis import kpis
+    from dispatch.plan import PlanParams, make_plan
+    from dispatch.synthetic import GeneratorParams, generate, with_calls_per_day
+
+    gen_params = GeneratorParams()
+    if calls_per_day is not None:
+        gen_params = with_calls_per_day(gen_params, calls_per_day)
+    stages: dict[str, float] = {}
+    wall0, cpu0 = time.perf_counter(), cpu_s()
+    t0 = time.perf_counter()
+    ds = generate(preset, days=1, seed=seed, params=gen_params)
+    stages["generate"] = time.perf_counter() - t0
+    params = PlanParams(seed=seed)
+    if time_limit is not None:
+        params = replace(params, routing_max_s=time_limit, routing_min_s=min(params.routing_min_s, time_limit))
+    t0 = time.perf_counter()
+    with executor(workers, scheduler) as pool:
+        stages["pool_start"] = time.perf_counter() - t0
+        plan = make_plan(ds, params, pool=pool, progress=progress)
+    for k, v in plan.timings_s.items():
+        stages[k] = v
+    t0 = time.perf_counter()
+    base_out, base_work = baseline_plan(ds, BaselineParams.from_assignment(params.assignment, params.day))
+    stages["baseline"] = time.perf_counter() - t0
+    stats = plan.routing_stats
+    return {
+        "preset": preset, "seed": seed, "calls": len(ds.requests), "centres": len(ds.network),
+        "technicians": len(ds.technicians), "areas": len(stats),
+        "routed_visits": int(stats["routed"].sum()) if len(stats) else 0,
+        "checker_violations": int(stats["violations"].sum()) if "violations" in stats else None,
+        "slowest_area_s": float(stats["wall_s"].max()) if len(stats) else 0.0,
+        "stages_s": {k: round(v, 3) for k, v in stages.items()},
+        "wall_s": round(time.perf_counter() - wall0, 3), "cpu_s": round(cpu_s() - cpu0, 3),
+        "peak_rss_mib": round(peak_rss_mib(), 1),
+        "kpis": {"plan": kpis(plan.outcomes, plan.workload), "baseline": kpis(base_out, base_work)},
+        "unassigned_by_reason": plan.unassigned["reason_code"].value_counts().sort_index().to_dict(),
+    }
+
+
+def _print(doc: dict) -> None:
+    from dispatch.kpis import format_kpis
+
+    click.echo(f"\n{doc['preset']} seed {doc['seed']}: {doc['calls']} calls, {doc['centres']} centres, "
+               f"{doc['technicians']} technicians, {doc['areas']} areas, {doc['routed_visits']} visits routed, "
+               f"checker violations: {doc['checker_violations']}")
+    click.echo("stages (s): " + ", ".join(f"{k} {v:.2f}" for k, v in doc["stages_s"].items()))
+    click.echo(f"wall {doc['wall_s']:.1f} s, cpu {doc['cpu_s']:.1f} s, peak memory {doc['peak_rss_mib']:.0f} MiB "
+               f"(this process + largest child), slowest area {doc['slowest_area_s']:.1f} s")
+    click.echo(format_kpis(doc["kpis"]))
+    if doc["unassigned_by_reason"]:
+        click.echo("unassigned by reason: " + ", ".join(f"{k} {v}" for k, v in doc["unassigned_by_reason"].items()))
+
+
+def _command(default_preset: str, help_text: str) -> click.Command:
+    @click.command(help=help_text)
+    @click.option("--preset", default=default_preset, show_default=True)
+    @click.option("--seed", default=1, show_default=True, type=int)
+    @click.option("--calls", default=None,
+                  help="Comma-separated national calls per day to run in turn, e.g. 10000,30000,60000 "
+                       "(default: the generator's 30,000).")
+    @click.option("--workers", default=None, type=click.IntRange(1, 64))
+    @click.option("--scheduler", default=None, envvar="DASK_SCHEDULER_ADDRESS")
+    @click.option("--time-limit", default=None, type=click.FloatRange(0.1, None),
+                  help="Maximum routing seconds per area.")
+    @click.option("--json", "json_path", default=None, type=click.Path(dir_okay=False))
+    def command(preset, seed, calls, workers, scheduler, time_limit, json_path) -> None:  # type: ignore[no-untyped-def]
+        from dispatch.cli import _Bar
+
+        volumes = [float(c) for c in calls.split(",")] if calls else [None]
+        runs = []
+        for volume in volumes:
+            bar = _Bar()
+            try:
+                doc = run_plan_bench(preset, seed, volume, workers, scheduler, time_limit, bar)
+            finally:
+                bar.close()
+            _print(doc)
+            runs.append(doc)
+        if len(runs) > 1:
+            click.echo("\nscaling: " + "; ".join(
+                f"{r['calls']} calls -> {r['wall_s']:.1f} s wall "
+                f"(assignment {r['stages_s'].get('assignment', 0):.1f}, matrices {r['stages_s'].get('matrices', 0):.1f}, "
+                f"routing {r['stages_s'].get('routing', 0):.1f})" for r in runs))
+        write_json(json_path, {"benchmark": "plan", "runs": runs})
+
+    return command
+
+
+national_command = _command("national", "Plan a national day (~30,000 calls); time stages; plan vs baseline KPIs.")
+province_command = _command("zhejiang", "Plan a province's day (default Zhejiang); time stages; plan vs baseline KPIs.")
