@@ -96,18 +96,114 @@ def escalation_turnaround_h(
 ) -> np.ndarray:
     """Courier-adjusted turnaround (hours) per demand point for a device brought to the nearest
     centre and escalated up its chain to the first centre able to repair ``level``: courier both
-    ways + bench time + the return; ignores opening hours and queues (a planning estimate)."""
+    ways + bench time + the return; ignores opening hours and queues (a planning estimate).
+
+    The escalation cost is computed once per centre (a walk up a chain of at most three tiers),
+    then gathered per demand point, so the work is O(centres + points), not a loop over points."""
     lon, lat = demand["lon"].to_numpy(float), demand["lat"].to_numpy(float)
     t, idx = nearest_travel_s(network, lon, lat, np.ones(len(network), bool), travel)
-    out = np.full(len(lon), np.inf)
-    for i, j in enumerate(idx):
+    per_centre = np.full(len(network), np.inf)
+    for k, c in enumerate(network.centres):
         courier_s = 0
-        for c in network.chain(network.centres[j].id):
-            if c.can_repair(level):
-                out[i] = (2 * courier_s) / 3600 + bench_h + return_h + t[i] / 3600
+        for anc in network.chain(c.id):
+            if anc.can_repair(level):
+                per_centre[k] = 2 * courier_s / 3600 + bench_h + return_h
                 break
-            courier_s += c.courier_to_parent_s
+            courier_s += anc.courier_to_parent_s
+    out = np.full(len(lon), np.inf)
+    ok = idx >= 0
+    out[ok] = per_centre[idx[ok]] + t[ok] / 3600
     return out
+
+
+# Bench hours per repair level for the turnaround estimate (design: ~30 / 90 / 180 minutes).
+DEFAULT_BENCH_H = {1: 0.5, 2: 1.5, 3: 3.0}
+
+
+def demand_for(network: Network, population: pd.DataFrame | None = None,
+               growth: dict[str, float] | None = None) -> pd.DataFrame:
+    """County demand (seat lon/lat, weight) over the area the network serves.
+
+    The area is the network's provinces, or its one prefecture when every city/county centre
+    lies in a single prefecture of a single province (the ``tiny`` preset); ``growth`` scales
+    the weight per province adcode (a scenario's demand growth)."""
+    from dispatch.geodata import county_demand_weights, load_geography
+
+    geo = load_geography()
+    w = county_demand_weights(geo, population)
+    counties = geo.counties.merge(w[["adcode", "weight"]], on="adcode", how="left").fillna({"weight": 0.0})
+    provinces = {c.province_adcode for c in network if c.province_adcode}
+    prefectures = {c.prefecture_adcode for c in network if c.tier != Tier.PROVINCE and c.prefecture_adcode}
+    if len(provinces) == 1 and len(prefectures) == 1:
+        counties = counties[counties["prefecture_adcode"].isin(prefectures)]
+    else:
+        counties = counties[counties["province_adcode"].isin(provinces)]
+    out = pd.DataFrame({
+        "adcode": counties["adcode"].to_numpy(), "name": counties["name"].to_numpy(),
+        "lon": counties["seat_lon"].to_numpy(float), "lat": counties["seat_lat"].to_numpy(float),
+        "weight": counties["weight"].to_numpy(float),
+        "province_adcode": counties["province_adcode"].to_numpy(),
+        "prefecture_adcode": counties["prefecture_adcode"].to_numpy(),
+    })
+    if growth:
+        out["weight"] = out["weight"] * out["province_adcode"].map(growth).fillna(1.0)
+    return out.reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class CoverageReport:
+    """Everything ``dispatch coverage`` shows: shares per province/level/tier, the travel-time
+    distribution per level, and a per-county frame (nearest capable centre, minutes, covered,
+    escalation turnaround) that the GeoJSON export and the dashboard map draw."""
+
+    minutes: float
+    table: pd.DataFrame  # index: province adcode + "national"
+    distribution: pd.DataFrame  # bin x level share
+    counties: pd.DataFrame  # one row per demand point
+    timings_s: dict[str, float]
+
+
+def coverage_report(network: Network, demand: pd.DataFrame, minutes: float = 60.0,
+                    travel: HaversineTravel = DEFAULT_TRAVEL,
+                    bench_h: dict[int, float] | None = None) -> CoverageReport:
+    bench = {**DEFAULT_BENCH_H, **(bench_h or {})}
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    table = coverage_table(network, demand, minutes, travel)
+    timings["table"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    dist = None
+    for level in (1, 2, 3):
+        d = travel_time_distribution(network, demand, level, travel).rename(columns={"share": f"level{level}"})
+        dist = d if dist is None else dist.merge(d, on="bin")
+    timings["distribution"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    lon, lat = demand["lon"].to_numpy(float), demand["lat"].to_numpy(float)
+    per = demand[[c for c in ("adcode", "name", "province_adcode", "weight") if c in demand]].copy()
+    ids = np.array([c.id for c in network.centres] + [""])
+    for level in (1, 2, 3):
+        mask = np.array([c.can_repair(level) for c in network])
+        t, idx = nearest_travel_s(network, lon, lat, mask, travel)
+        per[f"level{level}_centre"] = ids[idx]  # idx -1 -> "" (no capable centre)
+        per[f"level{level}_min"] = np.round(t / 60, 1)
+        per[f"level{level}_covered"] = t <= minutes * 60
+    for level in (2, 3):
+        per[f"level{level}_turnaround_h"] = np.round(
+            escalation_turnaround_h(network, demand, level, bench[level], travel=travel), 2)
+    timings["counties"] = time.perf_counter() - t0
+    return CoverageReport(minutes, table, dist, per, timings)
+
+
+def seat_cost_s(d_lon: np.ndarray, d_lat: np.ndarray, s_lon: np.ndarray, s_lat: np.ndarray,
+                travel: HaversineTravel = DEFAULT_TRAVEL) -> np.ndarray:
+    """Demand x site travel seconds as int32 (a national 23k x 2.9k matrix is 260 MB in int32);
+    built in row chunks so the float temporaries stay small."""
+    cost = np.empty((len(d_lon), len(s_lon)), dtype=np.int32)
+    for a in range(0, len(d_lon), 2000):
+        b = min(len(d_lon), a + 2000)
+        dist = travel.distance_m(d_lon[a:b, None], d_lat[a:b, None], s_lon[None, :], s_lat[None, :])
+        cost[a:b] = travel.time_s_from_distance(dist)
+    return cost
 
 
 # --------------------------------------------------------------------------------------------

@@ -17,11 +17,16 @@ A scenario never mutates its base: ``apply`` returns a new ``Dataset`` plus warn
 from __future__ import annotations
 
 import json
+import math
+import re
 from collections import Counter
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, as_completed
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from dispatch.errors import DispatchError
 from dispatch.model import Centre, Dataset, Technician, Tier, TimeWindow
@@ -84,6 +89,17 @@ class Scenario:
         return json.dumps(self.to_dict(), ensure_ascii=False, sort_keys=True)
 
 
+def _valid_ids(value: str, known, what: str = "station") -> str:
+    """'expected an existing <what> id such as ...' with the nearest spellings first."""
+    import difflib
+
+    ids = sorted(map(str, known))
+    close = difflib.get_close_matches(str(value), ids, n=3, cutoff=0.6)
+    sample = close or ids[:3]
+    more = f" ({len(ids)} in all)" if len(ids) > len(sample) else ""
+    return f"expected an existing {what} id such as {', '.join(sample)}{more}"
+
+
 @dataclass(frozen=True)
 class Applied:
     dataset: Dataset
@@ -100,7 +116,17 @@ def apply(base: Dataset, scenario: Scenario, seed: int = 0) -> Applied:
 
     for cid in scenario.close:
         if cid not in centres:
-            errors.append(f"close: unknown station id {cid!r}")
+            errors.append(f"close: unknown station id {cid!r}; {_valid_ids(cid, centres)}")
+    growth = dict(scenario.demand_growth)
+    provinces = {c.province_adcode for c in base.network}
+    for prov, f in growth.items():
+        if prov not in provinces:
+            errors.append(f"demand_growth: {prov!r} is not a province of this network; expected one of "
+                          f"{', '.join(sorted(provinces))}")
+        if not f >= 0:
+            errors.append(f"demand_growth: factor {f} for {prov!r} is negative; expected >= 0")
+    if scenario.dispatch_target_min is not None and not scenario.dispatch_target_min > 0:
+        errors.append(f"dispatch_target_min: {scenario.dispatch_target_min} is not positive; expected minutes > 0")
     if errors:
         raise DispatchError("; ".join(errors))
 
@@ -110,9 +136,12 @@ def apply(base: Dataset, scenario: Scenario, seed: int = 0) -> Applied:
     bench = dict(scenario.bench_hours)
     for k in bench:
         if not (k in centres or k.isdigit() and int(k) in (1, 2, 3)):
-            errors.append(f"bench_hours: {k!r} is neither a tier (1, 2, 3) nor a centre id")
+            errors.append(f"bench_hours: {k!r} is neither a tier (1, 2, 3) nor a centre id; {_valid_ids(k, centres)}")
         elif bench[k] < 0:
             errors.append(f"bench_hours: {k!r} = {bench[k]} is negative; expected hours >= 0")
+    for tier, hours in courier.items():
+        if tier not in (2, 3) or not hours >= 0:
+            errors.append(f"courier_h: tier {tier} -> {hours}; expected tier 2 or 3 and hours >= 0")
     for tier, levels in caps.items():
         if tier not in (1, 2, 3) or not levels or not set(levels) <= {1, 2, 3}:
             errors.append(f"capabilities: tier {tier} -> {list(levels)}; expected tier 1-3 and levels among 1, 2, 3")
@@ -155,6 +184,9 @@ def apply(base: Dataset, scenario: Scenario, seed: int = 0) -> Applied:
             )
         except KeyError as exc:
             raise DispatchError(f"open: station spec {spec!r} lacks {exc.args[0]!r}") from None
+        except (TypeError, ValueError) as exc:
+            raise DispatchError(f"open: station spec {spec!r} is invalid ({exc}); expected tier 1-3 and "
+                                "numeric lon/lat") from None
 
     # Close stations: staff to the parent, children re-attached to the parent.
     for cid in scenario.close:
@@ -175,15 +207,15 @@ def apply(base: Dataset, scenario: Scenario, seed: int = 0) -> Applied:
     by_id = {t.id: t for t in techs}
     for tid, cid in scenario.move:
         if tid not in by_id:
-            errors.append(f"move: unknown technician id {tid!r}")
+            errors.append(f"move: unknown technician id {tid!r}; {_valid_ids(tid, by_id, 'technician')}")
         elif cid not in centres:
-            errors.append(f"move: technician {tid!r} to unknown centre {cid!r}")
+            errors.append(f"move: technician {tid!r} to unknown centre {cid!r}; {_valid_ids(cid, centres)}")
         else:
             by_id[tid] = replace(by_id[tid], home_centre_id=cid)
     for spec in scenario.add:
         cid, count = spec.get("centre_id"), int(spec.get("count", 0))
         if cid not in centres:
-            errors.append(f"add: unknown centre id {cid!r}")
+            errors.append(f"add: unknown centre id {cid!r}; {_valid_ids(str(cid), centres)}")
             continue
         if count < 0:
             errors.append(f"add: count {count} for {cid!r} is negative; use 'remove' to take technicians away")
@@ -201,7 +233,7 @@ def apply(base: Dataset, scenario: Scenario, seed: int = 0) -> Applied:
     for spec in scenario.remove:
         cid, count = spec.get("centre_id"), int(spec.get("count", 0))
         if cid not in centres:
-            errors.append(f"remove: unknown centre id {cid!r}")
+            errors.append(f"remove: unknown centre id {cid!r}; {_valid_ids(str(cid), centres)}")
             continue
         if count < 0:
             errors.append(f"remove: count {count} for {cid!r} is negative; expected >= 0")
@@ -219,7 +251,6 @@ def apply(base: Dataset, scenario: Scenario, seed: int = 0) -> Applied:
 
     # Demand growth: thin or duplicate calls by province (seeded, so comparisons are fair).
     requests = list(base.requests)
-    growth = dict(scenario.demand_growth)
     if growth:
         rng = np.random.default_rng([seed, 99])
         out = []
@@ -232,7 +263,6 @@ def apply(base: Dataset, scenario: Scenario, seed: int = 0) -> Applied:
         requests = out
 
     # Warn when a province is left without a centre able to repair some level.
-    provinces = {c.province_adcode for c in base.network}
     for prov in sorted(provinces):
         levels = set().union(*[c.levels for c in network if c.province_adcode == prov] or [set()])
         missing = {1, 2, 3} - levels
@@ -246,3 +276,192 @@ def apply(base: Dataset, scenario: Scenario, seed: int = 0) -> Applied:
     ds = Dataset(network, techs_out, tuple(requests), base.epoch_date,
                  base.meta + (("scenario", scenario.name),))
     return Applied(ds, tuple(warnings), target)
+
+
+# --------------------------------------------------------------------------------------------
+# Comparison: the same engine, the same seeded demand, base and scenarios side by side
+
+
+@dataclass(frozen=True)
+class CostParams:
+    """A rough running cost per day (CNY) so scenarios can be ranked on money as well as service.
+    Assumptions, not accounting: a technician's loaded day rate, a station's fixed cost per day
+    by tier (rent, bench equipment, stock), and vehicle cost per km driven (plans only)."""
+
+    technician_day: float = 600.0
+    centre_day: tuple[float, float, float] = (5000.0, 1500.0, 300.0)  # tier 1, 2, 3
+    per_km: float = 1.2
+
+
+@dataclass(frozen=True)
+class CompareOptions:
+    minutes: float = 60.0
+    plan: bool = False  # also plan a day (slow: one routing solve per prefecture)
+    day: int = 0
+    seed: int = 0
+    routing_max_s: float | None = None  # cap on routing seconds per area (plans only)
+    cost: CostParams = CostParams()
+    population: pd.DataFrame | None = field(default=None, compare=False, hash=False)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    name: str
+    kpis: dict[str, float]
+    warnings: tuple[str, ...]
+    request_ids: tuple[str, ...]  # the plan's requests (empty without --plan): same demand check
+
+
+def evaluate(base: Dataset, scenario: Scenario | None, options: CompareOptions = CompareOptions(),
+             pool: Executor | None = None, base_request_ids: Sequence[str] | None = None) -> Evaluation:
+    """Coverage (and optionally a day plan) of the base or of one scenario applied to it.
+
+    ``base_request_ids``: the requests the base plan answered for on the day. The plan picks a
+    day's calls by the opening hours of the nearest centre, so closing a station can move an
+    evening call to tomorrow; such a call is put back into the scenario's outcomes as not served
+    ("next_day") so base and scenario KPIs are computed over the same calls.
+
+    A top-level function of picklable arguments, so a sweep can send it to a process pool or Dask."""
+    from dispatch.coverage import coverage_report, demand_for
+
+    if scenario is None:
+        applied = Applied(base)
+        name = "base"
+    else:
+        applied = apply(base, scenario, seed=options.seed)
+        name = scenario.name
+    ds = applied.dataset
+    net = ds.network
+    growth = dict(scenario.demand_growth) if scenario is not None else None
+    demand = demand_for(net, options.population, growth)
+    rep = coverage_report(net, demand, options.minutes)
+    nat = rep.table.loc["national"]
+    m = int(options.minutes)
+    w = demand["weight"].to_numpy(float)
+    out: dict[str, float] = {}
+    for level in (1, 2, 3):
+        out[f"coverage_level{level}_{m}min"] = float(nat[f"level{level}_within_{m}min"])
+    for tier in (1, 2, 3):
+        out[f"coverage_tier{tier}_{m}min"] = float(nat[f"tier{tier}_within_{m}min"])
+    for level in (2, 3):
+        ta = rep.counties[f"level{level}_turnaround_h"].to_numpy(float)
+        ok = np.isfinite(ta)
+        out[f"est_turnaround_level{level}_h"] = float(np.average(ta[ok], weights=w[ok])) if ok.any() and w[ok].sum() else math.nan
+    tiers = net.counts_by_tier()
+    out["centres"] = float(len(net))
+    for tier in (1, 2, 3):
+        out[f"centres_tier{tier}"] = float(tiers[Tier(tier)])
+    out["technicians"] = float(len(ds.technicians))
+    cost = options.cost
+    out["cost_per_day"] = (len(ds.technicians) * cost.technician_day
+                           + sum(tiers[Tier(t)] * cost.centre_day[t - 1] for t in (1, 2, 3)))
+    request_ids: tuple[str, ...] = ()
+    if options.plan:
+        from dispatch.kpis import kpis
+        from dispatch.plan import PlanParams, make_plan
+
+        params = PlanParams(day=options.day, seed=options.seed, dispatch_target_s=applied.dispatch_target_s)
+        if options.routing_max_s is not None:
+            params = replace(params, routing_max_s=options.routing_max_s,
+                             routing_min_s=min(params.routing_min_s, options.routing_max_s))
+        if base_request_ids is not None:
+            # Keep exactly the base's calls (and their demand-growth copies, "<id>-g<k>").
+            keep = set(base_request_ids)
+            ds = replace(ds, requests=tuple(r for r in ds.requests if re.sub(r"-g\d+$", "", r.id) in keep))
+        result = make_plan(ds, params, pool=pool)
+        outcomes = _same_calls(result.outcomes, ds, base_request_ids)
+        k = kpis(outcomes, result.workload, applied.dispatch_target_s)
+        out.update({f"plan_{key}": float(v) for key, v in k.items()})
+        km = float(result.workload["distance_m"].sum()) / 1000 if len(result.workload) else 0.0
+        out["cost_per_day"] += km * cost.per_km
+        request_ids = tuple(sorted(outcomes["request_id"].astype(str)))
+    return Evaluation(name, out, applied.warnings, request_ids)
+
+
+def _same_calls(outcomes: pd.DataFrame, ds: Dataset, base_ids: Sequence[str] | None) -> pd.DataFrame:
+    if base_ids is None:
+        return outcomes
+    missing = sorted(set(base_ids) - set(outcomes["request_id"].astype(str)))
+    if not missing:
+        return outcomes
+    req = {r.id: r for r in ds.requests}
+    rows = [{"request_id": rid, "mode": req[rid].mode.value, "level": req[rid].level,
+             "priority": int(req[rid].priority), "province_adcode": req[rid].county_adcode[:2] + "0000",
+             "centre_id": "", "created_s": req[rid].created_s, "clock_start_s": req[rid].created_s,
+             "dispatch_s": np.nan, "completion_s": np.nan, "repair_tier": np.nan,
+             "repair_centre_id": None, "est_turnaround_s": np.nan, "unassigned_reason": "next_day"}
+            for rid in missing if rid in req]
+    return pd.concat([outcomes, pd.DataFrame(rows)], ignore_index=True)
+
+
+def _evaluate_job(base: Dataset, scenario: Scenario | None, options: CompareOptions,
+                  base_request_ids: tuple[str, ...] | None) -> Evaluation:
+    return evaluate(base, scenario, options, pool=None, base_request_ids=base_request_ids)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """KPIs of each run in columns (base first), and each scenario's delta to the base."""
+
+    table: pd.DataFrame  # index: KPI; columns: run names, then "Δ <name>" for each scenario
+    evaluations: tuple[Evaluation, ...]
+
+    @property
+    def warnings(self) -> dict[str, tuple[str, ...]]:
+        return {e.name: e.warnings for e in self.evaluations}
+
+
+def compare(base: Dataset, scenarios: Sequence[Scenario], options: CompareOptions = CompareOptions(),
+            pool: Executor | None = None, parallel: bool = False,
+            progress: Callable[[str, int, int], None] | None = None) -> Comparison:
+    """Evaluate the base and every scenario on the same seeded demand.
+
+    ``parallel``: each run is one task in ``pool`` (a sweep); otherwise runs go one after the
+    other and ``pool`` parallelises each plan's routing."""
+    names = [sc.name for sc in scenarios]
+    dupes = sorted({n for n in names if names.count(n) > 1} | ({"base"} & set(names)))
+    if dupes:
+        raise DispatchError(f"scenario names must be unique and not 'base'; repeated: {dupes}")
+    report = progress or (lambda stage, done, total: None)
+    runs: list[Scenario | None] = [None, *scenarios]
+    results: dict[int, Evaluation] = {}
+    report("scenarios", 0, len(runs))
+    # The base runs first: its day's calls are the demand every scenario is measured on.
+    results[0] = evaluate(base, None, options, None if parallel else pool)
+    ids = results[0].request_ids if options.plan else None
+    report("scenarios", 1, len(runs))
+    if parallel and pool is not None:
+        futures = {pool.submit(_evaluate_job, base, sc, options, ids): k for k, sc in enumerate(runs) if k}
+        for n, fut in enumerate(as_completed(futures)):
+            results[futures[fut]] = fut.result()
+            report("scenarios", n + 2, len(runs))
+    else:
+        for k, sc in enumerate(runs[1:], start=1):
+            results[k] = evaluate(base, sc, options, pool, ids)
+            report("scenarios", k + 1, len(runs))
+    evals = tuple(results[k] for k in range(len(runs)))
+    table = pd.DataFrame({e.name: pd.Series(e.kpis) for e in evals})
+    for e in evals[1:]:
+        table[f"Δ {e.name}"] = table[e.name] - table["base"]
+    return Comparison(table, evals)
+
+
+def read_sweep(path: str) -> tuple[dict[str, Any], list[Scenario]]:
+    """A sweep file: ``{"base": {"preset": ..., "seed": ...}, "scenarios": [{...}, ...]}`` or
+    just a list of scenario documents."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            doc = json.load(fh)
+    except json.JSONDecodeError as exc:
+        raise DispatchError(f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}") from None
+    if isinstance(doc, list):
+        doc = {"scenarios": doc}
+    if not isinstance(doc, dict) or not isinstance(doc.get("scenarios"), list) or not doc["scenarios"]:
+        raise DispatchError(f"{path}: expected a list of scenarios or {{'base': {{...}}, 'scenarios': [...]}}")
+    out = []
+    for k, item in enumerate(doc["scenarios"]):
+        try:
+            out.append(Scenario.from_dict(item))
+        except DispatchError as exc:
+            raise DispatchError(f"{path}: scenario #{k + 1}: {exc}") from None
+    return dict(doc.get("base") or {}), out

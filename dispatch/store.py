@@ -1,4 +1,4 @@
-"""Persistence of plans (and later scenarios and simulation runs) in a real database.
+"""Persistence of plans, scenarios (and later simulation runs) in a real database.
 
 SQLAlchemy Core over SQLite by default (a file, nothing to start) or any PostgreSQL URL
 (``postgresql+psycopg://user@host/db``). A plan is one row in ``plans`` (name, inputs'
@@ -64,6 +64,19 @@ plan_frames = Table(
     Column("plan_id", Integer, ForeignKey("plans.id", ondelete="CASCADE"), primary_key=True),
     Column("name", String(80), primary_key=True),
     Column("parquet", LargeBinary, nullable=False),
+)
+
+# A scenario is a small JSON document (its changes) plus the base it was validated against
+# (source folder or preset, seed), so ``scenario apply/compare`` rebuild the same base later.
+scenarios = Table(
+    "scenarios",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("base_json", Text, nullable=False),
+    Column("spec_json", Text, nullable=False),
 )
 
 
@@ -176,6 +189,55 @@ class Store:
     def delete(self, name: str) -> None:
         with self.engine.begin() as conn:
             conn.execute(delete(plans).where(plans.c.name == name))
+
+    # ---- scenarios (added beside plans; the plan API above is unchanged) ----
+
+    def save_scenario(self, name: str, spec: dict[str, Any], base: dict[str, Any],
+                      description: str = "") -> int:
+        """Insert (or replace) a scenario by name in one transaction; returns its id."""
+        with self.engine.begin() as conn:
+            conn.execute(delete(scenarios).where(scenarios.c.name == name))
+            sid = conn.execute(
+                insert(scenarios).values(
+                    name=name, created_at=dt.datetime.now(dt.timezone.utc), description=description,
+                    base_json=json.dumps(_jsonable(base), sort_keys=True),
+                    spec_json=json.dumps(_jsonable(spec), sort_keys=True, ensure_ascii=False),
+                )
+            ).inserted_primary_key[0]
+        return int(sid)
+
+    def list_scenarios(self) -> pd.DataFrame:
+        q = select(scenarios.c.id, scenarios.c.name, scenarios.c.created_at, scenarios.c.description,
+                   scenarios.c.base_json, scenarios.c.spec_json).order_by(scenarios.c.id)
+        with self.engine.connect() as conn:
+            rows = conn.execute(q).all()
+        return pd.DataFrame([dict(r._mapping) for r in rows],
+                            columns=["id", "name", "created_at", "description", "base_json", "spec_json"])
+
+    def load_scenario(self, name: str) -> StoredScenario:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(scenarios).where(scenarios.c.name == str(name))).first()
+            if row is None:
+                names = [r[0] for r in conn.execute(select(scenarios.c.name).order_by(scenarios.c.id)).all()]
+                raise DispatchError(
+                    f"no scenario {name!r} in {self.url}; stored scenarios: {', '.join(names) or 'none'}"
+                )
+        return StoredScenario(row.id, row.name, row.created_at, row.description,
+                              json.loads(row.base_json), json.loads(row.spec_json))
+
+    def delete_scenario(self, name: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(delete(scenarios).where(scenarios.c.name == name))
+
+
+@dataclass(frozen=True)
+class StoredScenario:
+    id: int
+    name: str
+    created_at: dt.datetime
+    description: str
+    base: dict[str, Any]  # source / preset / seed / days / population the scenario was made on
+    spec: dict[str, Any]  # Scenario.to_dict()
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
