@@ -8,7 +8,8 @@ readable sentences; an empty list means the plan is feasible and its reported fi
 Timing semantics a plan must follow:
 
 * the technician sets off toward a visit when he finishes the previous one (or leaves his centre:
-  the route's ``start_s``); that is ``departure_toward_s``;
+  the route's ``start_s``), but never before the visit's ``release_s`` (the call must exist);
+  that is ``departure_toward_s``;
 * arrival = departure + travel, plus the break when the break starts during that drive;
 * service starts no earlier than arrival, inside the visit's window, and lasts ``service_s``;
 * the break lies inside its start window and overlaps no service and no drive; it may also be
@@ -104,7 +105,7 @@ def _check_route(problem, k, r, visits, hard_deadline) -> list[str]:
         if v.pinned_sequence is not None:
             pinned_seq.append(v.pinned_sequence)
         leg, dist = int(tt[node, v.node]), int(dd[node, v.node])
-        depart = free_at
+        depart = max(free_at, v.release_s)  # he cannot set off toward a call that does not exist yet
         arrive = depart + leg
         en_route = brk is not None and depart <= brk < arrive
         if en_route:

@@ -19,18 +19,23 @@ Model (all integer seconds / metres):
 * every visit is optional (``AddDisjunction``) with a penalty by priority, so a plan always
   comes back;
 * the dispatch deadline bounds the DEPARTURE toward a visit, i.e. the end of service at the
-  previous node (the technician leaves as soon as he is done and waits, if he must, on arrival).
-  That time depends on the predecessor, which no single dimension can express; dimension
-  ``departure`` carries it: transit(i, j) = service(i) and, per node, ``D(i) + slack_D(i) == T(i)``,
-  so ``D(j) = T(i) + service(i)`` exactly for the predecessor i of j. The deadline is then a plain
-  (hard or soft) upper bound on ``D(j)``.
+  previous node (the technician leaves as soon as he is done and waits, if he must, on arrival;
+  never before the visit's ``release_s``). That time depends on the predecessor, which no single
+  dimension can express; dimension ``departure`` carries it: transit(i, j) = service(i) and, per
+  node, ``D(i) + slack_D(i) == T(i)``, so ``D(j) = T(i) + service(i)`` exactly for the
+  predecessor i of j. The deadline is a hard upper bound on ``D(j)``. In "soft" mode (default) a
+  visit has two alternative solver nodes in one disjunction: "on time" with that bound, and
+  "late" without it but with a fixed penalty on every arc into it. (A per-second soft bound on
+  ``D`` was tried first: its cost is invisible to OR-Tools' local-search filters because it
+  depends on the cross-dimension link, and the search stalled, ~1000x slower, on 12 visits.)
 
 Objective, lexicographic in spirit (see :class:`RoutingParams` for the numbers): a dropped visit
 costs ``drop_penalty_unit * priority_weight`` (1e8 per normal visit, x10 high, x100 urgent), far
-above anything a route can cost in a day (a day of driving is < 1e5 s); a second of late dispatch
-costs ``dispatch_late_cost_per_s`` = 100 (one minute late weighs like 1.7 h of driving, so the
-solver drives much further before breaking the one-hour promise, but never drops a visit to keep
-it); a second of travel costs 1 and a second of overtime ``overtime_cost_per_s`` = 2.
+above anything a route can cost in a day (a day of driving is < 1e5 s); a visit set off toward
+after its deadline costs ``dispatch_late_penalty`` = 1e5 (28 h of driving: the solver drives a
+lot further before breaking the one-hour promise, but never drops a visit to keep it; the count
+of late dispatches is what the one-hour KPI measures); a second of travel costs 1 and a second of
+overtime ``overtime_cost_per_s`` = 2.
 """
 
 from __future__ import annotations
@@ -108,6 +113,7 @@ class RoutingVisit:
     pinned_technician: str | None = None  # re-planning: this visit stays with this technician
     pinned_sequence: int | None = None  # order among the technician's pinned visits (ascending)
     pinned_start_s: int | None = None  # exact start of service
+    release_s: int = 0  # earliest departure toward it: nobody sets off before the call exists
 
 
 @dataclass(frozen=True)
@@ -129,7 +135,7 @@ class RoutingParams:
     metaheuristic: str = "GUIDED_LOCAL_SEARCH"  # OR-Tools LocalSearchMetaheuristic name
     arc_cost: str = "time"  # "time": travel seconds; "distance": metres
     dispatch_deadline: str = "soft"  # "soft" (penalised), "hard", "ignore"
-    dispatch_late_cost_per_s: int = 100
+    dispatch_late_penalty: int = 100_000  # per visit set off after its deadline (soft mode)
     overtime_cost_per_s: int = 2
     drop_penalty_unit: int = 10**8
     priority_weights: tuple[int, int, int] = (1, 10, 100)  # normal, high, urgent
@@ -139,6 +145,10 @@ class RoutingParams:
     # Vehicle minimisation: after the search, try to empty the shortest route (used by the
     # VRPTW benchmark, where the fleet size comes first). Fraction of the time limit it may use.
     route_elimination: float = 0.0
+    # Determinism: OR-Tools stops after this many solutions (moves accepted by the local search)
+    # instead of at the time limit, which then only guards the wall clock; PyVRP then stops after
+    # this many iterations. The same seed and limit give the same plan on any machine.
+    solution_limit: int | None = None
     log_search: bool = False
 
 
@@ -235,7 +245,7 @@ def qualified(tech: RoutingTechnician, visit: RoutingVisit) -> bool:
 def _reachable(problem: RoutingProblem, k: RoutingTechnician, v: RoutingVisit, depart_by: int | None) -> bool:
     """Can k serve v alone on a route (start at shift start, back by his latest end)?"""
     tt = problem.travel_s[k.speed_class]
-    leave = k.shift_start_s
+    leave = max(k.shift_start_s, v.release_s)
     if depart_by is not None and leave > depart_by:
         return False
     start = max(leave + int(tt[k.start_node, v.node]), v.window_start_s)
@@ -287,12 +297,12 @@ def precheck(problem: RoutingProblem, params: RoutingParams) -> tuple[dict[str, 
 
 
 def pyvrp_can_express(problem: RoutingProblem, params: RoutingParams) -> bool:
-    """PyVRP 0.14 has no breaks, skills, departure deadlines, pins or overtime."""
+    """PyVRP 0.14 has no breaks, skills, departure deadlines, pins, releases or overtime."""
     if any(k.break_window is not None or k.max_overtime_s for k in problem.technicians):
         return False
     if params.dispatch_deadline != "ignore" and any(v.dispatch_deadline_s is not None for v in problem.visits):
         return False
-    if any(v.pinned_technician or v.pinned_start_s is not None for v in problem.visits):
+    if any(v.pinned_technician or v.pinned_start_s is not None or v.release_s for v in problem.visits):
         return False
     if params.initial_routes:
         return False
@@ -387,20 +397,36 @@ class _OrToolsModel:
         self.stats: dict[str, Any] = {}
         techs = problem.technicians
         self.visits = [v for v in problem.visits if v.id in eligible]
-        # Solver nodes: the distinct depot nodes first, then one per visit.
+        # Solver nodes: the distinct depot nodes first, then one to two per visit. A visit with a
+        # soft dispatch deadline gets two alternative copies in one disjunction: "on time" (hard
+        # deadline on the departure) and "late" (no deadline, a fixed penalty on entering it).
+        # Each copy's cost is then exact for the local-search filters, which a per-second soft
+        # bound on the departure cannot be (its value depends on the predecessor).
+        copies: list[tuple[RoutingVisit, str]] = []
+        for v in self.visits:
+            copies += [(v, kind) for kind in self._kinds(problem, v, eligible[v.id])]
+        self.copies = copies
         depot_nodes = sorted({k.start_node for k in techs} | {k.end_node for k in techs})
         depot_pos = {n: i for i, n in enumerate(depot_nodes)}
-        self.pnode = np.array(depot_nodes + [v.node for v in self.visits], dtype=np.int64)
+        self.pnode = np.array(depot_nodes + [v.node for v, _ in copies], dtype=np.int64)
         n_solver = len(self.pnode)
-        self.service = np.array([0] * len(depot_nodes) + [v.service_s for v in self.visits], dtype=np.int64)
+        self.service = np.array([0] * len(depot_nodes) + [v.service_s for v, _ in copies], dtype=np.int64)
+        late_extra = np.array([0] * len(depot_nodes) + [params.dispatch_late_penalty if kind == "late" else 0
+                                                       for _, kind in copies], dtype=np.int64)
         n_veh = len(techs)
         self.manager = pywrapcp.RoutingIndexManager(
             n_solver, n_veh, [depot_pos[k.start_node] for k in techs], [depot_pos[k.end_node] for k in techs])
         m = self.manager
         self.routing = routing = pywrapcp.RoutingModel(m)
         solver = routing.solver()
-        self.visit_index = {v.id: m.NodeToIndex(len(depot_nodes) + j) for j, v in enumerate(self.visits)}
-        self.visit_of_index = {idx: v for v, idx in zip(self.visits, self.visit_index.values())}
+        self.copy_index = [m.NodeToIndex(len(depot_nodes) + j) for j in range(len(copies))]
+        self.indices: dict[str, list[int]] = {}
+        for (v, _), idx in zip(copies, self.copy_index):
+            self.indices.setdefault(v.id, []).append(idx)
+        # The copy a warm start uses: the last one (late, when there is one) never breaks a deadline.
+        self.visit_index = {vid: idxs[-1] for vid, idxs in self.indices.items()}
+        self.visit_of_index = {idx: v for (v, _), idx in zip(copies, self.copy_index)}
+        self.kind_of_index = {idx: kind for (_, kind), idx in zip(copies, self.copy_index)}
 
         # Transit = service at the origin + travel, one matrix per speed class in use.
         sub = np.ix_(self.pnode, self.pnode)
@@ -410,9 +436,9 @@ class _OrToolsModel:
             travel = problem.travel_s[sc][sub]
             time_cb[sc] = routing.RegisterTransitMatrix((self.service[:, None] + travel).tolist())
             if params.arc_cost == "time":
-                cost_cb[sc] = routing.RegisterTransitMatrix(travel.tolist())
+                cost_cb[sc] = routing.RegisterTransitMatrix((travel + late_extra[None, :]).tolist())
         if params.arc_cost == "distance":
-            dist_cb = routing.RegisterTransitMatrix(problem.distance_m[sub].tolist())
+            dist_cb = routing.RegisterTransitMatrix((problem.distance_m[sub] + late_extra[None, :]).tolist())
         elif params.arc_cost != "time":
             raise DispatchError(f"arc_cost {params.arc_cost!r}; expected 'time' or 'distance'")
         for v, k in enumerate(techs):
@@ -425,8 +451,7 @@ class _OrToolsModel:
         routing.AddDimensionWithVehicleTransits(
             [time_cb[k.speed_class] for k in techs], self.horizon, self.horizon, False, "time")
         self.time = tdim = routing.GetDimensionOrDie("time")
-        for v in self.visits:
-            idx = self.visit_index[v.id]
+        for (v, _), idx in zip(copies, self.copy_index):
             tdim.CumulVar(idx).SetRange(v.window_start_s, v.window_end_s)
             if v.pinned_start_s is not None:
                 tdim.CumulVar(idx).SetRange(v.pinned_start_s, v.pinned_start_s)
@@ -453,23 +478,32 @@ class _OrToolsModel:
                 self.breaks[vi] = iv
 
         # Dispatch deadline on the departure toward a visit (see module docstring).
-        with_deadline = [v for v in self.visits if v.dispatch_deadline_s is not None]
-        if with_deadline and params.dispatch_deadline in ("soft", "hard"):
+        on_time = [(v, idx) for (v, kind), idx in zip(copies, self.copy_index) if kind == "on_time"]
+        if on_time:
             dep_cb = routing.RegisterUnaryTransitVector(self.service.tolist())
             routing.AddDimension(dep_cb, self.horizon, self.horizon, False, "departure")
             ddim = routing.GetDimensionOrDie("departure")
             for i in range(routing.Size()):
                 solver.Add(ddim.CumulVar(i) + ddim.SlackVar(i) == tdim.CumulVar(i))
-            for v in with_deadline:
-                idx = self.visit_index[v.id]
-                if params.dispatch_deadline == "hard":
-                    ddim.CumulVar(idx).SetMax(v.dispatch_deadline_s)
-                else:
-                    ddim.SetCumulVarSoftUpperBound(idx, v.dispatch_deadline_s, params.dispatch_late_cost_per_s)
+            for v, idx in on_time:
+                ddim.CumulVar(idx).SetMax(v.dispatch_deadline_s)
+
+        # Release: the departure toward a visit (the end of the previous service plus any wait
+        # there) is never before the visit's release. It depends on the successor, hence an
+        # Element over NextVar, one per node that can precede a released visit.
+        if any(v.release_s > 0 for v in self.visits):
+            release = [0] * (routing.Size() + n_veh)
+            for (v, _), idx in zip(copies, self.copy_index):
+                release[idx] = int(v.release_s)
+            for i in range(routing.Size()):
+                if routing.IsEnd(i):
+                    continue
+                departure_latest = tdim.CumulVar(i) + int(self.service[m.IndexToNode(i)]) + tdim.SlackVar(i)
+                solver.Add(departure_latest >= solver.Element(release, routing.NextVar(i)))
 
         # Capacity.
         if any(v.demand for v in self.visits) or any(k.capacity is not None for k in techs):
-            demand = [0] * len(depot_nodes) + [v.demand for v in self.visits]
+            demand = [0] * len(depot_nodes) + [v.demand for v, _ in copies]
             cap_cb = routing.RegisterUnaryTransitVector(demand)
             big = sum(demand) + 1
             routing.AddDimensionWithVehicleCapacity(
@@ -479,14 +513,15 @@ class _OrToolsModel:
         weights = params.priority_weights
         tech_pos = {k.id: i for i, k in enumerate(techs)}
         for v in self.visits:
-            idx = self.visit_index[v.id]
+            idxs = self.indices[v.id]
             allowed = eligible[v.id]
             if len(allowed) < n_veh:
-                routing.VehicleVar(idx).SetValues([-1, *allowed])
+                for idx in idxs:
+                    routing.VehicleVar(idx).SetValues([-1, *allowed])
             penalty = params.drop_penalty_unit * weights[v.priority - 1]
             if v.pinned_technician is not None:
                 penalty *= params.pin_penalty_factor
-            routing.AddDisjunction([idx], int(penalty))
+            routing.AddDisjunction(idxs, int(penalty), 1)  # at most one copy is served
         pinned: dict[str, list[RoutingVisit]] = {}
         for v in self.visits:
             if v.pinned_technician is not None and v.pinned_sequence is not None:
@@ -501,6 +536,17 @@ class _OrToolsModel:
         self.tech_pos = tech_pos
         self.build_s = round(time.perf_counter() - t0, 3)
 
+    def _kinds(self, problem: RoutingProblem, v: RoutingVisit, eligible: list[int]) -> list[str]:
+        mode = self.params.dispatch_deadline
+        if v.dispatch_deadline_s is None or mode == "ignore" or v.pinned_technician is not None:
+            return ["plain"]  # pinned visits are usually under way: the deadline is history
+        if mode == "hard":
+            return ["on_time"]
+        techs = problem.technicians
+        if any(_reachable(problem, techs[i], v, v.dispatch_deadline_s) for i in eligible):
+            return ["on_time", "late"]
+        return ["late"]
+
     # -- search ---------------------------------------------------------------------------------
 
     def search_parameters(self, time_limit_s: float) -> Any:
@@ -514,6 +560,8 @@ class _OrToolsModel:
         except AttributeError as exc:
             raise DispatchError(f"unknown OR-Tools strategy: {exc}") from None
         p.time_limit.FromMilliseconds(max(1, int(time_limit_s * 1000)))
+        if self.params.solution_limit is not None:
+            p.solution_limit = int(self.params.solution_limit)
         p.log_search = self.params.log_search
         return p
 
@@ -564,7 +612,7 @@ class _OrToolsModel:
         while time.perf_counter() < deadline - 0.05 and len(routes) > 1:
             victim = min(routes, key=lambda r: (len(r.stops), r.distance_m))
             vpos = self.tech_pos[victim.technician_id]
-            seq = [[self.visit_index[s.visit_id] for s in r.stops] if r is not None and r is not victim else []
+            seq = [[self.used_index[s.visit_id] for s in r.stops] if r is not None and r is not victim else []
                    for r in self._all_routes(routes)]
             # Forbid the victim's technician for good (a root-level domain change); his visits
             # start unperformed and the search re-inserts them where they fit.
@@ -606,6 +654,7 @@ class _OrToolsModel:
                     break_start[by_name[name]] = int(e.StartValue())
         routes: list[Route] = []
         served: set[str] = set()
+        self.used_index: dict[str, int] = {}
         for vi, k in enumerate(problem.technicians):
             idx = routing.Start(vi)
             if routing.IsEnd(solution.Value(routing.NextVar(idx))):
@@ -625,8 +674,10 @@ class _OrToolsModel:
                 if routing.IsEnd(idx):
                     break
                 v = self.visit_of_index[idx]
+                self.used_index[v.id] = idx
                 start = int(solution.Value(tdim.CumulVar(idx)))
                 leg = int(tt[node_prev, v.node])
+                done_prev = max(done_prev, v.release_s)  # waits where he is until the call exists
                 arrival = done_prev + leg
                 if brk is not None and done_prev <= brk < arrival:
                     arrival += brk_dur  # the break interrupts the drive

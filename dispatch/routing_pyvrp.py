@@ -36,7 +36,7 @@ def _type_key(k: RoutingTechnician) -> tuple:
 
 def solve_pyvrp(problem: RoutingProblem, params: RoutingParams) -> RoutingResult:
     import pyvrp
-    from pyvrp.stop import MaxRuntime
+    from pyvrp.stop import MaxIterations, MaxRuntime, MultipleCriteria
 
     t0 = time.perf_counter()
     eligible, unserved = precheck(problem, params)
@@ -91,12 +91,18 @@ def solve_pyvrp(problem: RoutingProblem, params: RoutingParams) -> RoutingResult
     # Everyone must be served first: PyVRP's search is at its best on that form. Only if that is
     # infeasible do the visits become optional with their priority as prize (drops with reasons).
     limit = params.time_limit_s
+
+    def stop(seconds: float) -> Any:
+        if params.solution_limit is None:
+            return MaxRuntime(seconds)
+        return MultipleCriteria([MaxIterations(params.solution_limit), MaxRuntime(seconds)])
+
     data = build(optional=False)
-    res = pyvrp.solve(data, MaxRuntime(limit), seed=params.seed, display=False, collect_stats=False)
+    res = pyvrp.solve(data, stop(limit), seed=params.seed, display=False, collect_stats=False)
     stats["required_pass_feasible"] = res.is_feasible()
     if not res.is_feasible():
         data = build(optional=True)
-        res = pyvrp.solve(data, MaxRuntime(max(0.2, limit / 2)), seed=params.seed, display=False,
+        res = pyvrp.solve(data, stop(max(0.2, limit / 2)), seed=params.seed, display=False,
                           collect_stats=False)
     best = res.best
     routes: list[Route] = []

@@ -231,3 +231,13 @@ def test_random_instances_give_checked_plans_with_every_visit_accounted_for(case
     routed = {s.visit_id for x in r.routes for s in x.stops}
     assert routed | {u.visit_id for u in r.unassigned} == {v.id for v in p.visits}
     assert all(u.reason for u in r.unassigned)
+
+
+def test_solution_limit_makes_the_plan_reproducible():
+    rng = np.random.default_rng(4)
+    xs = [0, 0] + [int(v) for v in rng.integers(0, 5000, 12)]
+    p = problem(xs, [tech("A", 0, end=5 * H, brk=BreakRule(2 * H, 3 * H, 1800)), tech("B", 1, end=5 * H)],
+                [visit(f"v{i}", i + 2, deadline=int(rng.integers(0, 3 * H)), priority=1 + i % 3) for i in range(12)])
+    params = RoutingParams(time_limit_s=30, solution_limit=300)
+    first, second = run(p, params), run(p, params)
+    assert first.routes == second.routes and first.unassigned == second.unassigned
