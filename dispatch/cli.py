@@ -261,7 +261,15 @@ def _register_benchmarks() -> None:
     bench.add_command(province_command, name="province")
 
 
+def _register_coverage() -> None:
+    from dispatch.cli_coverage import COMMANDS
+
+    for command in COMMANDS:
+        cli.add_command(command)
+
+
 def main() -> None:
+    _register_coverage()
     _register_benchmarks()
     try:
         code = cli.main(standalone_mode=False)

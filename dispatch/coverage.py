@@ -86,7 +86,8 @@ def travel_time_distribution(
     w = demand["weight"].to_numpy(float)
     edges = np.concatenate([[0.0], np.asarray(bins_min, float)]) * 60
     hist, _ = np.histogram(np.minimum(t, 1e12), bins=edges, weights=w)
-    labels = [f"<= {int(b)} min" if np.isfinite(b) else "> " + str(int(bins_min[-2])) + " min" for b in bins_min]
+    lows = (0.0, *bins_min[:-1])
+    labels = [f"{int(lo)}-{int(b)} min" if np.isfinite(b) else f"> {int(lo)} min" for lo, b in zip(lows, bins_min)]
     return pd.DataFrame({"bin": labels, "share": hist / w.sum()})
 
 
@@ -308,6 +309,10 @@ def _solver(name: str, time_limit_s: float):
         s = pywraplp.Solver.CreateSolver(candidate)
         if s is not None:
             s.SuppressOutput()
+            if candidate == "HIGHS":
+                # SuppressOutput does not reach HiGHS's banner on stdout, which would break
+                # the CLI's tables; the option does (the call reports False but applies it).
+                s.SetSolverSpecificParametersAsString("output_flag=false")
             s.SetTimeLimit(int(time_limit_s * 1000))
             return s
     raise DispatchError("no MIP solver available in this OR-Tools build")
@@ -559,3 +564,71 @@ def _cover_within(problem, radius, p, active, time_limit_s, solver):
         if j not in chosen and j not in problem.locked_closed:
             chosen.append(j)
     return sorted(chosen)
+
+
+# --------------------------------------------------------------------------------------------
+# County-level location problems for a network (what `dispatch locate` and the dashboard solve)
+
+
+def existing_sites(network: Network, demand: pd.DataFrame, level: int = 1) -> dict[str, str]:
+    """County adcode -> id of an existing centre able to repair ``level`` in that county.
+
+    County stations carry their county's code; city and provincial centres sit at a seat, so
+    they are matched to the county whose seat is nearest (the seat they were placed on)."""
+    from scipy.spatial import cKDTree
+
+    codes = demand["adcode"].astype(str).to_numpy()
+    known = set(codes)
+    tree = cKDTree(_unit_vectors(demand["lon"].to_numpy(float), demand["lat"].to_numpy(float)))
+    out: dict[str, str] = {}
+    for c in sorted(network, key=lambda c: int(c.tier)):  # the higher tier names the site
+        if not c.can_repair(level):
+            continue
+        code = c.county_adcode if c.county_adcode in known else None
+        if code is None:
+            chord, j = tree.query(_unit_vectors(np.array([c.lon]), np.array([c.lat])), k=1)
+            # Centres sit on a seat; one farther than 5 km from every seat here lies outside
+            # the area (the provincial lab of a one-prefecture preset) and is no site of it.
+            if float(np.atleast_1d(chord)[0]) * EARTH_RADIUS_M > 5000:
+                continue
+            code = str(codes[int(np.atleast_1d(j)[0])])
+        out.setdefault(code, c.id)
+    return out
+
+
+def county_location_problem(
+    demand: pd.DataFrame, network: Network | None = None, level: int = 1, lock_existing: bool = False,
+    lock_open: tuple[str, ...] = (), lock_closed: tuple[str, ...] = (),
+    capacities: np.ndarray | None = None, travel: HaversineTravel = DEFAULT_TRAVEL,
+) -> LocationProblem:
+    """County seats as demand points and candidate sites. ``lock_open``/``lock_closed`` take
+    county adcodes or ids of existing centres (resolved to their county)."""
+    sites = tuple(demand["adcode"].astype(str))
+    existing = existing_sites(network, demand, level) if network is not None else {}
+    by_centre = {cid: code for code, cid in existing.items()}
+    if network is not None:  # centres unable to repair ``level`` still name their county
+        for code, cid in existing_sites(network, demand, 1).items():
+            by_centre.setdefault(cid, code)
+    valid = set(sites)
+
+    def resolve(items: tuple[str, ...], what: str) -> list[str]:
+        out = []
+        for s in items:
+            code = by_centre.get(s, s)
+            if code not in valid:
+                sample = ", ".join(sorted(valid)[:3])
+                raise DispatchError(
+                    f"{what}: {s!r} is neither a county adcode of this area nor an existing centre id; "
+                    f"expected e.g. {sample} ({len(valid)} counties) or a centre id such as "
+                    f"{', '.join(sorted(by_centre)[:3])}"
+                )
+            out.append(code)
+        return out
+
+    opened = resolve(lock_open, "lock open") + (sorted(existing) if lock_existing else [])
+    closed = resolve(lock_closed, "lock closed")
+    lon, lat = demand["lon"].to_numpy(float), demand["lat"].to_numpy(float)
+    return LocationProblem.from_cost_matrix(
+        seat_cost_s(lon, lat, lon, lat, travel), demand["weight"].to_numpy(float), sites, sites,
+        locked_open=sorted(set(opened)), locked_closed=sorted(set(closed)), capacities=capacities,
+    )

@@ -95,7 +95,8 @@ def _valid_ids(value: str, known, what: str = "station") -> str:
 
     ids = sorted(map(str, known))
     close = difflib.get_close_matches(str(value), ids, n=3, cutoff=0.6)
-    sample = close or ids[:3]
+    same_kind = [i for i in ids if i[:1] == str(value)[:1]]  # S... for a county station, T... for a technician
+    sample = close or same_kind[:3] or ids[:3]
     more = f" ({len(ids)} in all)" if len(ids) > len(sample) else ""
     return f"expected an existing {what} id such as {', '.join(sample)}{more}"
 

@@ -120,3 +120,52 @@ def test_coverage_table_matches_brute_force_count():
     expected_l3 = sum(w for lon, w in zip(demand.lon, demand.weight) if within(lon, [120.0])) / 10
     assert table.loc["national", "level1_within_60min"] == pytest.approx(expected_l1)
     assert table.loc["national", "level3_within_60min"] == pytest.approx(expected_l3)
+
+
+def test_lscp_respects_locks():
+    prob = random_problem(3)
+    locked = LocationProblem.from_cost_matrix(prob.cost_s, prob.weights, locked_open=["4"], locked_closed=["0"])
+    res = lscp(locked, 3000)
+    assert "4" in res.chosen and "0" not in res.chosen
+
+
+def test_capacities_bind_and_single_source():
+    # Two sites, both near every point; the nearer one cannot take everything.
+    cost = np.array([[10, 20], [10, 20], [10, 20]])
+    prob = LocationProblem.from_cost_matrix(cost, [1.0, 1.0, 1.0], ["a", "b"], capacities=[2.0, 5.0])
+    res = pmedian(prob, 2)
+    assert res.allocation.count("a") == 2 and res.allocation.count("b") == 1
+    assert res.objective == pytest.approx(10 + 10 + 20)
+
+
+def test_escalation_turnaround_is_hand_computed():
+    from dispatch.coverage import escalation_turnaround_h
+    from dispatch.travel import DEFAULT_TRAVEL
+
+    def c(cid, tier, parent, lon, levels, courier_h):
+        return Centre(cid, cid, tier, lon, 30.0, parent, frozenset(levels), 8, TimeWindow(9 * 3600, 18 * 3600),
+                      courier_h * 3600)
+
+    net = Network((c("P", Tier.PROVINCE, None, 120.0, {1, 2, 3}, 0), c("C", Tier.CITY, "P", 121.0, {1, 2}, 14),
+                   c("S", Tier.COUNTY, "C", 122.0, {1}, 5)))
+    demand = pd.DataFrame({"lon": [122.0, 121.0, 120.0], "lat": [30.0] * 3, "weight": [1.0] * 3})
+    t0 = DEFAULT_TRAVEL.time_s_from_distance(np.array([0]))[0] / 3600  # access overhead only
+    got = escalation_turnaround_h(net, demand, 3, bench_h=3.0, return_h=4.0)
+    assert got == pytest.approx([2 * 19 + 3 + 4 + t0, 2 * 14 + 3 + 4 + t0, 3 + 4 + t0])
+    got2 = escalation_turnaround_h(net, demand, 2, bench_h=1.5, return_h=4.0)
+    assert got2 == pytest.approx([2 * 5 + 1.5 + 4 + t0, 1.5 + 4 + t0, 1.5 + 4 + t0])
+
+
+def test_county_problem_resolves_centre_ids_and_names_bad_ones():
+    from dispatch.coverage import county_location_problem, demand_for, existing_sites
+    from tests.test_assignment import NETWORK
+
+    demand = demand_for(NETWORK)  # one prefecture: Huzhou's counties
+    assert set(demand["prefecture_adcode"]) == {"330500"} and len(demand) >= 4
+    assert existing_sites(NETWORK, demand, 1)["330521"] == "S1"
+    prob = county_location_problem(demand, NETWORK, lock_open=("S1",), lock_closed=("330522",))
+    assert prob.site_ids.index("330521") in prob.locked_open
+    res = mclp(prob, 2, 3600)
+    assert "330521" in res.chosen and "330522" not in res.chosen
+    with pytest.raises(DispatchError, match=r"lock open: 'S9' is neither a county adcode of this area nor an existing centre id"):
+        county_location_problem(demand, NETWORK, lock_open=("S9",))

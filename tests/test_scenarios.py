@@ -64,3 +64,51 @@ def test_demand_growth_is_seeded():
     sc = Scenario.from_dict({"name": "grow", "demand_growth": {"330000": 2.0}})
     a = apply(BASE, sc, seed=3).dataset.requests
     assert len(a) == 4 and a == apply(BASE, sc, seed=3).dataset.requests
+
+
+def test_compare_uses_the_same_calls_and_leaves_the_base_alone():
+    from dispatch.scenarios import CompareOptions, compare
+
+    reqs = tuple(req(f"R{k}", 1 + k % 2, mode, created_h=9 + k)
+                 for k, mode in enumerate([Mode.ONSITE, Mode.PICKUP, Mode.WALKIN, Mode.ONSITE, Mode.PICKUP]))
+    # One evening call: the county station is closed then, the city centre still open, so closing
+    # the station would move it into today's plan; the comparison keeps the base's calls.
+    reqs += (req("R-late", 1, Mode.WALKIN, created_h=18.5),)
+    base = Dataset(NETWORK, TECHS, reqs, "2026-03-02")
+    before = (base.network.centres, base.technicians, base.requests)
+    scs = [Scenario.from_dict({"name": "close S1", "close": ["S1"]}),
+           Scenario.from_dict({"name": "two more", "add": [{"centre_id": "C1", "count": 2}]})]
+    comp = compare(base, scs, CompareOptions(plan=True, routing_max_s=0.2))
+    assert (base.network.centres, base.technicians, base.requests) == before
+    ids = [e.request_ids for e in comp.evaluations]
+    assert ids[0] and ids[0] == ids[1] == ids[2]
+    assert list(comp.table.columns) == ["base", "close S1", "two more", "Δ close S1", "Δ two more"]
+    assert comp.table.at["technicians", "Δ two more"] == 2
+    assert comp.table.at["plan_requests", "base"] == comp.table.at["plan_requests", "close S1"]
+
+
+def test_scenarios_round_trip_through_sqlite(tmp_path):
+    from dispatch.store import Store
+
+    store = Store(f"sqlite:///{tmp_path / 's.sqlite'}")
+    sc = Scenario.from_dict({"name": "mix", "close": ["S1"], "move": {"T2": "P1"}, "capabilities": {"3": [1, 2]},
+                             "courier_h": {"3": 2.5}, "demand_growth": {"330000": 1.2}, "dispatch_target_min": 45,
+                             "description": "测试 round trip"})
+    base = {"source": None, "preset": "tiny", "seed": 3, "days": 1, "population": None}
+    store.save_scenario(sc.name, sc.to_dict(), base, sc.description)
+    store.save_scenario("other", Scenario(name="other").to_dict(), base)
+    got = Store(f"sqlite:///{tmp_path / 's.sqlite'}").load_scenario("mix")
+    assert Scenario.from_dict(got.spec) == sc and got.base == base and got.description == "测试 round trip"
+    store.save_scenario(sc.name, Scenario(name="mix").to_dict(), base)  # replace by name
+    assert Scenario.from_dict(store.load_scenario("mix").spec) == Scenario(name="mix")
+    assert list(store.list_scenarios()["name"]) == ["other", "mix"]
+    assert store.list().empty  # plans untouched
+    with pytest.raises(DispatchError, match="no scenario 'nope' .*stored scenarios: other, mix"):
+        store.load_scenario("nope")
+
+
+def test_unknown_ids_name_valid_ones():
+    with pytest.raises(DispatchError) as exc:
+        apply(BASE, Scenario.from_dict({"name": "x", "close": ["S2"], "demand_growth": {"440000": 2}}))
+    assert "close: unknown station id 'S2'; expected an existing station id such as S1" in str(exc.value)
+    assert "demand_growth: '440000' is not a province of this network; expected one of 330000" in str(exc.value)
