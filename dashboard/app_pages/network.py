@@ -1,0 +1,135 @@
+"""Network & coverage: the network by tier over our own boundaries, coverage shading per county,
+station suggestions (greedy maximal covering), scenarios built, saved and compared side by side."""
+
+from __future__ import annotations
+
+import json
+
+import streamlit as st
+
+from dashboard import core, figures, loaders, maps, widgets
+from dashboard import state as S
+from dispatch.errors import DispatchError
+from dispatch.model import Tier
+from dispatch.scenarios import Scenario
+
+sel = loaders.selection()
+ss = st.session_state
+area = sel.area
+counties = core.area_counties(loaders.geography(), sel.province, sel.prefecture)
+st.title("Network & coverage")
+st.caption(f"{sel.label} · {sel.title()} · {len(counties)} counties")
+
+level = st.radio("Coverage for repair level", [1, 2, 3], key=S.LEVEL, horizontal=True,
+                 help="shading: travel minutes from each county seat to the nearest centre able to repair this level")
+minutes = loaders.county_coverage(sel.area_key, area, sel.province, sel.prefecture, int(level))
+shares = loaders.coverage_shares(sel.area_key, area, sel.province, sel.prefecture)
+tiers = area.network.counts_by_tier()
+widgets.tiles([
+    core.Tile("l1", "demand <= 60 min, level 1", core.fmt_kpi("x_share", shares.get("level1")), "demand-weighted share of county seats"),
+    core.Tile("l2", "demand <= 60 min, level 2", core.fmt_kpi("x_share", shares.get("level2")), "demand-weighted share of county seats"),
+    core.Tile("l3", "demand <= 60 min, level 3", core.fmt_kpi("x_share", shares.get("level3")), "demand-weighted share of county seats"),
+    core.Tile("centres", "centres (province/city/county)",
+              f"{tiers[Tier.PROVINCE]}/{tiers[Tier.CITY]}/{tiers[Tier.COUNTY]}", "centres in the area by tier"),
+])
+
+suggested = ss.get(S.SUGGESTED)
+suggested = suggested[1] if suggested and suggested[0] == sel.area_key else None
+rows = loaders.county_rows(sel.province, sel.prefecture)
+shading = maps.shaded_layer(rows, minutes, "coverage", maps.coverage_colour, "minutes", "min to level-%d centre" % level)
+centres = maps.centres_frame(area.network)
+view_pts = counties.rename(columns={"seat_lon": "lon", "seat_lat": "lat"})
+st.pydeck_chart(maps.network_map(loaders.base_layers(sel.province, sel.prefecture)[:1], shading, centres,
+                                 suggested, view_pts), height=520, key="network_map")
+st.caption(" · ".join(f"<span style='color:rgb({c[0]},{c[1]},{c[2]})'>■</span> {lab}" for _, c, lab in maps.COVERAGE_BINS)
+           + " · centres: ● province ● city ● county (red, orange, blue)"
+           + (" · ● suggested (gold)" if suggested is not None else ""), unsafe_allow_html=True)
+st.altair_chart(figures.coverage_bars(minutes), width="stretch")
+
+tab_suggest, tab_build, tab_compare = st.tabs(["Suggest stations", "Build a scenario", "Compare scenarios"])
+
+with tab_suggest:
+    c1, c2 = st.columns(2)
+    new = c1.number_input("New county stations", 1, 20, 3)
+    within = c2.number_input("Coverage radius (min)", 15, 180, 60, step=15)
+    if st.button("Suggest stations"):
+        found = core.suggest_stations(area, counties, int(new), float(within))
+        ss[S.SUGGESTED] = (sel.area_key, found)
+        st.rerun()
+    if suggested is not None:
+        st.write(f"Greedy maximal covering (existing stations kept): demand within {int(within)} min "
+                 f"{100 * suggested.attrs.get('covered_before', 0):.1f} % → "
+                 f"**{100 * suggested.attrs.get('covered_after', 0):.1f} %**")
+        st.dataframe(suggested, hide_index=True, width="stretch")
+        if len(suggested) and st.button("Make a scenario that opens these"):
+            sc = core.scenario_from_form(f"open {len(suggested)} suggested", [], None, 0, [1], 60,
+                                         core.open_specs(area, suggested), "from Suggest stations")
+            ss[S.SCENARIOS] = {**ss[S.SCENARIOS], sc.name: sc}
+            ss[S.SCENARIO_MESSAGE] = f"Scenario '{sc.name}' saved."
+            st.rerun()
+
+stations = sorted(c.id for c in area.network if c.tier != Tier.PROVINCE)
+with tab_build:
+    with st.form("scenario_form"):
+        name = st.text_input("Scenario name", "close a station")
+        close = st.multiselect("Close stations", stations)
+        a, b = st.columns(2)
+        add_centre = a.selectbox("Add technicians at", [""] + sorted(c.id for c in area.network))
+        add_count = b.number_input("How many", 0, 50, 0)
+        county_levels = st.multiselect("Repair levels of county stations", [1, 2, 3], [1])
+        target = st.number_input("Dispatch target (min)", 15, 240, 60, step=15)
+        save = st.form_submit_button("Save scenario")
+    if save:
+        try:
+            sc = core.scenario_from_form(name, close, add_centre or None, int(add_count), county_levels, int(target))
+            ss[S.SCENARIOS] = {**ss[S.SCENARIOS], sc.name: sc}
+            try:
+                loaders.store().save_scenario(sc.name, sc.to_dict(), {"dataset": sel.label, "area": list(sel.area_key)},
+                                              sc.description)
+                ss[S.SCENARIO_MESSAGE] = f"Scenario '{sc.name}' saved (session and store)."
+            except DispatchError as exc:
+                ss[S.SCENARIO_MESSAGE] = f"Scenario '{sc.name}' kept for this session; the store said: {exc}"
+        except DispatchError as exc:
+            st.error(str(exc))
+    if ss.get(S.SCENARIO_MESSAGE):
+        st.success(ss[S.SCENARIO_MESSAGE])
+
+with tab_compare:
+    saved = dict(ss[S.SCENARIOS])
+    try:  # scenarios saved earlier for this dataset and area, from the store
+        for r in loaders.store().list_scenarios().itertuples(index=False):
+            base = json.loads(r.base_json)
+            if base.get("dataset") == sel.label and tuple(base.get("area", ())) == sel.area_key and r.name not in saved:
+                saved[r.name] = Scenario.from_dict(json.loads(r.spec_json))
+    except Exception as exc:  # a store that cannot be read must not take the page down
+        st.caption(f"store not available: {exc}")
+    if not saved:
+        st.info("Save a scenario (Build a scenario, or Suggest stations) to compare it with the base.")
+    else:
+        chosen = st.multiselect("Scenarios to compare with the base", list(saved), list(saved)[:2], max_selections=2)
+        if st.button("Compare side by side", type="primary", disabled=not chosen):
+            bar = st.progress(0.0, text="Comparing…")
+            try:
+                res = core.compare_scenarios(area, [saved[n] for n in chosen], counties, sel.day, int(level), sel.seed,
+                                             progress=lambda s, d, n: bar.progress(d / max(n, 1), text=f"{s}: {d}/{n}"))
+                ss[S.COMPARISON] = (sel.area_key, int(level), res)
+            except DispatchError as exc:
+                st.error(f"Cannot compare: {exc}")
+            bar.empty()
+        comp = ss.get(S.COMPARISON)
+        if comp and comp[0] == sel.area_key:
+            res = comp[2]
+            st.dataframe(res.table, hide_index=True, width="stretch", key="comparison_table")
+            for n, w in res.warnings.items():
+                for text in w:
+                    st.warning(f"{n}: {text}")
+            cols = st.columns(len(res.names))
+            for col, n in zip(cols, res.names):
+                col.markdown(f"**{n}**")
+                layer = maps.shaded_layer(rows, res.county_minutes[n], f"cov_{n}", maps.coverage_colour, "minutes", "min")
+                col.pydeck_chart(maps.network_map([], layer, centres, None, view_pts), height=320, key=f"cmp_{n}")
+            for n in res.names[1:]:
+                diff = core.minutes_difference(res.county_minutes["base"], res.county_minutes[n])
+                st.markdown(f"**Map difference: {n} vs base** (blue: closer, red: further)")
+                layer = maps.shaded_layer(rows, diff, f"diff_{n}", maps.diff_colour, "delta", "change (min)")
+                st.pydeck_chart(maps.network_map([], layer, centres, None, view_pts), height=320, key=f"diff_{n}")

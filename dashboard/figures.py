@@ -1,0 +1,102 @@
+"""Chart builders: pure functions from frames to Altair charts (no ``st.*`` calls)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import altair as alt
+import numpy as np
+import pandas as pd
+
+SEGMENT_COLOURS = {"travel": "#4c78a8", "work": "#54a24b", "break": "#f2cf5b", "idle": "#d9d9d9"}
+
+
+def _times(epoch_date: str, seconds: pd.Series) -> pd.Series:
+    """Absolute seconds -> naive local datetimes (China Standard Time), for a time axis."""
+    epoch = pd.Timestamp(dt.datetime.fromisoformat(epoch_date))
+    return epoch + pd.to_timedelta(seconds.astype("int64"), unit="s")
+
+
+def gantt(segments: pd.DataFrame, epoch_date: str, now_s: int | None = None) -> alt.Chart:
+    """One row per technician: travel, work, break and idle bars along the day."""
+    data = segments.copy()
+    data["start"] = _times(epoch_date, data["start_s"])
+    data["end"] = _times(epoch_date, data["end_s"])
+    data["minutes"] = ((data["end_s"] - data["start_s"]) / 60).round(1)
+    height = max(120, 22 * data["technician_id"].nunique())
+    bars = alt.Chart(data).mark_bar(height=14).encode(
+        x=alt.X("start:T", title="time (CST)", axis=alt.Axis(format="%H:%M")),
+        x2="end:T",
+        y=alt.Y("technician_id:N", title=None, sort=None),
+        color=alt.Color("kind:N", scale=alt.Scale(domain=list(SEGMENT_COLOURS), range=list(SEGMENT_COLOURS.values())),
+                        legend=alt.Legend(orient="top", title=None)),
+        tooltip=["technician_id", "kind", "request_id", alt.Tooltip("start:T", format="%H:%M"),
+                 alt.Tooltip("end:T", format="%H:%M"), "minutes"],
+    ).properties(height=height)
+    if now_s is None:
+        return bars
+    now = pd.DataFrame({"t": _times(epoch_date, pd.Series([now_s]))})
+    rule = alt.Chart(now).mark_rule(color="#d62728", strokeDash=[4, 3]).encode(x="t:T")
+    return alt.layer(bars, rule)
+
+
+def _hist(values: pd.DataFrame, column: str, title: str, bin_step: float, rules: dict[str, float]) -> alt.Chart:
+    base = alt.Chart(values).mark_bar(opacity=0.65).encode(
+        x=alt.X(f"{column}:Q", bin=alt.Bin(step=bin_step), title=title),
+        y=alt.Y("count():Q", title="calls", stack=None),
+        color=alt.Color("policy:N", legend=alt.Legend(orient="top", title=None)),
+    )
+    lines = pd.DataFrame({"at": list(rules.values()), "target": list(rules)})
+    rule = alt.Chart(lines).mark_rule(color="#d62728", strokeDash=[5, 3]).encode(x="at:Q", tooltip=["target"])
+    return alt.layer(base, rule).properties(height=240)
+
+
+def dispatch_histogram(outcomes: dict[str, pd.DataFrame], target_min: float = 60) -> alt.Chart:
+    """Time to dispatch (minutes) per policy against the 60-minute promise."""
+    frames = []
+    for policy, o in outcomes.items():
+        trav = o[o["mode"].isin(("onsite", "pickup")) & o["dispatch_s"].notna()]
+        frames.append(pd.DataFrame({"policy": policy,
+                                    "minutes": ((trav["dispatch_s"] - trav["clock_start_s"]) / 60).clip(upper=600)}))
+    data = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["policy", "minutes"])
+    return _hist(data, "minutes", "time to dispatch (min, capped at 600)", 10, {f"{target_min:.0f} min": target_min})
+
+
+def turnaround_histogram(outcomes: dict[str, pd.DataFrame]) -> alt.Chart:
+    """Turnaround (hours) per policy against the 24 h and 48 h lines."""
+    frames = []
+    for policy, o in outcomes.items():
+        served = o[o["completion_s"].notna()]
+        frames.append(pd.DataFrame({"policy": policy,
+                                    "hours": ((served["completion_s"] - served["created_s"]) / 3600).clip(upper=168)}))
+    data = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["policy", "hours"])
+    return _hist(data, "hours", "turnaround (h, capped at 168)", 4, {"24 h": 24, "48 h": 48})
+
+
+def kpi_bars(table: pd.DataFrame, keys: dict[str, str]) -> alt.Chart:
+    """Grouped bars of raw KPI values: table has columns policy, kpi, value."""
+    data = table[table["kpi"].isin(list(keys))].copy()
+    data["kpi"] = data["kpi"].map(keys)
+    return alt.Chart(data).mark_bar().encode(
+        x=alt.X("policy:N", title=None), y=alt.Y("value:Q", title=None), color="policy:N",
+        column=alt.Column("kpi:N", title=None),
+    ).properties(width=120, height=180).resolve_scale(y="independent")
+
+
+def coverage_bars(county_minutes: pd.DataFrame) -> alt.Chart:
+    """Demand share by travel-time band to the nearest capable station."""
+    from dashboard.maps import COVERAGE_BINS
+
+    m = county_minutes["minutes"].to_numpy(float)
+    w = county_minutes["weight"].to_numpy(float)
+    edges = [0.0] + [b for b, _, _ in COVERAGE_BINS]
+    labels = [lab for _, _, lab in COVERAGE_BINS]
+    idx = np.clip(np.searchsorted(edges, np.minimum(m, 1e9), side="left") - 1, 0, len(labels) - 1)
+    share = np.bincount(idx, weights=w, minlength=len(labels)) / max(w.sum(), 1e-9)
+    colours = ["#%02x%02x%02x" % tuple(c) for _, c, _ in COVERAGE_BINS]
+    data = pd.DataFrame({"band": labels, "share": share})
+    return alt.Chart(data).mark_bar().encode(
+        x=alt.X("band:N", sort=labels, title="travel time to nearest capable station"),
+        y=alt.Y("share:Q", axis=alt.Axis(format="%"), title="share of demand"),
+        color=alt.Color("band:N", scale=alt.Scale(domain=labels, range=colours), legend=None),
+    ).properties(height=200)

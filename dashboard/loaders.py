@@ -1,0 +1,165 @@
+"""Cached loaders: the only place where the dashboard holds things across reruns and sessions.
+
+``st.cache_resource`` for objects shared read-only by every session (the geography, the demo
+datasets, solved plans: all immutable), ``st.cache_data`` for derived frames. Plans are kept in a
+small LRU by key rather than behind ``st.cache_data``, so that a solve can report progress to
+the page that asked for it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import core, maps
+from dispatch.model import Dataset
+from dispatch.plan import Plan
+
+PLAN_CACHE_SIZE = 24
+
+
+@st.cache_resource(show_spinner="Loading the geography of China…")
+def geography():  # type: ignore[no-untyped-def]
+    from dispatch.geodata import load_geography
+
+    return load_geography()
+
+
+@st.cache_resource(show_spinner="Loading the demo dataset…")
+def demo_dataset(source: str) -> Dataset:
+    return core.load_demo(source)
+
+
+def dataset(label: str, uploaded: dict[str, Dataset]) -> Dataset:
+    if label in uploaded:
+        return uploaded[label]
+    return demo_dataset(core.DEMOS.get(label, "sample"))
+
+
+@st.cache_resource(max_entries=32)
+def _area(label: str, fingerprint: str, province: str, prefecture: str, _ds: Dataset) -> Dataset:
+    return core.restrict(_ds, province, prefecture)
+
+
+def area_dataset(label: str, ds: Dataset, province: str, prefecture: str) -> Dataset:
+    from dispatch.io import dataset_fingerprint
+
+    return _area(label, dataset_fingerprint(ds), province, prefecture, ds)
+
+
+@st.cache_data(show_spinner=False)
+def adcode_names() -> dict[str, str]:
+    geo = geography()
+    names = dict(zip(geo.provinces["adcode"], geo.provinces["name"]))
+    names.update(zip(geo.prefectures["adcode"], geo.prefectures["name"]))
+    return names
+
+
+@st.cache_data(show_spinner=False)
+def province_rows(tolerance: float = 0.05) -> pd.DataFrame:
+    return maps.polygon_rows(geography().provinces, tolerance)
+
+
+@st.cache_data(show_spinner=False)
+def county_rows(province: str, prefecture: str, tolerance: float = 0.005) -> pd.DataFrame:
+    return maps.polygon_rows(core.area_counties(geography(), province, prefecture), tolerance)
+
+
+def base_layers(province: str, prefecture: str = core.ALL) -> list[Any]:
+    """Provinces (coarse) then the area's counties (finer): the offline base map."""
+    return [
+        maps.boundary_layer(province_rows(), "provinces", line_px=1.2, fill=(240, 238, 232, 255)),
+        maps.boundary_layer(county_rows(province, prefecture), "counties", line_px=0.6,
+                            line_colour=(150, 150, 150), fill=(250, 249, 246, 255)),
+    ]
+
+
+@st.cache_resource
+def _plans() -> OrderedDict:
+    return OrderedDict()
+
+
+def plan_key(label: str, province: str, prefecture: str, day: int, seed: int,
+             pins: tuple[core.Pin, ...]) -> tuple:
+    return (label, province, prefecture, day, seed, pins)
+
+
+def cached_plan(key: tuple) -> Plan | None:
+    cache = _plans()
+    if key in cache:
+        cache.move_to_end(key)
+        return cache[key]
+    return None
+
+
+def solve_plan(key: tuple, ds: Dataset, day: int, seed: int, pins: tuple[core.Pin, ...],
+               sink: Callable[[float, str], None]) -> tuple[Plan, float]:
+    """Solve afresh (with progress), keep the plan under ``key``; returns (plan, wall seconds)."""
+    t0 = time.perf_counter()
+    plan = core.plan_area(ds, day, seed, pins, progress=core.ProgressTracker(sink))
+    wall = time.perf_counter() - t0
+    cache = _plans()
+    cache[key] = plan
+    while len(cache) > PLAN_CACHE_SIZE:
+        cache.popitem(last=False)
+    return plan, wall
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def baseline(key: tuple, _ds: Dataset, day: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    from dispatch.baseline import BaselineParams, baseline_plan
+
+    return baseline_plan(_ds, BaselineParams(day=day))
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def county_coverage(key: tuple, _ds: Dataset, province: str, prefecture: str, level: int) -> pd.DataFrame:
+    return core.county_coverage(_ds, core.area_counties(geography(), province, prefecture), level)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def coverage_shares(key: tuple, _ds: Dataset, province: str, prefecture: str) -> dict[str, float]:
+    return core.coverage_shares(_ds, core.area_counties(geography(), province, prefecture))
+
+
+class Selection:
+    """What the sidebar chose: the dataset, its restriction to the area, and the day."""
+
+    def __init__(self, label: str, full: Dataset, area: Dataset, province: str, prefecture: str,
+                 day: int, seed: int) -> None:
+        self.label, self.full, self.area = label, full, area
+        self.province, self.prefecture, self.day, self.seed = province, prefecture, day, seed
+
+    @property
+    def area_key(self) -> tuple:
+        return (self.label, self.province, self.prefecture)
+
+    def plan_key(self, pins: tuple[core.Pin, ...]) -> tuple:
+        return plan_key(self.label, self.province, self.prefecture, self.day, self.seed, pins)
+
+    def title(self) -> str:
+        names = adcode_names()
+        where = names.get(self.prefecture or self.province, self.prefecture or self.province)
+        return f"{where}, day {self.day}"
+
+
+def selection() -> Selection:
+    from dashboard import state as S
+
+    ss = st.session_state
+    full = dataset(ss[S.DATASET], ss[S.UPLOADED])
+    area = area_dataset(ss[S.DATASET], full, ss[S.PROVINCE], ss[S.PREFECTURE])
+    return Selection(ss[S.DATASET], full, area, ss[S.PROVINCE], ss[S.PREFECTURE], int(ss[S.DAY]), int(ss[S.SEED]))
+
+
+@st.cache_resource
+def store():  # type: ignore[no-untyped-def]
+    """The plan/scenario store of the CLI (``DISPATCH_DB``, else ./dispatch.sqlite)."""
+    from dispatch.store import Store
+
+    return Store()

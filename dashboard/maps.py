@@ -1,0 +1,246 @@
+"""Map builders: pure functions from frames to ``pydeck.Deck`` (no ``st.*`` calls).
+
+Offline by construction: no tile server; the base layer is province/county boundaries from our
+own geography (``dispatch.geodata``), simplified with shapely. Everything is drawn by deck.gl on
+one WebGL canvas, and point layers are aggregated to a grid past ``MAX_POINTS``, so a national
+view never becomes tens of thousands of DOM markers.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import pydeck as pdk
+
+MAX_POINTS = 5000  # beyond this a point layer is aggregated to grid cells
+GRID_DEG = 0.1  # aggregation cell, degrees (~10 km)
+
+TIER_COLOURS = {1: [178, 24, 43], 2: [239, 138, 22], 3: [33, 102, 172]}
+TIER_NAMES = {1: "province", 2: "city", 3: "county"}
+TIER_RADIUS_PX = {1: 11, 2: 8, 3: 5}
+STATE_COLOURS = {
+    "done": [150, 150, 150], "on site": [26, 152, 80], "en route": [44, 123, 182],
+    "planned": [117, 107, 177], "unassigned": [215, 25, 28],
+}
+RISK_COLOURS = {
+    "late dispatch": [215, 25, 28], "at risk": [253, 174, 97], "on time": [26, 152, 80],
+    "not routed": [120, 120, 120],
+}
+# 20 well-separated route colours (Tableau 20), cycled.
+ROUTE_PALETTE = [
+    [31, 119, 180], [255, 127, 14], [44, 160, 44], [214, 39, 40], [148, 103, 189], [140, 86, 75],
+    [227, 119, 194], [127, 127, 127], [188, 189, 34], [23, 190, 207], [174, 199, 232], [255, 187, 120],
+    [152, 223, 138], [255, 152, 150], [197, 176, 213], [196, 156, 148], [247, 182, 210], [199, 199, 199],
+    [219, 219, 141], [158, 218, 229],
+]
+# Coverage shading: minutes to the nearest capable station (upper bound, colour).
+COVERAGE_BINS: list[tuple[float, list[int], str]] = [
+    (30, [26, 150, 65], "<= 30 min"), (60, [166, 217, 106], "30-60 min"),
+    (90, [253, 174, 97], "60-90 min"), (120, [244, 109, 67], "90-120 min"),
+    (math.inf, [165, 0, 38], "> 120 min"),
+]
+
+
+def route_colour(i: int) -> list[int]:
+    return ROUTE_PALETTE[i % len(ROUTE_PALETTE)]
+
+
+def coverage_colour(minutes: float) -> list[int]:
+    for upper, colour, _ in COVERAGE_BINS:
+        if minutes <= upper:
+            return colour + [170]
+    return COVERAGE_BINS[-1][1] + [170]
+
+
+def diff_colour(delta_min: float) -> list[int]:
+    """Blue where a scenario brings a county closer, red where it moves it away."""
+    if not np.isfinite(delta_min) or abs(delta_min) < 0.5:
+        return [230, 230, 230, 120]
+    strength = min(1.0, abs(delta_min) / 60)
+    if delta_min < 0:
+        return [int(230 - 200 * strength), int(230 - 100 * strength), 230, 190]
+    return [230, int(230 - 200 * strength), int(230 - 200 * strength), 190]
+
+
+# --------------------------------------------------------------------------------------------
+# Boundaries
+
+
+def polygon_rows(frame, tolerance_deg: float, label_columns: Sequence[str] = ("name",)) -> pd.DataFrame:  # type: ignore[no-untyped-def]
+    """One row per polygon part (exterior ring only, simplified): adcode, label, polygon.
+
+    ``tolerance_deg`` ~0.05 for a national view, ~0.005 inside a province: enough for a
+    boundary drawn at that zoom, and a small fraction of the raw vertex count."""
+    rows = []
+    geoms = frame.geometry.simplify(tolerance_deg, preserve_topology=True)
+    for (_, rec), geom in zip(frame.iterrows(), geoms):
+        if geom is None or geom.is_empty:
+            continue
+        parts = getattr(geom, "geoms", [geom])
+        label = " ".join(str(rec[c]) for c in label_columns if c in rec)
+        for part in parts:
+            if part.geom_type != "Polygon" or part.area < tolerance_deg ** 2:
+                continue  # islets below the drawing tolerance add vertices, not information
+            coords = np.round(np.asarray(part.exterior.coords)[:, :2], 4).tolist()
+            rows.append({"adcode": rec["adcode"], "label": label, "polygon": coords})
+    return pd.DataFrame(rows, columns=["adcode", "label", "polygon"])
+
+
+def boundary_layer(rows: pd.DataFrame, layer_id: str, line_px: float = 1.0,
+                   line_colour: Sequence[int] = (90, 90, 90), fill: Sequence[int] = (245, 243, 238, 255),
+                   pickable: bool = False) -> pdk.Layer:
+    return pdk.Layer(
+        "PolygonLayer", data=rows, id=layer_id, get_polygon="polygon", stroked=True, filled=True,
+        get_fill_color=list(fill), get_line_color=list(line_colour), line_width_min_pixels=line_px,
+        pickable=pickable,
+    )
+
+
+def shaded_layer(rows: pd.DataFrame, values: pd.DataFrame, layer_id: str, colour_of,  # type: ignore[no-untyped-def]
+                 value_column: str, label: str) -> pdk.Layer:
+    """Boundary polygons filled by ``colour_of(value)`` per adcode; tooltip shows the value."""
+    v = values.set_index("adcode")[value_column]
+    data = rows.copy()
+    data["value"] = data["adcode"].map(v)
+    data = data[data["value"].notna()]
+    data["fill"] = [colour_of(x) for x in data["value"]]
+    data["label"] = [f"{lab}: {label} {x:.0f}" if np.isfinite(x) else f"{lab}: {label} n/a"
+                     for lab, x in zip(data["label"], data["value"])]
+    return pdk.Layer(
+        "PolygonLayer", data=data, id=layer_id, get_polygon="polygon", stroked=True, filled=True,
+        get_fill_color="fill", get_line_color=[255, 255, 255], line_width_min_pixels=0.5, pickable=True,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Points and routes
+
+
+def aggregate_points(points: pd.DataFrame, cell_deg: float | None = None) -> pd.DataFrame:
+    """Points binned to a lon/lat grid: lon, lat (cell centre), count. The cell is
+    ``GRID_DEG`` or 1/60 of the extent, whichever is larger, so there are at most 3,600 cells."""
+    if cell_deg is None:
+        span = max(float(np.ptp(points["lon"])), float(np.ptp(points["lat"]))) if len(points) else 0.0
+        cell_deg = max(GRID_DEG, span / 60)
+    gx = np.floor(points["lon"].to_numpy(float) / cell_deg)
+    gy = np.floor(points["lat"].to_numpy(float) / cell_deg)
+    g = pd.DataFrame({"gx": gx, "gy": gy}).value_counts().reset_index(name="count")
+    return pd.DataFrame({"lon": (g["gx"] + 0.5) * cell_deg, "lat": (g["gy"] + 0.5) * cell_deg,
+                         "count": g["count"]})
+
+
+def centres_frame(network) -> pd.DataFrame:  # type: ignore[no-untyped-def]
+    return pd.DataFrame([
+        {"id": c.id, "name": c.name, "tier": int(c.tier), "lon": c.lon, "lat": c.lat,
+         "levels": ",".join(str(x) for x in sorted(c.levels))}
+        for c in network
+    ])
+
+
+def centres_layer(centres: pd.DataFrame, layer_id: str = "centres",
+                  highlight: Sequence[str] = ()) -> pdk.Layer:
+    data = centres.copy()
+    data["colour"] = [TIER_COLOURS[t] + [230] for t in data["tier"]]
+    data["radius"] = [TIER_RADIUS_PX[t] for t in data["tier"]]
+    data["line"] = [[0, 0, 0] if i in set(highlight) else [255, 255, 255] for i in data["id"]]
+    data["label"] = [f"{n} ({TIER_NAMES[t]}, levels {lv})" for n, t, lv in zip(data["name"], data["tier"], data["levels"])]
+    return pdk.Layer(
+        "ScatterplotLayer", data=data, id=layer_id, get_position=["lon", "lat"], get_fill_color="colour",
+        get_radius="radius", radius_units="pixels", stroked=True, get_line_color="line",
+        line_width_min_pixels=1.5, pickable=True,
+    )
+
+
+def route_paths(stops: pd.DataFrame, homes: dict[str, tuple[float, float]]) -> pd.DataFrame:
+    """technician_id, path (home -> stops -> home), colour, label."""
+    rows = []
+    if stops.empty:
+        return pd.DataFrame(columns=["technician_id", "path", "colour", "label"])
+    for i, (tid, g) in enumerate(stops.sort_values(["technician_id", "sequence"]).groupby("technician_id", sort=True)):
+        path = [[float(x), float(y)] for x, y in zip(g["lon"], g["lat"])]
+        if tid in homes:
+            h = [float(homes[tid][0]), float(homes[tid][1])]
+            path = [h] + path + [h]
+        rows.append({"technician_id": tid, "path": path, "colour": route_colour(i),
+                     "label": f"technician {tid}: {len(g)} job(s)"})
+    return pd.DataFrame(rows)
+
+
+def routes_layer(paths: pd.DataFrame) -> pdk.Layer:
+    return pdk.Layer(
+        "PathLayer", data=paths, id="routes", get_path="path", get_color="colour", width_min_pixels=2.5,
+        width_units="pixels", get_width=3, pickable=True, joint_rounded=True, cap_rounded=True,
+    )
+
+
+def jobs_layer(jobs: pd.DataFrame, colour_by: str = "state") -> pdk.Layer:
+    """Calls coloured by ``state`` or ``risk``; aggregated to grid cells past ``MAX_POINTS``."""
+    palette = STATE_COLOURS if colour_by == "state" else RISK_COLOURS
+    if len(jobs) > MAX_POINTS:
+        cells = aggregate_points(jobs)
+        cells["label"] = [f"{n} calls in this cell" for n in cells["count"]]
+        return pdk.Layer(
+            "ScatterplotLayer", data=cells, id="jobs", get_position=["lon", "lat"],
+            get_fill_color=[80, 80, 160, 160], get_radius="2 + Math.sqrt(count)", radius_units="pixels",
+            pickable=True,
+        )
+    data = jobs[["request_id", "lon", "lat", "state", "risk", "mode", "level", "priority"]].copy()
+    data["colour"] = [palette.get(v, [0, 0, 0]) + [235] for v in data[colour_by]]
+    data["label"] = [f"{r} ({m}, level {lv}): {s}, {k}" for r, m, lv, s, k in
+                     zip(data["request_id"], data["mode"], data["level"], data["state"], data["risk"])]
+    return pdk.Layer(
+        "ScatterplotLayer", data=data, id="jobs", get_position=["lon", "lat"], get_fill_color="colour",
+        get_radius=4, radius_units="pixels", stroked=True, get_line_color=[255, 255, 255],
+        line_width_min_pixels=0.5, pickable=True,
+    )
+
+
+def suggested_layer(sites: pd.DataFrame) -> pdk.Layer:
+    data = sites.copy()
+    data["label"] = [f"suggested station: {n}" for n in data["name"]]
+    return pdk.Layer(
+        "ScatterplotLayer", data=data, id="suggested", get_position=["lon", "lat"],
+        get_fill_color=[255, 215, 0, 255], get_line_color=[0, 0, 0], stroked=True, get_radius=9,
+        radius_units="pixels", line_width_min_pixels=2, pickable=True,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# The deck
+
+
+def view_for(lon: Sequence[float], lat: Sequence[float]) -> pdk.ViewState:
+    """A view that fits the points (zoom from their extent; Web Mercator halves per level)."""
+    lon, lat = np.asarray(lon, float), np.asarray(lat, float)
+    if not len(lon):
+        return pdk.ViewState(longitude=104.0, latitude=35.0, zoom=3)
+    span = max(float(np.ptp(lon)), float(np.ptp(lat)) * 1.3, 0.05)
+    zoom = float(np.clip(math.log2(360.0 / span) - 0.6, 2.5, 12))
+    return pdk.ViewState(longitude=float((lon.min() + lon.max()) / 2), latitude=float((lat.min() + lat.max()) / 2),
+                         zoom=round(zoom, 2))
+
+
+def deck(layers: Sequence[pdk.Layer], view: pdk.ViewState) -> pdk.Deck:
+    """No base map provider: nothing is fetched from a tile server; the boundaries are the map."""
+    return pdk.Deck(layers=list(layers), initial_view_state=view, map_provider=None, map_style=None,
+                    tooltip={"text": "{label}"})
+
+
+def board_map(base: Sequence[pdk.Layer], centres: pd.DataFrame, paths: pd.DataFrame, jobs: pd.DataFrame,
+              colour_by: str) -> pdk.Deck:
+    layers = list(base) + [routes_layer(paths), jobs_layer(jobs, colour_by), centres_layer(centres)]
+    pts_lon = list(centres["lon"]) + list(jobs["lon"])
+    pts_lat = list(centres["lat"]) + list(jobs["lat"])
+    return deck(layers, view_for(pts_lon, pts_lat))
+
+
+def network_map(base: Sequence[pdk.Layer], shading: pdk.Layer | None, centres: pd.DataFrame,
+                suggested: pd.DataFrame | None = None, view_points: pd.DataFrame | None = None) -> pdk.Deck:
+    layers = list(base) + ([shading] if shading is not None else []) + [centres_layer(centres)]
+    if suggested is not None and len(suggested):
+        layers.append(suggested_layer(suggested))
+    pts = view_points if view_points is not None else centres
+    return deck(layers, view_for(pts["lon"], pts["lat"]))

@@ -1,0 +1,49 @@
+"""Every session-state key the dashboard uses, in one place, with its default."""
+
+from __future__ import annotations
+
+from typing import Any
+
+# Sidebar: what the pages work on.
+DATASET = "dataset"  # label of the chosen dataset (a demo or an upload)
+PROVINCE = "province"  # province adcode
+PREFECTURE = "prefecture"  # prefecture adcode, or "" for the whole province
+DAY = "day"  # day index since the dataset epoch
+SEED = "seed"
+
+# Data the user brought: label -> Dataset (only datasets that validated completely).
+UPLOADED = "uploaded"
+UPLOAD_PROBLEMS = "upload_problems"  # problems table of the last failed upload
+UPLOAD_MESSAGE = "upload_message"
+
+# Board.
+PINS = "pins"  # area key -> tuple of Pin
+FORCE_RUN = "force_run"  # plan key to solve afresh on this run
+LAST_RUN = "last_run"  # (plan key, wall seconds) of the last solve shown on the board
+PIN_MESSAGE = "pin_message"
+COLOUR_BY = "colour_by"
+NOW_MIN = "now_min"  # board clock, minutes since midnight
+
+# Network & coverage.
+LEVEL = "coverage_level"
+SCENARIOS = "scenarios"  # name -> dispatch.scenarios.Scenario
+SUGGESTED = "suggested"  # (area key, frame of suggested county seats)
+COMPARISON = "comparison"  # (area key, names, runs) of the last comparison
+SCENARIO_MESSAGE = "scenario_message"
+
+DEFAULTS: dict[str, Any] = {
+    SEED: 0,
+    UPLOADED: {},
+    PINS: {},
+    COLOUR_BY: "state",
+    NOW_MIN: 12 * 60,
+    LEVEL: 1,
+    SCENARIOS: {},
+}
+
+
+def init(state: Any) -> None:
+    """Fill in missing keys (a fresh session, or one that lost some)."""
+    for key, value in DEFAULTS.items():
+        if key not in state:
+            state[key] = value.copy() if isinstance(value, dict) else value

@@ -1,0 +1,285 @@
+"""Dashboard: pure builders on their own, and every page driven headless with AppTest.
+
+Plans are made on the committed Zhejiang sample, one prefecture (Huzhou, ~70 calls), and shared
+through the app's own cache, so the whole module stays within seconds of solver time.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+pytest.importorskip("streamlit")
+
+from dashboard import core, figures, maps  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+APP = str(REPO / "dashboard" / "app.py")
+SAMPLE = REPO / "data" / "sample-zhejiang"
+TIMEOUT = 120
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _isolated_store(tmp_path_factory):
+    """Scenarios saved by the tests go to a throw-away database, never ./dispatch.sqlite."""
+    import os
+
+    from dashboard import loaders
+
+    old = os.environ.get("DISPATCH_DB")
+    os.environ["DISPATCH_DB"] = str(tmp_path_factory.mktemp("db") / "dash.sqlite")
+    loaders.store.clear()
+    yield
+    loaders.store.clear()
+    if old is None:
+        os.environ.pop("DISPATCH_DB", None)
+    else:
+        os.environ["DISPATCH_DB"] = old
+
+
+@pytest.fixture(scope="module")
+def area():
+    return core.restrict(core.load_demo("sample"), "330000", "330500")
+
+
+@pytest.fixture(scope="module")
+def plan(area):
+    return core.plan_area(area, 0)
+
+
+# --------------------------------------------------------------------------------------------
+# Pure logic and builders
+
+
+def test_restrict_keeps_parent_chain_staff_and_own_calls(area):
+    ids = {c.id for c in area.network}
+    assert "P330000" in ids and "C330500" in ids
+    assert all(c.prefecture_adcode in ("330500", "") for c in area.network)
+    assert {t.home_centre_id for t in area.technicians} <= ids
+    assert area.requests and all(r.county_adcode.startswith("3305") for r in area.requests)
+
+
+def test_gantt_segments_tile_each_route_without_overlap(plan, area):
+    seg = core.gantt_segments(plan, area)
+    assert set(seg["kind"]) <= set(core.SEGMENT_KINDS)
+    assert (seg["end_s"] > seg["start_s"]).all()
+    for tid, g in seg.groupby("technician_id"):
+        route = plan.routes.set_index("technician_id").loc[tid]
+        g = g.sort_values("start_s")
+        assert g["start_s"].min() == route["start_s"]
+        assert g["end_s"].max() >= route["end_s"]
+        # No two non-break segments overlap (breaks may sit inside travel).
+        nb = g[g["kind"] != "break"]
+        assert (nb["start_s"].to_numpy()[1:] >= nb["end_s"].to_numpy()[:-1]).all()
+        jobs = plan.stops[plan.stops["technician_id"] == tid]
+        work = g[g["kind"] == "work"]
+        assert (work["end_s"] - work["start_s"]).sum() == (jobs["end_s"] - jobs["start_s"]).sum()
+
+
+def test_job_states_follow_the_clock(plan, area):
+    early = core.job_table(plan, area, 0)
+    late = core.job_table(plan, area, 10 * 86400)
+    assert len(early) == len(plan.outcomes)
+    routed = early["technician_id"].notna()
+    assert set(early.loc[routed, "state"]) <= {"planned"}
+    assert set(late.loc[routed, "state"]) <= {"done"}
+    assert (early.loc[early["unassigned_reason"] != "", "state"] == "unassigned").all()
+    assert set(early["risk"]) <= set(core.RISKS)
+    late_dispatch = early["slack_min"] < 0
+    assert (early.loc[late_dispatch & routed, "risk"] == "late dispatch").all()
+
+
+def test_kpi_tiles_and_table_format():
+    k = {"dispatch_within_target_rate": 0.5, "time_to_dispatch_p50_min": 31.0, "turnaround_mean_h": 12.25,
+         "utilisation": 0.4, "unassigned": 3.0}
+    tiles = core.kpi_tiles(k, against={**k, "dispatch_within_target_rate": 0.25})
+    assert [t.value for t in tiles] == ["50.0 %", "31.0", "12.2", "40.0 %", "3"]
+    assert tiles[0].delta == "+25.0 pt"
+    table = core.kpi_table({"a": k, "b": {**k, "unassigned": 5.0}})
+    assert table.set_index("KPI").loc["unassigned", "change"] == "+2.00"
+
+
+def test_polygons_are_simplified_and_offline_deck_has_no_basemap():
+    from dispatch.geodata import load_geography
+
+    geo = load_geography()
+    rows = maps.polygon_rows(geo.provinces, 0.05)
+    raw = sum(len(g.exterior.coords) for geom in geo.provinces.geometry for g in getattr(geom, "geoms", [geom]))
+    kept = sum(len(p) for p in rows["polygon"])
+    assert 31 <= rows["adcode"].nunique() and kept < raw / 5
+    d = maps.deck([maps.boundary_layer(rows, "provinces")], maps.view_for([110, 120], [30, 40]))
+    spec = json.loads(d.to_json())
+    assert spec.get("mapStyle") in (None, "") and not spec.get("mapProvider")
+
+
+def test_large_point_layers_are_aggregated():
+    rng = np.random.default_rng(0)
+    n = maps.MAX_POINTS + 1000
+    jobs = pd.DataFrame({"request_id": [f"r{i}" for i in range(n)], "lon": rng.uniform(80, 130, n),
+                         "lat": rng.uniform(20, 50, n), "state": "planned", "risk": "on time", "mode": "onsite",
+                         "level": 1, "priority": 1})
+    layer = maps.jobs_layer(jobs)
+    assert len(layer.data) <= 3600 and sum(d["count"] for d in layer.data) == n
+    assert len(maps.jobs_layer(jobs.head(10)).data) == 10
+
+
+def test_route_paths_start_and_end_at_home(plan, area):
+    homes = {t.id: (area.network[t.home_centre_id].lon, area.network[t.home_centre_id].lat) for t in area.technicians}
+    paths = maps.route_paths(plan.stops, homes)
+    assert len(paths) == plan.stops["technician_id"].nunique()
+    for p in paths.itertuples():
+        assert p.path[0] == p.path[-1] == [homes[p.technician_id][0], homes[p.technician_id][1]]
+    assert len({tuple(c) for c in paths["colour"].head(20)}) == min(20, len(paths))
+
+
+def test_figures_build(plan, area):
+    seg = core.gantt_segments(plan, area)
+    if len(seg):
+        assert figures.gantt(seg, area.epoch_date, 12 * 3600).to_dict()
+    assert figures.dispatch_histogram({"a": plan.outcomes}).to_dict()
+    assert figures.turnaround_histogram({"a": plan.outcomes}).to_dict()
+
+
+def _sample_files() -> dict[str, bytes]:
+    return {k: (SAMPLE / f"{k}.csv").read_bytes() for k in core.UPLOAD_KINDS}
+
+
+def test_validate_upload_reports_every_problem_and_loads_nothing():
+    files = _sample_files()
+    lines = files["requests"].decode().splitlines()
+    head = lines[0].split(",")
+    bad = lines[1].split(",")
+    bad[head.index("lon")] = "999"
+    files["requests"] = "\n".join([lines[0], ",".join(bad), *lines[2:]]).encode()
+    files["technicians"] = files["technicians"].replace(b",car\n", b",rocket\n", 1)
+    ds, problems = core.validate_upload(files)
+    assert ds is None
+    assert list(problems.columns) == core.PROBLEM_COLUMNS
+    assert {"requests.csv", "technicians.csv"} <= set(problems["file"])
+    row = problems[problems["file"] == "requests.csv"].iloc[0]
+    assert row["row"] == 2 and row["column"] == "lon"
+
+
+def test_validate_upload_limits_and_missing_files():
+    ds, problems = core.validate_upload({"centres": b"x" * 50, "technicians": None, "requests": b""}, max_bytes=10)
+    assert ds is None
+    msgs = dict(zip(problems["file"], problems["message"]))
+    assert "limit" in msgs["centres.csv"] and "missing" in msgs["technicians.csv"]
+
+
+def test_validate_upload_accepts_the_sample():
+    ds, problems = core.validate_upload(_sample_files())
+    assert problems.empty and ds is not None and len(ds.requests) > 1000
+
+
+def test_suggest_stations_improves_coverage(area):
+    from dispatch.geodata import load_geography
+
+    counties = core.area_counties(load_geography(), "330000", "330500")
+    found = core.suggest_stations(area, counties, 2, 30)
+    assert len(found) <= 2
+    assert found.attrs["covered_after"] >= found.attrs["covered_before"]
+    specs = core.open_specs(area, found)
+    assert all(s["parent_id"] == "C330500" for s in specs)
+
+
+# --------------------------------------------------------------------------------------------
+# The app, page by page (AppTest)
+
+
+def _app():
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _labels(at) -> list[str]:
+    return [m.label for m in at.metric]
+
+
+def test_board_opens_on_the_demo_with_plan_kpis_map_and_exports():
+    at = _app()
+    assert at.title[0].value == "Dispatch board"
+    assert "dispatched <= 60 min" in _labels(at) and "unassigned" in _labels(at)
+    assert at.get("deck_gl_json_chart"), "the map is drawn"
+    assert {b.label for b in at.get("download_button")} >= {"route_sheets.csv", "routes.geojson", "unassigned.csv"}
+    assert any("not available yet" in b.label for b in at.button if b.disabled)
+    run = next(b for b in at.button if b.label == "Run plan")
+    run.click().run()
+    assert not at.exception
+    assert any("Plan ready" in s.value for s in at.success)
+    # The unassigned tab lists reasons.
+    assert any("reason_code" in df.value.columns for df in at.dataframe)
+
+
+def test_board_pin_replans_and_reports():
+    at = _app()
+    form_job = at.selectbox(key="pin_job")
+    job = form_job.value
+    at.selectbox(key="pin_tech").set_value(at.selectbox(key="pin_tech").options[0])
+    next(b for b in at.button if b.label == "Pin and re-plan").click().run()
+    assert not at.exception, at.exception
+    messages = [m.value for m in at.success] + [m.value for m in at.warning]
+    assert any(job in m and ("Pinned" in m or "could not be kept" in m) for m in messages), messages
+    assert any("technician" in df.value.columns for df in at.dataframe), "the pins are listed"
+    next(b for b in at.button if b.label == "Clear pins").click().run()
+    assert not at.exception
+
+
+def test_network_scenario_build_and_compare():
+    at = _app()
+    at.switch_page("app_pages/network.py").run()
+    assert not at.exception, at.exception
+    assert "demand <= 60 min, level 1" in _labels(at)
+    assert at.get("deck_gl_json_chart")
+    close = at.multiselect[0]
+    close.select(close.options[-1])
+    at.text_input[0].input("close one")
+    next(b for b in at.button if b.label == "Save scenario").click().run()
+    assert not at.exception, at.exception
+    assert any("close one" in s.value for s in at.success)
+    next(b for b in at.button if b.label == "Compare side by side").click().run()
+    assert not at.exception, at.exception
+    table = next(df.value for df in at.dataframe if "KPI" in df.value.columns)
+    assert {"base", "close one", "Δ close one"} <= set(table.columns)
+    assert len(at.get("deck_gl_json_chart")) >= 4  # main map, two side by side, the difference
+
+
+def test_network_suggest_stations():
+    at = _app()
+    at.switch_page("app_pages/network.py").run()
+    next(b for b in at.button if b.label == "Suggest stations").click().run()
+    assert not at.exception, at.exception
+    assert any("adcode" in df.value.columns for df in at.dataframe)
+
+
+def test_simulation_page_compares_plan_with_baseline():
+    at = _app()
+    at.switch_page("app_pages/simulation.py").run()
+    assert not at.exception, at.exception
+    assert "dispatched <= 60 min" in _labels(at)
+    table = next(df.value for df in at.dataframe if "KPI" in df.value.columns)
+    assert {"baseline", "optimiser", "change"} <= set(table.columns)
+    assert any(b.disabled and "not available yet" in b.label for b in at.button)
+
+
+def test_upload_of_a_bad_file_shows_every_problem_and_loads_nothing():
+    at = _app()
+    at.switch_page("app_pages/upload.py").run()
+    files = _sample_files()
+    files["centres"] = files["centres"].replace(b",1;2;3,", b",1;9,", 1)
+    for kind in core.UPLOAD_KINDS:
+        at.file_uploader(key=f"upload_{kind}").upload(f"{kind}.csv", files[kind], "text/csv")
+    next(b for b in at.button if b.label == "Validate and load").click().run()
+    assert not at.exception, at.exception
+    assert any("nothing was loaded" in e.value for e in at.error)
+    problems = next(df.value for df in at.dataframe if list(df.value.columns) == core.PROBLEM_COLUMNS)
+    assert (problems["column"] == "levels").any()
+    assert at.session_state["uploaded"] == {}
