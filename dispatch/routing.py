@@ -149,6 +149,8 @@ class RoutingParams:
     # instead of at the time limit, which then only guards the wall clock; PyVRP then stops after
     # this many iterations. The same seed and limit give the same plan on any machine.
     solution_limit: int | None = None
+    # "wall" or "cpu" (this process's CPU time; PyVRP engine only, OR-Tools limits are wall time).
+    clock: str = "wall"
     log_search: bool = False
 
 

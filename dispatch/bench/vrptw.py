@@ -269,7 +269,7 @@ def run_benchmark(set_name: str, time_limit: float, instances: str | None = None
     bks = read_bks(bks_path)
     params = RoutingParams(time_limit_s=time_limit, seed=seed, workers=workers, engine=engine,
                            arc_cost="distance", drop_penalty_unit=DROP_PENALTY,
-                           route_elimination=route_elimination)
+                           route_elimination=route_elimination, clock="cpu")
     rows = []
     for n, f in enumerate(files):
         inst = read_instance(f)
