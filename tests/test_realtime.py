@@ -1,0 +1,189 @@
+"""Real-time operations: frozen work never moves, promises kept (checker), drop-out explained."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from dispatch.checker import check
+from dispatch.errors import DispatchError
+from dispatch.realtime import JobState, LiveArea, NewCall
+from dispatch.routing import BreakRule, RoutingParams, RoutingProblem, RoutingTechnician
+from dispatch.travel import DEFAULT_TRAVEL
+
+H = 3600
+# Two centres 20 km apart near Huzhou; customers are placed around them.
+CENTRES = [(120.10, 30.87), (120.30, 30.87)]
+
+
+def empty_area(n_techs: int = 2, break_rule: bool = True, clock_s: int = 8 * H) -> LiveArea:
+    lon = np.array([c[0] for c in CENTRES])
+    lat = np.array([c[1] for c in CENTRES])
+    travel_s, distance_m = DEFAULT_TRAVEL.matrices(lon, lat)
+    techs = tuple(
+        RoutingTechnician(f"T{i + 1}", i % 2, i % 2, 8 * H, 18 * H, 2 if i == 0 else 1, frozenset({"*"}),
+                          BreakRule(12 * H, 14 * H, 1800) if break_rule else None, 0)
+        for i in range(n_techs))
+    problem = RoutingProblem(travel_s, distance_m, techs, (), ("S1", "S2"))
+    return LiveArea(problem, {}, clock_s, DEFAULT_TRAVEL, lon, lat)
+
+
+def call(cid: str, lon: float, lat: float, at_s: int, level: int = 1, window_h: float = 4.0,
+         service_min: int = 30, priority: int = 1, deadline: bool = True) -> NewCall:
+    return NewCall(cid, lon, lat, service_min * 60, at_s, at_s + int(window_h * H), level, None, priority,
+                   release_s=at_s, dispatch_deadline_s=at_s + H if deadline else None)
+
+
+def assert_feasible(area: LiveArea) -> None:
+    problems = check(area.checked_problem(), area.result())
+    assert problems == [], problems
+
+
+def test_urgent_call_ranked_by_eta_with_hand_computed_times():
+    area = empty_area()
+    c = call("A", 120.12, 30.87, 9 * H)  # ~1.9 km from S1, ~17 km from S2
+    options = area.urgent_options(c)
+    assert [o.technician_id for o in options] == ["T1", "T2"]
+    leg_t1 = int(DEFAULT_TRAVEL.time_s_from_distance(DEFAULT_TRAVEL.distance_m(120.10, 30.87, 120.12, 30.87)))
+    assert options[0].departure_s == 9 * H  # free, and sets off the moment the call exists
+    assert options[0].eta_s == 9 * H + leg_t1
+    assert options[0].meets_deadline and options[1].meets_deadline
+    assert "A" not in area.routes["T1"]  # ranking adds nothing
+    chosen = area.insert(c)
+    assert chosen.technician_id == "T1" and area.routes["T1"] == ["A"]
+    assert_feasible(area)
+
+
+def test_skill_decides_and_nobody_able_is_a_reason():
+    area = empty_area()
+    level2 = call("B", 120.29, 30.87, 9 * H, level=2)  # next to S2, but only T1 does level 2
+    assert area.insert(level2).technician_id == "T1"
+    level3 = call("C", 120.29, 30.87, 9 * H, level=3)
+    got = area.insert(level3)
+    assert got.reason_code == "no_skill" and "level 3" in got.reason
+    assert area.state("C") == JobState.UNASSIGNED
+
+
+def test_insertion_keeps_committed_windows_and_met_deadlines():
+    area = empty_area(n_techs=1, break_rule=False)
+    # A tight job late in the morning, then an urgent call that would fit only by delaying it.
+    area.insert(call("A", 120.25, 30.95, 10 * H, window_h=1.0, service_min=60))
+    before = area.schedule("T1").stops[0]
+    area.insert(call("B", 120.05, 30.80, 10 * H - 600, service_min=90))
+    after = {s.visit_id: s for s in area.schedule("T1").stops}
+    assert after["A"].start_s <= 11 * H  # A still inside its window
+    assert after["A"].dispatch_late_s == 0 or before.dispatch_late_s > 0
+    assert_feasible(area)
+
+
+def test_states_follow_the_clock_and_frozen_work_stays():
+    area = empty_area()
+    area.insert(call("A", 120.12, 30.87, 9 * H))
+    area.insert(call("B", 120.14, 30.88, 9 * H + 60))
+    s = {x.visit_id: x for x in area.result().routes[0].stops}
+    area.advance(s["A"].departure_toward_s)
+    assert area.state("A") == JobState.DISPATCHED
+    area.advance(s["A"].arrival_s)
+    assert area.state("A") == JobState.ON_SITE
+    area.advance(s["A"].end_s)
+    assert area.state("A") == JobState.DONE
+    with pytest.raises(DispatchError, match="the clock cannot go back"):
+        area.advance(8 * H)
+    # An overrun moves what follows, never what is frozen before it.
+    area.report("A", "overrun", s["A"].end_s + 600)
+    assert area.frozen["A"].end_s == s["A"].end_s + 601
+    assert_feasible(area)
+
+
+def test_drop_out_replans_or_explains_every_job():
+    area = empty_area(n_techs=2)
+    for i in range(6):
+        area.insert(call(f"J{i}", 120.10 + 0.04 * i, 30.87 + 0.01 * (i % 2), 9 * H + 300 * i))
+    t1_jobs = list(area.routes["T1"])
+    t2_jobs = list(area.routes["T2"])
+    result = area.drop_out("T1", 9 * H + 1800)
+    moved = {v for v, _ in result.moved}
+    unserved = {u.visit_id for u in result.unserved}
+    done_before = {v for v in t1_jobs if v in area.routes["T1"]}
+    # Every job of his is done, moved to someone else, or listed with a reason.
+    assert set(t1_jobs) == done_before | moved | unserved
+    assert not (moved & unserved)
+    assert all(u.reason for u in result.unserved)
+    assert all(tid == "T2" for _, tid in result.moved)
+    assert set(t2_jobs) <= set(area.routes["T2"])
+    assert_feasible(area)
+
+
+def test_reoptimise_improves_the_tail_and_keeps_commitments():
+    area = empty_area(n_techs=1, break_rule=False)
+    # Best-ETA insertion puts each new call first: the route zigzags across the area.
+    for i, lon in enumerate([120.11, 120.29, 120.12, 120.28, 120.13, 120.27]):
+        area.insert(call(f"J{i}", lon, 30.87, 8 * H, window_h=9, deadline=False))
+    area.advance(8 * H + 60)
+    frozen_before = dict(area.frozen)
+    assert len(frozen_before) == 1
+    travel_before = sum(r.travel_s for r in area.result().routes)
+    assert area.reoptimise(RoutingParams(time_limit_s=1.0))
+    travel_after = sum(r.travel_s for r in area.result().routes)
+    assert travel_after < 0.8 * travel_before
+    for vid, stop in frozen_before.items():
+        assert area.frozen[vid] == stop and area.routes["T1"][0] == vid
+    assert sorted(area.routes["T1"]) == [f"J{i}" for i in range(6)]
+    assert_feasible(area)
+
+
+def test_a_stale_reoptimisation_is_refused():
+    area = empty_area(n_techs=1, break_rule=False)
+    for i, lon in enumerate([120.11, 120.29, 120.12]):
+        area.insert(call(f"J{i}", lon, 30.87, 8 * H, window_h=9, deadline=False))
+    problem, tails = area._tail_problem()
+    from dispatch.routing import solve
+
+    res = solve(problem, RoutingParams(time_limit_s=0.3))
+    version = area.version
+    area.insert(call("J9", 120.2, 30.9, 8 * H, window_h=9, deadline=False))  # the plan moves on
+    assert not area.adopt(res, version)
+    assert "J9" in area.routes["T1"]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.sampled_from(["call", "advance", "drop", "report"]),
+                          st.floats(0, 1), st.floats(0, 1), st.integers(1, 3)), min_size=3, max_size=14),
+       st.integers(0, 2**16))
+def test_random_event_sequences_never_move_frozen_work(events, seed):
+    rng = np.random.default_rng(seed)
+    area = empty_area(n_techs=3)
+    committed: dict[str, tuple[str, int, int]] = {}  # visit -> (technician, departure, start)
+    clock, n = 8 * H, 0
+    for kind, a, b, prio in events:
+        if kind == "call":
+            n += 1
+            area.insert(call(f"C{n}", 120.05 + 0.3 * a, 30.80 + 0.15 * b, clock, priority=prio,
+                             service_min=int(rng.integers(10, 60))))
+        elif kind == "advance":
+            clock += int(a * 2 * H)
+            area.advance(clock)
+        elif kind == "drop":
+            alive = [t for t in area.routes if t not in area.unavailable]
+            if len(alive) > 1:
+                area.drop_out(alive[int(a * len(alive)) % len(alive)], clock)
+        elif kind == "report" and area.frozen:
+            vid = sorted(area.frozen)[int(a * len(area.frozen)) % len(area.frozen)]
+            if area.state(vid) != JobState.DONE:
+                area.report(vid, "overrun", clock)
+        # Frozen work keeps its technician, its departure and its start; only drop-outs release it.
+        for vid, (tid, dep, start) in committed.items():
+            if tid in area.unavailable:
+                continue
+            assert vid in area.routes[tid]
+            assert area.frozen[vid].departure_toward_s == dep and area.frozen[vid].start_s >= start
+        for vid, stop in area.frozen.items():
+            tid = next(t for t, ids in area.routes.items() if vid in ids)
+            committed.setdefault(vid, (tid, stop.departure_toward_s, stop.start_s))
+        assert_feasible(area)
+        # Nothing is lost: every call is routed once or unassigned with a reason.
+        routed = [v for ids in area.routes.values() for v in ids]
+        assert len(routed) == len(set(routed))
+        assert set(routed) | set(area.unassigned) == {f"C{i}" for i in range(1, n + 1)}
