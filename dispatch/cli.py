@@ -253,12 +253,14 @@ def bench() -> None:
 def _register_benchmarks() -> None:
     from dispatch.bench.coverage import coverage_command
     from dispatch.bench.plan import national_command, province_command
+    from dispatch.bench.realtime import realtime_command
     from dispatch.bench.vrptw import vrptw_command
 
     bench.add_command(vrptw_command, name="vrptw")
     bench.add_command(coverage_command, name="coverage")
     bench.add_command(national_command, name="national")
     bench.add_command(province_command, name="province")
+    bench.add_command(realtime_command, name="realtime")
 
 
 def _register_coverage() -> None:
