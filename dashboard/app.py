@@ -20,14 +20,16 @@ import streamlit as st  # noqa: E402
 from dashboard import core, loaders  # noqa: E402
 from dashboard import state as S  # noqa: E402
 
-st.set_page_config(page_title="Repair dispatch", page_icon="🛠", layout="wide")
+st.set_page_config(page_title="Repair dispatch", layout="wide")
 S.init(st.session_state)
 
+# No icons: Streamlit fetches Material Symbols it does not bundle from a font server, and the
+# dashboard must not reach outside the machine.
 PAGES = [
-    st.Page("app_pages/board.py", title="Dispatch board", icon="🗺", default=True, url_path="board"),
-    st.Page("app_pages/network.py", title="Network & coverage", icon="📡", url_path="network"),
-    st.Page("app_pages/simulation.py", title="Simulation", icon="📈", url_path="simulation"),
-    st.Page("app_pages/upload.py", title="Your own data", icon="📂", url_path="upload"),
+    st.Page("app_pages/board.py", title="Dispatch board", default=True),
+    st.Page("app_pages/network.py", title="Network & coverage", url_path="network"),
+    st.Page("app_pages/simulation.py", title="Simulation", url_path="simulation"),
+    st.Page("app_pages/upload.py", title="Your own data", url_path="upload"),
 ]
 page = st.navigation(PAGES)
 

@@ -55,8 +55,9 @@ def area_dataset(label: str, ds: Dataset, province: str, prefecture: str) -> Dat
 @st.cache_data(show_spinner=False)
 def adcode_names() -> dict[str, str]:
     geo = geography()
-    names = dict(zip(geo.provinces["adcode"], geo.provinces["name"]))
-    names.update(zip(geo.prefectures["adcode"], geo.prefectures["name"]))
+    # Pinyin: readable everywhere, also where a browser has no CJK font.
+    names = dict(zip(geo.provinces["adcode"], geo.provinces["pinyin"]))
+    names.update(zip(geo.prefectures["adcode"], geo.prefectures["pinyin"]))
     return names
 
 

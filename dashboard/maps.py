@@ -8,13 +8,17 @@ view never becomes tens of thousands of DOM markers.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 import pydeck as pdk
+from urllib.parse import quote
 
+# pydeck turns bare strings into JavaScript expressions; a unit must go as a literal string.
+PIXELS = pdk.types.String("pixels")
 MAX_POINTS = 5000  # beyond this a point layer is aggregated to grid cells
 GRID_DEG = 0.1  # aggregation cell, degrees (~10 km)
 
@@ -149,7 +153,7 @@ def centres_layer(centres: pd.DataFrame, layer_id: str = "centres",
     data["label"] = [f"{n} ({TIER_NAMES[t]}, levels {lv})" for n, t, lv in zip(data["name"], data["tier"], data["levels"])]
     return pdk.Layer(
         "ScatterplotLayer", data=data, id=layer_id, get_position=["lon", "lat"], get_fill_color="colour",
-        get_radius="radius", radius_units="pixels", stroked=True, get_line_color="line",
+        get_radius="radius", radius_units=PIXELS, stroked=True, get_line_color="line",
         line_width_min_pixels=1.5, pickable=True,
     )
 
@@ -172,7 +176,7 @@ def route_paths(stops: pd.DataFrame, homes: dict[str, tuple[float, float]]) -> p
 def routes_layer(paths: pd.DataFrame) -> pdk.Layer:
     return pdk.Layer(
         "PathLayer", data=paths, id="routes", get_path="path", get_color="colour", width_min_pixels=2.5,
-        width_units="pixels", get_width=3, pickable=True, joint_rounded=True, cap_rounded=True,
+        width_units=PIXELS, get_width=3, pickable=True, joint_rounded=True, cap_rounded=True,
     )
 
 
@@ -184,7 +188,7 @@ def jobs_layer(jobs: pd.DataFrame, colour_by: str = "state") -> pdk.Layer:
         cells["label"] = [f"{n} calls in this cell" for n in cells["count"]]
         return pdk.Layer(
             "ScatterplotLayer", data=cells, id="jobs", get_position=["lon", "lat"],
-            get_fill_color=[80, 80, 160, 160], get_radius="2 + Math.sqrt(count)", radius_units="pixels",
+            get_fill_color=[80, 80, 160, 160], get_radius="2 + Math.sqrt(count)", radius_units=PIXELS,
             pickable=True,
         )
     data = jobs[["request_id", "lon", "lat", "state", "risk", "mode", "level", "priority"]].copy()
@@ -193,7 +197,7 @@ def jobs_layer(jobs: pd.DataFrame, colour_by: str = "state") -> pdk.Layer:
                      zip(data["request_id"], data["mode"], data["level"], data["state"], data["risk"])]
     return pdk.Layer(
         "ScatterplotLayer", data=data, id="jobs", get_position=["lon", "lat"], get_fill_color="colour",
-        get_radius=4, radius_units="pixels", stroked=True, get_line_color=[255, 255, 255],
+        get_radius=4, radius_units=PIXELS, stroked=True, get_line_color=[255, 255, 255],
         line_width_min_pixels=0.5, pickable=True,
     )
 
@@ -204,7 +208,7 @@ def suggested_layer(sites: pd.DataFrame) -> pdk.Layer:
     return pdk.Layer(
         "ScatterplotLayer", data=data, id="suggested", get_position=["lon", "lat"],
         get_fill_color=[255, 215, 0, 255], get_line_color=[0, 0, 0], stroked=True, get_radius=9,
-        radius_units="pixels", line_width_min_pixels=2, pickable=True,
+        radius_units=PIXELS, line_width_min_pixels=2, pickable=True,
     )
 
 
@@ -223,9 +227,17 @@ def view_for(lon: Sequence[float], lat: Sequence[float]) -> pdk.ViewState:
                          zoom=round(zoom, 2))
 
 
+# A base-map style with no sources: one background colour. Streamlit falls back to a CARTO
+# style (fetched from the internet) when a deck has no map style, so the deck carries this one,
+# inline as a data: URL that the map library reads without any network request.
+OFFLINE_STYLE = {"version": 8, "name": "offline", "sources": {},
+                 "layers": [{"id": "background", "type": "background", "paint": {"background-color": "#dfe9f2"}}]}
+OFFLINE_STYLE_URL = "data:application/json," + quote(json.dumps(OFFLINE_STYLE, separators=(",", ":")))
+
+
 def deck(layers: Sequence[pdk.Layer], view: pdk.ViewState) -> pdk.Deck:
-    """No base map provider: nothing is fetched from a tile server; the boundaries are the map."""
-    return pdk.Deck(layers=list(layers), initial_view_state=view, map_provider=None, map_style=None,
+    """No tile server: an inline background-only style; the boundaries are the map."""
+    return pdk.Deck(layers=list(layers), initial_view_state=view, map_provider=None, map_style=OFFLINE_STYLE_URL,
                     tooltip={"text": "{label}"})
 
 
