@@ -10,7 +10,7 @@ and its gap to the exact model's bound says how good it is.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -340,35 +340,65 @@ def _gap(obj: float, bound: float, maximise: bool) -> float:
 
 def mclp(problem: LocationProblem, p: int, max_cost_s: float, time_limit_s: float = 30.0,
          solver: str = "HIGHS") -> LocationResult:
-    """Maximal covering: open exactly ``p`` sites to maximise the demand weight within reach."""
+    """Maximal covering: open exactly ``p`` sites to maximise the demand weight within reach.
+
+    The model is reduced before it is built: demand points reached by the same set of sites
+    become one point (their weights summed), which on a fine demand grid (many points around
+    each seat) removes most rows; points no open-able site reaches are dropped. The optimum is
+    unchanged. HiGHS reports no incumbent before it stops, so ``first_solution_s`` is the time to
+    the returned solution; if the time limit strikes first, the greedy answer comes back instead."""
     _check_p(problem, p)
     t0 = time.perf_counter()
     cover = problem.coverage_matrix(max_cost_s)
+    groups = _coverage_classes(cover, problem.weights, problem.locked_closed)
     s = _solver(solver, time_limit_s)
     m = len(problem.site_ids)
     y = [s.BoolVar(f"y{j}") for j in range(m)]
     _lock(s, y, problem)
-    coverable = np.flatnonzero(np.diff(cover.indptr) > 0)
-    z = {}
-    for i in coverable:
-        if problem.weights[i] <= 0:
+    terms = []
+    for k, (cols, w) in enumerate(groups):
+        if len(cols) == 1:  # covered iff its one site opens: no z variable needed
+            terms.append(w * y[cols[0]])
             continue
-        z[i] = s.NumVar(0, 1, f"z{i}")  # integral at the optimum given integral y
-        s.Add(z[i] <= sum(y[j] for j in cover.indices[cover.indptr[i]:cover.indptr[i + 1]]))
+        z = s.NumVar(0, 1, f"z{k}")  # integral at the optimum given integral y
+        s.Add(z <= sum(y[j] for j in cols))
+        terms.append(w * z)
     s.Add(sum(y) == p)
-    s.Maximize(sum(problem.weights[i] * v for i, v in z.items()))
+    s.Maximize(sum(terms))
+    build_s = time.perf_counter() - t0
     code = s.Solve()
     status = _status(s, code)
+    notes = (f"model: {len(groups)} demand classes from {len(problem.demand_ids)} points; "
+             f"build {build_s:.2f} s, solve {time.perf_counter() - t0 - build_s:.2f} s",)
     if status not in ("OPTIMAL", "FEASIBLE"):
-        return LocationResult("mclp", (), (None,) * len(problem.demand_ids), float("nan"), float("nan"),
-                              float("nan"), status, time.perf_counter() - t0)
+        # HiGHS (through pywraplp or MathOpt alike) hands back no incumbent when the time limit
+        # strikes before its first solution, which on these models comes right after the root
+        # LP; the greedy answer is then the best we have, labelled as such, with no bound.
+        g = greedy_mclp(problem, p, max_cost_s)
+        return replace(g, model="mclp", status="FEASIBLE" if status == "NOT_SOLVED" else status,
+                       solve_s=time.perf_counter() - t0,
+                       notes=notes + (f"exact solve stopped at {time_limit_s:g} s without a solution "
+                                      "(status " + status + "); greedy answer returned, bound unknown",))
     chosen = [j for j in range(m) if y[j].solution_value() > 0.5]
     obj = _covered_weight(problem, cover, chosen)
     bound = s.Objective().BestBound() if status != "OPTIMAL" else obj
     return LocationResult("mclp", tuple(problem.site_ids[j] for j in chosen),
                           _allocate_nearest(problem, chosen, max_cost_s), obj, bound,
                           0.0 if status == "OPTIMAL" else _gap(obj, bound, True), status,
-                          time.perf_counter() - t0)
+                          time.perf_counter() - t0, first_solution_s=time.perf_counter() - t0, notes=notes)
+
+
+def _coverage_classes(cover: sparse.csr_matrix, weights: np.ndarray,
+                      closed: frozenset[int] = frozenset()) -> list[tuple[tuple[int, ...], float]]:
+    """(open-able sites reaching a point, total weight) per distinct set of sites, weight > 0."""
+    classes: dict[tuple[int, ...], float] = {}
+    indptr, indices = cover.indptr, cover.indices
+    for i in np.flatnonzero((np.diff(indptr) > 0) & (weights > 0)):
+        cols = indices[indptr[i]:indptr[i + 1]]
+        key = tuple(int(j) for j in cols if j not in closed) if closed else tuple(cols.tolist())
+        if key:
+            classes[key] = classes.get(key, 0.0) + float(weights[i])
+    return list(classes.items())
 
 
 def _check_p(problem: LocationProblem, p: int) -> None:
@@ -391,37 +421,51 @@ def _covered_weight(problem: LocationProblem, cover: sparse.csr_matrix, chosen) 
 def _allocate_nearest(problem: LocationProblem, chosen, max_cost_s: float | None = None):
     if not len(chosen):
         return (None,) * len(problem.demand_ids)
+    chosen = np.asarray(chosen)
     sub = problem.cost_s[:, chosen]
     best = np.argmin(sub, axis=1)
-    out = []
-    for i, j in enumerate(best):
-        ok = max_cost_s is None or sub[i, j] <= max_cost_s
-        out.append(problem.site_ids[chosen[j]] if ok else None)
-    return tuple(out)
+    ids = np.array(problem.site_ids, dtype=object)[chosen[best]]
+    if max_cost_s is not None:  # beyond reach: not allocated
+        ids[sub[np.arange(len(best)), best] > max_cost_s] = None
+    return tuple(ids.tolist())
 
 
 def greedy_mclp(problem: LocationProblem, p: int, max_cost_s: float) -> LocationResult:
-    """Greedy maximal covering (locked sites first): instant, with a (1 - 1/e) guarantee."""
+    """Greedy maximal covering (locked sites first): instant, with a (1 - 1/e) guarantee.
+
+    Gains are kept up to date incrementally: when a site opens, only the sites that also reach
+    its newly covered points lose gain, so the whole run touches each nonzero of the coverage
+    matrix about once instead of recomputing every gain per pick."""
     _check_p(problem, p)
     t0 = time.perf_counter()
-    cover = problem.coverage_matrix(max_cost_s).tocsc().astype(float)
-    uncovered = problem.weights.astype(float).copy()
-    chosen = sorted(problem.locked_open)
-    for j in chosen:
-        rows = cover.indices[cover.indptr[j]:cover.indptr[j + 1]]
-        uncovered[rows] = 0
+    csr = problem.coverage_matrix(max_cost_s)
+    csc = csr.tocsc()
+    w = problem.weights.astype(float)
+    uncovered = w.copy()
+    gain = np.asarray(csc.T @ w, dtype=float).ravel()
     allowed = np.ones(len(problem.site_ids), bool)
     allowed[list(problem.locked_closed)] = False
-    allowed[chosen] = False
-    while len(chosen) < p:
-        gain = cover.T @ uncovered
-        gain[~allowed] = -1
-        j = int(np.argmax(gain))
-        chosen.append(j)
+
+    def open_site(j: int) -> None:
+        rows = csc.indices[csc.indptr[j]:csc.indptr[j + 1]]
+        rows = rows[uncovered[rows] > 0]
+        if len(rows):
+            starts, ends = csr.indptr[rows], csr.indptr[rows + 1]
+            lengths = ends - starts
+            # All sites reaching the newly covered rows, each losing that row's weight.
+            idx = np.repeat(starts - np.cumsum(np.r_[0, lengths[:-1]]), lengths) + np.arange(lengths.sum())
+            np.subtract.at(gain, csr.indices[idx], np.repeat(uncovered[rows], lengths))
+            uncovered[rows] = 0
         allowed[j] = False
-        rows = cover.indices[cover.indptr[j]:cover.indptr[j + 1]]
-        uncovered[rows] = 0
-    obj = float(problem.weights.sum() - uncovered.sum())
+
+    chosen = sorted(problem.locked_open)
+    for j in chosen:
+        open_site(j)
+    while len(chosen) < p:
+        j = int(np.argmax(np.where(allowed, gain, -1.0)))
+        chosen.append(j)
+        open_site(j)
+    obj = float(w.sum() - uncovered.sum())
     return LocationResult("mclp-greedy", tuple(problem.site_ids[j] for j in chosen),
                           _allocate_nearest(problem, chosen, max_cost_s), obj, float("nan"), float("nan"),
                           "HEURISTIC", time.perf_counter() - t0)
