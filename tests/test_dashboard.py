@@ -113,7 +113,7 @@ def test_polygons_are_simplified_and_offline_deck_has_no_basemap():
     assert 31 <= rows["adcode"].nunique() and kept < raw / 5
     d = maps.deck([maps.boundary_layer(rows, "provinces")], maps.view_for([110, 120], [30, 40]))
     spec = json.loads(d.to_json())
-    assert spec.get("mapStyle") in (None, "") and not spec.get("mapProvider")
+    assert spec["mapStyle"].startswith("data:application/json,") and not spec.get("mapProvider")
 
 
 def test_large_point_layers_are_aggregated():
