@@ -337,8 +337,10 @@ def gantt_segments(plan: Plan, ds: Dataset) -> pd.DataFrame:
     if plan.routes.empty:
         return pd.DataFrame(columns=["technician_id", "kind", "start_s", "end_s", "request_id"])
     brk = {t.id: t.break_s for t in ds.technicians}
-    stops = plan.stops.sort_values(["technician_id", "sequence"])
-    by_tech = dict(tuple(stops.groupby("technician_id", sort=False)))
+    by_tech = {}
+    if len(plan.stops):  # an empty frame may come without columns
+        stops = plan.stops.sort_values(["technician_id", "sequence"])
+        by_tech = dict(tuple(stops.groupby("technician_id", sort=False)))
     for r in plan.routes.itertuples(index=False):
         tid = r.technician_id
         segs: list[tuple[str, int, int, str]] = []
@@ -627,3 +629,45 @@ def minutes_difference(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
     m = a[["adcode", "name", "minutes"]].merge(b[["adcode", "minutes"]], on="adcode", suffixes=("_a", "_b"))
     m["delta"] = m["minutes_b"] - m["minutes_a"]
     return m
+
+
+# --------------------------------------------------------------------------------------------
+# Real time (dispatch.realtime): urgent calls and drop-outs on a live area of the plan
+
+
+def realtime_ready(plan: Plan) -> bool:
+    """Whether the plan carries its areas' routing problems and results (what a live area
+    starts from) and ``dispatch.realtime`` is installed."""
+    import importlib.util
+
+    return bool(getattr(plan, "area_problems", None)) and importlib.util.find_spec("dispatch.realtime") is not None
+
+
+def live_area(plan: Plan, ds: Dataset, area: str, clock_s: int):  # type: ignore[no-untyped-def]
+    """A ``LiveArea`` of one routing area of the plan at ``clock_s`` (work begun is frozen)."""
+    from dispatch.realtime import LiveArea
+
+    problem = plan.area_problems[area]  # type: ignore[attr-defined]
+    result = plan.area_results[area]  # type: ignore[attr-defined]
+    pos = {c.id: (c.lon, c.lat) for c in ds.network} | {r.id: (r.lon, r.lat) for r in ds.requests}
+    lon = np.array([pos[n][0] for n in problem.node_names])
+    lat = np.array([pos[n][1] for n in problem.node_names])
+    release = {v.id: v.release_s for v in problem.visits if getattr(v, "release_s", None) is not None}
+    return LiveArea.from_result(problem, result, lon, lat, release, clock_s)
+
+
+def urgent_call(call_id: str, lon: float, lat: float, level: int, priority: int, service_min: int,
+                clock_s: int, day: int, dispatch_target_s: int = DISPATCH_TARGET_S):  # type: ignore[no-untyped-def]
+    """An urgent call made now: the customer is available until 21:00, the clock starts now."""
+    from dispatch.realtime import NewCall
+
+    end = max(clock_s + 3600, day * DAY_S + 21 * 3600)
+    return NewCall(call_id, float(lon), float(lat), int(service_min) * 60, clock_s, end, int(level), None,
+                   int(priority), clock_s, clock_s + dispatch_target_s)
+
+
+def area_at(ds: Dataset, lon: float, lat: float) -> str:
+    """The routing area (prefecture) of the centre nearest to a point."""
+    idx, _ = ds.network.nearest(np.array([lon]), np.array([lat]))
+    c = ds.network.centres[int(np.atleast_1d(idx)[0])]
+    return c.prefecture_adcode or c.province_adcode

@@ -210,7 +210,9 @@ def test_board_opens_on_the_demo_with_plan_kpis_map_and_exports():
     assert "dispatched <= 60 min" in _labels(at) and "unassigned" in _labels(at)
     assert at.get("deck_gl_json_chart"), "the map is drawn"
     assert {b.label for b in at.get("download_button")} >= {"route_sheets.csv", "routes.geojson", "unassigned.csv"}
-    assert any("not available yet" in b.label for b in at.button if b.disabled)
+    # Real time: live controls when the plan supports them, else clearly disabled placeholders.
+    assert any(b.label == "Rank technicians by ETA" and not b.disabled for b in at.button) or \
+        any("not available yet" in b.label for b in at.button if b.disabled)
     run = next(b for b in at.button if b.label == "Run plan")
     run.click().run()
     assert not at.exception
@@ -283,3 +285,17 @@ def test_upload_of_a_bad_file_shows_every_problem_and_loads_nothing():
     problems = next(df.value for df in at.dataframe if list(df.value.columns) == core.PROBLEM_COLUMNS)
     assert (problems["column"] == "levels").any()
     assert at.session_state["uploaded"] == {}
+
+
+def test_board_urgent_insert_and_drop_out(plan):
+    if not core.realtime_ready(plan):
+        pytest.skip("the plan carries no area routing problems yet (dispatch.plan), so real time is disabled")
+    at = _app()
+    next(b for b in at.button if b.label == "Rank technicians by ETA").click().run()
+    assert not at.exception, at.exception
+    assert any("eta_min" in df.value.columns for df in at.dataframe) or at.warning
+    next(b for b in at.button if b.label == "Insert with the best ETA").click().run()
+    assert any("Inserted URG-" in s.value for s in at.success) or any("Not inserted" in w.value for w in at.warning)
+    next(b for b in at.button if b.label.startswith("Technician drop-out")).click().run()
+    assert not at.exception, at.exception
+    assert any("is out from" in s.value for s in at.success)

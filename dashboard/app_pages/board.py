@@ -116,16 +116,62 @@ with tab_pin:
             st.rerun()
 
 with tab_live:
-    st.info("Real-time dispatch (`dispatch/realtime.py`: insert an urgent call ranked by ETA, re-plan "
-            "after a technician drops out) is being built and is **not available yet**. The controls "
-            "below are placeholders and do nothing.")
-    with st.form("urgent_form"):
-        a, b, c = st.columns(3)
-        a.number_input("lon", value=float(sel.area.network.centres[0].lon), format="%.4f", disabled=True)
-        b.number_input("lat", value=float(sel.area.network.centres[0].lat), format="%.4f", disabled=True)
-        c.selectbox("level", [1, 2, 3], disabled=True)
-        st.form_submit_button("Rank technicians by ETA and insert (not available yet)", disabled=True)
-    st.button("Technician drop-out (not available yet)", disabled=True)
+    if not core.realtime_ready(plan):
+        st.info("Real-time dispatch (insert an urgent call ranked by ETA, re-plan after a technician "
+                "drops out) needs `dispatch.realtime` and a plan that carries its areas' routing problems; "
+                "this installation has not got them, so the controls are **not available yet**.")
+        st.button("Rank technicians by ETA and insert (not available yet)", disabled=True)
+        st.button("Technician drop-out (not available yet)", disabled=True)
+    else:
+        from dispatch.realtime import eta_table
+
+        st.write(f"Live at **{core.clock(sel.area.epoch_date, now_s)}** (the clock above): work already "
+                 "under way is frozen; the rest may move.")
+        centre0 = next(c for c in sel.area.network if c.prefecture_adcode == (sel.prefecture or c.prefecture_adcode))
+        with st.form("urgent_form"):
+            a, b, c, d = st.columns(4)
+            lon = a.number_input("lon", value=float(centre0.lon) + 0.02, format="%.4f")
+            lat = b.number_input("lat", value=float(centre0.lat) + 0.02, format="%.4f")
+            level = c.selectbox("level", [1, 2], key="urgent_level")
+            prio = d.selectbox("priority", [3, 2, 1], format_func=lambda p: {1: "normal", 2: "high", 3: "urgent"}[p])
+            service = st.number_input("service (min)", 10, 240, 45, step=5)
+            rank = st.form_submit_button("Rank technicians by ETA")
+            insert = st.form_submit_button("Insert with the best ETA")
+        if rank or insert:
+            area_key = core.area_at(sel.area, lon, lat)
+            if area_key not in plan.area_problems:
+                st.warning(f"No routing area {area_key} in this plan (no calls were routed there today).")
+            else:
+                live = core.live_area(plan, sel.area, area_key, now_s)
+                call = core.urgent_call(f"URG-{now_s}", lon, lat, level, prio, service, now_s, sel.day)
+                options = live.urgent_options(call)
+                if not options:
+                    st.warning("Nobody can take this call today without breaking a promise.")
+                else:
+                    st.dataframe(eta_table(options, now_s), hide_index=True, width="stretch")
+                if insert:
+                    got = live.insert(call)
+                    if hasattr(got, "technician_id"):
+                        st.success(f"Inserted {call.id}: {got.technician_id} sets off "
+                                   f"{core.clock(sel.area.epoch_date, got.departure_s)}, arrives "
+                                   f"{core.clock(sel.area.epoch_date, got.eta_s)}.")
+                    else:
+                        st.warning(f"Not inserted: {got.reason}")
+                    st.caption("The insertion is shown on this live view; the stored plan is unchanged.")
+        with st.form("dropout_form"):
+            who = st.selectbox("Technician who drops out now",
+                               sorted(plan.routes["technician_id"]) if len(plan.routes) else [], key="dropout_tech")
+            drop = st.form_submit_button("Technician drop-out: re-plan his work")
+        if drop and who:
+            area_key = core.technician_area(sel.area)[who]
+            live = core.live_area(plan, sel.area, area_key, now_s)
+            res = live.drop_out(who, now_s)
+            st.success(f"{who} is out from {core.clock(sel.area.epoch_date, now_s)}: "
+                       f"{len(res.moved)} job(s) moved, {len(res.unserved)} cannot be saved.")
+            rows = [{"job": v, "to": t, "reason": ""} for v, t in res.moved] + \
+                   [{"job": u.visit_id, "to": "", "reason": u.reason} for u in res.unserved]
+            if rows:
+                st.dataframe(rows, hide_index=True, width="stretch")
 
 with tab_export:
     files = core.export_files(plan, sel.area, f"Route sheets: {sel.title()}")
