@@ -620,25 +620,33 @@ def _cover_within(problem, radius, p, active, time_limit_s, solver):
 def existing_sites(network: Network, demand: pd.DataFrame, level: int = 1) -> dict[str, str]:
     """County adcode -> id of an existing centre able to repair ``level`` in that county.
 
-    County stations carry their county's code; city and provincial centres sit at a seat, so
-    they are matched to the county whose seat is nearest (the seat they were placed on)."""
+    County stations carry their county's code. City and provincial centres sit at a seat that
+    need not coincide with a county seat's coordinates, so a city centre takes the nearest seat
+    among its own prefecture's counties, and a provincial centre the nearest seat of its
+    province within 30 km (farther means the lab lies outside a one-prefecture area)."""
     from scipy.spatial import cKDTree
 
     codes = demand["adcode"].astype(str).to_numpy()
+    pref = demand["prefecture_adcode"].astype(str).to_numpy() if "prefecture_adcode" in demand else None
+    prov = demand["province_adcode"].astype(str).to_numpy()
+    xyz = _unit_vectors(demand["lon"].to_numpy(float), demand["lat"].to_numpy(float))
     known = set(codes)
-    tree = cKDTree(_unit_vectors(demand["lon"].to_numpy(float), demand["lat"].to_numpy(float)))
     out: dict[str, str] = {}
     for c in sorted(network, key=lambda c: int(c.tier)):  # the higher tier names the site
         if not c.can_repair(level):
             continue
         code = c.county_adcode if c.county_adcode in known else None
         if code is None:
-            chord, j = tree.query(_unit_vectors(np.array([c.lon]), np.array([c.lat])), k=1)
-            # Centres sit on a seat; one farther than 5 km from every seat here lies outside
-            # the area (the provincial lab of a one-prefecture preset) and is no site of it.
-            if float(np.atleast_1d(chord)[0]) * EARTH_RADIUS_M > 5000:
+            if c.tier == Tier.CITY and pref is not None and c.prefecture_adcode:
+                pool, limit_m = np.flatnonzero(pref == c.prefecture_adcode), np.inf
+            else:
+                pool, limit_m = np.flatnonzero(prov == c.province_adcode), 30_000.0
+            if not len(pool):
                 continue
-            code = str(codes[int(np.atleast_1d(j)[0])])
+            chord, j = cKDTree(xyz[pool]).query(_unit_vectors(np.array([c.lon]), np.array([c.lat])), k=1)
+            if float(np.atleast_1d(chord)[0]) * EARTH_RADIUS_M > limit_m:
+                continue
+            code = str(codes[pool[int(np.atleast_1d(j)[0])]])
         out.setdefault(code, c.id)
     return out
 
