@@ -546,10 +546,13 @@ def pmedian(problem: LocationProblem, p: int, time_limit_s: float = 30.0, solver
         return LocationResult("pmedian", (), (None,) * n, float("nan"), float("nan"), float("nan"),
                               status, time.perf_counter() - t0, notes=notes)
     chosen = [j for j in range(m) if y[j].solution_value() > 0.5]
-    alloc = []
-    for i in range(n):
-        best = max(((v.solution_value(), j) for (ii, j), v in x.items() if ii == i), default=(0, None))
-        alloc.append(problem.site_ids[best[1]] if best[1] is not None else None)
+    # One pass over x (not one per demand point: that was O(n * |x|), minutes nationally).
+    best_of: dict[int, tuple[float, int]] = {}
+    for (i, j), v in x.items():
+        val = v.solution_value()
+        if val > best_of.get(i, (1e-6, -1))[0]:
+            best_of[i] = (val, j)
+    alloc = [problem.site_ids[best_of[i][1]] if i in best_of else None for i in range(n)]
     obj = s.Objective().Value()
     bound = obj if status == "OPTIMAL" else s.Objective().BestBound()
     return LocationResult("pmedian", tuple(problem.site_ids[j] for j in chosen), tuple(alloc), obj, bound,
@@ -557,52 +560,93 @@ def pmedian(problem: LocationProblem, p: int, time_limit_s: float = 30.0, solver
 
 
 def pcenter(problem: LocationProblem, p: int, time_limit_s: float = 30.0, solver: str = "HIGHS") -> LocationResult:
-    """Open ``p`` sites minimising the worst travel time of any (positive-weight) demand point:
-    a binary search over candidate radii, each a set-cover feasibility check."""
+    """Open ``p`` sites minimising the worst travel time of any (positive-weight) demand point.
+
+    A binary search over candidate radii, each a set-cover feasibility check, narrowed first:
+    every point needs its nearest open-able site (a lower bound), and a farthest-point greedy
+    gives a feasible radius (an upper bound) and an answer even if no check finishes in time.
+    A check that times out stops the search; the result is then FEASIBLE with the proven bound."""
     _check_p(problem, p)
     t0 = time.perf_counter()
     active = problem.weights > 0
-    radii = np.unique(problem.cost_s[active])
+    if not active.any() or p == 0:
+        chosen0 = sorted(problem.locked_open)
+        return LocationResult("pcenter", tuple(problem.site_ids[j] for j in chosen0),
+                              _allocate_nearest(problem, chosen0), 0.0, 0.0, 0.0, "OPTIMAL",
+                              time.perf_counter() - t0)
+    cost = problem.cost_s[active]
+    allowed = np.ones(cost.shape[1], bool)
+    allowed[list(problem.locked_closed)] = False
+    lower = float(cost[:, allowed].min(axis=1).max())
+    greedy, upper = _pcenter_greedy(cost, p, allowed, sorted(problem.locked_open))
+    radii = np.unique(cost[(cost >= lower) & (cost < upper)])
+    best: tuple[float, list[int]] = (upper, greedy)
     lo, hi = 0, len(radii) - 1
-    best: tuple[float, list[int]] | None = None
     deadline = t0 + time_limit_s
-    while lo <= hi and time.perf_counter() < deadline:
+    timed_out = False
+    while lo <= hi:
+        left = deadline - time.perf_counter()
+        if left <= 0:
+            timed_out = True
+            break
         mid = (lo + hi) // 2
-        r = float(radii[mid])
-        chosen = _cover_within(problem, r, p, active, max(1.0, deadline - time.perf_counter()), solver)
+        status, chosen = _cover_within(problem, float(radii[mid]), p, active, left, solver)
         if chosen is not None:
-            best = (r, chosen)
+            best = (float(radii[mid]), chosen)
             hi = mid - 1
-        else:
+        elif status == "INFEASIBLE":
             lo = mid + 1
-    if best is None:
-        return LocationResult("pcenter", (), (None,) * len(problem.demand_ids), float("nan"), float("nan"),
-                              float("nan"), "NOT_SOLVED", time.perf_counter() - t0)
+        else:  # no verdict in time
+            timed_out = True
+            break
     r, chosen = best
-    proven = lo > hi
-    lower = float(radii[lo - 1]) if 0 < lo <= len(radii) and not proven else r
+    if not timed_out:
+        bound = r  # every smaller candidate radius was proven infeasible
+    else:
+        bound = max(lower, float(radii[lo]) if lo < len(radii) else r)
+        bound = min(bound, r)
+    proven = bound >= r
     return LocationResult("pcenter", tuple(problem.site_ids[j] for j in chosen),
-                          _allocate_nearest(problem, chosen), r, r if proven else lower,
-                          0.0 if proven else _gap(r, lower, False), "OPTIMAL" if proven else "FEASIBLE",
+                          _allocate_nearest(problem, chosen), r, bound,
+                          0.0 if proven else _gap(r, bound, False), "OPTIMAL" if proven else "FEASIBLE",
                           time.perf_counter() - t0)
 
 
-def _cover_within(problem, radius, p, active, time_limit_s, solver):
+def _pcenter_greedy(cost: np.ndarray, p: int, allowed: np.ndarray, locked: list[int]) -> tuple[list[int], float]:
+    """Farthest-point heuristic: open the open-able site nearest to the worst-served point."""
+    chosen = list(locked)
+    free = allowed.copy()
+    free[chosen] = False
+    d = cost[:, chosen].min(axis=1).astype(float) if chosen else np.full(cost.shape[0], np.inf)
+    while len(chosen) < p and free.any():
+        i = int(np.argmax(d))
+        # Float with inf, not an int sentinel: NumPy 2 would cast a huge int into the int32 row.
+        j = int(np.argmin(np.where(free, cost[i].astype(float), np.inf)))
+        chosen.append(j)
+        free[j] = False
+        d = np.minimum(d, cost[:, j])
+    return sorted(chosen), float(d.max())
+
+
+def _cover_within(problem, radius, p, active, time_limit_s, solver) -> tuple[str, list[int] | None]:
     cover = problem.coverage_matrix(radius)
     s = _solver(solver, time_limit_s)
     m = len(problem.site_ids)
     y = [s.BoolVar(f"y{j}") for j in range(m)]
+    rows = cover[np.flatnonzero(active)]
+    # A point no open-able site reaches makes the radius infeasible outright.
+    reach = np.asarray(rows[:, np.setdiff1d(np.arange(m), list(problem.locked_closed))].sum(axis=1)).ravel()
+    if (reach == 0).any():
+        return "INFEASIBLE", None
     _lock(s, y, problem)
-    for i in np.flatnonzero(active):
-        cols = [j for j in cover.indices[cover.indptr[i]:cover.indptr[i + 1]] if j not in problem.locked_closed]
-        if not cols:
-            return None
+    # Points reached by the same sites need one constraint between them.
+    for cols, _w in _coverage_classes(rows, np.ones(rows.shape[0]), problem.locked_closed):
         s.Add(sum(y[j] for j in cols) >= 1)
     s.Add(sum(y) <= p)
     s.Minimize(sum(y))
     status = _status(s, s.Solve())
     if status not in ("OPTIMAL", "FEASIBLE"):
-        return None
+        return status, None
     chosen = [j for j in range(m) if y[j].solution_value() > 0.5]
     # Fill up to p with unused sites so the answer has exactly p sites (they cannot hurt).
     for j in range(m):
@@ -610,7 +654,7 @@ def _cover_within(problem, radius, p, active, time_limit_s, solver):
             break
         if j not in chosen and j not in problem.locked_closed:
             chosen.append(j)
-    return sorted(chosen)
+    return status, sorted(chosen)
 
 
 # --------------------------------------------------------------------------------------------

@@ -169,3 +169,11 @@ def test_county_problem_resolves_centre_ids_and_names_bad_ones():
     assert "330521" in res.chosen and "330522" not in res.chosen
     with pytest.raises(DispatchError, match=r"lock open: 'S9' is neither a county adcode of this area nor an existing centre id"):
         county_location_problem(demand, NETWORK, lock_open=("S9",))
+
+
+def test_pcenter_greedy_skips_taken_sites_with_int32_costs():
+    from dispatch.coverage import _pcenter_greedy
+
+    cost = np.array([[0, 50, 90], [50, 0, 40], [90, 40, 0]], dtype=np.int32)
+    chosen, radius = _pcenter_greedy(cost, 2, np.ones(3, bool), [])
+    assert len(set(chosen)) == 2 and radius <= 50
