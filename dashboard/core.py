@@ -6,7 +6,6 @@ scenario comparison. Pages call these and only lay out what comes back.
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import math
 import tempfile
 from collections.abc import Callable, Mapping
@@ -143,58 +142,8 @@ class Pin:
 
 def plan_area(ds: Dataset, day: int, seed: int = 0, pins: tuple[Pin, ...] = (),
               progress: Progress | None = None) -> Plan:
-    """``make_plan`` for one day; with pins, the same pipeline with the pins put on the routing
-    visits (``RoutingVisit.pinned_*``), since ``make_plan`` takes no pins yet."""
-    params = PlanParams(seed=seed, day=day)
-    if not pins:
-        return make_plan(ds, params, progress=progress)
-    if "pins" in inspect.signature(make_plan).parameters:  # once plan.py offers pins, use them
-        return make_plan(ds, params, progress=progress, pins=pins)  # type: ignore[call-arg]
-    return _plan_with_pins(ds, params, pins, progress)
-
-
-def _plan_with_pins(ds: Dataset, params: PlanParams, pins: tuple[Pin, ...],
-                    progress: Progress | None) -> Plan:
-    # The steps of plan.make_plan, run sequentially, with the pins applied between building
-    # each area's routing problem and solving it.
-    import time
-
-    from dispatch import plan as P
-    from dispatch.assignment import assign
-    from dispatch.io import dataset_fingerprint
-    from dispatch.travel import DEFAULT_TRAVEL
-
-    report = progress or (lambda stage, done, total: None)
-    timings: dict[str, float] = {}
-    t0 = time.perf_counter()
-    day_reqs, deferred = P._requests_of_day(ds, params.day)
-    day_ds = Dataset(ds.network, ds.technicians, tuple(day_reqs), ds.epoch_date, ds.meta)
-    result = assign(day_ds, params.assignment, DEFAULT_TRAVEL, progress)
-    timings["assignment"] = time.perf_counter() - t0
-    by_req = {a.request_id: a for a in result.assigned}
-    areas = P.make_areas(day_ds, result, params.day)
-    by_pin = {p.request_id: p for p in pins}
-    problems = {}
-    for a in areas:
-        prob = P.routing_problem(a, day_ds, by_req, params.day, params.dispatch_target_s, DEFAULT_TRAVEL)
-        visits = tuple(
-            dataclasses.replace(v, pinned_technician=by_pin[v.id].technician_id,
-                                pinned_start_s=by_pin[v.id].start_s) if v.id in by_pin else v
-            for v in prob.visits
-        )
-        problems[a.key] = dataclasses.replace(prob, visits=visits)
-    t0 = time.perf_counter()
-    results, walls, violations = {}, {}, {}
-    order = sorted(problems, key=lambda k: -len(problems[k].visits))
-    report("routing areas", 0, len(order))
-    for n, key in enumerate(order):
-        _, results[key], walls[key], violations[key] = P._solve_area(
-            key, problems[key], P._routing_params(problems[key], params))
-        report("routing areas", n + 1, len(order))
-    timings["routing"] = time.perf_counter() - t0
-    frames = P._assemble(ds, day_ds, deferred, result, areas, problems, results, walls, params)
-    return P.Plan(dataset_fingerprint(ds), params, *frames, timings,
-                  P._routing_stats(areas, problems, results, walls, violations, params))
+    """``make_plan`` for one day, with the dispatcher's pins (``RoutingVisit.pinned_*``)."""
+    return make_plan(ds, PlanParams(seed=seed, day=day), progress=progress, pins=pins)
 
 
 class ProgressTracker:

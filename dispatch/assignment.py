@@ -107,6 +107,38 @@ def opening_start(centre: Centre, t_s: int) -> int:
     return t_s
 
 
+def business_deadline(centre: Centre, start_s: int, seconds: int) -> int:
+    """The moment ``seconds`` of the centre's opening hours have passed since ``start_s``.
+
+    The one-hour promise runs on business hours: a call at 17:30 at a station closing at 18:00
+    has used 30 minutes by closing and is due 30 minutes after the next opening."""
+    t = opening_start(centre, start_s)
+    left = seconds
+    for _ in range(400):  # a year of days at most; a centre is open every day
+        day = t // DAY_S
+        close = day * DAY_S + centre.opening.end_s
+        if t + left <= close:
+            return t + left
+        left -= close - t
+        t = (day + 1) * DAY_S + centre.opening.start_s
+    raise ValueError(f"centre {centre.id} has no opening hours to count {seconds} s in")
+
+
+def business_seconds(centre: Centre, start_s: float, end_s: float) -> float:
+    """Seconds of the centre's opening hours between two moments (0 if ``end_s`` is earlier)."""
+    if not end_s > start_s:
+        return 0.0
+    total, t = 0.0, float(start_s)
+    for _ in range(400):
+        day = int(t // DAY_S)
+        open_s, close_s = day * DAY_S + centre.opening.start_s, day * DAY_S + centre.opening.end_s
+        total += max(0.0, min(end_s, close_s) - max(t, open_s))
+        t = (day + 1) * DAY_S
+        if t >= end_s:
+            return total
+    return total
+
+
 def _bench_turnaround(
     network: Network, chain: tuple[Centre, ...], hops: int, t_at_station: int, bench_s: int,
     day_offset: int, created_s: int, params: AssignmentParams,

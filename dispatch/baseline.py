@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from dispatch.assignment import AssignmentParams, opening_start
+from dispatch.assignment import AssignmentParams, business_seconds, opening_start
 from dispatch.model import DAY_S, Centre, Dataset, Mode, Request, Technician, Tier
 from dispatch.network import Network
 from dispatch.travel import DEFAULT_TRAVEL, HaversineTravel
@@ -116,7 +116,9 @@ def baseline_plan(
     day_reqs = []
     for r, c in zip(dataset.requests, nearest):
         clock = opening_start(c, r.created_s)
-        if clock // DAY_S == params.day or (r.mode == Mode.WALKIN and r.created_s // DAY_S == params.day):
+        # The same rule as the plan's: a travelling call belongs to the day it can be served.
+        day = r.created_s // DAY_S if r.mode == Mode.WALKIN else max(clock, r.window.start_s) // DAY_S
+        if day == params.day:
             day_reqs.append((clock, r, c))
     day_reqs.sort(key=lambda x: (x[0], x[1].id))
     pickups_of: dict[str, list[tuple[Request, int]]] = defaultdict(list)  # tech -> (request, picked at)
@@ -124,7 +126,7 @@ def baseline_plan(
     for clock, r, station in day_reqs:
         row = {"request_id": r.id, "mode": r.mode.value, "level": r.level, "priority": int(r.priority),
                "province_adcode": station.province_adcode, "centre_id": station.id,
-               "created_s": r.created_s, "clock_start_s": clock, "dispatch_s": np.nan,
+               "created_s": r.created_s, "clock_start_s": clock, "dispatch_s": np.nan, "dispatch_wait_s": np.nan,
                "completion_s": np.nan, "repair_tier": np.nan, "repair_centre_id": None,
                "est_turnaround_s": np.nan, "unassigned_reason": ""}
         rows[r.id] = row
@@ -137,6 +139,7 @@ def baseline_plan(
             continue
         st, depart_s, arrive_s, end_s = chosen
         row["dispatch_s"] = depart_s
+        row["dispatch_wait_s"] = business_seconds(station, clock, depart_s)
         row["centre_id"] = st.tech.home_centre_id
         if r.mode == Mode.ONSITE:
             row["completion_s"] = end_s
@@ -147,6 +150,11 @@ def baseline_plan(
             centre = home[st.tech.id]
             back_s = st.free_at_s + int(travel.time_s_from_distance(
                 travel.distance_m(st.lon, st.lat, centre.lon, centre.lat), st.tech.speed_class))
+            if st.jobs:  # the drive home counts, as in a planned route
+                home_m = int(travel.distance_m(st.lon, st.lat, centre.lon, centre.lat))
+                st.distance_m += home_m
+                st.travel_s += back_s - st.free_at_s
+                st.busy_s += back_s - st.free_at_s
             st.overtime_s = max(0, back_s - st.shift_end_s)
             drop_s = max(back_s, st.shift_end_s)  # devices reach the centre when the shift ends
             for r, _picked in pickups_of.get(st.tech.id, []):

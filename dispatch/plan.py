@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -25,6 +25,8 @@ from dispatch.assignment import (
     AssignmentResult,
     _bench_turnaround,
     assign,
+    business_deadline,
+    business_seconds,
     opening_start,
 )
 from dispatch.model import DAY_S, Centre, Dataset, Mode, Request, Technician, Tier
@@ -38,6 +40,7 @@ from dispatch.routing import (
     solve,
 )
 from dispatch.checker import check
+from dispatch.realtime import ReplayParams, replay_day
 from dispatch.travel import DEFAULT_TRAVEL, HaversineTravel
 
 Progress = Callable[[str, int, int], None]
@@ -53,6 +56,21 @@ class PlanParams:
     routing_min_s: float = 0.5
     routing_max_s: float = 10.0
     seed: int = 0
+    # Reproducible across machines and executors: routing descends to a local optimum and stops
+    # there (no metaheuristic, so no time budget decides the answer; a generous cap stays).
+    deterministic: bool = False
+    # During the day, re-solve each area's movable work this often (None: insertion only).
+    reoptimise_every_s: int | None = None
+    reoptimise_time_limit_s: float = 0.3
+
+
+@dataclass(frozen=True)
+class Pin:
+    """A dispatcher's pin: this request goes to this technician (optionally at this start)."""
+
+    request_id: str
+    technician_id: str
+    start_s: int | None = None
 
 
 @dataclass(frozen=True)
@@ -75,6 +93,10 @@ class Plan:
     unassigned: pd.DataFrame  # request_id, reason_code, reason
     timings_s: dict[str, float]
     routing_stats: pd.DataFrame  # per area: visits, technicians, time limit, wall, status
+    # Per area, the routing problem and its solution: what real-time operations start from.
+    # Not persisted (the frames are); rebuilt from the dataset when a stored plan goes live.
+    area_problems: dict[str, RoutingProblem] = field(default_factory=dict, repr=False)
+    area_results: dict[str, RoutingResult] = field(default_factory=dict, repr=False)
 
 
 def clock_start_s(centre: Centre, request: Request) -> int:
@@ -114,8 +136,9 @@ def routing_problem(
     dispatch_target_s: int, travel: HaversineTravel = DEFAULT_TRAVEL,
 ) -> RoutingProblem:
     net = dataset.network
-    techs = [t for t in dataset.technicians if t.id in set(area.technician_ids)]
-    reqs = [r for r in dataset.requests if r.id in set(area.request_ids)]
+    tech_ids, req_ids = set(area.technician_ids), set(area.request_ids)
+    techs = [t for t in dataset.technicians if t.id in tech_ids]
+    reqs = [r for r in dataset.requests if r.id in req_ids]
     centre_ids = sorted({t.home_centre_id for t in techs})
     node_of = {cid: i for i, cid in enumerate(centre_ids)}
     lon = [net[c].lon for c in centre_ids] + [r.lon for r in reqs]
@@ -143,7 +166,8 @@ def routing_problem(
             window_start_s=r.window.start_s, window_end_s=r.window.end_s,
             required_level=r.level if r.mode == Mode.ONSITE else 1,
             required_skill=r.product_line or None, priority=int(r.priority),
-            dispatch_deadline_s=start + dispatch_target_s,
+            dispatch_deadline_s=business_deadline(net[a.visit_centre_id], start, dispatch_target_s),
+            release_s=start,
         ))
     names = tuple(centre_ids) + tuple(r.id for r in reqs)
     return RoutingProblem(travel_s=travel_s, distance_m=distance_m, technicians=tuple(rtechs),
@@ -151,20 +175,27 @@ def routing_problem(
 
 
 def _solve_area(
-    key: str, problem: RoutingProblem, params: RoutingParams,
+    key: str, problem: RoutingProblem, lon: np.ndarray, lat: np.ndarray, params: ReplayParams,
 ) -> tuple[str, RoutingResult, float, list[str]]:
-    """Top-level so that process pools and Dask can pickle it. Every result goes through the
-    independent checker where it is made; its findings travel back with the routes."""
+    """Top-level so that process pools and Dask can pickle it. The day is dispatched as its
+    calls arrive (``realtime.replay_day``), and the result goes through the independent checker
+    where it is made; its findings travel back with the routes."""
     t0 = time.perf_counter()
-    result = solve(problem, params)
+    result, as_seen = replay_day(problem, lon, lat, params)
     wall = time.perf_counter() - t0
-    return key, result, wall, check(problem, result)
+    return key, result, wall, check(as_seen, result)
 
 
-def _routing_params(problem: RoutingProblem, params: PlanParams) -> RoutingParams:
+def _routing_params(problem: RoutingProblem, params: PlanParams) -> ReplayParams:
     limit = params.routing_s_per_visit * len(problem.visits)
     limit = min(params.routing_max_s, max(params.routing_min_s, limit))
-    return RoutingParams(time_limit_s=limit, seed=params.seed, workers=1)
+    if params.deterministic:
+        routing = RoutingParams(time_limit_s=max(60.0, 20 * limit), seed=params.seed, workers=1,
+                                metaheuristic="GREEDY_DESCENT")
+    else:
+        routing = RoutingParams(time_limit_s=limit, seed=params.seed, workers=1)
+    return ReplayParams(routing=routing, reoptimise_every_s=params.reoptimise_every_s,
+                        reoptimise_time_limit_s=params.reoptimise_time_limit_s)
 
 
 def make_plan(
@@ -173,6 +204,7 @@ def make_plan(
     pool: Executor | None = None,
     travel: HaversineTravel = DEFAULT_TRAVEL,
     progress: Progress | None = None,
+    pins: Sequence[Pin] = (),
 ) -> Plan:
     """Plan day ``params.day``: assign, route every area (in ``pool`` if given), estimate, KPIs."""
     from dispatch.io import dataset_fingerprint
@@ -188,7 +220,12 @@ def make_plan(
 
     t0 = time.perf_counter()
     areas = make_areas(day_ds, result, params.day)
-    problems = {a.key: routing_problem(a, day_ds, by_req, params.day, params.dispatch_target_s, travel) for a in areas}
+    problems = {a.key: routing_problem(a, day_ds, by_req, params.day, params.dispatch_target_s, travel)
+                for a in areas}
+    if pins:
+        problems = {k: _with_pins(p, pins) for k, p in problems.items()}
+    where = {c.id: (c.lon, c.lat) for c in day_ds.network} | {r.id: (r.lon, r.lat) for r in day_ds.requests}
+    coords = {k: _node_coordinates(p, where) for k, p in problems.items()}
     timings["matrices"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -200,11 +237,12 @@ def make_plan(
     if pool is None:
         for n, key in enumerate(order):
             _, results[key], walls[key], violations[key] = _solve_area(
-                key, problems[key], _routing_params(problems[key], params))
+                key, problems[key], *coords[key], _routing_params(problems[key], params))
             report("routing areas", n + 1, len(order))
     else:
         futures: list[Future] = [
-            pool.submit(_solve_area, key, problems[key], _routing_params(problems[key], params)) for key in order
+            pool.submit(_solve_area, key, problems[key], *coords[key], _routing_params(problems[key], params))
+            for key in order
         ]
         for n, fut in enumerate(as_completed(futures)):
             key, res, wall, found = fut.result()
@@ -215,21 +253,45 @@ def make_plan(
     t0 = time.perf_counter()
     plan = _assemble(dataset, day_ds, deferred, result, areas, problems, results, walls, params)
     timings["assemble"] = time.perf_counter() - t0
-    return Plan(dataset_fingerprint(dataset), params, *plan, timings, _routing_stats(areas, problems, results, walls, violations, params))
+    return Plan(dataset_fingerprint(dataset), params, *plan, timings,
+                _routing_stats(areas, problems, results, walls, violations, params), problems, results)
+
+
+def _with_pins(problem: RoutingProblem, pins: Sequence[Pin]) -> RoutingProblem:
+    by_id = {p.request_id: p for p in pins}
+    techs = {k.id for k in problem.technicians}
+    visits = tuple(
+        replace(v, pinned_technician=by_id[v.id].technician_id, pinned_start_s=by_id[v.id].start_s)
+        if v.id in by_id and by_id[v.id].technician_id in techs else v
+        for v in problem.visits)
+    return replace(problem, visits=visits)
+
+
+def _node_coordinates(problem: RoutingProblem, where: dict[str, tuple[float, float]]) -> tuple[np.ndarray, np.ndarray]:
+    lon = np.array([where[n][0] for n in problem.node_names], dtype=float)
+    lat = np.array([where[n][1] for n in problem.node_names], dtype=float)
+    return lon, lat
 
 
 def _requests_of_day(dataset: Dataset, day: int) -> tuple[list[Request], list[Request]]:
-    """Requests whose dispatch clock starts on ``day`` (by the nearest centre's hours)."""
+    """The requests of ``day``, and those already called in but served on a later day.
+
+    A travelling call belongs to the day its technician can first set off: the later of its
+    dispatch clock's start (the nearest centre's hours) and the customer's window. A walk-in
+    belongs to the day the customer walks in."""
     net = dataset.network
     if not dataset.requests:
         return [], []
     idx, _ = net.nearest(np.array([r.lon for r in dataset.requests]), np.array([r.lat for r in dataset.requests]))
     today, later = [], []
     for r, j in zip(dataset.requests, np.atleast_1d(idx)):
-        start = opening_start(net.centres[int(j)], r.created_s)
-        if start // DAY_S == day or (r.created_s // DAY_S == day and r.mode == Mode.WALKIN):
+        if r.mode == Mode.WALKIN:
+            service_day = r.created_s // DAY_S
+        else:
+            service_day = max(opening_start(net.centres[int(j)], r.created_s), r.window.start_s) // DAY_S
+        if service_day == day:
             today.append(r)
-        elif r.created_s // DAY_S <= day:
+        elif r.created_s // DAY_S <= day < service_day:
             later.append(r)
     return today, later
 
@@ -237,7 +299,7 @@ def _requests_of_day(dataset: Dataset, day: int) -> tuple[list[Request], list[Re
 def _routing_stats(areas, problems, results, walls, violations, params) -> pd.DataFrame:
     return pd.DataFrame([
         {"area": a.key, "technicians": len(problems[a.key].technicians), "visits": len(problems[a.key].visits),
-         "time_limit_s": _routing_params(problems[a.key], params).time_limit_s, "wall_s": round(walls[a.key], 3),
+         "time_limit_s": _routing_params(problems[a.key], params).routing.time_limit_s, "wall_s": round(walls[a.key], 3),
          "routed": sum(len(r.stops) for r in results[a.key].routes), "dropped": len(results[a.key].unassigned),
          "violations": len(violations[a.key]), "first_violation": violations[a.key][0] if violations[a.key] else ""}
         for a in areas
@@ -280,7 +342,8 @@ def _assemble(dataset, day_ds, deferred, result, areas, problems, results, walls
         unassigned_rows.append({"request_id": u.request_id, "reason_code": u.reason_code, "reason": u.reason})
     for r in deferred:
         unassigned_rows.append({"request_id": r.id, "reason_code": "next_day",
-                                "reason": "after-hours call: its dispatch clock starts at the next opening; planned with that day"})
+                                "reason": "called in today, served on a later day (the clock starts at the next "
+                                          "opening, or the customer's window is then); planned with that day"})
     reason_of = {u["request_id"]: u["reason_code"] for u in unassigned_rows}
 
     outcome_rows, bench_use = [], defaultdict(int)
@@ -291,7 +354,7 @@ def _assemble(dataset, day_ds, deferred, result, areas, problems, results, walls
                "province_adcode": net[centre_id].province_adcode if centre_id else r.county_adcode[:2] + "0000",
                "centre_id": centre_id, "created_s": r.created_s,
                "clock_start_s": clock_start_s(net[centre_id], r) if centre_id else r.created_s,
-               "dispatch_s": np.nan, "completion_s": np.nan, "repair_tier": np.nan,
+               "dispatch_s": np.nan, "dispatch_wait_s": np.nan, "completion_s": np.nan, "repair_tier": np.nan,
                "repair_centre_id": a.repair_centre_id if a else None,
                "est_turnaround_s": np.nan, "unassigned_reason": reason_of.get(r.id, "")}
         if a is not None and r.id not in reason_of:
@@ -300,6 +363,8 @@ def _assemble(dataset, day_ds, deferred, result, areas, problems, results, walls
             else:
                 info = routed[r.id]
                 row["dispatch_s"] = info["dispatch_s"]
+                # The promise runs on business hours (see assignment.business_deadline).
+                row["dispatch_wait_s"] = business_seconds(net[centre_id], row["clock_start_s"], info["dispatch_s"])
                 if r.mode == Mode.ONSITE:
                     done = info["end_s"]
                 else:

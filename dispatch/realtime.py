@@ -46,6 +46,7 @@ from dispatch.routing import (
     qualified,
     solve,
 )
+from dispatch.timeline import Timeline, timeline
 from dispatch.travel import DEFAULT_TRAVEL, HaversineTravel
 
 
@@ -98,16 +99,6 @@ class DropOutResult:
 
 
 @dataclass
-class _Sched:
-    stops: list[Stop]
-    start_s: int
-    end_s: int
-    break_start_s: int | None
-    feasible: bool
-    why: str = ""
-
-
-@dataclass
 class LiveArea:
     problem: RoutingProblem
     routes: dict[str, list[str]]  # technician id -> ordered visit ids
@@ -128,7 +119,7 @@ class LiveArea:
         self._tech = {k.id: k for k in self.problem.technicians}
         for k in self.problem.technicians:
             self.routes.setdefault(k.id, [])
-        self._cache: dict[str, _Sched] = {}
+        self._cache: dict[str, Timeline] = {}
 
     # ---------------------------------------------------------------- construction
 
@@ -148,9 +139,9 @@ class LiveArea:
     # ---------------------------------------------------------------- schedule
 
     def _release(self, v: RoutingVisit) -> int:
-        return self.release_s.get(v.id, 0)
+        return self.release_s.get(v.id, v.release_s)
 
-    def schedule(self, tech_id: str, order: list[str] | None = None) -> _Sched:
+    def schedule(self, tech_id: str, order: list[str] | None = None) -> Timeline:
         """Times of a technician's route (frozen stops as committed, the rest recomputed)."""
         if order is None and tech_id in self._cache:
             return self._cache[tech_id]
@@ -161,82 +152,9 @@ class LiveArea:
             self._cache[tech_id] = s
         return s
 
-    def _schedule(self, k: RoutingTechnician, ids: list[str]) -> _Sched:
-        tt = self.problem.travel_s[k.speed_class]
-        dd = self.problem.distance_m
-        bw = k.break_window
-        brk = self.break_taken.get(k.id)
-        stops: list[Stop] = []
-        node, free = k.start_node, k.shift_start_s
-        start_s = None
-        n_frozen = 0
-        for vid in ids:
-            if vid in self.frozen:
-                st = self.frozen[vid]
-                if start_s is None:
-                    start_s = st.departure_toward_s
-                stops.append(st)
-                node, free = self._visit[vid].node, st.end_s
-                n_frozen += 1
-            else:
-                break
-        if start_s is None:
-            first = self._visit[ids[0]] if ids else None
-            start_s = k.shift_start_s if first is None else max(k.shift_start_s, min(
-                max(self._release(first), self.clock_s), k.shift_end_s))
-            free = start_s
-        feasible, why = True, ""
-        for vid in ids[n_frozen:]:
-            v = self._visit[vid]
-            # Nobody sets off before the call exists, nor in the past.
-            depart = max(free, self._release(v), self.clock_s)
-            leg, dist = int(tt[node, v.node]), int(dd[node, v.node])
-            arrive = depart + leg
-            start_floor = v.window_start_s
-            if bw is not None and brk is None:
-                b = None
-                if depart >= bw.earliest_start_s:
-                    b = depart
-                elif arrive > bw.earliest_start_s:
-                    b = bw.earliest_start_s
-                if b is not None and leg > 0:
-                    if b > bw.latest_start_s:
-                        feasible, why = False, f"break of {k.id} cannot start by {bw.latest_start_s}"
-                    brk, arrive = b, arrive + bw.duration_s
-                else:
-                    # Arrived before the break window (or no drive): take it before the service if
-                    # waiting for it after the service would be too late.
-                    would_end = max(arrive, v.window_start_s) + v.service_s
-                    if b is not None or would_end > bw.latest_start_s:
-                        b = max(arrive, bw.earliest_start_s)
-                        if b > bw.latest_start_s:
-                            feasible, why = False, f"break of {k.id} cannot start by {bw.latest_start_s}"
-                        brk = b
-                        start_floor = max(start_floor, b + bw.duration_s)
-            start = max(arrive, start_floor)
-            if v.pinned_start_s is not None:
-                start = max(start, v.pinned_start_s)
-            if start > v.window_end_s:
-                feasible, why = False, f"visit {vid} would start after its window ends"
-            late = 0 if v.dispatch_deadline_s is None else max(0, depart - v.dispatch_deadline_s)
-            stops.append(Stop(vid, depart, arrive, start, start + v.service_s, leg, dist, late))
-            node, free = v.node, start + v.service_s
-        leg = int(tt[node, k.end_node])
-        end = free + leg
-        if bw is not None and brk is None:
-            b = max(free, bw.earliest_start_s)
-            if b < end and leg > 0:
-                end += bw.duration_s
-            if b > bw.latest_start_s:
-                feasible, why = False, f"break of {k.id} cannot start by {bw.latest_start_s}"
-            brk = b
-        if end > k.shift_end_s + k.max_overtime_s:
-            feasible, why = False, f"{k.id} would be back after his shift ends"
-        if not ids:
-            end = start_s
-            if bw is not None and brk is None:
-                brk = bw.earliest_start_s
-        return _Sched(stops, start_s, end, brk, feasible, why)
+    def _schedule(self, k: RoutingTechnician, ids: list[str]) -> Timeline:
+        return timeline(self.problem, k, ids, self._visit, self.release_s, self.clock_s, self.frozen,
+                        self.break_taken.get(k.id))
 
     # ---------------------------------------------------------------- clock and states
 
@@ -259,18 +177,26 @@ class LiveArea:
         """Move the clock; freeze what has started. Returns (visit, new state, time) events."""
         if clock_s < self.clock_s:
             raise DispatchError(f"the clock cannot go back: at {self.clock_s}, asked {clock_s}")
-        self.clock_s = clock_s
         events = []
         for tid in self.routes:
+            # The plan as it stood before this moment: what it had him set off toward by now
+            # is what he did (timed at the new clock, a departure would move to now).
             sched = self.schedule(tid)
             for st in sched.stops:
                 if st.visit_id not in self.frozen and st.departure_toward_s <= clock_s:
                     self.frozen[st.visit_id] = st
                     events.append((st.visit_id, JobState.DISPATCHED.value, st.departure_toward_s))
+            # A break is history once it is over, or once it lies inside work already under way;
+            # a break an idle technician would be on now can still move with new work.
             bw = self._tech[tid].break_window
-            if bw is not None and tid not in self.break_taken and sched.break_start_s is not None \
-                    and sched.break_start_s <= clock_s:
-                self.break_taken[tid] = sched.break_start_s
+            b = sched.break_start_s
+            if bw is not None and tid not in self.break_taken and b is not None:
+                committed_until = max((st.arrival_s for st in sched.stops if st.visit_id in self.frozen),
+                                      default=-1)
+                if b + bw.duration_s <= clock_s or b < committed_until:
+                    self.break_taken[tid] = b
+        self.clock_s = clock_s
+        self._cache.clear()  # departures not yet made now count from the new clock
         return events
 
     def report(self, visit_id: str, status: str, at_s: int) -> None:
@@ -322,17 +248,27 @@ class LiveArea:
         self._changed()
         return v
 
-    def _kept_promises(self, before: _Sched, after: _Sched, new_id: str | None) -> bool:
+    def _kept_promises(self, before: Timeline, after: Timeline, new_id: str | None) -> bool:
         if not after.feasible:
             return False
         was_on_time = {s.visit_id for s in before.stops if s.dispatch_late_s == 0}
         return all(s.dispatch_late_s == 0 for s in after.stops
                    if s.visit_id != new_id and s.visit_id in was_on_time)
 
-    def _options_for(self, v: RoutingVisit, exclude: set[str] = frozenset()) -> list[InsertionOption]:  # type: ignore[assignment]
+    def _options_for(self, v: RoutingVisit, exclude: set[str] = frozenset(),  # type: ignore[assignment]
+                     policy: str = "eta") -> list[InsertionOption]:
+        """Each technician's best feasible insertion, ranked. ``eta``: the earliest arrival (an
+        urgent call, the dispatcher's emergency view); ``travel``: the least added driving among
+        insertions that meet the deadline (everyday calls: the promise first, then efficiency)."""
+        if policy not in ("eta", "travel"):
+            raise DispatchError(f"unknown insertion policy {policy!r}; expected 'eta' or 'travel'")
+        rank = ((lambda o: (o.late_s, o.eta_s, o.added_travel_s)) if policy == "eta"
+                else (lambda o: (o.late_s, o.added_travel_s, o.eta_s)))
         out: list[InsertionOption] = []
         for tid, k in self._tech.items():
             if tid in exclude or tid in self.unavailable or not qualified(k, v):
+                continue
+            if v.pinned_technician is not None and v.pinned_technician != tid:
                 continue
             before = self.schedule(tid)
             if not before.feasible and self.routes[tid]:
@@ -356,11 +292,11 @@ class LiveArea:
                 opt = InsertionOption(
                     tid, pos, st.departure_toward_s, st.arrival_s, st.start_s, st.dispatch_late_s == 0,
                     st.dispatch_late_s, sum(s.travel_s for s in after.stops) - base_travel, after.end_s)
-                if best is None or (opt.late_s, opt.eta_s, opt.added_travel_s) < (best.late_s, best.eta_s, best.added_travel_s):
+                if best is None or rank(opt) < rank(best):
                     best = opt
             if best is not None:
                 out.append(best)
-        out.sort(key=lambda o: (not o.meets_deadline, o.eta_s, o.added_travel_s, o.technician_id))
+        out.sort(key=lambda o: (*rank(o), o.technician_id))
         return out
 
     def urgent_options(self, call: NewCall) -> list[InsertionOption]:
@@ -373,11 +309,19 @@ class LiveArea:
             self.problem, self.lon, self.lat, self._visit, self.release_s, self.version = saved
             self._cache.clear()
 
-    def insert(self, call: NewCall, option: InsertionOption | None = None) -> InsertionOption | Unserved:
-        """Add the call and give it to ``option`` (default: the best by ETA). When nobody can
-        take it, it is kept as unassigned with the reason, and that reason is returned."""
+    def insert(self, call: NewCall, option: InsertionOption | None = None,
+               policy: str = "eta") -> InsertionOption | Unserved:
+        """Add the call and give it to ``option`` (default: the best by ``policy``). When nobody
+        can take it, it is kept as unassigned with the reason, and that reason is returned."""
         v = self._add_visit(call)
-        options = self._options_for(v)
+        return self.place(v.id, option, policy)
+
+    def place(self, visit_id: str, option: InsertionOption | None = None,
+              policy: str = "eta") -> InsertionOption | Unserved:
+        """Route a visit the area already knows but nobody serves yet."""
+        v = self._visit[visit_id]
+        self.unassigned.pop(visit_id, None)
+        options = self._options_for(v, policy=policy)
         if option is not None:
             options = [o for o in options if o.technician_id == option.technician_id]
         if not options:
@@ -388,6 +332,25 @@ class LiveArea:
         self.routes[best.technician_id].insert(best.position, v.id)
         self._changed()
         return best
+
+    def repair(self, policy: str = "travel") -> list[str]:
+        """Make every route feasible by the exact timeline: a visit it cannot keep is taken out
+        and placed again (elsewhere, or later, or listed unassigned). Returns the visits moved."""
+        moved = []
+        for tid in list(self.routes):
+            while self.routes[tid] and not self.schedule(tid).feasible:
+                bad = self.schedule(tid).bad_visit
+                if bad is None or bad in self.frozen:
+                    movable = [x for x in self.routes[tid] if x not in self.frozen]
+                    if not movable:
+                        break
+                    bad = movable[-1]
+                self.routes[tid].remove(bad)
+                self._changed()
+                moved.append(bad)
+        for vid in moved:
+            self.place(vid, policy=policy)
+        return moved
 
     def _why_not(self, v: RoutingVisit) -> Unserved:
         able = [k for k in self._tech.values() if qualified(k, v) and k.id not in self.unavailable]
@@ -498,9 +461,12 @@ class LiveArea:
             techs.append(replace(k, start_node=start_node, shift_start_s=min(start_s, k.shift_end_s),
                                  break_window=bw))
         movable = {x for t in tails.values() for x in t}
-        visits = tuple(replace(self._visit[x], dispatch_deadline_s=None)
-                       if self._visit[x].dispatch_deadline_s is not None
-                       and self._visit[x].dispatch_deadline_s < self.clock_s else self._visit[x]
+        # A promise already broken (deadline passed, or planned late) is not a constraint any
+        # more; the rest must be kept by any answer.
+        late = {st.visit_id for tid in tails for st in self.schedule(tid).stops if st.dispatch_late_s > 0}
+        visits = tuple(replace(self._visit[x], dispatch_deadline_s=None, release_s=0)
+                       if x in late or (self._visit[x].dispatch_deadline_s or self.clock_s) < self.clock_s
+                       else replace(self._visit[x], release_s=0)
                        for x in sorted(movable))
         return replace(self.problem, technicians=tuple(techs), visits=visits), tails
 
@@ -538,3 +504,65 @@ def eta_table(options: list[InsertionOption], epoch_s: int = 0) -> list[dict[str
              "eta_min": math.ceil((o.eta_s - epoch_s) / 60), "meets_deadline": o.meets_deadline,
              "late_min": math.ceil(o.late_s / 60), "added_travel_min": math.ceil(o.added_travel_s / 60)}
             for o in options]
+
+
+@dataclass(frozen=True)
+class ReplayParams:
+    """How a day is dispatched as its calls arrive (see :func:`replay_day`)."""
+
+    routing: RoutingParams = field(default_factory=lambda: RoutingParams(time_limit_s=1.0))
+    reoptimise_every_s: int | None = None  # re-solve the movable tail this often (None: never)
+    reoptimise_time_limit_s: float = 0.5
+    policy: str = "travel"  # insertion policy for everyday calls; urgent ones go by ETA
+
+
+def replay_day(
+    problem: RoutingProblem, lon: np.ndarray, lat: np.ndarray, params: ReplayParams = ReplayParams(),
+    travel: HaversineTravel = DEFAULT_TRAVEL,
+) -> tuple[RoutingResult, RoutingProblem]:
+    """Dispatch one area's day as it happens: nobody is sent toward a call before it exists.
+
+    1. At the first moment of the day (the earliest release, or the first shift start if
+       later), every call known by then is routed at once by the routing engine, with the
+       one-hour deadline as a hard limit; technicians start no earlier than that moment.
+    2. Calls it could not fit on time, and every later call in the order it arrives, are
+       inserted into the live plan (never moving work under way, never breaking a kept
+       promise); urgent ones by ETA, the others by least added driving among on-time options.
+    3. Optionally, the movable tail is re-solved every ``reoptimise_every_s`` (warm-started; an
+       answer is taken only if it keeps every commitment).
+
+    Returns the day's routes (exact times, every visit routed or unassigned with a reason) and
+    the problem as the live plan saw it, for the checker (``LiveArea.checked_problem``).
+    """
+    visits = sorted(problem.visits, key=lambda v: (v.release_s, -v.priority, v.id))
+    if not visits or not problem.technicians:
+        empty = RoutingResult((), tuple(Unserved(v.id, "no_skill", "no technician in the area")
+                                        for v in visits), "EMPTY", 0, "replay")
+        return empty, problem
+    t0 = max(visits[0].release_s, min(k.shift_start_s for k in problem.technicians))
+    batch = [replace(v, release_s=0) for v in visits if v.release_s <= t0]
+    later = [v for v in visits if v.release_s > t0]
+    batch_problem = replace(
+        problem, visits=tuple(batch),
+        technicians=tuple(replace(k, shift_start_s=min(max(k.shift_start_s, t0), k.shift_end_s))
+                          for k in problem.technicians))
+    first = solve(batch_problem, replace(params.routing, dispatch_deadline="hard"))
+    area = LiveArea(problem, {r.technician_id: [s.visit_id for s in r.stops] for r in first.routes},
+                    t0, travel, np.asarray(lon, float), np.asarray(lat, float))
+    retry = [u.visit_id for u in first.unassigned if u.reason_code in ("capacity", "deadline_unreachable")]
+    for u in first.unassigned:
+        if u.visit_id not in retry:
+            area.unassigned[u.visit_id] = u
+    area.repair(params.policy)
+    for vid in retry:
+        area.place(vid, policy="eta" if area._visit[vid].priority == 3 else params.policy)
+    next_reopt = None if params.reoptimise_every_s is None else t0 + params.reoptimise_every_s
+    for v in later:
+        while next_reopt is not None and next_reopt <= v.release_s:
+            area.advance(next_reopt)
+            area.reoptimise(replace(params.routing, time_limit_s=params.reoptimise_time_limit_s,
+                                    dispatch_deadline="hard"))
+            next_reopt += params.reoptimise_every_s  # type: ignore[operator]
+        area.advance(v.release_s)
+        area.place(v.id, policy="eta" if v.priority == 3 else params.policy)
+    return area.result(), area.checked_problem()

@@ -326,9 +326,44 @@ def solve(problem: RoutingProblem, params: RoutingParams) -> RoutingResult:
         return solve_pyvrp(problem, params)
     if engine != "ortools":
         raise DispatchError(f"unknown routing engine {engine!r}; expected 'ortools', 'pyvrp' or 'auto'")
-    if params.workers > 1:
-        return _solve_portfolio(problem, params)
-    return _solve_ortools(problem, params)
+    result = _solve_portfolio(problem, params) if params.workers > 1 else _solve_ortools(problem, params)
+    return _exact_release_times(problem, result)
+
+
+def _exact_release_times(problem: RoutingProblem, result: RoutingResult) -> RoutingResult:
+    """Re-time the routes that hold a released visit by the exact rules (the model only bounds
+    a release loosely, see the model); a visit those times cannot keep is given up, with why."""
+    if not any(v.release_s > 0 for v in problem.visits) or not result.routes:
+        return result
+    from dataclasses import replace
+
+    from dispatch.timeline import timeline
+
+    visits = {v.id: v for v in problem.visits}
+    techs = {k.id: k for k in problem.technicians}
+    routes, unserved = [], list(result.unassigned)
+    for r in result.routes:
+        if not any(visits[s.visit_id].release_s > 0 for s in r.stops):
+            routes.append(r)
+            continue
+        k = techs[r.technician_id]
+        ids = [s.visit_id for s in r.stops]
+        t = timeline(problem, k, ids, visits)
+        while not t.feasible and ids:
+            drop = t.bad_visit or ids[-1]
+            ids.remove(drop)
+            unserved.append(Unserved(drop, CAPACITY, "dropped: once the call's time is respected (no "
+                                     "one sets off before it), the route has no room left for it"))
+            t = timeline(problem, k, ids, visits)
+        if not ids:
+            continue
+        tt, dd = problem.travel_s[k.speed_class], problem.distance_m
+        last = visits[ids[-1]].node
+        routes.append(Route(k.id, tuple(t.stops), t.start_s, t.end_s,
+                            sum(s.travel_s for s in t.stops) + int(tt[last, k.end_node]),
+                            sum(s.distance_m for s in t.stops) + int(dd[last, k.end_node]),
+                            t.break_start_s, max(0, t.end_s - k.shift_end_s)))
+    return replace(result, routes=tuple(routes), unassigned=tuple(unserved))
 
 
 # Searches the portfolio runs, one per worker (first solution, metaheuristic); the first is the
@@ -490,18 +525,22 @@ class _OrToolsModel:
             for v, idx in on_time:
                 ddim.CumulVar(idx).SetMax(v.dispatch_deadline_s)
 
-        # Release: the departure toward a visit (the end of the previous service plus any wait
-        # there) is never before the visit's release. It depends on the successor, hence an
-        # Element over NextVar, one per node that can precede a released visit.
-        if any(v.release_s > 0 for v in self.visits):
-            release = [0] * (routing.Size() + n_veh)
-            for (v, _), idx in zip(copies, self.copy_index):
-                release[idx] = int(v.release_s)
-            for i in range(routing.Size()):
-                if routing.IsEnd(i):
-                    continue
-                departure_latest = tdim.CumulVar(i) + int(self.service[m.IndexToNode(i)]) + tdim.SlackVar(i)
-                solver.Add(departure_latest >= solver.Element(release, routing.NextVar(i)))
+        # Release (nobody sets off toward a call before it exists): exactly, the arrival must be
+        # at least release + the drive from the actual predecessor, which depends on the route.
+        # An Element over NextVar states that but makes OR-Tools' insertion heuristics insert
+        # nothing at all (measured: 0 of 100 visits routed). So the model gets the necessary
+        # bound release + the shortest drive in, and ``solve`` re-times every route exactly
+        # (dispatch.timeline), giving up the rare visit the exact times cannot keep.
+        released = [(v, idx) for (v, _), idx in zip(copies, self.copy_index) if v.release_s > 0]
+        if released:
+            speed_classes = sorted({k.speed_class for k in techs})
+            shortest_in = problem.travel_s[speed_classes][:, self.pnode, :].min(axis=0)
+            for v, idx in released:
+                others = np.delete(shortest_in[:, v.node], np.flatnonzero(self.pnode == v.node))
+                floor = v.release_s + (int(others.min()) if len(others) else 0)
+                cumul = tdim.CumulVar(idx)
+                if floor <= cumul.Max():
+                    cumul.SetMin(max(int(cumul.Min()), floor))
 
         # Capacity.
         if any(v.demand for v in self.visits) or any(k.capacity is not None for k in techs):

@@ -82,6 +82,7 @@ class RosterParams:
     shift_early_h: tuple[float, float] = (8.0, 17.0)
     shift_late_h: tuple[float, float] = (11.0, 20.0)
     late_shift_share: float = 0.3  # at city and provincial centres
+    county_shift_h: tuple[float, float] = (9.0, 18.0)  # county technicians work the station's hours
     break_min: int = 45
     break_earliest_after_start_h: float = 3.5
     break_latest_after_start_h: float = 5.5
@@ -118,6 +119,8 @@ class CallParams:
         )
     )
     customer_open_h: tuple[float, float] = (8.0, 21.0)  # customers accept visits in these hours
+    # A call after this hour is booked for the next morning: too late to be visited today.
+    same_day_cutoff_h: float = 16.0
     near_seat_share: float = 0.7  # share of calls clustered around the county seat (urban core)
 
 
@@ -290,6 +293,8 @@ def generate_roster(
         for k in range(n):
             late = c.tier != Tier.COUNTY and rng.random() < params.late_shift_share
             start_h, end_h = params.shift_late_h if late else params.shift_early_h
+            if c.tier == Tier.COUNTY:
+                start_h, end_h = params.county_shift_h
             start_s, end_s = _hm(start_h), _hm(end_h)
             if c.tier == Tier.COUNTY:
                 max_level = 2 if rng.random() < params.county_level2_share else 1
@@ -373,6 +378,7 @@ def generate_calls(
     geoms = counties.geometry.values
     requests: list[Request] = []
     open_s, close_s = (_hm(h) for h in params.customer_open_h)
+    cutoff_s = _hm(params.same_day_cutoff_h)
     for day in range(days):
         n_day = int(rng.poisson(calls_per_day))
         per_county = rng.multinomial(n_day, w)
@@ -405,12 +411,13 @@ def generate_calls(
                 mode = Mode.PICKUP
             prio = Priority(int(prios[j]))
             c = int(created[j])
-            # The customer accepts visits from the call (or the next morning) for a few hours.
+            # The customer accepts visits from the call for a few hours; a call before customers' hours
+            # or after the same-day cut-off is booked for the next morning.
             day_start = (c // DAY_S) * DAY_S
             start = c
             if c - day_start < open_s:
                 start = day_start + open_s
-            elif c - day_start >= close_s:
+            elif c - day_start >= min(close_s, cutoff_s):
                 start = day_start + DAY_S + open_s
             end = start + _hm(params.window_h[prio])
             if mode == Mode.ONSITE:

@@ -50,7 +50,7 @@ def test_nearest_free_technician_in_call_order_with_hand_computed_dispatch():
     assert got.loc["B", "centre_id"] == "P1"
     wl = work.set_index("technician_id")
     assert (wl.loc["T1", "jobs"], wl.loc["T2", "jobs"], wl.loc["T3", "jobs"]) == (1, 0, 1)
-    assert wl.loc["T3", "distance_m"] == dist_b
+    assert wl.loc["T3", "distance_m"] == 2 * dist_b  # there and back home
     k = kpis(out, work)
     assert k["dispatch_within_target_rate"] == 1.0
     assert math.isclose(k["time_to_dispatch_p50_min"], 0.0)

@@ -148,7 +148,7 @@ def test_a_stale_reoptimisation_is_refused():
     assert "J9" in area.routes["T1"]
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.tuples(st.sampled_from(["call", "advance", "drop", "report"]),
                           st.floats(0, 1), st.floats(0, 1), st.integers(1, 3)), min_size=3, max_size=14),
        st.integers(0, 2**16))

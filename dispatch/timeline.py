@@ -1,0 +1,130 @@
+"""The exact timeline of one technician's route, by the checker's rules (``dispatch.checker``).
+
+He sets off toward a visit as soon as he is free, but never before the call exists (the visit's
+release) nor before ``clock_s``; he arrives after the drive, plus his break when he takes it on
+the way; service starts inside the customer's window. The break is taken as soon as the drive
+crosses its earliest start, or just before a service that would otherwise push it past its
+latest start, or after the last visit. Frozen stops (work already under way) keep their times.
+
+Used by real-time operations (every insertion is timed here) and by the routing adapter where
+the solver's own times cannot be used as they are (calls released during the day).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from dispatch.routing import RoutingProblem, RoutingTechnician, RoutingVisit, Stop
+
+
+@dataclass
+class Timeline:
+    stops: list[Stop]
+    start_s: int  # leaves his start node
+    end_s: int  # back at his end node
+    break_start_s: int | None
+    feasible: bool
+    why: str = ""
+    bad_visit: str | None = None  # the first visit whose window cannot be kept
+
+
+def timeline(
+    problem: RoutingProblem,
+    k: RoutingTechnician,
+    ids: list[str],
+    visits: Mapping[str, RoutingVisit],
+    release: Mapping[str, int] | None = None,
+    clock_s: int = 0,
+    frozen: Mapping[str, Stop] | None = None,
+    break_taken_s: int | None = None,
+) -> Timeline:
+    tt = problem.travel_s[k.speed_class]
+    dd = problem.distance_m
+    frozen = frozen or {}
+
+    def release_of(vid: str) -> int:
+        return release[vid] if release is not None and vid in release else visits[vid].release_s
+
+    bw = k.break_window
+    brk = break_taken_s
+    stops: list[Stop] = []
+    node, free = k.start_node, k.shift_start_s
+    start_s = None
+    n_frozen = 0
+    for vid in ids:
+        if vid not in frozen:
+            break
+        st = frozen[vid]
+        if start_s is None:
+            start_s = st.departure_toward_s
+        stops.append(st)
+        node, free = visits[vid].node, st.end_s
+        n_frozen += 1
+    if start_s is None:
+        start_s = k.shift_start_s if not ids else max(k.shift_start_s, min(
+            max(release_of(ids[0]), clock_s), k.shift_end_s))
+        free = start_s
+    feasible, why, bad = True, "", None
+
+    def fail(reason: str, vid: str | None = None) -> None:
+        nonlocal feasible, why, bad
+        if feasible:
+            feasible, why = False, reason
+        if bad is None and vid is not None:
+            bad = vid
+
+    for vid in ids[n_frozen:]:
+        v = visits[vid]
+        depart = max(free, release_of(vid), clock_s)
+        leg, dist = int(tt[node, v.node]), int(dd[node, v.node])
+        arrive = depart + leg
+        start_floor = v.window_start_s
+        if bw is not None and brk is not None and depart <= brk < arrive:
+            arrive += bw.duration_s  # a break already placed falls on this drive
+        elif bw is not None and brk is None:
+            b = None
+            if depart >= bw.earliest_start_s:
+                b = depart
+            elif arrive > bw.earliest_start_s:
+                b = bw.earliest_start_s
+            if b is not None and leg > 0:
+                if b > bw.latest_start_s:
+                    fail(f"the break of {k.id} cannot start by {bw.latest_start_s}", vid)
+                brk, arrive = b, arrive + bw.duration_s
+            else:
+                # Arrived before the break window (or no drive): take it before the service when
+                # waiting until after the service would be too late.
+                would_end = max(arrive, v.window_start_s) + v.service_s
+                if b is not None or would_end > bw.latest_start_s:
+                    b = max(arrive, bw.earliest_start_s)
+                    if b > bw.latest_start_s:
+                        fail(f"the break of {k.id} cannot start by {bw.latest_start_s}", vid)
+                    brk = b
+                    start_floor = max(start_floor, b + bw.duration_s)
+        start = max(arrive, start_floor)
+        if v.pinned_start_s is not None:
+            start = max(start, v.pinned_start_s)
+        if start > v.window_end_s:
+            fail(f"visit {vid} would start after its window ends", vid)
+        late = 0 if v.dispatch_deadline_s is None else max(0, depart - v.dispatch_deadline_s)
+        stops.append(Stop(vid, depart, arrive, start, start + v.service_s, leg, dist, late))
+        node, free = v.node, start + v.service_s
+    leg = int(tt[node, k.end_node])
+    end = free + leg
+    if bw is not None and brk is not None and free <= brk < end:
+        end += bw.duration_s
+    elif bw is not None and brk is None:
+        b = max(free, bw.earliest_start_s)
+        if b < end and leg > 0:
+            end += bw.duration_s
+        if b > bw.latest_start_s:
+            fail(f"the break of {k.id} cannot start by {bw.latest_start_s}", ids[-1] if ids else None)
+        brk = b
+    if end > k.shift_end_s + k.max_overtime_s:
+        fail(f"{k.id} would be back after his shift ends", ids[-1] if ids else None)
+    if not ids:
+        end = start_s
+        if bw is not None and brk is None:
+            brk = bw.earliest_start_s
+    return Timeline(stops, start_s, end, brk, feasible, why, bad)
