@@ -357,8 +357,16 @@ class LiveArea:
         if not able:
             return Unserved(v.id, "no_skill", f"no available technician in the area can do level "
                             f"{v.required_level} ({v.required_skill or 'any product'})")
-        return Unserved(v.id, "capacity", "no available technician can fit it into his day without "
-                        "breaking a customer window, a met dispatch deadline or his shift")
+        # Could anyone do it with an empty day from now on? If not, it is out of reach today,
+        # whatever the others' work: too far, or too late, for the window and the shifts.
+        alone = [timeline(self.problem, replace(k, break_window=None), [v.id], self._visit,
+                          self.release_s, self.clock_s) for k in able]
+        if not any(t.feasible for t in alone):
+            return Unserved(v.id, "out_of_reach_today", "no technician could reach it inside the "
+                            "customer's window and be back by the end of his shift, even with nothing "
+                            "else to do; offer the customer another day")
+        return Unserved(v.id, "capacity", "every technician who could reach it in time is busy: it "
+                        "fits nobody's day without breaking a window, a met deadline or a shift")
 
     # ---------------------------------------------------------------- drop-out
 
@@ -546,7 +554,10 @@ def replay_day(
         problem, visits=tuple(batch),
         technicians=tuple(replace(k, shift_start_s=min(max(k.shift_start_s, t0), k.shift_end_s))
                           for k in problem.technicians))
-    first = solve(batch_problem, replace(params.routing, dispatch_deadline="hard"))
+    # The time budget was sized for the whole day; the morning batch gets its share of it.
+    share = len(batch) / len(visits)
+    budget = max(0.1, params.routing.time_limit_s * share)
+    first = solve(batch_problem, replace(params.routing, dispatch_deadline="hard", time_limit_s=budget))
     area = LiveArea(problem, {r.technician_id: [s.visit_id for s in r.stops] for r in first.routes},
                     t0, travel, np.asarray(lon, float), np.asarray(lat, float))
     retry = [u.visit_id for u in first.unassigned if u.reason_code in ("capacity", "deadline_unreachable")]

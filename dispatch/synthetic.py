@@ -5,7 +5,8 @@ seed and parameters give byte-identical files. Presets:
 
 * ``national``: a tier-1 centre at each of the 31 provincial capitals, a tier-2 centre at every
   prefecture-level seat (prefectures and the 4 municipalities), and 1,600 tier-3 county stations
-  at the most demand-weighted county seats that do not already host a centre.
+  at the most demand-weighted county seats that do not already host a centre, shared out among
+  prefectures in proportion to their demand (see ``_station_counties``).
 * ``province:<name>`` (aliases such as ``zhejiang``): the national network restricted to one
   province, with calls scaled to the province's share of demand.
 * ``tiny``: one prefecture (Huzhou, Zhejiang) with its provincial parent; for tests and demos.
@@ -49,7 +50,9 @@ class TierParams:
     """What a centre of one tier can do and how it is staffed."""
 
     levels: frozenset[int]
-    bench_hours_per_day: float  # bench-technician hours available per day
+    # Bench hours per day of a centre staffed with ``technicians_min``; a busier centre (more
+    # technicians, see the roster) has proportionally more bench hours.
+    bench_hours_per_day: float
     open_h: float  # opening time, hours since midnight
     close_h: float
     courier_to_parent_h: float  # courier lead time to the parent centre, one way
@@ -122,6 +125,8 @@ class CallParams:
     # A call after this hour is booked for the next morning: too late to be visited today.
     same_day_cutoff_h: float = 16.0
     near_seat_share: float = 0.7  # share of calls clustered around the county seat (urban core)
+    spread_factor: float = 3.0  # the other calls: around the seat, this many times further out
+    max_sigma_km: float = 12.0  # cap on the urban core's spread (1 sigma) in vast counties
 
 
 @dataclass(frozen=True)
@@ -229,8 +234,7 @@ def generate_network(
         near = (hx >= minx) & (hx <= maxx) & (hy >= miny) & (hy <= maxy)
         if near.any():
             hosting[i] = bool(shapely.contains_xy(g, hx[near], hy[near]).any())
-    candidates = counties[~hosting].sort_values(["weight", "adcode"], ascending=[False, True])
-    chosen = candidates.head(params.county_stations)
+    chosen = _station_counties(counties[~hosting], counties, params.county_stations)
     for row in chosen.sort_values("adcode").itertuples():
         centres.append(
             make(f"S{row.adcode}", f"{row.name} county station", Tier.COUNTY,
@@ -240,6 +244,47 @@ def generate_network(
         )
     network = Network(tuple(centres))
     return restrict_network(network, preset)
+
+
+def _station_counties(candidates: pd.DataFrame, counties: pd.DataFrame, n: int) -> pd.DataFrame:
+    """The ``n`` county seats that get a station: each prefecture gets a share of the stations
+    in proportion to its demand (largest remainder; never more than it has counties without a
+    centre), and within a prefecture the most demand-weighted counties get them.
+
+    A national ranking alone would put every station in the dense east (with the population
+    proxy, Heilongjiang got 3 stations for 121 counties and Xinjiang none), leaving whole
+    provinces out of a technician's reach; Bird's county network spans every province."""
+    room = candidates.groupby("prefecture_adcode").size()
+    demand = counties.groupby("prefecture_adcode")["weight"].sum().reindex(room.index).fillna(0.0)
+    n = min(n, int(room.sum()))
+    # Hamilton's method with caps: a prefecture whose share exceeds its room is capped and the
+    # others share what is left, until no share exceeds its room.
+    capped = pd.Series(False, index=room.index)
+    while True:
+        free = ~capped
+        share = demand[free] / demand[free].sum() if demand[free].sum() > 0 else 1.0 / free.sum()
+        ideal = share * (n - room[capped].sum())
+        over = ideal > room[free]
+        if not over.any():
+            break
+        capped[over[over].index] = True
+    quota = room.where(capped, 0).astype(int)
+    quota[~capped] = np.floor(ideal).astype(int)
+    remainder = (ideal - np.floor(ideal)).sort_values(ascending=False, kind="stable")
+    quota[remainder.index[: n - int(quota.sum())]] += 1
+    ranked = candidates.sort_values(["weight", "adcode"], ascending=[False, True])
+    rank_in_pref = ranked.groupby("prefecture_adcode").cumcount()
+    return ranked[rank_in_pref.to_numpy() < quota.reindex(ranked["prefecture_adcode"]).to_numpy()]
+
+
+def _bench_follows_staff(network: Network, techs: tuple[Technician, ...], tiers: Mapping[Tier, TierParams]) -> Network:
+    staff: dict[str, int] = {}
+    for t in techs:
+        staff[t.home_centre_id] = staff.get(t.home_centre_id, 0) + 1
+    return Network(tuple(
+        replace(c, bench_hours_per_day=round(
+            tiers[c.tier].bench_hours_per_day * max(staff.get(c.id, 0), 1) / tiers[c.tier].technicians_min, 1))
+        for c in network))
 
 
 def restrict_network(network: Network, preset: Preset) -> Network:
@@ -327,11 +372,13 @@ def generate_roster(
 
 def _points_in_county(
     geom, seat_lon: float, seat_lat: float, area_km2: float, n: int, near_share: float,
-    rng: np.random.Generator,
+    rng: np.random.Generator, spread_factor: float = 3.0, max_sigma_km: float = 12.0,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """n points inside the polygon: a share clustered around the seat, the rest uniform."""
-    minx, miny, maxx, maxy = geom.bounds
-    sigma_km = max(1.0, 0.15 * np.sqrt(max(area_km2, 1.0)))
+    """n points inside the polygon: a share in the urban core around the seat, the rest spread
+    wider over the towns around it (``spread_factor`` times further). People do not live
+    uniformly over a county: in the vast western counties a uniform point lands in desert or
+    mountains hundreds of kilometres from anyone, so the spread is capped (``max_sigma_km``)."""
+    sigma_km = float(np.clip(0.15 * np.sqrt(max(area_km2, 1.0)), 1.0, max_sigma_km))
     sigma_lat = sigma_km / 111.0
     sigma_lon = sigma_lat / max(np.cos(np.radians(seat_lat)), 0.2)
     xs: list[np.ndarray] = []
@@ -340,8 +387,9 @@ def _points_in_county(
     for _ in range(200):
         m = max(8, 2 * (n - have))
         near = rng.random(m) < near_share
-        x = np.where(near, rng.normal(seat_lon, sigma_lon, m), rng.uniform(minx, maxx, m))
-        y = np.where(near, rng.normal(seat_lat, sigma_lat, m), rng.uniform(miny, maxy, m))
+        spread = np.where(near, 1.0, spread_factor)
+        x = rng.normal(seat_lon, sigma_lon * spread, m)
+        y = rng.normal(seat_lat, sigma_lat * spread, m)
         inside = shapely.contains_xy(geom, x, y)
         xs.append(x[inside])
         ys.append(y[inside])
@@ -390,7 +438,8 @@ def generate_calls(
             k = int(per_county[i])
             row = counties.iloc[i]
             x, y = _points_in_county(
-                geoms[i], row.seat_lon, row.seat_lat, row.area_km2, k, params.near_seat_share, rng
+                geoms[i], row.seat_lon, row.seat_lat, row.area_km2, k, params.near_seat_share, rng,
+                params.spread_factor, params.max_sigma_km,
             )
             lon[pos:pos + k], lat[pos:pos + k], codes[pos:pos + k] = x, y, row.adcode
             pos += k
@@ -492,6 +541,7 @@ def generate(
     roster_rng, calls_rng = (np.random.default_rng([seed, k]) for k in (1, 2))
     report("roster", 0, 1)
     techs = generate_roster(network, counties, roster_rng, params.network.tiers, params.roster)
+    network = _bench_follows_staff(network, techs, params.network.tiers)
     report("roster", 1, 1)
     requests = generate_calls(
         counties, days, params.calls.calls_per_day_national * share, calls_rng, params.calls, progress
