@@ -172,7 +172,7 @@ def test_committed_sample_is_valid_and_documented():
 
     repo = Path(__file__).resolve().parents[1]
     ds = read_dataset(repo / "data" / "sample-zhejiang")
-    assert len(ds.network) == 91 and len(ds.requests) > 1000
+    assert len(ds.network) == 89 and len(ds.requests) > 1000
     readme = (repo / "data" / "README.md").read_text(encoding="utf-8")
     for kind, columns in SCHEMAS.items():
         assert f"### {kind}" in readme
