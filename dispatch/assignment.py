@@ -111,6 +111,17 @@ def opening_start(centre: Centre, t_s: int) -> int:
     return t_s
 
 
+def dispatch_clock_start(centre: Centre, request: Request) -> int:
+    """When the one-hour dispatch clock starts: at the call, or when the customer can first be
+    visited if that is later (an evening call booked for the next morning), and in any case
+    not before the centre is open (an after-hours call starts at the next opening). Walk-ins:
+    when the customer walks in."""
+    t = request.created_s
+    if request.mode != Mode.WALKIN:
+        t = max(t, request.window.start_s)
+    return opening_start(centre, t)
+
+
 def business_deadline(centre: Centre, start_s: int, seconds: int) -> int:
     """The moment ``seconds`` of the centre's opening hours have passed since ``start_s``.
 

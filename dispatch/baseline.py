@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from dispatch.assignment import AssignmentParams, business_seconds, opening_start
+from dispatch.assignment import AssignmentParams, business_seconds, dispatch_clock_start, opening_start
 from dispatch.model import DAY_S, Centre, Dataset, Mode, Request, Technician, Tier
 from dispatch.network import Network
 from dispatch.travel import DEFAULT_TRAVEL, HaversineTravel
@@ -62,22 +62,41 @@ class _TechState:
 
 
 class _Benches:
-    """FCFS bench queues: per centre, seconds already booked per day."""
+    """First come, first served benches. A centre's daily bench hours are worked on parallel
+    benches during its opening hours (40 h over a 10-hour day: 4 benches), never more hours in a
+    day than it has."""
 
     def __init__(self, network: Network) -> None:
         self.network = network
-        self.booked: dict[tuple[str, int], int] = defaultdict(int)
+        self.free_at: dict[tuple[str, int], list[int]] = {}  # per centre and day: each bench
+        self.used: dict[tuple[str, int], int] = defaultdict(int)
 
     def repair(self, centre: Centre, arrive_s: int, bench_s: int) -> int:
-        """Completion time of a repair arriving at ``arrive_s``."""
+        """Book the repair of a device arriving at ``arrive_s``; its completion time."""
+        return self._slot(centre, arrive_s, bench_s, book=True)
+
+    def peek(self, centre: Centre, arrive_s: int, bench_s: int) -> int:
+        """When that repair would be done, without booking it."""
+        return self._slot(centre, arrive_s, bench_s, book=False)
+
+    def _slot(self, centre: Centre, arrive_s: int, bench_s: int, book: bool) -> int:
+        open_len = max(centre.opening.duration_s, 1)
+        n_benches = max(1, -(-centre.bench_s_per_day // open_len))
         t = opening_start(centre, arrive_s)
         for _ in range(366):
             day = t // DAY_S
-            used = self.booked[centre.id, day]
+            key = (centre.id, day)
             day_open = day * DAY_S + centre.opening.start_s
-            start = max(t, day_open + used)
-            if used + bench_s <= centre.bench_s_per_day and start + bench_s <= day * DAY_S + centre.opening.end_s:
-                self.booked[centre.id, day] = start + bench_s - day_open
+            benches = self.free_at.get(key) or [day_open] * n_benches
+            k = min(range(n_benches), key=lambda i: benches[i])
+            start = max(t, benches[k])
+            if self.used[key] + bench_s <= centre.bench_s_per_day and \
+                    start + bench_s <= day * DAY_S + centre.opening.end_s:
+                if book:
+                    benches = list(benches)
+                    benches[k] = start + bench_s
+                    self.free_at[key] = benches
+                    self.used[key] += bench_s
                 return start + bench_s
             t = (day + 1) * DAY_S + centre.opening.start_s
         raise RuntimeError(f"bench of {centre.id} has no room within a year")  # pragma: no cover
@@ -115,9 +134,9 @@ def baseline_plan(
     nearest = [net.centres[int(j)] for j in np.atleast_1d(nearest_idx)]
     day_reqs = []
     for r, c in zip(dataset.requests, nearest):
-        clock = opening_start(c, r.created_s)
+        clock = dispatch_clock_start(c, r)
         # The same rule as the plan's: a travelling call belongs to the day it can be served.
-        day = r.created_s // DAY_S if r.mode == Mode.WALKIN else max(clock, r.window.start_s) // DAY_S
+        day = r.created_s // DAY_S if r.mode == Mode.WALKIN else clock // DAY_S
         if day == params.day:
             day_reqs.append((clock, r, c))
     day_reqs.sort(key=lambda x: (x[0], x[1].id))

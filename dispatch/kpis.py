@@ -2,7 +2,8 @@
 
 ``outcomes``: one row per request, columns
     request_id, mode, level, province_adcode, centre_id (the centre answering for it),
-    created_s, clock_start_s (the call, or the next opening for after-hours calls),
+    created_s, clock_start_s (the call; or when the customer can first be visited, if later;
+    never outside the centre's hours: ``assignment.dispatch_clock_start``),
     dispatch_s (technician set off toward the customer; NaN if none), optionally dispatch_wait_s
     (opening-hours seconds from clock_start_s to dispatch_s; when absent, the plain difference
     is used), completion_s (device back

@@ -27,8 +27,10 @@ from dispatch.assignment import (
     assign,
     business_deadline,
     business_seconds,
+    dispatch_clock_start,
     opening_start,
 )
+from dispatch.network import Network
 from dispatch.model import DAY_S, Centre, Dataset, Mode, Request, Technician, Tier
 from dispatch.routing import (
     BreakRule,
@@ -101,34 +103,54 @@ class Plan:
 
 def clock_start_s(centre: Centre, request: Request) -> int:
     """The dispatch clock starts at the call, or at the next opening for an after-hours call."""
-    return opening_start(centre, request.created_s)
+    return dispatch_clock_start(centre, request)
+
+
+def area_of_centre(net: Network) -> dict[str, str]:
+    """Centre id -> routing area (a prefecture adcode). The provincial centre's technicians work
+    in the capital's area."""
+    capital_of = {p.parent_id: p.prefecture_adcode for p in net
+                  if p.tier == Tier.CITY and p.parent_id is not None
+                  and (p.lon, p.lat) == (net[p.parent_id].lon, net[p.parent_id].lat)}
+    return {c.id: (capital_of.get(c.id, c.province_adcode) if c.tier == Tier.PROVINCE
+                   else c.prefecture_adcode or c.county_adcode) for c in net}
 
 
 def make_areas(dataset: Dataset, assignment: AssignmentResult, day: int) -> list[Area]:
-    net = dataset.network
-    area_of_centre: dict[str, str] = {}
-    for c in net:
-        if c.tier == Tier.PROVINCE:
-            # The provincial centre's technicians work in the capital's area.
-            capital = [p.prefecture_adcode for p in net if p.tier == Tier.CITY and p.parent_id == c.id
-                       and (p.lon, p.lat) == (c.lon, c.lat)]
-            area_of_centre[c.id] = capital[0] if capital else c.province_adcode
-        else:
-            area_of_centre[c.id] = c.prefecture_adcode or c.county_adcode
+    area_of_centre_ = area_of_centre(dataset.network)
     centres_by_area: dict[str, list[str]] = defaultdict(list)
-    for cid, a in area_of_centre.items():
+    for cid, a in area_of_centre_.items():
         centres_by_area[a].append(cid)
     techs_by_area: dict[str, list[str]] = defaultdict(list)
     for t in dataset.technicians:
-        techs_by_area[area_of_centre[t.home_centre_id]].append(t.id)
+        techs_by_area[area_of_centre_[t.home_centre_id]].append(t.id)
     reqs_by_area: dict[str, list[str]] = defaultdict(list)
     for a in assignment.assigned:
         if a.visit_centre_id is not None:
-            reqs_by_area[area_of_centre[a.visit_centre_id]].append(a.request_id)
+            reqs_by_area[area_of_centre_[a.visit_centre_id]].append(a.request_id)
     return [
         Area(k, tuple(centres_by_area[k]), tuple(techs_by_area[k]), tuple(reqs_by_area[k]))
         for k in sorted(reqs_by_area)
     ]
+
+
+def routing_technicians(
+    techs: Sequence[Technician], node_of: dict[str, int], day: int, classes: tuple[str, ...],
+) -> list[RoutingTechnician]:
+    """The technicians as the routing engine sees them on ``day`` (absolute times)."""
+    base = day * DAY_S
+    out = []
+    for t in techs:
+        br = None
+        if t.break_window is not None and t.break_s > 0:
+            br = BreakRule(base + t.break_window.start_s, base + t.break_window.end_s, t.break_s)
+        out.append(RoutingTechnician(
+            id=t.id, start_node=node_of[t.home_centre_id], end_node=node_of[t.home_centre_id],
+            shift_start_s=base + t.shift.start_s, shift_end_s=base + t.shift.end_s,
+            max_level=t.max_level, skills=t.product_lines or frozenset({"*"}), break_window=br,
+            speed_class=classes.index(t.speed_class),
+        ))
+    return out
 
 
 def routing_problem(
@@ -145,18 +167,7 @@ def routing_problem(
     lat = [net[c].lat for c in centre_ids] + [r.lat for r in reqs]
     classes = travel.speed_classes
     travel_s, distance_m = travel.matrices(np.array(lon), np.array(lat), classes)
-    base = day * DAY_S
-    rtechs = []
-    for t in techs:
-        br = None
-        if t.break_window is not None and t.break_s > 0:
-            br = BreakRule(base + t.break_window.start_s, base + t.break_window.end_s, t.break_s)
-        rtechs.append(RoutingTechnician(
-            id=t.id, start_node=node_of[t.home_centre_id], end_node=node_of[t.home_centre_id],
-            shift_start_s=base + t.shift.start_s, shift_end_s=base + t.shift.end_s,
-            max_level=t.max_level, skills=t.product_lines or frozenset({"*"}), break_window=br,
-            speed_class=classes.index(t.speed_class),
-        ))
+    rtechs = routing_technicians(techs, node_of, day, classes)
     visits = []
     for i, r in enumerate(reqs):
         a = assignment[r.id]
@@ -288,7 +299,7 @@ def _requests_of_day(dataset: Dataset, day: int) -> tuple[list[Request], list[Re
         if r.mode == Mode.WALKIN:
             service_day = r.created_s // DAY_S
         else:
-            service_day = max(opening_start(net.centres[int(j)], r.created_s), r.window.start_s) // DAY_S
+            service_day = dispatch_clock_start(net.centres[int(j)], r) // DAY_S
         if service_day == day:
             today.append(r)
         elif r.created_s // DAY_S <= day < service_day:

@@ -191,7 +191,9 @@ class LiveArea:
             bw = self._tech[tid].break_window
             b = sched.break_start_s
             if bw is not None and tid not in self.break_taken and b is not None:
-                committed_until = max((st.arrival_s for st in sched.stops if st.visit_id in self.frozen),
+                # Frozen work runs from setting off to the end of the service (a break taken
+                # while waiting for the customer's window is part of it).
+                committed_until = max((st.end_s for st in sched.stops if st.visit_id in self.frozen),
                                       default=-1)
                 if b + bw.duration_s <= clock_s or b < committed_until:
                     self.break_taken[tid] = b
@@ -299,12 +301,13 @@ class LiveArea:
         out.sort(key=lambda o: (*rank(o), o.technician_id))
         return out
 
-    def urgent_options(self, call: NewCall) -> list[InsertionOption]:
-        """Every technician who can take the call without breaking a promise, best ETA first
-        (those meeting the dispatch deadline before those who cannot). Adds nothing."""
+    def urgent_options(self, call: NewCall, policy: str = "eta") -> list[InsertionOption]:
+        """Every technician who can take the call without breaking a promise, ranked by
+        ``policy`` (default: best ETA first, those meeting the dispatch deadline before those
+        who cannot). Adds nothing."""
         saved = (self.problem, self.lon, self.lat, dict(self._visit), dict(self.release_s), self.version)
         try:
-            return self._options_for(self._add_visit(call))
+            return self._options_for(self._add_visit(call), policy=policy)
         finally:
             self.problem, self.lon, self.lat, self._visit, self.release_s, self.version = saved
             self._cache.clear()

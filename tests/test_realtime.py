@@ -31,9 +31,10 @@ def empty_area(n_techs: int = 2, break_rule: bool = True, clock_s: int = 8 * H) 
 
 
 def call(cid: str, lon: float, lat: float, at_s: int, level: int = 1, window_h: float = 4.0,
-         service_min: int = 30, priority: int = 1, deadline: bool = True) -> NewCall:
-    return NewCall(cid, lon, lat, service_min * 60, at_s, at_s + int(window_h * H), level, None, priority,
-                   release_s=at_s, dispatch_deadline_s=at_s + H if deadline else None)
+         service_min: int = 30, priority: int = 1, deadline: bool = True, later_h: float = 0.0) -> NewCall:
+    start = at_s + int(later_h * H)  # the customer may only be free later
+    return NewCall(cid, lon, lat, service_min * 60, start, start + int(window_h * H), level, None, priority,
+                   release_s=at_s, dispatch_deadline_s=start + H if deadline else None)
 
 
 def assert_feasible(area: LiveArea) -> None:
@@ -161,7 +162,8 @@ def test_random_event_sequences_never_move_frozen_work(events, seed):
         if kind == "call":
             n += 1
             area.insert(call(f"C{n}", 120.05 + 0.3 * a, 30.80 + 0.15 * b, clock, priority=prio,
-                             service_min=int(rng.integers(10, 60))))
+                             service_min=int(rng.integers(10, 150)), later_h=float(rng.choice([0, 0, 1.5, 3]))),
+                        policy="travel" if prio < 3 else "eta")
         elif kind == "advance":
             clock += int(a * 2 * H)
             area.advance(clock)
