@@ -245,6 +245,65 @@ def demo(seed: int, out: str, db) -> None:  # type: ignore[no-untyped-def]
                name="demo", out=out)
 
 
+@cli.command()
+@click.argument("source", required=False, type=click.Path(exists=True, file_okay=False))
+@click.option("--preset", default=None, help="Generate the calls instead of reading SOURCE (default zhejiang).")
+@click.option("--province", default=None, help="Shortcut for --preset province:<adcode or pinyin>.")
+@click.option("--days", default=7, show_default=True, type=click.IntRange(1, 60), help="Days of calls.")
+@click.option("--policy", default="both", show_default=True, type=click.Choice(["optimiser", "baseline", "both"]))
+@click.option("--seed", default=1, show_default=True, type=int)
+@click.option("--reoptimise-min", default=None, type=click.IntRange(10, 600),
+              help="Optimiser: re-solve each area's movable work every N minutes (default: never).")
+@_db_option
+@_population_option
+@click.option("--name", default=None, help="Name of the run in the store (default: derived from the input).")
+@click.option("--log-csv", default=None, type=click.Path(dir_okay=False), help="Also write the event log here.")
+def simulate(source, preset, province, days, policy, seed, reoptimise_min, db, population, name, log_csv) -> None:  # type: ignore[no-untyped-def]
+    """Simulate DAYS of calls under a dispatch policy; KPIs side by side; the log is stored."""
+    from dispatch.kpis import format_kpis, kpis
+    from dispatch.simulate import SimParams
+    from dispatch.simulate import simulate as run
+    from dispatch.store import Store
+
+    if province:
+        preset = f"province:{province}"
+    ds = _dataset(source, preset, seed, days, population)
+    policies = ["optimiser", "baseline"] if policy == "both" else [policy]
+    store = Store(db)
+    columns, runs = {}, {}
+    for pol in policies:
+        params = SimParams(policy=pol, seed=seed,
+                           reoptimise_every_s=None if reoptimise_min is None else 60 * reoptimise_min)
+        bar = _Bar()
+        try:
+            result = run(ds, params, progress=bar)
+        finally:
+            bar.close()
+        runs[pol] = result
+        columns[pol] = kpis(result.outcomes, result.workload)
+        run_name = f"{name or (source or preset or 'zhejiang')}-sim-{pol}-seed{seed}-{days}d"
+        store.save(run_name, {"events": result.events, "outcomes": result.outcomes,
+                              "workload": result.workload, "open": result.open_requests},
+                   params, {**columns[pol], "epoch_date": ds.epoch_date, "wall_s": result.wall_s},
+                   _fingerprint(ds), kind="simulation")
+        click.echo(f"{pol}: {result.calls} calls simulated in {result.wall_s:.1f} s "
+                   f"({result.calls / max(result.wall_s, 1e-9):.0f} calls/s); stored as {run_name!r} in {store.url}")
+        if log_csv:
+            out = log_csv if len(policies) == 1 else log_csv.replace(".csv", f"-{pol}.csv")
+            result.events.to_csv(out, index=False)
+    click.echo(format_kpis(columns))
+    for pol, result in runs.items():
+        if len(result.open_requests):
+            counts = result.open_requests["reason"].value_counts().sort_index()
+            click.echo(f"{pol}: open at the horizon or unserved: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+
+
+def _fingerprint(ds) -> str:  # type: ignore[no-untyped-def]
+    from dispatch.io import dataset_fingerprint
+
+    return dataset_fingerprint(ds)
+
+
 @cli.group()
 def bench() -> None:
     """Benchmarks: print a table and write JSON comparable run to run."""
@@ -254,6 +313,7 @@ def _register_benchmarks() -> None:
     from dispatch.bench.coverage import coverage_command
     from dispatch.bench.plan import national_command, province_command
     from dispatch.bench.realtime import realtime_command
+    from dispatch.bench.simulate import simulate_command
     from dispatch.bench.vrptw import vrptw_command
 
     bench.add_command(vrptw_command, name="vrptw")
@@ -261,6 +321,7 @@ def _register_benchmarks() -> None:
     bench.add_command(national_command, name="national")
     bench.add_command(province_command, name="province")
     bench.add_command(realtime_command, name="realtime")
+    bench.add_command(simulate_command, name="simulate")
 
 
 def _register_coverage() -> None:

@@ -1,0 +1,138 @@
+"""Simulation: hand-computed two-call day, conservation, a clock that never goes back, seeds."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from dispatch.kpis import kpis
+from dispatch.model import DAY_S, Dataset, Mode
+from dispatch.simulate import SimParams, simulate
+from dispatch.synthetic import generate
+from dispatch.travel import DEFAULT_TRAVEL
+from tests.test_assignment import NETWORK, TECHS, req
+
+H = 3600
+
+
+def _t(a_lon, a_lat, b_lon, b_lat, speed="car"):
+    return int(DEFAULT_TRAVEL.time_s_from_distance(DEFAULT_TRAVEL.distance_m(a_lon, a_lat, b_lon, b_lat), speed))
+
+
+def _two_calls():
+    a = req("A", 1, Mode.ONSITE, created_h=10)  # at (119.971, 30.541), next to S1
+    b = req("B", 1, Mode.PICKUP, created_h=10 + 5 / 60, lon=119.99, lat=30.55)
+    return Dataset(NETWORK, TECHS, (a, b), "2026-03-02"), a, b
+
+
+def _times(result, rid):
+    ev = result.events[result.events["request_id"] == rid]
+    return dict(zip(ev["event"], ev["t_s"]))
+
+
+def test_optimiser_two_calls_by_hand():
+    ds, a, b = _two_calls()
+    res = simulate(ds, SimParams(policy="optimiser"))
+    s1 = NETWORK["S1"]
+    t_a = _t(s1.lon, s1.lat, a.lon, a.lat)
+    t_ab = _t(a.lon, a.lat, b.lon, b.lat)
+    t_b_home = _t(b.lon, b.lat, s1.lon, s1.lat)
+    # A: T1 (at S1, nearest) sets off at 10:00, repairs on site for 30 min.
+    ta = _times(res, "A")
+    assert ta["dispatched"] == 10 * H and ta["on_site"] == 10 * H + t_a
+    assert ta["returned"] == 10 * H + t_a + 1800
+    # B (10:05): T1 can still set off within the hour, straight from A, and adds the least
+    # driving; the device reaches S1 when he is home, is repaired on S1's bench (30 min), and
+    # is back with the customer 4 h later.
+    end_a = 10 * H + t_a + 1800
+    tb = _times(res, "B")
+    assert tb["dispatched"] == end_a
+    assert tb["picked_up"] == end_a + t_ab + 1800
+    home = end_a + t_ab + 1800 + t_b_home + 2700  # his break (from 11:00) falls on the drive home
+    assert tb["at_station"] == home
+    assert tb["repaired"] == home + 1800
+    assert tb["returned"] == home + 1800 + 4 * H
+    out = res.outcomes.set_index("request_id")
+    assert out.loc["B", "repair_tier"] == 3 and out.loc["B", "centre_id"] == "S1"
+    assert out.loc["B", "dispatch_wait_s"] == end_a - b.created_s
+
+
+def test_baseline_two_calls_by_hand():
+    ds, a, b = _two_calls()
+    res = simulate(ds, SimParams(policy="baseline"))
+    p1 = NETWORK["P1"]
+    # A as above; B: T1 is busy, the nearest FREE technician is T3 at P1 (35 km), who sets off at
+    # once; the device goes to P1 when his shift ends (17:00) and P1 repairs level 1 (17:00-17:30).
+    tb = _times(res, "B")
+    assert tb["dispatched"] == b.created_s
+    assert tb["on_site"] == b.created_s + _t(p1.lon, p1.lat, b.lon, b.lat)
+    assert tb["at_station"] == 17 * H
+    assert tb["repaired"] == 17 * H + 1800
+    assert tb["returned"] == 17 * H + 1800 + 4 * H
+
+
+@pytest.fixture(scope="module")
+def tiny_runs():
+    ds = generate("tiny", days=2, seed=4)
+    return ds, {p: simulate(ds, SimParams(policy=p)) for p in ("optimiser", "baseline")}
+
+
+def test_every_call_ends_done_or_open_with_a_reason(tiny_runs):
+    ds, runs = tiny_runs
+    ids = {r.id for r in ds.requests}
+    for res in runs.values():
+        out = res.outcomes
+        assert set(out["request_id"]) == ids and len(out) == len(ids)
+        done = out["completion_s"].notna()
+        reason = out["unassigned_reason"] != ""
+        assert (done ^ reason).all()  # exactly one of the two
+        assert set(res.open_requests["request_id"]) == set(out.loc[reason, "request_id"])
+        travelling = out[out["mode"].isin(["onsite", "pickup"]) & done]
+        assert (travelling["dispatch_s"] >= travelling["clock_start_s"]).all()
+
+
+def test_the_clock_never_goes_back_for_any_request(tiny_runs):
+    _, runs = tiny_runs
+    for res in runs.values():
+        ev = res.events
+        assert (np.diff(ev["t_s"].to_numpy()) >= 0).all()  # the log is in time order
+        for rid, g in ev.groupby("request_id", sort=False):
+            order = ["called", "dispatched", "on_site", "picked_up", "at_station", "repaired", "returned"]
+            seen = [t for e in order for t in g.loc[g["event"] == e, "t_s"]]
+            assert seen == sorted(seen), rid
+
+
+def test_same_seed_same_run_and_the_optimiser_beats_the_baseline(tiny_runs):
+    ds, runs = tiny_runs
+    again = simulate(ds, SimParams(policy="optimiser"))
+    assert again.events.equals(runs["optimiser"].events)
+    k_opt = kpis(runs["optimiser"].outcomes, runs["optimiser"].workload)
+    k_base = kpis(runs["baseline"].outcomes, runs["baseline"].workload)
+    assert k_opt["turnaround_mean_h"] < k_base["turnaround_mean_h"]
+    assert k_opt["bench_share_tier1"] < k_base["bench_share_tier1"]  # no blanket escalation
+
+
+def test_unknown_policy_is_a_clear_error():
+    from dispatch.errors import DispatchError
+
+    with pytest.raises(DispatchError, match="unknown policy 'magic'; expected one of optimiser, baseline"):
+        simulate(_two_calls()[0], SimParams(policy="magic"))
+
+
+def test_cli_simulate_stores_the_log_and_prints_both_columns(tmp_path):
+    from click.testing import CliRunner
+
+    from dispatch.cli import cli
+    from dispatch.store import Store
+
+    db = f"sqlite:///{tmp_path}/runs.sqlite"
+    got = CliRunner().invoke(cli, ["simulate", "--preset", "tiny", "--days", "1", "--seed", "2", "--db", db])
+    assert got.exit_code == 0, got.output
+    assert "optimiser" in got.output and "baseline" in got.output and "dispatched <= 60 min" in got.output
+    runs = Store(db).list(kind="simulation")
+    assert len(runs) == 2
+    stored = Store(db).load(runs["name"].iloc[0])
+    assert {"events", "outcomes", "workload", "open"} <= set(stored.frames)
+    assert len(stored.frames["events"]) > len(stored.frames["outcomes"])
