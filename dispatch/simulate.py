@@ -159,20 +159,19 @@ class _World:
         return best
 
     def _courier_up(self, chain: tuple[Centre, ...], hops: int, t: int) -> int:
-        if hops == 0:
-            return t
-        if self.couriers.straight_to_province:
-            return self.couriers.leave(t) + sum(c.courier_to_parent_s for c in chain[:hops])
-        for i in range(hops):
-            t = self.couriers.leave(t) + chain[i].courier_to_parent_s
-        return t
+        return self._courier(chain, range(hops), t)
 
     def _courier_down(self, chain: tuple[Centre, ...], hops: int, t: int) -> int:
-        if hops == 0:
+        return self._courier(chain, reversed(range(hops)), t)
+
+    def _courier(self, chain: tuple[Centre, ...], legs, t: int) -> int:  # type: ignore[no-untyped-def]
+        """Arrival after riding the shuttle over ``legs`` (chain positions, in travel order)."""
+        legs = list(legs)
+        if not legs:
             return t
-        if self.couriers.straight_to_province:
-            return self.couriers.leave(t) + sum(c.courier_to_parent_s for c in chain[:hops])
-        for i in reversed(range(hops)):
+        if self.couriers.straight_to_province:  # one van, one departure, the whole way
+            return self.couriers.leave(t) + sum(chain[i].courier_to_parent_s for i in legs)
+        for i in legs:
             t = self.couriers.leave(t) + chain[i].courier_to_parent_s
         return t
 
