@@ -1,0 +1,76 @@
+"""Exports of a plan open as what they claim to be and carry the right columns."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from dispatch.exports import SHEET_COLUMNS, export_plan
+from dispatch.plan import PlanParams, make_plan
+from dispatch.synthetic import generate
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    ds = generate("tiny", days=1, seed=3)
+    plan = make_plan(ds, PlanParams(seed=3, deterministic=True))
+    frames = {"stops": plan.stops, "routes": plan.routes, "unassigned": plan.unassigned}
+    out = tmp_path_factory.mktemp("exports")
+    homes = {t.id: t.home_centre_id for t in ds.technicians}
+    paths = export_plan(frames, ds.epoch_date, out, "Route sheets - tiny", ds.network, homes)
+    return plan, out, paths
+
+
+def test_every_export_is_written(exported):
+    _, out, paths = exported
+    assert sorted(p.name for p in paths) == sorted(
+        ["route_sheets.csv", "route_sheets.html", "routes.geojson", "stops.geojson", "unassigned.csv"])
+    assert all((out / p.name).stat().st_size > 0 for p in paths)
+
+
+def test_route_sheet_csv_has_one_row_per_stop_in_local_time(exported):
+    plan, out, _ = exported
+    sheet = pd.read_csv(out / "route_sheets.csv")
+    assert list(sheet.columns) == SHEET_COLUMNS
+    assert len(sheet) == len(plan.stops)
+    assert set(sheet["request_id"]) == set(plan.stops["request_id"])
+    # Clock times are local (China Standard Time) and in order along each route.
+    first = plan.stops.sort_values(["technician_id", "sequence"]).iloc[0]
+    row = sheet.sort_values(["technician_id", "sequence"]).iloc[0]
+    expected = pd.Timestamp("2026-03-02") + pd.Timedelta(seconds=int(first["start_s"]))
+    assert row["start"] == expected.strftime("%Y-%m-%d %H:%M")
+
+
+def test_geojson_routes_and_stops_are_valid_feature_collections(exported):
+    plan, out, _ = exported
+    routes = json.loads((out / "routes.geojson").read_text(encoding="utf-8"))
+    stops = json.loads((out / "stops.geojson").read_text(encoding="utf-8"))
+    for doc in (routes, stops):
+        assert doc["type"] == "FeatureCollection"
+    assert {f["geometry"]["type"] for f in routes["features"]} == {"LineString"}
+    assert len(routes["features"]) == plan.routes["technician_id"].nunique()
+    assert len(stops["features"]) == len(plan.stops)
+    for f in stops["features"]:
+        lon, lat = f["geometry"]["coordinates"]
+        assert 73 < lon < 136 and 3 < lat < 54  # WGS84 lon/lat, not swapped
+    # A route starts and ends at its technician's centre.
+    line = routes["features"][0]["geometry"]["coordinates"]
+    assert line[0] == line[-1]
+
+
+def test_unassigned_csv_lists_every_unassigned_request_with_its_reason(exported):
+    plan, out, _ = exported
+    un = pd.read_csv(out / "unassigned.csv")
+    assert list(un.columns) == ["request_id", "reason_code", "reason"]
+    assert set(un["request_id"]) == set(plan.unassigned["request_id"])
+    assert un["reason"].notna().all()
+
+
+def test_html_route_sheets_are_printable(exported):
+    plan, out, _ = exported
+    html = (out / "route_sheets.html").read_text(encoding="utf-8")
+    assert html.lstrip().lower().startswith("<!doctype html") and "Route sheets - tiny" in html
+    for tid in plan.routes["technician_id"]:
+        assert tid in html
