@@ -31,6 +31,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
     create_engine,
     delete,
     event,
@@ -77,6 +78,27 @@ scenarios = Table(
     Column("description", Text, nullable=False, default=""),
     Column("base_json", Text, nullable=False),
     Column("spec_json", Text, nullable=False),
+)
+
+
+# The call-intake service's log (dispatch.service): every acknowledged call and every status
+# change or drop-out, in the order the live plan applied them (``seq``), per served network/day
+# (``scope``). A call's id is its idempotency key: unique within a scope, so a retried POST finds
+# the first answer instead of adding a second row; status events leave ``idem`` NULL (NULLs never
+# collide in a unique constraint, on SQLite and PostgreSQL alike).
+service_log = Table(
+    "service_log",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("scope", String(100), nullable=False, index=True),
+    Column("kind", String(20), nullable=False),  # call | status | unavailable
+    Column("key", String(100), nullable=False),  # call id, job id or technician id
+    Column("idem", String(100), nullable=True),
+    Column("at_s", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("payload_json", Text, nullable=False),  # what the live plan needs to replay it
+    Column("answer_json", Text, nullable=False),  # the answer that was acknowledged
+    UniqueConstraint("scope", "idem", name="uq_service_log_scope_idem"),
 )
 
 
@@ -228,6 +250,53 @@ class Store:
     def delete_scenario(self, name: str) -> None:
         with self.engine.begin() as conn:
             conn.execute(delete(scenarios).where(scenarios.c.name == name))
+
+    # ---- call-intake service log (added beside plans and scenarios; nothing above changes) ----
+
+    def append_service_entry(self, scope: str, kind: str, key: str, at_s: int,
+                             payload: dict[str, Any], answer: dict[str, Any],
+                             idem: str | None = None) -> int:
+        """Commit one entry of the service log; returns its sequence number. A second entry
+        with the same ``idem`` in the scope raises :class:`DuplicateEntryError`."""
+        from sqlalchemy.exc import IntegrityError
+
+        try:
+            with self.engine.begin() as conn:
+                seq = conn.execute(insert(service_log).values(
+                    scope=scope, kind=kind, key=key, idem=idem, at_s=int(at_s),
+                    created_at=dt.datetime.now(dt.timezone.utc),
+                    payload_json=json.dumps(_jsonable(payload), sort_keys=True, ensure_ascii=False),
+                    answer_json=json.dumps(_jsonable(answer), sort_keys=True, ensure_ascii=False),
+                )).inserted_primary_key[0]
+        except IntegrityError as exc:
+            raise DuplicateEntryError(f"{kind} {idem!r} is already in the service log of scope {scope!r}") from exc
+        return int(seq)
+
+    def service_entries(self, scope: str, kind: str | None = None) -> list[ServiceEntry]:
+        """The scope's log in the order it was applied."""
+        q = select(service_log).where(service_log.c.scope == scope).order_by(service_log.c.seq)
+        if kind:
+            q = q.where(service_log.c.kind == kind)
+        with self.engine.connect() as conn:
+            rows = conn.execute(q).all()
+        return [ServiceEntry(r.seq, r.scope, r.kind, r.key, r.idem, r.at_s, json.loads(r.payload_json),
+                             json.loads(r.answer_json)) for r in rows]
+
+
+class DuplicateEntryError(DispatchError):
+    """An idempotency key that is already in the service log."""
+
+
+@dataclass(frozen=True)
+class ServiceEntry:
+    seq: int
+    scope: str
+    kind: str
+    key: str
+    idem: str | None
+    at_s: int
+    payload: dict[str, Any]
+    answer: dict[str, Any]
 
 
 @dataclass(frozen=True)
