@@ -309,10 +309,33 @@ def bench() -> None:
     """Benchmarks: print a table and write JSON comparable run to run."""
 
 
+@cli.command()
+@click.argument("source", required=False, type=click.Path(exists=True, file_okay=False))
+@click.option("--preset", default="zhejiang", show_default=True, help="Generate the network and roster when no SOURCE.")
+@click.option("--seed", default=1, show_default=True, type=int)
+@click.option("--day", default=0, show_default=True, type=click.IntRange(0, None), help="Day index served.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@_db_option
+@click.option("--tokens-file", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="'token:role' per line (roles: dispatcher, viewer); also read from DISPATCH_TOKENS.")
+@click.option("--rate-limit", default=300.0, show_default=True, type=click.FloatRange(0.1, None),
+              help="Requests per second per token.")
+@click.option("--cors-origin", multiple=True, help="Allow this browser origin (default: none).")
+def serve(source, preset, seed, day, host, port, db, tokens_file, rate_limit, cors_origin) -> None:  # type: ignore[no-untyped-def]
+    """Serve the call-intake HTTP API (dispatch decisions for calls as they come)."""
+    from dispatch.service import ServiceConfig, load_tokens, run
+
+    config = ServiceConfig(source=source, preset=preset, seed=seed, day=day, db=db, tokens=load_tokens(tokens_file),
+                           rate_per_s=rate_limit, burst=max(1, int(2 * rate_limit)), cors_origins=tuple(cors_origin))
+    run(config, host, port)
+
+
 def _register_benchmarks() -> None:
     from dispatch.bench.coverage import coverage_command
     from dispatch.bench.plan import national_command, province_command
     from dispatch.bench.realtime import realtime_command
+    from dispatch.bench.serve import serve_command
     from dispatch.bench.simulate import simulate_command
     from dispatch.bench.vrptw import vrptw_command
 
@@ -322,6 +345,7 @@ def _register_benchmarks() -> None:
     bench.add_command(province_command, name="province")
     bench.add_command(realtime_command, name="realtime")
     bench.add_command(simulate_command, name="simulate")
+    bench.add_command(serve_command, name="serve")
 
 
 def _register_coverage() -> None:

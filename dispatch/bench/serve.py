@@ -1,0 +1,267 @@
+"""`dispatch bench serve`: the call-intake service under load on loopback, and after a crash.
+
+The server runs as a subprocess (``python -m dispatch.cli serve``) on a free loopback port with a
+throw-away token and database. A bounded open-loop generator posts calls over a province at a
+fixed rate (calls taken from the synthetic generator, each with a unique id and an ``at`` that
+walks through the working day, so the live plan fills as a real day would), from a bounded
+thread pool: at most ``--inflight`` requests are open at once and the run stops after
+``--seconds``. It reports decision latency p50/p95/p99 (request sent -> decision received) and
+errors. With ``--crash-at S`` the server is killed with SIGKILL S seconds in, restarted on the
+same database, and requests that failed meanwhile are retried with the same call id (the
+idempotency key). Afterwards, the live state is rebuilt from the store in this process (as a
+restart would) and checked: every acknowledged call is in the store exactly once with the
+technician it was answered, and the checker finds no violation in any area.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import click
+import numpy as np
+
+from dispatch.bench.common import machine_info, write_json
+from dispatch.errors import DispatchError
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    """``dispatch serve`` as a subprocess on loopback; start, kill -9, start again."""
+
+    def __init__(self, db: str, preset: str, seed: int, day: int, token: str, log: Path,
+                 rate_limit: float = 100_000.0) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.args = [sys.executable, "-m", "dispatch.cli", "serve", "--preset", preset, "--seed", str(seed),
+                     "--day", str(day), "--host", "127.0.0.1", "--port", str(self.port), "--db", db,
+                     "--rate-limit", str(rate_limit)]
+        self.env = {**os.environ, "DISPATCH_TOKENS": f"{token}:dispatcher"}
+        self.log = log
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout_s: float = 120.0) -> float:
+        import httpx
+
+        t0 = time.perf_counter()
+        with open(self.log, "ab") as out:
+            self.proc = subprocess.Popen(self.args, env=self.env, stdout=out, stderr=subprocess.STDOUT)
+        while time.perf_counter() - t0 < timeout_s:
+            if self.proc.poll() is not None:
+                raise DispatchError(f"the server exited with code {self.proc.returncode}; see {self.log}")
+            try:
+                if httpx.get(self.url + "/health", timeout=1.0).status_code == 200:
+                    return time.perf_counter() - t0
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise DispatchError(f"the server did not answer /health within {timeout_s:.0f} s; see {self.log}")
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+def call_bodies(preset: str, seed: int, day: int, n: int, run_id: str) -> list[dict[str, Any]]:
+    """``n`` calls over the province, each with its own id and an ``at`` through 08:30-17:30."""
+    import datetime as dt
+
+    from dispatch.service import CST
+    from dispatch.synthetic import generate
+
+    ds = generate(preset, days=1, seed=seed)
+    reqs = list(ds.requests)
+    epoch = dt.datetime.fromisoformat(ds.epoch_date).replace(tzinfo=CST) + dt.timedelta(days=day)
+    out = []
+    for i in range(n):
+        r = reqs[i % len(reqs)]
+        at = epoch + dt.timedelta(seconds=int(8.5 * 3600 + 9 * 3600 * i / max(1, n)))
+        out.append({"id": f"{run_id}-{i:06d}", "lon": r.lon, "lat": r.lat, "level": r.level,
+                    "mode": r.mode.value, "priority": int(r.priority), "service_min": r.service_s // 60,
+                    "at": at.isoformat()})
+    return out
+
+
+def run_load(server: Server, token: str, bodies: list[dict[str, Any]], rate: float, seconds: float,
+             crash_at: float | None, inflight: int = 64, retry_s: float = 120.0) -> dict[str, Any]:
+    """Post ``bodies`` at ``rate`` per second; optionally kill and restart the server."""
+    import httpx
+
+    headers = {"Authorization": f"Bearer {token}"}
+    client = httpx.Client(base_url=server.url, headers=headers, timeout=30.0,
+                          limits=httpx.Limits(max_connections=inflight, max_keepalive_connections=inflight))
+    acked: dict[str, dict[str, Any]] = {}
+    latencies: list[float] = []
+    errors: Counter[str] = Counter()
+    retried = [0]
+    lock = threading.Lock()
+    slots = threading.BoundedSemaphore(inflight)
+    crash = {"at": None, "restart_s": None}
+    server_up = threading.Event()
+    server_up.set()
+
+    def post(body: dict[str, Any]) -> None:
+        deadline = time.perf_counter() + retry_s
+        tries = 0
+        try:
+            while True:
+                server_up.wait(retry_s)
+                t0 = time.perf_counter()
+                try:
+                    r = client.post("/calls", json=body)
+                except httpx.TransportError:
+                    # The server is gone (the crash): try again, same id, once it is back.
+                    tries += 1
+                    if time.perf_counter() > deadline or crash_at is None:
+                        with lock:
+                            errors["connection"] += 1
+                        return
+                    time.sleep(0.2)
+                    continue
+                dt_s = time.perf_counter() - t0
+                with lock:
+                    if r.status_code == 200:
+                        acked[body["id"]] = r.json()
+                        latencies.append(dt_s)
+                        retried[0] += tries > 0
+                    else:
+                        errors[str(r.status_code)] += 1
+                return
+        finally:
+            slots.release()
+
+    pool = ThreadPoolExecutor(max_workers=inflight)
+    n = min(len(bodies), int(rate * seconds))
+    throttled = 0
+    t_start = time.perf_counter()
+    for i in range(n):
+        target = t_start + i / rate
+        now = time.perf_counter()
+        if target > now:
+            time.sleep(target - now)
+        if crash_at is not None and crash["at"] is None and time.perf_counter() - t_start >= crash_at:
+            crash["at"] = round(time.perf_counter() - t_start, 2)
+            server_up.clear()
+            server.kill()
+
+            def restart() -> None:
+                crash["restart_s"] = round(server.start(), 2)
+                server_up.set()
+
+            threading.Thread(target=restart, daemon=True).start()
+        if not slots.acquire(blocking=False):
+            throttled += 1  # the bound: wait for a free slot rather than pile requests up
+            slots.acquire()
+        pool.submit(post, bodies[i])
+    pool.shutdown(wait=True)
+    wall = time.perf_counter() - t_start
+    client.close()
+    lat = np.array(latencies) * 1000 if latencies else np.array([np.nan])
+    return {
+        "sent": n, "acknowledged": len(acked), "errors": dict(errors), "throttled": throttled,
+        "retried_after_crash": retried[0], "wall_s": round(wall, 2), "achieved_rate": round(n / wall, 1),
+        "latency_ms": {"p50": round(float(np.percentile(lat, 50)), 1), "p95": round(float(np.percentile(lat, 95)), 1),
+                       "p99": round(float(np.percentile(lat, 99)), 1), "max": round(float(np.max(lat)), 1)},
+        "crash": crash if crash_at is not None else None, "_acked": acked,
+    }
+
+
+def verify(db: str, preset: str, seed: int, day: int, acked: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Rebuild the live state from the store (as a restart does) and check it."""
+    from dispatch.service import LiveService, ServiceConfig
+
+    t0 = time.perf_counter()
+    svc = LiveService(ServiceConfig(preset=preset, seed=seed, day=day, db=db))
+    rebuild_s = time.perf_counter() - t0
+    stored = svc.store.service_entries(svc.scope, kind="call")
+    counts = Counter(e.key for e in stored)
+    by_id = {e.key: e for e in stored}
+    missing = [k for k in acked if k not in counts]
+    duplicated = [k for k, c in counts.items() if c > 1]
+    changed = [k for k, a in acked.items() if k in by_id
+               and by_id[k].answer.get("technician_id") != a.get("technician_id")]
+    violations = svc.violations()
+    statuses = Counter(e.answer.get("status") for e in stored)
+    return {"stored_calls": len(stored), "acknowledged_missing": len(missing), "duplicated": len(duplicated),
+            "answer_changed": len(changed), "violations": sum(len(v) for v in violations.values()),
+            "violation_examples": [x for v in violations.values() for x in v][:5],
+            "rebuild_s": round(rebuild_s, 2), "decisions": dict(statuses),
+            "ok": not missing and not duplicated and not changed and not any(violations.values())}
+
+
+def run_bench(rate: float, seconds: float, crash_at: float | None, preset: str, seed: int, day: int,
+              inflight: int, workdir: str | None = None) -> dict[str, Any]:
+    folder = Path(workdir or tempfile.mkdtemp(prefix="dispatch-bench-serve-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    db = f"sqlite:///{folder / 'serve.sqlite'}"
+    token = secrets.token_urlsafe(24)  # lives only in this process and the server's environment
+    run_id = f"b{int(time.time())}"
+    bodies = call_bodies(preset, seed, day, int(rate * seconds), run_id)
+    server = Server(db, preset, seed, day, token, folder / "server.log")
+    startup = server.start()
+    try:
+        load = run_load(server, token, bodies, rate, seconds, crash_at, inflight)
+    finally:
+        server.stop()
+    acked = load.pop("_acked")
+    check = verify(db, preset, seed, day, acked)
+    return {"preset": preset, "rate": rate, "seconds": seconds, "startup_s": round(startup, 2),
+            "load": load, "check": check, "workdir": str(folder)}
+
+
+@click.command()
+@click.option("--rate", default=100.0, show_default=True, type=click.FloatRange(0.1, 2000), help="Calls per second.")
+@click.option("--seconds", default=60.0, show_default=True, type=click.FloatRange(1, 3600))
+@click.option("--crash-at", default=None, type=click.FloatRange(0.5, None),
+              help="Kill the server with SIGKILL this many seconds in, then restart it.")
+@click.option("--preset", default="zhejiang", show_default=True)
+@click.option("--seed", default=1, show_default=True)
+@click.option("--day", default=0, show_default=True)
+@click.option("--inflight", default=64, show_default=True, type=click.IntRange(1, 512),
+              help="Most requests open at once (the generator's bound).")
+@click.option("--workdir", default=None, type=click.Path(file_okay=False), help="Database and server log (default: a temp folder).")
+@click.option("--json", "json_path", default=None, type=click.Path(dir_okay=False))
+def serve_command(rate, seconds, crash_at, preset, seed, day, inflight, workdir, json_path) -> None:  # type: ignore[no-untyped-def]
+    """Load and crash test of `dispatch serve` on loopback (p50/p95/p99 decision latency)."""
+    click.echo(f"serving {preset} on loopback; {rate:g} calls/s for {seconds:g} s"
+               + (f", SIGKILL at {crash_at:g} s" if crash_at else "") + f" ({machine_info()['cpus']} CPUs)", err=True)
+    res = run_bench(rate, seconds, crash_at, preset, seed, day, inflight, workdir)
+    ld, ck = res["load"], res["check"]
+    click.echo(f"sent {ld['sent']} at {ld['achieved_rate']}/s, acknowledged {ld['acknowledged']}, errors {ld['errors'] or 0}, "
+               f"throttled {ld['throttled']}, retried after crash {ld['retried_after_crash']}")
+    click.echo("latency ms: " + ", ".join(f"{k} {v}" for k, v in ld["latency_ms"].items()))
+    if ld["crash"]:
+        click.echo(f"crash at {ld['crash']['at']} s, restarted in {ld['crash']['restart_s']} s")
+    click.echo(f"store: {ck['stored_calls']} calls, missing {ck['acknowledged_missing']}, duplicated {ck['duplicated']}, "
+               f"answer changed {ck['answer_changed']}; checker violations {ck['violations']}; "
+               f"rebuild {ck['rebuild_s']} s; decisions {ck['decisions']}")
+    click.echo("OK" if ck["ok"] and not ld["errors"] else "FAILED")
+    write_json(json_path, {"benchmark": "serve", "targets": {"rate": 100, "seconds": 60, "p95_ms": 300}, **res})
+    if not ck["ok"]:
+        raise DispatchError("the crash/durability check failed: " + "; ".join(ck["violation_examples"]))
