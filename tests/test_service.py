@@ -1,0 +1,257 @@
+"""The call-intake service: API contract, auth and limits, idempotency, durability, fuzz, crash."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from dispatch.errors import DispatchError
+from dispatch.service import LiveService, ServiceConfig, create_app, parse_tokens, token_digest
+
+DISPATCHER = "d-" + "x" * 30
+VIEWER = "v-" + "y" * 30
+D = {"Authorization": f"Bearer {DISPATCHER}"}
+V = {"Authorization": f"Bearer {VIEWER}"}
+DAY = "2026-03-02"  # the tiny preset's epoch date
+HUZHOU = {"lon": 120.1, "lat": 30.9}
+
+
+def _config(db: str, **kw) -> ServiceConfig:  # type: ignore[no-untyped-def]
+    return ServiceConfig(preset="tiny", db=db, tokens=parse_tokens(f"{DISPATCHER}:dispatcher,{VIEWER}:viewer"), **kw)
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return f"sqlite:///{tmp_path_factory.mktemp('service') / 'service.sqlite'}"
+
+
+@pytest.fixture(scope="module")
+def service(db: str) -> LiveService:
+    return LiveService(_config(db))
+
+
+@pytest.fixture(scope="module")
+def client(service: LiveService, db: str) -> TestClient:
+    return TestClient(create_app(_config(db), service))
+
+
+def _call(client: TestClient, **body) -> dict:  # type: ignore[no-untyped-def]
+    r = client.post("/calls", json={**HUZHOU, "at": f"{DAY}T10:00:00", **body}, headers=D)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_openapi_document_in_the_repo_is_the_apps(client: TestClient) -> None:
+    doc = json.loads((Path(__file__).parents[1] / "docs" / "openapi.json").read_text())
+    assert doc == client.app.openapi()  # type: ignore[attr-defined]
+
+
+def test_health_needs_no_token(client: TestClient) -> None:
+    assert client.get("/health").json() == {"status": "ok"}
+
+
+def test_call_gets_a_decision_with_times_and_the_deadline(client: TestClient) -> None:
+    d = _call(client, id="c-decision", level=1, mode="onsite", priority=2)
+    assert d["status"] == "planned" and d["technician_id"] and d["centre_id"]
+    assert d["meets_deadline"] is True and d["late_s"] == 0
+    assert d["departure"].startswith(f"{DAY}T") and d["departure"].endswith("+08:00")
+    assert d["clock_start_s"] <= d["departure_s"] <= d["dispatch_deadline_s"] <= d["clock_start_s"] + 3600
+    assert d["arrival_s"] >= d["departure_s"]
+    assert len(d["alternatives"]) <= 3 and all(a["technician_id"] != d["technician_id"] for a in d["alternatives"])
+    assert [a["arrival_s"] for a in d["alternatives"]] == sorted(a["arrival_s"] for a in d["alternatives"])
+
+
+def test_call_by_county_code_and_walkin(client: TestClient) -> None:
+    assert _call(client, lon=None, lat=None, county="330503")["station_id"]
+    w = _call(client, mode="walkin")
+    assert w["status"] == "walkin" and w["technician_id"] is None
+
+
+def test_idempotent_retry_returns_the_first_answer_and_stores_one_row(client: TestClient, service: LiveService) -> None:
+    first = _call(client, id="c-retry", level=1)
+    again = _call(client, id="c-retry", level=1)
+    assert again["replayed"] is True and again["technician_id"] == first["technician_id"]
+    via_header = client.post("/calls", json={**HUZHOU, "at": f"{DAY}T10:00:00", "level": 1},
+                             headers={**D, "Idempotency-Key": "c-retry"})
+    assert via_header.json()["replayed"] is True
+    rows = [e for e in service.store.service_entries(service.scope, "call") if e.key == "c-retry"]
+    assert len(rows) == 1
+    other = client.post("/calls", json={**HUZHOU, "at": f"{DAY}T10:00:00", "id": "c-retry", "level": 2}, headers=D)
+    assert other.status_code == 409 and "different call" in other.json()["detail"]
+
+
+def test_auth_401_without_or_with_a_wrong_token_and_403_for_a_viewer_writing(client: TestClient) -> None:
+    r = client.post("/calls", json=HUZHOU)
+    assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
+    assert client.get("/kpis", headers={"Authorization": "Bearer wrong-token-of-some-length"}).status_code == 401
+    assert client.get("/kpis", headers={"Authorization": "Basic abc"}).status_code == 401
+    assert client.post("/calls", json=HUZHOU, headers=V).status_code == 403
+    assert client.post("/technicians/x/unavailable", json={}, headers=V).status_code == 403
+    assert client.post("/jobs/x/status", json={"status": "done"}, headers=V).status_code == 403
+    assert client.get("/kpis", headers=V).status_code == 200
+
+
+@pytest.mark.parametrize("body, field", [
+    ({**HUZHOU, "level": 7}, "level"),
+    ({**HUZHOU, "mode": "teleport"}, "mode"),
+    ({**HUZHOU, "priority": 0}, "priority"),
+    ({"lon": 12.0, "lat": 30.9}, "lon"),
+    ({"lon": 120.1}, "lat"),
+    ({**HUZHOU, "at": "2026-03-05T10:00:00"}, "at"),
+    ({**HUZHOU, "at": "yesterday"}, "at"),
+    ({**HUZHOU, "mode": "onsite", "level": 3}, "level"),
+    ({**HUZHOU, "county": "330503"}, "county"),
+    ({"county": "999999"}, "county"),
+    ({**HUZHOU, "window_start": f"{DAY}T12:00:00", "window_end": f"{DAY}T11:00:00"}, "window_end"),
+    ({**HUZHOU, "id": "bad id with spaces"}, "id"),
+    ({**HUZHOU, "colour": "red"}, "colour"),
+])
+def test_bad_bodies_are_422_naming_the_field(client: TestClient, body: dict, field: str) -> None:
+    r = client.post("/calls", json=body, headers=D)
+    assert r.status_code == 422, r.text
+    assert field in [e["loc"][-1] for e in r.json()["detail"]], r.json()
+
+
+def test_bad_status_body_is_422(client: TestClient) -> None:
+    r = client.post("/jobs/x/status", json={"status": "teleported"}, headers=D)
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "status"]
+
+
+def test_body_over_64_kib_is_413(client: TestClient) -> None:
+    r = client.post("/calls", content=b'{"x": "' + b"a" * 70_000 + b'"}',
+                    headers={**D, "Content-Type": "application/json"})
+    assert r.status_code == 413
+
+
+def test_rate_limit_per_token_is_429(service: LiveService, db: str) -> None:
+    c = TestClient(create_app(_config(db, rate_per_s=0.5, burst=2), service))
+    codes = [c.get("/kpis", headers=V).status_code for _ in range(3)]
+    assert codes == [200, 200, 429]
+    assert c.get("/kpis", headers=D).status_code == 200  # another token has its own bucket
+
+
+def test_no_cors_headers_by_default(client: TestClient) -> None:
+    r = client.options("/calls", headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"})
+    assert "access-control-allow-origin" not in r.headers
+
+
+def test_status_reports_follow_the_job(client: TestClient) -> None:
+    d = _call(client, id="c-status", level=1, at=f"{DAY}T10:30:00")
+    early = client.post("/jobs/c-status/status", json={"status": "done", "at": f"{DAY}T09:00:00"}, headers=D)
+    assert early.status_code == 409  # the clock never goes back: it counts as now, still planned
+    at = d["departure"]
+    assert client.post("/jobs/c-status/status", json={"status": "dispatched", "at": at}, headers=D).json()["frozen"]
+    done = client.post("/jobs/c-status/status", json={"status": "done", "at": d["arrival"]}, headers=D)
+    assert done.status_code == 200 and done.json()["end_s"] >= d["arrival_s"]
+    assert client.post("/jobs/nobody/status", json={"status": "done"}, headers=D).status_code == 404
+
+
+def test_drop_out_replans_and_is_not_repeated(client: TestClient, service: LiveService) -> None:
+    d = _call(client, id="c-drop", level=1, at=f"{DAY}T11:00:00", window_start=f"{DAY}T15:00:00",
+              window_end=f"{DAY}T17:00:00")
+    tech = d["technician_id"]
+    r = client.post(f"/technicians/{tech}/unavailable", json={"at": f"{DAY}T11:00:00"}, headers=D)
+    assert r.status_code == 200, r.text
+    assert "c-drop" in [m["job_id"] for m in r.json()["moved"]] + [u["job_id"] for u in r.json()["unserved"]]
+    assert client.post(f"/technicians/{tech}/unavailable", json={}, headers=D).status_code == 409
+    assert client.post("/technicians/T-nobody/unavailable", json={}, headers=D).status_code == 404
+
+
+def test_plan_and_kpis(client: TestClient, service: LiveService) -> None:
+    d = _call(client, id="c-plan", level=1)
+    plan = client.get("/plan", params={"area": d["area"]}, headers=V).json()
+    assert "c-plan" in [s["job_id"] for r in plan["routes"] for s in r["stops"]]
+    assert client.get("/plan", params={"area": "000000"}, headers=V).status_code == 404
+    assert client.get("/plan", headers=V).status_code == 422
+    k = client.get("/kpis", headers=V).json()
+    assert k["calls"] == len(service.calls) and 0 <= k["kpis"]["dispatch_within_target_rate"] <= 1
+
+
+def test_concurrent_calls_never_share_a_slot_and_restart_rebuilds_the_same_plan(client: TestClient, db: str,
+                                                                               service: LiveService) -> None:
+    answers: list[dict] = []
+
+    def post(i: int) -> None:
+        answers.append(_call(client, id=f"c-conc-{i}", lon=120.1 + 0.01 * (i % 5), at=f"{DAY}T13:00:00"))
+
+    threads = [threading.Thread(target=post, args=(i,)) for i in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(answers) == 16
+    assert service.violations() == {a: [] for a in service.areas}  # no overlapping work anywhere
+    again = LiveService(_config(db))
+    assert {a: x.routes for a, x in again.areas.items()} == {a: x.routes for a, x in service.areas.items()}
+    assert set(again.calls) == set(service.calls)
+    assert all(not v for v in again.violations().values())
+
+
+def test_tokens_are_parsed_with_roles_and_never_echoed() -> None:
+    assert parse_tokens("a" * 16 + ":viewer\n# comment\n" + "b" * 16 + ":dispatcher") == (
+        (token_digest("a" * 16), "viewer"), (token_digest("b" * 16), "dispatcher"))
+    with pytest.raises(DispatchError) as e:
+        parse_tokens("secret-token-123456:admin")
+    assert "secret-token" not in str(e.value)
+
+
+# ---- property-based fuzz of the OpenAPI document: no input gives a 5xx -----------------------
+
+schemathesis = pytest.importorskip("schemathesis")
+
+
+def test_fuzz_finds_no_server_error(service: LiveService, db: str) -> None:
+    from hypothesis import HealthCheck, given, settings
+
+    app = create_app(_config(db, rate_per_s=1e6, burst=10**6), service)
+    schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+    for op in schema.get_all_operations():
+        operation = op.ok()
+
+        @settings(max_examples=25, deadline=None, derandomize=True,
+                  suppress_health_check=list(HealthCheck))
+        @given(case=operation.as_strategy())
+        def fuzz(case) -> None:  # type: ignore[no-untyped-def]
+            r = case.call(headers=D)
+            assert r.status_code < 500, (case.method, case.path, case.body, r.text)
+
+        fuzz()
+
+
+# ---- crash: SIGKILL the server process, restart, nothing acknowledged lost -------------------
+
+def test_sigkill_and_restart_keeps_every_acknowledged_call_once(tmp_path: Path) -> None:
+    import httpx
+
+    from dispatch.bench.serve import Server, call_bodies, verify
+
+    db = f"sqlite:///{tmp_path / 'crash.sqlite'}"
+    token = secrets.token_urlsafe(24)
+    server = Server(db, "tiny", 1, 0, token, tmp_path / "server.log")
+    server.start()
+    acked = {}
+    bodies = call_bodies("tiny", 1, 0, 40, "crash")
+    h = {"Authorization": f"Bearer {token}"}
+    try:
+        for b in bodies[:30]:
+            r = httpx.post(server.url + "/calls", json=b, headers=h, timeout=30)
+            assert r.status_code == 200, r.text
+            acked[b["id"]] = r.json()
+        server.kill()
+        server.start()
+        for b in bodies[25:]:  # five retries of acknowledged calls, ten new ones
+            r = httpx.post(server.url + "/calls", json=b, headers=h, timeout=30)
+            assert r.status_code == 200, r.text
+            if b["id"] in acked:
+                assert r.json()["replayed"] and r.json()["technician_id"] == acked[b["id"]]["technician_id"]
+            acked[b["id"]] = r.json()
+    finally:
+        server.stop()
+    check = verify(db, "tiny", 1, 0, acked)
+    assert check["ok"], check
+    assert check["stored_calls"] == 40 and check["duplicated"] == 0
