@@ -52,14 +52,15 @@ def _hist(values: pd.DataFrame, column: str, title: str, bin_step: float, rules:
 
 
 def dispatch_histogram(outcomes: dict[str, pd.DataFrame], target_min: float = 60) -> alt.Chart:
-    """Time to dispatch (minutes) per policy against the 60-minute promise."""
-    frames = []
-    for policy, o in outcomes.items():
-        trav = o[o["mode"].isin(("onsite", "pickup")) & o["dispatch_s"].notna()]
-        frames.append(pd.DataFrame({"policy": policy,
-                                    "minutes": ((trav["dispatch_s"] - trav["clock_start_s"]) / 60).clip(upper=600)}))
+    """Time to dispatch (minutes of opening hours when the outcomes carry ``dispatch_wait_s``)
+    per policy against the 60-minute promise."""
+    from dashboard.core import dispatch_wait_min
+
+    frames = [pd.DataFrame({"policy": policy, "minutes": dispatch_wait_min(o).clip(upper=600)})
+              for policy, o in outcomes.items()]
     data = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["policy", "minutes"])
-    return _hist(data, "minutes", "time to dispatch (min, capped at 600)", 10, {f"{target_min:.0f} min": target_min})
+    return _hist(data, "minutes", "time to dispatch (business min, capped at 600)", 10,
+                 {f"{target_min:.0f} min": target_min})
 
 
 def turnaround_histogram(outcomes: dict[str, pd.DataFrame]) -> alt.Chart:
@@ -71,6 +72,19 @@ def turnaround_histogram(outcomes: dict[str, pd.DataFrame]) -> alt.Chart:
                                     "hours": ((served["completion_s"] - served["created_s"]) / 3600).clip(upper=168)}))
     data = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["policy", "hours"])
     return _hist(data, "hours", "turnaround (h, capped at 168)", 4, {"24 h": 24, "48 h": 48})
+
+
+def daily_kpis(daily: pd.DataFrame) -> alt.Chart:
+    """One small chart per KPI: its value per day, a line per policy (``core.daily_kpis``)."""
+    data = daily.dropna(subset=["value"])
+    return alt.Chart(data).mark_line(point=True).encode(
+        x=alt.X("day:O", title="day of the call"),
+        y=alt.Y("value:Q", title=None),
+        color=alt.Color("policy:N", legend=alt.Legend(orient="top", title=None)),
+        tooltip=["policy", "day", "label", alt.Tooltip("value:Q", format=".3f")],
+    ).properties(width=220, height=150).facet(
+        facet=alt.Facet("label:N", title=None, sort=list(dict.fromkeys(daily["label"]))), columns=3,
+    ).resolve_scale(y="independent")
 
 
 def kpi_bars(table: pd.DataFrame, keys: dict[str, str]) -> alt.Chart:

@@ -99,23 +99,17 @@ def cached_plan(key: tuple) -> Plan | None:
 
 
 def solve_plan(key: tuple, ds: Dataset, day: int, seed: int, pins: tuple[core.Pin, ...],
-               sink: Callable[[float, str], None]) -> tuple[Plan, float]:
-    """Solve afresh (with progress), keep the plan under ``key``; returns (plan, wall seconds)."""
+               sink: Callable[[float, str], None], workers: int = 1) -> tuple[Plan, float]:
+    """Solve afresh (with progress; routing areas in ``workers`` processes), keep the plan under
+    ``key``; returns (plan, wall seconds)."""
     t0 = time.perf_counter()
-    plan = core.plan_area(ds, day, seed, pins, progress=core.ProgressTracker(sink))
+    plan = core.plan_area(ds, day, seed, pins, progress=core.ProgressTracker(sink), workers=workers)
     wall = time.perf_counter() - t0
     cache = _plans()
     cache[key] = plan
     while len(cache) > PLAN_CACHE_SIZE:
         cache.popitem(last=False)
     return plan, wall
-
-
-@st.cache_data(show_spinner=False, max_entries=32)
-def baseline(key: tuple, _ds: Dataset, day: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    from dispatch.baseline import BaselineParams, baseline_plan
-
-    return baseline_plan(_ds, BaselineParams(day=day))
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -164,3 +158,61 @@ def store():  # type: ignore[no-untyped-def]
     from dispatch.store import Store
 
     return Store()
+
+
+def saved_scenarios(sel: Selection) -> tuple[dict[str, Any], str | None]:
+    """Scenarios of this session plus those saved in the store for this dataset and area
+    (name -> Scenario), and the store's error if it could not be read."""
+    import json
+
+    from dashboard import state as S
+    from dispatch.scenarios import Scenario
+
+    saved = dict(st.session_state[S.SCENARIOS])
+    try:
+        for r in store().list_scenarios().itertuples(index=False):
+            base = json.loads(r.base_json)
+            if base.get("dataset") == sel.label and tuple(base.get("area", ())) == sel.area_key and r.name not in saved:
+                saved[r.name] = Scenario.from_dict(json.loads(r.spec_json))
+    except Exception as exc:  # a store that cannot be read must not take the page down
+        return saved, str(exc)
+    return saved, None
+
+
+@st.cache_resource(max_entries=16, show_spinner="Generating the calls…")
+def _sim_area(label: str, fingerprint: str, province: str, prefecture: str, days: int, _ds: Dataset) -> Dataset:
+    return core.restrict(core.sim_calls(_ds, days), province, prefecture)
+
+
+def sim_dataset(sel: Selection, days: int, scenario: Any = None) -> Dataset:
+    """The selection's area with ``days`` days of calls, under ``scenario`` if one is given."""
+    from dispatch.io import dataset_fingerprint
+
+    ds = _sim_area(sel.label, dataset_fingerprint(sel.full), sel.province, sel.prefecture, int(days), sel.full)
+    if scenario is None:
+        return ds
+    from dispatch.scenarios import apply
+
+    return apply(ds, scenario, sel.seed).dataset
+
+
+def sim_key(sel: Selection, days: int, scenario_name: str, scenario: Any = None) -> tuple:
+    """Everything a simulation depends on: the dataset (by content), area, days, seed, scenario."""
+    import json
+
+    from dispatch.io import dataset_fingerprint
+
+    spec = json.dumps(scenario.to_dict(), sort_keys=True, default=str) if scenario is not None else ""
+    return (sel.label, dataset_fingerprint(sel.full), sel.province, sel.prefecture, int(days), sel.seed,
+            scenario_name, spec)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def simulation(key: tuple, _ds: Dataset, days: int, seed: int, scenario_name: str) -> core.SimComparison:
+    """Both policies on the same calls, cached by ``key`` (``sim_key``). The progress bar is made
+    and removed inside, so a cache hit replays nothing visible."""
+    bar = st.progress(0.0, text=f"Simulating {len(_ds.requests)} calls over {days} day(s)…")
+    try:
+        return core.simulate_pair(_ds, days, seed, scenario_name, sink=lambda f, text: bar.progress(f, text=text))
+    finally:
+        bar.empty()

@@ -19,7 +19,7 @@ UPLOAD_MESSAGE = "upload_message"
 # Board.
 PINS = "pins"  # area key -> tuple of Pin
 FORCE_RUN = "force_run"  # plan key to solve afresh on this run
-LAST_RUN = "last_run"  # (plan key, wall seconds) of the last solve shown on the board
+LAST_RUN = "last_run"  # (plan key, wall seconds, processes) of the last solve shown on the board
 PIN_MESSAGE = "pin_message"
 COLOUR_BY = "colour_by"
 NOW_MIN = "now_min"  # board clock, minutes since midnight
@@ -31,6 +31,11 @@ SUGGESTED = "suggested"  # (area key, frame of suggested county seats)
 COMPARISON = "comparison"  # (area key, names, runs) of the last comparison
 SCENARIO_MESSAGE = "scenario_message"
 
+# Simulation.
+SIM_DAYS = "sim_days"  # days of calls to simulate
+SIM_SCENARIO = "sim_scenario"  # "base" or a saved scenario's name
+SIM_RUN = "sim_run"  # key of the simulation last run on the page (shown again from the cache)
+
 DEFAULTS: dict[str, Any] = {
     SEED: 0,
     UPLOADED: {},
@@ -39,6 +44,7 @@ DEFAULTS: dict[str, Any] = {
     NOW_MIN: 12 * 60,
     LEVEL: 1,
     SCENARIOS: {},
+    SIM_SCENARIO: "base",
 }
 
 

@@ -28,9 +28,11 @@ def plan_for(sel: loaders.Selection, pins: tuple[core.Pin, ...] = (), force: boo
     key = sel.plan_key(pins)
     plan = None if force else loaders.cached_plan(key)
     if plan is None and (force or len(sel.area.requests) <= AUTO_PLAN_CALLS):
-        bar = st.progress(0.0, text=f"Planning {sel.title()}: {len(sel.area.requests)} calls…")
+        workers = core.plan_workers(sel.area, sel.prefecture)
+        where = f" in {workers} processes" if workers > 1 else ""
+        bar = st.progress(0.0, text=f"Planning {sel.title()}: {len(sel.area.requests)} calls{where}…")
         plan, wall = loaders.solve_plan(key, sel.area, sel.day, sel.seed, pins,
-                                        sink=lambda f, text: bar.progress(f, text=text))
+                                        sink=lambda f, text: bar.progress(f, text=f"{text}{where}"), workers=workers)
         bar.empty()
-        st.session_state[S.LAST_RUN] = (key, wall)
+        st.session_state[S.LAST_RUN] = (key, wall, workers)
     return plan

@@ -203,6 +203,14 @@ def _app():
     return at
 
 
+def _frame(at, *columns: str) -> pd.DataFrame:
+    """The first table shown with all these columns (AppTest does not keep dataframe keys)."""
+    for df in at.dataframe:
+        if set(columns) <= set(df.value.columns):
+            return df.value
+    raise AssertionError(f"no table with columns {columns}: {[list(d.value.columns) for d in at.dataframe]}")
+
+
 def _labels(at) -> list[str]:
     return [m.label for m in at.metric]
 
@@ -213,9 +221,9 @@ def test_board_opens_on_the_demo_with_plan_kpis_map_and_exports():
     assert "dispatched <= 60 min" in _labels(at) and "unassigned" in _labels(at)
     assert at.get("deck_gl_json_chart"), "the map is drawn"
     assert {b.label for b in at.get("download_button")} >= {"route_sheets.csv", "routes.geojson", "unassigned.csv"}
-    # Real time: live controls when the plan supports them, else clearly disabled placeholders.
-    assert any(b.label == "Rank technicians by ETA" and not b.disabled for b in at.button) or \
-        any("not available yet" in b.label for b in at.button if b.disabled)
+    # Real time: the live controls are there and enabled.
+    assert any(b.label == "Rank technicians by ETA" and not b.disabled for b in at.button)
+    assert not any("not available yet" in b.label for b in at.button)
     run = next(b for b in at.button if b.label == "Run plan")
     run.click().run()
     assert not at.exception
@@ -265,14 +273,39 @@ def test_network_suggest_stations():
     assert any("adcode" in df.value.columns for df in at.dataframe)
 
 
-def test_simulation_page_compares_plan_with_baseline():
+def test_simulation_page_runs_both_policies_over_days():
     at = _app()
+    at.session_state["sim_days"] = 1
     at.switch_page("app_pages/simulation.py").run()
     assert not at.exception, at.exception
+    assert at.title[0].value == "Simulation"
+    assert any("Simulated" in s.value and "1 day(s)" in s.value for s in at.success), [s.value for s in at.success]
     assert "dispatched <= 60 min" in _labels(at)
-    table = next(df.value for df in at.dataframe if "KPI" in df.value.columns)
+    table = _frame(at, "KPI", "baseline", "optimiser")
     assert {"baseline", "optimiser", "change"} <= set(table.columns)
-    assert any(b.disabled and "not available yet" in b.label for b in at.button)
+    assert table.set_index("KPI").loc["requests", "optimiser"] == table.set_index("KPI").loc["requests", "baseline"]
+    daily = _frame(at, "day", "calls · optimiser")
+    assert list(daily["day"]) == [0] and "calls · optimiser" in daily.columns
+    assert len(at.get("vega_lite_chart")) >= 3  # two distributions and the daily KPIs
+    texts = [b.label for b in at.button] + [m.value for m in at.info] + [m.value for m in at.caption]
+    assert not any("not available yet" in t or "until" in t.lower() and "simulate" in t for t in texts)
+    # Two days, then back to one: the second visit of one day comes from the cache.
+    at.number_input(key="sim_days").set_value(2).run()
+    assert not at.exception, at.exception
+    assert list(_frame(at, "day", "calls · optimiser")["day"]) == [0, 1]
+
+
+def test_simulation_page_runs_a_saved_scenario():
+    at = _app()
+    at.session_state["sim_days"] = 1
+    at.switch_page("app_pages/simulation.py").run()
+    sc = core.scenario_from_form("more staff", [], "C330500", 5, [1], 60)
+    at.session_state["scenarios"] = {sc.name: sc}
+    at.run()
+    at.selectbox(key="sim_scenario").set_value("more staff").run()
+    assert not at.exception, at.exception
+    assert any("on 'more staff'" in s.value for s in at.success)
+    assert any("network: more staff" in c.value for c in at.caption)
 
 
 def test_upload_of_a_bad_file_shows_every_problem_and_loads_nothing():
@@ -291,14 +324,132 @@ def test_upload_of_a_bad_file_shows_every_problem_and_loads_nothing():
 
 
 def test_board_urgent_insert_and_drop_out(plan):
-    if not core.realtime_ready(plan):
-        pytest.skip("the plan carries no area routing problems yet (dispatch.plan), so real time is disabled")
+    assert core.realtime_ready(plan), "the plan carries its areas' routing problems"
     at = _app()
+    assert not any("not available yet" in b.label for b in at.button)
     next(b for b in at.button if b.label == "Rank technicians by ETA").click().run()
     assert not at.exception, at.exception
-    assert any("eta_min" in df.value.columns for df in at.dataframe) or at.warning
+    eta = _frame(at, "rank", "eta_min")
+    assert len(eta) >= 1 and list(eta["rank"]) == list(range(1, len(eta) + 1))
+    assert {"technician_id", "sets_off", "arrives", "eta_min", "meets_deadline"} <= set(eta.columns)
+    on_time = eta[eta["meets_deadline"]]
+    assert list(on_time["eta_min"]) == sorted(on_time["eta_min"]), "ranked by ETA"
+    assert any("ranked by ETA" in m.value for m in at.markdown)
     next(b for b in at.button if b.label == "Insert with the best ETA").click().run()
-    assert any("Inserted URG-" in s.value for s in at.success) or any("Not inserted" in w.value for w in at.warning)
+    assert not at.exception, at.exception
+    best = _frame(at, "rank", "eta_min").iloc[0]
+    assert any(s.value.startswith("Inserted URG-") and best["technician_id"] in s.value for s in at.success), \
+        [s.value for s in at.success]
+    # Drop out the technician with the most work left after the board's clock (12:00).
+    left = core.remaining_jobs(plan, 12 * 3600)
+    who = max(left, key=lambda t: (left[t], t))
+    at.selectbox(key="dropout_tech").set_value(who)
     next(b for b in at.button if b.label.startswith("Technician drop-out")).click().run()
     assert not at.exception, at.exception
-    assert any("is out from" in s.value for s in at.success)
+    shown = [m.value for m in at.success] + [m.value for m in at.warning]
+    assert any(m.startswith(f"{who} is out from") for m in shown), shown
+    table = _frame(at, "job", "outcome")
+    assert len(table) == left[who]
+    assert set(table["outcome"]) <= {"moved", "unserved"}
+    assert (table.loc[table["outcome"] == "moved", "to"] != who).all()
+    assert (table["reason"] != "").all()
+
+
+def test_eta_and_dropout_frames(plan, area):
+    from dispatch.routing import Unserved
+
+    live = core.live_area(plan, area, "330500", 12 * 3600)
+    c = area.network["C330500"]
+    call = core.urgent_call("U1", c.lon + 0.01, c.lat, 1, 3, 30, 12 * 3600, 0)
+    options = live.urgent_options(call)
+    frame = core.eta_frame(options, area.epoch_date, 12 * 3600)
+    assert len(frame) == len(options) and frame["rank"].tolist() == list(range(1, len(options) + 1))
+    assert frame["technician_id"].tolist() == [o.technician_id for o in options]
+    assert all(s.endswith(("12:00", "12:15", "12:30", "12:45")) or ":" in s for s in frame["sets_off"])
+    from dispatch.realtime import DropOutResult
+
+    res = DropOutResult("T1", (("R1", "T2"),), (Unserved("R2", "no_time", "nobody can reach it in time"),))
+    df = core.dropout_frame(res)
+    assert df.to_dict("records") == [
+        {"job": "R1", "outcome": "moved", "to": "T2", "reason": "re-planned onto T2"},
+        {"job": "R2", "outcome": "unserved", "to": "", "reason": "nobody can reach it in time"}]
+    assert core.dropout_frame(DropOutResult("T1", (), ())).empty
+
+
+# --------------------------------------------------------------------------------------------
+# Simulation builders
+
+
+def test_sim_calls_regenerates_a_preset_and_truncates_others():
+    sample = core.load_demo("sample")
+    assert core.sim_preset(sample) == ("zhejiang", 1)
+    three = core.sim_calls(sample, 3)
+    assert core.days_of(three) == [0, 1, 2]
+    assert [c.id for c in three.network] == [c.id for c in sample.network]
+    assert [t.id for t in three.technicians] == [t.id for t in sample.technicians]
+    assert "preset 'zhejiang'" in core.sim_source_label(sample, 3)
+    # An upload (no generator in its meta) keeps its own calls of its first days.
+    from dispatch.model import Dataset
+
+    own = Dataset(three.network, three.technicians, three.requests, three.epoch_date, ())
+    assert core.sim_preset(own) is None
+    two = core.sim_calls(own, 2)
+    assert core.days_of(two) == [0, 1] and len(two.requests) < len(three.requests)
+    assert core.sim_calls(own, 99).requests == own.requests  # capped at SIM_DAYS_MAX
+
+
+@pytest.fixture(scope="module")
+def sim():
+    seen = []
+    comp = core.simulate_pair(core.sim_calls(core.load_demo("tiny"), 2), 2, sink=lambda f, t: seen.append((f, t)))
+    return comp, seen
+
+
+def test_simulate_pair_runs_both_policies_on_the_same_calls(sim):
+    comp, seen = sim
+    assert set(comp.results) == {"optimiser", "baseline"}
+    ids = [set(r.outcomes["request_id"]) for r in comp.results.values()]
+    assert ids[0] == ids[1] and len(ids[0]) == comp.calls
+    assert comp.kpis["optimiser"]["requests"] == comp.calls
+    fr = [f for f, _ in seen]
+    assert fr == sorted(fr) and fr[-1] == 1.0 and any("baseline" in t for _, t in seen)
+    table = core.kpi_table({"baseline": comp.kpis["baseline"], "optimiser": comp.kpis["optimiser"]})
+    assert {"baseline", "optimiser", "change"} <= set(table.columns)
+
+
+def test_daily_kpis_group_by_the_day_of_the_call(sim):
+    comp, _ = sim
+    outcomes = {p: r.outcomes for p, r in comp.results.items()}
+    daily = core.daily_kpis(outcomes)
+    calls = daily[(daily["kpi"] == "calls") & (daily["policy"] == "optimiser")]
+    o = outcomes["optimiser"]
+    assert calls.set_index("day")["value"].to_dict() == (o["created_s"] // 86400).value_counts().sort_index().astype(float).to_dict()
+    table = core.daily_table(daily)
+    assert list(table["day"]) == sorted(calls["day"]) and "dispatched <= 60 min · baseline" in table.columns
+    assert figures.daily_kpis(daily).to_dict()
+    reasons = core.open_reasons(comp.results)
+    assert list(reasons.columns) == ["reason", "optimiser", "baseline"]
+
+
+def test_dispatch_wait_uses_business_seconds_when_given():
+    o = pd.DataFrame({"mode": ["onsite", "pickup", "walkin", "onsite"], "clock_start_s": [0, 0, 0, 0],
+                      "dispatch_s": [7200.0, 600.0, 60.0, np.nan], "dispatch_wait_s": [1800.0, 600.0, 60.0, np.nan]})
+    assert core.dispatch_wait_min(o).tolist() == [30.0, 10.0]
+    assert core.dispatch_wait_min(o.drop(columns="dispatch_wait_s")).tolist() == [120.0, 10.0]
+    spec = figures.dispatch_histogram({"a": o}).to_dict()
+    assert "business" in json.dumps(spec)
+
+
+def test_large_province_plans_use_a_pool_and_small_areas_do_not(area):
+    from dispatch.executor import default_workers
+
+    full = core.restrict(core.load_demo("sample"), "330000")
+    assert core.plan_workers(area, "330500", min_calls=1) == 1  # one prefecture: never
+    assert core.plan_workers(full, core.ALL) == 1  # 1,369 calls: a pool would cost more than it saves
+    areas = len(set(core.technician_area(full).values()))
+    assert core.plan_workers(full, core.ALL, min_calls=1000) == min(default_workers(), areas)
+
+
+def test_plan_in_a_process_pool_equals_the_sequential_plan(plan, area):
+    seq, par = plan, core.plan_area(area, 0, workers=2)
+    assert par.stops[["request_id", "technician_id", "start_s"]].equals(seq.stops[["request_id", "technician_id", "start_s"]])

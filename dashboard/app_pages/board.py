@@ -28,7 +28,8 @@ if plan is None:
                   "(progress is shown while the areas are routed).")
     st.stop()
 if last and last[0] == key:
-    info_col.success(f"Plan ready in {last[1]:.1f} s ({len(plan.routing_stats)} routing area(s), "
+    procs = f", {last[2]} processes" if len(last) > 2 and last[2] > 1 else ""
+    info_col.success(f"Plan ready in {last[1]:.1f} s ({len(plan.routing_stats)} routing area(s){procs}, "
                      f"{len(plan.stops)} routed visits).")
 if ss.get(S.PIN_MESSAGE):
     kind, text = ss[S.PIN_MESSAGE]
@@ -117,14 +118,9 @@ with tab_pin:
 
 with tab_live:
     if not core.realtime_ready(plan):
-        st.info("Real-time dispatch (insert an urgent call ranked by ETA, re-plan after a technician "
-                "drops out) needs `dispatch.realtime` and a plan that carries its areas' routing problems; "
-                "this installation has not got them, so the controls are **not available yet**.")
-        st.button("Rank technicians by ETA and insert (not available yet)", disabled=True)
-        st.button("Technician drop-out (not available yet)", disabled=True)
+        st.info("This plan has no routing area (no travelling calls were routed today), so there is "
+                "no live plan to insert an urgent call into or to re-plan after a drop-out.")
     else:
-        from dispatch.realtime import eta_table
-
         st.write(f"Live at **{core.clock(sel.area.epoch_date, now_s)}** (the clock above): work already "
                  "under way is frozen; the rest may move.")
         centre0 = next(c for c in sel.area.network if c.prefecture_adcode == (sel.prefecture or c.prefecture_adcode))
@@ -148,30 +144,35 @@ with tab_live:
                 if not options:
                     st.warning("Nobody can take this call today without breaking a promise.")
                 else:
-                    st.dataframe(eta_table(options, now_s), hide_index=True, width="stretch")
+                    st.markdown(f"**{len(options)} technician(s) ranked by ETA** (area {area_key}):")
+                    st.dataframe(core.eta_frame(options, sel.area.epoch_date, now_s), hide_index=True,
+                                 width="stretch", key="eta_table")
                 if insert:
                     got = live.insert(call)
                     if hasattr(got, "technician_id"):
                         st.success(f"Inserted {call.id}: {got.technician_id} sets off "
                                    f"{core.clock(sel.area.epoch_date, got.departure_s)}, arrives "
-                                   f"{core.clock(sel.area.epoch_date, got.eta_s)}.")
+                                   f"{core.clock(sel.area.epoch_date, got.eta_s)}"
+                                   + ("" if got.meets_deadline else " (after the dispatch deadline)") + ".")
                     else:
                         st.warning(f"Not inserted: {got.reason}")
                     st.caption("The insertion is shown on this live view; the stored plan is unchanged.")
         with st.form("dropout_form"):
+            left = core.remaining_jobs(plan, now_s)
             who = st.selectbox("Technician who drops out now",
-                               sorted(plan.routes["technician_id"]) if len(plan.routes) else [], key="dropout_tech")
+                               sorted(plan.routes["technician_id"]) if len(plan.routes) else [], key="dropout_tech",
+                               format_func=lambda t: f"{t} ({left.get(t, 0)} job(s) not done)")
             drop = st.form_submit_button("Technician drop-out: re-plan his work")
         if drop and who:
             area_key = core.technician_area(sel.area)[who]
             live = core.live_area(plan, sel.area, area_key, now_s)
             res = live.drop_out(who, now_s)
-            st.success(f"{who} is out from {core.clock(sel.area.epoch_date, now_s)}: "
-                       f"{len(res.moved)} job(s) moved, {len(res.unserved)} cannot be saved.")
-            rows = [{"job": v, "to": t, "reason": ""} for v, t in res.moved] + \
-                   [{"job": u.visit_id, "to": "", "reason": u.reason} for u in res.unserved]
-            if rows:
-                st.dataframe(rows, hide_index=True, width="stretch")
+            msg = (f"{who} is out from {core.clock(sel.area.epoch_date, now_s)}: "
+                   f"{len(res.moved)} job(s) moved, {len(res.unserved)} cannot be saved.")
+            (st.success if not res.unserved else st.warning)(msg)
+            table = core.dropout_frame(res)
+            if len(table):
+                st.dataframe(table, hide_index=True, width="stretch", key="dropout_table")
 
 with tab_export:
     files = core.export_files(plan, sel.area, f"Route sheets: {sel.title()}")

@@ -3,15 +3,12 @@ station suggestions (greedy maximal covering), scenarios built, saved and compar
 
 from __future__ import annotations
 
-import json
-
 import streamlit as st
 
 from dashboard import core, figures, loaders, maps, widgets
 from dashboard import state as S
 from dispatch.errors import DispatchError
 from dispatch.model import Tier
-from dispatch.scenarios import Scenario
 
 sel = loaders.selection()
 ss = st.session_state
@@ -95,14 +92,9 @@ with tab_build:
         st.success(ss[S.SCENARIO_MESSAGE])
 
 with tab_compare:
-    saved = dict(ss[S.SCENARIOS])
-    try:  # scenarios saved earlier for this dataset and area, from the store
-        for r in loaders.store().list_scenarios().itertuples(index=False):
-            base = json.loads(r.base_json)
-            if base.get("dataset") == sel.label and tuple(base.get("area", ())) == sel.area_key and r.name not in saved:
-                saved[r.name] = Scenario.from_dict(json.loads(r.spec_json))
-    except Exception as exc:  # a store that cannot be read must not take the page down
-        st.caption(f"store not available: {exc}")
+    saved, store_error = loaders.saved_scenarios(sel)  # this session's, and the store's for this area
+    if store_error:
+        st.caption(f"store not available: {store_error}")
     if not saved:
         st.info("Save a scenario (Build a scenario, or Suggest stations) to compare it with the base.")
     else:

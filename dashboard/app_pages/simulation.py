@@ -1,40 +1,80 @@
-"""Simulation: optimiser vs naive baseline on the selected area and day, until the multi-day
-simulation (``dispatch/simulate.py``) lands; its controls are shown, disabled."""
+"""Simulation: days of calls arriving over time (``dispatch.simulate``), the optimiser against the
+naive baseline on the same calls, for the base network or a saved scenario."""
 
 from __future__ import annotations
-
-import importlib.util
 
 import streamlit as st
 
 from dashboard import core, figures, loaders, widgets
-from dispatch.kpis import kpis
+from dashboard import state as S
+
+# Small runs (calls x policies) start by themselves when the page opens; larger ones wait for
+# the button, like the board's plans.
+AUTO_SIM_CALLS = 1000
 
 sel = loaders.selection()
+ss = st.session_state
 st.title("Simulation")
-available = importlib.util.find_spec("dispatch.simulate") is not None
-st.info("Multi-day simulation of calls arriving over time (`dispatch/simulate.py`) is "
-        + ("present in the package but not wired into the dashboard yet." if available else "**not available yet**.")
-        + " Until then this page compares **one day**: the optimised plan against the naive baseline "
-          "(nearest free technician, first come first served, fixed escalation) on the same calls.")
-c1, c2 = st.columns([1, 3])
-c1.number_input("Days to simulate", 1, 28, 7, disabled=True)
-c2.button("Run simulation (not available yet)", disabled=True)
 
-plan = widgets.plan_for(sel)
-if plan is None:
-    st.warning("This area has not been planned yet: run the plan on the Dispatch board first.")
+scenarios, store_error = loaders.saved_scenarios(sel)
+choices = ["base", *scenarios]
+if ss.get(S.SIM_SCENARIO) not in choices:
+    ss[S.SIM_SCENARIO] = "base"
+if S.SIM_DAYS not in ss:
+    ss[S.SIM_DAYS] = core.SIM_DAYS_DEFAULT
+c1, c2, c3 = st.columns([2, 1, 1])
+name = c1.selectbox("Network", choices, key=S.SIM_SCENARIO,
+                    format_func=lambda n: "base (as loaded)" if n == "base" else f"scenario: {n}",
+                    help="a scenario saved on the Network & coverage page (this session or the store)")
+days = int(c2.number_input("Days of calls", 1, core.SIM_DAYS_MAX, key=S.SIM_DAYS))
+c3.write("")
+run = c3.button("Run simulation", type="primary")
+if store_error:
+    st.caption(f"store not available: {store_error}")
+
+scenario = scenarios.get(name) if name != "base" else None
+try:
+    ds = loaders.sim_dataset(sel, days, scenario)
+except core.DispatchError as exc:
+    st.error(f"Scenario '{name}' cannot be applied here: {exc}")
     st.stop()
-base_out, base_work = loaders.baseline(sel.plan_key(()), sel.area, sel.day)
-plan_k, base_k = core.plan_kpis(plan), kpis(base_out, base_work)
-st.subheader(f"Optimiser vs baseline: {sel.title()}")
-widgets.tiles(core.kpi_tiles(plan_k, against=base_k))
-st.caption("Tiles: the optimised plan; the small figures are the change against the baseline.")
-st.dataframe(core.kpi_table({"baseline": base_k, "optimiser": plan_k}), hide_index=True, width="stretch",
+st.caption(f"{sel.label} · {sel.title().rsplit(',', 1)[0]} · {core.sim_source_label(sel.full, days)} · "
+           f"{len(ds.requests)} calls, {len(ds.technicians)} technicians, {len(ds.network)} centres · "
+           f"network: {name}")
+
+key = loaders.sim_key(sel, days, name, scenario)
+if not (run or ss.get(S.SIM_RUN) == key or len(ds.requests) <= AUTO_SIM_CALLS):
+    st.info(f"{len(ds.requests)} calls over {days} day(s): press **Run simulation** (optimiser, then the "
+            "baseline on the same calls; progress is shown).")
+    st.stop()
+comp = loaders.simulation(key, ds, days, sel.seed, name)
+ss[S.SIM_RUN] = key
+res = comp.results
+st.success(f"Simulated {comp.calls} calls over {comp.days} day(s) on '{name}': optimiser "
+           f"{res['optimiser'].wall_s:.1f} s, baseline {res['baseline'].wall_s:.1f} s.")
+
+opt_k, base_k = comp.kpis["optimiser"], comp.kpis["baseline"]
+widgets.tiles(core.kpi_tiles(opt_k, against=base_k))
+st.caption("Tiles: the optimiser; the small figures are the change against the baseline "
+           "(nearest free technician, first come first served, level >= 2 to the provincial lab).")
+st.dataframe(core.kpi_table({"baseline": base_k, "optimiser": opt_k}), hide_index=True, width="stretch",
              key="sim_kpis")
-outcomes = {"optimiser": plan.outcomes, "baseline": base_out}
+
+outcomes = {p: r.outcomes for p, r in res.items()}
 a, b = st.columns(2)
-a.markdown("**Time to dispatch** against the 60-minute promise")
+a.markdown("**Time to dispatch** (minutes of opening hours) against the 60-minute promise")
 a.altair_chart(figures.dispatch_histogram(outcomes), width="stretch")
 b.markdown("**Turnaround** against 24 h and 48 h")
 b.altair_chart(figures.turnaround_histogram(outcomes), width="stretch")
+
+st.subheader("Daily KPIs (by the day of the call)")
+daily = core.daily_kpis(outcomes)
+if daily.empty:
+    st.info("No calls in this area.")
+else:
+    st.altair_chart(figures.daily_kpis(daily), width="content")
+    st.dataframe(core.daily_table(daily), hide_index=True, width="stretch", key="sim_daily")
+
+still_open = core.open_reasons(res)
+with st.expander(f"Calls still open at the horizon ({', '.join(f'{p}: {len(r.open_requests)}' for p, r in res.items())})"):
+    st.dataframe(still_open, hide_index=True, width="stretch")
