@@ -200,10 +200,12 @@ class Tile:
     value: str
     help: str
     delta: str | None = None
+    lower_is_better: bool = False  # the delta is coloured green when it goes down
 
 
 _TILE_KEYS = ("dispatch_within_target_rate", "time_to_dispatch_p50_min", "turnaround_mean_h",
               "utilisation", "unassigned")
+_LOWER_IS_BETTER = {"time_to_dispatch_p50_min", "turnaround_mean_h", "unassigned"}
 _TILE_HELP = {
     "dispatch_within_target_rate": "share of onsite/pickup calls whose technician sets off within 60 min of the clock start",
     "time_to_dispatch_p50_min": "median minutes from clock start to set-off (p95 in the table)",
@@ -231,7 +233,8 @@ def kpi_tiles(values: Mapping[str, float], against: Mapping[str, float] | None =
             d = values[k] - against[k]
             if not math.isnan(d):
                 delta = f"{100 * d:+.1f} pt" if k.endswith("_rate") or k == "utilisation" else f"{d:+.1f}"
-        tiles.append(Tile(k, KPI_LABELS.get(k, k), fmt_kpi(k, values.get(k)), _TILE_HELP[k], delta))
+        tiles.append(Tile(k, KPI_LABELS.get(k, k), fmt_kpi(k, values.get(k)), _TILE_HELP[k], delta,
+                          k in _LOWER_IS_BETTER))
     return tiles
 
 

@@ -18,7 +18,8 @@ AUTO_PLAN_CALLS = 400
 def tiles(items: Sequence[core.Tile]) -> None:
     cols = st.columns(len(items))
     for col, t in zip(cols, items):
-        col.metric(t.label, t.value, delta=t.delta, help=t.help, delta_color="off" if t.delta is None else "normal",
+        colour = "off" if t.delta is None else ("inverse" if t.lower_is_better else "normal")
+        col.metric(t.label, t.value, delta=t.delta, help=t.help, delta_color=colour,
                    border=True)
 
 

@@ -102,6 +102,7 @@ def test_kpi_tiles_and_table_format():
     tiles = core.kpi_tiles(k, against={**k, "dispatch_within_target_rate": 0.25})
     assert [t.value for t in tiles] == ["50.0 %", "31.0", "12.2", "40.0 %", "3"]
     assert tiles[0].delta == "+25.0 pt"
+    assert [t.lower_is_better for t in tiles] == [False, True, True, False, True]
     table = core.kpi_table({"a": k, "b": {**k, "unassigned": 5.0}})
     assert table.set_index("KPI").loc["unassigned", "change"] == "+2.00"
 
