@@ -228,27 +228,46 @@ class LiveArea:
     def _add_visit(self, call: NewCall) -> RoutingVisit:
         if call.id in self._visit:
             raise DispatchError(f"visit id {call.id!r} already exists in this area")
-        lon = np.append(self.lon, call.lon)
-        lat = np.append(self.lat, call.lat)
-        n = len(lon) - 1
+        n = len(self.lon)
+        self._grow(n + 1)
+        lon = self._lon_buf[: n + 1]
+        lat = self._lat_buf[: n + 1]
+        lon[n], lat[n] = call.lon, call.lat
         d_row = self.travel.distance_m(lon[n], lat[n], lon, lat)
-        classes = self.travel.speed_classes
-        t_rows = np.stack([self.travel.time_s_from_distance(d_row, c) for c in classes])
-        dist = np.zeros((n + 1, n + 1), dtype=np.int64)
-        dist[:n, :n] = self.problem.distance_m
-        dist[n, :], dist[:, n] = d_row, d_row
-        tt = np.zeros((len(classes), n + 1, n + 1), dtype=np.int64)
-        tt[:, :n, :n] = self.problem.travel_s
-        tt[:, n, :], tt[:, :, n] = t_rows, t_rows
+        self._dist_buf[n, : n + 1] = d_row
+        self._dist_buf[: n + 1, n] = d_row
+        for c, cls in enumerate(self.travel.speed_classes):
+            t_row = self.travel.time_s_from_distance(d_row, cls)
+            self._time_buf[c, n, : n + 1] = t_row
+            self._time_buf[c, : n + 1, n] = t_row
         v = RoutingVisit(call.id, n, call.service_s, call.window_start_s, call.window_end_s,
                          call.required_level, call.required_skill, call.priority, call.dispatch_deadline_s)
-        self.problem = replace(self.problem, travel_s=tt, distance_m=dist,
+        # Views into buffers that grow by doubling: a call costs O(n), not a copy of the tables.
+        self.problem = replace(self.problem, travel_s=self._time_buf[:, : n + 1, : n + 1],
+                               distance_m=self._dist_buf[: n + 1, : n + 1],
                                visits=self.problem.visits + (v,), node_names=self.problem.node_names + (call.id,))
         self.lon, self.lat = lon, lat
         self._visit[v.id] = v
         self.release_s[v.id] = call.release_s
-        self._changed()
+        self.version += 1  # existing routes are untouched: their timelines stay valid
         return v
+
+    def _grow(self, size: int) -> None:
+        cap = getattr(self, "_cap", 0)
+        if size <= cap:
+            return
+        n = len(self.lon)
+        new_cap = max(2 * cap, size, 16)
+        time_buf = np.zeros((self.problem.travel_s.shape[0], new_cap, new_cap), dtype=np.int64)
+        time_buf[:, :n, :n] = self.problem.travel_s
+        dist_buf = np.zeros((new_cap, new_cap), dtype=np.int64)
+        dist_buf[:n, :n] = self.problem.distance_m
+        lon_buf, lat_buf = np.zeros(new_cap), np.zeros(new_cap)
+        lon_buf[:n], lat_buf[:n] = self.lon, self.lat
+        self._time_buf, self._dist_buf, self._lon_buf, self._lat_buf = time_buf, dist_buf, lon_buf, lat_buf
+        self._cap = new_cap
+        self.problem = replace(self.problem, travel_s=time_buf[:, :n, :n], distance_m=dist_buf[:n, :n])
+        self.lon, self.lat = lon_buf[:n], lat_buf[:n]
 
     def _kept_promises(self, before: Timeline, after: Timeline, new_id: str | None) -> bool:
         if not after.feasible:
@@ -305,12 +324,16 @@ class LiveArea:
         """Every technician who can take the call without breaking a promise, ranked by
         ``policy`` (default: best ETA first, those meeting the dispatch deadline before those
         who cannot). Adds nothing."""
-        saved = (self.problem, self.lon, self.lat, dict(self._visit), dict(self.release_s), self.version)
+        if call.id in self._visit:
+            raise DispatchError(f"visit id {call.id!r} already exists in this area")
+        saved = (self.problem, self.lon, self.lat, self.version)
         try:
             return self._options_for(self._add_visit(call), policy=policy)
         finally:
-            self.problem, self.lon, self.lat, self._visit, self.release_s, self.version = saved
-            self._cache.clear()
+            # The probe's row in the buffers is simply overwritten by the next call.
+            self.problem, self.lon, self.lat, self.version = saved
+            self._visit.pop(call.id, None)
+            self.release_s.pop(call.id, None)
 
     def insert(self, call: NewCall, option: InsertionOption | None = None,
                policy: str = "eta") -> InsertionOption | Unserved:
