@@ -31,6 +31,7 @@ from types import MappingProxyType
 
 import numpy as np
 
+from dispatch.errors import DispatchError
 from dispatch.model import DAY_S, Centre, Dataset, Mode, Request, Technician
 from dispatch.network import Network
 from dispatch.travel import DEFAULT_TRAVEL, HaversineTravel
@@ -136,7 +137,8 @@ def business_deadline(centre: Centre, start_s: int, seconds: int) -> int:
             return t + left
         left -= close - t
         t = (day + 1) * DAY_S + centre.opening.start_s
-    raise ValueError(f"centre {centre.id} has no opening hours to count {seconds} s in")
+    raise DispatchError(f"centre {centre.id} has no opening hours to count {seconds} s in; expected an "
+                        f"opening window longer than zero")
 
 
 def business_seconds(centre: Centre, start_s: float, end_s: float) -> float:

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from dispatch.assignment import AssignmentParams, business_seconds, dispatch_clock_start, opening_start
+from dispatch.errors import DispatchError
 from dispatch.model import DAY_S, Centre, Dataset, Mode, Request, Technician, Tier
 from dispatch.network import Network
 from dispatch.travel import DEFAULT_TRAVEL, HaversineTravel
@@ -99,7 +100,13 @@ class _Benches:
                     self.used[key] += bench_s
                 return start + bench_s
             t = (day + 1) * DAY_S + centre.opening.start_s
-        raise RuntimeError(f"bench of {centre.id} has no room within a year")  # pragma: no cover
+        raise DispatchError(f"the bench of {centre.id} has no room for a {bench_s // 60}-min repair within a "
+                            f"year ({centre.bench_hours_per_day} bench hours a day)")  # pragma: no cover
+
+    @staticmethod
+    def fits(centre: Centre, bench_s: int) -> bool:
+        """Whether one repair fits in a day of the centre's bench at all."""
+        return bench_s <= min(centre.bench_s_per_day, centre.opening.duration_s)
 
 
 def _courier(network: Network, chain: tuple[Centre, ...], ready_s: int, cutoff_s: int) -> int:
@@ -210,15 +217,16 @@ def _send(
     for k in order:
         st = able[int(k)]
         depart = int(ready[k])
-        if st.break_from_s is not None and not st.break_taken and depart >= st.break_from_s:
+        takes_break = st.break_from_s is not None and not st.break_taken and depart >= st.break_from_s
+        if takes_break:
             depart = max(depart, st.break_from_s) + st.tech.break_s
-            st.break_taken = True
         trip_s = int(travel.time_s_from_distance(dist[k], st.tech.speed_class))
         arrive = depart + trip_s
         start = max(arrive, r.window.start_s)
         end = start + r.service_s
-        if end > st.shift_end_s:
-            continue  # he cannot finish inside his shift: the next candidate
+        if end > st.shift_end_s or start > r.window.end_s:
+            continue  # he cannot be there in the customer's window and finish in his shift
+        st.break_taken = st.break_taken or takes_break
         st.free_at_s, st.lon, st.lat = end, r.lon, r.lat
         st.busy_s += trip_s + r.service_s
         st.travel_s += trip_s
@@ -233,14 +241,14 @@ def _repair(
     at_station_s: int,
 ) -> None:
     bench_s = params.bench_s_by_level[r.level - 1]
-    if r.level == 1 and station.can_repair(1):
+    if r.level == 1 and station.can_repair(1) and _Benches.fits(station, bench_s):
         done = benches.repair(station, at_station_s, bench_s)
         back = done
         repair_centre = station
     else:
         chain = net.chain(station.id)
         province = chain[-1]
-        if province.tier != Tier.PROVINCE or not province.can_repair(r.level):
+        if province.tier != Tier.PROVINCE or not province.can_repair(r.level) or not _Benches.fits(province, bench_s):
             row["unassigned_reason"] = "no_capable_centre"
             return
         arrive = _courier(net, chain, at_station_s, params.courier_cutoff_s)

@@ -446,16 +446,26 @@ def county_demand_weights(geo: Geography, population: pd.DataFrame | None = None
             area = group.loc[~matched, "area_km2"]
             counties.loc[area.index, "weight"] = residual * area / area.sum()
             counties.loc[area.index, "source"] = f"{label}:prefecture_residual_by_area"
-        elif matched.any() and residual > 0 and total > 0:
+        elif matched.any() and residual > 0 and total - residual > 0:
             # Codes merged away since the table's vintage: their people now live in the matched
             # counties, which are scaled up so the prefecture keeps its total.
             idx = group.index[matched]
             counties.loc[idx, "weight"] *= total / (total - residual)
+        elif (~matched).any() and matched.any():
+            # The prefecture's total is already held by its matched counties (a split since the
+            # table's vintage): the new counties get the prefecture's median, in the table's units.
+            counties.loc[group.index[~matched], "weight"] = float(group.loc[matched, "weight"].median())
+            counties.loc[group.index[~matched], "source"] = f"{label}:prefecture_median"
     left = counties["weight"].isna()
-    if left.any():  # a prefecture the table does not know at all: the proxy, scaled to the table
+    if left.any():
+        # A prefecture the table does not know at all: the proxy, converted to the table's units
+        # (devices, say) by the ratio of table to proxy over the counties both know.
         proxy = _proxy_weights(counties[["adcode", "name", "prefecture_adcode", "province_adcode", "area_km2"]])
-        counties.loc[left, "weight"] = proxy.loc[left, "weight"].to_numpy()
-        counties.loc[left, "source"] = "proxy:not_in_table"
+        known = ~left & counties["source"].eq(label)
+        proxy_known = float(proxy.loc[known, "weight"].sum())
+        scale = float(counties.loc[known, "weight"].sum()) / proxy_known if proxy_known > 0 else 1.0
+        counties.loc[left, "weight"] = proxy.loc[left, "weight"].to_numpy() * scale
+        counties.loc[left, "source"] = "proxy:not_in_table:scaled_to_table"
     return counties[["adcode", "weight", "source"]].reset_index(drop=True)
 
 

@@ -55,6 +55,8 @@ def kpis(outcomes: pd.DataFrame, workload: pd.DataFrame | None = None,
     served = outcomes[outcomes["completion_s"].notna()]
     ta_h = (served["completion_s"] - served["created_s"]) / 3600
     out["served"] = float(len(served))
+    # Turnaround figures are over served requests; this says how many that is.
+    out["served_share"] = float(len(served) / len(outcomes)) if len(outcomes) else math.nan
     out["turnaround_mean_h"] = float(ta_h.mean()) if len(ta_h) else math.nan
     out["turnaround_p50_h"] = _pct(ta_h, 50)
     out["turnaround_p90_h"] = _pct(ta_h, 90)
@@ -92,7 +94,8 @@ KPI_LABELS = {
     "dispatch_within_target_rate": "dispatched <= 60 min",
     "time_to_dispatch_p50_min": "time to dispatch p50 (min)",
     "time_to_dispatch_p95_min": "time to dispatch p95 (min)",
-    "turnaround_mean_h": "turnaround mean (h)",
+    "served_share": "served (repaired or returned)",
+    "turnaround_mean_h": "turnaround mean (h, served)",
     "turnaround_p50_h": "turnaround p50 (h)",
     "turnaround_p90_h": "turnaround p90 (h)",
     "turnaround_within_24h_share": "turnaround <= 24 h",

@@ -208,6 +208,15 @@ class LiveArea:
         if st is None:
             raise DispatchError(f"visit {visit_id!r} has not been dispatched; a report needs a "
                                 f"dispatched job (states: {', '.join(s.value for s in FROZEN_STATES)})")
+        if at_s < st.departure_toward_s:
+            raise DispatchError(f"report for {visit_id!r} at {at_s} is before the technician set off "
+                                f"toward it at {st.departure_toward_s}")
+        tid = next(t for t, ids in self.routes.items() if visit_id in ids)
+        ids = self.routes[tid]
+        following = ids[ids.index(visit_id) + 1:]
+        if status == "overrun" and following and following[0] in self.frozen:
+            raise DispatchError(f"{visit_id!r} cannot overrun: its technician has already set off toward "
+                                f"{following[0]!r}")
         if status == "on_site":
             st = replace(st, arrival_s=at_s, start_s=max(at_s, st.start_s), end_s=max(at_s, st.start_s) + (st.end_s - st.start_s))
         elif status == "done":
@@ -400,8 +409,13 @@ class LiveArea:
         """The technician stops working at ``at_s``: his work not yet done is given to others
         (most urgent first), or listed with the reason it cannot be saved."""
         if tech_id not in self._tech:
-            raise DispatchError(f"unknown technician {tech_id!r}; expected one of {sorted(self._tech)[:5]} ...")
-        self.advance(max(self.clock_s, at_s))
+            known = sorted(self._tech)
+            raise DispatchError(f"unknown technician {tech_id!r}; expected one of {', '.join(known[:5])}"
+                                + (f" ... ({len(known)} in all)" if len(known) > 5 else ""))
+        if at_s < self.clock_s:
+            raise DispatchError(f"a drop-out at {at_s} is before the plan's clock {self.clock_s}: work done "
+                                f"by then is history; report it at or after the clock")
+        self.advance(at_s)
         keep, orphans = [], []
         for vid in self.routes[tech_id]:
             st = self.frozen.get(vid)
@@ -546,6 +560,10 @@ class ReplayParams:
 
     routing: RoutingParams = field(default_factory=lambda: RoutingParams(time_limit_s=1.0))
     reoptimise_every_s: int | None = None  # re-solve the movable tail this often (None: never)
+
+    def __post_init__(self) -> None:
+        if self.reoptimise_every_s is not None and self.reoptimise_every_s <= 0:
+            raise DispatchError(f"reoptimise_every_s must be > 0 seconds or None, got {self.reoptimise_every_s}")
     reoptimise_time_limit_s: float = 0.5
     policy: str = "travel"  # insertion policy for everyday calls; urgent ones go by ETA
 
@@ -570,7 +588,7 @@ def replay_day(
     """
     visits = sorted(problem.visits, key=lambda v: (v.release_s, -v.priority, v.id))
     if not visits or not problem.technicians:
-        empty = RoutingResult((), tuple(Unserved(v.id, "no_skill", "no technician in the area")
+        empty = RoutingResult((), tuple(Unserved(v.id, "no_technician_in_reach", "no technician in the area")
                                         for v in visits), "EMPTY", 0, "replay")
         return empty, problem
     t0 = max(visits[0].release_s, min(k.shift_start_s for k in problem.technicians))

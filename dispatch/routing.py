@@ -327,10 +327,10 @@ def solve(problem: RoutingProblem, params: RoutingParams) -> RoutingResult:
     if engine != "ortools":
         raise DispatchError(f"unknown routing engine {engine!r}; expected 'ortools', 'pyvrp' or 'auto'")
     result = _solve_portfolio(problem, params) if params.workers > 1 else _solve_ortools(problem, params)
-    return _exact_release_times(problem, result)
+    return _exact_release_times(problem, result, hard_deadline=params.dispatch_deadline == "hard")
 
 
-def _exact_release_times(problem: RoutingProblem, result: RoutingResult) -> RoutingResult:
+def _exact_release_times(problem: RoutingProblem, result: RoutingResult, hard_deadline: bool) -> RoutingResult:
     """Re-time the routes that hold a released visit by the exact rules (the model only bounds
     a release loosely, see the model); a visit those times cannot keep is given up, with why."""
     if not any(v.release_s > 0 for v in problem.visits) or not result.routes:
@@ -349,8 +349,14 @@ def _exact_release_times(problem: RoutingProblem, result: RoutingResult) -> Rout
         k = techs[r.technician_id]
         ids = [s.visit_id for s in r.stops]
         t = timeline(problem, k, ids, visits)
-        while not t.feasible and ids:
-            drop = t.bad_visit or ids[-1]
+
+        def broken(t):  # type: ignore[no-untyped-def]
+            if not t.feasible:
+                return t.bad_visit or ids[-1]
+            late = [s.visit_id for s in t.stops if s.dispatch_late_s > 0]
+            return late[0] if hard_deadline and late else None
+
+        while ids and (drop := broken(t)) is not None:
             ids.remove(drop)
             unserved.append(Unserved(drop, CAPACITY, "dropped: once the call's time is respected (no "
                                      "one sets off before it), the route has no room left for it"))

@@ -141,7 +141,7 @@ class _World:
     def _repair_hops(self, r: Request, chain: tuple[Centre, ...], t: int) -> int | None:
         level = r.level
         capable = [i for i, c in enumerate(chain) if c.can_repair(level)
-                   and c.bench_s_per_day >= self.p.bench_s_by_level[level - 1]]
+                   and _Benches.fits(c, self.p.bench_s_by_level[level - 1])]
         if not capable:
             return None
         if self.p.policy == "baseline":
@@ -291,7 +291,8 @@ class _Optimiser:
     def tick(self, t_s: int) -> None:
         if self.w.p.reoptimise_every_s is None:
             return
-        params = RoutingParams(time_limit_s=self.w.p.reoptimise_time_limit_s, dispatch_deadline="hard")
+        params = RoutingParams(time_limit_s=self.w.p.reoptimise_time_limit_s, dispatch_deadline="hard",
+                               seed=self.w.p.seed)
         for area in self.areas.values():
             area.advance(max(area.clock_s, t_s))
             if sum(1 for ids in area.routes.values() for x in ids if x not in area.frozen) >= 3:
@@ -425,7 +426,11 @@ def simulate(
             n_done += 1
             if n_done % 200 == 0:
                 report("simulated calls", n_done, len(calls))
-        for tech, stops, end_s, travel_s, distance_m in policy.end_day():
+        worked = policy.end_day()
+        idle = {t.id for t in dataset.technicians} - {tech.id for tech, *_ in worked}
+        # Everyone on the roster counts in utilisation, with or without jobs (as in a plan).
+        worked += [(t, [], day * DAY_S + t.shift.start_s, 0, 0) for t in dataset.technicians if t.id in idle]
+        for tech, stops, end_s, travel_s, distance_m in worked:
             home = w.net[tech.home_centre_id]
             busy = travel_s + sum(s.end_s - s.start_s for s in stops)
             workload_rows.append({

@@ -262,7 +262,8 @@ def _station_counties(candidates: pd.DataFrame, counties: pd.DataFrame, n: int) 
     capped = pd.Series(False, index=room.index)
     while True:
         free = ~capped
-        share = demand[free] / demand[free].sum() if demand[free].sum() > 0 else 1.0 / free.sum()
+        share = (demand[free] / demand[free].sum() if demand[free].sum() > 0
+                 else pd.Series(1.0 / free.sum(), index=free[free].index))  # no demand: evenly
         ideal = share * (n - room[capped].sum())
         over = ideal > room[free]
         if not over.any():

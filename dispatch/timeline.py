@@ -104,6 +104,8 @@ def timeline(
                     start_floor = max(start_floor, b + bw.duration_s)
         start = max(arrive, start_floor)
         if v.pinned_start_s is not None:
+            if start > v.pinned_start_s:  # a dispatcher's pinned time is a promise too
+                fail(f"visit {vid} cannot start at its pinned time {v.pinned_start_s}", vid)
             start = max(start, v.pinned_start_s)
         if start > v.window_end_s:
             fail(f"visit {vid} would start after its window ends", vid)

@@ -189,3 +189,28 @@ def test_random_event_sequences_never_move_frozen_work(events, seed):
         routed = [v for ids in area.routes.values() for v in ids]
         assert len(routed) == len(set(routed))
         assert set(routed) | set(area.unassigned) == {f"C{i}" for i in range(1, n + 1)}
+
+
+def test_a_drop_out_in_the_past_is_refused_and_done_work_stays_done():
+    area = empty_area(n_techs=2)
+    area.insert(call("A", 120.12, 30.87, 9 * H))
+    area.advance(12 * H)
+    assert area.state("A") == JobState.DONE
+    with pytest.raises(DispatchError, match="before the plan's clock"):
+        area.drop_out("T1", 9 * H + 600)
+    assert area.state("A") == JobState.DONE
+
+
+def test_insertion_never_breaks_a_pinned_start():
+    from dataclasses import replace as dc_replace
+
+    area = empty_area(n_techs=1, break_rule=False)
+    area.insert(call("A", 120.25, 30.95, 8 * H, window_h=6))
+    pinned_at = area.schedule("T1").stops[0].start_s + 1800
+    area._visit["A"] = dc_replace(area._visit["A"], pinned_start_s=pinned_at, pinned_technician="T1")
+    area.problem = dc_replace(area.problem, visits=tuple(area._visit.values()))
+    area._changed()
+    area.insert(call("B", 120.05, 30.80, 8 * H, service_min=120))
+    a = next(s for s in area.schedule("T1").stops if s.visit_id == "A")
+    assert a.start_s == pinned_at
+    assert_feasible(area)

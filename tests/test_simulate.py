@@ -136,3 +136,15 @@ def test_cli_simulate_stores_the_log_and_prints_both_columns(tmp_path):
     stored = Store(db).load(runs["name"].iloc[0])
     assert {"events", "outcomes", "workload", "open"} <= set(stored.frames)
     assert len(stored.frames["events"]) > len(stored.frames["outcomes"])
+
+
+def test_a_centre_without_bench_hours_sends_devices_up_not_into_a_crash():
+    from dataclasses import replace as dc_replace
+
+    from dispatch.network import Network
+
+    net = Network(tuple(dc_replace(c, bench_hours_per_day=0.0) if c.id == "S1" else c for c in NETWORK))
+    ds = Dataset(net, TECHS, (req("W", 1, Mode.WALKIN),), "2026-03-02")
+    for policy in ("optimiser", "baseline"):
+        out = simulate(ds, SimParams(policy=policy)).outcomes.set_index("request_id")
+        assert out.loc["W", "repair_centre_id"] in ("C1", "P1")

@@ -161,3 +161,14 @@ def test_national_network_counts_and_every_centre_inside_its_own_polygon(geo):
         parent = ds.network[c.parent_id]
         assert parent.province_adcode == c.province_adcode
         assert parent.tier == Tier.PROVINCE or parent.prefecture_adcode == c.prefecture_adcode
+
+
+def test_stations_are_shared_out_even_without_any_demand(geo):
+    import pandas as pd
+
+    from dispatch.synthetic import _station_counties
+
+    counties = geo.counties[geo.counties["province_adcode"] == "330000"].assign(weight=0.0)
+    chosen = _station_counties(counties, counties, 20)
+    assert len(chosen) == 20 and chosen["adcode"].is_unique
+    assert isinstance(chosen, pd.DataFrame)
