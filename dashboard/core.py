@@ -5,7 +5,6 @@ scenario comparison. Pages call these and only lay out what comes back.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import tempfile
 from collections.abc import Callable, Mapping

@@ -30,8 +30,10 @@ from dispatch.assignment import (
     dispatch_clock_start,
     opening_start,
 )
-from dispatch.network import Network
+from dispatch.checker import check
 from dispatch.model import DAY_S, Centre, Dataset, Mode, Request, Technician, Tier
+from dispatch.network import Network
+from dispatch.realtime import ReplayParams, replay_day
 from dispatch.routing import (
     BreakRule,
     RoutingParams,
@@ -39,10 +41,7 @@ from dispatch.routing import (
     RoutingResult,
     RoutingTechnician,
     RoutingVisit,
-    solve,
 )
-from dispatch.checker import check
-from dispatch.realtime import ReplayParams, replay_day
 from dispatch.travel import DEFAULT_TRAVEL, HaversineTravel
 
 Progress = Callable[[str, int, int], None]

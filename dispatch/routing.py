@@ -688,7 +688,7 @@ class _OrToolsModel:
     # -- read back --------------------------------------------------------------------------------
 
     def read(self, solution: Any) -> tuple[list[Route], list[str]]:
-        routing, m, tdim = self.routing, self.manager, self.time
+        routing, tdim = self.routing, self.time
         problem = self.problem
         break_start: dict[int, int] = {}
         if self.breaks:

@@ -28,7 +28,7 @@ import itertools
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -39,7 +39,7 @@ from dispatch.errors import DispatchError
 from dispatch.model import DAY_S, Centre, Dataset, Mode, Request, Technician
 from dispatch.network import Network
 from dispatch.realtime import LiveArea, NewCall
-from dispatch.routing import RoutingParams, RoutingProblem, qualified
+from dispatch.routing import RoutingParams, RoutingProblem
 from dispatch.travel import DEFAULT_TRAVEL, HaversineTravel
 
 Progress = Callable[[str, int, int], None]
@@ -128,7 +128,7 @@ class _World:
     # -- devices ---------------------------------------------------------------------------
 
     def _on_at_station(self, t: int, rid: str, station_id: str) -> None:
-        r, station = self.req[rid], self.net[station_id]
+        r = self.req[rid]
         self.event(rid, t, "at_station", station_id)
         chain = self.net.chain(station_id)
         hops = self._repair_hops(r, chain, t)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 import pytest
 
 from dispatch.kpis import kpis
-from dispatch.model import DAY_S, Dataset, Mode
+from dispatch.model import Dataset, Mode
 from dispatch.simulate import SimParams, simulate
 from dispatch.synthetic import generate
 from dispatch.travel import DEFAULT_TRAVEL
