@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from dispatch.errors import DispatchError, ValidationError
+from dispatch.errors import DispatchError, InputError, ValidationError
 
 # Exit codes scripts can rely on.
 EXIT_OK = 0
@@ -366,7 +366,7 @@ def main() -> None:
     except click.ClickException as exc:
         exc.show()
         sys.exit(EXIT_INVALID_INPUT)
-    except ValidationError as exc:
+    except (ValidationError, InputError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_INVALID_INPUT)
     except DispatchError as exc:

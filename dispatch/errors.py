@@ -58,6 +58,11 @@ class ValidationError(DispatchError):
         super().__init__(f"{len(self.problems)} problem(s) in the input:\n{head}{tail}")
 
 
+class InputError(DispatchError):
+    """A value the user gave (an option, a name, an id) is not one the planner knows; the
+    message says what would be valid. The CLI exits with the invalid-input code."""
+
+
 class InfeasibleError(DispatchError):
     """The solver was asked something that cannot be satisfied and no fallback applies."""
 

@@ -35,7 +35,7 @@ import pandas as pd
 
 from dispatch.assignment import business_seconds, dispatch_clock_start, opening_start
 from dispatch.baseline import _Benches
-from dispatch.errors import DispatchError
+from dispatch.errors import DispatchError, InputError
 from dispatch.model import DAY_S, Centre, Dataset, Mode, Request, Technician
 from dispatch.network import Network
 from dispatch.realtime import LiveArea, NewCall
@@ -374,7 +374,7 @@ def simulate(
 ) -> SimResult:
     """Simulate every day that holds calls, then drain devices for ``drain_days``."""
     if params.policy not in POLICIES:
-        raise DispatchError(f"unknown policy {params.policy!r}; expected one of {', '.join(POLICIES)}")
+        raise InputError(f"unknown policy {params.policy!r}; expected one of {', '.join(POLICIES)}")
     t_wall = time.perf_counter()
     w = _World(dataset, params, travel)
     policy = _Optimiser(w) if params.policy == "optimiser" else _Baseline(w)

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from dispatch.errors import DispatchError
+from dispatch.errors import DispatchError, InputError
 from dispatch.model import (
     DAY_S,
     Centre,
@@ -154,7 +154,7 @@ def parse_preset(name: str) -> Preset:
         if code.isdigit() and len(code) == 6 and code.endswith("0000"):
             return Preset(key, province_adcode=code)
         return Preset(key, province_adcode=_province_code_from_name(code))
-    raise DispatchError(
+    raise InputError(
         f"unknown preset {name!r}; expected 'national', 'tiny', one of "
         f"{sorted(PROVINCE_ALIASES)} or 'province:<adcode or pinyin>' (e.g. province:330000)"
     )
@@ -166,7 +166,7 @@ def _province_code_from_name(name: str) -> str:
     prov = load_geography().provinces
     hit = prov[(prov["pinyin"].str.lower() == name) | (prov["name"] == name)]
     if len(hit) != 1:
-        raise DispatchError(
+        raise InputError(
             f"unknown province {name!r}; expected a pinyin name such as "
             f"{', '.join(sorted(prov['pinyin'].str.lower())[:6])}, ... or a 6-digit adcode"
         )
