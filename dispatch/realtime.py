@@ -285,18 +285,14 @@ class LiveArea:
         return all(s.dispatch_late_s == 0 for s in after.stops
                    if s.visit_id != new_id and s.visit_id in was_on_time)
 
-    def _options_for(self, v: RoutingVisit, exclude: set[str] = frozenset(),  # type: ignore[assignment]
+    def _options_for(self, v: RoutingVisit, only: str | None = None,
                      policy: str = "eta") -> list[InsertionOption]:
-        """Each technician's best feasible insertion, ranked. ``eta``: the earliest arrival (an
-        urgent call, the dispatcher's emergency view); ``travel``: the least added driving among
-        insertions that meet the deadline (everyday calls: the promise first, then efficiency)."""
-        if policy not in ("eta", "travel"):
-            raise DispatchError(f"unknown insertion policy {policy!r}; expected 'eta' or 'travel'")
-        rank = ((lambda o: (o.late_s, o.eta_s, o.added_travel_s)) if policy == "eta"
-                else (lambda o: (o.late_s, o.added_travel_s, o.eta_s)))
+        """Each technician's best feasible insertion (or only ``only``'s), ranked by
+        :func:`rank_key`."""
+        rank = rank_key(policy)
         out: list[InsertionOption] = []
         for tid, k in self._tech.items():
-            if tid in exclude or tid in self.unavailable or not qualified(k, v):
+            if (only is not None and tid != only) or tid in self.unavailable or not qualified(k, v):
                 continue
             if v.pinned_technician is not None and v.pinned_technician != tid:
                 continue
@@ -356,9 +352,8 @@ class LiveArea:
         """Route a visit the area already knows but nobody serves yet."""
         v = self._visit[visit_id]
         self.unassigned.pop(visit_id, None)
-        options = self._options_for(v, policy=policy)
-        if option is not None:
-            options = [o for o in options if o.technician_id == option.technician_id]
+        # A chosen technician is re-timed alone (the plan may have moved since he was ranked).
+        options = self._options_for(v, only=None if option is None else option.technician_id, policy=policy)
         if not options:
             u = self._why_not(v)
             self.unassigned[v.id] = u
@@ -552,6 +547,17 @@ def eta_table(options: list[InsertionOption], epoch_s: int = 0) -> list[dict[str
              "eta_min": math.ceil((o.eta_s - epoch_s) / 60), "meets_deadline": o.meets_deadline,
              "late_min": math.ceil(o.late_s / 60), "added_travel_min": math.ceil(o.added_travel_s / 60)}
             for o in options]
+
+
+def rank_key(policy: str):  # type: ignore[no-untyped-def]
+    """How insertion options are ranked. ``eta``: the earliest arrival (an urgent call, the
+    dispatcher's emergency view); ``travel``: the least added driving among insertions that meet
+    the deadline (everyday calls: the promise first, then efficiency)."""
+    if policy == "eta":
+        return lambda o: (o.late_s, o.eta_s, o.added_travel_s)
+    if policy == "travel":
+        return lambda o: (o.late_s, o.added_travel_s, o.eta_s)
+    raise DispatchError(f"unknown insertion policy {policy!r}; expected 'eta' or 'travel'")
 
 
 @dataclass(frozen=True)

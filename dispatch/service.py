@@ -333,7 +333,7 @@ class LiveService:
     def _decide(self, call_id: str, digest: str, body: dict[str, Any]) -> dict[str, Any]:
         from dispatch.assignment import business_deadline, dispatch_clock_start
         from dispatch.model import Mode, Priority, Request, TimeWindow
-        from dispatch.realtime import NewCall
+        from dispatch.realtime import NewCall, rank_key
 
         at = self.at_s(body.get("at"))
         lon, lat, county = self._location(body)
@@ -385,7 +385,7 @@ class LiveService:
             for a in areas:
                 self._advance(a, at)
                 for o in self.areas[a].urgent_options(call, policy=policy):
-                    options.append(((o.late_s > 0, home_repairs(o), *_rank(o, policy)), a, o))
+                    options.append(((o.late_s > 0, home_repairs(o), *rank_key(policy)(o)), a, o))
             options.sort(key=lambda x: (x[0], x[2].technician_id))
             alternatives = sorted(options, key=lambda x: (x[2].eta_s, x[2].late_s, x[2].technician_id))
             if options:
@@ -562,10 +562,6 @@ class _Forced:
     """An option that names only the technician: ``insert`` re-derives his best position."""
 
     technician_id: str
-
-
-def _rank(o: Any, policy: str) -> tuple[int, ...]:
-    return (o.late_s, o.eta_s, o.added_travel_s) if policy == "eta" else (o.late_s, o.added_travel_s, o.eta_s)
 
 
 # ------------------------------------------------------------------------------------------

@@ -38,7 +38,7 @@ from dispatch.baseline import _Benches
 from dispatch.errors import DispatchError, InputError
 from dispatch.model import DAY_S, Centre, Dataset, Mode, Request, Technician
 from dispatch.network import Network
-from dispatch.realtime import LiveArea, NewCall
+from dispatch.realtime import LiveArea, NewCall, rank_key
 from dispatch.routing import RoutingParams, RoutingProblem
 from dispatch.travel import DEFAULT_TRAVEL, HaversineTravel
 
@@ -279,7 +279,7 @@ class _Optimiser:
             area = self.areas[a]
             area.advance(max(area.clock_s, call.release_s))
             for o in area.urgent_options(call, policy=policy):
-                key = (o.late_s > 0, home_repairs(o), *_rank(o, policy))
+                key = (o.late_s > 0, home_repairs(o), *rank_key(policy)(o))
                 if best is None or key < best[0]:
                     best = (key, a, o)
         if best is None:
@@ -469,10 +469,6 @@ def simulate(
     return SimResult(params.policy, events, outcomes, pd.DataFrame(workload_rows),
                      open_requests.rename(columns={"unassigned_reason": "reason"}).reset_index(drop=True),
                      time.perf_counter() - t_wall, len(calls))
-
-
-def _rank(o, policy: str) -> tuple:  # type: ignore[no-untyped-def]
-    return (o.late_s, o.eta_s, o.added_travel_s) if policy == "eta" else (o.late_s, o.added_travel_s, o.eta_s)
 
 
 _REASONS = {
