@@ -33,7 +33,8 @@ from dispatch.assignment import (
 from dispatch.checker import check
 from dispatch.model import DAY_S, Centre, Dataset, Mode, Request, Technician, Tier
 from dispatch.network import Network
-from dispatch.realtime import ReplayParams, replay_day
+from dispatch.errors import InputError
+from dispatch.realtime import AreaFinder, LiveArea, NewCall, offer_key
 from dispatch.routing import (
     BreakRule,
     RoutingParams,
@@ -41,6 +42,7 @@ from dispatch.routing import (
     RoutingResult,
     RoutingTechnician,
     RoutingVisit,
+    solve,
 )
 from dispatch.travel import DEFAULT_TRAVEL, HaversineTravel
 
@@ -51,6 +53,9 @@ Progress = Callable[[str, int, int], None]
 class PlanParams:
     day: int = 0  # day index since the dataset epoch
     dispatch_target_s: int = 3600
+    # Work past a shift's end that a plan may ask for (paid, and shown as the overtime KPI).
+    # China's Labour Law (art. 41) sets one hour a day as the ordinary limit.
+    max_overtime_s: int = 3600
     assignment: AssignmentParams = field(default_factory=AssignmentParams)
     # Routing time per area grows with its size, within bounds, so no area stalls the plan.
     routing_s_per_visit: float = 0.05
@@ -63,6 +68,9 @@ class PlanParams:
     # During the day, re-solve each area's movable work this often (None: insertion only).
     reoptimise_every_s: int | None = None
     reoptimise_time_limit_s: float = 0.3
+    # A call its own area cannot serve within the hour without overtime is offered to the
+    # technicians of this many nearest areas (its own included), within the maximum drive.
+    candidate_areas: int = 3
 
 
 @dataclass(frozen=True)
@@ -115,28 +123,38 @@ def area_of_centre(net: Network) -> dict[str, str]:
                    else c.prefecture_adcode or c.county_adcode) for c in net}
 
 
-def make_areas(dataset: Dataset, assignment: AssignmentResult, day: int) -> list[Area]:
+def make_areas(dataset: Dataset, assignment: AssignmentResult, day: int,
+               pinned_to: dict[str, str] | None = None) -> list[Area]:
+    """Every area with technicians or visits. A visit belongs to its visiting centre's area, or
+    to the area of the technician a dispatcher pinned it to (``pinned_to``: request -> technician)."""
     area_of_centre_ = area_of_centre(dataset.network)
     centres_by_area: dict[str, list[str]] = defaultdict(list)
     for cid, a in area_of_centre_.items():
         centres_by_area[a].append(cid)
     techs_by_area: dict[str, list[str]] = defaultdict(list)
+    home = {}
     for t in dataset.technicians:
         techs_by_area[area_of_centre_[t.home_centre_id]].append(t.id)
+        home[t.id] = t.home_centre_id
+    pinned_to = pinned_to or {}
     reqs_by_area: dict[str, list[str]] = defaultdict(list)
     for a in assignment.assigned:
-        if a.visit_centre_id is not None:
+        if a.request_id in pinned_to:
+            reqs_by_area[area_of_centre_[home[pinned_to[a.request_id]]]].append(a.request_id)
+        elif a.visit_centre_id is not None:
             reqs_by_area[area_of_centre_[a.visit_centre_id]].append(a.request_id)
     return [
         Area(k, tuple(centres_by_area[k]), tuple(techs_by_area[k]), tuple(reqs_by_area[k]))
-        for k in sorted(reqs_by_area)
+        for k in sorted(set(reqs_by_area) | set(techs_by_area))
     ]
 
 
 def routing_technicians(
     techs: Sequence[Technician], node_of: dict[str, int], day: int, classes: tuple[str, ...],
+    max_overtime_s: int = 0,
 ) -> list[RoutingTechnician]:
-    """The technicians as the routing engine sees them on ``day`` (absolute times)."""
+    """The technicians as the routing engine sees them on ``day`` (absolute times), each allowed
+    up to ``max_overtime_s`` past his shift end (paid overtime, counted in the KPIs)."""
     base = day * DAY_S
     out = []
     for t in techs:
@@ -147,7 +165,7 @@ def routing_technicians(
             id=t.id, start_node=node_of[t.home_centre_id], end_node=node_of[t.home_centre_id],
             shift_start_s=base + t.shift.start_s, shift_end_s=base + t.shift.end_s,
             max_level=t.max_level, skills=t.product_lines or frozenset({"*"}), break_window=br,
-            speed_class=classes.index(t.speed_class),
+            speed_class=classes.index(t.speed_class), max_overtime_s=max_overtime_s,
         ))
     return out
 
@@ -156,6 +174,7 @@ def routing_problem(
     area: Area, dataset: Dataset, assignment: dict[str, Assignment], day: int,
     dispatch_target_s: int, travel: HaversineTravel = DEFAULT_TRAVEL,
     tech_of: dict[str, Technician] | None = None, req_of: dict[str, Request] | None = None,
+    max_overtime_s: int = 0,
 ) -> RoutingProblem:
     """One area's routing problem. ``tech_of``/``req_of`` (by id) save rebuilding them per area."""
     net = dataset.network
@@ -169,7 +188,7 @@ def routing_problem(
     lat = [net[c].lat for c in centre_ids] + [r.lat for r in reqs]
     classes = travel.speed_classes
     travel_s, distance_m = travel.matrices(np.array(lon), np.array(lat), classes)
-    rtechs = routing_technicians(techs, node_of, day, classes)
+    rtechs = routing_technicians(techs, node_of, day, classes, max_overtime_s)
     visits = []
     for i, r in enumerate(reqs):
         a = assignment[r.id]
@@ -187,34 +206,126 @@ def routing_problem(
                           visits=tuple(visits), node_names=names)
 
 
-def _solve_area(
-    key: str, problem: RoutingProblem, lon: np.ndarray, lat: np.ndarray, params: ReplayParams,
-) -> tuple[str, RoutingResult, float, list[str]]:
-    """Top-level so that process pools and Dask can pickle it. The day is dispatched as its
-    calls arrive (``realtime.replay_day``), and the result goes through the independent checker
-    where it is made; its findings travel back with the routes."""
+def _solve_batch(key: str, problem: RoutingProblem, routing: RoutingParams) -> tuple[str, RoutingResult, float]:
+    """Top-level so that process pools and Dask can pickle it: one area's morning batch."""
     t0 = time.perf_counter()
-    result, as_seen = replay_day(problem, lon, lat, params)
-    wall = time.perf_counter() - t0
-    # The checker sees each dispatched visit released when it was dispatched; that nobody set
-    # off before the call existed is checked here against the original releases.
-    release = {v.id: v.release_s for v in problem.visits}
-    early = [f"technician {r.technician_id} set off toward {s.visit_id} at {s.departure_toward_s}, before "
-             f"its call at {release[s.visit_id]}" for r in result.routes for s in r.stops
-             if s.departure_toward_s < release[s.visit_id]]
-    return key, result, wall, early + check(as_seen, result)
+    result = solve(problem, routing)
+    return key, result, time.perf_counter() - t0
 
 
-def _routing_params(problem: RoutingProblem, params: PlanParams) -> ReplayParams:
+def _batch(problem: RoutingProblem, day_start_s: int, params: PlanParams) -> tuple[RoutingProblem, RoutingParams, int]:
+    """The calls an area knows when its day starts (the later of the day's first call and its
+    first shift), routed together with the one-hour deadline as a hard limit; technicians start
+    no earlier than that moment. Returns the batch problem, its routing parameters (the area's
+    time budget, sized on its whole day, in the batch's share) and the start moment."""
+    techs = problem.technicians
+    t0 = max(day_start_s, min((k.shift_start_s for k in techs), default=day_start_s))
+    batch = tuple(replace(v, release_s=0) for v in problem.visits if v.release_s <= t0)
+    batch_problem = replace(problem, visits=batch, technicians=tuple(
+        replace(k, shift_start_s=min(max(k.shift_start_s, t0), k.shift_end_s)) for k in techs))
     limit = params.routing_s_per_visit * len(problem.visits)
     limit = min(params.routing_max_s, max(params.routing_min_s, limit))
     if params.deterministic:
         routing = RoutingParams(time_limit_s=max(60.0, 20 * limit), seed=params.seed, workers=1,
-                                metaheuristic="GREEDY_DESCENT")
+                                metaheuristic="GREEDY_DESCENT", dispatch_deadline="hard")
     else:
-        routing = RoutingParams(time_limit_s=limit, seed=params.seed, workers=1)
-    return ReplayParams(routing=routing, reoptimise_every_s=params.reoptimise_every_s,
-                        reoptimise_time_limit_s=params.reoptimise_time_limit_s)
+        routing = RoutingParams(time_limit_s=limit, seed=params.seed, workers=1, dispatch_deadline="hard")
+    share = len(batch) / len(problem.visits) if problem.visits else 0.0
+    return batch_problem, replace(routing, time_limit_s=max(0.1, routing.time_limit_s * share)), t0
+
+
+def _call_of(v: RoutingVisit, lon: float, lat: float) -> NewCall:
+    return NewCall(v.id, lon, lat, v.service_s, v.window_start_s, v.window_end_s, v.required_level,
+                   v.required_skill, v.priority, v.release_s, v.dispatch_deadline_s, v.pinned_technician,
+                   v.pinned_start_s)
+
+
+def _dispatch_day(
+    problems: dict[str, RoutingProblem], coords: dict[str, tuple[np.ndarray, np.ndarray]],
+    find_areas: AreaFinder, params: PlanParams, pool: Executor | None, report: Progress,
+) -> tuple[dict[str, LiveArea], dict[str, float], dict[str, float]]:
+    """Dispatch the day as its calls arrive, every area at once.
+
+    1. Each area's morning batch is routed by the routing engine (in ``pool``, areas in
+       parallel; the longest first so that one slow area does not stall the plan).
+    2. Every other call, and every batch call the engine could not fit on time, is then placed
+       in the order the calls arrive (nobody is sent toward a call before it exists; work under
+       way never moves; a kept promise is never broken): in its own area when a technician there
+       can set off within the hour without overtime, otherwise with the best offer among its
+       own and the nearest neighbouring areas (a dispatcher borrowing a technician from the next
+       prefecture). Urgent calls go by ETA, the others by the least added driving.
+    3. Optionally, every area's movable work is re-solved every ``reoptimise_every_s``.
+
+    Returns the live areas, the batch solve's wall time and time limit per area.
+    """
+    day_start = min((v.release_s for p in problems.values() for v in p.visits), default=0)
+    batches = {k: _batch(p, day_start, params) for k, p in problems.items()}
+    results: dict[str, RoutingResult] = {}
+    walls: dict[str, float] = {}
+    order = sorted((k for k in problems if batches[k][0].visits and batches[k][0].technicians),
+                   key=lambda k: -len(problems[k].visits))
+    report("routing areas", 0, len(order))
+    if pool is None:
+        for n, key in enumerate(order):
+            _, results[key], walls[key] = _solve_batch(key, *batches[key][:2])
+            report("routing areas", n + 1, len(order))
+    else:
+        futures: list[Future] = [pool.submit(_solve_batch, key, *batches[key][:2]) for key in order]
+        for n, fut in enumerate(as_completed(futures)):
+            key, res, wall = fut.result()
+            results[key], walls[key] = res, wall
+            report("routing areas", n + 1, len(order))
+
+    lives: dict[str, LiveArea] = {}
+    waiting: list[tuple[str, RoutingVisit]] = []
+    for key, problem in problems.items():
+        batch_problem, _, t0 = batches[key]
+        res = results.get(key)
+        routes = {} if res is None else {r.technician_id: [s.visit_id for s in r.stops] for r in res.routes}
+        live = LiveArea(problem, routes, t0, find_areas.travel, *coords[key])
+        live.repair("travel")
+        lives[key] = live
+        placed = {x for ids in live.routes.values() for x in ids}
+        waiting += [(key, v) for v in problem.visits if v.id not in placed]
+    waiting.sort(key=lambda kv: (kv[1].release_s, -kv[1].priority, kv[1].id))
+    next_reopt = None if params.reoptimise_every_s is None else day_start + params.reoptimise_every_s
+    report("dispatching calls", 0, len(waiting))
+    for n, (key, v) in enumerate(waiting):
+        while next_reopt is not None and next_reopt <= v.release_s:
+            for live in lives.values():
+                live.advance(max(live.clock_s, next_reopt))
+                live.reoptimise(RoutingParams(time_limit_s=params.reoptimise_time_limit_s, seed=params.seed,
+                                              workers=1, dispatch_deadline="hard"))
+            next_reopt += params.reoptimise_every_s  # type: ignore[operator]
+        _place(key, v, lives, find_areas)
+        if n % 500 == 499 or n + 1 == len(waiting):
+            report("dispatching calls", n + 1, len(waiting))
+    return lives, walls, {k: batches[k][1].time_limit_s for k in problems}
+
+
+def _place(key: str, v: RoutingVisit, lives: dict[str, LiveArea], find_areas: AreaFinder) -> None:
+    """Place one call (see ``_dispatch_day``, step 2)."""
+    home = lives[key]
+    home.advance(max(home.clock_s, v.release_s))
+    policy = "eta" if v.priority == 3 else "travel"
+    rank = offer_key(policy)
+    offers = [(rank(o), key, o) for o in home.options(v.id, policy)]
+    settled = offers and offers[0][2].late_s == 0 and offers[0][2].overtime_s == 0
+    if not settled and v.pinned_technician is None:
+        call = _call_of(v, float(home.lon[v.node]), float(home.lat[v.node]))
+        for other in find_areas(call.lon, call.lat):
+            if other == key:
+                continue
+            live = lives[other]
+            live.advance(max(live.clock_s, v.release_s))
+            offers += [(rank(o), other, o) for o in live.urgent_options(call, policy=policy)]
+    offers.sort(key=lambda x: (x[0], x[1] != key, x[2].technician_id))
+    if offers and offers[0][1] != key:
+        _, other, option = offers[0]
+        home.hand_over(v.id)
+        lives[other].insert(call, option, policy=policy)
+    else:
+        home.place(v.id, offers[0][2] if offers else None, policy=policy)
 
 
 def make_plan(
@@ -238,11 +349,12 @@ def make_plan(
     by_req = {a.request_id: a for a in result.assigned}
 
     t0 = time.perf_counter()
-    areas = make_areas(day_ds, result, params.day)
+    pinned_to = _pinned_to(pins, day_ds, by_req)
+    areas = make_areas(day_ds, result, params.day, pinned_to)
     tech_of = {t.id: t for t in day_ds.technicians}
     req_of = {r.id: r for r in day_ds.requests}
     problems = {a.key: routing_problem(a, day_ds, by_req, params.day, params.dispatch_target_s, travel,
-                                       tech_of, req_of)
+                                       tech_of, req_of, params.max_overtime_s)
                 for a in areas}
     if pins:
         problems = {k: _with_pins(p, pins) for k, p in problems.items()}
@@ -251,32 +363,51 @@ def make_plan(
     timings["matrices"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    results: dict[str, RoutingResult] = {}
-    walls: dict[str, float] = {}
-    violations: dict[str, list[str]] = {}
-    order = sorted(problems, key=lambda k: -len(problems[k].visits))  # longest first
-    report("routing areas", 0, len(order))
-    if pool is None:
-        for n, key in enumerate(order):
-            _, results[key], walls[key], violations[key] = _solve_area(
-                key, problems[key], *coords[key], _routing_params(problems[key], params))
-            report("routing areas", n + 1, len(order))
-    else:
-        futures: list[Future] = [
-            pool.submit(_solve_area, key, problems[key], *coords[key], _routing_params(problems[key], params))
-            for key in order
-        ]
-        for n, fut in enumerate(as_completed(futures)):
-            key, res, wall, found = fut.result()
-            results[key], walls[key], violations[key] = res, wall, found
-            report("routing areas", n + 1, len(order))
+    lives, walls, limits = _dispatch_day(problems, coords, _area_finder(day_ds, params, travel), params, pool, report)
+    results = {k: live.result() for k, live in lives.items()}
+    day_problems = {k: live.day_problem() for k, live in lives.items()}
+    violations = {k: _violations(live, results[k]) for k, live in lives.items()}
     timings["routing"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    plan = _assemble(dataset, day_ds, deferred, result, areas, problems, results, walls, params)
+    plan = _assemble(dataset, day_ds, deferred, result, areas, results, params)
     timings["assemble"] = time.perf_counter() - t0
-    return Plan(dataset_fingerprint(dataset), params, *plan, timings,
-                _routing_stats(areas, problems, results, walls, violations, params), problems, results)
+    stats = _routing_stats(areas, problems, day_problems, results, walls, limits, violations)
+    return Plan(dataset_fingerprint(dataset), params, *plan, timings, stats, day_problems, results)
+
+
+def _pinned_to(pins: Sequence[Pin], day_ds: Dataset, by_req: dict[str, Assignment]) -> dict[str, str]:
+    """Request -> technician for the dispatcher's pins; a pin the plan cannot honour is an error
+    that says why, never silently dropped."""
+    techs = {t.id for t in day_ds.technicians}
+    out = {}
+    for p in pins:
+        if p.technician_id not in techs:
+            raise InputError(f"pin of request {p.request_id!r}: unknown technician {p.technician_id!r}; "
+                             f"expected one of the roster's {len(techs)} technician ids")
+        if p.request_id not in by_req or by_req[p.request_id].visit_centre_id is None:
+            raise InputError(f"pin of request {p.request_id!r} to {p.technician_id!r}: it is not a visit "
+                             f"planned on this day (a walk-in, another day's call, unknown, or unassigned); "
+                             f"expected the id of an onsite or pickup call of the day")
+        out[p.request_id] = p.technician_id
+    return out
+
+
+def _area_finder(day_ds: Dataset, params: PlanParams, travel: HaversineTravel) -> AreaFinder:
+    staffed_ids = {t.home_centre_id for t in day_ds.technicians}
+    staffed = [c for c in day_ds.network if c.id in staffed_ids]
+    return AreaFinder(Network(tuple(staffed)) if staffed else None, area_of_centre(day_ds.network), travel,
+                      params.assignment.max_visit_travel_s, params.candidate_areas)
+
+
+def _violations(live: LiveArea, result: RoutingResult) -> list[str]:
+    """The independent checker on the area's day, and that nobody set off toward a call before
+    it existed (the checker sees a dispatched visit released when it was dispatched)."""
+    release = {v.id: v.release_s for v in live.day_problem().visits}
+    early = [f"technician {r.technician_id} set off toward {s.visit_id} at {s.departure_toward_s}, before "
+             f"its call at {release[s.visit_id]}" for r in result.routes for s in r.stops
+             if s.departure_toward_s < release[s.visit_id]]
+    return early + check(live.checked_problem(), result)
 
 
 def _with_pins(problem: RoutingProblem, pins: Sequence[Pin]) -> RoutingProblem:
@@ -318,17 +449,23 @@ def _requests_of_day(dataset: Dataset, day: int) -> tuple[list[Request], list[Re
     return today, later
 
 
-def _routing_stats(areas, problems, results, walls, violations, params) -> pd.DataFrame:
-    return pd.DataFrame([
-        {"area": a.key, "technicians": len(problems[a.key].technicians), "visits": len(problems[a.key].visits),
-         "time_limit_s": _routing_params(problems[a.key], params).routing.time_limit_s, "wall_s": round(walls[a.key], 3),
-         "routed": sum(len(r.stops) for r in results[a.key].routes), "dropped": len(results[a.key].unassigned),
-         "violations": len(violations[a.key]), "first_violation": violations[a.key][0] if violations[a.key] else ""}
-        for a in areas
-    ])
+def _routing_stats(areas, problems, day_problems, results, walls, limits, violations) -> pd.DataFrame:
+    """Per area: its own calls, the calls its technicians took for neighbouring areas and the
+    ones it handed to them, the morning batch's time limit and wall time, routed and dropped."""
+    rows = []
+    for a in areas:
+        own = {v.id for v in problems[a.key].visits}
+        held = {v.id for v in day_problems[a.key].visits}
+        rows.append({
+            "area": a.key, "technicians": len(problems[a.key].technicians), "visits": len(own),
+            "taken_from_neighbours": len(held - own), "handed_to_neighbours": len(own - held),
+            "time_limit_s": round(limits[a.key], 3), "wall_s": round(walls.get(a.key, 0.0), 3),
+            "routed": sum(len(r.stops) for r in results[a.key].routes), "dropped": len(results[a.key].unassigned),
+            "violations": len(violations[a.key]), "first_violation": violations[a.key][0] if violations[a.key] else ""})
+    return pd.DataFrame(rows)
 
 
-def _assemble(dataset, day_ds, deferred, result, areas, problems, results, walls, params):
+def _assemble(dataset, day_ds, deferred, result, areas, results, params):
     net = dataset.network
     req = {r.id: r for r in dataset.requests}
     by_req = {a.request_id: a for a in result.assigned}
@@ -380,6 +517,7 @@ def _assemble(dataset, day_ds, deferred, result, areas, problems, results, walls
                "repair_centre_id": a.repair_centre_id if a else None,
                "est_turnaround_s": np.nan, "unassigned_reason": reason_of.get(r.id, "")}
         if a is not None and r.id not in reason_of:
+            repair_id, bench_day = a.repair_centre_id, a.bench_day
             if r.mode == Mode.WALKIN:
                 done = r.created_s + a.est_turnaround_s
             else:
@@ -390,18 +528,19 @@ def _assemble(dataset, day_ds, deferred, result, areas, problems, results, walls
                 if r.mode == Mode.ONSITE:
                     done = info["end_s"]
                 else:
-                    station = net[a.visit_centre_id]
-                    chain = net.chain(station.id)
-                    day_offset = 0 if a.bench_day is None else max(0, a.bench_day - _arrival_day(chain, a, back_at_centre[r.id]))
-                    ta, _, _ = _bench_turnaround(net, chain, a.courier_hops, back_at_centre[r.id],
-                                                 params.assignment.bench_s_by_level[r.level], day_offset,
-                                                 r.created_s, params.assignment)
+                    hops, chain, day_offset = _device_path(net, a, info["tech"].home_centre_id, r.level,
+                                                           back_at_centre[r.id], params.assignment)
+                    ta, bench_day, _ = _bench_turnaround(net, chain, hops, back_at_centre[r.id],
+                                                         params.assignment.bench_s_by_level[r.level], day_offset,
+                                                         r.created_s, params.assignment)
                     done = r.created_s + ta
+                    repair_id = chain[hops].id
             row["completion_s"] = done
             row["est_turnaround_s"] = done - r.created_s
-            if a.repair_centre_id is not None:
-                row["repair_tier"] = int(net[a.repair_centre_id].tier)
-                bench_use[(a.repair_centre_id, a.bench_day)] += params.assignment.bench_s_by_level[r.level]
+            if repair_id is not None:
+                row["repair_centre_id"] = repair_id
+                row["repair_tier"] = int(net[repair_id].tier)
+                bench_use[(repair_id, bench_day)] += params.assignment.bench_s_by_level[r.level]
         outcome_rows.append(row)
     outcomes = pd.DataFrame(outcome_rows)
     stops = pd.DataFrame(stop_rows)
@@ -415,9 +554,26 @@ def _assemble(dataset, day_ds, deferred, result, areas, problems, results, walls
     return stops, routes, outcomes, workload, bench, unassigned
 
 
-def _arrival_day(chain, a: Assignment, t_at: int) -> int:
-    t = t_at + sum(chain[i].courier_to_parent_s for i in range(a.courier_hops))
-    return opening_start(chain[a.courier_hops], t) // DAY_S
+def _device_path(net: Network, a: Assignment, home_id: str, level: int, back_s: int,
+                 params: AssignmentParams) -> tuple[int, tuple[Centre, ...], int]:
+    """Where a picked-up device goes: its technician brings it to his own centre (he may come
+    from another station of the area, or from a neighbouring area), and from there it climbs
+    that centre's chain by courier to the repair centre the assignment chose, with the bench day
+    it booked, when that centre lies on the chain; otherwise to the lowest centre of the chain
+    able to repair it, on the first day it can. Returns (hops, chain, bench day offset)."""
+    chain = net.chain(home_id)
+    ids = [c.id for c in chain]
+    if a.repair_centre_id not in ids:
+        bench_s = params.bench_s_by_level[level]
+        capable = [i for i, c in enumerate(chain) if c.can_repair(level) and c.bench_s_per_day >= bench_s]
+        if capable:
+            return capable[0], chain, 0
+        chain = net.chain(a.visit_centre_id)  # type: ignore[arg-type]
+        ids = [c.id for c in chain]
+    hops = ids.index(a.repair_centre_id)  # type: ignore[arg-type]
+    t = back_s + sum(chain[i].courier_to_parent_s for i in range(hops))
+    arrival_day = opening_start(chain[hops], t) // DAY_S
+    return hops, chain, 0 if a.bench_day is None else max(0, a.bench_day - arrival_day)
 
 
 def _workload(dataset: Dataset, routes: pd.DataFrame, stops: pd.DataFrame, day: int) -> pd.DataFrame:

@@ -27,8 +27,10 @@ an overrun extends a job's end). Everything else may move.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -48,6 +50,9 @@ from dispatch.routing import (
 )
 from dispatch.timeline import Timeline, timeline
 from dispatch.travel import DEFAULT_TRAVEL, HaversineTravel
+
+if TYPE_CHECKING:
+    from dispatch.network import Network
 
 
 class JobState(StrEnum):
@@ -76,6 +81,8 @@ class NewCall:
     priority: int = 1
     release_s: int = 0  # the dispatch clock's start: nobody can set off before it
     dispatch_deadline_s: int | None = None
+    pinned_technician: str | None = None  # a dispatcher's pin: only this technician may take it
+    pinned_start_s: int | None = None
 
 
 @dataclass(frozen=True)
@@ -89,6 +96,7 @@ class InsertionOption:
     late_s: int
     added_travel_s: int
     route_end_s: int
+    overtime_s: int = 0  # the technician's work past his shift end with this call in his route
 
 
 @dataclass(frozen=True)
@@ -112,6 +120,7 @@ class LiveArea:
     break_taken: dict[str, int] = field(default_factory=dict)  # technician id -> break start
     unavailable: dict[str, int] = field(default_factory=dict)  # technician id -> from
     unassigned: dict[str, Unserved] = field(default_factory=dict)
+    handed_over: set[str] = field(default_factory=set)  # visits another area's technicians took
     version: int = 0  # bumped at every change, so a background re-plan knows it is stale
 
     def __post_init__(self) -> None:
@@ -250,7 +259,8 @@ class LiveArea:
             self._time_buf[c, n, : n + 1] = t_row
             self._time_buf[c, : n + 1, n] = t_row
         v = RoutingVisit(call.id, n, call.service_s, call.window_start_s, call.window_end_s,
-                         call.required_level, call.required_skill, call.priority, call.dispatch_deadline_s)
+                         call.required_level, call.required_skill, call.priority, call.dispatch_deadline_s,
+                         pinned_technician=call.pinned_technician, pinned_start_s=call.pinned_start_s)
         # Views into buffers that grow by doubling: a call costs O(n), not a copy of the tables.
         self.problem = replace(self.problem, travel_s=self._time_buf[:, : n + 1, : n + 1],
                                distance_m=self._dist_buf[: n + 1, : n + 1],
@@ -317,13 +327,18 @@ class LiveArea:
                         continue
                 opt = InsertionOption(
                     tid, pos, st.departure_toward_s, st.arrival_s, st.start_s, st.dispatch_late_s == 0,
-                    st.dispatch_late_s, sum(s.travel_s for s in after.stops) - base_travel, after.end_s)
+                    st.dispatch_late_s, sum(s.travel_s for s in after.stops) - base_travel, after.end_s,
+                    max(0, after.end_s - k.shift_end_s))
                 if best is None or rank(opt) < rank(best):
                     best = opt
             if best is not None:
                 out.append(best)
         out.sort(key=lambda o: (*rank(o), o.technician_id))
         return out
+
+    def options(self, visit_id: str, policy: str = "eta") -> list[InsertionOption]:
+        """Every technician's best insertion of a visit the area already holds, best first."""
+        return self._options_for(self._visit[visit_id], policy=policy)
 
     def urgent_options(self, call: NewCall, policy: str = "eta") -> list[InsertionOption]:
         """Every technician who can take the call without breaking a promise, ranked by
@@ -398,6 +413,18 @@ class LiveArea:
         return Unserved(v.id, "capacity", "every technician who could reach it in time is busy: it "
                         "fits nobody's day without breaking a window, a met deadline or a shift")
 
+    def hand_over(self, visit_id: str) -> None:
+        """Another area's technician takes this visit: it leaves this area's plan (it must not be
+        under way here)."""
+        if visit_id in self.frozen:
+            raise DispatchError(f"visit {visit_id!r} is already under way in this area; it cannot be handed over")
+        for ids in self.routes.values():
+            if visit_id in ids:
+                ids.remove(visit_id)
+        self.unassigned.pop(visit_id, None)
+        self.handed_over.add(visit_id)
+        self._changed()
+
     # ---------------------------------------------------------------- drop-out
 
     def drop_out(self, tech_id: str, at_s: int) -> DropOutResult:
@@ -465,7 +492,14 @@ class LiveArea:
             replace(v, release_s=self.frozen[v.id].departure_toward_s,
                     service_s=self.frozen[v.id].end_s - self.frozen[v.id].start_s)  # as reported
             if v.id in self.frozen else replace(v, release_s=max(self._release(v), self.clock_s))
-            for v in self.problem.visits)
+            for v in self.problem.visits if v.id not in self.handed_over)
+        return replace(self.problem, visits=visits)
+
+    def day_problem(self) -> RoutingProblem:
+        """The area's problem as it stands: every visit it holds, each with its call's release
+        (what a live area of a stored plan starts from again)."""
+        visits = tuple(replace(v, release_s=self._release(v)) for v in self.problem.visits
+                       if v.id not in self.handed_over)
         return replace(self.problem, visits=visits)
 
     def _last_node(self, k: RoutingTechnician, ids: list[str]) -> int:
@@ -551,79 +585,48 @@ def eta_table(options: list[InsertionOption], epoch_s: int = 0) -> list[dict[str
 
 def rank_key(policy: str):  # type: ignore[no-untyped-def]
     """How insertion options are ranked. ``eta``: the earliest arrival (an urgent call, the
-    dispatcher's emergency view); ``travel``: the least added driving among insertions that meet
-    the deadline (everyday calls: the promise first, then efficiency)."""
+    dispatcher's emergency view); ``travel``: among insertions that meet the deadline, those
+    asking no overtime, then the least added driving (everyday calls: the promise first, then
+    the technicians' hours, then efficiency)."""
     if policy == "eta":
-        return lambda o: (o.late_s, o.eta_s, o.added_travel_s)
+        return lambda o: (o.late_s, o.eta_s, o.overtime_s, o.added_travel_s)
     if policy == "travel":
-        return lambda o: (o.late_s, o.added_travel_s, o.eta_s)
+        return lambda o: (o.late_s, o.overtime_s, o.added_travel_s, o.eta_s)
     raise DispatchError(f"unknown insertion policy {policy!r}; expected 'eta' or 'travel'")
 
 
+def offer_key(policy: str, prefer=None):  # type: ignore[no-untyped-def]
+    """How offers from several areas are compared (simulation, service, day plan): the promise
+    kept first, then ``prefer(option)`` (lower first; e.g. a pickup whose technician's own centre
+    can repair the device), then :func:`rank_key`."""
+    rank = rank_key(policy)
+    return lambda o: (o.late_s > 0, 0 if prefer is None else prefer(o), *rank(o))
+
+
 @dataclass(frozen=True)
-class ReplayParams:
-    """How a day is dispatched as its calls arrive (see :func:`replay_day`)."""
+class AreaFinder:
+    """The areas whose technicians may take a call at a point: the areas of the nearest staffed
+    centres, nearest first, up to ``limit`` areas, within ``max_visit_travel_s`` of driving."""
 
-    routing: RoutingParams = field(default_factory=lambda: RoutingParams(time_limit_s=1.0))
-    reoptimise_every_s: int | None = None  # re-solve the movable tail this often (None: never)
+    staffed: "Network | None"  # centres with at least one technician
+    area_of_centre: Mapping[str, str]
+    travel: HaversineTravel = DEFAULT_TRAVEL
+    max_visit_travel_s: int = 3 * 3600
+    limit: int = 3
 
-    def __post_init__(self) -> None:
-        if self.reoptimise_every_s is not None and self.reoptimise_every_s <= 0:
-            raise DispatchError(f"reoptimise_every_s must be > 0 seconds or None, got {self.reoptimise_every_s}")
-    reoptimise_time_limit_s: float = 0.5
-    policy: str = "travel"  # insertion policy for everyday calls; urgent ones go by ETA
-
-
-def replay_day(
-    problem: RoutingProblem, lon: np.ndarray, lat: np.ndarray, params: ReplayParams = ReplayParams(),
-    travel: HaversineTravel = DEFAULT_TRAVEL,
-) -> tuple[RoutingResult, RoutingProblem]:
-    """Dispatch one area's day as it happens: nobody is sent toward a call before it exists.
-
-    1. At the first moment of the day (the earliest release, or the first shift start if
-       later), every call known by then is routed at once by the routing engine, with the
-       one-hour deadline as a hard limit; technicians start no earlier than that moment.
-    2. Calls it could not fit on time, and every later call in the order it arrives, are
-       inserted into the live plan (never moving work under way, never breaking a kept
-       promise); urgent ones by ETA, the others by least added driving among on-time options.
-    3. Optionally, the movable tail is re-solved every ``reoptimise_every_s`` (warm-started; an
-       answer is taken only if it keeps every commitment).
-
-    Returns the day's routes (exact times, every visit routed or unassigned with a reason) and
-    the problem as the live plan saw it, for the checker (``LiveArea.checked_problem``).
-    """
-    visits = sorted(problem.visits, key=lambda v: (v.release_s, -v.priority, v.id))
-    if not visits or not problem.technicians:
-        empty = RoutingResult((), tuple(Unserved(v.id, "no_technician_in_reach", "no technician in the area")
-                                        for v in visits), "EMPTY", 0, "replay")
-        return empty, problem
-    t0 = max(visits[0].release_s, min(k.shift_start_s for k in problem.technicians))
-    batch = [replace(v, release_s=0) for v in visits if v.release_s <= t0]
-    later = [v for v in visits if v.release_s > t0]
-    batch_problem = replace(
-        problem, visits=tuple(batch),
-        technicians=tuple(replace(k, shift_start_s=min(max(k.shift_start_s, t0), k.shift_end_s))
-                          for k in problem.technicians))
-    # The time budget was sized for the whole day; the morning batch gets its share of it.
-    share = len(batch) / len(visits)
-    budget = max(0.1, params.routing.time_limit_s * share)
-    first = solve(batch_problem, replace(params.routing, dispatch_deadline="hard", time_limit_s=budget))
-    area = LiveArea(problem, {r.technician_id: [s.visit_id for s in r.stops] for r in first.routes},
-                    t0, travel, np.asarray(lon, float), np.asarray(lat, float))
-    retry = [u.visit_id for u in first.unassigned if u.reason_code in ("capacity", "deadline_unreachable")]
-    for u in first.unassigned:
-        if u.visit_id not in retry:
-            area.unassigned[u.visit_id] = u
-    area.repair(params.policy)
-    for vid in retry:
-        area.place(vid, policy="eta" if area._visit[vid].priority == 3 else params.policy)
-    next_reopt = None if params.reoptimise_every_s is None else t0 + params.reoptimise_every_s
-    for v in later:
-        while next_reopt is not None and next_reopt <= v.release_s:
-            area.advance(next_reopt)
-            area.reoptimise(replace(params.routing, time_limit_s=params.reoptimise_time_limit_s,
-                                    dispatch_deadline="hard"))
-            next_reopt += params.reoptimise_every_s  # type: ignore[operator]
-        area.advance(v.release_s)
-        area.place(v.id, policy="eta" if v.priority == 3 else params.policy)
-    return area.result(), area.checked_problem()
+    def __call__(self, lon: float, lat: float) -> list[str]:
+        if self.staffed is None:
+            return []
+        k = min(4 * self.limit, len(self.staffed))
+        idx, dist = self.staffed.nearest(np.array([lon]), np.array([lat]), k=k)
+        out: list[str] = []
+        for j, d in zip(np.atleast_1d(idx).ravel(), np.atleast_1d(dist).ravel()):
+            c = self.staffed.centres[int(j)]
+            if self.travel.time_s_from_distance(int(d * self.travel.detour)) > self.max_visit_travel_s:
+                break
+            a = self.area_of_centre[c.id]
+            if a not in out:
+                out.append(a)
+            if len(out) == self.limit:
+                break
+        return out

@@ -333,7 +333,7 @@ class LiveService:
     def _decide(self, call_id: str, digest: str, body: dict[str, Any]) -> dict[str, Any]:
         from dispatch.assignment import business_deadline, dispatch_clock_start
         from dispatch.model import Mode, Priority, Request, TimeWindow
-        from dispatch.realtime import NewCall, rank_key
+        from dispatch.realtime import NewCall, offer_key
 
         at = self.at_s(body.get("at"))
         lon, lat, county = self._location(body)
@@ -382,10 +382,11 @@ class LiveService:
             home_repairs = (lambda o: 0) if mode != "pickup" else (
                 lambda o: 0 if self._opt.w.net[self.home[o.technician_id]].can_repair(level) else 1)
             options = []
+            rank = offer_key(policy, home_repairs)
             for a in areas:
                 self._advance(a, at)
                 for o in self.areas[a].urgent_options(call, policy=policy):
-                    options.append(((o.late_s > 0, home_repairs(o), *rank_key(policy)(o)), a, o))
+                    options.append((rank(o), a, o))
             options.sort(key=lambda x: (x[0], x[2].technician_id))
             alternatives = sorted(options, key=lambda x: (x[2].eta_s, x[2].late_s, x[2].technician_id))
             if options:

@@ -38,7 +38,7 @@ from dispatch.baseline import _Benches
 from dispatch.errors import DispatchError, InputError
 from dispatch.model import DAY_S, Centre, Dataset, Mode, Request, Technician
 from dispatch.network import Network
-from dispatch.realtime import LiveArea, NewCall, rank_key
+from dispatch.realtime import AreaFinder, LiveArea, NewCall, offer_key
 from dispatch.routing import RoutingParams, RoutingProblem
 from dispatch.travel import DEFAULT_TRAVEL, HaversineTravel
 
@@ -69,6 +69,8 @@ class SimParams:
     return_s: int = 4 * 3600  # device back at the station -> back with the customer
     bench_s_by_level: tuple[int, int, int] = (30 * 60, 90 * 60, 180 * 60)
     max_visit_travel_s: int = 3 * 3600  # one way; beyond it no technician is sent
+    # Work past a shift's end the optimiser may ask for (as ``PlanParams.max_overtime_s``).
+    max_overtime_s: int = 3600
     candidate_areas: int = 3  # nearest areas tried for each call (optimiser)
     optimiser_couriers: Couriers = Couriers((12 * 3600, 18 * 3600))
     baseline_couriers: Couriers = Couriers((18 * 3600,), straight_to_province=True)
@@ -224,7 +226,8 @@ class _Optimiser:
             self.staff[t.home_centre_id].append(t)
         self.home = {t.id: t.home_centre_id for t in world.ds.technicians}
         staffed = [c for c in net if self.staff.get(c.id)]
-        self.staffed_net = Network(tuple(staffed)) if staffed else None
+        self.find_areas = AreaFinder(Network(tuple(staffed)) if staffed else None, self.area_of, world.travel,
+                                     world.p.max_visit_travel_s, world.p.candidate_areas)
         self.areas: dict[str, LiveArea] = {}
 
     def start_day(self, day: int) -> None:
@@ -242,27 +245,13 @@ class _Optimiser:
             lon = np.array([self.w.net[c].lon for c in centre_ids])
             lat = np.array([self.w.net[c].lat for c in centre_ids])
             tt, dd = travel.matrices(lon, lat)
-            problem = RoutingProblem(tt, dd, tuple(routing_technicians(techs, node_of, day, travel.speed_classes)),
+            problem = RoutingProblem(tt, dd, tuple(routing_technicians(techs, node_of, day, travel.speed_classes,
+                                                                        self.w.p.max_overtime_s)),
                                      (), tuple(centre_ids))
             self.areas[key] = LiveArea(problem, {}, day * DAY_S, travel, lon, lat)
 
     def candidate_areas(self, r: Request, call: NewCall) -> list[str]:
-        if self.staffed_net is None:
-            return []
-        k = min(4 * self.w.p.candidate_areas, len(self.staffed_net))
-        idx, dist = self.staffed_net.nearest(np.array([r.lon]), np.array([r.lat]), k=k)
-        out: list[str] = []
-        for j, d in zip(np.atleast_1d(idx).ravel(), np.atleast_1d(dist).ravel()):
-            c = self.staffed_net.centres[int(j)]
-            t = self.w.travel.time_s_from_distance(int(d * self.w.travel.detour))
-            if t > self.w.p.max_visit_travel_s:
-                break
-            a = self.area_of[c.id]
-            if a not in out:
-                out.append(a)
-            if len(out) == self.w.p.candidate_areas:
-                break
-        return out
+        return self.find_areas(r.lon, r.lat)
 
     def dispatch(self, r: Request, call: NewCall) -> tuple[str, str] | str:
         """Insert the call; (area, technician) or the reason nobody can take it today."""
@@ -275,11 +264,12 @@ class _Optimiser:
         # such technicians come first among those who keep the promise.
         home_repairs = (lambda o: 0) if r.mode != Mode.PICKUP else (
             lambda o: 0 if self.w.net[self.home[o.technician_id]].can_repair(r.level) else 1)
+        rank = offer_key(policy, home_repairs)
         for a in areas:
             area = self.areas[a]
             area.advance(max(area.clock_s, call.release_s))
             for o in area.urgent_options(call, policy=policy):
-                key = (o.late_s > 0, home_repairs(o), *rank_key(policy)(o))
+                key = rank(o)
                 if best is None or key < best[0]:
                     best = (key, a, o)
         if best is None:
