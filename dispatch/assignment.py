@@ -2,7 +2,9 @@
 
 Escalation rules a manager can read (each is a parameter of ``AssignmentParams``):
 
-1. A request is served by the network of its own province (Bird-style provincial branches).
+1. A request is served by the network of its own province (Bird-style provincial branches);
+   a travelling call that no centre of its province can reach goes to the nearest centres of
+   a neighbouring province that can.
 2. ``onsite`` (level <= ``onsite_max_level``): a technician of one of the ``candidates`` nearest
    staffed centres travels; only centres with a technician of the level and product line count,
    and only within ``max_visit_travel_s`` one way.
@@ -13,7 +15,10 @@ Escalation rules a manager can read (each is a parameter of ``AssignmentParams``
 5. Each centre's bench has ``bench_hours_per_day``; when a day is full the repair waits for the
    next day (up to ``queue_days`` days), which is how the bench queue enters the estimate.
 6. Each centre's technicians have their net shift hours (times ``tech_utilisation``); visits
-   beyond that go to the next candidate.
+   beyond that go to the next candidate. The hours are an estimate (routing decides, and may
+   borrow technicians of neighbouring areas), so when every candidate is full the call still
+   goes to one of them, each minute over the estimate costing ``overload_cost`` minutes of
+   turnaround; only a full bench refuses a call.
 7. Among all options the solver minimises the total estimated turnaround (then travel); options
    are scored with the explicit formula in ``_bench_turnaround``.
 
@@ -33,7 +38,7 @@ import numpy as np
 
 from dispatch.errors import DispatchError
 from dispatch.model import DAY_S, Centre, Dataset, Mode, Request, Technician
-from dispatch.network import Network
+from dispatch.network import CentreIndex, Network
 from dispatch.travel import DEFAULT_TRAVEL, HaversineTravel
 
 Progress = Callable[[str, int, int], None]
@@ -53,6 +58,7 @@ class AssignmentParams:
     queue_days: int = 3  # bench days considered: the day the device arrives and the next ones
     tech_utilisation: float = 0.85  # share of net shift time that can be planned
     visit_overhead: float = 2.0  # technician time per visit = overhead x one-way travel + service
+    overload_cost: int = 10  # minutes of turnaround one minute of technician load over the estimate costs
     # CP-SAT per province, warm-started from the greedy choice, stopping at a 0.1 % gap: on the
     # Zhejiang day it finds nothing better after 0.2 s than after 5 s.
     time_limit_s: float = 0.5
@@ -205,6 +211,8 @@ def build_options(
         by_province[c.province_adcode].append(c)
     options: dict[str, list[_Option]] = {}
     unassigned: list[Unassigned] = []
+    national = [c for c in network if staff.get(c.id)]
+    national_net = CentreIndex(tuple(national)) if national else None
     reqs_by_prov: dict[str, list[Request]] = defaultdict(list)
     for r in dataset.requests:
         reqs_by_prov[r.county_adcode[:2] + "0000" if r.county_adcode else ""].append(r)
@@ -212,9 +220,9 @@ def build_options(
         centres = by_province.get(prov)
         if not centres:  # unknown province code: fall back to the whole network
             centres = list(network)
-        sub = Network(tuple(centres)) if len(centres) != len(network) else network
+        sub = CentreIndex(tuple(centres))
         staffed = [c for c in centres if staff.get(c.id)]
-        staffed_net = Network(tuple(staffed)) if staffed else None
+        staffed_net = CentreIndex(tuple(staffed)) if staffed else None
         lon = np.array([r.lon for r in reqs])
         lat = np.array([r.lat for r in reqs])
         near_any, _ = sub.nearest(lon, lat, k=1)
@@ -232,18 +240,13 @@ def build_options(
                 opts += _repair_options(network, station, None, 0, t_at, r, bench_s, params,
                                         "walk-in at the nearest centre")
             else:
-                if staffed_net is None:
-                    unassigned.append(Unassigned(r.id, "no_technician_in_reach", "no staffed centre in the province"))
-                    continue
-                reachable = []
-                for j in near_staffed[i]:
-                    c = staffed[int(j)]
-                    d = travel.distance_m(c.lon, c.lat, r.lon, r.lat)
-                    tr = int(travel.time_s_from_distance(d))
-                    if tr <= params.max_visit_travel_s and _can_visit(staff[c.id], r):
-                        reachable.append((c, tr))
-                        if len(reachable) == params.candidates:
-                            break
+                reachable = [] if staffed_net is None else _reachable(
+                    r, [staffed[int(j)] for j in near_staffed[i]], staff, params, travel)
+                if not reachable and national_net is not None:  # across the provincial border
+                    k_nat = min(params.candidates * params.search_factor, len(national))
+                    idx, _ = national_net.nearest(np.array([r.lon]), np.array([r.lat]), k=k_nat)
+                    reachable = _reachable(r, [national[int(j)] for j in np.atleast_1d(idx).ravel()],
+                                           staff, params, travel)
                 for c, tr in reachable:
                     t0 = max(opening_start(c, r.created_s), r.window.start_s - tr)
                     load = int(params.visit_overhead * tr) + r.service_s
@@ -260,8 +263,9 @@ def build_options(
                     unassigned.append(Unassigned(
                         r.id, "no_technician_in_reach",
                         f"no technician able to do level {level} ({r.product_line or 'any'}) within "
-                        f"{params.max_visit_travel_s // 3600} h of the customer (nearest "
-                        f"{min(params.candidates * params.search_factor, len(staffed))} centres searched)"))
+                        f"{params.max_visit_travel_s / 3600:g} h of the customer (the nearest "
+                        f"{params.candidates * params.search_factor} staffed centres of its province and of "
+                        f"the whole network searched)"))
                     continue
             if not opts:
                 unassigned.append(Unassigned(
@@ -271,6 +275,20 @@ def build_options(
                 continue
             options[r.id] = opts
     return options, unassigned
+
+
+def _reachable(r: Request, centres: list[Centre], staff: dict[str, list[Technician]],
+               params: AssignmentParams, travel: HaversineTravel) -> list[tuple[Centre, int]]:
+    """Up to ``candidates`` of ``centres`` (nearest first) with a technician able to do the
+    call within the maximum drive, and that drive (s)."""
+    out = []
+    for c in centres:
+        tr = int(travel.time_s_from_distance(travel.distance_m(c.lon, c.lat, r.lon, r.lat)))
+        if tr <= params.max_visit_travel_s and _can_visit(staff[c.id], r):
+            out.append((c, tr))
+            if len(out) == params.candidates:
+                break
+    return out
 
 
 def _repair_options(
@@ -335,10 +353,8 @@ def _first_centre(o: _Option) -> str:
 
 
 def _capacity_reason(rid: str, opts: list[_Option]) -> Unassigned:
-    if any(o.bench_s for o in opts):
-        return Unassigned(rid, "capacity_full",
-                          "bench capacity at all candidate centres is full for the next days")
-    return Unassigned(rid, "capacity_full", "technician hours at all candidate centres are full")
+    # Technician hours are soft (see rule 6): only benches refuse a call.
+    return Unassigned(rid, "capacity_full", "bench capacity at all candidate centres is full for the next days")
 
 
 def _tech_capacity_s(dataset: Dataset, params: AssignmentParams) -> dict[str, int]:
@@ -350,24 +366,33 @@ def _tech_capacity_s(dataset: Dataset, params: AssignmentParams) -> dict[str, in
 
 
 def _greedy(rids, options, tech_cap, bench_cap) -> dict[str, int]:
-    """Calls in order, each to its best option with room left (the warm start)."""
+    """Calls in order, each to its best option with room left; when every option's technicians
+    are over their estimated hours, the best one whose bench has room (the warm start)."""
     tech_left = dict(tech_cap)
     bench_left: dict[tuple[str, int], int] = {}
     choice = {}
     for rid in rids:
+        fallback = None
         for k in sorted(range(len(options[rid])), key=lambda k: options[rid][k].turnaround_s):
             o = options[rid][k]
-            if o.visit is not None and tech_left.get(o.visit, 0) < o.tech_load_s:
-                continue
             key = (o.repair, o.day) if o.repair is not None else None
             if key is not None and bench_left.get(key, bench_cap[o.repair]) < o.bench_s:
                 continue
-            if o.visit is not None:
-                tech_left[o.visit] -= o.tech_load_s
-            if key is not None:
-                bench_left[key] = bench_left.get(key, bench_cap[o.repair]) - o.bench_s
+            if o.visit is not None and tech_left.get(o.visit, 0) < o.tech_load_s:
+                fallback = k if fallback is None else fallback
+                continue
             choice[rid] = k
             break
+        if rid not in choice:
+            if fallback is None:
+                continue
+            choice[rid] = fallback
+        o = options[rid][choice[rid]]
+        if o.visit is not None:
+            tech_left[o.visit] = tech_left.get(o.visit, 0) - o.tech_load_s
+        if o.repair is not None:
+            key = (o.repair, o.day)
+            bench_left[key] = bench_left.get(key, bench_cap[o.repair]) - o.bench_s
     return choice
 
 
@@ -375,7 +400,11 @@ def _solve_group(rids, options, tech_cap, bench_cap, params) -> tuple[dict[str, 
     from ortools.sat.python import cp_model
 
     greedy = _greedy(rids, options, tech_cap, bench_cap)
-    if len(greedy) == len(rids) and all(
+    load: dict[str, int] = defaultdict(int)
+    for rid, k in greedy.items():
+        if options[rid][k].visit is not None:
+            load[options[rid][k].visit] += options[rid][k].tech_load_s
+    if len(greedy) == len(rids) and all(load[c] <= tech_cap.get(c, 0) for c in load) and all(
         options[rid][greedy[rid]].turnaround_s == min(o.turnaround_s for o in options[rid])
         for rid in rids
     ):
@@ -404,7 +433,10 @@ def _solve_group(rids, options, tech_cap, bench_cap, params) -> tuple[dict[str, 
         cost_terms.append(unserved_cost * skip)
         model.add_exactly_one(lits + [skip])
     for cid, terms in tech_terms.items():
-        model.add(sum(terms) <= tech_cap.get(cid, 0) // 60)
+        # Soft (rule 6): minutes over the estimate cost ``overload_cost`` minutes each.
+        over = model.new_int_var(0, sum(o.tech_load_s for rid in rids for o in options[rid]) // 60, f"over_{cid}")
+        model.add(sum(terms) <= tech_cap.get(cid, 0) // 60 + over)
+        cost_terms.append(params.overload_cost * over)
     for (cid, _day), terms in bench_terms.items():
         model.add(sum(terms) <= bench_cap[cid] // 60)
     model.minimize(sum(cost_terms))

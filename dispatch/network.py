@@ -20,8 +20,42 @@ def _unit_vectors(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
     )
 
 
+class _Nearest:
+    """Nearest-centre queries over ``self.centres`` (great circle, k-d tree on unit vectors)."""
+
+    centres: tuple[Centre, ...]
+
+    def __len__(self) -> int:
+        return len(self.centres)
+
+    @cached_property
+    def _index(self):  # type: ignore[no-untyped-def]
+        from scipy.spatial import cKDTree
+
+        lon = np.array([c.lon for c in self.centres])
+        lat = np.array([c.lat for c in self.centres])
+        return cKDTree(_unit_vectors(lon, lat))
+
+    def nearest(
+        self, lon: np.ndarray, lat: np.ndarray, k: int = 1
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """k nearest centres (by great circle) to each point: (centre positions, distance_m)."""
+        k = min(k, len(self.centres))
+        chord, idx = self._index.query(_unit_vectors(np.asarray(lon), np.asarray(lat)), k=k)
+        dist_m = 2 * EARTH_RADIUS_M * np.arcsin(np.clip(chord / 2, 0, 1))
+        return idx, dist_m
+
+
 @dataclass(frozen=True)
-class Network:
+class CentreIndex(_Nearest):
+    """Nearest-centre queries over any subset of centres (e.g. those with technicians), whose
+    parents need not be in it."""
+
+    centres: tuple[Centre, ...]
+
+
+@dataclass(frozen=True)
+class Network(_Nearest):
     """An immutable, validated set of centres forming a forest rooted at tier-1 centres."""
 
     centres: tuple[Centre, ...]
@@ -30,9 +64,6 @@ class Network:
         problems = hierarchy_problems(self.centres)
         if problems:
             raise ModelError("Network", problems[0][0], problems[0][1], problems[0][2])
-
-    def __len__(self) -> int:
-        return len(self.centres)
 
     def __iter__(self) -> Iterator[Centre]:
         return iter(self.centres)
@@ -64,23 +95,6 @@ class Network:
 
     def counts_by_tier(self) -> dict[Tier, int]:
         return {t: sum(1 for c in self.centres if c.tier == t) for t in Tier}
-
-    @cached_property
-    def _index(self):  # type: ignore[no-untyped-def]
-        from scipy.spatial import cKDTree
-
-        lon = np.array([c.lon for c in self.centres])
-        lat = np.array([c.lat for c in self.centres])
-        return cKDTree(_unit_vectors(lon, lat))
-
-    def nearest(
-        self, lon: np.ndarray, lat: np.ndarray, k: int = 1
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """k nearest centres (by great circle) to each point: (centre positions, distance_m)."""
-        k = min(k, len(self.centres))
-        chord, idx = self._index.query(_unit_vectors(np.asarray(lon), np.asarray(lat)), k=k)
-        dist_m = 2 * EARTH_RADIUS_M * np.arcsin(np.clip(chord / 2, 0, 1))
-        return idx, dist_m
 
     def replace_centres(self, centres: Iterable[Centre]) -> Network:
         return Network(tuple(centres))

@@ -32,7 +32,7 @@ from dispatch.assignment import (
 )
 from dispatch.checker import check
 from dispatch.model import DAY_S, Centre, Dataset, Mode, Request, Technician, Tier
-from dispatch.network import Network
+from dispatch.network import CentreIndex, Network
 from dispatch.errors import InputError
 from dispatch.realtime import AreaFinder, LiveArea, NewCall, offer_key
 from dispatch.routing import (
@@ -396,7 +396,7 @@ def _pinned_to(pins: Sequence[Pin], day_ds: Dataset, by_req: dict[str, Assignmen
 def _area_finder(day_ds: Dataset, params: PlanParams, travel: HaversineTravel) -> AreaFinder:
     staffed_ids = {t.home_centre_id for t in day_ds.technicians}
     staffed = [c for c in day_ds.network if c.id in staffed_ids]
-    return AreaFinder(Network(tuple(staffed)) if staffed else None, area_of_centre(day_ds.network), travel,
+    return AreaFinder(CentreIndex(tuple(staffed)) if staffed else None, area_of_centre(day_ds.network), travel,
                       params.assignment.max_visit_travel_s, params.candidate_areas)
 
 

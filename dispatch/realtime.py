@@ -52,7 +52,7 @@ from dispatch.timeline import Timeline, timeline
 from dispatch.travel import DEFAULT_TRAVEL, HaversineTravel
 
 if TYPE_CHECKING:
-    from dispatch.network import Network
+    from dispatch.network import CentreIndex
 
 
 class JobState(StrEnum):
@@ -608,7 +608,7 @@ class AreaFinder:
     """The areas whose technicians may take a call at a point: the areas of the nearest staffed
     centres, nearest first, up to ``limit`` areas, within ``max_visit_travel_s`` of driving."""
 
-    staffed: "Network | None"  # centres with at least one technician
+    staffed: "CentreIndex | None"  # centres with at least one technician
     area_of_centre: Mapping[str, str]
     travel: HaversineTravel = DEFAULT_TRAVEL
     max_visit_travel_s: int = 3 * 3600

@@ -37,7 +37,7 @@ from dispatch.assignment import business_seconds, dispatch_clock_start, opening_
 from dispatch.baseline import _Benches
 from dispatch.errors import DispatchError, InputError
 from dispatch.model import DAY_S, Centre, Dataset, Mode, Request, Technician
-from dispatch.network import Network
+from dispatch.network import CentreIndex, Network
 from dispatch.realtime import AreaFinder, LiveArea, NewCall, offer_key
 from dispatch.routing import RoutingParams, RoutingProblem
 from dispatch.travel import DEFAULT_TRAVEL, HaversineTravel
@@ -226,7 +226,7 @@ class _Optimiser:
             self.staff[t.home_centre_id].append(t)
         self.home = {t.id: t.home_centre_id for t in world.ds.technicians}
         staffed = [c for c in net if self.staff.get(c.id)]
-        self.find_areas = AreaFinder(Network(tuple(staffed)) if staffed else None, self.area_of, world.travel,
+        self.find_areas = AreaFinder(CentreIndex(tuple(staffed)) if staffed else None, self.area_of, world.travel,
                                      world.p.max_visit_travel_s, world.p.candidate_areas)
         self.areas: dict[str, LiveArea] = {}
 

@@ -105,3 +105,28 @@ def test_pickup_collected_and_escalated(mode):
     res = run(req("K", 2, mode))
     (a,) = res.assigned
     assert a.visit_centre_id is not None and a.repair_centre_id in ("C1", "P1")
+
+
+def test_technician_hours_are_an_estimate_that_never_refuses_a_call():
+    # Only S1 is within 10 min of the customers; its one technician's estimated hours (7.0 h)
+    # hold about seven 1-hour visits, yet all twelve are assigned there: routing decides who
+    # goes (and may borrow a neighbouring area's technician), so no call is refused for hours.
+    many = [req(f"V{i}", 1, Mode.ONSITE) for i in range(12)]
+    res = run(*many, max_visit_travel_s=600)
+    assert res.unassigned == ()
+    assert {a.visit_centre_id for a in res.assigned} == {"S1"}
+
+
+def test_a_call_no_centre_of_its_province_reaches_goes_across_the_border():
+    # A customer of province 34 lives next to S1 (province 33); province 34's only centre is
+    # 300 km away, beyond the 3-hour drive: the nearest centres across the border take it.
+    p2 = replace(centre("P2", Tier.PROVINCE, None, 117.2, 31.8, {1, 2, 3}, 4, 9, 21, 0),
+                 province_adcode="340000", prefecture_adcode="")
+    ds = Dataset(Network(NETWORK.centres + (p2,)), TECHS + (tech("T4", "P2", 3),),
+                 (replace(req("X", 1, Mode.ONSITE), county_adcode="341100"),), "2026-03-02")
+    res = assign(ds, AssignmentParams())
+    assert [a.visit_centre_id for a in res.assigned] == ["S1"] and res.unassigned == ()
+    # Within its own province's reach, it stays there.
+    near = replace(req("Y", 1, Mode.ONSITE, lon=117.25, lat=31.85), county_adcode="341100")
+    res = assign(replace(ds, requests=(near,)), AssignmentParams())
+    assert [a.visit_centre_id for a in res.assigned] == ["P2"]

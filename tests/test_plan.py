@@ -78,3 +78,92 @@ def test_dask_cluster_gives_the_same_plan_as_the_process_pool(tiny, tiny_plan):
             dasked = make_plan(tiny, params, pool=pool)
     pd.testing.assert_frame_equal(_essence(pooled), _essence(dasked))
     pd.testing.assert_frame_equal(_essence(pooled), _essence(tiny_plan))
+
+
+# --------------------------------------------------------------------------------------------
+# Two prefectures on a hand-built network: borrowing across the border, pins, overtime
+
+H = 3600
+
+
+def _two_prefectures():
+    from dispatch.model import Centre, Technician, Tier, TimeWindow
+    from dispatch.network import Network
+
+    def centre(cid, tier, parent, lon, lat, levels, pref):
+        return Centre(cid, cid, tier, lon, lat, parent, frozenset(levels), 40.0, TimeWindow(9 * H, 18 * H),
+                      0 if parent is None else 5 * H, "330000", pref, "330521" if tier == Tier.COUNTY else "")
+
+    net = Network((
+        centre("P1", Tier.PROVINCE, None, 120.60, 30.00, {1, 2, 3}, ""),
+        centre("CA", Tier.CITY, "P1", 120.09, 30.89, {1, 2}, "330500"),
+        centre("SA", Tier.COUNTY, "CA", 119.97, 30.54, {1}, "330500"),
+        centre("CB", Tier.CITY, "P1", 120.03, 30.45, {1, 2}, "330100"),  # 11 km from SA, next prefecture
+    ))
+
+    def tech(tid, home):
+        return Technician(tid, home, 1, TimeWindow(9 * H, 18 * H), TimeWindow(13 * H, 14 * H), 1800)
+
+    return net, (tech("TA", "SA"), tech("TB", "CB"))
+
+
+def _calls(*specs):
+    from dispatch.model import Priority, Request, TimeWindow
+
+    return tuple(Request(rid, int(h * H), 119.975, 30.545, 1, mode, Priority.NORMAL,
+                         TimeWindow(int(h * H), int(h * H) + 4 * H), service_min * 60, "phone", "330521")
+                 for rid, h, mode, service_min in specs)
+
+
+def test_a_call_its_area_cannot_serve_in_time_is_borrowed_by_the_next_prefecture():
+    from dispatch.model import Dataset
+
+    net, techs = _two_prefectures()
+    # Two pickups at 10:00 next to SA, whose one technician is busy 90 min with the first: the
+    # second goes to CB's technician across the border, on time, and its device to CB's bench.
+    calls = _calls(("K1", 10, Mode.PICKUP, 90), ("K2", 10, Mode.PICKUP, 90))
+    plan = make_plan(Dataset(net, techs, calls, "2026-03-02"), PlanParams(seed=1, deterministic=True))
+    by_tech = dict(zip(plan.stops["request_id"], plan.stops["technician_id"]))
+    assert sorted(by_tech.values()) == ["TA", "TB"]
+    out = plan.outcomes.set_index("request_id")
+    assert (out["dispatch_wait_s"] <= 3600).all() and plan.unassigned.empty
+    borrowed = next(r for r, t in by_tech.items() if t == "TB")
+    assert out.loc[borrowed, "repair_centre_id"] == "CB"  # the device follows its technician
+    stats = plan.routing_stats.set_index("area")
+    assert stats.loc["330100", "taken_from_neighbours"] == 1 and stats.loc["330500", "handed_to_neighbours"] == 1
+    assert stats["violations"].sum() == 0, stats["first_violation"].tolist()
+    # The stored area problems hold each visit once, in the area whose technician serves it.
+    held = [v.id for p in plan.area_problems.values() for v in p.visits]
+    assert sorted(held) == ["K1", "K2"]
+
+
+def test_overtime_is_allowed_up_to_the_limit_and_shown():
+    from dispatch.model import Dataset
+
+    net, techs = _two_prefectures()
+    techs = techs[:1]  # SA's technician alone
+    # A 15:30 on-site call with 150 min of work ends at 18:05 plus the drive home: overtime.
+    calls = _calls(("L", 15.5, Mode.ONSITE, 150))
+    ds = Dataset(net, techs, calls, "2026-03-02")
+    strict = make_plan(ds, PlanParams(seed=1, deterministic=True, max_overtime_s=0))
+    assert strict.unassigned["reason_code"].tolist() == ["out_of_reach_today"]
+    paid = make_plan(ds, PlanParams(seed=1, deterministic=True, max_overtime_s=H))
+    assert paid.unassigned.empty
+    (route,) = paid.routes.itertuples()
+    assert 0 < route.overtime_s <= H and route.end_s == 18 * H + route.overtime_s
+    assert paid.routing_stats["violations"].sum() == 0
+
+
+def test_pins_are_honoured_across_areas_or_refused_with_a_reason():
+    from dispatch.errors import InputError
+    from dispatch.model import Dataset
+    from dispatch.plan import Pin
+
+    net, techs = _two_prefectures()
+    ds = Dataset(net, techs, _calls(("K1", 10, Mode.ONSITE, 30)), "2026-03-02")
+    plan = make_plan(ds, PlanParams(seed=1, deterministic=True), pins=[Pin("K1", "TB")])
+    assert plan.stops["technician_id"].tolist() == ["TB"]  # TB works in the next prefecture
+    with pytest.raises(InputError, match="unknown technician 'TX'"):
+        make_plan(ds, PlanParams(seed=1), pins=[Pin("K1", "TX")])
+    with pytest.raises(InputError, match="'NOPE'"):
+        make_plan(ds, PlanParams(seed=1), pins=[Pin("NOPE", "TA")])
