@@ -173,9 +173,10 @@ def plan_workers(ds: Dataset, prefecture: str, min_calls: int = POOL_MIN_CALLS) 
 
 class ProgressTracker:
     """Turns ``make_plan``'s (stage, done, total) reports into one fraction 0..1 and a label:
-    assignment is the first tenth, routing the rest."""
+    assignment is the first tenth, routing the areas' morning batches the next six, dispatching
+    the day's calls the rest."""
 
-    WEIGHTS = {"assignment": (0.0, 0.1), "routing areas": (0.1, 0.9)}
+    WEIGHTS = {"assignment": (0.0, 0.1), "routing areas": (0.1, 0.6), "dispatching calls": (0.7, 0.3)}
 
     def __init__(self, sink: Callable[[float, str], None]) -> None:
         self.sink = sink

@@ -31,10 +31,10 @@ from dispatch.assignment import (
     opening_start,
 )
 from dispatch.checker import check
+from dispatch.errors import DispatchError, InputError
 from dispatch.model import DAY_S, Centre, Dataset, Mode, Request, Technician, Tier
 from dispatch.network import CentreIndex, Network
-from dispatch.errors import InputError
-from dispatch.realtime import AreaFinder, LiveArea, NewCall, offer_key
+from dispatch.realtime import AreaFinder, InsertionOption, LiveArea, NewCall, offer_key
 from dispatch.routing import (
     BreakRule,
     RoutingParams,
@@ -71,6 +71,13 @@ class PlanParams:
     # A call its own area cannot serve within the hour without overtime is offered to the
     # technicians of this many nearest areas (its own included), within the maximum drive.
     candidate_areas: int = 3
+
+    def __post_init__(self) -> None:
+        if self.reoptimise_every_s is not None and self.reoptimise_every_s <= 0:
+            raise DispatchError(f"reoptimise_every_s must be > 0 seconds or None, got {self.reoptimise_every_s}")
+        if self.max_overtime_s < 0 or self.candidate_areas < 1:
+            raise DispatchError(f"max_overtime_s must be >= 0 s and candidate_areas >= 1, got "
+                                f"{self.max_overtime_s} and {self.candidate_areas}")
 
 
 @dataclass(frozen=True)
@@ -243,6 +250,7 @@ def _call_of(v: RoutingVisit, lon: float, lat: float) -> NewCall:
 def _dispatch_day(
     problems: dict[str, RoutingProblem], coords: dict[str, tuple[np.ndarray, np.ndarray]],
     find_areas: AreaFinder, params: PlanParams, pool: Executor | None, report: Progress,
+    prefer: Callable[[str, InsertionOption], int],
 ) -> tuple[dict[str, LiveArea], dict[str, float], dict[str, float]]:
     """Dispatch the day as its calls arrive, every area at once.
 
@@ -253,7 +261,9 @@ def _dispatch_day(
        way never moves; a kept promise is never broken): in its own area when a technician there
        can set off within the hour without overtime, otherwise with the best offer among its
        own and the nearest neighbouring areas (a dispatcher borrowing a technician from the next
-       prefecture). Urgent calls go by ETA, the others by the least added driving.
+       prefecture). Among technicians who keep the promise, ``prefer(visit id, option)`` comes
+       first (a pickup's device is repaired sooner by a technician whose own centre can repair
+       it); then urgent calls go by ETA, the others by the least added driving.
     3. Optionally, every area's movable work is re-solved every ``reoptimise_every_s``.
 
     Returns the live areas, the batch solve's wall time and time limit per area.
@@ -279,7 +289,7 @@ def _dispatch_day(
     lives: dict[str, LiveArea] = {}
     waiting: list[tuple[str, RoutingVisit]] = []
     for key, problem in problems.items():
-        batch_problem, _, t0 = batches[key]
+        t0 = batches[key][2]
         res = results.get(key)
         routes = {} if res is None else {r.technician_id: [s.visit_id for s in r.stops] for r in res.routes}
         live = LiveArea(problem, routes, t0, find_areas.travel, *coords[key])
@@ -297,18 +307,19 @@ def _dispatch_day(
                 live.reoptimise(RoutingParams(time_limit_s=params.reoptimise_time_limit_s, seed=params.seed,
                                               workers=1, dispatch_deadline="hard"))
             next_reopt += params.reoptimise_every_s  # type: ignore[operator]
-        _place(key, v, lives, find_areas)
+        _place(key, v, lives, find_areas, prefer)
         if n % 500 == 499 or n + 1 == len(waiting):
             report("dispatching calls", n + 1, len(waiting))
     return lives, walls, {k: batches[k][1].time_limit_s for k in problems}
 
 
-def _place(key: str, v: RoutingVisit, lives: dict[str, LiveArea], find_areas: AreaFinder) -> None:
+def _place(key: str, v: RoutingVisit, lives: dict[str, LiveArea], find_areas: AreaFinder,
+           prefer: Callable[[str, InsertionOption], int]) -> None:
     """Place one call (see ``_dispatch_day``, step 2)."""
     home = lives[key]
     home.advance(max(home.clock_s, v.release_s))
     policy = "eta" if v.priority == 3 else "travel"
-    rank = offer_key(policy)
+    rank = offer_key(policy, lambda o: prefer(v.id, o))
     offers = [(rank(o), key, o) for o in home.options(v.id, policy)]
     settled = offers and offers[0][2].late_s == 0 and offers[0][2].overtime_s == 0
     if not settled and v.pinned_technician is None:
@@ -363,7 +374,8 @@ def make_plan(
     timings["matrices"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    lives, walls, limits = _dispatch_day(problems, coords, _area_finder(day_ds, params, travel), params, pool, report)
+    lives, walls, limits = _dispatch_day(problems, coords, _area_finder(day_ds, params, travel), params, pool,
+                                         report, _home_repairs(day_ds))
     results = {k: live.result() for k, live in lives.items()}
     day_problems = {k: live.day_problem() for k, live in lives.items()}
     violations = {k: _violations(live, results[k]) for k, live in lives.items()}
@@ -398,6 +410,14 @@ def _area_finder(day_ds: Dataset, params: PlanParams, travel: HaversineTravel) -
     staffed = [c for c in day_ds.network if c.id in staffed_ids]
     return AreaFinder(CentreIndex(tuple(staffed)) if staffed else None, area_of_centre(day_ds.network), travel,
                       params.assignment.max_visit_travel_s, params.candidate_areas)
+
+
+def _home_repairs(day_ds: Dataset) -> Callable[[str, InsertionOption], int]:
+    """0 when the option's technician's own centre can repair the call's device (a pickup that
+    skips the courier; every on-site call), else 1."""
+    home = {t.id: day_ds.network[t.home_centre_id] for t in day_ds.technicians}
+    pickup_level = {r.id: r.level for r in day_ds.requests if r.mode == Mode.PICKUP}
+    return lambda vid, o: 0 if vid not in pickup_level or home[o.technician_id].can_repair(pickup_level[vid]) else 1
 
 
 def _violations(live: LiveArea, result: RoutingResult) -> list[str]:
