@@ -378,7 +378,7 @@ def make_plan(
                                          report, _home_repairs(day_ds))
     results = {k: live.result() for k, live in lives.items()}
     day_problems = {k: live.day_problem() for k, live in lives.items()}
-    violations = {k: _violations(live, results[k]) for k, live in lives.items()}
+    violations = {k: _violations(live, results[k], day_problems[k]) for k, live in lives.items()}
     timings["routing"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -420,10 +420,10 @@ def _home_repairs(day_ds: Dataset) -> Callable[[str, InsertionOption], int]:
     return lambda vid, o: 0 if vid not in pickup_level or home[o.technician_id].can_repair(pickup_level[vid]) else 1
 
 
-def _violations(live: LiveArea, result: RoutingResult) -> list[str]:
+def _violations(live: LiveArea, result: RoutingResult, day_problem: RoutingProblem) -> list[str]:
     """The independent checker on the area's day, and that nobody set off toward a call before
     it existed (the checker sees a dispatched visit released when it was dispatched)."""
-    release = {v.id: v.release_s for v in live.day_problem().visits}
+    release = {v.id: v.release_s for v in day_problem.visits}
     early = [f"technician {r.technician_id} set off toward {s.visit_id} at {s.departure_toward_s}, before "
              f"its call at {release[s.visit_id]}" for r in result.routes for s in r.stops
              if s.departure_toward_s < release[s.visit_id]]
