@@ -357,10 +357,11 @@ def make_plan(
     day_ds = Dataset(dataset.network, dataset.technicians, tuple(day_reqs), dataset.epoch_date, dataset.meta)
     result = assign(day_ds, params.assignment, travel, progress)
     timings["assignment"] = time.perf_counter() - t0
+    pinned_to = _pinned_to(pins, day_ds)
+    result = _assign_pinned(result, pinned_to, day_ds, params.assignment, travel)
     by_req = {a.request_id: a for a in result.assigned}
 
     t0 = time.perf_counter()
-    pinned_to = _pinned_to(pins, day_ds, by_req)
     areas = make_areas(day_ds, result, params.day, pinned_to)
     tech_of = {t.id: t for t in day_ds.technicians}
     req_of = {r.id: r for r in day_ds.requests}
@@ -388,21 +389,53 @@ def make_plan(
     return Plan(dataset_fingerprint(dataset), params, *plan, timings, stats, day_problems, results)
 
 
-def _pinned_to(pins: Sequence[Pin], day_ds: Dataset, by_req: dict[str, Assignment]) -> dict[str, str]:
-    """Request -> technician for the dispatcher's pins; a pin the plan cannot honour is an error
+def _pinned_to(pins: Sequence[Pin], day_ds: Dataset) -> dict[str, str]:
+    """Request -> technician for the dispatcher's pins; a pin the plan cannot take is an error
     that says why, never silently dropped."""
     techs = {t.id for t in day_ds.technicians}
+    travelling = {r.id for r in day_ds.requests if r.mode != Mode.WALKIN}
     out = {}
     for p in pins:
         if p.technician_id not in techs:
             raise InputError(f"pin of request {p.request_id!r}: unknown technician {p.technician_id!r}; "
                              f"expected one of the roster's {len(techs)} technician ids")
-        if p.request_id not in by_req or by_req[p.request_id].visit_centre_id is None:
-            raise InputError(f"pin of request {p.request_id!r} to {p.technician_id!r}: it is not a visit "
-                             f"planned on this day (a walk-in, another day's call, unknown, or unassigned); "
-                             f"expected the id of an onsite or pickup call of the day")
+        if p.request_id not in travelling:
+            raise InputError(f"pin of request {p.request_id!r} to {p.technician_id!r}: it is not an onsite or "
+                             f"pickup call of this day (a walk-in, another day's call, or unknown); expected "
+                             f"the id of an onsite or pickup call of the day")
         out[p.request_id] = p.technician_id
     return out
+
+
+def _assign_pinned(result: AssignmentResult, pinned_to: dict[str, str], day_ds: Dataset,
+                   params: AssignmentParams, travel: HaversineTravel) -> AssignmentResult:
+    """A dispatcher's pin overrides the assignment's limits: a pinned call the assignment left
+    unassigned (beyond the usual drive, or benches full) is visited from the technician's centre,
+    and a picked-up device is repaired at the lowest centre of that centre's chain able to."""
+    missing = {u.request_id for u in result.unassigned} & set(pinned_to)
+    if not missing:
+        return result
+    net = day_ds.network
+    home = {t.id: t.home_centre_id for t in day_ds.technicians}
+    extra = []
+    for r in day_ds.requests:
+        if r.id not in missing:
+            continue
+        centre = net[home[pinned_to[r.id]]]
+        chain = net.chain(centre.id)
+        hops = 0
+        if r.mode == Mode.PICKUP:
+            capable = [i for i, c in enumerate(chain) if c.can_repair(r.level)
+                       and c.bench_s_per_day >= params.bench_s_by_level[r.level]]
+            if not capable:
+                continue  # nobody on that chain can repair it: it stays unassigned with its reason
+            hops = capable[0]
+        drive_s = int(travel.time_s_from_distance(travel.distance_m(centre.lon, centre.lat, r.lon, r.lat)))
+        extra.append(Assignment(r.id, r.mode, centre.id, chain[hops].id if r.mode == Mode.PICKUP else None,
+                                None, hops, 0, drive_s, "pinned by the dispatcher to a technician of this centre"))
+    taken = {a.request_id for a in extra}
+    return replace(result, assigned=result.assigned + tuple(extra),
+                   unassigned=tuple(u for u in result.unassigned if u.request_id not in taken))
 
 
 def _area_finder(day_ds: Dataset, params: PlanParams, travel: HaversineTravel) -> AreaFinder:

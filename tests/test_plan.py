@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -167,3 +169,21 @@ def test_pins_are_honoured_across_areas_or_refused_with_a_reason():
         make_plan(ds, PlanParams(seed=1), pins=[Pin("K1", "TX")])
     with pytest.raises(InputError, match="'NOPE'"):
         make_plan(ds, PlanParams(seed=1), pins=[Pin("NOPE", "TA")])
+
+
+def test_a_pin_overrides_the_assignments_reach():
+    from dispatch.assignment import AssignmentParams
+    from dispatch.model import Dataset
+    from dispatch.plan import Pin
+
+    net, techs = _two_prefectures()
+    far = tuple(replace(c, lon=120.2, lat=30.7) for c in _calls(("F", 10, Mode.PICKUP, 10)))
+    ds = Dataset(net, techs, far, "2026-03-02")
+    # With a 10-minute reach nobody is sent; the dispatcher's pin sends TB all the same, and the
+    # device goes to TB's own centre.
+    params = PlanParams(seed=1, deterministic=True, assignment=AssignmentParams(max_visit_travel_s=600))
+    assert make_plan(ds, params).unassigned["reason_code"].tolist() == ["no_technician_in_reach"]
+    pinned = make_plan(ds, params, pins=[Pin("F", "TB")])
+    assert pinned.unassigned.empty and pinned.stops["technician_id"].tolist() == ["TB"]
+    assert pinned.outcomes.set_index("request_id").loc["F", "repair_centre_id"] == "CB"
+    assert pinned.routing_stats["violations"].sum() == 0
