@@ -412,6 +412,7 @@ def _solve_group(rids, options, tech_cap, bench_cap, params) -> tuple[dict[str, 
     model = cp_model.CpModel()
     x: dict[tuple[str, int], object] = {}
     tech_terms: dict[str, list] = defaultdict(list)
+    tech_most: dict[str, int] = defaultdict(int)  # minutes if every option at the centre were taken
     bench_terms: dict[tuple[str, int], list] = defaultdict(list)
     # Minutes keep the objective small; unserved costs more than any realistic turnaround.
     unserved_cost = 60 * 24 * 30
@@ -425,6 +426,7 @@ def _solve_group(rids, options, tech_cap, bench_cap, params) -> tuple[dict[str, 
             cost_terms.append((o.turnaround_s // 60) * v)
             if o.visit is not None:
                 tech_terms[o.visit].append(o.tech_load_s // 60 * v)
+                tech_most[o.visit] += o.tech_load_s // 60
             if o.repair is not None:
                 bench_terms[o.repair, o.day].append(o.bench_s // 60 * v)
             model.add_hint(v, greedy.get(rid) == k)
@@ -434,7 +436,7 @@ def _solve_group(rids, options, tech_cap, bench_cap, params) -> tuple[dict[str, 
         model.add_exactly_one(lits + [skip])
     for cid, terms in tech_terms.items():
         # Soft (rule 6): minutes over the estimate cost ``overload_cost`` minutes each.
-        over = model.new_int_var(0, sum(o.tech_load_s for rid in rids for o in options[rid]) // 60, f"over_{cid}")
+        over = model.new_int_var(0, tech_most[cid], f"over_{cid}")
         model.add(sum(terms) <= tech_cap.get(cid, 0) // 60 + over)
         cost_terms.append(params.overload_cost * over)
     for (cid, _day), terms in bench_terms.items():

@@ -288,13 +288,6 @@ class LiveArea:
         self.problem = replace(self.problem, travel_s=time_buf[:, :n, :n], distance_m=dist_buf[:n, :n])
         self.lon, self.lat = lon_buf[:n], lat_buf[:n]
 
-    def _kept_promises(self, before: Timeline, after: Timeline, new_id: str | None) -> bool:
-        if not after.feasible:
-            return False
-        was_on_time = {s.visit_id for s in before.stops if s.dispatch_late_s == 0}
-        return all(s.dispatch_late_s == 0 for s in after.stops
-                   if s.visit_id != new_id and s.visit_id in was_on_time)
-
     def _options_for(self, v: RoutingVisit, only: str | None = None,
                      policy: str = "eta") -> list[InsertionOption]:
         """Each technician's best feasible insertion (or only ``only``'s), ranked by
@@ -311,13 +304,16 @@ class LiveArea:
                 continue
             ids = self.routes[tid]
             n_frozen = sum(1 for x in ids if x in self.frozen)
-            base_travel = sum(s.travel_s for s in before.stops)
+            tt = self.problem.travel_s[k.speed_class]
+            nodes = [k.start_node] + [self._visit[x].node for x in ids]
+            was_on_time = {s.visit_id for s in before.stops if s.dispatch_late_s == 0}
             best: InsertionOption | None = None
             for pos in range(n_frozen, len(ids) + 1):
                 order = ids[:pos] + [v.id] + ids[pos:]
                 after = self._schedule(k, order)
-                if not self._kept_promises(before, after, v.id):
-                    continue
+                if not after.feasible or any(s.dispatch_late_s > 0 for s in after.stops
+                                             if s.visit_id != v.id and s.visit_id in was_on_time):
+                    continue  # a window, shift or break broken, or a kept promise lost
                 st = after.stops[pos]
                 if st.departure_toward_s < self.clock_s:
                     continue  # cannot set off in the past
@@ -325,10 +321,14 @@ class LiveArea:
                     busy = sum(s.end_s - s.start_s + s.travel_s for s in after.stops)
                     if busy > (1 - self.reserve_share) * (k.shift_end_s - k.shift_start_s):
                         continue
+                # Only the legs around the new visit change (the drive home is not a stop's).
+                prev = nodes[pos]
+                added = int(tt[prev, v.node])
+                if pos < len(ids):
+                    added += int(tt[v.node, nodes[pos + 1]]) - int(tt[prev, nodes[pos + 1]])
                 opt = InsertionOption(
                     tid, pos, st.departure_toward_s, st.arrival_s, st.start_s, st.dispatch_late_s == 0,
-                    st.dispatch_late_s, sum(s.travel_s for s in after.stops) - base_travel, after.end_s,
-                    max(0, after.end_s - k.shift_end_s))
+                    st.dispatch_late_s, added, after.end_s, max(0, after.end_s - k.shift_end_s))
                 if best is None or rank(opt) < rank(best):
                     best = opt
             if best is not None:

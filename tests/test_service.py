@@ -141,7 +141,10 @@ def test_no_cors_headers_by_default(client: TestClient) -> None:
 
 
 def test_status_reports_follow_the_job(client: TestClient) -> None:
-    d = _call(client, id="c-status", level=1, at=f"{DAY}T10:30:00")
+    # The customer's window opens at 16:00, later than any other test's clock in this module
+    # (the area's clock never goes back), so at any test order the job is still planned now.
+    d = _call(client, id="c-status", level=1, at=f"{DAY}T10:30:00", window_start=f"{DAY}T16:00:00",
+              window_end=f"{DAY}T18:00:00")
     early = client.post("/jobs/c-status/status", json={"status": "done", "at": f"{DAY}T09:00:00"}, headers=D)
     assert early.status_code == 409  # the clock never goes back: it counts as now, still planned
     at = d["departure"]
