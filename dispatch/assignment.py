@@ -19,7 +19,12 @@ Escalation rules a manager can read (each is a parameter of ``AssignmentParams``
    borrow technicians of neighbouring areas), so when every candidate is full the call still
    goes to one of them, each minute over the estimate costing ``overload_cost`` minutes of
    turnaround; only a full bench refuses a call.
-7. Among all options the solver minimises the total estimated turnaround (then travel); options
+7. ``onsite`` when no technician within reach can do the repair on site (its level, or a level
+   beyond ``onsite_max_level``): with ``collect_onsite``, a technician collects the device for
+   the bench instead (rule 3, a ``collect_service_s`` hand-over at the door), rather than
+   leaving the customer without anyone. The day plan applies the same rule when nobody able
+   to repair on site can set off within the hour.
+8. Among all options the solver minimises the total estimated turnaround (then travel); options
    are scored with the explicit formula in ``_bench_turnaround``.
 
 The choice is a small CP-SAT model per province (exactly one option per request; capacity per
@@ -59,6 +64,8 @@ class AssignmentParams:
     tech_utilisation: float = 0.85  # share of net shift time that can be planned
     visit_overhead: float = 2.0  # technician time per visit = overhead x one-way travel + service
     overload_cost: int = 10  # minutes of turnaround one minute of technician load over the estimate costs
+    collect_onsite: bool = True  # rule 7: collect for the bench an on-site call nobody can do on site
+    collect_service_s: int = 10 * 60  # hand-over at the door when an on-site call is collected instead
     # CP-SAT per province, warm-started from the greedy choice, stopping at a 0.1 % gap: on the
     # Zhejiang day it finds nothing better after 0.2 s than after 5 s.
     time_limit_s: float = 0.5
@@ -69,7 +76,7 @@ class AssignmentParams:
 @dataclass(frozen=True)
 class Assignment:
     request_id: str
-    mode: Mode
+    mode: Mode  # how it is served: an ``onsite`` call may be collected (``pickup``, rule 7)
     visit_centre_id: str | None  # whose technicians travel to the customer (onsite/pickup)
     repair_centre_id: str | None  # whose bench repairs the device (pickup/walkin)
     bench_day: int | None  # day index (since the epoch) of the bench slot
@@ -193,8 +200,7 @@ def _staff(technicians: tuple[Technician, ...]) -> dict[str, list[Technician]]:
     return out
 
 
-def _can_visit(techs: list[Technician], req: Request) -> bool:
-    level = req.level if req.mode == Mode.ONSITE else 1
+def _can_visit(techs: list[Technician], req: Request, level: int) -> bool:
     return any(
         t.max_level >= level and (not t.product_lines or req.product_line in t.product_lines)
         for t in techs
@@ -240,26 +246,38 @@ def build_options(
                 opts += _repair_options(network, station, None, 0, t_at, r, bench_s, params,
                                         "walk-in at the nearest centre")
             else:
-                reachable = [] if staffed_net is None else _reachable(
-                    r, [staffed[int(j)] for j in near_staffed[i]], staff, params, travel)
-                if not reachable and national_net is not None:  # across the provincial border
-                    k_nat = min(params.candidates * params.search_factor, len(national))
-                    idx, _ = national_net.nearest(np.array([r.lon]), np.array([r.lat]), k=k_nat)
-                    reachable = _reachable(r, [national[int(j)] for j in np.atleast_1d(idx).ravel()],
+                on_site = r.mode == Mode.ONSITE and r.level <= params.onsite_max_level
+                level = r.level if r.mode == Mode.ONSITE else 1
+
+                def in_reach(level: int) -> list[tuple[Centre, int]]:
+                    found = [] if staffed_net is None else _reachable(
+                        r, level, [staffed[int(j)] for j in near_staffed[i]], staff, params, travel)
+                    if not found and national_net is not None:  # across the provincial border
+                        k_nat = min(params.candidates * params.search_factor, len(national))
+                        idx, _ = national_net.nearest(np.array([r.lon]), np.array([r.lat]), k=k_nat)
+                        found = _reachable(r, level, [national[int(j)] for j in np.atleast_1d(idx).ravel()],
                                            staff, params, travel)
+                    return found
+
+                reachable = in_reach(level) if r.mode == Mode.PICKUP or on_site else []
+                rule = "picked up, repaired on a bench"
+                if (r.mode == Mode.ONSITE and not reachable and r.level > 1
+                        and (params.collect_onsite or r.level > params.onsite_max_level)):
+                    on_site, level = False, 1
+                    rule = "collected for the bench (nobody within reach can repair it on site), repaired"
+                    reachable = in_reach(level)
+                service_s = r.service_s if r.mode == Mode.PICKUP or on_site else params.collect_service_s
                 for c, tr in reachable:
                     t0 = max(opening_start(c, r.created_s), r.window.start_s - tr)
-                    load = int(params.visit_overhead * tr) + r.service_s
-                    if r.mode == Mode.ONSITE and r.level <= params.onsite_max_level:
-                        done = t0 + params.dispatch_allowance_s + tr + r.service_s
+                    load = int(params.visit_overhead * tr) + service_s
+                    if on_site:
+                        done = t0 + params.dispatch_allowance_s + tr + service_s
                         opts.append(_Option(c.id, None, None, 0, done - r.created_s, tr, load, 0,
                                             "on site by the nearest capable technicians"))
                     else:
-                        t_at = t0 + params.dispatch_allowance_s + 2 * tr + r.service_s
-                        opts += _repair_options(network, c, c.id, tr, t_at, r, bench_s, params,
-                                                "picked up, repaired on a bench", load)
+                        t_at = t0 + params.dispatch_allowance_s + 2 * tr + service_s
+                        opts += _repair_options(network, c, c.id, tr, t_at, r, bench_s, params, rule, load)
                 if not reachable:
-                    level = r.level if r.mode == Mode.ONSITE else 1
                     unassigned.append(Unassigned(
                         r.id, "no_technician_in_reach",
                         f"no technician able to do level {level} ({r.product_line or 'any'}) within "
@@ -277,14 +295,14 @@ def build_options(
     return options, unassigned
 
 
-def _reachable(r: Request, centres: list[Centre], staff: dict[str, list[Technician]],
+def _reachable(r: Request, level: int, centres: list[Centre], staff: dict[str, list[Technician]],
                params: AssignmentParams, travel: HaversineTravel) -> list[tuple[Centre, int]]:
     """Up to ``candidates`` of ``centres`` (nearest first) with a technician able to do the
-    call within the maximum drive, and that drive (s)."""
+    call's ``level`` within the maximum drive, and that drive (s)."""
     out = []
     for c in centres:
         tr = int(travel.time_s_from_distance(travel.distance_m(c.lon, c.lat, r.lon, r.lat)))
-        if tr <= params.max_visit_travel_s and _can_visit(staff[c.id], r):
+        if tr <= params.max_visit_travel_s and _can_visit(staff[c.id], r, level):
             out.append((c, tr))
             if len(out) == params.candidates:
                 break
@@ -336,7 +354,10 @@ def assign(
                 continue
             o = options[rid][k]
             objective += o.turnaround_s
-            assigned.append(Assignment(rid, req_by_id[rid].mode, o.visit, o.repair, o.day, o.hops,
+            mode = req_by_id[rid].mode
+            if mode == Mode.ONSITE and o.repair is not None:
+                mode = Mode.PICKUP  # collected for the bench (rule 7)
+            assigned.append(Assignment(rid, mode, o.visit, o.repair, o.day, o.hops,
                                        o.turnaround_s, o.travel_s, o.rule))
         if progress is not None:
             progress("assignment", n + 1, len(groups))

@@ -8,7 +8,8 @@
     (opening-hours seconds from clock_start_s to dispatch_s; when absent, the plain difference
     is used), completion_s (device back
     with the customer / on-site repair done; NaN if not served), repair_tier (tier of the bench
-    that repaired it; NaN for on-site work), unassigned_reason ("" when served).
+    that repaired it; NaN for on-site work), unassigned_reason ("" when served); optionally
+    visit_mode (how it is served: an on-site call may be collected for the bench, ``pickup``).
 ``workload``: one row per technician, columns
     technician_id, centre_id, province_adcode, available_s (net shift time), busy_s (travel +
     service), travel_s, distance_m, overtime_s, jobs.
@@ -19,6 +20,7 @@ Definitions (the two promises):
 * time to dispatch p50/p95 over dispatched requests, minutes;
 * turnaround = completion_s - created_s over served requests, hours: mean, p50, p90, and the
   shares <= 24 h and <= 48 h (over served requests);
+* on-site collected share = share of onsite calls served by collecting the device instead;
 * escalation rate by tier = share of bench repairs done at each tier;
 * utilisation = sum(busy_s) / sum(available_s); travel km per job = sum(distance_m)/1000/jobs.
 """
@@ -62,6 +64,10 @@ def kpis(outcomes: pd.DataFrame, workload: pd.DataFrame | None = None,
     out["turnaround_p90_h"] = _pct(ta_h, 90)
     out["turnaround_within_24h_share"] = float((ta_h <= 24).mean()) if len(ta_h) else math.nan
     out["turnaround_within_48h_share"] = float((ta_h <= 48).mean()) if len(ta_h) else math.nan
+    if "visit_mode" in outcomes:  # on-site calls collected for the bench instead (assignment rule 7)
+        onsite = outcomes[outcomes["mode"] == "onsite"]
+        out["onsite_collected_share"] = (float((onsite["visit_mode"] == "pickup").mean()) if len(onsite)
+                                         else math.nan)
     bench = outcomes["repair_tier"].dropna()
     for tier in (1, 2, 3):
         out[f"bench_share_tier{tier}"] = float((bench == tier).mean()) if len(bench) else math.nan
@@ -100,6 +106,7 @@ KPI_LABELS = {
     "turnaround_p90_h": "turnaround p90 (h)",
     "turnaround_within_24h_share": "turnaround <= 24 h",
     "turnaround_within_48h_share": "turnaround <= 48 h",
+    "onsite_collected_share": "on-site calls collected instead",
     "bench_share_tier3": "bench repairs at county",
     "bench_share_tier2": "bench repairs at city",
     "bench_share_tier1": "bench repairs at province",

@@ -181,9 +181,11 @@ def routing_problem(
     area: Area, dataset: Dataset, assignment: dict[str, Assignment], day: int,
     dispatch_target_s: int, travel: HaversineTravel = DEFAULT_TRAVEL,
     tech_of: dict[str, Technician] | None = None, req_of: dict[str, Request] | None = None,
-    max_overtime_s: int = 0,
+    max_overtime_s: int = 0, collect_service_s: int = 600,
 ) -> RoutingProblem:
-    """One area's routing problem. ``tech_of``/``req_of`` (by id) save rebuilding them per area."""
+    """One area's routing problem. ``tech_of``/``req_of`` (by id) save rebuilding them per area.
+    An on-site call the assignment has collected for the bench is a pickup: any technician, and
+    a ``collect_service_s`` hand-over at the door."""
     net = dataset.network
     tech_of = tech_of or {t.id: t for t in dataset.technicians}
     req_of = req_of or {r.id: r for r in dataset.requests}
@@ -200,10 +202,11 @@ def routing_problem(
     for i, r in enumerate(reqs):
         a = assignment[r.id]
         start = clock_start_s(net[a.visit_centre_id], r)
+        collected = r.mode == Mode.ONSITE and a.mode == Mode.PICKUP
         visits.append(RoutingVisit(
-            id=r.id, node=len(centre_ids) + i, service_s=r.service_s,
+            id=r.id, node=len(centre_ids) + i, service_s=collect_service_s if collected else r.service_s,
             window_start_s=r.window.start_s, window_end_s=r.window.end_s,
-            required_level=r.level if r.mode == Mode.ONSITE else 1,
+            required_level=r.level if a.mode == Mode.ONSITE else 1,
             required_skill=r.product_line or None, priority=int(r.priority),
             dispatch_deadline_s=business_deadline(net[a.visit_centre_id], start, dispatch_target_s),
             release_s=start,
@@ -250,7 +253,7 @@ def _call_of(v: RoutingVisit, lon: float, lat: float) -> NewCall:
 def _dispatch_day(
     problems: dict[str, RoutingProblem], coords: dict[str, tuple[np.ndarray, np.ndarray]],
     find_areas: AreaFinder, params: PlanParams, pool: Executor | None, report: Progress,
-    prefer: Callable[[str, InsertionOption], int],
+    benches: "_Benches",
 ) -> tuple[dict[str, LiveArea], dict[str, float], dict[str, float]]:
     """Dispatch the day as its calls arrive, every area at once.
 
@@ -261,9 +264,11 @@ def _dispatch_day(
        way never moves; a kept promise is never broken): in its own area when a technician there
        can set off within the hour without overtime, otherwise with the best offer among its
        own and the nearest neighbouring areas (a dispatcher borrowing a technician from the next
-       prefecture). Among technicians who keep the promise, ``prefer(visit id, option)`` comes
-       first (a pickup's device is repaired sooner by a technician whose own centre can repair
-       it); then urgent calls go by ETA, the others by the least added driving.
+       prefecture). Among technicians who keep the promise, one whose own centre can repair a
+       pickup's device comes first (``benches``: it skips the courier); then urgent calls go by
+       ETA, the others by the least added driving. An on-site call that nobody able to repair
+       it on site can set off for within the hour is collected for the bench by a technician
+       who can set off in time (assignment rule 7), when ``collect_onsite``.
     3. Optionally, every area's movable work is re-solved every ``reoptimise_every_s``.
 
     Returns the live areas, the batch solve's wall time and time limit per area.
@@ -307,36 +312,66 @@ def _dispatch_day(
                 live.reoptimise(RoutingParams(time_limit_s=params.reoptimise_time_limit_s, seed=params.seed,
                                               workers=1, dispatch_deadline="hard"))
             next_reopt += params.reoptimise_every_s  # type: ignore[operator]
-        _place(key, v, lives, find_areas, prefer)
+        _place(key, v, lives, find_areas, benches,
+               params.assignment.collect_service_s if params.assignment.collect_onsite else None)
         if n % 500 == 499 or n + 1 == len(waiting):
             report("dispatching calls", n + 1, len(waiting))
     return lives, walls, {k: batches[k][1].time_limit_s for k in problems}
 
 
 def _place(key: str, v: RoutingVisit, lives: dict[str, LiveArea], find_areas: AreaFinder,
-           prefer: Callable[[str, InsertionOption], int]) -> None:
+           benches: "_Benches", collect_service_s: int | None) -> None:
     """Place one call (see ``_dispatch_day``, step 2)."""
     home = lives[key]
     home.advance(max(home.clock_s, v.release_s))
     policy = "eta" if v.priority == 3 else "travel"
-    rank = offer_key(policy, lambda o: prefer(v.id, o))
+    rank = offer_key(policy, lambda o: benches.prefer(v.id, o))
     offers = [(rank(o), key, o) for o in home.options(v.id, policy)]
     settled = offers and offers[0][2].late_s == 0 and offers[0][2].overtime_s == 0
+    call = _call_of(v, float(home.lon[v.node]), float(home.lat[v.node]))
+    searched = [key]
     if not settled and v.pinned_technician is None:
-        call = _call_of(v, float(home.lon[v.node]), float(home.lat[v.node]))
         for other in find_areas(call.lon, call.lat):
             if other == key:
                 continue
             live = lives[other]
             live.advance(max(live.clock_s, v.release_s))
+            searched.append(other)
             offers += [(rank(o), other, o) for o in live.urgent_options(call, policy=policy)]
     offers.sort(key=lambda x: (x[0], x[1] != key, x[2].technician_id))
+    on_time = bool(offers) and offers[0][2].late_s == 0
+    if (not on_time and collect_service_s is not None and v.required_level > 1 and v.pinned_technician is None
+            and _collect(key, v, call, searched, lives, benches, policy, collect_service_s)):
+        return
     if offers and offers[0][1] != key:
         _, other, option = offers[0]
         home.hand_over(v.id)
         lives[other].insert(call, option, policy=policy)
     else:
         home.place(v.id, offers[0][2] if offers else None, policy=policy)
+
+
+def _collect(key: str, v: RoutingVisit, call: NewCall, areas: list[str], lives: dict[str, LiveArea],
+             benches: "_Benches", policy: str, service_s: int) -> bool:
+    """Collect an on-site call for the bench when a technician of ``areas`` can set off for it
+    within the hour; True if one was sent."""
+    collect = replace(call, required_level=1, service_s=service_s)
+    rank = offer_key(policy, lambda o: benches.prefer(v.id, o, to_bench=True))
+    offers = []
+    for area in areas:
+        probe = collect if area != key else replace(collect, id=f"{v.id}#collect")  # the area holds the call
+        offers += [(rank(o), area, o) for o in lives[area].urgent_options(probe, policy=policy) if o.late_s == 0]
+    if not offers:
+        return False
+    _, area, option = min(offers, key=lambda x: (x[0], x[1] != key, x[2].technician_id))
+    benches.collect(v.id)
+    if area == key:
+        lives[key].collect_instead(v.id, service_s)
+        lives[key].place(v.id, option, policy=policy)
+    else:
+        lives[key].hand_over(v.id)
+        lives[area].insert(collect, option, policy=policy)
+    return True
 
 
 def make_plan(
@@ -366,7 +401,7 @@ def make_plan(
     tech_of = {t.id: t for t in day_ds.technicians}
     req_of = {r.id: r for r in day_ds.requests}
     problems = {a.key: routing_problem(a, day_ds, by_req, params.day, params.dispatch_target_s, travel,
-                                       tech_of, req_of, params.max_overtime_s)
+                                       tech_of, req_of, params.max_overtime_s, params.assignment.collect_service_s)
                 for a in areas}
     if pins:
         problems = {k: _with_pins(p, pins) for k, p in problems.items()}
@@ -375,8 +410,10 @@ def make_plan(
     timings["matrices"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
+    benches = _Benches.of(day_ds, result)
     lives, walls, limits = _dispatch_day(problems, coords, _area_finder(day_ds, params, travel), params, pool,
-                                         report, _home_repairs(day_ds))
+                                         report, benches)
+    result = _collected(result, benches.collected, day_ds)
     results = {k: live.result() for k, live in lives.items()}
     day_problems = {k: live.day_problem() for k, live in lives.items()}
     violations = {k: _violations(live, results[k], day_problems[k]) for k, live in lives.items()}
@@ -445,12 +482,50 @@ def _area_finder(day_ds: Dataset, params: PlanParams, travel: HaversineTravel) -
                       params.assignment.max_visit_travel_s, params.candidate_areas)
 
 
-def _home_repairs(day_ds: Dataset) -> Callable[[str, InsertionOption], int]:
-    """0 when the option's technician's own centre can repair the call's device (a pickup that
-    skips the courier; every on-site call), else 1."""
-    home = {t.id: day_ds.network[t.home_centre_id] for t in day_ds.technicians}
-    pickup_level = {r.id: r.level for r in day_ds.requests if r.mode == Mode.PICKUP}
-    return lambda vid, o: 0 if vid not in pickup_level or home[o.technician_id].can_repair(pickup_level[vid]) else 1
+@dataclass
+class _Benches:
+    """Which calls bring a device to a bench (pickups, and on-site calls collected instead), so
+    that among technicians who keep the promise one whose own centre can repair the device comes
+    first (it skips the courier; every on-site call counts as such)."""
+
+    home: dict[str, Centre]  # technician id -> his centre
+    level: dict[str, int]  # request id -> repair level
+    to_bench: set[str]  # requests whose device goes to a bench
+    collected: set[str] = field(default_factory=set)  # on-site calls collected during dispatch
+
+    @classmethod
+    def of(cls, day_ds: Dataset, result: AssignmentResult) -> "_Benches":
+        return cls({t.id: day_ds.network[t.home_centre_id] for t in day_ds.technicians},
+                   {r.id: r.level for r in day_ds.requests},
+                   {a.request_id for a in result.assigned if a.mode == Mode.PICKUP})
+
+    def prefer(self, vid: str, o: InsertionOption, to_bench: bool = False) -> int:
+        if not (to_bench or vid in self.to_bench):
+            return 0
+        return 0 if self.home[o.technician_id].can_repair(self.level[vid]) else 1
+
+    def collect(self, vid: str) -> None:
+        self.to_bench.add(vid)
+        self.collected.add(vid)
+
+
+def _collected(result: AssignmentResult, collected: set[str], day_ds: Dataset) -> AssignmentResult:
+    """The assignment with the on-site calls collected during dispatch served as pickups: their
+    device goes to the lowest centre of the visiting centre's chain able to repair it (the plan
+    follows it from the technician's own centre, see ``_device_path``)."""
+    if not collected:
+        return result
+    net = day_ds.network
+    level = {r.id: r.level for r in day_ds.requests if r.id in collected}
+    out = []
+    for a in result.assigned:
+        if a.request_id in collected:
+            chain = net.chain(a.visit_centre_id)  # type: ignore[arg-type]
+            able = [i for i, c in enumerate(chain) if c.can_repair(level[a.request_id])] or [len(chain) - 1]
+            a = replace(a, mode=Mode.PICKUP, repair_centre_id=chain[able[0]].id, bench_day=None, courier_hops=able[0],
+                        rule="collected for the bench: nobody able to repair it on site could set off within the hour")
+        out.append(a)
+    return replace(result, assigned=tuple(out))
 
 
 def _violations(live: LiveArea, result: RoutingResult, day_problem: RoutingProblem) -> list[str]:
@@ -540,7 +615,7 @@ def _assemble(dataset, day_ds, deferred, result, areas, results, params):
                 r = req[s.visit_id]
                 stop_rows.append({
                     "technician_id": t.id, "sequence": seq + 1, "request_id": s.visit_id,
-                    "mode": r.mode.value, "level": r.level, "priority": int(r.priority),
+                    "mode": by_req[s.visit_id].mode.value, "level": r.level, "priority": int(r.priority),
                     "lon": r.lon, "lat": r.lat, "departure_s": s.departure_toward_s,
                     "arrival_s": s.arrival_s, "start_s": s.start_s, "end_s": s.end_s,
                     "travel_s": s.travel_s, "distance_m": s.distance_m, "dispatch_late_s": s.dispatch_late_s,
@@ -563,6 +638,7 @@ def _assemble(dataset, day_ds, deferred, result, areas, results, params):
         a = by_req.get(r.id)
         centre_id = (a.visit_centre_id or a.repair_centre_id) if a else ""
         row = {"request_id": r.id, "mode": r.mode.value, "level": r.level, "priority": int(r.priority),
+               "visit_mode": a.mode.value if a else r.mode.value,
                "province_adcode": net[centre_id].province_adcode if centre_id else r.county_adcode[:2] + "0000",
                "centre_id": centre_id, "created_s": r.created_s,
                "clock_start_s": clock_start_s(net[centre_id], r) if centre_id else r.created_s,
@@ -578,7 +654,7 @@ def _assemble(dataset, day_ds, deferred, result, areas, results, params):
                 row["dispatch_s"] = info["dispatch_s"]
                 # The promise runs on business hours (see assignment.business_deadline).
                 row["dispatch_wait_s"] = business_seconds(net[centre_id], row["clock_start_s"], info["dispatch_s"])
-                if r.mode == Mode.ONSITE:
+                if a.mode == Mode.ONSITE:
                     done = info["end_s"]
                 else:
                     hops, chain, day_offset = _device_path(net, a, info["tech"].home_centre_id, r.level,

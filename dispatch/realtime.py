@@ -425,6 +425,16 @@ class LiveArea:
         self.handed_over.add(visit_id)
         self._changed()
 
+    def collect_instead(self, visit_id: str, service_s: int) -> None:
+        """An on-site visit becomes a collection for the bench: any technician may take it, and
+        the work at the door is a hand-over of ``service_s``. Only before anyone set off."""
+        if visit_id in self.frozen:
+            raise DispatchError(f"visit {visit_id!r} is already under way; it cannot become a collection")
+        v = replace(self._visit[visit_id], required_level=1, service_s=service_s)
+        self.problem = replace(self.problem, visits=tuple(v if x.id == visit_id else x for x in self.problem.visits))
+        self._visit[visit_id] = v
+        self._changed()
+
     # ---------------------------------------------------------------- drop-out
 
     def drop_out(self, tech_id: str, at_s: int) -> DropOutResult:

@@ -77,6 +77,10 @@ class SimParams:
     reoptimise_every_s: int | None = None  # optimiser: re-solve each area's movable work
     reoptimise_time_limit_s: float = 0.2
     drain_days: int = 7  # after the last call day, keep repairing and returning devices
+    # Optimiser: an on-site call nobody able to repair on site can set off for within the hour
+    # is collected for the bench instead (as ``AssignmentParams.collect_onsite``).
+    collect_onsite: bool = True
+    collect_service_s: int = 10 * 60
     seed: int = 0
 
 
@@ -100,6 +104,7 @@ class _World:
         self.ds, self.p, self.travel = dataset, params, travel
         self.net: Network = dataset.network
         self.benches = _Benches(self.net)
+        self.collected: set[str] = set()  # on-site calls collected for the bench instead
         self.log: list[tuple[str, int, str, str, str]] = []
         self.queue: list[tuple[int, int, str, str, tuple]] = []  # (t, seq, kind, request, payload)
         self._seq = itertools.count()
@@ -272,6 +277,18 @@ class _Optimiser:
                 key = rank(o)
                 if best is None or key < best[0]:
                     best = (key, a, o)
+        if (r.mode == Mode.ONSITE and call.required_level > 1 and self.w.p.collect_onsite
+                and (best is None or best[2].late_s > 0)):
+            collect = replace(call, required_level=1, service_s=self.w.p.collect_service_s)
+            rank = offer_key(policy, lambda o: 0 if self.w.net[self.home[o.technician_id]].can_repair(r.level) else 1)
+            offers = [(rank(o), a, o) for a in areas for o in self.areas[a].urgent_options(collect, policy=policy)
+                      if o.late_s == 0]
+            if offers:
+                _, a, opt = min(offers, key=lambda x: x[0])
+                got = self.areas[a].insert(collect, opt, policy=policy)
+                if hasattr(got, "technician_id"):
+                    self.w.collected.add(r.id)
+                    return a, got.technician_id
         if best is None:
             return "capacity"
         _, a, opt = best
@@ -377,8 +394,8 @@ def simulate(
         station = w.nearest[r.id]
         clock = dispatch_clock_start(station, r)
         w.outcome[r.id] = {
-            "request_id": r.id, "mode": r.mode.value, "level": r.level, "priority": int(r.priority),
-            "province_adcode": station.province_adcode, "centre_id": station.id,
+            "request_id": r.id, "mode": r.mode.value, "visit_mode": r.mode.value, "level": r.level,
+            "priority": int(r.priority), "province_adcode": station.province_adcode, "centre_id": station.id,
             "created_s": r.created_s, "clock_start_s": clock, "dispatch_s": np.nan,
             "dispatch_wait_s": np.nan, "completion_s": np.nan, "repair_tier": np.nan,
             "repair_centre_id": None, "unassigned_reason": ""}
@@ -437,7 +454,9 @@ def simulate(
                                                         s.departure_toward_s)
                 w.event(r.id, s.departure_toward_s, "dispatched", tech.id)
                 w.event(r.id, s.arrival_s, "on_site", tech.id)
-                if r.mode == Mode.ONSITE:
+                if r.id in w.collected:
+                    o["visit_mode"] = "pickup"
+                if r.mode == Mode.ONSITE and r.id not in w.collected:
                     w.event(r.id, s.end_s, "returned", tech.id, "repaired on site")
                     o["completion_s"] = s.end_s
                 else:

@@ -84,9 +84,28 @@ def test_onsite_goes_to_a_centre_whose_technician_has_the_level():
 
 
 def test_unassigned_with_reasons():
-    res = run(req("U1", 2, Mode.ONSITE, product="wearable"), max_visit_travel_s=4 * H)
+    res = run(req("U1", 2, Mode.ONSITE, product="wearable"), max_visit_travel_s=4 * H, collect_onsite=False)
     assert [(u.request_id, u.reason_code) for u in res.unassigned] == [("U1", "no_technician_in_reach")]
     assert "no technician able to do level 2 (wearable)" in res.unassigned[0].reason
+    far = run(req("U2", 1, Mode.PICKUP, lon=110.0, lat=40.0))
+    assert [(u.request_id, u.reason_code) for u in far.unassigned] == [("U2", "no_technician_in_reach")]
+
+
+def test_onsite_call_nobody_can_repair_on_site_is_collected_for_the_bench():
+    # Only T2/T3 do level 2, and only phones: T1 (any product, level 1) collects the wearable,
+    # with a 10-minute hand-over; the device goes by courier to C1, the first level-2 bench.
+    from dispatch.travel import DEFAULT_TRAVEL
+
+    res = run(req("U1", 2, Mode.ONSITE, product="wearable"))
+    assert res.unassigned == ()
+    (a,) = res.assigned
+    assert (a.mode, a.visit_centre_id, a.repair_centre_id, a.courier_hops) == (Mode.PICKUP, "S1", "C1", 1)
+    assert "collected for the bench" in a.rule
+    tr = int(DEFAULT_TRAVEL.time_s_from_distance(DEFAULT_TRAVEL.distance_m(119.97, 30.54, 119.971, 30.541)))
+    # 10:00 + 30 min allowance + drive there and back + 10 min hand-over at S1; courier 5 h to
+    # C1, 90 min bench, 5 h back, 4 h to the customer.
+    at_s1 = 10 * H + 1800 + 2 * tr + 600
+    assert a.est_turnaround_s == at_s1 + 5 * H + 1.5 * H + 5 * H + 4 * H - 10 * H
 
 
 def test_technician_hours_cap_moves_visits_to_the_next_centre():

@@ -187,3 +187,34 @@ def test_a_pin_overrides_the_assignments_reach():
     assert pinned.unassigned.empty and pinned.stops["technician_id"].tolist() == ["TB"]
     assert pinned.outcomes.set_index("request_id").loc["F", "repair_centre_id"] == "CB"
     assert pinned.routing_stats["violations"].sum() == 0
+
+
+def test_an_onsite_call_nobody_can_repair_within_the_hour_is_collected_instead():
+    from dispatch.assignment import AssignmentParams
+    from dispatch.model import Dataset, Technician, TimeWindow
+
+    net, techs = _two_prefectures()
+    # CA's technician alone does level 2; two level-2 on-site calls at 10:00 next to SA: he
+    # takes one (2 h of work), and SA's level-1 technician collects the other within the hour.
+    ca = Technician("TC", "CA", 2, TimeWindow(9 * H, 18 * H), TimeWindow(13 * H, 14 * H), 1800)
+    calls = tuple(replace(c, level=2) for c in _calls(("K1", 10, Mode.ONSITE, 120), ("K2", 10, Mode.ONSITE, 120)))
+    ds = Dataset(net, (techs[0], ca), calls, "2026-03-02")
+    plan = make_plan(ds, PlanParams(seed=1, deterministic=True))
+    out = plan.outcomes.set_index("request_id")
+    assert plan.unassigned.empty and (out["dispatch_wait_s"] <= 3600).all()
+    stops = plan.stops.set_index("request_id")
+    collected = stops.index[stops["technician_id"] == "TA"].tolist()
+    assert len(collected) == 1 and stops.loc[collected, "mode"].tolist() == ["pickup"]
+    (c,) = collected
+    assert stops.loc[c, "end_s"] - stops.loc[c, "start_s"] == 600  # a hand-over, not the repair
+    on_site = ({"K1", "K2"} - {c}).pop()
+    assert stops.loc[on_site, "technician_id"] == "TC" and stops.loc[on_site, "mode"] == "onsite"
+    assert out.loc[c, "visit_mode"] == "pickup" and out.loc[c, "repair_centre_id"] == "CA"  # SA cannot do level 2
+    assert out.loc[c, "completion_s"] > stops.loc[c, "end_s"]  # the device still has to be repaired
+    from dispatch.kpis import kpis
+    assert kpis(plan.outcomes)["onsite_collected_share"] == 0.5
+    assert plan.routing_stats["violations"].sum() == 0
+    # The manager's switch: without collection the second call waits for the level-2 technician.
+    strict = make_plan(ds, PlanParams(seed=1, deterministic=True, assignment=AssignmentParams(collect_onsite=False)))
+    late = strict.outcomes.set_index("request_id")
+    assert (late["visit_mode"] == "onsite").all() and not (late["dispatch_wait_s"] <= 3600).all()

@@ -147,3 +147,19 @@ def test_a_centre_without_bench_hours_sends_devices_up_not_into_a_crash():
     for policy in ("optimiser", "baseline"):
         out = simulate(ds, SimParams(policy=policy)).outcomes.set_index("request_id")
         assert out.loc["W", "repair_centre_id"] in ("C1", "P1")
+
+
+def test_an_onsite_call_nobody_can_repair_on_site_is_collected_for_the_bench():
+    # Only T2/T3 do level 2, and only phones: T1 (level 1, any product) collects the wearable
+    # within the hour, with a 10-minute hand-over; it is repaired on C1's level-2 bench.
+    call = req("W", 2, Mode.ONSITE, created_h=10, product="wearable")
+    ds = Dataset(NETWORK, TECHS, (call,), "2026-03-02")
+    res = simulate(ds, SimParams(policy="optimiser"))
+    t = _times(res, "W")
+    assert t["dispatched"] == 10 * H and t["picked_up"] - t["on_site"] == 600
+    assert "returned" in t and t["returned"] > t["repaired"] > t["at_station"]
+    out = res.outcomes.set_index("request_id")
+    assert out.loc["W", "visit_mode"] == "pickup" and out.loc["W", "repair_centre_id"] == "C1"
+    assert kpis(res.outcomes)["onsite_collected_share"] == 1.0
+    strict = simulate(ds, SimParams(policy="optimiser", collect_onsite=False, drain_days=1)).outcomes
+    assert strict["dispatch_s"].isna().all() and (strict["unassigned_reason"] != "").all()
