@@ -9,7 +9,9 @@
     is used), completion_s (device back
     with the customer / on-site repair done; NaN if not served), repair_tier (tier of the bench
     that repaired it; NaN for on-site work), unassigned_reason ("" when served); optionally
-    visit_mode (how it is served: an on-site call may be collected for the bench, ``pickup``).
+    visit_mode (how it is served: an on-site call may be collected for the bench, ``pickup``),
+    reach_s (drive from the nearest centre with technicians: splits the dispatch rate into
+    calls within the dispatch target's drive and those beyond the network's reach).
 ``workload``: one row per technician, columns
     technician_id, centre_id, province_adcode, available_s (net shift time), busy_s (travel +
     service), travel_s, distance_m, overtime_s, jobs.
@@ -52,6 +54,13 @@ def kpis(outcomes: pd.DataFrame, workload: pd.DataFrame | None = None,
     out["dispatch_within_target_rate"] = (
         float((wait_s <= dispatch_target_s).sum() / len(trav)) if len(trav) else math.nan
     )
+    if "reach_s" in trav:  # the network's reach: calls within an hour's drive of a technician's centre
+        near = trav["reach_s"] <= dispatch_target_s
+        out["beyond_reach_share"] = float((~near).mean()) if len(trav) else math.nan
+        out["dispatch_in_reach_rate"] = (
+            float((wait_s[near] <= dispatch_target_s).mean()) if near.any() else math.nan)
+        out["dispatch_beyond_reach_rate"] = (
+            float((wait_s[~near] <= dispatch_target_s).mean()) if (~near).any() else math.nan)
     out["time_to_dispatch_p50_min"] = _pct(wait_s, 50) / 60
     out["time_to_dispatch_p95_min"] = _pct(wait_s, 95) / 60
     served = outcomes[outcomes["completion_s"].notna()]
@@ -98,6 +107,9 @@ def kpis_by(outcomes: pd.DataFrame, key: str, workload: pd.DataFrame | None = No
 KPI_LABELS = {
     "requests": "requests",
     "dispatch_within_target_rate": "dispatched <= 60 min",
+    "dispatch_in_reach_rate": "dispatched <= 60 min, <= 1 h drive away",
+    "dispatch_beyond_reach_rate": "dispatched <= 60 min, farther",
+    "beyond_reach_share": "calls > 1 h drive from a centre",
     "time_to_dispatch_p50_min": "time to dispatch p50 (min)",
     "time_to_dispatch_p95_min": "time to dispatch p95 (min)",
     "served_share": "served (repaired or returned)",

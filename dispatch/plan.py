@@ -421,6 +421,7 @@ def make_plan(
 
     t0 = time.perf_counter()
     plan = _assemble(dataset, day_ds, deferred, result, areas, results, params)
+    plan[2]["reach_s"] = reach_s(day_ds, plan[2]["request_id"], travel)
     timings["assemble"] = time.perf_counter() - t0
     stats = _routing_stats(areas, problems, day_problems, results, walls, limits, violations)
     return Plan(dataset_fingerprint(dataset), params, *plan, timings, stats, day_problems, results)
@@ -473,6 +474,22 @@ def _assign_pinned(result: AssignmentResult, pinned_to: dict[str, str], day_ds: 
     taken = {a.request_id for a in extra}
     return replace(result, assigned=result.assigned + tuple(extra),
                    unassigned=tuple(u for u in result.unassigned if u.request_id not in taken))
+
+
+def reach_s(dataset: Dataset, request_ids: Sequence[str], travel: HaversineTravel = DEFAULT_TRAVEL) -> np.ndarray:
+    """Per request, the drive (s) from the nearest centre with a technician: how far the
+    network's reach is from the customer, whoever is free (splits the dispatch KPI into calls
+    the network covers within the hour and those beyond it)."""
+    staffed_ids = {t.home_centre_id for t in dataset.technicians}
+    staffed = CentreIndex(tuple(c for c in dataset.network if c.id in staffed_ids))
+    req = {r.id: r for r in dataset.requests}
+    if not len(request_ids) or not len(staffed):
+        return np.full(len(request_ids), np.nan)
+    lon = np.array([req[i].lon for i in request_ids])
+    lat = np.array([req[i].lat for i in request_ids])
+    _, dist_m = staffed.nearest(lon, lat)
+    road_m = (np.atleast_1d(dist_m) * travel.detour).astype(np.int64)
+    return np.asarray(travel.time_s_from_distance(road_m), dtype=float)
 
 
 def _area_finder(day_ds: Dataset, params: PlanParams, travel: HaversineTravel) -> AreaFinder:

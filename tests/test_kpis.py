@@ -56,6 +56,19 @@ def test_hand_checked_kpis():
     assert k["overtime_h"] == 0.5
 
 
+def test_reach_split_and_collected_share_by_hand():
+    out = outcomes()
+    # a and c are 20 min from a centre, b and d 2 h; b was collected instead of repaired on site.
+    out["reach_s"] = [1200, 2 * H, 1200, 2 * H, 0]
+    out["visit_mode"] = ["onsite", "pickup", "pickup", "pickup", "walkin"]
+    k = kpis(out)
+    assert k["beyond_reach_share"] == 0.5  # b, d of a, b, c, d
+    assert k["dispatch_in_reach_rate"] == 1.0  # a (30 min), c (10 min)
+    assert k["dispatch_beyond_reach_rate"] == 0.0  # b (90 min), d (never)
+    assert k["onsite_collected_share"] == 0.5  # b of the on-site calls a, b
+    assert "dispatch_in_reach_rate" not in kpis(outcomes())  # only when the producer knows the reach
+
+
 def test_grouping_and_reasons():
     by = kpis_by(outcomes(), "province_adcode", workload())
     assert list(by["province_adcode"]) == ["33", "44"]

@@ -20,7 +20,7 @@ def run_plan_bench(preset: str, seed: int, calls_per_day: float | None, workers:
     from dispatch.baseline import BaselineParams, baseline_plan
     from dispatch.executor import executor
     from dispatch.kpis import kpis
-    from dispatch.plan import PlanParams, make_plan
+    from dispatch.plan import PlanParams, make_plan, reach_s
     from dispatch.synthetic import GeneratorParams, generate, with_calls_per_day
 
     gen_params = GeneratorParams()
@@ -42,6 +42,7 @@ def run_plan_bench(preset: str, seed: int, calls_per_day: float | None, workers:
         stages[k] = v
     t0 = time.perf_counter()
     base_out, base_work = baseline_plan(ds, BaselineParams.from_assignment(params.assignment, params.day))
+    base_out["reach_s"] = reach_s(ds, base_out["request_id"].tolist())
     stages["baseline"] = time.perf_counter() - t0
     stats = plan.routing_stats
     return {
