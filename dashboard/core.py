@@ -140,11 +140,12 @@ class Pin:
 
 
 def plan_area(ds: Dataset, day: int, seed: int = 0, pins: tuple[Pin, ...] = (),
-              progress: Progress | None = None, workers: int = 1) -> Plan:
+              progress: Progress | None = None, workers: int = 1, deterministic: bool = False) -> Plan:
     """``make_plan`` for one day, with the dispatcher's pins (``RoutingVisit.pinned_*``). With
     ``workers`` > 1 the routing areas are solved in a spawn process pool of that size
-    (``dispatch.executor``); the plan is the same as the sequential one."""
-    params = PlanParams(seed=seed, day=day)
+    (``dispatch.executor``); with ``deterministic`` the plan is the same as the sequential one
+    (otherwise each area's search stops on a clock, which a busy machine moves)."""
+    params = PlanParams(seed=seed, day=day, deterministic=deterministic)
     if workers <= 1:
         return make_plan(ds, params, progress=progress, pins=pins)
     from dispatch.executor import executor

@@ -34,7 +34,7 @@ from dispatch.checker import check
 from dispatch.errors import DispatchError, InputError
 from dispatch.model import DAY_S, Centre, Dataset, Mode, Request, Technician, Tier
 from dispatch.network import CentreIndex, Network
-from dispatch.realtime import AreaFinder, InsertionOption, LiveArea, NewCall, offer_key
+from dispatch.realtime import AreaFinder, InsertionOption, LiveArea, NewCall, collect_offers, collection, offer_key
 from dispatch.routing import (
     BreakRule,
     RoutingParams,
@@ -355,15 +355,12 @@ def _collect(key: str, v: RoutingVisit, call: NewCall, areas: list[str], lives: 
              benches: "_Benches", policy: str, service_s: int) -> bool:
     """Collect an on-site call for the bench when a technician of ``areas`` can set off for it
     within the hour; True if one was sent."""
-    collect = replace(call, required_level=1, service_s=service_s)
+    collect = collection(call, service_s)
     rank = offer_key(policy, lambda o: benches.prefer(v.id, o, to_bench=True))
-    offers = []
-    for area in areas:
-        probe = collect if area != key else replace(collect, id=f"{v.id}#collect")  # the area holds the call
-        offers += [(rank(o), area, o) for o in lives[area].urgent_options(probe, policy=policy) if o.late_s == 0]
+    offers = collect_offers(collect, [(a, lives[a]) for a in areas], policy, rank)
     if not offers:
         return False
-    _, area, option = min(offers, key=lambda x: (x[0], x[1] != key, x[2].technician_id))
+    _, area, option = offers[0]
     benches.collect(v.id)
     if area == key:
         lives[key].collect_instead(v.id, service_s)
@@ -651,6 +648,7 @@ def _assemble(dataset, day_ds, deferred, result, areas, results, params):
     reason_of = {u["request_id"]: u["reason_code"] for u in unassigned_rows}
 
     outcome_rows, bench_use = [], defaultdict(int)
+    devices = []  # picked-up devices, booked on benches once every walk-in has its slot
     for r in day_ds.requests:
         a = by_req.get(r.id)
         centre_id = (a.visit_centre_id or a.repair_centre_id) if a else ""
@@ -662,32 +660,37 @@ def _assemble(dataset, day_ds, deferred, result, areas, results, params):
                "dispatch_s": np.nan, "dispatch_wait_s": np.nan, "completion_s": np.nan, "repair_tier": np.nan,
                "repair_centre_id": a.repair_centre_id if a else None,
                "est_turnaround_s": np.nan, "unassigned_reason": reason_of.get(r.id, "")}
-        if a is not None and r.id not in reason_of:
-            repair_id, bench_day = a.repair_centre_id, a.bench_day
-            if r.mode == Mode.WALKIN:
-                done = r.created_s + a.est_turnaround_s
-            else:
-                info = routed[r.id]
-                row["dispatch_s"] = info["dispatch_s"]
-                # The promise runs on business hours (see assignment.business_deadline).
-                row["dispatch_wait_s"] = business_seconds(net[centre_id], row["clock_start_s"], info["dispatch_s"])
-                if a.mode == Mode.ONSITE:
-                    done = info["end_s"]
-                else:
-                    hops, chain, day_offset = _device_path(net, a, info["tech"].home_centre_id, r.level,
-                                                           back_at_centre[r.id], params.assignment)
-                    ta, bench_day, _ = _bench_turnaround(net, chain, hops, back_at_centre[r.id],
-                                                         params.assignment.bench_s_by_level[r.level], day_offset,
-                                                         r.created_s, params.assignment)
-                    done = r.created_s + ta
-                    repair_id = chain[hops].id
-            row["completion_s"] = done
-            row["est_turnaround_s"] = done - r.created_s
-            if repair_id is not None:
-                row["repair_centre_id"] = repair_id
-                row["repair_tier"] = int(net[repair_id].tier)
-                bench_use[(repair_id, bench_day)] += params.assignment.bench_s_by_level[r.level]
         outcome_rows.append(row)
+        if a is None or r.id in reason_of:
+            continue
+        if r.mode == Mode.WALKIN:
+            _bench_row(row, r, r.created_s + a.est_turnaround_s, a.repair_centre_id, a.bench_day, net, bench_use,
+                       params.assignment)
+            continue
+        info = routed[r.id]
+        row["dispatch_s"] = info["dispatch_s"]
+        # The promise runs on business hours (see assignment.business_deadline).
+        row["dispatch_wait_s"] = business_seconds(net[centre_id], row["clock_start_s"], info["dispatch_s"])
+        if a.mode == Mode.ONSITE:
+            row["completion_s"] = info["end_s"]
+            row["est_turnaround_s"] = info["end_s"] - r.created_s
+            continue
+        hops, chain, day_offset = _device_path(net, a, info["tech"].home_centre_id, r.level,
+                                               back_at_centre[r.id], params.assignment)
+        at_bench_s = back_at_centre[r.id] + sum(chain[i].courier_to_parent_s for i in range(hops))
+        devices.append((at_bench_s, r, row, hops, chain, day_offset))
+    # The devices the plan collected reach their benches in this order; a day that is full
+    # (the assignment booked it for other devices, or technicians brought more than it planned)
+    # sends the repair to the next day with room.
+    for _, r, row, hops, chain, day_offset in sorted(devices, key=lambda d: (d[0], d[1].id)):
+        bench_s = params.assignment.bench_s_by_level[r.level]
+        cap_s = chain[hops].bench_s_per_day
+        for extra in range(MAX_BENCH_WAIT_DAYS):
+            ta, bench_day, _ = _bench_turnaround(net, chain, hops, back_at_centre[r.id], bench_s, day_offset + extra,
+                                                 r.created_s, params.assignment)
+            if bench_use[(chain[hops].id, bench_day)] + bench_s <= cap_s:
+                break
+        _bench_row(row, r, r.created_s + ta, chain[hops].id, bench_day, net, bench_use, params.assignment)
     outcomes = pd.DataFrame(outcome_rows)
     stops = pd.DataFrame(stop_rows)
     routes = pd.DataFrame(route_rows)
@@ -698,6 +701,20 @@ def _assemble(dataset, day_ds, deferred, result, areas, results, params):
     ])
     unassigned = pd.DataFrame(unassigned_rows, columns=["request_id", "reason_code", "reason"])
     return stops, routes, outcomes, workload, bench, unassigned
+
+
+MAX_BENCH_WAIT_DAYS = 30  # a device never waits longer for a bench in a plan's estimate
+
+
+def _bench_row(row: dict, r: Request, done_s: int, repair_id: str | None, bench_day: int | None, net: Network,
+               bench_use: dict, params: AssignmentParams) -> None:
+    """Fill a bench repair's completion into its outcome row and book its bench day."""
+    row["completion_s"] = done_s
+    row["est_turnaround_s"] = done_s - r.created_s
+    if repair_id is not None:
+        row["repair_centre_id"] = repair_id
+        row["repair_tier"] = int(net[repair_id].tier)
+        bench_use[(repair_id, bench_day)] += params.bench_s_by_level[r.level]
 
 
 def _device_path(net: Network, a: Assignment, home_id: str, level: int, back_s: int,

@@ -27,7 +27,7 @@ an overrun extends a job's end). Everything else may move.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING
@@ -611,6 +611,23 @@ def offer_key(policy: str, prefer=None):  # type: ignore[no-untyped-def]
     can repair the device), then :func:`rank_key`."""
     rank = rank_key(policy)
     return lambda o: (o.late_s > 0, 0 if prefer is None else prefer(o), *rank(o))
+
+
+def collection(call: NewCall, service_s: int) -> NewCall:
+    """An on-site call as a collection for the bench: any technician may take it, and the work
+    at the door is a hand-over of ``service_s`` (assignment rule 7)."""
+    return replace(call, required_level=1, service_s=service_s)
+
+
+def collect_offers(call: NewCall, areas: Sequence[tuple[str, "LiveArea"]], policy: str, rank) -> list:  # type: ignore[no-untyped-def]
+    """(rank, area, option) of every technician in ``areas`` who can set off within the hour
+    toward ``call`` (a :func:`collection`), best first; adds nothing. An area that already holds
+    the call (as an on-site visit) is probed under another id."""
+    offers = []
+    for name, live in areas:
+        probe = replace(call, id=f"{call.id}#collect") if call.id in live._visit else call
+        offers += [(rank(o), name, o) for o in live.urgent_options(probe, policy=policy) if o.late_s == 0]
+    return sorted(offers, key=lambda x: (x[0], x[2].technician_id))
 
 
 @dataclass(frozen=True)

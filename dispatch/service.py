@@ -333,7 +333,7 @@ class LiveService:
     def _decide(self, call_id: str, digest: str, body: dict[str, Any]) -> dict[str, Any]:
         from dispatch.assignment import business_deadline, dispatch_clock_start
         from dispatch.model import Mode, Priority, Request, TimeWindow
-        from dispatch.realtime import NewCall, offer_key
+        from dispatch.realtime import NewCall, collect_offers, collection, offer_key
 
         at = self.at_s(body.get("at"))
         lon, lat, county = self._location(body)
@@ -379,16 +379,24 @@ class LiveService:
         areas = self._opt.candidate_areas(r, call)
         policy = "eta" if priority == 3 else "travel"
         with self._locked(areas):
-            home_repairs = (lambda o: 0) if mode != "pickup" else (
-                lambda o: 0 if self._opt.w.net[self.home[o.technician_id]].can_repair(level) else 1)
             options = []
-            rank = offer_key(policy, home_repairs)
+            rank = offer_key(policy, (lambda o: 0) if mode != "pickup" else self._opt.repairs_at_home(level))
             for a in areas:
                 self._advance(a, at)
                 for o in self.areas[a].urgent_options(call, policy=policy):
                     options.append((rank(o), a, o))
             options.sort(key=lambda x: (x[0], x[2].technician_id))
             alternatives = sorted(options, key=lambda x: (x[2].eta_s, x[2].late_s, x[2].technician_id))
+            visit_mode = mode
+            if (mode == "onsite" and call.required_level > 1 and self.params.collect_onsite
+                    and (not options or options[0][2].late_s > 0)):
+                # Nobody able to repair it on site can set off within the hour: collected for
+                # the bench by one who can (assignment rule 7); the on-site offers stay listed.
+                collect = collection(call, self.params.collect_service_s)
+                collected = collect_offers(collect, [(a, self.areas[a]) for a in areas], policy,
+                                           offer_key(policy, self._opt.repairs_at_home(level)))
+                if collected:
+                    options, call, visit_mode = collected, collect, "pickup"
             if options:
                 _, area, opt = options[0]
                 got = self.areas[area].insert(call, opt, policy=policy)
@@ -398,7 +406,7 @@ class LiveService:
             else:
                 area, got = None, None
             tech = getattr(got, "technician_id", None)
-            answer = {**base, "area": area,
+            answer = {**base, "area": area, "visit_mode": visit_mode,
                       "alternatives": [self._option(a, o) for _, a, o in alternatives
                                        if o.technician_id != tech][:3]}
             if tech is not None:
@@ -407,6 +415,10 @@ class LiveService:
                 answer["reason"] = "" if got.meets_deadline else (  # type: ignore[union-attr]
                     "no technician can set off within the hour without breaking another customer's "
                     "promise; this is the earliest arrival that keeps them")
+                if visit_mode != mode:
+                    answer["note"] = ("nobody able to repair it on site can set off within the hour: the "
+                                      "technician collects the device for the bench (the on-site offers are "
+                                      "the alternatives)")
             elif got is not None:
                 answer |= {"status": "unassigned", "reason_code": got.reason_code, "reason": got.reason}
             else:
@@ -547,11 +559,13 @@ class LiveService:
                          "dispatch_s": s.departure_toward_s if s else np.nan,
                          "dispatch_wait_s": business_seconds(net[c.centre_id], c.clock_start_s, s.departure_toward_s)
                          if s else np.nan,
-                         "completion_s": s.end_s if s is not None and c.mode == "onsite" else np.nan,
+                         "visit_mode": c.answer.get("visit_mode", c.mode),
+                         "completion_s": s.end_s if s is not None and c.answer.get("visit_mode", c.mode) == "onsite"
+                         else np.nan,
                          "repair_tier": np.nan,
                          "unassigned_reason": "" if s is not None or c.mode == "walkin"
                          else (c.answer.get("reason_code") or "unassigned")})
-        cols = ["request_id", "mode", "level", "province_adcode", "centre_id", "created_s", "clock_start_s",
+        cols = ["request_id", "mode", "visit_mode", "level", "province_adcode", "centre_id", "created_s", "clock_start_s",
                 "dispatch_s", "dispatch_wait_s", "completion_s", "repair_tier", "unassigned_reason"]
         k = kpis(pd.DataFrame(rows, columns=cols), pd.DataFrame(work) if work else None)
         return {"day": self.day, "calls": len(calls),
@@ -670,6 +684,9 @@ class Decision(BaseModel):
     call_id: str
     status: Literal["planned", "unassigned", "walkin"]
     mode: str
+    visit_mode: str | None = Field(None, description="how the technician serves it: an onsite call nobody able "
+                                   "to repair on site can set off for within the hour is collected (pickup)")
+    note: str = ""
     at: str
     at_s: int
     station_id: str

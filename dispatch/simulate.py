@@ -38,7 +38,7 @@ from dispatch.baseline import _Benches
 from dispatch.errors import DispatchError, InputError
 from dispatch.model import DAY_S, Centre, Dataset, Mode, Request, Technician
 from dispatch.network import CentreIndex, Network
-from dispatch.realtime import AreaFinder, LiveArea, NewCall, offer_key
+from dispatch.realtime import AreaFinder, InsertionOption, LiveArea, NewCall, collect_offers, collection, offer_key
 from dispatch.routing import RoutingParams, RoutingProblem
 from dispatch.travel import DEFAULT_TRAVEL, HaversineTravel
 
@@ -258,6 +258,11 @@ class _Optimiser:
     def candidate_areas(self, r: Request, call: NewCall) -> list[str]:
         return self.find_areas(r.lon, r.lat)
 
+    def repairs_at_home(self, level: int) -> Callable[[InsertionOption], int]:
+        """0 for a technician whose own centre can repair a device of ``level`` (it skips the
+        courier), else 1."""
+        return lambda o: 0 if self.w.net[self.home[o.technician_id]].can_repair(level) else 1
+
     def dispatch(self, r: Request, call: NewCall) -> tuple[str, str] | str:
         """Insert the call; (area, technician) or the reason nobody can take it today."""
         best = None
@@ -267,9 +272,7 @@ class _Optimiser:
             return "no_technician_in_reach"
         # A picked-up device that its technician's own centre can repair skips the courier:
         # such technicians come first among those who keep the promise.
-        home_repairs = (lambda o: 0) if r.mode != Mode.PICKUP else (
-            lambda o: 0 if self.w.net[self.home[o.technician_id]].can_repair(r.level) else 1)
-        rank = offer_key(policy, home_repairs)
+        rank = offer_key(policy, (lambda o: 0) if r.mode != Mode.PICKUP else self.repairs_at_home(r.level))
         for a in areas:
             area = self.areas[a]
             area.advance(max(area.clock_s, call.release_s))
@@ -279,12 +282,11 @@ class _Optimiser:
                     best = (key, a, o)
         if (r.mode == Mode.ONSITE and call.required_level > 1 and self.w.p.collect_onsite
                 and (best is None or best[2].late_s > 0)):
-            collect = replace(call, required_level=1, service_s=self.w.p.collect_service_s)
-            rank = offer_key(policy, lambda o: 0 if self.w.net[self.home[o.technician_id]].can_repair(r.level) else 1)
-            offers = [(rank(o), a, o) for a in areas for o in self.areas[a].urgent_options(collect, policy=policy)
-                      if o.late_s == 0]
+            collect = collection(call, self.w.p.collect_service_s)
+            offers = collect_offers(collect, [(a, self.areas[a]) for a in areas], policy,
+                                    offer_key(policy, self.repairs_at_home(r.level)))
             if offers:
-                _, a, opt = min(offers, key=lambda x: x[0])
+                _, a, opt = offers[0]
                 got = self.areas[a].insert(collect, opt, policy=policy)
                 if hasattr(got, "technician_id"):
                     self.w.collected.add(r.id)

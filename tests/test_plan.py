@@ -55,6 +55,8 @@ def test_routes_pass_the_independent_checker(tiny_plan):
     s = tiny_plan.stops
     assert (s["start_s"] >= s["window_start_s"]).all() and (s["start_s"] <= s["window_end_s"]).all()
     assert (s["arrival_s"] >= s["departure_s"]).all() and (s["end_s"] >= s["start_s"]).all()
+    b = tiny_plan.bench  # and no bench day holds more repairs than its hours
+    assert len(b) and (b["bench_h_used"] <= b["bench_h_capacity"]).all(), b[b["bench_h_used"] > b["bench_h_capacity"]]
 
 
 def test_plan_is_for_the_day_asked(tiny):
@@ -218,3 +220,27 @@ def test_an_onsite_call_nobody_can_repair_within_the_hour_is_collected_instead()
     strict = make_plan(ds, PlanParams(seed=1, deterministic=True, assignment=AssignmentParams(collect_onsite=False)))
     late = strict.outcomes.set_index("request_id")
     assert (late["visit_mode"] == "onsite").all() and not (late["dispatch_wait_s"] <= 3600).all()
+
+
+def test_a_device_brought_to_a_full_bench_waits_for_the_next_day_with_room():
+    from dispatch.model import Dataset, Tier
+    from dispatch.network import Network
+
+    net, techs = _two_prefectures()
+    # CB's bench holds two 30-min repairs a day; two walk-ins fill today's. K2 is borrowed by
+    # CB's technician (as in the borrowing test) and his device reaches CB's full bench.
+    net = Network(tuple(replace(c, bench_hours_per_day=1.0) if c.id == "CB" else c for c in net))
+    walkins = tuple(replace(c, lon=120.03, lat=30.45, service_s=0)
+                    for c in _calls(("W1", 9.5, Mode.WALKIN, 0), ("W2", 9.5, Mode.WALKIN, 0)))
+    calls = _calls(("K1", 10, Mode.PICKUP, 90), ("K2", 10, Mode.PICKUP, 90)) + walkins
+    plan = make_plan(Dataset(net, techs, calls, "2026-03-02"), PlanParams(seed=1, deterministic=True))
+    out = plan.outcomes.set_index("request_id")
+    assert out.loc[["W1", "W2"], "repair_centre_id"].tolist() == ["CB", "CB"]
+    borrowed = plan.stops.set_index("technician_id").loc["TB", "request_id"]
+    assert out.loc[borrowed, "repair_centre_id"] == "CB"
+    bench = plan.bench.set_index(["centre_id", "day"])
+    assert (plan.bench["bench_h_used"] <= plan.bench["bench_h_capacity"]).all(), plan.bench
+    assert bench.loc[("CB", 0), "bench_h_used"] == 1.0 and bench.loc[("CB", 1), "bench_h_used"] == 0.5
+    # Repaired when CB opens the next morning (09:00 + 30 min), back with the customer 4 h later.
+    assert out.loc[borrowed, "completion_s"] == 24 * H + 9.5 * H + 4 * H
+    assert net["CB"].tier == Tier.CITY

@@ -258,3 +258,26 @@ def test_sigkill_and_restart_keeps_every_acknowledged_call_once(tmp_path: Path) 
     check = verify(db, "tiny", 1, 0, acked)
     assert check["ok"], check
     assert check["stored_calls"] == 40 and check["duplicated"] == 0
+
+
+def test_onsite_calls_beyond_the_skilled_technicians_are_collected_and_replayed(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'collect.sqlite'}"
+    svc = LiveService(_config(db))
+    c = TestClient(create_app(_config(db), svc))
+    # Long level-2 on-site jobs at 10:00 until nobody able to do level 2 can set off within the
+    # hour: the next one is collected by a technician who can, with the promise kept.
+    collected = None
+    for i in range(60):
+        d = _call(c, id=f"c-l2-{i}", level=2, mode="onsite", service_min=240)
+        assert d["status"] == "planned" and d["meets_deadline"], d
+        if d["visit_mode"] == "pickup":
+            collected = d
+            break
+        assert d["visit_mode"] == "onsite" and d["note"] == ""
+    assert collected is not None, "the level-2 technicians never ran out"
+    assert "collects the device" in collected["note"]
+    kpis = c.get("/kpis", headers=V).json()["kpis"]
+    assert kpis["onsite_collected_share"] > 0
+    assert svc.violations() == {a: [] for a in svc.areas}
+    again = LiveService(_config(db))  # the log replays the collection, not the on-site call
+    assert {a: x.routes for a, x in again.areas.items()} == {a: x.routes for a, x in svc.areas.items()}
