@@ -183,11 +183,11 @@ class ProgressTracker:
         self.sink = sink
         self.last = 0.0
 
-    def __call__(self, stage: str, done: int, total: int) -> None:
+    def __call__(self, stage: str, done: int, total: int, note: str = "") -> None:
         lo, span = self.WEIGHTS.get(stage, (self.last, 0.0))
         frac = lo + span * (done / total if total else 1.0)
         self.last = max(self.last, min(1.0, frac))
-        self.sink(self.last, f"{stage}: {done}/{total}")
+        self.sink(self.last, f"{stage}: {done}/{total}" + (f" · {note}" if note else ""))
 
 
 # --------------------------------------------------------------------------------------------

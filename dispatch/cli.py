@@ -27,7 +27,7 @@ class _Bar:
         self.enabled = enabled and sys.stderr.isatty()
         self.bars: dict[str, object] = {}
 
-    def __call__(self, stage: str, done: int, total: int) -> None:
+    def __call__(self, stage: str, done: int, total: int, note: str = "") -> None:
         if not self.enabled:
             return
         from tqdm import tqdm
@@ -37,6 +37,8 @@ class _Bar:
             bar = self.bars[stage] = tqdm(total=total, desc=stage, leave=False, file=sys.stderr)
         bar.total = total  # type: ignore[attr-defined]
         bar.n = done  # type: ignore[attr-defined]
+        if note:  # a running KPI, e.g. the share dispatched within the hour so far
+            bar.set_postfix_str(note, refresh=False)  # type: ignore[attr-defined]
         bar.refresh()  # type: ignore[attr-defined]
         if done >= total:
             bar.close()  # type: ignore[attr-defined]

@@ -10,6 +10,7 @@ belong to the next day's plan: they are listed as unassigned with reason ``next_
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -280,16 +281,24 @@ def _dispatch_day(
     order = sorted((k for k in problems if batches[k][0].visits and batches[k][0].technicians),
                    key=lambda k: -len(problems[k].visits))
     report("routing areas", 0, len(order))
+    batch_calls = sum(len(batches[k][0].visits) for k in order)
+    routed = 0
+
+    def routed_note(res: RoutingResult) -> str:
+        nonlocal routed
+        routed += sum(len(r.stops) for r in res.routes)
+        return f"{routed:,} of {batch_calls:,} morning calls routed within the hour"
+
     if pool is None:
         for n, key in enumerate(order):
             _, results[key], walls[key] = _solve_batch(key, *batches[key][:2])
-            report("routing areas", n + 1, len(order))
+            report("routing areas", n + 1, len(order), note=routed_note(results[key]))
     else:
         futures: list[Future] = [pool.submit(_solve_batch, key, *batches[key][:2]) for key in order]
         for n, fut in enumerate(as_completed(futures)):
             key, res, wall = fut.result()
             results[key], walls[key] = res, wall
-            report("routing areas", n + 1, len(order))
+            report("routing areas", n + 1, len(order), note=routed_note(res))
 
     lives: dict[str, LiveArea] = {}
     waiting: list[tuple[str, RoutingVisit]] = []
@@ -305,6 +314,7 @@ def _dispatch_day(
     waiting.sort(key=lambda kv: (kv[1].release_s, -kv[1].priority, kv[1].id))
     next_reopt = None if params.reoptimise_every_s is None else day_start + params.reoptimise_every_s
     report("dispatching calls", 0, len(waiting))
+    on_time = routed_total = sum(len(ids) for live in lives.values() for ids in live.routes.values())
     for n, (key, v) in enumerate(waiting):
         while next_reopt is not None and next_reopt <= v.release_s:
             for live in lives.values():
@@ -312,16 +322,18 @@ def _dispatch_day(
                 live.reoptimise(RoutingParams(time_limit_s=params.reoptimise_time_limit_s, seed=params.seed,
                                               workers=1, dispatch_deadline="hard"))
             next_reopt += params.reoptimise_every_s  # type: ignore[operator]
-        _place(key, v, lives, find_areas, benches,
-               params.assignment.collect_service_s if params.assignment.collect_onsite else None)
+        on_time += _place(key, v, lives, find_areas, benches,
+                          params.assignment.collect_service_s if params.assignment.collect_onsite else None)
         if n % 500 == 499 or n + 1 == len(waiting):
-            report("dispatching calls", n + 1, len(waiting))
+            share = on_time / (routed_total + n + 1)
+            report("dispatching calls", n + 1, len(waiting), note=f"{100 * share:.1f} % dispatched within the hour so far")
     return lives, walls, {k: batches[k][1].time_limit_s for k in problems}
 
 
 def _place(key: str, v: RoutingVisit, lives: dict[str, LiveArea], find_areas: AreaFinder,
-           benches: "_Benches", collect_service_s: int | None) -> None:
-    """Place one call (see ``_dispatch_day``, step 2)."""
+           benches: "_Benches", collect_service_s: int | None) -> bool:
+    """Place one call (see ``_dispatch_day``, step 2); True if a technician sets off for it
+    within the hour."""
     home = lives[key]
     home.advance(max(home.clock_s, v.release_s))
     policy = "eta" if v.priority == 3 else "travel"
@@ -342,13 +354,14 @@ def _place(key: str, v: RoutingVisit, lives: dict[str, LiveArea], find_areas: Ar
     on_time = bool(offers) and offers[0][2].late_s == 0
     if (not on_time and collect_service_s is not None and v.required_level > 1 and v.pinned_technician is None
             and _collect(key, v, call, searched, lives, benches, policy, collect_service_s)):
-        return
+        return True
     if offers and offers[0][1] != key:
         _, other, option = offers[0]
         home.hand_over(v.id)
-        lives[other].insert(call, option, policy=policy)
+        got = lives[other].insert(call, option, policy=policy)
     else:
-        home.place(v.id, offers[0][2] if offers else None, policy=policy)
+        got = home.place(v.id, offers[0][2] if offers else None, policy=policy)
+    return isinstance(got, InsertionOption) and got.late_s == 0
 
 
 def _collect(key: str, v: RoutingVisit, call: NewCall, areas: list[str], lives: dict[str, LiveArea],
@@ -382,7 +395,7 @@ def make_plan(
     """Plan day ``params.day``: assign, route every area (in ``pool`` if given), estimate, KPIs."""
     from dispatch.io import dataset_fingerprint
 
-    report = progress or (lambda stage, done, total: None)
+    report = _noting(progress)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     day_reqs, deferred = _requests_of_day(dataset, params.day)
@@ -422,6 +435,22 @@ def make_plan(
     timings["assemble"] = time.perf_counter() - t0
     stats = _routing_stats(areas, problems, day_problems, results, walls, limits, violations)
     return Plan(dataset_fingerprint(dataset), params, *plan, timings, stats, day_problems, results)
+
+
+def _noting(progress: Progress | None) -> Callable[..., None]:
+    """The caller's progress callback, also given a running-KPI note (``note=``) when it takes a
+    fourth argument (the CLI's bar and the dashboard do; a plain (stage, done, total) callback
+    is called as it is)."""
+    if progress is None:
+        return lambda stage, done, total, note="": None
+    try:
+        params = list(inspect.signature(progress).parameters.values())
+    except (TypeError, ValueError):  # a builtin without a signature
+        params = []
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    if sum(p.kind in positional for p in params) >= 4 or any(p.kind == p.VAR_POSITIONAL for p in params):
+        return progress
+    return lambda stage, done, total, note="": progress(stage, done, total)
 
 
 def _pinned_to(pins: Sequence[Pin], day_ds: Dataset) -> dict[str, str]:

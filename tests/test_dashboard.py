@@ -454,3 +454,12 @@ def test_large_province_plans_use_a_pool_and_small_areas_do_not(area):
 def test_plan_in_a_process_pool_equals_the_sequential_plan(area):
     seq, par = core.plan_area(area, 0, deterministic=True), core.plan_area(area, 0, workers=2, deterministic=True)
     assert par.stops[["request_id", "technician_id", "start_s"]].equals(seq.stops[["request_id", "technician_id", "start_s"]])
+
+
+def test_progress_tracker_shows_the_stage_fraction_and_the_running_kpi():
+    got = []
+    tracker = core.ProgressTracker(lambda frac, label: got.append((frac, label)))
+    tracker("assignment", 1, 1)
+    tracker("routing areas", 1, 2, note="5 of 9 morning calls routed within the hour")
+    assert got[0] == (pytest.approx(0.1), "assignment: 1/1")
+    assert got[1] == (pytest.approx(0.4), "routing areas: 1/2 · 5 of 9 morning calls routed within the hour")

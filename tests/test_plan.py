@@ -217,9 +217,20 @@ def test_an_onsite_call_nobody_can_repair_within_the_hour_is_collected_instead()
     assert kpis(plan.outcomes)["onsite_collected_share"] == 0.5
     assert plan.routing_stats["violations"].sum() == 0
     # The manager's switch: without collection the second call waits for the level-2 technician.
-    strict = make_plan(ds, PlanParams(seed=1, deterministic=True, assignment=AssignmentParams(collect_onsite=False)))
+    notes, plain = [], []
+    strict = make_plan(ds, PlanParams(seed=1, deterministic=True, assignment=AssignmentParams(collect_onsite=False)),
+                       progress=lambda stage, done, total, note="": notes.append((stage, done, total, note)))
     late = strict.outcomes.set_index("request_id")
     assert (late["visit_mode"] == "onsite").all() and not (late["dispatch_wait_s"] <= 3600).all()
+    # The progress bar's running KPIs: one of the two routed in the morning batch, the other
+    # dispatched late in call order: 50 % within the hour, as the final KPI says.
+    assert ("routing areas", 1, 1, "1 of 2 morning calls routed within the hour") in notes
+    assert notes[-1] == ("dispatching calls", 1, 1, "50.0 % dispatched within the hour so far")
+    from dispatch.kpis import kpis as plan_kpis
+    assert plan_kpis(strict.outcomes)["dispatch_within_target_rate"] == 0.5
+    # A plain (stage, done, total) callback still works, without notes.
+    make_plan(ds, PlanParams(seed=1, deterministic=True), progress=lambda stage, done, total: plain.append(stage))
+    assert "dispatching calls" in plain
 
 
 def test_a_device_brought_to_a_full_bench_waits_for_the_next_day_with_room():
