@@ -36,6 +36,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Mapping
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -300,8 +301,9 @@ def _reachable(r: Request, level: int, centres: list[Centre], staff: dict[str, l
     """Up to ``candidates`` of ``centres`` (nearest first) with a technician able to do the
     call's ``level`` within the maximum drive, and that drive (s)."""
     out = []
-    for c in centres:
-        tr = int(travel.time_s_from_distance(travel.distance_m(c.lon, c.lat, r.lon, r.lat)))
+    drive_s = travel.time_s_from_distance(travel.distance_m(
+        np.array([c.lon for c in centres]), np.array([c.lat for c in centres]), r.lon, r.lat))
+    for c, tr in zip(centres, drive_s.tolist()):
         if tr <= params.max_visit_travel_s and _can_visit(staff[c.id], r, level):
             out.append((c, tr))
             if len(out) == params.candidates:
@@ -332,7 +334,10 @@ def assign(
     params: AssignmentParams = AssignmentParams(),
     travel: HaversineTravel = DEFAULT_TRAVEL,
     progress: Progress | None = None,
+    pool: Executor | None = None,
 ) -> AssignmentResult:
+    """Assign every request (see the rules above). With ``pool``, the independent groups
+    (provinces) are solved in parallel, largest first; the answer is the same as without."""
     options, unassigned = build_options(dataset, params, travel)
     req_by_id = {r.id: r for r in dataset.requests}
     tech_cap = _tech_capacity_s(dataset, params)
@@ -344,8 +349,16 @@ def assign(
     assigned: list[Assignment] = []
     statuses = []
     objective = 0
-    for n, (_, rids) in enumerate(sorted(groups.items())):
-        choice, status = _solve_group(rids, options, tech_cap, bench_cap, params)
+    ordered = sorted(groups.items())
+    solver = _SolverParams(params.overload_cost, params.time_limit_s, params.relative_gap, params.seed)
+    if pool is not None and len(ordered) > 1:
+        futures = {key: pool.submit(_solve_group, rids, {rid: options[rid] for rid in rids}, tech_cap, bench_cap,
+                                    solver)
+                   for key, rids in sorted(ordered, key=lambda kv: -len(kv[1]))}
+        solved = (futures[key].result() for key, _ in ordered)
+    else:
+        solved = (_solve_group(rids, options, tech_cap, bench_cap, solver) for _, rids in ordered)
+    for n, ((_, rids), (choice, status)) in enumerate(zip(ordered, solved)):
         statuses.append(status)
         for rid in rids:
             k = choice.get(rid)
@@ -417,7 +430,17 @@ def _greedy(rids, options, tech_cap, bench_cap) -> dict[str, int]:
     return choice
 
 
-def _solve_group(rids, options, tech_cap, bench_cap, params) -> tuple[dict[str, int], str]:
+@dataclass(frozen=True)
+class _SolverParams:
+    """What a group's solve needs of ``AssignmentParams`` (plain values: it goes to other processes)."""
+
+    overload_cost: int
+    time_limit_s: float
+    relative_gap: float
+    seed: int
+
+
+def _solve_group(rids, options, tech_cap, bench_cap, params: _SolverParams) -> tuple[dict[str, int], str]:
     from ortools.sat.python import cp_model
 
     greedy = _greedy(rids, options, tech_cap, bench_cap)

@@ -400,7 +400,7 @@ def make_plan(
     t0 = time.perf_counter()
     day_reqs, deferred = _requests_of_day(dataset, params.day)
     day_ds = Dataset(dataset.network, dataset.technicians, tuple(day_reqs), dataset.epoch_date, dataset.meta)
-    result = assign(day_ds, params.assignment, travel, progress)
+    result = assign(day_ds, params.assignment, travel, progress, pool)
     timings["assignment"] = time.perf_counter() - t0
     pinned_to = _pinned_to(pins, day_ds)
     result = _assign_pinned(result, pinned_to, day_ds, params.assignment, travel)

@@ -149,3 +149,27 @@ def test_a_call_no_centre_of_its_province_reaches_goes_across_the_border():
     near = replace(req("Y", 1, Mode.ONSITE, lon=117.25, lat=31.85), county_adcode="341100")
     res = assign(replace(ds, requests=(near,)), AssignmentParams())
     assert [a.visit_centre_id for a in res.assigned] == ["P2"]
+
+
+def test_provinces_solved_in_a_process_pool_give_the_same_assignment():
+    from dispatch.executor import executor
+
+    def moved(c):  # the same chain two degrees east, in another province
+        return replace(c, id=c.id + "b", name=c.name + "b", lon=c.lon + 2, parent_id=c.parent_id and c.parent_id + "b",
+                       province_adcode="340000", prefecture_adcode="340500",
+                       county_adcode=c.county_adcode and "340521")
+
+    net = Network(tuple(NETWORK) + tuple(moved(c) for c in NETWORK))
+    techs = TECHS + tuple(replace(t, id=t.id + "b", home_centre_id=t.home_centre_id + "b") for t in TECHS)
+    reqs = []
+    for i in range(6):  # walk-ins filling S1's bench, on-site and pickup calls, in both provinces
+        for dlon, county, tag in ((0, "330521", "a"), (2, "340521", "b")):
+            for mode, level in ((Mode.WALKIN, 1), (Mode.ONSITE, 1), (Mode.PICKUP, 2)):
+                r = req(f"{tag}{mode.value}{i}", level, mode, created_h=9 + i, lon=119.971 + dlon)
+                reqs.append(replace(r, county_adcode=county))
+    ds = Dataset(net, techs, tuple(reqs), "2026-03-02")
+    alone = assign(ds, AssignmentParams(time_limit_s=5.0))
+    with executor(2) as pool:
+        pooled = assign(ds, AssignmentParams(time_limit_s=5.0), pool=pool)
+    assert {a.visit_centre_id or a.repair_centre_id for a in alone.assigned} >= {"S1", "S1b"}
+    assert pooled == alone
