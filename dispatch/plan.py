@@ -337,8 +337,11 @@ def _place(key: str, v: RoutingVisit, lives: dict[str, LiveArea], find_areas: Ar
     home = lives[key]
     home.advance(max(home.clock_s, v.release_s))
     policy = "eta" if v.priority == 3 else "travel"
-    rank = offer_key(policy, lambda o: benches.prefer(v.id, o))
-    offers = [(rank(o), key, o) for o in home.options(v.id, policy)]
+    rank = offer_key(policy, lambda o: benches.prefer(v.id, o.technician_id))
+    # Only the best home option matters here (and whether it settles the call), so the search
+    # may stop at the first insertion that keeps the promise without overtime (travel policy).
+    offers = [(rank(o), key, o) for o in home.options(v.id, policy, lambda t: benches.prefer(v.id, t),
+                                                      settle_first=policy == "travel")]
     settled = offers and offers[0][2].late_s == 0 and offers[0][2].overtime_s == 0
     call = _call_of(v, float(home.lon[v.node]), float(home.lat[v.node]))
     searched = [key]
@@ -369,7 +372,7 @@ def _collect(key: str, v: RoutingVisit, call: NewCall, areas: list[str], lives: 
     """Collect an on-site call for the bench when a technician of ``areas`` can set off for it
     within the hour; True if one was sent."""
     collect = collection(call, service_s)
-    rank = offer_key(policy, lambda o: benches.prefer(v.id, o, to_bench=True))
+    rank = offer_key(policy, lambda o: benches.prefer(v.id, o.technician_id, to_bench=True))
     offers = collect_offers(collect, [(a, lives[a]) for a in areas], policy, rank)
     if not offers:
         return False
@@ -542,10 +545,10 @@ class _Benches:
                    {r.id: r.level for r in day_ds.requests},
                    {a.request_id for a in result.assigned if a.mode == Mode.PICKUP})
 
-    def prefer(self, vid: str, o: InsertionOption, to_bench: bool = False) -> int:
+    def prefer(self, vid: str, technician_id: str, to_bench: bool = False) -> int:
         if not (to_bench or vid in self.to_bench):
             return 0
-        return 0 if self.home[o.technician_id].can_repair(self.level[vid]) else 1
+        return 0 if self.home[technician_id].can_repair(self.level[vid]) else 1
 
     def collect(self, vid: str) -> None:
         self.to_bench.add(vid)

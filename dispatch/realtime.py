@@ -27,7 +27,7 @@ an overrun extends a job's end). Everything else may move.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING
@@ -187,6 +187,7 @@ class LiveArea:
         if clock_s < self.clock_s:
             raise DispatchError(f"the clock cannot go back: at {self.clock_s}, asked {clock_s}")
         events = []
+        moved = set()
         for tid in self.routes:
             # The plan as it stood before this moment: what it had him set off toward by now
             # is what he did (timed at the new clock, a departure would move to now).
@@ -195,6 +196,7 @@ class LiveArea:
                 if st.visit_id not in self.frozen and st.departure_toward_s <= clock_s:
                     self.frozen[st.visit_id] = st
                     events.append((st.visit_id, JobState.DISPATCHED.value, st.departure_toward_s))
+                    moved.add(tid)
             # A break is history once it is over, or once it lies inside work already under way;
             # a break an idle technician would be on now can still move with new work.
             bw = self._tech[tid].break_window
@@ -206,8 +208,13 @@ class LiveArea:
                                       default=-1)
                 if b + bw.duration_s <= clock_s or b < committed_until:
                     self.break_taken[tid] = b
+                    moved.add(tid)
         self.clock_s = clock_s
-        self._cache.clear()  # departures not yet made now count from the new clock
+        # Departures not yet made now count from the new clock. A route where nothing was
+        # frozen and no break became history keeps its timeline: every departure it still has
+        # lies after the new clock (or it would have been frozen), so the clock bounds none.
+        for tid in moved:
+            self._cache.pop(tid, None)
         return events
 
     def report(self, visit_id: str, status: str, at_s: int) -> None:
@@ -237,8 +244,13 @@ class LiveArea:
         self.frozen[visit_id] = st
         self._changed()
 
-    def _changed(self) -> None:
-        self._cache.clear()
+    def _changed(self, tech_id: str | None = None) -> None:
+        """Something changed: only ``tech_id``'s route if given (his timeline is recomputed),
+        else anything (every timeline is)."""
+        if tech_id is None:
+            self._cache.clear()
+        else:
+            self._cache.pop(tech_id, None)
         self.version += 1
 
     # ---------------------------------------------------------------- insertion
@@ -288,12 +300,21 @@ class LiveArea:
         self.problem = replace(self.problem, travel_s=time_buf[:, :n, :n], distance_m=dist_buf[:n, :n])
         self.lon, self.lat = lon_buf[:n], lat_buf[:n]
 
-    def _options_for(self, v: RoutingVisit, only: str | None = None,
-                     policy: str = "eta") -> list[InsertionOption]:
+    def _options_for(self, v: RoutingVisit, only: str | None = None, policy: str = "eta",
+                     prefer: Callable[[str], int] | None = None, settle_first: bool = False) -> list[InsertionOption]:
         """Each technician's best feasible insertion (or only ``only``'s), ranked by
-        :func:`rank_key`."""
+        :func:`rank_key`.
+
+        With ``settle_first`` (the ``travel`` policy only), insertions are tried in the order of
+        (``prefer(technician id)``, added driving), which needs no timeline; once one keeps the
+        promise without overtime, no insertion later in that order can rank before it under
+        :func:`offer_key`, so the search stops there. The best option is the same as a full
+        search's; the list then holds only the technicians tried."""
+        if settle_first and policy != "travel":
+            raise DispatchError("settle_first needs the 'travel' policy (ranking by added driving)")
         rank = rank_key(policy)
-        out: list[InsertionOption] = []
+        candidates: list[tuple[int, int, str, int]] = []  # (preference, added driving, technician, position)
+        state = {}
         for tid, k in self._tech.items():
             if (only is not None and tid != only) or tid in self.unavailable or not qualified(k, v):
                 continue
@@ -306,39 +327,54 @@ class LiveArea:
             n_frozen = sum(1 for x in ids if x in self.frozen)
             tt = self.problem.travel_s[k.speed_class]
             nodes = [k.start_node] + [self._visit[x].node for x in ids]
-            was_on_time = {s.visit_id for s in before.stops if s.dispatch_late_s == 0}
-            best: InsertionOption | None = None
+            state[tid] = (k, ids, None, before)
+            first = 0 if prefer is None else prefer(tid)
             for pos in range(n_frozen, len(ids) + 1):
-                order = ids[:pos] + [v.id] + ids[pos:]
-                after = self._schedule(k, order)
-                if not after.feasible or any(s.dispatch_late_s > 0 for s in after.stops
-                                             if s.visit_id != v.id and s.visit_id in was_on_time):
-                    continue  # a window, shift or break broken, or a kept promise lost
-                st = after.stops[pos]
-                if st.departure_toward_s < self.clock_s:
-                    continue  # cannot set off in the past
-                if v.priority == 1 and self.reserve_share > 0:
-                    busy = sum(s.end_s - s.start_s + s.travel_s for s in after.stops)
-                    if busy > (1 - self.reserve_share) * (k.shift_end_s - k.shift_start_s):
-                        continue
                 # Only the legs around the new visit change (the drive home is not a stop's).
                 prev = nodes[pos]
                 added = int(tt[prev, v.node])
                 if pos < len(ids):
                     added += int(tt[v.node, nodes[pos + 1]]) - int(tt[prev, nodes[pos + 1]])
-                opt = InsertionOption(
-                    tid, pos, st.departure_toward_s, st.arrival_s, st.start_s, st.dispatch_late_s == 0,
-                    st.dispatch_late_s, added, after.end_s, max(0, after.end_s - k.shift_end_s))
-                if best is None or rank(opt) < rank(best):
-                    best = opt
-            if best is not None:
-                out.append(best)
+                candidates.append((first, added, tid, pos))
+        if settle_first:
+            candidates.sort()
+        best: dict[str, InsertionOption] = {}
+        settled: tuple[int, int] | None = None
+        for first, added, tid, pos in candidates:
+            if settled is not None and (first, added) > settled:
+                break
+            k, ids, was_on_time, before = state[tid]
+            if was_on_time is None:
+                was_on_time = {s.visit_id for s in before.stops if s.dispatch_late_s == 0}
+                state[tid] = (k, ids, was_on_time, before)
+            order = ids[:pos] + [v.id] + ids[pos:]
+            after = self._schedule(k, order)
+            if not after.feasible or any(s.dispatch_late_s > 0 for s in after.stops
+                                         if s.visit_id != v.id and s.visit_id in was_on_time):
+                continue  # a window, shift or break broken, or a kept promise lost
+            st = after.stops[pos]
+            if st.departure_toward_s < self.clock_s:
+                continue  # cannot set off in the past
+            if v.priority == 1 and self.reserve_share > 0:
+                busy = sum(s.end_s - s.start_s + s.travel_s for s in after.stops)
+                if busy > (1 - self.reserve_share) * (k.shift_end_s - k.shift_start_s):
+                    continue
+            opt = InsertionOption(
+                tid, pos, st.departure_toward_s, st.arrival_s, st.start_s, st.dispatch_late_s == 0,
+                st.dispatch_late_s, added, after.end_s, max(0, after.end_s - k.shift_end_s))
+            if tid not in best or rank(opt) < rank(best[tid]):
+                best[tid] = opt
+            if settle_first and opt.late_s == 0 and opt.overtime_s == 0 and settled is None:
+                settled = (first, added)
+        out = list(best.values())
         out.sort(key=lambda o: (*rank(o), o.technician_id))
         return out
 
-    def options(self, visit_id: str, policy: str = "eta") -> list[InsertionOption]:
-        """Every technician's best insertion of a visit the area already holds, best first."""
-        return self._options_for(self._visit[visit_id], policy=policy)
+    def options(self, visit_id: str, policy: str = "eta", prefer: Callable[[str], int] | None = None,
+                settle_first: bool = False) -> list[InsertionOption]:
+        """Every technician's best insertion of a visit the area already holds, best first (see
+        ``_options_for`` for ``prefer`` and ``settle_first``)."""
+        return self._options_for(self._visit[visit_id], policy=policy, prefer=prefer, settle_first=settle_first)
 
     def urgent_options(self, call: NewCall, policy: str = "eta") -> list[InsertionOption]:
         """Every technician who can take the call without breaking a promise, ranked by
@@ -375,7 +411,7 @@ class LiveArea:
             return u
         best = options[0]
         self.routes[best.technician_id].insert(best.position, v.id)
-        self._changed()
+        self._changed(best.technician_id)
         return best
 
     def repair(self, policy: str = "travel") -> list[str]:
