@@ -214,3 +214,37 @@ def test_insertion_never_breaks_a_pinned_start():
     a = next(s for s in area.schedule("T1").stops if s.visit_id == "A")
     assert a.start_s == pinned_at
     assert_feasible(area)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.sampled_from(["call", "call", "advance"]), st.floats(0, 1), st.floats(0, 1)),
+                min_size=3, max_size=16),
+       st.integers(0, 2**16))
+def test_the_pruned_search_and_kept_timelines_match_a_full_recomputation(events, seed):
+    from dispatch.realtime import offer_key
+
+    rng = np.random.default_rng(seed)
+    area = empty_area(n_techs=4)
+    clock, n = 8 * H, 0
+    for kind, a, b in events:
+        if kind == "advance":
+            clock += int(a * 2 * H)
+            area.advance(clock)
+        else:
+            n += 1
+            v = area._add_visit(call(f"C{n}", 120.05 + 0.3 * a, 30.80 + 0.15 * b, clock,
+                                     service_min=int(rng.integers(10, 150)),
+                                     later_h=float(rng.choice([0, 0, 1.5, 3]))))
+            liked = {t for t in area.routes if rng.random() < 0.5}
+            prefer = lambda tid: 0 if tid in liked else 1  # noqa: E731
+            key = offer_key("travel", lambda o: prefer(o.technician_id))
+            full = area._options_for(v, policy="travel")
+            pruned = area._options_for(v, policy="travel", prefer=prefer, settle_first=True)
+            assert bool(full) == bool(pruned)
+            if full:  # the same best offer, found with fewer timelines
+                best = min(full, key=lambda o: (key(o), o.technician_id))
+                assert min(pruned, key=lambda o: (key(o), o.technician_id)) == best
+            area.place(v.id, policy="travel")
+        # Every timeline kept in the cache is what a fresh computation gives.
+        for tid, ids in area.routes.items():
+            assert area.schedule(tid) == area._schedule(area._tech[tid], ids)
