@@ -1,5 +1,5 @@
 """`dispatch coverage`, `locate` and `scenario ...` through click's CliRunner on the tiny preset
-(one prefecture: Huzhou; stations S330503, S330521, S330522, S330523 under C330500)."""
+(one prefecture: Huzhou; stations S330503, S330522, S330523 under C330500)."""
 
 from __future__ import annotations
 
@@ -42,13 +42,13 @@ def test_coverage_prints_tables_and_writes_catchments(run, tmp_path):
 
 def test_locate_exact_greedy_locks_and_geojson(run, tmp_path):
     out = tmp_path / "sites.geojson"
-    res = run("locate", "--preset", "tiny", "--model", "mclp", "--p", "2", "--lock-open", "S330521",
+    res = run("locate", "--preset", "tiny", "--model", "mclp", "--p", "2", "--lock-open", "S330522",
               "--lock-closed", "330503", "--geojson", str(out))
     assert res.exit_code == 0, res.output
     assert "mclp: OPTIMAL" in res.output and "2 sites chosen" in res.output
     feats = json.loads(out.read_text())["features"]
     sites = {f["properties"]["site"] for f in feats if f["properties"]["kind"] == "site"}
-    assert "330521" in sites and "330503" not in sites and len(sites) == 2
+    assert "330522" in sites and "330503" not in sites and len(sites) == 2
     assert {f["properties"]["kind"] for f in feats} == {"site", "catchment"}
     res = run("locate", "--preset", "tiny", "--p", "3", "--greedy")
     assert res.exit_code == 0 and "mclp-greedy: HEURISTIC" in res.output
@@ -72,11 +72,11 @@ def test_locate_bad_input_is_exit_2(run, args, message):
 
 
 def test_scenario_create_list_apply_compare(run, db):
-    res = run("scenario", "create", "fewer", "--preset", "tiny", "--close", "S330521", "--open", "330502",
+    res = run("scenario", "create", "fewer", "--preset", "tiny", "--close", "S330522", "--open", "330502",
               "--add-tech", "C330500:2", "--dispatch-target-min", "45", "--db", db)
     assert res.exit_code == 0, res.output
-    assert "closed: S330521" in res.output and "opened: S330502" in res.output
-    assert "warning [fewer]: closing S330521: its 3 technician(s) move to C330500" in res.output
+    assert "closed: S330522" in res.output and "opened: S330502" in res.output
+    assert "warning [fewer]: closing S330522: its 3 technician(s) move to C330500" in res.output
     res = run("scenario", "list", "--db", db)
     assert "fewer" in res.output and "preset tiny, seed 1" in res.output
     res = run("scenario", "apply", "fewer", "--db", db)
@@ -90,7 +90,7 @@ def test_scenario_bad_input_is_a_clear_error(run, db):
     res = run("scenario", "create", "bad", "--preset", "tiny", "--close", "S999", "--db", db)
     assert res.exit_code == 2
     assert ("Error: close: unknown station id 'S999'; expected an existing station id such as "
-            "S330503, S330521, S330522 (6 in all)") in res.output
+            "S330503, S330522, S330523 (5 in all)") in res.output
     res = run("scenario", "create", "neg", "--preset", "tiny", "--add-tech", "C330500:-2", "--db", db)
     assert res.exit_code == 2
     assert "Error: add: count -2 for 'C330500' is negative; use 'remove' to take technicians away" in res.output

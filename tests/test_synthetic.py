@@ -172,3 +172,28 @@ def test_stations_are_shared_out_even_without_any_demand(geo):
     chosen = _station_counties(counties, counties, 20)
     assert len(chosen) == 20 and chosen["adcode"].is_unique
     assert isinstance(chosen, pd.DataFrame)
+
+
+def test_stations_leave_no_county_seat_beyond_the_coverage_drive(geo):
+    from dispatch.synthetic import NetworkParams, Preset, generate_network
+    from dispatch.travel import DEFAULT_TRAVEL
+
+    weights = county_demand_weights(geo)
+    seats = geo.counties
+    lon, lat = seats["seat_lon"].to_numpy(float), seats["seat_lat"].to_numpy(float)
+
+    def farthest_h(net):  # per county seat, the drive (h) to its nearest centre
+        c_lon = np.array([c.lon for c in net]); c_lat = np.array([c.lat for c in net])
+        drive = [DEFAULT_TRAVEL.time_s_from_distance(DEFAULT_TRAVEL.distance_m(
+            lon[i:i + 400, None], lat[i:i + 400, None], c_lon[None], c_lat[None])).min(axis=1)
+            for i in range(0, len(lon), 400)]
+        return np.concatenate(drive) / 3600
+
+    covered = generate_network(geo, weights, NetworkParams(), Preset("national"))
+    by_demand = generate_network(geo, weights, NetworkParams(coverage_max_drive_h=None), Preset("national"))
+    assert len(covered.by_tier(Tier.COUNTY)) == len(by_demand.by_tier(Tier.COUNTY)) == 1600
+    far_covered, far_demand = farthest_h(covered), farthest_h(by_demand)
+    # Only 2 seats stay beyond, against hundreds by demand alone: their counties host a centre
+    # (so no station) that lies far from the seat point (Sansha's Xisha district, whose city
+    # centre is on another island; Shuanghu, Tibet, whose vast polygon holds Nagqu's seat).
+    assert (far_covered > 1.5).sum() <= 2 < 250 < (far_demand > 1.5).sum()
