@@ -292,13 +292,13 @@ def _dispatch_day(
     if pool is None:
         for n, key in enumerate(order):
             _, results[key], walls[key] = _solve_batch(key, *batches[key][:2])
-            report("routing areas", n + 1, len(order), note=routed_note(results[key]))
+            report("routing areas", n + 1, len(order), routed_note(results[key]))
     else:
         futures: list[Future] = [pool.submit(_solve_batch, key, *batches[key][:2]) for key in order]
         for n, fut in enumerate(as_completed(futures)):
             key, res, wall = fut.result()
             results[key], walls[key] = res, wall
-            report("routing areas", n + 1, len(order), note=routed_note(res))
+            report("routing areas", n + 1, len(order), routed_note(res))
 
     lives: dict[str, LiveArea] = {}
     waiting: list[tuple[str, RoutingVisit]] = []
@@ -326,7 +326,7 @@ def _dispatch_day(
                           params.assignment.collect_service_s if params.assignment.collect_onsite else None)
         if n % 500 == 499 or n + 1 == len(waiting):
             share = on_time / (routed_total + n + 1)
-            report("dispatching calls", n + 1, len(waiting), note=f"{100 * share:.1f} % dispatched within the hour so far")
+            report("dispatching calls", n + 1, len(waiting), f"{100 * share:.1f} % dispatched within the hour so far")
     return lives, walls, {k: batches[k][1].time_limit_s for k in problems}
 
 
@@ -441,9 +441,9 @@ def make_plan(
 
 
 def _noting(progress: Progress | None) -> Callable[..., None]:
-    """The caller's progress callback, also given a running-KPI note (``note=``) when it takes a
-    fourth argument (the CLI's bar and the dashboard do; a plain (stage, done, total) callback
-    is called as it is)."""
+    """The caller's progress callback, also given a running-KPI note as a fourth argument when
+    it takes one (the CLI's bar and the dashboard do; a plain (stage, done, total) callback is
+    called as it is)."""
     if progress is None:
         return lambda stage, done, total, note="": None
     try:
