@@ -277,17 +277,18 @@ def _station_counties(candidates: pd.DataFrame, counties: pd.DataFrame, n: int,
     by_centres = index.covered_by(*centres_lonlat)
     reach = index.reach_of(candidates)
     reserved = 0
-    for _ in range(50):
+    while True:  # ``reserved`` grows every round, up to ``n``
         by_demand = _demand_stations(candidates, counties, n - reserved)
         covered = by_centres.copy()
         for i in by_demand.index:
             covered[reach[i]] = True
         cover = _greedy_cover({i: r for i, r in reach.items() if i not in by_demand.index}, covered,
                               counties["weight"].to_numpy(float), dict(zip(candidates.index, candidates["adcode"])))
-        if len(cover) <= reserved:
+        if len(cover) <= reserved or reserved == n:
             break
-        reserved = len(cover)
-    chosen = pd.concat([by_demand, candidates.loc[cover]])
+        reserved = min(n, len(cover))
+    # A budget too small to cover every seat keeps the cover's first (most covering) picks.
+    chosen = pd.concat([by_demand, candidates.loc[cover[: n - len(by_demand)]]])
     if len(chosen) < n:  # the cover needed fewer than reserved: the rest by demand weight
         rest = candidates.drop(chosen.index).sort_values(["weight", "adcode"], ascending=[False, True])
         chosen = pd.concat([chosen, rest.head(n - len(chosen))])

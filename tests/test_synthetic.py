@@ -197,3 +197,6 @@ def test_stations_leave_no_county_seat_beyond_the_coverage_drive(geo):
     # (so no station) that lies far from the seat point (Sansha's Xisha district, whose city
     # centre is on another island; Shuanghu, Tibet, whose vast polygon holds Nagqu's seat).
     assert (far_covered > 1.5).sum() <= 2 < 250 < (far_demand > 1.5).sum()
+    # A budget too small to cover every seat still gets exactly its stations (the cover's first).
+    small = generate_network(geo, weights, NetworkParams(county_stations=100), Preset("national"))
+    assert len(small.by_tier(Tier.COUNTY)) == 100
