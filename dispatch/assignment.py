@@ -262,7 +262,7 @@ def build_options(
 
                 reachable = in_reach(level) if r.mode == Mode.PICKUP or on_site else []
                 rule = "picked up, repaired on a bench"
-                if (r.mode == Mode.ONSITE and not reachable and r.level > 1
+                if (r.mode == Mode.ONSITE and not reachable
                         and (params.collect_onsite or r.level > params.onsite_max_level)):
                     on_site, level = False, 1
                     rule = "collected for the bench (nobody within reach can repair it on site), repaired"
@@ -337,7 +337,8 @@ def assign(
     pool: Executor | None = None,
 ) -> AssignmentResult:
     """Assign every request (see the rules above). With ``pool``, the independent groups
-    (provinces) are solved in parallel, largest first; the answer is the same as without."""
+    (provinces) are solved in parallel, largest first: the same answer as without whenever each
+    solve ends on its gap before its time limit (CP-SAT stopped by the clock depends on load)."""
     options, unassigned = build_options(dataset, params, travel)
     req_by_id = {r.id: r for r in dataset.requests}
     tech_cap = _tech_capacity_s(dataset, params)

@@ -55,12 +55,12 @@ def kpis(outcomes: pd.DataFrame, workload: pd.DataFrame | None = None,
         float((wait_s <= dispatch_target_s).sum() / len(trav)) if len(trav) else math.nan
     )
     if "reach_s" in trav:  # the network's reach: calls within an hour's drive of a technician's centre
-        near = trav["reach_s"] <= dispatch_target_s
-        out["beyond_reach_share"] = float((~near).mean()) if len(trav) else math.nan
+        near, far = trav["reach_s"] <= dispatch_target_s, trav["reach_s"] > dispatch_target_s  # unknown: neither
+        out["beyond_reach_share"] = float(far.mean()) if len(trav) else math.nan
         out["dispatch_in_reach_rate"] = (
             float((wait_s[near] <= dispatch_target_s).mean()) if near.any() else math.nan)
         out["dispatch_beyond_reach_rate"] = (
-            float((wait_s[~near] <= dispatch_target_s).mean()) if (~near).any() else math.nan)
+            float((wait_s[far] <= dispatch_target_s).mean()) if far.any() else math.nan)
     out["time_to_dispatch_p50_min"] = _pct(wait_s, 50) / 60
     out["time_to_dispatch_p95_min"] = _pct(wait_s, 95) / 60
     served = outcomes[outcomes["completion_s"].notna()]
@@ -75,8 +75,8 @@ def kpis(outcomes: pd.DataFrame, workload: pd.DataFrame | None = None,
     out["turnaround_within_48h_share"] = float((ta_h <= 48).mean()) if len(ta_h) else math.nan
     if "visit_mode" in outcomes:  # on-site calls collected for the bench instead (assignment rule 7)
         onsite = outcomes[outcomes["mode"] == "onsite"]
-        out["onsite_collected_share"] = (float((onsite["visit_mode"] == "pickup").mean()) if len(onsite)
-                                         else math.nan)
+        collected = (onsite["visit_mode"] == "pickup") & (onsite["unassigned_reason"] == "")
+        out["onsite_collected_share"] = float(collected.mean()) if len(onsite) else math.nan
     bench = outcomes["repair_tier"].dropna()
     for tier in (1, 2, 3):
         out[f"bench_share_tier{tier}"] = float((bench == tier).mean()) if len(bench) else math.nan

@@ -370,7 +370,9 @@ def _place(key: str, v: RoutingVisit, lives: dict[str, LiveArea], find_areas: Ar
 def _collect(key: str, v: RoutingVisit, call: NewCall, areas: list[str], lives: dict[str, LiveArea],
              benches: "_Benches", policy: str, service_s: int) -> bool:
     """Collect an on-site call for the bench when a technician of ``areas`` can set off for it
-    within the hour; True if one was sent."""
+    within the hour (and a bench of its chain can repair it); True if one was sent."""
+    if benches.bench_of.get(v.id) is None:
+        return False
     collect = collection(call, service_s)
     rank = offer_key(policy, lambda o: benches.prefer(v.id, o.technician_id, to_bench=True))
     offers = collect_offers(collect, [(a, lives[a]) for a in areas], policy, rank)
@@ -403,7 +405,7 @@ def make_plan(
     t0 = time.perf_counter()
     day_reqs, deferred = _requests_of_day(dataset, params.day)
     day_ds = Dataset(dataset.network, dataset.technicians, tuple(day_reqs), dataset.epoch_date, dataset.meta)
-    result = assign(day_ds, params.assignment, travel, progress, pool)
+    result = assign(day_ds, params.assignment, travel, report, pool)
     timings["assignment"] = time.perf_counter() - t0
     pinned_to = _pinned_to(pins, day_ds)
     result = _assign_pinned(result, pinned_to, day_ds, params.assignment, travel)
@@ -423,10 +425,10 @@ def make_plan(
     timings["matrices"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    benches = _Benches.of(day_ds, result)
+    benches = _Benches.of(day_ds, result, params.assignment)
     lives, walls, limits = _dispatch_day(problems, coords, _area_finder(day_ds, params, travel), params, pool,
                                          report, benches)
-    result = _collected(result, benches.collected, day_ds)
+    result = _collected(result, benches)
     results = {k: live.result() for k, live in lives.items()}
     day_problems = {k: live.day_problem() for k, live in lives.items()}
     violations = {k: _violations(live, results[k], day_problems[k]) for k, live in lives.items()}
@@ -434,25 +436,26 @@ def make_plan(
 
     t0 = time.perf_counter()
     plan = _assemble(dataset, day_ds, deferred, result, areas, results, params)
-    plan[2]["reach_s"] = reach_s(day_ds, plan[2]["request_id"], travel)
+    if len(plan[2]):
+        plan[2]["reach_s"] = reach_s(day_ds, plan[2]["request_id"], travel)
     timings["assemble"] = time.perf_counter() - t0
     stats = _routing_stats(areas, problems, day_problems, results, walls, limits, violations)
     return Plan(dataset_fingerprint(dataset), params, *plan, timings, stats, day_problems, results)
 
 
 def _noting(progress: Progress | None) -> Callable[..., None]:
-    """The caller's progress callback, also given a running-KPI note as a fourth argument when
-    it takes one (the CLI's bar and the dashboard do; a plain (stage, done, total) callback is
-    called as it is)."""
+    """The caller's progress callback as ``(stage, done, total, note="")``: the running-KPI note
+    goes to a callback taking a ``note`` keyword (the CLI's bar and the dashboard do); a plain
+    (stage, done, total) callback is called without it."""
     if progress is None:
         return lambda stage, done, total, note="": None
     try:
-        params = list(inspect.signature(progress).parameters.values())
+        params = inspect.signature(progress).parameters.values()
+        takes_note = any(p.name == "note" or p.kind == p.VAR_KEYWORD for p in params)
     except (TypeError, ValueError):  # a builtin without a signature
-        params = []
-    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-    if sum(p.kind in positional for p in params) >= 4 or any(p.kind == p.VAR_POSITIONAL for p in params):
-        return progress
+        takes_note = False
+    if takes_note:
+        return lambda stage, done, total, note="": progress(stage, done, total, note=note)  # type: ignore[call-arg]
     return lambda stage, done, total, note="": progress(stage, done, total)
 
 
@@ -537,13 +540,24 @@ class _Benches:
     home: dict[str, Centre]  # technician id -> his centre
     level: dict[str, int]  # request id -> repair level
     to_bench: set[str]  # requests whose device goes to a bench
+    # Request -> (hops, centre id): the lowest centre of its visiting centre's chain able to
+    # repair the device with a bench day long enough, where a collected device goes.
+    bench_of: dict[str, tuple[int, str] | None]
     collected: set[str] = field(default_factory=set)  # on-site calls collected during dispatch
 
     @classmethod
-    def of(cls, day_ds: Dataset, result: AssignmentResult) -> "_Benches":
-        return cls({t.id: day_ds.network[t.home_centre_id] for t in day_ds.technicians},
-                   {r.id: r.level for r in day_ds.requests},
-                   {a.request_id for a in result.assigned if a.mode == Mode.PICKUP})
+    def of(cls, day_ds: Dataset, result: AssignmentResult, params: AssignmentParams) -> "_Benches":
+        net = day_ds.network
+        level = {r.id: r.level for r in day_ds.requests}
+        bench_of: dict[str, tuple[int, str] | None] = {}
+        for a in result.assigned:
+            if a.mode == Mode.ONSITE and a.visit_centre_id is not None:
+                chain = net.chain(a.visit_centre_id)
+                able = [(i, c.id) for i, c in enumerate(chain) if c.can_repair(level[a.request_id])
+                        and c.bench_s_per_day >= params.bench_s_by_level[level[a.request_id]]]
+                bench_of[a.request_id] = able[0] if able else None
+        return cls({t.id: net[t.home_centre_id] for t in day_ds.technicians}, level,
+                   {a.request_id for a in result.assigned if a.mode == Mode.PICKUP}, bench_of)
 
     def prefer(self, vid: str, technician_id: str, to_bench: bool = False) -> int:
         if not (to_bench or vid in self.to_bench):
@@ -555,20 +569,17 @@ class _Benches:
         self.collected.add(vid)
 
 
-def _collected(result: AssignmentResult, collected: set[str], day_ds: Dataset) -> AssignmentResult:
+def _collected(result: AssignmentResult, benches: _Benches) -> AssignmentResult:
     """The assignment with the on-site calls collected during dispatch served as pickups: their
     device goes to the lowest centre of the visiting centre's chain able to repair it (the plan
     follows it from the technician's own centre, see ``_device_path``)."""
-    if not collected:
+    if not benches.collected:
         return result
-    net = day_ds.network
-    level = {r.id: r.level for r in day_ds.requests if r.id in collected}
     out = []
     for a in result.assigned:
-        if a.request_id in collected:
-            chain = net.chain(a.visit_centre_id)  # type: ignore[arg-type]
-            able = [i for i, c in enumerate(chain) if c.can_repair(level[a.request_id])] or [len(chain) - 1]
-            a = replace(a, mode=Mode.PICKUP, repair_centre_id=chain[able[0]].id, bench_day=None, courier_hops=able[0],
+        if a.request_id in benches.collected:
+            hops, repair_id = benches.bench_of[a.request_id]  # type: ignore[misc]  # _collect checked it
+            a = replace(a, mode=Mode.PICKUP, repair_centre_id=repair_id, bench_day=None, courier_hops=hops,
                         rule="collected for the bench: nobody able to repair it on site could set off within the hour")
         out.append(a)
     return replace(result, assigned=tuple(out))

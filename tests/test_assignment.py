@@ -75,6 +75,15 @@ def test_bench_queue_waits_when_no_one_else_can_repair():
     assert [u.reason_code for u in res.unassigned] == ["no_capable_centre"]
 
 
+def test_with_nothing_repaired_on_site_every_onsite_call_is_collected():
+    res = run(req("L1", 1, Mode.ONSITE), req("L2", 2, Mode.ONSITE), onsite_max_level=0)
+    assert res.unassigned == ()
+    got = {a.request_id: a for a in res.assigned}
+    assert {a.mode for a in got.values()} == {Mode.PICKUP} and "collected" in got["L1"].rule
+    assert got["L1"].repair_centre_id == "S1"  # the nearest station repairs level 1 itself
+    assert NETWORK[got["L2"].repair_centre_id].can_repair(2)
+
+
 def test_onsite_goes_to_a_centre_whose_technician_has_the_level():
     res = run(req("O1", 1, Mode.ONSITE), req("O2", 2, Mode.ONSITE))
     got = {a.request_id: a for a in res.assigned}

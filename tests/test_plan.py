@@ -255,3 +255,20 @@ def test_a_device_brought_to_a_full_bench_waits_for_the_next_day_with_room():
     # Repaired when CB opens the next morning (09:00 + 30 min), back with the customer 4 h later.
     assert out.loc[borrowed, "completion_s"] == 24 * H + 9.5 * H + 4 * H
     assert net["CB"].tier == Tier.CITY
+
+
+def test_a_day_without_calls_is_an_empty_plan(tiny):
+    plan = make_plan(tiny, PlanParams(seed=1, day=5))  # the tiny dataset has one day of calls
+    assert plan.outcomes.empty and plan.stops.empty and plan.unassigned.empty
+
+
+def test_progress_notes_go_only_to_callbacks_that_take_a_note():
+    from dispatch.plan import _noting
+
+    got = []
+    _noting(lambda stage, done, total, note="": got.append(note))("s", 1, 2, "50 %")
+    _noting(lambda stage, done, total, **kw: got.append(kw))("s", 1, 2, "50 %")
+    _noting(lambda stage, done, total, lo=0.5: got.append(lo))("s", 1, 2, "50 %")  # not a note
+    _noting(lambda stage, done, total: got.append(total))("s", 1, 2, "50 %")
+    _noting(None)("s", 1, 2, "50 %")
+    assert got == ["50 %", {"note": "50 %"}, 0.5, 2]
