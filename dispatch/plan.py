@@ -495,11 +495,10 @@ def _assign_pinned(result: AssignmentResult, pinned_to: dict[str, str], day_ds: 
         chain = net.chain(centre.id)
         hops = 0
         if r.mode == Mode.PICKUP:
-            capable = [i for i, c in enumerate(chain) if c.can_repair(r.level)
-                       and c.bench_s_per_day >= params.bench_s_by_level[r.level]]
-            if not capable:
+            first = _first_bench(chain, r.level, params)
+            if first is None:
                 continue  # nobody on that chain can repair it: it stays unassigned with its reason
-            hops = capable[0]
+            hops = first
         drive_s = int(travel.time_s_from_distance(travel.distance_m(centre.lon, centre.lat, r.lon, r.lat)))
         extra.append(Assignment(r.id, r.mode, centre.id, chain[hops].id if r.mode == Mode.PICKUP else None,
                                 None, hops, 0, drive_s, "pinned by the dispatcher to a technician of this centre"))
@@ -553,9 +552,8 @@ class _Benches:
         for a in result.assigned:
             if a.mode == Mode.ONSITE and a.visit_centre_id is not None:
                 chain = net.chain(a.visit_centre_id)
-                able = [(i, c.id) for i, c in enumerate(chain) if c.can_repair(level[a.request_id])
-                        and c.bench_s_per_day >= params.bench_s_by_level[level[a.request_id]]]
-                bench_of[a.request_id] = able[0] if able else None
+                first = _first_bench(chain, level[a.request_id], params)
+                bench_of[a.request_id] = None if first is None else (first, chain[first].id)
         return cls({t.id: net[t.home_centre_id] for t in day_ds.technicians}, level,
                    {a.request_id for a in result.assigned if a.mode == Mode.PICKUP}, bench_of)
 
@@ -760,6 +758,13 @@ def _bench_row(row: dict, r: Request, done_s: int, repair_id: str | None, bench_
         bench_use[(repair_id, bench_day)] += params.bench_s_by_level[r.level]
 
 
+def _first_bench(chain: Sequence[Centre], level: int, params: AssignmentParams) -> int | None:
+    """Index of the lowest centre of an escalation chain able to repair ``level`` with a bench
+    day long enough for one such repair, or None."""
+    bench_s = params.bench_s_by_level[level]
+    return next((i for i, c in enumerate(chain) if c.can_repair(level) and c.bench_s_per_day >= bench_s), None)
+
+
 def _device_path(net: Network, a: Assignment, home_id: str, level: int, back_s: int,
                  params: AssignmentParams) -> tuple[int, tuple[Centre, ...], int]:
     """Where a picked-up device goes: its technician brings it to his own centre (he may come
@@ -770,10 +775,9 @@ def _device_path(net: Network, a: Assignment, home_id: str, level: int, back_s: 
     chain = net.chain(home_id)
     ids = [c.id for c in chain]
     if a.repair_centre_id not in ids:
-        bench_s = params.bench_s_by_level[level]
-        capable = [i for i, c in enumerate(chain) if c.can_repair(level) and c.bench_s_per_day >= bench_s]
-        if capable:
-            return capable[0], chain, 0
+        first = _first_bench(chain, level, params)
+        if first is not None:
+            return first, chain, 0
         chain = net.chain(a.visit_centre_id)  # type: ignore[arg-type]
         ids = [c.id for c in chain]
     hops = ids.index(a.repair_centre_id)  # type: ignore[arg-type]
