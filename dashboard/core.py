@@ -611,20 +611,20 @@ def minutes_difference(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------------------------
-# Real time (dispatch.realtime): urgent calls and drop-outs on a live area of the plan
+# Real time (dispatch.live): urgent calls and drop-outs on a live area of the plan
 
 
 def realtime_ready(plan: Plan) -> bool:
     """Whether the plan carries its areas' routing problems and results (what a live area
-    starts from) and ``dispatch.realtime`` is installed."""
+    starts from) and ``dispatch.live`` is installed."""
     import importlib.util
 
-    return bool(getattr(plan, "area_problems", None)) and importlib.util.find_spec("dispatch.realtime") is not None
+    return bool(getattr(plan, "area_problems", None)) and importlib.util.find_spec("dispatch.live") is not None
 
 
 def live_area(plan: Plan, ds: Dataset, area: str, clock_s: int):  # type: ignore[no-untyped-def]
     """A ``LiveArea`` of one routing area of the plan at ``clock_s`` (work begun is frozen)."""
-    from dispatch.realtime import LiveArea
+    from dispatch.live import LiveArea
 
     problem = plan.area_problems[area]  # type: ignore[attr-defined]
     result = plan.area_results[area]  # type: ignore[attr-defined]
@@ -638,7 +638,7 @@ def live_area(plan: Plan, ds: Dataset, area: str, clock_s: int):  # type: ignore
 def urgent_call(call_id: str, lon: float, lat: float, level: int, priority: int, service_min: int,
                 clock_s: int, day: int, dispatch_target_s: int = DISPATCH_TARGET_S):  # type: ignore[no-untyped-def]
     """An urgent call made now: the customer is available until 21:00, the clock starts now."""
-    from dispatch.realtime import NewCall
+    from dispatch.live import NewCall
 
     end = max(clock_s + 3600, day * DAY_S + 21 * 3600)
     return NewCall(call_id, float(lon), float(lat), int(service_min) * 60, clock_s, end, int(level), None,
@@ -655,7 +655,7 @@ def area_at(ds: Dataset, lon: float, lat: float) -> str:
 def eta_frame(options, epoch_date: str, now_s: int) -> pd.DataFrame:  # type: ignore[no-untyped-def]
     """The urgent call's candidates (``LiveArea.urgent_options``, best first) as the board shows
     them: rank, technician, set-off and arrival clock, minutes from now, deadline kept or not."""
-    from dispatch.realtime import eta_table
+    from dispatch.live import eta_table
 
     cols = ["rank", "technician_id", "sets_off", "arrives", "eta_min", "meets_deadline", "late_min",
             "added_travel_min"]

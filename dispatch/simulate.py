@@ -3,7 +3,7 @@
 Calls arrive over time; a **policy** decides who goes and where a device is repaired:
 
 * ``optimiser``: each call, when its dispatch clock starts, is inserted into the live plan of
-  the best of the nearest areas (``dispatch.realtime``: technicians already under way keep their
+  the best of the nearest areas (``dispatch.live``: technicians already under way keep their
   work; the one-hour deadline first, then the least added driving; urgent calls by ETA). A
   device goes to the lowest centre of its escalation chain that can repair it, unless climbing
   higher finishes sooner with the bench queues as they stand. Shuttles run twice a day
@@ -38,7 +38,7 @@ from dispatch.baseline import _Benches
 from dispatch.errors import DispatchError, InputError
 from dispatch.model import DAY_S, Centre, Dataset, Mode, Request, Technician
 from dispatch.network import CentreIndex, Network
-from dispatch.realtime import AreaFinder, InsertionOption, LiveArea, NewCall, collect_offers, collection, offer_key
+from dispatch.live import AreaFinder, InsertionOption, LiveArea, NewCall, collect_offers, collection, offer_key
 from dispatch.routing import RoutingParams, RoutingProblem
 from dispatch.travel import DEFAULT_TRAVEL, HaversineTravel
 
@@ -236,7 +236,7 @@ class _Optimiser:
         self.areas: dict[str, LiveArea] = {}
 
     def start_day(self, day: int) -> None:
-        from dispatch.plan import routing_technicians
+        from dispatch.plan.build import routing_technicians
 
         self.day = day
         travel = self.w.travel

@@ -11,7 +11,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from dispatch.checker import check
+from dispatch.routing.checker import check
 from dispatch.routing import (
     BreakRule,
     Route,

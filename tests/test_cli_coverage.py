@@ -8,7 +8,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from dispatch.cli import _register_coverage, cli
+from dispatch.cli.root import _register_coverage, cli
 
 
 @pytest.fixture(scope="module")

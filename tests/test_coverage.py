@@ -172,7 +172,7 @@ def test_county_problem_resolves_centre_ids_and_names_bad_ones():
 
 
 def test_pcenter_greedy_skips_taken_sites_with_int32_costs():
-    from dispatch.coverage import _pcenter_greedy
+    from dispatch.coverage.location import _pcenter_greedy
 
     cost = np.array([[0, 50, 90], [50, 0, 40], [90, 40, 0]], dtype=np.int32)
     chosen, radius = _pcenter_greedy(cost, 2, np.ones(3, bool), [])

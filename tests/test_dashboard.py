@@ -367,7 +367,7 @@ def test_eta_and_dropout_frames(plan, area):
     assert len(frame) == len(options) and frame["rank"].tolist() == list(range(1, len(options) + 1))
     assert frame["technician_id"].tolist() == [o.technician_id for o in options]
     assert all(s.endswith(("12:00", "12:15", "12:30", "12:45")) or ":" in s for s in frame["sets_off"])
-    from dispatch.realtime import DropOutResult
+    from dispatch.live import DropOutResult
 
     res = DropOutResult("T1", (("R1", "T2"),), (Unserved("R2", "no_time", "nobody can reach it in time"),))
     df = core.dropout_frame(res)

@@ -263,7 +263,7 @@ def test_a_day_without_calls_is_an_empty_plan(tiny):
 
 
 def test_progress_notes_go_only_to_callbacks_that_take_a_note():
-    from dispatch.plan import _noting
+    from dispatch.plan.make import noting as _noting
 
     got = []
     _noting(lambda stage, done, total, note="": got.append(note))("s", 1, 2, "50 %")

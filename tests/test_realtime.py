@@ -7,9 +7,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dispatch.checker import check
+from dispatch.routing.checker import check
 from dispatch.errors import DispatchError
-from dispatch.realtime import JobState, LiveArea, NewCall
+from dispatch.live import JobState, LiveArea, NewCall
 from dispatch.routing import BreakRule, RoutingParams, RoutingProblem, RoutingTechnician
 from dispatch.travel import DEFAULT_TRAVEL
 
@@ -221,7 +221,7 @@ def test_insertion_never_breaks_a_pinned_start():
                 min_size=3, max_size=16),
        st.integers(0, 2**16))
 def test_the_pruned_search_and_kept_timelines_match_a_full_recomputation(events, seed):
-    from dispatch.realtime import offer_key
+    from dispatch.live import offer_key
 
     rng = np.random.default_rng(seed)
     area = empty_area(n_techs=4)

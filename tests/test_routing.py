@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dispatch.checker import check
+from dispatch.routing.checker import check
 from dispatch.errors import DispatchError
 from dispatch.routing import (
     BreakRule,
@@ -248,7 +248,7 @@ def test_released_calls_are_timed_exactly_and_never_set_off_early():
     by the exact rules; nothing sets off before its call, and hard deadlines hold."""
     import numpy as np
 
-    from dispatch.checker import check
+    from dispatch.routing.checker import check
     from dispatch.travel import DEFAULT_TRAVEL
 
     rng = np.random.default_rng(3)

@@ -86,7 +86,7 @@ def _command(default_preset: str, help_text: str) -> click.Command:
                   help="Maximum routing seconds per area.")
     @click.option("--json", "json_path", default=None, type=click.Path(dir_okay=False))
     def command(preset, seed, calls, workers, scheduler, time_limit, json_path) -> None:  # type: ignore[no-untyped-def]
-        from dispatch.cli import _Bar
+        from dispatch.cli.root import _Bar
 
         volumes = [float(c) for c in calls.split(",")] if calls else [None]
         runs = []

@@ -19,7 +19,7 @@ H = 3600
 
 
 def build_area(n_techs: int, open_jobs: int, seed: int):  # type: ignore[no-untyped-def]
-    from dispatch.realtime import LiveArea, NewCall
+    from dispatch.live import LiveArea, NewCall
     from dispatch.routing import BreakRule, RoutingProblem, RoutingTechnician
     from dispatch.travel import DEFAULT_TRAVEL
 

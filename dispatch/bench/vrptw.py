@@ -217,7 +217,7 @@ def _natural(s: str) -> list:
 
 def run_instance(inst: Instance, params, bks: tuple[int, float] | None) -> dict:
     """Solve one instance, check it twice (integer checker, double precision), return a row."""
-    from dispatch.checker import check
+    from dispatch.routing.checker import check
     from dispatch.routing import solve
 
     problem = to_problem(inst)

@@ -21,16 +21,14 @@ Timing semantics a plan must follow:
 from __future__ import annotations
 
 from collections import Counter
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from dispatch.routing import RoutingProblem, RoutingResult
+from dispatch.routing.problem import ALL_SKILLS, RoutingProblem, RoutingResult
 
 
 def _can_do(tech, visit) -> bool:
     if tech.max_level < visit.required_level:
         return False
-    return visit.required_skill is None or "*" in tech.skills or visit.required_skill in tech.skills
+    return visit.required_skill is None or ALL_SKILLS in tech.skills or visit.required_skill in tech.skills
 
 
 def _overlap(a0: int, a1: int, b0: int, b1: int) -> bool:

@@ -1,4 +1,4 @@
-"""Technician routing: the ONLY module that imports OR-Tools routing.
+"""The OR-Tools adapter: the ONLY module that imports OR-Tools routing.
 
 Input is a :class:`RoutingProblem` for one area (technicians with home node, shift, break, skills,
 speed class; visits with node, service, time window, level/skill, priority, dispatch deadline; int
@@ -41,369 +41,27 @@ overtime ``overtime_cost_per_s`` = 2.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from dispatch.errors import DispatchError
-
-ALL_SKILLS = "*"
-
-# Reason codes for visits that are not served.
-NO_SKILL = "no_skill"
-UNREACHABLE_WINDOW = "unreachable_window"
-DEADLINE_UNREACHABLE = "deadline_unreachable"
-NO_CAPACITY = "no_capacity"
-PIN_INFEASIBLE = "pin_infeasible"
-CAPACITY = "capacity"
-
-_REASONS = {
-    NO_SKILL: "no technician in the area has the required repair level and product line",
-    UNREACHABLE_WINDOW: "the time window cannot be reached from any qualified technician's centre "
-    "within his shift",
-    DEADLINE_UNREACHABLE: "no qualified technician can set off before the dispatch deadline and "
-    "still reach the time window",
-    NO_CAPACITY: "the load exceeds every qualified technician's capacity",
-    PIN_INFEASIBLE: "the visit is pinned to a technician who cannot serve it",
-    CAPACITY: "dropped: the technicians' hours are full with higher-priority work",
-}
-
-
-# --------------------------------------------------------------------------------------------
-# Problem and parameters
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class BreakRule:
-    earliest_start_s: int
-    latest_start_s: int
-    duration_s: int
-
-
-@dataclass(frozen=True)
-class RoutingTechnician:
-    id: str
-    start_node: int
-    end_node: int
-    shift_start_s: int
-    shift_end_s: int
-    max_level: int
-    skills: frozenset[str]  # frozenset({"*"}) means all product lines
-    break_window: BreakRule | None
-    speed_class: int  # index into travel_s's first axis
-    capacity: int | None = None  # max total demand; None = unlimited
-    fixed_cost: int = 0  # cost of using this technician at all (objective units)
-    max_overtime_s: int = 0  # hard limit on work past shift_end; each second costs overtime
-
-
-@dataclass(frozen=True)
-class RoutingVisit:
-    id: str
-    node: int
-    service_s: int
-    window_start_s: int  # bounds the START of service
-    window_end_s: int
-    required_level: int
-    required_skill: str | None
-    priority: int  # 1 normal, 2 high, 3 urgent
-    dispatch_deadline_s: int | None  # latest departure toward this visit
-    demand: int = 0
-    pinned_technician: str | None = None  # re-planning: this visit stays with this technician
-    pinned_sequence: int | None = None  # order among the technician's pinned visits (ascending)
-    pinned_start_s: int | None = None  # exact start of service
-    release_s: int = 0  # earliest departure toward it: nobody sets off before the call exists
-
-
-@dataclass(frozen=True)
-class RoutingProblem:
-    travel_s: np.ndarray  # int64 [speed_class, n_nodes, n_nodes]
-    distance_m: np.ndarray  # int64 [n_nodes, n_nodes]
-    technicians: tuple[RoutingTechnician, ...]
-    visits: tuple[RoutingVisit, ...]
-    node_names: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class RoutingParams:
-    time_limit_s: float
-    seed: int = 0
-    workers: int = 1  # >1: a portfolio of searches in separate processes, best kept
-    engine: str = "ortools"  # "ortools" | "pyvrp" | "auto" (pyvrp when it can express the problem)
-    first_solution: str = "PARALLEL_CHEAPEST_INSERTION"  # OR-Tools FirstSolutionStrategy name
-    metaheuristic: str = "GUIDED_LOCAL_SEARCH"  # OR-Tools LocalSearchMetaheuristic name
-    arc_cost: str = "time"  # "time": travel seconds; "distance": metres
-    dispatch_deadline: str = "soft"  # "soft" (penalised), "hard", "ignore"
-    dispatch_late_penalty: int = 100_000  # per visit set off after its deadline (soft mode)
-    overtime_cost_per_s: int = 2
-    drop_penalty_unit: int = 10**8
-    priority_weights: tuple[int, int, int] = (1, 10, 100)  # normal, high, urgent
-    pin_penalty_factor: int = 1000  # dropping a pinned visit costs this many times more
-    # Warm start: (technician id, visit ids in order) from a previous plan.
-    initial_routes: tuple[tuple[str, tuple[str, ...]], ...] = ()
-    # Vehicle minimisation: after the search, try to empty the shortest route (used by the
-    # VRPTW benchmark, where the fleet size comes first). Fraction of the time limit it may use.
-    route_elimination: float = 0.0
-    # Determinism: OR-Tools stops after this many solutions (moves accepted by the local search)
-    # instead of at the time limit, which then only guards the wall clock; PyVRP then stops after
-    # this many iterations. The same seed and limit give the same plan on any machine.
-    solution_limit: int | None = None
-    # "wall" or "cpu" (this process's CPU time; PyVRP engine only, OR-Tools limits are wall time).
-    clock: str = "wall"
-    log_search: bool = False
-
-
-@dataclass(frozen=True)
-class Stop:
-    visit_id: str
-    departure_toward_s: int  # when the technician sets off toward this visit
-    arrival_s: int
-    start_s: int
-    end_s: int
-    travel_s: int
-    distance_m: int
-    dispatch_late_s: int  # 0 when on time (or no deadline)
-
-
-@dataclass(frozen=True)
-class Route:
-    technician_id: str
-    stops: tuple[Stop, ...]
-    start_s: int  # departure from the home node
-    end_s: int  # return to the end node
-    travel_s: int
-    distance_m: int
-    break_start_s: int | None
-    overtime_s: int
-
-
-@dataclass(frozen=True)
-class Unserved:
-    visit_id: str
-    reason_code: str
-    reason: str
-
-
-@dataclass(frozen=True)
-class RoutingResult:
-    routes: tuple[Route, ...]  # only technicians with at least one stop
-    unassigned: tuple[Unserved, ...]
-    status: str
-    objective: int
-    engine: str = "ortools"
-    stats: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def vehicles(self) -> int:
-        return len(self.routes)
-
-
-# --------------------------------------------------------------------------------------------
-# Pre-check: the reasons that need no solver
-# --------------------------------------------------------------------------------------------
-
-
-def _validate(problem: RoutingProblem) -> None:
-    t, d = problem.travel_s, problem.distance_m
-    if t.ndim != 3 or t.shape[1] != t.shape[2]:
-        raise DispatchError(f"travel_s must have shape [speed_class, n, n]; got {t.shape}")
-    n = t.shape[1]
-    if d.shape != (n, n):
-        raise DispatchError(f"distance_m must have shape ({n}, {n}); got {d.shape}")
-    if len(problem.node_names) != n:
-        raise DispatchError(f"node_names has {len(problem.node_names)} names for {n} nodes")
-    if (t < 0).any() or (d < 0).any():
-        raise DispatchError("travel_s and distance_m must be non-negative")
-    seen: set[str] = set()
-    for k in problem.technicians:
-        if k.id in seen:
-            raise DispatchError(f"technician id {k.id!r} appears twice")
-        seen.add(k.id)
-        if not (0 <= k.start_node < n and 0 <= k.end_node < n):
-            raise DispatchError(f"technician {k.id}: start/end node outside 0..{n - 1}")
-        if not 0 <= k.speed_class < t.shape[0]:
-            raise DispatchError(f"technician {k.id}: speed_class {k.speed_class} outside 0..{t.shape[0] - 1}")
-        if k.shift_end_s < k.shift_start_s:
-            raise DispatchError(f"technician {k.id}: shift ends before it starts")
-    seen = set()
-    for v in problem.visits:
-        if v.id in seen:
-            raise DispatchError(f"visit id {v.id!r} appears twice")
-        seen.add(v.id)
-        if not 0 <= v.node < n:
-            raise DispatchError(f"visit {v.id}: node {v.node} outside 0..{n - 1}")
-        if v.window_end_s < v.window_start_s or v.service_s < 0:
-            raise DispatchError(f"visit {v.id}: empty window or negative service time")
-        if v.priority not in (1, 2, 3):
-            raise DispatchError(f"visit {v.id}: priority {v.priority} not in 1, 2, 3")
-
-
-def qualified(tech: RoutingTechnician, visit: RoutingVisit) -> bool:
-    skill_ok = visit.required_skill is None or ALL_SKILLS in tech.skills or visit.required_skill in tech.skills
-    return tech.max_level >= visit.required_level and skill_ok
-
-
-def _reachable(problem: RoutingProblem, k: RoutingTechnician, v: RoutingVisit, depart_by: int | None) -> bool:
-    """Can k serve v alone on a route (start at shift start, back by his latest end)?"""
-    tt = problem.travel_s[k.speed_class]
-    leave = max(k.shift_start_s, v.release_s)
-    if depart_by is not None and leave > depart_by:
-        return False
-    start = max(leave + int(tt[k.start_node, v.node]), v.window_start_s)
-    if v.pinned_start_s is not None:
-        if start > v.pinned_start_s:
-            return False
-        start = v.pinned_start_s
-    if start > v.window_end_s:
-        return False
-    return start + v.service_s + int(tt[v.node, k.end_node]) <= k.shift_end_s + k.max_overtime_s
-
-
-def precheck(problem: RoutingProblem, params: RoutingParams) -> tuple[dict[str, list[int]], list[Unserved]]:
-    """Eligible technician positions per servable visit, and the visits nobody can serve."""
-    eligible: dict[str, list[int]] = {}
-    unserved: list[Unserved] = []
-    techs = problem.technicians
-    for v in problem.visits:
-        cand = [i for i, k in enumerate(techs) if qualified(k, v)]
-        code = None
-        if not cand:
-            code = NO_SKILL
-        if code is None and v.pinned_technician is not None:
-            cand = [i for i in cand if techs[i].id == v.pinned_technician]
-            if not cand:
-                code = PIN_INFEASIBLE
-        if code is None:
-            cand = [i for i in cand if techs[i].capacity is None or techs[i].capacity >= v.demand]
-            if not cand:
-                code = NO_CAPACITY
-        if code is None:
-            cand = [i for i in cand if _reachable(problem, techs[i], v, None)]
-            if not cand:
-                code = UNREACHABLE_WINDOW
-        if code is None and params.dispatch_deadline == "hard" and v.dispatch_deadline_s is not None:
-            cand = [i for i in cand if _reachable(problem, techs[i], v, v.dispatch_deadline_s)]
-            if not cand:
-                code = DEADLINE_UNREACHABLE
-        if code is None:
-            eligible[v.id] = cand
-        else:
-            unserved.append(Unserved(v.id, code, _REASONS[code]))
-    return eligible, unserved
-
-
-# --------------------------------------------------------------------------------------------
-# Solve
-# --------------------------------------------------------------------------------------------
-
-
-def pyvrp_can_express(problem: RoutingProblem, params: RoutingParams) -> bool:
-    """PyVRP 0.14 has no breaks, skills, departure deadlines, pins, releases or overtime."""
-    if any(k.break_window is not None or k.max_overtime_s for k in problem.technicians):
-        return False
-    if params.dispatch_deadline != "ignore" and any(v.dispatch_deadline_s is not None for v in problem.visits):
-        return False
-    if any(v.pinned_technician or v.pinned_start_s is not None or v.release_s for v in problem.visits):
-        return False
-    if params.initial_routes:
-        return False
-    return all(qualified(k, v) for k in problem.technicians for v in problem.visits)
-
-
-def solve(problem: RoutingProblem, params: RoutingParams) -> RoutingResult:
-    """Route the technicians; every visit ends up in a route or in ``unassigned`` with a reason."""
-    _validate(problem)
-    engine = params.engine
-    if engine == "auto":
-        engine = "pyvrp" if pyvrp_can_express(problem, params) else "ortools"
-    if engine == "pyvrp":
-        if not pyvrp_can_express(problem, params):
-            raise DispatchError("engine 'pyvrp' cannot express breaks, skills, deadlines, pins or overtime; "
-                                "use engine 'ortools' or 'auto'")
-        from dispatch.routing_pyvrp import solve_pyvrp
-
-        return solve_pyvrp(problem, params)
-    if engine != "ortools":
-        raise DispatchError(f"unknown routing engine {engine!r}; expected 'ortools', 'pyvrp' or 'auto'")
-    result = _solve_portfolio(problem, params) if params.workers > 1 else _solve_ortools(problem, params)
-    return _exact_release_times(problem, result, hard_deadline=params.dispatch_deadline == "hard")
-
-
-def _exact_release_times(problem: RoutingProblem, result: RoutingResult, hard_deadline: bool) -> RoutingResult:
-    """Re-time the routes that hold a released visit by the exact rules (the model only bounds
-    a release loosely, see the model); a visit those times cannot keep is given up, with why."""
-    if not any(v.release_s > 0 for v in problem.visits) or not result.routes:
-        return result
-    from dataclasses import replace
-
-    from dispatch.timeline import timeline
-
-    visits = {v.id: v for v in problem.visits}
-    techs = {k.id: k for k in problem.technicians}
-    routes, unserved = [], list(result.unassigned)
-    for r in result.routes:
-        if not any(visits[s.visit_id].release_s > 0 for s in r.stops):
-            routes.append(r)
-            continue
-        k = techs[r.technician_id]
-        ids = [s.visit_id for s in r.stops]
-        t = timeline(problem, k, ids, visits)
-
-        def broken(t):  # type: ignore[no-untyped-def]
-            if not t.feasible:
-                return t.bad_visit or ids[-1]
-            late = [s.visit_id for s in t.stops if s.dispatch_late_s > 0]
-            return late[0] if hard_deadline and late else None
-
-        while ids and (drop := broken(t)) is not None:
-            ids.remove(drop)
-            unserved.append(Unserved(drop, CAPACITY, "dropped: once the call's time is respected (no "
-                                     "one sets off before it), the route has no room left for it"))
-            t = timeline(problem, k, ids, visits)
-        if not ids:
-            continue
-        tt, dd = problem.travel_s[k.speed_class], problem.distance_m
-        last = visits[ids[-1]].node
-        routes.append(Route(k.id, tuple(t.stops), t.start_s, t.end_s,
-                            sum(s.travel_s for s in t.stops) + int(tt[last, k.end_node]),
-                            sum(s.distance_m for s in t.stops) + int(dd[last, k.end_node]),
-                            t.break_start_s, max(0, t.end_s - k.shift_end_s)))
-    return replace(result, routes=tuple(routes), unassigned=tuple(unserved))
-
-
-# Searches the portfolio runs, one per worker (first solution, metaheuristic); the first is the
-# default, the others give the search a different start or a different way out of local optima.
-_PORTFOLIO = (
-    ("PARALLEL_CHEAPEST_INSERTION", "GUIDED_LOCAL_SEARCH"),
-    ("SAVINGS", "GUIDED_LOCAL_SEARCH"),
-    ("LOCAL_CHEAPEST_INSERTION", "SIMULATED_ANNEALING"),
-    ("PATH_CHEAPEST_ARC", "TABU_SEARCH"),
+from dispatch.routing.precheck import precheck, reachable_alone
+from dispatch.routing.problem import (
+    CAPACITY,
+    PIN_INFEASIBLE,
+    REASONS,
+    Route,
+    RoutingParams,
+    RoutingProblem,
+    RoutingResult,
+    RoutingVisit,
+    Stop,
+    Unserved,
 )
 
 
-def _solve_portfolio(problem: RoutingProblem, params: RoutingParams) -> RoutingResult:
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor
-    from dataclasses import replace
-
-    variants = [replace(params, workers=1, first_solution=fs, metaheuristic=mh, seed=params.seed + i)
-                for i, (fs, mh) in enumerate(_PORTFOLIO[: params.workers])]
-    variants[0] = replace(params, workers=1)
-    with ProcessPoolExecutor(len(variants), mp_context=mp.get_context("spawn")) as pool:
-        results = list(pool.map(_solve_ortools, [problem] * len(variants), variants))
-    best = min(results, key=_result_rank)
-    stats = dict(best.stats)
-    stats["portfolio"] = [{"first_solution": r.stats.get("first_solution"), "objective": r.objective,
-                           "vehicles": r.vehicles, "unassigned": len(r.unassigned)} for r in results]
-    return replace(best, stats=stats)
-
-
-def _result_rank(r: RoutingResult) -> tuple[int, int]:
-    return (0 if r.status != "no_solution" else 1, r.objective)
-
-
-def _solve_ortools(problem: RoutingProblem, params: RoutingParams) -> RoutingResult:
+def solve_ortools(problem: RoutingProblem, params: RoutingParams) -> RoutingResult:
     t0 = time.perf_counter()
     eligible, unserved = precheck(problem, params)
     model = _OrToolsModel(problem, params, eligible)
@@ -422,7 +80,7 @@ def _solve_ortools(problem: RoutingProblem, params: RoutingParams) -> RoutingRes
     if params.route_elimination > 0 and len(routes) > 1:
         routes, dropped, objective = model.eliminate_routes(solution, routes, dropped, objective)
     for vid in dropped:
-        unserved.append(Unserved(vid, CAPACITY, _REASONS[CAPACITY]))
+        unserved.append(Unserved(vid, CAPACITY, REASONS[CAPACITY]))
     stats["wall_s"] = time.perf_counter() - t0
     stats.update(model.stats)
     return RoutingResult(tuple(routes), tuple(unserved), status, objective, "ortools", stats)
@@ -590,7 +248,7 @@ class _OrToolsModel:
         if mode == "hard":
             return ["on_time"]
         techs = problem.technicians
-        if any(_reachable(problem, techs[i], v, v.dispatch_deadline_s) for i in eligible):
+        if any(reachable_alone(problem, techs[i], v, v.dispatch_deadline_s) for i in eligible):
             return ["on_time", "late"]
         return ["late"]
 
@@ -744,3 +402,4 @@ class _OrToolsModel:
                                 max(0, end_s - k.shift_end_s)))
         dropped = [v.id for v in self.visits if v.id not in served]
         return routes, dropped
+

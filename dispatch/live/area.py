@@ -2,7 +2,7 @@
 
 A :class:`LiveArea` holds an area's technicians and visits (a :class:`RoutingProblem` that grows
 as calls arrive), each technician's ordered route, and the clock. Times follow the checker's
-semantics (``dispatch.checker``): a technician sets off toward a visit as soon as he is free and
+semantics (``dispatch.routing.checker``): a technician sets off toward a visit as soon as he is free and
 the call exists (``release_s``), arrives after the drive (plus his break if he takes it on the
 way), starts inside the customer's window, and goes home after his last visit.
 
@@ -26,10 +26,8 @@ an overrun extends a job's end). Everything else may move.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from enum import StrEnum
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -48,62 +46,19 @@ from dispatch.routing import (
     qualified,
     solve,
 )
-from dispatch.timeline import Timeline, timeline
+from dispatch.routing.timeline import Timeline, timeline
 from dispatch.travel import DEFAULT_TRAVEL, HaversineTravel
 
 if TYPE_CHECKING:
-    from dispatch.network import CentreIndex
-
-
-class JobState(StrEnum):
-    PLANNED = "planned"
-    DISPATCHED = "dispatched"
-    ON_SITE = "on_site"
-    DONE = "done"
-    UNASSIGNED = "unassigned"
-
-
-FROZEN_STATES = frozenset({JobState.DISPATCHED, JobState.ON_SITE, JobState.DONE})
-
-
-@dataclass(frozen=True)
-class NewCall:
-    """A call to insert: where, what, when the customer can be visited, and its deadline."""
-
-    id: str
-    lon: float
-    lat: float
-    service_s: int
-    window_start_s: int
-    window_end_s: int
-    required_level: int = 1
-    required_skill: str | None = None
-    priority: int = 1
-    release_s: int = 0  # the dispatch clock's start: nobody can set off before it
-    dispatch_deadline_s: int | None = None
-    pinned_technician: str | None = None  # a dispatcher's pin: only this technician may take it
-    pinned_start_s: int | None = None
-
-
-@dataclass(frozen=True)
-class InsertionOption:
-    technician_id: str
-    position: int  # index in the technician's route (frozen stops included)
-    departure_s: int
-    eta_s: int  # arrival at the customer
-    start_s: int
-    meets_deadline: bool
-    late_s: int
-    added_travel_s: int
-    route_end_s: int
-    overtime_s: int = 0  # the technician's work past his shift end with this call in his route
-
-
-@dataclass(frozen=True)
-class DropOutResult:
-    technician_id: str
-    moved: tuple[tuple[str, str], ...]  # (visit id, new technician id)
-    unserved: tuple[Unserved, ...]
+    pass
+from dispatch.live.calls import (
+    FROZEN_STATES,
+    DropOutResult,
+    InsertionOption,
+    JobState,
+    NewCall,
+    rank_key,
+)
 
 
 @dataclass
@@ -620,76 +575,3 @@ class LiveArea:
         self._changed()
         return True
 
-
-def eta_table(options: list[InsertionOption], epoch_s: int = 0) -> list[dict[str, object]]:
-    """The dispatcher's emergency view: one row per technician, best ETA first."""
-    return [{"technician_id": o.technician_id, "sets_off_min": math.ceil((o.departure_s - epoch_s) / 60),
-             "eta_min": math.ceil((o.eta_s - epoch_s) / 60), "meets_deadline": o.meets_deadline,
-             "late_min": math.ceil(o.late_s / 60), "added_travel_min": math.ceil(o.added_travel_s / 60)}
-            for o in options]
-
-
-def rank_key(policy: str):  # type: ignore[no-untyped-def]
-    """How insertion options are ranked. ``eta``: the earliest arrival (an urgent call, the
-    dispatcher's emergency view); ``travel``: among insertions that meet the deadline, those
-    asking no overtime, then the least added driving (everyday calls: the promise first, then
-    the technicians' hours, then efficiency)."""
-    if policy == "eta":
-        return lambda o: (o.late_s, o.eta_s, o.overtime_s, o.added_travel_s)
-    if policy == "travel":
-        return lambda o: (o.late_s, o.overtime_s, o.added_travel_s, o.eta_s)
-    raise DispatchError(f"unknown insertion policy {policy!r}; expected 'eta' or 'travel'")
-
-
-def offer_key(policy: str, prefer=None):  # type: ignore[no-untyped-def]
-    """How offers from several areas are compared (simulation, service, day plan): the promise
-    kept first, then ``prefer(option)`` (lower first; e.g. a pickup whose technician's own centre
-    can repair the device), then :func:`rank_key`."""
-    rank = rank_key(policy)
-    return lambda o: (o.late_s > 0, 0 if prefer is None else prefer(o), *rank(o))
-
-
-def collection(call: NewCall, service_s: int) -> NewCall:
-    """An on-site call as a collection for the bench: any technician may take it, and the work
-    at the door is a hand-over of ``service_s`` (assignment rule 7)."""
-    return replace(call, required_level=1, service_s=service_s)
-
-
-def collect_offers(call: NewCall, areas: Sequence[tuple[str, "LiveArea"]], policy: str, rank) -> list:  # type: ignore[no-untyped-def]
-    """(rank, area, option) of every technician in ``areas`` who can set off within the hour
-    toward ``call`` (a :func:`collection`), best first; adds nothing. An area that already holds
-    the call (as an on-site visit) is probed under another id."""
-    offers = []
-    for name, live in areas:
-        probe = replace(call, id=f"{call.id}#collect") if call.id in live._visit else call
-        offers += [(rank(o), name, o) for o in live.urgent_options(probe, policy=policy) if o.late_s == 0]
-    return sorted(offers, key=lambda x: (x[0], x[2].technician_id))
-
-
-@dataclass(frozen=True)
-class AreaFinder:
-    """The areas whose technicians may take a call at a point: the areas of the nearest staffed
-    centres, nearest first, up to ``limit`` areas, within ``max_visit_travel_s`` of driving."""
-
-    staffed: "CentreIndex | None"  # centres with at least one technician
-    area_of_centre: Mapping[str, str]
-    travel: HaversineTravel = DEFAULT_TRAVEL
-    max_visit_travel_s: int = 3 * 3600
-    limit: int = 3
-
-    def __call__(self, lon: float, lat: float) -> list[str]:
-        if self.staffed is None:
-            return []
-        k = min(4 * self.limit, len(self.staffed))
-        idx, dist = self.staffed.nearest(np.array([lon]), np.array([lat]), k=k)
-        out: list[str] = []
-        for j, d in zip(np.atleast_1d(idx).ravel(), np.atleast_1d(dist).ravel()):
-            c = self.staffed.centres[int(j)]
-            if self.travel.time_s_from_distance(int(d * self.travel.detour)) > self.max_visit_travel_s:
-                break
-            a = self.area_of_centre[c.id]
-            if a not in out:
-                out.append(a)
-            if len(out) == self.limit:
-                break
-        return out

@@ -351,7 +351,7 @@ def _register_benchmarks() -> None:
 
 
 def _register_coverage() -> None:
-    from dispatch.cli_coverage import COMMANDS
+    from dispatch.cli.coverage import COMMANDS
 
     for command in COMMANDS:
         cli.add_command(command)

@@ -45,14 +45,14 @@ def _input_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 def _shared():  # type: ignore[no-untyped-def]
     # Imported late: dispatch.cli imports this module inside _register_coverage().
-    from dispatch import cli
+    from dispatch.cli import root as cli
 
     return cli
 
 
 def _source_options(default_preset: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
-        from dispatch.cli import _population_option
+        from dispatch.cli.root import _population_option
 
         fn = _population_option(fn)
         fn = click.option("--seed", default=1, show_default=True, type=int)(fn)
@@ -65,7 +65,7 @@ def _source_options(default_preset: str) -> Callable[[Callable[..., Any]], Calla
 
 
 def _db_option(fn: Callable[..., Any]) -> Callable[..., Any]:
-    from dispatch.cli import _db_option as opt
+    from dispatch.cli.root import _db_option as opt
 
     return opt(fn)
 

@@ -15,8 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from dispatch.routing import (
+from dispatch.routing.precheck import precheck
+from dispatch.routing.problem import (
     CAPACITY,
+    REASONS,
     Route,
     RoutingParams,
     RoutingProblem,
@@ -24,8 +26,6 @@ from dispatch.routing import (
     RoutingTechnician,
     Stop,
     Unserved,
-    _REASONS,
-    precheck,
 )
 
 
@@ -137,7 +137,7 @@ def solve_pyvrp(problem: RoutingProblem, params: RoutingParams) -> RoutingResult
             served.update(v.id for v in seq)
     for v in visits:
         if v.id not in served:
-            unserved.append(Unserved(v.id, CAPACITY, _REASONS[CAPACITY]))
+            unserved.append(Unserved(v.id, CAPACITY, REASONS[CAPACITY]))
     stats["wall_s"] = time.perf_counter() - t0
     status = "feasible" if res.is_feasible() else "no_solution"
     return RoutingResult(tuple(routes), tuple(unserved), status, int(res.cost()) if res.is_feasible() else 0,

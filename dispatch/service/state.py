@@ -1,70 +1,33 @@
-"""Call-intake service: an authenticated HTTP API over the real-time engine (``dispatch serve``).
-
-A call centre posts each call and gets the dispatch decision back at once: which centre's
-technician goes, when he sets off and arrives, whether the one-hour promise is kept, or why not
-with the best alternatives. Field status reports and technician drop-outs change the live plan.
-
-State. One :class:`~dispatch.realtime.LiveArea` per routing area for the served day, built as
-the simulation builds them (``dispatch.simulate``). Each area's state is a function of the
-operations applied to it, in order; every acknowledged operation is committed to the store's
-``service_log`` *before* the answer is sent, with what it needs to be replayed (the exact call,
-the effective time, the areas whose clock it moved, the technician chosen). A restart replays
-the log in sequence order and so rebuilds the same live plan; a failed commit rebuilds the areas
-it touched the same way, so memory never holds an unacknowledged change.
-
-Concurrency. Request handlers run in a thread pool; each area has a lock, and a call takes the
-locks of every area it considers (sorted, so two calls never deadlock) and holds them through the
-commit. Two calls that could compete for a technician are therefore serialised, and the log's
-order is the order the plan saw. A call id is the idempotency key: a retried POST returns the
-first answer, and a concurrent duplicate is refused with 409 until the first one is answered.
-
-Clock. Times are ISO 8601; a time without an offset is China Standard Time (+08:00). A request
-may carry ``at`` (when the call came / the event happened), which must fall on the served day;
-without it, the current wall-clock time of day in China is placed on the served day. An area's
-clock never goes back: an ``at`` earlier than the area's clock counts as the clock.
-
-Security. Bearer tokens with roles (``dispatcher`` writes, ``viewer`` reads), from
-``DISPATCH_TOKENS`` ("token:role,token:role") or a file of such entries; only their SHA-256
-digests are kept, and they are never logged. Missing or unknown token: 401; a viewer writing:
-403; bodies are validated (422 naming the field), capped in size (413) and each token is rate
-limited (429). No CORS headers unless origins are configured.
-"""
+"""The day's live plan behind the service: calls decided and logged before they are acknowledged,
+field reports, drop-outs, and the replay that rebuilds the same plan after a restart."""
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import hmac
 import json
 import math
-import os
 import threading
-import time
 import uuid
-from collections.abc import Iterator
-from contextlib import ExitStack, asynccontextmanager
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, replace
-from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any
 
 import numpy as np
-from fastapi import Depends, FastAPI, Header, Query, Request
-from fastapi import Path as PathParam
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ConfigDict, Field
 
 from dispatch.errors import DispatchError, ModelError
 
-TOKENS_ENV = "DISPATCH_TOKENS"
-ROLES = ("dispatcher", "viewer")
 CST = dt.timezone(dt.timedelta(hours=8), "CST")
-ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,63}$"
+
+
 # Customers' default window length by priority (as the synthetic calls: 4 h, 3 h, 2 h), and the
 # hour from which customers accept visits.
 WINDOW_H = {1: 4.0, 2: 3.0, 3: 2.0}
+
+
 CUSTOMER_OPEN_S = 8 * 3600
+
+
 SERVICE_MIN = {"onsite": (30, 75, 75), "pickup": (10, 10, 10), "walkin": (0, 0, 0)}
 
 
@@ -74,10 +37,6 @@ class ServiceError(DispatchError):
     def __init__(self, status: int, message: str, field: str | None = None) -> None:
         self.status, self.field = status, field
         super().__init__(message)
-
-
-# ------------------------------------------------------------------------------------------
-# Configuration and tokens
 
 
 @dataclass(frozen=True)
@@ -93,47 +52,6 @@ class ServiceConfig:
     max_body_bytes: int = 64 * 1024
     cors_origins: tuple[str, ...] = ()
     candidate_areas: int = 3  # nearest areas tried for each call
-
-
-def token_digest(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
-def parse_tokens(text: str, where: str = TOKENS_ENV) -> tuple[tuple[str, str], ...]:
-    """"token:role" entries separated by commas or new lines (``#`` starts a comment)."""
-    out = []
-    for n, raw in enumerate(text.replace(",", "\n").splitlines(), 1):
-        entry = raw.split("#", 1)[0].strip()
-        if not entry:
-            continue
-        token, sep, role = entry.rpartition(":")
-        token, role = token.strip(), role.strip()
-        # The message names the entry's position, never the token itself.
-        if not sep or not token:
-            raise DispatchError(f"{where}: entry {n} is not 'token:role'")
-        if role not in ROLES:
-            raise DispatchError(f"{where}: entry {n} has role {role!r}; expected one of {', '.join(ROLES)}")
-        if len(token) < 16:
-            raise DispatchError(f"{where}: entry {n} has a token shorter than 16 characters")
-        out.append((token_digest(token), role))
-    return tuple(out)
-
-
-def load_tokens(tokens_file: str | None = None) -> tuple[tuple[str, str], ...]:
-    """Tokens from ``tokens_file`` and ``DISPATCH_TOKENS``; at least one is required."""
-    tokens: list[tuple[str, str]] = []
-    if tokens_file:
-        tokens += parse_tokens(Path(tokens_file).read_text(encoding="utf-8"), tokens_file)
-    if os.environ.get(TOKENS_ENV):
-        tokens += parse_tokens(os.environ[TOKENS_ENV])
-    if not tokens:
-        raise DispatchError(f"no tokens: set {TOKENS_ENV}='token:dispatcher,token:viewer' or pass "
-                            "--tokens-file with one 'token:role' per line")
-    return tuple(tokens)
-
-
-# ------------------------------------------------------------------------------------------
-# Live state
 
 
 @dataclass
@@ -230,7 +148,7 @@ class LiveService:
             raise
 
     def _rebuild(self, names: list[str]) -> None:
-        from dispatch.realtime import LiveArea
+        from dispatch.live import LiveArea
 
         for a in names:
             old = self.areas[a]
@@ -244,7 +162,7 @@ class LiveService:
 
     def _replay(self, names: set[str], rebuild_index: bool) -> int:
         """Apply the log to the areas in ``names`` (each area depends only on its own ops)."""
-        from dispatch.realtime import NewCall
+        from dispatch.live import NewCall
 
         n = 0
         for e in self.store.service_entries(self.scope):
@@ -332,8 +250,8 @@ class LiveService:
 
     def _decide(self, call_id: str, digest: str, body: dict[str, Any]) -> dict[str, Any]:
         from dispatch.assignment import business_deadline, dispatch_clock_start
+        from dispatch.live import NewCall, collect_offers, collection, offer_key
         from dispatch.model import Mode, Priority, Request, TimeWindow
-        from dispatch.realtime import NewCall, collect_offers, collection, offer_key
 
         at = self.at_s(body.get("at"))
         lon, lat, county = self._location(body)
@@ -444,7 +362,7 @@ class LiveService:
     # -- field reports and drop-outs ----------------------------------------------------------
 
     def job_status(self, job_id: str, status: str, at: dt.datetime | None) -> dict[str, Any]:
-        from dispatch.realtime import FROZEN_STATES
+        from dispatch.live import FROZEN_STATES
 
         t = self.at_s(at)
         call = self.calls.get(job_id)
@@ -520,7 +438,7 @@ class LiveService:
 
     def violations(self) -> dict[str, list[str]]:
         """The checker on every area's live plan (empty lists: consistent)."""
-        from dispatch.checker import check
+        from dispatch.routing.checker import check
 
         out = {}
         for a in sorted(self.areas):
@@ -578,347 +496,3 @@ class _Forced:
 
     technician_id: str
 
-
-# ------------------------------------------------------------------------------------------
-# Rate limit and body size
-
-
-class RateLimiter:
-    """A token bucket per API token (by digest): ``rate`` per second, ``burst`` at once."""
-
-    def __init__(self, rate: float, burst: int) -> None:
-        self.rate, self.burst = rate, burst
-        self._buckets: dict[str, tuple[float, float]] = {}
-        self._lock = threading.Lock()
-
-    def allow(self, key: str) -> float:
-        """0 if allowed, else the seconds to wait."""
-        now = time.monotonic()
-        with self._lock:
-            level, last = self._buckets.get(key, (float(self.burst), now))
-            level = min(float(self.burst), level + (now - last) * self.rate)
-            if level >= 1.0:
-                self._buckets[key] = (level - 1.0, now)
-                return 0.0
-            self._buckets[key] = (level, now)
-            return (1.0 - level) / self.rate
-
-
-class BodyLimit:
-    """Pure ASGI middleware: bodies over ``limit`` bytes get 413 before any parsing."""
-
-    def __init__(self, app: Any, limit: int) -> None:
-        self.app, self.limit = app, limit
-
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        headers = dict(scope.get("headers") or [])
-        length = headers.get(b"content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.limit):
-            await _send_json(send, 413, {"detail": f"request body over {self.limit} bytes"})
-            return
-        seen = 0
-
-        async def counted() -> dict:
-            nonlocal seen
-            message = await receive()
-            seen += len(message.get("body", b""))
-            if seen > self.limit:  # a chunked body without a length
-                raise _TooLarge()
-            return message
-
-        try:
-            await self.app(scope, counted, send)
-        except _TooLarge:
-            await _send_json(send, 413, {"detail": f"request body over {self.limit} bytes"})
-
-
-class _TooLarge(Exception):
-    pass
-
-
-async def _send_json(send: Any, status: int, doc: dict) -> None:
-    body = json.dumps(doc).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
-    await send({"type": "http.response.body", "body": body})
-
-
-# ------------------------------------------------------------------------------------------
-# The HTTP API
-
-
-Level = Annotated[int, Field(ge=1, le=3, description="repair level: 1 simple, 2 module, 3 board-level")]
-When = Annotated[dt.datetime | None, Field(None, description="ISO 8601; no offset means +08:00 (CST)")]
-
-class CallIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    id: str | None = Field(None, pattern=ID_PATTERN, description="call id, also the idempotency key")
-    lon: float | None = Field(None, ge=73.0, le=135.5, allow_inf_nan=False, description="WGS84")
-    lat: float | None = Field(None, ge=3.5, le=53.6, allow_inf_nan=False, description="WGS84")
-    county: str | None = Field(None, pattern=r"^[1-9]\d{5}$", description="county adcode, instead of lon/lat")
-    level: Level = 1
-    mode: Literal["onsite", "pickup", "walkin"] = "onsite"
-    priority: int = Field(1, ge=1, le=3, description="1 normal, 2 high (enterprise), 3 urgent (VIP)")
-    window_start: When = None
-    window_end: When = None
-    service_min: int | None = Field(None, ge=0, le=600, description="default by mode and level")
-    product_line: str | None = Field(None, max_length=40, pattern=r"^[A-Za-z0-9_\-]*$")
-    at: When = None
-
-class Option(BaseModel):
-    area: str
-    centre_id: str
-    centre_name: str
-    technician_id: str
-    departure: str
-    departure_s: int
-    arrival: str
-    arrival_s: int
-    meets_deadline: bool
-    late_s: int
-
-class Decision(BaseModel):
-    call_id: str
-    status: Literal["planned", "unassigned", "walkin"]
-    mode: str
-    visit_mode: str | None = Field(None, description="how the technician serves it: an onsite call nobody able "
-                                   "to repair on site can set off for within the hour is collected (pickup)")
-    note: str = ""
-    at: str
-    at_s: int
-    station_id: str
-    station_name: str
-    clock_start: str
-    clock_start_s: int
-    dispatch_deadline: str | None = None
-    dispatch_deadline_s: int | None = None
-    area: str | None = None
-    centre_id: str | None = None
-    centre_name: str | None = None
-    technician_id: str | None = None
-    departure: str | None = None
-    departure_s: int | None = None
-    arrival: str | None = None
-    arrival_s: int | None = None
-    meets_deadline: bool | None = None
-    late_s: int | None = None
-    reason_code: str = ""
-    reason: str = ""
-    alternatives: list[Option] = []
-    replayed: bool = False
-
-class StatusIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    status: Literal["dispatched", "on_site", "done", "overrun"]
-    at: When = None
-
-class StatusOut(BaseModel):
-    job_id: str
-    status: str
-    at: str
-    at_s: int
-    area: str
-    technician_id: str
-    state: str
-    arrival: str
-    end: str
-    end_s: int
-    frozen: bool
-
-class UnavailableIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    at: When = None
-
-class Moved(BaseModel):
-    job_id: str
-    technician_id: str
-
-class Lost(BaseModel):
-    job_id: str
-    reason_code: str
-    reason: str
-
-class UnavailableOut(BaseModel):
-    technician_id: str
-    at: str
-    at_s: int
-    area: str
-    moved: list[Moved]
-    unserved: list[Lost]
-
-class PlanStop(BaseModel):
-    job_id: str
-    state: str
-    departure: str
-    arrival: str
-    start: str
-    end: str
-    late_s: int
-
-class PlanRoute(BaseModel):
-    technician_id: str
-    start: str
-    end: str
-    travel_s: int
-    distance_m: int
-    unavailable: bool
-    stops: list[PlanStop]
-
-class PlanOut(BaseModel):
-    area: str
-    clock: str
-    clock_s: int
-    routes: list[PlanRoute]
-    unassigned: list[Lost]
-
-class KpisOut(BaseModel):
-    day: int
-    calls: int
-    kpis: dict[str, float | None]
-
-class Health(BaseModel):
-    status: Literal["ok", "starting"]
-
-Idem = Annotated[str | None, Header(alias="Idempotency-Key", pattern=ID_PATTERN)]
-JobId = Annotated[str, PathParam(pattern=ID_PATTERN)]
-
-
-bearer = HTTPBearer(auto_error=False, description="An API token: Authorization: Bearer <token>")
-Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
-
-
-def _role(request: Request, creds: HTTPAuthorizationCredentials | None) -> str:
-    if creds is None or creds.scheme.lower() != "bearer":
-        raise ServiceError(401, "missing bearer token: send 'Authorization: Bearer <token>'")
-    digest = token_digest(creds.credentials)
-    state = request.app.state
-    # Compared as digests in constant time; the token itself is never stored or logged.
-    role = next((r for d, r in state.tokens.items() if hmac.compare_digest(d, digest)), None)
-    if role is None:
-        raise ServiceError(401, "unknown token")
-    wait = state.limiter.allow(digest)
-    if wait:
-        raise ServiceError(429, f"rate limit of {state.config.rate_per_s:g} requests/s per token; "
-                           f"retry in {wait:.2f} s")
-    return role
-
-
-def reader(request: Request, creds: Credentials) -> str:
-    return _role(request, creds)
-
-
-def writer(request: Request, creds: Credentials) -> str:
-    role = _role(request, creds)
-    if role != "dispatcher":
-        raise ServiceError(403, f"role {role!r} may only read; writing needs a dispatcher token")
-    return role
-
-
-def create_app(config: ServiceConfig, service: LiveService | None = None) -> Any:
-    """The FastAPI app. The live state is built at startup (or given, for tests); building the
-    app itself loads nothing, so ``app.openapi()`` is cheap."""
-    holder: dict[str, LiveService] = {}
-    if service is not None:
-        holder["svc"] = service
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> Iterator[None]:  # type: ignore[misc]
-        if "svc" not in holder:
-            holder["svc"] = LiveService(config)
-        yield
-
-    app = FastAPI(title="repair-dispatch call intake", version="1",
-                  description=__doc__.split("\n\n")[1] if __doc__ else "", lifespan=lifespan)  # type: ignore[arg-type]
-    # The auth dependencies read these (they live at module level so FastAPI can resolve them).
-    app.state.config = config
-    app.state.tokens = dict(config.tokens)
-    app.state.limiter = RateLimiter(config.rate_per_s, config.burst)
-
-    def svc() -> LiveService:
-        if "svc" not in holder:
-            raise ServiceError(503, "the service is starting; retry in a moment")
-        return holder["svc"]
-
-    @app.exception_handler(ServiceError)
-    async def _service_error(request: Request, exc: ServiceError) -> JSONResponse:
-        if exc.status == 422:
-            detail: Any = [{"type": "value_error", "loc": ["body", exc.field or "body"], "msg": str(exc)}]
-        else:
-            detail = str(exc)
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-        if exc.status == 429:
-            headers = {"Retry-After": "1"}
-        return JSONResponse({"detail": detail}, status_code=exc.status, headers=headers)
-
-    @app.exception_handler(DispatchError)
-    async def _dispatch_error(request: Request, exc: DispatchError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=409)
-
-    @app.exception_handler(RequestValidationError)
-    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [{"type": e.get("type"), "loc": list(e.get("loc", ())), "msg": e.get("msg")}
-                  for e in exc.errors()]
-        fields = ", ".join(".".join(str(x) for x in e["loc"][1:]) or str(e["loc"][0]) for e in errors)
-        return JSONResponse({"detail": errors, "message": f"invalid field(s): {fields}"}, status_code=422)
-
-    if config.cors_origins:
-        from fastapi.middleware.cors import CORSMiddleware
-
-        app.add_middleware(CORSMiddleware, allow_origins=list(config.cors_origins),
-                           allow_methods=["GET", "POST"], allow_headers=["Authorization", "Content-Type"])
-    app.add_middleware(BodyLimit, limit=config.max_body_bytes)
-
-    errors = {401: {"description": "missing or unknown token"}, 422: {"description": "invalid field"},
-              429: {"description": "rate limit"}, 413: {"description": "body too large"}}
-    write_errors = {**errors, 403: {"description": "a viewer token cannot write"},
-                    409: {"description": "conflicts with the live plan"}, 404: {"description": "unknown id"}}
-
-    @app.post("/calls", response_model=Decision, responses=write_errors)
-    def post_call(body: CallIn, role: Annotated[str, Depends(writer)], idem: Idem = None) -> dict[str, Any]:
-        """Take a call; answer the dispatch decision (or why not, with the best alternatives)."""
-        answer, replayed = svc().post_call(body.model_dump(exclude_none=True), idem)
-        return {**answer, "replayed": replayed}
-
-    @app.post("/technicians/{technician_id}/unavailable", response_model=UnavailableOut, responses=write_errors)
-    def post_unavailable(technician_id: JobId, body: UnavailableIn,
-                         role: Annotated[str, Depends(writer)]) -> dict[str, Any]:
-        """The technician drops out from ``at``: his unfinished work is re-planned over the others."""
-        return svc().unavailable(technician_id, body.at)
-
-    @app.post("/jobs/{job_id}/status", response_model=StatusOut, responses=write_errors)
-    def post_status(job_id: JobId, body: StatusIn, role: Annotated[str, Depends(writer)]) -> dict[str, Any]:
-        """A field report on a job: dispatched, on_site, done or overrun (still working at ``at``)."""
-        return svc().job_status(job_id, body.status, body.at)
-
-    @app.get("/plan", response_model=PlanOut, responses={**errors, 404: {"description": "unknown area"}})
-    def get_plan(area: Annotated[str, Query(max_length=20, description="area (prefecture adcode)")],
-                 role: Annotated[str, Depends(reader)]) -> dict[str, Any]:
-        """One area's current routes (times as planned now; dispatched work is frozen)."""
-        return svc().plan(area)
-
-    @app.get("/kpis", response_model=KpisOut, responses=errors)
-    def get_kpis(role: Annotated[str, Depends(reader)]) -> dict[str, Any]:
-        """The day so far as planned (the one-hour rate counts planned departures)."""
-        return svc().kpis()
-
-    @app.get("/health", response_model=Health)
-    def health() -> dict[str, Any]:
-        """Liveness without a token; tells nothing about the plan."""
-        return {"status": "ok" if "svc" in holder else "starting"}
-
-    return app
-
-
-def openapi_document() -> dict[str, Any]:
-    """The OpenAPI document as committed in docs/openapi.json."""
-    return create_app(ServiceConfig()).openapi()  # type: ignore[no-any-return]
-
-
-def run(config: ServiceConfig, host: str = "127.0.0.1", port: int = 8000) -> None:
-    """Build the live state, then serve until stopped (uvicorn; one process: the state is in it)."""
-    import uvicorn
-
-    uvicorn.run(create_app(config), host=host, port=port, log_level="info", access_log=True)

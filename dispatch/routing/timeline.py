@@ -1,4 +1,4 @@
-"""The exact timeline of one technician's route, by the checker's rules (``dispatch.checker``).
+"""The exact timeline of one technician's route, by the checker's rules (``dispatch.routing.checker``).
 
 He sets off toward a visit as soon as he is free, but never before the call exists (the visit's
 release) nor before ``clock_s``; he arrives after the drive, plus his break when he takes it on
@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from dispatch.routing import RoutingProblem, RoutingTechnician, RoutingVisit, Stop
+from dispatch.routing.problem import RoutingProblem, RoutingTechnician, RoutingVisit, Stop
 
 
 @dataclass

@@ -1,0 +1,88 @@
+"""Routing areas: a prefecture's centres, technicians and visits; which areas may take a call; the network's reach."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from dispatch.assignment import (
+    AssignmentResult,
+)
+from dispatch.live import (
+    AreaFinder,
+)
+from dispatch.model import Dataset, Tier
+from dispatch.network import CentreIndex, Network
+from dispatch.plan.params import PlanParams
+from dispatch.travel import DEFAULT_TRAVEL, HaversineTravel
+
+
+@dataclass(frozen=True)
+class Area:
+    key: str  # prefecture adcode
+    centre_ids: tuple[str, ...]
+    technician_ids: tuple[str, ...]
+    request_ids: tuple[str, ...]
+
+
+def area_of_centre(net: Network) -> dict[str, str]:
+    """Centre id -> routing area (a prefecture adcode). The provincial centre's technicians work
+    in the capital's area."""
+    capital_of = {p.parent_id: p.prefecture_adcode for p in net
+                  if p.tier == Tier.CITY and p.parent_id is not None
+                  and (p.lon, p.lat) == (net[p.parent_id].lon, net[p.parent_id].lat)}
+    return {c.id: (capital_of.get(c.id, c.province_adcode) if c.tier == Tier.PROVINCE
+                   else c.prefecture_adcode or c.county_adcode) for c in net}
+
+
+def make_areas(dataset: Dataset, assignment: AssignmentResult, day: int,
+               pinned_to: dict[str, str] | None = None) -> list[Area]:
+    """Every area with technicians or visits. A visit belongs to its visiting centre's area, or
+    to the area of the technician a dispatcher pinned it to (``pinned_to``: request -> technician)."""
+    area_of_centre_ = area_of_centre(dataset.network)
+    centres_by_area: dict[str, list[str]] = defaultdict(list)
+    for cid, a in area_of_centre_.items():
+        centres_by_area[a].append(cid)
+    techs_by_area: dict[str, list[str]] = defaultdict(list)
+    home = {}
+    for t in dataset.technicians:
+        techs_by_area[area_of_centre_[t.home_centre_id]].append(t.id)
+        home[t.id] = t.home_centre_id
+    pinned_to = pinned_to or {}
+    reqs_by_area: dict[str, list[str]] = defaultdict(list)
+    for a in assignment.assigned:
+        if a.request_id in pinned_to:
+            reqs_by_area[area_of_centre_[home[pinned_to[a.request_id]]]].append(a.request_id)
+        elif a.visit_centre_id is not None:
+            reqs_by_area[area_of_centre_[a.visit_centre_id]].append(a.request_id)
+    return [
+        Area(k, tuple(centres_by_area[k]), tuple(techs_by_area[k]), tuple(reqs_by_area[k]))
+        for k in sorted(set(reqs_by_area) | set(techs_by_area))
+    ]
+
+
+def reach_s(dataset: Dataset, request_ids: Sequence[str], travel: HaversineTravel = DEFAULT_TRAVEL) -> np.ndarray:
+    """Per request, the drive (s) from the nearest centre with a technician: how far the
+    network's reach is from the customer, whoever is free (splits the dispatch KPI into calls
+    the network covers within the hour and those beyond it)."""
+    staffed_ids = {t.home_centre_id for t in dataset.technicians}
+    staffed = CentreIndex(tuple(c for c in dataset.network if c.id in staffed_ids))
+    req = {r.id: r for r in dataset.requests}
+    if not len(request_ids) or not len(staffed):
+        return np.full(len(request_ids), np.nan)
+    lon = np.array([req[i].lon for i in request_ids])
+    lat = np.array([req[i].lat for i in request_ids])
+    _, dist_m = staffed.nearest(lon, lat)
+    road_m = (np.atleast_1d(dist_m) * travel.detour).astype(np.int64)
+    return np.asarray(travel.time_s_from_distance(road_m), dtype=float)
+
+
+def area_finder(day_ds: Dataset, params: PlanParams, travel: HaversineTravel) -> AreaFinder:
+    staffed_ids = {t.home_centre_id for t in day_ds.technicians}
+    staffed = [c for c in day_ds.network if c.id in staffed_ids]
+    return AreaFinder(CentreIndex(tuple(staffed)) if staffed else None, area_of_centre(day_ds.network), travel,
+                      params.assignment.max_visit_travel_s, params.candidate_areas)
+

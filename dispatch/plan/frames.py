@@ -1,0 +1,149 @@
+"""The plan's result frames: stops, routes, outcomes, workload, benches, unassigned, routing statistics."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+import pandas as pd
+
+from dispatch.assignment import (
+    _bench_turnaround,
+    business_seconds,
+)
+from dispatch.model import Dataset, Mode
+from dispatch.plan.benches import MAX_BENCH_WAIT_DAYS, book_bench_row, device_path
+from dispatch.plan.build import clock_start_s
+
+
+def routing_stats_frame(areas, problems, day_problems, results, walls, limits, violations) -> pd.DataFrame:
+    """Per area: its own calls, the calls its technicians took for neighbouring areas and the
+    ones it handed to them, the morning batch's time limit and wall time, routed and dropped."""
+    rows = []
+    for a in areas:
+        own = {v.id for v in problems[a.key].visits}
+        held = {v.id for v in day_problems[a.key].visits}
+        rows.append({
+            "area": a.key, "technicians": len(problems[a.key].technicians), "visits": len(own),
+            "taken_from_neighbours": len(held - own), "handed_to_neighbours": len(own - held),
+            "time_limit_s": round(limits[a.key], 3), "wall_s": round(walls.get(a.key, 0.0), 3),
+            "routed": sum(len(r.stops) for r in results[a.key].routes), "dropped": len(results[a.key].unassigned),
+            "violations": len(violations[a.key]), "first_violation": violations[a.key][0] if violations[a.key] else ""})
+    return pd.DataFrame(rows)
+
+
+def assemble(dataset, day_ds, deferred, result, areas, results, params):
+    net = dataset.network
+    req = {r.id: r for r in dataset.requests}
+    by_req = {a.request_id: a for a in result.assigned}
+    tech_by_id = {t.id: t for t in dataset.technicians}
+    stop_rows, route_rows, unassigned_rows = [], [], []
+    routed: dict[str, dict] = {}
+    back_at_centre: dict[str, int] = {}
+    for area in areas:
+        res = results[area.key]
+        for route in res.routes:
+            t = tech_by_id[route.technician_id]
+            route_rows.append({
+                "technician_id": t.id, "centre_id": t.home_centre_id, "area": area.key,
+                "start_s": route.start_s, "end_s": route.end_s, "travel_s": route.travel_s,
+                "distance_m": route.distance_m, "break_start_s": route.break_start_s,
+                "overtime_s": route.overtime_s, "jobs": len(route.stops),
+            })
+            for seq, s in enumerate(route.stops):
+                r = req[s.visit_id]
+                stop_rows.append({
+                    "technician_id": t.id, "sequence": seq + 1, "request_id": s.visit_id,
+                    "mode": by_req[s.visit_id].mode.value, "level": r.level, "priority": int(r.priority),
+                    "lon": r.lon, "lat": r.lat, "departure_s": s.departure_toward_s,
+                    "arrival_s": s.arrival_s, "start_s": s.start_s, "end_s": s.end_s,
+                    "travel_s": s.travel_s, "distance_m": s.distance_m, "dispatch_late_s": s.dispatch_late_s,
+                    "window_start_s": r.window.start_s, "window_end_s": r.window.end_s,
+                })
+                routed[s.visit_id] = {"dispatch_s": s.departure_toward_s, "end_s": s.end_s, "tech": t}
+                back_at_centre[s.visit_id] = route.end_s
+        for u in res.unassigned:
+            unassigned_rows.append({"request_id": u.visit_id, "reason_code": u.reason_code, "reason": u.reason})
+    for u in result.unassigned:
+        unassigned_rows.append({"request_id": u.request_id, "reason_code": u.reason_code, "reason": u.reason})
+    for r in deferred:
+        unassigned_rows.append({"request_id": r.id, "reason_code": "next_day",
+                                "reason": "called in today, served on a later day (the clock starts at the next "
+                                          "opening, or the customer's window is then); planned with that day"})
+    reason_of = {u["request_id"]: u["reason_code"] for u in unassigned_rows}
+
+    outcome_rows, bench_use = [], defaultdict(int)
+    devices = []  # picked-up devices, booked on benches once every walk-in has its slot
+    for r in day_ds.requests:
+        a = by_req.get(r.id)
+        centre_id = (a.visit_centre_id or a.repair_centre_id) if a else ""
+        row = {"request_id": r.id, "mode": r.mode.value, "level": r.level, "priority": int(r.priority),
+               "visit_mode": a.mode.value if a else r.mode.value,
+               "province_adcode": net[centre_id].province_adcode if centre_id else r.county_adcode[:2] + "0000",
+               "centre_id": centre_id, "created_s": r.created_s,
+               "clock_start_s": clock_start_s(net[centre_id], r) if centre_id else r.created_s,
+               "dispatch_s": np.nan, "dispatch_wait_s": np.nan, "completion_s": np.nan, "repair_tier": np.nan,
+               "repair_centre_id": a.repair_centre_id if a else None,
+               "est_turnaround_s": np.nan, "unassigned_reason": reason_of.get(r.id, "")}
+        outcome_rows.append(row)
+        if a is None or r.id in reason_of:
+            continue
+        if r.mode == Mode.WALKIN:
+            book_bench_row(row, r, r.created_s + a.est_turnaround_s, a.repair_centre_id, a.bench_day, net, bench_use,
+                       params.assignment)
+            continue
+        info = routed[r.id]
+        row["dispatch_s"] = info["dispatch_s"]
+        # The promise runs on business hours (see assignment.business_deadline).
+        row["dispatch_wait_s"] = business_seconds(net[centre_id], row["clock_start_s"], info["dispatch_s"])
+        if a.mode == Mode.ONSITE:
+            row["completion_s"] = info["end_s"]
+            row["est_turnaround_s"] = info["end_s"] - r.created_s
+            continue
+        hops, chain, day_offset = device_path(net, a, info["tech"].home_centre_id, r.level,
+                                               back_at_centre[r.id], params.assignment)
+        at_bench_s = back_at_centre[r.id] + sum(chain[i].courier_to_parent_s for i in range(hops))
+        devices.append((at_bench_s, r, row, hops, chain, day_offset))
+    # The devices the plan collected reach their benches in this order; a day that is full
+    # (the assignment booked it for other devices, or technicians brought more than it planned)
+    # sends the repair to the next day with room.
+    for _, r, row, hops, chain, day_offset in sorted(devices, key=lambda d: (d[0], d[1].id)):
+        bench_s = params.assignment.bench_s_by_level[r.level]
+        cap_s = chain[hops].bench_s_per_day
+        for extra in range(MAX_BENCH_WAIT_DAYS):
+            ta, bench_day, _ = _bench_turnaround(net, chain, hops, back_at_centre[r.id], bench_s, day_offset + extra,
+                                                 r.created_s, params.assignment)
+            if bench_use[(chain[hops].id, bench_day)] + bench_s <= cap_s:
+                break
+        book_bench_row(row, r, r.created_s + ta, chain[hops].id, bench_day, net, bench_use, params.assignment)
+    outcomes = pd.DataFrame(outcome_rows)
+    stops = pd.DataFrame(stop_rows)
+    routes = pd.DataFrame(route_rows)
+    workload = workload_frame(dataset, routes, stops, params.day)
+    bench = pd.DataFrame([
+        {"centre_id": cid, "day": day, "bench_h_used": s / 3600, "bench_h_capacity": net[cid].bench_hours_per_day}
+        for (cid, day), s in sorted(bench_use.items(), key=lambda kv: (kv[0][0], kv[0][1] or 0))
+    ])
+    unassigned = pd.DataFrame(unassigned_rows, columns=["request_id", "reason_code", "reason"])
+    return stops, routes, outcomes, workload, bench, unassigned
+
+
+def workload_frame(dataset: Dataset, routes: pd.DataFrame, stops: pd.DataFrame, day: int) -> pd.DataFrame:
+    net = dataset.network
+    by_tech = routes.set_index("technician_id") if len(routes) else None
+    service = stops.assign(service_s=stops["end_s"] - stops["start_s"]).groupby("technician_id")["service_s"].sum() if len(stops) else {}
+    rows = []
+    for t in dataset.technicians:
+        has = by_tech is not None and t.id in by_tech.index
+        travel = int(by_tech.loc[t.id, "travel_s"]) if has else 0
+        rows.append({
+            "technician_id": t.id, "centre_id": t.home_centre_id,
+            "province_adcode": net[t.home_centre_id].province_adcode,
+            "available_s": t.shift.duration_s - t.break_s,
+            "busy_s": travel + int(service.get(t.id, 0)) if has else 0,
+            "travel_s": travel, "distance_m": int(by_tech.loc[t.id, "distance_m"]) if has else 0,
+            "overtime_s": int(by_tech.loc[t.id, "overtime_s"]) if has else 0,
+            "jobs": int(by_tech.loc[t.id, "jobs"]) if has else 0,
+        })
+    return pd.DataFrame(rows)
+

@@ -1,0 +1,125 @@
+"""The day plan: assignment, one routing solve per area in parallel, bench work, KPIs.
+
+An area is a prefecture: its city centre, its county stations (and, in a capital, the provincial
+centre), their technicians and the visits assigned to them. Technicians of a county may serve any
+county of the same prefecture; the routing engine chooses who goes where and when.
+
+Calls whose dispatch clock starts on a later day (after-hours calls answered the next morning)
+belong to the next day's plan: they are listed as unassigned with reason ``next_day``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
+
+import numpy as np
+
+from dispatch.assignment import (
+    assign,
+    dispatch_clock_start,
+)
+from dispatch.io import dataset_fingerprint
+from dispatch.model import DAY_S, Dataset, Mode, Request
+from dispatch.plan.areas import area_finder, make_areas, reach_s
+from dispatch.plan.benches import Benches, with_collected
+from dispatch.plan.build import node_coordinates, routing_problem, with_pins
+from dispatch.plan.day import dispatch_day, violations_of
+from dispatch.plan.frames import assemble, routing_stats_frame
+from dispatch.plan.params import Pin, Plan, PlanParams, Progress
+from dispatch.plan.pins import assign_pinned, pinned_to_technician
+from dispatch.travel import DEFAULT_TRAVEL, HaversineTravel
+
+
+def make_plan(
+    dataset: Dataset,
+    params: PlanParams = PlanParams(),
+    pool: Executor | None = None,
+    travel: HaversineTravel = DEFAULT_TRAVEL,
+    progress: Progress | None = None,
+    pins: Sequence[Pin] = (),
+) -> Plan:
+    """Plan day ``params.day``: assign, route every area (in ``pool`` if given), estimate, KPIs."""
+    report = noting(progress)
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    day_reqs, deferred = requests_of_day(dataset, params.day)
+    day_ds = Dataset(dataset.network, dataset.technicians, tuple(day_reqs), dataset.epoch_date, dataset.meta)
+    result = assign(day_ds, params.assignment, travel, report, pool)
+    timings["assignment"] = time.perf_counter() - t0
+    pinned_to = pinned_to_technician(pins, day_ds)
+    result = assign_pinned(result, pinned_to, day_ds, params.assignment, travel)
+    by_req = {a.request_id: a for a in result.assigned}
+
+    t0 = time.perf_counter()
+    areas = make_areas(day_ds, result, params.day, pinned_to)
+    tech_of = {t.id: t for t in day_ds.technicians}
+    req_of = {r.id: r for r in day_ds.requests}
+    problems = {a.key: routing_problem(a, day_ds, by_req, params.day, params.dispatch_target_s, travel,
+                                       tech_of, req_of, params.max_overtime_s, params.assignment.collect_service_s)
+                for a in areas}
+    if pins:
+        problems = {k: with_pins(p, pins) for k, p in problems.items()}
+    where = {c.id: (c.lon, c.lat) for c in day_ds.network} | {r.id: (r.lon, r.lat) for r in day_ds.requests}
+    coords = {k: node_coordinates(p, where) for k, p in problems.items()}
+    timings["matrices"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    benches = Benches.of(day_ds, result, params.assignment)
+    lives, walls, limits = dispatch_day(problems, coords, area_finder(day_ds, params, travel), params, pool,
+                                         report, benches)
+    result = with_collected(result, benches)
+    results = {k: live.result() for k, live in lives.items()}
+    day_problems = {k: live.day_problem() for k, live in lives.items()}
+    violations = {k: violations_of(live, results[k], day_problems[k]) for k, live in lives.items()}
+    timings["routing"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    plan = assemble(dataset, day_ds, deferred, result, areas, results, params)
+    if len(plan[2]):
+        plan[2]["reach_s"] = reach_s(day_ds, plan[2]["request_id"], travel)
+    timings["assemble"] = time.perf_counter() - t0
+    stats = routing_stats_frame(areas, problems, day_problems, results, walls, limits, violations)
+    return Plan(dataset_fingerprint(dataset), params, *plan, timings, stats, day_problems, results)
+
+
+def noting(progress: Progress | None) -> Callable[..., None]:
+    """The caller's progress callback as ``(stage, done, total, note="")``: the running-KPI note
+    goes to a callback taking a ``note`` keyword (the CLI's bar and the dashboard do); a plain
+    (stage, done, total) callback is called without it."""
+    if progress is None:
+        return lambda stage, done, total, note="": None
+    try:
+        params = inspect.signature(progress).parameters.values()
+        takes_note = any(p.name == "note" or p.kind == p.VAR_KEYWORD for p in params)
+    except (TypeError, ValueError):  # a builtin without a signature
+        takes_note = False
+    if takes_note:
+        return lambda stage, done, total, note="": progress(stage, done, total, note=note)  # type: ignore[call-arg]
+    return lambda stage, done, total, note="": progress(stage, done, total)
+
+
+def requests_of_day(dataset: Dataset, day: int) -> tuple[list[Request], list[Request]]:
+    """The requests of ``day``, and those already called in but served on a later day.
+
+    A travelling call belongs to the day its technician can first set off: the later of its
+    dispatch clock's start (the nearest centre's hours) and the customer's window. A walk-in
+    belongs to the day the customer walks in."""
+    net = dataset.network
+    if not dataset.requests:
+        return [], []
+    idx, _ = net.nearest(np.array([r.lon for r in dataset.requests]), np.array([r.lat for r in dataset.requests]))
+    today, later = [], []
+    for r, j in zip(dataset.requests, np.atleast_1d(idx)):
+        if r.mode == Mode.WALKIN:
+            service_day = r.created_s // DAY_S
+        else:
+            service_day = dispatch_clock_start(net.centres[int(j)], r) // DAY_S
+        if service_day == day:
+            today.append(r)
+        elif r.created_s // DAY_S <= day < service_day:
+            later.append(r)
+    return today, later
+

@@ -1,0 +1,168 @@
+"""The service's request and response bodies (pydantic): what the OpenAPI document shows."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from fastapi import Header
+from fastapi import Path as PathParam
+from pydantic import BaseModel, ConfigDict, Field
+
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,63}$"
+
+
+Level = Annotated[int, Field(ge=1, le=3, description="repair level: 1 simple, 2 module, 3 board-level")]
+
+
+When = Annotated[dt.datetime | None, Field(None, description="ISO 8601; no offset means +08:00 (CST)")]
+
+
+class CallIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str | None = Field(None, pattern=ID_PATTERN, description="call id, also the idempotency key")
+    lon: float | None = Field(None, ge=73.0, le=135.5, allow_inf_nan=False, description="WGS84")
+    lat: float | None = Field(None, ge=3.5, le=53.6, allow_inf_nan=False, description="WGS84")
+    county: str | None = Field(None, pattern=r"^[1-9]\d{5}$", description="county adcode, instead of lon/lat")
+    level: Level = 1
+    mode: Literal["onsite", "pickup", "walkin"] = "onsite"
+    priority: int = Field(1, ge=1, le=3, description="1 normal, 2 high (enterprise), 3 urgent (VIP)")
+    window_start: When = None
+    window_end: When = None
+    service_min: int | None = Field(None, ge=0, le=600, description="default by mode and level")
+    product_line: str | None = Field(None, max_length=40, pattern=r"^[A-Za-z0-9_\-]*$")
+    at: When = None
+
+
+class Option(BaseModel):
+    area: str
+    centre_id: str
+    centre_name: str
+    technician_id: str
+    departure: str
+    departure_s: int
+    arrival: str
+    arrival_s: int
+    meets_deadline: bool
+    late_s: int
+
+
+class Decision(BaseModel):
+    call_id: str
+    status: Literal["planned", "unassigned", "walkin"]
+    mode: str
+    visit_mode: str | None = Field(None, description="how the technician serves it: an onsite call nobody able "
+                                   "to repair on site can set off for within the hour is collected (pickup)")
+    note: str = ""
+    at: str
+    at_s: int
+    station_id: str
+    station_name: str
+    clock_start: str
+    clock_start_s: int
+    dispatch_deadline: str | None = None
+    dispatch_deadline_s: int | None = None
+    area: str | None = None
+    centre_id: str | None = None
+    centre_name: str | None = None
+    technician_id: str | None = None
+    departure: str | None = None
+    departure_s: int | None = None
+    arrival: str | None = None
+    arrival_s: int | None = None
+    meets_deadline: bool | None = None
+    late_s: int | None = None
+    reason_code: str = ""
+    reason: str = ""
+    alternatives: list[Option] = []
+    replayed: bool = False
+
+
+class StatusIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    status: Literal["dispatched", "on_site", "done", "overrun"]
+    at: When = None
+
+
+class StatusOut(BaseModel):
+    job_id: str
+    status: str
+    at: str
+    at_s: int
+    area: str
+    technician_id: str
+    state: str
+    arrival: str
+    end: str
+    end_s: int
+    frozen: bool
+
+
+class UnavailableIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    at: When = None
+
+
+class Moved(BaseModel):
+    job_id: str
+    technician_id: str
+
+
+class Lost(BaseModel):
+    job_id: str
+    reason_code: str
+    reason: str
+
+
+class UnavailableOut(BaseModel):
+    technician_id: str
+    at: str
+    at_s: int
+    area: str
+    moved: list[Moved]
+    unserved: list[Lost]
+
+
+class PlanStop(BaseModel):
+    job_id: str
+    state: str
+    departure: str
+    arrival: str
+    start: str
+    end: str
+    late_s: int
+
+
+class PlanRoute(BaseModel):
+    technician_id: str
+    start: str
+    end: str
+    travel_s: int
+    distance_m: int
+    unavailable: bool
+    stops: list[PlanStop]
+
+
+class PlanOut(BaseModel):
+    area: str
+    clock: str
+    clock_s: int
+    routes: list[PlanRoute]
+    unassigned: list[Lost]
+
+
+class KpisOut(BaseModel):
+    day: int
+    calls: int
+    kpis: dict[str, float | None]
+
+
+class Health(BaseModel):
+    status: Literal["ok", "starting"]
+
+
+Idem = Annotated[str | None, Header(alias="Idempotency-Key", pattern=ID_PATTERN)]
+
+
+JobId = Annotated[str, PathParam(pattern=ID_PATTERN)]
+
