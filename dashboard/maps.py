@@ -11,11 +11,11 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
+from urllib.parse import quote
 
 import numpy as np
 import pandas as pd
 import pydeck as pdk
-from urllib.parse import quote
 
 # pydeck turns bare strings into JavaScript expressions; a unit must go as a literal string.
 PIXELS = pdk.types.String("pixels")

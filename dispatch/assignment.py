@@ -25,7 +25,7 @@ Escalation rules a manager can read (each is a parameter of ``AssignmentParams``
    leaving the customer without anyone. The day plan applies the same rule when nobody able
    to repair on site can set off within the hour.
 8. Among all options the solver minimises the total estimated turnaround (then travel); options
-   are scored with the explicit formula in ``_bench_turnaround``.
+   are scored with the explicit formula in ``bench_turnaround``.
 
 The choice is a small CP-SAT model per province (exactly one option per request; capacity per
 centre-day bench and per centre technician hours), warm-started from the greedy choice. Every
@@ -42,7 +42,7 @@ from types import MappingProxyType
 
 import numpy as np
 
-from dispatch.errors import DispatchError
+from dispatch.hours import opening_start
 from dispatch.model import DAY_S, Centre, Dataset, Mode, Request, Technician
 from dispatch.network import CentreIndex, Network
 from dispatch.travel import DEFAULT_TRAVEL, HaversineTravel
@@ -90,7 +90,7 @@ class Assignment:
 @dataclass(frozen=True)
 class Unassigned:
     request_id: str
-    reason_code: str  # no_capable_centre | no_technician_in_reach | capacity_full | outside_network
+    reason_code: str  # a dispatch.reasons.Reason: no_capable_centre, no_technician_in_reach, capacity_full
     reason: str
 
 
@@ -115,62 +115,7 @@ class _Option:
     rule: str
 
 
-def opening_start(centre: Centre, t_s: int) -> int:
-    """The first moment >= t_s when the centre is open."""
-    day = t_s // DAY_S
-    tod = t_s - day * DAY_S
-    if tod < centre.opening.start_s:
-        return day * DAY_S + centre.opening.start_s
-    if tod >= centre.opening.end_s:
-        return (day + 1) * DAY_S + centre.opening.start_s
-    return t_s
-
-
-def dispatch_clock_start(centre: Centre, request: Request) -> int:
-    """When the one-hour dispatch clock starts: at the call, or when the customer can first be
-    visited if that is later (an evening call booked for the next morning), and in any case
-    not before the centre is open (an after-hours call starts at the next opening). Walk-ins:
-    when the customer walks in."""
-    t = request.created_s
-    if request.mode != Mode.WALKIN:
-        t = max(t, request.window.start_s)
-    return opening_start(centre, t)
-
-
-def business_deadline(centre: Centre, start_s: int, seconds: int) -> int:
-    """The moment ``seconds`` of the centre's opening hours have passed since ``start_s``.
-
-    The one-hour promise runs on business hours: a call at 17:30 at a station closing at 18:00
-    has used 30 minutes by closing and is due 30 minutes after the next opening."""
-    t = opening_start(centre, start_s)
-    left = seconds
-    for _ in range(400):  # a year of days at most; a centre is open every day
-        day = t // DAY_S
-        close = day * DAY_S + centre.opening.end_s
-        if t + left <= close:
-            return t + left
-        left -= close - t
-        t = (day + 1) * DAY_S + centre.opening.start_s
-    raise DispatchError(f"centre {centre.id} has no opening hours to count {seconds} s in; expected an "
-                        f"opening window longer than zero")
-
-
-def business_seconds(centre: Centre, start_s: float, end_s: float) -> float:
-    """Seconds of the centre's opening hours between two moments (0 if ``end_s`` is earlier)."""
-    if not end_s > start_s:
-        return 0.0
-    total, t = 0.0, float(start_s)
-    for _ in range(400):
-        day = int(t // DAY_S)
-        open_s, close_s = day * DAY_S + centre.opening.start_s, day * DAY_S + centre.opening.end_s
-        total += max(0.0, min(end_s, close_s) - max(t, open_s))
-        t = (day + 1) * DAY_S
-        if t >= end_s:
-            return total
-    return total
-
-
-def _bench_turnaround(
+def bench_turnaround(
     network: Network, chain: tuple[Centre, ...], hops: int, t_at_station: int, bench_s: int,
     day_offset: int, created_s: int, params: AssignmentParams,
 ) -> tuple[int, int, int]:
@@ -321,7 +266,7 @@ def _repair_options(
         if not centre.can_repair(r.level) or centre.bench_s_per_day < bench_s:
             continue
         for d in range(params.queue_days):
-            ta, day, _ = _bench_turnaround(network, chain, hops, t_at, bench_s, d, r.created_s, params)
+            ta, day, _ = bench_turnaround(network, chain, hops, t_at, bench_s, d, r.created_s, params)
             where = "at the station" if hops == 0 else f"escalated {hops} tier(s) to {centre.id}"
             queue = "" if d == 0 else f", bench queue +{d} day(s)"
             out.append(_Option(visit_id, centre.id, day, hops, ta, travel_s, load, bench_s,

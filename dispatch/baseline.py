@@ -25,8 +25,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from dispatch.assignment import AssignmentParams, business_seconds, dispatch_clock_start, opening_start
+from dispatch.assignment import AssignmentParams
 from dispatch.errors import DispatchError
+from dispatch.hours import business_seconds, dispatch_clock_start, opening_start
 from dispatch.model import DAY_S, Centre, Dataset, Mode, Request, Technician, Tier
 from dispatch.network import Network
 from dispatch.travel import DEFAULT_TRAVEL, HaversineTravel

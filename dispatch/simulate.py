@@ -33,12 +33,20 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from dispatch.assignment import business_seconds, dispatch_clock_start, opening_start
 from dispatch.baseline import _Benches
 from dispatch.errors import DispatchError, InputError
+from dispatch.hours import business_seconds, dispatch_clock_start, opening_start
+from dispatch.live import (
+    AreaFinder,
+    InsertionOption,
+    LiveArea,
+    NewCall,
+    collect_offers,
+    collection,
+    offer_key,
+)
 from dispatch.model import DAY_S, Centre, Dataset, Mode, Request, Technician
 from dispatch.network import CentreIndex, Network
-from dispatch.live import AreaFinder, InsertionOption, LiveArea, NewCall, collect_offers, collection, offer_key
 from dispatch.routing import RoutingParams, RoutingProblem
 from dispatch.travel import DEFAULT_TRAVEL, HaversineTravel
 
@@ -490,7 +498,7 @@ _REASONS = {
 
 
 def _call_of(r: Request, clock_s: int, station: Centre, params: SimParams) -> NewCall:
-    from dispatch.assignment import business_deadline
+    from dispatch.hours import business_deadline
 
     return NewCall(r.id, r.lon, r.lat, r.service_s, r.window.start_s, r.window.end_s,
                    r.level if r.mode == Mode.ONSITE else 1, r.product_line or None, int(r.priority),

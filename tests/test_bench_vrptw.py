@@ -7,7 +7,14 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from dispatch.bench.vrptw import double_check, instance_class, read_instance, run_benchmark, to_problem, vrptw_command
+from dispatch.bench.vrptw import (
+    double_check,
+    instance_class,
+    read_instance,
+    run_benchmark,
+    to_problem,
+    vrptw_command,
+)
 from dispatch.errors import BenchmarkDataError
 
 TINY = """TINY

@@ -11,7 +11,6 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from dispatch.routing.checker import check
 from dispatch.routing import (
     BreakRule,
     Route,
@@ -22,6 +21,7 @@ from dispatch.routing import (
     Stop,
     Unserved,
 )
+from dispatch.routing.checker import check
 
 x = np.array([0, 600, 1200])
 T = np.abs(x[:, None] - x[None, :])[None].astype(np.int64)

@@ -7,10 +7,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dispatch.routing.checker import check
 from dispatch.errors import DispatchError
 from dispatch.live import JobState, LiveArea, NewCall
 from dispatch.routing import BreakRule, RoutingParams, RoutingProblem, RoutingTechnician
+from dispatch.routing.checker import check
 from dispatch.travel import DEFAULT_TRAVEL
 
 H = 3600

@@ -11,7 +11,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dispatch.routing.checker import check
 from dispatch.errors import DispatchError
 from dispatch.routing import (
     BreakRule,
@@ -21,6 +20,7 @@ from dispatch.routing import (
     RoutingVisit,
     solve,
 )
+from dispatch.routing.checker import check
 
 H = 3600
 FAST = RoutingParams(time_limit_s=0.3)

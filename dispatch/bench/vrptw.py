@@ -217,8 +217,8 @@ def _natural(s: str) -> list:
 
 def run_instance(inst: Instance, params, bks: tuple[int, float] | None) -> dict:
     """Solve one instance, check it twice (integer checker, double precision), return a row."""
-    from dispatch.routing.checker import check
     from dispatch.routing import solve
+    from dispatch.routing.checker import check
 
     problem = to_problem(inst)
     c0, w0 = cpu_s(), time.perf_counter()

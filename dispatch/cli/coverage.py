@@ -203,7 +203,16 @@ def _write_geojson(path: str, gdf) -> None:  # type: ignore[no-untyped-def]
 def locate(source, preset, seed, population, model, p, minutes, level, lock_existing, lock_open, lock_closed,  # type: ignore[no-untyped-def]
            exact, time_limit, candidates_per_demand, geojson, csv_out) -> None:
     """Where stations should be: maximal cover, set cover, p-median or p-center over county seats."""
-    from dispatch.coverage import county_location_problem, demand_for, existing_sites, greedy_mclp, lscp, mclp, pcenter, pmedian
+    from dispatch.coverage import (
+        county_location_problem,
+        demand_for,
+        existing_sites,
+        greedy_mclp,
+        lscp,
+        mclp,
+        pcenter,
+        pmedian,
+    )
     from dispatch.geodata import load_geography
 
     if model != "lscp" and p is None:

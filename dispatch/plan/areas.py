@@ -8,9 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dispatch.assignment import (
-    AssignmentResult,
-)
+from dispatch.assignment import AssignmentResult
 from dispatch.live import (
     AreaFinder,
 )

@@ -5,12 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
-from dispatch.assignment import (
-    Assignment,
-    AssignmentParams,
-    AssignmentResult,
-    opening_start,
-)
+from dispatch.assignment import Assignment, AssignmentParams, AssignmentResult
+from dispatch.hours import opening_start
 from dispatch.model import DAY_S, Centre, Dataset, Mode, Request
 from dispatch.network import Network
 

@@ -7,11 +7,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from dispatch.assignment import (
-    Assignment,
-    business_deadline,
-    dispatch_clock_start,
-)
+from dispatch.assignment import Assignment
+from dispatch.hours import business_deadline, dispatch_clock_start
 from dispatch.model import DAY_S, Centre, Dataset, Mode, Request, Technician
 from dispatch.plan.areas import Area
 from dispatch.plan.params import Pin

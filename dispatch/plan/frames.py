@@ -7,10 +7,8 @@ from collections import defaultdict
 import numpy as np
 import pandas as pd
 
-from dispatch.assignment import (
-    _bench_turnaround,
-    business_seconds,
-)
+from dispatch.assignment import bench_turnaround
+from dispatch.hours import business_seconds
 from dispatch.model import Dataset, Mode
 from dispatch.plan.benches import MAX_BENCH_WAIT_DAYS, book_bench_row, device_path
 from dispatch.plan.build import clock_start_s
@@ -111,7 +109,7 @@ def assemble(dataset, day_ds, deferred, result, areas, results, params):
         bench_s = params.assignment.bench_s_by_level[r.level]
         cap_s = chain[hops].bench_s_per_day
         for extra in range(MAX_BENCH_WAIT_DAYS):
-            ta, bench_day, _ = _bench_turnaround(net, chain, hops, back_at_centre[r.id], bench_s, day_offset + extra,
+            ta, bench_day, _ = bench_turnaround(net, chain, hops, back_at_centre[r.id], bench_s, day_offset + extra,
                                                  r.created_s, params.assignment)
             if bench_use[(chain[hops].id, bench_day)] + bench_s <= cap_s:
                 break

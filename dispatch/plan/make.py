@@ -17,10 +17,8 @@ from concurrent.futures import Executor
 
 import numpy as np
 
-from dispatch.assignment import (
-    assign,
-    dispatch_clock_start,
-)
+from dispatch.assignment import assign
+from dispatch.hours import dispatch_clock_start
 from dispatch.io import dataset_fingerprint
 from dispatch.model import DAY_S, Dataset, Mode, Request
 from dispatch.plan.areas import area_finder, make_areas, reach_s

@@ -7,9 +7,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from dispatch.assignment import (
-    AssignmentParams,
-)
+from dispatch.assignment import AssignmentParams
 from dispatch.errors import DispatchError
 from dispatch.routing import (
     RoutingProblem,

@@ -5,11 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from dispatch.assignment import (
-    Assignment,
-    AssignmentParams,
-    AssignmentResult,
-)
+from dispatch.assignment import Assignment, AssignmentParams, AssignmentResult
 from dispatch.errors import InputError
 from dispatch.model import Dataset, Mode
 from dispatch.plan.benches import first_bench

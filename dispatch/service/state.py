@@ -249,7 +249,7 @@ class LiveService:
         return float(lon), float(lat), ""
 
     def _decide(self, call_id: str, digest: str, body: dict[str, Any]) -> dict[str, Any]:
-        from dispatch.assignment import business_deadline, dispatch_clock_start
+        from dispatch.hours import business_deadline, dispatch_clock_start
         from dispatch.live import NewCall, collect_offers, collection, offer_key
         from dispatch.model import Mode, Priority, Request, TimeWindow
 
@@ -450,7 +450,7 @@ class LiveService:
         """The day so far as planned: the one-hour rate counts planned departures."""
         import pandas as pd
 
-        from dispatch.assignment import business_seconds
+        from dispatch.hours import business_seconds
         from dispatch.kpis import kpis
 
         stops: dict[str, Any] = {}

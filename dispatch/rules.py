@@ -1,0 +1,97 @@
+"""The rule book: the business rules of the network, each written once, in one unit.
+
+Assignment, the day plan, the simulation, the baseline, scenarios, the service and the dashboard
+all read one :class:`Rules` (``DEFAULT_RULES`` unless given another); a scenario changes a rule
+with ``dataclasses.replace``. Times are integer seconds (``_s``); levels are
+:class:`~dispatch.model.RepairLevel` (1 simple, 2 module, 3 board-level).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from dispatch.errors import DispatchError
+from dispatch.hours import business_deadline
+from dispatch.model import Centre, Mode, Priority, RepairLevel
+
+
+def _frozen(mapping: dict) -> Mapping:  # type: ignore[type-arg]
+    return MappingProxyType(dict(mapping))
+
+
+@dataclass(frozen=True)
+class Rules:
+    # IBM's promise: a technician sets off within an hour of the call, counted in the answering
+    # centre's opening hours (dispatch.hours).
+    dispatch_target_s: int = 3600
+    # Bench work per repair level (design.md: ~30 min simple, ~90 min module, ~180 min board).
+    bench_s_by_level: Mapping[int, int] = field(default_factory=lambda: _frozen(
+        {RepairLevel.SIMPLE: 30 * 60, RepairLevel.MODULE: 90 * 60, RepairLevel.BOARD: 180 * 60}))
+    # A repaired device back at the station -> back with the customer.
+    return_s: int = 4 * 3600
+    # Board-level work never happens at the customer.
+    onsite_max_level: int = RepairLevel.MODULE
+    # Assignment rule 7: an on-site call nobody able to repair it on site can reach (or set off
+    # for within the hour) is collected for the bench, with a hand-over at the door.
+    collect_onsite: bool = True
+    collect_service_s: int = 10 * 60
+    # Paid overtime a plan may ask of a technician per day: China's Labour Law (art. 41) sets one
+    # hour a day as the ordinary limit.
+    max_overtime_s: int = 3600
+    # One way; beyond it no technician is sent.
+    max_visit_travel_s: int = 3 * 3600
+    # A call its own area cannot serve within the hour is offered to this many nearest areas
+    # (its own included): a dispatcher borrowing a technician from the next prefecture.
+    candidate_areas: int = 3
+    # What a call that does not say gets (the generator draws around the same values): the
+    # customer's hours, a window by priority, and the work at the door by mode and level.
+    customer_hours_s: tuple[int, int] = (8 * 3600, 21 * 3600)
+    window_s_by_priority: Mapping[int, int] = field(default_factory=lambda: _frozen(
+        {Priority.NORMAL: 4 * 3600, Priority.HIGH: 3 * 3600, Priority.URGENT: 2 * 3600}))
+    onsite_service_s_by_level: Mapping[int, int] = field(default_factory=lambda: _frozen(
+        {RepairLevel.SIMPLE: 30 * 60, RepairLevel.MODULE: 75 * 60, RepairLevel.BOARD: 75 * 60}))
+    pickup_service_s: int = 10 * 60
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.dispatch_target_s <= 0:
+            problems.append(f"dispatch_target_s must be > 0 s, got {self.dispatch_target_s}")
+        if sorted(self.bench_s_by_level) != [1, 2, 3] or min(self.bench_s_by_level.values()) <= 0:
+            problems.append(f"bench_s_by_level needs a positive time for levels 1, 2 and 3, got "
+                            f"{dict(self.bench_s_by_level)}")
+        if self.max_overtime_s < 0 or self.candidate_areas < 1 or self.return_s < 0:
+            problems.append(f"max_overtime_s and return_s must be >= 0 s and candidate_areas >= 1, got "
+                            f"{self.max_overtime_s}, {self.return_s} and {self.candidate_areas}")
+        if problems:
+            raise DispatchError("; ".join(problems))
+
+    def bench_s(self, level: int) -> int:
+        """Bench seconds for one repair of ``level``."""
+        return self.bench_s_by_level[level]
+
+    def dispatch_deadline(self, centre: Centre, clock_start_s: int) -> int:
+        """When a technician must have set off: the target counted in ``centre``'s opening hours
+        from the clock's start (``dispatch.hours.dispatch_clock_start``)."""
+        return business_deadline(centre, clock_start_s, self.dispatch_target_s)
+
+    def may_collect(self, mode: Mode | str, level: int) -> bool:
+        """Whether rule 7 may turn an on-site call of ``level`` into a collection for the bench."""
+        return self.collect_onsite and mode == Mode.ONSITE and level > RepairLevel.SIMPLE
+
+    @staticmethod
+    def ranking(priority: int) -> str:
+        """How a call's insertion options are ranked: an urgent call by the earliest arrival
+        (``eta``), every other by the promise, then overtime, then the least added driving
+        (``travel``); see ``dispatch.live.calls.rank_key``."""
+        return "eta" if priority == Priority.URGENT else "travel"
+
+    def default_service_s(self, mode: Mode | str, level: int) -> int:
+        """The work at the customer's door when a call does not say."""
+        if mode == Mode.ONSITE:
+            return self.onsite_service_s_by_level[level]
+        return self.pickup_service_s if mode == Mode.PICKUP else 0
+
+
+DEFAULT_RULES = Rules()
