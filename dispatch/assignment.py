@@ -1,6 +1,7 @@
 """Tier assignment: where and how each request is repaired, with capacities, and why.
 
-Escalation rules a manager can read (each is a parameter of ``AssignmentParams``):
+Escalation rules a manager can read (each a parameter of ``AssignmentParams`` or of its rule
+book, ``dispatch.rules.Rules``):
 
 1. A request is served by the network of its own province (Bird-style provincial branches);
    a travelling call that no centre of its province can reach goes to the nearest centres of
@@ -35,16 +36,17 @@ request ends either assigned, or unassigned with a reason code and a sentence.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from concurrent.futures import Executor
-from dataclasses import dataclass, field
-from types import MappingProxyType
+from dataclasses import dataclass
 
 import numpy as np
 
 from dispatch.hours import opening_start
 from dispatch.model import DAY_S, Centre, Dataset, Mode, Request, Technician
 from dispatch.network import CentreIndex, Network
+from dispatch.reasons import Reason
+from dispatch.rules import DEFAULT_RULES, Rules
 from dispatch.travel import DEFAULT_TRAVEL, HaversineTravel
 
 Progress = Callable[[str, int, int], None]
@@ -52,26 +54,24 @@ Progress = Callable[[str, int, int], None]
 
 @dataclass(frozen=True)
 class AssignmentParams:
-    bench_s_by_level: Mapping[int, int] = field(
-        default_factory=lambda: MappingProxyType({1: 30 * 60, 2: 90 * 60, 3: 180 * 60})
-    )
-    onsite_max_level: int = 2
+    # The business rules (bench times, return, the on-site limit and the collection rule, the
+    # maximum drive): one rule book for assignment, plan, simulation and service.
+    rules: Rules = DEFAULT_RULES
     candidates: int = 4  # nearest staffed centres with a qualified technician considered for a visit
     search_factor: int = 4  # how many nearest centres are searched for them: candidates x this
-    max_visit_travel_s: int = 3 * 3600  # one way; beyond it no technician is sent
     dispatch_allowance_s: int = 30 * 60  # planning estimate of call -> set-off
-    return_s: int = 4 * 3600  # device back at the station -> back with the customer
     queue_days: int = 3  # bench days considered: the day the device arrives and the next ones
     tech_utilisation: float = 0.85  # share of net shift time that can be planned
     visit_overhead: float = 2.0  # technician time per visit = overhead x one-way travel + service
     overload_cost: int = 10  # minutes of turnaround one minute of technician load over the estimate costs
-    collect_onsite: bool = True  # rule 7: collect for the bench an on-site call nobody can do on site
-    collect_service_s: int = 10 * 60  # hand-over at the door when an on-site call is collected instead
     # CP-SAT per province, warm-started from the greedy choice, stopping at a 0.1 % gap: on the
     # Zhejiang day it finds nothing better after 0.2 s than after 5 s.
     time_limit_s: float = 0.5
     relative_gap: float = 0.001
     seed: int = 0
+    # Repeatable: CP-SAT stops on its own deterministic clock (time_limit_s of it), not the wall
+    # clock, so a busy machine cannot change the answer.
+    deterministic: bool = False
 
 
 @dataclass(frozen=True)
@@ -135,7 +135,7 @@ def bench_turnaround(
     t = done
     for i in reversed(range(hops)):  # back down
         t += chain[i].courier_to_parent_s
-    t += params.return_s
+    t += params.rules.return_s
     return t - created_s, day, done
 
 
@@ -185,14 +185,14 @@ def build_options(
             near_staffed = np.asarray(near_staffed).reshape(len(reqs), k)
         for i, r in enumerate(reqs):
             opts: list[_Option] = []
-            bench_s = params.bench_s_by_level[r.level]
+            bench_s = params.rules.bench_s(r.level)
             if r.mode == Mode.WALKIN:
                 station = sub.centres[int(np.atleast_1d(near_any)[i])]
                 t_at = opening_start(station, r.created_s)
                 opts += _repair_options(network, station, None, 0, t_at, r, bench_s, params,
                                         "walk-in at the nearest centre")
             else:
-                on_site = r.mode == Mode.ONSITE and r.level <= params.onsite_max_level
+                on_site = r.mode == Mode.ONSITE and r.level <= params.rules.onsite_max_level
                 level = r.level if r.mode == Mode.ONSITE else 1
 
                 def in_reach(level: int) -> list[tuple[Centre, int]]:
@@ -208,11 +208,11 @@ def build_options(
                 reachable = in_reach(level) if r.mode == Mode.PICKUP or on_site else []
                 rule = "picked up, repaired on a bench"
                 if (r.mode == Mode.ONSITE and not reachable
-                        and (params.collect_onsite or r.level > params.onsite_max_level)):
+                        and (params.rules.collect_onsite or r.level > params.rules.onsite_max_level)):
                     on_site, level = False, 1
                     rule = "collected for the bench (nobody within reach can repair it on site), repaired"
                     reachable = in_reach(level)
-                service_s = r.service_s if r.mode == Mode.PICKUP or on_site else params.collect_service_s
+                service_s = r.service_s if r.mode == Mode.PICKUP or on_site else params.rules.collect_service_s
                 for c, tr in reachable:
                     t0 = max(opening_start(c, r.created_s), r.window.start_s - tr)
                     load = int(params.visit_overhead * tr) + service_s
@@ -225,15 +225,15 @@ def build_options(
                         opts += _repair_options(network, c, c.id, tr, t_at, r, bench_s, params, rule, load)
                 if not reachable:
                     unassigned.append(Unassigned(
-                        r.id, "no_technician_in_reach",
+                        r.id, Reason.NO_TECHNICIAN_IN_REACH,
                         f"no technician able to do level {level} ({r.product_line or 'any'}) within "
-                        f"{params.max_visit_travel_s / 3600:g} h of the customer (the nearest "
+                        f"{params.rules.max_visit_travel_s / 3600:g} h of the customer (the nearest "
                         f"{params.candidates * params.search_factor} staffed centres of its province and of "
                         f"the whole network searched)"))
                     continue
             if not opts:
                 unassigned.append(Unassigned(
-                    r.id, "no_capable_centre",
+                    r.id, Reason.NO_CAPABLE_CENTRE,
                     f"no centre in the escalation chain can repair level {r.level} "
                     f"(capability and a bench day long enough for one repair)"))
                 continue
@@ -249,7 +249,7 @@ def _reachable(r: Request, level: int, centres: list[Centre], staff: dict[str, l
     drive_s = travel.time_s_from_distance(travel.distance_m(
         np.array([c.lon for c in centres]), np.array([c.lat for c in centres]), r.lon, r.lat))
     for c, tr in zip(centres, drive_s.tolist()):
-        if tr <= params.max_visit_travel_s and _can_visit(staff[c.id], r, level):
+        if tr <= params.rules.max_visit_travel_s and _can_visit(staff[c.id], r, level):
             out.append((c, tr))
             if len(out) == params.candidates:
                 break
@@ -296,7 +296,8 @@ def assign(
     statuses = []
     objective = 0
     ordered = sorted(groups.items())
-    solver = _SolverParams(params.overload_cost, params.time_limit_s, params.relative_gap, params.seed)
+    solver = _SolverParams(params.overload_cost, params.time_limit_s, params.relative_gap, params.seed,
+                           params.deterministic)
     if pool is not None and len(ordered) > 1:
         futures = {key: pool.submit(_solve_group, rids, {rid: options[rid] for rid in rids}, tech_cap, bench_cap,
                                     solver)
@@ -334,7 +335,7 @@ def _first_centre(o: _Option) -> str:
 
 def _capacity_reason(rid: str, opts: list[_Option]) -> Unassigned:
     # Technician hours are soft (see rule 6): only benches refuse a call.
-    return Unassigned(rid, "capacity_full", "bench capacity at all candidate centres is full for the next days")
+    return Unassigned(rid, Reason.CAPACITY_FULL, Reason.CAPACITY_FULL.sentence)
 
 
 def _tech_capacity_s(dataset: Dataset, params: AssignmentParams) -> dict[str, int]:
@@ -384,6 +385,7 @@ class _SolverParams:
     time_limit_s: float
     relative_gap: float
     seed: int
+    deterministic: bool = False
 
 
 def _solve_group(rids, options, tech_cap, bench_cap, params: _SolverParams) -> tuple[dict[str, int], str]:
@@ -433,7 +435,11 @@ def _solve_group(rids, options, tech_cap, bench_cap, params: _SolverParams) -> t
         model.add(sum(terms) <= bench_cap[cid] // 60)
     model.minimize(sum(cost_terms))
     solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = params.time_limit_s
+    if params.deterministic:
+        solver.parameters.max_deterministic_time = params.time_limit_s
+        solver.parameters.max_time_in_seconds = 600.0  # a guard only
+    else:
+        solver.parameters.max_time_in_seconds = params.time_limit_s
     solver.parameters.relative_gap_limit = params.relative_gap
     solver.parameters.num_workers = 1
     solver.parameters.random_seed = params.seed

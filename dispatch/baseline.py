@@ -27,6 +27,7 @@ import pandas as pd
 
 from dispatch.assignment import AssignmentParams
 from dispatch.errors import DispatchError
+from dispatch.rules import DEFAULT_RULES, Rules
 from dispatch.hours import business_seconds, dispatch_clock_start, opening_start
 from dispatch.model import DAY_S, Centre, Dataset, Mode, Request, Technician, Tier
 from dispatch.network import Network
@@ -37,17 +38,16 @@ from dispatch.travel import DEFAULT_TRAVEL, HaversineTravel
 class BaselineParams:
     day: int = 0
     courier_cutoff_s: int = 18 * 3600  # the daily courier leaves at 18:00
-    return_s: int = 4 * 3600  # device back at the station -> back with the customer
-    bench_s_by_level: tuple[int, int, int] = (30 * 60, 90 * 60, 180 * 60)
+    # The same rule book as the plan it is compared with (bench times, return).
+    rules: Rules = DEFAULT_RULES
 
     @classmethod
-    def from_assignment(cls, params: AssignmentParams, day: int = 0) -> "BaselineParams":
-        return cls(day=day, return_s=params.return_s,
-                   bench_s_by_level=tuple(params.bench_s_by_level[k] for k in (1, 2, 3)))  # type: ignore[arg-type]
+    def from_assignment(cls, params: AssignmentParams, day: int = 0) -> BaselineParams:
+        return cls(day=day, rules=params.rules)
 
 
 @dataclass
-class _TechState:
+class TechState:
     tech: Technician
     free_at_s: int
     lon: float
@@ -63,7 +63,7 @@ class _TechState:
     overtime_s: int = 0
 
 
-class _Benches:
+class BenchQueues:
     """First come, first served benches. A centre's daily bench hours are worked on parallel
     benches during its opening hours (40 h over a 10-hour day: 4 benches), never more hours in a
     day than it has."""
@@ -125,13 +125,13 @@ def baseline_plan(
     """(outcomes, workload) of the naive policy for day ``params.day`` (see the module doc)."""
     net = dataset.network
     base = params.day * DAY_S
-    benches = _Benches(net)
+    benches = BenchQueues(net)
     home = {t.id: net[t.home_centre_id] for t in dataset.technicians}
-    states: dict[str, list[_TechState]] = defaultdict(list)
+    states: dict[str, list[TechState]] = defaultdict(list)
     for t in dataset.technicians:
         c = home[t.id]
         bw = t.break_window
-        states[c.province_adcode].append(_TechState(
+        states[c.province_adcode].append(TechState(
             t, base + t.shift.start_s, c.lon, c.lat, base + t.shift.end_s,
             None if bw is None or t.break_s == 0 else base + bw.start_s,
             None if bw is None or t.break_s == 0 else base + bw.end_s,
@@ -160,7 +160,7 @@ def baseline_plan(
         if r.mode == Mode.WALKIN:
             _repair(net, benches, params, row, r, station, opening_start(station, r.created_s))
             continue
-        chosen = _send(states[station.province_adcode], r, clock, travel)
+        chosen = send_nearest_free(states[station.province_adcode], r, clock, travel)
         if chosen is None:
             row["unassigned_reason"] = "no_free_technician"
             continue
@@ -199,9 +199,9 @@ def baseline_plan(
     return outcomes, workload
 
 
-def _send(
-    candidates: list[_TechState], r: Request, clock_s: int, travel: HaversineTravel,
-) -> tuple[_TechState, int, int, int] | None:
+def send_nearest_free(
+    candidates: list[TechState], r: Request, clock_s: int, travel: HaversineTravel,
+) -> tuple[TechState, int, int, int] | None:
     """The nearest free capable technician (or the first to free up) and his trip."""
     level = r.level if r.mode == Mode.ONSITE else 1
     able = [s for s in candidates if s.tech.max_level >= level
@@ -238,24 +238,24 @@ def _send(
 
 
 def _repair(
-    net: Network, benches: _Benches, params: BaselineParams, row: dict, r: Request, station: Centre,
+    net: Network, benches: BenchQueues, params: BaselineParams, row: dict, r: Request, station: Centre,
     at_station_s: int,
 ) -> None:
-    bench_s = params.bench_s_by_level[r.level - 1]
-    if r.level == 1 and station.can_repair(1) and _Benches.fits(station, bench_s):
+    bench_s = params.rules.bench_s(r.level)
+    if r.level == 1 and station.can_repair(1) and BenchQueues.fits(station, bench_s):
         done = benches.repair(station, at_station_s, bench_s)
         back = done
         repair_centre = station
     else:
         chain = net.chain(station.id)
         province = chain[-1]
-        if province.tier != Tier.PROVINCE or not province.can_repair(r.level) or not _Benches.fits(province, bench_s):
+        if province.tier != Tier.PROVINCE or not province.can_repair(r.level) or not BenchQueues.fits(province, bench_s):
             row["unassigned_reason"] = "no_capable_centre"
             return
         arrive = _courier(net, chain, at_station_s, params.courier_cutoff_s)
         done = benches.repair(province, arrive, bench_s)
         back = _courier(net, chain, done, params.courier_cutoff_s)
         repair_centre = province
-    row["completion_s"] = back + params.return_s
+    row["completion_s"] = back + params.rules.return_s
     row["repair_tier"] = int(repair_centre.tier)
     row["repair_centre_id"] = repair_centre.id

@@ -138,3 +138,12 @@ def hierarchy_problems(centres: Iterable[Centre]) -> list[tuple[str, object, str
                 break
             seen.add(cur.id)
     return problems
+
+def area_of_centre(net: Network) -> dict[str, str]:
+    """Centre id -> routing area (a prefecture adcode). The provincial centre's technicians work
+    in the capital's area."""
+    capital_of = {p.parent_id: p.prefecture_adcode for p in net
+                  if p.tier == Tier.CITY and p.parent_id is not None
+                  and (p.lon, p.lat) == (net[p.parent_id].lon, net[p.parent_id].lat)}
+    return {c.id: (capital_of.get(c.id, c.province_adcode) if c.tier == Tier.PROVINCE
+                   else c.prefecture_adcode or c.county_adcode) for c in net}

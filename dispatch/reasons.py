@@ -56,3 +56,7 @@ SENTENCES: dict[Reason, str] = {
     Reason.NO_FREE_TECHNICIAN: "no technician free today; re-booked for tomorrow",
     Reason.OPEN_AT_HORIZON: "still open when the simulation ended",
 }
+
+# The solver's own account of a visit it dropped (code ``Reason.CAPACITY``): more precise than
+# the sentence, since only the priorities decided it.
+DROPPED_FOR_PRIORITY = "dropped: the technicians' hours are full with higher-priority work"

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from dispatch.errors import DispatchError
+from dispatch.rules import DEFAULT_RULES, Rules
 from dispatch.model import Centre, Dataset, Technician, Tier, TimeWindow
 from dispatch.network import Network
 from dispatch.synthetic import DEFAULT_TIERS
@@ -105,10 +106,15 @@ def _valid_ids(value: str, known, what: str = "station") -> str:
 class Applied:
     dataset: Dataset
     warnings: tuple[str, ...] = field(default_factory=tuple)
-    dispatch_target_s: int = 3600
+    # The rule book the scenario plans under (the base's, with its target if it sets one).
+    rules: Rules = DEFAULT_RULES
+
+    @property
+    def dispatch_target_s(self) -> int:
+        return self.rules.dispatch_target_s
 
 
-def apply(base: Dataset, scenario: Scenario, seed: int = 0) -> Applied:
+def apply(base: Dataset, scenario: Scenario, seed: int = 0, rules: Rules = DEFAULT_RULES) -> Applied:
     """The base with the scenario's changes; raises on changes that cannot apply."""
     warnings: list[str] = []
     centres = {c.id: c for c in base.network}
@@ -273,10 +279,11 @@ def apply(base: Dataset, scenario: Scenario, seed: int = 0) -> Applied:
     for c in network:
         if c.tier == Tier.COUNTY and not staffed.get(c.id):
             warnings.append(f"station {c.id} has no technician")
-    target = int(scenario.dispatch_target_min * 60) if scenario.dispatch_target_min else 3600
+    if scenario.dispatch_target_min:
+        rules = replace(rules, dispatch_target_s=int(scenario.dispatch_target_min * 60))
     ds = Dataset(network, techs_out, tuple(requests), base.epoch_date,
                  base.meta + (("scenario", scenario.name),))
-    return Applied(ds, tuple(warnings), target)
+    return Applied(ds, tuple(warnings), rules)
 
 
 # --------------------------------------------------------------------------------------------
@@ -361,7 +368,7 @@ def evaluate(base: Dataset, scenario: Scenario | None, options: CompareOptions =
         from dispatch.kpis import kpis
         from dispatch.plan import PlanParams, make_plan
 
-        params = PlanParams(day=options.day, seed=options.seed, dispatch_target_s=applied.dispatch_target_s)
+        params = PlanParams(day=options.day, seed=options.seed, rules=applied.rules)
         if options.routing_max_s is not None:
             params = replace(params, routing_max_s=options.routing_max_s,
                              routing_min_s=min(params.routing_min_s, options.routing_max_s))
@@ -371,7 +378,7 @@ def evaluate(base: Dataset, scenario: Scenario | None, options: CompareOptions =
             ds = replace(ds, requests=tuple(r for r in ds.requests if re.sub(r"-g\d+$", "", r.id) in keep))
         result = make_plan(ds, params, pool=pool)
         outcomes = _same_calls(result.outcomes, ds, base_request_ids)
-        k = kpis(outcomes, result.workload, applied.dispatch_target_s)
+        k = kpis(outcomes, result.workload, applied.rules.dispatch_target_s)
         out.update({f"plan_{key}": float(v) for key, v in k.items()})
         km = float(result.workload["distance_m"].sum()) / 1000 if len(result.workload) else 0.0
         out["cost_per_day"] += km * cost.per_km

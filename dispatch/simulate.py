@@ -33,21 +33,20 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from dispatch.baseline import _Benches
+from dispatch.baseline import BenchQueues, TechState, send_nearest_free
 from dispatch.errors import DispatchError, InputError
 from dispatch.hours import business_seconds, dispatch_clock_start, opening_start
 from dispatch.live import (
-    AreaFinder,
-    InsertionOption,
     LiveArea,
     NewCall,
-    collect_offers,
-    collection,
-    offer_key,
 )
+from dispatch.live.decision import NotServed, decide
+from dispatch.live.roster import LiveNetwork
 from dispatch.model import DAY_S, Centre, Dataset, Mode, Request, Technician
-from dispatch.network import CentreIndex, Network
-from dispatch.routing import RoutingParams, RoutingProblem
+from dispatch.network import Network
+from dispatch.reasons import Reason
+from dispatch.routing import RoutingParams, Stop
+from dispatch.rules import DEFAULT_RULES, Rules
 from dispatch.travel import DEFAULT_TRAVEL, HaversineTravel
 
 Progress = Callable[[str, int, int], None]
@@ -73,22 +72,14 @@ class Couriers:
 @dataclass(frozen=True)
 class SimParams:
     policy: str = "optimiser"
-    dispatch_target_s: int = 3600
-    return_s: int = 4 * 3600  # device back at the station -> back with the customer
-    bench_s_by_level: tuple[int, int, int] = (30 * 60, 90 * 60, 180 * 60)
-    max_visit_travel_s: int = 3 * 3600  # one way; beyond it no technician is sent
-    # Work past a shift's end the optimiser may ask for (as ``PlanParams.max_overtime_s``).
-    max_overtime_s: int = 3600
-    candidate_areas: int = 3  # nearest areas tried for each call (optimiser)
+    # The business rules, shared with the plan (the target, benches, return, overtime, the
+    # maximum drive, candidate areas, the collection rule).
+    rules: Rules = DEFAULT_RULES
     optimiser_couriers: Couriers = Couriers((12 * 3600, 18 * 3600))
     baseline_couriers: Couriers = Couriers((18 * 3600,), straight_to_province=True)
     reoptimise_every_s: int | None = None  # optimiser: re-solve each area's movable work
     reoptimise_time_limit_s: float = 0.2
     drain_days: int = 7  # after the last call day, keep repairing and returning devices
-    # Optimiser: an on-site call nobody able to repair on site can set off for within the hour
-    # is collected for the bench instead (as ``AssignmentParams.collect_onsite``).
-    collect_onsite: bool = True
-    collect_service_s: int = 10 * 60
     seed: int = 0
 
 
@@ -111,7 +102,7 @@ class _World:
     def __init__(self, dataset: Dataset, params: SimParams, travel: HaversineTravel) -> None:
         self.ds, self.p, self.travel = dataset, params, travel
         self.net: Network = dataset.network
-        self.benches = _Benches(self.net)
+        self.benches = BenchQueues(self.net)
         self.collected: set[str] = set()  # on-site calls collected for the bench instead
         self.log: list[tuple[str, int, str, str, str]] = []
         self.queue: list[tuple[int, int, str, str, tuple]] = []  # (t, seq, kind, request, payload)
@@ -124,6 +115,10 @@ class _World:
         near = np.atleast_1d(self.net.nearest(lon, lat)[0]) if len(lon) else np.array([], int)
         self.nearest = {r.id: self.net.centres[int(j)] for r, j in zip(dataset.requests, near)}
         self.couriers = params.optimiser_couriers if params.policy == "optimiser" else params.baseline_couriers
+        # A device's next step by the kind of its event.
+        self._handlers: dict[str, Callable[..., None]] = {
+            "at_station": self._on_at_station, "to_repair": self._on_to_repair, "at_repair": self._on_at_repair,
+            "repaired": self._on_repaired, "returned": self._on_returned}
 
     def event(self, rid: str, t_s: int, what: str, where: str = "", detail: str = "") -> None:
         self.log.append((rid, int(t_s), what, where, detail))
@@ -138,7 +133,7 @@ class _World:
             if t < self.now_s:
                 raise DispatchError(f"simulation clock went back from {self.now_s} to {t}")  # pragma: no cover
             self.now_s = t
-            getattr(self, f"_on_{kind}")(t, rid, *payload)
+            self._handlers[kind](t, rid, *payload)
 
     # -- devices ---------------------------------------------------------------------------
 
@@ -148,7 +143,7 @@ class _World:
         chain = self.net.chain(station_id)
         hops = self._repair_hops(r, chain, t)
         if hops is None:
-            self.outcome[rid]["unassigned_reason"] = "no_capable_centre"
+            self.outcome[rid]["unassigned_reason"] = Reason.NO_CAPABLE_CENTRE
             self.event(rid, t, "open", station_id, "no centre in the chain can repair this level")
             return
         self.push(t, "to_repair", rid, (station_id, hops))
@@ -156,7 +151,7 @@ class _World:
     def _repair_hops(self, r: Request, chain: tuple[Centre, ...], t: int) -> int | None:
         level = r.level
         capable = [i for i, c in enumerate(chain) if c.can_repair(level)
-                   and _Benches.fits(c, self.p.bench_s_by_level[level - 1])]
+                   and BenchQueues.fits(c, self.p.rules.bench_s(level))]
         if not capable:
             return None
         if self.p.policy == "baseline":
@@ -168,7 +163,7 @@ class _World:
         best, best_done = None, None
         for hops in capable:
             arrive = self._courier_up(chain, hops, t)
-            done = self.benches.peek(chain[hops], arrive, self.p.bench_s_by_level[level - 1])
+            done = self.benches.peek(chain[hops], arrive, self.p.rules.bench_s(level))
             if best_done is None or done < best_done:
                 best, best_done = hops, done
         return best
@@ -202,7 +197,7 @@ class _World:
         centre = self.net.chain(station_id)[hops]
         if hops:
             self.event(rid, t, "at_repair_centre", centre.id)
-        done = self.benches.repair(centre, t, self.p.bench_s_by_level[self.req[rid].level - 1])
+        done = self.benches.repair(centre, t, self.p.rules.bench_s(self.req[rid].level))
         self.outcome[rid]["repair_tier"] = int(centre.tier)
         self.outcome[rid]["repair_centre_id"] = centre.id
         self.push(done, "repaired", rid, (station_id, hops))
@@ -214,7 +209,7 @@ class _World:
         if hops:
             self.event(rid, t, "courier_down", chain[hops].id, f"to {station_id}")
         # The customer gets it back in the station's hours (collected, or delivered).
-        self.push(opening_start(self.net[station_id], back) + self.p.return_s, "returned", rid, (station_id,))
+        self.push(opening_start(self.net[station_id], back) + self.p.rules.return_s, "returned", rid, (station_id,))
 
     def _on_returned(self, t: int, rid: str, station_id: str) -> None:
         self.event(rid, t, "returned", station_id, "device back with the customer")
@@ -229,81 +224,25 @@ class _Optimiser:
     """Per day, one live plan per area; calls inserted as their clock starts."""
 
     def __init__(self, world: _World) -> None:
-        from dispatch.plan import area_of_centre
-
         self.w = world
-        net = world.net
-        self.area_of = area_of_centre(net)
-        self.staff: dict[str, list[Technician]] = defaultdict(list)
-        for t in world.ds.technicians:
-            self.staff[t.home_centre_id].append(t)
-        self.home = {t.id: t.home_centre_id for t in world.ds.technicians}
-        staffed = [c for c in net if self.staff.get(c.id)]
-        self.find_areas = AreaFinder(CentreIndex(tuple(staffed)) if staffed else None, self.area_of, world.travel,
-                                     world.p.max_visit_travel_s, world.p.candidate_areas)
+        self.live = LiveNetwork(world.net, world.ds.technicians, world.p.rules, world.travel)
         self.areas: dict[str, LiveArea] = {}
 
     def start_day(self, day: int) -> None:
-        from dispatch.plan.build import routing_technicians
-
         self.day = day
-        travel = self.w.travel
-        by_area: dict[str, list[Technician]] = defaultdict(list)
-        for cid, techs in self.staff.items():
-            by_area[self.area_of[cid]].extend(techs)
-        self.areas = {}
-        for key, techs in sorted(by_area.items()):
-            centre_ids = sorted({t.home_centre_id for t in techs})
-            node_of = {c: i for i, c in enumerate(centre_ids)}
-            lon = np.array([self.w.net[c].lon for c in centre_ids])
-            lat = np.array([self.w.net[c].lat for c in centre_ids])
-            tt, dd = travel.matrices(lon, lat)
-            problem = RoutingProblem(tt, dd, tuple(routing_technicians(techs, node_of, day, travel.speed_classes,
-                                                                        self.w.p.max_overtime_s)),
-                                     (), tuple(centre_ids))
-            self.areas[key] = LiveArea(problem, {}, day * DAY_S, travel, lon, lat)
+        self.areas = self.live.start_day(day)
 
-    def candidate_areas(self, r: Request, call: NewCall) -> list[str]:
-        return self.find_areas(r.lon, r.lat)
-
-    def repairs_at_home(self, level: int) -> Callable[[InsertionOption], int]:
-        """0 for a technician whose own centre can repair a device of ``level`` (it skips the
-        courier), else 1."""
-        return lambda o: 0 if self.w.net[self.home[o.technician_id]].can_repair(level) else 1
-
-    def dispatch(self, r: Request, call: NewCall) -> tuple[str, str] | str:
-        """Insert the call; (area, technician) or the reason nobody can take it today."""
-        best = None
-        policy = "eta" if call.priority == 3 else "travel"
-        areas = self.candidate_areas(r, call)
-        if not areas:
-            return "no_technician_in_reach"
-        # A picked-up device that its technician's own centre can repair skips the courier:
-        # such technicians come first among those who keep the promise.
-        rank = offer_key(policy, (lambda o: 0) if r.mode != Mode.PICKUP else self.repairs_at_home(r.level))
-        for a in areas:
-            area = self.areas[a]
-            area.advance(max(area.clock_s, call.release_s))
-            for o in area.urgent_options(call, policy=policy):
-                key = rank(o)
-                if best is None or key < best[0]:
-                    best = (key, a, o)
-        if (r.mode == Mode.ONSITE and call.required_level > 1 and self.w.p.collect_onsite
-                and (best is None or best[2].late_s > 0)):
-            collect = collection(call, self.w.p.collect_service_s)
-            offers = collect_offers(collect, [(a, self.areas[a]) for a in areas], policy,
-                                    offer_key(policy, self.repairs_at_home(r.level)))
-            if offers:
-                _, a, opt = offers[0]
-                got = self.areas[a].insert(collect, opt, policy=policy)
-                if hasattr(got, "technician_id"):
-                    self.w.collected.add(r.id)
-                    return a, got.technician_id
-        if best is None:
-            return "capacity"
-        _, a, opt = best
-        got = self.areas[a].insert(call, opt, policy=policy)
-        return (a, got.technician_id) if hasattr(got, "technician_id") else "capacity"
+    def dispatch(self, r: Request, call: NewCall) -> Reason | None:
+        """Place the call by the one decision; None when a technician takes it, else the
+        reason nobody can today."""
+        decision = decide(call, self.areas, self.live.find_areas(r.lon, r.lat), call.release_s, self.w.p.rules,
+                          self.live.repairs_at_home, mode=r.mode, device_level=r.level,
+                          may_collect=self.w.p.rules.may_collect(r.mode, call.required_level))
+        if isinstance(decision, NotServed):
+            return decision.reason
+        if decision.visit_mode != r.mode:
+            self.w.collected.add(r.id)
+        return None
 
     def tick(self, t_s: int) -> None:
         if self.w.p.reoptimise_every_s is None:
@@ -334,34 +273,28 @@ class _Baseline:
         self.w = world
 
     def start_day(self, day: int) -> None:
-        from dispatch.baseline import _TechState
-
         self.day = day
         base = day * DAY_S
         self.states: dict[str, list] = defaultdict(list)
         for t in self.w.ds.technicians:
             c = self.w.net[t.home_centre_id]
             bw = t.break_window
-            self.states[c.province_adcode].append(_TechState(
+            self.states[c.province_adcode].append(TechState(
                 t, base + t.shift.start_s, c.lon, c.lat, base + t.shift.end_s,
                 None if bw is None or t.break_s == 0 else base + bw.start_s,
                 None if bw is None or t.break_s == 0 else base + bw.end_s))
         self.trips: dict[str, list] = defaultdict(list)
 
-    def dispatch(self, r: Request, call: NewCall) -> tuple[str, str] | str:
-        from dispatch.baseline import _send
-
+    def dispatch(self, r: Request, call: NewCall) -> Reason | None:
         station = self.w.nearest[r.id]
         shifted = replace(r, window=type(r.window)(call.window_start_s, call.window_end_s))
-        got = _send(self.states[station.province_adcode], shifted, call.release_s, self.w.travel)
+        got = send_nearest_free(self.states[station.province_adcode], shifted, call.release_s, self.w.travel)
         if got is None:
-            return "no_free_technician"
+            return Reason.NO_FREE_TECHNICIAN
         st, depart, arrive, end = got
-        from dispatch.routing import Stop
-
         self.trips[st.tech.id].append(Stop(r.id, depart, arrive, max(arrive, call.window_start_s), end,
                                            0, 0, 0))
-        return (station.prefecture_adcode, st.tech.id)
+        return None
 
     def tick(self, t_s: int) -> None:
         pass
@@ -432,13 +365,13 @@ def simulate(
             while next_tick is not None and next_tick <= release:
                 policy.tick(next_tick)
                 next_tick += params.reoptimise_every_s  # type: ignore[operator]
-            got = policy.dispatch(r, call)
-            if isinstance(got, str):
-                if got == "no_technician_in_reach" or day + 1 > horizon_day:
-                    w.outcome[r.id]["unassigned_reason"] = got
-                    w.event(r.id, release, "open", "", _REASONS.get(got, got))
+            why = policy.dispatch(r, call)
+            if why is not None:
+                if why == Reason.NO_TECHNICIAN_IN_REACH or day + 1 > horizon_day:
+                    w.outcome[r.id]["unassigned_reason"] = why
+                    w.event(r.id, release, "open", "", _CARRIED_OVER.get(why, why.sentence))
                 else:  # another day may have room: the customer is offered the next morning
-                    w.event(r.id, release, "carried_over", "", _REASONS.get(got, got))
+                    w.event(r.id, release, "carried_over", "", _CARRIED_OVER.get(why, why.sentence))
                     heapq.heappush(pending, (day + 1, release, r.id, r, call))
             n_done += 1
             if n_done % 200 == 0:
@@ -478,9 +411,9 @@ def simulate(
     report("simulated calls", len(calls), len(calls))
     for rid, o in w.outcome.items():
         if np.isnan(o["completion_s"]) and not o["unassigned_reason"]:
-            o["unassigned_reason"] = "open_at_horizon"
+            o["unassigned_reason"] = Reason.OPEN_AT_HORIZON
     for _, _, _, r, _ in pending:
-        w.outcome[r.id]["unassigned_reason"] = "open_at_horizon"
+        w.outcome[r.id]["unassigned_reason"] = Reason.OPEN_AT_HORIZON
     events = pd.DataFrame(w.log, columns=["request_id", "t_s", "event", "where", "detail"])
     events = events.sort_values(["t_s", "request_id"], kind="stable").reset_index(drop=True)
     outcomes = pd.DataFrame(list(w.outcome.values()))
@@ -490,19 +423,18 @@ def simulate(
                      time.perf_counter() - t_wall, len(calls))
 
 
-_REASONS = {
-    "capacity": "no technician can take it today without breaking a promise; re-booked for tomorrow",
-    "no_free_technician": "no technician free today; re-booked for tomorrow",
-    "no_technician_in_reach": "no staffed centre within the maximum drive of the customer",
+# What the event log says of a call nobody could take today (the customer is offered the next
+# morning); other reasons use their own sentence.
+_CARRIED_OVER = {
+    Reason.CAPACITY: "no technician can take it today without breaking a promise; re-booked for tomorrow",
 }
 
 
 def _call_of(r: Request, clock_s: int, station: Centre, params: SimParams) -> NewCall:
-    from dispatch.hours import business_deadline
 
     return NewCall(r.id, r.lon, r.lat, r.service_s, r.window.start_s, r.window.end_s,
                    r.level if r.mode == Mode.ONSITE else 1, r.product_line or None, int(r.priority),
-                   release_s=clock_s, dispatch_deadline_s=business_deadline(station, clock_s, params.dispatch_target_s))
+                   release_s=clock_s, dispatch_deadline_s=params.rules.dispatch_deadline(station, clock_s))
 
 
 def _rebook(call: NewCall, station: Centre, day: int) -> NewCall:

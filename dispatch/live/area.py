@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from dispatch.errors import DispatchError
+from dispatch.reasons import Reason
 from dispatch.routing import (
     BreakRule,
     Route,
@@ -84,6 +85,7 @@ class LiveArea:
         for k in self.problem.technicians:
             self.routes.setdefault(k.id, [])
         self._cache: dict[str, Timeline] = {}
+        self._cap = 0  # rows of the travel buffers (see _grow)
 
     # ---------------------------------------------------------------- construction
 
@@ -239,7 +241,7 @@ class LiveArea:
         return v
 
     def _grow(self, size: int) -> None:
-        cap = getattr(self, "_cap", 0)
+        cap = self._cap
         if size <= cap:
             return
         n = len(self.lon)
@@ -356,10 +358,22 @@ class LiveArea:
     def place(self, visit_id: str, option: InsertionOption | None = None,
               policy: str = "eta") -> InsertionOption | Unserved:
         """Route a visit the area already knows but nobody serves yet."""
-        v = self._visit[visit_id]
-        self.unassigned.pop(visit_id, None)
         # A chosen technician is re-timed alone (the plan may have moved since he was ranked).
-        options = self._options_for(v, only=None if option is None else option.technician_id, policy=policy)
+        return self._place(self._visit[visit_id], None if option is None else option.technician_id, policy)
+
+    def insert_with(self, call: NewCall, technician_id: str | None, policy: str) -> InsertionOption | Unserved:
+        """Add the call and give it to ``technician_id`` at his best position, or keep it
+        unassigned with the reason when he cannot take it or is None (a decision replayed)."""
+        v = self._add_visit(call)
+        if technician_id is None:
+            u = self._why_not(v)
+            self.unassigned[v.id] = u
+            return u
+        return self._place(v, technician_id, policy)
+
+    def _place(self, v: RoutingVisit, only: str | None, policy: str) -> InsertionOption | Unserved:
+        self.unassigned.pop(v.id, None)
+        options = self._options_for(v, only=only, policy=policy)
         if not options:
             u = self._why_not(v)
             self.unassigned[v.id] = u
@@ -391,18 +405,22 @@ class LiveArea:
     def _why_not(self, v: RoutingVisit) -> Unserved:
         able = [k for k in self._tech.values() if qualified(k, v) and k.id not in self.unavailable]
         if not able:
-            return Unserved(v.id, "no_skill", f"no available technician in the area can do level "
+            return Unserved(v.id, Reason.NO_SKILL, f"no available technician in the area can do level "
                             f"{v.required_level} ({v.required_skill or 'any product'})")
         # Could anyone do it with an empty day from now on? If not, it is out of reach today,
         # whatever the others' work: too far, or too late, for the window and the shifts.
         alone = [timeline(self.problem, replace(k, break_window=None), [v.id], self._visit,
                           self.release_s, self.clock_s) for k in able]
         if not any(t.feasible for t in alone):
-            return Unserved(v.id, "out_of_reach_today", "no technician could reach it inside the "
-                            "customer's window and be back by the end of his shift, even with nothing "
-                            "else to do; offer the customer another day")
-        return Unserved(v.id, "capacity", "every technician who could reach it in time is busy: it "
-                        "fits nobody's day without breaking a window, a met deadline or a shift")
+            return Unserved(v.id, Reason.OUT_OF_REACH_TODAY, Reason.OUT_OF_REACH_TODAY.sentence)
+        return Unserved(v.id, Reason.CAPACITY, Reason.CAPACITY.sentence)
+
+    def holds(self, visit_id: str) -> bool:
+        """Whether the area knows this visit (routed, unassigned or handed over)."""
+        return visit_id in self._visit
+
+    def technician(self, technician_id: str) -> RoutingTechnician:
+        return self._tech[technician_id]
 
     def hand_over(self, visit_id: str) -> None:
         """Another area's technician takes this visit: it leaves this area's plan (it must not be

@@ -11,7 +11,8 @@ the one decision, benches and the device path, the result frames.
 * ``make``: :func:`make_plan`, the stages in order.
 """
 
-from dispatch.plan.areas import Area, area_of_centre, make_areas, reach_s
+from dispatch.network import area_of_centre
+from dispatch.plan.areas import Area, make_areas, reach_s
 from dispatch.plan.make import make_plan
 from dispatch.plan.params import Pin, Plan, PlanParams
 

@@ -9,12 +9,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from dispatch.assignment import AssignmentResult
-from dispatch.live import (
-    AreaFinder,
-)
-from dispatch.model import Dataset, Tier
-from dispatch.network import CentreIndex, Network
-from dispatch.plan.params import PlanParams
+from dispatch.model import Dataset
+from dispatch.network import CentreIndex, area_of_centre
 from dispatch.travel import DEFAULT_TRAVEL, HaversineTravel
 
 
@@ -26,14 +22,6 @@ class Area:
     request_ids: tuple[str, ...]
 
 
-def area_of_centre(net: Network) -> dict[str, str]:
-    """Centre id -> routing area (a prefecture adcode). The provincial centre's technicians work
-    in the capital's area."""
-    capital_of = {p.parent_id: p.prefecture_adcode for p in net
-                  if p.tier == Tier.CITY and p.parent_id is not None
-                  and (p.lon, p.lat) == (net[p.parent_id].lon, net[p.parent_id].lat)}
-    return {c.id: (capital_of.get(c.id, c.province_adcode) if c.tier == Tier.PROVINCE
-                   else c.prefecture_adcode or c.county_adcode) for c in net}
 
 
 def make_areas(dataset: Dataset, assignment: AssignmentResult, day: int,
@@ -77,10 +65,4 @@ def reach_s(dataset: Dataset, request_ids: Sequence[str], travel: HaversineTrave
     road_m = (np.atleast_1d(dist_m) * travel.detour).astype(np.int64)
     return np.asarray(travel.time_s_from_distance(road_m), dtype=float)
 
-
-def area_finder(day_ds: Dataset, params: PlanParams, travel: HaversineTravel) -> AreaFinder:
-    staffed_ids = {t.home_centre_id for t in day_ds.technicians}
-    staffed = [c for c in day_ds.network if c.id in staffed_ids]
-    return AreaFinder(CentreIndex(tuple(staffed)) if staffed else None, area_of_centre(day_ds.network), travel,
-                      params.assignment.max_visit_travel_s, params.candidate_areas)
 

@@ -7,17 +7,19 @@ from dataclasses import dataclass, field, replace
 
 from dispatch.assignment import Assignment, AssignmentParams, AssignmentResult
 from dispatch.hours import opening_start
+from dispatch.live.decision import RepairsAtHome
 from dispatch.model import DAY_S, Centre, Dataset, Mode, Request
 from dispatch.network import Network
+from dispatch.rules import Rules
 
 
 @dataclass
 class Benches:
     """Which calls bring a device to a bench (pickups, and on-site calls collected instead), so
     that among technicians who keep the promise one whose own centre can repair the device comes
-    first (it skips the courier; every on-site call counts as such)."""
+    first (it skips the courier), and where a collected device goes."""
 
-    home: dict[str, Centre]  # technician id -> his centre
+    repairs_at_home: RepairsAtHome
     level: dict[str, int]  # request id -> repair level
     to_bench: set[str]  # requests whose device goes to a bench
     # Request -> (hops, centre id): the lowest centre of its visiting centre's chain able to
@@ -35,13 +37,16 @@ class Benches:
                 chain = net.chain(a.visit_centre_id)
                 first = first_bench(chain, level[a.request_id], params)
                 bench_of[a.request_id] = None if first is None else (first, chain[first].id)
-        return cls({t.id: net[t.home_centre_id] for t in day_ds.technicians}, level,
+        return cls(RepairsAtHome(net, day_ds.technicians), level,
                    {a.request_id for a in result.assigned if a.mode == Mode.PICKUP}, bench_of)
 
-    def prefer(self, vid: str, technician_id: str, to_bench: bool = False) -> int:
-        if not (to_bench or vid in self.to_bench):
-            return 0
-        return 0 if self.home[technician_id].can_repair(self.level[vid]) else 1
+    def mode(self, vid: str) -> Mode:
+        """How the call is served now: a pickup (its device goes to a bench) or on site."""
+        return Mode.PICKUP if vid in self.to_bench else Mode.ONSITE
+
+    def may_collect(self, vid: str, mode: Mode, rules: Rules) -> bool:
+        """Rule 7 may apply, and a bench of the visiting centre's chain can repair the device."""
+        return rules.may_collect(mode, self.level[vid]) and self.bench_of.get(vid) is not None
 
     def collect(self, vid: str) -> None:
         self.to_bench.add(vid)
@@ -57,7 +62,7 @@ def with_collected(result: AssignmentResult, benches: Benches) -> AssignmentResu
     out = []
     for a in result.assigned:
         if a.request_id in benches.collected:
-            hops, repair_id = benches.bench_of[a.request_id]  # type: ignore[misc]  # _collect checked it
+            hops, repair_id = benches.bench_of[a.request_id]  # type: ignore[misc]  # may_collect checked it
             a = replace(a, mode=Mode.PICKUP, repair_centre_id=repair_id, bench_day=None, courier_hops=hops,
                         rule="collected for the bench: nobody able to repair it on site could set off within the hour")
         out.append(a)
@@ -75,13 +80,13 @@ def book_bench_row(row: dict, r: Request, done_s: int, repair_id: str | None, be
     if repair_id is not None:
         row["repair_centre_id"] = repair_id
         row["repair_tier"] = int(net[repair_id].tier)
-        bench_use[(repair_id, bench_day)] += params.bench_s_by_level[r.level]
+        bench_use[(repair_id, bench_day)] += params.rules.bench_s(r.level)
 
 
 def first_bench(chain: Sequence[Centre], level: int, params: AssignmentParams) -> int | None:
     """Index of the lowest centre of an escalation chain able to repair ``level`` with a bench
     day long enough for one such repair, or None."""
-    bench_s = params.bench_s_by_level[level]
+    bench_s = params.rules.bench_s(level)
     return next((i for i, c in enumerate(chain) if c.can_repair(level) and c.bench_s_per_day >= bench_s), None)
 
 

@@ -8,54 +8,27 @@ from dataclasses import replace
 import numpy as np
 
 from dispatch.assignment import Assignment
-from dispatch.hours import business_deadline, dispatch_clock_start
-from dispatch.model import DAY_S, Centre, Dataset, Mode, Request, Technician
+from dispatch.hours import dispatch_clock_start
+from dispatch.live.roster import routing_technicians
+from dispatch.model import Dataset, Mode, Request, Technician
 from dispatch.plan.areas import Area
 from dispatch.plan.params import Pin
 from dispatch.routing import (
-    BreakRule,
     RoutingProblem,
-    RoutingTechnician,
     RoutingVisit,
 )
+from dispatch.rules import DEFAULT_RULES, Rules
 from dispatch.travel import DEFAULT_TRAVEL, HaversineTravel
-
-
-def clock_start_s(centre: Centre, request: Request) -> int:
-    """The dispatch clock starts at the call, or at the next opening for an after-hours call."""
-    return dispatch_clock_start(centre, request)
-
-
-def routing_technicians(
-    techs: Sequence[Technician], node_of: dict[str, int], day: int, classes: tuple[str, ...],
-    max_overtime_s: int = 0,
-) -> list[RoutingTechnician]:
-    """The technicians as the routing engine sees them on ``day`` (absolute times), each allowed
-    up to ``max_overtime_s`` past his shift end (paid overtime, counted in the KPIs)."""
-    base = day * DAY_S
-    out = []
-    for t in techs:
-        br = None
-        if t.break_window is not None and t.break_s > 0:
-            br = BreakRule(base + t.break_window.start_s, base + t.break_window.end_s, t.break_s)
-        out.append(RoutingTechnician(
-            id=t.id, start_node=node_of[t.home_centre_id], end_node=node_of[t.home_centre_id],
-            shift_start_s=base + t.shift.start_s, shift_end_s=base + t.shift.end_s,
-            max_level=t.max_level, skills=t.product_lines or frozenset({"*"}), break_window=br,
-            speed_class=classes.index(t.speed_class), max_overtime_s=max_overtime_s,
-        ))
-    return out
 
 
 def routing_problem(
     area: Area, dataset: Dataset, assignment: dict[str, Assignment], day: int,
-    dispatch_target_s: int, travel: HaversineTravel = DEFAULT_TRAVEL,
+    rules: Rules = DEFAULT_RULES, travel: HaversineTravel = DEFAULT_TRAVEL,
     tech_of: dict[str, Technician] | None = None, req_of: dict[str, Request] | None = None,
-    max_overtime_s: int = 0, collect_service_s: int = 600,
 ) -> RoutingProblem:
     """One area's routing problem. ``tech_of``/``req_of`` (by id) save rebuilding them per area.
     An on-site call the assignment has collected for the bench is a pickup: any technician, and
-    a ``collect_service_s`` hand-over at the door."""
+    the rules' hand-over at the door (``collect_service_s``)."""
     net = dataset.network
     tech_of = tech_of or {t.id: t for t in dataset.technicians}
     req_of = req_of or {r.id: r for r in dataset.requests}
@@ -67,18 +40,18 @@ def routing_problem(
     lat = [net[c].lat for c in centre_ids] + [r.lat for r in reqs]
     classes = travel.speed_classes
     travel_s, distance_m = travel.matrices(np.array(lon), np.array(lat), classes)
-    rtechs = routing_technicians(techs, node_of, day, classes, max_overtime_s)
+    rtechs = routing_technicians(techs, node_of, day, classes, rules.max_overtime_s)
     visits = []
     for i, r in enumerate(reqs):
         a = assignment[r.id]
-        start = clock_start_s(net[a.visit_centre_id], r)
+        start = dispatch_clock_start(net[a.visit_centre_id], r)
         collected = r.mode == Mode.ONSITE and a.mode == Mode.PICKUP
         visits.append(RoutingVisit(
-            id=r.id, node=len(centre_ids) + i, service_s=collect_service_s if collected else r.service_s,
+            id=r.id, node=len(centre_ids) + i, service_s=rules.collect_service_s if collected else r.service_s,
             window_start_s=r.window.start_s, window_end_s=r.window.end_s,
             required_level=r.level if a.mode == Mode.ONSITE else 1,
             required_skill=r.product_line or None, priority=int(r.priority),
-            dispatch_deadline_s=business_deadline(net[a.visit_centre_id], start, dispatch_target_s),
+            dispatch_deadline_s=rules.dispatch_deadline(net[a.visit_centre_id], start),
             release_s=start,
         ))
     names = tuple(centre_ids) + tuple(r.id for r in reqs)

@@ -8,15 +8,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from dispatch.live import (
-    AreaFinder,
-    InsertionOption,
-    LiveArea,
-    NewCall,
-    collect_offers,
-    collection,
-    offer_key,
-)
+from dispatch.live import AreaFinder, LiveArea, NewCall
+from dispatch.live.decision import Dispatched, decide
 from dispatch.plan.benches import Benches
 from dispatch.plan.params import PlanParams, Progress
 from dispatch.routing import (
@@ -27,6 +20,7 @@ from dispatch.routing import (
     solve,
 )
 from dispatch.routing.checker import check
+from dispatch.rules import Rules
 
 
 def _solve_batch(key: str, problem: RoutingProblem, routing: RoutingParams) -> tuple[str, RoutingResult, float]:
@@ -134,8 +128,7 @@ def dispatch_day(
                 live.reoptimise(RoutingParams(time_limit_s=params.reoptimise_time_limit_s, seed=params.seed,
                                               workers=1, dispatch_deadline="hard"))
             next_reopt += params.reoptimise_every_s  # type: ignore[operator]
-        on_time += _place(key, v, lives, find_areas, benches,
-                          params.assignment.collect_service_s if params.assignment.collect_onsite else None)
+        on_time += _place(key, v, lives, find_areas, benches, params.rules)
         if n % 500 == 499 or n + 1 == len(waiting):
             share = on_time / (routed_total + n + 1)
             report("dispatching calls", n + 1, len(waiting), f"{100 * share:.1f} % dispatched within the hour so far")
@@ -143,62 +136,20 @@ def dispatch_day(
 
 
 def _place(key: str, v: RoutingVisit, lives: dict[str, LiveArea], find_areas: AreaFinder,
-           benches: Benches, collect_service_s: int | None) -> bool:
-    """Place one call (see ``dispatch_day``, step 2); True if a technician sets off for it
-    within the hour."""
+           benches: Benches, rules: Rules) -> bool:
+    """Place one call by the one decision (see ``dispatch_day``, step 2); True if a technician
+    sets off for it within the hour."""
     home = lives[key]
-    home.advance(max(home.clock_s, v.release_s))
-    policy = "eta" if v.priority == 3 else "travel"
-    rank = offer_key(policy, lambda o: benches.prefer(v.id, o.technician_id))
-    # Only the best home option matters here (and whether it settles the call), so the search
-    # may stop at the first insertion that keeps the promise without overtime (travel policy).
-    offers = [(rank(o), key, o) for o in home.options(v.id, policy, lambda t: benches.prefer(v.id, t),
-                                                      settle_first=policy == "travel")]
-    settled = offers and offers[0][2].late_s == 0 and offers[0][2].overtime_s == 0
     call = _call_of(v, float(home.lon[v.node]), float(home.lat[v.node]))
-    searched = [key]
-    if not settled and v.pinned_technician is None:
-        for other in find_areas(call.lon, call.lat):
-            if other == key:
-                continue
-            live = lives[other]
-            live.advance(max(live.clock_s, v.release_s))
-            searched.append(other)
-            offers += [(rank(o), other, o) for o in live.urgent_options(call, policy=policy)]
-    offers.sort(key=lambda x: (x[0], x[1] != key, x[2].technician_id))
-    on_time = bool(offers) and offers[0][2].late_s == 0
-    if (not on_time and collect_service_s is not None and v.required_level > 1 and v.pinned_technician is None
-            and _collect(key, v, call, searched, lives, benches, policy, collect_service_s)):
-        return True
-    if offers and offers[0][1] != key:
-        _, other, option = offers[0]
-        home.hand_over(v.id)
-        got = lives[other].insert(call, option, policy=policy)
-    else:
-        got = home.place(v.id, offers[0][2] if offers else None, policy=policy)
-    return isinstance(got, InsertionOption) and got.late_s == 0
-
-
-def _collect(key: str, v: RoutingVisit, call: NewCall, areas: list[str], lives: dict[str, LiveArea],
-             benches: Benches, policy: str, service_s: int) -> bool:
-    """Collect an on-site call for the bench when a technician of ``areas`` can set off for it
-    within the hour (and a bench of its chain can repair it); True if one was sent."""
-    if benches.bench_of.get(v.id) is None:
+    mode = benches.mode(v.id)
+    decision = decide(call, lives, find_areas(call.lon, call.lat), v.release_s, rules, benches.repairs_at_home,
+                      mode=mode, device_level=benches.level[v.id], home=key,
+                      may_collect=benches.may_collect(v.id, mode, rules))
+    if not isinstance(decision, Dispatched):
         return False
-    collect = collection(call, service_s)
-    rank = offer_key(policy, lambda o: benches.prefer(v.id, o.technician_id, to_bench=True))
-    offers = collect_offers(collect, [(a, lives[a]) for a in areas], policy, rank)
-    if not offers:
-        return False
-    _, area, option = offers[0]
-    benches.collect(v.id)
-    if area == key:
-        lives[key].collect_instead(v.id, service_s)
-        lives[key].place(v.id, option, policy=policy)
-    else:
-        lives[key].hand_over(v.id)
-        lives[area].insert(collect, option, policy=policy)
-    return True
+    if decision.visit_mode != mode:
+        benches.collect(v.id)
+    return decision.on_time
 
 
 def violations_of(live: LiveArea, result: RoutingResult, day_problem: RoutingProblem) -> list[str]:

@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 
 from dispatch.assignment import bench_turnaround
-from dispatch.hours import business_seconds
+from dispatch.hours import business_seconds, dispatch_clock_start
 from dispatch.model import Dataset, Mode
 from dispatch.plan.benches import MAX_BENCH_WAIT_DAYS, book_bench_row, device_path
-from dispatch.plan.build import clock_start_s
+from dispatch.reasons import Reason
 
 
 def routing_stats_frame(areas, problems, day_problems, results, walls, limits, violations) -> pd.DataFrame:
@@ -65,9 +65,8 @@ def assemble(dataset, day_ds, deferred, result, areas, results, params):
     for u in result.unassigned:
         unassigned_rows.append({"request_id": u.request_id, "reason_code": u.reason_code, "reason": u.reason})
     for r in deferred:
-        unassigned_rows.append({"request_id": r.id, "reason_code": "next_day",
-                                "reason": "called in today, served on a later day (the clock starts at the next "
-                                          "opening, or the customer's window is then); planned with that day"})
+        unassigned_rows.append({"request_id": r.id, "reason_code": Reason.NEXT_DAY,
+                                "reason": Reason.NEXT_DAY.sentence})
     reason_of = {u["request_id"]: u["reason_code"] for u in unassigned_rows}
 
     outcome_rows, bench_use = [], defaultdict(int)
@@ -79,7 +78,7 @@ def assemble(dataset, day_ds, deferred, result, areas, results, params):
                "visit_mode": a.mode.value if a else r.mode.value,
                "province_adcode": net[centre_id].province_adcode if centre_id else r.county_adcode[:2] + "0000",
                "centre_id": centre_id, "created_s": r.created_s,
-               "clock_start_s": clock_start_s(net[centre_id], r) if centre_id else r.created_s,
+               "clock_start_s": dispatch_clock_start(net[centre_id], r) if centre_id else r.created_s,
                "dispatch_s": np.nan, "dispatch_wait_s": np.nan, "completion_s": np.nan, "repair_tier": np.nan,
                "repair_centre_id": a.repair_centre_id if a else None,
                "est_turnaround_s": np.nan, "unassigned_reason": reason_of.get(r.id, "")}
@@ -106,7 +105,7 @@ def assemble(dataset, day_ds, deferred, result, areas, results, params):
     # (the assignment booked it for other devices, or technicians brought more than it planned)
     # sends the repair to the next day with room.
     for _, r, row, hops, chain, day_offset in sorted(devices, key=lambda d: (d[0], d[1].id)):
-        bench_s = params.assignment.bench_s_by_level[r.level]
+        bench_s = params.rules.bench_s(r.level)
         cap_s = chain[hops].bench_s_per_day
         for extra in range(MAX_BENCH_WAIT_DAYS):
             ta, bench_day, _ = bench_turnaround(net, chain, hops, back_at_centre[r.id], bench_s, day_offset + extra,

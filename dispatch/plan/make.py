@@ -14,14 +14,16 @@ import inspect
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
+from dataclasses import replace
 
 import numpy as np
 
 from dispatch.assignment import assign
 from dispatch.hours import dispatch_clock_start
 from dispatch.io import dataset_fingerprint
+from dispatch.live.roster import LiveNetwork
 from dispatch.model import DAY_S, Dataset, Mode, Request
-from dispatch.plan.areas import area_finder, make_areas, reach_s
+from dispatch.plan.areas import make_areas, reach_s
 from dispatch.plan.benches import Benches, with_collected
 from dispatch.plan.build import node_coordinates, routing_problem, with_pins
 from dispatch.plan.day import dispatch_day, violations_of
@@ -45,7 +47,7 @@ def make_plan(
     t0 = time.perf_counter()
     day_reqs, deferred = requests_of_day(dataset, params.day)
     day_ds = Dataset(dataset.network, dataset.technicians, tuple(day_reqs), dataset.epoch_date, dataset.meta)
-    result = assign(day_ds, params.assignment, travel, report, pool)
+    result = assign(day_ds, replace(params.assignment, deterministic=params.deterministic), travel, report, pool)
     timings["assignment"] = time.perf_counter() - t0
     pinned_to = pinned_to_technician(pins, day_ds)
     result = assign_pinned(result, pinned_to, day_ds, params.assignment, travel)
@@ -55,8 +57,7 @@ def make_plan(
     areas = make_areas(day_ds, result, params.day, pinned_to)
     tech_of = {t.id: t for t in day_ds.technicians}
     req_of = {r.id: r for r in day_ds.requests}
-    problems = {a.key: routing_problem(a, day_ds, by_req, params.day, params.dispatch_target_s, travel,
-                                       tech_of, req_of, params.max_overtime_s, params.assignment.collect_service_s)
+    problems = {a.key: routing_problem(a, day_ds, by_req, params.day, params.rules, travel, tech_of, req_of)
                 for a in areas}
     if pins:
         problems = {k: with_pins(p, pins) for k, p in problems.items()}
@@ -66,7 +67,7 @@ def make_plan(
 
     t0 = time.perf_counter()
     benches = Benches.of(day_ds, result, params.assignment)
-    lives, walls, limits = dispatch_day(problems, coords, area_finder(day_ds, params, travel), params, pool,
+    lives, walls, limits = dispatch_day(problems, coords, LiveNetwork(day_ds.network, day_ds.technicians, params.rules, travel).find_areas, params, pool,
                                          report, benches)
     result = with_collected(result, benches)
     results = {k: live.result() for k, live in lives.items()}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
@@ -13,6 +13,7 @@ from dispatch.routing import (
     RoutingProblem,
     RoutingResult,
 )
+from dispatch.rules import DEFAULT_RULES, Rules
 
 Progress = Callable[[str, int, int], None]
 
@@ -20,10 +21,9 @@ Progress = Callable[[str, int, int], None]
 @dataclass(frozen=True)
 class PlanParams:
     day: int = 0  # day index since the dataset epoch
-    dispatch_target_s: int = 3600
-    # Work past a shift's end that a plan may ask for (paid, and shown as the overtime KPI).
-    # China's Labour Law (art. 41) sets one hour a day as the ordinary limit.
-    max_overtime_s: int = 3600
+    # The business rules (the target, overtime, candidate areas, benches, collection): one rule
+    # book; the assignment's is this one (see __post_init__).
+    rules: Rules = DEFAULT_RULES
     assignment: AssignmentParams = field(default_factory=AssignmentParams)
     # Routing time per area grows with its size, within bounds, so no area stalls the plan.
     routing_s_per_visit: float = 0.05
@@ -36,16 +36,19 @@ class PlanParams:
     # During the day, re-solve each area's movable work this often (None: insertion only).
     reoptimise_every_s: int | None = None
     reoptimise_time_limit_s: float = 0.3
-    # A call its own area cannot serve within the hour without overtime is offered to the
-    # technicians of this many nearest areas (its own included), within the maximum drive.
-    candidate_areas: int = 3
 
     def __post_init__(self) -> None:
         if self.reoptimise_every_s is not None and self.reoptimise_every_s <= 0:
             raise DispatchError(f"reoptimise_every_s must be > 0 seconds or None, got {self.reoptimise_every_s}")
-        if self.max_overtime_s < 0 or self.candidate_areas < 1:
-            raise DispatchError(f"max_overtime_s must be >= 0 s and candidate_areas >= 1, got "
-                                f"{self.max_overtime_s} and {self.candidate_areas}")
+        # One rule book: whichever of the two was given wins; two different ones are an error.
+        if self.assignment.rules != self.rules:
+            if self.assignment.rules == DEFAULT_RULES:
+                object.__setattr__(self, "assignment", replace(self.assignment, rules=self.rules))
+            elif self.rules == DEFAULT_RULES:
+                object.__setattr__(self, "rules", self.assignment.rules)
+            else:
+                raise DispatchError("PlanParams.rules and PlanParams.assignment.rules differ; give the rule "
+                                    "book once (PlanParams(rules=...))")
 
 
 @dataclass(frozen=True)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 from dispatch.errors import DispatchError
+from dispatch.reasons import Reason
 from dispatch.routing.ortools import solve_ortools
 from dispatch.routing.problem import (
-    CAPACITY,
     Route,
     RoutingParams,
     RoutingProblem,
@@ -74,7 +74,7 @@ def _exact_release_times(problem: RoutingProblem, result: RoutingResult, hard_de
 
         while ids and (drop := broken(t)) is not None:
             ids.remove(drop)
-            unserved.append(Unserved(drop, CAPACITY, "dropped: once the call's time is respected (no "
+            unserved.append(Unserved(drop, Reason.CAPACITY, "dropped: once the call's time is respected (no "
                                      "one sets off before it), the route has no room left for it"))
             t = timeline(problem, k, ids, visits)
         if not ids:

@@ -46,11 +46,9 @@ from typing import Any
 import numpy as np
 
 from dispatch.errors import DispatchError
+from dispatch.reasons import DROPPED_FOR_PRIORITY, Reason
 from dispatch.routing.precheck import precheck, reachable_alone
 from dispatch.routing.problem import (
-    CAPACITY,
-    PIN_INFEASIBLE,
-    REASONS,
     Route,
     RoutingParams,
     RoutingProblem,
@@ -71,7 +69,7 @@ def solve_ortools(problem: RoutingProblem, params: RoutingParams) -> RoutingResu
     if solution is None:
         # Every visit is optional, so this only happens when pins contradict each other.
         for vid in eligible:
-            unserved.append(Unserved(vid, PIN_INFEASIBLE, "the solver found no plan that keeps all pins; "
+            unserved.append(Unserved(vid, Reason.PIN_INFEASIBLE, "the solver found no plan that keeps all pins; "
                                                           "check pinned starts and sequences"))
         stats["wall_s"] = time.perf_counter() - t0
         return RoutingResult((), tuple(unserved), "no_solution", 0, "ortools", stats)
@@ -80,7 +78,7 @@ def solve_ortools(problem: RoutingProblem, params: RoutingParams) -> RoutingResu
     if params.route_elimination > 0 and len(routes) > 1:
         routes, dropped, objective = model.eliminate_routes(solution, routes, dropped, objective)
     for vid in dropped:
-        unserved.append(Unserved(vid, CAPACITY, REASONS[CAPACITY]))
+        unserved.append(Unserved(vid, Reason.CAPACITY, DROPPED_FOR_PRIORITY))
     stats["wall_s"] = time.perf_counter() - t0
     stats.update(model.stats)
     return RoutingResult(tuple(routes), tuple(unserved), status, objective, "ortools", stats)

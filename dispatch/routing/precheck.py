@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
+from dispatch.reasons import Reason
 from dispatch.routing.problem import (
-    DEADLINE_UNREACHABLE,
-    NO_CAPACITY,
-    NO_SKILL,
-    PIN_INFEASIBLE,
-    REASONS,
-    UNREACHABLE_WINDOW,
     RoutingParams,
     RoutingProblem,
     RoutingTechnician,
@@ -41,28 +36,28 @@ def precheck(problem: RoutingProblem, params: RoutingParams) -> tuple[dict[str, 
     techs = problem.technicians
     for v in problem.visits:
         cand = [i for i, k in enumerate(techs) if qualified(k, v)]
-        code = None
+        code: Reason | None = None
         if not cand:
-            code = NO_SKILL
+            code = Reason.NO_SKILL
         if code is None and v.pinned_technician is not None:
             cand = [i for i in cand if techs[i].id == v.pinned_technician]
             if not cand:
-                code = PIN_INFEASIBLE
+                code = Reason.PIN_INFEASIBLE
         if code is None:
             cand = [i for i in cand if techs[i].capacity is None or techs[i].capacity >= v.demand]
             if not cand:
-                code = NO_CAPACITY
+                code = Reason.NO_CAPACITY
         if code is None:
             cand = [i for i in cand if reachable_alone(problem, techs[i], v, None)]
             if not cand:
-                code = UNREACHABLE_WINDOW
+                code = Reason.UNREACHABLE_WINDOW
         if code is None and params.dispatch_deadline == "hard" and v.dispatch_deadline_s is not None:
             cand = [i for i in cand if reachable_alone(problem, techs[i], v, v.dispatch_deadline_s)]
             if not cand:
-                code = DEADLINE_UNREACHABLE
+                code = Reason.DEADLINE_UNREACHABLE
         if code is None:
             eligible[v.id] = cand
         else:
-            unserved.append(Unserved(v.id, code, REASONS[code]))
+            unserved.append(Unserved(v.id, code, code.sentence))
     return eligible, unserved
 

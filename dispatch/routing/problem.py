@@ -12,37 +12,6 @@ from dispatch.errors import DispatchError
 ALL_SKILLS = "*"
 
 
-# Reason codes for visits that are not served.
-NO_SKILL = "no_skill"
-
-
-UNREACHABLE_WINDOW = "unreachable_window"
-
-
-DEADLINE_UNREACHABLE = "deadline_unreachable"
-
-
-NO_CAPACITY = "no_capacity"
-
-
-PIN_INFEASIBLE = "pin_infeasible"
-
-
-CAPACITY = "capacity"
-
-
-REASONS = {
-    NO_SKILL: "no technician in the area has the required repair level and product line",
-    UNREACHABLE_WINDOW: "the time window cannot be reached from any qualified technician's centre "
-    "within his shift",
-    DEADLINE_UNREACHABLE: "no qualified technician can set off before the dispatch deadline and "
-    "still reach the time window",
-    NO_CAPACITY: "the load exceeds every qualified technician's capacity",
-    PIN_INFEASIBLE: "the visit is pinned to a technician who cannot serve it",
-    CAPACITY: "dropped: the technicians' hours are full with higher-priority work",
-}
-
-
 @dataclass(frozen=True)
 class BreakRule:
     earliest_start_s: int

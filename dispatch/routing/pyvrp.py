@@ -15,10 +15,9 @@ from typing import Any
 
 import numpy as np
 
+from dispatch.reasons import DROPPED_FOR_PRIORITY, Reason
 from dispatch.routing.precheck import precheck
 from dispatch.routing.problem import (
-    CAPACITY,
-    REASONS,
     Route,
     RoutingParams,
     RoutingProblem,
@@ -137,7 +136,7 @@ def solve_pyvrp(problem: RoutingProblem, params: RoutingParams) -> RoutingResult
             served.update(v.id for v in seq)
     for v in visits:
         if v.id not in served:
-            unserved.append(Unserved(v.id, CAPACITY, REASONS[CAPACITY]))
+            unserved.append(Unserved(v.id, Reason.CAPACITY, DROPPED_FOR_PRIORITY))
     stats["wall_s"] = time.perf_counter() - t0
     status = "feasible" if res.is_feasible() else "no_solution"
     return RoutingResult(tuple(routes), tuple(unserved), status, int(res.cost()) if res.is_feasible() else 0,

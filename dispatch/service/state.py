@@ -14,21 +14,25 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from dispatch.errors import DispatchError, ModelError
+from dispatch.geodata import load_geography
+from dispatch.hours import business_seconds, dispatch_clock_start
+from dispatch.io import centres_frame, read_dataset, technicians_frame
+from dispatch.kpis import kpis
+from dispatch.live import FROZEN_STATES, InsertionOption, LiveArea, NewCall
+from dispatch.live.decision import Dispatched, decide
+from dispatch.live.roster import LiveNetwork
+from dispatch.model import Mode, Priority, Request, TimeWindow
+from dispatch.reasons import Reason
+from dispatch.routing.checker import check
+from dispatch.rules import DEFAULT_RULES, Rules
+from dispatch.store import Store
+from dispatch.synthetic import generate
+from dispatch.travel import DEFAULT_TRAVEL
 
 CST = dt.timezone(dt.timedelta(hours=8), "CST")
-
-
-# Customers' default window length by priority (as the synthetic calls: 4 h, 3 h, 2 h), and the
-# hour from which customers accept visits.
-WINDOW_H = {1: 4.0, 2: 3.0, 3: 2.0}
-
-
-CUSTOMER_OPEN_S = 8 * 3600
-
-
-SERVICE_MIN = {"onsite": (30, 75, 75), "pickup": (10, 10, 10), "walkin": (0, 0, 0)}
 
 
 class ServiceError(DispatchError):
@@ -51,7 +55,9 @@ class ServiceConfig:
     burst: int = 600  # per token, bucket size
     max_body_bytes: int = 64 * 1024
     cors_origins: tuple[str, ...] = ()
-    candidate_areas: int = 3  # nearest areas tried for each call
+    # The business rules the service decides by (the target, candidate areas, collection, the
+    # defaults of a call that gives no window or service time).
+    rules: Rules = DEFAULT_RULES
 
 
 @dataclass
@@ -72,12 +78,6 @@ class LiveService:
     """The day's live plan for a network and roster, durable in the store's service log."""
 
     def __init__(self, config: ServiceConfig) -> None:
-        from dispatch.io import centres_frame, read_dataset, technicians_frame
-        from dispatch.simulate import SimParams, _Optimiser, _World
-        from dispatch.store import Store
-        from dispatch.synthetic import generate
-        from dispatch.travel import DEFAULT_TRAVEL
-
         self.config = config
         ds = read_dataset(config.source) if config.source else generate(config.preset, days=1, seed=config.seed)
         # Only the network and the roster are served; the dataset's own calls are not.
@@ -88,19 +88,19 @@ class LiveService:
         for frame in (centres_frame(ds.network), technicians_frame(ds.technicians)):
             h.update(frame.to_csv(index=False, lineterminator="\n").encode("utf-8"))
         self.scope = f"{h.hexdigest()[:40]}:day{config.day}"
-        self.params = SimParams(candidate_areas=config.candidate_areas)
-        self._opt = _Optimiser(_World(self.dataset, self.params, DEFAULT_TRAVEL))
+        self.rules = config.rules
+        self.net = ds.network
+        self.live = LiveNetwork(ds.network, ds.technicians, config.rules, DEFAULT_TRAVEL)
         self.home = {t.id: t.home_centre_id for t in ds.technicians}
         self.store = Store(config.db)
         self.locks: dict[str, threading.Lock] = {}
         self.calls: dict[str, _Call] = {}
         self.job_area: dict[str, str] = {}
-        self.tech_area = {t.id: self._opt.area_of[t.home_centre_id] for t in ds.technicians}
+        self.tech_area = {t.id: self.live.area_of[t.home_centre_id] for t in ds.technicians}
         self._ids = threading.Lock()  # guards calls / in-flight ids
         self._inflight: set[str] = set()
         self._db = threading.Lock()  # one writer at a time (SQLite would make the others spin)
-        self._opt.start_day(config.day)
-        self.areas = self._opt.areas
+        self.areas = self.live.start_day(config.day)
         self.locks = {a: threading.Lock() for a in self.areas}
         self.replayed = self._replay(set(self.areas), rebuild_index=True)
 
@@ -148,8 +148,6 @@ class LiveService:
             raise
 
     def _rebuild(self, names: list[str]) -> None:
-        from dispatch.live import LiveArea
-
         for a in names:
             old = self.areas[a]
             n_centres = len(old.problem.node_names) - len(old.problem.visits)
@@ -162,8 +160,6 @@ class LiveService:
 
     def _replay(self, names: set[str], rebuild_index: bool) -> int:
         """Apply the log to the areas in ``names`` (each area depends only on its own ops)."""
-        from dispatch.live import NewCall
-
         n = 0
         for e in self.store.service_entries(self.scope):
             p = e.payload
@@ -176,9 +172,10 @@ class LiveService:
                 a = p.get("area")
                 if a in names:
                     call = NewCall(**p["call"])
-                    got = self.areas[a].insert(call, _Forced(p.get("technician_id") or "-"), p["policy"])
+                    got = self.areas[a].insert_with(call, p.get("technician_id") or None, p["policy"])
                     self.job_area[call.id] = a
-                    if (getattr(got, "technician_id", None) or None) != (p.get("technician_id") or None):
+                    got_tech = got.technician_id if isinstance(got, InsertionOption) else None
+                    if got_tech != (p.get("technician_id") or None):
                         # Not expected: the same operations in the same order give the same plan.
                         raise DispatchError(f"replay of call {e.key!r} in area {a} did not reproduce "
                                             f"technician {p.get('technician_id')!r}")
@@ -236,8 +233,6 @@ class LiveService:
         if county is not None:
             if lon is not None or lat is not None:
                 raise ServiceError(422, "give either lon and lat, or county, not both", "county")
-            from dispatch.geodata import load_geography
-
             rows = load_geography().counties
             row = rows[rows["adcode"] == county]
             if row.empty:
@@ -249,32 +244,29 @@ class LiveService:
         return float(lon), float(lat), ""
 
     def _decide(self, call_id: str, digest: str, body: dict[str, Any]) -> dict[str, Any]:
-        from dispatch.hours import business_deadline, dispatch_clock_start
-        from dispatch.live import NewCall, collect_offers, collection, offer_key
-        from dispatch.model import Mode, Priority, Request, TimeWindow
-
         at = self.at_s(body.get("at"))
         lon, lat, county = self._location(body)
         mode, level, priority = body.get("mode", "onsite"), int(body.get("level", 1)), int(body.get("priority", 1))
-        if mode == "onsite" and level > 2:
-            raise ServiceError(422, "board-level repairs (level 3) are never done on site; send it as "
-                               "pickup or walkin", "level")
+        if mode == "onsite" and level > self.rules.onsite_max_level:
+            raise ServiceError(422, f"repairs above level {self.rules.onsite_max_level} (board-level) are never "
+                               "done on site; send it as pickup or walkin", "level")
         start = self.to_s(body["window_start"]) if body.get("window_start") else max(
-            at, self.day * 86_400 + CUSTOMER_OPEN_S)
-        end = self.to_s(body["window_end"]) if body.get("window_end") else start + int(WINDOW_H[priority] * 3600)
+            at, self.day * 86_400 + self.rules.customer_hours_s[0])
+        end = (self.to_s(body["window_end"]) if body.get("window_end")
+               else start + self.rules.window_s_by_priority[priority])
         if end < start:
             raise ServiceError(422, "the customer's window ends before it starts", "window_end")
         if mode != "walkin" and end < at:
             raise ServiceError(422, "the customer's window ends before the call", "window_end")
         service_min = body.get("service_min")
-        service_s = 60 * (SERVICE_MIN[mode][level - 1] if service_min is None else int(service_min))
+        service_s = self.rules.default_service_s(mode, level) if service_min is None else 60 * int(service_min)
         try:
             r = Request(call_id, at, lon, lat, level, Mode(mode), Priority(priority), TimeWindow(start, end),
                         service_s, body.get("product_line") or "", county)
         except ModelError as exc:
             raise ServiceError(422, str(exc), {"window": "window_end", "service_s": "service_min",
                                                "created_s": "at"}.get(exc.field, exc.field)) from exc
-        station = self._opt.w.net.centres[int(np.atleast_1d(self._opt.w.net.nearest(
+        station = self.net.centres[int(np.atleast_1d(self.net.nearest(
             np.array([lon]), np.array([lat]))[0])[0])]
         clock = dispatch_clock_start(station, r)
         meta = {"mode": mode, "level": level, "created_s": at, "clock_start_s": clock,
@@ -291,57 +283,34 @@ class LiveService:
             return answer
         call = NewCall(call_id, lon, lat, service_s, start, end, r.level if r.mode == Mode.ONSITE else 1,
                        r.product_line or None, priority, release_s=clock,
-                       dispatch_deadline_s=business_deadline(station, clock, self.params.dispatch_target_s))
+                       dispatch_deadline_s=self.rules.dispatch_deadline(station, clock))
         base |= {"dispatch_deadline": self.iso(call.dispatch_deadline_s),
                  "dispatch_deadline_s": call.dispatch_deadline_s}
-        areas = self._opt.candidate_areas(r, call)
-        policy = "eta" if priority == 3 else "travel"
+        areas = self.live.find_areas(lon, lat)
         with self._locked(areas):
-            options = []
-            rank = offer_key(policy, (lambda o: 0) if mode != "pickup" else self._opt.repairs_at_home(level))
-            for a in areas:
-                self._advance(a, at)
-                for o in self.areas[a].urgent_options(call, policy=policy):
-                    options.append((rank(o), a, o))
-            options.sort(key=lambda x: (x[0], x[2].technician_id))
-            alternatives = sorted(options, key=lambda x: (x[2].eta_s, x[2].late_s, x[2].technician_id))
-            visit_mode = mode
-            if (mode == "onsite" and call.required_level > 1 and self.params.collect_onsite
-                    and (not options or options[0][2].late_s > 0)):
-                # Nobody able to repair it on site can set off within the hour: collected for
-                # the bench by one who can (assignment rule 7); the on-site offers stay listed.
-                collect = collection(call, self.params.collect_service_s)
-                collected = collect_offers(collect, [(a, self.areas[a]) for a in areas], policy,
-                                           offer_key(policy, self._opt.repairs_at_home(level)))
-                if collected:
-                    options, call, visit_mode = collected, collect, "pickup"
-            if options:
-                _, area, opt = options[0]
-                got = self.areas[area].insert(call, opt, policy=policy)
-            elif areas:
-                area = areas[0]  # kept there as unassigned, with the reason
-                got = self.areas[area].insert(call, _Forced("-"), policy=policy)
-            else:
-                area, got = None, None
-            tech = getattr(got, "technician_id", None)
-            answer = {**base, "area": area, "visit_mode": visit_mode,
-                      "alternatives": [self._option(a, o) for _, a, o in alternatives
-                                       if o.technician_id != tech][:3]}
-            if tech is not None:
-                answer |= {"status": "planned", **self._option(area, got)}  # type: ignore[arg-type]
-                answer["reason_code"] = "" if got.meets_deadline else "late"  # type: ignore[union-attr]
-                answer["reason"] = "" if got.meets_deadline else (  # type: ignore[union-attr]
-                    "no technician can set off within the hour without breaking another customer's "
-                    "promise; this is the earliest arrival that keeps them")
-                if visit_mode != mode:
+            decision = decide(call, self.areas, areas, at, self.rules, self.live.repairs_at_home, mode=Mode(mode),
+                              device_level=level, may_collect=self.rules.may_collect(mode, call.required_level),
+                              hold_unserved=True)
+            # The customer is shown the earliest arrivals among the on-site offers.
+            alternatives = sorted(decision.alternatives,
+                                  key=lambda x: (x.option.eta_s, x.option.late_s, x.option.technician_id))
+            tech = decision.technician_id if isinstance(decision, Dispatched) else None
+            area = decision.area
+            answer = {**base, "area": area, "visit_mode": decision.visit_mode.value if tech else mode,
+                      "alternatives": [self._option(x.area, x.option) for x in alternatives
+                                       if x.option.technician_id != tech][:3]}
+            call = decision.call or call
+            if isinstance(decision, Dispatched):
+                answer |= {"status": "planned", **self._option(decision.area, decision.option)}
+                answer["reason_code"] = "" if decision.on_time else Reason.LATE.value
+                answer["reason"] = "" if decision.on_time else Reason.LATE.sentence
+                if decision.visit_mode != mode:
                     answer["note"] = ("nobody able to repair it on site can set off within the hour: the "
                                       "technician collects the device for the bench (the on-site offers are "
                                       "the alternatives)")
-            elif got is not None:
-                answer |= {"status": "unassigned", "reason_code": got.reason_code, "reason": got.reason}
             else:
-                answer |= {"status": "unassigned", "reason_code": "no_technician_in_reach",
-                           "reason": "no staffed centre within the maximum drive of the customer"}
+                answer |= {"status": "unassigned", "reason_code": decision.reason.value, "reason": decision.sentence}
+            policy = self.rules.ranking(priority)
             payload = {"digest": digest, "call_meta": meta, "advanced": areas, "area": area,
                        "technician_id": tech, "policy": policy, "call": asdict(call)}
             self._commit(areas, "call", call_id, at, payload, answer, idem=call_id)
@@ -353,7 +322,7 @@ class LiveService:
             self._index_call(call_id, payload, answer)
 
     def _option(self, area: str, o: Any) -> dict[str, Any]:
-        centre = self._opt.w.net[self.home[o.technician_id]]
+        centre = self.net[self.home[o.technician_id]]
         return {"area": area, "centre_id": centre.id, "centre_name": centre.name,
                 "technician_id": o.technician_id, "departure": self.iso(o.departure_s),
                 "departure_s": o.departure_s, "arrival": self.iso(o.eta_s), "arrival_s": o.eta_s,
@@ -362,8 +331,6 @@ class LiveService:
     # -- field reports and drop-outs ----------------------------------------------------------
 
     def job_status(self, job_id: str, status: str, at: dt.datetime | None) -> dict[str, Any]:
-        from dispatch.live import FROZEN_STATES
-
         t = self.at_s(at)
         call = self.calls.get(job_id)
         if call is None:
@@ -438,8 +405,6 @@ class LiveService:
 
     def violations(self) -> dict[str, list[str]]:
         """The checker on every area's live plan (empty lists: consistent)."""
-        from dispatch.routing.checker import check
-
         out = {}
         for a in sorted(self.areas):
             with self._locked([a]):
@@ -448,18 +413,13 @@ class LiveService:
 
     def kpis(self) -> dict[str, Any]:
         """The day so far as planned: the one-hour rate counts planned departures."""
-        import pandas as pd
-
-        from dispatch.hours import business_seconds
-        from dispatch.kpis import kpis
-
         stops: dict[str, Any] = {}
         work = []
         for a in sorted(self.areas):
             with self._locked([a]):
                 area = self.areas[a]
                 for r in area.result().routes:
-                    k = area._tech[r.technician_id]
+                    k = area.technician(r.technician_id)
                     for s in r.stops:
                         stops[s.visit_id] = s
                     work.append({"technician_id": r.technician_id, "available_s": k.shift_end_s - k.shift_start_s,
@@ -468,7 +428,7 @@ class LiveService:
                                  "overtime_s": r.overtime_s, "jobs": len(r.stops)})
         with self._ids:
             calls = list(self.calls.values())
-        net = self._opt.w.net
+        net = self.net
         rows = []
         for c in calls:
             s = stops.get(c.id)
@@ -488,11 +448,3 @@ class LiveService:
         k = kpis(pd.DataFrame(rows, columns=cols), pd.DataFrame(work) if work else None)
         return {"day": self.day, "calls": len(calls),
                 "kpis": {key: (None if isinstance(v, float) and not math.isfinite(v) else v) for key, v in k.items()}}
-
-
-@dataclass(frozen=True)
-class _Forced:
-    """An option that names only the technician: ``insert`` re-derives his best position."""
-
-    technician_id: str
-

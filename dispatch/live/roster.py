@@ -1,0 +1,76 @@
+"""The live network of a day: the roster as the routing engine sees it, one empty live area per
+routing area, the nearest areas for a call, and whose own centre repairs what.
+
+The simulation and the call-intake service start each day from :meth:`LiveNetwork.start_day`;
+the day plan builds the same technicians and finder for its areas.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+
+import numpy as np
+
+from dispatch.live.area import LiveArea
+from dispatch.live.decision import RepairsAtHome
+from dispatch.live.finder import AreaFinder
+from dispatch.model import DAY_S, Technician
+from dispatch.network import CentreIndex, Network, area_of_centre
+from dispatch.routing import ALL_SKILLS, BreakRule, RoutingProblem, RoutingTechnician
+from dispatch.rules import Rules
+from dispatch.travel import HaversineTravel
+
+
+def routing_technicians(
+    techs: Sequence[Technician], node_of: dict[str, int], day: int, classes: tuple[str, ...],
+    max_overtime_s: int = 0,
+) -> list[RoutingTechnician]:
+    """The technicians as the routing engine sees them on ``day`` (absolute times), each allowed
+    up to ``max_overtime_s`` past his shift end (paid overtime, counted in the KPIs)."""
+    base = day * DAY_S
+    out = []
+    for t in techs:
+        br = None
+        if t.break_window is not None and t.break_s > 0:
+            br = BreakRule(base + t.break_window.start_s, base + t.break_window.end_s, t.break_s)
+        out.append(RoutingTechnician(
+            id=t.id, start_node=node_of[t.home_centre_id], end_node=node_of[t.home_centre_id],
+            shift_start_s=base + t.shift.start_s, shift_end_s=base + t.shift.end_s,
+            max_level=t.max_level, skills=t.product_lines or frozenset({ALL_SKILLS}), break_window=br,
+            speed_class=classes.index(t.speed_class), max_overtime_s=max_overtime_s,
+        ))
+    return out
+
+
+class LiveNetwork:
+    """A network and roster under one rule book, ready to go live day by day."""
+
+    def __init__(self, network: Network, technicians: Sequence[Technician], rules: Rules,
+                 travel: HaversineTravel) -> None:
+        self.network, self.rules, self.travel = network, rules, travel
+        self.area_of = area_of_centre(network)  # centre id -> routing area
+        self.staff: dict[str, list[Technician]] = defaultdict(list)
+        for t in technicians:
+            self.staff[t.home_centre_id].append(t)
+        self.repairs_at_home = RepairsAtHome(network, technicians)
+        staffed = tuple(c for c in network if self.staff.get(c.id))
+        self.find_areas = AreaFinder(CentreIndex(staffed) if staffed else None, self.area_of, travel,
+                                     rules.max_visit_travel_s, rules.candidate_areas)
+
+    def start_day(self, day: int) -> dict[str, LiveArea]:
+        """One live area per routing area with technicians, empty, its clock at ``day``'s midnight."""
+        by_area: dict[str, list[Technician]] = defaultdict(list)
+        for cid, techs in self.staff.items():
+            by_area[self.area_of[cid]].extend(techs)
+        areas = {}
+        for key, techs in sorted(by_area.items()):
+            centre_ids = sorted({t.home_centre_id for t in techs})
+            node_of = {c: i for i, c in enumerate(centre_ids)}
+            lon = np.array([self.network[c].lon for c in centre_ids])
+            lat = np.array([self.network[c].lat for c in centre_ids])
+            tt, dd = self.travel.matrices(lon, lat)
+            techs_day = routing_technicians(techs, node_of, day, self.travel.speed_classes, self.rules.max_overtime_s)
+            problem = RoutingProblem(tt, dd, tuple(techs_day), (), tuple(centre_ids))
+            areas[key] = LiveArea(problem, {}, day * DAY_S, self.travel, lon, lat)
+        return areas
