@@ -2,49 +2,27 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import fields, replace
 
 import pytest
 
 from dispatch.assignment import AssignmentParams, assign
-from dispatch.model import Centre, Dataset, Mode, Priority, Request, Technician, Tier, TimeWindow
+from dispatch.model import Dataset, Mode, Tier
 from dispatch.network import Network
+from dispatch.rules import DEFAULT_RULES, Rules
+from tests.builders import NETWORK, TECHS, centre, drive_s, req, tech
 
 H = 3600
 
 
-def centre(cid, tier, parent, lon, lat, levels, bench_h, open_h, close_h, courier_h):
-    return Centre(cid, cid, tier, lon, lat, parent, frozenset(levels), bench_h,
-                  TimeWindow(open_h * H, close_h * H), courier_h * H, "330000", "330500",
-                  "330521" if tier == Tier.COUNTY else "")
-
-
-NETWORK = Network((
-    centre("P1", Tier.PROVINCE, None, 120.15, 30.27, {1, 2, 3}, 4, 9, 21, 0),
-    centre("C1", Tier.CITY, "P1", 120.09, 30.89, {1, 2}, 8, 9, 19, 14),
-    centre("S1", Tier.COUNTY, "C1", 119.97, 30.54, {1}, 1, 9, 18, 5),
-))
-
-
-def tech(tid, home, level, lines=frozenset()):
-    return Technician(tid, home, level, TimeWindow(8 * H, 17 * H), TimeWindow(11 * H, 13 * H), 2700, lines)
-
-
-TECHS = (tech("T1", "S1", 1), tech("T2", "C1", 2, frozenset({"phone"})), tech("T3", "P1", 3, frozenset({"phone"})))
-
-
-def req(rid, level, mode, created_h=10, lon=119.971, lat=30.541, product="phone"):
-    c = int(created_h * H)
-    return Request(rid, c, lon, lat, level, mode, Priority.NORMAL, TimeWindow(c, c + 4 * H),
-                   0 if mode == Mode.WALKIN else 1800, product, "330521")
-
-
 def run(*reqs, **kw):
     ds = Dataset(NETWORK, TECHS, tuple(reqs), "2026-03-02")
-    return assign(ds, AssignmentParams(**kw))
+    rules = {k: kw.pop(k) for k in list(kw) if k in {f.name for f in fields(Rules)}}
+    return assign(ds, AssignmentParams(rules=replace(DEFAULT_RULES, **rules), **kw))
 
 
 def test_walkins_repair_at_the_lowest_capable_tier_with_exact_turnaround():
+    """A walk-in is repaired at the lowest capable tier of its chain; turnaround = courier legs + bench + 4 h return."""
     res = run(req("A", 1, Mode.WALKIN), req("B", 2, Mode.WALKIN), req("C", 3, Mode.WALKIN))
     got = {a.request_id: a for a in res.assigned}
     # A: at S1 10:00-10:30, +4 h return.
@@ -57,6 +35,7 @@ def test_walkins_repair_at_the_lowest_capable_tier_with_exact_turnaround():
 
 
 def test_full_bench_escalates_when_that_beats_waiting_a_day():
+    """When the station's bench day is full, a repair goes up a tier if that brings it back sooner than waiting a day."""
     # S1 has 1 bench hour: two 30-min repairs fit today; the third either waits until tomorrow
     # at S1 (09:00-09:30 +4 h = 27.5 h) or goes up to C1 today (15:00-15:30, +5 h, +4 h = 14.5 h).
     res = run(*(req(f"W{i}", 1, Mode.WALKIN) for i in range(3)))
@@ -66,6 +45,7 @@ def test_full_bench_escalates_when_that_beats_waiting_a_day():
 
 
 def test_bench_queue_waits_when_no_one_else_can_repair():
+    """A repair only the province can do waits for its next bench day; one no bench day can hold is no_capable_centre."""
     # P1's 4 bench hours a day hold one 3-hour repair: the second waits a day.
     res = run(req("X", 3, Mode.WALKIN), req("Y", 3, Mode.WALKIN))
     assert sorted(a.est_turnaround_s for a in res.assigned) == [49 * H, 73 * H]
@@ -76,6 +56,7 @@ def test_bench_queue_waits_when_no_one_else_can_repair():
 
 
 def test_with_nothing_repaired_on_site_every_onsite_call_is_collected():
+    """With onsite_max_level 0 every on-site call is collected for a bench able to repair it, none dropped."""
     res = run(req("L1", 1, Mode.ONSITE), req("L2", 2, Mode.ONSITE), onsite_max_level=0)
     assert res.unassigned == ()
     got = {a.request_id: a for a in res.assigned}
@@ -85,6 +66,7 @@ def test_with_nothing_repaired_on_site_every_onsite_call_is_collected():
 
 
 def test_onsite_goes_to_a_centre_whose_technician_has_the_level():
+    """An on-site call goes to the nearest centre with a technician of its level and needs no bench."""
     res = run(req("O1", 1, Mode.ONSITE), req("O2", 2, Mode.ONSITE))
     got = {a.request_id: a for a in res.assigned}
     assert got["O1"].visit_centre_id == "S1"  # T1 is level 1 and nearest
@@ -93,6 +75,7 @@ def test_onsite_goes_to_a_centre_whose_technician_has_the_level():
 
 
 def test_unassigned_with_reasons():
+    """A call no able technician can reach is no_technician_in_reach, its sentence naming the level and product."""
     res = run(req("U1", 2, Mode.ONSITE, product="wearable"), max_visit_travel_s=4 * H, collect_onsite=False)
     assert [(u.request_id, u.reason_code) for u in res.unassigned] == [("U1", "no_technician_in_reach")]
     assert "no technician able to do level 2 (wearable)" in res.unassigned[0].reason
@@ -101,16 +84,15 @@ def test_unassigned_with_reasons():
 
 
 def test_onsite_call_nobody_can_repair_on_site_is_collected_for_the_bench():
+    """An on-site call nobody can repair on site is collected (10-min hand-over) and repaired at the first able bench."""
     # Only T2/T3 do level 2, and only phones: T1 (any product, level 1) collects the wearable,
     # with a 10-minute hand-over; the device goes by courier to C1, the first level-2 bench.
-    from dispatch.travel import DEFAULT_TRAVEL
-
     res = run(req("U1", 2, Mode.ONSITE, product="wearable"))
     assert res.unassigned == ()
     (a,) = res.assigned
     assert (a.mode, a.visit_centre_id, a.repair_centre_id, a.courier_hops) == (Mode.PICKUP, "S1", "C1", 1)
     assert "collected for the bench" in a.rule
-    tr = int(DEFAULT_TRAVEL.time_s_from_distance(DEFAULT_TRAVEL.distance_m(119.97, 30.54, 119.971, 30.541)))
+    tr = drive_s(119.97, 30.54, 119.971, 30.541)
     # 10:00 + 30 min allowance + drive there and back + 10 min hand-over at S1; courier 5 h to
     # C1, 90 min bench, 5 h back, 4 h to the customer.
     at_s1 = 10 * H + 1800 + 2 * tr + 600
@@ -118,6 +100,7 @@ def test_onsite_call_nobody_can_repair_on_site_is_collected_for_the_bench():
 
 
 def test_technician_hours_cap_moves_visits_to_the_next_centre():
+    """Visits beyond the station technician's estimated hours go to the next centre, every call still assigned."""
     # T1 has 8.25 h net x 0.85 = 7.0 h; 1-hour visits (30 min service + 2 x travel) fill it up.
     many = [req(f"V{i}", 1, Mode.ONSITE) for i in range(12)]
     res = run(*many)
@@ -130,12 +113,14 @@ def test_technician_hours_cap_moves_visits_to_the_next_centre():
 
 @pytest.mark.parametrize("mode", [Mode.PICKUP])
 def test_pickup_collected_and_escalated(mode):
+    """A level-2 pickup is collected by a technician and repaired up the chain, at C1 or P1."""
     res = run(req("K", 2, mode))
     (a,) = res.assigned
     assert a.visit_centre_id is not None and a.repair_centre_id in ("C1", "P1")
 
 
 def test_technician_hours_are_an_estimate_that_never_refuses_a_call():
+    """Estimated technician hours never refuse a call: with only S1 in reach, all twelve go to S1."""
     # Only S1 is within 10 min of the customers; its one technician's estimated hours (7.0 h)
     # hold about seven 1-hour visits, yet all twelve are assigned there: routing decides who
     # goes (and may borrow a neighbouring area's technician), so no call is refused for hours.
@@ -146,6 +131,7 @@ def test_technician_hours_are_an_estimate_that_never_refuses_a_call():
 
 
 def test_a_call_no_centre_of_its_province_reaches_goes_across_the_border():
+    """A call no centre of its own province can reach goes to the nearest centre across the border; one in reach stays."""
     # A customer of province 34 lives next to S1 (province 33); province 34's only centre is
     # 300 km away, beyond the 3-hour drive: the nearest centres across the border take it.
     p2 = replace(centre("P2", Tier.PROVINCE, None, 117.2, 31.8, {1, 2, 3}, 4, 9, 21, 0),
@@ -161,6 +147,7 @@ def test_a_call_no_centre_of_its_province_reaches_goes_across_the_border():
 
 
 def test_provinces_solved_in_a_process_pool_give_the_same_assignment():
+    """Provinces solved in a process pool give exactly the assignment solved in one process."""
     from dispatch.executor import executor
 
     def moved(c):  # the same chain two degrees east, in another province

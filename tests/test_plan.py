@@ -10,7 +10,9 @@ import pytest
 
 from dispatch.model import DAY_S, Mode
 from dispatch.plan import PlanParams, make_plan
+from dispatch.rules import DEFAULT_RULES
 from dispatch.synthetic import generate
+from tests.builders import centre, req, tech
 
 
 @pytest.fixture(scope="module")
@@ -24,6 +26,7 @@ def tiny_plan(tiny):
 
 
 def test_every_request_appears_exactly_once(tiny, tiny_plan):
+    """Every call is in the outcomes once (or deferred as next_day), served or unassigned with a sentence, never both."""
     p = tiny_plan
     ids = [r.id for r in tiny.requests]
     outcome_ids = list(p.outcomes["request_id"])
@@ -48,6 +51,7 @@ def test_every_request_appears_exactly_once(tiny, tiny_plan):
 
 
 def test_routes_pass_the_independent_checker(tiny_plan):
+    """Every route passes the independent checker, stops keep their windows, and no bench day is overfilled."""
     stats = tiny_plan.routing_stats
     assert len(stats) >= 1
     assert stats["violations"].sum() == 0, stats["first_violation"].tolist()
@@ -60,6 +64,7 @@ def test_routes_pass_the_independent_checker(tiny_plan):
 
 
 def test_plan_is_for_the_day_asked(tiny):
+    """A plan for day 0 holds the calls whose clock starts on day 0 (walk-ins aside)."""
     p = make_plan(tiny, PlanParams(day=0, seed=3, deterministic=True))
     assert (p.outcomes["clock_start_s"] // DAY_S == 0).all() or (p.outcomes["mode"] == "walkin").any()
 
@@ -70,6 +75,7 @@ def _essence(plan) -> pd.DataFrame:
 
 
 def test_dask_cluster_gives_the_same_plan_as_the_process_pool(tiny, tiny_plan):
+    """A Dask cluster, a process pool and one process give the same routes."""
     distributed = pytest.importorskip("distributed")
     from dispatch.executor import executor
 
@@ -91,35 +97,30 @@ H = 3600
 
 
 def _two_prefectures():
-    from dispatch.model import Centre, Technician, Tier, TimeWindow
+    from dispatch.model import Tier
     from dispatch.network import Network
 
-    def centre(cid, tier, parent, lon, lat, levels, pref):
-        return Centre(cid, cid, tier, lon, lat, parent, frozenset(levels), 40.0, TimeWindow(9 * H, 18 * H),
-                      0 if parent is None else 5 * H, "330000", pref, "330521" if tier == Tier.COUNTY else "")
-
     net = Network((
-        centre("P1", Tier.PROVINCE, None, 120.60, 30.00, {1, 2, 3}, ""),
-        centre("CA", Tier.CITY, "P1", 120.09, 30.89, {1, 2}, "330500"),
-        centre("SA", Tier.COUNTY, "CA", 119.97, 30.54, {1}, "330500"),
-        centre("CB", Tier.CITY, "P1", 120.03, 30.45, {1, 2}, "330100"),  # 11 km from SA, next prefecture
+        centre("P1", Tier.PROVINCE, None, 120.60, 30.00, {1, 2, 3}, 40.0, 9, 18, 0, "330000", ""),
+        centre("CA", Tier.CITY, "P1", 120.09, 30.89, {1, 2}, 40.0, 9, 18, 5, "330000", "330500"),
+        centre("SA", Tier.COUNTY, "CA", 119.97, 30.54, {1}, 40.0, 9, 18, 5, "330000", "330500", "330521"),
+        # CB is 11 km from SA, in the next prefecture.
+        centre("CB", Tier.CITY, "P1", 120.03, 30.45, {1, 2}, 40.0, 9, 18, 5, "330000", "330100"),
     ))
+    return net, (_tech("TA", "SA"), _tech("TB", "CB"))
 
-    def tech(tid, home):
-        return Technician(tid, home, 1, TimeWindow(9 * H, 18 * H), TimeWindow(13 * H, 14 * H), 1800)
 
-    return net, (tech("TA", "SA"), tech("TB", "CB"))
+def _tech(tid, home, level=1):
+    return tech(tid, home, level, shift_h=(9, 18), break_h=(13, 14), break_min=30)
 
 
 def _calls(*specs):
-    from dispatch.model import Priority, Request, TimeWindow
-
-    return tuple(Request(rid, int(h * H), 119.975, 30.545, 1, mode, Priority.NORMAL,
-                         TimeWindow(int(h * H), int(h * H) + 4 * H), service_min * 60, "phone", "330521")
+    return tuple(req(rid, 1, mode, h, 119.975, 30.545, service_min=service_min)
                  for rid, h, mode, service_min in specs)
 
 
 def test_a_call_its_area_cannot_serve_in_time_is_borrowed_by_the_next_prefecture():
+    """A call its area cannot serve within the hour goes to the next prefecture's technician, and to his bench."""
     from dispatch.model import Dataset
 
     net, techs = _two_prefectures()
@@ -142,6 +143,7 @@ def test_a_call_its_area_cannot_serve_in_time_is_borrowed_by_the_next_prefecture
 
 
 def test_overtime_is_allowed_up_to_the_limit_and_shown():
+    """A call needing overtime is refused with max_overtime_s 0 and served within an hour's overtime, shown on the route."""
     from dispatch.model import Dataset
 
     net, techs = _two_prefectures()
@@ -149,9 +151,9 @@ def test_overtime_is_allowed_up_to_the_limit_and_shown():
     # A 15:30 on-site call with 150 min of work ends at 18:05 plus the drive home: overtime.
     calls = _calls(("L", 15.5, Mode.ONSITE, 150))
     ds = Dataset(net, techs, calls, "2026-03-02")
-    strict = make_plan(ds, PlanParams(seed=1, deterministic=True, max_overtime_s=0))
+    strict = make_plan(ds, PlanParams(seed=1, deterministic=True, rules=replace(DEFAULT_RULES, max_overtime_s=0)))
     assert strict.unassigned["reason_code"].tolist() == ["out_of_reach_today"]
-    paid = make_plan(ds, PlanParams(seed=1, deterministic=True, max_overtime_s=H))
+    paid = make_plan(ds, PlanParams(seed=1, deterministic=True, rules=replace(DEFAULT_RULES, max_overtime_s=H)))
     assert paid.unassigned.empty
     (route,) = paid.routes.itertuples()
     assert 0 < route.overtime_s <= H and route.end_s == 18 * H + route.overtime_s
@@ -159,6 +161,7 @@ def test_overtime_is_allowed_up_to_the_limit_and_shown():
 
 
 def test_pins_are_honoured_across_areas_or_refused_with_a_reason():
+    """A pin to another prefecture's technician is honoured; one naming an unknown technician or call is an InputError."""
     from dispatch.errors import InputError
     from dispatch.model import Dataset
     from dispatch.plan import Pin
@@ -174,7 +177,7 @@ def test_pins_are_honoured_across_areas_or_refused_with_a_reason():
 
 
 def test_a_pin_overrides_the_assignments_reach():
-    from dispatch.assignment import AssignmentParams
+    """A dispatcher's pin sends a technician beyond the assignment's reach, the device going to his own centre."""
     from dispatch.model import Dataset
     from dispatch.plan import Pin
 
@@ -183,7 +186,7 @@ def test_a_pin_overrides_the_assignments_reach():
     ds = Dataset(net, techs, far, "2026-03-02")
     # With a 10-minute reach nobody is sent; the dispatcher's pin sends TB all the same, and the
     # device goes to TB's own centre.
-    params = PlanParams(seed=1, deterministic=True, assignment=AssignmentParams(max_visit_travel_s=600))
+    params = PlanParams(seed=1, deterministic=True, rules=replace(DEFAULT_RULES, max_visit_travel_s=600))
     assert make_plan(ds, params).unassigned["reason_code"].tolist() == ["no_technician_in_reach"]
     pinned = make_plan(ds, params, pins=[Pin("F", "TB")])
     assert pinned.unassigned.empty and pinned.stops["technician_id"].tolist() == ["TB"]
@@ -192,13 +195,13 @@ def test_a_pin_overrides_the_assignments_reach():
 
 
 def test_an_onsite_call_nobody_can_repair_within_the_hour_is_collected_instead():
-    from dispatch.assignment import AssignmentParams
-    from dispatch.model import Dataset, Technician, TimeWindow
+    """An on-site call the able technician cannot reach within the hour is collected by another; switched off, it waits."""
+    from dispatch.model import Dataset
 
     net, techs = _two_prefectures()
     # CA's technician alone does level 2; two level-2 on-site calls at 10:00 next to SA: he
     # takes one (2 h of work), and SA's level-1 technician collects the other within the hour.
-    ca = Technician("TC", "CA", 2, TimeWindow(9 * H, 18 * H), TimeWindow(13 * H, 14 * H), 1800)
+    ca = _tech("TC", "CA", 2)
     calls = tuple(replace(c, level=2) for c in _calls(("K1", 10, Mode.ONSITE, 120), ("K2", 10, Mode.ONSITE, 120)))
     ds = Dataset(net, (techs[0], ca), calls, "2026-03-02")
     plan = make_plan(ds, PlanParams(seed=1, deterministic=True))
@@ -218,7 +221,7 @@ def test_an_onsite_call_nobody_can_repair_within_the_hour_is_collected_instead()
     assert plan.routing_stats["violations"].sum() == 0
     # The manager's switch: without collection the second call waits for the level-2 technician.
     notes, plain = [], []
-    strict = make_plan(ds, PlanParams(seed=1, deterministic=True, assignment=AssignmentParams(collect_onsite=False)),
+    strict = make_plan(ds, PlanParams(seed=1, deterministic=True, rules=replace(DEFAULT_RULES, collect_onsite=False)),
                        progress=lambda stage, done, total, note="": notes.append((stage, done, total, note)))
     late = strict.outcomes.set_index("request_id")
     assert (late["visit_mode"] == "onsite").all() and not (late["dispatch_wait_s"] <= 3600).all()
@@ -234,6 +237,7 @@ def test_an_onsite_call_nobody_can_repair_within_the_hour_is_collected_instead()
 
 
 def test_a_device_brought_to_a_full_bench_waits_for_the_next_day_with_room():
+    """A device reaching a full bench is repaired when it opens next morning; no bench day holds more than its hours."""
     from dispatch.model import Dataset, Tier
     from dispatch.network import Network
 
@@ -258,11 +262,13 @@ def test_a_device_brought_to_a_full_bench_waits_for_the_next_day_with_room():
 
 
 def test_a_day_without_calls_is_an_empty_plan(tiny):
+    """A day without calls gives an empty plan, not an error."""
     plan = make_plan(tiny, PlanParams(seed=1, day=5))  # the tiny dataset has one day of calls
     assert plan.outcomes.empty and plan.stops.empty and plan.unassigned.empty
 
 
 def test_progress_notes_go_only_to_callbacks_that_take_a_note():
+    """Progress notes go to callbacks taking 'note' (or **kwargs), never into another fourth parameter."""
     from dispatch.plan.make import noting as _noting
 
     got = []
