@@ -7,7 +7,8 @@ from dataclasses import fields, replace
 import pytest
 
 from dispatch.assignment import AssignmentParams, assign
-from dispatch.model import Dataset, Mode, Tier
+from dispatch.model import Mode, Tier
+from dispatch.dataset import Dataset
 from dispatch.network import Network
 from dispatch.rules import DEFAULT_RULES, Rules
 from tests.builders import NETWORK, TECHS, centre, drive_s, req, tech

@@ -6,19 +6,15 @@ import math
 
 from dispatch.baseline import baseline_plan
 from dispatch.kpis import kpis
-from dispatch.model import Dataset, Mode
-from dispatch.travel import DEFAULT_TRAVEL
-from tests.test_assignment import NETWORK, TECHS, req
+from dispatch.model import Mode
+from dispatch.dataset import Dataset
+from tests.builders import NETWORK, TECHS, drive_m, drive_s, req
 
 H = 3600
 
 
-def _trip_s(a, b_lon, b_lat, speed="car"):
-    d = DEFAULT_TRAVEL.distance_m(a.lon, a.lat, b_lon, b_lat)
-    return int(DEFAULT_TRAVEL.time_s_from_distance(d, speed)), int(d)
-
-
 def test_walkins_follow_fixed_escalation_and_the_daily_courier():
+    """The baseline repairs level 1 at the nearest station and sends level 2 to the province by the 18:00 courier."""
     ds = Dataset(NETWORK, TECHS, (req("A", 1, Mode.WALKIN), req("B", 2, Mode.WALKIN)), "2026-03-02")
     out, _ = baseline_plan(ds)
     got = out.set_index("request_id")
@@ -32,6 +28,7 @@ def test_walkins_follow_fixed_escalation_and_the_daily_courier():
 
 
 def test_nearest_free_technician_in_call_order_with_hand_computed_dispatch():
+    """The baseline sends the nearest free capable technician in call order, who sets off at once."""
     # Two on-site calls at 10:00 and 10:05 next to S1. T1 (S1) is nearest and free for the first;
     # for the second T1 is busy, so the nearest free capable technician goes: T3 from P1 (35 km
     # away) rather than T2 from C1 (40 km).
@@ -41,8 +38,8 @@ def test_nearest_free_technician_in_call_order_with_hand_computed_dispatch():
     out, work = baseline_plan(ds)
     got = out.set_index("request_id")
     s1, p1 = NETWORK["S1"], NETWORK["P1"]
-    trip_a, dist_a = _trip_s(s1, a.lon, a.lat)
-    trip_b, dist_b = _trip_s(p1, b.lon, b.lat)
+    trip_a = drive_s(s1.lon, s1.lat, a.lon, a.lat)
+    trip_b, dist_b = drive_s(p1.lon, p1.lat, b.lon, b.lat), drive_m(p1.lon, p1.lat, b.lon, b.lat)
     assert got.loc["A", "dispatch_s"] == 10 * H
     assert got.loc["A", "completion_s"] == 10 * H + trip_a + 1800
     assert got.loc["B", "dispatch_s"] == b.created_s  # T2 is free at once
@@ -57,6 +54,7 @@ def test_nearest_free_technician_in_call_order_with_hand_computed_dispatch():
 
 
 def test_nobody_able_is_listed_with_a_reason_not_dropped():
+    """A call no technician is able to serve is listed as no_free_technician with no completion, not dropped."""
     # A level-2 on-site call for a tablet: T1 is level 1, T2 and T3 only do phones.
     r = req("X", 2, Mode.ONSITE, product="tablet")
     out, _ = baseline_plan(Dataset(NETWORK, TECHS, (r,), "2026-03-02"))

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import numpy as np
 import pytest
 
 from dispatch.routing import (
@@ -22,10 +21,9 @@ from dispatch.routing import (
     Unserved,
 )
 from dispatch.routing.checker import check
+from tests.builders import line
 
-x = np.array([0, 600, 1200])
-T = np.abs(x[:, None] - x[None, :])[None].astype(np.int64)
-D = (np.abs(x[:, None] - x[None, :]) * 10).astype(np.int64)
+T, D = line([0, 600, 1200])
 A = RoutingTechnician("A", 0, 0, 0, 36000, 2, frozenset({"phone"}), BreakRule(3600, 4000, 1800), 0, capacity=5)
 VA = RoutingVisit("a", 1, 600, 0, 2000, 1, "phone", 1, 100, demand=3)
 VB = RoutingVisit("b", 2, 600, 0, 9000, 2, "phone", 1, 1300, demand=2)
@@ -47,11 +45,13 @@ def with_stops(*stops: Stop, **route_fields) -> RoutingResult:
 
 
 def test_good_plan_is_clean():
+    """The hand-built feasible plan passes the checker with soft and with hard deadlines."""
     assert check(PROBLEM, GOOD) == []
     assert check(PROBLEM, GOOD, hard_deadline=True) == []
 
 
 def test_late_window():
+    """A visit started after its window closes is reported as outside its window."""
     a, b = GOOD.routes[0].stops
     late_a = replace(a, start_s=2100, end_s=2700)
     b2 = replace(b, departure_toward_s=2700, arrival_s=3300, start_s=3300, end_s=3900)
@@ -60,11 +60,13 @@ def test_late_window():
 
 
 def test_missed_break():
+    """A route that skips the technician's break is reported."""
     v = check(PROBLEM, with_stops(*GOOD.routes[0].stops, break_start_s=None))
     assert any("no break" in s for s in v)
 
 
 def test_break_outside_window_or_over_service():
+    """A break started outside its window, or overlapping a service, is reported."""
     assert any("outside [3600, 4000]" in s for s in check(PROBLEM, with_stops(*GOOD.routes[0].stops, break_start_s=100)))
     a, b = GOOD.routes[0].stops
     b2 = replace(b, start_s=3700, end_s=4300)  # service over the break at 3600-5400
@@ -73,12 +75,14 @@ def test_break_outside_window_or_over_service():
 
 
 def test_wrong_skill_and_level():
+    """A technician below a visit's level or without its product line is reported for that visit."""
     weak = replace(A, max_level=1, skills=frozenset({"laptop"}))
     v = check(replace(PROBLEM, technicians=(weak,)), GOOD)
     assert any("needs level 1 / phone" in s for s in v) and any("needs level 2" in s for s in v)
 
 
 def test_dispatch_deadline_broken():
+    """Misreported dispatch lateness is caught; reported right it passes soft deadlines and fails hard ones."""
     # b's deadline is 1300; make it 1100: leaving at 1200 is 100 s late, reported as 0.
     tight = replace(VB, dispatch_deadline_s=1100)
     p = replace(PROBLEM, visits=(VA, tight, VC))
@@ -90,6 +94,7 @@ def test_dispatch_deadline_broken():
 
 
 def test_misreported_departure_or_arrival():
+    """A departure or arrival that differs from the recomputed timeline is reported."""
     a, b = GOOD.routes[0].stops
     v = check(PROBLEM, with_stops(a, replace(b, departure_toward_s=1150)))
     assert any("departure reported 1150" in s for s in v)
@@ -99,6 +104,7 @@ def test_misreported_departure_or_arrival():
 
 @pytest.mark.parametrize("case", ["twice", "missing"])
 def test_visit_twice_or_missing(case):
+    """A visit listed twice, or neither routed nor unassigned, is reported."""
     a, b = GOOD.routes[0].stops
     if case == "twice":
         res = replace(GOOD, unassigned=GOOD.unassigned + (Unserved("a", "x", "y"),))
@@ -109,6 +115,7 @@ def test_visit_twice_or_missing(case):
 
 
 def test_capacity_shift_and_pins():
+    """Load over capacity, work after shift end, a pin to another technician and a broken pinned order are each reported."""
     small = replace(A, capacity=4)
     assert any("exceeds capacity" in s for s in check(replace(PROBLEM, technicians=(small,)), GOOD))
     early_end = replace(A, shift_end_s=3000)
@@ -120,5 +127,6 @@ def test_capacity_shift_and_pins():
 
 
 def test_totals_and_return_time():
+    """Route totals that do not add up, and an end before the technician can be back, are reported."""
     assert any("route totals" in s for s in check(PROBLEM, with_stops(*GOOD.routes[0].stops, travel_s=1)))
     assert any("cannot be back" in s for s in check(PROBLEM, with_stops(*GOOD.routes[0].stops, end_s=3000)))

@@ -18,8 +18,9 @@ from dispatch.coverage import (
     pmedian,
 )
 from dispatch.errors import DispatchError
-from dispatch.model import Centre, Tier, TimeWindow
+from dispatch.model import Tier
 from dispatch.network import Network
+from tests.builders import centre
 
 
 def random_problem(seed, n=12, m=7):
@@ -43,6 +44,7 @@ def brute(problem, p, score, better):
 
 @pytest.mark.parametrize("seed", range(6))
 def test_mclp_equals_exhaustive_search(seed):
+    """Maximal cover finds the exhaustive search's best covered demand for p = 1..3, and greedy never beats it."""
     prob = random_problem(seed)
     radius = 2400
     cover = prob.cost_s <= radius
@@ -56,6 +58,7 @@ def test_mclp_equals_exhaustive_search(seed):
 
 @pytest.mark.parametrize("seed", range(4))
 def test_pmedian_and_pcenter_equal_exhaustive_search(seed):
+    """p-median and p-centre find the exhaustive search's best total and worst-case cost for p = 1..3."""
     prob = random_problem(seed)
     for p in (1, 2, 3):
         exact_med = brute(prob, p, lambda c: float((prob.weights * prob.cost_s[:, c].min(axis=1)).sum()), lambda a, b: a < b)
@@ -67,6 +70,7 @@ def test_pmedian_and_pcenter_equal_exhaustive_search(seed):
 
 @pytest.mark.parametrize("seed", range(4))
 def test_lscp_equals_exhaustive_search(seed):
+    """Set cover opens the fewest sites that cover every coverable point, as exhaustive search finds."""
     prob = random_problem(seed)
     radius = 3000
     cover = prob.cost_s <= radius
@@ -78,6 +82,7 @@ def test_lscp_equals_exhaustive_search(seed):
 
 
 def test_locked_sites_are_respected():
+    """Every location model keeps locked-open sites and never opens locked-closed ones."""
     prob = random_problem(1)
     locked = LocationProblem.from_cost_matrix(prob.cost_s, prob.weights, locked_open=["0"], locked_closed=["1", "2"])
     for res in (mclp(locked, 3, 2400), greedy_mclp(locked, 3, 2400), pmedian(locked, 3), pcenter(locked, 3)):
@@ -85,6 +90,7 @@ def test_locked_sites_are_respected():
 
 
 def test_capacities_are_respected():
+    """Capacitated p-median loads no site beyond its capacity and costs no less than the uncapacitated optimum."""
     prob = random_problem(2)
     cap = np.full(len(prob.site_ids), prob.weights.sum() / 2.5)
     capped = LocationProblem.from_cost_matrix(prob.cost_s, prob.weights, capacities=cap)
@@ -97,6 +103,7 @@ def test_capacities_are_respected():
 
 
 def test_bad_requests_are_clear():
+    """Asking for more sites than exist, or locking an unknown site, is a DispatchError naming it."""
     prob = random_problem(0)
     with pytest.raises(DispatchError, match=r"p = 9 sites requested; expected 0..7"):
         mclp(prob, 9, 100)
@@ -105,10 +112,9 @@ def test_bad_requests_are_clear():
 
 
 def test_coverage_table_matches_brute_force_count():
-    def c(cid, tier, parent, lon, levels):
-        return Centre(cid, cid, tier, lon, 30.0, parent, frozenset(levels), 8, TimeWindow(9 * 3600, 18 * 3600), 0)
-
-    net = Network((c("P", Tier.PROVINCE, None, 120.0, {1, 2, 3}), c("S", Tier.COUNTY, "P", 121.0, {1})))
+    """The share of demand within 60 min of a centre able to repair each level equals a brute-force count."""
+    net = Network((centre("P", Tier.PROVINCE, None, 120.0, 30.0, {1, 2, 3}, 8, courier_h=0),
+                   centre("S", Tier.COUNTY, "P", 121.0, 30.0, {1}, 8, courier_h=0)))
     demand = pd.DataFrame({"lon": [120.1, 120.9, 120.5, 122.5], "lat": [30.0] * 4,
                            "weight": [1.0, 2.0, 3.0, 4.0], "province_adcode": ["33"] * 4})
     table = coverage_table(net, demand, minutes=60)
@@ -123,6 +129,7 @@ def test_coverage_table_matches_brute_force_count():
 
 
 def test_lscp_respects_locks():
+    """Set cover keeps a locked-open site and never opens a locked-closed one."""
     prob = random_problem(3)
     locked = LocationProblem.from_cost_matrix(prob.cost_s, prob.weights, locked_open=["4"], locked_closed=["0"])
     res = lscp(locked, 3000)
@@ -130,6 +137,7 @@ def test_lscp_respects_locks():
 
 
 def test_capacities_bind_and_single_source():
+    """A full site's overflow goes to the next site, each point served by one site."""
     # Two sites, both near every point; the nearer one cannot take everything.
     cost = np.array([[10, 20], [10, 20], [10, 20]])
     prob = LocationProblem.from_cost_matrix(cost, [1.0, 1.0, 1.0], ["a", "b"], capacities=[2.0, 5.0])
@@ -139,15 +147,13 @@ def test_capacities_bind_and_single_source():
 
 
 def test_escalation_turnaround_is_hand_computed():
+    """Escalation turnaround is courier both ways to the lowest able tier, plus bench, return and the access drive."""
     from dispatch.coverage import escalation_turnaround_h
     from dispatch.travel import DEFAULT_TRAVEL
 
-    def c(cid, tier, parent, lon, levels, courier_h):
-        return Centre(cid, cid, tier, lon, 30.0, parent, frozenset(levels), 8, TimeWindow(9 * 3600, 18 * 3600),
-                      courier_h * 3600)
-
-    net = Network((c("P", Tier.PROVINCE, None, 120.0, {1, 2, 3}, 0), c("C", Tier.CITY, "P", 121.0, {1, 2}, 14),
-                   c("S", Tier.COUNTY, "C", 122.0, {1}, 5)))
+    net = Network((centre("P", Tier.PROVINCE, None, 120.0, 30.0, {1, 2, 3}, 8, courier_h=0),
+                   centre("C", Tier.CITY, "P", 121.0, 30.0, {1, 2}, 8, courier_h=14),
+                   centre("S", Tier.COUNTY, "C", 122.0, 30.0, {1}, 8, courier_h=5)))
     demand = pd.DataFrame({"lon": [122.0, 121.0, 120.0], "lat": [30.0] * 3, "weight": [1.0] * 3})
     t0 = DEFAULT_TRAVEL.time_s_from_distance(np.array([0]))[0] / 3600  # access overhead only
     got = escalation_turnaround_h(net, demand, 3, bench_h=3.0, return_h=4.0)
@@ -156,22 +162,23 @@ def test_escalation_turnaround_is_hand_computed():
     assert got2 == pytest.approx([2 * 5 + 1.5 + 4 + t0, 1.5 + 4 + t0, 1.5 + 4 + t0])
 
 
-def test_county_problem_resolves_centre_ids_and_names_bad_ones():
+def test_county_problem_resolves_centre_ids_and_names_bad_ones(network):
+    """A county problem locks sites by centre id or county adcode, and names a lock that is neither."""
     from dispatch.coverage import county_location_problem, demand_for, existing_sites
-    from tests.test_assignment import NETWORK
 
-    demand = demand_for(NETWORK)  # one prefecture: Huzhou's counties
+    demand = demand_for(network)  # one prefecture: Huzhou's counties
     assert set(demand["prefecture_adcode"]) == {"330500"} and len(demand) >= 4
-    assert existing_sites(NETWORK, demand, 1)["330521"] == "S1"
-    prob = county_location_problem(demand, NETWORK, lock_open=("S1",), lock_closed=("330522",))
+    assert existing_sites(network, demand, 1)["330521"] == "S1"
+    prob = county_location_problem(demand, network, lock_open=("S1",), lock_closed=("330522",))
     assert prob.site_ids.index("330521") in prob.locked_open
     res = mclp(prob, 2, 3600)
     assert "330521" in res.chosen and "330522" not in res.chosen
     with pytest.raises(DispatchError, match=r"lock open: 'S9' is neither a county adcode of this area nor an existing centre id"):
-        county_location_problem(demand, NETWORK, lock_open=("S9",))
+        county_location_problem(demand, network, lock_open=("S9",))
 
 
 def test_pcenter_greedy_skips_taken_sites_with_int32_costs():
+    """The greedy p-centre start picks distinct sites on int32 costs."""
     from dispatch.coverage.location import _pcenter_greedy
 
     cost = np.array([[0, 50, 90], [50, 0, 40], [90, 40, 0]], dtype=np.int32)

@@ -24,6 +24,7 @@ def exported(tmp_path_factory):
 
 
 def test_every_export_is_written(exported):
+    """Exporting a plan writes the five files (CSV and HTML sheets, two GeoJSONs, unassigned), none empty."""
     _, out, paths = exported
     assert sorted(p.name for p in paths) == sorted(
         ["route_sheets.csv", "route_sheets.html", "routes.geojson", "stops.geojson", "unassigned.csv"])
@@ -31,6 +32,7 @@ def test_every_export_is_written(exported):
 
 
 def test_route_sheet_csv_has_one_row_per_stop_in_local_time(exported):
+    """The route-sheet CSV has one row per stop, its clock times in China Standard Time."""
     plan, out, _ = exported
     sheet = pd.read_csv(out / "route_sheets.csv")
     assert list(sheet.columns) == SHEET_COLUMNS
@@ -44,6 +46,7 @@ def test_route_sheet_csv_has_one_row_per_stop_in_local_time(exported):
 
 
 def test_geojson_routes_and_stops_are_valid_feature_collections(exported):
+    """Routes are GeoJSON LineStrings from and back to home, stops Points in WGS84 lon/lat order."""
     plan, out, _ = exported
     routes = json.loads((out / "routes.geojson").read_text(encoding="utf-8"))
     stops = json.loads((out / "stops.geojson").read_text(encoding="utf-8"))
@@ -61,6 +64,7 @@ def test_geojson_routes_and_stops_are_valid_feature_collections(exported):
 
 
 def test_unassigned_csv_lists_every_unassigned_request_with_its_reason(exported):
+    """The unassigned CSV lists every unassigned request with its code and sentence."""
     plan, out, _ = exported
     un = pd.read_csv(out / "unassigned.csv")
     assert list(un.columns) == ["request_id", "reason_code", "reason"]
@@ -69,6 +73,7 @@ def test_unassigned_csv_lists_every_unassigned_request_with_its_reason(exported)
 
 
 def test_html_route_sheets_are_printable(exported):
+    """The HTML route sheets are one printable document with the title and every technician."""
     plan, out, _ = exported
     html = (out / "route_sheets.html").read_text(encoding="utf-8")
     assert html.lstrip().lower().startswith("<!doctype html") and "Route sheets - tiny" in html

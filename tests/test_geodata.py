@@ -25,6 +25,7 @@ def geo():
 
 
 def test_counts_match_the_administrative_divisions(geo):
+    """The geography holds mainland China's 31 provinces, 333 prefectures, 4 municipalities and ~2,850 counties in EPSG:4326."""
     assert len(geo.provinces) == 31  # mainland: no Hong Kong, Macau, Taiwan
     kinds = geo.prefectures["kind"].value_counts().to_dict()
     assert kinds["prefecture"] == 333
@@ -41,6 +42,7 @@ def test_counts_match_the_administrative_divisions(geo):
 
 
 def test_parent_links_by_code(geo):
+    """Counties and prefectures link to their parents by adcode, municipalities and province-administered cities too."""
     provinces = set(geo.provinces["adcode"])
     prefectures = set(geo.prefectures["adcode"])
     assert set(geo.prefectures["province_adcode"]) <= provinces
@@ -55,6 +57,7 @@ def test_parent_links_by_code(geo):
 
 
 def test_every_seat_is_inside_its_own_polygon(geo):
+    """Every seat lies inside its own polygon and is the real government seat unless it says it fell back."""
     for frame in (geo.provinces, geo.prefectures, geo.counties):
         inside = shapely.contains_xy(frame.geometry.values, frame["seat_lon"], frame["seat_lat"])
         assert inside.all(), frame.loc[~inside, "adcode"].tolist()
@@ -72,6 +75,7 @@ def test_every_seat_is_inside_its_own_polygon(geo):
 
 
 def test_province_seat_is_its_capital(geo):
+    """A province's seat is its capital's, and names have their pinyin (Shaanxi, Shanxi)."""
     p = geo.provinces.set_index("adcode")
     hangzhou = geo.prefectures.set_index("adcode").loc["330100"]
     assert (p.loc["330000", "seat_lon"], p.loc["330000", "seat_lat"]) == (
@@ -82,6 +86,7 @@ def test_province_seat_is_its_capital(geo):
 
 
 def test_gcj02_known_points_and_round_trip():
+    """WGS84 to GCJ-02 matches the published point, and the inverse round-trips below a centimetre."""
     # Published pair (coordtransform's reference example): WGS84 -> GCJ-02 is exact.
     lon, lat = wgs84_to_gcj02(116.404, 39.915)
     assert (float(lon), float(lat)) == pytest.approx((116.41024449916938, 39.91640428150164), abs=1e-9)
@@ -101,6 +106,7 @@ def test_gcj02_known_points_and_round_trip():
 
 
 def test_proxy_weights_keep_province_totals(geo):
+    """Proxy demand weights sum to each province's population and the national total."""
     w = county_demand_weights(geo).merge(geo.counties[["adcode", "province_adcode"]], on="adcode")
     assert (w["weight"] > 0).all()
     by_prov = w.groupby("province_adcode")["weight"].sum()
@@ -109,6 +115,7 @@ def test_proxy_weights_keep_province_totals(geo):
 
 
 def test_population_table_reconciles_per_prefecture(geo, shared):
+    """Census weights match counties directly or by prefecture residual, each prefecture summing to its census total."""
     path = shared / "data" / "china-census-2020" / "census_county_2020.csv"
     table = read_population_table(path)
     w = county_demand_weights(geo, table).merge(
@@ -124,6 +131,7 @@ def test_population_table_reconciles_per_prefecture(geo, shared):
 
 
 def test_bad_population_tables_name_row_column_and_value(tmp_path):
+    """A bad population table raises ValidationError naming file, row, column and value."""
     bad = tmp_path / "pop.csv"
     bad.write_text("code,population\n330106,1000\n33010,5\n330108,-3\n")
     with pytest.raises(ValidationError) as err:

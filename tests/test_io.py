@@ -9,7 +9,9 @@ import pandas as pd
 import pytest
 
 from dispatch.errors import ValidationError
-from dispatch.io import read_dataset, write_dataset
+from dispatch.io import read_dataset
+from dispatch.tables import write_dataset
+from tests.builders import differing_files
 
 CENTRES = """id,name,tier,lon,lat,parent_id,levels,bench_hours_per_day,open_time,close_time,courier_to_parent_min,province_adcode,prefecture_adcode,county_adcode
 P330000,Hangzhou lab,1,120.15,30.27,,1;2;3,80,09:00,21:00,0,330000,,
@@ -42,6 +44,7 @@ def problems_of(folder: Path) -> list[str]:
 
 
 def test_good_dataset_reads_with_times_relative_to_epoch(tmp_path):
+    """A good dataset reads with times in seconds since the epoch's midnight, China Standard Time without an offset."""
     ds = read_dataset(write(tmp_path))
     assert ds.epoch_date == "2026-03-02"
     assert [c.id for c in ds.network] == ["P330000", "C330500", "S330521"]
@@ -54,6 +57,7 @@ def test_good_dataset_reads_with_times_relative_to_epoch(tmp_path):
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet", "geojson"])
 def test_round_trip_every_format(tmp_path, fmt):
+    """Writing and reading back as CSV, Parquet or GeoJSON gives the same dataset."""
     ds = read_dataset(write(tmp_path / "in"))
     write_dataset(ds, tmp_path / fmt, fmt)
     again = read_dataset(tmp_path / fmt)
@@ -63,14 +67,15 @@ def test_round_trip_every_format(tmp_path, fmt):
 
 
 def test_writing_is_deterministic(tmp_path):
+    """Writing the same dataset twice gives byte-identical files."""
     ds = read_dataset(write(tmp_path / "in"))
     write_dataset(ds, tmp_path / "a")
     write_dataset(ds, tmp_path / "b")
-    for name in ("centres.csv", "technicians.csv", "requests.csv", "manifest.json"):
-        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    assert differing_files(tmp_path / "a", tmp_path / "b") == []
 
 
 def test_missing_column_names_the_column(tmp_path):
+    """A missing column is one problem naming the file and the column."""
     folder = write(tmp_path, requests=REQUESTS.replace(",level,", ",lvl,"))
     msgs = problems_of(folder)
     assert len(msgs) == 1
@@ -78,6 +83,7 @@ def test_missing_column_names_the_column(tmp_path):
 
 
 def test_wrong_type_names_row_column_value(tmp_path):
+    """A value of the wrong type names file, row, column, what is valid and the value."""
     folder = write(tmp_path, technicians=TECHNICIANS.replace("T2,Wang,C330500,2", "T2,Wang,C330500,two"))
     assert problems_of(folder) == [
         f"{folder / 'technicians.csv'}, row 3, column 'max_level': is not valid; expected one of 1, 2, 3 (value 'two')"
@@ -85,6 +91,7 @@ def test_wrong_type_names_row_column_value(tmp_path):
 
 
 def test_swapped_and_outside_coordinates(tmp_path):
+    """Swapped lon/lat and coordinates outside mainland China are reported by row and column."""
     bad = REQUESTS.replace("119.98,30.55", "30.55,119.98").replace("120.10,30.88", "2.35,48.85").replace(
         "120.11,30.87", "120.11,60.5")
     msgs = problems_of(write(tmp_path, requests=bad))
@@ -95,6 +102,7 @@ def test_swapped_and_outside_coordinates(tmp_path):
 
 
 def test_unknown_parent_and_duplicate_ids(tmp_path):
+    """A duplicate centre id names the row first using it; an unknown parent is reported."""
     bad = CENTRES.replace("S330521,Deqing station,3,119.97,30.54,C330500", "S330521,Deqing station,3,119.97,30.54,C999999")
     bad += "C330500,Again,2,120.09,30.89,P330000,1;2,40,09:00,19:00,840,330000,330500,\n"
     msgs = problems_of(write(tmp_path, centres=bad))
@@ -103,6 +111,7 @@ def test_unknown_parent_and_duplicate_ids(tmp_path):
 
 
 def test_cycle_in_hierarchy(tmp_path):
+    """A parent of the same tier and a cycle in the hierarchy are both reported."""
     bad = """id,name,tier,lon,lat,parent_id,levels,bench_hours_per_day,open_time,close_time,courier_to_parent_min
 P1,P,1,120.15,30.27,,1;2;3,80,09:00,21:00,0
 C1,A,2,120.09,30.89,C2,1;2,40,09:00,19:00,840
@@ -114,6 +123,7 @@ C2,B,2,120.19,30.89,C1,1;2,40,09:00,19:00,840
 
 
 def test_negative_duration_and_window_end_before_start(tmp_path):
+    """A negative service time and a window ending before it starts are reported with their values."""
     bad = REQUESTS.replace(",30,phone,330521", ",-30,phone,330521").replace(
         "2026-03-02T10:00:00,2026-03-02T12:00:00", "2026-03-02T12:00:00,2026-03-02T10:00:00")
     msgs = problems_of(write(tmp_path, requests=bad))
@@ -122,6 +132,7 @@ def test_negative_duration_and_window_end_before_start(tmp_path):
 
 
 def test_technician_without_shift_or_home(tmp_path):
+    """A technician with an unknown home centre or an empty shift start is reported."""
     bad = TECHNICIANS.replace("T1,Li,S330521,1,phone,08:00", "T1,Li,S999,1,phone,08:00").replace(
         "T2,Wang,C330500,2,,08:00,17:00", "T2,Wang,C330500,2,,,17:00")
     msgs = problems_of(write(tmp_path, technicians=bad))
@@ -130,6 +141,7 @@ def test_technician_without_shift_or_home(tmp_path):
 
 
 def test_request_no_centre_can_serve(tmp_path):
+    """A request of a level no centre can repair is reported with the highest level there is."""
     centres = "\n".join(l for l in CENTRES.splitlines() if not l.startswith("P330000")) + "\n"
     centres = centres.replace(",P330000,1;2,", ",,1;2,").replace("C330500,Huzhou centre,2", "C330500,Huzhou centre,1")
     msgs = problems_of(write(tmp_path, centres=centres))
@@ -139,6 +151,7 @@ def test_request_no_centre_can_serve(tmp_path):
 
 
 def test_every_problem_reported_at_once(tmp_path):
+    """Every problem of the input is reported in one error, not the first alone."""
     bad = REQUESTS.replace("onsite", "teleport").replace("urgent", "asap").replace("R3,", "R1,")
     msgs = problems_of(write(tmp_path, requests=bad))
     assert len(msgs) == 3
@@ -148,6 +161,7 @@ def test_every_problem_reported_at_once(tmp_path):
 
 
 def test_missing_files_and_bad_manifest(tmp_path):
+    """Missing input files and a manifest that is not JSON are reported."""
     (tmp_path / "centres.csv").write_text(CENTRES)
     msgs = problems_of(tmp_path)
     assert any("has no technicians file" in m for m in msgs) and any("has no requests file" in m for m in msgs)
@@ -157,6 +171,7 @@ def test_missing_files_and_bad_manifest(tmp_path):
 
 
 def test_parquet_typed_columns_are_validated(tmp_path):
+    """Parquet's typed columns are validated as CSV's are, naming the row."""
     ds = read_dataset(write(tmp_path / "in"))
     write_dataset(ds, tmp_path / "pq", "parquet")
     frame = pd.read_parquet(tmp_path / "pq" / "requests.parquet")
@@ -168,6 +183,7 @@ def test_parquet_typed_columns_are_validated(tmp_path):
 
 
 def test_committed_sample_is_valid_and_documented():
+    """The committed Zhejiang sample reads cleanly, and data/README.md states its counts and every column."""
     from dispatch.io import SCHEMAS
 
     repo = Path(__file__).resolve().parents[1]

@@ -38,6 +38,7 @@ def workload():
 
 
 def test_hand_checked_kpis():
+    """Dispatch rate, wait and turnaround percentiles, bench shares, utilisation and travel equal a hand count."""
     k = kpis(outcomes(), workload())
     # travelling: a, b, c, d -> within 60 min: a (30), c (10) -> 2/4.
     assert k["dispatch_within_target_rate"] == 0.5
@@ -57,6 +58,7 @@ def test_hand_checked_kpis():
 
 
 def test_reach_split_and_collected_share_by_hand():
+    """Calls beyond an hour's reach are rated apart, and the collected share counts collected on-site calls."""
     out = outcomes()
     # a and c are 20 min from a centre, b and d 2 h; b was collected instead of repaired on site.
     out["reach_s"] = [1200, 2 * H, 1200, 2 * H, 0]
@@ -70,6 +72,7 @@ def test_reach_split_and_collected_share_by_hand():
 
 
 def test_grouping_and_reasons():
+    """KPIs by province count each province's own calls and technicians; unassigned calls are counted by reason."""
     by = kpis_by(outcomes(), "province_adcode", workload())
     assert list(by["province_adcode"]) == ["33", "44"]
     assert by.loc[0, "dispatch_within_target_rate"] == pytest.approx(2 / 3)
@@ -80,6 +83,7 @@ def test_grouping_and_reasons():
 
 
 def test_empty_population_is_nan_not_an_error():
+    """A KPI with no call in its population is NaN, shown as '-', not an error."""
     k = kpis(outcomes().iloc[4:5])
     assert math.isnan(k["dispatch_within_target_rate"])
     text = format_kpis({"plan": k})

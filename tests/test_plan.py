@@ -121,7 +121,7 @@ def _calls(*specs):
 
 def test_a_call_its_area_cannot_serve_in_time_is_borrowed_by_the_next_prefecture():
     """A call its area cannot serve within the hour goes to the next prefecture's technician, and to his bench."""
-    from dispatch.model import Dataset
+    from dispatch.dataset import Dataset
 
     net, techs = _two_prefectures()
     # Two pickups at 10:00 next to SA, whose one technician is busy 90 min with the first: the
@@ -144,7 +144,7 @@ def test_a_call_its_area_cannot_serve_in_time_is_borrowed_by_the_next_prefecture
 
 def test_overtime_is_allowed_up_to_the_limit_and_shown():
     """A call needing overtime is refused with max_overtime_s 0 and served within an hour's overtime, shown on the route."""
-    from dispatch.model import Dataset
+    from dispatch.dataset import Dataset
 
     net, techs = _two_prefectures()
     techs = techs[:1]  # SA's technician alone
@@ -163,7 +163,7 @@ def test_overtime_is_allowed_up_to_the_limit_and_shown():
 def test_pins_are_honoured_across_areas_or_refused_with_a_reason():
     """A pin to another prefecture's technician is honoured; one naming an unknown technician or call is an InputError."""
     from dispatch.errors import InputError
-    from dispatch.model import Dataset
+    from dispatch.dataset import Dataset
     from dispatch.plan import Pin
 
     net, techs = _two_prefectures()
@@ -178,7 +178,7 @@ def test_pins_are_honoured_across_areas_or_refused_with_a_reason():
 
 def test_a_pin_overrides_the_assignments_reach():
     """A dispatcher's pin sends a technician beyond the assignment's reach, the device going to his own centre."""
-    from dispatch.model import Dataset
+    from dispatch.dataset import Dataset
     from dispatch.plan import Pin
 
     net, techs = _two_prefectures()
@@ -196,7 +196,7 @@ def test_a_pin_overrides_the_assignments_reach():
 
 def test_an_onsite_call_nobody_can_repair_within_the_hour_is_collected_instead():
     """An on-site call the able technician cannot reach within the hour is collected by another; switched off, it waits."""
-    from dispatch.model import Dataset
+    from dispatch.dataset import Dataset
 
     net, techs = _two_prefectures()
     # CA's technician alone does level 2; two level-2 on-site calls at 10:00 next to SA: he
@@ -238,7 +238,8 @@ def test_an_onsite_call_nobody_can_repair_within_the_hour_is_collected_instead()
 
 def test_a_device_brought_to_a_full_bench_waits_for_the_next_day_with_room():
     """A device reaching a full bench is repaired when it opens next morning; no bench day holds more than its hours."""
-    from dispatch.model import Dataset, Tier
+    from dispatch.model import Tier
+    from dispatch.dataset import Dataset
     from dispatch.network import Network
 
     net, techs = _two_prefectures()
@@ -269,7 +270,7 @@ def test_a_day_without_calls_is_an_empty_plan(tiny):
 
 def test_progress_notes_go_only_to_callbacks_that_take_a_note():
     """Progress notes go to callbacks taking 'note' (or **kwargs), never into another fourth parameter."""
-    from dispatch.plan.make import noting as _noting
+    from dispatch.progress import noting as _noting
 
     got = []
     _noting(lambda stage, done, total, note="": got.append(note))("s", 1, 2, "50 %")

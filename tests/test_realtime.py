@@ -8,33 +8,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dispatch.errors import DispatchError
-from dispatch.live import JobState, LiveArea, NewCall
-from dispatch.routing import BreakRule, RoutingParams, RoutingProblem, RoutingTechnician
+from dispatch.live import JobState, LiveArea
+from dispatch.routing import RoutingParams
 from dispatch.routing.checker import check
-from dispatch.travel import DEFAULT_TRAVEL
+from tests.builders import drive_s, live_area, new_call
 
 H = 3600
-# Two centres 20 km apart near Huzhou; customers are placed around them.
-CENTRES = [(120.10, 30.87), (120.30, 30.87)]
-
-
-def empty_area(n_techs: int = 2, break_rule: bool = True, clock_s: int = 8 * H) -> LiveArea:
-    lon = np.array([c[0] for c in CENTRES])
-    lat = np.array([c[1] for c in CENTRES])
-    travel_s, distance_m = DEFAULT_TRAVEL.matrices(lon, lat)
-    techs = tuple(
-        RoutingTechnician(f"T{i + 1}", i % 2, i % 2, 8 * H, 18 * H, 2 if i == 0 else 1, frozenset({"*"}),
-                          BreakRule(12 * H, 14 * H, 1800) if break_rule else None, 0)
-        for i in range(n_techs))
-    problem = RoutingProblem(travel_s, distance_m, techs, (), ("S1", "S2"))
-    return LiveArea(problem, {}, clock_s, DEFAULT_TRAVEL, lon, lat)
-
-
-def call(cid: str, lon: float, lat: float, at_s: int, level: int = 1, window_h: float = 4.0,
-         service_min: int = 30, priority: int = 1, deadline: bool = True, later_h: float = 0.0) -> NewCall:
-    start = at_s + int(later_h * H)  # the customer may only be free later
-    return NewCall(cid, lon, lat, service_min * 60, start, start + int(window_h * H), level, None, priority,
-                   release_s=at_s, dispatch_deadline_s=start + H if deadline else None)
 
 
 def assert_feasible(area: LiveArea) -> None:
@@ -43,11 +22,12 @@ def assert_feasible(area: LiveArea) -> None:
 
 
 def test_urgent_call_ranked_by_eta_with_hand_computed_times():
-    area = empty_area()
-    c = call("A", 120.12, 30.87, 9 * H)  # ~1.9 km from S1, ~17 km from S2
+    """Urgent options rank by arrival (times by hand); ranking adds nothing, inserting takes the first."""
+    area = live_area()
+    c = new_call("A", 120.12, 30.87, 9 * H)  # ~1.9 km from S1, ~17 km from S2
     options = area.urgent_options(c)
     assert [o.technician_id for o in options] == ["T1", "T2"]
-    leg_t1 = int(DEFAULT_TRAVEL.time_s_from_distance(DEFAULT_TRAVEL.distance_m(120.10, 30.87, 120.12, 30.87)))
+    leg_t1 = drive_s(120.10, 30.87, 120.12, 30.87)
     assert options[0].departure_s == 9 * H  # free, and sets off the moment the call exists
     assert options[0].eta_s == 9 * H + leg_t1
     assert options[0].meets_deadline and options[1].meets_deadline
@@ -58,21 +38,23 @@ def test_urgent_call_ranked_by_eta_with_hand_computed_times():
 
 
 def test_skill_decides_and_nobody_able_is_a_reason():
-    area = empty_area()
-    level2 = call("B", 120.29, 30.87, 9 * H, level=2)  # next to S2, but only T1 does level 2
+    """A call goes to a technician with its level even if farther; a level nobody has is unassigned as no_skill."""
+    area = live_area()
+    level2 = new_call("B", 120.29, 30.87, 9 * H, level=2)  # next to S2, but only T1 does level 2
     assert area.insert(level2).technician_id == "T1"
-    level3 = call("C", 120.29, 30.87, 9 * H, level=3)
+    level3 = new_call("C", 120.29, 30.87, 9 * H, level=3)
     got = area.insert(level3)
     assert got.reason_code == "no_skill" and "level 3" in got.reason
     assert area.state("C") == JobState.UNASSIGNED
 
 
 def test_insertion_keeps_committed_windows_and_met_deadlines():
-    area = empty_area(n_techs=1, break_rule=False)
+    """Inserting a new call never pushes a committed job out of its window or past a deadline it met."""
+    area = live_area(n_techs=1, break_rule=False)
     # A tight job late in the morning, then an urgent call that would fit only by delaying it.
-    area.insert(call("A", 120.25, 30.95, 10 * H, window_h=1.0, service_min=60))
+    area.insert(new_call("A", 120.25, 30.95, 10 * H, window_h=1.0, service_min=60))
     before = area.schedule("T1").stops[0]
-    area.insert(call("B", 120.05, 30.80, 10 * H - 600, service_min=90))
+    area.insert(new_call("B", 120.05, 30.80, 10 * H - 600, service_min=90))
     after = {s.visit_id: s for s in area.schedule("T1").stops}
     assert after["A"].start_s <= 11 * H  # A still inside its window
     assert after["A"].dispatch_late_s == 0 or before.dispatch_late_s > 0
@@ -80,9 +62,10 @@ def test_insertion_keeps_committed_windows_and_met_deadlines():
 
 
 def test_states_follow_the_clock_and_frozen_work_stays():
-    area = empty_area()
-    area.insert(call("A", 120.12, 30.87, 9 * H))
-    area.insert(call("B", 120.14, 30.88, 9 * H + 60))
+    """A job is dispatched, on site and done as the clock passes, never back; an overrun moves only later work."""
+    area = live_area()
+    area.insert(new_call("A", 120.12, 30.87, 9 * H))
+    area.insert(new_call("B", 120.14, 30.88, 9 * H + 60))
     s = {x.visit_id: x for x in area.result().routes[0].stops}
     area.advance(s["A"].departure_toward_s)
     assert area.state("A") == JobState.DISPATCHED
@@ -99,9 +82,10 @@ def test_states_follow_the_clock_and_frozen_work_stays():
 
 
 def test_drop_out_replans_or_explains_every_job():
-    area = empty_area(n_techs=2)
+    """After a drop-out each of his jobs is done, moved to another technician, or unserved with a reason."""
+    area = live_area(n_techs=2)
     for i in range(6):
-        area.insert(call(f"J{i}", 120.10 + 0.04 * i, 30.87 + 0.01 * (i % 2), 9 * H + 300 * i))
+        area.insert(new_call(f"J{i}", 120.10 + 0.04 * i, 30.87 + 0.01 * (i % 2), 9 * H + 300 * i))
     t1_jobs = list(area.routes["T1"])
     t2_jobs = list(area.routes["T2"])
     result = area.drop_out("T1", 9 * H + 1800)
@@ -118,10 +102,11 @@ def test_drop_out_replans_or_explains_every_job():
 
 
 def test_reoptimise_improves_the_tail_and_keeps_commitments():
-    area = empty_area(n_techs=1, break_rule=False)
+    """Re-optimising cuts a zigzag route's driving by over 20 % and leaves frozen work where it was."""
+    area = live_area(n_techs=1, break_rule=False)
     # Best-ETA insertion puts each new call first: the route zigzags across the area.
     for i, lon in enumerate([120.11, 120.29, 120.12, 120.28, 120.13, 120.27]):
-        area.insert(call(f"J{i}", lon, 30.87, 8 * H, window_h=9, deadline=False))
+        area.insert(new_call(f"J{i}", lon, 30.87, 8 * H, window_h=9, deadline=False))
     area.advance(8 * H + 60)
     frozen_before = dict(area.frozen)
     assert len(frozen_before) == 1
@@ -136,15 +121,16 @@ def test_reoptimise_improves_the_tail_and_keeps_commitments():
 
 
 def test_a_stale_reoptimisation_is_refused():
-    area = empty_area(n_techs=1, break_rule=False)
+    """A re-optimisation solved on an older version of the plan is refused, and the newer call kept."""
+    area = live_area(n_techs=1, break_rule=False)
     for i, lon in enumerate([120.11, 120.29, 120.12]):
-        area.insert(call(f"J{i}", lon, 30.87, 8 * H, window_h=9, deadline=False))
+        area.insert(new_call(f"J{i}", lon, 30.87, 8 * H, window_h=9, deadline=False))
     problem, tails = area._tail_problem()
     from dispatch.routing import solve
 
     res = solve(problem, RoutingParams(time_limit_s=0.3))
     version = area.version
-    area.insert(call("J9", 120.2, 30.9, 8 * H, window_h=9, deadline=False))  # the plan moves on
+    area.insert(new_call("J9", 120.2, 30.9, 8 * H, window_h=9, deadline=False))  # the plan moves on
     assert not area.adopt(res, version)
     assert "J9" in area.routes["T1"]
 
@@ -154,15 +140,16 @@ def test_a_stale_reoptimisation_is_refused():
                           st.floats(0, 1), st.floats(0, 1), st.integers(1, 3)), min_size=3, max_size=14),
        st.integers(0, 2**16))
 def test_random_event_sequences_never_move_frozen_work(events, seed):
+    """Over random events frozen work keeps its technician, departure and start, and no call is lost."""
     rng = np.random.default_rng(seed)
-    area = empty_area(n_techs=3)
+    area = live_area(n_techs=3)
     committed: dict[str, tuple[str, int, int]] = {}  # visit -> (technician, departure, start)
     clock, n = 8 * H, 0
     for kind, a, b, prio in events:
         if kind == "call":
             n += 1
-            area.insert(call(f"C{n}", 120.05 + 0.3 * a, 30.80 + 0.15 * b, clock, priority=prio,
-                             service_min=int(rng.integers(10, 150)), later_h=float(rng.choice([0, 0, 1.5, 3]))),
+            area.insert(new_call(f"C{n}", 120.05 + 0.3 * a, 30.80 + 0.15 * b, clock, priority=prio,
+                                 service_min=int(rng.integers(10, 150)), later_h=float(rng.choice([0, 0, 1.5, 3]))),
                         policy="travel" if prio < 3 else "eta")
         elif kind == "advance":
             clock += int(a * 2 * H)
@@ -192,8 +179,9 @@ def test_random_event_sequences_never_move_frozen_work(events, seed):
 
 
 def test_a_drop_out_in_the_past_is_refused_and_done_work_stays_done():
-    area = empty_area(n_techs=2)
-    area.insert(call("A", 120.12, 30.87, 9 * H))
+    """A drop-out before the plan's clock is refused, and done work stays done."""
+    area = live_area(n_techs=2)
+    area.insert(new_call("A", 120.12, 30.87, 9 * H))
     area.advance(12 * H)
     assert area.state("A") == JobState.DONE
     with pytest.raises(DispatchError, match="before the plan's clock"):
@@ -202,15 +190,16 @@ def test_a_drop_out_in_the_past_is_refused_and_done_work_stays_done():
 
 
 def test_insertion_never_breaks_a_pinned_start():
+    """Inserting a call never moves a job pinned to a start time."""
     from dataclasses import replace as dc_replace
 
-    area = empty_area(n_techs=1, break_rule=False)
-    area.insert(call("A", 120.25, 30.95, 8 * H, window_h=6))
+    area = live_area(n_techs=1, break_rule=False)
+    area.insert(new_call("A", 120.25, 30.95, 8 * H, window_h=6))
     pinned_at = area.schedule("T1").stops[0].start_s + 1800
     area._visit["A"] = dc_replace(area._visit["A"], pinned_start_s=pinned_at, pinned_technician="T1")
     area.problem = dc_replace(area.problem, visits=tuple(area._visit.values()))
     area._changed()
-    area.insert(call("B", 120.05, 30.80, 8 * H, service_min=120))
+    area.insert(new_call("B", 120.05, 30.80, 8 * H, service_min=120))
     a = next(s for s in area.schedule("T1").stops if s.visit_id == "A")
     assert a.start_s == pinned_at
     assert_feasible(area)
@@ -221,10 +210,11 @@ def test_insertion_never_breaks_a_pinned_start():
                 min_size=3, max_size=16),
        st.integers(0, 2**16))
 def test_the_pruned_search_and_kept_timelines_match_a_full_recomputation(events, seed):
+    """The pruned option search finds the full search's best offer, and every cached timeline equals a fresh one."""
     from dispatch.live import offer_key
 
     rng = np.random.default_rng(seed)
-    area = empty_area(n_techs=4)
+    area = live_area(n_techs=4)
     clock, n = 8 * H, 0
     for kind, a, b in events:
         if kind == "advance":
@@ -232,9 +222,9 @@ def test_the_pruned_search_and_kept_timelines_match_a_full_recomputation(events,
             area.advance(clock)
         else:
             n += 1
-            v = area._add_visit(call(f"C{n}", 120.05 + 0.3 * a, 30.80 + 0.15 * b, clock,
-                                     service_min=int(rng.integers(10, 150)),
-                                     later_h=float(rng.choice([0, 0, 1.5, 3]))))
+            v = area._add_visit(new_call(f"C{n}", 120.05 + 0.3 * a, 30.80 + 0.15 * b, clock,
+                                         service_min=int(rng.integers(10, 150)),
+                                         later_h=float(rng.choice([0, 0, 1.5, 3]))))
             liked = {t for t in area.routes if rng.random() < 0.5}
             prefer = lambda tid: 0 if tid in liked else 1  # noqa: E731
             key = offer_key("travel", lambda o: prefer(o.technician_id))

@@ -21,31 +21,10 @@ from dispatch.routing import (
     solve,
 )
 from dispatch.routing.checker import check
+from tests.builders import ALL, line, line_problem, routing_tech, visit
 
 H = 3600
 FAST = RoutingParams(time_limit_s=0.3)
-ALL = frozenset({"*"})
-
-
-def line(xs: list[int], classes: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    x = np.array(xs, dtype=np.int64)
-    t = np.abs(x[:, None] - x[None, :])
-    return np.stack([t * (c + 1) for c in range(classes)]), t * 10
-
-
-def tech(id: str, node: int = 0, start: int = 0, end: int = 10 * H, level: int = 3, skills=ALL,
-         brk: BreakRule | None = None, **kw) -> RoutingTechnician:
-    return RoutingTechnician(id, node, node, start, end, level, skills, brk, kw.pop("speed_class", 0), **kw)
-
-
-def visit(id: str, node: int, service: int = 600, ws: int = 0, we: int = 10 * H, level: int = 1,
-          skill: str | None = None, priority: int = 1, deadline: int | None = None, **kw) -> RoutingVisit:
-    return RoutingVisit(id, node, service, ws, we, level, skill, priority, deadline, **kw)
-
-
-def problem(xs, techs, visits) -> RoutingProblem:
-    t, d = line(xs)
-    return RoutingProblem(t, d, tuple(techs), tuple(visits), tuple(f"n{i}" for i in range(len(xs))))
 
 
 def run(p: RoutingProblem, params: RoutingParams = FAST, hard: bool = False):
@@ -63,20 +42,23 @@ def reasons(result) -> dict[str, str]:
 
 
 def test_skills_and_levels_pick_the_qualified_technician():
+    """Only a technician with the level and product line serves a visit; one nobody qualifies for is no_skill."""
     # A is next to the visit but repairs phones only, up to level 1; B is far away but qualified.
-    p = problem([0, 5000, 100],
-                [tech("A", 0, level=1, skills=frozenset({"phone"})), tech("B", 1, level=2, skills=frozenset({"laptop"}))],
-                [visit("v", 2, level=2, skill="laptop"), visit("nobody", 2, level=3, skill="laptop")])
+    p = line_problem([0, 5000, 100],
+                     [routing_tech("A", 0, level=1, skills=frozenset({"phone"})),
+                      routing_tech("B", 1, level=2, skills=frozenset({"laptop"}))],
+                     [visit("v", 2, level=2, skill="laptop"), visit("nobody", 2, level=3, skill="laptop")])
     r = run(p)
     assert seq(r, "B") == ["v"] and seq(r, "A") == []
     assert reasons(r) == {"nobody": "no_skill"}
 
 
 def test_time_windows_order_and_exact_times():
+    """Windows decide the order and the exact start times; a window nobody can reach is unreachable_window."""
     # late: window [7200, 7200]; early: window [0, 3600]. Only early -> late is feasible.
-    p = problem([0, 600, 1200], [tech("A")],
-                [visit("late", 1, ws=7200, we=7200), visit("early", 2, ws=0, we=3600),
-                 visit("impossible", 2, ws=0, we=1000)])  # 1200 s away: cannot start by 1000
+    p = line_problem([0, 600, 1200], [routing_tech("A")],
+                     [visit("late", 1, ws=7200, we=7200), visit("early", 2, ws=0, we=3600),
+                      visit("impossible", 2, ws=0, we=1000)])  # 1200 s away: cannot start by 1000
     r = run(p)
     assert seq(r, "A") == ["early", "late"]
     late = r.routes[0].stops[1]
@@ -85,18 +67,20 @@ def test_time_windows_order_and_exact_times():
 
 
 def test_shift_end_is_hard_and_overtime_is_reported():
+    """Work past shift end is refused without overtime; with allowed overtime it is served and the overtime reported."""
     # 1000 s out, 1800 s service, 1000 s back = 3800 s of work.
-    short = problem([0, 1000], [tech("A", end=3600)], [visit("v", 1, service=1800)])
+    short = line_problem([0, 1000], [routing_tech("A", end=3600)], [visit("v", 1, service=1800)])
     assert reasons(run(short)) == {"v": "unreachable_window"}
-    ot = problem([0, 1000], [tech("A", end=3600, max_overtime_s=600)], [visit("v", 1, service=1800)])
+    ot = line_problem([0, 1000], [routing_tech("A", end=3600, max_overtime_s=600)], [visit("v", 1, service=1800)])
     r = run(ot)
     assert seq(r, "A") == ["v"] and r.routes[0].end_s == 3800 and r.routes[0].overtime_s == 200
 
 
 def test_break_is_taken_in_its_window_and_never_during_service():
+    """The break is taken inside its window and never during a service, the next visit waiting for it."""
     # Break fixed at [3600, 5400). v1 600-3000, drive to v2 arrives 3600, break, v2 5400-7800, home 9000.
-    p = problem([0, 600, 1200], [tech("A", brk=BreakRule(3600, 3600, 1800))],
-                [visit("v1", 1, service=2400, we=1000), visit("v2", 2, service=2400, ws=3000, we=6000)])
+    p = line_problem([0, 600, 1200], [routing_tech("A", brk=BreakRule(3600, 3600, 1800))],
+                     [visit("v1", 1, service=2400, we=1000), visit("v2", 2, service=2400, ws=3000, we=6000)])
     r = run(p)
     route = r.routes[0]
     assert [s.visit_id for s in route.stops] == ["v1", "v2"]
@@ -105,10 +89,11 @@ def test_break_is_taken_in_its_window_and_never_during_service():
 
 
 def test_dispatch_deadline_bounds_departure_not_arrival():
+    """The dispatch deadline bounds when a technician sets off, not when he arrives."""
     # far: 1200 s from the depot, deadline 100: leaving at 0 is on time though arrival is 1200.
     # near (service 1 h) first would mean leaving toward far at 4200: too late, so far goes first.
-    p = problem([0, 600, 1200], [tech("A")],
-                [visit("near", 1, service=3600), visit("far", 2, deadline=100)])
+    p = line_problem([0, 600, 1200], [routing_tech("A")],
+                     [visit("near", 1, service=3600), visit("far", 2, deadline=100)])
     r = run(p, RoutingParams(0.3, dispatch_deadline="hard"), hard=True)
     assert seq(r, "A") == ["far", "near"]
     far = r.routes[0].stops[0]
@@ -117,8 +102,9 @@ def test_dispatch_deadline_bounds_departure_not_arrival():
 
 
 def test_dispatch_deadline_soft_reports_lateness_hard_gives_reason():
+    """A missed deadline is served and reported late when soft, and unassigned as deadline_unreachable when hard."""
     # The technician starts at 1000; the deadline is 100: 900 s late at best.
-    p = problem([0, 600], [tech("A", start=1000)], [visit("v", 1, deadline=100)])
+    p = line_problem([0, 600], [routing_tech("A", start=1000)], [visit("v", 1, deadline=100)])
     soft = run(p)
     assert seq(soft, "A") == ["v"] and soft.routes[0].stops[0].dispatch_late_s == 900
     hard = run(p, RoutingParams(0.3, dispatch_deadline="hard"), hard=True)
@@ -126,28 +112,31 @@ def test_dispatch_deadline_soft_reports_lateness_hard_gives_reason():
 
 
 def test_deadline_counts_from_the_end_of_the_previous_visit():
+    """A technician sets off toward the next visit when the previous one ends, and that is the departure checked."""
     # a: fixed 600-1200 (start pinned by its window). b deadline 1200: leaving a at 1200 is on time.
-    p = problem([0, 600, 900], [tech("A")],
-                [visit("a", 1, ws=600, we=600), visit("b", 2, deadline=1200, ws=0)])
+    p = line_problem([0, 600, 900], [routing_tech("A")],
+                     [visit("a", 1, ws=600, we=600), visit("b", 2, deadline=1200, ws=0)])
     r = run(p, RoutingParams(0.3, dispatch_deadline="hard"), hard=True)
     assert seq(r, "A") == ["a", "b"]
     assert r.routes[0].stops[1].departure_toward_s == 1200 and r.routes[0].stops[1].arrival_s == 1500
 
 
 def test_pins_fix_technician_order_and_start():
+    """Pins fix a visit's technician, sequence and start, even against a nearer technician."""
     # A is next to both visits; the pins send them to B, in the pinned (reverse) order, y at 5000.
-    p = problem([0, 3000, 100, 200], [tech("A", 0), tech("B", 1)],
-                [visit("x", 2, pinned_technician="B", pinned_sequence=2),
-                 visit("y", 3, pinned_technician="B", pinned_sequence=1, pinned_start_s=5000)])
+    p = line_problem([0, 3000, 100, 200], [routing_tech("A", 0), routing_tech("B", 1)],
+                     [visit("x", 2, pinned_technician="B", pinned_sequence=2),
+                      visit("y", 3, pinned_technician="B", pinned_sequence=1, pinned_start_s=5000)])
     r = run(p)
     assert seq(r, "B") == ["y", "x"] and seq(r, "A") == []
     assert r.routes[0].stops[0].start_s == 5000
 
 
 def test_priority_drop_keeps_the_urgent_visit_and_says_why():
+    """When not all visits fit, the lower-priority one is dropped, its reason naming higher-priority work."""
     # Room for one 1 h visit in a 1.5 h shift; the normal one is nearer, the urgent one is kept.
-    p = problem([0, 100, 600], [tech("A", end=int(1.5 * H))],
-                [visit("normal", 1, service=H, priority=1), visit("urgent", 2, service=H, priority=3)])
+    p = line_problem([0, 100, 600], [routing_tech("A", end=int(1.5 * H))],
+                     [visit("normal", 1, service=H, priority=1), visit("urgent", 2, service=H, priority=3)])
     r = run(p)
     assert seq(r, "A") == ["urgent"]
     assert reasons(r) == {"normal": "capacity"}
@@ -155,15 +144,17 @@ def test_priority_drop_keeps_the_urgent_visit_and_says_why():
 
 
 def test_capacity_splits_the_load():
-    p = problem([0, 100, 200], [tech("A", capacity=5), tech("B", capacity=5)],
-                [visit("a", 1, demand=4), visit("b", 2, demand=4)])
+    """Technician capacity splits visits whose total demand exceeds one technician's."""
+    p = line_problem([0, 100, 200], [routing_tech("A", capacity=5), routing_tech("B", capacity=5)],
+                     [visit("a", 1, demand=4), visit("b", 2, demand=4)])
     r = run(p)
     assert sorted(len(x.stops) for x in r.routes) == [1, 1]
 
 
 def test_multiple_depots_and_speed_classes():
+    """Technicians start from their own depots, and speed class 1 takes twice the travel time of class 0."""
     t, d = line([0, 10000, 9900, 100], classes=2)
-    p = RoutingProblem(t, d, (tech("west", 0), tech("east", 1, speed_class=1)),
+    p = RoutingProblem(t, d, (routing_tech("west", 0), routing_tech("east", 1, speed_class=1)),
                        (visit("w", 3), visit("e", 2)), tuple("abcd"))
     r = run(p)
     assert seq(r, "west") == ["w"] and seq(r, "east") == ["e"]
@@ -172,7 +163,9 @@ def test_multiple_depots_and_speed_classes():
 
 
 def test_warm_start_and_portfolio_return_checked_plans():
-    p = problem([0, 100, 200, 300], [tech("A"), tech("B")], [visit("a", 1), visit("b", 2), visit("c", 3)])
+    """A warm start and a two-worker portfolio both return complete checked plans."""
+    p = line_problem([0, 100, 200, 300], [routing_tech("A"), routing_tech("B")],
+                     [visit("a", 1), visit("b", 2), visit("c", 3)])
     r = run(p, RoutingParams(0.3, initial_routes=(("B", ("c", "b", "a")),)))
     assert not r.unassigned
     r2 = run(p, RoutingParams(0.5, workers=2))
@@ -180,20 +173,22 @@ def test_warm_start_and_portfolio_return_checked_plans():
 
 
 def test_pyvrp_engine_on_plain_vrptw_and_refusal_otherwise():
-    p = problem([0, 100, 200, 300], [tech("A", capacity=10), tech("B", capacity=10)],
-                [visit("a", 1, demand=6), visit("b", 2, demand=6), visit("c", 3, ws=2000)])
+    """PyVRP solves plain VRPTW and auto picks it; with a break auto picks OR-Tools and forcing PyVRP raises."""
+    p = line_problem([0, 100, 200, 300], [routing_tech("A", capacity=10), routing_tech("B", capacity=10)],
+                     [visit("a", 1, demand=6), visit("b", 2, demand=6), visit("c", 3, ws=2000)])
     r = run(p, RoutingParams(0.3, engine="pyvrp"))
     assert r.engine == "pyvrp" and not r.unassigned
     assert solve(p, RoutingParams(0.3, engine="auto")).engine == "pyvrp"
-    with_break = problem([0, 100], [tech("A", brk=BreakRule(0, H, 60))], [visit("a", 1)])
+    with_break = line_problem([0, 100], [routing_tech("A", brk=BreakRule(0, H, 60))], [visit("a", 1)])
     assert solve(with_break, RoutingParams(0.2, engine="auto")).engine == "ortools"
     with pytest.raises(DispatchError):
         solve(with_break, RoutingParams(0.2, engine="pyvrp"))
 
 
 def test_invalid_problem_is_refused():
+    """A visit at a node outside the matrices is refused with a DispatchError."""
     with pytest.raises(DispatchError, match="node"):
-        solve(problem([0, 1], [tech("A")], [visit("v", 7)]), FAST)
+        solve(line_problem([0, 1], [routing_tech("A")], [visit("v", 7)]), FAST)
 
 
 @st.composite
@@ -209,9 +204,10 @@ def instances(draw):
         if draw(st.booleans()):
             b0 = draw(st.integers(start, end))
             brk = BreakRule(b0, b0 + draw(st.integers(0, H)), draw(st.integers(0, 1800)))
-        techs.append(tech(f"t{i}", draw(st.integers(0, n_depots - 1)), start, end, draw(st.integers(1, 3)),
-                          draw(st.sampled_from([ALL, frozenset({"phone"}), frozenset({"laptop"})])), brk,
-                          max_overtime_s=draw(st.sampled_from([0, 1800])), capacity=draw(st.sampled_from([None, 3]))))
+        techs.append(routing_tech(f"t{i}", draw(st.integers(0, n_depots - 1)), start, end, draw(st.integers(1, 3)),
+                                  draw(st.sampled_from([ALL, frozenset({"phone"}), frozenset({"laptop"})])), brk,
+                                  max_overtime_s=draw(st.sampled_from([0, 1800])),
+                                  capacity=draw(st.sampled_from([None, 3]))))
     visits = []
     for j in range(n_visits):
         ws = draw(st.integers(0, 8 * H))
@@ -219,12 +215,13 @@ def instances(draw):
                             draw(st.integers(1, 3)), draw(st.sampled_from([None, "phone", "laptop"])),
                             draw(st.integers(1, 3)), draw(st.one_of(st.none(), st.integers(0, 8 * H))),
                             demand=draw(st.integers(0, 2))))
-    return problem(xs, techs, visits), draw(st.sampled_from(["soft", "hard"]))
+    return line_problem(xs, techs, visits), draw(st.sampled_from(["soft", "hard"]))
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(instances())
 def test_random_instances_give_checked_plans_with_every_visit_accounted_for(case):
+    """On random instances every plan passes the checker and every visit is routed or unassigned with a reason."""
     p, mode = case
     r = solve(p, RoutingParams(0.2, dispatch_deadline=mode))
     assert check(p, r, hard_deadline=mode == "hard") == []
@@ -234,18 +231,19 @@ def test_random_instances_give_checked_plans_with_every_visit_accounted_for(case
 
 
 def test_solution_limit_makes_the_plan_reproducible():
+    """With a solution limit the same problem gives the same routes twice."""
     rng = np.random.default_rng(4)
     xs = [0, 0] + [int(v) for v in rng.integers(0, 5000, 12)]
-    p = problem(xs, [tech("A", 0, end=5 * H, brk=BreakRule(2 * H, 3 * H, 1800)), tech("B", 1, end=5 * H)],
-                [visit(f"v{i}", i + 2, deadline=int(rng.integers(0, 3 * H)), priority=1 + i % 3) for i in range(12)])
+    p = line_problem(xs, [routing_tech("A", 0, end=5 * H, brk=BreakRule(2 * H, 3 * H, 1800)),
+                          routing_tech("B", 1, end=5 * H)],
+                     [visit(f"v{i}", i + 2, deadline=int(rng.integers(0, 3 * H)), priority=1 + i % 3) for i in range(12)])
     params = RoutingParams(time_limit_s=30, solution_limit=300)
     first, second = run(p, params), run(p, params)
     assert first.routes == second.routes and first.unassigned == second.unassigned
 
 
 def test_released_calls_are_timed_exactly_and_never_set_off_early():
-    """Visits with a release (the call comes in during the day): the engine's answer is re-timed
-    by the exact rules; nothing sets off before its call, and hard deadlines hold."""
+    """Calls released during the day are re-timed exactly: nothing sets off before its call, hard deadlines hold."""
     import numpy as np
 
     from dispatch.routing.checker import check

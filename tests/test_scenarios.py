@@ -5,14 +5,16 @@ from __future__ import annotations
 import pytest
 
 from dispatch.errors import DispatchError
-from dispatch.model import Dataset, Tier
+from dispatch.model import Mode, Tier
+from dispatch.dataset import Dataset
 from dispatch.scenarios import Scenario, apply
-from tests.test_assignment import NETWORK, TECHS, Mode, req
+from tests.builders import NETWORK, TECHS, req
 
 BASE = Dataset(NETWORK, TECHS, (req("A", 1, Mode.WALKIN), req("B", 2, Mode.ONSITE)), "2026-03-02")
 
 
 def test_apply_is_pure_and_does_what_it_says():
+    """Applying a scenario leaves the base dataset untouched and makes each change it states."""
     before = (BASE.network.centres, BASE.technicians, BASE.requests)
     sc = Scenario.from_dict({
         "name": "close S1, add two in C1",
@@ -32,6 +34,7 @@ def test_apply_is_pure_and_does_what_it_says():
 
 
 def test_open_station_and_json_round_trip():
+    """An opened station gets its tier's levels and its parent's province; a scenario survives a JSON round trip."""
     sc = Scenario.from_dict({"name": "new county", "open": [
         {"id": "S2", "tier": 3, "lon": 120.3, "lat": 30.6, "parent_id": "C1"}],
         "add": [{"centre_id": "S2", "count": 1}]})
@@ -50,23 +53,27 @@ def test_open_station_and_json_round_trip():
     ({"name": "x", "close": ["P1"]}, "'P1' is a tier-1 centre"),
 ])
 def test_bad_scenarios_are_clear_errors(doc, message):
+    """A bad scenario (unknown id, negative count, unknown change, closing a province lab) is a DispatchError saying so."""
     with pytest.raises(DispatchError) as exc:
         apply(BASE, Scenario.from_dict(doc))
     assert message in str(exc.value)
 
 
 def test_losing_all_capable_centres_is_a_warning():
+    """A scenario leaving a province no centre able to do a level warns which level."""
     out = apply(BASE, Scenario.from_dict({"name": "no lab", "capabilities": {"1": [1, 2]}}))
     assert "province 330000 has no centre able to repair level(s) [3]" in out.warnings
 
 
 def test_demand_growth_is_seeded():
+    """Demand growth of 2.0 doubles a province's calls, the same calls for the same seed."""
     sc = Scenario.from_dict({"name": "grow", "demand_growth": {"330000": 2.0}})
     a = apply(BASE, sc, seed=3).dataset.requests
     assert len(a) == 4 and a == apply(BASE, sc, seed=3).dataset.requests
 
 
 def test_compare_uses_the_same_calls_and_leaves_the_base_alone():
+    """Comparing scenarios plans the base's calls in each, with a delta column per scenario, the base untouched."""
     from dispatch.scenarios import CompareOptions, compare
 
     reqs = tuple(req(f"R{k}", 1 + k % 2, mode, created_h=9 + k)
@@ -88,6 +95,7 @@ def test_compare_uses_the_same_calls_and_leaves_the_base_alone():
 
 
 def test_scenarios_round_trip_through_sqlite(tmp_path):
+    """Scenarios are saved, replaced by name, listed and loaded back from SQLite; an unknown name lists the stored ones."""
     from dispatch.store import Store
 
     store = Store(f"sqlite:///{tmp_path / 's.sqlite'}")
@@ -108,6 +116,7 @@ def test_scenarios_round_trip_through_sqlite(tmp_path):
 
 
 def test_unknown_ids_name_valid_ones():
+    """Unknown station or province ids are reported with valid ones to use."""
     with pytest.raises(DispatchError) as exc:
         apply(BASE, Scenario.from_dict({"name": "x", "close": ["S2"], "demand_growth": {"440000": 2}}))
     assert "close: unknown station id 'S2'; expected an existing station id such as S1" in str(exc.value)

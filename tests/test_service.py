@@ -47,15 +47,18 @@ def _call(client: TestClient, **body) -> dict:  # type: ignore[no-untyped-def]
 
 
 def test_openapi_document_in_the_repo_is_the_apps(client: TestClient) -> None:
+    """docs/openapi.json is exactly the app's OpenAPI document."""
     doc = json.loads((Path(__file__).parents[1] / "docs" / "openapi.json").read_text())
     assert doc == client.app.openapi()  # type: ignore[attr-defined]
 
 
 def test_health_needs_no_token(client: TestClient) -> None:
+    """/health answers without a token."""
     assert client.get("/health").json() == {"status": "ok"}
 
 
 def test_call_gets_a_decision_with_times_and_the_deadline(client: TestClient) -> None:
+    """A call gets a technician who sets off within the hour of its clock, times in local time, alternatives by arrival."""
     d = _call(client, id="c-decision", level=1, mode="onsite", priority=2)
     assert d["status"] == "planned" and d["technician_id"] and d["centre_id"]
     assert d["meets_deadline"] is True and d["late_s"] == 0
@@ -67,12 +70,14 @@ def test_call_gets_a_decision_with_times_and_the_deadline(client: TestClient) ->
 
 
 def test_call_by_county_code_and_walkin(client: TestClient) -> None:
+    """A call placed by county code gets a station; a walk-in gets no technician."""
     assert _call(client, lon=None, lat=None, county="330503")["station_id"]
     w = _call(client, mode="walkin")
     assert w["status"] == "walkin" and w["technician_id"] is None
 
 
 def test_idempotent_retry_returns_the_first_answer_and_stores_one_row(client: TestClient, service: LiveService) -> None:
+    """A retried call (by id or Idempotency-Key) replays the first answer and stores one row; another body is 409."""
     first = _call(client, id="c-retry", level=1)
     again = _call(client, id="c-retry", level=1)
     assert again["replayed"] is True and again["technician_id"] == first["technician_id"]
@@ -86,6 +91,7 @@ def test_idempotent_retry_returns_the_first_answer_and_stores_one_row(client: Te
 
 
 def test_auth_401_without_or_with_a_wrong_token_and_403_for_a_viewer_writing(client: TestClient) -> None:
+    """No or a wrong bearer token is 401; a viewer may read, but writing is 403."""
     r = client.post("/calls", json=HUZHOU)
     assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
     assert client.get("/kpis", headers={"Authorization": "Bearer wrong-token-of-some-length"}).status_code == 401
@@ -112,23 +118,27 @@ def test_auth_401_without_or_with_a_wrong_token_and_403_for_a_viewer_writing(cli
     ({**HUZHOU, "colour": "red"}, "colour"),
 ])
 def test_bad_bodies_are_422_naming_the_field(client: TestClient, body: dict, field: str) -> None:
+    """An invalid call body is 422 naming the offending field."""
     r = client.post("/calls", json=body, headers=D)
     assert r.status_code == 422, r.text
     assert field in [e["loc"][-1] for e in r.json()["detail"]], r.json()
 
 
 def test_bad_status_body_is_422(client: TestClient) -> None:
+    """An unknown job status is 422 naming body.status."""
     r = client.post("/jobs/x/status", json={"status": "teleported"}, headers=D)
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "status"]
 
 
 def test_body_over_64_kib_is_413(client: TestClient) -> None:
+    """A body over 64 KiB is refused with 413."""
     r = client.post("/calls", content=b'{"x": "' + b"a" * 70_000 + b'"}',
                     headers={**D, "Content-Type": "application/json"})
     assert r.status_code == 413
 
 
 def test_rate_limit_per_token_is_429(service: LiveService, db: str) -> None:
+    """Past its burst a token gets 429, while another token keeps its own bucket."""
     c = TestClient(create_app(_config(db, rate_per_s=0.5, burst=2), service))
     codes = [c.get("/kpis", headers=V).status_code for _ in range(3)]
     assert codes == [200, 200, 429]
@@ -136,11 +146,13 @@ def test_rate_limit_per_token_is_429(service: LiveService, db: str) -> None:
 
 
 def test_no_cors_headers_by_default(client: TestClient) -> None:
+    """No CORS header is sent unless configured."""
     r = client.options("/calls", headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"})
     assert "access-control-allow-origin" not in r.headers
 
 
 def test_status_reports_follow_the_job(client: TestClient) -> None:
+    """Status reports move a job (dispatched freezes it, done ends it); done while planned is 409, an unknown job 404."""
     # The customer's window opens at 16:00, later than any other test's clock in this module
     # (the area's clock never goes back), so at any test order the job is still planned now.
     d = _call(client, id="c-status", level=1, at=f"{DAY}T10:30:00", window_start=f"{DAY}T16:00:00",
@@ -155,6 +167,7 @@ def test_status_reports_follow_the_job(client: TestClient) -> None:
 
 
 def test_drop_out_replans_and_is_not_repeated(client: TestClient, service: LiveService) -> None:
+    """A drop-out moves or explains the technician's jobs; a second is 409, an unknown technician 404."""
     d = _call(client, id="c-drop", level=1, at=f"{DAY}T11:00:00", window_start=f"{DAY}T15:00:00",
               window_end=f"{DAY}T17:00:00")
     tech = d["technician_id"]
@@ -166,6 +179,7 @@ def test_drop_out_replans_and_is_not_repeated(client: TestClient, service: LiveS
 
 
 def test_plan_and_kpis(client: TestClient, service: LiveService) -> None:
+    """An area's plan holds its calls (unknown area 404, none 422), and the KPIs count every call."""
     d = _call(client, id="c-plan", level=1)
     plan = client.get("/plan", params={"area": d["area"]}, headers=V).json()
     assert "c-plan" in [s["job_id"] for r in plan["routes"] for s in r["stops"]]
@@ -177,6 +191,7 @@ def test_plan_and_kpis(client: TestClient, service: LiveService) -> None:
 
 def test_concurrent_calls_never_share_a_slot_and_restart_rebuilds_the_same_plan(client: TestClient, db: str,
                                                                                service: LiveService) -> None:
+    """Sixteen concurrent calls leave no overlapping work, and a restart replays the log into the same plan."""
     answers: list[dict] = []
 
     def post(i: int) -> None:
@@ -196,6 +211,7 @@ def test_concurrent_calls_never_share_a_slot_and_restart_rebuilds_the_same_plan(
 
 
 def test_tokens_are_parsed_with_roles_and_never_echoed() -> None:
+    """Tokens are kept as digests with their roles; an invalid role's error never echoes the token."""
     assert parse_tokens("a" * 16 + ":viewer\n# comment\n" + "b" * 16 + ":dispatcher") == (
         (token_digest("a" * 16), "viewer"), (token_digest("b" * 16), "dispatcher"))
     with pytest.raises(DispatchError) as e:
@@ -209,6 +225,7 @@ schemathesis = pytest.importorskip("schemathesis")
 
 
 def test_fuzz_finds_no_server_error(service: LiveService, db: str) -> None:
+    """No request generated from the OpenAPI document gets a 5xx."""
     from hypothesis import HealthCheck, given, settings
 
     app = create_app(_config(db, rate_per_s=1e6, burst=10**6), service)
@@ -229,6 +246,7 @@ def test_fuzz_finds_no_server_error(service: LiveService, db: str) -> None:
 # ---- crash: SIGKILL the server process, restart, nothing acknowledged lost -------------------
 
 def test_sigkill_and_restart_keeps_every_acknowledged_call_once(tmp_path: Path) -> None:
+    """After SIGKILL and a restart every acknowledged call is stored once, and retries replay their first answer."""
     import httpx
 
     from dispatch.bench.serve import Server, call_bodies, verify
@@ -261,6 +279,7 @@ def test_sigkill_and_restart_keeps_every_acknowledged_call_once(tmp_path: Path) 
 
 
 def test_onsite_calls_beyond_the_skilled_technicians_are_collected_and_replayed(tmp_path: Path) -> None:
+    """Once no level-2 technician can set off in time, an on-site call is collected with the promise kept, and replayed so."""
     db = f"sqlite:///{tmp_path / 'collect.sqlite'}"
     svc = LiveService(_config(db))
     c = TestClient(create_app(_config(db), svc))

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from dispatch.kpis import kpis
-from dispatch.model import Dataset, Mode
+from dispatch.model import Mode
+from dispatch.dataset import Dataset
 from dispatch.rules import DEFAULT_RULES
 from dispatch.simulate import SimParams, simulate
 from dispatch.synthetic import generate

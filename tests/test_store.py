@@ -31,6 +31,7 @@ def store(request, tmp_path):
 
 
 def test_round_trip(store):
+    """A saved plan loads back with the same frames, params, KPIs and fingerprint, listed once."""
     store.save("test-day1", FRAMES, {"time_limit_s": 5, "seed": 1}, {"dispatch_within_target_rate": 0.99}, "f" * 64)
     got = store.load("test-day1")
     assert got.params == {"time_limit_s": 5, "seed": 1}
@@ -42,6 +43,7 @@ def test_round_trip(store):
 
 
 def test_crash_mid_write_keeps_previous_plan(store):
+    """A crash in the middle of a save leaves the previous plan of that name intact."""
     store.save("test-day2", FRAMES, {"v": 1}, {"k": 1}, "a" * 64)
 
     def crash(frame_name):
@@ -56,6 +58,7 @@ def test_crash_mid_write_keeps_previous_plan(store):
 
 
 def test_missing_plan_names_the_stored_ones(store):
+    """Loading an unknown plan is a DispatchError naming the stored ones."""
     store.save("test-day3", FRAMES, {}, {}, "c" * 64)
     with pytest.raises(DispatchError, match="no plan 'nope' in .*stored plans: .*test-day3"):
         store.load("nope")
