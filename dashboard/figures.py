@@ -8,7 +8,12 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-SEGMENT_COLOURS = {"travel": "#4c78a8", "work": "#54a24b", "break": "#f2cf5b", "idle": "#d9d9d9"}
+from dashboard.formatting import TARGET_MIN
+from dashboard.jobs import SEGMENT_KINDS
+from dashboard.maps import COVERAGE_BINS
+from dashboard.simulation import dispatch_wait_min
+
+SEGMENT_COLOURS = dict(zip(SEGMENT_KINDS, ("#4c78a8", "#54a24b", "#f2cf5b", "#d9d9d9")))
 
 
 def _times(epoch_date: str, seconds: pd.Series) -> pd.Series:
@@ -51,11 +56,9 @@ def _hist(values: pd.DataFrame, column: str, title: str, bin_step: float, rules:
     return alt.layer(base, rule).properties(height=240)
 
 
-def dispatch_histogram(outcomes: dict[str, pd.DataFrame], target_min: float = 60) -> alt.Chart:
+def dispatch_histogram(outcomes: dict[str, pd.DataFrame], target_min: float = TARGET_MIN) -> alt.Chart:
     """Time to dispatch (minutes of opening hours when the outcomes carry ``dispatch_wait_s``)
-    per policy against the 60-minute promise."""
-    from dashboard.core import dispatch_wait_min
-
+    per policy against the dispatch target (``dispatch.rules``)."""
     frames = [pd.DataFrame({"policy": policy, "minutes": dispatch_wait_min(o).clip(upper=600)})
               for policy, o in outcomes.items()]
     data = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["policy", "minutes"])
@@ -75,7 +78,7 @@ def turnaround_histogram(outcomes: dict[str, pd.DataFrame]) -> alt.Chart:
 
 
 def daily_kpis(daily: pd.DataFrame) -> alt.Chart:
-    """One small chart per KPI: its value per day, a line per policy (``core.daily_kpis``)."""
+    """One small chart per KPI: its value per day, a line per policy (``simulation.daily_kpis``)."""
     data = daily.dropna(subset=["value"])
     return alt.Chart(data).mark_line(point=True).encode(
         x=alt.X("day:O", title="day of the call"),
@@ -87,27 +90,15 @@ def daily_kpis(daily: pd.DataFrame) -> alt.Chart:
     ).resolve_scale(y="independent")
 
 
-def kpi_bars(table: pd.DataFrame, keys: dict[str, str]) -> alt.Chart:
-    """Grouped bars of raw KPI values: table has columns policy, kpi, value."""
-    data = table[table["kpi"].isin(list(keys))].copy()
-    data["kpi"] = data["kpi"].map(keys)
-    return alt.Chart(data).mark_bar().encode(
-        x=alt.X("policy:N", title=None), y=alt.Y("value:Q", title=None), color="policy:N",
-        column=alt.Column("kpi:N", title=None),
-    ).properties(width=120, height=180).resolve_scale(y="independent")
-
-
 def coverage_bars(county_minutes: pd.DataFrame) -> alt.Chart:
     """Demand share by travel-time band to the nearest capable station."""
-    from dashboard.maps import COVERAGE_BINS
-
     m = county_minutes["minutes"].to_numpy(float)
     w = county_minutes["weight"].to_numpy(float)
     edges = [0.0] + [b for b, _, _ in COVERAGE_BINS]
     labels = [lab for _, _, lab in COVERAGE_BINS]
     idx = np.clip(np.searchsorted(edges, np.minimum(m, 1e9), side="left") - 1, 0, len(labels) - 1)
     share = np.bincount(idx, weights=w, minlength=len(labels)) / max(w.sum(), 1e-9)
-    colours = ["#%02x%02x%02x" % tuple(c) for _, c, _ in COVERAGE_BINS]
+    colours = ["#{:02x}{:02x}{:02x}".format(*c) for _, c, _ in COVERAGE_BINS]
     data = pd.DataFrame({"band": labels, "share": share})
     return alt.Chart(data).mark_bar().encode(
         x=alt.X("band:N", sort=labels, title="travel time to nearest capable station"),

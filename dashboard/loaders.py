@@ -8,6 +8,7 @@ the page that asked for it.
 
 from __future__ import annotations
 
+import json
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -16,39 +17,41 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dashboard import core, maps
-from dispatch.model import Dataset
-from dispatch.plan import Plan
+from dashboard import data, maps, planning, scenarios
+from dashboard import state as S
+from dashboard.simulation import SimComparison, sim_calls, simulate_pair
+from dispatch.dataset import Dataset
+from dispatch.geodata import Geography, load_geography
+from dispatch.plan import Pin, Plan
+from dispatch.scenarios import Scenario, apply
+from dispatch.store import Store
+from dispatch.tables import dataset_fingerprint
 
 PLAN_CACHE_SIZE = 24
 
 
 @st.cache_resource(show_spinner="Loading the geography of China…")
-def geography():  # type: ignore[no-untyped-def]
-    from dispatch.geodata import load_geography
-
+def geography() -> Geography:
     return load_geography()
 
 
 @st.cache_resource(show_spinner="Loading the demo dataset…")
 def demo_dataset(source: str) -> Dataset:
-    return core.load_demo(source)
+    return data.load_demo(source)
 
 
 def dataset(label: str, uploaded: dict[str, Dataset]) -> Dataset:
     if label in uploaded:
         return uploaded[label]
-    return demo_dataset(core.DEMOS.get(label, "sample"))
+    return demo_dataset(data.DEMOS.get(label, "sample"))
 
 
 @st.cache_resource(max_entries=32)
 def _area(label: str, fingerprint: str, province: str, prefecture: str, _ds: Dataset) -> Dataset:
-    return core.restrict(_ds, province, prefecture)
+    return data.restrict(_ds, province, prefecture)
 
 
 def area_dataset(label: str, ds: Dataset, province: str, prefecture: str) -> Dataset:
-    from dispatch.io import dataset_fingerprint
-
     return _area(label, dataset_fingerprint(ds), province, prefecture, ds)
 
 
@@ -68,10 +71,10 @@ def province_rows(tolerance: float = 0.05) -> pd.DataFrame:
 
 @st.cache_data(show_spinner=False)
 def county_rows(province: str, prefecture: str, tolerance: float = 0.005) -> pd.DataFrame:
-    return maps.polygon_rows(core.area_counties(geography(), province, prefecture), tolerance)
+    return maps.polygon_rows(data.area_counties(geography(), province, prefecture), tolerance)
 
 
-def base_layers(province: str, prefecture: str = core.ALL) -> list[Any]:
+def base_layers(province: str, prefecture: str = S.ALL) -> list[Any]:
     """Provinces (coarse) then the area's counties (finer): the offline base map."""
     return [
         maps.boundary_layer(province_rows(), "provinces", line_px=1.2, fill=(240, 238, 232, 255)),
@@ -86,7 +89,7 @@ def _plans() -> OrderedDict:
 
 
 def plan_key(label: str, province: str, prefecture: str, day: int, seed: int,
-             pins: tuple[core.Pin, ...]) -> tuple:
+             pins: tuple[Pin, ...]) -> tuple:
     return (label, province, prefecture, day, seed, pins)
 
 
@@ -98,12 +101,12 @@ def cached_plan(key: tuple) -> Plan | None:
     return None
 
 
-def solve_plan(key: tuple, ds: Dataset, day: int, seed: int, pins: tuple[core.Pin, ...],
+def solve_plan(key: tuple, ds: Dataset, day: int, seed: int, pins: tuple[Pin, ...],
                sink: Callable[[float, str], None], workers: int = 1) -> tuple[Plan, float]:
     """Solve afresh (with progress; routing areas in ``workers`` processes), keep the plan under
     ``key``; returns (plan, wall seconds)."""
     t0 = time.perf_counter()
-    plan = core.plan_area(ds, day, seed, pins, progress=core.ProgressTracker(sink), workers=workers)
+    plan = planning.plan_area(ds, day, seed, pins, progress=planning.ProgressTracker(sink), workers=workers)
     wall = time.perf_counter() - t0
     cache = _plans()
     cache[key] = plan
@@ -114,12 +117,12 @@ def solve_plan(key: tuple, ds: Dataset, day: int, seed: int, pins: tuple[core.Pi
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def county_coverage(key: tuple, _ds: Dataset, province: str, prefecture: str, level: int) -> pd.DataFrame:
-    return core.county_coverage(_ds, core.area_counties(geography(), province, prefecture), level)
+    return scenarios.county_coverage(_ds, data.area_counties(geography(), province, prefecture), level)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def coverage_shares(key: tuple, _ds: Dataset, province: str, prefecture: str) -> dict[str, float]:
-    return core.coverage_shares(_ds, core.area_counties(geography(), province, prefecture))
+    return scenarios.coverage_shares(_ds, data.area_counties(geography(), province, prefecture))
 
 
 class Selection:
@@ -134,7 +137,7 @@ class Selection:
     def area_key(self) -> tuple:
         return (self.label, self.province, self.prefecture)
 
-    def plan_key(self, pins: tuple[core.Pin, ...]) -> tuple:
+    def plan_key(self, pins: tuple[Pin, ...]) -> tuple:
         return plan_key(self.label, self.province, self.prefecture, self.day, self.seed, pins)
 
     def title(self) -> str:
@@ -144,8 +147,6 @@ class Selection:
 
 
 def selection() -> Selection:
-    from dashboard import state as S
-
     ss = st.session_state
     full = dataset(ss[S.DATASET], ss[S.UPLOADED])
     area = area_dataset(ss[S.DATASET], full, ss[S.PROVINCE], ss[S.PREFECTURE])
@@ -153,66 +154,51 @@ def selection() -> Selection:
 
 
 @st.cache_resource
-def store():  # type: ignore[no-untyped-def]
+def store() -> Store:
     """The plan/scenario store of the CLI (``DISPATCH_DB``, else ./dispatch.sqlite)."""
-    from dispatch.store import Store
-
     return Store()
 
 
-def saved_scenarios(sel: Selection) -> tuple[dict[str, Any], str | None]:
+def saved_scenarios(sel: Selection) -> tuple[dict[str, Scenario], str | None]:
     """Scenarios of this session plus those saved in the store for this dataset and area
     (name -> Scenario), and the store's error if it could not be read."""
-    import json
-
-    from dashboard import state as S
-    from dispatch.scenarios import Scenario
-
     saved = dict(st.session_state[S.SCENARIOS])
     try:
         for r in store().list_scenarios().itertuples(index=False):
             base = json.loads(r.base_json)
             if base.get("dataset") == sel.label and tuple(base.get("area", ())) == sel.area_key and r.name not in saved:
                 saved[r.name] = Scenario.from_dict(json.loads(r.spec_json))
-    except Exception as exc:  # a store that cannot be read must not take the page down
+    except Exception as exc:  # noqa: BLE001 - a store that cannot be read must not take the page down
         return saved, str(exc)
     return saved, None
 
 
 @st.cache_resource(max_entries=16, show_spinner="Generating the calls…")
 def _sim_area(label: str, fingerprint: str, province: str, prefecture: str, days: int, _ds: Dataset) -> Dataset:
-    return core.restrict(core.sim_calls(_ds, days), province, prefecture)
+    return data.restrict(sim_calls(_ds, days), province, prefecture)
 
 
-def sim_dataset(sel: Selection, days: int, scenario: Any = None) -> Dataset:
+def sim_dataset(sel: Selection, days: int, scenario: Scenario | None = None) -> Dataset:
     """The selection's area with ``days`` days of calls, under ``scenario`` if one is given."""
-    from dispatch.io import dataset_fingerprint
-
     ds = _sim_area(sel.label, dataset_fingerprint(sel.full), sel.province, sel.prefecture, int(days), sel.full)
     if scenario is None:
         return ds
-    from dispatch.scenarios import apply
-
     return apply(ds, scenario, sel.seed).dataset
 
 
-def sim_key(sel: Selection, days: int, scenario_name: str, scenario: Any = None) -> tuple:
+def sim_key(sel: Selection, days: int, scenario_name: str, scenario: Scenario | None = None) -> tuple:
     """Everything a simulation depends on: the dataset (by content), area, days, seed, scenario."""
-    import json
-
-    from dispatch.io import dataset_fingerprint
-
     spec = json.dumps(scenario.to_dict(), sort_keys=True, default=str) if scenario is not None else ""
     return (sel.label, dataset_fingerprint(sel.full), sel.province, sel.prefecture, int(days), sel.seed,
             scenario_name, spec)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def simulation(key: tuple, _ds: Dataset, days: int, seed: int, scenario_name: str) -> core.SimComparison:
+def simulation(key: tuple, _ds: Dataset, days: int, seed: int, scenario_name: str) -> SimComparison:
     """Both policies on the same calls, cached by ``key`` (``sim_key``). The progress bar is made
     and removed inside, so a cache hit replays nothing visible."""
     bar = st.progress(0.0, text=f"Simulating {len(_ds.requests)} calls over {days} day(s)…")
     try:
-        return core.simulate_pair(_ds, days, seed, scenario_name, sink=lambda f, text: bar.progress(f, text=text))
+        return simulate_pair(_ds, days, seed, scenario_name, sink=lambda f, text: bar.progress(f, text=text))
     finally:
         bar.empty()

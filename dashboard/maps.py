@@ -17,22 +17,20 @@ import numpy as np
 import pandas as pd
 import pydeck as pdk
 
+from dashboard.formatting import RISKS, STATE_LABELS, TIER_LABELS
+from dispatch.live import JobState
+
 # pydeck turns bare strings into JavaScript expressions; a unit must go as a literal string.
 PIXELS = pdk.types.String("pixels")
 MAX_POINTS = 5000  # beyond this a point layer is aggregated to grid cells
 GRID_DEG = 0.1  # aggregation cell, degrees (~10 km)
 
 TIER_COLOURS = {1: [178, 24, 43], 2: [239, 138, 22], 3: [33, 102, 172]}
-TIER_NAMES = {1: "province", 2: "city", 3: "county"}
 TIER_RADIUS_PX = {1: 11, 2: 8, 3: 5}
-STATE_COLOURS = {
-    "done": [150, 150, 150], "on site": [26, 152, 80], "en route": [44, 123, 182],
-    "planned": [117, 107, 177], "unassigned": [215, 25, 28],
-}
-RISK_COLOURS = {
-    "late dispatch": [215, 25, 28], "at risk": [253, 174, 97], "on time": [26, 152, 80],
-    "not routed": [120, 120, 120],
-}
+STATE_COLOURS = {STATE_LABELS[s]: c for s, c in (
+    (JobState.DONE, [150, 150, 150]), (JobState.ON_SITE, [26, 152, 80]), (JobState.DISPATCHED, [44, 123, 182]),
+    (JobState.PLANNED, [117, 107, 177]), (JobState.UNASSIGNED, [215, 25, 28]))}
+RISK_COLOURS = dict(zip(RISKS, ([215, 25, 28], [253, 174, 97], [26, 152, 80], [120, 120, 120])))
 # 20 well-separated route colours (Tableau 20), cycled.
 ROUTE_PALETTE = [
     [31, 119, 180], [255, 127, 14], [44, 160, 44], [214, 39, 40], [148, 103, 189], [140, 86, 75],
@@ -150,7 +148,7 @@ def centres_layer(centres: pd.DataFrame, layer_id: str = "centres",
     data["colour"] = [TIER_COLOURS[t] + [230] for t in data["tier"]]
     data["radius"] = [TIER_RADIUS_PX[t] for t in data["tier"]]
     data["line"] = [[0, 0, 0] if i in set(highlight) else [255, 255, 255] for i in data["id"]]
-    data["label"] = [f"{n} ({TIER_NAMES[t]}, levels {lv})" for n, t, lv in zip(data["name"], data["tier"], data["levels"])]
+    data["label"] = [f"{n} ({TIER_LABELS[t]}, levels {lv})" for n, t, lv in zip(data["name"], data["tier"], data["levels"])]
     return pdk.Layer(
         "ScatterplotLayer", data=data, id=layer_id, get_position=["lon", "lat"], get_fill_color="colour",
         get_radius="radius", radius_units=PIXELS, stroked=True, get_line_color="line",
@@ -180,9 +178,14 @@ def routes_layer(paths: pd.DataFrame) -> pdk.Layer:
     )
 
 
+def job_palette(colour_by: str) -> dict[str, list[int]]:
+    """The colours of the jobs coloured by ``state`` or by ``risk``."""
+    return STATE_COLOURS if colour_by == "state" else RISK_COLOURS
+
+
 def jobs_layer(jobs: pd.DataFrame, colour_by: str = "state") -> pdk.Layer:
     """Calls coloured by ``state`` or ``risk``; aggregated to grid cells past ``MAX_POINTS``."""
-    palette = STATE_COLOURS if colour_by == "state" else RISK_COLOURS
+    palette = job_palette(colour_by)
     if len(jobs) > MAX_POINTS:
         cells = aggregate_points(jobs)
         cells["label"] = [f"{n} calls in this cell" for n in cells["count"]]

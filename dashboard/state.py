@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+ALL = ""  # the PREFECTURE value meaning the whole province
+
 # Sidebar: what the pages work on.
 DATASET = "dataset"  # label of the chosen dataset (a demo or an upload)
 PROVINCE = "province"  # province adcode

@@ -15,7 +15,9 @@ import pytest
 
 pytest.importorskip("streamlit")
 
-from dashboard import core, figures, maps  # noqa: E402
+from dashboard import data, figures, jobs, live, maps, planning, scenarios, simulation, uploads
+from dashboard import formatting as F
+from dashboard import state as S
 
 REPO = Path(__file__).resolve().parents[1]
 APP = str(REPO / "dashboard" / "app.py")
@@ -43,12 +45,12 @@ def _isolated_store(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def area():
-    return core.restrict(core.load_demo("sample"), "330000", "330500")
+    return data.restrict(data.load_demo("sample"), "330000", "330500")
 
 
 @pytest.fixture(scope="module")
 def plan(area):
-    return core.plan_area(area, 0)
+    return planning.plan_area(area, 0)
 
 
 # --------------------------------------------------------------------------------------------
@@ -64,8 +66,8 @@ def test_restrict_keeps_parent_chain_staff_and_own_calls(area):
 
 
 def test_gantt_segments_tile_each_route_without_overlap(plan, area):
-    seg = core.gantt_segments(plan, area)
-    assert set(seg["kind"]) <= set(core.SEGMENT_KINDS)
+    seg = jobs.gantt_segments(plan, area)
+    assert set(seg["kind"]) <= set(jobs.SEGMENT_KINDS)
     assert (seg["end_s"] > seg["start_s"]).all()
     for tid, g in seg.groupby("technician_id"):
         route = plan.routes.set_index("technician_id").loc[tid]
@@ -78,20 +80,20 @@ def test_gantt_segments_tile_each_route_without_overlap(plan, area):
         # No two non-break segments overlap (breaks may sit inside travel).
         nb = g[g["kind"] != "break"]
         assert (nb["start_s"].to_numpy()[1:] >= nb["end_s"].to_numpy()[:-1]).all()
-        jobs = plan.stops[plan.stops["technician_id"] == tid]
+        stops = plan.stops[plan.stops["technician_id"] == tid]
         work = g[g["kind"] == "work"]
-        assert (work["end_s"] - work["start_s"]).sum() == (jobs["end_s"] - jobs["start_s"]).sum()
+        assert (work["end_s"] - work["start_s"]).sum() == (stops["end_s"] - stops["start_s"]).sum()
 
 
 def test_job_states_follow_the_clock(plan, area):
-    early = core.job_table(plan, area, 0)
-    late = core.job_table(plan, area, 10 * 86400)
+    early = jobs.job_table(plan, area, 0)
+    late = jobs.job_table(plan, area, 10 * 86400)
     assert len(early) == len(plan.outcomes)
     routed = early["technician_id"].notna()
     assert set(early.loc[routed, "state"]) <= {"planned"}
     assert set(late.loc[routed, "state"]) <= {"done"}
     assert (early.loc[early["unassigned_reason"] != "", "state"] == "unassigned").all()
-    assert set(early["risk"]) <= set(core.RISKS)
+    assert set(early["risk"]) <= set(F.RISKS)
     late_dispatch = early["slack_min"] < 0
     assert (early.loc[late_dispatch & routed, "risk"] == "late dispatch").all()
 
@@ -99,11 +101,11 @@ def test_job_states_follow_the_clock(plan, area):
 def test_kpi_tiles_and_table_format():
     k = {"dispatch_within_target_rate": 0.5, "time_to_dispatch_p50_min": 31.0, "turnaround_mean_h": 12.25,
          "utilisation": 0.4, "unassigned": 3.0}
-    tiles = core.kpi_tiles(k, against={**k, "dispatch_within_target_rate": 0.25})
+    tiles = F.kpi_tiles(k, against={**k, "dispatch_within_target_rate": 0.25})
     assert [t.value for t in tiles] == ["50.0 %", "31.0", "12.2", "40.0 %", "3"]
     assert tiles[0].delta == "+25.0 pt"
     assert [t.lower_is_better for t in tiles] == [False, True, True, False, True]
-    table = core.kpi_table({"a": k, "b": {**k, "unassigned": 5.0}})
+    table = F.kpi_table({"a": k, "b": {**k, "unassigned": 5.0}})
     assert table.set_index("KPI").loc["unassigned", "change"] == "+2.00"
 
 
@@ -123,12 +125,12 @@ def test_polygons_are_simplified_and_offline_deck_has_no_basemap():
 def test_large_point_layers_are_aggregated():
     rng = np.random.default_rng(0)
     n = maps.MAX_POINTS + 1000
-    jobs = pd.DataFrame({"request_id": [f"r{i}" for i in range(n)], "lon": rng.uniform(80, 130, n),
-                         "lat": rng.uniform(20, 50, n), "state": "planned", "risk": "on time", "mode": "onsite",
-                         "level": 1, "priority": 1})
-    layer = maps.jobs_layer(jobs)
+    calls = pd.DataFrame({"request_id": [f"r{i}" for i in range(n)], "lon": rng.uniform(80, 130, n),
+                          "lat": rng.uniform(20, 50, n), "state": "planned", "risk": "on time", "mode": "onsite",
+                          "level": 1, "priority": 1})
+    layer = maps.jobs_layer(calls)
     assert len(layer.data) <= 3600 and sum(d["count"] for d in layer.data) == n
-    assert len(maps.jobs_layer(jobs.head(10)).data) == 10
+    assert len(maps.jobs_layer(calls.head(10)).data) == 10
 
 
 def test_route_paths_start_and_end_at_home(plan, area):
@@ -141,7 +143,7 @@ def test_route_paths_start_and_end_at_home(plan, area):
 
 
 def test_figures_build(plan, area):
-    seg = core.gantt_segments(plan, area)
+    seg = jobs.gantt_segments(plan, area)
     if len(seg):
         assert figures.gantt(seg, area.epoch_date, 12 * 3600).to_dict()
     assert figures.dispatch_histogram({"a": plan.outcomes}).to_dict()
@@ -149,7 +151,7 @@ def test_figures_build(plan, area):
 
 
 def _sample_files() -> dict[str, bytes]:
-    return {k: (SAMPLE / f"{k}.csv").read_bytes() for k in core.UPLOAD_KINDS}
+    return {k: (SAMPLE / f"{k}.csv").read_bytes() for k in uploads.UPLOAD_KINDS}
 
 
 def test_validate_upload_reports_every_problem_and_loads_nothing():
@@ -160,34 +162,34 @@ def test_validate_upload_reports_every_problem_and_loads_nothing():
     bad[head.index("lon")] = "999"
     files["requests"] = "\n".join([lines[0], ",".join(bad), *lines[2:]]).encode()
     files["technicians"] = files["technicians"].replace(b",car\n", b",rocket\n", 1)
-    ds, problems = core.validate_upload(files)
+    ds, problems = uploads.validate_upload(files)
     assert ds is None
-    assert list(problems.columns) == core.PROBLEM_COLUMNS
+    assert list(problems.columns) == uploads.PROBLEM_COLUMNS
     assert {"requests.csv", "technicians.csv"} <= set(problems["file"])
     row = problems[problems["file"] == "requests.csv"].iloc[0]
     assert row["row"] == 2 and row["column"] == "lon"
 
 
 def test_validate_upload_limits_and_missing_files():
-    ds, problems = core.validate_upload({"centres": b"x" * 50, "technicians": None, "requests": b""}, max_bytes=10)
+    ds, problems = uploads.validate_upload({"centres": b"x" * 50, "technicians": None, "requests": b""}, max_bytes=10)
     assert ds is None
     msgs = dict(zip(problems["file"], problems["message"]))
     assert "limit" in msgs["centres.csv"] and "missing" in msgs["technicians.csv"]
 
 
 def test_validate_upload_accepts_the_sample():
-    ds, problems = core.validate_upload(_sample_files())
+    ds, problems = uploads.validate_upload(_sample_files())
     assert problems.empty and ds is not None and len(ds.requests) > 1000
 
 
 def test_suggest_stations_improves_coverage(area):
     from dispatch.geodata import load_geography
 
-    counties = core.area_counties(load_geography(), "330000", "330500")
-    found = core.suggest_stations(area, counties, 2, 30)
+    counties = data.area_counties(load_geography(), "330000", "330500")
+    found = scenarios.suggest_stations(area, counties, 2, 30)
     assert len(found) <= 2
     assert found.attrs["covered_after"] >= found.attrs["covered_before"]
-    specs = core.open_specs(area, found)
+    specs = scenarios.open_specs(area, found)
     assert all(s["parent_id"] == "C330500" for s in specs)
 
 
@@ -300,7 +302,7 @@ def test_simulation_page_runs_a_saved_scenario():
     at = _app()
     at.session_state["sim_days"] = 1
     at.switch_page("app_pages/simulation.py").run()
-    sc = core.scenario_from_form("more staff", [], "C330500", 5, [1], 60)
+    sc = scenarios.scenario_from_form("more staff", [], "C330500", 5, [1], 60)
     at.session_state["scenarios"] = {sc.name: sc}
     at.run()
     at.selectbox(key="sim_scenario").set_value("more staff").run()
@@ -314,18 +316,18 @@ def test_upload_of_a_bad_file_shows_every_problem_and_loads_nothing():
     at.switch_page("app_pages/upload.py").run()
     files = _sample_files()
     files["centres"] = files["centres"].replace(b",1;2;3,", b",1;9,", 1)
-    for kind in core.UPLOAD_KINDS:
+    for kind in uploads.UPLOAD_KINDS:
         at.file_uploader(key=f"upload_{kind}").upload(f"{kind}.csv", files[kind], "text/csv")
     next(b for b in at.button if b.label == "Validate and load").click().run()
     assert not at.exception, at.exception
     assert any("nothing was loaded" in e.value for e in at.error)
-    problems = next(df.value for df in at.dataframe if list(df.value.columns) == core.PROBLEM_COLUMNS)
+    problems = next(df.value for df in at.dataframe if list(df.value.columns) == uploads.PROBLEM_COLUMNS)
     assert (problems["column"] == "levels").any()
     assert at.session_state["uploaded"] == {}
 
 
 def test_board_urgent_insert_and_drop_out(plan):
-    assert core.realtime_ready(plan), "the plan carries its areas' routing problems"
+    assert live.realtime_ready(plan), "the plan carries its areas' routing problems"
     at = _app()
     assert not any("not available yet" in b.label for b in at.button)
     next(b for b in at.button if b.label == "Rank technicians by ETA").click().run()
@@ -342,7 +344,7 @@ def test_board_urgent_insert_and_drop_out(plan):
     assert any(s.value.startswith("Inserted URG-") and best["technician_id"] in s.value for s in at.success), \
         [s.value for s in at.success]
     # Drop out the technician with the most work left after the board's clock (12:00).
-    left = core.remaining_jobs(plan, 12 * 3600)
+    left = jobs.remaining_jobs(plan, 12 * 3600)
     who = max(left, key=lambda t: (left[t], t))
     at.selectbox(key="dropout_tech").set_value(who)
     next(b for b in at.button if b.label.startswith("Technician drop-out")).click().run()
@@ -359,22 +361,22 @@ def test_board_urgent_insert_and_drop_out(plan):
 def test_eta_and_dropout_frames(plan, area):
     from dispatch.routing import Unserved
 
-    live = core.live_area(plan, area, "330500", 12 * 3600)
+    area_live = live.live_area(plan, area, "330500", 12 * 3600)
     c = area.network["C330500"]
-    call = core.urgent_call("U1", c.lon + 0.01, c.lat, 1, 3, 30, 12 * 3600, 0)
-    options = live.urgent_options(call)
-    frame = core.eta_frame(options, area.epoch_date, 12 * 3600)
+    call = live.urgent_call("U1", c.lon + 0.01, c.lat, 1, 3, 30, 12 * 3600, 0)
+    options = area_live.urgent_options(call)
+    frame = live.eta_frame(options, area.epoch_date, 12 * 3600)
     assert len(frame) == len(options) and frame["rank"].tolist() == list(range(1, len(options) + 1))
     assert frame["technician_id"].tolist() == [o.technician_id for o in options]
     assert all(s.endswith(("12:00", "12:15", "12:30", "12:45")) or ":" in s for s in frame["sets_off"])
     from dispatch.live import DropOutResult
 
     res = DropOutResult("T1", (("R1", "T2"),), (Unserved("R2", "no_time", "nobody can reach it in time"),))
-    df = core.dropout_frame(res)
+    df = live.dropout_frame(res)
     assert df.to_dict("records") == [
         {"job": "R1", "outcome": "moved", "to": "T2", "reason": "re-planned onto T2"},
         {"job": "R2", "outcome": "unserved", "to": "", "reason": "nobody can reach it in time"}]
-    assert core.dropout_frame(DropOutResult("T1", (), ())).empty
+    assert live.dropout_frame(DropOutResult("T1", (), ())).empty
 
 
 # --------------------------------------------------------------------------------------------
@@ -382,27 +384,27 @@ def test_eta_and_dropout_frames(plan, area):
 
 
 def test_sim_calls_regenerates_a_preset_and_truncates_others():
-    sample = core.load_demo("sample")
-    assert core.sim_preset(sample) == ("zhejiang", 1)
-    three = core.sim_calls(sample, 3)
-    assert core.days_of(three) == [0, 1, 2]
+    sample = data.load_demo("sample")
+    assert simulation.sim_preset(sample) == ("zhejiang", 1)
+    three = simulation.sim_calls(sample, 3)
+    assert data.days_of(three) == [0, 1, 2]
     assert [c.id for c in three.network] == [c.id for c in sample.network]
     assert [t.id for t in three.technicians] == [t.id for t in sample.technicians]
-    assert "preset 'zhejiang'" in core.sim_source_label(sample, 3)
+    assert "preset 'zhejiang'" in simulation.sim_source_label(sample, 3)
     # An upload (no generator in its meta) keeps its own calls of its first days.
-    from dispatch.model import Dataset
+    from dispatch.dataset import Dataset
 
     own = Dataset(three.network, three.technicians, three.requests, three.epoch_date, ())
-    assert core.sim_preset(own) is None
-    two = core.sim_calls(own, 2)
-    assert core.days_of(two) == [0, 1] and len(two.requests) < len(three.requests)
-    assert core.sim_calls(own, 99).requests == own.requests  # capped at SIM_DAYS_MAX
+    assert simulation.sim_preset(own) is None
+    two = simulation.sim_calls(own, 2)
+    assert data.days_of(two) == [0, 1] and len(two.requests) < len(three.requests)
+    assert simulation.sim_calls(own, 99).requests == own.requests  # capped at SIM_DAYS_MAX
 
 
 @pytest.fixture(scope="module")
 def sim():
     seen = []
-    comp = core.simulate_pair(core.sim_calls(core.load_demo("tiny"), 2), 2, sink=lambda f, t: seen.append((f, t)))
+    comp = simulation.simulate_pair(simulation.sim_calls(data.load_demo("tiny"), 2), 2, sink=lambda f, t: seen.append((f, t)))
     return comp, seen
 
 
@@ -414,29 +416,29 @@ def test_simulate_pair_runs_both_policies_on_the_same_calls(sim):
     assert comp.kpis["optimiser"]["requests"] == comp.calls
     fr = [f for f, _ in seen]
     assert fr == sorted(fr) and fr[-1] == 1.0 and any("baseline" in t for _, t in seen)
-    table = core.kpi_table({"baseline": comp.kpis["baseline"], "optimiser": comp.kpis["optimiser"]})
+    table = F.kpi_table({"baseline": comp.kpis["baseline"], "optimiser": comp.kpis["optimiser"]})
     assert {"baseline", "optimiser", "change"} <= set(table.columns)
 
 
 def test_daily_kpis_group_by_the_day_of_the_call(sim):
     comp, _ = sim
     outcomes = {p: r.outcomes for p, r in comp.results.items()}
-    daily = core.daily_kpis(outcomes)
+    daily = simulation.daily_kpis(outcomes)
     calls = daily[(daily["kpi"] == "calls") & (daily["policy"] == "optimiser")]
     o = outcomes["optimiser"]
     assert calls.set_index("day")["value"].to_dict() == (o["created_s"] // 86400).value_counts().sort_index().astype(float).to_dict()
-    table = core.daily_table(daily)
+    table = F.daily_table(daily)
     assert list(table["day"]) == sorted(calls["day"]) and "dispatched <= 60 min · baseline" in table.columns
     assert figures.daily_kpis(daily).to_dict()
-    reasons = core.open_reasons(comp.results)
+    reasons = simulation.open_reasons(comp.results)
     assert list(reasons.columns) == ["reason", "optimiser", "baseline"]
 
 
 def test_dispatch_wait_uses_business_seconds_when_given():
     o = pd.DataFrame({"mode": ["onsite", "pickup", "walkin", "onsite"], "clock_start_s": [0, 0, 0, 0],
                       "dispatch_s": [7200.0, 600.0, 60.0, np.nan], "dispatch_wait_s": [1800.0, 600.0, 60.0, np.nan]})
-    assert core.dispatch_wait_min(o).tolist() == [30.0, 10.0]
-    assert core.dispatch_wait_min(o.drop(columns="dispatch_wait_s")).tolist() == [120.0, 10.0]
+    assert simulation.dispatch_wait_min(o).tolist() == [30.0, 10.0]
+    assert simulation.dispatch_wait_min(o.drop(columns="dispatch_wait_s")).tolist() == [120.0, 10.0]
     spec = figures.dispatch_histogram({"a": o}).to_dict()
     assert "business" in json.dumps(spec)
 
@@ -444,21 +446,21 @@ def test_dispatch_wait_uses_business_seconds_when_given():
 def test_large_province_plans_use_a_pool_and_small_areas_do_not(area):
     from dispatch.executor import default_workers
 
-    full = core.restrict(core.load_demo("sample"), "330000")
-    assert core.plan_workers(area, "330500", min_calls=1) == 1  # one prefecture: never
-    assert core.plan_workers(full, core.ALL) == 1  # 1,369 calls: a pool would cost more than it saves
-    areas = len(set(core.technician_area(full).values()))
-    assert core.plan_workers(full, core.ALL, min_calls=1000) == min(default_workers(), areas)
+    full = data.restrict(data.load_demo("sample"), "330000")
+    assert planning.plan_workers(area, "330500", min_calls=1) == 1  # one prefecture: never
+    assert planning.plan_workers(full, S.ALL) == 1  # 1,369 calls: a pool would cost more than it saves
+    areas = len(set(data.technician_area(full).values()))
+    assert planning.plan_workers(full, S.ALL, min_calls=1000) == min(default_workers(), areas)
 
 
 def test_plan_in_a_process_pool_equals_the_sequential_plan(area):
-    seq, par = core.plan_area(area, 0, deterministic=True), core.plan_area(area, 0, workers=2, deterministic=True)
+    seq, par = planning.plan_area(area, 0, deterministic=True), planning.plan_area(area, 0, workers=2, deterministic=True)
     assert par.stops[["request_id", "technician_id", "start_s"]].equals(seq.stops[["request_id", "technician_id", "start_s"]])
 
 
 def test_progress_tracker_shows_the_stage_fraction_and_the_running_kpi():
     got = []
-    tracker = core.ProgressTracker(lambda frac, label: got.append((frac, label)))
+    tracker = planning.ProgressTracker(lambda frac, label: got.append((frac, label)))
     tracker("assignment", 1, 1)
     tracker("routing areas", 1, 2, note="5 of 9 morning calls routed within the hour")
     assert got[0] == (pytest.approx(0.1), "assignment: 1/1")

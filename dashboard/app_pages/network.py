@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import core, figures, loaders, maps, widgets
+from dashboard import data, figures, loaders, maps, scenarios, widgets
+from dashboard import formatting as F
 from dashboard import state as S
 from dispatch.errors import DispatchError
-from dispatch.model import Tier
 
 sel = loaders.selection()
 ss = st.session_state
 area = sel.area
-counties = core.area_counties(loaders.geography(), sel.province, sel.prefecture)
+counties = data.area_counties(loaders.geography(), sel.province, sel.prefecture)
 st.title("Network & coverage")
 st.caption(f"{sel.label} · {sel.title()} · {len(counties)} counties")
 
@@ -21,21 +21,14 @@ level = st.radio("Coverage for repair level", [1, 2, 3], key=S.LEVEL, horizontal
                  help="shading: travel minutes from each county seat to the nearest centre able to repair this level")
 minutes = loaders.county_coverage(sel.area_key, area, sel.province, sel.prefecture, int(level))
 shares = loaders.coverage_shares(sel.area_key, area, sel.province, sel.prefecture)
-tiers = area.network.counts_by_tier()
-widgets.tiles([
-    core.Tile("l1", "demand <= 60 min, level 1", core.fmt_kpi("x_share", shares.get("level1")), "demand-weighted share of county seats"),
-    core.Tile("l2", "demand <= 60 min, level 2", core.fmt_kpi("x_share", shares.get("level2")), "demand-weighted share of county seats"),
-    core.Tile("l3", "demand <= 60 min, level 3", core.fmt_kpi("x_share", shares.get("level3")), "demand-weighted share of county seats"),
-    core.Tile("centres", "centres (province/city/county)",
-              f"{tiers[Tier.PROVINCE]}/{tiers[Tier.CITY]}/{tiers[Tier.COUNTY]}", "centres in the area by tier"),
-])
+widgets.tiles(F.coverage_tiles(shares, area.network.counts_by_tier(), scenarios.COVERAGE_MIN))
 
 suggested = ss.get(S.SUGGESTED)
 suggested = suggested[1] if suggested and suggested[0] == sel.area_key else None
 rows = loaders.county_rows(sel.province, sel.prefecture)
-shading = maps.shaded_layer(rows, minutes, "coverage", maps.coverage_colour, "minutes", "min to level-%d centre" % level)
+shading = maps.shaded_layer(rows, minutes, "coverage", maps.coverage_colour, "minutes", f"min to level-{level} centre")
 centres = maps.centres_frame(area.network)
-view_pts = counties.rename(columns={"seat_lon": "lon", "seat_lat": "lat"})
+view_pts = scenarios.seat_points(counties)
 st.pydeck_chart(maps.network_map(loaders.base_layers(sel.province, sel.prefecture)[:1], shading, centres,
                                  suggested, view_pts), height=520, key="network_map")
 st.caption(" · ".join(f"<span style='color:rgb({c[0]},{c[1]},{c[2]})'>■</span> {lab}" for _, c, lab in maps.COVERAGE_BINS)
@@ -48,9 +41,9 @@ tab_suggest, tab_build, tab_compare = st.tabs(["Suggest stations", "Build a scen
 with tab_suggest:
     c1, c2 = st.columns(2)
     new = c1.number_input("New county stations", 1, 20, 3)
-    within = c2.number_input("Coverage radius (min)", 15, 180, 60, step=15)
+    within = c2.number_input("Coverage radius (min)", 15, 180, int(scenarios.COVERAGE_MIN), step=15)
     if st.button("Suggest stations"):
-        found = core.suggest_stations(area, counties, int(new), float(within))
+        found = scenarios.suggest_stations(area, counties, int(new), float(within))
         ss[S.SUGGESTED] = (sel.area_key, found)
         st.rerun()
     if suggested is not None:
@@ -59,13 +52,12 @@ with tab_suggest:
                  f"**{100 * suggested.attrs.get('covered_after', 0):.1f} %**")
         st.dataframe(suggested, hide_index=True, width="stretch")
         if len(suggested) and st.button("Make a scenario that opens these"):
-            sc = core.scenario_from_form(f"open {len(suggested)} suggested", [], None, 0, [1], 60,
-                                         core.open_specs(area, suggested), "from Suggest stations")
+            sc = scenarios.suggested_scenario(area, suggested)
             ss[S.SCENARIOS] = {**ss[S.SCENARIOS], sc.name: sc}
             ss[S.SCENARIO_MESSAGE] = f"Scenario '{sc.name}' saved."
             st.rerun()
 
-stations = sorted(c.id for c in area.network if c.tier != Tier.PROVINCE)
+stations = scenarios.closable_stations(area)
 with tab_build:
     with st.form("scenario_form"):
         name = st.text_input("Scenario name", "close a station")
@@ -73,12 +65,12 @@ with tab_build:
         a, b = st.columns(2)
         add_centre = a.selectbox("Add technicians at", [""] + sorted(c.id for c in area.network))
         add_count = b.number_input("How many", 0, 50, 0)
-        county_levels = st.multiselect("Repair levels of county stations", [1, 2, 3], [1])
-        target = st.number_input("Dispatch target (min)", 15, 240, 60, step=15)
+        county_levels = st.multiselect("Repair levels of county stations", [1, 2, 3], list(scenarios.COUNTY_LEVELS))
+        target = st.number_input("Dispatch target (min)", 15, 240, F.TARGET_MIN, step=15)
         save = st.form_submit_button("Save scenario")
     if save:
         try:
-            sc = core.scenario_from_form(name, close, add_centre or None, int(add_count), county_levels, int(target))
+            sc = scenarios.scenario_from_form(name, close, add_centre or None, int(add_count), county_levels, int(target))
             ss[S.SCENARIOS] = {**ss[S.SCENARIOS], sc.name: sc}
             try:
                 loaders.store().save_scenario(sc.name, sc.to_dict(), {"dataset": sel.label, "area": list(sel.area_key)},
@@ -102,7 +94,7 @@ with tab_compare:
         if st.button("Compare side by side", type="primary", disabled=not chosen):
             bar = st.progress(0.0, text="Comparing…")
             try:
-                res = core.compare_scenarios(area, [saved[n] for n in chosen], counties, sel.day, int(level), sel.seed,
+                res = scenarios.compare_scenarios(area, [saved[n] for n in chosen], counties, sel.day, int(level), sel.seed,
                                              progress=lambda s, d, n: bar.progress(d / max(n, 1), text=f"{s}: {d}/{n}"))
                 ss[S.COMPARISON] = (sel.area_key, int(level), res)
             except DispatchError as exc:
@@ -121,7 +113,7 @@ with tab_compare:
                 layer = maps.shaded_layer(rows, res.county_minutes[n], f"cov_{n}", maps.coverage_colour, "minutes", "min")
                 col.pydeck_chart(maps.network_map([], layer, centres, None, view_pts), height=320, key=f"cmp_{n}")
             for n in res.names[1:]:
-                diff = core.minutes_difference(res.county_minutes["base"], res.county_minutes[n])
+                diff = scenarios.minutes_difference(res.county_minutes["base"], res.county_minutes[n])
                 st.markdown(f"**Map difference: {n} vs base** (blue: closer, red: further)")
                 layer = maps.shaded_layer(rows, diff, f"diff_{n}", maps.diff_colour, "delta", "change (min)")
                 st.pydeck_chart(maps.network_map([], layer, centres, None, view_pts), height=320, key=f"diff_{n}")

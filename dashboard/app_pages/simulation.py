@@ -5,45 +5,43 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import core, figures, loaders, widgets
+from dashboard import figures, loaders, simulation, widgets
+from dashboard import formatting as F
 from dashboard import state as S
-
-# Small runs (calls x policies) start by themselves when the page opens; larger ones wait for
-# the button, like the board's plans.
-AUTO_SIM_CALLS = 1000
+from dispatch.errors import DispatchError
 
 sel = loaders.selection()
 ss = st.session_state
 st.title("Simulation")
 
-scenarios, store_error = loaders.saved_scenarios(sel)
-choices = ["base", *scenarios]
+saved, store_error = loaders.saved_scenarios(sel)
+choices = ["base", *saved]
 if ss.get(S.SIM_SCENARIO) not in choices:
     ss[S.SIM_SCENARIO] = "base"
 if S.SIM_DAYS not in ss:
-    ss[S.SIM_DAYS] = core.SIM_DAYS_DEFAULT
+    ss[S.SIM_DAYS] = simulation.SIM_DAYS_DEFAULT
 c1, c2, c3 = st.columns([2, 1, 1])
 name = c1.selectbox("Network", choices, key=S.SIM_SCENARIO,
-                    format_func=lambda n: "base (as loaded)" if n == "base" else f"scenario: {n}",
+                    format_func=F.network_label,
                     help="a scenario saved on the Network & coverage page (this session or the store)")
-days = int(c2.number_input("Days of calls", 1, core.SIM_DAYS_MAX, key=S.SIM_DAYS))
+days = int(c2.number_input("Days of calls", 1, simulation.SIM_DAYS_MAX, key=S.SIM_DAYS))
 c3.write("")
 run = c3.button("Run simulation", type="primary")
 if store_error:
     st.caption(f"store not available: {store_error}")
 
-scenario = scenarios.get(name) if name != "base" else None
+scenario = saved.get(name) if name != "base" else None
 try:
     ds = loaders.sim_dataset(sel, days, scenario)
-except core.DispatchError as exc:
+except DispatchError as exc:
     st.error(f"Scenario '{name}' cannot be applied here: {exc}")
     st.stop()
-st.caption(f"{sel.label} · {sel.title().rsplit(',', 1)[0]} · {core.sim_source_label(sel.full, days)} · "
+st.caption(f"{sel.label} · {sel.title().rsplit(',', 1)[0]} · {simulation.sim_source_label(sel.full, days)} · "
            f"{len(ds.requests)} calls, {len(ds.technicians)} technicians, {len(ds.network)} centres · "
            f"network: {name}")
 
 key = loaders.sim_key(sel, days, name, scenario)
-if not (run or ss.get(S.SIM_RUN) == key or len(ds.requests) <= AUTO_SIM_CALLS):
+if not (run or ss.get(S.SIM_RUN) == key or len(ds.requests) <= simulation.AUTO_SIM_CALLS):
     st.info(f"{len(ds.requests)} calls over {days} day(s): press **Run simulation** (optimiser, then the "
             "baseline on the same calls; progress is shown).")
     st.stop()
@@ -54,27 +52,27 @@ st.success(f"Simulated {comp.calls} calls over {comp.days} day(s) on '{name}': o
            f"{res['optimiser'].wall_s:.1f} s, baseline {res['baseline'].wall_s:.1f} s.")
 
 opt_k, base_k = comp.kpis["optimiser"], comp.kpis["baseline"]
-widgets.tiles(core.kpi_tiles(opt_k, against=base_k))
+widgets.tiles(F.kpi_tiles(opt_k, against=base_k))
 st.caption("Tiles: the optimiser; the small figures are the change against the baseline "
            "(nearest free technician, first come first served, level >= 2 to the provincial lab).")
-st.dataframe(core.kpi_table({"baseline": base_k, "optimiser": opt_k}), hide_index=True, width="stretch",
+st.dataframe(F.kpi_table({"baseline": base_k, "optimiser": opt_k}), hide_index=True, width="stretch",
              key="sim_kpis")
 
 outcomes = {p: r.outcomes for p, r in res.items()}
 a, b = st.columns(2)
-a.markdown("**Time to dispatch** (minutes of opening hours) against the 60-minute promise")
+a.markdown(f"**Time to dispatch** (minutes of opening hours) against the {F.TARGET_MIN}-minute promise")
 a.altair_chart(figures.dispatch_histogram(outcomes), width="stretch")
 b.markdown("**Turnaround** against 24 h and 48 h")
 b.altair_chart(figures.turnaround_histogram(outcomes), width="stretch")
 
 st.subheader("Daily KPIs (by the day of the call)")
-daily = core.daily_kpis(outcomes)
+daily = simulation.daily_kpis(outcomes)
 if daily.empty:
     st.info("No calls in this area.")
 else:
     st.altair_chart(figures.daily_kpis(daily), width="content")
-    st.dataframe(core.daily_table(daily), hide_index=True, width="stretch", key="sim_daily")
+    st.dataframe(F.daily_table(daily), hide_index=True, width="stretch", key="sim_daily")
 
-still_open = core.open_reasons(res)
+still_open = simulation.open_reasons(res)
 with st.expander(f"Calls still open at the horizon ({', '.join(f'{p}: {len(r.open_requests)}' for p, r in res.items())})"):
     st.dataframe(still_open, hide_index=True, width="stretch")

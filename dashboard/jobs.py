@@ -1,0 +1,178 @@
+"""The board's jobs: each call's state and SLA risk at a moment, the technicians' timeline
+segments, the unassigned table, the dispatcher's pins and the plan's exports."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from dashboard.formatting import RISKS, STATE_LABELS, clock
+from dispatch.dataset import Dataset
+from dispatch.exports import export_plan
+from dispatch.live import JobState
+from dispatch.model import DAY_S, Mode
+from dispatch.plan import Pin, Plan
+from dispatch.rules import DEFAULT_RULES, Rules
+
+LATE, AT_RISK, ON_TIME, NOT_ROUTED = RISKS
+# Dashboard only: a set-off less than this before the dispatch deadline is shown as at risk.
+AT_RISK_SLACK_S = 15 * 60
+
+
+def job_table(plan: Plan, ds: Dataset, now_s: int, rules: Rules = DEFAULT_RULES) -> pd.DataFrame:
+    """One row per call of the plan's day: where it is, its state at ``now_s`` (absolute
+    seconds; ``STATE_LABELS`` of ``dispatch.live.JobState``) and its SLA risk: the slack of the
+    set-off against the dispatch deadline (``Rules.dispatch_deadline``, in the answering
+    centre's opening hours)."""
+    out = plan.outcomes[["request_id", "mode", "level", "priority", "centre_id", "clock_start_s",
+                         "dispatch_s", "completion_s", "unassigned_reason"]].copy()
+    pos = {r.id: (r.lon, r.lat) for r in ds.requests}
+    out["lon"] = out["request_id"].map(lambda i: pos[i][0])
+    out["lat"] = out["request_id"].map(lambda i: pos[i][1])
+    st_cols = ["request_id", "technician_id", "sequence", "departure_s", "arrival_s", "start_s", "end_s"]
+    stops = plan.stops[st_cols] if len(plan.stops) else pd.DataFrame(columns=st_cols)
+    out = out.merge(stops, on="request_id", how="left")
+    state = np.full(len(out), JobState.PLANNED, dtype=object)
+    routed = out["technician_id"].notna().to_numpy()
+    dep, start, end = (out[c].to_numpy(float) for c in ("departure_s", "start_s", "end_s"))
+    state[routed & (dep <= now_s)] = JobState.DISPATCHED
+    state[routed & (start <= now_s)] = JobState.ON_SITE
+    state[routed & (end <= now_s)] = JobState.DONE
+    walkin = (out["mode"] == Mode.WALKIN).to_numpy()
+    comp = out["completion_s"].to_numpy(float)
+    state[walkin & (comp <= now_s)] = JobState.DONE
+    unassigned = (out["unassigned_reason"] != "").to_numpy()
+    state[unassigned] = JobState.UNASSIGNED
+    out["state"] = [STATE_LABELS[s] for s in state]
+    deadline = np.full(len(out), np.nan)
+    for i in np.flatnonzero(routed):
+        deadline[i] = rules.dispatch_deadline(ds.network[out["centre_id"].iat[i]], int(out["clock_start_s"].iat[i]))
+    slack = deadline - dep
+    risk = np.full(len(out), NOT_ROUTED, dtype=object)
+    risk[routed] = ON_TIME
+    risk[routed & (slack < AT_RISK_SLACK_S)] = AT_RISK
+    risk[routed & (slack < 0)] = LATE
+    out["risk"] = risk
+    out["slack_min"] = np.round(slack / 60, 1)
+    return out
+
+
+def remaining_jobs(plan: Plan, now_s: int) -> dict[str, int]:
+    """Technician id -> routed jobs not finished at ``now_s`` (what a drop-out would move)."""
+    if plan.stops.empty:
+        return {}
+    left = plan.stops[plan.stops["end_s"] > now_s]
+    return left.groupby("technician_id").size().astype(int).to_dict()
+
+
+SEGMENT_KINDS = ("travel", "work", "break", "idle")
+
+
+def gantt_segments(plan: Plan, ds: Dataset) -> pd.DataFrame:
+    """Per technician with work: travel, work, break and idle intervals (absolute seconds)
+    from leaving home to coming back. Break time is cut out of idle time it overlaps."""
+    rows: list[dict] = []
+    if plan.routes.empty:
+        return pd.DataFrame(columns=["technician_id", "kind", "start_s", "end_s", "request_id"])
+    brk = {t.id: t.break_s for t in ds.technicians}
+    by_tech = {}
+    if len(plan.stops):  # an empty frame may come without columns
+        stops = plan.stops.sort_values(["technician_id", "sequence"])
+        by_tech = dict(tuple(stops.groupby("technician_id", sort=False)))
+    for r in plan.routes.itertuples(index=False):
+        tid = r.technician_id
+        segs: list[tuple[str, int, int, str]] = []
+        cur = int(r.start_s)
+        for s in by_tech.get(tid, pd.DataFrame()).itertuples(index=False):
+            if s.departure_s > cur:
+                segs.append(("idle", cur, int(s.departure_s), ""))
+            segs.append(("travel", int(s.departure_s), int(s.arrival_s), s.request_id))
+            if s.start_s > s.arrival_s:
+                segs.append(("idle", int(s.arrival_s), int(s.start_s), s.request_id))
+            segs.append(("work", int(s.start_s), int(s.end_s), s.request_id))
+            cur = int(s.end_s)
+        if int(r.end_s) > cur:
+            segs.append(("travel", cur, int(r.end_s), "return"))
+        b0 = r.break_start_s
+        if b0 is not None and not (isinstance(b0, float) and math.isnan(b0)) and brk.get(tid, 0) > 0:
+            b0, b1 = int(b0), int(b0) + brk[tid]
+            cut = []
+            for kind, a, b, req in segs:
+                if kind == "idle" and a < b1 and b > b0:
+                    if a < b0:
+                        cut.append((kind, a, b0, req))
+                    if b > b1:
+                        cut.append((kind, b1, b, req))
+                else:
+                    cut.append((kind, a, b, req))
+            segs = cut + [("break", b0, b1, "")]
+        rows += [{"technician_id": tid, "kind": k, "start_s": a, "end_s": b, "request_id": q}
+                 for k, a, b, q in segs if b > a]
+    return pd.DataFrame(rows).sort_values(["technician_id", "start_s"]).reset_index(drop=True)
+
+
+def unassigned_table(plan: Plan) -> pd.DataFrame:
+    u = plan.unassigned.merge(plan.outcomes[["request_id", "mode", "level", "priority", "centre_id"]],
+                              on="request_id", how="left")
+    return u[["request_id", "reason_code", "reason", "mode", "level", "priority", "centre_id"]]
+
+
+# --------------------------------------------------------------------------------------------
+# Pins
+
+
+def routed_to(plan: Plan) -> dict[str, str]:
+    """Request id -> the technician the plan routes it to."""
+    return plan.stops.set_index("request_id")["technician_id"].to_dict() if len(plan.stops) else {}
+
+
+def pinnable(jobs: pd.DataFrame) -> list[str]:
+    """The jobs a dispatcher may pin to a technician: every call a technician travels for."""
+    return list(jobs.loc[jobs["mode"] != Mode.WALKIN, "request_id"])
+
+
+def add_pin(pins: tuple[Pin, ...], job: str, technician: str, day: int,
+            start: dt.time | None = None) -> tuple[Pin, ...]:
+    """The pins with ``job`` kept with ``technician`` (at ``start`` of ``day`` if given),
+    replacing any earlier pin of the same job."""
+    start_s = None if start is None else day * DAY_S + start.hour * 3600 + start.minute * 60
+    return tuple(p for p in pins if p.request_id != job) + (Pin(job, technician, start_s),)
+
+
+def pin_outcome(pinned: Plan | None, job: str, technician: str, area_of: dict[str, str],
+                epoch_date: str) -> tuple[str, str]:
+    """(kind, message) after re-planning with a pin: where the job now stands, or why the pin
+    could not be kept."""
+    got = pinned.stops[pinned.stops["request_id"] == job] if pinned is not None else None
+    if got is not None and len(got) and got["technician_id"].iloc[0] == technician:
+        return ("success", (f"Pinned {job} to {technician}: stop {int(got['sequence'].iloc[0])}, "
+                            f"starts {clock(epoch_date, got['start_s'].iloc[0])}."))
+    why = pinned.unassigned.set_index("request_id")["reason"].get(job, "") if pinned is not None else ""
+    where = f" (technician works in area {area_of.get(technician)})" if technician in area_of else ""
+    return ("warning", f"Pin {job} → {technician} could not be kept{': ' + why if why else ''}{where}")
+
+
+# --------------------------------------------------------------------------------------------
+# Exports
+
+
+EXPORT_MIME = {".csv": "text/csv", ".html": "text/html", ".geojson": "application/geo+json"}
+
+
+def export_files(plan: Plan, ds: Dataset, title: str) -> dict[str, bytes]:
+    """The plan's exports (route sheets CSV/HTML, GeoJSON, unassigned CSV) as downloadable bytes,
+    written by ``dispatch.exports`` into a temporary folder."""
+    frames = {"stops": plan.stops, "routes": plan.routes, "unassigned": plan.unassigned}
+    homes = {t.id: t.home_centre_id for t in ds.technicians}
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = export_plan(frames, ds.epoch_date, tmp, title, ds.network, homes)
+        return {p.name: p.read_bytes() for p in paths}
+
+
+def export_mime(name: str) -> str:
+    return EXPORT_MIME.get(Path(name).suffix, "text/plain")
