@@ -36,20 +36,19 @@ request ends either assigned, or unassigned with a reason code and a sentence.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
 
 import numpy as np
 
+from dispatch.dataset import Dataset
 from dispatch.hours import opening_start
-from dispatch.model import DAY_S, Centre, Dataset, Mode, Request, Technician
+from dispatch.model import DAY_S, Centre, Mode, Request, Technician
 from dispatch.network import CentreIndex, Network
+from dispatch.progress import Progress
 from dispatch.reasons import Reason
 from dispatch.rules import DEFAULT_RULES, Rules
 from dispatch.travel import DEFAULT_TRAVEL, HaversineTravel
-
-Progress = Callable[[str, int, int], None]
 
 
 @dataclass(frozen=True)

@@ -26,11 +26,12 @@ import numpy as np
 import pandas as pd
 
 from dispatch.assignment import AssignmentParams
+from dispatch.dataset import Dataset
 from dispatch.errors import DispatchError
-from dispatch.rules import DEFAULT_RULES, Rules
 from dispatch.hours import business_seconds, dispatch_clock_start, opening_start
-from dispatch.model import DAY_S, Centre, Dataset, Mode, Request, Technician, Tier
+from dispatch.model import DAY_S, Centre, Mode, Request, Technician, Tier
 from dispatch.network import Network
+from dispatch.rules import DEFAULT_RULES, Rules
 from dispatch.travel import DEFAULT_TRAVEL, HaversineTravel
 
 

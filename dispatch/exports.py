@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from dispatch.io import CST, _atomic_write
+from dispatch.io import CST
+from dispatch.tables import atomic_write
 from dispatch.network import Network
 
 SHEET_COLUMNS = [
@@ -104,7 +105,7 @@ def export_plan(frames: dict[str, pd.DataFrame], epoch_date: str, out: str | Pat
 
     def put(name: str, text: str) -> None:
         path = out / name
-        _atomic_write(path, lambda p: p.write_text(text, encoding="utf-8"))
+        atomic_write(path, lambda p: p.write_text(text, encoding="utf-8"))
         written.append(path)
 
     put("route_sheets.csv", sheet.to_csv(index=False, lineterminator="\n"))

@@ -10,12 +10,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
-from typing import TYPE_CHECKING
 
 from dispatch.errors import ModelError
-
-if TYPE_CHECKING:
-    from dispatch.network import Network
 
 DAY_S = 86_400
 
@@ -278,19 +274,3 @@ def parse_priority(value: str | int) -> Priority:
     if isinstance(value, str) and not value.strip().lstrip("-").isdigit():
         return Priority[value.strip().upper()]
     return Priority(int(value))
-
-
-@dataclass(frozen=True)
-class Dataset:
-    """A network, its roster and a set of calls, with the date of the epoch all times count from."""
-
-    network: Network
-    technicians: tuple[Technician, ...]
-    requests: tuple[Request, ...]
-    epoch_date: str  # ISO date (China Standard Time) whose midnight is t = 0
-    meta: tuple[tuple[str, str], ...] = ()  # provenance: preset, seed, generator parameters
-
-    @property
-    def meta_dict(self) -> dict[str, str]:
-        return dict(self.meta)
-

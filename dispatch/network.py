@@ -13,7 +13,7 @@ from dispatch.model import Centre, Tier
 from dispatch.travel import EARTH_RADIUS_M
 
 
-def _unit_vectors(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+def unit_vectors(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
     lon_r, lat_r = np.radians(lon), np.radians(lat)
     return np.column_stack(
         [np.cos(lat_r) * np.cos(lon_r), np.cos(lat_r) * np.sin(lon_r), np.sin(lat_r)]
@@ -34,14 +34,14 @@ class _Nearest:
 
         lon = np.array([c.lon for c in self.centres])
         lat = np.array([c.lat for c in self.centres])
-        return cKDTree(_unit_vectors(lon, lat))
+        return cKDTree(unit_vectors(lon, lat))
 
     def nearest(
         self, lon: np.ndarray, lat: np.ndarray, k: int = 1
     ) -> tuple[np.ndarray, np.ndarray]:
         """k nearest centres (by great circle) to each point: (centre positions, distance_m)."""
         k = min(k, len(self.centres))
-        chord, idx = self._index.query(_unit_vectors(np.asarray(lon), np.asarray(lat)), k=k)
+        chord, idx = self._index.query(unit_vectors(np.asarray(lon), np.asarray(lat)), k=k)
         dist_m = 2 * EARTH_RADIUS_M * np.arcsin(np.clip(chord / 2, 0, 1))
         return idx, dist_m
 

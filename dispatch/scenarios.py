@@ -28,10 +28,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from dispatch.coverage import coverage_report, demand_for
+from dispatch.dataset import Dataset
 from dispatch.errors import DispatchError
-from dispatch.rules import DEFAULT_RULES, Rules
-from dispatch.model import Centre, Dataset, Technician, Tier, TimeWindow
+from dispatch.kpis import kpis
+from dispatch.model import Centre, Technician, Tier, TimeWindow
 from dispatch.network import Network
+from dispatch.plan import PlanParams, make_plan
+from dispatch.rules import DEFAULT_RULES, Rules
 from dispatch.synthetic import DEFAULT_TIERS
 
 
@@ -330,8 +334,6 @@ def evaluate(base: Dataset, scenario: Scenario | None, options: CompareOptions =
     ("next_day") so base and scenario KPIs are computed over the same calls.
 
     A top-level function of picklable arguments, so a sweep can send it to a process pool or Dask."""
-    from dispatch.coverage import coverage_report, demand_for
-
     if scenario is None:
         applied = Applied(base)
         name = "base"
@@ -365,9 +367,6 @@ def evaluate(base: Dataset, scenario: Scenario | None, options: CompareOptions =
                            + sum(tiers[Tier(t)] * cost.centre_day[t - 1] for t in (1, 2, 3)))
     request_ids: tuple[str, ...] = ()
     if options.plan:
-        from dispatch.kpis import kpis
-        from dispatch.plan import PlanParams, make_plan
-
         params = PlanParams(day=options.day, seed=options.seed, rules=applied.rules)
         if options.routing_max_s is not None:
             params = replace(params, routing_max_s=options.routing_max_s,

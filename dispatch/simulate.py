@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from dispatch.baseline import BenchQueues, TechState, send_nearest_free
+from dispatch.dataset import Dataset
 from dispatch.errors import DispatchError, InputError
 from dispatch.hours import business_seconds, dispatch_clock_start, opening_start
 from dispatch.live import (
@@ -42,14 +43,14 @@ from dispatch.live import (
 )
 from dispatch.live.decision import NotServed, decide
 from dispatch.live.roster import LiveNetwork
-from dispatch.model import DAY_S, Centre, Dataset, Mode, Request, Technician
+from dispatch.model import DAY_S, Centre, Mode, Request, Technician
 from dispatch.network import Network
+from dispatch.progress import Progress
 from dispatch.reasons import Reason
 from dispatch.routing import RoutingParams, Stop
 from dispatch.rules import DEFAULT_RULES, Rules
 from dispatch.travel import DEFAULT_TRAVEL, HaversineTravel
 
-Progress = Callable[[str, int, int], None]
 POLICIES = ("optimiser", "baseline")
 
 

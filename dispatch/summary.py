@@ -6,7 +6,8 @@ from collections import Counter
 
 import pandas as pd
 
-from dispatch.model import Dataset, Tier
+from dispatch.dataset import Dataset
+from dispatch.model import Tier
 
 TIER_NAMES = {Tier.PROVINCE: "province", Tier.CITY: "city", Tier.COUNTY: "county"}
 

@@ -8,7 +8,7 @@ import pandas as pd
 from dispatch.coverage.location import LocationProblem, seat_cost_s
 from dispatch.errors import DispatchError
 from dispatch.model import Tier
-from dispatch.network import Network, _unit_vectors
+from dispatch.network import Network, unit_vectors
 from dispatch.travel import DEFAULT_TRAVEL, EARTH_RADIUS_M, HaversineTravel
 
 
@@ -24,7 +24,7 @@ def existing_sites(network: Network, demand: pd.DataFrame, level: int = 1) -> di
     codes = demand["adcode"].astype(str).to_numpy()
     pref = demand["prefecture_adcode"].astype(str).to_numpy() if "prefecture_adcode" in demand else None
     prov = demand["province_adcode"].astype(str).to_numpy()
-    xyz = _unit_vectors(demand["lon"].to_numpy(float), demand["lat"].to_numpy(float))
+    xyz = unit_vectors(demand["lon"].to_numpy(float), demand["lat"].to_numpy(float))
     known = set(codes)
     out: dict[str, str] = {}
     for c in sorted(network, key=lambda c: int(c.tier)):  # the higher tier names the site
@@ -38,7 +38,7 @@ def existing_sites(network: Network, demand: pd.DataFrame, level: int = 1) -> di
                 pool, limit_m = np.flatnonzero(prov == c.province_adcode), 30_000.0
             if not len(pool):
                 continue
-            chord, j = cKDTree(xyz[pool]).query(_unit_vectors(np.array([c.lon]), np.array([c.lat])), k=1)
+            chord, j = cKDTree(xyz[pool]).query(unit_vectors(np.array([c.lon]), np.array([c.lat])), k=1)
             if float(np.atleast_1d(chord)[0]) * EARTH_RADIUS_M > limit_m:
                 continue
             code = str(codes[pool[int(np.atleast_1d(j)[0])]])

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from dispatch.geodata import county_demand_weights, load_geography
 from dispatch.model import Tier
-from dispatch.network import Network, _unit_vectors
+from dispatch.network import Network, unit_vectors
 from dispatch.travel import DEFAULT_TRAVEL, EARTH_RADIUS_M, HaversineTravel
 
 
@@ -27,8 +28,8 @@ def nearest_travel_s(
         return np.full(n, np.inf), np.full(n, -1)
     clon = np.array([network.centres[i].lon for i in idx_all])
     clat = np.array([network.centres[i].lat for i in idx_all])
-    tree = cKDTree(_unit_vectors(clon, clat))
-    chord, j = tree.query(_unit_vectors(np.asarray(lon, float), np.asarray(lat, float)), k=1)
+    tree = cKDTree(unit_vectors(clon, clat))
+    chord, j = tree.query(unit_vectors(np.asarray(lon, float), np.asarray(lat, float)), k=1)
     dist_m = 2 * EARTH_RADIUS_M * np.arcsin(np.clip(chord / 2, 0, 1)) * travel.detour
     t = travel.time_s_from_distance(np.rint(dist_m).astype(np.int64), speed_class).astype(float)
     return t, idx_all[j]
@@ -115,8 +116,6 @@ def demand_for(network: Network, population: pd.DataFrame | None = None,
     The area is the network's provinces, or its one prefecture when every city/county centre
     lies in a single prefecture of a single province (the ``tiny`` preset); ``growth`` scales
     the weight per province adcode (a scenario's demand growth)."""
-    from dispatch.geodata import county_demand_weights, load_geography
-
     geo = load_geography()
     w = county_demand_weights(geo, population)
     counties = geo.counties.merge(w[["adcode", "weight"]], on="adcode", how="left").fillna({"weight": 0.0})

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dispatch.assignment import AssignmentResult
-from dispatch.model import Dataset
+from dispatch.dataset import Dataset
 from dispatch.network import CentreIndex, area_of_centre
 from dispatch.travel import DEFAULT_TRAVEL, HaversineTravel
 

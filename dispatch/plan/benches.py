@@ -6,9 +6,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from dispatch.assignment import Assignment, AssignmentParams, AssignmentResult
+from dispatch.dataset import Dataset
 from dispatch.hours import opening_start
 from dispatch.live.decision import RepairsAtHome
-from dispatch.model import DAY_S, Centre, Dataset, Mode, Request
+from dispatch.model import DAY_S, Centre, Mode, Request
 from dispatch.network import Network
 from dispatch.rules import Rules
 

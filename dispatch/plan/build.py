@@ -8,9 +8,10 @@ from dataclasses import replace
 import numpy as np
 
 from dispatch.assignment import Assignment
+from dispatch.dataset import Dataset
 from dispatch.hours import dispatch_clock_start
 from dispatch.live.roster import routing_technicians
-from dispatch.model import Dataset, Mode, Request, Technician
+from dispatch.model import Mode, Request, Technician
 from dispatch.plan.areas import Area
 from dispatch.plan.params import Pin
 from dispatch.routing import (

@@ -11,7 +11,8 @@ import numpy as np
 from dispatch.live import AreaFinder, LiveArea, NewCall
 from dispatch.live.decision import Dispatched, decide
 from dispatch.plan.benches import Benches
-from dispatch.plan.params import PlanParams, Progress
+from dispatch.plan.params import PlanParams
+from dispatch.progress import Progress
 from dispatch.routing import (
     RoutingParams,
     RoutingProblem,

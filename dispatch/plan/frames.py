@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 
 from dispatch.assignment import bench_turnaround
+from dispatch.dataset import Dataset
 from dispatch.hours import business_seconds, dispatch_clock_start
-from dispatch.model import Dataset, Mode
+from dispatch.model import Mode
 from dispatch.plan.benches import MAX_BENCH_WAIT_DAYS, book_bench_row, device_path
 from dispatch.reasons import Reason
 

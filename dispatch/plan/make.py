@@ -10,26 +10,27 @@ belong to the next day's plan: they are listed as unassigned with reason ``next_
 
 from __future__ import annotations
 
-import inspect
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import Executor
 from dataclasses import replace
 
 import numpy as np
 
 from dispatch.assignment import assign
+from dispatch.dataset import Dataset
 from dispatch.hours import dispatch_clock_start
-from dispatch.io import dataset_fingerprint
+from dispatch.tables import dataset_fingerprint
 from dispatch.live.roster import LiveNetwork
-from dispatch.model import DAY_S, Dataset, Mode, Request
+from dispatch.model import DAY_S, Mode, Request
 from dispatch.plan.areas import make_areas, reach_s
 from dispatch.plan.benches import Benches, with_collected
 from dispatch.plan.build import node_coordinates, routing_problem, with_pins
 from dispatch.plan.day import dispatch_day, violations_of
 from dispatch.plan.frames import assemble, routing_stats_frame
-from dispatch.plan.params import Pin, Plan, PlanParams, Progress
+from dispatch.plan.params import Pin, Plan, PlanParams
 from dispatch.plan.pins import assign_pinned, pinned_to_technician
+from dispatch.progress import Progress, noting
 from dispatch.travel import DEFAULT_TRAVEL, HaversineTravel
 
 
@@ -84,20 +85,6 @@ def make_plan(
     return Plan(dataset_fingerprint(dataset), params, *plan, timings, stats, day_problems, results)
 
 
-def noting(progress: Progress | None) -> Callable[..., None]:
-    """The caller's progress callback as ``(stage, done, total, note="")``: the running-KPI note
-    goes to a callback taking a ``note`` keyword (the CLI's bar and the dashboard do); a plain
-    (stage, done, total) callback is called without it."""
-    if progress is None:
-        return lambda stage, done, total, note="": None
-    try:
-        params = inspect.signature(progress).parameters.values()
-        takes_note = any(p.name == "note" or p.kind == p.VAR_KEYWORD for p in params)
-    except (TypeError, ValueError):  # a builtin without a signature
-        takes_note = False
-    if takes_note:
-        return lambda stage, done, total, note="": progress(stage, done, total, note=note)  # type: ignore[call-arg]
-    return lambda stage, done, total, note="": progress(stage, done, total)
 
 
 def requests_of_day(dataset: Dataset, day: int) -> tuple[list[Request], list[Request]]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import pandas as pd
@@ -14,8 +13,6 @@ from dispatch.routing import (
     RoutingResult,
 )
 from dispatch.rules import DEFAULT_RULES, Rules
-
-Progress = Callable[[str, int, int], None]
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,9 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from dispatch.assignment import Assignment, AssignmentParams, AssignmentResult
+from dispatch.dataset import Dataset
 from dispatch.errors import InputError
-from dispatch.model import Dataset, Mode
+from dispatch.model import Mode
 from dispatch.plan.benches import first_bench
 from dispatch.plan.params import Pin
 from dispatch.travel import HaversineTravel

@@ -19,7 +19,8 @@ import pandas as pd
 from dispatch.errors import DispatchError, ModelError
 from dispatch.geodata import load_geography
 from dispatch.hours import business_seconds, dispatch_clock_start
-from dispatch.io import centres_frame, read_dataset, technicians_frame
+from dispatch.io import read_dataset
+from dispatch.tables import centres_frame, technicians_frame
 from dispatch.kpis import kpis
 from dispatch.live import FROZEN_STATES, InsertionOption, LiveArea, NewCall
 from dispatch.live.decision import Dispatched, decide
