@@ -13,17 +13,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
+from dispatch.live import LiveArea, NewCall
 from dispatch.model import Centre, Mode, Priority, Request, Technician, Tier, TimeWindow
 from dispatch.network import Network
+from dispatch.routing import BreakRule, RoutingProblem, RoutingTechnician, RoutingVisit
 from dispatch.travel import DEFAULT_TRAVEL
-
-if TYPE_CHECKING:
-    from dispatch.live import LiveArea, NewCall
-    from dispatch.routing import BreakRule, RoutingProblem, RoutingTechnician, RoutingVisit
 
 H = 3600
 EPOCH = "2026-03-02"  # a Monday; t = 0 is its midnight, China Standard Time
@@ -114,24 +112,18 @@ def line(xs: Sequence[int], classes: int = 1) -> tuple[np.ndarray, np.ndarray]:
 def routing_tech(id: str, node: int = 0, start: int = 0, end: int = 10 * H, level: int = 3,
                  skills: frozenset[str] = ALL, brk: BreakRule | None = None, **kw: Any) -> RoutingTechnician:
     """A routing technician starting and ending at ``node``, on shift ``start``..``end`` (s)."""
-    from dispatch.routing import RoutingTechnician
-
     return RoutingTechnician(id, node, node, start, end, level, skills, brk, kw.pop("speed_class", 0), **kw)
 
 
 def visit(id: str, node: int, service: int = 600, ws: int = 0, we: int = 10 * H, level: int = 1,
           skill: str | None = None, priority: int = 1, deadline: int | None = None, **kw: Any) -> RoutingVisit:
     """A visit at ``node`` with ``service`` seconds of work, to start in ``ws``..``we``."""
-    from dispatch.routing import RoutingVisit
-
     return RoutingVisit(id, node, service, ws, we, level, skill, priority, deadline, **kw)
 
 
 def line_problem(xs: Sequence[int], techs: Iterable[RoutingTechnician],
                  visits: Iterable[RoutingVisit]) -> RoutingProblem:
     """A routing problem on the nodes of :func:`line`, named n0, n1, ..."""
-    from dispatch.routing import RoutingProblem
-
     t, d = line(xs)
     return RoutingProblem(t, d, tuple(techs), tuple(visits), tuple(f"n{i}" for i in range(len(xs))))
 
@@ -146,9 +138,6 @@ def live_area(n_techs: int = 2, break_rule: bool = True, clock_s: int = 8 * H) -
     """An empty live area at ``clock_s`` with technicians T1, T2, ... alternately at S1 and S2,
     on shift 08-18 with a 30-minute break from 12-14 (unless ``break_rule`` is off); T1 does
     level 2, the others level 1, all products."""
-    from dispatch.live import LiveArea
-    from dispatch.routing import BreakRule, RoutingProblem, RoutingTechnician
-
     lon = np.array([c[0] for c in LIVE_CENTRES])
     lat = np.array([c[1] for c in LIVE_CENTRES])
     travel_s, distance_m = DEFAULT_TRAVEL.matrices(lon, lat)
@@ -164,8 +153,6 @@ def new_call(cid: str, lon: float, lat: float, at_s: int, level: int = 1, window
              service_min: int = 30, priority: int = 1, deadline: bool = True, later_h: float = 0.0) -> NewCall:
     """A call at ``at_s`` whose customer is free ``later_h`` hours later for ``window_h`` hours;
     with ``deadline`` a technician must set off within the hour of the window's start."""
-    from dispatch.live import NewCall
-
     start = at_s + int(later_h * H)  # the customer may only be free later
     return NewCall(cid, lon, lat, service_min * 60, start, start + int(window_h * H), level, None, priority,
                    release_s=at_s, dispatch_deadline_s=start + H if deadline else None)
