@@ -338,7 +338,7 @@ def test_board_urgent_insert_and_drop_out(plan):
     on_time = eta[eta["meets_deadline"]]
     assert list(on_time["eta_min"]) == sorted(on_time["eta_min"]), "ranked by ETA"
     assert any("ranked by ETA" in m.value for m in at.markdown)
-    next(b for b in at.button if b.label == "Insert with the best ETA").click().run()
+    next(b for b in at.button if b.label == "Insert: the planner's decision").click().run()
     assert not at.exception, at.exception
     best = _frame(at, "rank", "eta_min").iloc[0]
     assert any(s.value.startswith("Inserted URG-") and best["technician_id"] in s.value for s in at.success), \
@@ -363,7 +363,7 @@ def test_eta_and_dropout_frames(plan, area):
 
     area_live = live.live_area(plan, area, "330500", 12 * 3600)
     c = area.network["C330500"]
-    call = live.urgent_call("U1", c.lon + 0.01, c.lat, 1, 3, 30, 12 * 3600, 0)
+    call = live.urgent_call("U1", c.lon + 0.01, c.lat, 1, 3, 30, 12 * 3600, c)
     options = area_live.urgent_options(call)
     frame = live.eta_frame(options, area.epoch_date, 12 * 3600)
     assert len(frame) == len(options) and frame["rank"].tolist() == list(range(1, len(options) + 1))
@@ -381,6 +381,30 @@ def test_eta_and_dropout_frames(plan, area):
 
 # --------------------------------------------------------------------------------------------
 # Simulation builders
+
+
+def test_the_boards_urgent_call_falls_due_by_opening_hours():
+    """An urgent call on the board half an hour before its centre closes is due 30 minutes after
+    the next opening (the rule book's deadline), not an hour after the call."""
+    from dispatch.rules import DEFAULT_RULES
+
+    sample = data.load_demo("sample")
+    c = sample.network["C330500"]
+    at = c.opening.end_s - 1800  # 18:30 at the sample's city centre (open 09:00-19:00)
+    call = live.urgent_call("U2", c.lon, c.lat, 1, 3, 30, at, c)
+    assert call.dispatch_deadline_s == 86_400 + c.opening.start_s + 1800
+    assert call.dispatch_deadline_s == DEFAULT_RULES.dispatch_deadline(c, at) != at + 3600
+
+
+def test_the_boards_urgent_call_is_the_one_decision(plan, area):
+    """The board's urgent call is decided by dispatch.live.decide over the nearest areas: the
+    technician it names is the first of the ETA table for an urgent call."""
+    c = area.network["C330500"]
+    decision = live.decide_urgent(plan, area, "U3", c.lon + 0.01, c.lat, 1, 3, 30, 12 * 3600)
+    ranked = live.ranked_by_eta(decision)
+    assert ranked, "someone can take an urgent call next to the city centre at noon"
+    assert decision.technician_id == ranked[0].technician_id
+    assert {x.area for x in decision.alternatives} >= {"330500"}
 
 
 def test_sim_calls_regenerates_a_preset_and_truncates_others():

@@ -112,25 +112,21 @@ with tab_live:
             prio = d.selectbox("priority", sorted(F.PRIORITY_LABELS, reverse=True), format_func=F.PRIORITY_LABELS.get)
             service = st.number_input("service (min)", 10, 240, 45, step=5)
             rank = st.form_submit_button("Rank technicians by ETA")
-            insert = st.form_submit_button("Insert with the best ETA")
+            insert = st.form_submit_button("Insert: the planner's decision")
         if rank or insert:
-            area_key = live.area_at(sel.area, lon, lat)
-            if area_key not in plan.area_problems:
-                st.warning(f"No routing area {area_key} in this plan (no calls were routed there today).")
+            decision = live.decide_urgent(plan, sel.area, f"URG-{now_s}", lon, lat, level, prio, service, now_s)
+            options = live.ranked_by_eta(decision)
+            if not options:
+                st.warning("Nobody can take this call today without breaking a promise.")
             else:
-                area = live.live_area(plan, sel.area, area_key, now_s)
-                call = live.urgent_call(f"URG-{now_s}", lon, lat, level, prio, service, now_s, sel.day)
-                options = area.urgent_options(call)
-                if not options:
-                    st.warning("Nobody can take this call today without breaking a promise.")
-                else:
-                    st.markdown(f"**{len(options)} technician(s) ranked by ETA** (area {area_key}):")
-                    st.dataframe(live.eta_frame(options, sel.area.epoch_date, now_s), hide_index=True,
-                                 width="stretch", key="eta_table")
-                if insert:
-                    kind, text = live.insertion_message(area.insert(call), call.id, sel.area.epoch_date)
-                    getattr(st, kind)(text)
-                    st.caption("The insertion is shown on this live view; the stored plan is unchanged.")
+                areas = sorted({x.area for x in decision.alternatives})
+                st.markdown(f"**{len(options)} technician(s) ranked by ETA** (area {', '.join(areas)}):")
+                st.dataframe(live.eta_frame(options, sel.area.epoch_date, now_s), hide_index=True,
+                             width="stretch", key="eta_table")
+            if insert:
+                kind, text = live.insertion_message(decision, f"URG-{now_s}", sel.area.epoch_date)
+                getattr(st, kind)(text)
+                st.caption("The insertion is shown on this live view; the stored plan is unchanged.")
         with st.form("dropout_form"):
             left = jobs.remaining_jobs(plan, now_s)
             who = st.selectbox("Technician who drops out now",
