@@ -63,9 +63,5 @@ class InputError(DispatchError):
     message says what would be valid. The CLI exits with the invalid-input code."""
 
 
-class InfeasibleError(DispatchError):
-    """The solver was asked something that cannot be satisfied and no fallback applies."""
-
-
 class BenchmarkDataError(DispatchError):
     """A benchmark instance file is malformed."""

@@ -143,10 +143,6 @@ class Geography:
     prefectures: "pd.DataFrame"
     counties: "pd.DataFrame"
 
-    def province_name(self, adcode: str) -> str:
-        hit = self.provinces.loc[self.provinces["adcode"] == adcode, "name"]
-        return str(hit.iloc[0]) if len(hit) else adcode
-
 
 def cache_dir() -> Path:
     return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "repair-dispatch")

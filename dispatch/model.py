@@ -98,9 +98,6 @@ class TimeWindow:
     def duration_s(self) -> int:
         return self.end_s - self.start_s
 
-    def contains(self, t_s: int) -> bool:
-        return self.start_s <= t_s <= self.end_s
-
 
 @dataclass(frozen=True, slots=True)
 class Centre:
@@ -260,17 +257,3 @@ class Request:
                 (self.window.start_s, self.window.end_s),
                 "a customer window that ends after the call was made",
             )
-
-    @property
-    def needs_travel(self) -> bool:
-        return self.mode in TRAVELLING_MODES
-
-
-def parse_mode(value: str) -> Mode:
-    return Mode(value)
-
-
-def parse_priority(value: str | int) -> Priority:
-    if isinstance(value, str) and not value.strip().lstrip("-").isdigit():
-        return Priority[value.strip().upper()]
-    return Priority(int(value))

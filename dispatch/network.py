@@ -75,14 +75,6 @@ class Network(_Nearest):
     def __getitem__(self, centre_id: str) -> Centre:
         return self.by_id[centre_id]
 
-    @cached_property
-    def children(self) -> dict[str, tuple[str, ...]]:
-        kids: dict[str, list[str]] = {c.id: [] for c in self.centres}
-        for c in self.centres:
-            if c.parent_id is not None:
-                kids[c.parent_id].append(c.id)
-        return {k: tuple(v) for k, v in kids.items()}
-
     def chain(self, centre_id: str) -> tuple[Centre, ...]:
         """The centre and its ancestors up to tier 1: the escalation path."""
         out = [self[centre_id]]
@@ -95,9 +87,6 @@ class Network(_Nearest):
 
     def counts_by_tier(self) -> dict[Tier, int]:
         return {t: sum(1 for c in self.centres if c.tier == t) for t in Tier}
-
-    def replace_centres(self, centres: Iterable[Centre]) -> Network:
-        return Network(tuple(centres))
 
 
 def hierarchy_problems(centres: Iterable[Centre]) -> list[tuple[str, object, str]]:

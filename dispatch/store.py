@@ -247,10 +247,6 @@ class Store:
         return StoredScenario(row.id, row.name, row.created_at, row.description,
                               json.loads(row.base_json), json.loads(row.spec_json))
 
-    def delete_scenario(self, name: str) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(delete(scenarios).where(scenarios.c.name == name))
-
     # ---- call-intake service log (added beside plans and scenarios; nothing above changes) ----
 
     def append_service_entry(self, scope: str, kind: str, key: str, at_s: int,
