@@ -29,7 +29,7 @@ from dispatch.assignment import AssignmentParams
 from dispatch.dataset import Dataset
 from dispatch.errors import DispatchError
 from dispatch.hours import business_seconds, dispatch_clock_start, opening_start
-from dispatch.model import DAY_S, Centre, Mode, Request, Technician, Tier
+from dispatch.model import DAY_S, Centre, Mode, RepairLevel, Request, Technician, Tier
 from dispatch.network import Network
 from dispatch.rules import DEFAULT_RULES, Rules
 from dispatch.travel import DEFAULT_TRAVEL, HaversineTravel
@@ -243,7 +243,7 @@ def _repair(
     at_station_s: int,
 ) -> None:
     bench_s = params.rules.bench_s(r.level)
-    if r.level == 1 and station.can_repair(1) and BenchQueues.fits(station, bench_s):
+    if r.level == RepairLevel.SIMPLE and station.can_repair(r.level) and BenchQueues.fits(station, bench_s):
         done = benches.repair(station, at_station_s, bench_s)
         back = done
         repair_centre = station

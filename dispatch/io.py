@@ -30,6 +30,7 @@ from dispatch.model import (
     CHINA_LAT_RANGE,
     CHINA_LON_RANGE,
     DAY_S,
+    LEVELS,
     Centre,
     Mode,
     Priority,
@@ -217,7 +218,7 @@ def _parse_levels(s: str) -> frozenset[int]:
         levels = frozenset(int(p) for p in s.replace(",", ";").split(";") if p.strip())
     except ValueError:
         raise ValueError("repair levels separated by ';', e.g. 1;2") from None
-    if not levels or not levels <= {1, 2, 3}:
+    if not levels or not levels <= set(LEVELS):
         raise ValueError("repair levels among 1, 2, 3 separated by ';', e.g. 1;2")
     return levels
 

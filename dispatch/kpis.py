@@ -35,6 +35,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from dispatch.model import Tier
 from dispatch.rules import DEFAULT_RULES
 
 TRAVELLING = ("onsite", "pickup")
@@ -84,7 +85,7 @@ def kpis(outcomes: pd.DataFrame, workload: pd.DataFrame | None = None,
         collected = (onsite["visit_mode"] == "pickup") & (onsite["unassigned_reason"] == "")
         out["onsite_collected_share"] = float(collected.mean()) if len(onsite) else math.nan
     bench = outcomes["repair_tier"].dropna()
-    for tier in (1, 2, 3):
+    for tier in Tier:
         out[f"bench_share_tier{tier}"] = float((bench == tier).mean()) if len(bench) else math.nan
     out["unassigned"] = float((outcomes["unassigned_reason"] != "").sum())
     if workload is not None and len(workload):

@@ -35,6 +35,10 @@ class RepairLevel(IntEnum):
     BOARD = 3
 
 
+# The repair levels and tiers, in order (where code needs "every level" or "every tier").
+LEVELS: tuple[int, ...] = tuple(int(level) for level in RepairLevel)
+
+
 class Mode(StrEnum):
     ONSITE = "onsite"  # a technician travels and repairs at the customer
     PICKUP = "pickup"  # a technician collects the device; bench repair; device returned
@@ -186,7 +190,7 @@ class Technician:
             self.home_centre_id,
             "the id of the centre the technician starts and ends at",
         )
-        _require(self.max_level in (1, 2, 3), e, "max_level", self.max_level, "1, 2 or 3")
+        _require(self.max_level in LEVELS, e, "max_level", self.max_level, "1, 2 or 3")
         _require(
             0 <= self.shift.start_s and self.shift.end_s <= DAY_S and self.shift.duration_s > 0,
             e,
@@ -239,7 +243,7 @@ class Request:
             "an integer number of seconds >= 0 since the dataset epoch",
         )
         _check_lon_lat(e, self.lon, self.lat)
-        _require(self.level in (1, 2, 3), e, "level", self.level, "1, 2 or 3")
+        _require(self.level in LEVELS, e, "level", self.level, "1, 2 or 3")
         _require(isinstance(self.mode, Mode), e, "mode", self.mode, "onsite, pickup or walkin")
         _require(isinstance(self.priority, Priority), e, "priority", self.priority, "1, 2 or 3")
         _require(

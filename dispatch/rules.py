@@ -18,7 +18,8 @@ from dispatch.model import Centre, Mode, Priority, RepairLevel
 
 
 def _frozen(mapping: dict) -> Mapping:  # type: ignore[type-arg]
-    return MappingProxyType(dict(mapping))
+    """A read-only mapping keyed by plain ints (levels, priorities print and store as numbers)."""
+    return MappingProxyType({int(k): v for k, v in mapping.items()})
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,7 @@ class Rules:
     # A repaired device back at the station -> back with the customer.
     return_s: int = 4 * 3600
     # Board-level work never happens at the customer.
-    onsite_max_level: int = RepairLevel.MODULE
+    onsite_max_level: int = int(RepairLevel.MODULE)
     # Assignment rule 7: an on-site call nobody able to repair it on site can reach (or set off
     # for within the hour) is collected for the bench, with a hand-over at the door.
     collect_onsite: bool = True

@@ -32,7 +32,7 @@ from dispatch.coverage import coverage_report, demand_for
 from dispatch.dataset import Dataset
 from dispatch.errors import DispatchError
 from dispatch.kpis import kpis
-from dispatch.model import Centre, Technician, Tier, TimeWindow
+from dispatch.model import LEVELS, Centre, Technician, Tier, TimeWindow
 from dispatch.network import Network
 from dispatch.plan import PlanParams, make_plan
 from dispatch.rules import DEFAULT_RULES, Rules
@@ -146,7 +146,7 @@ def apply(base: Dataset, scenario: Scenario, seed: int = 0, rules: Rules = DEFAU
     courier = dict(scenario.courier_h)
     bench = dict(scenario.bench_hours)
     for k in bench:
-        if not (k in centres or k.isdigit() and int(k) in (1, 2, 3)):
+        if not (k in centres or k.isdigit() and int(k) in tuple(Tier)):
             errors.append(f"bench_hours: {k!r} is neither a tier (1, 2, 3) nor a centre id; {_valid_ids(k, centres)}")
         elif bench[k] < 0:
             errors.append(f"bench_hours: {k!r} = {bench[k]} is negative; expected hours >= 0")
@@ -154,7 +154,7 @@ def apply(base: Dataset, scenario: Scenario, seed: int = 0, rules: Rules = DEFAU
         if tier not in (2, 3) or not hours >= 0:
             errors.append(f"courier_h: tier {tier} -> {hours}; expected tier 2 or 3 and hours >= 0")
     for tier, levels in caps.items():
-        if tier not in (1, 2, 3) or not levels or not set(levels) <= {1, 2, 3}:
+        if tier not in tuple(Tier) or not levels or not set(levels) <= set(LEVELS):
             errors.append(f"capabilities: tier {tier} -> {list(levels)}; expected tier 1-3 and levels among 1, 2, 3")
     if errors:
         raise DispatchError("; ".join(errors))
@@ -276,7 +276,7 @@ def apply(base: Dataset, scenario: Scenario, seed: int = 0, rules: Rules = DEFAU
     # Warn when a province is left without a centre able to repair some level.
     for prov in sorted(provinces):
         levels = set().union(*[c.levels for c in network if c.province_adcode == prov] or [set()])
-        missing = {1, 2, 3} - levels
+        missing = set(LEVELS) - levels
         if missing:
             warnings.append(f"province {prov} has no centre able to repair level(s) {sorted(missing)}")
     staffed = Counter(t.home_centre_id for t in techs_out)
@@ -349,9 +349,9 @@ def evaluate(base: Dataset, scenario: Scenario | None, options: CompareOptions =
     m = int(options.minutes)
     w = demand["weight"].to_numpy(float)
     out: dict[str, float] = {}
-    for level in (1, 2, 3):
+    for level in LEVELS:
         out[f"coverage_level{level}_{m}min"] = float(nat[f"level{level}_within_{m}min"])
-    for tier in (1, 2, 3):
+    for tier in Tier:
         out[f"coverage_tier{tier}_{m}min"] = float(nat[f"tier{tier}_within_{m}min"])
     for level in (2, 3):
         ta = rep.counties[f"level{level}_turnaround_h"].to_numpy(float)
@@ -359,12 +359,12 @@ def evaluate(base: Dataset, scenario: Scenario | None, options: CompareOptions =
         out[f"est_turnaround_level{level}_h"] = float(np.average(ta[ok], weights=w[ok])) if ok.any() and w[ok].sum() else math.nan
     tiers = net.counts_by_tier()
     out["centres"] = float(len(net))
-    for tier in (1, 2, 3):
+    for tier in Tier:
         out[f"centres_tier{tier}"] = float(tiers[Tier(tier)])
     out["technicians"] = float(len(ds.technicians))
     cost = options.cost
     out["cost_per_day"] = (len(ds.technicians) * cost.technician_day
-                           + sum(tiers[Tier(t)] * cost.centre_day[t - 1] for t in (1, 2, 3)))
+                           + sum(tiers[Tier(t)] * cost.centre_day[t - 1] for t in Tier))
     request_ids: tuple[str, ...] = ()
     if options.plan:
         params = PlanParams(day=options.day, seed=options.seed, rules=applied.rules)

@@ -43,7 +43,7 @@ from dispatch.live import (
 )
 from dispatch.live.decision import NotServed, decide
 from dispatch.live.roster import LiveNetwork
-from dispatch.model import DAY_S, Centre, Mode, Request, Technician
+from dispatch.model import DAY_S, Centre, Mode, RepairLevel, Request, Technician
 from dispatch.network import Network
 from dispatch.progress import Progress
 from dispatch.reasons import Reason
@@ -157,7 +157,7 @@ class _World:
             return None
         if self.p.policy == "baseline":
             # Fixed escalation: level 1 where it is, anything else to the provincial lab.
-            if level == 1 and 0 in capable:
+            if level == RepairLevel.SIMPLE and 0 in capable:
                 return 0
             return len(chain) - 1 if (len(chain) - 1) in capable else capable[-1]
         # Optimiser: the capable centre that finishes soonest with the queues as they stand.

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from dispatch.geodata import county_demand_weights, load_geography
-from dispatch.model import Tier
+from dispatch.model import LEVELS, Tier
 from dispatch.network import Network, unit_vectors
 from dispatch.travel import DEFAULT_TRAVEL, EARTH_RADIUS_M, HaversineTravel
 
@@ -45,7 +45,7 @@ def coverage_table(
     lon, lat = demand["lon"].to_numpy(float), demand["lat"].to_numpy(float)
     w = demand["weight"].to_numpy(float)
     cols: dict[str, np.ndarray] = {}
-    for level in (1, 2, 3):
+    for level in LEVELS:
         mask = np.array([c.can_repair(level) for c in network])
         t, _ = nearest_travel_s(network, lon, lat, mask, travel)
         cols[f"level{level}"] = t <= limit_s
@@ -160,7 +160,7 @@ def coverage_report(network: Network, demand: pd.DataFrame, minutes: float = 60.
     timings["table"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     dist = None
-    for level in (1, 2, 3):
+    for level in LEVELS:
         d = travel_time_distribution(network, demand, level, travel).rename(columns={"share": f"level{level}"})
         dist = d if dist is None else dist.merge(d, on="bin")
     timings["distribution"] = time.perf_counter() - t0
@@ -168,7 +168,7 @@ def coverage_report(network: Network, demand: pd.DataFrame, minutes: float = 60.
     lon, lat = demand["lon"].to_numpy(float), demand["lat"].to_numpy(float)
     per = demand[[c for c in ("adcode", "name", "province_adcode", "weight") if c in demand]].copy()
     ids = np.array([c.id for c in network.centres] + [""])
-    for level in (1, 2, 3):
+    for level in LEVELS:
         mask = np.array([c.can_repair(level) for c in network])
         t, idx = nearest_travel_s(network, lon, lat, mask, travel)
         per[f"level{level}_centre"] = ids[idx]  # idx -1 -> "" (no capable centre)

@@ -12,6 +12,7 @@ import pandas as pd
 import shapely
 
 from dispatch.model import (
+    LEVELS,
     Centre,
     Technician,
     Tier,
@@ -44,7 +45,7 @@ class TierParams:
 DEFAULT_TIERS: Mapping[Tier, TierParams] = MappingProxyType(
     {
         # Provincial lab: board-level repairs; long hours; staffed 10-30.
-        Tier.PROVINCE: TierParams(frozenset({1, 2, 3}), 120.0, 9.0, 21.0, 0.0, 10, 30),
+        Tier.PROVINCE: TierParams(frozenset(LEVELS), 120.0, 9.0, 21.0, 0.0, 10, 30),
         # Prefecture-city centre: module swaps; overnight express to the province.
         Tier.CITY: TierParams(frozenset({1, 2}), 40.0, 9.0, 19.0, 14.0, 4, 10),
         # County station: simple repairs; a same-day shuttle to the city centre.
