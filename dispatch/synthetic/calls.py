@@ -18,6 +18,7 @@ from dispatch.model import (
     TimeWindow,
 )
 from dispatch.progress import Progress
+from dispatch.rules import DEFAULT_RULES
 from dispatch.synthetic.network import seconds_of_hours
 
 
@@ -37,18 +38,21 @@ class CallParams:
         default_factory=lambda: MappingProxyType({"onsite": 0.25, "pickup": 0.35, "walkin": 0.40})
     )
     priority_mix: tuple[float, float, float] = (0.80, 0.15, 0.05)  # normal, high, urgent
-    onsite_max_level: int = 2  # board-level work never happens at the customer
+    # The rule book's limit and intake values are the centres of the generator's draws (a
+    # service time is jittered around them).
+    onsite_max_level: int = DEFAULT_RULES.onsite_max_level
     product_mix: Mapping[str, float] = field(
         default_factory=lambda: MappingProxyType({"phone": 0.85, "tablet": 0.10, "wearable": 0.05})
     )
-    onsite_service_min: tuple[float, float] = (30.0, 75.0)  # median by level 1, 2
-    pickup_service_min: float = 10.0  # hand-over at the door
+    onsite_service_min: tuple[float, float] = tuple(  # median by level 1, 2
+        DEFAULT_RULES.onsite_service_s_by_level[level] / 60 for level in (1, 2))  # type: ignore[assignment]
+    pickup_service_min: float = DEFAULT_RULES.pickup_service_s / 60  # hand-over at the door
     window_h: Mapping[Priority, float] = field(
         default_factory=lambda: MappingProxyType(
-            {Priority.NORMAL: 4.0, Priority.HIGH: 3.0, Priority.URGENT: 2.0}
-        )
+            {Priority(p): s / 3600 for p, s in DEFAULT_RULES.window_s_by_priority.items()})
     )
-    customer_open_h: tuple[float, float] = (8.0, 21.0)  # customers accept visits in these hours
+    # Customers accept visits in these hours.
+    customer_open_h: tuple[float, float] = tuple(s / 3600 for s in DEFAULT_RULES.customer_hours_s)  # type: ignore[assignment]
     # A call after this hour is booked for the next morning: too late to be visited today.
     same_day_cutoff_h: float = 16.0
     near_seat_share: float = 0.7  # share of calls clustered around the county seat (urban core)
