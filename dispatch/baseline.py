@@ -31,6 +31,7 @@ from dispatch.errors import DispatchError
 from dispatch.hours import business_seconds, dispatch_clock_start, opening_start
 from dispatch.model import DAY_S, Centre, Mode, RepairLevel, Request, Technician, Tier
 from dispatch.network import Network
+from dispatch.reasons import Reason
 from dispatch.rules import DEFAULT_RULES, Rules
 from dispatch.travel import DEFAULT_TRAVEL, HaversineTravel
 
@@ -163,7 +164,7 @@ def baseline_plan(
             continue
         chosen = send_nearest_free(states[station.province_adcode], r, clock, travel)
         if chosen is None:
-            row["unassigned_reason"] = "no_free_technician"
+            row["unassigned_reason"] = Reason.NO_FREE_TECHNICIAN
             continue
         st, depart_s, arrive_s, end_s = chosen
         row["dispatch_s"] = depart_s
@@ -251,7 +252,7 @@ def _repair(
         chain = net.chain(station.id)
         province = chain[-1]
         if province.tier != Tier.PROVINCE or not province.can_repair(r.level) or not BenchQueues.fits(province, bench_s):
-            row["unassigned_reason"] = "no_capable_centre"
+            row["unassigned_reason"] = Reason.NO_CAPABLE_CENTRE
             return
         arrive = _courier(net, chain, at_station_s, params.courier_cutoff_s)
         done = benches.repair(province, arrive, bench_s)

@@ -35,6 +35,7 @@ from dispatch.kpis import kpis
 from dispatch.model import LEVELS, Centre, Technician, Tier, TimeWindow
 from dispatch.network import Network
 from dispatch.plan import PlanParams, make_plan
+from dispatch.reasons import Reason
 from dispatch.rules import DEFAULT_RULES, Rules
 from dispatch.synthetic import DEFAULT_TIERS
 
@@ -396,7 +397,7 @@ def _same_calls(outcomes: pd.DataFrame, ds: Dataset, base_ids: Sequence[str] | N
              "priority": int(req[rid].priority), "province_adcode": req[rid].county_adcode[:2] + "0000",
              "centre_id": "", "created_s": req[rid].created_s, "clock_start_s": req[rid].created_s,
              "dispatch_s": np.nan, "completion_s": np.nan, "repair_tier": np.nan,
-             "repair_centre_id": None, "est_turnaround_s": np.nan, "unassigned_reason": "next_day"}
+             "repair_centre_id": None, "est_turnaround_s": np.nan, "unassigned_reason": Reason.NEXT_DAY}
             for rid in missing if rid in req]
     return pd.concat([outcomes, pd.DataFrame(rows)], ignore_index=True)
 
