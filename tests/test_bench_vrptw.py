@@ -13,8 +13,8 @@ from dispatch.bench.vrptw import (
     read_instance,
     run_benchmark,
     to_problem,
-    vrptw_command,
 )
+from dispatch.cli import cli
 from dispatch.errors import BenchmarkDataError
 
 TINY = """TINY
@@ -56,8 +56,8 @@ def test_folder_of_instances_runs_through_the_cli(tmp_path):
     (tmp_path / "TINY.txt").write_text(TINY)
     (tmp_path / "bks.csv").write_text("instance,vehicles,distance\nTINY,2,30.0\n")
     out = tmp_path / "out.json"
-    res = CliRunner().invoke(vrptw_command, ["--set", str(tmp_path), "--time-limit", "0.3", "--engine", "ortools",
-                                             "--json", str(out)])
+    res = CliRunner().invoke(cli, ["bench", "vrptw", "--set", str(tmp_path), "--time-limit", "0.3",
+                                   "--engine", "ortools", "--json", str(out)])
     assert res.exit_code == 0, res.output
     doc = json.loads(out.read_text())
     row = doc["instances"][0]

@@ -1,4 +1,7 @@
-"""Shared pieces of the benchmark runners: machine facts, peak memory, JSON output, tables."""
+"""Shared pieces of the benchmark runners: machine facts, peak memory, JSON output.
+
+Runners take parameters and an optional progress callback and return dicts (plus formatted
+tables); the `dispatch bench ...` commands parse the options, pass a progress callback and print."""
 
 from __future__ import annotations
 
@@ -8,19 +11,20 @@ import platform
 import resource
 import sys
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 
 def machine_info() -> dict[str, Any]:
-    import ortools
+    from importlib import metadata  # parses e-mail headers: 30 ms `dispatch --help` need not pay
 
     return {
         "python": sys.version.split()[0],
         "platform": platform.platform(),
         "cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
-        "ortools": ortools.__version__,
+        "ortools": metadata.version("ortools"),
     }
 
 
@@ -52,3 +56,7 @@ def write_json(path: str | Path | None, doc: dict[str, Any]) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"machine": machine_info(), **doc}, indent=2, default=str) + "\n")
+
+
+Log = Callable[[str], None]
+"""A runner's progress callback: one line of text about the case it starts or has finished."""

@@ -9,20 +9,22 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
+from typing import Any
 
-import click
-
-from dispatch.bench.common import cpu_s, peak_rss_mib, write_json
+from dispatch.baseline import BaselineParams, baseline_plan
+from dispatch.bench.common import cpu_s, peak_rss_mib
+from dispatch.executor import executor
+from dispatch.kpis import format_kpis, kpis
+from dispatch.plan import PlanParams, make_plan, reach_s
+from dispatch.progress import Progress
+from dispatch.synthetic import GeneratorParams, generate, with_calls_per_day
 
 
 def run_plan_bench(preset: str, seed: int, calls_per_day: float | None, workers: int | None,
-                   scheduler: str | None, time_limit: float | None, progress=None) -> dict:  # type: ignore[no-untyped-def]
-    from dispatch.baseline import BaselineParams, baseline_plan
-    from dispatch.executor import executor
-    from dispatch.kpis import kpis
-    from dispatch.plan import PlanParams, make_plan, reach_s
-    from dispatch.synthetic import GeneratorParams, generate, with_calls_per_day
-
+                   scheduler: str | None, time_limit: float | None,
+                   progress: Progress | None = None) -> dict[str, Any]:
+    """Generate a day, plan it (``progress`` gets the planner's (stage, done, total, note)
+    callbacks), run the baseline on it; stage timings, memory and both KPI columns."""
     gen_params = GeneratorParams()
     if calls_per_day is not None:
         gen_params = with_calls_per_day(gen_params, calls_per_day)
@@ -59,54 +61,25 @@ def run_plan_bench(preset: str, seed: int, calls_per_day: float | None, workers:
     }
 
 
-def _print(doc: dict) -> None:
-    from dispatch.kpis import format_kpis
-
-    click.echo(f"\n{doc['preset']} seed {doc['seed']}: {doc['calls']} calls, {doc['centres']} centres, "
-               f"{doc['technicians']} technicians, {doc['areas']} areas, {doc['routed_visits']} visits routed, "
-               f"checker violations: {doc['checker_violations']}")
-    click.echo("stages (s): " + ", ".join(f"{k} {v:.2f}" for k, v in doc["stages_s"].items()))
-    click.echo(f"wall {doc['wall_s']:.1f} s, cpu {doc['cpu_s']:.1f} s, peak memory {doc['peak_rss_mib']:.0f} MiB "
-               f"(this process + largest child), slowest area {doc['slowest_area_s']:.1f} s")
-    click.echo(format_kpis(doc["kpis"]))
+def format_run(doc: dict[str, Any]) -> str:
+    """One run of ``run_plan_bench`` as `dispatch bench national|province` prints it."""
+    lines = [
+        (f"\n{doc['preset']} seed {doc['seed']}: {doc['calls']} calls, {doc['centres']} centres, "
+         f"{doc['technicians']} technicians, {doc['areas']} areas, {doc['routed_visits']} visits routed, "
+         f"checker violations: {doc['checker_violations']}"),
+        "stages (s): " + ", ".join(f"{k} {v:.2f}" for k, v in doc["stages_s"].items()),
+        (f"wall {doc['wall_s']:.1f} s, cpu {doc['cpu_s']:.1f} s, peak memory {doc['peak_rss_mib']:.0f} MiB "
+         f"(this process + largest child), slowest area {doc['slowest_area_s']:.1f} s"),
+        format_kpis(doc["kpis"]),
+    ]
     if doc["unassigned_by_reason"]:
-        click.echo("unassigned by reason: " + ", ".join(f"{k} {v}" for k, v in doc["unassigned_by_reason"].items()))
+        lines.append("unassigned by reason: " + ", ".join(f"{k} {v}" for k, v in doc["unassigned_by_reason"].items()))
+    return "\n".join(lines)
 
 
-def _command(default_preset: str, help_text: str) -> click.Command:
-    @click.command(help=help_text)
-    @click.option("--preset", default=default_preset, show_default=True)
-    @click.option("--seed", default=1, show_default=True, type=int)
-    @click.option("--calls", default=None,
-                  help="Comma-separated national calls per day to run in turn, e.g. 10000,30000,60000 "
-                       "(default: the generator's 30,000).")
-    @click.option("--workers", default=None, type=click.IntRange(1, 64))
-    @click.option("--scheduler", default=None, envvar="DASK_SCHEDULER_ADDRESS")
-    @click.option("--time-limit", default=None, type=click.FloatRange(0.1, None),
-                  help="Maximum routing seconds per area.")
-    @click.option("--json", "json_path", default=None, type=click.Path(dir_okay=False))
-    def command(preset, seed, calls, workers, scheduler, time_limit, json_path) -> None:  # type: ignore[no-untyped-def]
-        from dispatch.cli.root import _Bar
-
-        volumes = [float(c) for c in calls.split(",")] if calls else [None]
-        runs = []
-        for volume in volumes:
-            bar = _Bar()
-            try:
-                doc = run_plan_bench(preset, seed, volume, workers, scheduler, time_limit, bar)
-            finally:
-                bar.close()
-            _print(doc)
-            runs.append(doc)
-        if len(runs) > 1:
-            click.echo("\nscaling: " + "; ".join(
-                f"{r['calls']} calls -> {r['wall_s']:.1f} s wall "
-                f"(assignment {r['stages_s'].get('assignment', 0):.1f}, matrices {r['stages_s'].get('matrices', 0):.1f}, "
-                f"routing {r['stages_s'].get('routing', 0):.1f})" for r in runs))
-        write_json(json_path, {"benchmark": "plan", "runs": runs})
-
-    return command
-
-
-national_command = _command("national", "Plan a national day (~30,000 calls); time stages; plan vs baseline KPIs.")
-province_command = _command("zhejiang", "Plan a province's day (default Zhejiang); time stages; plan vs baseline KPIs.")
+def format_scaling(runs: list[dict[str, Any]]) -> str:
+    """Wall time per call volume, with the stages that grow with it."""
+    return "\nscaling: " + "; ".join(
+        f"{r['calls']} calls -> {r['wall_s']:.1f} s wall "
+        f"(assignment {r['stages_s'].get('assignment', 0):.1f}, matrices {r['stages_s'].get('matrices', 0):.1f}, "
+        f"routing {r['stages_s'].get('routing', 0):.1f})" for r in runs)

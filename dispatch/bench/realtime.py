@@ -9,20 +9,22 @@ of each ranking is measured; p50/p95/p99 per area size are printed and written a
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from typing import Any
 
-import click
 import numpy as np
 
-from dispatch.bench.common import write_json
+from dispatch.bench.common import Log
+from dispatch.live import LiveArea, NewCall
+from dispatch.routing import BreakRule, RoutingProblem, RoutingTechnician
+from dispatch.travel import DEFAULT_TRAVEL
 
 H = 3600
 
 
-def build_area(n_techs: int, open_jobs: int, seed: int):  # type: ignore[no-untyped-def]
-    from dispatch.live import LiveArea, NewCall
-    from dispatch.routing import BreakRule, RoutingProblem, RoutingTechnician
-    from dispatch.travel import DEFAULT_TRAVEL
-
+def build_area(n_techs: int, open_jobs: int, seed: int) -> tuple[LiveArea, Callable[[int], NewCall]]:
+    """An area of ``n_techs`` technicians holding about ``open_jobs`` planned jobs at 10:00, and
+    a maker of urgent calls (call ``k`` at 10:00, wanting someone within the hour)."""
     rng = np.random.default_rng(seed)
     centre_lon, centre_lat = 120.15, 30.28  # Hangzhou
     n_centres = 1 + n_techs // 8
@@ -58,7 +60,8 @@ def build_area(n_techs: int, open_jobs: int, seed: int):  # type: ignore[no-unty
     return area, lambda k: call(k, 10 * H, "U", 10 * H, deadline=True)
 
 
-def measure(n_techs: int, open_jobs: int, calls: int, seed: int) -> dict:
+def measure(n_techs: int, open_jobs: int, calls: int, seed: int) -> dict[str, Any]:
+    """Latency of ranking ``calls`` urgent calls in one area (ms percentiles), and of one insertion."""
     area, urgent = build_area(n_techs, open_jobs, seed)
     planned = sum(len(ids) for ids in area.routes.values())
     lat_ms = []
@@ -79,21 +82,21 @@ def measure(n_techs: int, open_jobs: int, calls: int, seed: int) -> dict:
             "p99_ms": round(float(np.percentile(v, 99)), 2), "insert_ms": round(insert_ms, 2)}
 
 
-@click.command()
-@click.option("--sizes", default="10,30,60", show_default=True, help="Technicians per area.")
-@click.option("--jobs-per-tech", default=5.0, show_default=True, help="Open jobs per technician (30 -> 150).")
-@click.option("--calls", default=200, show_default=True, help="Urgent calls ranked per area size.")
-@click.option("--seed", default=1, show_default=True)
-@click.option("--json", "json_path", default=None, type=click.Path(dir_okay=False))
-def realtime_command(sizes: str, jobs_per_tech: float, calls: int, seed: int, json_path: str | None) -> None:
-    """Urgent-call ranking latency (p50/p95/p99) on areas of 10, 30, 60 technicians."""
+def run_realtime_bench(sizes: list[int], jobs_per_tech: float = 5.0, calls: int = 200, seed: int = 1,
+                       progress: Log | None = None) -> dict[str, Any]:
+    """``measure`` for each area size; the JSON document with its ``rows``."""
     rows = []
-    for n in (int(x) for x in sizes.split(",")):
-        click.echo(f"area of {n} technicians ...", err=True)
-        rows.append(measure(n, int(round(n * jobs_per_tech)), calls, seed))
-    click.echo(f"{'techs':>6} {'open jobs':>9} {'calls':>6} {'answered':>8} {'p50 ms':>8} {'p95 ms':>8} "
-               f"{'p99 ms':>8} {'insert ms':>9}")
+    for n in sizes:
+        if progress:
+            progress(f"area of {n} technicians ...")
+        rows.append(measure(n, round(n * jobs_per_tech), calls, seed))
+    return {"benchmark": "realtime", "target_p95_ms_30_techs_150_jobs": 200, "rows": rows}
+
+
+def format_rows(rows: list[dict[str, Any]]) -> str:
+    lines = [(f"{'techs':>6} {'open jobs':>9} {'calls':>6} {'answered':>8} {'p50 ms':>8} {'p95 ms':>8} "
+              f"{'p99 ms':>8} {'insert ms':>9}")]
     for r in rows:
-        click.echo(f"{r['technicians']:>6} {r['open_jobs']:>9} {r['calls']:>6} {r['with_an_option']:>8} "
-                   f"{r['p50_ms']:>8.1f} {r['p95_ms']:>8.1f} {r['p99_ms']:>8.1f} {r['insert_ms']:>9.1f}")
-    write_json(json_path, {"benchmark": "realtime", "target_p95_ms_30_techs_150_jobs": 200, "rows": rows})
+        lines.append(f"{r['technicians']:>6} {r['open_jobs']:>9} {r['calls']:>6} {r['with_an_option']:>8} "
+                     f"{r['p50_ms']:>8.1f} {r['p95_ms']:>8.1f} {r['p99_ms']:>8.1f} {r['insert_ms']:>9.1f}")
+    return "\n".join(lines)

@@ -1,7 +1,7 @@
 """`dispatch bench serve`: the call-intake service under load on loopback, and after a crash.
 
-The server runs as a subprocess (``python -m dispatch.cli serve``) on a free loopback port with a
-throw-away token and database. A bounded open-loop generator posts calls over a province at a
+The server runs in a process of its own (the service that `dispatch serve` runs, started with the
+spawn method) on a free loopback port with a throw-away token and database. A bounded open-loop generator posts calls over a province at a
 fixed rate (calls taken from the synthetic generator, each with a unique id and an ``at`` that
 walks through the working day, so the live plan fills as a real day would), from a bounded
 thread pool: at most ``--inflight`` requests are open at once and the run stops after
@@ -15,12 +15,11 @@ technician it was answered, and the checker finds no violation in any area.
 
 from __future__ import annotations
 
+import datetime as dt
+import multiprocessing
 import os
 import secrets
-import signal
 import socket
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -29,11 +28,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import click
+import httpx
 import numpy as np
 
-from dispatch.bench.common import machine_info, write_json
+from dispatch.bench.common import machine_info
 from dispatch.errors import DispatchError
+from dispatch.service import CST, LiveService, ServiceConfig, parse_tokens, run
+from dispatch.synthetic import generate
 
 
 def free_port() -> int:
@@ -42,29 +43,38 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _serve(settings: dict[str, Any], port: int, log: Path) -> None:
+    """The server process: its output to ``log``, then the service until it is stopped. (The
+    settings travel as a dict: a ServiceConfig holds its rule book's read-only mappings, which do
+    not pickle.)"""
+    with open(log, "ab") as out:
+        os.dup2(out.fileno(), 1)
+        os.dup2(out.fileno(), 2)
+    run(ServiceConfig(**settings), "127.0.0.1", port)
+
+
 class Server:
-    """``dispatch serve`` as a subprocess on loopback; start, kill -9, start again."""
+    """The call-intake service in a process of its own on loopback; start, kill -9, start again."""
 
     def __init__(self, db: str, preset: str, seed: int, day: int, token: str, log: Path,
                  rate_limit: float = 100_000.0) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.args = [sys.executable, "-m", "dispatch.cli", "serve", "--preset", preset, "--seed", str(seed),
-                     "--day", str(day), "--host", "127.0.0.1", "--port", str(self.port), "--db", db,
-                     "--rate-limit", str(rate_limit)]
-        self.env = {**os.environ, "DISPATCH_TOKENS": f"{token}:dispatcher"}
+        # As `dispatch serve --rate-limit R` configures it; only the token's digest leaves this process.
+        self.settings = {"preset": preset, "seed": seed, "day": day, "db": db,
+                         "tokens": parse_tokens(f"{token}:dispatcher", "the benchmark's token"),
+                         "rate_per_s": rate_limit, "burst": max(1, int(2 * rate_limit))}
         self.log = log
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.proc: multiprocessing.process.BaseProcess | None = None
 
     def start(self, timeout_s: float = 120.0) -> float:
-        import httpx
-
         t0 = time.perf_counter()
-        with open(self.log, "ab") as out:
-            self.proc = subprocess.Popen(self.args, env=self.env, stdout=out, stderr=subprocess.STDOUT)
+        self.proc = multiprocessing.get_context("spawn").Process(
+            target=_serve, args=(self.settings, self.port, self.log), name=f"dispatch-serve-{self.port}")
+        self.proc.start()
         while time.perf_counter() - t0 < timeout_s:
-            if self.proc.poll() is not None:
-                raise DispatchError(f"the server exited with code {self.proc.returncode}; see {self.log}")
+            if not self.proc.is_alive():
+                raise DispatchError(f"the server exited with code {self.proc.exitcode}; see {self.log}")
             try:
                 if httpx.get(self.url + "/health", timeout=1.0).status_code == 200:
                     return time.perf_counter() - t0
@@ -75,26 +85,20 @@ class Server:
         raise DispatchError(f"the server did not answer /health within {timeout_s:.0f} s; see {self.log}")
 
     def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait()
+        """SIGKILL: no shutdown, no flush; what the store holds is all that survives."""
+        if self.proc is not None and self.proc.is_alive():
+            self.proc.kill()
+            self.proc.join()
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
+        if self.proc is not None and self.proc.is_alive():
             self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.kill()
+            self.proc.join(10)
+            self.kill()
 
 
 def call_bodies(preset: str, seed: int, day: int, n: int, run_id: str) -> list[dict[str, Any]]:
     """``n`` calls over the province, each with its own id and an ``at`` through 08:30-17:30."""
-    import datetime as dt
-
-    from dispatch.service import CST
-    from dispatch.synthetic import generate
-
     ds = generate(preset, days=1, seed=seed)
     reqs = list(ds.requests)
     epoch = dt.datetime.fromisoformat(ds.epoch_date).replace(tzinfo=CST) + dt.timedelta(days=day)
@@ -111,8 +115,6 @@ def call_bodies(preset: str, seed: int, day: int, n: int, run_id: str) -> list[d
 def run_load(server: Server, token: str, bodies: list[dict[str, Any]], rate: float, seconds: float,
              crash_at: float | None, inflight: int = 64, retry_s: float = 120.0) -> dict[str, Any]:
     """Post ``bodies`` at ``rate`` per second; optionally kill and restart the server."""
-    import httpx
-
     headers = {"Authorization": f"Bearer {token}"}
     client = httpx.Client(base_url=server.url, headers=headers, timeout=30.0,
                           limits=httpx.Limits(max_connections=inflight, max_keepalive_connections=inflight))
@@ -122,7 +124,7 @@ def run_load(server: Server, token: str, bodies: list[dict[str, Any]], rate: flo
     retried = [0]
     lock = threading.Lock()
     slots = threading.BoundedSemaphore(inflight)
-    crash = {"at": None, "restart_s": None}
+    crash: dict[str, float | None] = {"at": None, "restart_s": None}
     server_up = threading.Event()
     server_up.set()
 
@@ -194,8 +196,6 @@ def run_load(server: Server, token: str, bodies: list[dict[str, Any]], rate: flo
 
 def verify(db: str, preset: str, seed: int, day: int, acked: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Rebuild the live state from the store (as a restart does) and check it."""
-    from dispatch.service import LiveService, ServiceConfig
-
     t0 = time.perf_counter()
     svc = LiveService(ServiceConfig(preset=preset, seed=seed, day=day, db=db))
     rebuild_s = time.perf_counter() - t0
@@ -217,6 +217,7 @@ def verify(db: str, preset: str, seed: int, day: int, acked: dict[str, dict[str,
 
 def run_bench(rate: float, seconds: float, crash_at: float | None, preset: str, seed: int, day: int,
               inflight: int, workdir: str | None = None) -> dict[str, Any]:
+    """Start the server, load it (and crash it), stop it, check the store; the JSON document."""
     folder = Path(workdir or tempfile.mkdtemp(prefix="dispatch-bench-serve-"))
     folder.mkdir(parents=True, exist_ok=True)
     db = f"sqlite:///{folder / 'serve.sqlite'}"
@@ -235,33 +236,22 @@ def run_bench(rate: float, seconds: float, crash_at: float | None, preset: str, 
             "load": load, "check": check, "workdir": str(folder)}
 
 
-@click.command()
-@click.option("--rate", default=100.0, show_default=True, type=click.FloatRange(0.1, 2000), help="Calls per second.")
-@click.option("--seconds", default=60.0, show_default=True, type=click.FloatRange(1, 3600))
-@click.option("--crash-at", default=None, type=click.FloatRange(0.5, None),
-              help="Kill the server with SIGKILL this many seconds in, then restart it.")
-@click.option("--preset", default="zhejiang", show_default=True)
-@click.option("--seed", default=1, show_default=True)
-@click.option("--day", default=0, show_default=True)
-@click.option("--inflight", default=64, show_default=True, type=click.IntRange(1, 512),
-              help="Most requests open at once (the generator's bound).")
-@click.option("--workdir", default=None, type=click.Path(file_okay=False), help="Database and server log (default: a temp folder).")
-@click.option("--json", "json_path", default=None, type=click.Path(dir_okay=False))
-def serve_command(rate, seconds, crash_at, preset, seed, day, inflight, workdir, json_path) -> None:  # type: ignore[no-untyped-def]
-    """Load and crash test of `dispatch serve` on loopback (p50/p95/p99 decision latency)."""
-    click.echo(f"serving {preset} on loopback; {rate:g} calls/s for {seconds:g} s"
-               + (f", SIGKILL at {crash_at:g} s" if crash_at else "") + f" ({machine_info()['cpus']} CPUs)", err=True)
-    res = run_bench(rate, seconds, crash_at, preset, seed, day, inflight, workdir)
+def describe_run(rate: float, seconds: float, crash_at: float | None, preset: str) -> str:
+    """The line announcing a run, before it starts."""
+    return (f"serving {preset} on loopback; {rate:g} calls/s for {seconds:g} s"
+            + (f", SIGKILL at {crash_at:g} s" if crash_at else "") + f" ({machine_info()['cpus']} CPUs)")
+
+
+def format_result(res: dict[str, Any]) -> str:
+    """``run_bench``'s document as `dispatch bench serve` prints it, ending in OK or FAILED."""
     ld, ck = res["load"], res["check"]
-    click.echo(f"sent {ld['sent']} at {ld['achieved_rate']}/s, acknowledged {ld['acknowledged']}, errors {ld['errors'] or 0}, "
-               f"throttled {ld['throttled']}, retried after crash {ld['retried_after_crash']}")
-    click.echo("latency ms: " + ", ".join(f"{k} {v}" for k, v in ld["latency_ms"].items()))
+    lines = [(f"sent {ld['sent']} at {ld['achieved_rate']}/s, acknowledged {ld['acknowledged']}, "
+              f"errors {ld['errors'] or 0}, throttled {ld['throttled']}, retried after crash {ld['retried_after_crash']}"),
+             "latency ms: " + ", ".join(f"{k} {v}" for k, v in ld["latency_ms"].items())]
     if ld["crash"]:
-        click.echo(f"crash at {ld['crash']['at']} s, restarted in {ld['crash']['restart_s']} s")
-    click.echo(f"store: {ck['stored_calls']} calls, missing {ck['acknowledged_missing']}, duplicated {ck['duplicated']}, "
-               f"answer changed {ck['answer_changed']}; checker violations {ck['violations']}; "
-               f"rebuild {ck['rebuild_s']} s; decisions {ck['decisions']}")
-    click.echo("OK" if ck["ok"] and not ld["errors"] else "FAILED")
-    write_json(json_path, {"benchmark": "serve", "targets": {"rate": 100, "seconds": 60, "p95_ms": 300}, **res})
-    if not ck["ok"]:
-        raise DispatchError("the crash/durability check failed: " + "; ".join(ck["violation_examples"]))
+        lines.append(f"crash at {ld['crash']['at']} s, restarted in {ld['crash']['restart_s']} s")
+    lines.append(f"store: {ck['stored_calls']} calls, missing {ck['acknowledged_missing']}, duplicated {ck['duplicated']}, "
+                 f"answer changed {ck['answer_changed']}; checker violations {ck['violations']}; "
+                 f"rebuild {ck['rebuild_s']} s; decisions {ck['decisions']}")
+    lines.append("OK" if ck["ok"] and not ld["errors"] else "FAILED")
+    return "\n".join(lines)

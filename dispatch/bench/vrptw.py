@@ -18,16 +18,18 @@ import csv
 import fnmatch
 import os
 import re
-import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-import click
 import numpy as np
 
-from dispatch.bench.common import cpu_s, machine_info, write_json
+from dispatch.bench.common import cpu_s
 from dispatch.errors import BenchmarkDataError
+from dispatch.routing import RoutingParams, RoutingProblem, RoutingTechnician, RoutingVisit, solve
+from dispatch.routing.checker import check
 
 SCALE = 1000  # 1/1000 of a Solomon time/distance unit
 # Fixed cost per vehicle, in 1/SCALE distance units: above any total distance (Solomon < 4e6,
@@ -113,10 +115,8 @@ def read_instance(path: str | Path) -> Instance:
     return Instance(name, path, veh, cap, a[:, 1], a[:, 2], ints[:, 0], ints[:, 1], ints[:, 2], ints[:, 3])
 
 
-def to_problem(inst: Instance, fixed_cost: int | None = None):
+def to_problem(inst: Instance, fixed_cost: int | None = None) -> RoutingProblem:
     """The instance as a RoutingProblem in integer 1/SCALE units (times rounded up)."""
-    from dispatch.routing import RoutingProblem, RoutingTechnician, RoutingVisit
-
     e = inst.euclid() * SCALE
     # The tiny epsilon keeps exact integers (e.g. 5.000000000001 from float noise) from rounding up.
     travel = np.ceil(e - 1e-6).astype(np.int64)
@@ -215,11 +215,8 @@ def _natural(s: str) -> list:
     return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", s.upper())]
 
 
-def run_instance(inst: Instance, params, bks: tuple[int, float] | None) -> dict:
+def run_instance(inst: Instance, params: RoutingParams, bks: tuple[int, float] | None) -> dict[str, Any]:
     """Solve one instance, check it twice (integer checker, double precision), return a row."""
-    from dispatch.routing import solve
-    from dispatch.routing.checker import check
-
     problem = to_problem(inst)
     c0, w0 = cpu_s(), time.perf_counter()
     result = solve(problem, params)
@@ -241,7 +238,7 @@ def run_instance(inst: Instance, params, bks: tuple[int, float] | None) -> dict:
     return row
 
 
-def summarise(rows: list[dict]) -> dict:
+def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
     ok = [r for r in rows if r["feasible"]]
     with_bks = [r for r in ok if r["bks_distance"] is not None]
     at = [r["gap_%"] for r in with_bks if r["excess_vehicles"] <= 0]
@@ -262,9 +259,10 @@ def summarise(rows: list[dict]) -> dict:
 
 def run_benchmark(set_name: str, time_limit: float, instances: str | None = None,
                   benchmarks_dir: Path | None = None, engine: str = "auto", workers: int = 1,
-                  seed: int = 0, progress=None, route_elimination: float = 0.3) -> tuple[list[dict], dict]:
-    from dispatch.routing import RoutingParams
-
+                  seed: int = 0, progress: Callable[[int, int, dict[str, Any]], None] | None = None,
+                  route_elimination: float = 0.3) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Solve and check every selected instance; the rows and their summary. ``progress`` gets
+    (instances done, instances in all, the row just solved)."""
     files, bks_path = select_files(set_name, benchmarks_dir or default_benchmarks_dir(), instances)
     bks = read_bks(bks_path)
     params = RoutingParams(time_limit_s=time_limit, seed=seed, workers=workers, engine=engine,
@@ -284,47 +282,9 @@ COLUMNS = ["instance", "vehicles", "distance", "bks_vehicles", "bks_distance", "
            "cpu_s", "wall_s", "feasible"]
 
 
-@click.command("vrptw")
-@click.option("--set", "set_name", default="solomon", show_default=True,
-              help="solomon | homberger-200 | homberger-400 | a folder of Solomon-format files (+ bks.csv).")
-@click.option("--time-limit", default=5.0, show_default=True, help="Seconds per instance.")
-@click.option("--instances", default=None, help="Comma-separated names or globs, e.g. 'R1*,C101'.")
-@click.option("--engine", type=click.Choice(["auto", "ortools", "pyvrp"]), default="auto", show_default=True,
-              help="auto: PyVRP when the problem has nothing it cannot express (plain VRPTW), else OR-Tools.")
-@click.option("--workers", default=1, show_default=True, help="OR-Tools: portfolio searches in parallel processes.")
-@click.option("--seed", default=0, show_default=True)
-@click.option("--route-elimination", default=0.3, show_default=True,
-              help="Share of the time limit spent minimising the fleet before minimising distance.")
-@click.option("--benchmarks-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Folder with solomon/ and homberger/ (default: ../shared/benchmarks/vrptw or "
-                   "$DISPATCH_SHARED_DIR/benchmarks/vrptw).")
-@click.option("--json", "json_out", type=click.Path(dir_okay=False), default=None)
-def vrptw_command(set_name, time_limit, instances, engine, workers, seed, route_elimination, benchmarks_dir,
-                  json_out) -> None:
-    """Solve VRPTW benchmark instances; print vehicles, distance, gap to BKS, CPU and wall time."""
-    def progress(done: int, total: int, row: dict) -> None:
-        gap = "n/a" if row["gap_%"] is None else f"{row['gap_%']:+.2f}%"
-        exc = "" if row["excess_vehicles"] is None else f" ({row['excess_vehicles']:+d})"
-        flag = "" if row["feasible"] else "  INFEASIBLE: " + "; ".join(row["violations"][:2])
-        click.echo(f"[{done}/{total}] {row['instance']}: {row['vehicles']} veh{exc}, {row['distance']:.2f} "
-                   f"gap {gap}, cpu {row['cpu_s']:.1f}s wall {row['wall_s']:.1f}s{flag}", err=True)
-
-    rows, summary = run_benchmark(set_name, time_limit, instances, benchmarks_dir, engine, workers, seed, progress,
-                                  route_elimination)
-    click.echo(_table(rows))
-    click.echo(
-        f"SUMMARY {set_name} @ {time_limit:g}s [{engine}]: solved {summary['solved']}/{summary['instances']}, "
-        f"excess vehicles {summary['excess_vehicles']:+d}, BKS vehicle count on {summary['bks_vehicle_count_reached']}, "
-        f"mean gap {summary['mean_gap_%']}% ({summary['mean_gap_at_bks_fleet_%']}% where the BKS fleet is matched), CPU {summary['cpu_s']} s, wall {summary['wall_s']} s")
-    click.echo("mean gap by class: " + ", ".join(f"{k} {v:.2f}%" for k, v in summary["mean_gap_by_class_%"].items()))
-    write_json(json_out, {"benchmark": "vrptw", "set": set_name, "time_limit_s": time_limit, "engine": engine,
-                          "workers": workers, "seed": seed, "route_elimination": route_elimination, "scale": SCALE, "summary": summary, "instances": rows})
-    if summary["solved"] < summary["instances"]:
-        sys.exit(1)
-
-
-def _table(rows: list[dict]) -> str:
-    def fmt(v) -> str:
+def format_table(rows: list[dict[str, Any]]) -> str:
+    """The rows' COLUMNS as a right-aligned text table."""
+    def fmt(v: Any) -> str:
         if v is None:
             return "-"
         if isinstance(v, float):
@@ -336,4 +296,31 @@ def _table(rows: list[dict]) -> str:
     return "\n".join("  ".join(c.rjust(w) for c, w in zip(row, widths)) for row in cells)
 
 
-__all__ = ["vrptw_command", "run_benchmark", "read_instance", "to_problem", "double_check", "machine_info"]
+def format_progress(done: int, total: int, row: dict[str, Any]) -> str:
+    """One line per instance solved: vehicles (vs the BKS fleet), distance, gap, times."""
+    gap = "n/a" if row["gap_%"] is None else f"{row['gap_%']:+.2f}%"
+    exc = "" if row["excess_vehicles"] is None else f" ({row['excess_vehicles']:+d})"
+    flag = "" if row["feasible"] else "  INFEASIBLE: " + "; ".join(row["violations"][:2])
+    return (f"[{done}/{total}] {row['instance']}: {row['vehicles']} veh{exc}, {row['distance']:.2f} "
+            f"gap {gap}, cpu {row['cpu_s']:.1f}s wall {row['wall_s']:.1f}s{flag}")
+
+
+def format_summary(set_name: str, time_limit: float, engine: str, summary: dict[str, Any]) -> str:
+    """The SUMMARY line and the mean gap by instance class."""
+    return (
+        f"SUMMARY {set_name} @ {time_limit:g}s [{engine}]: solved {summary['solved']}/{summary['instances']}, "
+        f"excess vehicles {summary['excess_vehicles']:+d}, BKS vehicle count on {summary['bks_vehicle_count_reached']}, "
+        f"mean gap {summary['mean_gap_%']}% ({summary['mean_gap_at_bks_fleet_%']}% where the BKS fleet is matched), "
+        f"CPU {summary['cpu_s']} s, wall {summary['wall_s']} s\n"
+        "mean gap by class: " + ", ".join(f"{k} {v:.2f}%" for k, v in summary["mean_gap_by_class_%"].items()))
+
+
+__all__ = [
+    "double_check",
+    "format_progress",
+    "format_summary",
+    "format_table",
+    "read_instance",
+    "run_benchmark",
+    "to_problem",
+]

@@ -1,0 +1,180 @@
+"""`dispatch bench vrptw|coverage|national|province|realtime|simulate|serve`: the benchmark
+commands. The runners live in dispatch/bench (parameters in, dicts and tables out); these commands
+parse options, pass a progress callback, print the tables and write the JSON document."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from dispatch.bench.common import write_json
+from dispatch.cli.options import ProgressBar, load_population
+from dispatch.errors import DispatchError
+
+json_option = click.option("--json", "json_path", default=None, type=click.Path(dir_okay=False))
+
+
+def _echo_err(line: str) -> None:
+    click.echo(line, err=True)
+
+
+@click.group()
+def bench() -> None:
+    """Benchmarks: print a table and write JSON comparable run to run."""
+
+
+@bench.command("vrptw")
+@click.option("--set", "set_name", default="solomon", show_default=True,
+              help="solomon | homberger-200 | homberger-400 | a folder of Solomon-format files (+ bks.csv).")
+@click.option("--time-limit", default=5.0, show_default=True, help="Seconds per instance.")
+@click.option("--instances", default=None, help="Comma-separated names or globs, e.g. 'R1*,C101'.")
+@click.option("--engine", type=click.Choice(["auto", "ortools", "pyvrp"]), default="auto", show_default=True,
+              help="auto: PyVRP when the problem has nothing it cannot express (plain VRPTW), else OR-Tools.")
+@click.option("--workers", default=1, show_default=True, help="OR-Tools: portfolio searches in parallel processes.")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--route-elimination", default=0.3, show_default=True,
+              help="Share of the time limit spent minimising the fleet before minimising distance.")
+@click.option("--benchmarks-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder with solomon/ and homberger/ (default: ../shared/benchmarks/vrptw or "
+                   "$DISPATCH_SHARED_DIR/benchmarks/vrptw).")
+@json_option
+def vrptw(set_name: str, time_limit: float, instances: str | None, engine: str, workers: int, seed: int,
+          route_elimination: float, benchmarks_dir: Path | None, json_path: str | None) -> None:
+    """Solve VRPTW benchmark instances; print vehicles, distance, gap to BKS, CPU and wall time."""
+    from dispatch.bench import vrptw as runner  # the routing engines: slow to import
+
+    def progress(done: int, total: int, row: dict[str, Any]) -> None:
+        _echo_err(runner.format_progress(done, total, row))
+
+    rows, summary = runner.run_benchmark(set_name, time_limit, instances, benchmarks_dir, engine, workers, seed,
+                                         progress, route_elimination)
+    click.echo(runner.format_table(rows))
+    click.echo(runner.format_summary(set_name, time_limit, engine, summary))
+    write_json(json_path, {"benchmark": "vrptw", "set": set_name, "time_limit_s": time_limit, "engine": engine,
+                           "workers": workers, "seed": seed, "route_elimination": route_elimination,
+                           "scale": runner.SCALE, "summary": summary, "instances": rows})
+    if summary["solved"] < summary["instances"]:
+        click.get_current_context().exit(1)
+
+
+@bench.command("coverage")
+@click.option("--p", "ps", default="400,1000,1600", show_default=True, help="Comma-separated site counts.")
+@click.option("--minutes", default=60.0, show_default=True)
+@click.option("--time-limit", default=30.0, show_default=True, help="Seconds per exact solve.")
+@click.option("--fine-points", default="8", show_default=True,
+              help="Comma-separated demand points per county for the fine sets (0: skip).")
+@click.option("--repeat", default=3, show_default=True, type=click.IntRange(1, 20),
+              help="Runs per measurement; medians are reported (the machine may be shared).")
+@click.option("--probe/--no-probe", default=True, show_default=True,
+              help="Measure time to the first solution with growing time limits.")
+@click.option("--population", type=click.Path(exists=True, dir_okay=False), default=None)
+@json_option
+def coverage(ps: str, minutes: float, time_limit: float, fine_points: str, repeat: int, probe: bool,
+             population: str | None, json_path: str | None) -> None:
+    """National MCLP at county level (and fine demand sets): exact vs greedy, plus the national
+    coverage metrics."""
+    from dispatch.bench import coverage as runner  # SciPy and HiGHS: slow to import
+
+    doc = runner.run_coverage_bench([int(x) for x in ps.split(",")], minutes, time_limit,
+                                    [int(x) for x in str(fine_points).split(",")], repeat, probe,
+                                    load_population(population), progress=_echo_err)
+    click.echo(runner.format_report(doc))
+    write_json(json_path, doc)
+
+
+def _plan_command(default_preset: str, help_text: str) -> click.Command:
+    @click.command(help=help_text)
+    @click.option("--preset", default=default_preset, show_default=True)
+    @click.option("--seed", default=1, show_default=True, type=int)
+    @click.option("--calls", default=None,
+                  help="Comma-separated national calls per day to run in turn, e.g. 10000,30000,60000 "
+                       "(default: the generator's 30,000).")
+    @click.option("--workers", default=None, type=click.IntRange(1, 64))
+    @click.option("--scheduler", default=None, envvar="DASK_SCHEDULER_ADDRESS")
+    @click.option("--time-limit", default=None, type=click.FloatRange(0.1, None),
+                  help="Maximum routing seconds per area.")
+    @json_option
+    def command(preset: str, seed: int, calls: str | None, workers: int | None, scheduler: str | None,
+                time_limit: float | None, json_path: str | None) -> None:
+        from dispatch.bench import plan as runner  # the planner (OR-Tools): slow to import
+
+        volumes: list[float | None] = [float(c) for c in calls.split(",")] if calls else [None]
+        runs = []
+        for volume in volumes:
+            with ProgressBar() as bar:
+                doc = runner.run_plan_bench(preset, seed, volume, workers, scheduler, time_limit, bar)
+            click.echo(runner.format_run(doc))
+            runs.append(doc)
+        if len(runs) > 1:
+            click.echo(runner.format_scaling(runs))
+        write_json(json_path, {"benchmark": "plan", "runs": runs})
+
+    return command
+
+
+national = _plan_command("national", "Plan a national day (~30,000 calls); time stages; plan vs baseline KPIs.")
+province = _plan_command("zhejiang", "Plan a province's day (default Zhejiang); time stages; plan vs baseline KPIs.")
+bench.add_command(national, name="national")
+bench.add_command(province, name="province")
+
+
+@bench.command("realtime")
+@click.option("--sizes", default="10,30,60", show_default=True, help="Technicians per area.")
+@click.option("--jobs-per-tech", default=5.0, show_default=True, help="Open jobs per technician (30 -> 150).")
+@click.option("--calls", default=200, show_default=True, help="Urgent calls ranked per area size.")
+@click.option("--seed", default=1, show_default=True)
+@json_option
+def realtime(sizes: str, jobs_per_tech: float, calls: int, seed: int, json_path: str | None) -> None:
+    """Urgent-call ranking latency (p50/p95/p99) on areas of 10, 30, 60 technicians."""
+    from dispatch.bench import realtime as runner  # the live search and routing: slow to import
+
+    doc = runner.run_realtime_bench([int(x) for x in sizes.split(",")], jobs_per_tech, calls, seed,
+                                    progress=_echo_err)
+    click.echo(runner.format_rows(doc["rows"]))
+    write_json(json_path, doc)
+
+
+@bench.command("simulate")
+@click.option("--cases", default="zhejiang:7,national:1", show_default=True,
+              help="Comma-separated preset:days pairs.")
+@click.option("--seed", default=1, show_default=True)
+@json_option
+def simulate(cases: str, seed: int, json_path: str | None) -> None:
+    """Simulation speed (province-week, national-day) with the optimiser and the baseline."""
+    # The simulator (OR-Tools routing): slow to import.
+    from dispatch.bench import simulate as runner
+
+    pairs = [(preset, int(days or 1)) for preset, _, days in (case.partition(":") for case in cases.split(","))]
+    doc = runner.run_simulate_bench(pairs, seed, progress=_echo_err)
+    click.echo(runner.format_rows(doc["rows"]))
+    write_json(json_path, doc)
+
+
+@bench.command("serve")
+@click.option("--rate", default=100.0, show_default=True, type=click.FloatRange(0.1, 2000), help="Calls per second.")
+@click.option("--seconds", default=60.0, show_default=True, type=click.FloatRange(1, 3600))
+@click.option("--crash-at", default=None, type=click.FloatRange(0.5, None),
+              help="Kill the server with SIGKILL this many seconds in, then restart it.")
+@click.option("--preset", default="zhejiang", show_default=True)
+@click.option("--seed", default=1, show_default=True)
+@click.option("--day", default=0, show_default=True)
+@click.option("--inflight", default=64, show_default=True, type=click.IntRange(1, 512),
+              help="Most requests open at once (the generator's bound).")
+@click.option("--workdir", default=None, type=click.Path(file_okay=False), help="Database and server log (default: a temp folder).")
+@json_option
+def serve(rate: float, seconds: float, crash_at: float | None, preset: str, seed: int, day: int, inflight: int,
+          workdir: str | None, json_path: str | None) -> None:
+    """Load and crash test of `dispatch serve` on loopback (p50/p95/p99 decision latency)."""
+    from dispatch.bench import serve as runner  # the service (FastAPI) and httpx: slow to import
+
+    _echo_err(runner.describe_run(rate, seconds, crash_at, preset))
+    res = runner.run_bench(rate, seconds, crash_at, preset, seed, day, inflight, workdir)
+    click.echo(runner.format_result(res))
+    write_json(json_path, {"benchmark": "serve", "targets": {"rate": 100, "seconds": 60, "p95_ms": 300}, **res})
+    if not res["check"]["ok"]:
+        raise DispatchError("the crash/durability check failed: " + "; ".join(res["check"]["violation_examples"]))
+
+
+COMMANDS = (bench,)
