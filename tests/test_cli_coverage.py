@@ -8,12 +8,11 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from dispatch.cli.root import _register_coverage, cli
+from dispatch.cli import cli
 
 
 @pytest.fixture(scope="module")
 def run():
-    _register_coverage()
     runner = CliRunner()
 
     def invoke(*args: str):

@@ -1,0 +1,59 @@
+"""`dispatch generate`, `validate`, `info` and `demo`: the inputs, and the main job on them."""
+
+from __future__ import annotations
+
+import click
+
+from dispatch.cli.options import db_option, generate_dataset, population_option
+from dispatch.cli.plan import plan
+from dispatch.io import read_dataset
+from dispatch.summary import dataset_summary
+from dispatch.tables import write_dataset
+
+
+@click.command()
+@click.option("--preset", default="national", show_default=True,
+              help="national, tiny, zhejiang (or another province alias), province:<adcode|pinyin>")
+@click.option("--days", default=1, show_default=True, type=click.IntRange(0, 365))
+@click.option("--seed", default=1, show_default=True, type=int)
+@click.option("--format", "fmt", default="csv", show_default=True, type=click.Choice(["csv", "parquet", "geojson"]))
+@population_option
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder.")
+def generate(preset: str, days: int, seed: int, fmt: str, population: str | None, out: str) -> None:
+    """Generate a network, a roster and DAYS days of calls into OUT."""
+    dataset = generate_dataset(preset, seed, days, population)
+    write_dataset(dataset, out, fmt)
+    click.echo(dataset_summary(dataset))
+    click.echo(f"written to {out}")
+
+
+@click.command()
+@click.argument("folder", type=click.Path(exists=True, file_okay=False))
+def validate(folder: str) -> None:
+    """Validate a dataset folder; list every problem (exit code 2 if any)."""
+    ds = read_dataset(folder)
+    click.echo(
+        f"{folder}: valid ({len(ds.network)} centres, {len(ds.technicians)} technicians, "
+        f"{len(ds.requests)} requests)"
+    )
+
+
+@click.command()
+@click.argument("folder", type=click.Path(exists=True, file_okay=False))
+def info(folder: str) -> None:
+    """Counts by tier, technicians, calls by mode/level and demand by province."""
+    click.echo(dataset_summary(read_dataset(folder)))
+
+
+@click.command()
+@click.option("--seed", default=1, show_default=True, type=int)
+@click.option("--out", default="out/demo", show_default=True, type=click.Path(file_okay=False))
+@db_option
+def demo(seed: int, out: str, db: str | None) -> None:
+    """The main job on the embedded demo: plan a day of the Zhejiang network."""
+    click.get_current_context().invoke(
+        plan, source=None, preset="zhejiang", seed=seed, day=0, time_limit=None, workers=None, scheduler=None,
+        db=db or f"sqlite:///{out}/plans.sqlite", population=None, name="demo", out=out)
+
+
+COMMANDS = (generate, validate, info, demo)
