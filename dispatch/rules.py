@@ -8,18 +8,47 @@ with ``dataclasses.replace``. Times are integer seconds (``_s``); levels are
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
 
 from dispatch.errors import DispatchError
 from dispatch.hours import business_deadline
 from dispatch.model import Centre, Mode, Priority, RepairLevel
 
 
-def _frozen(mapping: dict) -> Mapping:  # type: ignore[type-arg]
-    """A read-only mapping keyed by plain ints (levels, priorities print and store as numbers)."""
-    return MappingProxyType({int(k): v for k, v in mapping.items()})
+class Table(Mapping[int, int]):
+    """A read-only table keyed by plain ints (levels, priorities), that pickles (process pools,
+    Dask) and hashes, unlike a ``MappingProxyType``."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: Mapping[int, int]) -> None:
+        self._items = {int(k): int(v) for k, v in items.items()}
+
+    def __getitem__(self, key: int) -> int:
+        return self._items[key]
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __hash__(self) -> int:
+        return hash(tuple(sorted(self._items.items())))
+
+    def __getstate__(self) -> dict[int, int]:
+        return self._items
+
+    def __setstate__(self, state: dict[int, int]) -> None:
+        self._items = state
+
+    def __repr__(self) -> str:
+        return f"Table({self._items})"
+
+
+def _frozen(mapping: dict) -> Table:  # type: ignore[type-arg]
+    return Table(mapping)
 
 
 @dataclass(frozen=True)
