@@ -29,19 +29,22 @@ def _echo_unassigned(unassigned: pd.DataFrame) -> None:
 @click.option("--workers", default=None, type=click.IntRange(1, 64), help="Worker processes (default: CPUs).")
 @click.option("--scheduler", default=None, envvar="DASK_SCHEDULER_ADDRESS",
               help="Dask scheduler address, e.g. tcp://host:8786 (default: local process pool).")
+@click.option("--deterministic", is_flag=True,
+              help="Repeatable on any machine and load: the assignment and routing stop on their own "
+                   "criteria, never on a clock (slower; --time-limit is ignored).")
 @db_option
 @population_option
 @click.option("--name", default=None, help="Name of the plan in the store (default: derived from the input).")
 @click.option("--out", default="out/plan", show_default=True, type=click.Path(file_okay=False),
               help="Folder for route sheets, GeoJSON and the unassigned list.")
 def plan(source: str | None, preset: str | None, seed: int, day: int, time_limit: float | None,
-         workers: int | None, scheduler: str | None, db: str | None, population: str | None, name: str | None,
-         out: str) -> None:
+         workers: int | None, scheduler: str | None, deterministic: bool, db: str | None, population: str | None,
+         name: str | None, out: str) -> None:
     """Plan a day: tier assignment, routes for every area, KPIs; store and export it."""
     from dispatch.plan import PlanParams, make_plan  # the planner (OR-Tools): slow to import
 
     ds = load_dataset(source, preset, seed, max(1, day + 1), population)
-    params = PlanParams(day=day, seed=seed)
+    params = PlanParams(day=day, seed=seed, deterministic=deterministic)
     if time_limit is not None:
         params = replace(params, routing_max_s=time_limit, routing_min_s=min(params.routing_min_s, time_limit))
     with ProgressBar() as bar, executor(workers, scheduler) as pool:
