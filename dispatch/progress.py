@@ -8,6 +8,8 @@ import inspect
 from collections.abc import Callable
 
 Progress = Callable[[str, int, int], None]
+# What the stages call: (stage, done, total, note=""); ``noting`` turns a Progress into one.
+Report = Callable[..., None]
 
 def noting(progress: Progress | None) -> Callable[..., None]:
     """The caller's progress callback as ``(stage, done, total, note="")``: the running-KPI note

@@ -12,7 +12,7 @@ from dispatch.live import AreaFinder, LiveArea, NewCall
 from dispatch.live.decision import Dispatched, decide
 from dispatch.plan.benches import Benches
 from dispatch.plan.params import PlanParams
-from dispatch.progress import Progress
+from dispatch.progress import Report
 from dispatch.routing import (
     RoutingParams,
     RoutingProblem,
@@ -65,7 +65,7 @@ def _call_of(v: RoutingVisit, lon: float, lat: float) -> NewCall:
 
 def dispatch_day(
     problems: dict[str, RoutingProblem], coords: dict[str, tuple[np.ndarray, np.ndarray]],
-    find_areas: AreaFinder, params: PlanParams, pool: Executor | None, report: Progress,
+    find_areas: AreaFinder, params: PlanParams, pool: Executor | None, report: Report,
     benches: Benches,
 ) -> tuple[dict[str, LiveArea], dict[str, float], dict[str, float]]:
     """Dispatch the day as its calls arrive, every area at once.

@@ -297,7 +297,8 @@ class LiveService:
                                   key=lambda x: (x.option.eta_s, x.option.late_s, x.option.technician_id))
             tech = decision.technician_id if isinstance(decision, Dispatched) else None
             area = decision.area
-            answer = {**base, "area": area, "visit_mode": decision.visit_mode.value if tech else mode,
+            answer = {**base, "area": area,
+                      "visit_mode": decision.visit_mode.value if isinstance(decision, Dispatched) else mode,
                       "alternatives": [self._option(x.area, x.option) for x in alternatives
                                        if x.option.technician_id != tech][:3]}
             call = decision.call or call
