@@ -10,7 +10,8 @@ areas near the call, it:
    repair it (the device skips the courier), then the call's ranking (an urgent call by the
    earliest arrival, others by overtime and the least added driving; ``Rules.ranking``). With a
    ``home`` area that already holds the call (the day plan), that area is searched first and the
-   neighbours only when nobody there keeps the promise without overtime; ties go to the home
+   neighbours only when its best option (by the call's ranking) misses the promise or asks
+   overtime; ties go to the home
    area, then to the technician id;
 3. when nobody able to repair it on site can set off within the hour and the call may be
    collected (rule 7, ``Rules.may_collect``), the technician who can set off soonest collects the
@@ -120,7 +121,9 @@ def decide(
     settled = False
     if home is not None:
         search(home)
-        settled = any(o.late_s == 0 and o.overtime_s == 0 for _, _, o in offers)
+        # The home area's best by the call's ranking keeps the promise without overtime: no
+        # neighbour is asked (an urgent call's earliest arrival asking overtime is not settled).
+        settled = bool(offers) and offers[0][2].late_s == 0 and offers[0][2].overtime_s == 0
     if not settled and (home is None or call.pinned_technician is None):
         for name in candidates:
             if name != home:
