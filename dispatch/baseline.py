@@ -25,7 +25,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from dispatch.assignment import AssignmentParams
 from dispatch.dataset import Dataset
 from dispatch.errors import DispatchError
 from dispatch.hours import business_seconds, dispatch_clock_start, opening_start
@@ -42,10 +41,6 @@ class BaselineParams:
     courier_cutoff_s: int = 18 * 3600  # the daily courier leaves at 18:00
     # The same rule book as the plan it is compared with (bench times, return).
     rules: Rules = DEFAULT_RULES
-
-    @classmethod
-    def from_assignment(cls, params: AssignmentParams, day: int = 0) -> BaselineParams:
-        return cls(day=day, rules=params.rules)
 
 
 @dataclass

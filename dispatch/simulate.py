@@ -240,7 +240,9 @@ class _Optimiser:
                           self.live.repairs_at_home, mode=r.mode, device_level=r.level,
                           may_collect=self.w.p.rules.may_collect(r.mode, call.required_level))
         if isinstance(decision, NotServed):
-            return decision.reason
+            # Whatever the area's reason, nobody can take it today: the customer is offered the
+            # next morning (only a call beyond every area's reach stays open).
+            return decision.reason if decision.reason == Reason.NO_TECHNICIAN_IN_REACH else Reason.CAPACITY
         if decision.visit_mode != r.mode:
             self.w.collected.add(r.id)
         return None

@@ -279,3 +279,19 @@ def test_progress_notes_go_only_to_callbacks_that_take_a_note():
     _noting(lambda stage, done, total: got.append(total))("s", 1, 2, "50 %")
     _noting(None)("s", 1, 2, "50 %")
     assert got == ["50 %", {"note": "50 %"}, 0.5, 2]
+
+
+def test_the_plan_has_one_rule_book_which_the_assignment_follows():
+    """PlanParams.rules is the one rule book: the assignment follows it through replace(), and an
+    assignment given a different one is refused with a message saying where the rules go."""
+    from dispatch.assignment import AssignmentParams
+    from dispatch.errors import DispatchError
+
+    r1, r2 = replace(DEFAULT_RULES, max_overtime_s=0), replace(DEFAULT_RULES, dispatch_target_s=1800)
+    p = PlanParams(rules=r1)
+    assert p.assignment_params().rules == r1
+    assert replace(p, rules=r2).assignment_params().rules == r2
+    assert replace(p, rules=DEFAULT_RULES).assignment_params().rules == DEFAULT_RULES
+    assert PlanParams(deterministic=True).assignment_params().deterministic
+    with pytest.raises(DispatchError, match="give the rule book once"):
+        PlanParams(rules=r1, assignment=AssignmentParams(rules=r2))

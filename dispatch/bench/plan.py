@@ -43,7 +43,7 @@ def run_plan_bench(preset: str, seed: int, calls_per_day: float | None, workers:
     for k, v in plan.timings_s.items():
         stages[k] = v
     t0 = time.perf_counter()
-    base_out, base_work = baseline_plan(ds, BaselineParams.from_assignment(params.assignment, params.day))
+    base_out, base_work = baseline_plan(ds, BaselineParams(day=params.day, rules=params.rules))
     base_out["reach_s"] = reach_s(ds, base_out["request_id"].tolist())
     stages["baseline"] = time.perf_counter() - t0
     stats = plan.routing_stats

@@ -44,9 +44,8 @@ def free_port() -> int:
 
 
 def _serve(settings: dict[str, Any], port: int, log: Path) -> None:
-    """The server process: its output to ``log``, then the service until it is stopped. (The
-    settings travel as a dict: a ServiceConfig holds its rule book's read-only mappings, which do
-    not pickle.)"""
+    """The server process: its output to ``log``, then the service until it is stopped (the
+    settings travel as the CLI's options would)."""
     with open(log, "ab") as out:
         os.dup2(out.fileno(), 1)
         os.dup2(out.fileno(), 2)

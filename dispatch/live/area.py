@@ -28,11 +28,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from dispatch.errors import DispatchError
+from dispatch.live.calls import (
+    FROZEN_STATES,
+    DropOutResult,
+    InsertionOption,
+    JobState,
+    NewCall,
+    rank_key,
+)
 from dispatch.reasons import Reason
 from dispatch.routing import (
     BreakRule,
@@ -49,17 +56,6 @@ from dispatch.routing import (
 )
 from dispatch.routing.timeline import Timeline, timeline
 from dispatch.travel import DEFAULT_TRAVEL, HaversineTravel
-
-if TYPE_CHECKING:
-    pass
-from dispatch.live.calls import (
-    FROZEN_STATES,
-    DropOutResult,
-    InsertionOption,
-    JobState,
-    NewCall,
-    rank_key,
-)
 
 
 @dataclass

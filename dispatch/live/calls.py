@@ -5,15 +5,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 from enum import StrEnum
-from typing import TYPE_CHECKING
 
 from dispatch.errors import DispatchError
 from dispatch.routing import (
     Unserved,
 )
-
-if TYPE_CHECKING:
-    pass
 
 
 class JobState(StrEnum):

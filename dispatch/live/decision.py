@@ -14,8 +14,8 @@ areas near the call, it:
    overtime; ties go to the home
    area, then to the technician id;
 3. when nobody able to repair it on site can set off within the hour and the call may be
-   collected (rule 7, ``Rules.may_collect``), the technician who can set off soonest collects the
-   device for the bench instead;
+   collected (rule 7, ``Rules.may_collect``), the best technician (by the same ranking) who can
+   set off within the hour collects the device for the bench instead;
 4. inserts the call with the winner, or keeps it unassigned with the reason.
 
 It returns a typed :data:`Decision`: :class:`Dispatched` (with whom, when, on site or collected)

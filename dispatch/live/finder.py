@@ -4,15 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from dispatch.network import CentreIndex
 from dispatch.travel import DEFAULT_TRAVEL, HaversineTravel
-
-if TYPE_CHECKING:
-    from dispatch.network import CentreIndex
 
 
 @dataclass(frozen=True)

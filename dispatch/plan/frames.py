@@ -32,6 +32,7 @@ def routing_stats_frame(areas, problems, day_problems, results, walls, limits, v
 
 
 def assemble(dataset, day_ds, deferred, result, areas, results, params):
+    assignment = params.assignment_params()
     net = dataset.network
     req = {r.id: r for r in dataset.requests}
     by_req = {a.request_id: a for a in result.assigned}
@@ -88,18 +89,18 @@ def assemble(dataset, day_ds, deferred, result, areas, results, params):
             continue
         if r.mode == Mode.WALKIN:
             book_bench_row(row, r, r.created_s + a.est_turnaround_s, a.repair_centre_id, a.bench_day, net, bench_use,
-                       params.assignment)
+                       assignment)
             continue
         info = routed[r.id]
         row["dispatch_s"] = info["dispatch_s"]
-        # The promise runs on business hours (see assignment.business_deadline).
+        # The promise runs on business hours (see hours.business_deadline).
         row["dispatch_wait_s"] = business_seconds(net[centre_id], row["clock_start_s"], info["dispatch_s"])
         if a.mode == Mode.ONSITE:
             row["completion_s"] = info["end_s"]
             row["est_turnaround_s"] = info["end_s"] - r.created_s
             continue
         hops, chain, day_offset = device_path(net, a, info["tech"].home_centre_id, r.level,
-                                               back_at_centre[r.id], params.assignment)
+                                               back_at_centre[r.id], assignment)
         at_bench_s = back_at_centre[r.id] + sum(chain[i].courier_to_parent_s for i in range(hops))
         devices.append((at_bench_s, r, row, hops, chain, day_offset))
     # The devices the plan collected reach their benches in this order; a day that is full
@@ -110,10 +111,10 @@ def assemble(dataset, day_ds, deferred, result, areas, results, params):
         cap_s = chain[hops].bench_s_per_day
         for extra in range(MAX_BENCH_WAIT_DAYS):
             ta, bench_day, _ = bench_turnaround(net, chain, hops, back_at_centre[r.id], bench_s, day_offset + extra,
-                                                 r.created_s, params.assignment)
+                                                 r.created_s, assignment)
             if bench_use[(chain[hops].id, bench_day)] + bench_s <= cap_s:
                 break
-        book_bench_row(row, r, r.created_s + ta, chain[hops].id, bench_day, net, bench_use, params.assignment)
+        book_bench_row(row, r, r.created_s + ta, chain[hops].id, bench_day, net, bench_use, assignment)
     outcomes = pd.DataFrame(outcome_rows)
     stops = pd.DataFrame(stop_rows)
     routes = pd.DataFrame(route_rows)

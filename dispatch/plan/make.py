@@ -13,14 +13,12 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from concurrent.futures import Executor
-from dataclasses import replace
 
 import numpy as np
 
 from dispatch.assignment import assign
 from dispatch.dataset import Dataset
 from dispatch.hours import dispatch_clock_start
-from dispatch.tables import dataset_fingerprint
 from dispatch.live.roster import LiveNetwork
 from dispatch.model import DAY_S, Mode, Request
 from dispatch.plan.areas import make_areas, reach_s
@@ -31,6 +29,7 @@ from dispatch.plan.frames import assemble, routing_stats_frame
 from dispatch.plan.params import Pin, Plan, PlanParams
 from dispatch.plan.pins import assign_pinned, pinned_to_technician
 from dispatch.progress import Progress, noting
+from dispatch.tables import dataset_fingerprint
 from dispatch.travel import DEFAULT_TRAVEL, HaversineTravel
 
 
@@ -48,10 +47,11 @@ def make_plan(
     t0 = time.perf_counter()
     day_reqs, deferred = requests_of_day(dataset, params.day)
     day_ds = Dataset(dataset.network, dataset.technicians, tuple(day_reqs), dataset.epoch_date, dataset.meta)
-    result = assign(day_ds, replace(params.assignment, deterministic=params.deterministic), travel, report, pool)
+    assignment = params.assignment_params()
+    result = assign(day_ds, assignment, travel, report, pool)
     timings["assignment"] = time.perf_counter() - t0
     pinned_to = pinned_to_technician(pins, day_ds)
-    result = assign_pinned(result, pinned_to, day_ds, params.assignment, travel)
+    result = assign_pinned(result, pinned_to, day_ds, assignment, travel)
     by_req = {a.request_id: a for a in result.assigned}
 
     t0 = time.perf_counter()
@@ -67,7 +67,7 @@ def make_plan(
     timings["matrices"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    benches = Benches.of(day_ds, result, params.assignment)
+    benches = Benches.of(day_ds, result, assignment)
     lives, walls, limits = dispatch_day(problems, coords, LiveNetwork(day_ds.network, day_ds.technicians, params.rules, travel).find_areas, params, pool,
                                          report, benches)
     result = with_collected(result, benches)

@@ -19,7 +19,7 @@ from dispatch.rules import DEFAULT_RULES, Rules
 class PlanParams:
     day: int = 0  # day index since the dataset epoch
     # The business rules (the target, overtime, candidate areas, benches, collection): one rule
-    # book; the assignment's is this one (see __post_init__).
+    # book, which the assignment follows (``assignment_params``).
     rules: Rules = DEFAULT_RULES
     assignment: AssignmentParams = field(default_factory=AssignmentParams)
     # Routing time per area grows with its size, within bounds, so no area stalls the plan.
@@ -37,15 +37,16 @@ class PlanParams:
     def __post_init__(self) -> None:
         if self.reoptimise_every_s is not None and self.reoptimise_every_s <= 0:
             raise DispatchError(f"reoptimise_every_s must be > 0 seconds or None, got {self.reoptimise_every_s}")
-        # One rule book: whichever of the two was given wins; two different ones are an error.
-        if self.assignment.rules != self.rules:
-            if self.assignment.rules == DEFAULT_RULES:
-                object.__setattr__(self, "assignment", replace(self.assignment, rules=self.rules))
-            elif self.rules == DEFAULT_RULES:
-                object.__setattr__(self, "rules", self.assignment.rules)
-            else:
-                raise DispatchError("PlanParams.rules and PlanParams.assignment.rules differ; give the rule "
-                                    "book once (PlanParams(rules=...))")
+        # One rule book, the plan's: an assignment given another one is an error, not a choice.
+        if self.assignment.rules not in (DEFAULT_RULES, self.rules):
+            raise DispatchError("PlanParams.assignment.rules differs from PlanParams.rules; give the rule book "
+                                "once, as PlanParams(rules=...)")
+
+    def assignment_params(self) -> AssignmentParams:
+        """The assignment's parameters under the plan's rule book (and, for a deterministic plan,
+        a deterministic solve)."""
+        return replace(self.assignment, rules=self.rules,
+                       deterministic=self.deterministic or self.assignment.deterministic)
 
 
 @dataclass(frozen=True)

@@ -192,7 +192,7 @@ class _OrToolsModel:
         # An Element over NextVar states that but makes OR-Tools' insertion heuristics insert
         # nothing at all (measured: 0 of 100 visits routed). So the model gets the necessary
         # bound release + the shortest drive in, and ``solve`` re-times every route exactly
-        # (dispatch.timeline), giving up the rare visit the exact times cannot keep.
+        # (dispatch.routing.timeline), giving up the rare visit the exact times cannot keep.
         released = [(v, idx) for (v, _), idx in zip(copies, self.copy_index) if v.release_s > 0]
         if released:
             speed_classes = sorted({k.speed_class for k in techs})

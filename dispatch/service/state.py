@@ -249,8 +249,8 @@ class LiveService:
         lon, lat, county = self._location(body)
         mode, level, priority = body.get("mode", "onsite"), int(body.get("level", 1)), int(body.get("priority", 1))
         if mode == "onsite" and level > self.rules.onsite_max_level:
-            raise ServiceError(422, f"repairs above level {self.rules.onsite_max_level} (board-level) are never "
-                               "done on site; send it as pickup or walkin", "level")
+            raise ServiceError(422, f"level {level} repairs (board-level) are never done on site (on site: levels "
+                               f"up to {self.rules.onsite_max_level}); send it as pickup or walkin", "level")
         start = self.to_s(body["window_start"]) if body.get("window_start") else max(
             at, self.day * 86_400 + self.rules.customer_hours_s[0])
         end = (self.to_s(body["window_end"]) if body.get("window_end")
