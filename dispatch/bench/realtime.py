@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from dispatch.bench.common import Log
-from dispatch.live import LiveArea, NewCall
+from dispatch.live import InsertionOption, LiveArea, NewCall
 from dispatch.routing import BreakRule, RoutingProblem, RoutingTechnician
 from dispatch.travel import DEFAULT_TRAVEL
 
@@ -54,7 +54,7 @@ def build_area(n_techs: int, open_jobs: int, seed: int) -> tuple[LiveArea, Calla
     k = planned = 0
     while planned < open_jobs and k < 4 * open_jobs:
         window = 10 * H + int(rng.integers(0, 8 * H))
-        planned += not hasattr(area.insert(call(k, 8 * H, "J", window, deadline=False)), "reason_code")
+        planned += isinstance(area.insert(call(k, 8 * H, "J", window, deadline=False)), InsertionOption)
         k += 1
     area.advance(10 * H)
     return area, lambda k: call(k, 10 * H, "U", 10 * H, deadline=True)
