@@ -50,7 +50,8 @@ def _batch(problem: RoutingProblem, day_start_s: int, params: PlanParams) -> tup
         # The descent stops at its local optimum by itself; the cap is a guard a busy machine
         # never reaches, so no clock decides the answer.
         routing = RoutingParams(time_limit_s=DETERMINISTIC_GUARD_S, seed=params.seed, workers=1,
-                                metaheuristic="GREEDY_DESCENT", dispatch_deadline="hard")
+                                metaheuristic="GREEDY_DESCENT", dispatch_deadline="hard",
+                                lns_time_limit_s=DETERMINISTIC_GUARD_S)
         return batch_problem, routing, t0
     routing = RoutingParams(time_limit_s=limit, seed=params.seed, workers=1, dispatch_deadline="hard")
     share = len(batch) / len(problem.visits) if problem.visits else 0.0

@@ -265,6 +265,8 @@ class _OrToolsModel:
         p.time_limit.FromMilliseconds(max(1, int(time_limit_s * 1000)))
         if self.params.solution_limit is not None:
             p.solution_limit = int(self.params.solution_limit)
+        if self.params.lns_time_limit_s is not None:
+            p.lns_time_limit.FromMilliseconds(max(1, int(self.params.lns_time_limit_s * 1000)))
         p.log_search = self.params.log_search
         return p
 

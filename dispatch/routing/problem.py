@@ -86,6 +86,9 @@ class RoutingParams:
     # instead of at the time limit, which then only guards the wall clock; PyVRP then stops after
     # this many iterations. The same seed and limit give the same plan on any machine.
     solution_limit: int | None = None
+    # OR-Tools bounds each large-neighbourhood sub-search by this much wall time (its default,
+    # 0.1 s, when None); a deterministic plan lifts it so that no clock decides a route.
+    lns_time_limit_s: float | None = None
     # "wall" or "cpu" (this process's CPU time; PyVRP engine only, OR-Tools limits are wall time).
     clock: str = "wall"
     log_search: bool = False
