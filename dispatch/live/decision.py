@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 from dispatch.live.area import LiveArea
 from dispatch.live.calls import InsertionOption, NewCall, collection, offer_key
@@ -36,8 +37,9 @@ from dispatch.routing import Unserved
 from dispatch.rules import Rules
 
 
-@dataclass(frozen=True)
-class Offer:
+class Offer(NamedTuple):
+    """A technician's best insertion in an area (a named pair: one is made per technician weighed)."""
+
     area: str
     option: InsertionOption
 
@@ -82,12 +84,14 @@ class RepairsAtHome:
 
 
 def decide(
-    call: NewCall, lives: Mapping[str, LiveArea], candidates: Sequence[str], now_s: int, rules: Rules,
+    call: NewCall, lives: Mapping[str, LiveArea], candidates: Sequence[str] | Callable[[], Sequence[str]],
+    now_s: int, rules: Rules,
     repairs_at_home: Callable[[str, int], bool], *, mode: Mode, device_level: int, may_collect: bool,
     home: str | None = None, hold_unserved: bool = False,
 ) -> Decision:
     """Place ``call`` with the best technician of ``home`` and the ``candidates`` areas (nearest
-    first) and apply it to ``lives``.
+    first; a callable is asked only when the areas beyond ``home`` are searched) and apply it to
+    ``lives``.
 
     ``mode`` is how the call is to be served (onsite, or pickup: the device goes to a bench) and
     ``device_level`` the repair it needs; ``may_collect`` whether rule 7 may turn the call into a collection (the caller knows
@@ -125,7 +129,7 @@ def decide(
         # neighbour is asked (an urgent call's earliest arrival asking overtime is not settled).
         settled = bool(offers) and offers[0][2].late_s == 0 and offers[0][2].overtime_s == 0
     if not settled and (home is None or call.pinned_technician is None):
-        for name in candidates:
+        for name in candidates() if callable(candidates) else candidates:
             if name != home:
                 search(name)
     offers.sort(key=lambda x: (x[0], x[1] != home, x[2].technician_id))

@@ -149,7 +149,8 @@ def _place(key: str, v: RoutingVisit, lives: dict[str, LiveArea], find_areas: Ar
     home = lives[key]
     call = _call_of(v, float(home.lon[v.node]), float(home.lat[v.node]))
     mode = benches.mode(v.id)
-    decision = decide(call, lives, find_areas(call.lon, call.lat), v.release_s, rules, benches.repairs_at_home,
+    # The neighbours are looked up only when the home area does not settle the call.
+    decision = decide(call, lives, lambda: find_areas(call.lon, call.lat), v.release_s, rules, benches.repairs_at_home,
                       mode=mode, device_level=benches.level[v.id], home=key,
                       may_collect=benches.may_collect(v.id, mode, rules))
     if not isinstance(decision, Dispatched):
