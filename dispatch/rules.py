@@ -8,43 +8,37 @@ with ``dataclasses.replace``. Times are integer seconds (``_s``); levels are
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import NoReturn
 
 from dispatch.errors import DispatchError
 from dispatch.hours import business_deadline
 from dispatch.model import Centre, Mode, Priority, RepairLevel
 
 
-class Table(Mapping[int, int]):
-    """A read-only table keyed by plain ints (levels, priorities), that pickles (process pools,
-    Dask) and hashes, unlike a ``MappingProxyType``."""
-
-    __slots__ = ("_items",)
+class Table(dict[int, int]):
+    """A read-only table keyed by plain ints (levels, priorities) that pickles (process pools,
+    Dask) and hashes, unlike a ``MappingProxyType``; a dict underneath, so a lookup in a hot
+    loop costs what a dict's does."""
 
     def __init__(self, items: Mapping[int, int]) -> None:
-        self._items = {int(k): int(v) for k, v in items.items()}
+        super().__init__({int(k): int(v) for k, v in items.items()})
 
-    def __getitem__(self, key: int) -> int:
-        return self._items[key]
+    def _read_only(self, *args: object, **kwargs: object) -> NoReturn:
+        raise TypeError("a rule book's table is read-only; change it with dataclasses.replace(rules, ...)")
 
-    def __iter__(self) -> Iterator[int]:
-        return iter(self._items)
+    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = _read_only  # type: ignore[assignment]
+    __ior__ = _read_only  # type: ignore[assignment]
 
-    def __len__(self) -> int:
-        return len(self._items)
+    def __hash__(self) -> int:  # type: ignore[override]
+        return hash(tuple(sorted(self.items())))
 
-    def __hash__(self) -> int:
-        return hash(tuple(sorted(self._items.items())))
-
-    def __getstate__(self) -> dict[int, int]:
-        return self._items
-
-    def __setstate__(self, state: dict[int, int]) -> None:
-        self._items = state
+    def __reduce__(self) -> tuple[type, tuple[dict[int, int]]]:
+        return (Table, (dict(self),))
 
     def __repr__(self) -> str:
-        return f"Table({self._items})"
+        return f"Table({dict.__repr__(self)})"
 
 
 def _frozen(mapping: dict) -> Table:  # type: ignore[type-arg]
@@ -85,6 +79,10 @@ class Rules:
     pickup_service_s: int = 10 * 60
 
     def __post_init__(self) -> None:
+        # A table given as a plain mapping (replace(rules, bench_s_by_level={...})) is frozen too.
+        for name in ("bench_s_by_level", "window_s_by_priority", "onsite_service_s_by_level"):
+            if not isinstance(getattr(self, name), Table):
+                object.__setattr__(self, name, Table(getattr(self, name)))
         problems = []
         if self.dispatch_target_s <= 0:
             problems.append(f"dispatch_target_s must be > 0 s, got {self.dispatch_target_s}")
