@@ -94,8 +94,8 @@ def decide(
     ``lives``.
 
     ``mode`` is how the call is to be served (onsite, or pickup: the device goes to a bench) and
-    ``device_level`` the repair it needs; ``may_collect`` whether rule 7 may turn the call into a collection (the caller knows
-    whether a bench of its chain can repair it). ``home``: the area that already holds the call
+    ``device_level`` the repair it needs; ``may_collect`` whether rule 7 may turn the call into a
+    collection (the caller knows whether a bench of its chain can repair it). ``home``: the area that already holds the call
     as a visit (the day plan). ``hold_unserved``: a call nobody takes is kept, unassigned with
     its reason, in the first area searched (the service lists it); otherwise no area holds it
     (the simulation offers the customer another day)."""
