@@ -14,8 +14,39 @@ from pathlib import Path
 import pandas as pd
 
 from dispatch.io import CST
-from dispatch.tables import atomic_write
 from dispatch.network import Network
+from dispatch.tables import atomic_write
+
+# A cell a spreadsheet would run as a formula (OWASP "CSV injection"): it is written with a
+# leading apostrophe, which Excel and WPS show as text and never evaluate.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
+
+
+def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``frame`` whose text cells (and text index) cannot start a formula or break a
+    row; numbers are left as numbers."""
+
+    def cell(v: object) -> object:
+        if not isinstance(v, str):
+            return v
+        # A bare CR would split the row for CSV readers (lines end in LF); as LF it is quoted.
+        v = v.replace("\r\n", "\n").replace("\r", "\n")
+        return "'" + v if v.startswith(FORMULA_STARTS) else v
+
+    out = frame.copy()
+    for col in out.columns:
+        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col].dtype):
+            out[col] = out[col].map(cell)
+    if out.index.dtype == object or pd.api.types.is_string_dtype(out.index.dtype):
+        out.index = out.index.map(cell)
+    return out
+
+
+def csv_text(frame: pd.DataFrame, index: bool = False) -> str:
+    """The frame as CSV text for a person's spreadsheet: every CSV the project hands to a user
+    (route sheets, unassigned calls, coverage and scenario tables, event logs) goes through it."""
+    return spreadsheet_safe(frame).to_csv(index=index, lineterminator="\n")
+
 
 SHEET_COLUMNS = [
     "technician_id", "sequence", "request_id", "mode", "level", "priority", "lon", "lat",
@@ -108,11 +139,11 @@ def export_plan(frames: dict[str, pd.DataFrame], epoch_date: str, out: str | Pat
         atomic_write(path, lambda p: p.write_text(text, encoding="utf-8"))
         written.append(path)
 
-    put("route_sheets.csv", sheet.to_csv(index=False, lineterminator="\n"))
+    put("route_sheets.csv", csv_text(sheet))
     put("route_sheets.html", route_sheets_html(sheet, title))
     put("routes.geojson", json.dumps(routes_geojson(stops, frames.get("routes", pd.DataFrame(columns=["technician_id"])),
                                                     network, technicians_home), ensure_ascii=False))
     put("stops.geojson", json.dumps(stops_geojson(sheet), ensure_ascii=False))
     unassigned = frames.get("unassigned", pd.DataFrame(columns=["request_id", "reason_code", "reason"]))
-    put("unassigned.csv", unassigned.to_csv(index=False, lineterminator="\n"))
+    put("unassigned.csv", csv_text(unassigned))
     return written

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 
 import pandas as pd
@@ -79,3 +80,36 @@ def test_html_route_sheets_are_printable(exported):
     assert html.lstrip().lower().startswith("<!doctype html") and "Route sheets - tiny" in html
     for tid in plan.routes["technician_id"]:
         assert tid in html
+
+
+HOSTILE = ["=cmd|' /C calc'!A0", "+SUM(1,2)", "-2+3", "@SUM(A1)", "=HYPERLINK(\"http://x\")", "\tTAB", "\r=CR"]
+
+
+def test_no_text_cell_of_a_csv_export_can_start_a_formula(tmp_path):
+    """Ids, names and reasons that a spreadsheet would run as a formula (= + - @ tab CR) are
+    written with a leading apostrophe in route_sheets.csv and unassigned.csv; numbers stay numbers."""
+    stops = pd.DataFrame([{
+        "technician_id": HOSTILE[i % len(HOSTILE)], "sequence": 1, "request_id": h, "mode": "onsite", "level": 1,
+        "priority": 1, "lon": 120.1, "lat": 30.2, "departure_s": 32400, "arrival_s": 33000, "start_s": 33000,
+        "end_s": 34800, "travel_s": 600, "distance_m": 8000, "window_start_s": 32400, "window_end_s": 46800}
+        for i, h in enumerate(HOSTILE)])
+    unassigned = pd.DataFrame({"request_id": HOSTILE, "reason_code": "capacity", "reason": HOSTILE[::-1]})
+    export_plan({"stops": stops, "unassigned": unassigned}, "2026-03-02", tmp_path, "t")
+    for name in ("route_sheets.csv", "unassigned.csv"):
+        with open(tmp_path / name, newline="", encoding="utf-8") as f:  # the csv module keeps a CR inside a cell
+            header, *rows = list(csv.reader(f))
+        cells = [c for row in rows for c in row]
+        assert not [c for c in cells if c.startswith(("=", "+", "-", "@", "\t", "\r", "\n"))], name
+        expected = {("'" + h).replace("\r", "\n") for h in HOSTILE}  # a CR is written as a (quoted) LF
+        assert {row[header.index("request_id")] for row in rows} == expected, name
+        assert all(len(row) == len(header) for row in rows), f"{name}: a cell broke its row"
+    sheet = pd.read_csv(tmp_path / "route_sheets.csv")
+    assert sheet["distance_km"].dtype.kind == "f" and sheet["level"].dtype.kind == "i"
+
+
+def test_csv_text_guards_the_index_of_a_table():
+    """A comparison table written with its index (scenario compare --csv) guards the index too."""
+    from dispatch.exports import csv_text
+
+    text = csv_text(pd.DataFrame({"base": [1.0]}, index=["=1+1"]), index=True)
+    assert text.splitlines()[1].startswith("'=1+1,")

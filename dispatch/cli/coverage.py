@@ -23,6 +23,7 @@ from dispatch.cli.options import (
 )
 from dispatch.dataset import Dataset
 from dispatch.errors import DispatchError
+from dispatch.exports import csv_text
 from dispatch.geodata import load_geography
 
 
@@ -105,7 +106,7 @@ def coverage(source: str | None, preset: str | None, seed: int, population: str 
         f"{r.adcode} {r.name} {r.level3_turnaround_h:.0f} h" for r in worst.itertuples()))
     click.echo(f"\ncoverage metrics in {wall:.2f} s")
     if csv_out:
-        write_text(csv_out, rep.counties.to_csv(index=False))
+        write_text(csv_out, csv_text(rep.counties))
         click.echo(f"per-county frame written to {csv_out}")
     if geojson:
         counties = geo.counties[["adcode", "geometry"]].merge(rep.counties, on="adcode")
@@ -232,7 +233,7 @@ def locate(source: str | None, preset: str | None, seed: int, population: str | 
     if len(chosen) > 25:
         click.echo(f"... and {len(chosen) - 25} more (use --csv or --geojson)")
     if csv_out:
-        write_text(csv_out, chosen.to_csv(index=False))
+        write_text(csv_out, csv_text(chosen))
         click.echo(f"chosen sites written to {csv_out}")
     if geojson:
         import geopandas as gpd  # only for --geojson; slow to import

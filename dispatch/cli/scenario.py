@@ -29,6 +29,7 @@ from dispatch.cli.options import (
 from dispatch.dataset import Dataset
 from dispatch.errors import DispatchError
 from dispatch.executor import executor
+from dispatch.exports import csv_text
 from dispatch.geodata import load_geography, prefecture_of
 from dispatch.rules import DEFAULT_RULES
 
@@ -365,7 +366,7 @@ def scenario_compare(names: tuple[str, ...], base_source: str | None, seed: int 
     click.echo(f"base: {_describe_base(base_spec)}")
     _echo_comparison(comp)
     if csv_out:
-        write_text(csv_out, comp.table.to_csv())
+        write_text(csv_out, csv_text(comp.table, index=True))
         click.echo(f"comparison written to {csv_out}")
 
 
@@ -418,7 +419,7 @@ def scenario_sweep(file: str, source: str | None, preset: str | None, seed: int,
     for name, warnings in comp.warnings.items():
         _echo_warnings(name, warnings, limit=5)
     if csv_out:
-        write_text(csv_out, table.to_csv())
+        write_text(csv_out, csv_text(table, index=True))
         click.echo(f"results written to {csv_out}")
     if save:
         store = open_store(db)

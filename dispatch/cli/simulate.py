@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import click
 
-from dispatch.cli.options import ProgressBar, db_option, load_dataset, open_store, population_option
+from dispatch.cli.options import (
+    ProgressBar,
+    db_option,
+    load_dataset,
+    open_store,
+    population_option,
+    write_text,
+)
+from dispatch.exports import csv_text
 from dispatch.kpis import format_kpis, kpis
 from dispatch.tables import dataset_fingerprint
 
@@ -51,7 +59,7 @@ def simulate(source: str | None, preset: str | None, province: str | None, days:
                    f"({result.calls / max(result.wall_s, 1e-9):.0f} calls/s); stored as {run_name!r} in {store.url}")
         if log_csv:
             out = log_csv if len(policies) == 1 else log_csv.replace(".csv", f"-{pol}.csv")
-            result.events.to_csv(out, index=False)
+            write_text(out, csv_text(result.events))
     click.echo(format_kpis(columns))
     for pol, result in runs.items():
         if len(result.open_requests):
