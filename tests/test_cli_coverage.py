@@ -55,7 +55,14 @@ def test_locate_exact_greedy_locks_and_geojson(run, tmp_path):
         res = run("locate", "--preset", "tiny", "--model", model, "--p", "2")
         assert res.exit_code == 0 and f"{model}: OPTIMAL" in res.output, res.output
     res = run("locate", "--preset", "tiny", "--model", "lscp", "--minutes", "30")
-    assert res.exit_code == 0 and "lscp: OPTIMAL" in res.output
+    assert res.exit_code == 0 and "lscp: OPTIMAL" in res.output and "cover every county within" in res.output
+
+
+def test_locate_pcenter_without_sites_is_an_error_not_an_optimum(run):
+    """`locate --model pcenter --p 0` on demand that exists exits 2 saying why, not OPTIMAL with 0 min."""
+    res = run("locate", "--preset", "tiny", "--model", "pcenter", "--p", "0")
+    assert res.exit_code == 2 and "pcenter has no solution: p = 0 sites cannot serve" in res.output, res.output
+    assert "OPTIMAL" not in res.output
 
 
 @pytest.mark.parametrize("args, message", [

@@ -184,3 +184,25 @@ def test_pcenter_greedy_skips_taken_sites_with_int32_costs():
     cost = np.array([[0, 50, 90], [50, 0, 40], [90, 40, 0]], dtype=np.int32)
     chosen, radius = _pcenter_greedy(cost, 2, np.ones(3, bool), [])
     assert len(set(chosen)) == 2 and radius <= 50
+
+
+def test_pcenter_with_no_site_for_positive_demand_is_infeasible():
+    """p-centre with p = 0 and demand of positive weight is INFEASIBLE with the reason, never
+    OPTIMAL with a worst travel of 0 (as p-median says)."""
+    prob = random_problem(0)
+    res = pcenter(prob, 0)
+    assert res.status == "INFEASIBLE" and not res.chosen and np.isnan(res.objective)
+    assert "p = 0 sites cannot serve the 12 demand point(s)" in res.notes[0]
+    assert pmedian(prob, 0).status == "INFEASIBLE"
+
+
+def test_lscp_that_leaves_demand_out_says_so_in_its_status():
+    """A set cover where some demand is beyond every candidate's reach is PARTIAL (not OPTIMAL),
+    and its note says how many points and what share of demand are left out."""
+    cost = np.array([[60, 9000], [9000, 60], [9000, 9000]])  # the third point reaches no site in time
+    prob = LocationProblem.from_cost_matrix(cost, np.array([1.0, 1.0, 2.0]))
+    res = lscp(prob, 600)
+    assert res.status == "PARTIAL" and sorted(res.chosen) == ["0", "1"]
+    assert "1 demand point(s), 50.0 % of demand, cannot be covered" in res.notes[0]
+    full = lscp(LocationProblem.from_cost_matrix(cost[:2], np.array([1.0, 1.0])), 600)
+    assert full.status == "OPTIMAL"

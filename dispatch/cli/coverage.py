@@ -197,8 +197,11 @@ def locate(source: str | None, preset: str | None, seed: int, population: str | 
     total = float(prob.weights.sum())
     if model == "mclp":
         meaning = f"covered demand {pct(res.objective / total if total else math.nan)} within {minutes:g} min"
+    elif model == "lscp" and res.status == "PARTIAL":
+        meaning = (f"{res.objective:.0f} sites cover every county that any candidate reaches within {minutes:g} min; "
+                   f"the others cannot be covered (see the note)")
     elif model == "lscp":
-        meaning = f"{res.objective:.0f} sites cover every coverable county within {minutes:g} min"
+        meaning = f"{res.objective:.0f} sites cover every county within {minutes:g} min"
     elif model == "pmedian":
         meaning = f"demand-weighted mean travel {res.objective / total / 60 if total else math.nan:.1f} min"
     else:
@@ -209,7 +212,9 @@ def locate(source: str | None, preset: str | None, seed: int, population: str | 
                f"bound {bound}; gap {gap}")
     for note in res.notes:
         click.echo(f"note: {note}")
-    if res.status not in ("OPTIMAL", "FEASIBLE", "HEURISTIC"):
+    if res.status == "INFEASIBLE":
+        raise DispatchError(f"{res.model} has no solution: {'; '.join(res.notes) or 'the model is infeasible'}")
+    if res.status not in ("OPTIMAL", "FEASIBLE", "HEURISTIC", "PARTIAL"):
         raise DispatchError(f"{res.model} found no solution ({res.status}) within {time_limit:g} s")
     geo = load_geography()
     info = demand.set_index("adcode")

@@ -116,7 +116,9 @@ class LocationResult:
     objective: float
     bound: float
     gap: float  # relative, 0 when proven optimal
-    status: str  # OPTIMAL | FEASIBLE | INFEASIBLE | HEURISTIC | NOT_SOLVED
+    # OPTIMAL | FEASIBLE | INFEASIBLE | HEURISTIC | NOT_SOLVED | PARTIAL (set cover: the best cover
+    # of the demand that can be covered, some demand being beyond every candidate's reach)
+    status: str
     solve_s: float
     first_solution_s: float | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
@@ -304,15 +306,19 @@ def lscp(problem: LocationProblem, max_cost_s: float, time_limit_s: float = 30.0
     y = [s.BoolVar(f"y{j}") for j in range(m)]
     _lock(s, y, problem)
     notes = []
-    uncoverable = 0
+    uncoverable: list[int] = []
     for i in range(len(problem.demand_ids)):
         cols = [j for j in cover.indices[cover.indptr[i]:cover.indptr[i + 1]] if j not in problem.locked_closed]
         if not cols:
-            uncoverable += 1
+            uncoverable.append(i)
             continue
         s.Add(sum(y[j] for j in cols) >= 1)
     if uncoverable:
-        notes.append(f"{uncoverable} demand point(s) cannot be covered by any open-able site; ignored")
+        total = float(problem.weights.sum())
+        left = float(problem.weights[uncoverable].sum())
+        share = f"{100 * left / total:.1f} % of demand" if total else "no demand"
+        notes.append(f"{len(uncoverable)} demand point(s), {share}, cannot be covered by any open-able site within "
+                     f"{max_cost_s / 60:g} min: the sites cover the rest")
     s.Minimize(sum(y))
     status = _status(s, s.Solve())
     if status not in ("OPTIMAL", "FEASIBLE"):
@@ -321,6 +327,8 @@ def lscp(problem: LocationProblem, max_cost_s: float, time_limit_s: float = 30.0
     chosen = [j for j in range(m) if y[j].solution_value() > 0.5]
     obj = float(len(chosen))
     bound = obj if status == "OPTIMAL" else s.Objective().BestBound()
+    if uncoverable:
+        status = "PARTIAL"  # a cover of what can be covered, not a set cover of the demand
     return LocationResult("lscp", tuple(problem.site_ids[j] for j in chosen),
                           _allocate_nearest(problem, chosen, max_cost_s), obj, bound,
                           _gap(obj, bound, False), status, time.perf_counter() - t0, notes=tuple(notes))
@@ -389,7 +397,12 @@ def pcenter(problem: LocationProblem, p: int, time_limit_s: float = 30.0, solver
     _check_p(problem, p)
     t0 = time.perf_counter()
     active = problem.weights > 0
-    if not active.any() or p == 0:
+    if p == 0 and active.any():
+        return LocationResult("pcenter", (), (None,) * len(problem.demand_ids), float("nan"), float("nan"),
+                              float("nan"), "INFEASIBLE", time.perf_counter() - t0,
+                              notes=(f"p = 0 sites cannot serve the {int(active.sum())} demand point(s) of positive "
+                                     f"weight",))
+    if not active.any():
         chosen0 = sorted(problem.locked_open)
         return LocationResult("pcenter", tuple(problem.site_ids[j] for j in chosen0),
                               _allocate_nearest(problem, chosen0), 0.0, 0.0, 0.0, "OPTIMAL",
