@@ -300,3 +300,35 @@ def test_onsite_calls_beyond_the_skilled_technicians_are_collected_and_replayed(
     assert svc.violations() == {a: [] for a in svc.areas}
     again = LiveService(_config(db))  # the log replays the collection, not the on-site call
     assert {a: x.routes for a, x in again.areas.items()} == {a: x.routes for a, x in svc.areas.items()}
+
+
+@pytest.mark.parametrize("param", ["token", "access_token", "API_KEY", "Authorization"])
+def test_a_credential_in_the_url_is_refused(client: TestClient, param: str) -> None:
+    """A token in the query string is refused with 400 naming the parameter, even with a valid
+    header, and no endpoint reads it (a URL is logged)."""
+    r = client.get(f"/kpis?{param}={VIEWER}", headers=V)
+    assert r.status_code == 400 and r.json()["field"] == param.lower(), r.text
+    assert "Authorization: Bearer" in r.json()["detail"] and VIEWER not in r.text
+    assert client.get("/plan?area=330500", headers=V).status_code != 400, "other parameters pass"
+
+
+def test_no_log_line_of_the_server_carries_a_query_string(tmp_path: Path) -> None:
+    """The real server (uvicorn, its access log to a file) never writes what a client put in a
+    URL: a token sent there appears in no log line, and neither does the Authorization header."""
+    import httpx
+
+    from dispatch.bench.serve import Server
+
+    token = secrets.token_urlsafe(24)
+    server = Server(f"sqlite:///{tmp_path / 'log.sqlite'}", "tiny", 1, 0, token, tmp_path / "server.log")
+    server.start()
+    try:
+        r = httpx.get(server.url + f"/kpis?token={token}", headers={"Authorization": f"Bearer {token}"}, timeout=30)
+        assert r.status_code == 400
+        assert httpx.get(server.url + "/plan?area=330500", headers={"Authorization": f"Bearer {token}"},
+                         timeout=30).status_code == 200
+    finally:
+        server.stop()
+    log = (tmp_path / "server.log").read_text(encoding="utf-8", errors="replace")
+    assert "GET /kpis?<redacted>" in log and "GET /plan?<redacted>" in log, log[-2000:]
+    assert token not in log and "330500" not in log

@@ -54,7 +54,14 @@ from dispatch.service.schemas import (
     UnavailableIn,
     UnavailableOut,
 )
-from dispatch.service.security import BodyLimit, RateLimiter, reader, writer
+from dispatch.service.security import (
+    BodyLimit,
+    NoCredentialsInQuery,
+    RateLimiter,
+    log_config,
+    reader,
+    writer,
+)
 from dispatch.service.state import LiveService, ServiceConfig, ServiceError
 
 
@@ -111,6 +118,8 @@ def create_app(config: ServiceConfig, service: LiveService | None = None) -> Any
         app.add_middleware(CORSMiddleware, allow_origins=list(config.cors_origins),
                            allow_methods=["GET", "POST"], allow_headers=["Authorization", "Content-Type"])
     app.add_middleware(BodyLimit, limit=config.max_body_bytes)
+    # Outermost: a credential in the URL is refused before any other layer sees the request.
+    app.add_middleware(NoCredentialsInQuery)
 
     errors = {401: {"description": "missing or unknown token"}, 422: {"description": "invalid field"},
               429: {"description": "rate limit"}, 413: {"description": "body too large"}}
@@ -162,5 +171,5 @@ def run(config: ServiceConfig, host: str = "127.0.0.1", port: int = 8000) -> Non
     """Build the live state, then serve until stopped (uvicorn; one process: the state is in it)."""
     import uvicorn
 
-    uvicorn.run(create_app(config), host=host, port=port, log_level="info", access_log=True)
+    uvicorn.run(create_app(config), host=host, port=port, log_level="info", access_log=True, log_config=log_config())
 

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import hmac
 import json
+import logging
 import os
 import threading
 import time
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import parse_qsl
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from uvicorn.config import LOGGING_CONFIG as uvicorn_logging_config
 
 from dispatch.errors import DispatchError
 from dispatch.service.state import ServiceError
@@ -155,3 +159,46 @@ def writer(request: Request, creds: Credentials) -> str:
         raise ServiceError(403, f"role {role!r} may only read; writing needs a dispatcher token")
     return role
 
+
+# Query parameters that carry credentials. A token in a URL ends up in proxies', browsers' and
+# access logs, so the service refuses it instead of reading it.
+CREDENTIAL_PARAMS = frozenset({"token", "access_token", "api_key", "apikey", "key", "auth", "authorization",
+                               "bearer", "password", "secret"})
+
+
+class NoCredentialsInQuery:
+    """Pure ASGI middleware: a request with a credential in its query string gets 400, naming
+    the parameter, before anything reads it."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope.get("query_string"):
+            names = {k.lower() for k, _ in parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)}
+            found = sorted(names & CREDENTIAL_PARAMS)
+            if found:
+                await _send_json(send, 400, {"detail": f"credentials in the URL ({', '.join(found)}) are refused: a "
+                                                       "URL is logged; send 'Authorization: Bearer <token>'",
+                                             "field": found[0]})
+                return
+        await self.app(scope, receive, send)
+
+
+class RedactQuery(logging.Filter):
+    """Takes the query string out of uvicorn's access-log lines, so nothing a client put in a
+    URL (a mistaken token among it) is ever written to a log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str) and "?" in args[2]:
+            record.args = (*args[:2], args[2].split("?", 1)[0] + "?<redacted>", *args[3:])
+        return True
+
+
+def log_config() -> dict[str, Any]:
+    """uvicorn's own logging set-up with :class:`RedactQuery` on its access log."""
+    config = copy.deepcopy(uvicorn_logging_config)
+    config.setdefault("filters", {})["redact_query"] = {"()": RedactQuery}
+    config["handlers"]["access"]["filters"] = ["redact_query"]
+    return config

@@ -20,7 +20,6 @@ from dispatch.errors import DispatchError, ModelError
 from dispatch.geodata import load_geography
 from dispatch.hours import business_seconds, dispatch_clock_start
 from dispatch.io import read_dataset
-from dispatch.tables import centres_frame, technicians_frame
 from dispatch.kpis import kpis
 from dispatch.live import FROZEN_STATES, InsertionOption, LiveArea, NewCall
 from dispatch.live.decision import Dispatched, decide
@@ -31,6 +30,7 @@ from dispatch.routing.checker import check
 from dispatch.rules import DEFAULT_RULES, Rules
 from dispatch.store import Store
 from dispatch.synthetic import generate
+from dispatch.tables import centres_frame, technicians_frame
 from dispatch.travel import DEFAULT_TRAVEL
 
 CST = dt.timezone(dt.timedelta(hours=8), "CST")
