@@ -3,7 +3,7 @@
 Sets up the page, the shared sidebar (dataset, area, day) and the navigation over the pages in
 ``app_pages/``. It opens on the committed Zhejiang sample, one prefecture, with no set-up.
 ``dashboard`` is an installed package (``pip install -e .``), so the pages' ``dashboard.*``
-imports resolve without touching ``sys.path``.
+imports resolve from the installation, wherever Streamlit starts.
 """
 
 from __future__ import annotations

@@ -29,7 +29,8 @@ class Benches:
     collected: set[str] = field(default_factory=set)  # on-site calls collected during dispatch
 
     @classmethod
-    def of(cls, day_ds: Dataset, result: AssignmentResult, params: AssignmentParams) -> Benches:
+    def of(cls, day_ds: Dataset, result: AssignmentResult, params: AssignmentParams,
+           repairs_at_home: RepairsAtHome) -> Benches:
         net = day_ds.network
         level = {r.id: r.level for r in day_ds.requests}
         bench_of: dict[str, tuple[int, str] | None] = {}
@@ -38,7 +39,7 @@ class Benches:
                 chain = net.chain(a.visit_centre_id)
                 first = first_bench(chain, level[a.request_id], params)
                 bench_of[a.request_id] = None if first is None else (first, chain[first].id)
-        return cls(RepairsAtHome(net, day_ds.technicians), level,
+        return cls(repairs_at_home, level,
                    {a.request_id for a in result.assigned if a.mode == Mode.PICKUP}, bench_of)
 
     def mode(self, vid: str) -> Mode:

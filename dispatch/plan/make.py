@@ -67,9 +67,9 @@ def make_plan(
     timings["matrices"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    benches = Benches.of(day_ds, result, assignment)
-    lives, walls, limits = dispatch_day(problems, coords, LiveNetwork(day_ds.network, day_ds.technicians, params.rules, travel).find_areas, params, pool,
-                                         report, benches)
+    live_network = LiveNetwork(day_ds.network, day_ds.technicians, params.rules, travel)
+    benches = Benches.of(day_ds, result, assignment, live_network.repairs_at_home)
+    lives, walls, limits = dispatch_day(problems, coords, live_network.find_areas, params, pool, report, benches)
     result = with_collected(result, benches)
     results = {k: live.result() for k, live in lives.items()}
     day_problems = {k: live.day_problem() for k, live in lives.items()}
@@ -83,8 +83,6 @@ def make_plan(
     timings["assemble"] = time.perf_counter() - t0
     stats = routing_stats_frame(areas, problems, day_problems, results, walls, limits, violations)
     return Plan(dataset_fingerprint(dataset), params, *plan, timings, stats, day_problems, results)
-
-
 
 
 def requests_of_day(dataset: Dataset, day: int) -> tuple[list[Request], list[Request]]:
