@@ -25,6 +25,7 @@ class Reason(StrEnum):
     # The live plan
     OUT_OF_REACH_TODAY = "out_of_reach_today"
     LATE = "late"
+    CANCELLED = "cancelled"
     # The simulation
     NO_FREE_TECHNICIAN = "no_free_technician"
     OPEN_AT_HORIZON = "open_at_horizon"
@@ -53,6 +54,7 @@ SENTENCES: dict[Reason, str] = {
                                "of his shift, even with nothing else to do; offer the customer another day",
     Reason.LATE: "no technician can set off within the hour without breaking another customer's promise; this "
                  "is the earliest arrival that keeps them",
+    Reason.CANCELLED: "the customer called the visit off before a technician set off",
     Reason.NO_FREE_TECHNICIAN: "no technician free today; re-booked for tomorrow",
     Reason.OPEN_AT_HORIZON: "still open when the simulation ended",
 }

@@ -19,6 +19,7 @@ from dispatch.plan import PlanParams, make_plan
 from dispatch.reasons import Reason
 from dispatch.rules import DEFAULT_RULES
 from dispatch.service import LiveService, ServiceConfig
+from dispatch.service.clock import ManualClock
 from dispatch.simulate import SimParams, simulate
 from dispatch.tables import write_dataset
 from tests.builders import EPOCH, NETWORK, H, centre, live_area, req, tech
@@ -49,13 +50,15 @@ def _by_simulation() -> tuple[str, int, int]:
 
 def _by_service(tmp: Path) -> tuple[str, int, int]:
     write_dataset(Dataset(WORLD, TECHS, (), EPOCH), tmp / "data")
-    svc = LiveService(ServiceConfig(source=str(tmp / "data"), db=f"sqlite:///{tmp / 'svc.sqlite'}"))
+    clock = ManualClock(0)  # the server's clock: at each call as it comes
+    svc = LiveService(ServiceConfig(source=str(tmp / "data"), db=f"sqlite:///{tmp / 'svc.sqlite'}"), clock=clock)
     cst = dt.timezone(dt.timedelta(hours=8))
     at = lambda h: dt.datetime.fromisoformat(EPOCH).replace(tzinfo=cst) + dt.timedelta(hours=h)  # noqa: E731
     for r in (EARLY, WATCHED):
         body = {"id": r.id, "lon": r.lon, "lat": r.lat, "level": r.level, "mode": r.mode.value,
                 "priority": int(r.priority), "at": at(r.created_s / H), "window_start": at(r.window.start_s / H),
                 "window_end": at(r.window.end_s / H), "service_min": r.service_s // 60}
+        clock.set(r.created_s)
         answer, _ = svc.post_call(body)
     return str(answer["technician_id"]), int(answer["departure_s"]), int(answer["arrival_s"])
 

@@ -12,6 +12,9 @@ from fastapi.testclient import TestClient
 
 from dispatch.errors import DispatchError
 from dispatch.service import LiveService, ServiceConfig, create_app, parse_tokens, token_digest
+from dispatch.service.clock import CST
+
+import datetime as dt
 
 DISPATCHER = "d-" + "x" * 30
 VIEWER = "v-" + "y" * 30
@@ -25,6 +28,36 @@ def _config(db: str, **kw) -> ServiceConfig:  # type: ignore[no-untyped-def]
     return ServiceConfig(preset="tiny", db=db, tokens=parse_tokens(f"{DISPATCHER}:dispatcher,{VIEWER}:viewer"), **kw)
 
 
+class ClientsClock:
+    """The server's clock in these tests: each request below sets it to the time it sends, as a
+    call centre whose clock agrees with the server's (the clock rule has its own tests)."""
+
+    now = 10 * 3600
+
+    def now_s(self) -> int:
+        return self.now
+
+
+CLOCK = ClientsClock()
+
+
+def _service(db: str, **kw) -> LiveService:  # type: ignore[no-untyped-def]
+    return LiveService(_config(db, **kw), clock=CLOCK)
+
+
+def _sent(body: dict) -> dict:
+    """Set the server's clock to the body's ``at`` (a time on the tiny preset's day 0)."""
+    if body.get("at"):
+        t = dt.datetime.fromisoformat(body["at"])
+        t = t if t.tzinfo else t.replace(tzinfo=CST)
+        CLOCK.now = int((t - dt.datetime.fromisoformat(DAY).replace(tzinfo=CST)).total_seconds())
+    return body
+
+
+def _post(client: TestClient, path: str, body: dict):  # type: ignore[no-untyped-def]
+    return client.post(path, json=_sent(body), headers=D)
+
+
 @pytest.fixture(scope="module")
 def db(tmp_path_factory: pytest.TempPathFactory) -> str:
     return f"sqlite:///{tmp_path_factory.mktemp('service') / 'service.sqlite'}"
@@ -32,7 +65,7 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 @pytest.fixture(scope="module")
 def service(db: str) -> LiveService:
-    return LiveService(_config(db))
+    return _service(db)
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +74,7 @@ def client(service: LiveService, db: str) -> TestClient:
 
 
 def _call(client: TestClient, **body) -> dict:  # type: ignore[no-untyped-def]
-    r = client.post("/calls", json={**HUZHOU, "at": f"{DAY}T10:00:00", **body}, headers=D)
+    r = _post(client, "/calls", {**HUZHOU, "at": f"{DAY}T10:00:00", **body})
     assert r.status_code == 200, r.text
     return r.json()
 
@@ -158,10 +191,10 @@ def test_status_reports_follow_the_job(client: TestClient) -> None:
     d = _call(client, id="c-status", level=1, at=f"{DAY}T10:30:00", window_start=f"{DAY}T16:00:00",
               window_end=f"{DAY}T18:00:00")
     early = client.post("/jobs/c-status/status", json={"status": "done", "at": f"{DAY}T09:00:00"}, headers=D)
-    assert early.status_code == 409  # the clock never goes back: it counts as now, still planned
+    assert early.status_code == 409  # long before the clock: it counts as now, still planned
     at = d["departure"]
-    assert client.post("/jobs/c-status/status", json={"status": "dispatched", "at": at}, headers=D).json()["frozen"]
-    done = client.post("/jobs/c-status/status", json={"status": "done", "at": d["arrival"]}, headers=D)
+    assert _post(client, "/jobs/c-status/status", {"status": "dispatched", "at": at}).json()["frozen"]
+    done = _post(client, "/jobs/c-status/status", {"status": "done", "at": d["arrival"]})
     assert done.status_code == 200 and done.json()["end_s"] >= d["arrival_s"]
     assert client.post("/jobs/nobody/status", json={"status": "done"}, headers=D).status_code == 404
 
@@ -171,7 +204,7 @@ def test_drop_out_replans_and_is_not_repeated(client: TestClient, service: LiveS
     d = _call(client, id="c-drop", level=1, at=f"{DAY}T11:00:00", window_start=f"{DAY}T15:00:00",
               window_end=f"{DAY}T17:00:00")
     tech = d["technician_id"]
-    r = client.post(f"/technicians/{tech}/unavailable", json={"at": f"{DAY}T11:00:00"}, headers=D)
+    r = _post(client, f"/technicians/{tech}/unavailable", {"at": f"{DAY}T11:00:00"})
     assert r.status_code == 200, r.text
     assert "c-drop" in [m["job_id"] for m in r.json()["moved"]] + [u["job_id"] for u in r.json()["unserved"]]
     assert client.post(f"/technicians/{tech}/unavailable", json={}, headers=D).status_code == 409
@@ -204,7 +237,7 @@ def test_concurrent_calls_never_share_a_slot_and_restart_rebuilds_the_same_plan(
         t.join()
     assert len(answers) == 16
     assert service.violations() == {a: [] for a in service.areas}  # no overlapping work anywhere
-    again = LiveService(_config(db))
+    again = _service(db)
     assert {a: x.routes for a, x in again.areas.items()} == {a: x.routes for a, x in service.areas.items()}
     assert set(again.calls) == set(service.calls)
     assert all(not v for v in again.violations().values())
@@ -281,7 +314,7 @@ def test_sigkill_and_restart_keeps_every_acknowledged_call_once(tmp_path: Path) 
 def test_onsite_calls_beyond_the_skilled_technicians_are_collected_and_replayed(tmp_path: Path) -> None:
     """Once no level-2 technician can set off in time, an on-site call is collected with the promise kept, and replayed so."""
     db = f"sqlite:///{tmp_path / 'collect.sqlite'}"
-    svc = LiveService(_config(db))
+    svc = _service(db)
     c = TestClient(create_app(_config(db), svc))
     # Long level-2 on-site jobs at 10:00 until nobody able to do level 2 can set off within the
     # hour: the next one is collected by a technician who can, with the promise kept.
@@ -298,7 +331,7 @@ def test_onsite_calls_beyond_the_skilled_technicians_are_collected_and_replayed(
     kpis = c.get("/kpis", headers=V).json()["kpis"]
     assert kpis["onsite_collected_share"] > 0
     assert svc.violations() == {a: [] for a in svc.areas}
-    again = LiveService(_config(db))  # the log replays the collection, not the on-site call
+    again = _service(db)  # the log replays the collection, not the on-site call
     assert {a: x.routes for a, x in again.areas.items()} == {a: x.routes for a, x in svc.areas.items()}
 
 

@@ -15,6 +15,7 @@ from dispatch.live.calls import (
     InsertionOption,
     JobState,
     NewCall,
+    StatusConflict,
     collection,
     eta_table,
     offer_key,
@@ -25,5 +26,5 @@ from dispatch.live.finder import AreaFinder
 
 __all__ = [
     "FROZEN_STATES", "AreaFinder", "DropOutResult", "InsertionOption", "JobState", "LiveArea", "NewCall",
-    "collect_offers", "collection", "eta_table", "offer_key", "rank_key",
+    "StatusConflict", "collect_offers", "collection", "eta_table", "offer_key", "rank_key",
 ]

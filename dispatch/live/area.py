@@ -7,9 +7,9 @@ the call exists (``release_s``), arrives after the drive (plus his break if he t
 way), starts inside the customer's window, and goes home after his last visit.
 
 Job states at the clock: ``planned`` (he has not set off), ``dispatched`` (en route),
-``on_site`` (arrived, waiting or working), ``done``. Dispatched, on-site and done work is
-**frozen**: its technician, order and times never change again (only field reports move them:
-an overrun extends a job's end). Everything else may move.
+``on_site`` (arrived, waiting or working), ``done``, or ``cancelled`` by the customer. Dispatched,
+on-site and done work is **frozen**: its technician, order and times never change again (only
+field reports move them, in the order ``REPORT_FOLLOWS``). Everything else may move.
 
 * :meth:`LiveArea.urgent_options` ranks technicians by ETA for a new call: for each one, the
   earliest feasible insertion into the movable tail that keeps every other visit inside its
@@ -34,11 +34,14 @@ import numpy as np
 from dispatch.errors import DispatchError
 from dispatch.live.calls import (
     FROZEN_STATES,
+    REPORTED_STATE,
     DropOutResult,
     InsertionOption,
     JobState,
     NewCall,
+    check_report,
     rank_key,
+    reported_times,
 )
 from dispatch.reasons import Reason
 from dispatch.routing import (
@@ -72,7 +75,10 @@ class LiveArea:
     break_taken: dict[str, int] = field(default_factory=dict)  # technician id -> break start
     unavailable: dict[str, int] = field(default_factory=dict)  # technician id -> from
     unassigned: dict[str, Unserved] = field(default_factory=dict)
-    handed_over: set[str] = field(default_factory=set)  # visits another area's technicians took
+    # Visits that left this area's plan: another area's technician took them, or the customer
+    # cancelled before anyone set off.
+    gone: set[str] = field(default_factory=set)
+    reported: dict[str, tuple[JobState, int]] = field(default_factory=dict)  # visit -> last field report
     version: int = 0  # bumped at every change, so a background re-plan knows it is stale
 
     def __post_init__(self) -> None:
@@ -123,6 +129,8 @@ class LiveArea:
     def state(self, visit_id: str) -> JobState:
         if visit_id in self.unassigned:
             return JobState.UNASSIGNED
+        if self.reported.get(visit_id, (None,))[0] == JobState.CANCELLED:
+            return JobState.CANCELLED
         for tid, ids in self.routes.items():
             if visit_id in ids:
                 st = next(s for s in self.schedule(tid).stops if s.visit_id == visit_id)
@@ -171,30 +179,28 @@ class LiveArea:
         return events
 
     def report(self, visit_id: str, status: str, at_s: int) -> None:
-        """A field report: ``on_site`` (arrived), ``done`` (finished) or ``overrun`` (still
-        working at ``at_s``). It fixes the job's times; the rest of the route follows."""
+        """A field report: ``dispatched``, ``on_site``, ``done``, ``overrun`` (still working at
+        ``at_s``) or ``cancelled``. It fixes the job's times; the rest of the route follows. One
+        that does not follow the job's last report raises ``StatusConflict`` (``REPORT_FOLLOWS``)."""
+        check_report(visit_id, status, at_s, self.reported.get(visit_id, (JobState.PLANNED, None)))
         st = self.frozen.get(visit_id)
-        if st is None:
+        tid = next(t for t, ids in self.routes.items() if visit_id in ids)
+        following = self.routes[tid][self.routes[tid].index(visit_id) + 1:]
+        if status == "cancelled" and st is None:  # not on his way yet: the slot is free again
+            self.routes[tid].remove(visit_id)
+            self.gone.add(visit_id)
+        elif st is None:
             raise DispatchError(f"visit {visit_id!r} has not been dispatched; a report needs a "
                                 f"dispatched job (states: {', '.join(s.value for s in FROZEN_STATES)})")
-        if at_s < st.departure_toward_s:
+        elif at_s < st.departure_toward_s:
             raise DispatchError(f"report for {visit_id!r} at {at_s} is before the technician set off "
                                 f"toward it at {st.departure_toward_s}")
-        tid = next(t for t, ids in self.routes.items() if visit_id in ids)
-        ids = self.routes[tid]
-        following = ids[ids.index(visit_id) + 1:]
-        if status == "overrun" and following and following[0] in self.frozen:
+        elif status == "overrun" and following and following[0] in self.frozen:
             raise DispatchError(f"{visit_id!r} cannot overrun: its technician has already set off toward "
                                 f"{following[0]!r}")
-        if status == "on_site":
-            st = replace(st, arrival_s=at_s, start_s=max(at_s, st.start_s), end_s=max(at_s, st.start_s) + (st.end_s - st.start_s))
-        elif status == "done":
-            st = replace(st, end_s=max(at_s, st.start_s))
-        elif status == "overrun":
-            st = replace(st, end_s=max(st.end_s, at_s + 1))
         else:
-            raise DispatchError(f"unknown status {status!r}; expected on_site, done or overrun")
-        self.frozen[visit_id] = st
+            self.frozen[visit_id] = reported_times(st, status, at_s)
+        self.reported[visit_id] = (REPORTED_STATE[status], at_s)
         self._changed()
 
     def _changed(self, tech_id: str | None = None) -> None:
@@ -412,7 +418,7 @@ class LiveArea:
         return Unserved(v.id, Reason.CAPACITY, Reason.CAPACITY.sentence)
 
     def holds(self, visit_id: str) -> bool:
-        """Whether the area knows this visit (routed, unassigned or handed over)."""
+        """Whether the area knows this visit (routed, unassigned or gone)."""
         return visit_id in self._visit
 
     def technician(self, technician_id: str) -> RoutingTechnician:
@@ -427,7 +433,7 @@ class LiveArea:
             if visit_id in ids:
                 ids.remove(visit_id)
         self.unassigned.pop(visit_id, None)
-        self.handed_over.add(visit_id)
+        self.gone.add(visit_id)
         self._changed()
 
     def collect_instead(self, visit_id: str, service_s: int) -> None:
@@ -507,14 +513,14 @@ class LiveArea:
             replace(v, release_s=self.frozen[v.id].departure_toward_s,
                     service_s=self.frozen[v.id].end_s - self.frozen[v.id].start_s)  # as reported
             if v.id in self.frozen else replace(v, release_s=max(self._release(v), self.clock_s))
-            for v in self.problem.visits if v.id not in self.handed_over)
+            for v in self.problem.visits if v.id not in self.gone)
         return replace(self.problem, visits=visits)
 
     def day_problem(self) -> RoutingProblem:
         """The area's problem as it stands: every visit it holds, each with its call's release
         (what a live area of a stored plan starts from again)."""
         visits = tuple(replace(v, release_s=self._release(v)) for v in self.problem.visits
-                       if v.id not in self.handed_over)
+                       if v.id not in self.gone)
         return replace(self.problem, visits=visits)
 
     def _last_node(self, k: RoutingTechnician, ids: list[str]) -> int:

@@ -8,6 +8,7 @@ from enum import StrEnum
 
 from dispatch.errors import DispatchError
 from dispatch.routing import (
+    Stop,
     Unserved,
 )
 
@@ -18,9 +19,60 @@ class JobState(StrEnum):
     ON_SITE = "on_site"
     DONE = "done"
     UNASSIGNED = "unassigned"
+    CANCELLED = "cancelled"
 
 
 FROZEN_STATES = frozenset({JobState.DISPATCHED, JobState.ON_SITE, JobState.DONE})
+
+# A job's field reports only move it forward: planned -> dispatched -> on_site -> done, or
+# cancelled before the work starts; a report may skip a step (a technician who only taps
+# "done"), never repeat or undo one. ``overrun`` (still working) puts or keeps a job on site. Keys are
+# the report, values the reported states it may follow (PLANNED: nothing reported yet).
+REPORT_FOLLOWS: dict[str, frozenset[JobState]] = {
+    "dispatched": frozenset({JobState.PLANNED}),
+    "on_site": frozenset({JobState.PLANNED, JobState.DISPATCHED}),
+    "overrun": frozenset({JobState.PLANNED, JobState.DISPATCHED, JobState.ON_SITE}),
+    "done": frozenset({JobState.PLANNED, JobState.DISPATCHED, JobState.ON_SITE}),
+    "cancelled": frozenset({JobState.PLANNED, JobState.DISPATCHED}),
+}
+REPORTED_STATE = {"dispatched": JobState.DISPATCHED, "on_site": JobState.ON_SITE, "overrun": JobState.ON_SITE,
+                  "done": JobState.DONE, "cancelled": JobState.CANCELLED}
+
+
+def check_report(visit_id: str, status: str, at_s: int, last: tuple[JobState, int | None]) -> None:
+    """Raise :class:`StatusConflict` unless a ``status`` report at ``at_s`` may follow the job's
+    ``last`` report (state, time): a later state, at the same time or after."""
+    if status not in REPORT_FOLLOWS:
+        raise DispatchError(f"unknown status {status!r}; expected {', '.join(REPORT_FOLLOWS)}")
+    reported, last_s = last
+    if reported not in REPORT_FOLLOWS[status] or (last_s is not None and at_s < last_s):
+        raise StatusConflict(visit_id, status, reported, last_s)
+
+
+def reported_times(st: Stop, status: str, at_s: int) -> Stop:
+    """A dispatched stop's times after a field report at ``at_s``."""
+    if status == "on_site":
+        start = max(at_s, st.start_s)
+        return replace(st, arrival_s=at_s, start_s=start, end_s=start + (st.end_s - st.start_s))
+    if status == "done":
+        return replace(st, end_s=max(at_s, st.start_s))
+    if status == "overrun":
+        return replace(st, end_s=max(st.end_s, at_s + 1))
+    if status == "cancelled":
+        # Cancelled on his way: where he turned round is not known, so he is taken to reach the
+        # door and leave at once (a drive the checker can verify).
+        return replace(st, start_s=st.arrival_s, end_s=st.arrival_s)
+    return st  # dispatched: the plan already froze the departure
+
+
+class StatusConflict(DispatchError):
+    """A field report that does not fit the job's reported state (the service answers 409)."""
+
+    def __init__(self, visit_id: str, status: str, reported: JobState, at_s: int | None) -> None:
+        self.visit_id, self.status, self.reported, self.reported_at_s = visit_id, status, reported, at_s
+        may = sorted(s for s, follows in REPORT_FOLLOWS.items() if reported in follows)
+        super().__init__(f"job {visit_id!r} is {reported.value}" + ("" if at_s is None else f" (reported at {at_s})")
+                         + f"; a '{status}' report cannot follow it (next: {', '.join(may) or 'none, it is closed'})")
 
 
 @dataclass(frozen=True)

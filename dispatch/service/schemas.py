@@ -9,13 +9,18 @@ from fastapi import Header
 from fastapi import Path as PathParam
 from pydantic import BaseModel, ConfigDict, Field
 
+from dispatch.service.clock import CLOCK_RULE_TEXT
+
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,63}$"
 
 
 Level = Annotated[int, Field(ge=1, le=3, description="repair level: 1 simple, 2 module, 3 board-level")]
 
 
-When = Annotated[dt.datetime | None, Field(None, description="ISO 8601; no offset means +08:00 (CST)")]
+When = Annotated[dt.datetime | None, Field(None, description=(
+    "when it happened, ISO 8601 (no offset means +08:00, China Standard Time); default now. "
+    + CLOCK_RULE_TEXT))]
+Warnings = Annotated[list[str], Field(default_factory=list, description="why a time sent was not taken as sent")]
 
 
 class CallIn(BaseModel):
@@ -56,6 +61,7 @@ class Decision(BaseModel):
     note: str = ""
     at: str
     at_s: int
+    warnings: Warnings
     station_id: str
     station_name: str
     clock_start: str
@@ -80,7 +86,9 @@ class Decision(BaseModel):
 
 class StatusIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    status: Literal["dispatched", "on_site", "done", "overrun"]
+    status: Literal["dispatched", "on_site", "done", "overrun", "cancelled"] = Field(description=(
+        "reports move a job forward only: planned -> dispatched -> on_site -> done (a step may be skipped), "
+        "overrun while on site, cancelled before the work starts; any other report is 409 with the job's state"))
     at: When = None
 
 
@@ -89,12 +97,13 @@ class StatusOut(BaseModel):
     status: str
     at: str
     at_s: int
+    warnings: Warnings
     area: str
     technician_id: str
     state: str
-    arrival: str
-    end: str
-    end_s: int
+    arrival: str | None = Field(None, description="none once cancelled before the technician set off")
+    end: str | None = None
+    end_s: int | None = None
     frozen: bool
 
 
@@ -118,6 +127,7 @@ class UnavailableOut(BaseModel):
     technician_id: str
     at: str
     at_s: int
+    warnings: Warnings
     area: str
     moved: list[Moved]
     unserved: list[Lost]

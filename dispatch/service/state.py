@@ -21,19 +21,21 @@ from dispatch.geodata import load_geography
 from dispatch.hours import business_seconds, dispatch_clock_start
 from dispatch.io import read_dataset
 from dispatch.kpis import kpis
-from dispatch.live import FROZEN_STATES, InsertionOption, LiveArea, NewCall
+from dispatch.live import InsertionOption, JobState, LiveArea, NewCall, StatusConflict
+from dispatch.live.calls import check_report
 from dispatch.live.decision import Dispatched, decide
 from dispatch.live.roster import LiveNetwork
 from dispatch.model import Mode, Priority, Request, TimeWindow
 from dispatch.reasons import Reason
 from dispatch.routing.checker import check
 from dispatch.rules import DEFAULT_RULES, Rules
+from dispatch.service.clock import CST, ClockRule, Judged, RunningClock, ServiceClock, WallClock, judge
 from dispatch.store import Store
 from dispatch.synthetic import generate
 from dispatch.tables import centres_frame, technicians_frame
 from dispatch.travel import DEFAULT_TRAVEL
 
-CST = dt.timezone(dt.timedelta(hours=8), "CST")
+__all__ = ["CST", "LiveService", "ServiceConfig", "ServiceError"]
 
 
 class ServiceError(DispatchError):
@@ -59,6 +61,18 @@ class ServiceConfig:
     # The business rules the service decides by (the target, candidate areas, collection, the
     # defaults of a call that gives no window or service time).
     rules: Rules = DEFAULT_RULES
+    # The server's clock (dispatch.service.clock): None is China's time of day placed on the served
+    # day; a time of day (seconds) starts a clock there, running ``clock_speed`` times real time
+    # from the wall instant ``clock_anchor_unix`` (default: when the service starts).
+    clock_start_s: int | None = None
+    clock_speed: float = 1.0
+    clock_anchor_unix: float | None = None
+    clock_rule: ClockRule = ClockRule()
+
+    def clock(self) -> ServiceClock:
+        if self.clock_start_s is None:
+            return WallClock(self.day)
+        return RunningClock(self.day * 86_400 + self.clock_start_s, self.clock_speed, self.clock_anchor_unix)
 
 
 @dataclass
@@ -75,11 +89,16 @@ class _Call:
     province_adcode: str
 
 
+def _warnings(judged: Judged) -> list[str]:
+    return [judged.warning] if judged.warning else []
+
+
 class LiveService:
     """The day's live plan for a network and roster, durable in the store's service log."""
 
-    def __init__(self, config: ServiceConfig) -> None:
+    def __init__(self, config: ServiceConfig, clock: ServiceClock | None = None) -> None:
         self.config = config
+        self.clock = clock or config.clock()
         ds = read_dataset(config.source) if config.source else generate(config.preset, days=1, seed=config.seed)
         # Only the network and the roster are served; the dataset's own calls are not.
         self.dataset = replace(ds, requests=())
@@ -116,19 +135,23 @@ class LiveService:
         return None if t_s is None else (self.epoch + dt.timedelta(seconds=int(t_s))).isoformat()
 
     def now_s(self) -> int:
-        """The current time of day in China, placed on the served day."""
-        now = dt.datetime.now(CST)
-        return self.day * 86_400 + now.hour * 3600 + now.minute * 60 + now.second
+        """The server's clock, on the served day."""
+        return self.clock.now_s()
 
-    def at_s(self, at: dt.datetime | None) -> int:
+    def at_s(self, at: dt.datetime | None) -> Judged:
+        """The time the live plan uses for a client's ``at`` (the server's clock rules)."""
+        now = self.now_s()
         if at is None:
-            return self.now_s()
+            return Judged(now, None)
         t = self.to_s(at)
         lo = self.day * 86_400
         if not lo <= t < lo + 86_400:
             raise ServiceError(422, f"'at' is {at.isoformat()}; expected a time on the served day "
                                f"{self.iso(lo)[:10]} (China Standard Time)", "at")  # type: ignore[index]
-        return t
+        try:
+            return judge(t, now, self.config.clock_rule, self.iso)
+        except ValueError as exc:
+            raise ServiceError(422, str(exc), "at") from exc
 
     # -- locking ------------------------------------------------------------------------------
 
@@ -182,8 +205,7 @@ class LiveService:
                                             f"technician {p.get('technician_id')!r}")
             elif e.kind == "status" and p["area"] in names:
                 self._advance(p["area"], e.at_s)
-                if p["status"] != "dispatched":
-                    self.areas[p["area"]].report(e.key, p["status"], e.at_s)
+                self.areas[p["area"]].report(e.key, p["status"], e.at_s)
             elif e.kind == "unavailable" and p["area"] in names:
                 self.areas[p["area"]].drop_out(e.key, e.at_s)
             n += 1
@@ -245,7 +267,8 @@ class LiveService:
         return float(lon), float(lat), ""
 
     def _decide(self, call_id: str, digest: str, body: dict[str, Any]) -> dict[str, Any]:
-        at = self.at_s(body.get("at"))
+        judged = self.at_s(body.get("at"))
+        at = judged.at_s
         lon, lat, county = self._location(body)
         mode, level, priority = body.get("mode", "onsite"), int(body.get("level", 1)), int(body.get("priority", 1))
         if mode == "onsite" and level > self.rules.onsite_max_level:
@@ -272,7 +295,7 @@ class LiveService:
         clock = dispatch_clock_start(station, r)
         meta = {"mode": mode, "level": level, "created_s": at, "clock_start_s": clock,
                 "centre_id": station.id, "province_adcode": station.province_adcode}
-        base = {"call_id": call_id, "at": self.iso(at), "at_s": at, "mode": mode, "station_id": station.id,
+        base = {"call_id": call_id, "at": self.iso(at), "at_s": at, "warnings": _warnings(judged), "mode": mode, "station_id": station.id,
                 "station_name": station.name, "clock_start": self.iso(clock), "clock_start_s": clock}
         if mode == "walkin":
             answer = {**base, "status": "walkin", "reason_code": "walkin",
@@ -333,7 +356,8 @@ class LiveService:
     # -- field reports and drop-outs ----------------------------------------------------------
 
     def job_status(self, job_id: str, status: str, at: dt.datetime | None) -> dict[str, Any]:
-        t = self.at_s(at)
+        judged = self.at_s(at)
+        t = judged.at_s
         call = self.calls.get(job_id)
         if call is None:
             raise ServiceError(404, f"no job {job_id!r}; a job is a call acknowledged by POST /calls")
@@ -346,25 +370,37 @@ class LiveService:
             t = max(t, area.clock_s)
             if job_id in area.unassigned:
                 raise ServiceError(409, f"job {job_id!r} is unassigned: {area.unassigned[job_id].reason}")
-            tid = next(k for k, ids in area.routes.items() if job_id in ids)
+            tid = next((k for k, ids in area.routes.items() if job_id in ids), None)
+            if tid is None:  # cancelled before anyone set off: it left the plan
+                raise ServiceError(409, f"job {job_id!r} is {area.state(job_id).value}; no report can follow it")
             st = next(s for s in area.schedule(tid).stops if s.visit_id == job_id)
             # Checked before the clock moves, so a refused report changes nothing.
-            if job_id not in area.frozen and st.departure_toward_s > t:
+            if job_id not in area.frozen and st.departure_toward_s > t and status != "cancelled":
                 raise ServiceError(409, f"job {job_id!r} is planned to set off at "
                                    f"{self.iso(st.departure_toward_s)}; a status at {self.iso(t)} is too early")
-            self._advance(a, t)
-            if status != "dispatched":
+            try:
+                check_report(job_id, status, t, area.reported.get(job_id, (JobState.PLANNED, None)))
+            except StatusConflict as exc:
+                raise ServiceError(409, f"{exc}; its planned times: set off {self.iso(st.departure_toward_s)}, "
+                                   f"arrival {self.iso(st.arrival_s)}, end {self.iso(st.end_s)}") from exc
+            try:
+                self._advance(a, t)
                 area.report(job_id, status, t)
+            except DispatchError:
+                self._rebuild([a])  # the clock moved for a report refused: forget both
+                raise
             state = area.state(job_id)
-            st = next(s for s in area.schedule(tid).stops if s.visit_id == job_id)
-            answer = {"job_id": job_id, "status": status, "at": self.iso(t), "at_s": t, "area": a,
-                      "technician_id": tid, "state": state.value, "arrival": self.iso(st.arrival_s),
-                      "end": self.iso(st.end_s), "end_s": st.end_s, "frozen": state in FROZEN_STATES}
+            st = next((s for s in area.schedule(tid).stops if s.visit_id == job_id), None)  # None: cancelled
+            answer = {"job_id": job_id, "status": status, "at": self.iso(t), "at_s": t, "warnings": _warnings(judged),
+                      "area": a, "technician_id": tid, "state": state.value,
+                      "arrival": self.iso(st.arrival_s) if st else None, "end": self.iso(st.end_s) if st else None,
+                      "end_s": st.end_s if st else None, "frozen": job_id in area.frozen}
             self._commit([a], "status", job_id, t, {"area": a, "status": status}, answer)
         return answer
 
     def unavailable(self, tech_id: str, at: dt.datetime | None) -> dict[str, Any]:
-        t = self.at_s(at)
+        judged = self.at_s(at)
+        t = judged.at_s
         a = self.tech_area.get(tech_id)
         if a is None or a not in self.areas:
             raise ServiceError(404, f"no technician {tech_id!r} on the served roster")
@@ -377,7 +413,7 @@ class LiveService:
             res = area.drop_out(tech_id, t)
             for vid, _ in res.moved:
                 self.job_area[vid] = a
-            answer = {"technician_id": tech_id, "at": self.iso(t), "at_s": t, "area": a,
+            answer = {"technician_id": tech_id, "at": self.iso(t), "at_s": t, "warnings": _warnings(judged), "area": a,
                       "moved": [{"job_id": v, "technician_id": k} for v, k in res.moved],
                       "unserved": [{"job_id": u.visit_id, "reason_code": u.reason_code, "reason": u.reason}
                                    for u in res.unserved]}
@@ -417,9 +453,11 @@ class LiveService:
         """The day so far as planned: the one-hour rate counts planned departures."""
         stops: dict[str, Any] = {}
         work = []
+        cancelled: set[str] = set()
         for a in sorted(self.areas):
             with self._locked([a]):
                 area = self.areas[a]
+                cancelled |= {v for v in area.gone if area.state(v) == JobState.CANCELLED}
                 for r in area.result().routes:
                     k = area.technician(r.technician_id)
                     for s in r.stops:
@@ -444,6 +482,7 @@ class LiveService:
                          else np.nan,
                          "repair_tier": np.nan,
                          "unassigned_reason": "" if s is not None or c.mode == "walkin"
+                         else Reason.CANCELLED.value if c.id in cancelled
                          else (c.answer.get("reason_code") or "unassigned")})
         cols = ["request_id", "mode", "visit_mode", "level", "province_adcode", "centre_id", "created_s", "clock_start_s",
                 "dispatch_s", "dispatch_wait_s", "completion_s", "repair_tier", "unassigned_reason"]
