@@ -8,14 +8,17 @@ Calls arrive over time; a **policy** decides who goes and where a device is repa
   device goes to the lowest centre of its escalation chain that can repair it, unless climbing
   higher finishes sooner with the bench queues as they stand. Shuttles run twice a day
   (12:00 and 18:00) between tiers.
-* ``baseline``: the old world (``dispatch.baseline``): the nearest free technician in call
-  order; level >= 2 always goes to the provincial lab; one courier a day at 18:00, straight to
-  the province.
+* ``baseline``: a good human dispatcher with a whiteboard (``dispatch.baseline``): the nearest
+  free capable technician of the province, first come first served, no look-ahead and no
+  re-planning.
 
-Both share the physical world: technicians' shifts and breaks, travel times, benches as first
-come, first served queues with their daily hours, couriers' lead times and departures, opening
-hours (after-hours calls wait for the next opening), and a call that cannot be served today is
-re-booked for the next morning. Devices move through a time-ordered event queue, so the
+Both run in the same world, so the difference is dispatching alone: the same network, roster,
+shifts and breaks, travel times, escalation rule (the capable centre of the chain that finishes
+soonest with the bench queues as they stand), benches as first come, first served queues with
+their daily hours, shuttles (12:00 and 18:00, hop by hop, with the couriers' lead times), a
+picked-up device reaching the centre when its technician gets back there, opening hours
+(after-hours calls wait for the next opening), and a call that cannot be served today re-booked
+for the next morning. Devices move through a time-ordered event queue, so the
 simulation clock never goes backwards. Output: an event log (one row per state change per
 request), the same ``outcomes``/``workload`` frames as a plan (``dispatch.kpis`` applies), and
 the list of requests still open at the horizon, each with its reason.
@@ -43,7 +46,7 @@ from dispatch.live import (
 )
 from dispatch.live.decision import NotServed, decide
 from dispatch.live.roster import LiveNetwork
-from dispatch.model import DAY_S, Centre, Mode, RepairLevel, Request, Technician
+from dispatch.model import DAY_S, Centre, Mode, Request, Technician
 from dispatch.network import Network
 from dispatch.progress import Progress
 from dispatch.reasons import Reason
@@ -59,7 +62,6 @@ class Couriers:
     """When the shuttle leaves a centre (seconds after midnight, every day), up or down."""
 
     departures_s: tuple[int, ...]
-    straight_to_province: bool = False  # the baseline's single van skips the city
 
     def leave(self, ready_s: int) -> int:
         day = ready_s // DAY_S
@@ -76,8 +78,7 @@ class SimParams:
     # The business rules, shared with the plan (the target, benches, return, overtime, the
     # maximum drive, candidate areas, the collection rule).
     rules: Rules = DEFAULT_RULES
-    optimiser_couriers: Couriers = Couriers((12 * 3600, 18 * 3600))
-    baseline_couriers: Couriers = Couriers((18 * 3600,), straight_to_province=True)
+    couriers: Couriers = Couriers((12 * 3600, 18 * 3600))  # shuttles between tiers, every policy
     reoptimise_every_s: int | None = None  # optimiser: re-solve each area's movable work
     reoptimise_time_limit_s: float = 0.2
     drain_days: int = 7  # after the last call day, keep repairing and returning devices
@@ -115,7 +116,7 @@ class _World:
         lat = np.array([r.lat for r in dataset.requests])
         near = np.atleast_1d(self.net.nearest(lon, lat)[0]) if len(lon) else np.array([], int)
         self.nearest = {r.id: self.net.centres[int(j)] for r, j in zip(dataset.requests, near)}
-        self.couriers = params.optimiser_couriers if params.policy == "optimiser" else params.baseline_couriers
+        self.couriers = params.couriers
         # A device's next step by the kind of its event.
         self._handlers: dict[str, Callable[..., None]] = {
             "at_station": self._on_at_station, "to_repair": self._on_to_repair, "at_repair": self._on_at_repair,
@@ -155,12 +156,7 @@ class _World:
                    and BenchQueues.fits(c, self.p.rules.bench_s(level))]
         if not capable:
             return None
-        if self.p.policy == "baseline":
-            # Fixed escalation: level 1 where it is, anything else to the provincial lab.
-            if level == RepairLevel.SIMPLE and 0 in capable:
-                return 0
-            return len(chain) - 1 if (len(chain) - 1) in capable else capable[-1]
-        # Optimiser: the capable centre that finishes soonest with the queues as they stand.
+        # The capable centre that finishes soonest with the queues as they stand.
         best, best_done = None, None
         for hops in capable:
             arrive = self._courier_up(chain, hops, t)
@@ -180,8 +176,6 @@ class _World:
         legs = list(legs)
         if not legs:
             return t
-        if self.couriers.straight_to_province:  # one van, one departure, the whole way
-            return self.couriers.leave(t) + sum(chain[i].courier_to_parent_s for i in legs)
         for i in legs:
             t = self.couriers.leave(t) + chain[i].courier_to_parent_s
         return t
@@ -312,7 +306,8 @@ class _Baseline:
                 back = st.free_at_s + int(self.w.travel.time_s_from_distance(
                     self.w.travel.distance_m(st.lon, st.lat, c.lon, c.lat), st.tech.speed_class))
                 home_m = int(self.w.travel.distance_m(st.lon, st.lat, c.lon, c.lat))
-                out.append((st.tech, self.trips[st.tech.id], max(back, st.shift_end_s),
+                # Back at his centre after the last job: the devices he picked up arrive then.
+                out.append((st.tech, self.trips[st.tech.id], back,
                             st.travel_s + back - st.free_at_s, st.distance_m + home_m))
         return out
 
