@@ -5,17 +5,28 @@ SQLAlchemy Core over SQLite by default (a file, nothing to start) or any Postgre
 fingerprint, parameters, KPIs) plus its frames (stops, routes, outcomes, ...) as Parquet blobs in
 ``plan_frames``. Saving is one transaction: a failure part-way leaves the previous plan of the
 same name intact.
+
+The call-intake service's log is here too, with the lease that makes one server the one writer
+of a scope's live plan (``acquire_lease``; ``append_service_entry(lease=)`` writes only under it).
 """
 
 from __future__ import annotations
 
+import builtins
 import dataclasses
 import datetime as dt
+import hashlib
 import io
 import json
 import math
 import os
-from collections.abc import Callable
+import socket
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,10 +46,14 @@ from sqlalchemy import (
     create_engine,
     delete,
     event,
+    func,
     insert,
+    inspect,
     select,
+    update,
 )
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from dispatch.errors import DispatchError
 
@@ -101,6 +116,24 @@ service_log = Table(
     UniqueConstraint("scope", "idem", name="uq_service_log_scope_idem"),
 )
 
+# The one writer of a scope's live plan: the server that holds it until ``expires_at`` (pushed on
+# by its heartbeat). ``generation``, +1 at every new holder, is a fencing token. ``node`` and
+# ``process`` tell a holder that died on this very machine at once instead of at its expiry.
+service_lease = Table(
+    "service_lease",
+    metadata,
+    Column("scope", String(100), primary_key=True),
+    Column("holder", String(200), nullable=False),  # host:pid:uuid
+    Column("generation", Integer, nullable=False),
+    Column("node", String(200), nullable=True),  # host/boot id/pid namespace; None off Linux
+    Column("process", String(60), nullable=True),  # pid:start time on that node
+    Column("acquired_at", DateTime(timezone=True), nullable=False),
+    Column("heartbeat_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+)
+
+DEFAULT_LEASE_TTL_S = 30.0
+
 
 def database_url(url: str | None = None) -> str:
     """``url``, else ``DISPATCH_DB``, else a SQLite file in the working directory."""
@@ -156,9 +189,22 @@ class Store:
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         try:
-            metadata.create_all(self.engine)
+            self._create_tables()
         except Exception as exc:
             raise DispatchError(f"cannot open database {self.url!r}: {exc}") from exc
+
+    def _create_tables(self) -> None:
+        """Create the missing tables. Two servers started together both find a table missing;
+        creating under the writer lock makes the second find it made instead of failing."""
+        with self.engine.connect() as conn:
+            if set(metadata.tables) <= set(inspect(conn).get_table_names()):
+                return  # the usual case: a plain read, no write lock (a read-only file opens)
+        with self._locked_tx("dispatch.store.schema", exclusive=True) as (conn, _now):
+            metadata.create_all(conn)
+
+    def close(self) -> None:
+        """Close the pooled connections (a PostgreSQL server counts them)."""
+        self.engine.dispose()
 
     def save(
         self, name: str, frames: dict[str, pd.DataFrame], params: Any, kpis: dict[str, Any],
@@ -170,12 +216,12 @@ class Store:
             conn.execute(delete(plans).where(plans.c.name == name))
             pid = conn.execute(
                 insert(plans).values(
-                    name=name, kind=kind, created_at=dt.datetime.now(dt.timezone.utc),
+                    name=name, kind=kind, created_at=dt.datetime.now(dt.UTC),
                     dataset_fingerprint=fingerprint,
                     params_json=json.dumps(_jsonable(params), sort_keys=True),
                     kpis_json=json.dumps(_jsonable(kpis), sort_keys=True),
-                )
-            ).inserted_primary_key[0]
+                ).returning(plans.c.id)
+            ).scalar_one()
             for frame_name, blob in blobs.items():
                 if _fail_after is not None:
                     _fail_after(frame_name)  # tests inject a crash here
@@ -221,11 +267,11 @@ class Store:
             conn.execute(delete(scenarios).where(scenarios.c.name == name))
             sid = conn.execute(
                 insert(scenarios).values(
-                    name=name, created_at=dt.datetime.now(dt.timezone.utc), description=description,
+                    name=name, created_at=dt.datetime.now(dt.UTC), description=description,
                     base_json=json.dumps(_jsonable(base), sort_keys=True),
                     spec_json=json.dumps(_jsonable(spec), sort_keys=True, ensure_ascii=False),
-                )
-            ).inserted_primary_key[0]
+                ).returning(scenarios.c.id)
+            ).scalar_one()
         return int(sid)
 
     def list_scenarios(self) -> pd.DataFrame:
@@ -251,24 +297,25 @@ class Store:
 
     def append_service_entry(self, scope: str, kind: str, key: str, at_s: int,
                              payload: dict[str, Any], answer: dict[str, Any],
-                             idem: str | None = None) -> int:
+                             idem: str | None = None, lease: Lease | None = None) -> int:
         """Commit one entry of the service log; returns its sequence number. A second entry
-        with the same ``idem`` in the scope raises :class:`DuplicateEntryError`."""
-        from sqlalchemy.exc import IntegrityError
-
+        with the same ``idem`` in the scope raises :class:`DuplicateEntryError`. With ``lease``,
+        the entry is written only if that lease still holds the scope, checked in the same
+        transaction (else :class:`LeaseLost` and nothing is written)."""
+        row = {"scope": scope, "kind": kind, "key": key, "idem": idem, "at_s": int(at_s),
+               "created_at": dt.datetime.now(dt.UTC),
+               "payload_json": json.dumps(_jsonable(payload), sort_keys=True, ensure_ascii=False),
+               "answer_json": json.dumps(_jsonable(answer), sort_keys=True, ensure_ascii=False)}
+        if lease is not None and lease.scope != scope:
+            raise DispatchError(f"the lease of scope {lease.scope!r} cannot guard a write to scope {scope!r}")
         try:
-            with self.engine.begin() as conn:
-                seq = conn.execute(insert(service_log).values(
-                    scope=scope, kind=kind, key=key, idem=idem, at_s=int(at_s),
-                    created_at=dt.datetime.now(dt.timezone.utc),
-                    payload_json=json.dumps(_jsonable(payload), sort_keys=True, ensure_ascii=False),
-                    answer_json=json.dumps(_jsonable(answer), sort_keys=True, ensure_ascii=False),
-                )).inserted_primary_key[0]
+            with self.engine.begin() if lease is None else self.leased(lease) as conn:
+                seq = conn.execute(insert(service_log).values(**row).returning(service_log.c.seq)).scalar_one()
         except IntegrityError as exc:
             raise DuplicateEntryError(f"{kind} {idem!r} is already in the service log of scope {scope!r}") from exc
         return int(seq)
 
-    def service_entries(self, scope: str, kind: str | None = None) -> list[ServiceEntry]:
+    def service_entries(self, scope: str, kind: str | None = None) -> builtins.list[ServiceEntry]:
         """The scope's log in the order it was applied."""
         q = select(service_log).where(service_log.c.scope == scope).order_by(service_log.c.seq)
         if kind:
@@ -277,6 +324,119 @@ class Store:
             rows = conn.execute(q).all()
         return [ServiceEntry(r.seq, r.scope, r.kind, r.key, r.idem, r.at_s, json.loads(r.payload_json),
                              json.loads(r.answer_json)) for r in rows]
+
+    # ---- the single writer's lease (issue 15, class 3) ----
+
+    def acquire_lease(self, scope: str, ttl_s: float = DEFAULT_LEASE_TTL_S, holder: str | None = None,
+                      wait_s: float = 0.0) -> Lease:
+        """Make ``holder`` (default: this process, ``host:pid:uuid``) the one writer of ``scope``
+        for ``ttl_s`` s, renewable, if nobody holds it, its lease expired or was released, or its
+        holder's process is dead on this machine; else :class:`LeaseHeld` naming the holder (at
+        once, or after ``wait_s`` s of trying). Check and take are one transaction, serialised
+        with every lease change and guarded write of the scope (see ``_locked_tx``)."""
+        if not ttl_s > 0:
+            raise DispatchError(f"a lease's ttl_s must be positive seconds; got {ttl_s!r}")
+        holder = holder or default_holder()
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                return self._take_lease(scope, holder, ttl_s)
+            except LeaseHeld:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise
+                time.sleep(min(0.5, left))
+
+    def _take_lease(self, scope: str, holder: str, ttl_s: float) -> Lease:
+        node, process = _node_id(), _process_id(os.getpid())
+        with self._locked_tx(scope, exclusive=True) as (conn, now):
+            row = conn.execute(select(service_lease).where(service_lease.c.scope == scope)).first()
+            expires = now + dt.timedelta(seconds=ttl_s)
+            values = {"holder": holder, "node": node, "process": process, "heartbeat_at": now,
+                      "expires_at": expires}
+            if row is None:
+                conn.execute(insert(service_lease).values(scope=scope, generation=1, acquired_at=now, **values))
+                return Lease(scope, holder, 1, ttl_s, now, expires)
+            row_expires = _utc(row.expires_at)
+            if row.holder == holder and row_expires > now:  # taken again by its holder: renewed
+                conn.execute(update(service_lease).where(service_lease.c.scope == scope).values(**values))
+                return Lease(scope, holder, row.generation, ttl_s, _utc(row.acquired_at), expires)
+            if row_expires > now and not _holder_is_dead(row.node, row.process):
+                raise LeaseHeld(scope, row.holder, row_expires, _utc(row.heartbeat_at), now)
+            generation = row.generation + 1
+            conn.execute(update(service_lease).where(service_lease.c.scope == scope)
+                         .values(generation=generation, acquired_at=now, **values))
+            return Lease(scope, holder, generation, ttl_s, now, expires)
+
+    def renew_lease(self, lease: Lease) -> Lease:
+        """The heartbeat: the lease with its expiry ``ttl_s`` from now; :class:`LeaseLost` if
+        another holder took the scope over (an expired lease that nobody took still renews)."""
+        with self._locked_tx(lease.scope, exclusive=True) as (conn, now):
+            self._check_lease(conn, lease, now, allow_expired=True)
+            expires = now + dt.timedelta(seconds=lease.ttl_s)
+            conn.execute(update(service_lease).where(service_lease.c.scope == lease.scope)
+                         .values(heartbeat_at=now, expires_at=expires))
+        return dataclasses.replace(lease, expires_at=expires)
+
+    def release_lease(self, lease: Lease) -> bool:
+        """End the lease now, so the next server starts at once (the row stays: the next
+        generation is higher); False if it was not held any more."""
+        with self._locked_tx(lease.scope, exclusive=True) as (conn, now):
+            try:
+                self._check_lease(conn, lease, now, allow_expired=True)
+            except LeaseLost:
+                return False
+            conn.execute(update(service_lease).where(service_lease.c.scope == lease.scope)
+                         .values(expires_at=now))
+        return True
+
+    def current_lease(self, scope: str) -> Lease | None:
+        """Who holds ``scope`` now (a plain read, for status pages); None when nobody does."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(service_lease).where(service_lease.c.scope == scope)).first()
+        now = dt.datetime.now(dt.UTC)
+        if row is None or _utc(row.expires_at) <= now or _holder_is_dead(row.node, row.process):
+            return None
+        ttl_s = (_utc(row.expires_at) - _utc(row.heartbeat_at)).total_seconds()
+        return Lease(scope, row.holder, row.generation, ttl_s, _utc(row.acquired_at), _utc(row.expires_at))
+
+    @contextmanager
+    def leased(self, lease: Lease) -> Iterator[Connection]:
+        """A transaction that commits only while ``lease`` holds its scope (checked at its start;
+        a takeover waits for its end); :class:`LeaseLost` when the lease is gone."""
+        with self._locked_tx(lease.scope, exclusive=False) as (conn, now):
+            self._check_lease(conn, lease, now, allow_expired=False)
+            yield conn
+
+    def _check_lease(self, conn: Connection, lease: Lease, now: dt.datetime, allow_expired: bool) -> None:
+        row = conn.execute(select(service_lease).where(service_lease.c.scope == lease.scope)).first()
+        if row is None or row.holder != lease.holder or row.generation != lease.generation:
+            by = f" by {row.holder} at {_clock(_utc(row.acquired_at))}" if row is not None else ""
+            raise LeaseLost(f"{lease.holder} no longer holds the live plan of scope {lease.scope}: "
+                            f"it was taken over{by}; this server must stop writing (nothing was written)")
+        expires = _utc(row.expires_at)
+        if not allow_expired and expires <= now:
+            raise LeaseLost(f"the lease of {lease.holder} on scope {lease.scope} expired at {_clock(expires)} "
+                            "without a heartbeat; nothing was written (renew it before writing)")
+
+    @contextmanager
+    def _locked_tx(self, scope: str, exclusive: bool) -> Iterator[tuple[Connection, dt.datetime]]:
+        """A transaction holding the scope's lock, and the time in it. SQLite: the file's writer
+        lock, taken at BEGIN (IMMEDIATE), not at the first write, so what was read holds at the
+        commit. PostgreSQL: an advisory lock per scope, shared by guarded writes, exclusive for
+        lease changes, and the server's clock (one clock for servers on several hosts)."""
+        with self.engine.begin() as conn:
+            if self.engine.dialect.name == "sqlite":
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+                now = dt.datetime.now(dt.UTC)
+            elif self.engine.dialect.name == "postgresql":
+                lock = func.pg_advisory_xact_lock if exclusive else func.pg_advisory_xact_lock_shared
+                key = hashlib.sha256(f"dispatch.service_lease:{scope}".encode()).digest()[:8]  # 64 bits
+                conn.execute(select(lock(int.from_bytes(key, "big", signed=True))))
+                now = _utc(conn.execute(select(func.clock_timestamp())).scalar_one())  # not now(): the lock may have waited
+            else:
+                raise DispatchError(f"leases need SQLite or PostgreSQL; {self.url!r} is {self.engine.dialect.name}")
+            yield conn, now
 
 
 class DuplicateEntryError(DispatchError):
@@ -305,8 +465,131 @@ class StoredScenario:
     spec: dict[str, Any]  # Scenario.to_dict()
 
 
+@dataclass(frozen=True)
+class Lease:
+    """A holder's right to be the one writer of a scope until ``expires_at`` (renewable)."""
+
+    scope: str
+    holder: str  # host:pid:uuid of the server
+    generation: int  # the fencing token: grows at every new holder of the scope
+    ttl_s: float
+    acquired_at: dt.datetime
+    expires_at: dt.datetime
+
+
+class LeaseError(DispatchError):
+    """The single-writer lease of a scope refuses this server."""
+
+
+class LeaseHeld(LeaseError):
+    """Another live server holds the scope; the message says who, until when and what to do."""
+
+    def __init__(self, scope: str, holder: str, expires_at: dt.datetime, heartbeat_at: dt.datetime,
+                 now: dt.datetime) -> None:
+        self.scope, self.holder, self.expires_at = scope, holder, expires_at
+        left, beat = (max(0, round(d.total_seconds())) for d in (expires_at - now, now - heartbeat_at))
+        super().__init__(f"another dispatch serve ({':'.join(holder.split(':')[:2])}) holds the live plan "
+                         f"of scope {scope} until {_clock(expires_at)} (in {left} s; last heartbeat {beat} s "
+                         f"ago; holder {holder}); stop it or wait for its lease to expire")
+
+
+class LeaseLost(LeaseError):
+    """This holder's lease was taken over (or expired without a heartbeat): it must not write."""
+
+
+def default_holder() -> str:
+    """This process as a lease holder: ``host:pid:uuid`` (the uuid tells two stores apart)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+
+
+def _node_id() -> str | None:
+    """Where a pid names one process: host, boot, pid namespace; None without /proc."""
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        pid_ns = os.stat("/proc/self/ns/pid").st_ino
+    except OSError:
+        return None
+    return f"{socket.gethostname()}/{boot}/{pid_ns}"
+
+
+def _process_id(pid: int) -> str | None:
+    """``pid:start time`` (tells a reused pid apart) of a live process; None for a dead one or a
+    zombie (killed, not yet reaped)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rindex(")") + 2:].split()  # the name in parentheses may hold spaces
+    return None if fields[0] in ("Z", "X") else f"{pid}:{fields[19]}"
+
+
+def _holder_is_dead(node: str | None, process: str | None) -> bool:
+    """Known dead: it ran on this node and its process is gone. Elsewhere only expiry tells."""
+    return (node is not None and process is not None and node == _node_id()
+            and _process_id(int(process.split(":")[0])) != process)
+
+
+def _utc(t: dt.datetime) -> dt.datetime:
+    """SQLite gives back the naive UTC time it was given."""
+    return t.replace(tzinfo=dt.UTC) if t.tzinfo is None else t.astimezone(dt.UTC)
+
+
+def _clock(t: dt.datetime) -> str:
+    return t.astimezone().strftime("%H:%M:%S %Z")  # this machine's zone, as its clock shows
+
+
+class LeaseKeeper:
+    """The heartbeat: renews a lease every third of its ttl in a daemon thread until stopped. A
+    lost lease ends it (``lost``, ``on_lost``: the server should stop; its guarded writes fail
+    anyway); a database error is retried at the next beat (an expired lease nobody took renews)."""
+
+    def __init__(self, store: Store, lease: Lease, on_lost: Callable[[LeaseLost], None] | None = None,
+                 every_s: float | None = None) -> None:
+        self.store, self.lease, self.on_lost = store, lease, on_lost
+        self.every_s = every_s if every_s is not None else lease.ttl_s / 3
+        self.lost: LeaseLost | None = None
+        self.error: Exception | None = None  # the last failed renewal's, None after a good one
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"lease-{lease.scope}", daemon=True)
+
+    def start(self) -> LeaseKeeper:
+        self._thread.start()
+        return self
+
+    def stop(self, release: bool = True) -> None:
+        """Stop the heartbeat and (by default) release the lease so the next server starts at once."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+        if release and self.lost is None:
+            self.store.release_lease(self.lease)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every_s):
+            try:
+                self.lease = self.store.renew_lease(self.lease)
+                self.error = None
+            except LeaseLost as exc:
+                self.lost = exc
+                if self.on_lost is not None:
+                    self.on_lost(exc)
+                return
+            except (SQLAlchemyError, OSError) as exc:  # the database is away: try the next beat
+                self.error = exc
+
+
 def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA journal_mode=WAL")  # readers (the dashboard) do not block a writer
+    # WAL: readers (the dashboard) do not block a writer. The mode stays in the file; switching a
+    # new file while another connection switches it fails at once ("locked", no busy wait).
+    for attempt in range(50):
+        try:
+            if cur.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                cur.execute("PRAGMA journal_mode=WAL")
+            break
+        except sqlite3.OperationalError as exc:  # the driver's own: this is below SQLAlchemy
+            if attempt == 49 or "locked" not in str(exc):
+                raise
+            time.sleep(0.02 * (1 + attempt % 5))
     cur.close()

@@ -1,8 +1,9 @@
-"""Plan store: round trip, atomic replace, SQLite always and PostgreSQL when a URL is given."""
+"""Plan store: round trip, atomic replace, on SQLite and PostgreSQL (conftest's ``store_url``: a
+fresh database per test; PostgreSQL where DISPATCH_TEST_PG_URL is set, as .ci/run does)."""
 
 from __future__ import annotations
 
-import os
+from collections.abc import Iterator
 
 import pandas as pd
 import pytest
@@ -16,18 +17,11 @@ FRAMES = {
 }
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request, tmp_path):
-    if request.param == "sqlite":
-        return Store(f"sqlite:///{tmp_path / 'plans.sqlite'}")
-    url = os.environ.get("DISPATCH_TEST_PG_URL")
-    if not url:
-        pytest.skip("set DISPATCH_TEST_PG_URL=postgresql://... to test PostgreSQL")
-    s = Store(url)
-    for name in s.list()["name"]:
-        if str(name).startswith("test-"):
-            s.delete(name)
-    return s
+@pytest.fixture
+def store(store_url: str) -> Iterator[Store]:
+    s = Store(store_url)
+    yield s
+    s.close()
 
 
 def test_round_trip(store):
