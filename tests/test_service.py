@@ -41,8 +41,8 @@ class ClientsClock:
 CLOCK = ClientsClock()
 
 
-def _service(db: str, **kw) -> LiveService:  # type: ignore[no-untyped-def]
-    return LiveService(_config(db, **kw), clock=CLOCK)
+def _service(db: str, writer: bool = True, **kw) -> LiveService:  # type: ignore[no-untyped-def]
+    return LiveService(_config(db, **kw), clock=CLOCK, writer=writer)
 
 
 def _sent(body: dict) -> dict:
@@ -237,7 +237,7 @@ def test_concurrent_calls_never_share_a_slot_and_restart_rebuilds_the_same_plan(
         t.join()
     assert len(answers) == 16
     assert service.violations() == {a: [] for a in service.areas}  # no overlapping work anywhere
-    again = _service(db)
+    again = _service(db, writer=False)  # what the log rebuilds, beside the live server
     assert {a: x.routes for a, x in again.areas.items()} == {a: x.routes for a, x in service.areas.items()}
     assert set(again.calls) == set(service.calls)
     assert all(not v for v in again.violations().values())
@@ -331,7 +331,7 @@ def test_onsite_calls_beyond_the_skilled_technicians_are_collected_and_replayed(
     kpis = c.get("/kpis", headers=V).json()["kpis"]
     assert kpis["onsite_collected_share"] > 0
     assert svc.violations() == {a: [] for a in svc.areas}
-    again = _service(db)  # the log replays the collection, not the on-site call
+    again = _service(db, writer=False)  # the log replays the collection, not the on-site call
     assert {a: x.routes for a, x in again.areas.items()} == {a: x.routes for a, x in svc.areas.items()}
 
 

@@ -61,7 +61,7 @@ def test_local_time_marked_z_is_refused_and_does_not_poison_the_area(tmp_path: P
     assert urgent["status"] == "planned" and urgent["meets_deadline"], urgent
     assert urgent["at_s"] == hm(10, 40) and urgent["warnings"] == []
     # Nothing of the refused call was logged, so a restart rebuilds the same plan.
-    again = LiveService(svc.config, clock=clock)
+    again = LiveService(svc.config, clock=clock, writer=False)
     assert "c-utc" not in again.calls and again.areas[first["area"]].clock_s == area.clock_s
 
 
@@ -160,7 +160,7 @@ def test_a_done_job_refuses_on_site_and_dispatched_and_keeps_its_times(tmp_path:
     after = svc.plan(d["area"])
     assert [r["stops"] for r in after["routes"]] == [r["stops"] for r in plan_before["routes"]]
     assert svc.violations() == {a: [] for a in svc.areas}
-    again = LiveService(svc.config, clock=clock)  # refused reports were never logged
+    again = LiveService(svc.config, clock=clock, writer=False)  # refused reports were never logged
     assert again.areas[d["area"]].reported == svc.areas[d["area"]].reported
 
 
@@ -181,7 +181,7 @@ def test_cancelled_before_setting_off_frees_the_slot_and_replays(tmp_path: Path)
     assert svc.violations() == {a: [] for a in svc.areas}
     k = client.get("/kpis", headers=H).json()
     assert k["calls"] == 1
-    again = LiveService(svc.config, clock=clock)
+    again = LiveService(svc.config, clock=clock, writer=False)
     assert {a: x.routes for a, x in again.areas.items()} == {a: x.routes for a, x in svc.areas.items()}
     assert again.areas[d["area"]].state("c-x") == JobState.CANCELLED
 

@@ -196,7 +196,7 @@ def run_load(server: Server, token: str, bodies: list[dict[str, Any]], rate: flo
 def verify(db: str, preset: str, seed: int, day: int, acked: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Rebuild the live state from the store (as a restart does) and check it."""
     t0 = time.perf_counter()
-    svc = LiveService(ServiceConfig(preset=preset, seed=seed, day=day, db=db))
+    svc = LiveService(ServiceConfig(preset=preset, seed=seed, day=day, db=db), writer=False)
     rebuild_s = time.perf_counter() - t0
     stored = svc.store.service_entries(svc.scope, kind="call")
     counts = Counter(e.key for e in stored)

@@ -30,7 +30,7 @@ from dispatch.reasons import Reason
 from dispatch.routing.checker import check
 from dispatch.rules import DEFAULT_RULES, Rules
 from dispatch.service.clock import CST, ClockRule, Judged, RunningClock, ServiceClock, WallClock, judge
-from dispatch.store import Store
+from dispatch.store import DEFAULT_LEASE_TTL_S, LeaseKeeper, LeaseLost, Store
 from dispatch.synthetic import generate
 from dispatch.tables import centres_frame, technicians_frame
 from dispatch.travel import DEFAULT_TRAVEL
@@ -68,6 +68,10 @@ class ServiceConfig:
     clock_speed: float = 1.0
     clock_anchor_unix: float | None = None
     clock_rule: ClockRule = ClockRule()
+    # One live writer per store scope: the lease's time to live (renewed every third of it) and
+    # how long a starting server waits for another's lease before it gives up.
+    lease_ttl_s: float = DEFAULT_LEASE_TTL_S
+    lease_wait_s: float = 0.0
 
     def clock(self) -> ServiceClock:
         if self.clock_start_s is None:
@@ -96,7 +100,11 @@ def _warnings(judged: Judged) -> list[str]:
 class LiveService:
     """The day's live plan for a network and roster, durable in the store's service log."""
 
-    def __init__(self, config: ServiceConfig, clock: ServiceClock | None = None) -> None:
+    def __init__(self, config: ServiceConfig, clock: ServiceClock | None = None, writer: bool = True) -> None:
+        """The live plan of ``config``'s network and day, rebuilt from the store's log. A
+        ``writer`` first takes the scope's lease (``LeaseHeld`` names whoever has it) and keeps
+        it with a heartbeat until :meth:`close`; ``writer=False`` is a read-only copy (a check
+        of what the log rebuilds, a viewer) that refuses every change."""
         self.config = config
         self.clock = clock or config.clock()
         ds = read_dataset(config.source) if config.source else generate(config.preset, days=1, seed=config.seed)
@@ -122,7 +130,29 @@ class LiveService:
         self._db = threading.Lock()  # one writer at a time (SQLite would make the others spin)
         self.areas = self.live.start_day(config.day)
         self.locks = {a: threading.Lock() for a in self.areas}
-        self.replayed = self._replay(set(self.areas), rebuild_index=True)
+        # The lease before the replay: no other server can append to the log being read.
+        self.lease = self.store.acquire_lease(self.scope, config.lease_ttl_s, wait_s=config.lease_wait_s) \
+            if writer else None
+        self.lost: LeaseLost | None = None
+        try:
+            self.replayed = self._replay(set(self.areas), rebuild_index=True)
+        except BaseException:
+            self.close()
+            raise
+        self.keeper = LeaseKeeper(self.store, self.lease, on_lost=self._lost).start() if self.lease else None
+
+    def _lost(self, exc: LeaseLost) -> None:
+        self.lost = exc
+
+    def close(self) -> None:
+        """Stop the heartbeat and give the lease back, so the next server starts at once."""
+        keeper = getattr(self, "keeper", None)
+        if keeper is not None:
+            keeper.stop(release=True)
+            self.keeper = None
+        elif self.lease is not None and self.lost is None:
+            self.store.release_lease(self.lease)
+        self.lease = None
 
     # -- time ---------------------------------------------------------------------------------
 
@@ -165,10 +195,19 @@ class LiveService:
                 answer: dict[str, Any], idem: str | None = None) -> None:
         """Log the change before it is acknowledged; if that fails, forget it in memory too."""
         try:
+            if self.lease is None or self.lost is not None:
+                raise ServiceError(503, "this server does not hold the live plan's lease (a read-only copy, or "
+                                   f"another server took it over: {self.lost or 'not a writer'}); send changes to "
+                                   "the server that holds it")
             with self._db:
-                self.store.append_service_entry(self.scope, kind, key, at_s, payload, answer, idem)
-        except Exception:
+                self.store.append_service_entry(self.scope, kind, key, at_s, payload, answer, idem,
+                                                lease=self.lease)
+        except LeaseLost as exc:
+            self.lost = exc
             self._rebuild(touched)  # caller holds these areas' locks
+            raise ServiceError(503, f"{exc}; send changes to the server that holds it") from exc
+        except Exception:
+            self._rebuild(touched)
             raise
 
     def _rebuild(self, names: list[str]) -> None:
