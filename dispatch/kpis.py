@@ -26,11 +26,16 @@ Definitions (the two promises):
 * on-site collected share = share of onsite calls served by collecting the device instead;
 * escalation rate by tier = share of bench repairs done at each tier;
 * utilisation = sum(busy_s) / sum(available_s); travel km per job = sum(distance_m)/1000/jobs.
+
+A KPI over an empty population (a day with no calls, no travelling call, nothing served, no job)
+is NaN: stored as null, shown as "-", never 0 % and never an error. Counts (requests, served,
+unassigned) are 0. An empty ``outcomes`` frame may come without its columns.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
@@ -40,6 +45,17 @@ from dispatch.rules import DEFAULT_RULES
 
 TRAVELLING = ("onsite", "pickup")
 _TARGET_MIN = DEFAULT_RULES.dispatch_target_s // 60
+# The columns every KPI reads (see the module docstring for the optional ones).
+REQUIRED_COLUMNS = ("request_id", "mode", "level", "province_adcode", "centre_id", "created_s", "clock_start_s",
+                    "dispatch_s", "completion_s", "repair_tier", "unassigned_reason")
+
+
+def _columned(outcomes: pd.DataFrame) -> pd.DataFrame:
+    """``outcomes`` itself, or, when it has no rows, with the columns it lacks (a day with no
+    calls may come as a frame without columns). A frame with rows is taken as it is."""
+    if len(outcomes):
+        return outcomes
+    return outcomes.reindex(columns=[*outcomes.columns, *(c for c in REQUIRED_COLUMNS if c not in outcomes)])
 
 
 def _pct(values: pd.Series, q: float) -> float:
@@ -53,6 +69,7 @@ def kpis(outcomes: pd.DataFrame, workload: pd.DataFrame | None = None,
     target is the rule book's unless a scenario gives its own."""
     if dispatch_target_s is None:
         dispatch_target_s = DEFAULT_RULES.dispatch_target_s
+    outcomes = _columned(outcomes)
     out: dict[str, float] = {"requests": float(len(outcomes))}
     trav = outcomes[outcomes["mode"].isin(TRAVELLING)]
     # Business seconds when the producer knows the centres' hours (the promise pauses overnight).
@@ -98,6 +115,7 @@ def kpis(outcomes: pd.DataFrame, workload: pd.DataFrame | None = None,
 
 
 def unassigned_by_reason(outcomes: pd.DataFrame) -> pd.Series:
+    outcomes = _columned(outcomes)
     u = outcomes.loc[outcomes["unassigned_reason"] != "", "unassigned_reason"]
     return u.value_counts().sort_index()
 
@@ -105,10 +123,10 @@ def unassigned_by_reason(outcomes: pd.DataFrame) -> pd.Series:
 def kpis_by(outcomes: pd.DataFrame, key: str, workload: pd.DataFrame | None = None) -> pd.DataFrame:
     """The same KPIs per province (``province_adcode``) or per centre (``centre_id``)."""
     rows = []
-    for value, group in outcomes.groupby(key, sort=True):
+    for value, group in _columned(outcomes).groupby(key, sort=True):
         wl = workload[workload[key] == value] if workload is not None and key in workload else None
         rows.append({key: value, **kpis(group, wl)})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=None if rows else [key, *kpis(outcomes.iloc[:0])])
 
 
 KPI_LABELS = {
@@ -136,7 +154,7 @@ KPI_LABELS = {
 }
 
 
-def format_kpis(columns: dict[str, dict[str, float]]) -> str:
+def format_kpis(columns: Mapping[str, Mapping[str, float | None]]) -> str:
     """Side-by-side table (e.g. {'plan': {...}, 'baseline': {...}}); shares shown as %."""
     rows = []
     for key, label in KPI_LABELS.items():

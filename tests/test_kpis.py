@@ -88,3 +88,29 @@ def test_empty_population_is_nan_not_an_error():
     assert math.isnan(k["dispatch_within_target_rate"])
     text = format_kpis({"plan": k})
     assert "dispatched <= 60 min" in text and "-" in text
+
+
+@pytest.mark.parametrize("empty", [
+    pd.DataFrame(),  # a day with no calls, as a frame without columns
+    outcomes().iloc[:0],
+    outcomes().assign(reach_s=0, visit_mode="onsite").iloc[:0],
+], ids=["no columns", "no rows", "no rows, with reach"])
+def test_a_day_without_calls_counts_zero_and_rates_nothing(empty):
+    """No call: every count is 0 and every rate, share, percentile and mean is NaN (stored as
+    null, shown '-'), never 0 % and never an error (was: KeyError 'mode'). The technicians'
+    time is a population of its own: idle, utilisation 0 %; travel per job has no job: NaN."""
+    idle = workload().assign(busy_s=0, travel_s=0, distance_m=0, overtime_s=0, jobs=0)
+    k = kpis(empty, idle)
+    assert (k["requests"], k["travelling_requests"], k["served"], k["unassigned"]) == (0, 0, 0, 0)
+    rates = [key for key in k if key.endswith(("_rate", "_share", "_min", "_h")) or key.startswith("bench_share")]
+    rates.remove("overtime_h")  # a total, not a rate
+    assert {"dispatch_within_target_rate", "served_share", "turnaround_mean_h", "bench_share_tier1"} <= set(rates)
+    assert all(math.isnan(k[key]) for key in rates), {key: k[key] for key in rates}
+    assert k["utilisation"] == 0.0 and k["overtime_h"] == 0.0
+    assert math.isnan(k["travel_km_per_job"])
+    text = format_kpis({"plan": k})
+    assert "dispatched <= 60 min" in text
+    assert [line.split()[-2:] for line in text.splitlines() if "%" in line] == [["0.0", "%"]]  # utilisation only
+    assert unassigned_by_reason(empty).empty
+    by = kpis_by(empty, "province_adcode")
+    assert by.empty and "province_adcode" in by and "dispatch_within_target_rate" in by

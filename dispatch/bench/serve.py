@@ -11,11 +11,16 @@ same database, and requests that failed meanwhile are retried with the same call
 idempotency key). Afterwards, the live state is rebuilt from the store in this process (as a
 restart would) and checked: every acknowledged call is in the store exactly once with the
 technician it was answered, and the checker finds no violation in any area.
+
+Verdict. The run passes only when the decision latency p95 is within its target
+(:data:`P95_TARGET_MS`), no request failed, and the store check finds nothing missing,
+duplicated or changed and no checker violation; otherwise each reason is a "FAIL: ..." line.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 import multiprocessing
 import os
 import secrets
@@ -35,6 +40,8 @@ from dispatch.bench.common import machine_info
 from dispatch.errors import DispatchError
 from dispatch.service import CST, LiveService, ServiceConfig, parse_tokens, run
 from dispatch.synthetic import generate
+
+P95_TARGET_MS = 300.0  # decision latency p95 the service promises at 100 calls/s on loopback
 
 
 def free_port() -> int:
@@ -215,8 +222,9 @@ def verify(db: str, preset: str, seed: int, day: int, acked: dict[str, dict[str,
 
 
 def run_bench(rate: float, seconds: float, crash_at: float | None, preset: str, seed: int, day: int,
-              inflight: int, workdir: str | None = None) -> dict[str, Any]:
-    """Start the server, load it (and crash it), stop it, check the store; the JSON document."""
+              inflight: int, workdir: str | None = None, p95_target_ms: float = P95_TARGET_MS) -> dict[str, Any]:
+    """Start the server, load it (and crash it), stop it, check the store; the JSON document,
+    with its verdict (``verdict``: ok and the failures)."""
     folder = Path(workdir or tempfile.mkdtemp(prefix="dispatch-bench-serve-"))
     folder.mkdir(parents=True, exist_ok=True)
     db = f"sqlite:///{folder / 'serve.sqlite'}"
@@ -231,8 +239,35 @@ def run_bench(rate: float, seconds: float, crash_at: float | None, preset: str, 
         server.stop()
     acked = load.pop("_acked")
     check = verify(db, preset, seed, day, acked)
-    return {"preset": preset, "rate": rate, "seconds": seconds, "startup_s": round(startup, 2),
-            "load": load, "check": check, "workdir": str(folder)}
+    res = {"preset": preset, "rate": rate, "seconds": seconds, "startup_s": round(startup, 2),
+           "p95_target_ms": p95_target_ms, "load": load, "check": check, "workdir": str(folder)}
+    failures = verdict(res)
+    return {**res, "verdict": {"ok": not failures, "failures": failures}}
+
+
+def verdict(res: dict[str, Any]) -> list[str]:
+    """Why a run fails, one "FAIL: ..." sentence per reason; empty when it passes. The latency
+    target is the document's ``p95_target_ms`` (:data:`P95_TARGET_MS` when absent)."""
+    ld, ck = res["load"], res["check"]
+    target = float(res.get("p95_target_ms", P95_TARGET_MS))
+    out = []
+    p95 = float(ld["latency_ms"]["p95"])
+    if not ld["acknowledged"] or not math.isfinite(p95):
+        out.append("FAIL: no call was acknowledged, so there is no latency to measure")
+    elif p95 > target:
+        out.append(f"FAIL: p95 latency {p95:g} ms over the {target:g} ms target")
+    if ld["errors"]:
+        out.append(f"FAIL: {sum(ld['errors'].values())} requests failed ("
+                   + ", ".join(f"{k}: {v}" for k, v in sorted(ld["errors"].items())) + ")")
+    for key, what in (("acknowledged_missing", "acknowledged calls missing from the store"),
+                      ("duplicated", "calls stored more than once"),
+                      ("answer_changed", "acknowledged calls stored with another technician"),
+                      ("violations", "checker violations")):
+        if ck[key]:
+            out.append(f"FAIL: {ck[key]} {what}")
+    if not ck["ok"] and not out:
+        out.append("FAIL: the store check failed")
+    return out
 
 
 def describe_run(rate: float, seconds: float, crash_at: float | None, preset: str) -> str:
@@ -242,15 +277,18 @@ def describe_run(rate: float, seconds: float, crash_at: float | None, preset: st
 
 
 def format_result(res: dict[str, Any]) -> str:
-    """``run_bench``'s document as `dispatch bench serve` prints it, ending in OK or FAILED."""
+    """``run_bench``'s document as `dispatch bench serve` prints it, ending in OK or its
+    "FAIL: ..." lines."""
     ld, ck = res["load"], res["check"]
     lines = [(f"sent {ld['sent']} at {ld['achieved_rate']}/s, acknowledged {ld['acknowledged']}, "
               f"errors {ld['errors'] or 0}, throttled {ld['throttled']}, retried after crash {ld['retried_after_crash']}"),
-             "latency ms: " + ", ".join(f"{k} {v}" for k, v in ld["latency_ms"].items())]
+             "latency ms: " + ", ".join(f"{k} {v}" for k, v in ld["latency_ms"].items())
+             + f" (p95 target {float(res.get('p95_target_ms', P95_TARGET_MS)):g})"]
     if ld["crash"]:
         lines.append(f"crash at {ld['crash']['at']} s, restarted in {ld['crash']['restart_s']} s")
     lines.append(f"store: {ck['stored_calls']} calls, missing {ck['acknowledged_missing']}, duplicated {ck['duplicated']}, "
                  f"answer changed {ck['answer_changed']}; checker violations {ck['violations']}; "
                  f"rebuild {ck['rebuild_s']} s; decisions {ck['decisions']}")
-    lines.append("OK" if ck["ok"] and not ld["errors"] else "FAILED")
+    failures = verdict(res)
+    lines += failures or ["OK"]
     return "\n".join(lines)

@@ -1,6 +1,7 @@
 """What every command family shares: exit codes, the one exception for bad input, the progress
 bar, the options that recur (--db, --population, SOURCE/--preset/--seed) and the helpers behind
-them (reading or generating the input, writing text atomically, formatting a share)."""
+them (reading or generating the input, writing text atomically, formatting a share). The store
+behind --db is opened through ``dispatch.cli.storage``."""
 
 from __future__ import annotations
 
@@ -9,21 +10,19 @@ import math
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Self
+from typing import Any, Self
 
 import click
 import pandas as pd
 from tqdm import tqdm
 
+from dispatch.cli.storage import StoreUnavailable
 from dispatch.dataset import Dataset
 from dispatch.errors import DispatchError, ValidationError
 from dispatch.geodata import read_population_table
 from dispatch.io import read_dataset
 from dispatch.synthetic import generate
 from dispatch.tables import atomic_write
-
-if TYPE_CHECKING:
-    from dispatch.store import Store
 
 # Exit codes scripts can rely on.
 EXIT_OK = 0
@@ -41,13 +40,14 @@ class BadInput(click.ClickException):
 
 def bad_input_on_dispatch_error(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Turn the library's DispatchError (raised on input it cannot use) into BadInput (exit 2).
-    ValidationError keeps its own multi-line report and exit code (``main()`` gives 2 as well)."""
+    ValidationError keeps its own multi-line report and exit code (``main()`` gives 2 as well);
+    a store that cannot be used is no bad input and keeps its exit code 3."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except ValidationError:
+        except (ValidationError, StoreUnavailable):
             raise
         except DispatchError as exc:
             raise BadInput(str(exc)) from exc
@@ -145,10 +145,3 @@ def write_text(path: str, text: str) -> None:
         tmp.write_text(text, encoding="utf-8")
 
     atomic_write(target, write)
-
-
-def open_store(db: str | None) -> Store:
-    """The plan and scenario store at ``db`` (default sqlite:///dispatch.sqlite)."""
-    from dispatch.store import Store  # SQLAlchemy: slow to import, keeps `dispatch --help` fast
-
-    return Store(db)

@@ -8,7 +8,8 @@ from dataclasses import replace
 import click
 import pandas as pd
 
-from dispatch.cli.options import ProgressBar, db_option, load_dataset, open_store, population_option
+from dispatch.cli.options import ProgressBar, db_option, load_dataset, pct, population_option
+from dispatch.cli.storage import PLANS, StoreUnavailable, open_store
 from dispatch.executor import executor
 from dispatch.exports import export_plan
 from dispatch.kpis import format_kpis, kpis
@@ -40,9 +41,12 @@ def _echo_unassigned(unassigned: pd.DataFrame) -> None:
 def plan(source: str | None, preset: str | None, seed: int, day: int, time_limit: float | None,
          workers: int | None, scheduler: str | None, deterministic: bool, db: str | None, population: str | None,
          name: str | None, out: str) -> None:
-    """Plan a day: tier assignment, routes for every area, KPIs; store and export it."""
+    """Plan a day: tier assignment, routes for every area, KPIs; export and store it. The store
+    is checked before the solve, and the exports are written before it is touched: a database
+    failure never loses a computed plan."""
     from dispatch.plan import PlanParams, make_plan  # the planner (OR-Tools): slow to import
 
+    store = open_store(db, write=PLANS)
     ds = load_dataset(source, preset, seed, max(1, day + 1), population)
     params = PlanParams(day=day, seed=seed, deterministic=deterministic)
     if time_limit is not None:
@@ -51,17 +55,19 @@ def plan(source: str | None, preset: str | None, seed: int, day: int, time_limit
         result = make_plan(ds, params, pool=pool, progress=bar)
     k = kpis(result.outcomes, result.workload)
     plan_name = name or f"{source or preset or 'zhejiang'}-seed{seed}-day{day}"
-    store = open_store(db)
     frames = {"stops": result.stops, "routes": result.routes, "outcomes": result.outcomes,
               "workload": result.workload, "bench": result.bench, "unassigned": result.unassigned,
               "routing_stats": result.routing_stats}
-    store.save(plan_name, frames, params, {**k, "epoch_date": ds.epoch_date, "timings_s": result.timings_s},
-               result.dataset_fingerprint)
     homes = {t.id: t.home_centre_id for t in ds.technicians}
     export_plan(frames, ds.epoch_date, out, f"Route sheets - {plan_name}", ds.network, homes)
     click.echo(format_kpis({"plan": k}))
     _echo_unassigned(result.unassigned)
     click.echo("\ntimings: " + ", ".join(f"{k2} {v:.1f} s" for k2, v in result.timings_s.items()))
+    try:
+        store.save(plan_name, frames, params, {**k, "epoch_date": ds.epoch_date, "timings_s": result.timings_s},
+                   result.dataset_fingerprint)
+    except StoreUnavailable as exc:
+        raise exc.noting(f"the plan is not stored, its exports are in {out}") from exc
     click.echo(f"stored as {plan_name!r} in {store.url}; exports in {out}")
 
 
@@ -77,9 +83,8 @@ def plans_list(db: str | None) -> None:
     if frame.empty:
         click.echo("no plans stored")
         return
-    frame["dispatch<=60min"] = [
-        f"{100 * (json.loads(k).get('dispatch_within_target_rate') or 0):.1f} %" for k in frame["kpis_json"]
-    ]
+    # A plan without travelling calls has no rate ("-"), not 0 %.
+    frame["dispatch<=60min"] = [pct(json.loads(k).get("dispatch_within_target_rate")) for k in frame["kpis_json"]]
     click.echo(frame.drop(columns=["kpis_json", "dataset_fingerprint"]).to_string(index=False))
 
 
@@ -89,7 +94,8 @@ def plans_list(db: str | None) -> None:
 def plans_show(name: str, db: str | None) -> None:
     p = open_store(db).load(name)
     click.echo(f"plan {p.name!r} (id {p.id}, {p.created_at}, inputs {p.dataset_fingerprint[:12]})")
-    click.echo(format_kpis({"plan": {k: v for k, v in p.kpis.items() if isinstance(v, (int, float))}}))
+    # A KPI with no population is stored as null and shown as "-".
+    click.echo(format_kpis({"plan": {k: v for k, v in p.kpis.items() if v is None or isinstance(v, (int, float))}}))
     if "unassigned" in p.frames:
         _echo_unassigned(p.frames["unassigned"])
 

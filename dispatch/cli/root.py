@@ -27,8 +27,9 @@ for family in (data, plan, simulate, serve, coverage, scenario, bench):
 def main(argv: list[str] | None = None) -> int:
     """Run ``dispatch`` on ``argv`` (default ``sys.argv[1:]``) and return the exit code: 0 success,
     2 invalid input (click's usage errors, BadInput, the library's ValidationError and InputError),
-    3 a run that could not complete (any other DispatchError), 130 aborted; a command may exit
-    with its own code (`dispatch bench vrptw` gives 1 when an instance is left unsolved)."""
+    3 a run that could not complete (any other DispatchError, among them a plan store that cannot
+    be opened, read or written: one sentence from ``dispatch.cli.storage``), 130 aborted; a command
+    may exit with its own code (`dispatch bench vrptw` gives 1 when an instance is left unsolved)."""
     try:
         code = cli.main(args=argv, standalone_mode=False)
     except click.exceptions.Abort:

@@ -21,11 +21,11 @@ from dispatch.cli.options import (
     db_option,
     load_dataset,
     load_population,
-    open_store,
     pct,
     source_options,
     write_text,
 )
+from dispatch.cli.storage import SCENARIOS, StoreUnavailable, open_store
 from dispatch.dataset import Dataset
 from dispatch.errors import DispatchError
 from dispatch.executor import executor
@@ -140,6 +140,7 @@ def scenario_create(name: str, source: str | None, preset: str | None, seed: int
     # The scenario engine loads the planner and the location models: slow for `dispatch --help`.
     from dispatch.scenarios import Scenario, apply
 
+    store = open_store(db, write=SCENARIOS)  # before the base is built: a store that cannot take it fails first
     doc: dict[str, Any] = {}
     if from_json:
         try:
@@ -177,7 +178,6 @@ def scenario_create(name: str, source: str | None, preset: str | None, seed: int
     except (TypeError, ValueError) as exc:
         raise BadInput(f"scenario {name!r}: {exc}") from None
     applied = apply(base, sc, seed=seed)  # validates: unknown ids, negative counts, ... -> exit 2
-    store = open_store(db)
     store.save_scenario(name, sc.to_dict(), base_spec, sc.description)
     click.echo(f"scenario {name!r} stored in {store.url} (base: {_describe_base(base_spec)})")
     _echo_changes(base, applied)
@@ -386,6 +386,7 @@ def scenario_sweep(file: str, source: str | None, preset: str | None, seed: int,
     from dispatch.scenarios import apply, compare, read_sweep
 
     file_base, scs = read_sweep(file)
+    store = open_store(db, write=SCENARIOS) if save else None  # before the sweep runs
     if source or preset:
         base_spec = _base_spec(source, preset, seed, 1, population)
     else:
@@ -421,10 +422,13 @@ def scenario_sweep(file: str, source: str | None, preset: str | None, seed: int,
     if csv_out:
         write_text(csv_out, csv_text(table, index=True))
         click.echo(f"results written to {csv_out}")
-    if save:
-        store = open_store(db)
-        for sc in scs:
-            store.save_scenario(sc.name, sc.to_dict(), base_spec, sc.description)
+    if store is not None:
+        try:
+            for sc in scs:
+                store.save_scenario(sc.name, sc.to_dict(), base_spec, sc.description)
+        except StoreUnavailable as exc:
+            kept = f", the results are in {csv_out}" if csv_out else ""
+            raise exc.noting(f"not every scenario is stored{kept}") from exc
         click.echo(f"{len(scs)} scenario(s) stored in {store.url}")
 
 

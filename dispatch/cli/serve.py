@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from dispatch.cli.options import db_option
+from dispatch.cli.storage import SERVICE_LOG, open_store
 
 
 @click.command()
@@ -25,6 +26,9 @@ def serve(source: str | None, preset: str, seed: int, day: int, host: str, port:
     """Serve the call-intake HTTP API (dispatch decisions for calls as they come)."""
     from dispatch.service import ServiceConfig, load_tokens, run  # FastAPI/uvicorn: slow to import
 
+    # The service logs every call to the store before it answers: a store it cannot write is
+    # said here, in one sentence, before the server starts (not as a traceback from its startup).
+    open_store(db, write=SERVICE_LOG).close()
     config = ServiceConfig(source=source, preset=preset, seed=seed, day=day, db=db, tokens=load_tokens(tokens_file),
                            rate_per_s=rate_limit, burst=max(1, int(2 * rate_limit)), cors_origins=tuple(cors_origin))
     run(config, host, port)

@@ -8,10 +8,10 @@ from dispatch.cli.options import (
     ProgressBar,
     db_option,
     load_dataset,
-    open_store,
     population_option,
     write_text,
 )
+from dispatch.cli.storage import PLANS, StoreUnavailable, open_store
 from dispatch.exports import csv_text
 from dispatch.kpis import format_kpis, kpis
 from dispatch.tables import dataset_fingerprint
@@ -39,9 +39,9 @@ def simulate(source: str | None, preset: str | None, province: str | None, days:
 
     if province:
         preset = f"province:{province}"
+    store = open_store(db, write=PLANS)  # before the simulation: its runs must be storable
     ds = load_dataset(source, preset, seed, days, population)
     policies = ["optimiser", "baseline"] if policy == "both" else [policy]
-    store = open_store(db)
     columns, runs = {}, {}
     for pol in policies:
         params = simulation.SimParams(policy=pol, seed=seed,
@@ -51,15 +51,20 @@ def simulate(source: str | None, preset: str | None, province: str | None, days:
         runs[pol] = result
         columns[pol] = kpis(result.outcomes, result.workload)
         run_name = f"{name or (source or preset or 'zhejiang')}-sim-{pol}-seed{seed}-{days}d"
-        store.save(run_name, {"events": result.events, "outcomes": result.outcomes,
-                              "workload": result.workload, "open": result.open_requests},
-                   params, {**columns[pol], "epoch_date": ds.epoch_date, "wall_s": result.wall_s},
-                   dataset_fingerprint(ds), kind="simulation")
-        click.echo(f"{pol}: {result.calls} calls simulated in {result.wall_s:.1f} s "
-                   f"({result.calls / max(result.wall_s, 1e-9):.0f} calls/s); stored as {run_name!r} in {store.url}")
-        if log_csv:
+        out = None
+        if log_csv:  # written before the store is touched: a database failure never loses the run
             out = log_csv if len(policies) == 1 else log_csv.replace(".csv", f"-{pol}.csv")
             write_text(out, csv_text(result.events))
+        try:
+            store.save(run_name, {"events": result.events, "outcomes": result.outcomes,
+                                  "workload": result.workload, "open": result.open_requests},
+                       params, {**columns[pol], "epoch_date": ds.epoch_date, "wall_s": result.wall_s},
+                       dataset_fingerprint(ds), kind="simulation")
+        except StoreUnavailable as exc:
+            kept = f", its event log is in {out}" if out else ""
+            raise exc.noting(f"the {pol} run is not stored{kept}") from exc
+        click.echo(f"{pol}: {result.calls} calls simulated in {result.wall_s:.1f} s "
+                   f"({result.calls / max(result.wall_s, 1e-9):.0f} calls/s); stored as {run_name!r} in {store.url}")
     click.echo(format_kpis(columns))
     for pol, result in runs.items():
         if len(result.open_requests):

@@ -1,4 +1,6 @@
-"""The plan's result frames: stops, routes, outcomes, workload, benches, unassigned, routing statistics."""
+"""The plan's result frames: stops, routes, outcomes, workload, benches, unassigned, routing
+statistics. Each has its columns even without a row (a day with no calls is an empty plan that
+exports, stores and measures like any other)."""
 
 from __future__ import annotations
 
@@ -14,6 +16,26 @@ from dispatch.model import Mode
 from dispatch.plan.benches import MAX_BENCH_WAIT_DAYS, book_bench_row, device_path
 from dispatch.reasons import Reason
 
+# The columns of each frame, for the day that has no row of it (rows give their own, in this order).
+STOP_COLUMNS = ("technician_id", "sequence", "request_id", "mode", "level", "priority", "lon", "lat", "departure_s",
+                "arrival_s", "start_s", "end_s", "travel_s", "distance_m", "dispatch_late_s", "window_start_s",
+                "window_end_s")
+ROUTE_COLUMNS = ("technician_id", "centre_id", "area", "start_s", "end_s", "travel_s", "distance_m",
+                 "break_start_s", "overtime_s", "jobs")
+OUTCOME_COLUMNS = ("request_id", "mode", "level", "priority", "visit_mode", "province_adcode", "centre_id",
+                   "created_s", "clock_start_s", "dispatch_s", "dispatch_wait_s", "completion_s", "repair_tier",
+                   "repair_centre_id", "est_turnaround_s", "unassigned_reason")
+WORKLOAD_COLUMNS = ("technician_id", "centre_id", "province_adcode", "available_s", "busy_s", "travel_s",
+                    "distance_m", "overtime_s", "jobs")
+BENCH_COLUMNS = ("centre_id", "day", "bench_h_used", "bench_h_capacity")
+ROUTING_STATS_COLUMNS = ("area", "technicians", "visits", "taken_from_neighbours", "handed_to_neighbours",
+                         "time_limit_s", "wall_s", "routed", "dropped", "violations", "first_violation")
+
+
+def frame(rows: list[dict], columns: tuple[str, ...]) -> pd.DataFrame:
+    """The rows as a frame; without rows, an empty frame with ``columns``."""
+    return pd.DataFrame(rows) if rows else pd.DataFrame(columns=list(columns))
+
 
 def routing_stats_frame(areas, problems, day_problems, results, walls, limits, violations) -> pd.DataFrame:
     """Per area: its own calls, the calls its technicians took for neighbouring areas and the
@@ -28,7 +50,7 @@ def routing_stats_frame(areas, problems, day_problems, results, walls, limits, v
             "time_limit_s": round(limits[a.key], 3), "wall_s": round(walls.get(a.key, 0.0), 3),
             "routed": sum(len(r.stops) for r in results[a.key].routes), "dropped": len(results[a.key].unassigned),
             "violations": len(violations[a.key]), "first_violation": violations[a.key][0] if violations[a.key] else ""})
-    return pd.DataFrame(rows)
+    return frame(rows, ROUTING_STATS_COLUMNS)
 
 
 def assemble(dataset, day_ds, deferred, result, areas, results, params):
@@ -115,14 +137,14 @@ def assemble(dataset, day_ds, deferred, result, areas, results, params):
             if bench_use[(chain[hops].id, bench_day)] + bench_s <= cap_s:
                 break
         book_bench_row(row, r, r.created_s + ta, chain[hops].id, bench_day, net, bench_use, assignment)
-    outcomes = pd.DataFrame(outcome_rows)
-    stops = pd.DataFrame(stop_rows)
-    routes = pd.DataFrame(route_rows)
+    outcomes = frame(outcome_rows, OUTCOME_COLUMNS)
+    stops = frame(stop_rows, STOP_COLUMNS)
+    routes = frame(route_rows, ROUTE_COLUMNS)
     workload = workload_frame(dataset, routes, stops, params.day)
-    bench = pd.DataFrame([
+    bench = frame([
         {"centre_id": cid, "day": day, "bench_h_used": s / 3600, "bench_h_capacity": net[cid].bench_hours_per_day}
         for (cid, day), s in sorted(bench_use.items(), key=lambda kv: (kv[0][0], kv[0][1] or 0))
-    ])
+    ], BENCH_COLUMNS)
     unassigned = pd.DataFrame(unassigned_rows, columns=["request_id", "reason_code", "reason"])
     return stops, routes, outcomes, workload, bench, unassigned
 
@@ -144,5 +166,5 @@ def workload_frame(dataset: Dataset, routes: pd.DataFrame, stops: pd.DataFrame, 
             "overtime_s": int(by_tech.loc[t.id, "overtime_s"]) if has else 0,
             "jobs": int(by_tech.loc[t.id, "jobs"]) if has else 0,
         })
-    return pd.DataFrame(rows)
+    return frame(rows, WORKLOAD_COLUMNS)
 

@@ -78,8 +78,7 @@ def make_plan(
 
     t0 = time.perf_counter()
     plan = assemble(dataset, day_ds, deferred, result, areas, results, params)
-    if len(plan[2]):
-        plan[2]["reach_s"] = reach_s(day_ds, plan[2]["request_id"], travel)
+    plan[2]["reach_s"] = reach_s(day_ds, plan[2]["request_id"], travel)  # a day with no calls: no rows
     timings["assemble"] = time.perf_counter() - t0
     stats = routing_stats_frame(areas, problems, day_problems, results, walls, limits, violations)
     return Plan(dataset_fingerprint(dataset), params, *plan, timings, stats, day_problems, results)

@@ -26,16 +26,26 @@ clock never goes back: an ``at`` earlier than the area's clock counts as the clo
 Security. Bearer tokens with roles (``dispatcher`` writes, ``viewer`` reads), from
 ``DISPATCH_TOKENS`` ("token:role,token:role") or a file of such entries; only their SHA-256
 digests are kept, and they are never logged. Missing or unknown token: 401; a viewer writing:
-403; bodies are validated (422 naming the field), capped in size (413) and each token is rate
-limited (429). No CORS headers unless origins are configured.
+403; bodies are validated (422 naming the field), capped in size (413, chunked bodies counted as
+they stream) and each token is rate limited (429); an address with too many failed
+authentications is throttled (429 with Retry-After, see ``security``). Headers and bodies must
+arrive within their read timeouts (408, the connection closed). No CORS headers unless origins
+are configured.
+
+Failures. A store that is locked, busy, full or unreachable answers 503 with ``Retry-After`` and
+a JSON body (nothing was acknowledged; a retry with the same call id is safe); any other server
+error is a JSON 500 that names no internals (the traceback goes to the server log).
 """
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 from collections.abc import Iterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
+import sqlalchemy.exc
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -55,14 +65,92 @@ from dispatch.service.schemas import (
     UnavailableOut,
 )
 from dispatch.service.security import (
+    BODY_TIMEOUT_S,
+    HEADER_TIMEOUT_S,
+    KEEP_ALIVE_S,
+    AuthThrottle,
     BodyLimit,
     NoCredentialsInQuery,
     RateLimiter,
+    header_timeout_protocol,
     log_config,
     reader,
     writer,
 )
 from dispatch.service.state import LiveService, ServiceConfig, ServiceError
+
+log = logging.getLogger("uvicorn.error")  # the server's error log (uvicorn configures it)
+
+# SQLite result codes (the low byte of an extended code) and PostgreSQL SQLSTATEs of a store that
+# is there but cannot take the operation now, with the Retry-After each gets.
+_SQLITE_BUSY = {5: "busy", 6: "locked", 13: "full"}
+_PG_BUSY = {"40001": "serialization failure", "40P01": "deadlock", "55P03": "lock not available",
+            "57014": "statement timeout"}
+_PG_UNAVAILABLE_CLASSES = {"08": "connection failure", "53": "out of resources", "57": "shutting down or starting up"}
+_UNREACHABLE_TEXT = ("connection refused", "could not connect", "connection failed", "server closed the connection",
+                     "terminating connection", "connection is closed", "no route to host", "timeout expired")
+RETRY_AFTER_S = {"busy": 1, "unavailable": 5, "full": 30}
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and what it wraps (a DB-API error inside SQLAlchemy's, a cause, a context)."""
+    seen: set[int] = set()
+    todo = [exc]
+    while todo and len(seen) < 16:
+        e = todo.pop(0)
+        if id(e) in seen:
+            continue
+        seen.add(id(e))
+        yield e
+        todo += [x for x in (getattr(e, "orig", None), e.__cause__, e.__context__) if isinstance(x, BaseException)]
+
+
+def store_unavailable(exc: BaseException) -> tuple[str, str] | None:
+    """(kind, what) when ``exc`` is the store being locked or busy (kind "busy"), full ("full")
+    or unreachable ("unavailable"), on SQLite or PostgreSQL; None for any other error."""
+    for e in _chain(exc):
+        if isinstance(e, sqlalchemy.exc.TimeoutError):
+            return "busy", "no database connection was free in time"
+        if isinstance(e, sqlite3.OperationalError):
+            code = getattr(e, "sqlite_errorcode", None)
+            text = str(e).lower()
+            what = _SQLITE_BUSY.get(code & 0xFF) if isinstance(code, int) else None
+            what = what or next((w for w in ("locked", "busy") if f"database is {w}" in text or
+                                 f"table is {w}" in text), None)
+            if what:
+                return ("full" if what == "full" else "busy"), f"the SQLite database is {what}"
+        state = getattr(e, "sqlstate", None) or getattr(e, "pgcode", None)
+        if isinstance(state, str) and state:
+            if state in _PG_BUSY:
+                return "busy", f"PostgreSQL: {_PG_BUSY[state]}"
+            if state[:2] in _PG_UNAVAILABLE_CLASSES:
+                return ("full" if state == "53100" else "unavailable"), f"PostgreSQL: {_PG_UNAVAILABLE_CLASSES[state[:2]]}"
+        if isinstance(e, sqlalchemy.exc.DBAPIError) and e.connection_invalidated:
+            return "unavailable", "the database connection was lost"
+        if type(e).__name__ == "OperationalError" and any(t in str(e).lower() for t in _UNREACHABLE_TEXT):
+            return "unavailable", "the database cannot be reached"
+    return None
+
+
+def _failure(request: Request, exc: BaseException) -> JSONResponse:
+    """THE answer to a request that failed inside the server: 503 with Retry-After when the store
+    is locked, busy, full or unreachable; else a JSON 500 that names no internals."""
+    found = store_unavailable(exc)
+    where = f"{request.method} {request.url.path}"
+    if found is not None:
+        kind, what = found
+        retry = RETRY_AFTER_S[kind]
+        log.warning("%s: store %s (%s): %s", where, kind, what, type(exc).__name__)
+        return JSONResponse({"detail": f"the store is {kind} ({what}); nothing was acknowledged: retry in {retry} s "
+                                       "(with the same call id, a retry returns the first answer if it was stored)",
+                             "reason": f"store_{kind}", "retry_after_s": retry},
+                            status_code=503, headers={"Retry-After": str(retry)})
+    if isinstance(exc, sqlalchemy.exc.SQLAlchemyError):
+        # Answered by the ExceptionMiddleware, not re-raised: logged here as uvicorn logs the rest.
+        log.error("%s: unexpected store error", where, exc_info=exc)
+    return JSONResponse({"detail": "internal server error; see the server log (with the same call id, a retry "
+                                   "returns the first answer if it was stored)", "reason": "internal_error"},
+                        status_code=500)
 
 
 def create_app(config: ServiceConfig, service: LiveService | None = None) -> Any:
@@ -84,6 +172,7 @@ def create_app(config: ServiceConfig, service: LiveService | None = None) -> Any
     app.state.config = config
     app.state.tokens = dict(config.tokens)
     app.state.limiter = RateLimiter(config.rate_per_s, config.burst)
+    app.state.auth_throttle = AuthThrottle()
 
     def svc() -> LiveService:
         if "svc" not in holder:
@@ -97,13 +186,22 @@ def create_app(config: ServiceConfig, service: LiveService | None = None) -> Any
         else:
             detail = str(exc)
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-        if exc.status == 429:
-            headers = {"Retry-After": "1"}
+        if exc.status in (429, 503):
+            headers = {"Retry-After": str(getattr(exc, "retry_after_s", 1 if exc.status == 429 else 2))}
         return JSONResponse({"detail": detail}, status_code=exc.status, headers=headers)
 
     @app.exception_handler(DispatchError)
     async def _dispatch_error(request: Request, exc: DispatchError) -> JSONResponse:
+        if store_unavailable(exc) is not None:  # a store error wrapped in ours
+            return _failure(request, exc)
         return JSONResponse({"detail": str(exc)}, status_code=409)
+
+    # One answer for what fails inside: store errors are answered here (ExceptionMiddleware),
+    # anything else by Starlette's last resort (which then re-raises, so uvicorn logs it).
+    @app.exception_handler(sqlalchemy.exc.SQLAlchemyError)
+    @app.exception_handler(Exception)
+    async def _server_error(request: Request, exc: Exception) -> JSONResponse:
+        return _failure(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -117,12 +215,16 @@ def create_app(config: ServiceConfig, service: LiveService | None = None) -> Any
 
         app.add_middleware(CORSMiddleware, allow_origins=list(config.cors_origins),
                            allow_methods=["GET", "POST"], allow_headers=["Authorization", "Content-Type"])
-    app.add_middleware(BodyLimit, limit=config.max_body_bytes)
+    app.add_middleware(BodyLimit, limit=config.max_body_bytes, timeout_s=BODY_TIMEOUT_S)
     # Outermost: a credential in the URL is refused before any other layer sees the request.
     app.add_middleware(NoCredentialsInQuery)
 
     errors = {401: {"description": "missing or unknown token"}, 422: {"description": "invalid field"},
-              429: {"description": "rate limit"}, 413: {"description": "body too large"}}
+              429: {"description": "rate limit per token, or too many failed authentications from this address "
+                                   "(Retry-After)"},
+              413: {"description": "body too large"},
+              503: {"description": "the store is busy or unavailable: nothing was acknowledged; retry after "
+                                   "Retry-After seconds with the same call id"}}
     write_errors = {**errors, 403: {"description": "a viewer token cannot write"},
                     409: {"description": "conflicts with the live plan"}, 404: {"description": "unknown id"}}
 
@@ -167,9 +269,13 @@ def openapi_document() -> dict[str, Any]:
     return create_app(ServiceConfig()).openapi()  # type: ignore[no-any-return]
 
 
-def run(config: ServiceConfig, host: str = "127.0.0.1", port: int = 8000) -> None:
-    """Build the live state, then serve until stopped (uvicorn; one process: the state is in it)."""
-    import uvicorn
+def run(config: ServiceConfig, host: str = "127.0.0.1", port: int = 8000,
+        header_timeout_s: float = HEADER_TIMEOUT_S, keep_alive_s: int = KEEP_ALIVE_S) -> None:
+    """Build the live state, then serve until stopped (uvicorn; one process: the state is in it).
+    uvicorn's h11 protocol with a header deadline (uvicorn has none); the body deadline is the
+    app's (:class:`BodyLimit`)."""
+    import uvicorn  # the server only where one is run
 
-    uvicorn.run(create_app(config), host=host, port=port, log_level="info", access_log=True, log_config=log_config())
+    uvicorn.run(create_app(config), host=host, port=port, log_level="info", access_log=True, log_config=log_config(),
+                http=header_timeout_protocol(header_timeout_s), timeout_keep_alive=keep_alive_s)
 
