@@ -289,7 +289,7 @@ def test_sigkill_and_restart_keeps_every_acknowledged_call_once(tmp_path: Path) 
     server = Server(db, "tiny", 1, 0, token, tmp_path / "server.log")
     server.start()
     acked = {}
-    bodies = call_bodies("tiny", 1, 0, 40, "crash")
+    bodies = call_bodies("tiny", 1, 40, "crash")
     h = {"Authorization": f"Bearer {token}"}
     try:
         for b in bodies[:30]:

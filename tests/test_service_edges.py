@@ -51,7 +51,7 @@ def test_a_locked_sqlite_store_answers_503_json_with_retry_after_and_the_retry_i
     path = tmp_path / "locked.sqlite"
     svc = LiveService(_config(f"sqlite:///{path}"))
     c = TestClient(create_app(_config(f"sqlite:///{path}"), svc))
-    body = call_bodies("tiny", 1, 0, 1, "locked")[0]
+    body = call_bodies("tiny", 1, 1, "locked")[0]
     holder = sqlite3.connect(path, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")  # another writer holds the lock
     try:
@@ -157,7 +157,7 @@ def test_a_chunked_body_over_the_limit_is_413_counted_as_it_streams(tmp_path: Pa
     c = TestClient(create_app(_config(db), LiveService(_config(db))))
     r = c.post("/calls", content=_huge_chunks(), headers={**D, "Content-Type": "application/json"})
     assert r.status_code == 413 and r.json() == {"detail": "request body over 65536 bytes"}, r.text
-    body = json.dumps(call_bodies("tiny", 1, 0, 1, "chunked")[0]).encode()
+    body = json.dumps(call_bodies("tiny", 1, 1, "chunked")[0]).encode()
     r = c.post("/calls", content=iter([body[:20], body[20:]]), headers={**D, "Content-Type": "application/json"})
     assert r.status_code == 200, r.text
 

@@ -19,7 +19,6 @@ duplicated or changed and no checker violation; otherwise each reason is a "FAIL
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 import multiprocessing
 import os
@@ -38,7 +37,7 @@ import numpy as np
 
 from dispatch.bench.common import machine_info
 from dispatch.errors import DispatchError
-from dispatch.service import CST, LiveService, ServiceConfig, parse_tokens, run
+from dispatch.service import LiveService, ServiceConfig, parse_tokens, run
 from dispatch.synthetic import generate
 
 P95_TARGET_MS = 300.0  # decision latency p95 the service promises at 100 calls/s on loopback
@@ -63,18 +62,24 @@ class Server:
     """The call-intake service in a process of its own on loopback; start, kill -9, start again."""
 
     def __init__(self, db: str, preset: str, seed: int, day: int, token: str, log: Path,
-                 rate_limit: float = 100_000.0) -> None:
+                 rate_limit: float = 100_000.0, clock_start_s: int | None = None, clock_speed: float = 1.0) -> None:
+        """``clock_start_s``: the server's clock starts at that time of the served day when the
+        server is first started and runs ``clock_speed`` times real time, across restarts (as
+        ``dispatch serve --clock-start --clock-speed``); None: China's time of day."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         # As `dispatch serve --rate-limit R` configures it; only the token's digest leaves this process.
         self.settings = {"preset": preset, "seed": seed, "day": day, "db": db,
                          "tokens": parse_tokens(f"{token}:dispatcher", "the benchmark's token"),
-                         "rate_per_s": rate_limit, "burst": max(1, int(2 * rate_limit))}
+                         "rate_per_s": rate_limit, "burst": max(1, int(2 * rate_limit)),
+                         "clock_start_s": clock_start_s, "clock_speed": clock_speed}
         self.log = log
         self.proc: multiprocessing.process.BaseProcess | None = None
 
     def start(self, timeout_s: float = 120.0) -> float:
         t0 = time.perf_counter()
+        # The clock's anchor is the first start, so a restart continues the same day's clock.
+        self.settings.setdefault("clock_anchor_unix", time.time())
         self.proc = multiprocessing.get_context("spawn").Process(
             target=_serve, args=(self.settings, self.port, self.log), name=f"dispatch-serve-{self.port}")
         self.proc.start()
@@ -103,19 +108,13 @@ class Server:
             self.kill()
 
 
-def call_bodies(preset: str, seed: int, day: int, n: int, run_id: str) -> list[dict[str, Any]]:
-    """``n`` calls over the province, each with its own id and an ``at`` through 08:30-17:30."""
-    ds = generate(preset, days=1, seed=seed)
-    reqs = list(ds.requests)
-    epoch = dt.datetime.fromisoformat(ds.epoch_date).replace(tzinfo=CST) + dt.timedelta(days=day)
-    out = []
-    for i in range(n):
-        r = reqs[i % len(reqs)]
-        at = epoch + dt.timedelta(seconds=int(8.5 * 3600 + 9 * 3600 * i / max(1, n)))
-        out.append({"id": f"{run_id}-{i:06d}", "lon": r.lon, "lat": r.lat, "level": r.level,
-                    "mode": r.mode.value, "priority": int(r.priority), "service_min": r.service_s // 60,
-                    "at": at.isoformat()})
-    return out
+def call_bodies(preset: str, seed: int, n: int, run_id: str) -> list[dict[str, Any]]:
+    """``n`` calls over the province, each with its own id. They carry no ``at``: a call is made
+    when it is posted, on the server's clock (``Server(clock_speed=...)`` runs a day fast)."""
+    reqs = list(generate(preset, days=1, seed=seed).requests)
+    return [{"id": f"{run_id}-{i:06d}", "lon": r.lon, "lat": r.lat, "level": r.level, "mode": r.mode.value,
+             "priority": int(r.priority), "service_min": r.service_s // 60}
+            for i, r in ((i, reqs[i % len(reqs)]) for i in range(n))]
 
 
 def run_load(server: Server, token: str, bodies: list[dict[str, Any]], rate: float, seconds: float,
@@ -230,8 +229,10 @@ def run_bench(rate: float, seconds: float, crash_at: float | None, preset: str, 
     db = f"sqlite:///{folder / 'serve.sqlite'}"
     token = secrets.token_urlsafe(24)  # lives only in this process and the server's environment
     run_id = f"b{int(time.time())}"
-    bodies = call_bodies(preset, seed, day, int(rate * seconds), run_id)
-    server = Server(db, preset, seed, day, token, folder / "server.log")
+    bodies = call_bodies(preset, seed, int(rate * seconds), run_id)
+    # The run is a working day played fast: the server's clock goes from 08:00 to 17:00 over it.
+    server = Server(db, preset, seed, day, token, folder / "server.log", clock_start_s=8 * 3600,
+                    clock_speed=9 * 3600 / seconds)
     startup = server.start()
     try:
         load = run_load(server, token, bodies, rate, seconds, crash_at, inflight)

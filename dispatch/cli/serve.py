@@ -21,8 +21,13 @@ from dispatch.cli.storage import SERVICE_LOG, open_store
 @click.option("--rate-limit", default=300.0, show_default=True, type=click.FloatRange(0.1, None),
               help="Requests per second per token.")
 @click.option("--cors-origin", multiple=True, help="Allow this browser origin (default: none).")
+@click.option("--clock-start", default=None, metavar="HH:MM",
+              help="Run the server's clock from this time of the served day (default: China's time of day now).")
+@click.option("--clock-speed", default=1.0, show_default=True, type=click.FloatRange(0, None, min_open=True),
+              help="With --clock-start: seconds of the served day per real second (a recorded day replayed fast).")
 def serve(source: str | None, preset: str, seed: int, day: int, host: str, port: int, db: str | None,
-          tokens_file: str | None, rate_limit: float, cors_origin: tuple[str, ...]) -> None:
+          tokens_file: str | None, rate_limit: float, cors_origin: tuple[str, ...], clock_start: str | None,
+          clock_speed: float) -> None:
     """Serve the call-intake HTTP API (dispatch decisions for calls as they come)."""
     from dispatch.service import ServiceConfig, load_tokens, run  # FastAPI/uvicorn: slow to import
 
@@ -30,8 +35,17 @@ def serve(source: str | None, preset: str, seed: int, day: int, host: str, port:
     # said here, in one sentence, before the server starts (not as a traceback from its startup).
     open_store(db, write=SERVICE_LOG).close()
     config = ServiceConfig(source=source, preset=preset, seed=seed, day=day, db=db, tokens=load_tokens(tokens_file),
-                           rate_per_s=rate_limit, burst=max(1, int(2 * rate_limit)), cors_origins=tuple(cors_origin))
+                           rate_per_s=rate_limit, burst=max(1, int(2 * rate_limit)), cors_origins=tuple(cors_origin),
+                           clock_start_s=None if clock_start is None else _time_of_day_s(clock_start),
+                           clock_speed=clock_speed)
     run(config, host, port)
+
+
+def _time_of_day_s(text: str) -> int:
+    h, _, m = text.partition(":")
+    if not (h.isdigit() and m.isdigit() and int(h) < 24 and int(m) < 60):
+        raise click.BadParameter(f"{text!r}; expected a time of day HH:MM, e.g. 08:30", param_hint="--clock-start")
+    return int(h) * 3600 + int(m) * 60
 
 
 COMMANDS = (serve,)

@@ -18,10 +18,18 @@ commit. Two calls that could compete for a technician are therefore serialised, 
 order is the order the plan saw. A call id is the idempotency key: a retried POST returns the
 first answer, and a concurrent duplicate is refused with 409 until the first one is answered.
 
-Clock. Times are ISO 8601; a time without an offset is China Standard Time (+08:00). A request
-may carry ``at`` (when the call came / the event happened), which must fall on the served day;
-without it, the current wall-clock time of day in China is placed on the served day. An area's
-clock never goes back: an ``at`` earlier than the area's clock counts as the clock.
+Clock. The live plan runs on the server's clock (``dispatch.service.clock``): China's time of
+day placed on the served day, or a clock started at a chosen time and speed. Times are ISO 8601;
+a time without an offset is China Standard Time (+08:00). A request may carry ``at`` (when the
+call came / the event happened), which must fall on the served day and may not lead the
+server's clock by more than 2 minutes (422); one more than 30 minutes behind it is taken as now,
+with a warning in the answer. An area's clock never goes back: an earlier ``at`` counts as the
+clock. Field reports move a job forward only (planned, dispatched, on site, done; cancelled
+before the work starts); any other is 409 with the job's state.
+
+Single writer. A server takes its store scope's lease before it replays the log and renews it
+while it runs; a second server on the same store and day is refused at start, and a server that
+lost its lease answers 503 to every change (``dispatch.store``).
 
 Security. Bearer tokens with roles (``dispatcher`` writes, ``viewer`` reads), from
 ``DISPATCH_TOKENS`` ("token:role,token:role") or a file of such entries; only their SHA-256
@@ -162,9 +170,12 @@ def create_app(config: ServiceConfig, service: LiveService | None = None) -> Any
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> Iterator[None]:  # type: ignore[misc]
-        if "svc" not in holder:
+        built = "svc" not in holder
+        if built:
             holder["svc"] = LiveService(config)
         yield
+        if built:
+            holder["svc"].close()
 
     app = FastAPI(title="repair-dispatch call intake", version="1",
                   description=__doc__.split("\n\n")[1] if __doc__ else "", lifespan=lifespan)  # type: ignore[arg-type]
@@ -276,6 +287,13 @@ def run(config: ServiceConfig, host: str = "127.0.0.1", port: int = 8000,
     app's (:class:`BodyLimit`)."""
     import uvicorn  # the server only where one is run
 
-    uvicorn.run(create_app(config), host=host, port=port, log_level="info", access_log=True, log_config=log_config(),
-                http=header_timeout_protocol(header_timeout_s), timeout_keep_alive=keep_alive_s)
+    # The live plan is built (lease taken, log replayed) before the port opens, so a store that
+    # another server holds is one sentence from the CLI, not a failed startup's traceback.
+    service = LiveService(config)
+    try:
+        uvicorn.run(create_app(config, service), host=host, port=port, log_level="info", access_log=True,
+                    log_config=log_config(), http=header_timeout_protocol(header_timeout_s),
+                    timeout_keep_alive=keep_alive_s)
+    finally:
+        service.close()  # the lease back: the next server starts at once
 
