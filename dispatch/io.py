@@ -5,6 +5,12 @@ A dataset is a folder holding ``centres``, ``technicians`` and ``requests`` file
 ``SCHEMAS`` below (also rendered in data/README.md). Validation reports **every** problem at once
 (file, row, column, value and what would be valid) and never drops a row silently.
 
+Before the rows: ``dispatch.inputfiles`` reads each file (links, formats, encodings: UTF-8 with
+or without a BOM, UTF-16, GB18030/GBK, detected) and checks its header (a misspelled column is an
+error with "did you mean", other unknown columns one warning, given to ``on_warning``). Ids follow
+the one rule of ``dispatch.ids``; points must lie inside the mainland's real boundary
+(``dispatch.mainland``), both with the same sentences as the service's.
+
 Rows: for CSV, the line number a spreadsheet shows (header = 1, first record = 2); for Parquet and
 GeoJSON, the 1-based record (feature) number.
 
@@ -17,7 +23,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import math
+import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +35,17 @@ import pandas as pd
 
 from dispatch.dataset import Dataset
 from dispatch.errors import ModelError, Problem, ValidationError
+from dispatch.ids import id_message
+from dispatch.inputfiles import (
+    FORMATS,
+    check_columns,
+    file_problem,
+    find_file,
+    near_misses,
+    read_table,
+    read_table_and_problems,
+)
+from dispatch.mainland import outside_messages
 from dispatch.model import (
     CHINA_LAT_RANGE,
     CHINA_LON_RANGE,
@@ -44,8 +64,8 @@ from dispatch.travel import DEFAULT_SPEEDS_KMH
 
 CST = dt.timezone(dt.timedelta(hours=8))
 
-
-FORMATS = ("csv", "parquet", "geojson")
+__all__ = ["CST", "FORMATS", "KINDS", "SCHEMAS", "Column", "find_file", "format_clock", "parse_clock",
+           "parse_datetime", "read_dataset", "read_table"]
 
 
 KINDS = ("centres", "technicians", "requests")
@@ -54,7 +74,7 @@ KINDS = ("centres", "technicians", "requests")
 @dataclass(frozen=True)
 class Column:
     name: str
-    kind: str  # str | int | float | levels | clock | datetime | lines | choice
+    kind: str  # id | str | int | float | levels | clock | datetime | lines | choice
     required: bool
     unit: str
     description: str
@@ -63,12 +83,12 @@ class Column:
 
 SCHEMAS: dict[str, tuple[Column, ...]] = {
     "centres": (
-        Column("id", "str", True, "", "unique centre id"),
+        Column("id", "id", True, "", "unique centre id"),
         Column("name", "str", False, "", "display name"),
         Column("tier", "choice", True, "", "1 province, 2 city, 3 county", ("1", "2", "3")),
         Column("lon", "float", True, "degrees", "WGS84 longitude of the seat"),
         Column("lat", "float", True, "degrees", "WGS84 latitude of the seat"),
-        Column("parent_id", "str", False, "", "id of the parent centre; empty for tier 1"),
+        Column("parent_id", "id", False, "", "id of the parent centre; empty for tier 1"),
         Column("levels", "levels", True, "", "repair levels it can do, e.g. 1;2"),
         Column("bench_hours_per_day", "float", True, "h", "bench capacity per day"),
         Column("open_time", "clock", True, "HH:MM", "opening time, local"),
@@ -79,9 +99,9 @@ SCHEMAS: dict[str, tuple[Column, ...]] = {
         Column("county_adcode", "str", False, "", "6-digit adcode"),
     ),
     "technicians": (
-        Column("id", "str", True, "", "unique technician id"),
+        Column("id", "id", True, "", "unique technician id"),
         Column("name", "str", False, "", "display name"),
-        Column("home_centre_id", "str", True, "", "centre where the shift starts and ends"),
+        Column("home_centre_id", "id", True, "", "centre where the shift starts and ends"),
         Column("max_level", "choice", True, "", "highest repair level", ("1", "2", "3")),
         Column("product_lines", "lines", False, "", "e.g. phone;tablet; empty = all"),
         Column("shift_start", "clock", True, "HH:MM", "shift start, local"),
@@ -92,7 +112,7 @@ SCHEMAS: dict[str, tuple[Column, ...]] = {
         Column("speed_class", "choice", False, "", "travel speed class", tuple(DEFAULT_SPEEDS_KMH)),
     ),
     "requests": (
-        Column("id", "str", True, "", "unique request id"),
+        Column("id", "id", True, "", "unique request id"),
         Column("created_at", "datetime", True, "ISO 8601", "when the call came in"),
         Column("lon", "float", True, "degrees", "WGS84 longitude of the customer"),
         Column("lat", "float", True, "degrees", "WGS84 latitude of the customer"),
@@ -107,63 +127,6 @@ SCHEMAS: dict[str, tuple[Column, ...]] = {
         Column("county_adcode", "str", False, "", "6-digit adcode of the customer's county"),
     ),
 }
-
-
-def find_file(folder: Path, kind: str) -> Path | None:
-    hits = [folder / f"{kind}.{ext}" for ext in FORMATS if (folder / f"{kind}.{ext}").exists()]
-    if len(hits) > 1:
-        raise ValidationError(
-            [Problem(str(folder), None, None, [h.name for h in hits],
-                     f"more than one {kind} file; keep exactly one of {kind}.csv/.parquet/.geojson")]
-        )
-    return hits[0] if hits else None
-
-
-def _read_geojson(path: Path) -> pd.DataFrame:
-    doc = json.loads(path.read_text(encoding="utf-8"))
-    rows = []
-    for feat in doc.get("features", []):
-        props = dict(feat.get("properties") or {})
-        geom = feat.get("geometry") or {}
-        if geom.get("type") == "Point":
-            props["lon"], props["lat"] = geom["coordinates"][:2]
-        else:
-            props.setdefault("lon", "")
-            props.setdefault("lat", "")
-        rows.append(props)
-    return pd.DataFrame(rows)
-
-
-def read_table(path: Path) -> tuple[pd.DataFrame, int]:
-    """The file as a frame of strings (empty string = missing) and the row offset for messages."""
-    suffix = path.suffix.lower().lstrip(".")
-    if suffix == "csv":
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
-        offset = 2
-    elif suffix == "parquet":
-        frame = pd.read_parquet(path)
-        offset = 1
-    elif suffix == "geojson":
-        frame = _read_geojson(path)
-        offset = 1
-    else:
-        raise ValidationError(
-            [Problem(str(path), None, None, path.suffix, "unsupported format; use .csv, .parquet or .geojson")]
-        )
-    frame = frame.astype(object).map(_to_text)
-    return frame, offset
-
-
-def _to_text(v: Any) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, float):
-        if math.isnan(v):
-            return ""
-        return repr(v)
-    if isinstance(v, (pd.Timestamp, dt.datetime)):
-        return v.isoformat()
-    return str(v).strip()
 
 
 def _parse_int(s: str) -> int:
@@ -234,10 +197,14 @@ class _Collector:
         self.file = file
         self.offset = offset
         self.problems: list[Problem] = []
+        self.warnings: list[Problem] = []
 
     def add(self, i: int | None, column: str | None, value: object, message: str) -> None:
         row = None if i is None else i + self.offset
         self.problems.append(Problem(self.file, row, column, value, message))
+
+    def warn(self, column: str | None, value: object, message: str) -> None:
+        self.warnings.append(Problem(self.file, None, column, value, message))
 
     def cell(self, i: int, col: Column, value: str) -> Any:
         if value == "":
@@ -245,6 +212,12 @@ class _Collector:
                 self.add(i, col.name, None, f"is empty; expected {col.description}")
             return None
         try:
+            if col.kind == "id":
+                bad = id_message(value)
+                if bad is not None:
+                    self.add(i, col.name, value, bad)
+                    return None
+                return value
             if col.kind == "str":
                 return value
             if col.kind == "int":
@@ -274,10 +247,13 @@ class _Collector:
 
 def _parse_rows(kind: str, frame: pd.DataFrame, c: _Collector) -> list[dict[str, Any] | None]:
     schema = SCHEMAS[kind]
-    missing = [col.name for col in schema if col.required and col.name not in frame.columns]
-    for name in missing:
-        c.add(None, name, None, f"required column is missing (columns found: {', '.join(map(str, frame.columns))})")
-    if missing:
+    check = check_columns(kind, [str(x) for x in frame.columns],
+                          [(col.name, col.required, col.description) for col in schema])
+    for column, message in check.problems:
+        c.add(None, column, None, message)
+    if check.warning is not None:
+        c.warn(None, None, check.warning[1])
+    if check.missing:
         return []
     rows: list[dict[str, Any] | None] = []
     for i, record in enumerate(frame.to_dict("records")):
@@ -287,12 +263,16 @@ def _parse_rows(kind: str, frame: pd.DataFrame, c: _Collector) -> list[dict[str,
     return rows
 
 
-def _check_coords(c: _Collector, i: int, lon: float | None, lat: float | None) -> bool:
+def _check_coords(c: _Collector, i: int, lon: float | None, lat: float | None,
+                  outside: dict[int, str] | None = None) -> bool:
     if lon is None or lat is None:
         return False
     lo_ok = CHINA_LON_RANGE[0] <= lon <= CHINA_LON_RANGE[1]
     la_ok = CHINA_LAT_RANGE[0] <= lat <= CHINA_LAT_RANGE[1]
     if lo_ok and la_ok:
+        if outside is not None and i in outside:
+            c.add(i, "lat", lat, outside[i])
+            return False
         return True
     swapped = CHINA_LON_RANGE[0] <= lat <= CHINA_LON_RANGE[1] and CHINA_LAT_RANGE[0] <= lon <= CHINA_LAT_RANGE[1]
     if swapped:
@@ -303,6 +283,16 @@ def _check_coords(c: _Collector, i: int, lon: float | None, lat: float | None) -
         if not la_ok:
             c.add(i, "lat", lat, f"is outside mainland China; expected a WGS84 latitude {CHINA_LAT_RANGE[0]}..{CHINA_LAT_RANGE[1]}")
     return False
+
+
+def _outside_rows(rows: list[dict[str, Any] | None]) -> dict[int, str]:
+    """Row index -> the sentence, for every parsed row inside the bounding box but outside the
+    mainland's boundary (rows outside the box get the box's own messages)."""
+    box = [(i, r["lon"], r["lat"]) for i, r in enumerate(rows) if r is not None and r.get("lon") is not None
+           and r.get("lat") is not None and CHINA_LON_RANGE[0] <= r["lon"] <= CHINA_LON_RANGE[1]
+           and CHINA_LAT_RANGE[0] <= r["lat"] <= CHINA_LAT_RANGE[1]]
+    found = outside_messages([b[1] for b in box], [b[2] for b in box])
+    return {box[k][0]: message for k, message in found.items()}
 
 
 def _duplicates(c: _Collector, ids: list[str | None], what: str) -> None:
@@ -322,10 +312,15 @@ def _model_problem(c: _Collector, i: int, exc: ModelError, columns: dict[str, st
 
 def _centres(frame: pd.DataFrame, c: _Collector) -> list[Centre]:
     rows = _parse_rows("centres", frame, c)
+    if not rows and not c.problems:
+        c.add(None, None, None, "has a header but no rows; a network needs at least one centre "
+                                "(a tier-1 provincial centre, with its city and county centres below it)")
+        return []
     _duplicates(c, [r["id"] if r else frame["id"].iloc[i] or None for i, r in enumerate(rows)], "centre")
     out: list[tuple[int, Centre]] = []
+    outside = _outside_rows(rows)
     for i, r in enumerate(rows):
-        if r is None or not _check_coords(c, i, r["lon"], r["lat"]):
+        if r is None or not _check_coords(c, i, r["lon"], r["lat"], outside):
             continue
         ok = True
         if r["bench_hours_per_day"] < 0:
@@ -433,8 +428,9 @@ def _requests(
     max_centre_level = max((max(cen.levels) for cen in network), default=0) if network else 3
     max_tech_level = max((t.max_level for t in technicians), default=0)
     out = []
+    outside = _outside_rows(rows)
     for i, r in enumerate(rows):
-        if r is None or not _check_coords(c, i, r["lon"], r["lat"]):
+        if r is None or not _check_coords(c, i, r["lon"], r["lat"], outside):
             continue
         created_s = int((r["created_at"] - epoch).total_seconds())
         if created_s < 0:
@@ -475,19 +471,37 @@ def _requests(
     return out, epoch.date()
 
 
-def read_dataset(folder: str | Path) -> Dataset:
-    """Read and validate a dataset folder; raises ValidationError listing every problem."""
+log = logging.getLogger(__name__)
+
+
+def _log_warning(problem: Problem) -> None:
+    log.warning("warning: %s", problem)
+
+
+def read_dataset(folder: str | Path, on_warning: Callable[[Problem], None] | None = None) -> Dataset:
+    """Read and validate a dataset folder; raises ValidationError listing every problem.
+
+    What is suspicious but not wrong (columns no schema knows, which are ignored) goes to
+    ``on_warning``, one Problem each; by default to the ``dispatch.io`` logger at WARNING level,
+    which Python prints on stderr when nothing else is configured."""
     folder = Path(folder)
+    warn = on_warning or _log_warning
     problems: list[Problem] = []
     if not folder.is_dir():
+        if folder.is_symlink():
+            raise file_problem(folder, f"is a symbolic link to {os.readlink(folder)!r}, which is not a folder (a "
+                                   "dangling or looping link?); point it at the dataset folder")
         raise ValidationError([Problem(str(folder), None, None, None, "is not a folder with centres, technicians and requests files")])
-    paths = {}
+    paths: dict[str, Path] = {}
     for kind in KINDS:
         p = find_file(folder, kind)
         if p is None:
+            near = near_misses(folder, kind)
+            found = f" (found {', '.join(near)}: save it as CSV UTF-8 named {kind}.csv)" if near else ""
             problems.append(Problem(str(folder), None, None, None,
-                                    f"has no {kind} file; expected {kind}.csv, {kind}.parquet or {kind}.geojson"))
-        paths[kind] = p
+                                    f"has no {kind} file; expected {kind}.csv, {kind}.parquet or {kind}.geojson{found}"))
+        else:
+            paths[kind] = p
     if problems:
         raise ValidationError(problems)
     manifest = _read_manifest(folder)
@@ -499,7 +513,7 @@ def read_dataset(folder: str | Path) -> Dataset:
     tables = {}
     for kind in KINDS:
         try:
-            frame, offset = read_table(paths[kind])
+            frame, offset, read_problems = read_table_and_problems(paths[kind])
         except ValidationError as exc:
             problems.extend(exc.problems)
             continue
@@ -508,6 +522,7 @@ def read_dataset(folder: str | Path) -> Dataset:
             continue
         tables[kind] = frame
         collectors[kind] = _Collector(str(paths[kind]), offset)
+        collectors[kind].problems.extend(read_problems)
     if problems:
         raise ValidationError(problems)
 
@@ -520,6 +535,8 @@ def read_dataset(folder: str | Path) -> Dataset:
     reqs, epoch_date = _requests(tables["requests"], collectors["requests"], epoch, network, techs)
     for kind in KINDS:
         problems.extend(collectors[kind].problems)
+        for w in collectors[kind].warnings:
+            warn(w)
     if problems or network is None:
         raise ValidationError(problems)
     meta = tuple(sorted((k, str(v)) for k, v in manifest.items() if k != "epoch_date"))
@@ -531,7 +548,7 @@ def _read_manifest(folder: Path) -> dict[str, Any]:
     if not path.exists():
         return {}
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        doc = json.loads(path.read_text(encoding="utf-8-sig"))
     except json.JSONDecodeError as exc:
         raise ValidationError([Problem(str(path), exc.lineno, None, None, f"is not valid JSON: {exc.msg}")]) from None
     if not isinstance(doc, dict):

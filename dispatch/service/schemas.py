@@ -7,11 +7,28 @@ from typing import Annotated, Literal
 
 from fastapi import Header
 from fastapi import Path as PathParam
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic.json_schema import JsonDict
+from pydantic_core import PydanticCustomError
 
+from dispatch.ids import ID_MAX_LEN, ID_PATTERN, ID_RULE, id_message
+from dispatch.mainland import mainland_problem
 from dispatch.service.clock import CLOCK_RULE_TEXT
 
-ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,63}$"
+__all__ = ["ID_PATTERN"]  # re-exported: the rule lives in dispatch.ids
+
+
+def _valid_id(value: str) -> str:
+    """The one id rule (``dispatch.ids``), with the same sentence as the file validator's."""
+    message = id_message(value)
+    if message is not None:
+        raise PydanticCustomError("invalid_id", "{message}", {"message": message})
+    return value
+
+
+# The rule is checked by ``_valid_id`` (so every refusal has its sentence); the pattern and length
+# are shown in the OpenAPI document for clients.
+_ID_SCHEMA: JsonDict = {"pattern": ID_PATTERN, "maxLength": ID_MAX_LEN}
 
 
 Level = Annotated[int, Field(ge=1, le=3, description="repair level: 1 simple, 2 module, 3 board-level")]
@@ -25,9 +42,12 @@ Warnings = Annotated[list[str], Field(default_factory=list, description="why a t
 
 class CallIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    id: str | None = Field(None, pattern=ID_PATTERN, description="call id, also the idempotency key")
+    id: Annotated[str, AfterValidator(_valid_id)] | None = Field(
+        None, description=f"call id, also the idempotency key; {ID_RULE}", json_schema_extra=_ID_SCHEMA)
     lon: float | None = Field(None, ge=73.0, le=135.5, allow_inf_nan=False, description="WGS84")
-    lat: float | None = Field(None, ge=3.5, le=53.6, allow_inf_nan=False, description="WGS84")
+    lat: float | None = Field(None, ge=3.5, le=53.6, allow_inf_nan=False,
+                              description="WGS84; the point must lie in mainland China or its islands "
+                                          "(the provinces' boundary, about 3 km of tolerance)")
     county: str | None = Field(None, pattern=r"^[1-9]\d{5}$", description="county adcode, instead of lon/lat")
     level: Level = 1
     mode: Literal["onsite", "pickup", "walkin"] = "onsite"
@@ -37,6 +57,19 @@ class CallIn(BaseModel):
     service_min: int | None = Field(None, ge=0, le=600, description="default by mode and level")
     product_line: str | None = Field(None, max_length=40, pattern=r"^[A-Za-z0-9_\-]*$")
     at: When = None
+
+    @field_validator("lat")
+    @classmethod
+    def _on_the_mainland(cls, lat: float | None, info: ValidationInfo) -> float | None:
+        """A point inside the bounding box but outside the mainland's boundary (Hanoi, Seoul) is
+        refused with the file validator's sentence (``dispatch.mainland.mainland_problem``)."""
+        lon = info.data.get("lon")
+        if lat is None or lon is None:
+            return lat
+        message = mainland_problem(lon, lat)
+        if message is not None:
+            raise PydanticCustomError("outside_mainland", "{message}", {"message": message})
+        return lat
 
 
 class Option(BaseModel):
@@ -171,8 +204,11 @@ class Health(BaseModel):
     status: Literal["ok", "starting"]
 
 
-Idem = Annotated[str | None, Header(alias="Idempotency-Key", pattern=ID_PATTERN)]
+Idem = Annotated[Annotated[str, AfterValidator(_valid_id)] | None,
+                 Header(alias="Idempotency-Key", description=ID_RULE, json_schema_extra=_ID_SCHEMA)]
 
 
-JobId = Annotated[str, PathParam(pattern=ID_PATTERN)]
+# Path parameters: a job's id (a call id) and a technician's id follow the same rule.
+JobId = Annotated[str, PathParam(description=ID_RULE, json_schema_extra=_ID_SCHEMA), AfterValidator(_valid_id)]
+TechnicianId = JobId
 
