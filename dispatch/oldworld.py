@@ -81,11 +81,13 @@ import pandas as pd
 
 from dispatch.dataset import Dataset
 from dispatch.errors import DispatchError, InputError
+from dispatch.geodata import load_geography
 from dispatch.model import DAY_S, Centre, Tier
 from dispatch.network import CentreIndex, unit_vectors
 from dispatch.progress import Progress
 from dispatch.reasons import Reason
 from dispatch.rules import DEFAULT_RULES, Rules
+from dispatch.synthetic import generate
 from dispatch.travel import DEFAULT_TRAVEL, HaversineTravel
 
 H = 3600
@@ -248,8 +250,6 @@ def _bench_start(t: int, work_s: int, hours_s: tuple[int, int], mask: int, epoch
 def county_seats() -> pd.DataFrame:
     """Every county seat of the mainland (adcode, name, province_adcode, seat_lon, seat_lat): where
     the old world's dealers are."""
-    from dispatch.geodata import load_geography
-
     counties = load_geography().counties
     return pd.DataFrame(counties[["adcode", "name", "province_adcode", "seat_lon", "seat_lat"]])
 
@@ -474,8 +474,6 @@ def calibrate(presets: Iterable[str] = ("zhejiang", "national"), seeds: Iterable
               progress: Progress | None = None) -> Calibration:
     """The old world's mean cycle on generated datasets, preset x seed (generator and old-world
     seed alike), with each preset's median over seeds: the figure calibrated to Bird's 6 days."""
-    from dispatch.synthetic import generate
-
     report = progress or (lambda stage, done, total: None)
     seats = county_seats() if seats is None else seats
     runs = []

@@ -55,6 +55,12 @@ from dispatch.rules import DEFAULT_RULES, Rules
 from dispatch.travel import DEFAULT_TRAVEL, HaversineTravel
 
 POLICIES = ("optimiser", "baseline")
+# A simulation's frames, as a plan's (dispatch.kpis reads them).
+OUTCOME_COLUMNS = ("request_id", "mode", "visit_mode", "level", "priority", "province_adcode", "centre_id",
+                   "created_s", "clock_start_s", "dispatch_s", "dispatch_wait_s", "completion_s", "repair_tier",
+                   "repair_centre_id", "unassigned_reason")
+WORKLOAD_COLUMNS = ("technician_id", "day", "centre_id", "province_adcode", "available_s", "busy_s", "travel_s",
+                    "distance_m", "overtime_s", "jobs")
 
 
 @dataclass(frozen=True)
@@ -334,12 +340,9 @@ def simulate(
     for r in calls:
         station = w.nearest[r.id]
         clock = dispatch_clock_start(station, r)
-        w.outcome[r.id] = {
-            "request_id": r.id, "mode": r.mode.value, "visit_mode": r.mode.value, "level": r.level,
-            "priority": int(r.priority), "province_adcode": station.province_adcode, "centre_id": station.id,
-            "created_s": r.created_s, "clock_start_s": clock, "dispatch_s": np.nan,
-            "dispatch_wait_s": np.nan, "completion_s": np.nan, "repair_tier": np.nan,
-            "repair_centre_id": None, "unassigned_reason": ""}
+        w.outcome[r.id] = dict(zip(OUTCOME_COLUMNS, (
+            r.id, r.mode.value, r.mode.value, r.level, int(r.priority), station.province_adcode, station.id,
+            r.created_s, clock, np.nan, np.nan, np.nan, np.nan, None, "")))
         w.event(r.id, r.created_s, "called", station.id, r.mode.value)
         if r.mode == Mode.WALKIN:
             w.push(clock, "at_station", r.id, (station.id,))
@@ -414,9 +417,9 @@ def simulate(
         w.outcome[r.id]["unassigned_reason"] = Reason.OPEN_AT_HORIZON
     events = pd.DataFrame(w.log, columns=["request_id", "t_s", "event", "where", "detail"])
     events = events.sort_values(["t_s", "request_id"], kind="stable").reset_index(drop=True)
-    outcomes = pd.DataFrame(list(w.outcome.values()))
+    outcomes = pd.DataFrame(list(w.outcome.values()), columns=list(OUTCOME_COLUMNS))  # columns even for no call
     open_requests = outcomes.loc[outcomes["unassigned_reason"] != "", ["request_id", "unassigned_reason"]]
-    return SimResult(params.policy, events, outcomes, pd.DataFrame(workload_rows),
+    return SimResult(params.policy, events, outcomes, pd.DataFrame(workload_rows, columns=list(WORKLOAD_COLUMNS)),
                      open_requests.rename(columns={"unassigned_reason": "reason"}).reset_index(drop=True),
                      time.perf_counter() - t_wall, len(calls))
 

@@ -172,3 +172,12 @@ def test_an_onsite_call_nobody_can_repair_on_site_is_collected_for_the_bench():
     assert kpis(res.outcomes)["onsite_collected_share"] == 1.0
     strict = simulate(ds, SimParams(policy="optimiser", rules=replace(DEFAULT_RULES, collect_onsite=False), drain_days=1)).outcomes
     assert strict["dispatch_s"].isna().all() and (strict["unassigned_reason"] != "").all()
+
+
+@pytest.mark.parametrize("policy", ["optimiser", "baseline"])
+def test_a_week_without_calls_is_an_empty_simulation(policy):
+    """No call: empty outcomes with their columns and KPIs over an empty population (was a KeyError)."""
+    res = simulate(Dataset(NETWORK, TECHS, (), "2026-03-02"), SimParams(policy=policy))
+    assert res.calls == 0 and res.outcomes.empty and "unassigned_reason" in res.outcomes.columns
+    k = kpis(res.outcomes, res.workload)
+    assert k["requests"] == 0
