@@ -276,40 +276,7 @@ def test_fuzz_finds_no_server_error(service: LiveService, db: str) -> None:
         fuzz()
 
 
-# ---- crash: SIGKILL the server process, restart, nothing acknowledged lost -------------------
-
-def test_sigkill_and_restart_keeps_every_acknowledged_call_once(tmp_path: Path) -> None:
-    """After SIGKILL and a restart every acknowledged call is stored once, and retries replay their first answer."""
-    import httpx
-
-    from dispatch.bench.serve import Server, call_bodies, verify
-
-    db = f"sqlite:///{tmp_path / 'crash.sqlite'}"
-    token = secrets.token_urlsafe(24)
-    server = Server(db, "tiny", 1, 0, token, tmp_path / "server.log")
-    server.start()
-    acked = {}
-    bodies = call_bodies("tiny", 1, 40, "crash")
-    h = {"Authorization": f"Bearer {token}"}
-    try:
-        for b in bodies[:30]:
-            r = httpx.post(server.url + "/calls", json=b, headers=h, timeout=30)
-            assert r.status_code == 200, r.text
-            acked[b["id"]] = r.json()
-        server.kill()
-        server.start()
-        for b in bodies[25:]:  # five retries of acknowledged calls, ten new ones
-            r = httpx.post(server.url + "/calls", json=b, headers=h, timeout=30)
-            assert r.status_code == 200, r.text
-            if b["id"] in acked:
-                assert r.json()["replayed"] and r.json()["technician_id"] == acked[b["id"]]["technician_id"]
-            acked[b["id"]] = r.json()
-    finally:
-        server.stop()
-    check = verify(db, "tiny", 1, 0, acked)
-    assert check["ok"], check
-    assert check["stored_calls"] == 40 and check["duplicated"] == 0
-
+# (SIGKILL, damage, full disk and concurrency on both engines: tests/test_faults.py)
 
 def test_onsite_calls_beyond_the_skilled_technicians_are_collected_and_replayed(tmp_path: Path) -> None:
     """Once no level-2 technician can set off in time, an on-site call is collected with the promise kept, and replayed so."""
