@@ -10,7 +10,7 @@ import pytest
 from dispatch.geodata import county_demand_weights, load_geography
 from dispatch.tables import write_dataset
 from dispatch.model import DAY_S, Mode, Tier
-from dispatch.synthetic import CallParams, generate, generate_calls, parse_preset
+from dispatch.synthetic import CallParams, demand_by_day, generate, generate_calls, parse_preset
 from tests.builders import differing_files
 
 
@@ -87,10 +87,11 @@ def test_arrival_profile_and_demand_follow_parameters(geo):
     counties = geo.counties.merge(weights[["adcode", "weight"]], on="adcode")
     counties = counties[counties["province_adcode"] == "330000"].copy()
     rng = np.random.default_rng(11)
-    reqs = generate_calls(counties, days=3, calls_per_day=4000, rng=rng)
-    # Poisson count per day around the mean.
+    reqs = generate_calls(counties, days=3, calls_per_day=4000, rng=rng, epoch_date="2026-03-02")
+    # Poisson count per day around the mean, times the demand calendar's day (Mon, Tue, Wed).
     per_day = Counter(r.created_s // DAY_S for r in reqs)
-    assert all(abs(v - 4000) < 5 * np.sqrt(4000) for v in per_day.values())
+    means = [4000 * d.multiplier for d in demand_by_day("2026-03-02", 3)]
+    assert all(abs(per_day[k] - m) < 5 * np.sqrt(m) for k, m in enumerate(means))
     # Hour-of-day histogram matches the profile (total variation distance small).
     hours = np.bincount([(r.created_s % DAY_S) // 3600 for r in reqs], minlength=24) / len(reqs)
     profile = np.asarray(CallParams().hourly_profile) / sum(CallParams().hourly_profile)
@@ -106,7 +107,8 @@ def test_arrival_profile_and_demand_follow_parameters(geo):
     assert chisquare(observed, expected).pvalue > 1e-3
     # ... and the test has power: uniform weights are rejected when the weights are not uniform.
     skewed = counties.assign(weight=np.where(counties["adcode"].str[:4] == "3301", 5.0, 1.0))
-    reqs2 = generate_calls(skewed, days=1, calls_per_day=4000, rng=np.random.default_rng(12))
+    reqs2 = generate_calls(skewed, days=1, calls_per_day=4000, rng=np.random.default_rng(12),
+                           epoch_date="2026-03-02")
     calls2 = Counter(r.county_adcode for r in reqs2)
     observed2 = np.array([calls2.get(c, 0) for c in w.index], dtype=float)
     assert chisquare(observed2, np.full(len(w), observed2.sum() / len(w))).pvalue < 1e-6

@@ -1,15 +1,19 @@
-"""The generated calls: Poisson arrivals by hour, located around the county seats, with mode, level, priority and the customer's window."""
+"""The generated calls: Poisson arrivals by hour, located around the county seats, with mode, level, priority and the customer's window.
+
+Each day's volume follows the demand calendar (``dispatch.synthetic.calendar``): weekday,
+public holidays, the post-holiday backlog and surges."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Mapping
 
 import numpy as np
 import pandas as pd
 import shapely
 
+from dispatch.errors import InputError
 from dispatch.model import (
     DAY_S,
     Mode,
@@ -19,14 +23,20 @@ from dispatch.model import (
 )
 from dispatch.progress import Progress
 from dispatch.rules import DEFAULT_RULES
+from dispatch.synthetic.calendar import DemandCalendar, Surge, demand_by_day
 from dispatch.synthetic.network import seconds_of_hours
 
 
 @dataclass(frozen=True)
 class CallParams:
-    """A day of calls: Poisson count per day, hourly arrival profile, mixes and durations."""
+    """A day of calls: Poisson count per day, hourly arrival profile, mixes and durations.
+
+    ``calls_per_day_national`` is the mean of an ordinary (holiday-free) week; ``calendar``
+    makes the days differ around it (weekday, holidays, backlog, surges; ``DemandCalendar.flat()``
+    for every day alike)."""
 
     calls_per_day_national: float = 30_000.0
+    calendar: DemandCalendar = DemandCalendar()
     # Share of a day's calls arriving in each hour (CST); normalised. Peaks mid-morning and
     # mid-afternoon; a trickle at night (after-hours calls wait for opening).
     hourly_profile: tuple[float, ...] = (
@@ -106,8 +116,14 @@ def generate_calls(
     rng: np.random.Generator,
     params: CallParams = CallParams(),
     progress: Progress | None = None,
+    epoch_date: str | None = None,
 ) -> tuple[Request, ...]:
-    """Poisson number of calls per day, split over counties by weight, hours by the profile."""
+    """Poisson number of calls per day, split over counties by weight, hours by the profile.
+
+    Day ``d``'s mean is ``calls_per_day`` times its calendar multiplier (``epoch_date``, the ISO
+    date of day 0, places the days in the calendar; a flat calendar needs none); a surge of one
+    product line or level adds a Poisson number of calls of that kind."""
+    demand = _days_demand(params, days, epoch_date)  # (multiplier, one-kind surges) per day
     counties = counties_with_weight[counties_with_weight["weight"] > 0].sort_values("adcode")
     w = counties["weight"].to_numpy(dtype=float)
     w = w / w.sum()
@@ -118,7 +134,15 @@ def generate_calls(
     open_s, close_s = (seconds_of_hours(h) for h in params.customer_open_h)
     cutoff_s = seconds_of_hours(params.same_day_cutoff_h)
     for day in range(days):
-        n_day = int(rng.poisson(calls_per_day))
+        # An ordinary-mix count, then each one-kind surge's extra calls (drawn only when there
+        # is one, so a day without surges draws exactly what it drew before the calendar).
+        multiplier, kind_surges = demand[day]
+        mean = calls_per_day * multiplier
+        n_day = int(rng.poisson(mean))
+        extra = [(s, int(rng.poisson(mean * _kind_share(s, params) * (s.factor - 1))))
+                 for s in kind_surges]
+        n_ordinary = n_day
+        n_day += sum(k for _, k in extra)
         per_county = rng.multinomial(n_day, w)
         lon = np.empty(n_day)
         lat = np.empty(n_day)
@@ -141,6 +165,13 @@ def generate_calls(
         modes = _choice(rng, list(params.mode_mix), list(params.mode_mix.values()), n_day)
         prios = rng.choice([1, 2, 3], size=n_day, p=np.asarray(params.priority_mix) / sum(params.priority_mix))
         products = _choice(rng, list(params.product_mix), list(params.product_mix.values()), n_day)
+        pos = n_ordinary
+        for surge, k in extra:  # the surge's calls are the last ones drawn, of its kind
+            if surge.level is not None:
+                levels[pos:pos + k] = surge.level
+            if surge.product_line is not None:
+                products[pos:pos + k] = surge.product_line
+            pos += k
         jitter = rng.lognormal(0.0, 0.25, size=n_day)
         order = np.argsort(created, kind="stable")
         for j_out, j in enumerate(order):
@@ -182,3 +213,30 @@ def generate_calls(
             )
     return tuple(requests)
 
+
+def _days_demand(
+    params: CallParams, days: int, epoch_date: str | None,
+) -> list[tuple[float, tuple[Surge, ...]]]:
+    """Each day's multiplier and one-kind surges; a flat calendar needs no date."""
+    if params.calendar.is_flat:
+        return [(1.0, ())] * days
+    if epoch_date is None:
+        raise InputError(
+            "generate_calls needs epoch_date (the ISO date of day 0) to place the days in the "
+            "demand calendar; pass CallParams(calendar=DemandCalendar.flat()) for days all alike")
+    for s in params.calendar.surges:
+        if s.product_line is not None and s.product_line not in params.product_mix:
+            raise InputError(
+                f"surge {s.name!r}: product_line {s.product_line!r} is not in the product mix; "
+                f"expected one of {sorted(params.product_mix)}")
+    return [(d.multiplier, d.kind_surges) for d in demand_by_day(epoch_date, days, params.calendar)]
+
+
+def _kind_share(surge: Surge, params: CallParams) -> float:
+    """The share of an ordinary day's calls that are of the surge's kind (product line, level)."""
+    share = 1.0
+    if surge.product_line is not None:
+        share *= params.product_mix[surge.product_line] / sum(params.product_mix.values())
+    if surge.level is not None:
+        share *= params.level_mix[surge.level - 1] / sum(params.level_mix)
+    return share

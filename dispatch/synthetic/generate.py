@@ -11,6 +11,10 @@ seed and parameters give byte-identical files. Presets:
 * ``province:<name>`` (aliases such as ``zhejiang``): the national network restricted to one
   province, with calls scaled to the province's share of demand.
 * ``tiny``: one prefecture (Huzhou, Zhejiang) with its provincial parent; for tests and demos.
+
+Calls follow the demand calendar by default (``CallParams.calendar``: weekday profile, China's
+public holidays, post-holiday backlog; no surge), with ``start_date`` as day 0; ``with_calendar(
+params, DemandCalendar.flat())`` makes every day alike, as the generator did before it.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from dispatch.dataset import Dataset
 from dispatch.errors import DispatchError
 from dispatch.geodata import county_demand_weights, load_geography
 from dispatch.progress import Progress
+from dispatch.synthetic.calendar import DEFAULT_EPOCH_DATE, DemandCalendar
 from dispatch.synthetic.calls import CallParams, generate_calls
 from dispatch.synthetic.network import NetworkParams, bench_follows_staff, generate_network
 from dispatch.synthetic.presets import Preset, parse_preset
@@ -36,7 +41,8 @@ class GeneratorParams:
     network: NetworkParams = NetworkParams()
     roster: RosterParams = RosterParams()
     calls: CallParams = CallParams()
-    start_date: str = "2026-03-02"  # a Monday; fixed so that output does not depend on today
+    # Day 0 (a Monday outside any holiday); fixed so that output does not depend on today.
+    start_date: str = DEFAULT_EPOCH_DATE
 
 
 def generate(
@@ -76,7 +82,8 @@ def generate(
     network = bench_follows_staff(network, techs, params.network.tiers)
     report("roster", 1, 1)
     requests = generate_calls(
-        counties, days, params.calls.calls_per_day_national * share, calls_rng, params.calls, progress
+        counties, days, params.calls.calls_per_day_national * share, calls_rng, params.calls, progress,
+        epoch_date=params.start_date,
     )
     meta = (
         ("preset", preset.name),
@@ -84,6 +91,7 @@ def generate(
         ("days", str(days)),
         ("generator", "dispatch.synthetic"),
         ("demand", str(weights["source"].iloc[0]) if "source" in weights else "unknown"),
+        ("demand_calendar", params.calls.calendar.describe()),
     )
     return Dataset(network, techs, requests, params.start_date, meta)
 
@@ -91,3 +99,7 @@ def generate(
 def with_calls_per_day(params: GeneratorParams, calls_per_day_national: float) -> GeneratorParams:
     return replace(params, calls=replace(params.calls, calls_per_day_national=calls_per_day_national))
 
+
+
+def with_calendar(params: GeneratorParams, calendar: DemandCalendar) -> GeneratorParams:
+    return replace(params, calls=replace(params.calls, calendar=calendar))
