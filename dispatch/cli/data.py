@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from dispatch.cli.options import db_option, generate_dataset, population_option
+from dispatch.cli.options import calendar_options, db_option, demand_calendar, generate_dataset, population_option
 from dispatch.cli.plan import plan
 from dispatch.io import read_dataset
 from dispatch.summary import dataset_summary
@@ -18,10 +18,12 @@ from dispatch.tables import write_dataset
 @click.option("--seed", default=1, show_default=True, type=int)
 @click.option("--format", "fmt", default="csv", show_default=True, type=click.Choice(["csv", "parquet", "geojson"]))
 @population_option
+@calendar_options
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder.")
-def generate(preset: str, days: int, seed: int, fmt: str, population: str | None, out: str) -> None:
+def generate(preset: str, days: int, seed: int, fmt: str, population: str | None, calendar_kind: str,
+             surges: tuple[str, ...], out: str) -> None:
     """Generate a network, a roster and DAYS days of calls into OUT."""
-    dataset = generate_dataset(preset, seed, days, population)
+    dataset = generate_dataset(preset, seed, days, population, demand_calendar(calendar_kind, surges))
     write_dataset(dataset, out, fmt)
     click.echo(dataset_summary(dataset))
     click.echo(f"written to {out}")

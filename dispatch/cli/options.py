@@ -21,7 +21,7 @@ from dispatch.dataset import Dataset
 from dispatch.errors import DispatchError, ValidationError
 from dispatch.geodata import read_population_table
 from dispatch.io import read_dataset
-from dispatch.synthetic import generate
+from dispatch.synthetic import DemandCalendar, GeneratorParams, calendar_from_options, generate, with_calendar
 from dispatch.tables import atomic_write
 
 # Exit codes scripts can rely on.
@@ -101,6 +101,25 @@ population_option = click.option(
 )
 
 
+def calendar_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """--calendar and --surge: the generated calls' demand by day."""
+    fn = click.option("--surge", "surges", multiple=True, metavar="NAME[@YYYY-MM-DD]",
+                      help="Add a named demand surge (new-model-launch, bad-batch-camera), optionally moved "
+                           "to a date.")(fn)
+    return click.option("--calendar", "calendar_kind", default="china", show_default=True,
+                        type=click.Choice(["china", "flat"]),
+                        help="Demand by day: China's weekday profile, public holidays and post-holiday "
+                             "backlog, or flat.")(fn)
+
+
+def demand_calendar(calendar_kind: str, surges: tuple[str, ...]) -> DemandCalendar:
+    """The calendar the options ask for (an unknown surge is a BadInput naming the valid ones)."""
+    try:
+        return calendar_from_options(calendar_kind, surges)
+    except DispatchError as exc:
+        raise BadInput(str(exc)) from exc
+
+
 def source_options(default_preset: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """SOURCE (a dataset folder, optional), --preset (generate instead), --seed, --population."""
 
@@ -119,10 +138,13 @@ def load_population(path: str | None) -> pd.DataFrame | None:
     return None if path is None else read_population_table(path)
 
 
-def generate_dataset(preset: str, seed: int, days: int, population: str | None) -> Dataset:
-    """The synthetic generator behind a progress bar."""
+def generate_dataset(preset: str, seed: int, days: int, population: str | None,
+                     calendar: DemandCalendar | None = None) -> Dataset:
+    """The synthetic generator behind a progress bar (``calendar``: the demand calendar, default China's)."""
+    params = GeneratorParams() if calendar is None else with_calendar(GeneratorParams(), calendar)
     with ProgressBar() as bar:
-        return generate(preset, days=days, seed=seed, population=load_population(population), progress=bar)
+        return generate(preset, days=days, seed=seed, population=load_population(population), progress=bar,
+                        params=params)
 
 
 def load_dataset(source: str | None, preset: str | None, seed: int, days: int, population: str | None) -> Dataset:
