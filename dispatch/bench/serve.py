@@ -221,12 +221,13 @@ def verify(db: str, preset: str, seed: int, day: int, acked: dict[str, dict[str,
 
 
 def run_bench(rate: float, seconds: float, crash_at: float | None, preset: str, seed: int, day: int,
-              inflight: int, workdir: str | None = None, p95_target_ms: float = P95_TARGET_MS) -> dict[str, Any]:
+              inflight: int, workdir: str | None = None, p95_target_ms: float = P95_TARGET_MS,
+              db: str | None = None) -> dict[str, Any]:
     """Start the server, load it (and crash it), stop it, check the store; the JSON document,
     with its verdict (``verdict``: ok and the failures)."""
     folder = Path(workdir or tempfile.mkdtemp(prefix="dispatch-bench-serve-"))
     folder.mkdir(parents=True, exist_ok=True)
-    db = f"sqlite:///{folder / 'serve.sqlite'}"
+    db = db or f"sqlite:///{folder / 'serve.sqlite'}"  # an empty store of its own unless one is given
     token = secrets.token_urlsafe(24)  # lives only in this process and the server's environment
     run_id = f"b{int(time.time())}"
     bodies = call_bodies(preset, seed, int(rate * seconds), run_id)

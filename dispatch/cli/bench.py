@@ -163,14 +163,16 @@ def simulate(cases: str, seed: int, json_path: str | None) -> None:
 @click.option("--inflight", default=64, show_default=True, type=click.IntRange(1, 512),
               help="Most requests open at once (the generator's bound).")
 @click.option("--workdir", default=None, type=click.Path(file_okay=False), help="Database and server log (default: a temp folder).")
+@click.option("--db", default=None, help="Store URL to load (an empty one: its service log is checked afterwards); "
+              "default a SQLite file in the workdir.")
 @json_option
 def serve(rate: float, seconds: float, crash_at: float | None, preset: str, seed: int, day: int, inflight: int,
-          workdir: str | None, json_path: str | None) -> None:
+          workdir: str | None, db: str | None, json_path: str | None) -> None:
     """Load and crash test of `dispatch serve` on loopback (p50/p95/p99 decision latency)."""
     from dispatch.bench import serve as runner  # the service (FastAPI) and httpx: slow to import
 
     _echo_err(runner.describe_run(rate, seconds, crash_at, preset))
-    res = runner.run_bench(rate, seconds, crash_at, preset, seed, day, inflight, workdir)
+    res = runner.run_bench(rate, seconds, crash_at, preset, seed, day, inflight, workdir, db=db)
     click.echo(runner.format_result(res))
     write_json(json_path, {"benchmark": "serve",
                            "targets": {"rate": 100, "seconds": 60, "p95_ms": runner.P95_TARGET_MS}, **res})
