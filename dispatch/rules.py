@@ -123,3 +123,38 @@ class Rules:
 
 
 DEFAULT_RULES = Rules()
+
+
+@dataclass(frozen=True)
+class CostRates:
+    """What a job costs, in CNY (``dispatch.kpis``: cost per job). Defaults are reasoned
+    estimates for a county technician in 2023-24, not accounting figures; a scenario replaces them.
+
+    * ``technician_cny_per_h`` 47: NBS 2023 average annual wage of "social production and life
+      service personnel" in above-scale enterprises, 75,216 CNY (NBS release, May 2024), plus
+      ~30 % employer social insurance and housing fund, over 2,088 paid hours a year (21.75 days
+      a month x 8 h, MOHRSS 2008 No. 3): 75,216 x 1.30 / 2,088 = 46.8. Charged on paid (net shift)
+      hours, busy or not: a roster that idles costs money.
+    * ``overtime_cny_per_h`` 70: Labour Law art. 44, overtime on a working day is paid at least
+      150 % of the wage: 1.5 x 46.8.
+    * ``vehicle_cny_per_km`` 1.2: a compact car at ~7 l/100 km of 92# petrol at ~7.7 CNY/l (0.54),
+      depreciation of ~80,000 CNY over 160,000 km (0.50), insurance, tyres and servicing (~0.15);
+      the same figure as ``dispatch.scenarios.CostParams.per_km``.
+    * ``courier_cny_per_leg`` 15: one parcel, one way (a shuttle leg between tiers or a mail leg):
+      SF Express standard within a province lists about 12-13 CNY for the first kg (a boxed phone
+      weighs less), plus a declared-value fee; contract rates are lower and cross-province ones
+      (~20) higher.
+    """
+
+    technician_cny_per_h: float = 47.0
+    overtime_cny_per_h: float = 70.0
+    vehicle_cny_per_km: float = 1.2
+    courier_cny_per_leg: float = 15.0
+
+    def __post_init__(self) -> None:
+        bad = {k: v for k, v in vars(self).items() if not v >= 0}
+        if bad:
+            raise DispatchError(f"cost rates must be >= 0 CNY, got {bad}")
+
+
+DEFAULT_COST_RATES = CostRates()
