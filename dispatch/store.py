@@ -20,11 +20,8 @@ import io
 import json
 import math
 import os
-import socket
 import sqlite3
-import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -53,9 +50,21 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError
 
 from dispatch.errors import DispatchError
+from dispatch.lease import (
+    DEFAULT_LEASE_TTL_S,
+    Lease,
+    LeaseHeld,
+    LeaseLost,
+    as_utc,
+    default_holder,
+    holder_is_dead,
+    local_clock,
+    node_id,
+    process_id,
+)
 
 DB_ENV = "DISPATCH_DB"
 DEFAULT_DB = "sqlite:///dispatch.sqlite"
@@ -131,9 +140,6 @@ service_lease = Table(
     Column("heartbeat_at", DateTime(timezone=True), nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=False),
 )
-
-DEFAULT_LEASE_TTL_S = 30.0
-
 
 def database_url(url: str | None = None) -> str:
     """``url``, else ``DISPATCH_DB``, else a SQLite file in the working directory."""
@@ -348,7 +354,7 @@ class Store:
                 time.sleep(min(0.5, left))
 
     def _take_lease(self, scope: str, holder: str, ttl_s: float) -> Lease:
-        node, process = _node_id(), _process_id(os.getpid())
+        node, process = node_id(), process_id(os.getpid())
         with self._locked_tx(scope, exclusive=True) as (conn, now):
             row = conn.execute(select(service_lease).where(service_lease.c.scope == scope)).first()
             expires = now + dt.timedelta(seconds=ttl_s)
@@ -357,12 +363,12 @@ class Store:
             if row is None:
                 conn.execute(insert(service_lease).values(scope=scope, generation=1, acquired_at=now, **values))
                 return Lease(scope, holder, 1, ttl_s, now, expires)
-            row_expires = _utc(row.expires_at)
+            row_expires = as_utc(row.expires_at)
             if row.holder == holder and row_expires > now:  # taken again by its holder: renewed
                 conn.execute(update(service_lease).where(service_lease.c.scope == scope).values(**values))
-                return Lease(scope, holder, row.generation, ttl_s, _utc(row.acquired_at), expires)
-            if row_expires > now and not _holder_is_dead(row.node, row.process):
-                raise LeaseHeld(scope, row.holder, row_expires, _utc(row.heartbeat_at), now)
+                return Lease(scope, holder, row.generation, ttl_s, as_utc(row.acquired_at), expires)
+            if row_expires > now and not holder_is_dead(row.node, row.process):
+                raise LeaseHeld(scope, row.holder, row_expires, as_utc(row.heartbeat_at), now)
             generation = row.generation + 1
             conn.execute(update(service_lease).where(service_lease.c.scope == scope)
                          .values(generation=generation, acquired_at=now, **values))
@@ -395,10 +401,10 @@ class Store:
         with self.engine.connect() as conn:
             row = conn.execute(select(service_lease).where(service_lease.c.scope == scope)).first()
         now = dt.datetime.now(dt.UTC)
-        if row is None or _utc(row.expires_at) <= now or _holder_is_dead(row.node, row.process):
+        if row is None or as_utc(row.expires_at) <= now or holder_is_dead(row.node, row.process):
             return None
-        ttl_s = (_utc(row.expires_at) - _utc(row.heartbeat_at)).total_seconds()
-        return Lease(scope, row.holder, row.generation, ttl_s, _utc(row.acquired_at), _utc(row.expires_at))
+        ttl_s = (as_utc(row.expires_at) - as_utc(row.heartbeat_at)).total_seconds()
+        return Lease(scope, row.holder, row.generation, ttl_s, as_utc(row.acquired_at), as_utc(row.expires_at))
 
     @contextmanager
     def leased(self, lease: Lease) -> Iterator[Connection]:
@@ -411,12 +417,12 @@ class Store:
     def _check_lease(self, conn: Connection, lease: Lease, now: dt.datetime, allow_expired: bool) -> None:
         row = conn.execute(select(service_lease).where(service_lease.c.scope == lease.scope)).first()
         if row is None or row.holder != lease.holder or row.generation != lease.generation:
-            by = f" by {row.holder} at {_clock(_utc(row.acquired_at))}" if row is not None else ""
+            by = f" by {row.holder} at {local_clock(as_utc(row.acquired_at))}" if row is not None else ""
             raise LeaseLost(f"{lease.holder} no longer holds the live plan of scope {lease.scope}: "
                             f"it was taken over{by}; this server must stop writing (nothing was written)")
-        expires = _utc(row.expires_at)
+        expires = as_utc(row.expires_at)
         if not allow_expired and expires <= now:
-            raise LeaseLost(f"the lease of {lease.holder} on scope {lease.scope} expired at {_clock(expires)} "
+            raise LeaseLost(f"the lease of {lease.holder} on scope {lease.scope} expired at {local_clock(expires)} "
                             "without a heartbeat; nothing was written (renew it before writing)")
 
     @contextmanager
@@ -433,7 +439,7 @@ class Store:
                 lock = func.pg_advisory_xact_lock if exclusive else func.pg_advisory_xact_lock_shared
                 key = hashlib.sha256(f"dispatch.service_lease:{scope}".encode()).digest()[:8]  # 64 bits
                 conn.execute(select(lock(int.from_bytes(key, "big", signed=True))))
-                now = _utc(conn.execute(select(func.clock_timestamp())).scalar_one())  # not now(): the lock may have waited
+                now = as_utc(conn.execute(select(func.clock_timestamp())).scalar_one())  # not now(): the lock may have waited
             else:
                 raise DispatchError(f"leases need SQLite or PostgreSQL; {self.url!r} is {self.engine.dialect.name}")
             yield conn, now
@@ -463,119 +469,6 @@ class StoredScenario:
     description: str
     base: dict[str, Any]  # source / preset / seed / days / population the scenario was made on
     spec: dict[str, Any]  # Scenario.to_dict()
-
-
-@dataclass(frozen=True)
-class Lease:
-    """A holder's right to be the one writer of a scope until ``expires_at`` (renewable)."""
-
-    scope: str
-    holder: str  # host:pid:uuid of the server
-    generation: int  # the fencing token: grows at every new holder of the scope
-    ttl_s: float
-    acquired_at: dt.datetime
-    expires_at: dt.datetime
-
-
-class LeaseError(DispatchError):
-    """The single-writer lease of a scope refuses this server."""
-
-
-class LeaseHeld(LeaseError):
-    """Another live server holds the scope; the message says who, until when and what to do."""
-
-    def __init__(self, scope: str, holder: str, expires_at: dt.datetime, heartbeat_at: dt.datetime,
-                 now: dt.datetime) -> None:
-        self.scope, self.holder, self.expires_at = scope, holder, expires_at
-        left, beat = (max(0, round(d.total_seconds())) for d in (expires_at - now, now - heartbeat_at))
-        super().__init__(f"another dispatch serve ({':'.join(holder.split(':')[:2])}) holds the live plan "
-                         f"of scope {scope} until {_clock(expires_at)} (in {left} s; last heartbeat {beat} s "
-                         f"ago; holder {holder}); stop it or wait for its lease to expire")
-
-
-class LeaseLost(LeaseError):
-    """This holder's lease was taken over (or expired without a heartbeat): it must not write."""
-
-
-def default_holder() -> str:
-    """This process as a lease holder: ``host:pid:uuid`` (the uuid tells two stores apart)."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
-
-
-def _node_id() -> str | None:
-    """Where a pid names one process: host, boot, pid namespace; None without /proc."""
-    try:
-        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
-        pid_ns = os.stat("/proc/self/ns/pid").st_ino
-    except OSError:
-        return None
-    return f"{socket.gethostname()}/{boot}/{pid_ns}"
-
-
-def _process_id(pid: int) -> str | None:
-    """``pid:start time`` (tells a reused pid apart) of a live process; None for a dead one or a
-    zombie (killed, not yet reaped)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = stat[stat.rindex(")") + 2:].split()  # the name in parentheses may hold spaces
-    return None if fields[0] in ("Z", "X") else f"{pid}:{fields[19]}"
-
-
-def _holder_is_dead(node: str | None, process: str | None) -> bool:
-    """Known dead: it ran on this node and its process is gone. Elsewhere only expiry tells."""
-    return (node is not None and process is not None and node == _node_id()
-            and _process_id(int(process.split(":")[0])) != process)
-
-
-def _utc(t: dt.datetime) -> dt.datetime:
-    """SQLite gives back the naive UTC time it was given."""
-    return t.replace(tzinfo=dt.UTC) if t.tzinfo is None else t.astimezone(dt.UTC)
-
-
-def _clock(t: dt.datetime) -> str:
-    return t.astimezone().strftime("%H:%M:%S %Z")  # this machine's zone, as its clock shows
-
-
-class LeaseKeeper:
-    """The heartbeat: renews a lease every third of its ttl in a daemon thread until stopped. A
-    lost lease ends it (``lost``, ``on_lost``: the server should stop; its guarded writes fail
-    anyway); a database error is retried at the next beat (an expired lease nobody took renews)."""
-
-    def __init__(self, store: Store, lease: Lease, on_lost: Callable[[LeaseLost], None] | None = None,
-                 every_s: float | None = None) -> None:
-        self.store, self.lease, self.on_lost = store, lease, on_lost
-        self.every_s = every_s if every_s is not None else lease.ttl_s / 3
-        self.lost: LeaseLost | None = None
-        self.error: Exception | None = None  # the last failed renewal's, None after a good one
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"lease-{lease.scope}", daemon=True)
-
-    def start(self) -> LeaseKeeper:
-        self._thread.start()
-        return self
-
-    def stop(self, release: bool = True) -> None:
-        """Stop the heartbeat and (by default) release the lease so the next server starts at once."""
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join()
-        if release and self.lost is None:
-            self.store.release_lease(self.lease)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.every_s):
-            try:
-                self.lease = self.store.renew_lease(self.lease)
-                self.error = None
-            except LeaseLost as exc:
-                self.lost = exc
-                if self.on_lost is not None:
-                    self.on_lost(exc)
-                return
-            except (SQLAlchemyError, OSError) as exc:  # the database is away: try the next beat
-                self.error = exc
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]

@@ -30,8 +30,9 @@ TOKEN = "d-" + "f" * 30
 H = {"Authorization": f"Bearer {TOKEN}"}
 
 
-def _post_until_acknowledged(url: str, body: dict, headers: dict, give_up_s: float = 90.0) -> dict:
-    """What a call centre does: retry the same call (same id) until the service acknowledges it."""
+def _post_until_acknowledged(url: str, body: dict, headers: dict, give_up_s: float = 300.0) -> dict:
+    """What a call centre does: retry the same call (same id) until the service acknowledges it
+    (generously: on a loaded 2-core machine three restarts can take a minute)."""
     deadline = time.monotonic() + give_up_s
     while True:
         try:

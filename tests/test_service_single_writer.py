@@ -10,7 +10,7 @@ import pytest
 
 from dispatch.service import LiveService, ServiceConfig, ServiceError, parse_tokens
 from dispatch.service.clock import ManualClock
-from dispatch.store import LeaseHeld
+from dispatch.lease import LeaseHeld
 
 HUZHOU = {"lon": 120.1, "lat": 30.9}
 

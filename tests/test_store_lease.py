@@ -18,15 +18,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import insert, update
 
-from dispatch.store import (
-    Lease,
-    LeaseHeld,
-    LeaseKeeper,
-    LeaseLost,
-    Store,
-    service_lease,
-    service_log,
-)
+from dispatch.lease import Lease, LeaseHeld, LeaseKeeper, LeaseLost
+from dispatch.store import Store, service_lease, service_log
 
 SCOPE = "net-0123456789:day0"
 REPO = Path(__file__).resolve().parents[1]

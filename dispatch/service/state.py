@@ -10,7 +10,7 @@ import math
 import threading
 import uuid
 from contextlib import ExitStack
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -21,6 +21,7 @@ from dispatch.geodata import load_geography
 from dispatch.hours import business_seconds, dispatch_clock_start
 from dispatch.io import read_dataset
 from dispatch.kpis import kpis
+from dispatch.lease import DEFAULT_LEASE_TTL_S, LeaseKeeper, LeaseLost
 from dispatch.live import InsertionOption, JobState, LiveArea, NewCall, StatusConflict
 from dispatch.live.calls import check_report
 from dispatch.live.decision import Dispatched, decide
@@ -29,8 +30,16 @@ from dispatch.model import Mode, Priority, Request, TimeWindow
 from dispatch.reasons import Reason
 from dispatch.routing.checker import check
 from dispatch.rules import DEFAULT_RULES, Rules
-from dispatch.service.clock import CST, ClockRule, Judged, RunningClock, ServiceClock, WallClock, judge
-from dispatch.store import DEFAULT_LEASE_TTL_S, LeaseKeeper, LeaseLost, Store
+from dispatch.service.clock import (
+    CST,
+    ClockRule,
+    Judged,
+    RunningClock,
+    ServiceClock,
+    WallClock,
+    judge,
+)
+from dispatch.store import Store
 from dispatch.synthetic import generate
 from dispatch.tables import centres_frame, technicians_frame
 from dispatch.travel import DEFAULT_TRAVEL
@@ -67,7 +76,7 @@ class ServiceConfig:
     clock_start_s: int | None = None
     clock_speed: float = 1.0
     clock_anchor_unix: float | None = None
-    clock_rule: ClockRule = ClockRule()
+    clock_rule: ClockRule = field(default_factory=ClockRule)
     # One live writer per store scope: the lease's time to live (renewed every third of it) and
     # how long a starting server waits for another's lease before it gives up.
     lease_ttl_s: float = DEFAULT_LEASE_TTL_S
