@@ -12,7 +12,8 @@ from dataclasses import dataclass
 import pandas as pd
 
 from dashboard.state import ALL
-from dispatch.kpis import KPI_LABELS
+from dispatch.kpis import KPI_BY_KEY, KPI_LABELS
+from dispatch.kpis import fmt as kpi_fmt
 from dispatch.live import JobState
 from dispatch.model import DAY_S, Priority, Tier
 from dispatch.plan import Pin
@@ -56,8 +57,9 @@ def area_label(names: Mapping[str, str], adcode: str) -> str:
 def is_share(key: str) -> bool:
     """Whether a KPI (or a scenario comparison's ``plan_``/``coverage_`` row) is a share 0..1."""
     k = key.removeprefix("plan_")
-    return (k.startswith(("coverage_", "bench_share")) or k.endswith(("_rate", "_share"))
-            or k == "utilisation")
+    if k in KPI_BY_KEY:  # the KPI table says (dispatch.kpis.KPIS)
+        return KPI_BY_KEY[k].kind == "share"
+    return k.startswith("coverage_") or k.endswith(("_rate", "_share"))
 
 
 def _missing(v: float | None) -> bool:
@@ -67,6 +69,8 @@ def _missing(v: float | None) -> bool:
 def fmt_kpi(key: str, v: float | None) -> str:
     if _missing(v):
         return "-"
+    if key in KPI_BY_KEY:  # shares, counts, 'never' as the CLI shows them, one decimal elsewhere
+        return kpi_fmt(key, v) if KPI_BY_KEY[key].kind in ("share", "count") or math.isinf(v) else f"{v:.1f}"
     if is_share(key):
         return f"{100 * v:.1f} %"
     if key in ("requests", "unassigned", "served", "travelling_requests"):
@@ -75,8 +79,9 @@ def fmt_kpi(key: str, v: float | None) -> str:
 
 
 def fmt_delta(key: str, d: float, decimals: int) -> str:
-    """A change: shares in percentage points, anything else signed with ``decimals``."""
-    if _missing(d):
+    """A change: shares in percentage points, anything else signed with ``decimals``; none
+    where a side is 'never' (an infinite percentile)."""
+    if _missing(d) or math.isinf(d):
         return "-"
     return f"{100 * d:+.1f} pt" if is_share(key) else f"{d:+.{decimals}f}"
 
@@ -144,8 +149,8 @@ def kpi_table(columns: Mapping[str, Mapping[str, float]], delta: bool = True) ->
         if not any(key in c for c in columns.values()):
             continue
         row = {"KPI": label}
-        for n in names:
-            row[n] = fmt_kpi(key, columns[n].get(key))
+        for n in names:  # n/a: that run does not measure it (dispatch.kpis: left out of its dict)
+            row[n] = fmt_kpi(key, columns[n][key]) if key in columns[n] else "n/a"
         if delta and len(names) == 2:
             a, b = (columns[n].get(key, math.nan) for n in names)
             row["change"] = fmt_delta(key, b - a, 2)
@@ -200,10 +205,8 @@ def comparison_table(table: pd.DataFrame) -> pd.DataFrame:
 
 DAILY_KPIS = {
     "calls": "calls",
-    "dispatch_within_target_rate": KPI_LABELS["dispatch_within_target_rate"],
-    "time_to_dispatch_p50_min": "time to dispatch p50 (min)",
-    "turnaround_mean_h": "turnaround mean (h)",
-    "turnaround_within_48h_share": "turnaround <= 48 h",
+    **{k: KPI_LABELS[k] for k in ("dispatch_within_target_rate", "dispatch_within_target_wall_rate",
+                                  "time_to_dispatch_p50_min", "turnaround_mean_h", "turnaround_within_48h_share")},
     "unassigned": "still open / unassigned",
 }
 

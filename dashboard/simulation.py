@@ -1,5 +1,6 @@
 """Simulation for the dashboard (``dispatch.simulate``): days of calls for a dataset, the
-optimiser against the naive baseline on the same calls, and their KPIs per day."""
+optimiser against the same-physics dispatcher (policy ``baseline``) on the same calls, and their
+KPIs per day."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pandas as pd
 from dashboard.data import days_of
 from dashboard.formatting import DAILY_KPIS
 from dispatch.dataset import Dataset
-from dispatch.kpis import TRAVELLING, kpis
+from dispatch.kpis import TRAVELLING, dispatch_wait_s, kpis
 from dispatch.model import DAY_S
 from dispatch.simulate import SimParams, SimResult, simulate
 from dispatch.synthetic import generate
@@ -93,11 +94,7 @@ def dispatch_wait_min(outcomes: pd.DataFrame) -> pd.Series:
     """Minutes from clock start to set-off of the dispatched onsite/pickup calls: opening-hours
     (business) minutes when the producer gives ``dispatch_wait_s``, else the plain difference."""
     trav = outcomes[outcomes["mode"].isin(TRAVELLING) & outcomes["dispatch_s"].notna()]
-    if "dispatch_wait_s" in trav and trav["dispatch_wait_s"].notna().any():
-        wait = trav["dispatch_wait_s"].fillna(trav["dispatch_s"] - trav["clock_start_s"])
-    else:
-        wait = trav["dispatch_s"] - trav["clock_start_s"]
-    return (wait / 60).astype(float)
+    return (dispatch_wait_s(trav) / 60).astype(float)
 
 
 def daily_kpis(outcomes: Mapping[str, pd.DataFrame]) -> pd.DataFrame:

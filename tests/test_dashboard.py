@@ -284,9 +284,12 @@ def test_simulation_page_runs_both_policies_over_days():
     assert at.title[0].value == "Simulation"
     assert any("Simulated" in s.value and "1 day(s)" in s.value for s in at.success), [s.value for s in at.success]
     assert "dispatched <= 60 min" in _labels(at)
-    table = _frame(at, "KPI", "baseline", "optimiser")
-    assert {"baseline", "optimiser", "change"} <= set(table.columns)
-    assert table.set_index("KPI").loc["requests", "optimiser"] == table.set_index("KPI").loc["requests", "baseline"]
+    table = _frame(at, "KPI", "same-physics dispatcher", "optimiser")
+    assert {"same-physics dispatcher", "optimiser", "change"} <= set(table.columns)
+    rows = table.set_index("KPI")
+    assert rows.loc["requests", "optimiser"] == rows.loc["requests", "same-physics dispatcher"]
+    # The new KPIs render: the wall clock beside the business clock, censored calls, shares over 6 days.
+    assert {"dispatched <= 60 min, wall clock", "censored (open at the horizon)", "turnaround > 6 days"} <= set(rows.index)
     daily = _frame(at, "day", "calls · optimiser")
     assert list(daily["day"]) == [0] and "calls · optimiser" in daily.columns
     assert len(at.get("vega_lite_chart")) >= 3  # two distributions and the daily KPIs

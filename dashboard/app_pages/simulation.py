@@ -9,6 +9,7 @@ from dashboard import figures, loaders, simulation, widgets
 from dashboard import formatting as F
 from dashboard import state as S
 from dispatch.errors import DispatchError
+from dispatch.kpis import RUN_LABELS
 
 sel = loaders.selection()
 ss = st.session_state
@@ -53,12 +54,13 @@ st.success(f"Simulated {comp.calls} calls over {comp.days} day(s) on '{name}': o
 
 opt_k, base_k = comp.kpis["optimiser"], comp.kpis["baseline"]
 widgets.tiles(F.kpi_tiles(opt_k, against=base_k))
-st.caption("Tiles: the optimiser; the small figures are the change against the baseline "
-           "(nearest free technician, first come first served, level >= 2 to the provincial lab).")
-st.dataframe(F.kpi_table({"baseline": base_k, "optimiser": opt_k}), hide_index=True, width="stretch",
-             key="sim_kpis")
+st.caption("Tiles: the optimiser; the small figures are the change against the same-physics dispatcher "
+           "(nearest free capable technician, first come first served, in the optimiser's network, roster, "
+           "couriers and escalation rule). Every call counts in its KPI's population (README, 'KPIs').")
+st.dataframe(F.kpi_table({RUN_LABELS["baseline"]: base_k, RUN_LABELS["optimiser"]: opt_k}), hide_index=True,
+             width="stretch", key="sim_kpis")
 
-outcomes = {p: r.outcomes for p, r in res.items()}
+outcomes = {RUN_LABELS.get(p, p): r.outcomes for p, r in res.items()}
 a, b = st.columns(2)
 a.markdown(f"**Time to dispatch** (minutes of opening hours) against the {F.TARGET_MIN}-minute promise")
 a.altair_chart(figures.dispatch_histogram(outcomes), width="stretch")

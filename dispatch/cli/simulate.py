@@ -1,4 +1,5 @@
-"""`dispatch simulate`: days of calls dispatched as they arrive, under one policy or both."""
+"""`dispatch simulate`: days of calls dispatched as they arrive, under one policy, both, or all
+three worlds (the old world, the same-physics dispatcher, the optimiser) with the waterfall."""
 
 from __future__ import annotations
 
@@ -13,8 +14,23 @@ from dispatch.cli.options import (
 )
 from dispatch.cli.storage import PLANS, StoreUnavailable, open_store
 from dispatch.exports import csv_text
-from dispatch.kpis import format_kpis, kpis
+from dispatch.kpis import (
+    RUN_LABELS,
+    WATERFALL_NOTE,
+    format_breakdown,
+    format_kpis,
+    format_waterfall,
+    kpi_breakdown,
+    kpis,
+    waterfall,
+)
+from dispatch.oldworld import OldWorldParams, simulate_old_world
 from dispatch.tables import dataset_fingerprint
+
+OLD_WORLD = "oldworld"
+RUNS = {"optimiser": ["optimiser"], "baseline": ["baseline"], "both": ["baseline", "optimiser"],
+        "all": [OLD_WORLD, "baseline", "optimiser"]}
+BREAKDOWNS = ("priority", "channel", "tier")
 
 
 @click.command()
@@ -22,17 +38,21 @@ from dispatch.tables import dataset_fingerprint
 @click.option("--preset", default=None, help="Generate the calls instead of reading SOURCE (default zhejiang).")
 @click.option("--province", default=None, help="Shortcut for --preset province:<adcode or pinyin>.")
 @click.option("--days", default=7, show_default=True, type=click.IntRange(1, 60), help="Days of calls.")
-@click.option("--policy", default="both", show_default=True, type=click.Choice(["optimiser", "baseline", "both"]))
+@click.option("--policy", default="both", show_default=True, type=click.Choice(list(RUNS)),
+              help="all: the old world, the same-physics dispatcher (baseline) and the optimiser, with the "
+                   "waterfall between them.")
 @click.option("--seed", default=1, show_default=True, type=int)
 @click.option("--reoptimise-min", default=None, type=click.IntRange(10, 600),
               help="Optimiser: re-solve each area's movable work every N minutes (default: never).")
+@click.option("--breakdown/--no-breakdown", default=True, show_default=True,
+              help="Also print the main KPIs by priority, channel and repair tier.")
 @db_option
 @population_option
 @click.option("--name", default=None, help="Name of the run in the store (default: derived from the input).")
 @click.option("--log-csv", default=None, type=click.Path(dir_okay=False), help="Also write the event log here.")
 def simulate(source: str | None, preset: str | None, province: str | None, days: int, policy: str, seed: int,
-             reoptimise_min: int | None, db: str | None, population: str | None, name: str | None,
-             log_csv: str | None) -> None:
+             reoptimise_min: int | None, breakdown: bool, db: str | None, population: str | None,
+             name: str | None, log_csv: str | None) -> None:
     """Simulate DAYS of calls under a dispatch policy; KPIs side by side; the log is stored."""
     # The simulator (OR-Tools routing behind it): slow to import, keeps `dispatch --help` fast.
     from dispatch import simulate as simulation
@@ -41,35 +61,63 @@ def simulate(source: str | None, preset: str | None, province: str | None, days:
         preset = f"province:{province}"
     store = open_store(db, write=PLANS)  # before the simulation: its runs must be storable
     ds = load_dataset(source, preset, seed, days, population)
-    policies = ["optimiser", "baseline"] if policy == "both" else [policy]
-    columns, runs = {}, {}
-    for pol in policies:
-        params = simulation.SimParams(policy=pol, seed=seed,
-                           reoptimise_every_s=None if reoptimise_min is None else 60 * reoptimise_min)
+    runs = RUNS[policy]
+    policies = [r for r in runs if r != OLD_WORLD]
+    columns, outcomes, still_open = {}, {}, {}
+    for run in runs:
+        run_name = f"{name or (source or preset or 'zhejiang')}-sim-{run}-seed{seed}-{days}d"
+        params: object  # the run's parameters, stored as JSON
         with ProgressBar() as bar:
-            result = simulation.simulate(ds, params, progress=bar)
-        runs[pol] = result
-        columns[pol] = kpis(result.outcomes, result.workload)
-        run_name = f"{name or (source or preset or 'zhejiang')}-sim-{pol}-seed{seed}-{days}d"
+            if run == OLD_WORLD:
+                old = simulate_old_world(ds, OldWorldParams(seed=seed), progress=bar)
+                frames = {"outcomes": old.outcomes, "dealers": old.dealers, "labs": old.labs}
+                k, params, wall = kpis(old.outcomes), old.params, None
+            else:
+                sim_params = simulation.SimParams(
+                    policy=run, seed=seed, reoptimise_every_s=None if reoptimise_min is None else 60 * reoptimise_min)
+                result = simulation.simulate(ds, sim_params, progress=bar)
+                params = sim_params
+                frames = {"events": result.events, "outcomes": result.outcomes, "workload": result.workload,
+                          "open": result.open_requests}
+                k, wall = kpis(result.outcomes, result.workload), result.wall_s
+        label = RUN_LABELS[run]
+        columns[label], outcomes[label] = k, frames["outcomes"]
         out = None
-        if log_csv:  # written before the store is touched: a database failure never loses the run
-            out = log_csv if len(policies) == 1 else log_csv.replace(".csv", f"-{pol}.csv")
-            write_text(out, csv_text(result.events))
+        if log_csv and run != OLD_WORLD:  # written before the store is touched: a database failure never loses the run
+            out = log_csv if len(policies) == 1 else log_csv.replace(".csv", f"-{run}.csv")
+            write_text(out, csv_text(frames["events"]))
         try:
-            store.save(run_name, {"events": result.events, "outcomes": result.outcomes,
-                                  "workload": result.workload, "open": result.open_requests},
-                       params, {**columns[pol], "epoch_date": ds.epoch_date, "wall_s": result.wall_s},
+            store.save(run_name, frames, params, {**k, "epoch_date": ds.epoch_date, "wall_s": wall},
                        dataset_fingerprint(ds), kind="simulation")
         except StoreUnavailable as exc:
             kept = f", its event log is in {out}" if out else ""
-            raise exc.noting(f"the {pol} run is not stored{kept}") from exc
-        click.echo(f"{pol}: {result.calls} calls simulated in {result.wall_s:.1f} s "
-                   f"({result.calls / max(result.wall_s, 1e-9):.0f} calls/s); stored as {run_name!r} in {store.url}")
+            raise exc.noting(f"the {run} run is not stored{kept}") from exc
+        if run == OLD_WORLD:
+            click.echo(f"{label}: {len(ds.requests)} calls carried to dealers and posted to the labs; stored as "
+                       f"{run_name!r} in {store.url}")
+        else:
+            click.echo(f"{run}: {result.calls} calls simulated in {result.wall_s:.1f} s "
+                       f"({result.calls / max(result.wall_s, 1e-9):.0f} calls/s); stored as {run_name!r} in {store.url}")
+        unserved = frames["outcomes"]["unassigned_reason"]
+        still_open[label] = unserved[unserved != ""].value_counts().sort_index()
     click.echo(format_kpis(columns))
-    for pol, result in runs.items():
-        if len(result.open_requests):
-            counts = result.open_requests["reason"].value_counts().sort_index()
-            click.echo(f"{pol}: open at the horizon or unserved: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    click.echo("n/a: the run does not measure it (the old world sends nobody and keeps no technician log; "
+               "arrival and courier legs need the producer's arrival_s and courier_legs); "
+               "'never': the percentile falls on calls never dispatched; README 'KPIs' defines each row.")
+    if policy == "all":
+        click.echo("")
+        click.echo("Waterfall, old world -> same-physics dispatcher -> optimiser:")
+        old_k, dispatcher_k, optimiser_k = (columns[RUN_LABELS[r]] for r in runs)
+        click.echo(format_waterfall(waterfall(old_k, dispatcher_k, optimiser_k)))
+        click.echo(WATERFALL_NOTE)
+    if breakdown:
+        for by in BREAKDOWNS:
+            click.echo("")
+            click.echo(f"By {by}:")
+            click.echo(format_breakdown({lab: kpi_breakdown(o, by) for lab, o in outcomes.items()}, by))
+    for label, counts in still_open.items():
+        if len(counts):
+            click.echo(f"{label}: open at the horizon or unserved: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
 
 
 COMMANDS = (simulate,)

@@ -23,8 +23,8 @@ STOP_COLUMNS = ("technician_id", "sequence", "request_id", "mode", "level", "pri
 ROUTE_COLUMNS = ("technician_id", "centre_id", "area", "start_s", "end_s", "travel_s", "distance_m",
                  "break_start_s", "overtime_s", "jobs")
 OUTCOME_COLUMNS = ("request_id", "mode", "level", "priority", "visit_mode", "province_adcode", "centre_id",
-                   "created_s", "clock_start_s", "dispatch_s", "dispatch_wait_s", "completion_s", "repair_tier",
-                   "repair_centre_id", "est_turnaround_s", "unassigned_reason")
+                   "created_s", "clock_start_s", "dispatch_s", "dispatch_wait_s", "arrival_s", "completion_s",
+                   "repair_tier", "repair_centre_id", "est_turnaround_s", "unassigned_reason")
 WORKLOAD_COLUMNS = ("technician_id", "centre_id", "province_adcode", "available_s", "busy_s", "travel_s",
                     "distance_m", "overtime_s", "jobs")
 BENCH_COLUMNS = ("centre_id", "day", "bench_h_used", "bench_h_capacity")
@@ -82,7 +82,8 @@ def assemble(dataset, day_ds, deferred, result, areas, results, params):
                     "travel_s": s.travel_s, "distance_m": s.distance_m, "dispatch_late_s": s.dispatch_late_s,
                     "window_start_s": r.window.start_s, "window_end_s": r.window.end_s,
                 })
-                routed[s.visit_id] = {"dispatch_s": s.departure_toward_s, "end_s": s.end_s, "tech": t}
+                routed[s.visit_id] = {"dispatch_s": s.departure_toward_s, "arrival_s": s.arrival_s, "end_s": s.end_s,
+                                     "tech": t}
                 back_at_centre[s.visit_id] = route.end_s
         for u in res.unassigned:
             unassigned_rows.append({"request_id": u.visit_id, "reason_code": u.reason_code, "reason": u.reason})
@@ -103,7 +104,8 @@ def assemble(dataset, day_ds, deferred, result, areas, results, params):
                "province_adcode": net[centre_id].province_adcode if centre_id else r.county_adcode[:2] + "0000",
                "centre_id": centre_id, "created_s": r.created_s,
                "clock_start_s": dispatch_clock_start(net[centre_id], r) if centre_id else r.created_s,
-               "dispatch_s": np.nan, "dispatch_wait_s": np.nan, "completion_s": np.nan, "repair_tier": np.nan,
+               "dispatch_s": np.nan, "dispatch_wait_s": np.nan, "arrival_s": np.nan, "completion_s": np.nan,
+               "repair_tier": np.nan,
                "repair_centre_id": a.repair_centre_id if a else None,
                "est_turnaround_s": np.nan, "unassigned_reason": reason_of.get(r.id, "")}
         outcome_rows.append(row)
@@ -115,6 +117,7 @@ def assemble(dataset, day_ds, deferred, result, areas, results, params):
             continue
         info = routed[r.id]
         row["dispatch_s"] = info["dispatch_s"]
+        row["arrival_s"] = info["arrival_s"]  # at the customer's door: the response KPI
         # The promise runs on business hours (see hours.business_deadline).
         row["dispatch_wait_s"] = business_seconds(net[centre_id], row["clock_start_s"], info["dispatch_s"])
         if a.mode == Mode.ONSITE:
