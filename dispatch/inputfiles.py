@@ -321,6 +321,8 @@ COLUMN_ALIASES = {
     "home_center": "home_centre_id", "centre_id": "home_centre_id", "center_id": "home_centre_id",
     "break_minutes": "break_min", "break_length": "break_min", "speed": "speed_class",
     "vehicle": "speed_class", "product": "product_line", "products": "product_lines",
+    "rest_day": "rest_weekday", "day_off": "rest_weekday", "off_day": "rest_weekday", "休息日": "rest_weekday",
+    "roles": "role", "岗位": "role",
 }
 
 

@@ -50,7 +50,10 @@ from dispatch.model import (
     CHINA_LAT_RANGE,
     CHINA_LON_RANGE,
     DAY_S,
+    FIELD_ROLE,
     LEVELS,
+    ROLES,
+    WEEKDAYS,
     Centre,
     Mode,
     Priority,
@@ -110,6 +113,9 @@ SCHEMAS: dict[str, tuple[Column, ...]] = {
         Column("break_latest", "clock", False, "HH:MM", "latest break start"),
         Column("break_min", "int", False, "min", "break length"),
         Column("speed_class", "choice", False, "", "travel speed class", tuple(DEFAULT_SPEEDS_KMH)),
+        Column("role", "choice", False, "", "field (travels), bench, counter or bench+counter; empty = field", ROLES),
+        Column("rest_weekday", "choice", False, "", "weekly rest day, 0 = Monday .. 6 = Sunday; empty = none",
+               tuple(str(d) for d in range(WEEKDAYS))),
     ),
     "requests": (
         Column("id", "id", True, "", "unique request id"),
@@ -409,6 +415,8 @@ def _technicians(frame: pd.DataFrame, c: _Collector, centre_ids: set[str]) -> li
                 shift=TimeWindow(r["shift_start"], r["shift_end"]), break_window=window,
                 break_s=break_min * 60, product_lines=r["product_lines"] or frozenset(),
                 speed_class=r["speed_class"] or "car", name=r["name"] or "",
+                role=r["role"] or FIELD_ROLE,
+                rest_weekday=None if r["rest_weekday"] is None else int(r["rest_weekday"]),
             ))
         except ModelError as exc:
             _model_problem(c, i, exc, {"break_s": "break_min", "break_window": "break_latest", "shift": "shift_end"})

@@ -53,6 +53,14 @@ class Priority(IntEnum):
 
 TRAVELLING_MODES = frozenset({Mode.ONSITE, Mode.PICKUP})
 
+# What a person on the roster does (dispatch.staffing sizes each): ``field`` travels to customers
+# (the only role the routing engine sends out), ``bench`` repairs at the centre, ``counter``
+# receives walk-ins, ``bench+counter`` holds both at a small station, one at a time (the counter
+# comes first; a repair waits). A field role is never combined: on the road, nobody is at the counter.
+ROLES = ("field", "bench", "counter", "bench+counter")
+FIELD_ROLE = "field"
+WEEKDAYS = 7  # rest_weekday: 0 = Monday .. 6 = Sunday, as datetime.date.weekday()
+
 
 def _require(ok: bool, entity: str, field_name: str, value: object, expected: str) -> None:
     if not ok:
@@ -179,10 +187,22 @@ class Technician:
     product_lines: frozenset[str] = field(default_factory=frozenset)  # empty: all lines
     speed_class: str = "car"
     name: str = ""
+    role: str = FIELD_ROLE  # one of ROLES; old rosters: everyone in the field
+    # The weekly rest day (Labour Law art. 38), 0 = Monday .. 6 = Sunday; None: no fixed rest day.
+    rest_weekday: int | None = None
 
     def __post_init__(self) -> None:
         e = f"Technician {self.id!r}"
         _check_id("Technician", self.id)
+        _require(self.role in ROLES, e, "role", self.role, "one of " + ", ".join(ROLES))
+        _require(
+            self.rest_weekday is None
+            or (isinstance(self.rest_weekday, int) and 0 <= self.rest_weekday < WEEKDAYS),
+            e,
+            "rest_weekday",
+            self.rest_weekday,
+            "a weekday 0 (Monday) .. 6 (Sunday), or none",
+        )
         _require(
             isinstance(self.home_centre_id, str) and self.home_centre_id != "",
             e,

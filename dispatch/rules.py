@@ -64,6 +64,9 @@ class Rules:
     # Paid overtime a plan may ask of a technician per day: China's Labour Law (art. 41) sets one
     # hour a day as the ordinary limit.
     max_overtime_s: int = 3600
+    # ... and 36 hours a month in all (art. 41), kept per technician and calendar month by
+    # ``dispatch.staffing.OvertimeLedger``; the day's allowance is the smaller of the two.
+    max_overtime_month_s: int = 36 * 3600
     # One way; beyond it no technician is sent.
     max_visit_travel_s: int = 3 * 3600
     # A call its own area cannot serve within the hour is offered to this many nearest areas
@@ -89,6 +92,8 @@ class Rules:
         if sorted(self.bench_s_by_level) != [1, 2, 3] or min(self.bench_s_by_level.values()) <= 0:
             problems.append(f"bench_s_by_level needs a positive time for levels 1, 2 and 3, got "
                             f"{dict(self.bench_s_by_level)}")
+        if self.max_overtime_month_s < 0:
+            problems.append(f"max_overtime_month_s must be >= 0 s, got {self.max_overtime_month_s}")
         if self.max_overtime_s < 0 or self.candidate_areas < 1 or self.return_s < 0:
             problems.append(f"max_overtime_s and return_s must be >= 0 s and candidate_areas >= 1, got "
                             f"{self.max_overtime_s}, {self.return_s} and {self.candidate_areas}")
@@ -103,6 +108,11 @@ class Rules:
         """When a technician must have set off: the target counted in ``centre``'s opening hours
         from the clock's start (``dispatch.hours.dispatch_clock_start``)."""
         return business_deadline(centre, clock_start_s, self.dispatch_target_s)
+
+    def overtime_allowance_s(self, used_this_month_s: int) -> int:
+        """Paid overtime a technician may still work today, having worked ``used_this_month_s``
+        this calendar month: the daily limit, within what the monthly cap leaves."""
+        return max(0, min(self.max_overtime_s, self.max_overtime_month_s - used_this_month_s))
 
     def may_collect(self, mode: Mode | str, level: int) -> bool:
         """Whether rule 7 may turn an on-site call of ``level`` into a collection for the bench."""

@@ -15,6 +15,7 @@ import pandas as pd
 from dispatch.dataset import Dataset
 from dispatch.io import CST, FORMATS, format_clock
 from dispatch.model import (
+    FIELD_ROLE,
     Request,
     Technician,
 )
@@ -43,7 +44,9 @@ def centres_frame(network: Network) -> pd.DataFrame:
 
 
 def technicians_frame(techs: tuple[Technician, ...] | list[Technician]) -> pd.DataFrame:
-    return pd.DataFrame(
+    """One row per person. ``role`` and ``rest_weekday`` are written when some person has a role
+    other than field or a rest day, so a roster without them is written as before, byte for byte."""
+    frame = pd.DataFrame(
         {
             "id": [t.id for t in techs],
             "name": [t.name for t in techs],
@@ -58,6 +61,10 @@ def technicians_frame(techs: tuple[Technician, ...] | list[Technician]) -> pd.Da
             "speed_class": [t.speed_class for t in techs],
         }
     )
+    if any(t.role != FIELD_ROLE or t.rest_weekday is not None for t in techs):
+        frame["role"] = [t.role for t in techs]
+        frame["rest_weekday"] = ["" if t.rest_weekday is None else str(t.rest_weekday) for t in techs]
+    return frame
 
 
 def _iso(epoch: dt.datetime, t_s: int) -> str:

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 from dispatch.geodata import county_demand_weights, load_geography
-from dispatch.tables import write_dataset
+from dispatch.network import area_of_centre
+from dispatch.tables import technicians_frame, write_dataset
 from dispatch.model import DAY_S, Mode, Tier
-from dispatch.synthetic import CallParams, demand_by_day, generate, generate_calls, parse_preset
+from dispatch.synthetic import CallParams, GeneratorParams, RosterParams, demand_by_day, generate, generate_calls, parse_preset
 from tests.builders import differing_files
 
 
@@ -35,7 +36,9 @@ def test_tiny_preset_is_one_prefecture_with_its_province(geo):
 
 
 def test_zhejiang_network_and_roster(zhejiang):
-    """Zhejiang has 1 lab and 11 city centres, every centre staffed in its tier's range, board-level only in the lab."""
+    """Zhejiang has 1 lab and 11 city centres; the workload roster staffs every city centre and
+    station with someone at the counter, keeps each prefecture's field staff on duty every weekday, gives each person a
+    rest day and each centre the bench hours of its people; board-level only in the lab."""
     net = zhejiang.network
     tiers = net.counts_by_tier()
     assert tiers[Tier.PROVINCE] == 1
@@ -43,15 +46,48 @@ def test_zhejiang_network_and_roster(zhejiang):
     for c in net:
         if c.tier != Tier.PROVINCE:
             assert net[c.parent_id].tier < c.tier
-    homes = Counter(t.home_centre_id for t in zhejiang.technicians)
-    assert set(homes) == {c.id for c in net}  # every centre is staffed
-    for c in net:
-        lo, hi = {Tier.PROVINCE: (10, 30), Tier.CITY: (4, 10), Tier.COUNTY: (1, 3)}[c.tier]
-        assert lo <= homes[c.id] <= hi
+    techs = zhejiang.technicians
+    assert set(Counter(t.home_centre_id for t in techs)) == {c.id for c in net}  # every centre is staffed
+    assert all(t.rest_weekday is not None for t in techs)
+    counter = {t.home_centre_id for t in techs if t.role in ("counter", "bench+counter")}
+    # (the provincial lab shares its seat with Hangzhou's city centre, which takes the walk-ins)
+    assert counter == {c.id for c in net if c.tier != Tier.PROVINCE}
+    area = area_of_centre(net)
+    for weekday in range(7):  # field staff at work in every prefecture, every weekday
+        working = {area[t.home_centre_id] for t in techs if t.role == "field" and t.rest_weekday != weekday}
+        assert working == set(area.values())
+    # Bench hours are the bench people's: none at a centre without them, more with more of them.
+    bench_people = Counter(t.home_centre_id for t in techs if t.role in ("bench", "bench+counter"))
+    assert all(c.bench_hours_per_day > 0 for c in net if bench_people[c.id])
+    assert zhejiang.meta_dict["roster"] == "workload"
     # County technicians cannot do board-level work; provincial ones can.
     tier_of = {c.id: c.tier for c in net}
-    assert all(t.max_level <= 2 for t in zhejiang.technicians if tier_of[t.home_centre_id] == Tier.COUNTY)
-    assert all(t.max_level == 3 for t in zhejiang.technicians if tier_of[t.home_centre_id] == Tier.PROVINCE)
+    assert all(t.max_level <= 2 for t in techs if tier_of[t.home_centre_id] == Tier.COUNTY)
+    assert all(t.max_level == 3 for t in techs if tier_of[t.home_centre_id] == Tier.PROVINCE)
+
+
+def test_sqrt_roster_is_the_roster_before_staffing():
+    """RosterParams(sizing='sqrt'): every centre staffed in its tier's range by the square root of
+    its demand, everyone in the field seven days a week (the committed sample's roster)."""
+    params = GeneratorParams(roster=RosterParams(sizing="sqrt"))
+    ds = generate("zhejiang", days=0, seed=7, params=params)
+    homes = Counter(t.home_centre_id for t in ds.technicians)
+    for c in ds.network:
+        lo, hi = {Tier.PROVINCE: (10, 30), Tier.CITY: (4, 10), Tier.COUNTY: (1, 3)}[c.tier]
+        assert lo <= homes[c.id] <= hi
+    assert {(t.role, t.rest_weekday) for t in ds.technicians} == {("field", None)}
+    assert "role" not in technicians_frame(ds.technicians)  # written as before
+
+
+def test_workload_roster_is_smaller_in_the_field_and_sized_on_the_forecast():
+    """The workload roster sends fewer people out than the sqrt one and does not depend on the
+    dataset's seed beyond who is who (it is sized on the expected calls)."""
+    sqrt = generate("zhejiang", days=0, seed=1, params=GeneratorParams(roster=RosterParams(sizing="sqrt")))
+    a, b = generate("zhejiang", days=0, seed=1), generate("zhejiang", days=0, seed=2)
+    field = [sum(t.role == "field" for t in ds.technicians) for ds in (sqrt, a, b)]
+    assert field[1] < field[0] and field[1] == field[2]
+    assert Counter((t.home_centre_id, t.role) for t in a.technicians) == Counter(
+        (t.home_centre_id, t.role) for t in b.technicians)
 
 
 def test_calls_are_inside_their_county_and_follow_mixes(zhejiang, geo):

@@ -8,6 +8,7 @@ from dispatch.cli.options import calendar_options, db_option, demand_calendar, g
 from dispatch.cli.plan import plan
 from dispatch.io import read_dataset
 from dispatch.summary import dataset_summary
+from dispatch.synthetic.roster import SIZINGS
 from dispatch.tables import write_dataset
 
 
@@ -19,11 +20,14 @@ from dispatch.tables import write_dataset
 @click.option("--format", "fmt", default="csv", show_default=True, type=click.Choice(["csv", "parquet", "geojson"]))
 @population_option
 @calendar_options
+@click.option("--roster", default="workload", show_default=True, type=click.Choice(SIZINGS),
+              help="Roster sizing: from the expected workload (dispatch staff), or sqrt (the roster before it: "
+                   "everyone in the field every day).")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder.")
 def generate(preset: str, days: int, seed: int, fmt: str, population: str | None, calendar_kind: str,
-             surges: tuple[str, ...], out: str) -> None:
+             surges: tuple[str, ...], roster: str, out: str) -> None:
     """Generate a network, a roster and DAYS days of calls into OUT."""
-    dataset = generate_dataset(preset, seed, days, population, demand_calendar(calendar_kind, surges))
+    dataset = generate_dataset(preset, seed, days, population, demand_calendar(calendar_kind, surges), roster)
     write_dataset(dataset, out, fmt)
     click.echo(dataset_summary(dataset))
     click.echo(f"written to {out}")

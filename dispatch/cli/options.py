@@ -6,6 +6,7 @@ behind --db is opened through ``dispatch.cli.storage``."""
 from __future__ import annotations
 
 import functools
+from dataclasses import replace
 import math
 import sys
 from collections.abc import Callable
@@ -139,9 +140,12 @@ def load_population(path: str | None) -> pd.DataFrame | None:
 
 
 def generate_dataset(preset: str, seed: int, days: int, population: str | None,
-                     calendar: DemandCalendar | None = None) -> Dataset:
-    """The synthetic generator behind a progress bar (``calendar``: the demand calendar, default China's)."""
+                     calendar: DemandCalendar | None = None, roster: str | None = None) -> Dataset:
+    """The synthetic generator behind a progress bar (``calendar``: the demand calendar, default
+    China's; ``roster``: the roster's sizing, default from the workload)."""
     params = GeneratorParams() if calendar is None else with_calendar(GeneratorParams(), calendar)
+    if roster is not None:
+        params = replace(params, roster=replace(params.roster, sizing=roster))
     with ProgressBar() as bar:
         return generate(preset, days=days, seed=seed, population=load_population(population), progress=bar,
                         params=params)

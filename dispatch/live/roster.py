@@ -19,6 +19,7 @@ from dispatch.model import DAY_S, Technician
 from dispatch.network import CentreIndex, Network, area_of_centre
 from dispatch.routing import ALL_SKILLS, BreakRule, RoutingProblem, RoutingTechnician
 from dispatch.rules import Rules
+from dispatch.staffing import on_duty
 from dispatch.travel import HaversineTravel
 
 
@@ -47,11 +48,15 @@ class LiveNetwork:
     """A network and roster under one rule book, ready to go live day by day."""
 
     def __init__(self, network: Network, technicians: Sequence[Technician], rules: Rules,
-                 travel: HaversineTravel) -> None:
+                 travel: HaversineTravel, epoch_date: str | None = None) -> None:
+        """``epoch_date`` (the dataset's, ISO) places each day in the week, for the rest days;
+        without it nobody rests. Only field staff go out: bench and counter staff stay at their
+        centres (``dispatch.staffing``)."""
         self.network, self.rules, self.travel = network, rules, travel
+        self.epoch_date = epoch_date
         self.area_of = area_of_centre(network)  # centre id -> routing area
         self.staff: dict[str, list[Technician]] = defaultdict(list)
-        for t in technicians:
+        for t in on_duty(technicians, None, 0):  # the field staff, whatever the day
             self.staff[t.home_centre_id].append(t)
         self.repairs_at_home = RepairsAtHome(network, technicians)
         staffed = tuple(c for c in network if self.staff.get(c.id))
@@ -59,13 +64,17 @@ class LiveNetwork:
                                      rules.max_visit_travel_s, rules.candidate_areas)
 
     def start_day(self, day: int) -> dict[str, LiveArea]:
-        """One live area per routing area with technicians, empty, its clock at ``day``'s midnight."""
+        """One live area per routing area with field staff, empty, its clock at ``day``'s midnight;
+        its technicians are those at work on ``day`` (not on their rest weekday)."""
         by_area: dict[str, list[Technician]] = defaultdict(list)
         for cid, techs in self.staff.items():
             by_area[self.area_of[cid]].extend(techs)
         areas = {}
-        for key, techs in sorted(by_area.items()):
-            centre_ids = sorted({t.home_centre_id for t in techs})
+        for key, staff in sorted(by_area.items()):
+            # The area's centres whoever rests, so that the finder's areas all exist (an area whose
+            # staff all rest today is there, with nobody to send).
+            centre_ids = sorted({t.home_centre_id for t in staff})
+            techs = on_duty(staff, self.epoch_date, day)
             node_of = {c: i for i, c in enumerate(centre_ids)}
             lon = np.array([self.network[c].lon for c in centre_ids])
             lat = np.array([self.network[c].lat for c in centre_ids])

@@ -11,6 +11,7 @@ import numpy as np
 from dispatch.assignment import AssignmentResult
 from dispatch.dataset import Dataset
 from dispatch.network import CentreIndex, area_of_centre
+from dispatch.staffing import on_duty
 from dispatch.travel import DEFAULT_TRAVEL, HaversineTravel
 
 
@@ -27,7 +28,8 @@ class Area:
 def make_areas(dataset: Dataset, assignment: AssignmentResult, day: int,
                pinned_to: dict[str, str] | None = None) -> list[Area]:
     """Every area with technicians or visits. A visit belongs to its visiting centre's area, or
-    to the area of the technician a dispatcher pinned it to (``pinned_to``: request -> technician)."""
+    to the area of the technician a dispatcher pinned it to (``pinned_to``: request -> technician).
+    An area's technicians are its field staff at work on ``day`` (``dispatch.staffing.on_duty``)."""
     area_of_centre_ = area_of_centre(dataset.network)
     centres_by_area: dict[str, list[str]] = defaultdict(list)
     for cid, a in area_of_centre_.items():
@@ -35,8 +37,9 @@ def make_areas(dataset: Dataset, assignment: AssignmentResult, day: int,
     techs_by_area: dict[str, list[str]] = defaultdict(list)
     home = {}
     for t in dataset.technicians:
-        techs_by_area[area_of_centre_[t.home_centre_id]].append(t.id)
         home[t.id] = t.home_centre_id
+    for t in on_duty(dataset.technicians, dataset.epoch_date, day):
+        techs_by_area[area_of_centre_[t.home_centre_id]].append(t.id)
     pinned_to = pinned_to or {}
     reqs_by_area: dict[str, list[str]] = defaultdict(list)
     for a in assignment.assigned:
@@ -54,7 +57,7 @@ def reach_s(dataset: Dataset, request_ids: Sequence[str], travel: HaversineTrave
     """Per request, the drive (s) from the nearest centre with a technician: how far the
     network's reach is from the customer, whoever is free (splits the dispatch KPI into calls
     the network covers within the hour and those beyond it)."""
-    staffed_ids = {t.home_centre_id for t in dataset.technicians}
+    staffed_ids = {t.home_centre_id for t in on_duty(dataset.technicians, None, 0)}  # field staff, any day
     staffed = CentreIndex(tuple(c for c in dataset.network if c.id in staffed_ids))
     req = {r.id: r for r in dataset.requests}
     if not len(request_ids) or not len(staffed):

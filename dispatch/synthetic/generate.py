@@ -29,11 +29,13 @@ from dispatch.dataset import Dataset
 from dispatch.errors import DispatchError
 from dispatch.geodata import county_demand_weights, load_geography
 from dispatch.progress import Progress
+from dispatch.rules import DEFAULT_RULES, Rules
+from dispatch.staffing import StaffingPlan
 from dispatch.synthetic.calendar import DEFAULT_EPOCH_DATE, DemandCalendar
 from dispatch.synthetic.calls import CallParams, generate_calls
-from dispatch.synthetic.network import NetworkParams, bench_follows_staff, generate_network
+from dispatch.synthetic.network import NetworkParams, generate_network
 from dispatch.synthetic.presets import Preset, parse_preset
-from dispatch.synthetic.roster import RosterParams, generate_roster
+from dispatch.synthetic.roster import RosterParams, staff_network, staffing_plan
 
 
 @dataclass(frozen=True)
@@ -66,20 +68,12 @@ def generate(
     report("network", 0, 1)
     network = generate_network(geo, weights, params.network, preset)
     report("network", 1, 1)
-    counties = geo.counties.merge(weights[["adcode", "weight"]], on="adcode", how="left")
-    counties["weight"] = counties["weight"].fillna(0.0)
-    national_total = float(counties["weight"].sum())
-    if preset.prefecture_adcode is not None:
-        counties = counties[counties["prefecture_adcode"] == preset.prefecture_adcode]
-    elif preset.province_adcode is not None:
-        counties = counties[counties["province_adcode"] == preset.province_adcode]
-    counties = counties.copy()
-    share = float(counties["weight"].sum()) / national_total
+    counties, share = preset_counties(geo, weights, preset)
     # Separate streams so that changing the number of days does not change the roster.
     roster_rng, calls_rng = (np.random.default_rng([seed, k]) for k in (1, 2))
     report("roster", 0, 1)
-    techs = generate_roster(network, counties, roster_rng, params.network.tiers, params.roster)
-    network = bench_follows_staff(network, techs, params.network.tiers)
+    network, techs = staff_network(network, counties, roster_rng, params.network.tiers, params.roster,
+                                   params.calls.calls_per_day_national * share, params.calls)
     report("roster", 1, 1)
     requests = generate_calls(
         counties, days, params.calls.calls_per_day_national * share, calls_rng, params.calls, progress,
@@ -92,8 +86,37 @@ def generate(
         ("generator", "dispatch.synthetic"),
         ("demand", str(weights["source"].iloc[0]) if "source" in weights else "unknown"),
         ("demand_calendar", params.calls.calendar.describe()),
+        ("roster", params.roster.sizing),
     )
     return Dataset(network, techs, requests, params.start_date, meta)
+
+
+def preset_counties(geo, weights: pd.DataFrame, preset: Preset) -> tuple[pd.DataFrame, float]:  # type: ignore[no-untyped-def]
+    """The preset's counties with their demand weight, and their share of the national demand."""
+    counties = geo.counties.merge(weights[["adcode", "weight"]], on="adcode", how="left")
+    counties["weight"] = counties["weight"].fillna(0.0)
+    national_total = float(counties["weight"].sum())
+    if preset.prefecture_adcode is not None:
+        counties = counties[counties["prefecture_adcode"] == preset.prefecture_adcode]
+    elif preset.province_adcode is not None:
+        counties = counties[counties["province_adcode"] == preset.province_adcode]
+    counties = counties.copy()
+    return counties, float(counties["weight"].sum()) / national_total
+
+
+def preset_staffing(
+    preset: str | Preset, seed: int = 1, params: GeneratorParams = GeneratorParams(),
+    population: pd.DataFrame | None = None, rules: Rules = DEFAULT_RULES,
+) -> tuple[Dataset, StaffingPlan]:
+    """The preset's network and generated roster (no calls), and the staffing its expected calls
+    need under ``params.roster.staffing`` (``dispatch.staffing``)."""
+    preset = parse_preset(preset) if isinstance(preset, str) else preset
+    dataset = generate(preset, days=0, seed=seed, params=params, population=population)
+    geo = load_geography()
+    counties, share = preset_counties(geo, county_demand_weights(geo, population), preset)
+    plan = staffing_plan(dataset.network, counties, params.calls.calls_per_day_national * share, params.calls,
+                         params.roster, rules, params.network.tiers)
+    return dataset, plan
 
 
 def with_calls_per_day(params: GeneratorParams, calls_per_day_national: float) -> GeneratorParams:
