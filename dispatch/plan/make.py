@@ -29,6 +29,7 @@ from dispatch.plan.frames import assemble, routing_stats_frame
 from dispatch.plan.params import Pin, Plan, PlanParams
 from dispatch.plan.pins import assign_pinned, pinned_to_technician
 from dispatch.progress import Progress, noting
+from dispatch.staffing import on_duty
 from dispatch.tables import dataset_fingerprint
 from dispatch.travel import DEFAULT_TRAVEL, HaversineTravel
 
@@ -46,7 +47,9 @@ def make_plan(
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     day_reqs, deferred = requests_of_day(dataset, params.day)
-    day_ds = Dataset(dataset.network, dataset.technicians, tuple(day_reqs), dataset.epoch_date, dataset.meta)
+    # The day's field technicians: not on their weekly rest day, not bench or counter staff.
+    at_work = tuple(on_duty(dataset.technicians, dataset.epoch_date, params.day))
+    day_ds = Dataset(dataset.network, at_work, tuple(day_reqs), dataset.epoch_date, dataset.meta)
     assignment = params.assignment_params()
     result = assign(day_ds, assignment, travel, report, pool)
     timings["assignment"] = time.perf_counter() - t0
@@ -67,7 +70,7 @@ def make_plan(
     timings["matrices"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    live_network = LiveNetwork(day_ds.network, day_ds.technicians, params.rules, travel)
+    live_network = LiveNetwork(day_ds.network, day_ds.technicians, params.rules, travel, day_ds.epoch_date)
     benches = Benches.of(day_ds, result, assignment, live_network.repairs_at_home)
     lives, walls, limits = dispatch_day(problems, coords, live_network.find_areas, params, pool, report, benches)
     result = with_collected(result, benches)

@@ -127,7 +127,7 @@ class LiveService:
         self.scope = f"{h.hexdigest()[:40]}:day{config.day}"
         self.rules = config.rules
         self.net = ds.network
-        self.live = LiveNetwork(ds.network, ds.technicians, config.rules, DEFAULT_TRAVEL)
+        self.live = LiveNetwork(ds.network, ds.technicians, config.rules, DEFAULT_TRAVEL, ds.epoch_date)
         self.home = {t.id: t.home_centre_id for t in ds.technicians}
         self.store = Store(config.db)
         self.locks: dict[str, threading.Lock] = {}
