@@ -143,7 +143,7 @@ def assemble(dataset, day_ds, deferred, result, areas, results, params):
     outcomes = frame(outcome_rows, OUTCOME_COLUMNS)
     stops = frame(stop_rows, STOP_COLUMNS)
     routes = frame(route_rows, ROUTE_COLUMNS)
-    workload = workload_frame(dataset, routes, stops, params.day)
+    workload = workload_frame(day_ds, routes, stops, params.day)  # the field staff at work that day
     bench = frame([
         {"centre_id": cid, "day": day, "bench_h_used": s / 3600, "bench_h_capacity": net[cid].bench_hours_per_day}
         for (cid, day), s in sorted(bench_use.items(), key=lambda kv: (kv[0][0], kv[0][1] or 0))
