@@ -7,15 +7,20 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from dispatch.dataset import Dataset
+from dispatch.fieldwork import FieldworkParams
 from dispatch.kpis import kpis
 from dispatch.model import Mode
-from dispatch.dataset import Dataset
 from dispatch.rules import DEFAULT_RULES
 from dispatch.simulate import SimParams, simulate
 from dispatch.synthetic import generate
 from tests.builders import NETWORK, TECHS, drive_s, req
 
 H = 3600
+# The hand computations assume work goes to plan (nominal service, the level known at the call,
+# the customer in, every repair holding): fates are off there. tests/test_fieldwork.py checks
+# the fates; the tiny runs below keep them on (the default).
+NOMINAL = FieldworkParams.none()
 
 
 def _two_calls():
@@ -32,7 +37,7 @@ def _times(result, rid):
 def test_optimiser_two_calls_by_hand():
     """The optimiser's two-call day: every event time of both calls equals a hand computation."""
     ds, a, b = _two_calls()
-    res = simulate(ds, SimParams(policy="optimiser"))
+    res = simulate(ds, SimParams(policy="optimiser", fieldwork=NOMINAL))
     s1 = NETWORK["S1"]
     t_a = drive_s(s1.lon, s1.lat, a.lon, a.lat)
     t_ab = drive_s(a.lon, a.lat, b.lon, b.lat)
@@ -59,8 +64,8 @@ def test_optimiser_two_calls_by_hand():
 
 def test_baseline_two_calls_by_hand():
     """The baseline sends the nearest free technician at once; the device reaches his centre when he is back there."""
-    ds, a, b = _two_calls()
-    res = simulate(ds, SimParams(policy="baseline"))
+    ds, _, b = _two_calls()
+    res = simulate(ds, SimParams(policy="baseline", fieldwork=NOMINAL))
     p1 = NETWORK["P1"]
     # A as above; B: T1 is busy, the nearest FREE technician is T3 at P1 (35 km), who sets off at
     # once, hands the device over in 30 min and drives it back to P1 (his break comes later, when
@@ -82,12 +87,15 @@ def tiny_runs():
 
 
 def test_every_call_ends_done_or_open_with_a_reason(tiny_runs):
-    """Every simulated call ends once, done or open with a reason, and nobody sets off before its clock starts."""
+    """Every simulated call ends once, done or open with a reason, and nobody sets off before its
+    clock starts; the only calls beyond the dataset's are repeats of calls it holds."""
     ds, runs = tiny_runs
     ids = {r.id for r in ds.requests}
     for res in runs.values():
         out = res.outcomes
-        assert set(out["request_id"]) == ids and len(out) == len(ids)
+        first = out[out["repeat_of"] == ""]
+        assert set(first["request_id"]) == ids and len(first) == len(ids) and out["request_id"].is_unique
+        assert set(out.loc[out["repeat_of"] != "", "repeat_of"]) <= set(out["request_id"])
         done = out["completion_s"].notna()
         reason = out["unassigned_reason"] != ""
         assert (done ^ reason).all()  # exactly one of the two
@@ -97,15 +105,22 @@ def test_every_call_ends_done_or_open_with_a_reason(tiny_runs):
 
 
 def test_the_clock_never_goes_back_for_any_request(tiny_runs):
-    """The event log is in time order, and each call's events come in their natural order."""
+    """The event log is in time order, and each call's events come in their natural order (a
+    visit to an absent customer starts the order again)."""
     _, runs = tiny_runs
+    rank = {e: i for i, e in enumerate(["called", "dispatched", "on_site", "picked_up", "at_station", "repaired",
+                                        "returned"])}
     for res in runs.values():
         ev = res.events
         assert (np.diff(ev["t_s"].to_numpy()) >= 0).all()  # the log is in time order
         for rid, g in ev.groupby("request_id", sort=False):
-            order = ["called", "dispatched", "on_site", "picked_up", "at_station", "repaired", "returned"]
-            seen = [t for e in order for t in g.loc[g["event"] == e, "t_s"]]
-            assert seen == sorted(seen), rid
+            last = 0
+            for e in g["event"]:
+                if e == "absent":
+                    last = rank["called"]
+                elif e in rank:
+                    assert rank[e] >= last, (rid, list(g["event"]))
+                    last = rank[e]
 
 
 def test_same_seed_same_run_and_the_optimiser_beats_the_baseline(tiny_runs):
@@ -153,7 +168,7 @@ def test_a_centre_without_bench_hours_sends_devices_up_not_into_a_crash():
     net = Network(tuple(dc_replace(c, bench_hours_per_day=0.0) if c.id == "S1" else c for c in NETWORK))
     ds = Dataset(net, TECHS, (req("W", 1, Mode.WALKIN),), "2026-03-02")
     for policy in ("optimiser", "baseline"):
-        out = simulate(ds, SimParams(policy=policy)).outcomes.set_index("request_id")
+        out = simulate(ds, SimParams(policy=policy, fieldwork=NOMINAL)).outcomes.set_index("request_id")
         assert out.loc["W", "repair_centre_id"] in ("C1", "P1")
 
 
@@ -163,14 +178,15 @@ def test_an_onsite_call_nobody_can_repair_on_site_is_collected_for_the_bench():
     # within the hour, with a 10-minute hand-over; it is repaired on C1's level-2 bench.
     call = req("W", 2, Mode.ONSITE, created_h=10, product="wearable")
     ds = Dataset(NETWORK, TECHS, (call,), "2026-03-02")
-    res = simulate(ds, SimParams(policy="optimiser"))
+    res = simulate(ds, SimParams(policy="optimiser", fieldwork=NOMINAL))
     t = _times(res, "W")
     assert t["dispatched"] == 10 * H and t["picked_up"] - t["on_site"] == 600
     assert "returned" in t and t["returned"] > t["repaired"] > t["at_station"]
     out = res.outcomes.set_index("request_id")
     assert out.loc["W", "visit_mode"] == "pickup" and out.loc["W", "repair_centre_id"] == "C1"
     assert kpis(res.outcomes)["onsite_collected_share"] == 1.0
-    strict = simulate(ds, SimParams(policy="optimiser", rules=replace(DEFAULT_RULES, collect_onsite=False), drain_days=1)).outcomes
+    strict = simulate(ds, SimParams(policy="optimiser", rules=replace(DEFAULT_RULES, collect_onsite=False), drain_days=1,
+                                    fieldwork=NOMINAL)).outcomes
     assert strict["dispatch_s"].isna().all() and (strict["unassigned_reason"] != "").all()
 
 
@@ -181,3 +197,18 @@ def test_a_week_without_calls_is_an_empty_simulation(policy):
     assert res.calls == 0 and res.outcomes.empty and "unassigned_reason" in res.outcomes.columns
     k = kpis(res.outcomes, res.workload)
     assert k["requests"] == 0
+
+
+@pytest.mark.parametrize("policy", ["optimiser", "baseline"])
+def test_only_field_staff_go_out_and_count_in_utilisation(policy):
+    """A bench technician at Deqing never goes to the customer next door, under either policy
+    (the same roster for both), and his day is not field time."""
+    from dataclasses import replace as dc_replace
+
+    from tests.builders import tech
+
+    bench = dc_replace(tech("B1", "S1", 3), role="bench")
+    ds = Dataset(NETWORK, (*TECHS, bench), (req("W", 2, Mode.ONSITE, created_h=10),), "2026-03-02")
+    res = simulate(ds, SimParams(policy=policy, fieldwork=NOMINAL))
+    sent = res.events.loc[res.events["event"] == "dispatched", "where"]
+    assert len(sent) == 1 and sent.iloc[0] in ("T2", "T3") and "B1" not in set(res.workload["technician_id"])
