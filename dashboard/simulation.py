@@ -16,7 +16,7 @@ from dispatch.dataset import Dataset
 from dispatch.kpis import TRAVELLING, dispatch_wait_s, kpis
 from dispatch.model import DAY_S
 from dispatch.simulate import SimParams, SimResult, simulate
-from dispatch.synthetic import generate
+from dispatch.synthetic import DemandCalendar, GeneratorParams, generate, with_calendar
 
 SIM_DAYS_MAX = 7
 SIM_DAYS_DEFAULT = 3
@@ -46,7 +46,12 @@ def sim_calls(ds: Dataset, days: int) -> Dataset:
     days = max(1, min(int(days), SIM_DAYS_MAX))
     src = sim_preset(ds)
     if src is not None:
-        return generate(src[0], days=days, seed=src[1])
+        # The calls as the dataset's own generator made them (a dataset made before the demand
+        # calendar has no such line: its days were alike), with the dataset's network and roster.
+        calendar = DemandCalendar() if dict(ds.meta).get("demand_calendar", "flat").split()[0] != "flat" \
+            else DemandCalendar.flat()
+        calls = generate(src[0], days=days, seed=src[1], params=with_calendar(GeneratorParams(), calendar)).requests
+        return Dataset(ds.network, ds.technicians, calls, ds.epoch_date, ds.meta)
     first = min(days_of(ds))
     reqs = tuple(r for r in ds.requests if first <= r.created_s // DAY_S < first + days)
     return Dataset(ds.network, ds.technicians, reqs, ds.epoch_date, ds.meta)

@@ -50,7 +50,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import numpy as np
-import pandas as pd
 
 from dispatch.errors import DispatchError
 from dispatch.live import LiveArea
@@ -359,34 +358,3 @@ class LiveField:
             area.report(vid, "overrun", x)
         if held:
             self._repair(area)
-
-
-# --------------------------------------------------------------------------------------------
-# KPIs
-
-
-def first_time_fix_rate(outcomes: pd.DataFrame) -> float:
-    """Share of calls fixed by their first attempt. Population: every call whose work ended by
-    the horizon (``fixed_first_time`` not NaN; on-site, pickup and walk-in, repeat calls as calls
-    of their own); calls still open are left out. Not fixed first time: a second visit (customer
-    absent), a fault found to need the bench on site, a repair stopped at the overtime limit, no
-    fault found, or a repair that fails within 30 days (the simulation knows it even when the
-    customer comes back after the horizon). NaN without such a call."""
-    v = outcomes["fixed_first_time"].dropna()
-    return float(v.astype(bool).mean()) if len(v) else math.nan
-
-
-def repeat_visit_rate(outcomes: pd.DataFrame, days: int = 30) -> float:
-    """Share of completed calls followed by a call from the same customer repeating them
-    (``repeat_of``) within ``days`` days of their completion. Population: every call completed
-    by the horizon, repeats included. A repeat drawn after the horizon is not in the frame, so a
-    run shorter than ``days`` under-counts (``first_time_fix_rate`` counts every failure). NaN
-    without a completed call."""
-    done = outcomes[outcomes["completion_s"].notna()]
-    if not len(done):
-        return math.nan
-    rep = outcomes[outcomes["repeat_of"].fillna("").astype(str) != ""]
-    done_at = done.set_index("request_id")["completion_s"]
-    gap = rep["created_s"].to_numpy(float) - done_at.reindex(rep["repeat_of"].astype(str)).to_numpy(float)
-    repeated = set(rep["repeat_of"].astype(str)[gap <= days * DAY_S])
-    return float(done["request_id"].astype(str).isin(repeated).mean())

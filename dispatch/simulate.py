@@ -298,7 +298,7 @@ class _Optimiser:
 
     def __init__(self, world: _World) -> None:
         self.w = world
-        self.live = LiveNetwork(world.net, world.ds.technicians, world.p.rules, world.travel)
+        self.live = LiveNetwork(world.net, world.ds.technicians, world.p.rules, world.travel, world.ds.epoch_date)
         self.areas: dict[str, LiveArea] = {}
         self.field: LiveField | None = None
 
@@ -377,7 +377,8 @@ class _Baseline:
         self.day = day
         base = day * DAY_S
         self.states: dict[str, list] = defaultdict(list)
-        for t in on_duty(self.w.ds.technicians, None, day):  # the field staff, as the live network's
+        # The field staff at work that day (rest days, roles), as the live network has them.
+        for t in on_duty(self.w.ds.technicians, self.w.ds.epoch_date, day):
             c = self.w.net[t.home_centre_id]
             bw = t.break_window
             self.states[c.province_adcode].append(TechState(
@@ -474,7 +475,7 @@ def simulate(
             w.collected.discard(rid)
             _carry_over(w, w.req[rid], w.call_of[rid], day, t_s, Reason.CAPACITY, horizon_day,
                         "an earlier job ran over and nobody else could take it; re-booked for tomorrow")
-        field_staff = on_duty(dataset.technicians, None, day)
+        field_staff = on_duty(dataset.technicians, dataset.epoch_date, day)
         idle = {t.id for t in field_staff} - {tech.id for tech, *_ in worked}
         # Everyone in the field counts in utilisation, with or without jobs (as in a plan); bench
         # and counter staff are the benches' hours, not field time.

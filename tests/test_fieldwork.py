@@ -25,9 +25,8 @@ from dispatch.fieldwork import (
     FieldworkParams,
     at_the_door,
     draw_fate,
-    first_time_fix_rate,
-    repeat_visit_rate,
 )
+from dispatch.kpis import first_time_fix_rate, repeat_visit_rate
 from dispatch.live import JobState
 from dispatch.model import DAY_S, Mode, Priority
 from dispatch.routing.checker import check

@@ -48,14 +48,18 @@ BREAKDOWNS = ("priority", "channel", "tier")
               help="Also print the main KPIs by priority, channel and repair tier.")
 @db_option
 @population_option
+@click.option("--fieldwork/--no-fieldwork", default=True, show_default=True,
+              help="Work that can go wrong (dispatch.fieldwork): varying repair times, absent customers, "
+                   "faults found on inspection, no fault found, repairs that fail; off: every job as planned.")
 @click.option("--name", default=None, help="Name of the run in the store (default: derived from the input).")
 @click.option("--log-csv", default=None, type=click.Path(dir_okay=False), help="Also write the event log here.")
 def simulate(source: str | None, preset: str | None, province: str | None, days: int, policy: str, seed: int,
              reoptimise_min: int | None, breakdown: bool, db: str | None, population: str | None,
-             name: str | None, log_csv: str | None) -> None:
+             fieldwork: bool, name: str | None, log_csv: str | None) -> None:
     """Simulate DAYS of calls under a dispatch policy; KPIs side by side; the log is stored."""
     # The simulator (OR-Tools routing behind it): slow to import, keeps `dispatch --help` fast.
     from dispatch import simulate as simulation
+    from dispatch.fieldwork import FieldworkParams  # the live plan behind it, as the simulator
 
     if province:
         preset = f"province:{province}"
@@ -74,7 +78,8 @@ def simulate(source: str | None, preset: str | None, province: str | None, days:
                 k, params, wall = kpis(old.outcomes), old.params, None
             else:
                 sim_params = simulation.SimParams(
-                    policy=run, seed=seed, reoptimise_every_s=None if reoptimise_min is None else 60 * reoptimise_min)
+                    policy=run, seed=seed, reoptimise_every_s=None if reoptimise_min is None else 60 * reoptimise_min,
+                    **({} if fieldwork else {"fieldwork": FieldworkParams.none()}))
                 result = simulation.simulate(ds, sim_params, progress=bar)
                 params = sim_params
                 frames = {"events": result.events, "outcomes": result.outcomes, "workload": result.workload,
@@ -102,7 +107,7 @@ def simulate(source: str | None, preset: str | None, province: str | None, days:
         still_open[label] = unserved[unserved != ""].value_counts().sort_index()
     click.echo(format_kpis(columns))
     click.echo("n/a: the run does not measure it (the old world sends nobody and keeps no technician log; "
-               "arrival and courier legs need the producer's arrival_s and courier_legs); "
+               "the plan's own estimate gives no arrival or courier legs); "
                "'never': the percentile falls on calls never dispatched; README 'KPIs' defines each row.")
     if policy == "all":
         click.echo("")
