@@ -193,3 +193,14 @@ def test_cancelled_on_the_way_ends_at_the_door_and_the_checker_agrees(tmp_path: 
     assert r.status_code == 200 and r.json()["state"] == "cancelled" and r.json()["frozen"], r.text
     assert r.json()["end"] == r.json()["arrival"], "he leaves at once"
     assert svc.violations() == {a: [] for a in svc.areas}
+
+
+def test_a_job_cancelled_on_the_way_is_not_handed_on_when_its_technician_drops_out(tmp_path: Path) -> None:
+    client, svc, clock, d = _dispatched_job(tmp_path)
+    clock.set(d["departure_s"] + 60)
+    assert client.post("/jobs/c-j/status", json={"status": "cancelled"}, headers=H).status_code == 200
+    r = client.post(f"/technicians/{d['technician_id']}/unavailable", json={}, headers=H)
+    assert r.status_code == 200, r.text
+    assert "c-j" not in [m["job_id"] for m in r.json()["moved"]] + [u["job_id"] for u in r.json()["unserved"]]
+    assert svc.areas[d["area"]].state("c-j") == JobState.CANCELLED
+    assert svc.violations() == {a: [] for a in svc.areas}

@@ -462,7 +462,8 @@ class LiveArea:
         keep, orphans = [], []
         for vid in self.routes[tech_id]:
             st = self.frozen.get(vid)
-            if st is not None and st.end_s <= at_s:
+            # Done work is history, and a cancelled job is nobody's to take over.
+            if st is not None and (st.end_s <= at_s or self.state(vid) == JobState.CANCELLED):
                 keep.append(vid)
             else:
                 orphans.append(vid)
