@@ -204,3 +204,19 @@ def test_a_job_cancelled_on_the_way_is_not_handed_on_when_its_technician_drops_o
     assert "c-j" not in [m["job_id"] for m in r.json()["moved"]] + [u["job_id"] for u in r.json()["unserved"]]
     assert svc.areas[d["area"]].state("c-j") == JobState.CANCELLED
     assert svc.violations() == {a: [] for a in svc.areas}
+
+
+def test_a_job_cannot_be_cancelled_once_its_technician_is_at_the_door(tmp_path: Path) -> None:
+    client, svc, clock, d = _dispatched_job(tmp_path)
+    clock.set(d["arrival_s"] + 600)
+    r = client.post("/jobs/c-j/status", json={"status": "cancelled"}, headers=H)
+    assert r.status_code == 409 and "at the door" in r.json()["detail"], r.text
+    assert svc.areas[d["area"]].state("c-j") != JobState.CANCELLED
+
+
+def test_a_job_cancelled_on_the_way_counts_as_cancelled_not_completed(tmp_path: Path) -> None:
+    client, svc, clock, d = _dispatched_job(tmp_path)
+    clock.set(d["departure_s"] + 60)
+    assert client.post("/jobs/c-j/status", json={"status": "cancelled"}, headers=H).status_code == 200
+    k = client.get("/kpis", headers=H).json()["kpis"]
+    assert k["served"] == 0 and k["unassigned"] == 1, k

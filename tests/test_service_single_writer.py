@@ -68,3 +68,44 @@ def test_a_server_whose_lease_was_taken_over_stops_writing(tmp_path: Path) -> No
         assert [e.key for e in new.store.service_entries(new.scope)] == ["c-new"]
     finally:
         new.close()
+
+
+def test_an_expired_lease_nobody_took_is_renewed_by_the_next_write(tmp_path: Path) -> None:
+    """A heartbeat paused past the lease (a database outage, a long pause) without a takeover:
+    the next write renews the lease and is taken (it was refused for good before)."""
+    import time
+
+    svc = LiveService(_config(tmp_path, lease_ttl_s=0.3), clock=ManualClock(10 * 3600))
+    try:
+        svc.keeper.stop(release=False)
+        time.sleep(0.5)
+        answer, _ = svc.post_call({**HUZHOU, "id": "c-after"})
+        assert answer["status"] == "planned" and svc.lost is None
+    finally:
+        svc.close()
+
+
+def test_a_log_that_cannot_be_read_after_a_failed_write_stops_the_server_answering(tmp_path: Path,
+                                                                                  monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A failed write rebuilds the areas from the log; if the log cannot be read either, the
+    server answers 503 until restarted instead of serving emptied areas."""
+    from sqlalchemy.exc import OperationalError
+
+    svc = LiveService(_config(tmp_path), clock=ManualClock(10 * 3600))
+    try:
+        svc.post_call({**HUZHOU, "id": "c-0"})
+
+        def down(*args, **kwargs):  # type: ignore[no-untyped-def]
+            raise OperationalError("INSERT", {}, Exception("server closed the connection"))
+
+        monkeypatch.setattr(svc.store, "append_service_entry", down)
+        monkeypatch.setattr(svc.store, "service_entries", down)
+        with pytest.raises(OperationalError):
+            svc.post_call({**HUZHOU, "id": "c-1"})
+        with pytest.raises(ServiceError) as e:
+            svc.post_call({**HUZHOU, "id": "c-2"})
+        assert e.value.status == 503 and "restart" in str(e.value)
+        assert svc.broken and "server closed the connection" in svc.broken
+    finally:
+        monkeypatch.undo()
+        svc.close()

@@ -196,8 +196,10 @@ class LiveArea:
             raise DispatchError(f"report for {visit_id!r} at {at_s} is before the technician set off "
                                 f"toward it at {st.departure_toward_s}")
         elif status == "overrun" and following and following[0] in self.frozen:
-            raise DispatchError(f"{visit_id!r} cannot overrun: its technician has already set off toward "
-                                f"{following[0]!r}")
+            raise DispatchError(f"{visit_id!r} cannot overrun: the plan has its technician on his way to "
+                                f"{following[0]!r}; report an overrun before the job's planned end")
+        elif status == "cancelled" and st.arrival_s <= at_s:
+            raise DispatchError(f"{visit_id!r} cannot be cancelled: its technician is at the door since {st.arrival_s}")
         else:
             self.frozen[visit_id] = reported_times(st, status, at_s)
         self.reported[visit_id] = (REPORTED_STATE[status], at_s)

@@ -143,12 +143,14 @@ class LiveService:
         self.lease = self.store.acquire_lease(self.scope, config.lease_ttl_s, wait_s=config.lease_wait_s) \
             if writer else None
         self.lost: LeaseLost | None = None
+        self.broken: str | None = None  # why memory can no longer be trusted (answers 503 until a restart)
+        # The heartbeat from now on: a long replay must not let the lease expire under it.
+        self.keeper = LeaseKeeper(self.store, self.lease, on_lost=self._lost).start() if self.lease else None
         try:
             self.replayed = self._replay(set(self.areas), rebuild_index=True)
         except BaseException:
             self.close()
             raise
-        self.keeper = LeaseKeeper(self.store, self.lease, on_lost=self._lost).start() if self.lease else None
 
     def _lost(self, exc: LeaseLost) -> None:
         self.lost = exc
@@ -209,8 +211,15 @@ class LiveService:
                                    f"another server took it over: {self.lost or 'not a writer'}); send changes to "
                                    "the server that holds it")
             with self._db:
-                self.store.append_service_entry(self.scope, kind, key, at_s, payload, answer, idem,
-                                                lease=self.lease)
+                try:
+                    self.store.append_service_entry(self.scope, kind, key, at_s, payload, answer, idem,
+                                                    lease=self.lease)
+                except LeaseLost:
+                    # Expired without a heartbeat (a database outage, a pause) but nobody took it:
+                    # renewing tells an expiry from a takeover, which is the only real loss.
+                    self.lease = self.store.renew_lease(self.lease)
+                    self.store.append_service_entry(self.scope, kind, key, at_s, payload, answer, idem,
+                                                    lease=self.lease)
         except LeaseLost as exc:
             self.lost = exc
             self._rebuild(touched)  # caller holds these areas' locks
@@ -219,7 +228,19 @@ class LiveService:
             self._rebuild(touched)
             raise
 
+    def _usable(self) -> None:
+        if self.broken:
+            raise ServiceError(503, f"this server's live plan could not be rebuilt after a failed write "
+                               f"({self.broken}); restart it: the store holds every acknowledged change")
+
     def _rebuild(self, names: list[str]) -> None:
+        """Forget what memory holds of these areas beyond the log: rebuild them from it. If the
+        log cannot be read, memory cannot be trusted: the server answers 503 until restarted."""
+        try:
+            entries = self.store.service_entries(self.scope)
+        except Exception as exc:
+            self.broken = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+            raise
         for a in names:
             old = self.areas[a]
             n_centres = len(old.problem.node_names) - len(old.problem.visits)
@@ -228,12 +249,13 @@ class LiveService:
                            distance_m=old.problem.distance_m[:n_centres, :n_centres])
             self.areas[a] = LiveArea(base, {}, self.day * 86_400, old.travel, old.lon[:n_centres],
                                      old.lat[:n_centres])
-        self._replay(set(names), rebuild_index=False)
+        self._replay(set(names), rebuild_index=False, entries=entries)
 
-    def _replay(self, names: set[str], rebuild_index: bool) -> int:
-        """Apply the log to the areas in ``names`` (each area depends only on its own ops)."""
+    def _replay(self, names: set[str], rebuild_index: bool, entries: list | None = None) -> int:
+        """Apply the log (``entries``, default: read now) to the areas in ``names`` (each area
+        depends only on its own ops)."""
         n = 0
-        for e in self.store.service_entries(self.scope):
+        for e in entries if entries is not None else self.store.service_entries(self.scope):
             p = e.payload
             if e.kind == "call":
                 if rebuild_index:
@@ -275,6 +297,7 @@ class LiveService:
 
     def post_call(self, body: dict[str, Any], idem_key: str | None = None) -> tuple[dict[str, Any], bool]:
         """Decide and record a call; (answer, whether it is the earlier answer to a retry)."""
+        self._usable()
         call_id = body.get("id") or idem_key or f"call-{uuid.uuid4().hex[:20]}"
         if body.get("id") and idem_key and body["id"] != idem_key:
             raise ServiceError(422, f"body id {body['id']!r} and Idempotency-Key {idem_key!r} differ; "
@@ -404,6 +427,7 @@ class LiveService:
     # -- field reports and drop-outs ----------------------------------------------------------
 
     def job_status(self, job_id: str, status: str, at: dt.datetime | None) -> dict[str, Any]:
+        self._usable()
         judged = self.at_s(at)
         t = judged.at_s
         call = self.calls.get(job_id)
@@ -431,6 +455,9 @@ class LiveService:
             except StatusConflict as exc:
                 raise ServiceError(409, f"{exc}; its planned times: set off {self.iso(st.departure_toward_s)}, "
                                    f"arrival {self.iso(st.arrival_s)}, end {self.iso(st.end_s)}") from exc
+            if status == "cancelled" and st.arrival_s <= t:
+                raise ServiceError(409, f"job {job_id!r} cannot be cancelled: its technician is at the door since "
+                                   f"{self.iso(st.arrival_s)} (report done when he leaves)")
             try:
                 self._advance(a, t)
                 area.report(job_id, status, t)
@@ -447,6 +474,7 @@ class LiveService:
         return answer
 
     def unavailable(self, tech_id: str, at: dt.datetime | None) -> dict[str, Any]:
+        self._usable()
         judged = self.at_s(at)
         t = judged.at_s
         a = self.tech_area.get(tech_id)
@@ -471,6 +499,7 @@ class LiveService:
     # -- views --------------------------------------------------------------------------------
 
     def plan(self, area_name: str) -> dict[str, Any]:
+        self._usable()
         if area_name not in self.areas:
             raise ServiceError(404, f"no area {area_name!r}; areas: {', '.join(sorted(self.areas))}")
         with self._locked([area_name]):
@@ -499,13 +528,14 @@ class LiveService:
 
     def kpis(self) -> dict[str, Any]:
         """The day so far as planned: the one-hour rate counts planned departures."""
+        self._usable()
         stops: dict[str, Any] = {}
         work = []
         cancelled: set[str] = set()
         for a in sorted(self.areas):
             with self._locked([a]):
                 area = self.areas[a]
-                cancelled |= {v for v in area.gone if area.state(v) == JobState.CANCELLED}
+                cancelled |= {v for v, (state, _) in area.reported.items() if state == JobState.CANCELLED}
                 for r in area.result().routes:
                     k = area.technician(r.technician_id)
                     for s in r.stops:
@@ -526,11 +556,11 @@ class LiveService:
                          "dispatch_wait_s": business_seconds(net[c.centre_id], c.clock_start_s, s.departure_toward_s)
                          if s else np.nan,
                          "visit_mode": c.answer.get("visit_mode", c.mode),
-                         "completion_s": s.end_s if s is not None and c.answer.get("visit_mode", c.mode) == "onsite"
-                         else np.nan,
+                         "completion_s": s.end_s if s is not None and c.id not in cancelled
+                         and c.answer.get("visit_mode", c.mode) == "onsite" else np.nan,
                          "repair_tier": np.nan,
-                         "unassigned_reason": "" if s is not None or c.mode == "walkin"
-                         else Reason.CANCELLED.value if c.id in cancelled
+                         "unassigned_reason": Reason.CANCELLED.value if c.id in cancelled
+                         else "" if s is not None or c.mode == "walkin"
                          else (c.answer.get("reason_code") or "unassigned")})
         cols = ["request_id", "mode", "visit_mode", "level", "province_adcode", "centre_id", "created_s", "clock_start_s",
                 "dispatch_s", "dispatch_wait_s", "completion_s", "repair_tier", "unassigned_reason"]
