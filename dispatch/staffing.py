@@ -56,8 +56,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from pyworkforce.queuing import ErlangC
-from scipy.stats import poisson
 
 from dispatch.dataset import Dataset
 from dispatch.errors import DispatchError
@@ -225,13 +223,19 @@ class StaffingPlan:
 # The formulas
 
 
+def _erlang(calls_per_h: float, service_s: float, target_s: int):  # type: ignore[no-untyped-def]
+    # pyworkforce and scipy.stats take a second to import: only a roster being sized pays it.
+    from pyworkforce.queuing import ErlangC
+
+    return ErlangC(transactions=calls_per_h, aht=service_s / 60, asa=target_s / 60, interval=60)
+
+
 def erlang_c_on_duty(calls_per_h: float, service_s: float, target_s: int, service_level: float) -> tuple[int, float]:
     """The fewest servers with P(wait <= target) >= service_level in an M/M/c queue (Erlang C,
     pyworkforce), and the service level they give. No calls: (0, 1.0)."""
     if calls_per_h <= 0 or service_s <= 0:
         return 0, 1.0
-    erlang = ErlangC(transactions=calls_per_h, aht=service_s / 60, asa=target_s / 60, interval=60)
-    got = erlang.required_positions(service_level=service_level)
+    got = _erlang(calls_per_h, service_s, target_s).required_positions(service_level=service_level)
     return int(got["raw_positions"]), float(got["service_level"])
 
 
@@ -239,7 +243,7 @@ def erlang_c_service_level(calls_per_h: float, service_s: float, target_s: int, 
     """P(wait <= target) with ``servers`` (0 when they cannot keep up)."""
     if calls_per_h <= 0:
         return 1.0
-    erlang = ErlangC(transactions=calls_per_h, aht=service_s / 60, asa=target_s / 60, interval=60)
+    erlang = _erlang(calls_per_h, service_s, target_s)
     return float(erlang.service_level(servers)) if servers > erlang.intensity else 0.0
 
 
@@ -247,6 +251,8 @@ def opening_on_duty(backlog_mean: float, drive_s: float, work_s: float, target_s
     """Technicians who set the opening backlog off within the target on ``service_level`` of days."""
     if backlog_mean <= 0:
         return 0
+    from scipy.stats import poisson  # slow to import (see _erlang)
+
     per_tech = 1 + target_s / max(drive_s + work_s, 1.0)
     backlog = float(poisson.ppf(service_level, backlog_mean))
     return math.ceil(backlog / per_tech)
