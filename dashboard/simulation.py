@@ -16,7 +16,7 @@ from dispatch.dataset import Dataset
 from dispatch.kpis import TRAVELLING, dispatch_wait_s, kpis
 from dispatch.model import DAY_S
 from dispatch.simulate import SimParams, SimResult, simulate
-from dispatch.synthetic import DemandCalendar, GeneratorParams, generate, with_calendar
+from dispatch.synthetic import GeneratorParams, generate, recorded_calendar, with_calendar
 
 SIM_DAYS_MAX = 7
 SIM_DAYS_DEFAULT = 3
@@ -48,8 +48,7 @@ def sim_calls(ds: Dataset, days: int) -> Dataset:
     if src is not None:
         # The calls as the dataset's own generator made them (a dataset made before the demand
         # calendar has no such line: its days were alike), with the dataset's network and roster.
-        calendar = DemandCalendar() if dict(ds.meta).get("demand_calendar", "flat").split()[0] != "flat" \
-            else DemandCalendar.flat()
+        calendar = recorded_calendar(dict(ds.meta).get("demand_calendar"))
         calls = generate(src[0], days=days, seed=src[1], params=with_calendar(GeneratorParams(), calendar)).requests
         return Dataset(ds.network, ds.technicians, calls, ds.epoch_date, ds.meta)
     first = min(days_of(ds))

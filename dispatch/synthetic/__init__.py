@@ -17,6 +17,7 @@ from dispatch.synthetic.calendar import (
     calendar_from_options,
     china_day,
     demand_by_day,
+    recorded_calendar,
     surge_example,
 )
 from dispatch.synthetic.calls import CallParams, generate_calls, points_in_county
@@ -28,7 +29,7 @@ from dispatch.synthetic.roster import RosterParams, generate_roster
 __all__ = [
     "DEFAULT_TIERS", "PROVINCE_ALIASES", "SURGE_EXAMPLES", "CallParams", "ChinaDay", "DayDemand",
     "DemandCalendar", "GeneratorParams", "NetworkParams", "Preset", "RosterParams", "Surge",
-    "TierParams", "calendar_from_options", "china_day", "demand_by_day", "generate",
+    "TierParams", "calendar_from_options", "recorded_calendar", "china_day", "demand_by_day", "generate",
     "generate_calls", "generate_network", "generate_roster", "parse_preset", "points_in_county",
     "restrict_network", "surge_example", "with_calendar", "with_calls_per_day",
 ]

@@ -339,6 +339,12 @@ class DayDemand:
 CALENDAR_KINDS = ("china", "flat")
 
 
+def recorded_calendar(description: str | None) -> DemandCalendar:
+    """The calendar a dataset's manifest line (``describe()``) names: flat for ``flat`` or for a
+    dataset made before the calendar (no line), else the default (named surges are not read back)."""
+    return DemandCalendar.flat() if (description or "flat").startswith("flat") else DemandCalendar()
+
+
 def calendar_from_options(kind: str = "china", surges: tuple[str, ...] | list[str] = ()) -> DemandCalendar:
     """The calendar a command line asks for: ``kind`` 'china' (the default profile and holidays)
     or 'flat', plus example surges as 'NAME' or 'NAME@YYYY-MM-DD' (to move its start)."""
