@@ -167,7 +167,7 @@ class LiveService:
 
     # -- time ---------------------------------------------------------------------------------
 
-    def to_s(self, t: dt.datetime, field_name: str = "at") -> int:
+    def to_s(self, t: dt.datetime) -> int:
         if t.tzinfo is None:
             t = t.replace(tzinfo=CST)
         return int(math.floor((t - self.epoch).total_seconds()))
