@@ -16,7 +16,7 @@ from dispatch.dataset import Dataset
 from dispatch.geodata import county_demand_weights, load_geography
 from dispatch.model import Tier
 from dispatch.scenarios import CompareOptions, Scenario, apply, compare
-from dispatch.travel import DEFAULT_TRAVEL
+from dispatch.travel import DEFAULT_TRAVEL, drive_s
 
 # The coverage budget of the shading, the tiles and the suggestions (dispatch.coverage's default).
 COVERAGE_MIN = 60.0
@@ -75,8 +75,7 @@ def suggest_stations(ds: Dataset, counties: pd.DataFrame, new: int, minutes: flo
     site_lon = np.concatenate([slon, lon])
     site_lat = np.concatenate([slat, lat])
     site_ids = [c.id for c in stations] + [f"county:{a}" for a in seats["adcode"]]
-    dist = DEFAULT_TRAVEL.distance_m(lon[:, None], lat[:, None], site_lon[None, :], site_lat[None, :])
-    cost = DEFAULT_TRAVEL.time_s_from_distance(np.rint(dist).astype(np.int64))
+    cost = drive_s(DEFAULT_TRAVEL, lon[:, None], lat[:, None], site_lon[None, :], site_lat[None, :])
     weights = demand_weights(seats)
     problem = LocationProblem.from_cost_matrix(cost, weights, site_ids, seats["adcode"],
                                                locked_open=range(len(stations)))

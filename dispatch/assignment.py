@@ -48,7 +48,7 @@ from dispatch.network import CentreIndex, Network
 from dispatch.progress import Progress
 from dispatch.reasons import Reason
 from dispatch.rules import DEFAULT_RULES, Rules
-from dispatch.travel import DEFAULT_TRAVEL, HaversineTravel
+from dispatch.travel import DEFAULT_TRAVEL, Travel, drive_s
 
 
 @dataclass(frozen=True)
@@ -153,7 +153,7 @@ def _can_visit(techs: list[Technician], req: Request, level: int) -> bool:
 
 
 def build_options(
-    dataset: Dataset, params: AssignmentParams, travel: HaversineTravel = DEFAULT_TRAVEL
+    dataset: Dataset, params: AssignmentParams, travel: Travel = DEFAULT_TRAVEL
 ) -> tuple[dict[str, list[_Option]], list[Unassigned]]:
     network = dataset.network
     staff = _staff(dataset.technicians)
@@ -241,13 +241,12 @@ def build_options(
 
 
 def _reachable(r: Request, level: int, centres: list[Centre], staff: dict[str, list[Technician]],
-               params: AssignmentParams, travel: HaversineTravel) -> list[tuple[Centre, int]]:
+               params: AssignmentParams, travel: Travel) -> list[tuple[Centre, int]]:
     """Up to ``candidates`` of ``centres`` (nearest first) with a technician able to do the
     call's ``level`` within the maximum drive, and that drive (s)."""
     out = []
-    drive_s = travel.time_s_from_distance(travel.distance_m(
-        np.array([c.lon for c in centres]), np.array([c.lat for c in centres]), r.lon, r.lat))
-    for c, tr in zip(centres, drive_s.tolist()):
+    drive = drive_s(travel, np.array([c.lon for c in centres]), np.array([c.lat for c in centres]), r.lon, r.lat)
+    for c, tr in zip(centres, drive.tolist()):
         if tr <= params.rules.max_visit_travel_s and _can_visit(staff[c.id], r, level):
             out.append((c, tr))
             if len(out) == params.candidates:
@@ -276,7 +275,7 @@ def _repair_options(
 def assign(
     dataset: Dataset,
     params: AssignmentParams = AssignmentParams(),
-    travel: HaversineTravel = DEFAULT_TRAVEL,
+    travel: Travel = DEFAULT_TRAVEL,
     progress: Progress | None = None,
     pool: Executor | None = None,
 ) -> AssignmentResult:

@@ -32,7 +32,7 @@ from dispatch.model import DAY_S, Centre, Mode, RepairLevel, Request, Technician
 from dispatch.network import Network
 from dispatch.reasons import Reason
 from dispatch.rules import DEFAULT_RULES, Rules
-from dispatch.travel import DEFAULT_TRAVEL, HaversineTravel
+from dispatch.travel import DEFAULT_TRAVEL, Travel
 
 
 @dataclass(frozen=True)
@@ -117,7 +117,7 @@ def _courier(network: Network, chain: tuple[Centre, ...], ready_s: int, cutoff_s
 
 
 def baseline_plan(
-    dataset: Dataset, params: BaselineParams = BaselineParams(), travel: HaversineTravel = DEFAULT_TRAVEL,
+    dataset: Dataset, params: BaselineParams = BaselineParams(), travel: Travel = DEFAULT_TRAVEL,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(outcomes, workload) of the naive policy for day ``params.day`` (see the module doc)."""
     net = dataset.network
@@ -172,10 +172,9 @@ def baseline_plan(
     for tech_states in states.values():
         for st in tech_states:
             centre = home[st.tech.id]
-            back_s = st.free_at_s + int(travel.time_s_from_distance(
-                travel.distance_m(st.lon, st.lat, centre.lon, centre.lat), st.tech.speed_class))
+            home_s, home_m = (int(x) for x in travel.legs(st.lon, st.lat, centre.lon, centre.lat, st.tech.speed_class))
+            back_s = st.free_at_s + home_s
             if st.jobs:  # the drive home counts, as in a planned route
-                home_m = int(travel.distance_m(st.lon, st.lat, centre.lon, centre.lat))
                 st.distance_m += home_m
                 st.travel_s += back_s - st.free_at_s
                 st.busy_s += back_s - st.free_at_s
@@ -197,7 +196,7 @@ def baseline_plan(
 
 
 def send_nearest_free(
-    candidates: list[TechState], r: Request, clock_s: int, travel: HaversineTravel,
+    candidates: list[TechState], r: Request, clock_s: int, travel: Travel,
 ) -> tuple[TechState, int, int, int] | None:
     """The nearest free capable technician (or the first to free up) and his trip."""
     level = r.level if r.mode == Mode.ONSITE else 1
@@ -207,7 +206,12 @@ def send_nearest_free(
         return None
     lon = np.array([s.lon for s in able])
     lat = np.array([s.lat for s in able])
-    dist = travel.distance_m(lon, lat, r.lon, r.lat)
+    trip_of = np.zeros(len(able), np.int64)
+    dist = np.zeros(len(able), np.int64)
+    classes = np.array([s.tech.speed_class for s in able])
+    for cls in set(classes.tolist()):
+        m = classes == cls
+        trip_of[m], dist[m] = travel.legs(lon[m], lat[m], r.lon, r.lat, cls)
     ready = np.array([max(s.free_at_s, clock_s) for s in able])
     free = ready <= clock_s
     # Nearest among the free; if none is free, the earliest to free up (nearest on ties).
@@ -218,7 +222,7 @@ def send_nearest_free(
         takes_break = st.break_from_s is not None and not st.break_taken and depart >= st.break_from_s
         if takes_break:
             depart = max(depart, st.break_from_s) + st.tech.break_s
-        trip_s = int(travel.time_s_from_distance(dist[k], st.tech.speed_class))
+        trip_s = int(trip_of[k])
         arrive = depart + trip_s
         start = max(arrive, r.window.start_s)
         end = start + r.service_s

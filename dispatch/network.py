@@ -10,7 +10,7 @@ import numpy as np
 
 from dispatch.errors import ModelError
 from dispatch.model import Centre, Tier
-from dispatch.travel import EARTH_RADIUS_M
+from dispatch.travel import EARTH_RADIUS_M, Travel, drive_s
 
 
 def unit_vectors(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
@@ -44,6 +44,20 @@ class _Nearest:
         chord, idx = self._index.query(unit_vectors(np.asarray(lon), np.asarray(lat)), k=k)
         dist_m = 2 * EARTH_RADIUS_M * np.arcsin(np.clip(chord / 2, 0, 1))
         return idx, dist_m
+
+    def fastest(self, lon: np.ndarray, lat: np.ndarray, travel: Travel, speed_class: str = "car",
+                k: int = 4) -> tuple[np.ndarray, np.ndarray]:
+        """The quickest centre to reach from each point, among its ``k`` nearest by great circle
+        (a road model can make the second-nearest the quicker one): (travel_s, centre positions)."""
+        lon, lat = np.atleast_1d(np.asarray(lon, float)), np.atleast_1d(np.asarray(lat, float))
+        idx, _ = self.nearest(lon, lat, k=k)
+        idx = np.asarray(idx).reshape(len(lon), -1)
+        clon = np.array([c.lon for c in self.centres])[idx]
+        clat = np.array([c.lat for c in self.centres])[idx]
+        t = drive_s(travel, clon, clat, lon[:, None], lat[:, None], speed_class)
+        best = np.argmin(t, axis=1)
+        rows = np.arange(len(lon))
+        return t[rows, best], idx[rows, best]
 
 
 @dataclass(frozen=True)

@@ -88,7 +88,7 @@ from dispatch.progress import Progress
 from dispatch.reasons import Reason
 from dispatch.rules import DEFAULT_RULES, Rules
 from dispatch.synthetic import generate
-from dispatch.travel import DEFAULT_TRAVEL, HaversineTravel
+from dispatch.travel import DEFAULT_TRAVEL, Travel, drive_s
 
 H = 3600
 MON_TO_FRI = (0, 1, 2, 3, 4)
@@ -328,7 +328,7 @@ def _lab_staff(p: OldWorldParams, lab: Centre, work_s: np.ndarray, days: range, 
 
 
 def simulate_old_world(dataset: Dataset, params: OldWorldParams = OldWorldParams(),
-                       travel: HaversineTravel = DEFAULT_TRAVEL, seats: pd.DataFrame | None = None,
+                       travel: Travel = DEFAULT_TRAVEL, seats: pd.DataFrame | None = None,
                        progress: Progress | None = None) -> OldWorldResult:
     """Every call of ``dataset`` carried to its dealer, mailed to the lab, repaired and mailed back
     (module docstring). ``seats``: the dealers' county seats (``county_seats()`` unless given)."""
@@ -352,8 +352,8 @@ def simulate_old_world(dataset: Dataset, params: OldWorldParams = OldWorldParams
     lab_of_seat: dict[int, Centre] = dict(zip(used.tolist(), _labs_of(seats.iloc[used], dataset)))
     used_seats = seats.iloc[used]
     labs_used = [lab_of_seat[int(i)] for i in used]
-    dist_m = travel.distance_m(used_seats["seat_lon"].to_numpy(float), used_seats["seat_lat"].to_numpy(float),
-                               np.array([c.lon for c in labs_used]), np.array([c.lat for c in labs_used]))
+    _, dist_m = travel.legs(used_seats["seat_lon"].to_numpy(float), used_seats["seat_lat"].to_numpy(float),
+                            np.array([c.lon for c in labs_used]), np.array([c.lat for c in labs_used]))
     same = used_seats["province_adcode"].to_numpy(str) == np.array([c.province_adcode for c in labs_used], str)
     transit_of_seat = np.zeros(len(seats), np.int64)
     transit_of_seat[used] = _transit_days(np.atleast_1d(dist_m), same, p)
@@ -361,9 +361,8 @@ def simulate_old_world(dataset: Dataset, params: OldWorldParams = OldWorldParams
     seat_lon, seat_lat = seats["seat_lon"].to_numpy(float), seats["seat_lat"].to_numpy(float)
 
     # 1. The customer carries the phone to the dealer, in its hours.
-    trip_m = travel.distance_m(np.array([r.lon for r in reqs]), np.array([r.lat for r in reqs]),
-                               seat_lon[seat_row], seat_lat[seat_row])
-    trip_s = travel.time_s_from_distance(np.atleast_1d(trip_m), p.customer_speed_class).astype(np.int64)
+    trip_s = np.atleast_1d(drive_s(travel, np.array([r.lon for r in reqs]), np.array([r.lat for r in reqs]),
+                                   seat_lon[seat_row], seat_lat[seat_row], p.customer_speed_class)).astype(np.int64)
     dealer_mask = _mask(p.dealer_weekdays)
     at_dealer = _next_open(created + trip_s, p.dealer_hours_s, dealer_mask, ew)
     # 2-3. The next mail day's collection, then the post.

@@ -63,7 +63,7 @@ from dispatch.reasons import Reason
 from dispatch.routing import RoutingParams, Stop
 from dispatch.rules import DEFAULT_RULES, Rules
 from dispatch.staffing import on_duty
-from dispatch.travel import DEFAULT_TRAVEL, HaversineTravel
+from dispatch.travel import DEFAULT_TRAVEL, Travel, drive_s
 
 POLICIES = ("optimiser", "baseline")
 # A simulation's frames, as a plan's (dispatch.kpis reads them).
@@ -124,7 +124,7 @@ class SimResult:
 
 
 class _World:
-    def __init__(self, dataset: Dataset, params: SimParams, travel: HaversineTravel) -> None:
+    def __init__(self, dataset: Dataset, params: SimParams, travel: Travel) -> None:
         self.ds, self.p, self.travel = dataset, params, travel
         self.net: Network = dataset.network
         self.benches = BenchQueues(self.net)
@@ -397,8 +397,7 @@ class _Baseline:
         start = max(arrive, call.window_start_s)
         if self.w.fw.active:  # he is busy for as long as the work really takes
             rules, home = self.w.p.rules, self.w.net[st.tech.home_centre_id]
-            home_s = int(self.w.travel.time_s_from_distance(
-                self.w.travel.distance_m(r.lon, r.lat, home.lon, home.lat), st.tech.speed_class))
+            home_s = int(drive_s(self.w.travel, r.lon, r.lat, home.lon, home.lat, st.tech.speed_class))
             door = self.w.at_door(r.id, on_site_repair=r.mode == Mode.ONSITE, planned_s=end - start,
                                   level_on_site=min(st.tech.max_level, rules.onsite_max_level), start_s=start,
                                   latest_end_s=st.shift_end_s + rules.max_overtime_s - home_s)
@@ -417,9 +416,8 @@ class _Baseline:
                 if not st.jobs:
                     continue
                 c = self.w.net[st.tech.home_centre_id]
-                back = st.free_at_s + int(self.w.travel.time_s_from_distance(
-                    self.w.travel.distance_m(st.lon, st.lat, c.lon, c.lat), st.tech.speed_class))
-                home_m = int(self.w.travel.distance_m(st.lon, st.lat, c.lon, c.lat))
+                home_s, home_m = (int(x) for x in self.w.travel.legs(st.lon, st.lat, c.lon, c.lat, st.tech.speed_class))
+                back = st.free_at_s + home_s
                 # Back at his centre after the last job: the devices he picked up arrive then.
                 out.append((st.tech, self.trips[st.tech.id], back,
                             st.travel_s + back - st.free_at_s, st.distance_m + home_m))
@@ -431,7 +429,7 @@ class _Baseline:
 
 
 def simulate(
-    dataset: Dataset, params: SimParams = SimParams(), travel: HaversineTravel = DEFAULT_TRAVEL,
+    dataset: Dataset, params: SimParams = SimParams(), travel: Travel = DEFAULT_TRAVEL,
     progress: Progress | None = None,
 ) -> SimResult:
     """Simulate every day that holds calls, then drain devices for ``drain_days``."""

@@ -63,7 +63,7 @@ from dispatch.hours import dispatch_clock_start
 from dispatch.model import DAY_S, FIELD_ROLE, LEVELS, TRAVELLING_MODES, WEEKDAYS, Mode, Technician
 from dispatch.network import Network, area_of_centre
 from dispatch.rules import DEFAULT_RULES, Rules
-from dispatch.travel import DEFAULT_TRAVEL, HaversineTravel
+from dispatch.travel import DEFAULT_TRAVEL, Travel, drive_s
 
 FLAT_WEEK = (1.0,) * WEEKDAYS
 BENCH, COUNTER, DUAL = "bench", "counter", "bench+counter"
@@ -373,16 +373,18 @@ def workload_from_points(
     network: Network, lon: np.ndarray, lat: np.ndarray, travelling: np.ndarray, walkins: np.ndarray,
     bench_by_level: Mapping[int, np.ndarray], work_s: float, backlog_share: float, busy_hour_share: float,
     weekday_factors: Sequence[float] = FLAT_WEEK, rules: Rules = DEFAULT_RULES,
-    travel: HaversineTravel = DEFAULT_TRAVEL, source: str = "",
+    travel: Travel = DEFAULT_TRAVEL, source: str = "",
 ) -> Workload:
     """The workload of calls at points (``travelling``, ``walkins``, ``bench_by_level[level]``:
     expected calls a day at each point), each answered by its nearest centre."""
     area = area_of_centre(network)
     lon, lat = np.asarray(lon, float), np.asarray(lat, float)
-    idx, dist = network.nearest(lon, lat)
+    idx, _ = network.nearest(lon, lat)
     idx = np.atleast_1d(idx)
-    drive_s = np.asarray(travel.time_s_from_distance(np.rint(np.atleast_1d(dist) * travel.detour).astype(np.int64)),
-                         dtype=float)
+    centre_lon = np.array([c.lon for c in network.centres])
+    centre_lat = np.array([c.lat for c in network.centres])
+    drive = (np.asarray(drive_s(travel, centre_lon[idx], centre_lat[idx], lon, lat), dtype=float) if len(idx)
+             else np.array([]))
     n = len(network.centres)
     trav_c = np.bincount(idx, weights=travelling, minlength=n)
     walk_c = np.bincount(idx, weights=walkins, minlength=n)
@@ -402,13 +404,13 @@ def workload_from_points(
         m = pool_of == key
         w = travelling[m] if len(m) else np.array([])
         total = float(w.sum()) if len(w) else 0.0
-        drive = float((drive_s[m] * w).sum() / total) if total else 0.0
-        pools.append(PoolLoad(key, total, drive, work_s))
+        mean_drive_s = float((drive[m] * w).sum() / total) if total else 0.0
+        pools.append(PoolLoad(key, total, mean_drive_s, work_s))
     return Workload(centres, tuple(pools), backlog_share, busy_hour_share, tuple(weekday_factors), source)
 
 
 def workload_from_dataset(dataset: Dataset, rules: Rules = DEFAULT_RULES,
-                          travel: HaversineTravel = DEFAULT_TRAVEL) -> Workload:
+                          travel: Travel = DEFAULT_TRAVEL) -> Workload:
     """The workload a dataset's own calls make, per day over the days they span (the weekday
     profile from them when they cover every weekday, else flat)."""
     net = dataset.network

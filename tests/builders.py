@@ -91,12 +91,12 @@ def differing_files(a: Path, b: Path, names: Iterable[str] = DATASET_FILES) -> l
 
 def drive_s(a_lon: float, a_lat: float, b_lon: float, b_lat: float, speed: str = "car") -> int:
     """The offline travel model's drive between two points, whole seconds."""
-    return int(DEFAULT_TRAVEL.time_s_from_distance(DEFAULT_TRAVEL.distance_m(a_lon, a_lat, b_lon, b_lat), speed))
+    return int(DEFAULT_TRAVEL.legs(a_lon, a_lat, b_lon, b_lat, speed)[0])
 
 
 def drive_m(a_lon: float, a_lat: float, b_lon: float, b_lat: float) -> int:
     """The offline travel model's road distance between two points, whole metres."""
-    return int(DEFAULT_TRAVEL.distance_m(a_lon, a_lat, b_lon, b_lat))
+    return int(DEFAULT_TRAVEL.legs(a_lon, a_lat, b_lon, b_lat)[1])
 
 
 # ---- routing ----------------------------------------------------------------------------------

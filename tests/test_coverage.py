@@ -120,7 +120,7 @@ def test_coverage_table_matches_brute_force_count():
     table = coverage_table(net, demand, minutes=60)
     from dispatch.travel import DEFAULT_TRAVEL
 
-    t = lambda a, b: DEFAULT_TRAVEL.time_s_from_distance(DEFAULT_TRAVEL.distance_m(a, 30.0, b, 30.0))
+    t = lambda a, b: DEFAULT_TRAVEL.legs(a, 30.0, b, 30.0)[0]
     within = lambda lon, sites: min(t(lon, s) for s in sites) <= 3600
     expected_l1 = sum(w for lon, w in zip(demand.lon, demand.weight) if within(lon, [120.0, 121.0])) / 10
     expected_l3 = sum(w for lon, w in zip(demand.lon, demand.weight) if within(lon, [120.0])) / 10
@@ -155,7 +155,7 @@ def test_escalation_turnaround_is_hand_computed():
                    centre("C", Tier.CITY, "P", 121.0, 30.0, {1, 2}, 8, courier_h=14),
                    centre("S", Tier.COUNTY, "C", 122.0, 30.0, {1}, 8, courier_h=5)))
     demand = pd.DataFrame({"lon": [122.0, 121.0, 120.0], "lat": [30.0] * 3, "weight": [1.0] * 3})
-    t0 = DEFAULT_TRAVEL.time_s_from_distance(np.array([0]))[0] / 3600  # access overhead only
+    t0 = DEFAULT_TRAVEL.legs(122.0, 30.0, 122.0, 30.0)[0] / 3600  # at the station itself: no drive
     got = escalation_turnaround_h(net, demand, 3, bench_h=3.0, return_h=4.0)
     assert got == pytest.approx([2 * 19 + 3 + 4 + t0, 2 * 14 + 3 + 4 + t0, 3 + 4 + t0])
     got2 = escalation_turnaround_h(net, demand, 2, bench_h=1.5, return_h=4.0)

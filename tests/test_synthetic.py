@@ -231,8 +231,7 @@ def test_stations_leave_no_county_seat_beyond_the_coverage_drive(geo):
 
     def farthest_h(net):  # per county seat, the drive (h) to its nearest centre
         c_lon = np.array([c.lon for c in net]); c_lat = np.array([c.lat for c in net])
-        drive = [DEFAULT_TRAVEL.time_s_from_distance(DEFAULT_TRAVEL.distance_m(
-            lon[i:i + 400, None], lat[i:i + 400, None], c_lon[None], c_lat[None])).min(axis=1)
+        drive = [DEFAULT_TRAVEL.legs(lon[i:i + 400, None], lat[i:i + 400, None], c_lon[None], c_lat[None])[0].min(axis=1)
             for i in range(0, len(lon), 400)]
         return np.concatenate(drive) / 3600
 

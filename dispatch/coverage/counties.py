@@ -9,7 +9,7 @@ from dispatch.coverage.location import LocationProblem, seat_cost_s
 from dispatch.errors import DispatchError
 from dispatch.model import Tier
 from dispatch.network import Network, unit_vectors
-from dispatch.travel import DEFAULT_TRAVEL, EARTH_RADIUS_M, HaversineTravel
+from dispatch.travel import DEFAULT_TRAVEL, EARTH_RADIUS_M, Travel
 
 
 def existing_sites(network: Network, demand: pd.DataFrame, level: int = 1) -> dict[str, str]:
@@ -49,7 +49,7 @@ def existing_sites(network: Network, demand: pd.DataFrame, level: int = 1) -> di
 def county_location_problem(
     demand: pd.DataFrame, network: Network | None = None, level: int = 1, lock_existing: bool = False,
     lock_open: tuple[str, ...] = (), lock_closed: tuple[str, ...] = (),
-    capacities: np.ndarray | None = None, travel: HaversineTravel = DEFAULT_TRAVEL,
+    capacities: np.ndarray | None = None, travel: Travel = DEFAULT_TRAVEL,
 ) -> LocationProblem:
     """County seats as demand points and candidate sites. ``lock_open``/``lock_closed`` take
     county adcodes or ids of existing centres (resolved to their county)."""

@@ -16,18 +16,17 @@ import numpy as np
 from scipy import sparse
 
 from dispatch.errors import DispatchError
-from dispatch.travel import DEFAULT_TRAVEL, HaversineTravel
+from dispatch.travel import DEFAULT_TRAVEL, Travel, drive_s
 
 
 def seat_cost_s(d_lon: np.ndarray, d_lat: np.ndarray, s_lon: np.ndarray, s_lat: np.ndarray,
-                travel: HaversineTravel = DEFAULT_TRAVEL) -> np.ndarray:
+                travel: Travel = DEFAULT_TRAVEL) -> np.ndarray:
     """Demand x site travel seconds as int32 (a national 23k x 2.9k matrix is 260 MB in int32);
     built in row chunks so the float temporaries stay small."""
     cost = np.empty((len(d_lon), len(s_lon)), dtype=np.int32)
     for a in range(0, len(d_lon), 2000):
         b = min(len(d_lon), a + 2000)
-        dist = travel.distance_m(d_lon[a:b, None], d_lat[a:b, None], s_lon[None, :], s_lat[None, :])
-        cost[a:b] = travel.time_s_from_distance(dist)
+        cost[a:b] = drive_s(travel, d_lon[a:b, None], d_lat[a:b, None], s_lon[None, :], s_lat[None, :])
     return cost
 
 
@@ -86,7 +85,7 @@ class LocationProblem:
     @classmethod
     def from_geodataframe(
         cls, demand, sites, weight_column: str = "weight", site_id_column: str = "id",
-        demand_id_column: str | None = None, travel: HaversineTravel = DEFAULT_TRAVEL, **kw,
+        demand_id_column: str | None = None, travel: Travel = DEFAULT_TRAVEL, **kw,
     ) -> LocationProblem:
         """Points in EPSG:4326 (checked); travel seconds by the travel model."""
         for name, gdf in (("demand", demand), ("sites", sites)):
@@ -97,9 +96,8 @@ class LocationProblem:
                 )
         dpt = demand.geometry.representative_point()
         spt = sites.geometry.representative_point()
-        dist = travel.distance_m(dpt.x.to_numpy()[:, None], dpt.y.to_numpy()[:, None],
-                                 spt.x.to_numpy()[None, :], spt.y.to_numpy()[None, :])
-        cost = travel.time_s_from_distance(dist)
+        cost = drive_s(travel, dpt.x.to_numpy()[:, None], dpt.y.to_numpy()[:, None],
+                       spt.x.to_numpy()[None, :], spt.y.to_numpy()[None, :])
         demand_ids = demand[demand_id_column] if demand_id_column else demand.index.astype(str)
         return cls.from_cost_matrix(cost, demand[weight_column].to_numpy(float),
                                     sites[site_id_column].astype(str), demand_ids, **kw)

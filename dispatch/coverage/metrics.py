@@ -10,34 +10,28 @@ import pandas as pd
 
 from dispatch.geodata import county_demand_weights, load_geography
 from dispatch.model import LEVELS, Tier
-from dispatch.network import Network, unit_vectors
-from dispatch.travel import DEFAULT_TRAVEL, EARTH_RADIUS_M, HaversineTravel
+from dispatch.network import CentreIndex, Network
+from dispatch.travel import DEFAULT_TRAVEL, Travel
 
 
 def nearest_travel_s(
     network: Network, lon: np.ndarray, lat: np.ndarray, centre_mask: np.ndarray,
-    travel: HaversineTravel = DEFAULT_TRAVEL, speed_class: str = "car",
+    travel: Travel = DEFAULT_TRAVEL, speed_class: str = "car",
 ) -> tuple[np.ndarray, np.ndarray]:
     """Travel time (s) from each point to the nearest centre where ``centre_mask`` is true,
     and that centre's position in ``network.centres``; inf / -1 when there is none."""
-    from scipy.spatial import cKDTree
-
     idx_all = np.flatnonzero(centre_mask)
     n = len(lon)
     if len(idx_all) == 0:
         return np.full(n, np.inf), np.full(n, -1)
-    clon = np.array([network.centres[i].lon for i in idx_all])
-    clat = np.array([network.centres[i].lat for i in idx_all])
-    tree = cKDTree(unit_vectors(clon, clat))
-    chord, j = tree.query(unit_vectors(np.asarray(lon, float), np.asarray(lat, float)), k=1)
-    dist_m = 2 * EARTH_RADIUS_M * np.arcsin(np.clip(chord / 2, 0, 1)) * travel.detour
-    t = travel.time_s_from_distance(np.rint(dist_m).astype(np.int64), speed_class).astype(float)
-    return t, idx_all[j]
+    index = CentreIndex(tuple(network.centres[i] for i in idx_all))
+    t, j = index.fastest(lon, lat, travel, speed_class)
+    return t.astype(float), idx_all[j]
 
 
 def coverage_table(
     network: Network, demand: pd.DataFrame, minutes: float = 60.0,
-    travel: HaversineTravel = DEFAULT_TRAVEL,
+    travel: Travel = DEFAULT_TRAVEL,
 ) -> pd.DataFrame:
     """Share of demand within ``minutes`` of a centre able to repair each level, and of a centre
     of each tier; per province and nationally. ``demand``: lon, lat, weight, province_adcode."""
@@ -65,7 +59,7 @@ def coverage_table(
 
 
 def travel_time_distribution(
-    network: Network, demand: pd.DataFrame, level: int, travel: HaversineTravel = DEFAULT_TRAVEL,
+    network: Network, demand: pd.DataFrame, level: int, travel: Travel = DEFAULT_TRAVEL,
     bins_min: tuple[float, ...] = (15, 30, 45, 60, 90, 120, 180, 240, np.inf),
 ) -> pd.DataFrame:
     """Demand-weighted histogram of travel time to the nearest centre able to repair ``level``."""
@@ -81,7 +75,7 @@ def travel_time_distribution(
 
 def escalation_turnaround_h(
     network: Network, demand: pd.DataFrame, level: int, bench_h: float, return_h: float = 4.0,
-    travel: HaversineTravel = DEFAULT_TRAVEL,
+    travel: Travel = DEFAULT_TRAVEL,
 ) -> np.ndarray:
     """Courier-adjusted turnaround (hours) per demand point for a device brought to the nearest
     centre and escalated up its chain to the first centre able to repair ``level``: courier both
@@ -151,7 +145,7 @@ class CoverageReport:
 
 
 def coverage_report(network: Network, demand: pd.DataFrame, minutes: float = 60.0,
-                    travel: HaversineTravel = DEFAULT_TRAVEL,
+                    travel: Travel = DEFAULT_TRAVEL,
                     bench_h: dict[int, float] | None = None) -> CoverageReport:
     bench = {**DEFAULT_BENCH_H, **(bench_h or {})}
     timings: dict[str, float] = {}

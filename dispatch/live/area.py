@@ -58,7 +58,7 @@ from dispatch.routing import (
     solve,
 )
 from dispatch.routing.timeline import Timeline, timeline
-from dispatch.travel import DEFAULT_TRAVEL, HaversineTravel
+from dispatch.travel import DEFAULT_TRAVEL, Travel
 
 
 @dataclass
@@ -66,7 +66,7 @@ class LiveArea:
     problem: RoutingProblem
     routes: dict[str, list[str]]  # technician id -> ordered visit ids
     clock_s: int = 0
-    travel: HaversineTravel = DEFAULT_TRAVEL
+    travel: Travel = DEFAULT_TRAVEL
     lon: np.ndarray = field(default_factory=lambda: np.zeros(0))
     lat: np.ndarray = field(default_factory=lambda: np.zeros(0))
     release_s: dict[str, int] = field(default_factory=dict)
@@ -94,7 +94,7 @@ class LiveArea:
     @classmethod
     def from_result(
         cls, problem: RoutingProblem, result: RoutingResult, lon: np.ndarray, lat: np.ndarray,
-        release_s: dict[str, int] | None = None, clock_s: int = 0, travel: HaversineTravel = DEFAULT_TRAVEL,
+        release_s: dict[str, int] | None = None, clock_s: int = 0, travel: Travel = DEFAULT_TRAVEL,
     ) -> "LiveArea":
         """A live area from a solved plan; ``lon``/``lat`` are the problem's node coordinates."""
         routes = {r.technician_id: [s.visit_id for s in r.stops] for r in result.routes}
@@ -224,13 +224,9 @@ class LiveArea:
         lon = self._lon_buf[: n + 1]
         lat = self._lat_buf[: n + 1]
         lon[n], lat[n] = call.lon, call.lat
-        d_row = self.travel.distance_m(lon[n], lat[n], lon, lat)
-        self._dist_buf[n, : n + 1] = d_row
-        self._dist_buf[: n + 1, n] = d_row
-        for c, cls in enumerate(self.travel.speed_classes):
-            t_row = self.travel.time_s_from_distance(d_row, cls)
-            self._time_buf[c, n, : n + 1] = t_row
-            self._time_buf[c, : n + 1, n] = t_row
+        for c, cls in enumerate(self.travel.speed_classes):  # both ways: roads need not be symmetric
+            self._time_buf[c, n, : n + 1], self._dist_buf[n, : n + 1] = self.travel.legs(lon[n], lat[n], lon, lat, cls)
+            self._time_buf[c, : n + 1, n], self._dist_buf[: n + 1, n] = self.travel.legs(lon, lat, lon[n], lat[n], cls)
         v = RoutingVisit(call.id, n, call.service_s, call.window_start_s, call.window_end_s,
                          call.required_level, call.required_skill, call.priority, call.dispatch_deadline_s,
                          pinned_technician=call.pinned_technician, pinned_start_s=call.pinned_start_s)

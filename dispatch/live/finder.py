@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dispatch.network import CentreIndex
-from dispatch.travel import DEFAULT_TRAVEL, HaversineTravel
+from dispatch.travel import DEFAULT_TRAVEL, Travel, drive_s
 
 
 @dataclass(frozen=True)
@@ -18,7 +18,7 @@ class AreaFinder:
 
     staffed: CentreIndex | None  # centres with at least one technician
     area_of_centre: Mapping[str, str]
-    travel: HaversineTravel = DEFAULT_TRAVEL
+    travel: Travel = DEFAULT_TRAVEL
     max_visit_travel_s: int = 3 * 3600
     limit: int = 3
 
@@ -26,11 +26,12 @@ class AreaFinder:
         if self.staffed is None:
             return []
         k = min(4 * self.limit, len(self.staffed))
-        idx, dist = self.staffed.nearest(np.array([lon]), np.array([lat]), k=k)
+        idx, _ = self.staffed.nearest(np.array([lon]), np.array([lat]), k=k)
         out: list[str] = []
-        for j, d in zip(np.atleast_1d(idx).ravel(), np.atleast_1d(dist).ravel()):
-            c = self.staffed.centres[int(j)]
-            if self.travel.time_s_from_distance(int(d * self.travel.detour)) > self.max_visit_travel_s:
+        near = [self.staffed.centres[int(j)] for j in np.atleast_1d(idx).ravel()]
+        drive = drive_s(self.travel, np.array([c.lon for c in near]), np.array([c.lat for c in near]), lon, lat)
+        for c, t in zip(near, drive.tolist()):
+            if t > self.max_visit_travel_s:
                 break
             a = self.area_of_centre[c.id]
             if a not in out:

@@ -20,7 +20,7 @@ from dispatch.network import CentreIndex, Network, area_of_centre
 from dispatch.routing import ALL_SKILLS, BreakRule, RoutingProblem, RoutingTechnician
 from dispatch.rules import Rules
 from dispatch.staffing import on_duty
-from dispatch.travel import HaversineTravel
+from dispatch.travel import Travel
 
 
 def routing_technicians(
@@ -48,7 +48,7 @@ class LiveNetwork:
     """A network and roster under one rule book, ready to go live day by day."""
 
     def __init__(self, network: Network, technicians: Sequence[Technician], rules: Rules,
-                 travel: HaversineTravel, epoch_date: str | None = None) -> None:
+                 travel: Travel, epoch_date: str | None = None) -> None:
         """``epoch_date`` (the dataset's, ISO) places each day in the week, for the rest days;
         without it nobody rests. Only field staff go out: bench and counter staff stay at their
         centres (``dispatch.staffing``)."""

@@ -12,7 +12,7 @@ from dispatch.assignment import AssignmentResult
 from dispatch.dataset import Dataset
 from dispatch.network import CentreIndex, area_of_centre
 from dispatch.staffing import on_duty
-from dispatch.travel import DEFAULT_TRAVEL, HaversineTravel
+from dispatch.travel import DEFAULT_TRAVEL, Travel
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ def make_areas(dataset: Dataset, assignment: AssignmentResult, day: int,
     ]
 
 
-def reach_s(dataset: Dataset, request_ids: Sequence[str], travel: HaversineTravel = DEFAULT_TRAVEL) -> np.ndarray:
+def reach_s(dataset: Dataset, request_ids: Sequence[str], travel: Travel = DEFAULT_TRAVEL) -> np.ndarray:
     """Per request, the drive (s) from the nearest centre with a technician: how far the
     network's reach is from the customer, whoever is free (splits the dispatch KPI into calls
     the network covers within the hour and those beyond it)."""
@@ -64,8 +64,6 @@ def reach_s(dataset: Dataset, request_ids: Sequence[str], travel: HaversineTrave
         return np.full(len(request_ids), np.nan)
     lon = np.array([req[i].lon for i in request_ids])
     lat = np.array([req[i].lat for i in request_ids])
-    _, dist_m = staffed.nearest(lon, lat)
-    road_m = (np.atleast_1d(dist_m) * travel.detour).astype(np.int64)
-    return np.asarray(travel.time_s_from_distance(road_m), dtype=float)
+    return staffed.fastest(lon, lat, travel)[0].astype(float)
 
 

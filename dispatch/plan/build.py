@@ -19,12 +19,12 @@ from dispatch.routing import (
     RoutingVisit,
 )
 from dispatch.rules import DEFAULT_RULES, Rules
-from dispatch.travel import DEFAULT_TRAVEL, HaversineTravel
+from dispatch.travel import DEFAULT_TRAVEL, Travel
 
 
 def routing_problem(
     area: Area, dataset: Dataset, assignment: dict[str, Assignment], day: int,
-    rules: Rules = DEFAULT_RULES, travel: HaversineTravel = DEFAULT_TRAVEL,
+    rules: Rules = DEFAULT_RULES, travel: Travel = DEFAULT_TRAVEL,
     tech_of: dict[str, Technician] | None = None, req_of: dict[str, Request] | None = None,
 ) -> RoutingProblem:
     """One area's routing problem. ``tech_of``/``req_of`` (by id) save rebuilding them per area.

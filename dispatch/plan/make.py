@@ -31,14 +31,14 @@ from dispatch.plan.pins import assign_pinned, pinned_to_technician
 from dispatch.progress import Progress, noting
 from dispatch.staffing import on_duty
 from dispatch.tables import dataset_fingerprint
-from dispatch.travel import DEFAULT_TRAVEL, HaversineTravel
+from dispatch.travel import DEFAULT_TRAVEL, Travel
 
 
 def make_plan(
     dataset: Dataset,
     params: PlanParams = PlanParams(),
     pool: Executor | None = None,
-    travel: HaversineTravel = DEFAULT_TRAVEL,
+    travel: Travel = DEFAULT_TRAVEL,
     progress: Progress | None = None,
     pins: Sequence[Pin] = (),
 ) -> Plan:

@@ -11,7 +11,7 @@ from dispatch.errors import InputError
 from dispatch.model import Mode
 from dispatch.plan.benches import first_bench
 from dispatch.plan.params import Pin
-from dispatch.travel import HaversineTravel
+from dispatch.travel import Travel, drive_s
 
 
 def pinned_to_technician(pins: Sequence[Pin], day_ds: Dataset) -> dict[str, str]:
@@ -33,7 +33,7 @@ def pinned_to_technician(pins: Sequence[Pin], day_ds: Dataset) -> dict[str, str]
 
 
 def assign_pinned(result: AssignmentResult, pinned_to: dict[str, str], day_ds: Dataset,
-                   params: AssignmentParams, travel: HaversineTravel) -> AssignmentResult:
+                   params: AssignmentParams, travel: Travel) -> AssignmentResult:
     """A dispatcher's pin overrides the assignment's limits: a pinned call the assignment left
     unassigned (beyond the usual drive, or benches full) is visited from the technician's centre,
     and a picked-up device is repaired at the lowest centre of that centre's chain able to."""
@@ -54,9 +54,9 @@ def assign_pinned(result: AssignmentResult, pinned_to: dict[str, str], day_ds: D
             if first is None:
                 continue  # nobody on that chain can repair it: it stays unassigned with its reason
             hops = first
-        drive_s = int(travel.time_s_from_distance(travel.distance_m(centre.lon, centre.lat, r.lon, r.lat)))
+        drive = int(drive_s(travel, centre.lon, centre.lat, r.lon, r.lat))
         extra.append(Assignment(r.id, r.mode, centre.id, chain[hops].id if r.mode == Mode.PICKUP else None,
-                                None, hops, 0, drive_s, "pinned by the dispatcher to a technician of this centre"))
+                                None, hops, 0, drive, "pinned by the dispatcher to a technician of this centre"))
     taken = {a.request_id for a in extra}
     return replace(result, assigned=result.assigned + tuple(extra),
                    unassigned=tuple(u for u in result.unassigned if u.request_id not in taken))

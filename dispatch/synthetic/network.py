@@ -20,7 +20,7 @@ from dispatch.model import (
 )
 from dispatch.network import Network, unit_vectors
 from dispatch.synthetic.presets import Preset, restrict_network
-from dispatch.travel import DEFAULT_TRAVEL, EARTH_RADIUS_M, HaversineTravel
+from dispatch.travel import DEFAULT_TRAVEL, EARTH_RADIUS_M, Travel, drive_s
 
 
 def seconds_of_hours(hours: float) -> int:
@@ -178,7 +178,7 @@ def _station_counties(candidates: pd.DataFrame, counties: pd.DataFrame, n: int,
 class _SeatReach:
     """Which county seats lie within a drive (car, the travel model) of given points."""
 
-    def __init__(self, counties: pd.DataFrame, max_drive_s: int, travel: HaversineTravel = DEFAULT_TRAVEL) -> None:
+    def __init__(self, counties: pd.DataFrame, max_drive_s: int, travel: Travel = DEFAULT_TRAVEL) -> None:
         from scipy.spatial import cKDTree
 
         self.unit = unit_vectors
@@ -187,16 +187,14 @@ class _SeatReach:
         self.max_drive_s, self.travel = max_drive_s, travel
         # The road metres the drive allows, as a chord on the unit sphere: a superset of the
         # seats in reach, trimmed by the exact drive times.
-        speed_ms = travel.speeds_kmh["car"] / 3.6
-        arc = max(0.0, (max_drive_s - travel.access_overhead_s) * speed_ms / travel.detour) / EARTH_RADIUS_M
+        arc = travel.reach_m(max_drive_s, "car") / EARTH_RADIUS_M
         self.chord = 2 * np.sin(min(arc, np.pi) / 2) + 1e-9
 
     def within(self, lon: np.ndarray, lat: np.ndarray) -> list[np.ndarray]:
         out = []
         for i, near in enumerate(self.tree.query_ball_point(self.unit(lon, lat), self.chord)):
             near = np.asarray(near, dtype=int)
-            drive = self.travel.time_s_from_distance(
-                self.travel.distance_m(lon[i], lat[i], self.lon[near], self.lat[near]))
+            drive = drive_s(self.travel, lon[i], lat[i], self.lon[near], self.lat[near])
             out.append(near[drive <= self.max_drive_s])
         return out
 

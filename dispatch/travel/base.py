@@ -1,0 +1,65 @@
+"""The travel interface: drive time and road distance between WGS84 points.
+
+Every part of the planner (assignment, routing problems, live areas, simulation, coverage,
+scenarios, service, dashboard) asks a ``Travel`` for its times, so that the flat formula, a
+calibrated model, a routing engine, a map API or a precomputed matrix can stand behind it.
+Times are integer seconds and distances integer metres, as the optimiser needs them.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+EARTH_RADIUS_M = 6_371_008.8
+
+
+def haversine_m(
+    lon_a: np.ndarray, lat_a: np.ndarray, lon_b: np.ndarray, lat_b: np.ndarray
+) -> np.ndarray:
+    """Great-circle distance in metres; arguments broadcast like NumPy arrays."""
+    lon_a, lat_a, lon_b, lat_b = (np.radians(np.asarray(x, dtype=float)) for x in (lon_a, lat_a, lon_b, lat_b))
+    dlat = lat_b - lat_a
+    dlon = lon_b - lon_a
+    h = np.sin(dlat / 2) ** 2 + np.cos(lat_a) * np.cos(lat_b) * np.sin(dlon / 2) ** 2
+    return 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
+
+
+@runtime_checkable
+class Travel(Protocol):
+    """Drive times (s) and road distances (m) between points, per speed class.
+
+    ``depart_s`` is the departure as seconds after midnight, China time, of the day planned
+    (``None``: a typical off-peak departure); models without a time profile ignore it.
+    """
+
+    @property
+    def spec(self) -> str:
+        """The text that rebuilds this model (``travel_from_spec``): recorded with plans and runs."""
+        ...
+
+    @property
+    def speed_classes(self) -> tuple[str, ...]:
+        ...
+
+    def legs(self, lon_a, lat_a, lon_b, lat_b, speed_class: str = "car",
+             depart_s: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(travel_s, distance_m) from a to b, element by element with NumPy broadcasting."""
+        ...
+
+    def matrices(self, lon: np.ndarray, lat: np.ndarray, speed_classes: tuple[str, ...] | None = None,
+                 depart_s: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """All pairs: (travel_s[class, i, j], distance_m[i, j]) between the given points."""
+        ...
+
+    def reach_m(self, travel_s: float, speed_class: str = "car") -> float:
+        """No leg of at most ``travel_s`` covers more straight-line metres than this: a bound for
+        pruning candidates (by a spatial index) before asking ``legs`` for exact times."""
+        ...
+
+
+def drive_s(travel: Travel, lon_a, lat_a, lon_b, lat_b, speed_class: str = "car",
+            depart_s: int | None = None) -> np.ndarray:
+    """Only the times of ``travel.legs``."""
+    return travel.legs(lon_a, lat_a, lon_b, lat_b, speed_class, depart_s)[0]
