@@ -357,4 +357,7 @@ class LiveField:
         for vid in held:
             area.report(vid, "overrun", x)
         if held:
+            # The plan hears it at x: whatever it re-places now sets off at x or later (placed at
+            # the area's older clock, a visit could be sent on its way in the past).
+            area.advance(max(area.clock_s, x))
             self._repair(area)

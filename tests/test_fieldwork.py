@@ -23,17 +23,18 @@ from dispatch.fieldwork import (
     TO_BENCH,
     UNFINISHED,
     FieldworkParams,
+    LiveField,
     at_the_door,
     draw_fate,
 )
 from dispatch.kpis import first_time_fix_rate, repeat_visit_rate
-from dispatch.live import JobState
+from dispatch.live import JobState, NewCall
 from dispatch.model import DAY_S, Mode, Priority
 from dispatch.routing.checker import check
 from dispatch.rules import DEFAULT_RULES
 from dispatch.simulate import OUTCOME_COLUMNS, SimParams, simulate
 from dispatch.synthetic import generate
-from tests.builders import EPOCH, NETWORK, TECHS, drive_s, req, tech
+from tests.builders import EPOCH, NETWORK, TECHS, drive_s, live_area, req, tech
 
 H = 3600
 N = 20_000  # fates drawn for the rate tests
@@ -379,3 +380,20 @@ def test_first_time_fix_and_repeat_rates_on_a_hand_built_frame():
     assert first_time_fix_rate(out) == 3 / 5
     assert repeat_visit_rate(out) == 1 / 5 and repeat_visit_rate(out, days=60) == 2 / 5
     assert math.isnan(first_time_fix_rate(out.iloc[[2]])) and math.isnan(repeat_visit_rate(out.iloc[[2]]))
+
+
+def test_a_visit_moved_after_an_overrun_sets_off_when_the_overrun_is_known():
+    """T1's repair at A runs 40 min over; the plan hears it at 11:00 (his 'overrun'), when B, next
+    on his route, can no longer be reached in its window (ends 11:30). B goes to T2, who sets off
+    then: not at 10:06, the area's clock before the report (that put a departure in the past and
+    crashed the Zhejiang week, seed 2, with "the clock cannot go back")."""
+    area = live_area(n_techs=2)
+    a = NewCall("A", 120.11, 30.87, 40 * 60, 10 * H, 12 * H, release_s=10 * H)
+    b = NewCall("B", 120.29, 30.87, 10 * 60, 9 * H, 11 * H + 1800, release_s=9 * H)
+    area.insert_with(a, "T1", "travel")
+    area.insert_with(b, "T1", "travel")
+    assert area.routes["T1"] == ["A", "B"]
+    field = LiveField(lambda ar, tid, st: st.end_s + (40 * 60 if st.visit_id == "A" else 0))
+    field.catch_up("area", area, 11 * H)
+    assert area.routes["T2"] == ["B"] and area.frozen["B"].departure_toward_s == 11 * H
+    assert area.reported["A"] == (JobState.ON_SITE, 11 * H)  # the overrun
