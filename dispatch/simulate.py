@@ -62,7 +62,7 @@ from dispatch.progress import Progress
 from dispatch.reasons import Reason
 from dispatch.routing import RoutingParams, Stop
 from dispatch.rules import DEFAULT_RULES, Rules
-from dispatch.staffing import on_duty
+from dispatch.staffing import OvertimeLedger, on_duty
 from dispatch.travel import DEFAULT_TRAVEL, Travel, drive_s
 
 POLICIES = ("optimiser", "baseline")
@@ -145,6 +145,8 @@ class _World:
         self.fw = params.fieldwork
         self.field = FieldLedger(params.fieldwork, params.rules, params.seed, self.req)
         self.repeats_until_s = 0  # repeat calls arrive only within the days of calls
+        # Overtime worked, per technician and month: a day's plan asks no more than the cap leaves.
+        self.overtime = OvertimeLedger(dataset.epoch_date, params.rules)
         # A device's next step by the kind of its event.
         self._handlers: dict[str, Callable[..., None]] = {
             "at_station": self._on_at_station, "to_repair": self._on_to_repair, "at_repair": self._on_at_repair,
@@ -304,7 +306,7 @@ class _Optimiser:
 
     def start_day(self, day: int) -> None:
         self.day = day
-        self.areas = self.live.start_day(day)
+        self.areas = self.live.start_day(day, lambda tid: self.w.overtime.allowance_s(tid, day))
         # Field reports only when work can differ from the plan (none(): the plan as it was).
         self.field = LiveField(self._true_end) if self.w.fw.active else None
         self.dropped: dict[str, int] = self.field.dropped if self.field is not None else {}
@@ -400,7 +402,7 @@ class _Baseline:
             home_s = int(drive_s(self.w.travel, r.lon, r.lat, home.lon, home.lat, st.tech.speed_class))
             door = self.w.at_door(r.id, on_site_repair=r.mode == Mode.ONSITE, planned_s=end - start,
                                   level_on_site=min(st.tech.max_level, rules.onsite_max_level), start_s=start,
-                                  latest_end_s=st.shift_end_s + rules.max_overtime_s - home_s)
+                                  latest_end_s=st.shift_end_s + self.w.overtime.allowance_s(st.tech.id, self.day) - home_s)
             st.busy_s += start + door.door_s - end
             end = st.free_at_s = start + door.door_s
         self.trips[st.tech.id].append(Stop(r.id, depart, arrive, start, end, 0, 0, 0))
@@ -480,6 +482,7 @@ def simulate(
         worked += [(t, [], day * DAY_S + t.shift.start_s, 0, 0) for t in field_staff if t.id in idle]
         for tech, stops, end_s, travel_s, distance_m in worked:
             workload_rows.append(_workload_row(w, tech, day, stops, end_s, travel_s, distance_m))
+            w.overtime.record(tech.id, day, workload_rows[-1]["overtime_s"])
             for s in stops:
                 _close_visit(w, tech, s, end_s, day, horizon_day)
         w.run_until((day + 1) * DAY_S)

@@ -212,3 +212,24 @@ def test_only_field_staff_go_out_and_count_in_utilisation(policy):
     res = simulate(ds, SimParams(policy=policy, fieldwork=NOMINAL))
     sent = res.events.loc[res.events["event"] == "dispatched", "where"]
     assert len(sent) == 1 and sent.iloc[0] in ("T2", "T3") and "B1" not in set(res.workload["technician_id"])
+
+
+@pytest.mark.parametrize("cap_h, b_day", [(36, 1), (2, 2)])
+def test_the_monthly_overtime_cap_carries_over_day_by_day(cap_h, b_day):
+    """Labour Law art. 41 through the ledger: T1 alone, a 2 h repair at 16:00 on day 0 and on
+    day 1 (shift ends 17:00, up to 2 h overtime a day). Day 0 takes 1 h + the drive both ways
+    of overtime (about 71 min). Under the legal 36 h a month, day 1's call is done the same
+    evening; under a 2 h month, the 49 min left cannot cover it, and the customer is served at
+    day 2's opening, within his shift."""
+    rules = replace(DEFAULT_RULES, max_overtime_s=2 * H, max_overtime_month_s=cap_h * H)
+    a = req("A", 1, Mode.ONSITE, created_h=16, service_min=120)
+    b = req("B", 1, Mode.ONSITE, created_h=24 + 16, service_min=120)
+    ds = Dataset(NETWORK, TECHS[:1], (a, b), "2026-03-02")
+    s1 = NETWORK["S1"]
+    res = simulate(ds, SimParams(policy="optimiser", fieldwork=NOMINAL, rules=rules))
+    out = res.outcomes.set_index("request_id")
+    assert out.loc["A", "dispatch_s"] == 16 * H
+    assert out.loc["B", "dispatch_s"] == (16 * H + 24 * H if b_day == 1 else 2 * 24 * H + 9 * H)
+    overtime = res.workload.groupby("day")["overtime_s"].sum()
+    assert overtime[0] == H + 2 * drive_s(s1.lon, s1.lat, a.lon, a.lat)
+    assert overtime.sum() <= cap_h * H

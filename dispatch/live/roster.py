@@ -8,7 +8,7 @@ the day plan builds the same technicians and finder for its areas.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -25,10 +25,12 @@ from dispatch.travel import Travel
 
 def routing_technicians(
     techs: Sequence[Technician], node_of: dict[str, int], day: int, classes: tuple[str, ...],
-    max_overtime_s: int = 0,
+    max_overtime_s: int = 0, overtime_left_s: Callable[[str], int] | None = None,
 ) -> list[RoutingTechnician]:
     """The technicians as the routing engine sees them on ``day`` (absolute times), each allowed
-    up to ``max_overtime_s`` past his shift end (paid overtime, counted in the KPIs)."""
+    up to ``max_overtime_s`` past his shift end (paid overtime, counted in the KPIs), and no more
+    than ``overtime_left_s(technician id)`` when given: what the month's cap still leaves him
+    (``dispatch.staffing.OvertimeLedger``, Labour Law art. 41)."""
     base = day * DAY_S
     out = []
     for t in techs:
@@ -39,7 +41,8 @@ def routing_technicians(
             id=t.id, start_node=node_of[t.home_centre_id], end_node=node_of[t.home_centre_id],
             shift_start_s=base + t.shift.start_s, shift_end_s=base + t.shift.end_s,
             max_level=t.max_level, skills=t.product_lines or frozenset({ALL_SKILLS}), break_window=br,
-            speed_class=classes.index(t.speed_class), max_overtime_s=max_overtime_s,
+            speed_class=classes.index(t.speed_class),
+            max_overtime_s=max_overtime_s if overtime_left_s is None else min(max_overtime_s, overtime_left_s(t.id)),
         ))
     return out
 
@@ -63,9 +66,10 @@ class LiveNetwork:
         self.find_areas = AreaFinder(CentreIndex(staffed) if staffed else None, self.area_of, travel,
                                      rules.max_visit_travel_s, rules.candidate_areas)
 
-    def start_day(self, day: int) -> dict[str, LiveArea]:
+    def start_day(self, day: int, overtime_left_s: Callable[[str], int] | None = None) -> dict[str, LiveArea]:
         """One live area per routing area with field staff, empty, its clock at ``day``'s midnight;
-        its technicians are those at work on ``day`` (not on their rest weekday)."""
+        its technicians are those at work on ``day`` (not on their rest weekday), each allowed the
+        rule book's daily overtime, or what ``overtime_left_s`` leaves him of it."""
         by_area: dict[str, list[Technician]] = defaultdict(list)
         for cid, techs in self.staff.items():
             by_area[self.area_of[cid]].extend(techs)
@@ -79,7 +83,8 @@ class LiveNetwork:
             lon = np.array([self.network[c].lon for c in centre_ids])
             lat = np.array([self.network[c].lat for c in centre_ids])
             tt, dd = self.travel.matrices(lon, lat)
-            techs_day = routing_technicians(techs, node_of, day, self.travel.speed_classes, self.rules.max_overtime_s)
+            techs_day = routing_technicians(techs, node_of, day, self.travel.speed_classes, self.rules.max_overtime_s,
+                                            overtime_left_s)
             problem = RoutingProblem(tt, dd, tuple(techs_day), (), tuple(centre_ids))
             areas[key] = LiveArea(problem, {}, day * DAY_S, self.travel, lon, lat)
         return areas
