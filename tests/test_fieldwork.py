@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import dispatch.simulate as simulation
+import dispatch.simulate.policies as policies
 from dispatch.dataset import Dataset
 from dispatch.fieldwork import (
     ABSENT,
@@ -343,7 +343,7 @@ def test_the_checker_finds_nothing_in_the_live_areas_at_the_end_of_each_day(monk
     a technician's break window (he takes the break when it is done, late; the checker says so).
     Each such finding is checked to be that."""
     findings: list[str] = []
-    end_day = simulation._Optimiser.end_day
+    end_day = policies.Optimiser.end_day
 
     def checked_end_day(self):  # type: ignore[no-untyped-def]
         worked = end_day(self)
@@ -359,7 +359,7 @@ def test_the_checker_finds_nothing_in_the_live_areas_at_the_end_of_each_day(monk
                 findings.append(problem)
         return worked
 
-    monkeypatch.setattr(simulation._Optimiser, "end_day", checked_end_day)
+    monkeypatch.setattr(policies.Optimiser, "end_day", checked_end_day)
     days = 0
     for seed in (0, 1, 2):
         res = simulate(generate("tiny", days=3, seed=seed), SimParams(seed=seed, fieldwork=fieldwork))

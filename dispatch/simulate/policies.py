@@ -1,0 +1,152 @@
+"""The two dispatch policies of the simulation, day by day: the optimiser's live plans and the
+whiteboard dispatcher (see ``dispatch.simulate``)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import replace
+
+from dispatch.baseline import TechState, send_nearest_free
+from dispatch.fieldwork import LiveField
+from dispatch.live import LiveArea, NewCall
+from dispatch.live.decision import NotServed, decide
+from dispatch.live.roster import LiveNetwork
+from dispatch.model import DAY_S, Mode, Request, Technician
+from dispatch.reasons import Reason
+from dispatch.routing import RoutingParams, Stop
+from dispatch.simulate.world import World
+from dispatch.staffing import on_duty
+from dispatch.travel import drive_s
+
+
+class Optimiser:
+    """Per day, one live plan per area; calls inserted as their clock starts."""
+
+    def __init__(self, world: World) -> None:
+        self.w = world
+        self.live = LiveNetwork(world.net, world.ds.technicians, world.p.rules, world.travel, world.ds.epoch_date)
+        self.areas: dict[str, LiveArea] = {}
+        self.field: LiveField | None = None
+
+    def start_day(self, day: int) -> None:
+        self.day = day
+        self.areas = self.live.start_day(day, lambda tid: self.w.overtime.allowance_s(tid, day))
+        # Field reports only when work can differ from the plan (none(): the plan as it was).
+        self.field = LiveField(self._true_end) if self.w.fw.active else None
+        self.dropped: dict[str, int] = self.field.dropped if self.field is not None else {}
+
+    def _catch_up(self, names: list[str], t_s: int) -> None:
+        for name in names if self.field is not None else ():
+            self.field.catch_up(name, self.areas[name], t_s)  # type: ignore[union-attr]
+
+    def _true_end(self, area: LiveArea, tid: str, st: Stop) -> int:
+        """A job's real end, known at the door; the plan hears it in the technician's reports."""
+        k, rules = area.technician(tid), self.w.p.rules
+        node = next(v.node for v in reversed(area.problem.visits) if v.id == st.visit_id)
+        home_s = int(area.problem.travel_s[k.speed_class][node, k.end_node])
+        bw = k.break_window  # a break still to come must fit before he is home
+        later_break_s = bw.duration_s if bw is not None and tid not in area.break_taken else 0
+        door = self.w.at_door(st.visit_id, on_site_repair=self.w.req[st.visit_id].mode == Mode.ONSITE
+                              and st.visit_id not in self.w.collected, planned_s=st.end_s - st.start_s,
+                              level_on_site=min(k.max_level, rules.onsite_max_level), start_s=st.start_s,
+                              latest_end_s=k.shift_end_s + k.max_overtime_s - home_s - later_break_s)
+        return st.start_s + door.door_s
+
+    def dispatch(self, r: Request, call: NewCall) -> Reason | None:
+        """Place the call by the one decision; None when a technician takes it, else the
+        reason nobody can today."""
+        names = self.live.find_areas(r.lon, r.lat)
+        self._catch_up(names, call.release_s)
+        decision = decide(call, self.areas, names, call.release_s, self.w.p.rules,
+                          self.live.repairs_at_home, mode=r.mode, device_level=r.level,
+                          may_collect=self.w.p.rules.may_collect(r.mode, call.required_level))
+        if isinstance(decision, NotServed):
+            # Whatever the area's reason, nobody can take it today: the customer is offered the
+            # next morning (only a call beyond every area's reach stays open).
+            return decision.reason if decision.reason == Reason.NO_TECHNICIAN_IN_REACH else Reason.CAPACITY
+        if decision.visit_mode != r.mode:
+            self.w.collected.add(r.id)
+        return None
+
+    def tick(self, t_s: int) -> None:
+        if self.w.p.reoptimise_every_s is None:
+            return
+        params = RoutingParams(time_limit_s=self.w.p.reoptimise_time_limit_s, dispatch_deadline="hard",
+                               seed=self.w.p.seed)
+        self._catch_up(list(self.areas), t_s)
+        for area in self.areas.values():
+            area.advance(max(area.clock_s, t_s))
+            if sum(1 for ids in area.routes.values() for x in ids if x not in area.frozen) >= 3:
+                area.reoptimise(params)
+
+    def end_day(self) -> list[tuple[Technician, list[Stop], int, int, int]]:
+        """(technician, stops, route end, route travel/distance) of the day, all frozen."""
+        out = []
+        end = (self.day + 1) * DAY_S
+        techs = {t.id: t for t in self.w.ds.technicians}
+        self._catch_up(list(self.areas), end)
+        for area in self.areas.values():
+            area.advance(max(area.clock_s, end))
+            for r in area.result().routes:
+                out.append((techs[r.technician_id], list(r.stops), r.end_s, r.travel_s, r.distance_m))
+        return out
+
+
+class Baseline:
+    """The nearest free technician in call order (dispatch.baseline's rule), day by day."""
+
+    def __init__(self, world: World) -> None:
+        self.w = world
+        self.dropped: dict[str, int] = {}  # nobody's plan changes under him: nothing is dropped
+
+    def start_day(self, day: int) -> None:
+        self.day = day
+        base = day * DAY_S
+        self.states: dict[str, list] = defaultdict(list)
+        # The field staff at work that day (rest days, roles), as the live network has them.
+        for t in on_duty(self.w.ds.technicians, self.w.ds.epoch_date, day):
+            c = self.w.net[t.home_centre_id]
+            bw = t.break_window
+            self.states[c.province_adcode].append(TechState(
+                t, base + t.shift.start_s, c.lon, c.lat, base + t.shift.end_s,
+                None if bw is None or t.break_s == 0 else base + bw.start_s,
+                None if bw is None or t.break_s == 0 else base + bw.end_s))
+        self.trips: dict[str, list] = defaultdict(list)
+
+    def dispatch(self, r: Request, call: NewCall) -> Reason | None:
+        station = self.w.nearest[r.id]
+        shifted = replace(r, window=type(r.window)(call.window_start_s, call.window_end_s))
+        got = send_nearest_free(self.states[station.province_adcode], shifted, call.release_s, self.w.travel)
+        if got is None:
+            return Reason.NO_FREE_TECHNICIAN
+        st, depart, arrive, end = got
+        start = max(arrive, call.window_start_s)
+        if self.w.fw.active:  # he is busy for as long as the work really takes
+            rules, home = self.w.p.rules, self.w.net[st.tech.home_centre_id]
+            home_s = int(drive_s(self.w.travel, r.lon, r.lat, home.lon, home.lat, st.tech.speed_class))
+            door = self.w.at_door(r.id, on_site_repair=r.mode == Mode.ONSITE, planned_s=end - start,
+                                  level_on_site=min(st.tech.max_level, rules.onsite_max_level), start_s=start,
+                                  latest_end_s=st.shift_end_s + self.w.overtime.allowance_s(st.tech.id, self.day) - home_s)
+            st.busy_s += start + door.door_s - end
+            end = st.free_at_s = start + door.door_s
+        self.trips[st.tech.id].append(Stop(r.id, depart, arrive, start, end, 0, 0, 0))
+        return None
+
+    def tick(self, t_s: int) -> None:
+        pass
+
+    def end_day(self) -> list[tuple[Technician, list[Stop], int, int, int]]:
+        out = []
+        for sts in self.states.values():
+            for st in sts:
+                if not st.jobs:
+                    continue
+                c = self.w.net[st.tech.home_centre_id]
+                home_s, home_m = (int(x) for x in self.w.travel.legs(st.lon, st.lat, c.lon, c.lat, st.tech.speed_class))
+                back = st.free_at_s + home_s
+                # Back at his centre after the last job: the devices he picked up arrive then.
+                out.append((st.tech, self.trips[st.tech.id], back,
+                            st.travel_s + back - st.free_at_s, st.distance_m + home_m))
+        return out
+
+
