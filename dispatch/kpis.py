@@ -482,13 +482,16 @@ def waterfall(old: Mapping[str, float], dispatcher: Mapping[str, float], optimis
                                        "optimiser", "total"])
 
 
+def fmt_delta(key: str, d: float) -> str:
+    """A difference of one KPI as tables show it: pt for shares, signed; '-' for NaN."""
+    if math.isnan(d):
+        return "-"
+    return f"{100 * d:+.1f} pt" if KPI_BY_KEY[key].kind == "share" else f"{d:+.2f}"
+
+
 def format_waterfall(frame: pd.DataFrame) -> str:
     """The waterfall as text: levels as the KPI tables show them, steps in pt for shares."""
-    def step(key: str, d: float) -> str:
-        if math.isnan(d):
-            return "-"
-        return f"{100 * d:+.1f} pt" if KPI_BY_KEY[key].kind == "share" else f"{d:+.2f}"
-
+    step = fmt_delta
     rows = [{"KPI": KPI_LABELS[r["kpi"]], "old world": fmt(r["kpi"], r["old_world"]),
              "network + logistics": step(r["kpi"], r["network_logistics"]),
              "same-physics dispatcher": fmt(r["kpi"], r["dispatcher"]),

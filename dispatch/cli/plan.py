@@ -38,13 +38,22 @@ def _echo_unassigned(unassigned: pd.DataFrame) -> None:
 @click.option("--name", default=None, help="Name of the plan in the store (default: derived from the input).")
 @click.option("--out", default="out/plan", show_default=True, type=click.Path(file_okay=False),
               help="Folder for route sheets, GeoJSON and the unassigned list.")
+@click.option("--simulate/--no-simulate", "simulated", default=True, show_default=True,
+              help="Also simulate the plan's day (dispatch simulate's physics, field work on, the plan's seed) "
+                   "and show the estimate's error beside it; off: the plan's own estimate only.")
 def plan(source: str | None, preset: str | None, seed: int, day: int, time_limit: float | None,
          workers: int | None, scheduler: str | None, deterministic: bool, db: str | None, population: str | None,
-         name: str | None, out: str) -> None:
+         name: str | None, out: str, simulated: bool) -> None:
     """Plan a day: tier assignment, routes for every area, KPIs; export and store it. The store
     is checked before the solve, and the exports are written before it is touched: a database
-    failure never loses a computed plan."""
+    failure never loses a computed plan. The KPIs are the plan's estimate beside a simulation
+    of its day (unless --no-simulate), each column naming its population."""
     from dispatch.plan import PlanParams, make_plan  # the planner (OR-Tools): slow to import
+    from dispatch.plan.simulated import (  # as the planner
+        format_plan_kpis,
+        populations_note,
+        simulate_plan,
+    )
 
     store = open_store(db, write=PLANS)
     ds = load_dataset(source, preset, seed, max(1, day + 1), population)
@@ -54,18 +63,29 @@ def plan(source: str | None, preset: str | None, seed: int, day: int, time_limit
     with ProgressBar() as bar, executor(workers, scheduler) as pool:
         result = make_plan(ds, params, pool=pool, progress=bar)
     k = kpis(result.outcomes, result.workload)
+    sim = None
+    if simulated:
+        with ProgressBar() as bar:
+            sim = simulate_plan(ds, result, progress=bar)
     plan_name = name or f"{source or preset or 'zhejiang'}-seed{seed}-day{day}"
     frames = {"stops": result.stops, "routes": result.routes, "outcomes": result.outcomes,
               "workload": result.workload, "bench": result.bench, "unassigned": result.unassigned,
               "routing_stats": result.routing_stats}
     homes = {t.id: t.home_centre_id for t in ds.technicians}
     export_plan(frames, ds.epoch_date, out, f"Route sheets - {plan_name}", ds.network, homes)
-    click.echo(format_kpis({"plan": k}))
+    if sim is None:
+        click.echo(format_kpis({"plan's estimate": k}))
+    else:
+        click.echo(format_plan_kpis(k, sim))
+        click.echo(populations_note(sim))
     _echo_unassigned(result.unassigned)
-    click.echo("\ntimings: " + ", ".join(f"{k2} {v:.1f} s" for k2, v in result.timings_s.items()))
+    click.echo("\ntimings: " + ", ".join(f"{k2} {v:.1f} s" for k2, v in result.timings_s.items())
+               + ("" if sim is None else f", simulation {sim.result.wall_s:.1f} s"))
+    stored = {**k, "epoch_date": ds.epoch_date, "timings_s": result.timings_s}
+    if sim is not None:  # beside the estimate, never in its place
+        stored |= {"simulated": sim.kpis(), "simulated_with_next_day": sim.kpis(with_next_day=True)}
     try:
-        store.save(plan_name, frames, params, {**k, "epoch_date": ds.epoch_date, "timings_s": result.timings_s},
-                   result.dataset_fingerprint)
+        store.save(plan_name, frames, params, stored, result.dataset_fingerprint)
     except StoreUnavailable as exc:
         raise exc.noting(f"the plan is not stored, its exports are in {out}") from exc
     click.echo(f"stored as {plan_name!r} in {store.url}; exports in {out}")

@@ -42,6 +42,7 @@ from dispatch.live.calls import (
     check_report,
     rank_key,
     reported_times,
+    visit_of,
 )
 from dispatch.reasons import Reason
 from dispatch.routing import (
@@ -227,9 +228,7 @@ class LiveArea:
         for c, cls in enumerate(self.travel.speed_classes):  # both ways: roads need not be symmetric
             self._time_buf[c, n, : n + 1], self._dist_buf[n, : n + 1] = self.travel.legs(lon[n], lat[n], lon, lat, cls)
             self._time_buf[c, : n + 1, n], self._dist_buf[: n + 1, n] = self.travel.legs(lon, lat, lon[n], lat[n], cls)
-        v = RoutingVisit(call.id, n, call.service_s, call.window_start_s, call.window_end_s,
-                         call.required_level, call.required_skill, call.priority, call.dispatch_deadline_s,
-                         pinned_technician=call.pinned_technician, pinned_start_s=call.pinned_start_s)
+        v = visit_of(call, n)
         # Views into buffers that grow by doubling: a call costs O(n), not a copy of the tables.
         self.problem = replace(self.problem, travel_s=self._time_buf[:, : n + 1, : n + 1],
                                distance_m=self._dist_buf[: n + 1, : n + 1],

@@ -8,6 +8,7 @@ from enum import StrEnum
 
 from dispatch.errors import DispatchError
 from dispatch.routing import (
+    RoutingVisit,
     Stop,
     Unserved,
 )
@@ -141,6 +142,13 @@ def offer_key(policy: str, prefer=None):  # type: ignore[no-untyped-def]
     can repair the device), then :func:`rank_key`."""
     rank = rank_key(policy)
     return lambda o: (o.late_s > 0, 0 if prefer is None else prefer(o), *rank(o))
+
+
+def visit_of(call: NewCall, node: int) -> RoutingVisit:
+    """The call as the routing engine's visit at ``node`` (its release is the live area's)."""
+    return RoutingVisit(call.id, node, call.service_s, call.window_start_s, call.window_end_s,
+                        call.required_level, call.required_skill, call.priority, call.dispatch_deadline_s,
+                        pinned_technician=call.pinned_technician, pinned_start_s=call.pinned_start_s)
 
 
 def collection(call: NewCall, service_s: int) -> NewCall:

@@ -8,11 +8,12 @@ the day plan builds the same technicians and finder for its areas.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
 from dispatch.live.area import LiveArea
+from dispatch.live.calls import NewCall, visit_of
 from dispatch.live.decision import RepairsAtHome
 from dispatch.live.finder import AreaFinder
 from dispatch.model import DAY_S, Technician
@@ -66,10 +67,14 @@ class LiveNetwork:
         self.find_areas = AreaFinder(CentreIndex(staffed) if staffed else None, self.area_of, travel,
                                      rules.max_visit_travel_s, rules.candidate_areas)
 
-    def start_day(self, day: int, overtime_left_s: Callable[[str], int] | None = None) -> dict[str, LiveArea]:
-        """One live area per routing area with field staff, empty, its clock at ``day``'s midnight;
-        its technicians are those at work on ``day`` (not on their rest weekday), each allowed the
-        rule book's daily overtime, or what ``overtime_left_s`` leaves him of it."""
+    def start_day(self, day: int, overtime_left_s: Callable[[str], int] | None = None,
+                  routes: Mapping[str, Sequence[NewCall]] | None = None) -> dict[str, LiveArea]:
+        """One live area per routing area with field staff, its clock at ``day``'s midnight; its
+        technicians are those at work on ``day`` (not on their rest weekday), each allowed the
+        rule book's daily overtime, or what ``overtime_left_s`` leaves him of it. Empty, or with
+        ``routes`` (technician id -> his calls in order: a day plan's morning routes) as its
+        first plan; a visit the area cannot keep is placed again or listed unassigned."""
+        routes = routes or {}
         by_area: dict[str, list[Technician]] = defaultdict(list)
         for cid, techs in self.staff.items():
             by_area[self.area_of[cid]].extend(techs)
@@ -79,12 +84,17 @@ class LiveNetwork:
             # staff all rest today is there, with nobody to send).
             centre_ids = sorted({t.home_centre_id for t in staff})
             techs = on_duty(staff, self.epoch_date, day)
+            calls = [c for t in techs for c in routes.get(t.id, ())]
             node_of = {c: i for i, c in enumerate(centre_ids)}
-            lon = np.array([self.network[c].lon for c in centre_ids])
-            lat = np.array([self.network[c].lat for c in centre_ids])
+            lon = np.array([self.network[c].lon for c in centre_ids] + [c.lon for c in calls])
+            lat = np.array([self.network[c].lat for c in centre_ids] + [c.lat for c in calls])
             tt, dd = self.travel.matrices(lon, lat)
             techs_day = routing_technicians(techs, node_of, day, self.travel.speed_classes, self.rules.max_overtime_s,
                                             overtime_left_s)
-            problem = RoutingProblem(tt, dd, tuple(techs_day), (), tuple(centre_ids))
-            areas[key] = LiveArea(problem, {}, day * DAY_S, self.travel, lon, lat)
+            visits = tuple(visit_of(c, len(centre_ids) + i) for i, c in enumerate(calls))
+            problem = RoutingProblem(tt, dd, tuple(techs_day), visits, tuple(centre_ids) + tuple(c.id for c in calls))
+            areas[key] = area = LiveArea(problem, {t.id: [c.id for c in routes.get(t.id, ())] for t in techs},
+                                         day * DAY_S, self.travel, lon, lat, {c.id: c.release_s for c in calls})
+            if calls:
+                area.repair("travel")
         return areas

@@ -34,13 +34,19 @@ def _solve_batch(key: str, problem: RoutingProblem, routing: RoutingParams) -> t
 DETERMINISTIC_GUARD_S = 3600.0
 
 
+def batch_start_s(problem: RoutingProblem, day_start_s: int) -> int:
+    """When an area's day starts: the later of the day's first call and its first shift. The
+    calls released by then are its morning batch."""
+    return max(day_start_s, min((k.shift_start_s for k in problem.technicians), default=day_start_s))
+
+
 def _batch(problem: RoutingProblem, day_start_s: int, params: PlanParams) -> tuple[RoutingProblem, RoutingParams, int]:
     """The calls an area knows when its day starts (the later of the day's first call and its
     first shift), routed together with the one-hour deadline as a hard limit; technicians start
     no earlier than that moment. Returns the batch problem, its routing parameters (the area's
     time budget, sized on its whole day, in the batch's share) and the start moment."""
     techs = problem.technicians
-    t0 = max(day_start_s, min((k.shift_start_s for k in techs), default=day_start_s))
+    t0 = batch_start_s(problem, day_start_s)
     batch = tuple(replace(v, release_s=0) for v in problem.visits if v.release_s <= t0)
     batch_problem = replace(problem, visits=batch, technicians=tuple(
         replace(k, shift_start_s=min(max(k.shift_start_s, t0), k.shift_end_s)) for k in techs))

@@ -60,6 +60,7 @@ from dispatch.simulate.world import (
     POLICIES,
     WORKLOAD_COLUMNS,
     Couriers,
+    MorningRoutes,
     SimParams,
     World,
     rebook,
@@ -67,7 +68,7 @@ from dispatch.simulate.world import (
 from dispatch.staffing import on_duty
 from dispatch.travel import DEFAULT_TRAVEL, Travel
 
-__all__ = ["OUTCOME_COLUMNS", "POLICIES", "WORKLOAD_COLUMNS", "Couriers", "SimParams", "SimResult", "simulate"]
+__all__ = ["OUTCOME_COLUMNS", "POLICIES", "WORKLOAD_COLUMNS", "Couriers", "MorningRoutes", "SimParams", "SimResult", "simulate"]
 
 
 @dataclass(frozen=True)
@@ -87,11 +88,14 @@ class SimResult:
 
 def simulate(
     dataset: Dataset, params: SimParams = SimParams(),  # noqa: B008 (frozen: one shared default is safe)
-    travel: Travel = DEFAULT_TRAVEL, progress: Progress | None = None,
+    travel: Travel = DEFAULT_TRAVEL, progress: Progress | None = None, morning: MorningRoutes | None = None,
 ) -> SimResult:
-    """Simulate every day that holds calls, then drain devices for ``drain_days``."""
+    """Simulate every day that holds calls, then drain devices for ``drain_days``; the
+    optimiser begins ``morning.day`` with a day plan's ``morning`` routes when given."""
     if params.policy not in POLICIES:
         raise InputError(f"unknown policy {params.policy!r}; expected one of {', '.join(POLICIES)}")
+    if morning is not None and params.policy != "optimiser":
+        raise InputError(f"a day plan's morning routes are the optimiser's; the {params.policy} policy has none")
     t_wall = time.perf_counter()
     w = World(dataset, params, travel)
     policy = Optimiser(w) if params.policy == "optimiser" else Baseline(w)
@@ -114,6 +118,11 @@ def simulate(
                 call = rebook(call, w.net[w.outcome[r.id]["centre_id"]], day)
             todays.append((call.release_s, r, call))
         todays.sort(key=lambda x: (x[0], -x[2].priority, x[1].id))
+        if morning is not None and day == morning.day:
+            todays, lost = policy.follow(morning, todays)  # type: ignore[union-attr]
+            for r, call in lost:
+                _carry_over(w, r, call, day, call.release_s, Reason.CAPACITY, horizon_day,
+                            "the day plan's morning route cannot keep it in the simulated day; re-booked for tomorrow")
         next_tick = day * DAY_S + 10 * 3600 if params.reoptimise_every_s else None
         for release, r, call in todays:
             while next_tick is not None and next_tick <= release:

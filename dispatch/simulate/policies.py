@@ -9,12 +9,13 @@ from dataclasses import replace
 from dispatch.baseline import TechState, send_nearest_free
 from dispatch.fieldwork import LiveField
 from dispatch.live import LiveArea, NewCall
+from dispatch.live.calls import collection
 from dispatch.live.decision import NotServed, decide
 from dispatch.live.roster import LiveNetwork
 from dispatch.model import DAY_S, Mode, Request, Technician
 from dispatch.reasons import Reason
 from dispatch.routing import RoutingParams, Stop
-from dispatch.simulate.world import World
+from dispatch.simulate.world import MorningRoutes, World
 from dispatch.staffing import on_duty
 from dispatch.travel import drive_s
 
@@ -30,10 +31,32 @@ class Optimiser:
 
     def start_day(self, day: int) -> None:
         self.day = day
-        self.areas = self.live.start_day(day, lambda tid: self.w.overtime.allowance_s(tid, day))
+        self.areas = self.live.start_day(day, self._overtime_left)
         # Field reports only when work can differ from the plan (none(): the plan as it was).
         self.field = LiveField(self._true_end) if self.w.fw.active else None
         self.dropped: dict[str, int] = self.field.dropped if self.field is not None else {}
+
+    def _overtime_left(self, technician_id: str) -> int:
+        return self.w.overtime.allowance_s(technician_id, self.day)
+
+    def follow(self, morning: MorningRoutes, todays: list[tuple[int, Request, NewCall]]
+               ) -> tuple[list[tuple[int, Request, NewCall]], list[tuple[Request, NewCall]]]:
+        """Begin the day with a day plan's morning routes: each of its calls stays with the
+        technician the plan gave it, in the plan's order (a collection as the plan chose it).
+        Returns today's other calls, to dispatch as they come, and the plan's calls the day
+        cannot keep (its own timing differs, e.g. a call re-booked from yesterday)."""
+        calls = {r.id: (r, call) for _, r, call in todays}
+        planned = {v for ids in morning.routes.values() for v in ids if v in calls}
+        collect_s = self.w.p.rules.collect_service_s
+        routes = {tid: [collection(calls[v][1], collect_s) if v in morning.collected else calls[v][1]
+                        for v in ids if v in calls] for tid, ids in morning.routes.items()}
+        self.areas = self.live.start_day(self.day, self._overtime_left, routes)
+        kept = {v for area in self.areas.values() for ids in area.routes.values() for v in ids}
+        for area in self.areas.values():
+            for vid in [v for v in area.unassigned if v in planned]:
+                area.hand_over(vid)  # it leaves the plan: another day
+        self.w.collected.update(kept & morning.collected)
+        return [x for x in todays if x[1].id not in planned], [calls[v] for v in sorted(planned - kept)]
 
     def _catch_up(self, names: list[str], t_s: int) -> None:
         for name in names if self.field is not None else ():

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -50,6 +50,16 @@ class Couriers:
                 if d * DAY_S + dep >= ready_s:
                     return d * DAY_S + dep
         raise DispatchError("a courier schedule needs at least one departure")  # pragma: no cover
+
+
+@dataclass(frozen=True)
+class MorningRoutes:
+    """A day plan's routes as they stand when its day starts (``dispatch.plan.simulated``): the
+    optimiser's live areas begin ``day`` with them instead of empty."""
+
+    day: int
+    routes: Mapping[str, tuple[str, ...]]  # technician id -> his calls, in the plan's order
+    collected: frozenset[str] = frozenset()  # on-site calls the plan collects for the bench
 
 
 @dataclass(frozen=True)
