@@ -233,3 +233,6 @@ def test_the_monthly_overtime_cap_carries_over_day_by_day(cap_h, b_day):
     overtime = res.workload.groupby("day")["overtime_s"].sum()
     assert overtime[0] == H + 2 * drive_s(s1.lon, s1.lat, a.lon, a.lat)
     assert overtime.sum() <= cap_h * H
+    # Day 2 (B's morning under the 2 h cap) is a drain day: its own calls are not simulated, so
+    # its roster is not in the workload (its idle hours would deflate the utilisation).
+    assert set(res.workload["day"]) == {0, 1}

@@ -76,7 +76,11 @@ class SimResult:
     policy: str
     events: pd.DataFrame  # request_id, t_s, event, where, detail
     outcomes: pd.DataFrame  # as a plan's (see dispatch.kpis)
-    workload: pd.DataFrame  # one row per technician and day
+    # One row per field technician at work and day of calls. The drain days after the last day
+    # of calls (carried-over calls and second visits only) are left out: that day's own calls
+    # are not simulated, so the roster's idle time there would not be idle (it halved the week's
+    # utilisation); the work done on them is in the outcomes, not in the workload KPIs.
+    workload: pd.DataFrame
     open_requests: pd.DataFrame  # request_id, reason (still open at the horizon)
     wall_s: float
     calls: int
@@ -145,8 +149,10 @@ def simulate(
         # and counter staff are the benches' hours, not field time.
         worked += [(t, [], day * DAY_S + t.shift.start_s, 0, 0) for t in field_staff if t.id in idle]
         for tech, stops, end_s, travel_s, distance_m in worked:
-            workload_rows.append(_workload_row(w, tech, day, stops, end_s, travel_s, distance_m))
-            w.overtime.record(tech.id, day, workload_rows[-1]["overtime_s"])
+            row = _workload_row(w, tech, day, stops, end_s, travel_s, distance_m)
+            w.overtime.record(tech.id, day, row["overtime_s"])
+            if day <= last_day:  # a drain day's own calls are not simulated: its idle time is not idle
+                workload_rows.append(row)
             for s in stops:
                 _close_visit(w, tech, s, end_s, day, horizon_day)
         w.run_until((day + 1) * DAY_S)
