@@ -81,6 +81,33 @@ def test_states_follow_the_clock_and_frozen_work_stays():
     assert_feasible(area)
 
 
+def test_an_overrun_with_an_expected_end_takes_back_a_set_off_the_plan_made_and_re_times_it():
+    """T1's repair at A runs over. He reports it after the plan had him set off for B (the plan's
+    departure passed unreported), saying he expects to finish 40 min late: B is planned again and
+    sets off at that end (it was refused: 'report an overrun before the job's planned end').
+    Once he reports B under way, A can no longer overrun; an expected end needs an overrun."""
+    area = live_area(n_techs=1)
+    area.insert(new_call("A", 120.12, 30.87, 9 * H))
+    area.insert(new_call("B", 120.14, 30.88, 9 * H + 1800, window_h=6))
+    assert area.routes["T1"] == ["A", "B"]
+    s = {x.visit_id: x for x in area.result().routes[0].stops}
+    late = s["B"].departure_toward_s + 60
+    area.advance(late)
+    assert area.state("B") == JobState.DISPATCHED
+    end = s["A"].end_s + 40 * 60
+    area.report("A", "overrun", late, expected_end_s=end)
+    assert area.state("B") == JobState.PLANNED and area.frozen["A"].end_s == end
+    b = next(x for x in area.schedule("T1").stops if x.visit_id == "B")
+    assert b.departure_toward_s == end and b.arrival_s == end + s["B"].arrival_s - s["B"].departure_toward_s
+    assert_feasible(area)
+    area.advance(end)
+    area.report("B", "dispatched", end)
+    with pytest.raises(DispatchError, match="reported 'B'"):
+        area.report("A", "overrun", end + 5)
+    with pytest.raises(DispatchError, match="expected end belongs to an 'overrun'"):
+        area.report("B", "on_site", end + 600, expected_end_s=end + 900)
+
+
 def test_drop_out_replans_or_explains_every_job():
     """After a drop-out each of his jobs is done, moved to another technician, or unserved with a reason."""
     area = live_area(n_techs=2)

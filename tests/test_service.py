@@ -332,3 +332,25 @@ def test_no_log_line_of_the_server_carries_a_query_string(tmp_path: Path) -> Non
     log = (tmp_path / "server.log").read_text(encoding="utf-8", errors="replace")
     assert "GET /kpis?<redacted>" in log and "GET /plan?<redacted>" in log, log[-2000:]
     assert token not in log and "330500" not in log
+
+
+def test_an_overrun_says_when_the_work_will_end_and_a_restart_keeps_it(tmp_path: Path) -> None:
+    """An overrun with expected_end moves the job's end there (and what follows after it); the
+    log replays it; expected_end with another status, or not after 'at', is 422 naming it."""
+    db = f"sqlite:///{tmp_path / 'overrun.sqlite'}"
+    svc = _service(db)
+    c = TestClient(create_app(_config(db), svc))
+    d = _call(c, id="c-over", level=1, mode="onsite", at=f"{DAY}T10:00:00")
+    assert _post(c, "/jobs/c-over/status", {"status": "on_site", "at": d["arrival"]}).status_code == 200
+    at = (dt.datetime.fromisoformat(d["arrival"]) + dt.timedelta(minutes=20)).isoformat()
+    end = (dt.datetime.fromisoformat(d["arrival"]) + dt.timedelta(minutes=95)).isoformat()
+    bad = _post(c, "/jobs/c-over/status", {"status": "done", "at": at, "expected_end": end})
+    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "expected_end"], bad.text
+    assert "goes with an 'overrun' report only" in bad.text
+    bad = _post(c, "/jobs/c-over/status", {"status": "overrun", "at": at, "expected_end": d["arrival"]})
+    assert bad.status_code == 422 and "expected a time after the report" in bad.text, bad.text
+    r = _post(c, "/jobs/c-over/status", {"status": "overrun", "at": at, "expected_end": end})
+    assert r.status_code == 200 and r.json()["end"] == end and r.json()["state"] == "on_site", r.text
+    again = _service(db, writer=False)
+    area = r.json()["area"]
+    assert again.areas[area].frozen["c-over"].end_s == r.json()["end_s"]

@@ -179,11 +179,13 @@ class LiveArea:
             self._cache.pop(tid, None)
         return events
 
-    def report(self, visit_id: str, status: str, at_s: int) -> None:
+    def report(self, visit_id: str, status: str, at_s: int, expected_end_s: int | None = None) -> None:
         """A field report: ``dispatched``, ``on_site``, ``done``, ``overrun`` (still working at
-        ``at_s``) or ``cancelled``. It fixes the job's times; the rest of the route follows. One
-        that does not follow the job's last report raises ``StatusConflict`` (``REPORT_FOLLOWS``)."""
-        check_report(visit_id, status, at_s, self.reported.get(visit_id, (JobState.PLANNED, None)))
+        ``at_s``, done by ``expected_end_s`` if he says) or ``cancelled``. It fixes the job's times;
+        the rest of the route follows: an overrun takes back the set-offs the plan had him make
+        since (none was reported). One that does not follow the job's last report raises
+        ``StatusConflict`` (``REPORT_FOLLOWS``)."""
+        check_report(visit_id, status, at_s, self.reported.get(visit_id, (JobState.PLANNED, None)), expected_end_s)
         st = self.frozen.get(visit_id)
         tid = next(t for t, ids in self.routes.items() if visit_id in ids)
         following = self.routes[tid][self.routes[tid].index(visit_id) + 1:]
@@ -196,13 +198,15 @@ class LiveArea:
         elif at_s < st.departure_toward_s:
             raise DispatchError(f"report for {visit_id!r} at {at_s} is before the technician set off "
                                 f"toward it at {st.departure_toward_s}")
-        elif status == "overrun" and following and following[0] in self.frozen:
-            raise DispatchError(f"{visit_id!r} cannot overrun: the plan has its technician on his way to "
-                                f"{following[0]!r}; report an overrun before the job's planned end")
+        elif status == "overrun" and following and following[0] in self.reported:
+            raise DispatchError(f"{visit_id!r} cannot overrun: its technician reported {following[0]!r}, next on "
+                                f"his route, {self.reported[following[0]][0].value}")
         elif status == "cancelled" and st.arrival_s <= at_s:
             raise DispatchError(f"{visit_id!r} cannot be cancelled: its technician is at the door since {st.arrival_s}")
         else:
-            self.frozen[visit_id] = reported_times(st, status, at_s)
+            for vid in following if status == "overrun" else ():
+                self.frozen.pop(vid, None)  # the plan had him on his way; he is still here
+            self.frozen[visit_id] = reported_times(st, status, at_s, expected_end_s)
         self.reported[visit_id] = (REPORTED_STATE[status], at_s)
         self._changed()
 

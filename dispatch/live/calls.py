@@ -40,25 +40,31 @@ REPORTED_STATE = {"dispatched": JobState.DISPATCHED, "on_site": JobState.ON_SITE
                   "done": JobState.DONE, "cancelled": JobState.CANCELLED}
 
 
-def check_report(visit_id: str, status: str, at_s: int, last: tuple[JobState, int | None]) -> None:
+def check_report(visit_id: str, status: str, at_s: int, last: tuple[JobState, int | None],
+                 expected_end_s: int | None = None) -> None:
     """Raise :class:`StatusConflict` unless a ``status`` report at ``at_s`` may follow the job's
-    ``last`` report (state, time): a later state, at the same time or after."""
+    ``last`` report (state, time): a later state, at the same time or after. An expected end is
+    an overrun's only, and lies after the report."""
     if status not in REPORT_FOLLOWS:
         raise DispatchError(f"unknown status {status!r}; expected {', '.join(REPORT_FOLLOWS)}")
+    if expected_end_s is not None and (status != "overrun" or expected_end_s <= at_s):
+        raise DispatchError(f"an expected end belongs to an 'overrun' report and lies after it; got {status!r} "
+                            f"at {at_s} expecting the end at {expected_end_s}")
     reported, last_s = last
     if reported not in REPORT_FOLLOWS[status] or (last_s is not None and at_s < last_s):
         raise StatusConflict(visit_id, status, reported, last_s)
 
 
-def reported_times(st: Stop, status: str, at_s: int) -> Stop:
-    """A dispatched stop's times after a field report at ``at_s``."""
+def reported_times(st: Stop, status: str, at_s: int, expected_end_s: int | None = None) -> Stop:
+    """A dispatched stop's times after a field report at ``at_s``; an ``overrun`` may say when
+    the technician expects to finish (``expected_end_s``), else he is taken to be done just after."""
     if status == "on_site":
         start = max(at_s, st.start_s)
         return replace(st, arrival_s=at_s, start_s=start, end_s=start + (st.end_s - st.start_s))
     if status == "done":
         return replace(st, end_s=max(at_s, st.start_s))
     if status == "overrun":
-        return replace(st, end_s=max(st.end_s, at_s + 1))
+        return replace(st, end_s=max(st.end_s, at_s + 1, expected_end_s or 0))
     if status == "cancelled":
         # Cancelled on his way: where he turned round is not known, so he is taken to reach the
         # door and leave at once (a drive the checker can verify).

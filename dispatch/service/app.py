@@ -253,8 +253,9 @@ def create_app(config: ServiceConfig, service: LiveService | None = None) -> Any
 
     @app.post("/jobs/{job_id}/status", response_model=StatusOut, responses=write_errors)
     def post_status(job_id: JobId, body: StatusIn, role: Annotated[str, Depends(writer)]) -> dict[str, Any]:
-        """A field report on a job: dispatched, on_site, done or overrun (still working at ``at``)."""
-        return svc().job_status(job_id, body.status, body.at)
+        """A field report on a job: dispatched, on_site, done or overrun (still working at ``at``,
+        done by ``expected_end`` if he says)."""
+        return svc().job_status(job_id, body.status, body.at, body.expected_end)
 
     @app.get("/plan", response_model=PlanOut, responses={**errors, 404: {"description": "unknown area"}})
     def get_plan(area: Annotated[str, Query(max_length=20, description="area (prefecture adcode)")],

@@ -123,6 +123,9 @@ class StatusIn(BaseModel):
         "reports move a job forward only: planned -> dispatched -> on_site -> done (a step may be skipped), "
         "overrun while on site, cancelled before the work starts; any other report is 409 with the job's state"))
     at: When = None
+    expected_end: When = Field(None, description=(
+        "overrun only: when the technician expects to finish (after 'at'); the plan re-times his next jobs "
+        "from it (without it: he is taken to finish just after 'at', and may report again)"))
 
 
 class StatusOut(BaseModel):

@@ -275,7 +275,7 @@ class LiveService:
                                             f"technician {p.get('technician_id')!r}")
             elif e.kind == "status" and p["area"] in names:
                 self._advance(p["area"], e.at_s)
-                self.areas[p["area"]].report(e.key, p["status"], e.at_s)
+                self.areas[p["area"]].report(e.key, p["status"], e.at_s, p.get("expected_end_s"))
             elif e.kind == "unavailable" and p["area"] in names:
                 self.areas[p["area"]].drop_out(e.key, e.at_s)
             n += 1
@@ -426,10 +426,14 @@ class LiveService:
 
     # -- field reports and drop-outs ----------------------------------------------------------
 
-    def job_status(self, job_id: str, status: str, at: dt.datetime | None) -> dict[str, Any]:
+    def job_status(self, job_id: str, status: str, at: dt.datetime | None,
+                   expected_end: dt.datetime | None = None) -> dict[str, Any]:
         self._usable()
         judged = self.at_s(at)
         t = judged.at_s
+        end_s = None if expected_end is None else self.to_s(expected_end)
+        if end_s is not None and status != "overrun":
+            raise ServiceError(422, f"'expected_end' goes with an 'overrun' report only, not {status!r}", "expected_end")
         call = self.calls.get(job_id)
         if call is None:
             raise ServiceError(404, f"no job {job_id!r}; a job is a call acknowledged by POST /calls")
@@ -458,9 +462,12 @@ class LiveService:
             if status == "cancelled" and st.arrival_s <= t:
                 raise ServiceError(409, f"job {job_id!r} cannot be cancelled: its technician is at the door since "
                                    f"{self.iso(st.arrival_s)} (report done when he leaves)")
+            if end_s is not None and end_s <= t:
+                raise ServiceError(422, f"'expected_end' is {expected_end.isoformat()}; expected a time after the "  # type: ignore[union-attr]
+                                   f"report at {self.iso(t)}", "expected_end")
             try:
                 self._advance(a, t)
-                area.report(job_id, status, t)
+                area.report(job_id, status, t, end_s)
             except DispatchError:
                 self._rebuild([a])  # the clock moved for a report refused: forget both
                 raise
@@ -470,7 +477,8 @@ class LiveService:
                       "area": a, "technician_id": tid, "state": state.value,
                       "arrival": self.iso(st.arrival_s) if st else None, "end": self.iso(st.end_s) if st else None,
                       "end_s": st.end_s if st else None, "frozen": job_id in area.frozen}
-            self._commit([a], "status", job_id, t, {"area": a, "status": status}, answer)
+            logged = {"area": a, "status": status} | ({} if end_s is None else {"expected_end_s": end_s})
+            self._commit([a], "status", job_id, t, logged, answer)
         return answer
 
     def unavailable(self, tech_id: str, at: dt.datetime | None) -> dict[str, Any]:
