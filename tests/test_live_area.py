@@ -108,6 +108,23 @@ def test_an_overrun_with_an_expected_end_takes_back_a_set_off_the_plan_made_and_
         area.report("B", "on_site", end + 600, expected_end_s=end + 900)
 
 
+def test_a_repair_that_runs_through_the_break_window_is_followed_by_the_break():
+    """T1's break may start 12:00-14:00. His repair at A, planned to end before noon, is reported
+    running until 14:30: he takes the break at 14:30 and sets off for B at 15:00; his day stays
+    feasible (the break could not start by 14:00 any more, and every later job was taken from him)."""
+    area = live_area(n_techs=1)
+    area.insert(new_call("A", 120.12, 30.87, 11 * H, service_min=45))
+    area.insert(new_call("B", 120.14, 30.88, 11 * H + 1800, window_h=8, deadline=False))
+    assert area.routes["T1"] == ["A", "B"]
+    a = area.result().routes[0].stops[0]
+    area.advance(a.arrival_s)
+    area.report("A", "overrun", a.arrival_s + 1800, expected_end_s=14 * H + 1800)
+    day = area.schedule("T1")
+    assert day.feasible and day.break_start_s == 14 * H + 1800
+    assert day.stops[1].visit_id == "B" and day.stops[1].departure_toward_s == 15 * H
+    assert area.repair() == []
+
+
 def test_drop_out_replans_or_explains_every_job():
     """After a drop-out each of his jobs is done, moved to another technician, or unserved with a reason."""
     area = live_area(n_techs=2)

@@ -65,6 +65,10 @@ def timeline(
         start_s = k.shift_start_s if not ids else max(k.shift_start_s, min(
             max(release_of(ids[0]), clock_s), k.shift_end_s))
         free = start_s
+    elif bw is not None and brk is None and free > bw.latest_start_s:
+        # Work under way (as reported) ran past the break's latest start: he takes it as soon
+        # as that work ends, late (the checker reports it), and the rest of his day follows.
+        brk, free = free, free + bw.duration_s
     feasible, why, bad = True, "", None
 
     def fail(reason: str, vid: str | None = None) -> None:
