@@ -12,6 +12,9 @@ thing; the same calls and fates for each (the seed decides both):
 * ``slots``: the ``stream`` roster, and every call that would start its clock at the opening
   given an appointment slot instead (its window opens at a slot spread evenly over 09:00-16:00
   by its id's hash): the backlog spread over the day (issue 19's appointment slots);
+* ``slots_roster``: the workload roster as generated, with those slots;
+* ``slots_sized``: the slots, and per prefecture the field staff the day's work needs at 85 %
+  occupancy (expected calls x the away time of a job, over the net shift x 0.85, per weekday).
 
 Run: ``.venv/bin/python scripts/utilisation_experiment.py --seeds 1 2 3`` (about a minute and a
 half per variant and seed on 2 cores). Prints one line per run and the medians.
@@ -33,17 +36,24 @@ from dispatch.kpis import kpis
 from dispatch.model import DAY_S, FIELD_ROLE, Mode, TimeWindow
 from dispatch.network import area_of_centre
 from dispatch.simulate import SimParams, simulate
-from dispatch.staffing import heads_for, recommend, stagger_rest, workload_from_dataset
+from dispatch.staffing import (
+    StaffingParams,
+    heads_for,
+    recommend,
+    stagger_rest,
+    workload_from_dataset,
+)
 
-VARIANTS = ("roster", "stream", "wave", "slots")
+VARIANTS = ("roster", "stream", "wave", "slots", "slots_roster", "slots_sized")
 KEYS = ("dispatch_within_target_rate", "dispatch_within_target_wall_rate", "time_to_dispatch_p95_min",
         "turnaround_mean_h", "turnaround_within_24h_share", "utilisation", "overtime_h", "cost_per_job_cny")
 
 
-def stream_roster(ds: Dataset, wave_h: float | None) -> Dataset:
-    """The field staff Erlang C needs per prefecture; the surplus dropped, or (``wave_h``) kept
-    on a short shift from the station's opening."""
+def stream_roster(ds: Dataset, wave_h: float | None, occupancy: float | None = None) -> Dataset:
+    """The field staff Erlang C needs per prefecture (or, with ``occupancy``, the day's work at
+    that occupancy); the surplus dropped, or (``wave_h``) kept on a short shift from the opening."""
     plan = recommend(workload_from_dataset(ds))
+    net_s = StaffingParams().net_shift_s
     area = area_of_centre(ds.network)
     field = defaultdict(list)
     for t in ds.technicians:
@@ -53,7 +63,10 @@ def stream_roster(ds: Dataset, wave_h: float | None) -> Dataset:
     keep: dict[str, object] = {}
     for p in plan.pools:
         people = sorted(field.get(p.key, []), key=lambda t: t.id)
-        need = [math.ceil(p.stream_on_duty * f / max(week)) for f in week]
+        if occupancy is None:
+            need = [math.ceil(p.stream_on_duty * f / max(week)) for f in week]
+        else:
+            need = [math.ceil(p.travelling_per_day * f * p.service_s / (net_s * occupancy)) for f in week]
         n = min(len(people), heads_for(need))
         for t, rest in zip(people[:n], stagger_rest(n, need) if n else []):
             keep[t.id] = replace(t, rest_weekday=rest)
@@ -92,6 +105,10 @@ def variant(ds: Dataset, name: str) -> Dataset:
         return stream_roster(ds, None)
     if name == "wave":
         return stream_roster(ds, 4.0)
+    if name == "slots_roster":
+        return with_slots(ds)
+    if name == "slots_sized":
+        return with_slots(stream_roster(ds, None, occupancy=0.85))
     return with_slots(stream_roster(ds, None))
 
 
