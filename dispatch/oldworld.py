@@ -170,6 +170,9 @@ class OldWorldResult:
     outcomes: pd.DataFrame  # one row per call (columns: OUTCOME_COLUMNS)
     dealers: pd.DataFrame  # one row per dealer that received a call
     labs: pd.DataFrame  # lab_id, technicians, devices, bench_h
+    # One row per lab technician and lab working day of the calls' span (their paid bench day,
+    # the day's bench work shared among them): what the old world's cost per job charges.
+    workload: pd.DataFrame
     summary: dict[str, float]  # see summary()
     horizon_s: int  # the simulation's end: later events are not seen
     params: OldWorldParams
@@ -183,7 +186,10 @@ STAGES = ("at_dealer_s", "mailed_s", "at_lab_s", "bench_start_s", "repaired_s", 
 OUTCOME_COLUMNS = (
     "request_id", "mode", "visit_mode", "level", "priority", "province_adcode", "centre_id", "dealer_id",
     "created_s", "clock_start_s", "dispatch_s", "dispatch_wait_s", *STAGES, "parts_wait_s", "turnaround_s",
-    "repair_tier", "repair_centre_id", "unassigned_reason")
+    "repair_tier", "repair_centre_id", "unassigned_reason", "courier_legs")
+# The labs' technicians as the KPIs' workload (dispatch.kpis: utilisation, cost per job).
+WORKLOAD_COLUMNS = ("technician_id", "day", "centre_id", "province_adcode", "available_s", "busy_s", "travel_s",
+                    "distance_m", "overtime_s", "jobs")
 
 
 # --------------------------------------------------------------------------------------------
@@ -420,6 +426,8 @@ def simulate_old_world(dataset: Dataset, params: OldWorldParams = OldWorldParams
         "repair_tier": float(Tier.PROVINCE), "repair_centre_id": lab_id})
     frame["turnaround_s"] = frame["completion_s"] - frame["created_s"]
     frame["unassigned_reason"] = np.where(frame["completion_s"].isna(), str(Reason.OPEN_AT_HORIZON), "")
+    # A parcel each way, as far as the device got by the horizon (the KPIs charge courier legs).
+    frame["courier_legs"] = frame["mailed_s"].notna().astype(int) + frame["mailed_back_s"].notna().astype(int)
     frame = frame[list(OUTCOME_COLUMNS)]
     dealers = pd.DataFrame({
         "dealer_id": _dealer_ids(used_seats["adcode"].to_numpy(str)), "county_adcode": used_seats["adcode"],
@@ -428,7 +436,29 @@ def simulate_old_world(dataset: Dataset, params: OldWorldParams = OldWorldParams
         "transit_days": transit_of_seat[used], "twice_weekly": twice[used],
         "mail_weekdays": [tuple(d for d in range(7) if (int(m) >> d) & 1) for m in mail_mask[used]],
         "calls": np.bincount(seat_row, minlength=len(seats))[used]}).reset_index(drop=True)
-    return OldWorldResult(frame, dealers, labs, summary(frame), int(horizon_s), p)
+    workload = _lab_workload(labs_sorted, staff, lab_of_call, bench_start, work_s, call_days, lab_mask, ew, p)
+    return OldWorldResult(frame, dealers, labs, workload, summary(frame), int(horizon_s), p)
+
+
+def _lab_workload(labs: list[Centre], staff: list[int], lab_of_call: np.ndarray, bench_start: np.ndarray,
+                  work_s: np.ndarray, days: range, lab_mask: int, epoch_weekday: int,
+                  p: OldWorldParams) -> pd.DataFrame:
+    """Per lab technician and lab working day of the calls' span: his paid bench day, and the
+    lab's bench work started that day shared evenly among its technicians."""
+    rows = []
+    start_day = bench_start // DAY_S
+    for k, (lab, n) in enumerate(zip(labs, staff)):
+        mine = lab_of_call == k
+        for d in days:
+            if not (lab_mask >> ((epoch_weekday + d) % 7)) & 1:
+                continue
+            today = mine & (start_day == d)
+            busy, jobs = int(work_s[today].sum()), int(today.sum())
+            rows += [{"technician_id": f"{lab.id}-lab{j + 1}", "day": d, "centre_id": lab.id,
+                      "province_adcode": lab.province_adcode, "available_s": p.lab_bench_s[1] - p.lab_bench_s[0],
+                      "busy_s": busy // n, "travel_s": 0, "distance_m": 0, "overtime_s": 0, "jobs": jobs // n}
+                     for j in range(n)]
+    return pd.DataFrame(rows, columns=list(WORKLOAD_COLUMNS))
 
 
 def summary(outcomes: pd.DataFrame) -> dict[str, float]:

@@ -149,7 +149,7 @@ class CostRates:
       150 % of the wage: 1.5 x 46.8.
     * ``vehicle_cny_per_km`` 1.2: a compact car at ~7 l/100 km of 92# petrol at ~7.7 CNY/l (0.54),
       depreciation of ~80,000 CNY over 160,000 km (0.50), insurance, tyres and servicing (~0.15);
-      the same figure as ``dispatch.scenarios.CostParams.per_km``.
+      (``dispatch.scenarios.CostParams`` reads these rates too).
     * ``courier_cny_per_leg`` 15: one parcel, one way (a shuttle leg between tiers or a mail leg):
       SF Express standard within a province lists about 12-13 CNY for the first kg (a boxed phone
       weighs less), plus a declared-value fee; contract rates are lower and cross-province ones

@@ -32,11 +32,11 @@ from dispatch.coverage import coverage_report, demand_for
 from dispatch.dataset import Dataset
 from dispatch.errors import DispatchError
 from dispatch.kpis import kpis
-from dispatch.model import LEVELS, Centre, Technician, Tier, TimeWindow
+from dispatch.model import LEVELS, WEEKDAYS, Centre, Technician, Tier, TimeWindow
 from dispatch.network import Network
 from dispatch.plan import PlanParams, make_plan
 from dispatch.reasons import Reason
-from dispatch.rules import DEFAULT_RULES, Rules
+from dispatch.rules import DEFAULT_COST_RATES, DEFAULT_RULES, CostRates, Rules
 from dispatch.synthetic import DEFAULT_TIERS
 
 
@@ -298,12 +298,19 @@ def apply(base: Dataset, scenario: Scenario, seed: int = 0, rules: Rules = DEFAU
 @dataclass(frozen=True)
 class CostParams:
     """A rough running cost per day (CNY) so scenarios can be ranked on money as well as service.
-    Assumptions, not accounting: a technician's loaded day rate, a station's fixed cost per day
-    by tier (rent, bench equipment, stock), and vehicle cost per km driven (plans only)."""
+    Technicians and kilometres at the rule book's rates (``rates``, ``dispatch.rules.CostRates``:
+    one place, the same as the KPIs' cost per job): each technician's paid (net shift) hours on
+    the days he works, averaged over the week (six days in seven with a weekly rest day), and the
+    kilometres a plan drives (plans only). A station's fixed cost per day by tier (rent, bench
+    equipment, stock) is this table's own assumption, not accounting."""
 
-    technician_day: float = 600.0
+    rates: CostRates = DEFAULT_COST_RATES
     centre_day: tuple[float, float, float] = (5000.0, 1500.0, 300.0)  # tier 1, 2, 3
-    per_km: float = 1.2
+
+    def technician_day(self, t: Technician) -> float:
+        """What a technician costs on an average day of the week."""
+        at_work = (WEEKDAYS - 1) / WEEKDAYS if t.rest_weekday is not None else 1.0
+        return (t.shift.duration_s - t.break_s) / 3600 * self.rates.technician_cny_per_h * at_work
 
 
 @dataclass(frozen=True)
@@ -364,7 +371,7 @@ def evaluate(base: Dataset, scenario: Scenario | None, options: CompareOptions =
         out[f"centres_tier{tier}"] = float(tiers[Tier(tier)])
     out["technicians"] = float(len(ds.technicians))
     cost = options.cost
-    out["cost_per_day"] = (len(ds.technicians) * cost.technician_day
+    out["cost_per_day"] = (sum(cost.technician_day(t) for t in ds.technicians)
                            + sum(tiers[Tier(t)] * cost.centre_day[t - 1] for t in Tier))
     request_ids: tuple[str, ...] = ()
     if options.plan:
@@ -381,7 +388,7 @@ def evaluate(base: Dataset, scenario: Scenario | None, options: CompareOptions =
         k = kpis(outcomes, result.workload, applied.rules.dispatch_target_s)
         out.update({f"plan_{key}": float(v) for key, v in k.items()})
         km = float(result.workload["distance_m"].sum()) / 1000 if len(result.workload) else 0.0
-        out["cost_per_day"] += km * cost.per_km
+        out["cost_per_day"] += km * cost.rates.vehicle_cny_per_km
         request_ids = tuple(sorted(outcomes["request_id"].astype(str)))
     return Evaluation(name, out, applied.warnings, request_ids)
 

@@ -93,6 +93,21 @@ def test_the_cycle_by_hand_batch_day_transit_queue_and_return():
     assert res.summary["censored"] == 0 and res.summary["over_6_days_share"] == 0.5
 
 
+def test_the_old_worlds_cost_is_its_labs_paid_days_and_its_mail_legs():
+    """The four calls above span Mon-Sat (days 0-5): the lab's one technician is paid 6 bench
+    days of 8 h at the rule book's 47 CNY/h; each device rides two parcels (15 CNY each). Cost
+    per completed call = (6 x 8 x 47 + 8 x 15) / 4; the bench work started in the span (A and B
+    on Friday, 50 + 200 min) over his paid time is the lab's utilisation."""
+    res = run([at_seat("A", 1, 10, Mode.ONSITE), at_seat("B", 3, 11, Mode.PICKUP), at_seat("C", 2, 3 * 24 + 17),
+               at_seat("D", 1, 5 * 24 + 22)])
+    assert res.outcomes["courier_legs"].tolist() == [2, 2, 2, 2]
+    assert sorted(res.workload["day"]) == [0, 1, 2, 3, 4, 5] and set(res.workload["available_s"]) == {8 * H}
+    k = kpis(res.outcomes, res.workload)
+    assert k["cost_per_job_cny"] == pytest.approx((6 * 8 * 47 + 8 * 15) / 4)
+    assert k["cost_courier_per_job_cny"] == pytest.approx(30) and k["cost_travel_per_job_cny"] == 0
+    assert k["utilisation"] == pytest.approx(250 / (6 * 8 * 60))
+
+
 def test_the_lab_queue_spills_into_saturday_and_skips_sunday():
     # Five board-level repairs (200 min each) reach the lab on Friday; its day holds 480 min.
     res = run([at_seat(f"R{k}", 3, 10) for k in range(5)])

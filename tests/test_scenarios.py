@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from dispatch.errors import DispatchError
 from dispatch.model import Mode, Tier
 from dispatch.dataset import Dataset
-from dispatch.scenarios import Scenario, apply
-from tests.builders import NETWORK, TECHS, req
+from dispatch.rules import CostRates
+from dispatch.scenarios import CostParams, Scenario, apply
+from tests.builders import NETWORK, TECHS, req, tech
 
 BASE = Dataset(NETWORK, TECHS, (req("A", 1, Mode.WALKIN), req("B", 2, Mode.ONSITE)), "2026-03-02")
 
@@ -121,3 +124,13 @@ def test_unknown_ids_name_valid_ones():
         apply(BASE, Scenario.from_dict({"name": "x", "close": ["S2"], "demand_growth": {"440000": 2}}))
     assert "close: unknown station id 'S2'; expected an existing station id such as S1" in str(exc.value)
     assert "demand_growth: '440000' is not a province of this network; expected one of 330000" in str(exc.value)
+
+
+def test_a_scenarios_running_cost_reads_the_rule_books_rates():
+    """CostParams charges a technician his net shift at CostRates' hourly rate, six days in seven
+    with a weekly rest day, and kilometres at its rate: one place for rates."""
+    t = tech("T1", "S1")  # 08-17 with a 45-minute break: 8.25 paid hours
+    cost = CostParams(rates=CostRates(technician_cny_per_h=40.0, vehicle_cny_per_km=2.0))
+    assert cost.technician_day(t) == pytest.approx(8.25 * 40)
+    assert cost.technician_day(replace(t, rest_weekday=6)) == pytest.approx(8.25 * 40 * 6 / 7)
+    assert cost.rates.vehicle_cny_per_km == 2.0 and CostParams().rates == CostRates()

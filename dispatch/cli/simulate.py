@@ -74,8 +74,8 @@ def simulate(source: str | None, preset: str | None, province: str | None, days:
         with ProgressBar() as bar:
             if run == OLD_WORLD:
                 old = simulate_old_world(ds, OldWorldParams(seed=seed), progress=bar)
-                frames = {"outcomes": old.outcomes, "dealers": old.dealers, "labs": old.labs}
-                k, params, wall = kpis(old.outcomes), old.params, None
+                frames = {"outcomes": old.outcomes, "dealers": old.dealers, "labs": old.labs, "workload": old.workload}
+                k, params, wall = kpis(old.outcomes, old.workload), old.params, None
             else:
                 sim_params = simulation.SimParams(
                     policy=run, seed=seed, reoptimise_every_s=None if reoptimise_min is None else 60 * reoptimise_min,
@@ -106,7 +106,8 @@ def simulate(source: str | None, preset: str | None, province: str | None, days:
         unserved = frames["outcomes"]["unassigned_reason"]
         still_open[label] = unserved[unserved != ""].value_counts().sort_index()
     click.echo(format_kpis(columns))
-    click.echo("n/a: the run does not measure it (the old world sends nobody and keeps no technician log; "
+    click.echo("n/a: the run does not measure it (the old world sends nobody: no dispatch, arrival or "
+               "kilometres; its workload and cost are the labs' technicians and the mail legs; "
                "the plan's own estimate gives no arrival or courier legs); "
                "'never': the percentile falls on calls never dispatched; README 'KPIs' defines each row.")
     if policy == "all":
