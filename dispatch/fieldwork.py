@@ -312,7 +312,7 @@ class LiveField:
                     reported = True
             if reported:
                 self._repair(area)
-            area.advance(x)  # a technician free again sets off now
+                area.advance(x)  # a technician free again sets off now
             self._register(f, area)
         self._hold(f, area, t_s)
         area.advance(max(area.clock_s, t_s))

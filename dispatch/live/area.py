@@ -208,7 +208,7 @@ class LiveArea:
                 self.frozen.pop(vid, None)  # the plan had him on his way; he is still here
             self.frozen[visit_id] = reported_times(st, status, at_s, expected_end_s)
         self.reported[visit_id] = (REPORTED_STATE[status], at_s)
-        self._changed()
+        self._changed(tid)  # only his route's times depend on the job's
 
     def _changed(self, tech_id: str | None = None) -> None:
         """Something changed: only ``tech_id``'s route if given (his timeline is recomputed),
