@@ -7,10 +7,13 @@ rebuilds a model, so a stored plan or run says which travel it was made with.
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from typing import Callable, Mapping
 
 from dispatch.travel.base import Travel
 from dispatch.travel.flat import FlatTravel
+from dispatch.travel.road import RoadTravel
+from dispatch.travel.roadparams import ParamsError, RoadParams, read_params
 
 ENV_VAR = "DISPATCH_TRAVEL"
 
@@ -53,13 +56,49 @@ def _flat(spec: str, options: Mapping[str, str]) -> Travel:
         raise TravelSpecError(f"travel spec {spec!r}: {err}") from None
 
 
-MODELS: dict[str, Callable[[str, Mapping[str, str]], Travel]] = {"flat": _flat}
+_ROAD_SCALARS = {"detour_short": float, "detour_long": float, "detour_scale_km": float, "overhead_s": int,
+                 "rush_km": float, "unreachable_s": int, "land_res_deg": float}
+
+
+def _road(spec: str, options: Mapping[str, str]) -> Travel:
+    """``road``, ``road:params=FILE.json`` and scalar overrides (``road:overhead_s=240,water=off``)."""
+    params = RoadParams()
+    try:
+        if "params" in options:
+            params = read_params(options["params"])
+        kw: dict[str, object] = {}
+        for key, value in options.items():
+            if key == "params":
+                continue
+            if key == "water":
+                if value not in ("on", "off"):
+                    raise TravelSpecError(f"travel spec {spec!r}: water={value!r}; expected on or off")
+                kw[key] = value == "on"
+            elif key in _ROAD_SCALARS:
+                kw[key] = _ROAD_SCALARS[key](_number(spec, key, value))
+            else:
+                raise TravelSpecError(f"travel spec {spec!r}: unknown option {key!r}; expected params=FILE.json, "
+                                      f"water=on|off or one of {sorted(_ROAD_SCALARS)}")
+        params = replace(params, **kw) if kw else params
+    except ParamsError as err:
+        raise TravelSpecError(f"travel spec {spec!r}: {err}") from None
+    return RoadTravel(params, spec)
+
+
+MODELS: dict[str, Callable[[str, Mapping[str, str]], Travel]] = {"flat": _flat, "road": _road}
 DEFAULT_SPEC = "flat"
+
+
+def _expand(spec: str) -> str:
+    """A bare file name stands for the model that reads it: PARAMS.json the road model's parameters."""
+    if ":" not in spec and spec.lower().endswith(".json"):
+        return f"road:params={spec}"
+    return spec
 
 
 def travel_from_spec(spec: str | None = None) -> Travel:
     """The model a spec names; ``None`` reads ``DISPATCH_TRAVEL`` and falls back to the default."""
-    spec = (spec if spec is not None else os.environ.get(ENV_VAR, "")).strip() or DEFAULT_SPEC
+    spec = _expand((spec if spec is not None else os.environ.get(ENV_VAR, "")).strip() or DEFAULT_SPEC)
     name, _, rest = spec.partition(":")
     if name not in MODELS:
         raise TravelSpecError(f"travel spec {spec!r}: unknown model {name!r}; expected one of {sorted(MODELS)}")
