@@ -12,6 +12,7 @@ from typing import Callable, Mapping
 
 from dispatch.travel.base import Travel
 from dispatch.travel.flat import FlatTravel
+from dispatch.travel.matrixfile import MatrixFileError, MatrixFileTravel
 from dispatch.travel.road import RoadTravel
 from dispatch.travel.roadparams import ParamsError, RoadParams, read_params
 
@@ -85,14 +86,31 @@ def _road(spec: str, options: Mapping[str, str]) -> Travel:
     return RoadTravel(params, spec)
 
 
-MODELS: dict[str, Callable[[str, Mapping[str, str]], Travel]] = {"flat": _flat, "road": _road}
+def _matrix(spec: str, options: Mapping[str, str]) -> Travel:
+    """``matrix:file=M.parquet[,points=P.parquet][,decimals=5][,fallback=SPEC-NAME]``."""
+    unknown = sorted(set(options) - {"file", "points", "decimals", "fallback"})
+    if unknown or "file" not in options:
+        raise TravelSpecError(f"travel spec {spec!r}: expected file=PATH and optionally points=PATH, decimals=N, "
+                              f"fallback=MODEL" + (f"; unknown {unknown}" if unknown else ""))
+    fallback = travel_from_spec(options.get("fallback", DEFAULT_SPEC))
+    try:
+        return MatrixFileTravel(options["file"], fallback, options.get("points"),
+                                int(_number(spec, "decimals", options.get("decimals", "5"))), spec)
+    except MatrixFileError as err:
+        raise TravelSpecError(f"travel spec {spec!r}: {err}") from None
+
+
+MODELS: dict[str, Callable[[str, Mapping[str, str]], Travel]] = {"flat": _flat, "road": _road, "matrix": _matrix}
 DEFAULT_SPEC = "flat"
 
 
 def _expand(spec: str) -> str:
-    """A bare file name stands for the model that reads it: PARAMS.json the road model's parameters."""
+    """A bare file name stands for the model that reads it: PARAMS.json the road model's parameters,
+    M.parquet a matrix file."""
     if ":" not in spec and spec.lower().endswith(".json"):
         return f"road:params={spec}"
+    if ":" not in spec and spec.lower().endswith(".parquet"):
+        return f"matrix:file={spec}"
     return spec
 
 
@@ -106,3 +124,10 @@ def travel_from_spec(spec: str | None = None) -> Travel:
 
 
 DEFAULT_TRAVEL: Travel = MODELS[DEFAULT_SPEC](DEFAULT_SPEC, {})
+
+
+def travel_record(travel: Travel) -> dict[str, object]:
+    """What a stored plan or run records of its travel: the spec, and for a provider the requests
+    that fell back to the default model (``travel_fallbacks``) and why."""
+    record = getattr(travel, "record", None)
+    return {"travel": travel.spec, **(record() if callable(record) else {})}
