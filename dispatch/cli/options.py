@@ -125,9 +125,11 @@ def travel_line(travel: Travel) -> str:
     rec = travel_record(travel)
     line = f"travel: {rec['travel']}"
     if rec.get("travel_fallbacks"):
-        line += (f"; warning: {rec['travel_fallbacks']} of {rec.get('travel_requests', '?')} provider requests failed "
-                 f"and used {rec.get('travel_fallback_model', 'the default model')} instead "
-                 f"(last error: {rec.get('travel_last_error', '?')})")
+        line += (f"; warning: {rec['travel_fallbacks']} leg(s) fell back to "
+                 f"{rec.get('travel_fallback_model', 'the default model')}"
+                 + (f" after {rec['travel_failed_requests']} failed of {rec['travel_requests']} provider requests"
+                    if "travel_failed_requests" in rec else "")
+                 + f" (last: {rec.get('travel_last_error', '?')})")
     return line
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dispatch.travel.base import Travel
+from dispatch.travel.base import Travel, matrices_by_legs
 
 COORDS = ("from_lon", "from_lat", "to_lon", "to_lat")
 IDS = ("from_id", "to_id")
@@ -170,11 +170,7 @@ class MatrixFileTravel:
         return t, d
 
     def matrices(self, lon, lat, speed_classes=None, depart_s=None):  # type: ignore[no-untyped-def]
-        lon = np.asarray(lon, dtype=float)
-        lat = np.asarray(lat, dtype=float)
-        classes = speed_classes or self.speed_classes
-        out = [self.legs(lon[:, None], lat[:, None], lon[None, :], lat[None, :], c, depart_s) for c in classes]
-        return np.stack([t for t, _ in out]), out[0][1]
+        return matrices_by_legs(self, lon, lat, speed_classes, depart_s)
 
     def reach_m(self, travel_s: float, speed_class: str = "car") -> float:
         """A file has no speed to bound by: anywhere on Earth may be in reach (half its circumference)."""

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import os
 from dataclasses import replace
+from pathlib import Path
 from typing import Callable, Mapping
 
 from dispatch.travel.base import Travel
 from dispatch.travel.flat import FlatTravel
+from dispatch.travel.backends import AMAP_KEY_ENV, BAIDU_AK_ENV, Amap, Baidu, Osrm, Valhalla
 from dispatch.travel.matrixfile import MatrixFileError, MatrixFileTravel
+from dispatch.travel.provider import Backend, ProviderTravel
 from dispatch.travel.road import RoadTravel
 from dispatch.travel.roadparams import ParamsError, RoadParams, read_params
 
@@ -100,7 +103,55 @@ def _matrix(spec: str, options: Mapping[str, str]) -> Travel:
         raise TravelSpecError(f"travel spec {spec!r}: {err}") from None
 
 
-MODELS: dict[str, Callable[[str, Mapping[str, str]], Travel]] = {"flat": _flat, "road": _road, "matrix": _matrix}
+_PROVIDER_OPTIONS = {"url", "car", "scooter", "timeout_s", "retries", "backoff_s", "qps", "cache", "max_locations",
+                     "max_pairs", "fallback"}
+
+
+def _provider(kind: str) -> Callable[[str, Mapping[str, str]], Travel]:
+    """``osrm:url=URL[,car=driving][,scooter=PROFILE]``, ``valhalla:url=URL[,car=auto][,scooter=motor_scooter]``,
+    ``amap[:url=...]`` (key from DISPATCH_AMAP_KEY), ``baidu[:url=...]`` (DISPATCH_BAIDU_AK), each with
+    timeout_s, retries, backoff_s, qps, cache=PATH|off and fallback=MODEL."""
+
+    def build(spec: str, options: Mapping[str, str]) -> Travel:
+        unknown = sorted(set(options) - _PROVIDER_OPTIONS)
+        if unknown:
+            raise TravelSpecError(f"travel spec {spec!r}: unknown option(s) {unknown}; expected {sorted(_PROVIDER_OPTIONS)}")
+        backend: Backend
+        if kind in ("osrm", "valhalla"):
+            if "url" not in options:
+                raise TravelSpecError(f"travel spec {spec!r}: {kind} needs the server, e.g. {kind}:url=http://host:port")
+            default = {"osrm": ("driving", None), "valhalla": ("auto", "motor_scooter")}[kind]
+            modes = {"car": options.get("car", default[0])}
+            if options.get("scooter", default[1]):
+                modes["scooter"] = options.get("scooter", default[1]) or ""
+            if kind == "osrm":
+                backend = Osrm(options["url"], modes, int(_number(spec, "max_locations", options.get("max_locations", "100"))))
+            else:
+                backend = Valhalla(options["url"], modes, int(_number(spec, "max_pairs", options.get("max_pairs", "2500"))))
+        else:
+            env = AMAP_KEY_ENV if kind == "amap" else BAIDU_AK_ENV
+            key = os.environ.get(env, "").strip()
+            if not key:
+                raise TravelSpecError(f"travel spec {spec!r}: {kind} needs its key in the environment variable {env}")
+            backend = Amap(key) if kind == "amap" else Baidu(key)
+            if "url" in options:
+                backend.url = options["url"]
+        cache = options.get("cache")
+        kw: dict[str, object] = {} if cache is None else {"cache_path": None if cache == "off" else Path(cache)}
+        for key_ in ("timeout_s", "backoff_s", "qps"):
+            if key_ in options:
+                kw[key_] = _number(spec, key_, options[key_])
+        if "retries" in options:
+            kw["retries"] = int(_number(spec, "retries", options["retries"]))
+        fallback = travel_from_spec(options.get("fallback", DEFAULT_SPEC))
+        return ProviderTravel(backend, fallback, spec, **kw)  # type: ignore[arg-type]
+
+    return build
+
+
+MODELS: dict[str, Callable[[str, Mapping[str, str]], Travel]] = {
+    "flat": _flat, "road": _road, "matrix": _matrix,
+    **{kind: _provider(kind) for kind in ("osrm", "valhalla", "amap", "baidu")}}
 DEFAULT_SPEC = "flat"
 
 
@@ -111,6 +162,10 @@ def _expand(spec: str) -> str:
         return f"road:params={spec}"
     if ":" not in spec and spec.lower().endswith(".parquet"):
         return f"matrix:file={spec}"
+    name, _, rest = spec.partition(":")
+    if name in ("osrm", "valhalla") and rest.startswith(("http://", "https://")):
+        url, _, more = rest.partition(",")
+        return f"{name}:url={url}" + (f",{more}" if more else "")
     return spec
 
 
