@@ -98,8 +98,8 @@ class RoadTravel:
         # Each end's factors are looked up once per point; NumPy broadcasts them to the legs.
         lon_a, lat_a = np.broadcast_arrays(lon_a, lat_a)
         lon_b, lat_b = np.broadcast_arrays(lon_b, lat_b)
-        a, b = self._ends(lon_a, lat_a), self._ends(lon_b, lat_b)
-        road_m = self._road_m(lon_a, lat_a, lon_b, lat_b, a, b)
+        a, b = self.end_factors(lon_a, lat_a), self.end_factors(lon_b, lat_b)
+        road_m = self.road_m(lon_a, lat_a, lon_b, lat_b, a, b)
         dist = np.rint(road_m).astype(np.int64)
         times = []
         for c in classes:
@@ -146,7 +146,7 @@ class RoadTravel:
     def _land(self) -> LandGrid:
         return land_grid(self.params.land_res_deg, tuple(line for _, line in self.params.fixed_links))
 
-    def _ends(self, lon: np.ndarray, lat: np.ndarray) -> dict[str, np.ndarray]:
+    def end_factors(self, lon: np.ndarray, lat: np.ndarray) -> dict[str, np.ndarray]:
         """What the model needs of each end: terrain factors and the rush-hour multiplier."""
         p = self.params
         time_f, detour_f = self._terrain_tables
@@ -163,7 +163,7 @@ class RoadTravel:
             out["peak"] = np.ones(lon.shape)
         return out
 
-    def _road_m(self, lon_a, lat_a, lon_b, lat_b, a, b) -> np.ndarray:  # type: ignore[no-untyped-def]
+    def road_m(self, lon_a, lat_a, lon_b, lat_b, a, b) -> np.ndarray:  # type: ignore[no-untyped-def]
         crow = haversine_m(lon_a, lat_a, lon_b, lat_b)
         return crow * self.detour(crow) * ((a["detour"] + b["detour"]) / 2)
 
@@ -184,7 +184,7 @@ class RoadTravel:
         return np.where(np.rint(road_m) > 0, t, 0)
 
     def _road(self, lon_a, lat_a, lon_b, lat_b, a, b, speed_class, depart_s):  # type: ignore[no-untyped-def]
-        road_m = self._road_m(lon_a, lat_a, lon_b, lat_b, a, b)
+        road_m = self.road_m(lon_a, lat_a, lon_b, lat_b, a, b)
         return self._time_s(road_m, a, b, speed_class, depart_s), np.rint(road_m).astype(np.int64)
 
     @cached_property
@@ -198,7 +198,7 @@ class RoadTravel:
         n = len(lon)
         tables: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         for cls in p.speeds_kmh:
-            ends = self._ends(lon, lat)
+            ends = self.end_factors(lon, lat)
             t, d = self._road(lon[:, None], lat[:, None], lon[None, :], lat[None, :],
                               {k: v[:, None] for k, v in ends.items()}, {k: v[None, :] for k, v in ends.items()},
                               cls, None)
@@ -238,7 +238,7 @@ class RoadTravel:
         if len(ports["lon"]):
             plon, plat, pmass = ports["lon"], ports["lat"], ports["mass"]
             pt, pd_ = ports["tables"][speed_class]
-            pe = self._ends(plon, plat)
+            pe = self.end_factors(plon, plat)
             ea = {k: pick(v)[:, None] for k, v in a.items()}
             eb = {k: pick(v)[:, None] for k, v in b.items()}
             pr = {k: v[None, :] for k, v in pe.items()}
