@@ -27,11 +27,20 @@ from functools import lru_cache
 import numpy as np
 
 from dispatch.geodata import cache_dir, geography_cache_key, load_geography
+from dispatch.travel.base import haversine_m
 
 # The grid covers the mainland and its islands down to the Nansha islands.
 LON0, LAT0, LON1, LAT1 = 73.4, 3.4, 135.2, 53.7
 LAND_SCHEMA = 1  # bump when the grids change meaning
 REGION_RES_DEG = 0.05  # the prefecture grid: terrain needs no finer
+
+
+def grid_cells(lon, lat, res: float, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:  # type: ignore[no-untyped-def]
+    """(row, col) of each point's cell on a grid of ``res`` degrees from (LON0, LAT0), held to the grid
+    (ufuncs rather than np.clip: this runs for every leg the live plan inserts)."""
+    r = ((np.asarray(lat, dtype=float) - LAT0) * (1.0 / res)).astype(np.intp)
+    c = ((np.asarray(lon, dtype=float) - LON0) * (1.0 / res)).astype(np.intp)
+    return (np.minimum(np.maximum(r, 0), shape[0] - 1), np.minimum(np.maximum(c, 0), shape[1] - 1))
 
 
 @dataclass(frozen=True)
@@ -44,10 +53,7 @@ class LandGrid:
     mainland: int  # the label of the largest land mass
 
     def cell(self, lon, lat) -> tuple[np.ndarray, np.ndarray]:  # type: ignore[no-untyped-def]
-        rows, cols = self.label.shape
-        r = np.clip(((np.asarray(lat, dtype=float) - LAT0) / self.res_deg).astype(np.int64), 0, rows - 1)
-        c = np.clip(((np.asarray(lon, dtype=float) - LON0) / self.res_deg).astype(np.int64), 0, cols - 1)
-        return r, c
+        return grid_cells(lon, lat, self.res_deg, self.label.shape)
 
     def mass(self, lon, lat) -> np.ndarray:  # type: ignore[no-untyped-def]
         """The land mass of each point (int32, broadcast shape of the arguments)."""
@@ -62,11 +68,11 @@ class RegionGrid:
     adcodes: tuple[str, ...]
     index: np.ndarray  # int16 [rows, cols]
 
+    def cell(self, lon, lat) -> tuple[np.ndarray, np.ndarray]:  # type: ignore[no-untyped-def]
+        return grid_cells(lon, lat, REGION_RES_DEG, self.index.shape)
+
     def lookup(self, lon, lat) -> np.ndarray:  # type: ignore[no-untyped-def]
-        rows, cols = self.index.shape
-        r = np.clip(((np.asarray(lat, dtype=float) - LAT0) / REGION_RES_DEG).astype(np.int64), 0, rows - 1)
-        c = np.clip(((np.asarray(lon, dtype=float) - LON0) / REGION_RES_DEG).astype(np.int64), 0, cols - 1)
-        return self.index[r, c]
+        return self.index[self.cell(lon, lat)]
 
 
 def _centres(res: float) -> tuple[np.ndarray, np.ndarray]:
@@ -145,6 +151,26 @@ def land_grid(res_deg: float, links: tuple[tuple[tuple[float, float], ...], ...]
     label = got["label"]
     counts = np.bincount(label.ravel())
     return LandGrid(res_deg, label, int(np.argmax(counts)))
+
+
+@lru_cache(maxsize=8)
+def peak_grid(cities: tuple[tuple[str, float, float, float, float], ...]):  # type: ignore[no-untyped-def]
+    """The rush-hour peak multiplier of each region-grid cell: the largest of the cities whose
+    radius (great circle) covers the cell's centre, 1 elsewhere (float32, built in milliseconds)."""
+    lon, lat = _centres(REGION_RES_DEG)
+    grid = np.ones((len(lat), len(lon)), dtype=np.float32)
+    for _, x, y, radius_km, peak in cities:
+        dlat = radius_km / 111.0 + REGION_RES_DEG
+        dlon = dlat / max(np.cos(np.radians(y)), 0.1)
+        rs = np.flatnonzero(np.abs(lat - y) <= dlat)
+        cs = np.flatnonzero(np.abs(lon - x) <= dlon)
+        if not len(rs) or not len(cs):
+            continue
+        gx, gy = np.meshgrid(lon[cs], lat[rs])
+        inside = haversine_m(gx, gy, x, y) <= 1000 * radius_km
+        sub = grid[np.ix_(rs, cs)]
+        grid[np.ix_(rs, cs)] = np.where(inside, np.maximum(sub, peak), sub)
+    return grid
 
 
 @lru_cache(maxsize=1)

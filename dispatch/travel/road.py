@@ -18,22 +18,25 @@ replaceable by a JSON file (``--travel PARAMS.json``) or by ``road:key=value`` i
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import numpy as np
 
 from dispatch.travel.base import haversine_m
-from dispatch.travel.land import LandGrid, land_grid, region_grid
+from dispatch.travel.land import LandGrid, land_grid, peak_grid, region_grid
 from dispatch.travel.roadparams import RoadParams
+
+
+@lru_cache(maxsize=64)
+def _band_table(ends_km: tuple[float, ...], speeds_kmh: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray]:
+    # The hours at each band's end, and far beyond the last so that np.interp runs on in it.
+    edges = np.array((0.0, *ends_km, 1e6 + ends_km[-1]))
+    return edges, np.concatenate([[0.0], np.cumsum(np.diff(edges) / np.asarray(speeds_kmh, dtype=float))])
 
 
 def band_hours(road_km: np.ndarray, ends_km: tuple[float, ...], speeds_kmh: tuple[float, ...]) -> np.ndarray:
     """Hours to drive ``road_km`` through the speed bands (piecewise linear in the distance)."""
-    speeds = np.asarray(speeds_kmh, dtype=float)
-    # The hours at each band's end, and far beyond the last so that np.interp runs on in it.
-    far = 1e6 + ends_km[-1]
-    edges = np.array((0.0, *ends_km, far))
-    cum = np.concatenate([[0.0], np.cumsum(np.diff(edges) / speeds)])
+    edges, cum = _band_table(tuple(ends_km), tuple(speeds_kmh))
     return np.interp(np.asarray(road_km, dtype=float), edges, cum)
 
 
@@ -147,20 +150,16 @@ class RoadTravel:
         return land_grid(self.params.land_res_deg, tuple(line for _, line in self.params.fixed_links))
 
     def end_factors(self, lon: np.ndarray, lat: np.ndarray) -> dict[str, np.ndarray]:
-        """What the model needs of each end: terrain factors and the rush-hour multiplier."""
+        """What the model needs of each end: terrain factors, the rush-hour peak, the land mass."""
         p = self.params
         time_f, detour_f = self._terrain_tables
-        idx = region_grid().lookup(lon, lat)
-        out = {"time": time_f[idx], "detour": detour_f[idx]}
+        grid = region_grid()
+        cell = grid.cell(lon, lat)
+        idx = grid.index[cell]
+        out = {"time": time_f[idx], "detour": detour_f[idx],
+               "peak": peak_grid(p.cities)[cell].astype(float) if p.cities else np.ones(np.shape(lon))}
         if p.water:
             out["mass"] = self._land.mass(lon, lat)
-        if p.cities:
-            c = np.array([row[1:] for row in p.cities], dtype=float)
-            crow = haversine_m(lon[..., None], lat[..., None], c[:, 0], c[:, 1])
-            inside = crow <= 1000 * c[:, 2]
-            out["peak"] = np.where(inside, c[:, 3], 1.0).max(axis=-1)
-        else:
-            out["peak"] = np.ones(lon.shape)
         return out
 
     def road_m(self, lon_a, lat_a, lon_b, lat_b, a, b) -> np.ndarray:  # type: ignore[no-untyped-def]
