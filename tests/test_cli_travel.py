@@ -46,3 +46,17 @@ def test_compare_reports_drives_and_reach_of_both_models(capsys):
 def test_a_bad_travel_spec_is_one_line_exit_2(capsys):
     code, _, err = run(capsys, "coverage", "--preset", "tiny", "--travel", "road:speed=3")
     assert code == 2 and "--travel" in err and "unknown option 'speed'" in err and "Traceback" not in err
+
+
+def test_a_stored_plan_records_its_travel_and_shows_it(tmp_path, capsys):
+    """`dispatch plan --travel road` says its travel, stores the spec with the plan, and
+    `dispatch plans show` prints it."""
+    db = f"sqlite:///{tmp_path / 'plans.sqlite'}"
+    code, out, _ = run(capsys, "plan", "--preset", "tiny", "--workers", "1", "--time-limit", "0.5", "--travel",
+                       "road", "--name", "t", "--db", db, "--out", str(tmp_path / "out"))
+    assert code == 0 and "\ntravel: road\n" in out
+    from dispatch.store import Store
+
+    assert Store(db).load("t").kpis["travel"] == "road"
+    code, out, _ = run(capsys, "plans", "show", "t", "--db", db)
+    assert code == 0 and "travel road" in out
