@@ -156,9 +156,9 @@ def land_grid(res_deg: float, links: tuple[tuple[tuple[float, float], ...], ...]
 @lru_cache(maxsize=8)
 def peak_grid(cities: tuple[tuple[str, float, float, float, float], ...]):  # type: ignore[no-untyped-def]
     """The rush-hour peak multiplier of each region-grid cell: the largest of the cities whose
-    radius (great circle) covers the cell's centre, 1 elsewhere (float32, built in milliseconds)."""
+    radius (great circle) covers the cell's centre, 1 elsewhere (built in milliseconds)."""
     lon, lat = _centres(REGION_RES_DEG)
-    grid = np.ones((len(lat), len(lon)), dtype=np.float32)
+    grid = np.ones((len(lat), len(lon)))  # float64: read on every leg, no conversion there
     for _, x, y, radius_km, peak in cities:
         dlat = radius_km / 111.0 + REGION_RES_DEG
         dlon = dlat / max(np.cos(np.radians(y)), 0.1)

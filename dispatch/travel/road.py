@@ -99,14 +99,16 @@ class RoadTravel:
             times, d = self._legs(lon_a[None], lat_a[None], lon_b[None], lat_b[None], classes, depart_s)
             return [t[0] for t in times], d[0]
         # Each end's factors are looked up once per point; NumPy broadcasts them to the legs.
-        lon_a, lat_a = np.broadcast_arrays(lon_a, lat_a)
-        lon_b, lat_b = np.broadcast_arrays(lon_b, lat_b)
+        if lon_a.shape != lat_a.shape:
+            lon_a, lat_a = np.broadcast_arrays(lon_a, lat_a)
+        if lon_b.shape != lat_b.shape:
+            lon_b, lat_b = np.broadcast_arrays(lon_b, lat_b)
         a, b = self.end_factors(lon_a, lat_a), self.end_factors(lon_b, lat_b)
         road_m = self.road_m(lon_a, lat_a, lon_b, lat_b, a, b)
         dist = np.rint(road_m).astype(np.int64)
         times = []
         for c in classes:
-            t = self._time_s(road_m, a, b, c, depart_s)
+            t = self._time_s(road_m, a, b, c, depart_s, dist)
             d = dist
             if self.params.water:
                 t, d = self._water(lon_a, lat_a, lon_b, lat_b, a, b, t, dist, c, depart_s)
@@ -157,7 +159,7 @@ class RoadTravel:
         cell = grid.cell(lon, lat)
         idx = grid.index[cell]
         out = {"time": time_f[idx], "detour": detour_f[idx],
-               "peak": peak_grid(p.cities)[cell].astype(float) if p.cities else np.ones(np.shape(lon))}
+               "peak": peak_grid(p.cities)[cell] if p.cities else np.ones(np.shape(lon))}
         if p.water:
             out["mass"] = self._land.mass(lon, lat)
         return out
@@ -166,7 +168,7 @@ class RoadTravel:
         crow = haversine_m(lon_a, lat_a, lon_b, lat_b)
         return crow * self.detour(crow) * ((a["detour"] + b["detour"]) / 2)
 
-    def _time_s(self, road_m, a, b, speed_class, depart_s) -> np.ndarray:  # type: ignore[no-untyped-def]
+    def _time_s(self, road_m, a, b, speed_class, depart_s, dist=None) -> np.ndarray:  # type: ignore[no-untyped-def]
         p = self.params
         speeds = p.speeds_kmh[speed_class]
         km = road_m / 1000
@@ -180,7 +182,7 @@ class RoadTravel:
         hours = hours * ((a["time"] + b["time"]) / 2)
         # Round up so that a schedule feasible in whole seconds is feasible in reality too.
         t = np.ceil(hours * 3600).astype(np.int64) + p.overhead_s
-        return np.where(np.rint(road_m) > 0, t, 0)
+        return np.where((np.rint(road_m) if dist is None else dist) > 0, t, 0)
 
     def _road(self, lon_a, lat_a, lon_b, lat_b, a, b, speed_class, depart_s):  # type: ignore[no-untyped-def]
         road_m = self.road_m(lon_a, lat_a, lon_b, lat_b, a, b)
