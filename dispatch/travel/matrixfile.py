@@ -165,8 +165,9 @@ class MatrixFileTravel:
             fb_class = speed_class if speed_class in self.fallback.speed_classes else self.fallback.speed_classes[0]
             ft, fd = self.fallback.legs(lon_a[lack], lat_a[lack], lon_b[lack], lat_b[lack], fb_class, depart_s)
             t[lack], d[lack] = ft, fd
-            warnings.warn(f"travel {self.spec}: {int(lack.sum())} pair(s) not in the file; "
-                          f"{self.fallback.spec} used for them", stacklevel=2)
+            if self.missing == int(lack.sum()):  # said the first time; the run's record counts them all
+                warnings.warn(f"travel {self.spec}: {int(lack.sum())} pair(s) not in the file; {self.fallback.spec} "
+                              f"used for them (and for any further ones, counted in the run's record)", stacklevel=2)
         return t, d
 
     def matrices(self, lon, lat, speed_classes=None, depart_s=None):  # type: ignore[no-untyped-def]

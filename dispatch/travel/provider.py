@@ -139,6 +139,7 @@ class ProviderTravel:
         self._cache = DiskCache(self.cache_path)
         self._last_request = 0.0
         self._client: httpx.Client | None = None
+        self._warned: set[str] = set()
 
     # -- the protocol ------------------------------------------------------------------------
 
@@ -269,4 +270,6 @@ class ProviderTravel:
         self.last_error = why
         message = f"travel {self.spec}: {len(idx)} leg(s) from {self.fallback.spec} instead ({why})"
         log.warning(message)
-        warnings.warn(message, stacklevel=3)
+        if why not in self._warned:  # said once per cause; the run's record counts every leg
+            self._warned.add(why)
+            warnings.warn(message + "; further such legs are counted in the run's record", stacklevel=3)
