@@ -38,7 +38,7 @@ from dispatch.plan import PlanParams, make_plan
 from dispatch.reasons import Reason
 from dispatch.rules import DEFAULT_RULES, Rules
 from dispatch.synthetic import DEFAULT_TIERS
-from dispatch.travel import travel_from_spec
+from dispatch.travel import DEFAULT_TRAVEL, travel_from_spec
 
 
 @dataclass(frozen=True)
@@ -316,7 +316,7 @@ class CompareOptions:
     routing_max_s: float | None = None  # cap on routing seconds per area (plans only)
     cost: CostParams = CostParams()
     population: pd.DataFrame | None = field(default=None, compare=False, hash=False)
-    travel: str | None = None  # a dispatch.travel spec (picklable for the sweep's workers); None: the default
+    travel: str | None = None  # a dispatch.travel spec (picklable for the sweep's workers); None: DEFAULT_TRAVEL
 
 
 @dataclass(frozen=True)
@@ -347,7 +347,7 @@ def evaluate(base: Dataset, scenario: Scenario | None, options: CompareOptions =
     net = ds.network
     growth = dict(scenario.demand_growth) if scenario is not None else None
     demand = demand_for(net, options.population, growth)
-    travel = travel_from_spec(options.travel)
+    travel = DEFAULT_TRAVEL if options.travel is None else travel_from_spec(options.travel)
     rep = coverage_report(net, demand, options.minutes, travel)
     nat = rep.table.loc["national"]
     m = int(options.minutes)

@@ -61,8 +61,8 @@ def _drive_rows(name: str, lon: np.ndarray, lat: np.ndarray, index: CentreIndex,
     moving = ta > 0
     ratio = float(np.median(tb_same[moving] / ta[moving])) if moving.any() else float("nan")
     rows = [
-        (f"quickest centre, median (min)", np.median(ta) / 60, np.median(tb) / 60),
-        (f"quickest centre, p90 (min)", np.quantile(ta, 0.9) / 60, np.quantile(tb, 0.9) / 60),
+        ("quickest centre, median (min)", np.median(ta) / 60, np.median(tb) / 60),
+        ("quickest centre, p90 (min)", np.quantile(ta, 0.9) / 60, np.quantile(tb, 0.9) / 60),
         (f"beyond {target_s // 60} min (reach)", float(np.mean(ta > target_s)), float(np.mean(tb > target_s))),
     ]
     out: list[dict[str, object]] = [{"pairs": f"{name} ({len(lon)})", "statistic": s, "A": x, "B": y, "B - A": y - x}

@@ -166,7 +166,7 @@ def test_osrm_batches_within_its_table_limit_and_caches_on_disk(server, points, 
     server's, and a second model on the same cache file asks nothing."""
     spec = f"osrm:{server}/osrm,max_locations=10,qps=1000,cache={tmp_path / 'c.sqlite'}"
     model = travel_from_spec(spec)
-    t, d = model.matrices(*points, ("car",))
+    t, _ = model.matrices(*points, ("car",))
     assert (t[0] == want(*points)).all()
     assert max(a["locations"] for a in FAKE.asked) <= 10 and {a["profile"] for a in FAKE.asked} == {"driving"}
     asked = len(FAKE.asked)

@@ -96,7 +96,7 @@ def predict_s(model: RoadTravel, trips: Trips) -> np.ndarray:
 
 def errors(predicted: np.ndarray, observed: np.ndarray) -> dict[str, float]:
     ape = np.abs(predicted - observed) / observed
-    return {"mdape": float(np.median(ape)), "p90_ape": float(np.quantile(ape, 0.9)), "trips": int(len(ape))}
+    return {"mdape": float(np.median(ape)), "p90_ape": float(np.quantile(ape, 0.9)), "trips": len(ape)}
 
 
 @dataclass(frozen=True)
@@ -108,8 +108,10 @@ class Calibration:
     left_out: dict[str, int]
 
 
-def calibrate(trips: Trips, start: RoadParams = RoadParams()) -> Calibration:
-    """Fit overhead, band speeds (per class with enough trips) and detour to the trips."""
+def calibrate(trips: Trips, start: RoadParams | None = None) -> Calibration:
+    """Fit overhead, band speeds (per class with enough trips) and detour to the trips (from
+    ``start``, default the documented parameters)."""
+    start = start or RoadParams()
     from scipy.optimize import least_squares  # SciPy's optimiser: only calibration needs it
 
     model = RoadTravel(start, "road")
@@ -137,7 +139,7 @@ def calibrate(trips: Trips, start: RoadParams = RoadParams()) -> Calibration:
         speeds = dict(start.speeds_kmh)
         for k, c in enumerate(fit_classes):
             speeds[c] = tuple(float(v) for v in np.exp(x[3 + k * bands: 3 + (k + 1) * bands]))
-        return replace(start, overhead_s=int(round(np.exp(x[0]))), detour_short=1.0 + float(np.exp(x[1])),
+        return replace(start, overhead_s=int(np.rint(np.exp(x[0]))), detour_short=1.0 + float(np.exp(x[1])),
                        detour_long=1.0 + float(np.exp(x[2])), speeds_kmh=speeds)
 
     sub = _subset(trips, keep)

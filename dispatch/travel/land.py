@@ -18,6 +18,7 @@ memoised. Lookups are vectorised (integer indexing).
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import tempfile
@@ -111,7 +112,7 @@ def _draw_links(land: np.ndarray, res: float, links: tuple[tuple[tuple[float, fl
     """Mark the cells along each fixed link's polyline as land (sampled at a quarter cell)."""
     rows, cols = land.shape
     for line in links:
-        for (lon_a, lat_a), (lon_b, lat_b) in zip(line, line[1:]):
+        for (lon_a, lat_a), (lon_b, lat_b) in itertools.pairwise(line):
             n = int(np.ceil(max(abs(lon_b - lon_a), abs(lat_b - lat_a)) / (res / 4))) + 1
             t = np.linspace(0.0, 1.0, n)
             r = np.clip(((lat_a + t * (lat_b - lat_a) - LAT0) / res).astype(int), 0, rows - 1)

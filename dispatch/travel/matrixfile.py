@@ -36,7 +36,7 @@ def _read_table(path: str) -> pd.DataFrame:
         raise MatrixFileError(f"{path}: no such file")
     try:
         return pd.read_csv(p) if p.suffix.lower() == ".csv" else pd.read_parquet(p)
-    except Exception as err:  # pyarrow and pandas raise many kinds; the user needs the file and the cause
+    except Exception as err:  # noqa: BLE001 (pyarrow and pandas raise many kinds; the user needs the file and the cause)
         raise MatrixFileError(f"{path}: cannot read it as {'CSV' if p.suffix.lower() == '.csv' else 'Parquet'} "
                               f"({err})") from None
 

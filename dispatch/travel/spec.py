@@ -7,13 +7,13 @@ rebuilds a model, so a stored plan or run says which travel it was made with.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable, Mapping
 
+from dispatch.travel.backends import AMAP_KEY_ENV, BAIDU_AK_ENV, Amap, Baidu, Osrm, Valhalla
 from dispatch.travel.base import Travel
 from dispatch.travel.flat import FlatTravel
-from dispatch.travel.backends import AMAP_KEY_ENV, BAIDU_AK_ENV, Amap, Baidu, Osrm, Valhalla
 from dispatch.travel.matrixfile import MatrixFileError, MatrixFileTravel
 from dispatch.travel.provider import Backend, ProviderTravel
 from dispatch.travel.road import RoadTravel
