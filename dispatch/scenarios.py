@@ -38,6 +38,7 @@ from dispatch.plan import PlanParams, make_plan
 from dispatch.reasons import Reason
 from dispatch.rules import DEFAULT_COST_RATES, DEFAULT_RULES, CostRates, Rules
 from dispatch.synthetic import DEFAULT_TIERS
+from dispatch.travel import DEFAULT_TRAVEL, travel_from_spec
 
 
 @dataclass(frozen=True)
@@ -322,6 +323,7 @@ class CompareOptions:
     routing_max_s: float | None = None  # cap on routing seconds per area (plans only)
     cost: CostParams = CostParams()
     population: pd.DataFrame | None = field(default=None, compare=False, hash=False)
+    travel: str | None = None  # a dispatch.travel spec (picklable for the sweep's workers); None: DEFAULT_TRAVEL
 
 
 @dataclass(frozen=True)
@@ -352,7 +354,8 @@ def evaluate(base: Dataset, scenario: Scenario | None, options: CompareOptions =
     net = ds.network
     growth = dict(scenario.demand_growth) if scenario is not None else None
     demand = demand_for(net, options.population, growth)
-    rep = coverage_report(net, demand, options.minutes)
+    travel = DEFAULT_TRAVEL if options.travel is None else travel_from_spec(options.travel)
+    rep = coverage_report(net, demand, options.minutes, travel)
     nat = rep.table.loc["national"]
     m = int(options.minutes)
     w = demand["weight"].to_numpy(float)
@@ -383,7 +386,7 @@ def evaluate(base: Dataset, scenario: Scenario | None, options: CompareOptions =
             # Keep exactly the base's calls (and their demand-growth copies, "<id>-g<k>").
             keep = set(base_request_ids)
             ds = replace(ds, requests=tuple(r for r in ds.requests if re.sub(r"-g\d+$", "", r.id) in keep))
-        result = make_plan(ds, params, pool=pool)
+        result = make_plan(ds, params, pool=pool, travel=travel)
         outcomes = _same_calls(result.outcomes, ds, base_request_ids)
         k = kpis(outcomes, result.workload, applied.rules.dispatch_target_s)
         out.update({f"plan_{key}": float(v) for key, v in k.items()})

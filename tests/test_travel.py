@@ -54,7 +54,7 @@ def test_unknown_speed_class_is_a_clear_error():
 
 
 @pytest.mark.parametrize("spec, message", [
-    ("road", "unknown model 'road'"),
+    ("lorry", "unknown model 'lorry'"),
     ("flat:detour", "'detour' is not key=value"),
     ("flat:detour=fast", "detour='fast' is not a number"),
     ("flat:detour=0.5", "detour must be >= 1.0"),

@@ -17,8 +17,10 @@ from dispatch.cli.options import (
     bad_input_on_dispatch_error,
     load_dataset,
     load_population,
+    load_travel,
     pct,
     source_options,
+    travel_option,
     write_text,
 )
 from dispatch.dataset import Dataset
@@ -48,16 +50,18 @@ def _dataset_and_demand(source: str | None, preset: str | None, seed: int,
 @click.option("--geojson", type=click.Path(dir_okay=False),
               help="Write county catchments (nearest capable centre, minutes, covered, turnaround) here.")
 @click.option("--csv", "csv_out", type=click.Path(dir_okay=False), help="Per-county frame as CSV.")
+@travel_option
 @bad_input_on_dispatch_error
 def coverage(source: str | None, preset: str | None, seed: int, population: str | None, minutes: float,
-             provinces: bool, geojson: str | None, csv_out: str | None) -> None:
+             provinces: bool, geojson: str | None, csv_out: str | None, travel_spec: str | None) -> None:
     """Share of demand within MINUTES of a centre able to repair each level (and of each tier),
     per province; travel-time distribution; courier-adjusted turnaround of escalated levels."""
     from dispatch.coverage import coverage_report  # SciPy's sparse matrices: slow to import
 
+    travel = load_travel(travel_spec)
     ds, demand = _dataset_and_demand(source, preset, seed, population)
     t0 = time.perf_counter()
-    rep = coverage_report(ds.network, demand, minutes)
+    rep = coverage_report(ds.network, demand, minutes, travel)
     wall = time.perf_counter() - t0
     m = int(minutes)
     geo = load_geography()
@@ -152,10 +156,12 @@ def _ids(text: str) -> tuple[str, ...]:
               help="p-median: allocate each county among its K nearest sites only (default 40 nationally).")
 @click.option("--geojson", type=click.Path(dir_okay=False), help="Chosen sites and their catchments.")
 @click.option("--csv", "csv_out", type=click.Path(dir_okay=False), help="Chosen sites as CSV.")
+@travel_option
 @bad_input_on_dispatch_error
 def locate(source: str | None, preset: str | None, seed: int, population: str | None, model: str, p: int | None,
            minutes: float, level: int, lock_existing: bool, lock_open: str, lock_closed: str, exact: bool,
-           time_limit: float, candidates_per_demand: int | None, geojson: str | None, csv_out: str | None) -> None:
+           time_limit: float, candidates_per_demand: int | None, geojson: str | None, csv_out: str | None,
+           travel_spec: str | None) -> None:
     """Where stations should be: maximal cover, set cover, p-median or p-center over county seats."""
     # SciPy and the HiGHS MIP solver: slow to import.
     from dispatch.coverage import (
@@ -176,8 +182,10 @@ def locate(source: str | None, preset: str | None, seed: int, population: str | 
         raise BadInput(f"--p {p} is negative; expected a number of sites >= 0")
     if not exact and model != "mclp":
         raise BadInput(f"--greedy exists for --model mclp only; {model} is always solved exactly")
+    travel = load_travel(travel_spec)
     ds, demand = _dataset_and_demand(source, preset, seed, population)
-    prob = county_location_problem(demand, ds.network, level, lock_existing, _ids(lock_open), _ids(lock_closed))
+    prob = county_location_problem(demand, ds.network, level, lock_existing, _ids(lock_open), _ids(lock_closed),
+                                   travel=travel)
     existing = existing_sites(ds.network, demand, level)
     radius_s = minutes * 60
     with ProgressBar() as bar:

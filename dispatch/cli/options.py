@@ -24,6 +24,8 @@ from dispatch.geodata import read_population_table
 from dispatch.io import read_dataset
 from dispatch.synthetic import DemandCalendar, GeneratorParams, calendar_from_options, generate, with_calendar
 from dispatch.tables import atomic_write
+from dispatch.travel import ENV_VAR as TRAVEL_ENV_VAR
+from dispatch.travel import Travel, TravelSpecError, travel_from_spec, travel_record
 
 # Exit codes scripts can rely on.
 EXIT_OK = 0
@@ -100,6 +102,35 @@ population_option = click.option(
     help="Table of population or installed base per county (columns code/adcode and "
     "population/pop_total/installed_base); default: the documented proxy.",
 )
+
+
+travel_option = click.option(
+    "--travel", "travel_spec", default=None, envvar=TRAVEL_ENV_VAR, metavar="SPEC",
+    help="Travel model: flat, road, road:KEY=VALUE,..., PARAMS.json (the road model's parameters, e.g. from "
+         "`dispatch travel calibrate`), a matrix file (.parquet), osrm:URL, valhalla:URL, amap, baidu "
+         f"(default: the default model; also read from {TRAVEL_ENV_VAR}).")
+
+
+def load_travel(spec: str | None) -> Travel:
+    """The model ``--travel`` names (None: the default); a bad spec is a BadInput naming it."""
+    try:
+        return travel_from_spec(spec)
+    except TravelSpecError as exc:
+        raise BadInput(f"--travel: {exc}") from exc
+
+
+def travel_line(travel: Travel) -> str:
+    """The line a command prints about its travel: the model, and any requests a provider could not
+    answer (each fell back to the default model for that request)."""
+    rec = travel_record(travel)
+    line = f"travel: {rec['travel']}"
+    if rec.get("travel_fallbacks"):
+        line += (f"; warning: {rec['travel_fallbacks']} leg(s) fell back to "
+                 f"{rec.get('travel_fallback_model', 'the default model')}"
+                 + (f" after {rec['travel_failed_requests']} failed of {rec['travel_requests']} provider requests"
+                    if "travel_failed_requests" in rec else "")
+                 + f" (last: {rec.get('travel_last_error', '?')})")
+    return line
 
 
 def calendar_options(fn: Callable[..., Any]) -> Callable[..., Any]:

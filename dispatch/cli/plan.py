@@ -8,7 +8,17 @@ from dataclasses import replace
 import click
 import pandas as pd
 
-from dispatch.cli.options import ProgressBar, db_option, load_dataset, pct, population_option
+from dispatch.cli.options import (
+    ProgressBar,
+    db_option,
+    load_dataset,
+    load_travel,
+    pct,
+    population_option,
+    travel_line,
+    travel_option,
+)
+from dispatch.travel import travel_record
 from dispatch.cli.storage import PLANS, StoreUnavailable, open_store
 from dispatch.executor import executor
 from dispatch.exports import export_plan
@@ -35,6 +45,7 @@ def _echo_unassigned(unassigned: pd.DataFrame) -> None:
                    "criteria, never on a clock (slower; --time-limit is ignored).")
 @db_option
 @population_option
+@travel_option
 @click.option("--name", default=None, help="Name of the plan in the store (default: derived from the input).")
 @click.option("--out", default="out/plan", show_default=True, type=click.Path(file_okay=False),
               help="Folder for route sheets, GeoJSON and the unassigned list.")
@@ -43,7 +54,7 @@ def _echo_unassigned(unassigned: pd.DataFrame) -> None:
                    "and show the estimate's error beside it; off: the plan's own estimate only.")
 def plan(source: str | None, preset: str | None, seed: int, day: int, time_limit: float | None,
          workers: int | None, scheduler: str | None, deterministic: bool, db: str | None, population: str | None,
-         name: str | None, out: str, simulated: bool) -> None:
+         travel_spec: str | None, name: str | None, out: str, simulated: bool) -> None:
     """Plan a day: tier assignment, routes for every area, KPIs; export and store it. The store
     is checked before the solve, and the exports are written before it is touched: a database
     failure never loses a computed plan. The KPIs are the plan's estimate beside a simulation
@@ -55,18 +66,19 @@ def plan(source: str | None, preset: str | None, seed: int, day: int, time_limit
         simulate_plan,
     )
 
+    travel = load_travel(travel_spec)
     store = open_store(db, write=PLANS)
     ds = load_dataset(source, preset, seed, max(1, day + 1), population)
     params = PlanParams(day=day, seed=seed, deterministic=deterministic)
     if time_limit is not None:
         params = replace(params, routing_max_s=time_limit, routing_min_s=min(params.routing_min_s, time_limit))
     with ProgressBar() as bar, executor(workers, scheduler) as pool:
-        result = make_plan(ds, params, pool=pool, progress=bar)
+        result = make_plan(ds, params, pool=pool, travel=travel, progress=bar)
     k = kpis(result.outcomes, result.workload)
     sim = None
     if simulated:
         with ProgressBar() as bar:
-            sim = simulate_plan(ds, result, progress=bar)
+            sim = simulate_plan(ds, result, travel, progress=bar)
     plan_name = name or f"{source or preset or 'zhejiang'}-seed{seed}-day{day}"
     frames = {"stops": result.stops, "routes": result.routes, "outcomes": result.outcomes,
               "workload": result.workload, "bench": result.bench, "unassigned": result.unassigned,
@@ -81,7 +93,8 @@ def plan(source: str | None, preset: str | None, seed: int, day: int, time_limit
     _echo_unassigned(result.unassigned)
     click.echo("\ntimings: " + ", ".join(f"{k2} {v:.1f} s" for k2, v in result.timings_s.items())
                + ("" if sim is None else f", simulation {sim.result.wall_s:.1f} s"))
-    stored = {**k, "epoch_date": ds.epoch_date, "timings_s": result.timings_s}
+    click.echo(travel_line(travel))
+    stored = {**k, "epoch_date": ds.epoch_date, "timings_s": result.timings_s, **travel_record(travel)}
     if sim is not None:  # beside the estimate, never in its place
         stored |= {"simulated": sim.kpis(), "simulated_with_next_day": sim.kpis(with_next_day=True)}
     try:
@@ -113,7 +126,8 @@ def plans_list(db: str | None) -> None:
 @db_option
 def plans_show(name: str, db: str | None) -> None:
     p = open_store(db).load(name)
-    click.echo(f"plan {p.name!r} (id {p.id}, {p.created_at}, inputs {p.dataset_fingerprint[:12]})")
+    click.echo(f"plan {p.name!r} (id {p.id}, {p.created_at}, inputs {p.dataset_fingerprint[:12]}, "
+               f"travel {p.kpis.get('travel', 'flat (recorded before travel was)')})")
     # A KPI with no population is stored as null and shown as "-".
     click.echo(format_kpis({"plan": {k: v for k, v in p.kpis.items() if v is None or isinstance(v, (int, float))}}))
     if "unassigned" in p.frames:

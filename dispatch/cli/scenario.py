@@ -21,8 +21,10 @@ from dispatch.cli.options import (
     db_option,
     load_dataset,
     load_population,
+    load_travel,
     pct,
     source_options,
+    travel_option,
     write_text,
 )
 from dispatch.cli.storage import SCENARIOS, StoreUnavailable, open_store
@@ -279,12 +281,12 @@ def scenario_apply(name: str, source: str | None, preset: str | None, seed: int,
 
 
 def _compare_options(minutes: float, plan: bool, day: int, time_limit: float | None, seed: int,
-                     population: str | None) -> CompareOptions:
+                     population: str | None, travel_spec: str | None = None) -> CompareOptions:
     # The scenario engine loads the planner and the location models: slow for `dispatch --help`.
     from dispatch.scenarios import CompareOptions
 
     return CompareOptions(minutes=minutes, plan=plan, day=day, seed=seed, routing_max_s=time_limit,
-                          population=load_population(population))
+                          population=load_population(population), travel=load_travel(travel_spec).spec)
 
 
 def _echo_comparison(comp: Comparison) -> None:
@@ -315,6 +317,7 @@ _compare_flags: list[Decorator] = [
     click.option("--workers", default=None, type=click.IntRange(1, 64)),
     click.option("--scheduler", default=None, envvar="DASK_SCHEDULER_ADDRESS", help="Dask scheduler address."),
     click.option("--csv", "csv_out", type=click.Path(dir_okay=False), help="Write the comparison table here."),
+    travel_option,
 ]
 
 
@@ -337,7 +340,7 @@ def _with(flags: list[Decorator]) -> Decorator:
 @bad_input_on_dispatch_error
 def scenario_compare(names: tuple[str, ...], base_source: str | None, seed: int | None, minutes: float, plan: bool,
                      day: int, time_limit: float | None, workers: int | None, scheduler: str | None,
-                     csv_out: str | None, db: str | None) -> None:
+                     csv_out: str | None, travel_spec: str | None, db: str | None) -> None:
     """Base and scenarios NAMES side by side: coverage (and with --plan a day plan on the same
     seeded calls), with each scenario's delta to the base."""
     # The scenario engine loads the planner and the location models: slow for `dispatch --help`.
@@ -356,7 +359,8 @@ def scenario_compare(names: tuple[str, ...], base_source: str | None, seed: int 
         click.echo(f"warning: {', '.join(others)} were created on another base; all are compared on "
                    f"{_describe_base(base_spec)}")
     base = _base_dataset(base_spec)
-    opts = _compare_options(minutes, plan, day, time_limit, int(base_spec.get("seed", 1)), base_spec.get("population"))
+    opts = _compare_options(minutes, plan, day, time_limit, int(base_spec.get("seed", 1)), base_spec.get("population"),
+                            travel_spec)
     with ProgressBar() as bar:
         if plan:
             with executor(workers, scheduler) as pool:
@@ -379,7 +383,8 @@ def scenario_compare(names: tuple[str, ...], base_source: str | None, seed: int 
 @bad_input_on_dispatch_error
 def scenario_sweep(file: str, source: str | None, preset: str | None, seed: int, population: str | None,
                    minutes: float, plan: bool, day: int, time_limit: float | None, workers: int | None,
-                   scheduler: str | None, csv_out: str | None, save: bool, db: str | None) -> None:
+                   scheduler: str | None, csv_out: str | None, travel_spec: str | None, save: bool,
+                   db: str | None) -> None:
     """Many scenarios from FILE (JSON: a list, or {"base": {...}, "scenarios": [...]}) through the
     executor: a local process pool, or Dask with --scheduler."""
     # The scenario engine loads the planner and the location models: slow for `dispatch --help`.
@@ -398,7 +403,8 @@ def scenario_sweep(file: str, source: str | None, preset: str | None, seed: int,
             apply(base, sc, seed=base_spec["seed"])
         except DispatchError as exc:
             raise BadInput(f"{file}: scenario {sc.name!r}: {exc}") from None
-    opts = _compare_options(minutes, plan, day, time_limit, base_spec["seed"], base_spec.get("population"))
+    opts = _compare_options(minutes, plan, day, time_limit, base_spec["seed"], base_spec.get("population"),
+                            travel_spec)
     t0 = time.perf_counter()
     with ProgressBar() as bar, executor(workers, scheduler) as pool:
         comp = compare(base, scs, opts, pool=pool, parallel=True, progress=bar)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from dispatch.cli.options import db_option
+from dispatch.cli.options import db_option, load_travel, travel_option
 from dispatch.cli.storage import SERVICE_LOG, open_store
 
 
@@ -16,6 +16,7 @@ from dispatch.cli.storage import SERVICE_LOG, open_store
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 @db_option
+@travel_option
 @click.option("--tokens-file", default=None, type=click.Path(exists=True, dir_okay=False),
               help="'token:role' per line (roles: dispatcher, viewer); also read from DISPATCH_TOKENS.")
 @click.option("--rate-limit", default=300.0, show_default=True, type=click.FloatRange(0.1, None),
@@ -26,7 +27,7 @@ from dispatch.cli.storage import SERVICE_LOG, open_store
 @click.option("--clock-speed", default=1.0, show_default=True, type=click.FloatRange(0, None, min_open=True),
               help="With --clock-start: seconds of the served day per real second (a recorded day replayed fast).")
 def serve(source: str | None, preset: str, seed: int, day: int, host: str, port: int, db: str | None,
-          tokens_file: str | None, rate_limit: float, cors_origin: tuple[str, ...], clock_start: str | None,
+          travel_spec: str | None, tokens_file: str | None, rate_limit: float, cors_origin: tuple[str, ...], clock_start: str | None,
           clock_speed: float) -> None:
     """Serve the call-intake HTTP API (dispatch decisions for calls as they come)."""
     from dispatch.service import ServiceConfig, load_tokens, run  # FastAPI/uvicorn: slow to import
@@ -34,10 +35,11 @@ def serve(source: str | None, preset: str, seed: int, day: int, host: str, port:
     # The service logs every call to the store before it answers: a store it cannot write is
     # said here, in one sentence, before the server starts (not as a traceback from its startup).
     open_store(db, write=SERVICE_LOG).close()
+    travel = load_travel(travel_spec)  # a bad spec is said here, before the server starts
     config = ServiceConfig(source=source, preset=preset, seed=seed, day=day, db=db, tokens=load_tokens(tokens_file),
                            rate_per_s=rate_limit, burst=max(1, int(2 * rate_limit)), cors_origins=tuple(cors_origin),
                            clock_start_s=None if clock_start is None else _time_of_day_s(clock_start),
-                           clock_speed=clock_speed)
+                           clock_speed=clock_speed, travel=travel.spec)
     run(config, host, port)
 
 

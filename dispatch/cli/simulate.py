@@ -9,7 +9,10 @@ from dispatch.cli.options import (
     ProgressBar,
     db_option,
     load_dataset,
+    load_travel,
     population_option,
+    travel_line,
+    travel_option,
     write_text,
 )
 from dispatch.cli.storage import PLANS, StoreUnavailable, open_store
@@ -26,6 +29,7 @@ from dispatch.kpis import (
 )
 from dispatch.oldworld import OldWorldParams, simulate_old_world
 from dispatch.tables import dataset_fingerprint
+from dispatch.travel import travel_record
 
 OLD_WORLD = "oldworld"
 RUNS = {"optimiser": ["optimiser"], "baseline": ["baseline"], "both": ["baseline", "optimiser"],
@@ -48,6 +52,7 @@ BREAKDOWNS = ("priority", "channel", "tier")
               help="Also print the main KPIs by priority, channel and repair tier.")
 @db_option
 @population_option
+@travel_option
 @click.option("--fieldwork/--no-fieldwork", default=True, show_default=True,
               help="Work that can go wrong (dispatch.fieldwork): varying repair times, absent customers, "
                    "faults found on inspection, no fault found, repairs that fail; off: every job as planned.")
@@ -55,7 +60,7 @@ BREAKDOWNS = ("priority", "channel", "tier")
 @click.option("--log-csv", default=None, type=click.Path(dir_okay=False), help="Also write the event log here.")
 def simulate(source: str | None, preset: str | None, province: str | None, days: int, policy: str, seed: int,
              reoptimise_min: int | None, breakdown: bool, db: str | None, population: str | None,
-             fieldwork: bool, name: str | None, log_csv: str | None) -> None:
+             travel_spec: str | None, fieldwork: bool, name: str | None, log_csv: str | None) -> None:
     """Simulate DAYS of calls under a dispatch policy; KPIs side by side; the log is stored."""
     # The simulator (OR-Tools routing behind it): slow to import, keeps `dispatch --help` fast.
     from dispatch import simulate as simulation
@@ -63,6 +68,7 @@ def simulate(source: str | None, preset: str | None, province: str | None, days:
 
     if province:
         preset = f"province:{province}"
+    travel = load_travel(travel_spec)
     store = open_store(db, write=PLANS)  # before the simulation: its runs must be storable
     ds = load_dataset(source, preset, seed, days, population)
     runs = RUNS[policy]
@@ -73,14 +79,14 @@ def simulate(source: str | None, preset: str | None, province: str | None, days:
         params: object  # the run's parameters, stored as JSON
         with ProgressBar() as bar:
             if run == OLD_WORLD:
-                old = simulate_old_world(ds, OldWorldParams(seed=seed), progress=bar)
+                old = simulate_old_world(ds, OldWorldParams(seed=seed), travel, progress=bar)
                 frames = {"outcomes": old.outcomes, "dealers": old.dealers, "labs": old.labs, "workload": old.workload}
                 k, params, wall = kpis(old.outcomes, old.workload), old.params, None
             else:
                 sim_params = simulation.SimParams(
                     policy=run, seed=seed, reoptimise_every_s=None if reoptimise_min is None else 60 * reoptimise_min,
                     **({} if fieldwork else {"fieldwork": FieldworkParams.none()}))
-                result = simulation.simulate(ds, sim_params, progress=bar)
+                result = simulation.simulate(ds, sim_params, travel, progress=bar)
                 params = sim_params
                 frames = {"events": result.events, "outcomes": result.outcomes, "workload": result.workload,
                           "open": result.open_requests}
@@ -92,7 +98,8 @@ def simulate(source: str | None, preset: str | None, province: str | None, days:
             out = log_csv if len(policies) == 1 else log_csv.replace(".csv", f"-{run}.csv")
             write_text(out, csv_text(frames["events"]))
         try:
-            store.save(run_name, frames, params, {**k, "epoch_date": ds.epoch_date, "wall_s": wall},
+            store.save(run_name, frames, params, {**k, "epoch_date": ds.epoch_date, "wall_s": wall,
+                                                  **travel_record(travel)},
                        dataset_fingerprint(ds), kind="simulation")
         except StoreUnavailable as exc:
             kept = f", its event log is in {out}" if out else ""
@@ -105,6 +112,7 @@ def simulate(source: str | None, preset: str | None, province: str | None, days:
                        f"({result.calls / max(result.wall_s, 1e-9):.0f} calls/s); stored as {run_name!r} in {store.url}")
         unserved = frames["outcomes"]["unassigned_reason"]
         still_open[label] = unserved[unserved != ""].value_counts().sort_index()
+    click.echo(travel_line(travel))
     click.echo(format_kpis(columns))
     click.echo("n/a: the run does not measure it (the old world sends nobody: no dispatch, arrival or "
                "kilometres; its workload and cost are the labs' technicians and the mail legs; "

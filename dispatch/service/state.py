@@ -42,7 +42,7 @@ from dispatch.service.clock import (
 from dispatch.store import Store
 from dispatch.synthetic import generate
 from dispatch.tables import centres_frame, technicians_frame
-from dispatch.travel import DEFAULT_TRAVEL
+from dispatch.travel import DEFAULT_TRAVEL, travel_from_spec
 
 __all__ = ["CST", "LiveService", "ServiceConfig", "ServiceError"]
 
@@ -81,6 +81,9 @@ class ServiceConfig:
     # how long a starting server waits for another's lease before it gives up.
     lease_ttl_s: float = DEFAULT_LEASE_TTL_S
     lease_wait_s: float = 0.0
+    # The travel model (a dispatch.travel spec; None: the library's DEFAULT_TRAVEL). `dispatch serve`
+    # passes the spec of --travel / DISPATCH_TRAVEL / the commands' default.
+    travel: str | None = None
 
     def clock(self) -> ServiceClock:
         if self.clock_start_s is None:
@@ -127,7 +130,8 @@ class LiveService:
         self.scope = f"{h.hexdigest()[:40]}:day{config.day}"
         self.rules = config.rules
         self.net = ds.network
-        self.live = LiveNetwork(ds.network, ds.technicians, config.rules, DEFAULT_TRAVEL, ds.epoch_date)
+        self.live = LiveNetwork(ds.network, ds.technicians, config.rules,
+                                DEFAULT_TRAVEL if config.travel is None else travel_from_spec(config.travel), ds.epoch_date)
         self.home = {t.id: t.home_centre_id for t in ds.technicians}
         self.store = Store(config.db)
         self.locks: dict[str, threading.Lock] = {}

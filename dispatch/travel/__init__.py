@@ -6,7 +6,14 @@ Only this package constructs a concrete model; everything else takes a ``Travel`
 
 from dispatch.travel.base import EARTH_RADIUS_M, Travel, drive_s, haversine_m
 from dispatch.travel.flat import DEFAULT_SPEEDS_KMH
-from dispatch.travel.spec import DEFAULT_TRAVEL, ENV_VAR, TravelSpecError, travel_from_spec
+from dispatch.travel.spec import (
+    DEFAULT_SPEC,
+    DEFAULT_TRAVEL,
+    ENV_VAR,
+    TravelSpecError,
+    travel_from_spec,
+    travel_record,
+)
 
-__all__ = ["DEFAULT_SPEEDS_KMH", "DEFAULT_TRAVEL", "EARTH_RADIUS_M", "ENV_VAR", "Travel", "TravelSpecError",
-           "drive_s", "haversine_m", "travel_from_spec"]
+__all__ = ["DEFAULT_SPEC", "DEFAULT_SPEEDS_KMH", "DEFAULT_TRAVEL", "EARTH_RADIUS_M", "ENV_VAR", "Travel",
+           "TravelSpecError", "drive_s", "haversine_m", "travel_from_spec", "travel_record"]

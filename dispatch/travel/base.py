@@ -63,3 +63,13 @@ def drive_s(travel: Travel, lon_a, lat_a, lon_b, lat_b, speed_class: str = "car"
             depart_s: int | None = None) -> np.ndarray:
     """Only the times of ``travel.legs``."""
     return travel.legs(lon_a, lat_a, lon_b, lat_b, speed_class, depart_s)[0]
+
+
+def matrices_by_legs(travel: Travel, lon, lat, speed_classes: tuple[str, ...] | None = None,  # type: ignore[no-untyped-def]
+                     depart_s: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``matrices`` for a model whose legs carry all its logic: all pairs asked of ``legs``, per class."""
+    lon = np.asarray(lon, dtype=float)
+    lat = np.asarray(lat, dtype=float)
+    classes = speed_classes or travel.speed_classes
+    out = [travel.legs(lon[:, None], lat[:, None], lon[None, :], lat[None, :], c, depart_s) for c in classes]
+    return np.stack([t for t, _ in out]), out[0][1]

@@ -5,13 +5,13 @@ door) per trip, the same formula everywhere in China. It needs no road data.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Mapping
 
 import numpy as np
 
-from dispatch.travel.base import EARTH_RADIUS_M, haversine_m
+from dispatch.travel.base import haversine_m
 
 DEFAULT_SPEEDS_KMH: Mapping[str, float] = MappingProxyType({"car": 40.0, "scooter": 25.0})
 
