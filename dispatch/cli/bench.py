@@ -28,10 +28,11 @@ def bench() -> None:
 @bench.command("vrptw")
 @click.option("--set", "set_name", default="solomon", show_default=True,
               help="solomon | homberger-200 | homberger-400 | a folder of Solomon-format files (+ bks.csv).")
-@click.option("--time-limit", default=5.0, show_default=True, help="Seconds per instance.")
+@click.option("--time-limit", default=5.0, show_default=True, help="CPU seconds per instance and engine.")
 @click.option("--instances", default=None, help="Comma-separated names or globs, e.g. 'R1*,C101'.")
-@click.option("--engine", type=click.Choice(["auto", "ortools", "pyvrp"]), default="auto", show_default=True,
-              help="auto: PyVRP when the problem has nothing it cannot express (plain VRPTW), else OR-Tools.")
+@click.option("--engine", "engines", default="ortools", show_default=True,
+              help="Comma-separated engines run side by side (or all): ortools (the day plan's: OR-Tools "
+                   "from PyVRP's routes), ortools-cold (OR-Tools alone), pyvrp, auto.")
 @click.option("--workers", default=1, show_default=True, help="OR-Tools: portfolio searches in parallel processes.")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--route-elimination", default=0.3, show_default=True,
@@ -40,22 +41,29 @@ def bench() -> None:
               help="Folder with solomon/ and homberger/ (default: ../shared/benchmarks/vrptw or "
                    "$DISPATCH_SHARED_DIR/benchmarks/vrptw).")
 @json_option
-def vrptw(set_name: str, time_limit: float, instances: str | None, engine: str, workers: int, seed: int,
+def vrptw(set_name: str, time_limit: float, instances: str | None, engines: str, workers: int, seed: int,
           route_elimination: float, benchmarks_dir: Path | None, json_path: str | None) -> None:
-    """Solve VRPTW benchmark instances; print vehicles, distance, gap to BKS, CPU and wall time."""
+    """Solve VRPTW benchmark instances with each engine; print vehicles, distance, gap to BKS,
+    CPU and wall time, and the engines' summaries side by side."""
     from dispatch.bench import vrptw as runner  # the routing engines: slow to import
 
     def progress(done: int, total: int, row: dict[str, Any]) -> None:
         _echo_err(runner.format_progress(done, total, row))
 
-    rows, summary = runner.run_benchmark(set_name, time_limit, instances, benchmarks_dir, engine, workers, seed,
-                                         progress, route_elimination)
-    click.echo(runner.format_table(rows))
-    click.echo(runner.format_summary(set_name, time_limit, engine, summary))
-    write_json(json_path, {"benchmark": "vrptw", "set": set_name, "time_limit_s": time_limit, "engine": engine,
-                           "workers": workers, "seed": seed, "route_elimination": route_elimination,
-                           "scale": runner.SCALE, "summary": summary, "instances": rows})
-    if summary["solved"] < summary["instances"]:
+    all_rows, summaries = [], {}
+    for engine in runner.parse_engines(engines):
+        rows, summaries[engine] = runner.run_benchmark(set_name, time_limit, instances, benchmarks_dir, engine,
+                                                       workers, seed, progress, route_elimination)
+        all_rows += rows
+    click.echo(runner.format_table(all_rows))
+    for engine, summary in summaries.items():
+        click.echo(runner.format_summary(set_name, time_limit, engine, summary))
+    click.echo(runner.format_side_by_side(summaries))
+    write_json(json_path, {"benchmark": "vrptw", "set": set_name, "time_limit_s": time_limit,
+                           "engines": list(summaries), "workers": workers, "seed": seed,
+                           "route_elimination": route_elimination, "scale": runner.SCALE,
+                           "summaries": summaries, "instances": all_rows})
+    if any(s["solved"] < s["instances"] for s in summaries.values()):
         click.get_current_context().exit(1)
 
 

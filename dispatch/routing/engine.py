@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 
 from dispatch.errors import DispatchError
@@ -13,24 +14,22 @@ from dispatch.routing.problem import (
     RoutingProblem,
     RoutingResult,
     Unserved,
-    qualified,
     validate,
 )
-from dispatch.routing.pyvrp import solve_pyvrp
+from dispatch.routing.pyvrp import pyvrp_start, solve_pyvrp
 from dispatch.routing.timeline import timeline
 
 
 def pyvrp_can_express(problem: RoutingProblem, params: RoutingParams) -> bool:
-    """PyVRP 0.14 has no breaks, skills, departure deadlines, pins, releases or overtime."""
-    if any(k.break_window is not None or k.max_overtime_s for k in problem.technicians):
+    """PyVRP 0.14 has no breaks, departure deadlines, pins or releases (skills become profiles,
+    overtime is its own; see dispatch.routing.pyvrp)."""
+    if any(k.break_window is not None for k in problem.technicians):
         return False
     if params.dispatch_deadline != "ignore" and any(v.dispatch_deadline_s is not None for v in problem.visits):
         return False
     if any(v.pinned_technician or v.pinned_start_s is not None or v.release_s for v in problem.visits):
         return False
-    if params.initial_routes:
-        return False
-    return all(qualified(k, v) for k in problem.technicians for v in problem.visits)
+    return not params.initial_routes
 
 
 def solve(problem: RoutingProblem, params: RoutingParams) -> RoutingResult:
@@ -46,8 +45,34 @@ def solve(problem: RoutingProblem, params: RoutingParams) -> RoutingResult:
         return solve_pyvrp(problem, params)
     if engine != "ortools":
         raise DispatchError(f"unknown routing engine {engine!r}; expected 'ortools', 'pyvrp' or 'auto'")
+    if params.warm_start not in ("pyvrp", "none"):
+        raise DispatchError(f"unknown warm start {params.warm_start!r}; expected 'pyvrp' or 'none'")
+    warm: dict = {}
+    if params.warm_start == "pyvrp" and not params.initial_routes and problem.visits and problem.technicians \
+            and not any(v.pinned_technician or v.pinned_start_s is not None for v in problem.visits):
+        params, warm = _pyvrp_phase(problem, params)
     result = _solve_portfolio(problem, params) if params.workers > 1 else solve_ortools(problem, params)
+    if warm:
+        result = replace(result, stats={**result.stats, "warm_start": warm})
     return _exact_release_times(problem, result, hard_deadline=params.dispatch_deadline == "hard")
+
+
+def _pyvrp_phase(problem: RoutingProblem, params: RoutingParams) -> tuple[RoutingParams, dict]:
+    """The field-service engine's first phase: PyVRP on the problem (relaxed where it cannot
+    express it), for ``warm_share`` of the time limit (``warm_share_exact`` when it expresses the
+    whole problem); OR-Tools then searches from its routes for the rest of the time, where every
+    constraint holds. Returns the OR-Tools phase's parameters and the phase's figures."""
+    clock = time.process_time if params.clock == "cpu" else time.perf_counter
+    c0 = clock()
+    share = params.warm_share_exact if pyvrp_can_express(problem, params) else params.warm_share
+    stats: dict = {}
+    routes, exact = pyvrp_start(problem, params, params.time_limit_s * share, stats)
+    spent = clock() - c0
+    stats.update(seconds=round(spent, 3), exact=exact)
+    left = max(0.1, params.time_limit_s - spent)
+    # A fleet minimised by PyVRP is kept; OR-Tools has too little time left to empty more routes.
+    elim = params.route_elimination if "fleet" not in stats else 0.0
+    return replace(params, initial_routes=routes, time_limit_s=left, route_elimination=elim), stats
 
 
 def _exact_release_times(problem: RoutingProblem, result: RoutingResult, hard_deadline: bool) -> RoutingResult:
@@ -101,7 +126,6 @@ _PORTFOLIO = (
 def _solve_portfolio(problem: RoutingProblem, params: RoutingParams) -> RoutingResult:
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
-    from dataclasses import replace
 
     variants = [replace(params, workers=1, first_solution=fs, metaheuristic=mh, seed=params.seed + i)
                 for i, (fs, mh) in enumerate(_PORTFOLIO[: params.workers])]
