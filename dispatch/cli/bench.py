@@ -1,4 +1,4 @@
-"""`dispatch bench vrptw|coverage|national|province|realtime|simulate|serve`: the benchmark
+"""`dispatch bench vrptw|coverage|national|province|hindsight|realtime|simulate|serve`: the benchmark
 commands. The runners live in dispatch/bench (parameters in, dicts and tables out); these commands
 parse options, pass a progress callback, print the tables and write the JSON document."""
 
@@ -126,6 +126,33 @@ national = _plan_command("national", "Plan a national day (~30,000 calls); time 
 province = _plan_command("zhejiang", "Plan a province's day (default Zhejiang); time stages; plan vs baseline KPIs.")
 bench.add_command(national, name="national")
 bench.add_command(province, name="province")
+
+
+@bench.command("hindsight")
+@click.option("--preset", default="zhejiang", show_default=True, help="zhejiang, national, ... (the generator's presets).")
+@click.option("--seed", default=1, show_default=True)
+@click.option("--calls", default=None, type=float, help="National calls per day (default: the generator's).")
+@click.option("--time-limit", default=20.0, show_default=True, type=click.FloatRange(0.1, None),
+              help="Offline CPU seconds per area.")
+@click.option("--areas", default=None, type=click.IntRange(1, None), help="Only the N areas with most calls.")
+@click.option("--workers", default=None, type=click.IntRange(1, 64))
+@click.option("--reoptimise-every", "reoptimise_every_s", default=None, type=click.IntRange(60, None),
+              help="Online policy: re-solve each area's movable work every N seconds (default: off, as the product).")
+@click.option("--reoptimise-engine", type=click.Choice(["ortools", "lns"]), default="ortools", show_default=True,
+              help="Online policy: the engine of that re-solve (lns: exact ruin-and-recreate).")
+@click.option("--warm-start", type=click.Choice(["pyvrp", "none"]), default="pyvrp", show_default=True,
+              help="Online plan: the morning batch's start (PyVRP's routes, or OR-Tools alone).")
+@json_option
+def hindsight(preset: str, seed: int, calls: float | None, time_limit: float, areas: int | None,
+              workers: int | None, reoptimise_every_s: int | None, reoptimise_engine: str, warm_start: str,
+              json_path: str | None) -> None:
+    """The online day plan against hindsight (every call known): travel, overtime, one-hour rate."""
+    from dispatch.bench import hindsight as runner  # the planner (OR-Tools): slow to import
+
+    doc = runner.run_hindsight(preset, seed, time_limit, calls, areas, workers, reoptimise_every_s, _echo_err,
+                               reoptimise_engine, warm_start)
+    click.echo(runner.format_report(doc))
+    write_json(json_path, doc)
 
 
 @bench.command("realtime")

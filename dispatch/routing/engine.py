@@ -7,7 +7,9 @@ from dataclasses import replace
 
 from dispatch.errors import DispatchError
 from dispatch.reasons import Reason
+from dispatch.routing.lns import improve, routes_result
 from dispatch.routing.ortools import solve_ortools
+from dispatch.routing.precheck import precheck
 from dispatch.routing.problem import (
     Route,
     RoutingParams,
@@ -43,8 +45,10 @@ def solve(problem: RoutingProblem, params: RoutingParams) -> RoutingResult:
             raise DispatchError("engine 'pyvrp' cannot express breaks, skills, deadlines, pins or overtime; "
                                 "use engine 'ortools' or 'auto'")
         return solve_pyvrp(problem, params)
+    if engine == "lns":
+        return _solve_lns(problem, params)
     if engine != "ortools":
-        raise DispatchError(f"unknown routing engine {engine!r}; expected 'ortools', 'pyvrp' or 'auto'")
+        raise DispatchError(f"unknown routing engine {engine!r}; expected 'ortools', 'pyvrp', 'lns' or 'auto'")
     if params.warm_start not in ("pyvrp", "none"):
         raise DispatchError(f"unknown warm start {params.warm_start!r}; expected 'pyvrp' or 'none'")
     warm: dict = {}
@@ -55,6 +59,19 @@ def solve(problem: RoutingProblem, params: RoutingParams) -> RoutingResult:
     if warm:
         result = replace(result, stats={**result.stats, "warm_start": warm})
     return _exact_release_times(problem, result, hard_deadline=params.dispatch_deadline == "hard")
+
+
+def _solve_lns(problem: RoutingProblem, params: RoutingParams) -> RoutingResult:
+    """The exact ruin-and-recreate search from ``initial_routes`` (or from nothing: every visit
+    then goes in by cheapest exact insertion), for the time limit on the CPU clock."""
+    eligible, unserved = precheck(problem, params)
+    routes: dict[str, list[str]] = {}
+    for tid, ids in params.initial_routes:
+        routes.setdefault(tid, []).extend(x for x in ids if x in eligible)
+    servable = replace(problem, visits=tuple(v for v in problem.visits if v.id in eligible))
+    found, stats = improve(servable, routes, params, params.time_limit_s)
+    result = routes_result(servable, found, stats=stats)
+    return replace(result, unassigned=result.unassigned + tuple(unserved))
 
 
 def _pyvrp_phase(problem: RoutingProblem, params: RoutingParams) -> tuple[RoutingParams, dict]:

@@ -67,7 +67,9 @@ class RoutingParams:
     time_limit_s: float
     seed: int = 0
     workers: int = 1  # >1: a portfolio of searches in separate processes, best kept
-    engine: str = "ortools"  # "ortools" | "pyvrp" | "auto" (pyvrp when it can express the problem)
+    # "ortools" | "pyvrp" | "auto" (pyvrp when it can express the problem) | "lns" (the exact
+    # ruin-and-recreate search of dispatch.routing.lns, from ``initial_routes``)
+    engine: str = "ortools"
     first_solution: str = "PARALLEL_CHEAPEST_INSERTION"  # OR-Tools FirstSolutionStrategy name
     metaheuristic: str = "GUIDED_LOCAL_SEARCH"  # OR-Tools LocalSearchMetaheuristic name
     arc_cost: str = "time"  # "time": travel seconds; "distance": metres
