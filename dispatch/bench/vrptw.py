@@ -28,7 +28,7 @@ import numpy as np
 
 from dispatch.bench.common import cpu_s
 from dispatch.errors import BenchmarkDataError
-from dispatch.routing import RoutingParams, RoutingProblem, RoutingTechnician, RoutingVisit, solve
+from dispatch.routing import BreakRule, RoutingParams, RoutingProblem, RoutingTechnician, RoutingVisit, solve
 from dispatch.routing.checker import check
 
 SCALE = 1000  # 1/1000 of a Solomon time/distance unit
@@ -115,8 +115,16 @@ def read_instance(path: str | Path) -> Instance:
     return Instance(name, path, veh, cap, a[:, 1], a[:, 2], ints[:, 0], ints[:, 1], ints[:, 2], ints[:, 3])
 
 
-def to_problem(inst: Instance, fixed_cost: int | None = None) -> RoutingProblem:
-    """The instance as a RoutingProblem in integer 1/SCALE units (times rounded up)."""
+# The field-service variant (``--breaks``): every vehicle takes a break of this share of the
+# horizon, starting within this window (shares of the horizon): what PyVRP cannot express, so the
+# day plan's engine runs PyVRP on the relaxation and OR-Tools keeps the break.
+BREAK_SHARE = 0.05
+BREAK_WINDOW = (0.4, 0.5)
+
+
+def to_problem(inst: Instance, fixed_cost: int | None = None, breaks: bool = False) -> RoutingProblem:
+    """The instance as a RoutingProblem in integer 1/SCALE units (times rounded up); with
+    ``breaks``, every vehicle takes the break above."""
     e = inst.euclid() * SCALE
     # The tiny epsilon keeps exact integers (e.g. 5.000000000001 from float noise) from rounding up.
     travel = np.ceil(e - 1e-6).astype(np.int64)
@@ -124,9 +132,12 @@ def to_problem(inst: Instance, fixed_cost: int | None = None) -> RoutingProblem:
     horizon = int(inst.due[0]) * SCALE
     if fixed_cost is None:
         fixed_cost = FIXED_COST
+    day0 = int(inst.ready[0]) * SCALE
+    brk = BreakRule(day0 + int(BREAK_WINDOW[0] * (horizon - day0)), day0 + int(BREAK_WINDOW[1] * (horizon - day0)),
+                    int(BREAK_SHARE * (horizon - day0))) if breaks else None
     techs = tuple(
         RoutingTechnician(id=f"veh{i + 1}", start_node=0, end_node=0, shift_start_s=int(inst.ready[0]) * SCALE,
-                          shift_end_s=horizon, max_level=1, skills=frozenset({"*"}), break_window=None,
+                          shift_end_s=horizon, max_level=1, skills=frozenset({"*"}), break_window=brk,
                           speed_class=0, capacity=inst.capacity, fixed_cost=fixed_cost)
         for i in range(inst.vehicles))
     visits = tuple(
@@ -215,9 +226,10 @@ def _natural(s: str) -> list:
     return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", s.upper())]
 
 
-def run_instance(inst: Instance, params: RoutingParams, bks: tuple[int, float] | None) -> dict[str, Any]:
+def run_instance(inst: Instance, params: RoutingParams, bks: tuple[int, float] | None,
+                 breaks: bool = False) -> dict[str, Any]:
     """Solve one instance, check it twice (integer checker, double precision), return a row."""
-    problem = to_problem(inst)
+    problem = to_problem(inst, breaks=breaks)
     c0, w0 = cpu_s(), time.perf_counter()
     result = solve(problem, params)
     cpu, wall = cpu_s() - c0, time.perf_counter() - w0
@@ -283,9 +295,11 @@ def parse_engines(text: str) -> list[str]:
 def run_benchmark(set_name: str, time_limit: float, instances: str | None = None,
                   benchmarks_dir: Path | None = None, engine: str = DAY_PLAN_ENGINE, workers: int = 1,
                   seed: int = 0, progress: Callable[[int, int, dict[str, Any]], None] | None = None,
-                  route_elimination: float = 0.3) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+                  route_elimination: float = 0.3, breaks: bool = False) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Solve and check every selected instance with one engine of ``ENGINES``; the rows and their
-    summary. ``progress`` gets (instances done, instances in all, the row just solved)."""
+    summary. ``progress`` gets (instances done, instances in all, the row just solved). With
+    ``breaks`` the field-service variant (every vehicle breaks; the gap is then to the plain
+    instance's best known, a bound the variant cannot reach)."""
     files, bks_path = select_files(set_name, benchmarks_dir or default_benchmarks_dir(), instances)
     bks = read_bks(bks_path)
     if engine not in ENGINES:
@@ -296,7 +310,7 @@ def run_benchmark(set_name: str, time_limit: float, instances: str | None = None
     rows = []
     for n, f in enumerate(files):
         inst = read_instance(f)
-        row = run_instance(inst, params, bks.get(inst.name.upper()) or bks.get(f.stem.upper()))
+        row = run_instance(inst, params, bks.get(inst.name.upper()) or bks.get(f.stem.upper()), breaks)
         row["engine"] = engine
         rows.append(row)
         if progress:

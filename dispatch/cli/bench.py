@@ -37,12 +37,14 @@ def bench() -> None:
 @click.option("--seed", default=0, show_default=True)
 @click.option("--route-elimination", default=0.3, show_default=True,
               help="Share of the time limit spent minimising the fleet before minimising distance.")
+@click.option("--breaks", is_flag=True, help="Field-service variant: every vehicle takes a break (5 %% of the horizon, "
+              "starting at 40-50 %%); pyvrp cannot run it, the gap is to the plain instance's best known.")
 @click.option("--benchmarks-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder with solomon/ and homberger/ (default: ../shared/benchmarks/vrptw or "
                    "$DISPATCH_SHARED_DIR/benchmarks/vrptw).")
 @json_option
 def vrptw(set_name: str, time_limit: float, instances: str | None, engines: str, workers: int, seed: int,
-          route_elimination: float, benchmarks_dir: Path | None, json_path: str | None) -> None:
+          route_elimination: float, breaks: bool, benchmarks_dir: Path | None, json_path: str | None) -> None:
     """Solve VRPTW benchmark instances with each engine; print vehicles, distance, gap to BKS,
     CPU and wall time, and the engines' summaries side by side."""
     from dispatch.bench import vrptw as runner  # the routing engines: slow to import
@@ -53,7 +55,7 @@ def vrptw(set_name: str, time_limit: float, instances: str | None, engines: str,
     all_rows, summaries = [], {}
     for engine in runner.parse_engines(engines):
         rows, summaries[engine] = runner.run_benchmark(set_name, time_limit, instances, benchmarks_dir, engine,
-                                                       workers, seed, progress, route_elimination)
+                                                       workers, seed, progress, route_elimination, breaks)
         all_rows += rows
     click.echo(runner.format_table(all_rows))
     for engine, summary in summaries.items():
@@ -61,7 +63,7 @@ def vrptw(set_name: str, time_limit: float, instances: str | None, engines: str,
     click.echo(runner.format_side_by_side(summaries))
     write_json(json_path, {"benchmark": "vrptw", "set": set_name, "time_limit_s": time_limit,
                            "engines": list(summaries), "workers": workers, "seed": seed,
-                           "route_elimination": route_elimination, "scale": runner.SCALE,
+                           "route_elimination": route_elimination, "breaks": breaks, "scale": runner.SCALE,
                            "summaries": summaries, "instances": all_rows})
     if any(s["solved"] < s["instances"] for s in summaries.values()):
         click.get_current_context().exit(1)

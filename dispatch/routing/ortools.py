@@ -263,8 +263,9 @@ class _OrToolsModel:
                                                    self.params.metaheuristic)
         except AttributeError as exc:
             raise DispatchError(f"unknown OR-Tools strategy: {exc}") from None
-        # On the CPU clock the wall limit is only a guard (the CPU limit is a search monitor).
-        wall_s = time_limit_s if self.params.clock != "cpu" else 3 * time_limit_s + 1
+        # On the CPU clock the wall limit is only a guard (the CPU limit is a search monitor),
+        # wide enough for a machine shared ten ways.
+        wall_s = time_limit_s if self.params.clock != "cpu" else 20 * time_limit_s + 5
         p.time_limit.FromMilliseconds(max(1, int(wall_s * 1000)))
         if self.params.solution_limit is not None:
             p.solution_limit = int(self.params.solution_limit)
