@@ -113,3 +113,21 @@ def test_exact_search_reoptimises_a_live_tail_and_keeps_frozen_work():
     assert all(area.frozen[vid] == stop for vid, stop in frozen_before.items())
     assert sorted(area.routes["T1"]) == [f"J{i}" for i in range(6)]
     assert check(area.checked_problem(), area.result()) == []
+
+
+def test_timeline_takes_the_break_while_he_waits_idle():
+    """A technician idle at his centre until a call at 4 h, break window 1-2 h (30 min): the
+    break is taken at 1 h at the centre, not pushed past its latest start (the plan was
+    infeasible before); idle between two calls (done at 700 s, the next exists at 3 h) he takes
+    it at 1 h where he is."""
+    from dispatch.routing import timeline
+
+    brk = BreakRule(H, 2 * H, 1800)
+    k = routing_tech("A", end=8 * H, brk=brk)
+    p = line_problem([0, 100, 200], [k], [visit("a", 1, release_s=4 * H), visit("b", 1, service=600, release_s=0),
+                                         visit("c", 2, release_s=3 * H)])
+    vs = {v.id: v for v in p.visits}
+    t = timeline(p, k, ["a"], vs)
+    assert t.feasible and t.break_start_s == H and t.stops[0].departure_toward_s == 4 * H
+    t2 = timeline(p, k, ["b", "c"], vs)
+    assert t2.feasible and t2.break_start_s == H and t2.stops[1].departure_toward_s == 3 * H
