@@ -1,4 +1,4 @@
-"""`dispatch bench vrptw|coverage|national|province|realtime|simulate|serve`: the benchmark
+"""`dispatch bench vrptw|coverage|national|province|hindsight|realtime|simulate|serve`: the benchmark
 commands. The runners live in dispatch/bench (parameters in, dicts and tables out); these commands
 parse options, pass a progress callback, print the tables and write the JSON document."""
 
@@ -28,34 +28,44 @@ def bench() -> None:
 @bench.command("vrptw")
 @click.option("--set", "set_name", default="solomon", show_default=True,
               help="solomon | homberger-200 | homberger-400 | a folder of Solomon-format files (+ bks.csv).")
-@click.option("--time-limit", default=5.0, show_default=True, help="Seconds per instance.")
+@click.option("--time-limit", default=5.0, show_default=True, help="CPU seconds per instance and engine.")
 @click.option("--instances", default=None, help="Comma-separated names or globs, e.g. 'R1*,C101'.")
-@click.option("--engine", type=click.Choice(["auto", "ortools", "pyvrp"]), default="auto", show_default=True,
-              help="auto: PyVRP when the problem has nothing it cannot express (plain VRPTW), else OR-Tools.")
+@click.option("--engine", "engines", default="ortools", show_default=True,
+              help="Comma-separated engines run side by side (or all): ortools (the day plan's: OR-Tools "
+                   "from PyVRP's routes), ortools-cold (OR-Tools alone), pyvrp, auto.")
 @click.option("--workers", default=1, show_default=True, help="OR-Tools: portfolio searches in parallel processes.")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--route-elimination", default=0.3, show_default=True,
               help="Share of the time limit spent minimising the fleet before minimising distance.")
+@click.option("--breaks", is_flag=True, help="Field-service variant: every vehicle takes a break (5 %% of the horizon, "
+              "starting at 40-50 %%); pyvrp cannot run it, the gap is to the plain instance's best known.")
 @click.option("--benchmarks-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder with solomon/ and homberger/ (default: ../shared/benchmarks/vrptw or "
                    "$DISPATCH_SHARED_DIR/benchmarks/vrptw).")
 @json_option
-def vrptw(set_name: str, time_limit: float, instances: str | None, engine: str, workers: int, seed: int,
-          route_elimination: float, benchmarks_dir: Path | None, json_path: str | None) -> None:
-    """Solve VRPTW benchmark instances; print vehicles, distance, gap to BKS, CPU and wall time."""
+def vrptw(set_name: str, time_limit: float, instances: str | None, engines: str, workers: int, seed: int,
+          route_elimination: float, breaks: bool, benchmarks_dir: Path | None, json_path: str | None) -> None:
+    """Solve VRPTW benchmark instances with each engine; print vehicles, distance, gap to BKS,
+    CPU and wall time, and the engines' summaries side by side."""
     from dispatch.bench import vrptw as runner  # the routing engines: slow to import
 
     def progress(done: int, total: int, row: dict[str, Any]) -> None:
         _echo_err(runner.format_progress(done, total, row))
 
-    rows, summary = runner.run_benchmark(set_name, time_limit, instances, benchmarks_dir, engine, workers, seed,
-                                         progress, route_elimination)
-    click.echo(runner.format_table(rows))
-    click.echo(runner.format_summary(set_name, time_limit, engine, summary))
-    write_json(json_path, {"benchmark": "vrptw", "set": set_name, "time_limit_s": time_limit, "engine": engine,
-                           "workers": workers, "seed": seed, "route_elimination": route_elimination,
-                           "scale": runner.SCALE, "summary": summary, "instances": rows})
-    if summary["solved"] < summary["instances"]:
+    all_rows, summaries = [], {}
+    for engine in runner.parse_engines(engines):
+        rows, summaries[engine] = runner.run_benchmark(set_name, time_limit, instances, benchmarks_dir, engine,
+                                                       workers, seed, progress, route_elimination, breaks)
+        all_rows += rows
+    click.echo(runner.format_table(all_rows))
+    for engine, summary in summaries.items():
+        click.echo(runner.format_summary(set_name, time_limit, engine, summary))
+    click.echo(runner.format_side_by_side(summaries))
+    write_json(json_path, {"benchmark": "vrptw", "set": set_name, "time_limit_s": time_limit,
+                           "engines": list(summaries), "workers": workers, "seed": seed,
+                           "route_elimination": route_elimination, "breaks": breaks, "scale": runner.SCALE,
+                           "summaries": summaries, "instances": all_rows})
+    if any(s["solved"] < s["instances"] for s in summaries.values()):
         click.get_current_context().exit(1)
 
 
@@ -118,6 +128,33 @@ national = _plan_command("national", "Plan a national day (~30,000 calls); time 
 province = _plan_command("zhejiang", "Plan a province's day (default Zhejiang); time stages; plan vs baseline KPIs.")
 bench.add_command(national, name="national")
 bench.add_command(province, name="province")
+
+
+@bench.command("hindsight")
+@click.option("--preset", default="zhejiang", show_default=True, help="zhejiang, national, ... (the generator's presets).")
+@click.option("--seed", default=1, show_default=True)
+@click.option("--calls", default=None, type=float, help="National calls per day (default: the generator's).")
+@click.option("--time-limit", default=20.0, show_default=True, type=click.FloatRange(0.1, None),
+              help="Offline CPU seconds per area.")
+@click.option("--areas", default=None, type=click.IntRange(1, None), help="Only the N areas with most calls.")
+@click.option("--workers", default=None, type=click.IntRange(1, 64))
+@click.option("--reoptimise-every", "reoptimise_every_s", default=None, type=click.IntRange(60, None),
+              help="Online policy: re-solve each area's movable work every N seconds (default: off, as the product).")
+@click.option("--reoptimise-engine", type=click.Choice(["ortools", "lns"]), default="ortools", show_default=True,
+              help="Online policy: the engine of that re-solve (lns: exact ruin-and-recreate).")
+@click.option("--warm-start", type=click.Choice(["pyvrp", "none"]), default="pyvrp", show_default=True,
+              help="Online plan: the morning batch's start (PyVRP's routes, or OR-Tools alone).")
+@json_option
+def hindsight(preset: str, seed: int, calls: float | None, time_limit: float, areas: int | None,
+              workers: int | None, reoptimise_every_s: int | None, reoptimise_engine: str, warm_start: str,
+              json_path: str | None) -> None:
+    """The online day plan against hindsight (every call known): travel, overtime, one-hour rate."""
+    from dispatch.bench import hindsight as runner  # the planner (OR-Tools): slow to import
+
+    doc = runner.run_hindsight(preset, seed, time_limit, calls, areas, workers, reoptimise_every_s, _echo_err,
+                               reoptimise_engine, warm_start)
+    click.echo(runner.format_report(doc))
+    write_json(json_path, doc)
 
 
 @bench.command("realtime")

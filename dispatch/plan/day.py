@@ -57,9 +57,10 @@ def _batch(problem: RoutingProblem, day_start_s: int, params: PlanParams) -> tup
         # never reaches, so no clock decides the answer.
         routing = RoutingParams(time_limit_s=DETERMINISTIC_GUARD_S, seed=params.seed, workers=1,
                                 metaheuristic="GREEDY_DESCENT", dispatch_deadline="hard",
-                                lns_time_limit_s=DETERMINISTIC_GUARD_S)
+                                lns_time_limit_s=DETERMINISTIC_GUARD_S, warm_start="none")
         return batch_problem, routing, t0
-    routing = RoutingParams(time_limit_s=limit, seed=params.seed, workers=1, dispatch_deadline="hard")
+    routing = RoutingParams(time_limit_s=limit, seed=params.seed, workers=1, dispatch_deadline="hard",
+                            warm_start=params.routing_warm_start)
     share = len(batch) / len(problem.visits) if problem.visits else 0.0
     return batch_problem, replace(routing, time_limit_s=max(0.1, routing.time_limit_s * share)), t0
 
@@ -139,7 +140,7 @@ def dispatch_day(
             for live in lives.values():
                 live.advance(max(live.clock_s, next_reopt))
                 live.reoptimise(RoutingParams(time_limit_s=params.reoptimise_time_limit_s, seed=params.seed,
-                                              workers=1, dispatch_deadline="hard"))
+                                              workers=1, dispatch_deadline="hard", engine=params.reoptimise_engine))
             next_reopt += params.reoptimise_every_s  # type: ignore[operator]
         on_time += _place(key, v, lives, find_areas, benches, params.rules)
         if n % 500 == 499 or n + 1 == len(waiting):

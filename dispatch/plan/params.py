@@ -33,6 +33,11 @@ class PlanParams:
     # During the day, re-solve each area's movable work this often (None: insertion only).
     reoptimise_every_s: int | None = None
     reoptimise_time_limit_s: float = 0.3
+    # The engine of that re-solve: "ortools", or "lns" (exact ruin-and-recreate, every move timed
+    # by the exact timeline; see dispatch.routing.lns and `dispatch bench hindsight`).
+    reoptimise_engine: str = "ortools"
+    # The morning batch's start: "pyvrp" (PyVRP's routes on the relaxed batch, then OR-Tools) or "none".
+    routing_warm_start: str = "pyvrp"
 
     def __post_init__(self) -> None:
         if self.reoptimise_every_s is not None and self.reoptimise_every_s <= 0:

@@ -2,35 +2,36 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 
 from dispatch.errors import DispatchError
 from dispatch.reasons import Reason
+from dispatch.routing.lns import improve, routes_result
 from dispatch.routing.ortools import solve_ortools
+from dispatch.routing.precheck import precheck
 from dispatch.routing.problem import (
     Route,
     RoutingParams,
     RoutingProblem,
     RoutingResult,
     Unserved,
-    qualified,
     validate,
 )
-from dispatch.routing.pyvrp import solve_pyvrp
+from dispatch.routing.pyvrp import pyvrp_start, solve_pyvrp
 from dispatch.routing.timeline import timeline
 
 
 def pyvrp_can_express(problem: RoutingProblem, params: RoutingParams) -> bool:
-    """PyVRP 0.14 has no breaks, skills, departure deadlines, pins, releases or overtime."""
-    if any(k.break_window is not None or k.max_overtime_s for k in problem.technicians):
+    """PyVRP 0.14 has no breaks, departure deadlines, pins or releases (skills become profiles,
+    overtime is its own; see dispatch.routing.pyvrp)."""
+    if any(k.break_window is not None for k in problem.technicians):
         return False
     if params.dispatch_deadline != "ignore" and any(v.dispatch_deadline_s is not None for v in problem.visits):
         return False
     if any(v.pinned_technician or v.pinned_start_s is not None or v.release_s for v in problem.visits):
         return False
-    if params.initial_routes:
-        return False
-    return all(qualified(k, v) for k in problem.technicians for v in problem.visits)
+    return not params.initial_routes
 
 
 def solve(problem: RoutingProblem, params: RoutingParams) -> RoutingResult:
@@ -44,10 +45,51 @@ def solve(problem: RoutingProblem, params: RoutingParams) -> RoutingResult:
             raise DispatchError("engine 'pyvrp' cannot express breaks, skills, deadlines, pins or overtime; "
                                 "use engine 'ortools' or 'auto'")
         return solve_pyvrp(problem, params)
+    if engine == "lns":
+        return _solve_lns(problem, params)
     if engine != "ortools":
-        raise DispatchError(f"unknown routing engine {engine!r}; expected 'ortools', 'pyvrp' or 'auto'")
+        raise DispatchError(f"unknown routing engine {engine!r}; expected 'ortools', 'pyvrp', 'lns' or 'auto'")
+    if params.warm_start not in ("pyvrp", "none"):
+        raise DispatchError(f"unknown warm start {params.warm_start!r}; expected 'pyvrp' or 'none'")
+    warm: dict = {}
+    if params.warm_start == "pyvrp" and not params.initial_routes and problem.visits and problem.technicians \
+            and not any(v.pinned_technician or v.pinned_start_s is not None for v in problem.visits):
+        params, warm = _pyvrp_phase(problem, params)
     result = _solve_portfolio(problem, params) if params.workers > 1 else solve_ortools(problem, params)
+    if warm:
+        result = replace(result, stats={**result.stats, "warm_start": warm})
     return _exact_release_times(problem, result, hard_deadline=params.dispatch_deadline == "hard")
+
+
+def _solve_lns(problem: RoutingProblem, params: RoutingParams) -> RoutingResult:
+    """The exact ruin-and-recreate search from ``initial_routes`` (or from nothing: every visit
+    then goes in by cheapest exact insertion), for the time limit on the CPU clock."""
+    eligible, unserved = precheck(problem, params)
+    routes: dict[str, list[str]] = {}
+    for tid, ids in params.initial_routes:
+        routes.setdefault(tid, []).extend(x for x in ids if x in eligible)
+    servable = replace(problem, visits=tuple(v for v in problem.visits if v.id in eligible))
+    found, stats = improve(servable, routes, params, params.time_limit_s)
+    result = routes_result(servable, found, stats=stats)
+    return replace(result, unassigned=result.unassigned + tuple(unserved))
+
+
+def _pyvrp_phase(problem: RoutingProblem, params: RoutingParams) -> tuple[RoutingParams, dict]:
+    """The field-service engine's first phase: PyVRP on the problem (relaxed where it cannot
+    express it), for ``warm_share`` of the time limit (``warm_share_exact`` when it expresses the
+    whole problem); OR-Tools then searches from its routes for the rest of the time, where every
+    constraint holds. Returns the OR-Tools phase's parameters and the phase's figures."""
+    clock = time.process_time if params.clock == "cpu" else time.perf_counter
+    c0 = clock()
+    share = params.warm_share_exact if pyvrp_can_express(problem, params) else params.warm_share
+    stats: dict = {}
+    routes, exact = pyvrp_start(problem, params, params.time_limit_s * share, stats)
+    spent = clock() - c0
+    stats.update(seconds=round(spent, 3), exact=exact)
+    left = max(0.1, params.time_limit_s - spent)
+    # A fleet minimised by PyVRP is kept; OR-Tools has too little time left to empty more routes.
+    elim = params.route_elimination if "fleet" not in stats else 0.0
+    return replace(params, initial_routes=routes, time_limit_s=left, route_elimination=elim), stats
 
 
 def _exact_release_times(problem: RoutingProblem, result: RoutingResult, hard_deadline: bool) -> RoutingResult:
@@ -101,7 +143,6 @@ _PORTFOLIO = (
 def _solve_portfolio(problem: RoutingProblem, params: RoutingParams) -> RoutingResult:
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
-    from dataclasses import replace
 
     variants = [replace(params, workers=1, first_solution=fs, metaheuristic=mh, seed=params.seed + i)
                 for i, (fs, mh) in enumerate(_PORTFOLIO[: params.workers])]

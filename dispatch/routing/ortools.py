@@ -48,6 +48,7 @@ import numpy as np
 from dispatch.errors import DispatchError
 from dispatch.reasons import DROPPED_FOR_PRIORITY, Reason
 from dispatch.routing.precheck import precheck, reachable_alone
+from dispatch.routing.timeline import timeline
 from dispatch.routing.problem import (
     Route,
     RoutingParams,
@@ -262,7 +263,10 @@ class _OrToolsModel:
                                                    self.params.metaheuristic)
         except AttributeError as exc:
             raise DispatchError(f"unknown OR-Tools strategy: {exc}") from None
-        p.time_limit.FromMilliseconds(max(1, int(time_limit_s * 1000)))
+        # On the CPU clock the wall limit is only a guard (the CPU limit is a search monitor),
+        # wide enough for a machine shared ten ways.
+        wall_s = time_limit_s if self.params.clock != "cpu" else 20 * time_limit_s + 5
+        p.time_limit.FromMilliseconds(max(1, int(wall_s * 1000)))
         if self.params.solution_limit is not None:
             p.solution_limit = int(self.params.solution_limit)
         if self.params.lns_time_limit_s is not None:
@@ -271,16 +275,23 @@ class _OrToolsModel:
         return p
 
     def initial_assignment(self) -> Any | None:
-        """Routes from ``params.initial_routes`` plus the pinned order, as a start for the search."""
+        """Routes from ``params.initial_routes`` plus the pinned order, as a start for the search.
+        A visit goes in as its "on time" copy when the exact timeline has him set off in time;
+        a route the model refuses is left out (its visits start unperformed)."""
         routes: list[list[int]] = [[] for _ in self.problem.technicians]
         used: set[str] = set()
+        visits = {v.id: v for v in self.visits}
         for tid, vids in self.params.initial_routes:
             if tid not in self.tech_pos:
                 continue
-            for vid in vids:
-                if vid in self.visit_index and vid not in used:
-                    routes[self.tech_pos[tid]].append(self.visit_index[vid])
-                    used.add(vid)
+            ids = [vid for vid in vids if vid in self.visit_index and vid not in used]
+            on_time = set()
+            if any(len(self.indices[vid]) > 1 for vid in ids):
+                k = self.problem.technicians[self.tech_pos[tid]]
+                on_time = {s.visit_id for s in timeline(self.problem, k, ids, visits).stops if not s.dispatch_late_s}
+            routes[self.tech_pos[tid]] = [self.indices[vid][0] if vid in on_time else self.visit_index[vid]
+                                          for vid in ids]
+            used.update(ids)
         for tid, seq in self.pinned_order.items():
             pos = self.tech_pos[tid]
             for v in seq:
@@ -290,12 +301,26 @@ class _OrToolsModel:
         if not used:
             return None
         self.routing.CloseModelWithParameters(self.search_parameters(self.params.time_limit_s))
-        return self.routing.ReadAssignmentFromRoutes(routes, True)
+        start = self.routing.ReadAssignmentFromRoutes(routes, True)
+        if start is not None or self.pinned_order:
+            return start
+        # Some route breaks a rule the start did not know (OR-Tools' break or release model):
+        # keep the routes it accepts one by one.
+        kept: list[list[int]] = [[] for _ in routes]
+        for pos, r in enumerate(routes):
+            if r:
+                kept[pos] = r
+                if self.routing.ReadAssignmentFromRoutes(kept, True) is None:
+                    kept[pos] = []
+        self.stats["start_routes_refused"] = sum(1 for a, b in zip(routes, kept) if a and not b)
+        return self.routing.ReadAssignmentFromRoutes(kept, True) if any(kept) else None
 
     def solve(self) -> tuple[Any | None, str]:
         params = self.params
         limit = params.time_limit_s * (1.0 - params.route_elimination)
         sp = self.search_parameters(limit)
+        if params.clock == "cpu":
+            self.cpu_limit(limit)
         start = self.initial_assignment() if (params.initial_routes or self.pinned_order) else None
         if start is not None:
             solution = self.routing.SolveFromAssignmentWithParameters(start, sp)
@@ -307,14 +332,30 @@ class _OrToolsModel:
         status = {1: "local_optimum", 2: "feasible", 7: "optimal"}.get(self.routing.status(), "feasible")
         return solution, ("no_solution" if solution is None else status)
 
+    def cpu_limit(self, seconds: float) -> None:
+        """Stop the search after ``seconds`` of this process's CPU time (OR-Tools only has wall
+        limits; on a shared machine CPU time is the fair measure of effort)."""
+        self.cpu_end = time.process_time() + seconds
+        if getattr(self, "_cpu_monitor", None) is not None:
+            return
+        calls = [0]
+
+        def over() -> bool:
+            calls[0] += 1  # the clock read costs more than the check: every 64th call
+            return calls[0] % 64 == 0 and time.process_time() >= self.cpu_end
+
+        self._cpu_monitor = self.routing.solver().CustomLimit(over)
+        self.routing.AddSearchMonitor(self._cpu_monitor)
+
     def eliminate_routes(self, solution: Any, routes: list[Route], dropped: list[str],
                          objective: int) -> tuple[list[Route], list[str], int]:
         """Vehicle minimisation: forbid the technician of the shortest route and re-solve from the
         current routes minus that one; keep the result only if nobody is dropped. Repeats while
         time remains (the fleet size comes first in the VRPTW convention)."""
-        deadline = time.perf_counter() + self.params.time_limit_s * self.params.route_elimination
+        clock = time.process_time if self.params.clock == "cpu" else time.perf_counter
+        deadline = clock() + self.params.time_limit_s * self.params.route_elimination
         removed = 0
-        while time.perf_counter() < deadline - 0.05 and len(routes) > 1:
+        while clock() < deadline - 0.05 and len(routes) > 1:
             victim = min(routes, key=lambda r: (len(r.stops), r.distance_m))
             vpos = self.tech_pos[victim.technician_id]
             seq = [[self.used_index[s.visit_id] for s in r.stops] if r is not None and r is not victim else []
@@ -325,9 +366,11 @@ class _OrToolsModel:
             start = self.routing.ReadAssignmentFromRoutes(seq, True)
             if start is None:
                 break
-            left = deadline - time.perf_counter()
+            left = deadline - clock()
             if left <= 0.05:
                 break
+            if self.params.clock == "cpu":
+                self.cpu_limit(left)
             new = self.routing.SolveFromAssignmentWithParameters(start, self.search_parameters(left))
             if new is None:
                 break

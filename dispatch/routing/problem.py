@@ -67,7 +67,9 @@ class RoutingParams:
     time_limit_s: float
     seed: int = 0
     workers: int = 1  # >1: a portfolio of searches in separate processes, best kept
-    engine: str = "ortools"  # "ortools" | "pyvrp" | "auto" (pyvrp when it can express the problem)
+    # "ortools" | "pyvrp" | "auto" (pyvrp when it can express the problem) | "lns" (the exact
+    # ruin-and-recreate search of dispatch.routing.lns, from ``initial_routes``)
+    engine: str = "ortools"
     first_solution: str = "PARALLEL_CHEAPEST_INSERTION"  # OR-Tools FirstSolutionStrategy name
     metaheuristic: str = "GUIDED_LOCAL_SEARCH"  # OR-Tools LocalSearchMetaheuristic name
     arc_cost: str = "time"  # "time": travel seconds; "distance": metres
@@ -89,8 +91,17 @@ class RoutingParams:
     # OR-Tools bounds each large-neighbourhood sub-search by this much wall time (its default,
     # 0.1 s, when None); a deterministic plan lifts it so that no clock decides a route.
     lns_time_limit_s: float | None = None
-    # "wall" or "cpu" (this process's CPU time; PyVRP engine only, OR-Tools limits are wall time).
+    # "wall" or "cpu" (this process's CPU time: equal effort on a shared machine; both engines).
     clock: str = "wall"
+    # The OR-Tools engine's start: "pyvrp" runs PyVRP first on the problem (relaxed where it
+    # cannot express it: breaks, deadlines) and starts the OR-Tools search from its routes, cut
+    # back to what the exact timeline keeps; "none" starts from ``first_solution``. Not used with
+    # ``initial_routes`` or pins (they are the start).
+    warm_start: str = "pyvrp"
+    # Share of the time limit the PyVRP phase takes: ``warm_share_exact`` when PyVRP expresses
+    # the whole problem (OR-Tools then only polishes), else ``warm_share``.
+    warm_share: float = 0.5
+    warm_share_exact: float = 0.9
     log_search: bool = False
 
 

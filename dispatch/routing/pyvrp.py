@@ -1,16 +1,28 @@
-"""Second routing engine: PyVRP's iterated local search behind the same ``solve`` interface.
+"""Second routing engine: PyVRP's iterated local search behind the same ``solve`` interface, and
+the first phase of the field-service engine.
 
-Used (``RoutingParams.engine`` = "pyvrp", or "auto" when :func:`dispatch.routing.pyvrp_can_express`
-says so) for problems without breaks, skill restrictions, dispatch deadlines, pins or overtime,
-i.e. plain multi-depot VRPTW with capacities and fixed costs, such as the Solomon benchmark. There
-it is clearly stronger than OR-Tools' guided local search in the same time (see the VRPTW
-benchmark). The times in the result are recomputed here from the matrices (earliest schedule
-from the departure PyVRP chose), so the result obeys exactly the semantics the checker verifies.
+* ``solve_pyvrp`` (``RoutingParams.engine`` = "pyvrp", or "auto" when
+  :func:`dispatch.routing.pyvrp_can_express` says so): problems without breaks, dispatch
+  deadlines, pins or releases, i.e. multi-depot VRPTW with capacities, fixed costs, skills and
+  overtime, such as the Solomon benchmark.
+* ``pyvrp_start``: PyVRP on a RELAXATION of any problem (breaks left out, a departure deadline
+  folded into the window, releases ignored), its routes then made feasible by the exact timeline
+  (a visit the real rules cannot keep is taken out). The OR-Tools engine starts its search from
+  these routes (``dispatch.routing.engine``).
+
+Skills and levels become PyVRP profiles: a technician may only serve what he is qualified for,
+so each group of technicians with the same qualifications gets its own duration matrix in which
+every arc into a visit he cannot do takes longer than the day (a route using it is infeasible).
+Overtime is PyVRP's: ``max_overtime`` beyond the shift's duration at ``unit_overtime_cost``.
+
+The times in a result are recomputed here from the matrices (earliest schedule from the
+departure PyVRP chose), so the result obeys exactly the semantics the checker verifies.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -23,124 +35,223 @@ from dispatch.routing.problem import (
     RoutingProblem,
     RoutingResult,
     RoutingTechnician,
+    RoutingVisit,
     Stop,
     Unserved,
 )
+from dispatch.routing.timeline import timeline
 
 
-def _type_key(k: RoutingTechnician) -> tuple:
-    # Technicians that differ only by id share one PyVRP vehicle type (faster search).
-    return (k.start_node, k.end_node, k.shift_start_s, k.shift_end_s, k.capacity, k.fixed_cost, k.speed_class)
+@dataclass
+class _Model:
+    """A problem in PyVRP's terms: ``build(optional)`` makes the ProblemData; ``type_techs``
+    maps a vehicle type back to its technicians; ``exact`` says nothing was relaxed."""
+
+    visits: list[RoutingVisit]
+    type_techs: list[list[RoutingTechnician]]
+    vtypes: list[Any]
+    build: Any
+    exact: bool
 
 
-def solve_pyvrp(problem: RoutingProblem, params: RoutingParams) -> RoutingResult:
+def _model(problem: RoutingProblem, params: RoutingParams, eligible: dict[str, list[int]], relax: bool) -> _Model:
     import pyvrp
-    from pyvrp.stop import MaxIterations, MaxRuntime, MultipleCriteria
 
-    t0 = time.perf_counter()
-    eligible, unserved = precheck(problem, params)
     visits = [v for v in problem.visits if v.id in eligible]
     techs = problem.technicians
-    stats: dict[str, Any] = {}
-    if not visits or not techs:
-        return RoutingResult((), tuple(unserved), "optimal", 0, "pyvrp", stats)
-
     depot_nodes = sorted({k.start_node for k in techs} | {k.end_node for k in techs})
     loc_nodes = np.array(depot_nodes + [v.node for v in visits], dtype=np.int64)
     depot_pos = {n: i for i, n in enumerate(depot_nodes)}
     locations = [pyvrp.Location(0, 0) for _ in loc_nodes]  # coordinates only serve plotting
     depots = [pyvrp.Depot(location=i) for i in range(len(depot_nodes))]
     weights = params.priority_weights
+    n_d = len(depot_nodes)
+
+    # Who may serve what: the visits a technician is not eligible for, as a mask per technician.
+    allowed = np.zeros((len(techs), len(visits)), dtype=bool)
+    for j, v in enumerate(visits):
+        allowed[eligible[v.id], j] = True
+    masks: dict[bytes, int] = {}
+    mask_of = [masks.setdefault(allowed[i].tobytes(), len(masks)) for i in range(len(techs))]
+    sub = np.ix_(loc_nodes, loc_nodes)
+    horizon = max([k.shift_end_s + k.max_overtime_s for k in techs] + [v.window_end_s for v in visits] + [1])
+    profiles: dict[tuple[int, int], int] = {}
+    durations: list[np.ndarray] = []
+    distances: list[np.ndarray] = []
+    for i, k in enumerate(techs):
+        key = (k.speed_class, mask_of[i])
+        if key in profiles:
+            continue
+        profiles[key] = len(durations)
+        dur = np.array(problem.travel_s[k.speed_class][sub], dtype=np.int64)
+        dist = np.array(problem.distance_m[sub] if params.arc_cost == "distance" else dur, dtype=np.int64)
+        barred = n_d + np.flatnonzero(~allowed[i])
+        dur[:, barred] += 2 * horizon  # longer than any day: a route through it cannot keep its times
+        dist[:, barred] += 2 * horizon
+        np.fill_diagonal(dur, 0)
+        np.fill_diagonal(dist, 0)
+        durations.append(dur)
+        distances.append(dist)  # cost = travel seconds when arc_cost is "time"
 
     groups: dict[tuple, list[RoutingTechnician]] = {}
-    for k in techs:
-        groups.setdefault(_type_key(k), []).append(k)
-    classes = sorted({k.speed_class for k in techs})
-    profile_of = {sc: i for i, sc in enumerate(classes)}
-    sub = np.ix_(loc_nodes, loc_nodes)
-    durations = [np.ascontiguousarray(problem.travel_s[sc][sub], dtype=np.int64) for sc in classes]
-    if params.arc_cost == "distance":
-        distances = [np.ascontiguousarray(problem.distance_m[sub], dtype=np.int64) for _ in classes]
-    else:  # cost = travel seconds; PyVRP's duration cost would also count waiting and service
-        distances = durations
-    vtypes = []
-    type_techs: list[list[RoutingTechnician]] = []
+    for i, k in enumerate(techs):
+        # Technicians that differ only by id share one PyVRP vehicle type (faster search).
+        key = (k.start_node, k.end_node, k.shift_start_s, k.shift_end_s, k.capacity, k.fixed_cost,
+               profiles[(k.speed_class, mask_of[i])], k.max_overtime_s)
+        groups.setdefault(key, []).append(k)
     use_capacity = any(v.demand for v in visits) or any(k.capacity is not None for k in techs)
     big = sum(v.demand for v in visits) + 1
+    vtypes, type_techs = [], []
     for key, ks in groups.items():
         k = ks[0]
         cap = [k.capacity if k.capacity is not None else big] if use_capacity else []
+        extra: dict[str, int] = {}
+        if k.max_overtime_s:
+            extra = {"shift_duration": k.shift_end_s - k.shift_start_s, "max_overtime": k.max_overtime_s,
+                     "unit_overtime_cost": params.overtime_cost_per_s}
         vtypes.append(pyvrp.VehicleType(
             len(ks), capacity=cap, start_depot=depot_pos[k.start_node], end_depot=depot_pos[k.end_node],
-            fixed_cost=int(k.fixed_cost), tw_early=k.shift_start_s, tw_late=k.shift_end_s,
-            start_late=k.shift_end_s, profile=profile_of[k.speed_class], unit_distance_cost=1,
-            unit_duration_cost=0, name=k.id))
+            fixed_cost=int(k.fixed_cost), tw_early=k.shift_start_s, tw_late=k.shift_end_s + k.max_overtime_s,
+            start_late=k.shift_end_s, profile=key[6], unit_distance_cost=1, unit_duration_cost=0,
+            name=k.id, **extra))
         type_techs.append(ks)
+
+    exact = not any(k.break_window is not None for k in techs)
+    late_ends = []
+    for v in visits:
+        end = v.window_end_s
+        if v.dispatch_deadline_s is not None and params.dispatch_deadline != "ignore":
+            exact = False
+            if params.dispatch_deadline == "hard":
+                # He must set off by the deadline; from the nearest technician's centre he then
+                # starts by deadline + that drive (or at the window's opening): a guide for the
+                # search, not a bound; the timeline repairs what it gets wrong.
+                leg = int(min(problem.travel_s[k.speed_class][k.start_node, v.node] for k in techs))
+                end = min(end, max(v.window_start_s, v.dispatch_deadline_s + leg))
+        if v.release_s or v.pinned_technician is not None or v.pinned_start_s is not None:
+            exact = False
+        late_ends.append(end)
+    if not relax:
+        late_ends = [v.window_end_s for v in visits]
 
     def build(optional: bool) -> Any:
         clients = [
-            pyvrp.Client(location=len(depot_nodes) + j, delivery=[v.demand] if use_capacity else [],
-                         service_duration=v.service_s, tw_early=v.window_start_s, tw_late=v.window_end_s,
+            pyvrp.Client(location=n_d + j, delivery=[v.demand] if use_capacity else [],
+                         service_duration=v.service_s, tw_early=v.window_start_s, tw_late=late_ends[j],
                          required=not optional,
                          prize=int(params.drop_penalty_unit * weights[v.priority - 1]) if optional else 0,
                          name=v.id)
             for j, v in enumerate(visits)]
         return pyvrp.ProblemData(locations, clients, depots, vtypes, distances, durations)
 
-    # Everyone must be served first: PyVRP's search is at its best on that form. Only if that is
-    # infeasible do the visits become optional with their priority as prize (drops with reasons).
-    limit = params.time_limit_s
+    return _Model(visits, type_techs, vtypes, build, exact)
+
+
+def _run(model: _Model, params: RoutingParams, limit: float, stats: dict[str, Any],
+         required_share: float = 1.0) -> Any:
+    """PyVRP on the model: everyone served first (PyVRP's search is at its best on that form),
+    and only if that is infeasible the visits optional with their priority as prize."""
+    import pyvrp
+    from pyvrp.stop import MaxIterations, MaxRuntime, MultipleCriteria
+
+    clock = time.process_time if params.clock == "cpu" else time.perf_counter
+    c0 = clock()
 
     def stop(seconds: float) -> Any:
-        clock = _CpuRuntime(seconds) if params.clock == "cpu" else MaxRuntime(seconds)
+        crit = _CpuRuntime(seconds) if params.clock == "cpu" else MaxRuntime(seconds)
         if params.solution_limit is None:
-            return clock
-        return MultipleCriteria([MaxIterations(params.solution_limit), clock])
+            return crit
+        return MultipleCriteria([MaxIterations(params.solution_limit), crit])
 
-    data = build(optional=False)
-    if params.route_elimination > 0 and len(vtypes) == 1:
+    def solve(data: Any, seconds: float) -> Any:
+        return pyvrp.solve(data, stop(seconds), seed=params.seed, display=False, collect_stats=False,
+                           params=_solve_params())
+
+    data = model.build(optional=False)
+    first = limit * required_share
+    if params.route_elimination > 0 and len(model.vtypes) == 1:
         # Fleet minimisation first (PyVRP's own: solve with one vehicle less until that fails),
         # then the distance search with the smallest fleet found. Fixed costs alone leave about
         # one vehicle too many on a third of the Solomon R/RC instances at 5 s.
-        clock = time.process_time if params.clock == "cpu" else time.perf_counter
-        c0 = clock()
-        fleet = pyvrp.minimise_fleet(data, stop(params.route_elimination * limit), seed=params.seed,
+        fleet = pyvrp.minimise_fleet(data, stop(params.route_elimination * first), seed=params.seed,
                                      params=_solve_params())
-        left = max(0.2, limit - (clock() - c0))  # it stops early at the lower bound: keep the rest
-        stats["fleet"] = (vtypes[0].num_available, fleet.num_available)
-        small = data.replace(vehicle_types=[fleet])
-        res = pyvrp.solve(small, stop(left), seed=params.seed, display=False, collect_stats=False,
-                          params=_solve_params())
+        stats["fleet"] = (model.vtypes[0].num_available, fleet.num_available)
+        left = max(0.2, first - (clock() - c0))  # it stops early at the lower bound: keep the rest
+        res = solve(data.replace(vehicle_types=[fleet]), left)
         if not res.is_feasible():
-            res = pyvrp.solve(data, stop(left), seed=params.seed, display=False, collect_stats=False,
-                          params=_solve_params())
+            res = solve(data, max(0.2, first - (clock() - c0)))
     else:
-        res = pyvrp.solve(data, stop(limit), seed=params.seed, display=False, collect_stats=False,
-                          params=_solve_params())
+        res = solve(data, first)
     stats["required_pass_feasible"] = res.is_feasible()
     if not res.is_feasible():
-        data = build(optional=True)
-        res = pyvrp.solve(data, stop(max(0.2, limit / 2)), seed=params.seed, display=False,
-                          collect_stats=False, params=_solve_params())
-    best = res.best
-    routes: list[Route] = []
-    served: set[str] = set()
-    next_of_type = [0] * len(vtypes)
+        res = solve(model.build(optional=True), max(0.2, limit - (clock() - c0)))
+    return res
+
+
+def _routes(model: _Model, res: Any) -> list[tuple[RoutingTechnician, list[RoutingVisit], int]]:
+    """PyVRP's routes as (technician, visits in order, departure)."""
+    import pyvrp
+
+    out = []
+    next_of_type = [0] * len(model.vtypes)
     if res.is_feasible():
-        for pr in best.routes():
+        for pr in res.best.routes():
             t = pr.vehicle_type()
-            k = type_techs[t][next_of_type[t]]
+            k = model.type_techs[t][next_of_type[t]]
             next_of_type[t] += 1
-            seq = [visits[a.idx] for a in pr if a.type == pyvrp.ActivityType.CLIENT]
-            routes.append(_timed_route(problem, k, seq, int(pr.start_time())))
-            served.update(v.id for v in seq)
-    for v in visits:
+            seq = [model.visits[a.idx] for a in pr if a.type == pyvrp.ActivityType.CLIENT]
+            out.append((k, seq, int(pr.start_time())))
+    return out
+
+
+def solve_pyvrp(problem: RoutingProblem, params: RoutingParams) -> RoutingResult:
+    t0 = time.perf_counter()
+    eligible, unserved = precheck(problem, params)
+    stats: dict[str, Any] = {}
+    if not eligible or not problem.technicians:
+        return RoutingResult((), tuple(unserved), "optimal", 0, "pyvrp", stats)
+    model = _model(problem, params, eligible, relax=False)
+    res = _run(model, params, params.time_limit_s, stats)
+    routes = [_timed_route(problem, k, seq, depart) for k, seq, depart in _routes(model, res)]
+    served = {s.visit_id for r in routes for s in r.stops}
+    for v in model.visits:
         if v.id not in served:
             unserved.append(Unserved(v.id, Reason.CAPACITY, DROPPED_FOR_PRIORITY))
     stats["wall_s"] = time.perf_counter() - t0
     status = "feasible" if res.is_feasible() else "no_solution"
     return RoutingResult(tuple(routes), tuple(unserved), status, int(res.cost()) if res.is_feasible() else 0,
                          "pyvrp", stats)
+
+
+def pyvrp_start(problem: RoutingProblem, params: RoutingParams, limit_s: float,
+                stats: dict[str, Any]) -> tuple[tuple[tuple[str, tuple[str, ...]], ...], bool]:
+    """Routes for a warm start: PyVRP on the relaxed problem for ``limit_s``, each route then cut
+    back to what the exact timeline keeps (windows, breaks, shift, hard deadlines). Returns the
+    routes as (technician id, visit ids) and whether the relaxation was exact (PyVRP's routes are
+    then a plan of the problem itself)."""
+    eligible, _ = precheck(problem, params)
+    if not eligible or not problem.technicians:
+        return (), True
+    model = _model(problem, params, eligible, relax=True)
+    # When not everyone can be served, the required pass only wastes its share.
+    res = _run(model, params, limit_s, stats, required_share=1.0 if model.exact else 0.5)
+    visits = {v.id: v for v in problem.visits}
+    hard = params.dispatch_deadline == "hard"
+    out, cut = [], 0
+    for k, seq, _ in _routes(model, res):
+        ids = [v.id for v in seq]
+        while ids:
+            t = timeline(problem, k, ids, visits)
+            bad = t.bad_visit if not t.feasible else next(
+                (s.visit_id for s in t.stops if hard and s.dispatch_late_s > 0), None)
+            if bad is None and t.feasible:
+                break
+            ids.remove(bad or ids[-1])
+            cut += 1
+        if ids:
+            out.append((k.id, tuple(ids)))
+    stats["start_routes"], stats["start_cut"] = len(out), cut
+    return tuple(out), model.exact and cut == 0
 
 
 def _solve_params() -> Any:

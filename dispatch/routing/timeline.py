@@ -2,9 +2,10 @@
 
 He sets off toward a visit as soon as he is free, but never before the call exists (the visit's
 release) nor before ``clock_s``; he arrives after the drive, plus his break when he takes it on
-the way; service starts inside the customer's window. The break is taken as soon as the drive
-crosses its earliest start, or just before a service that would otherwise push it past its
-latest start, or after the last visit. Frozen stops (work already under way) keep their times.
+the way; service starts inside the customer's window. The break is taken while he waits idle
+(at his centre before the first call, or where he is until a call exists) when it fits there,
+else as soon as the drive crosses its earliest start, or just before a service that would
+otherwise push it past its latest start, or after the last visit. Frozen stops (work already under way) keep their times.
 
 Used by real-time operations (every insertion is timed here) and by the routing adapter where
 the solver's own times cannot be used as they are (calls released during the day).
@@ -65,6 +66,11 @@ def timeline(
         start_s = k.shift_start_s if not ids else max(k.shift_start_s, min(
             max(release_of(ids[0]), clock_s), k.shift_end_s))
         free = start_s
+        if bw is not None and brk is None and ids:
+            # Idle at his centre until the first call: the break fits there if the wait is long enough.
+            b = max(k.shift_start_s, bw.earliest_start_s)
+            if b <= bw.latest_start_s and b + bw.duration_s <= start_s:
+                brk = b
     elif bw is not None and brk is None and free > bw.latest_start_s:
         # Work under way (as reported) ran past the break's latest start: he takes it as soon
         # as that work ends, late (the checker reports it), and the rest of his day follows.
@@ -81,6 +87,12 @@ def timeline(
     for vid in ids[n_frozen:]:
         v = visits[vid]
         depart = max(free, release_of(vid), clock_s)
+        if bw is not None and brk is None and depart > free:
+            # He waits where he is (for the call, or for the clock): a break that fits in the
+            # wait costs nothing there, and later it may no longer fit by its latest start.
+            b = max(free, bw.earliest_start_s)
+            if b <= bw.latest_start_s and b + bw.duration_s <= depart:
+                brk = b
         leg, dist = int(tt[node, v.node]), int(dd[node, v.node])
         arrive = depart + leg
         start_floor = v.window_start_s
