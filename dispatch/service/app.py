@@ -67,6 +67,7 @@ from dispatch.service.schemas import (
     JobId,
     KpisOut,
     PlanOut,
+    SlotsOut,
     StatusIn,
     StatusOut,
     UnavailableIn,
@@ -244,6 +245,13 @@ def create_app(config: ServiceConfig, service: LiveService | None = None) -> Any
         """Take a call; answer the dispatch decision (or why not, with the best alternatives)."""
         answer, replayed = svc().post_call(body.model_dump(exclude_none=True), idem)
         return {**answer, "replayed": replayed}
+
+    @app.post("/calls/slots", response_model=SlotsOut, responses=write_errors)
+    def post_slots(body: CallIn, role: Annotated[str, Depends(writer)]) -> dict[str, Any]:
+        """Appointment windows over the next days the plan can keep for this call, each with the
+        technician, expected arrival and one-hour status; nothing is planned. Book one with
+        ``POST /calls`` giving its window and ``booked: true``."""
+        return svc().slots(body.model_dump(exclude_none=True))
 
     @app.post("/technicians/{technician_id}/unavailable", response_model=UnavailableOut, responses=write_errors)
     def post_unavailable(technician_id: JobId, body: UnavailableIn,

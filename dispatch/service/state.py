@@ -16,17 +16,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dispatch.errors import DispatchError, ModelError
-from dispatch.geodata import load_geography
-from dispatch.hours import business_seconds, dispatch_clock_start
+from dispatch.errors import DispatchError
+from dispatch.hours import business_seconds
 from dispatch.io import read_dataset
 from dispatch.kpis import kpis
 from dispatch.lease import DEFAULT_LEASE_TTL_S, LeaseKeeper, LeaseLost
 from dispatch.live import InsertionOption, JobState, LiveArea, NewCall, StatusConflict
 from dispatch.live.calls import check_report
 from dispatch.live.decision import Dispatched, decide
+from dispatch.live.horizon import Horizon
 from dispatch.live.roster import LiveNetwork
-from dispatch.model import Mode, Priority, Request, TimeWindow
+from dispatch.live.slots import offer_slots
+from dispatch.model import Mode
 from dispatch.reasons import Reason
 from dispatch.routing.checker import check
 from dispatch.rules import DEFAULT_RULES, Rules
@@ -39,20 +40,15 @@ from dispatch.service.clock import (
     WallClock,
     judge,
 )
+from dispatch.service.booking import SLOT_PROBE_ID, booking_day, slots_answer
+from dispatch.service.errors import ServiceError
+from dispatch.service.intake import read_intake
 from dispatch.store import Store
 from dispatch.synthetic import generate
 from dispatch.tables import centres_frame, technicians_frame
 from dispatch.travel import DEFAULT_TRAVEL
 
 __all__ = ["CST", "LiveService", "ServiceConfig", "ServiceError"]
-
-
-class ServiceError(DispatchError):
-    """A request the service refuses; ``status`` is the HTTP status to answer with."""
-
-    def __init__(self, status: int, message: str, field: str | None = None) -> None:
-        self.status, self.field = status, field
-        super().__init__(message)
 
 
 @dataclass(frozen=True)
@@ -138,6 +134,7 @@ class LiveService:
         self._inflight: set[str] = set()
         self._db = threading.Lock()  # one writer at a time (SQLite would make the others spin)
         self.areas = self.live.start_day(config.day)
+        self.horizon = Horizon(self.live, config.day, self.areas)  # booked later days (dispatch.live.slots)
         self.locks = {a: threading.Lock() for a in self.areas}
         # The lease before the replay: no other server can append to the log being read.
         self.lease = self.store.acquire_lease(self.scope, config.lease_ttl_s, wait_s=config.lease_wait_s) \
@@ -249,6 +246,7 @@ class LiveService:
                            distance_m=old.problem.distance_m[:n_centres, :n_centres])
             self.areas[a] = LiveArea(base, {}, self.day * 86_400, old.travel, old.lon[:n_centres],
                                      old.lat[:n_centres])
+        self.horizon.forget(names)
         self._replay(set(names), rebuild_index=False, entries=entries)
 
     def _replay(self, names: set[str], rebuild_index: bool, entries: list | None = None) -> int:
@@ -266,7 +264,7 @@ class LiveService:
                 a = p.get("area")
                 if a in names:
                     call = NewCall(**p["call"])
-                    got = self.areas[a].insert_with(call, p.get("technician_id") or None, p["policy"])
+                    got = self.horizon.areas(p.get("day", self.day))[a].insert_with(call, p.get("technician_id") or None, p["policy"])
                     self.job_area[call.id] = a
                     got_tech = got.technician_id if isinstance(got, InsertionOption) else None
                     if got_tech != (p.get("technician_id") or None):
@@ -274,8 +272,9 @@ class LiveService:
                         raise DispatchError(f"replay of call {e.key!r} in area {a} did not reproduce "
                                             f"technician {p.get('technician_id')!r}")
             elif e.kind == "status" and p["area"] in names:
-                self._advance(p["area"], e.at_s)
-                self.areas[p["area"]].report(e.key, p["status"], e.at_s)
+                area = self.horizon.area_of_job(e.key, p["area"])
+                area.advance(max(area.clock_s, e.at_s))
+                area.report(e.key, p["status"], e.at_s)
             elif e.kind == "unavailable" and p["area"] in names:
                 self.areas[p["area"]].drop_out(e.key, e.at_s)
             n += 1
@@ -288,6 +287,8 @@ class LiveService:
                                     c["centre_id"], c["province_adcode"])
         if payload.get("area"):
             self.job_area[call_id] = payload["area"]
+        if payload.get("day", self.day) != self.day:
+            self.horizon.day_of_job[call_id] = payload["day"]
 
     def _advance(self, a: str, t_s: int) -> None:
         area = self.areas[a]
@@ -322,48 +323,12 @@ class LiveService:
             with self._ids:
                 self._inflight.discard(call_id)
 
-    def _location(self, body: dict[str, Any]) -> tuple[float, float, str]:
-        lon, lat, county = body.get("lon"), body.get("lat"), body.get("county")
-        if county is not None:
-            if lon is not None or lat is not None:
-                raise ServiceError(422, "give either lon and lat, or county, not both", "county")
-            rows = load_geography().counties
-            row = rows[rows["adcode"] == county]
-            if row.empty:
-                raise ServiceError(422, f"county {county!r} is not a county adcode of mainland China", "county")
-            return float(row["seat_lon"].iloc[0]), float(row["seat_lat"].iloc[0]), county
-        if lon is None or lat is None:
-            missing = "lon" if lon is None else "lat"
-            raise ServiceError(422, "a call needs lon and lat (WGS84), or a county adcode", missing)
-        return float(lon), float(lat), ""
-
     def _decide(self, call_id: str, digest: str, body: dict[str, Any]) -> dict[str, Any]:
         judged = self.at_s(body.get("at"))
         at = judged.at_s
-        lon, lat, county = self._location(body)
-        mode, level, priority = body.get("mode", "onsite"), int(body.get("level", 1)), int(body.get("priority", 1))
-        if mode == "onsite" and level > self.rules.onsite_max_level:
-            raise ServiceError(422, f"level {level} repairs (board-level) are never done on site (on site: levels "
-                               f"up to {self.rules.onsite_max_level}); send it as pickup or walkin", "level")
-        start = self.to_s(body["window_start"]) if body.get("window_start") else max(
-            at, self.day * 86_400 + self.rules.customer_hours_s[0])
-        end = (self.to_s(body["window_end"]) if body.get("window_end")
-               else start + self.rules.window_s_by_priority[priority])
-        if end < start:
-            raise ServiceError(422, "the customer's window ends before it starts", "window_end")
-        if mode != "walkin" and end < at:
-            raise ServiceError(422, "the customer's window ends before the call", "window_end")
-        service_min = body.get("service_min")
-        service_s = self.rules.default_service_s(mode, level) if service_min is None else 60 * int(service_min)
-        try:
-            r = Request(call_id, at, lon, lat, level, Mode(mode), Priority(priority), TimeWindow(start, end),
-                        service_s, body.get("product_line") or "", county)
-        except ModelError as exc:
-            raise ServiceError(422, str(exc), {"window": "window_end", "service_s": "service_min",
-                                               "created_s": "at"}.get(exc.field, exc.field)) from exc
-        station = self.net.centres[int(np.atleast_1d(self.net.nearest(
-            np.array([lon]), np.array([lat]))[0])[0])]
-        clock = dispatch_clock_start(station, r)
+        it = read_intake(call_id, body, at, self.rules, self.net, self.day, self.to_s)
+        r, station, clock = it.request, it.station, it.clock_start_s
+        mode, level, priority = r.mode.value, r.level, int(r.priority)
         meta = {"mode": mode, "level": level, "created_s": at, "clock_start_s": clock,
                 "centre_id": station.id, "province_adcode": station.province_adcode}
         base = {"call_id": call_id, "at": self.iso(at), "at_s": at, "warnings": _warnings(judged), "mode": mode, "station_id": station.id,
@@ -376,16 +341,23 @@ class LiveService:
             self._commit([], "call", call_id, at, payload, answer, idem=call_id)
             self._remember(call_id, payload, answer)
             return answer
-        call = NewCall(call_id, lon, lat, service_s, start, end, r.level if r.mode == Mode.ONSITE else 1,
-                       r.product_line or None, priority, release_s=clock,
-                       dispatch_deadline_s=self.rules.dispatch_deadline(station, clock))
+        call = it.call(self.rules)
         base |= {"dispatch_deadline": self.iso(call.dispatch_deadline_s),
                  "dispatch_deadline_s": call.dispatch_deadline_s}
-        areas = self.live.find_areas(lon, lat)
+        day = booking_day(body, call, self.day, self.rules)  # a booked slot: its day's plan
+        areas = self.live.find_areas(r.lon, r.lat)
         with self._locked(areas):
-            decision = decide(call, self.areas, areas, at, self.rules, self.live.repairs_at_home, mode=Mode(mode),
-                              device_level=level, may_collect=self.rules.may_collect(mode, call.required_level),
-                              hold_unserved=True)
+            # A booking is the on-site visit the customer chose: never turned into a collection,
+            # never held unassigned (it is refused instead, with the slots open now).
+            decision = decide(call, self.horizon.areas(self.day if day is None else day), areas, at, self.rules,
+                              self.live.repairs_at_home, mode=Mode(mode), device_level=level, hold_unserved=day is None,
+                              may_collect=day is None and self.rules.may_collect(mode, call.required_level))
+            if day is not None and not isinstance(decision, Dispatched):
+                if day == self.day:
+                    self._rebuild(areas)  # the clocks it moved for a booking refused: forgotten
+                raise ServiceError(409, f"the window {self.iso(call.window_start_s)} to {self.iso(call.window_end_s)} "
+                                   f"can no longer be kept ({decision.sentence}); POST /calls/slots offers the "
+                                   "windows open now")
             # The customer is shown the earliest arrivals among the on-site offers.
             alternatives = sorted(decision.alternatives,
                                   key=lambda x: (x.option.eta_s, x.option.late_s, x.option.technician_id))
@@ -407,11 +379,31 @@ class LiveService:
             else:
                 answer |= {"status": "unassigned", "reason_code": decision.reason.value, "reason": decision.sentence}
             policy = self.rules.ranking(priority)
-            payload = {"digest": digest, "call_meta": meta, "advanced": areas, "area": area,
-                       "technician_id": tech, "policy": policy, "call": asdict(call)}
+            payload = {"digest": digest, "call_meta": meta, "advanced": areas if day in (None, self.day) else [],
+                       "area": area, "technician_id": tech, "policy": policy, "call": asdict(call)}
+            if day is not None:
+                payload |= {"day": day, "customer_id": body.get("customer_id") or call_id}
+                answer |= {"booked": True, "day": day, "window_start": self.iso(call.window_start_s),
+                           "window_end": self.iso(call.window_end_s)}
             self._commit(areas, "call", call_id, at, payload, answer, idem=call_id)
             self._remember(call_id, payload, answer)
         return answer
+
+    def slots(self, body: dict[str, Any]) -> dict[str, Any]:
+        """The appointment windows over the next days the plan can keep for this call, best first
+        (``POST /calls/slots``; ``dispatch.live.slots``). Nothing is planned or logged."""
+        self._usable()
+        judged = self.at_s(body.get("at"))
+        body = {k: v for k, v in body.items() if k not in ("window_start", "window_end", "booked")}
+        it = read_intake(SLOT_PROBE_ID, body, judged.at_s, self.rules, self.net, self.day, self.to_s)
+        if it.request.mode == Mode.WALKIN:
+            raise ServiceError(422, "a walk-in needs no appointment: the customer brings the device", "mode")
+        areas = self.live.find_areas(it.request.lon, it.request.lat)
+        with self._locked(areas):
+            found = offer_slots(lambda ws, we: it.in_window(ws, we, self.rules), self.horizon.areas, areas,
+                                judged.at_s, int(it.request.priority), self.rules)
+        return slots_answer(found, judged.at_s, _warnings(judged), self.iso, self._option, self.rules,
+                            int(it.request.priority))
 
     def _remember(self, call_id: str, payload: dict[str, Any], answer: dict[str, Any]) -> None:
         with self._ids:
@@ -438,7 +430,7 @@ class LiveService:
             raise ServiceError(409, f"job {job_id!r} has no technician ({call.answer.get('status')}); "
                                "there is no field work to report")
         with self._locked([a]):
-            area = self.areas[a]
+            area = self.horizon.area_of_job(job_id, a)  # a booking on a later day is in that day's plan
             t = max(t, area.clock_s)
             if job_id in area.unassigned:
                 raise ServiceError(409, f"job {job_id!r} is unassigned: {area.unassigned[job_id].reason}")
@@ -459,7 +451,7 @@ class LiveService:
                 raise ServiceError(409, f"job {job_id!r} cannot be cancelled: its technician is at the door since "
                                    f"{self.iso(st.arrival_s)} (report done when he leaves)")
             try:
-                self._advance(a, t)
+                area.advance(max(area.clock_s, t))
                 area.report(job_id, status, t)
             except DispatchError:
                 self._rebuild([a])  # the clock moved for a report refused: forget both
@@ -524,6 +516,10 @@ class LiveService:
         for a in sorted(self.areas):
             with self._locked([a]):
                 out[a] = check(self.areas[a].checked_problem(), self.areas[a].result())
+        for d in self.horizon.later_days():  # the days ahead that hold bookings
+            for a, live in sorted(self.horizon.areas(d).items()):
+                with self._locked([a]):
+                    out[f"{a}@day{d}"] = check(live.checked_problem(), live.result())
         return out
 
     def kpis(self) -> dict[str, Any]:
