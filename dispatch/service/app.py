@@ -66,6 +66,7 @@ from dispatch.service.schemas import (
     Idem,
     JobId,
     KpisOut,
+    NoticesOut,
     PlanOut,
     SlotsOut,
     StatusIn,
@@ -274,6 +275,13 @@ def create_app(config: ServiceConfig, service: LiveService | None = None) -> Any
     def get_kpis(role: Annotated[str, Depends(reader)]) -> dict[str, Any]:
         """The day so far as planned (the one-hour rate counts planned departures)."""
         return svc().kpis()
+
+    @app.get("/notices", response_model=NoticesOut, responses=errors)
+    def get_notices(role: Annotated[str, Depends(reader)],
+                    pending: Annotated[bool, Query(description="only those not delivered yet")] = False) -> dict[str, Any]:
+        """The customers to tell: booked arrivals that moved by more than the threshold, windows
+        that will be missed (oldest first, with their delivery to the webhook)."""
+        return svc().notices(pending)
 
     @app.get("/health", response_model=Health)
     def health() -> dict[str, Any]:

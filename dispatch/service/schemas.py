@@ -230,6 +230,27 @@ class KpisOut(BaseModel):
     kpis: dict[str, float | None]
 
 
+class Notice(BaseModel):
+    notice_id: str = Field(description="the receiver drops a notice whose id it has seen (delivery is at least once)")
+    customer_id: str
+    job_id: str
+    old_eta: str | None
+    new_eta: str | None = Field(description="none: nobody is planned to come any more")
+    old_eta_s: int | None
+    new_eta_s: int | None
+    reason: Literal["eta_moved", "window_missed", "unassigned"]
+    detail: str
+    at: str
+    attempts: int
+    delivered: bool
+    delivered_at: str | None
+    last_error: str | None
+
+
+class NoticesOut(BaseModel):
+    notices: list[Notice]
+
+
 class Health(BaseModel):
     status: Literal["ok", "starting"]
 

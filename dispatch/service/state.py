@@ -43,6 +43,7 @@ from dispatch.service.clock import (
 from dispatch.service.booking import SLOT_PROBE_ID, booking_day, slots_answer
 from dispatch.service.errors import ServiceError
 from dispatch.service.intake import read_intake
+from dispatch.service.notices import NoticeSender, NoticeTracker, notice_rows
 from dispatch.store import Store
 from dispatch.synthetic import generate
 from dispatch.tables import centres_frame, technicians_frame
@@ -77,6 +78,11 @@ class ServiceConfig:
     # how long a starting server waits for another's lease before it gives up.
     lease_ttl_s: float = DEFAULT_LEASE_TTL_S
     lease_wait_s: float = 0.0
+    # Where ETA notices of booked jobs are posted (dispatch.service.notices; None: kept in the
+    # outbox, listed by GET /notices), and the back-off between failed attempts (doubling).
+    webhook_url: str | None = None
+    notice_backoff_s: float = 1.0
+    notice_backoff_max_s: float = 300.0
 
     def clock(self) -> ServiceClock:
         if self.clock_start_s is None:
@@ -143,8 +149,15 @@ class LiveService:
         self.broken: str | None = None  # why memory can no longer be trusted (answers 503 until a restart)
         # The heartbeat from now on: a long replay must not let the lease expire under it.
         self.keeper = LeaseKeeper(self.store, self.lease, on_lost=self._lost).start() if self.lease else None
+        self.tracker = NoticeTracker(config.rules.eta_notice_threshold_s)
+        self.sender: NoticeSender | None = None
         try:
             self.replayed = self._replay(set(self.areas), rebuild_index=True)
+            for n in self.store.notices(self.scope):  # what each booked customer was told
+                self.tracker.told(n)
+            if self.lease and config.webhook_url:
+                self.sender = NoticeSender(self.store, self.scope, config.webhook_url, self.iso,
+                                           config.notice_backoff_s, config.notice_backoff_max_s).start()
         except BaseException:
             self.close()
             raise
@@ -154,6 +167,8 @@ class LiveService:
 
     def close(self) -> None:
         """Stop the heartbeat and give the lease back, so the next server starts at once."""
+        if getattr(self, "sender", None) is not None:
+            self.sender.stop()  # type: ignore[union-attr]
         keeper = getattr(self, "keeper", None)
         if keeper is not None:
             keeper.stop(release=True)
@@ -207,16 +222,20 @@ class LiveService:
                 raise ServiceError(503, "this server does not hold the live plan's lease (a read-only copy, or "
                                    f"another server took it over: {self.lost or 'not a writer'}); send changes to "
                                    "the server that holds it")
+            # The notices this change owes booked customers: committed with it, or not at all.
+            notices = self.tracker.changes(touched, self.horizon.area_of_job, at_s)
             with self._db:
                 try:
                     self.store.append_service_entry(self.scope, kind, key, at_s, payload, answer, idem,
-                                                    lease=self.lease)
+                                                    lease=self.lease, notices=notices)
                 except LeaseLost:
                     # Expired without a heartbeat (a database outage, a pause) but nobody took it:
                     # renewing tells an expiry from a takeover, which is the only real loss.
                     self.lease = self.store.renew_lease(self.lease)
                     self.store.append_service_entry(self.scope, kind, key, at_s, payload, answer, idem,
-                                                    lease=self.lease)
+                                                    lease=self.lease, notices=notices)
+            for n in notices:
+                self.tracker.told(n)
         except LeaseLost as exc:
             self.lost = exc
             self._rebuild(touched)  # caller holds these areas' locks
@@ -289,6 +308,9 @@ class LiveService:
             self.job_area[call_id] = payload["area"]
         if payload.get("day", self.day) != self.day:
             self.horizon.day_of_job[call_id] = payload["day"]
+        if payload.get("customer_id") and answer.get("arrival_s") is not None:  # booked: watched
+            self.tracker.watch(call_id, payload["customer_id"], payload["area"], payload["call"]["window_end_s"],
+                               answer["arrival_s"])
 
     def _advance(self, a: str, t_s: int) -> None:
         area = self.areas[a]
@@ -404,6 +426,10 @@ class LiveService:
                                 judged.at_s, int(it.request.priority), self.rules)
         return slots_answer(found, judged.at_s, _warnings(judged), self.iso, self._option, self.rules,
                             int(it.request.priority))
+
+    def notices(self, pending_only: bool = False) -> dict[str, Any]:
+        """The ETA notices of this day's plan, oldest first (``GET /notices``)."""
+        return {"notices": notice_rows(self.store.notices(self.scope, pending_only), self.iso)}
 
     def _remember(self, call_id: str, payload: dict[str, Any], answer: dict[str, Any]) -> None:
         with self._ids:
