@@ -25,6 +25,9 @@ def _echo_unassigned(unassigned: pd.DataFrame) -> None:
 @click.option("--preset", default=None, help="Generate the input instead of reading SOURCE (default zhejiang).")
 @click.option("--seed", default=1, show_default=True, type=int)
 @click.option("--day", default=0, show_default=True, type=click.IntRange(0, None), help="Day index to plan.")
+@click.option("--days", default=1, show_default=True, type=click.IntRange(1, 31),
+              help="Plan this many days from --day as a rolling plan: each day opens with the calls booked for "
+                   "it and the work the day before could not serve (their promise clock still running).")
 @click.option("--time-limit", default=None, type=click.FloatRange(0.1, None),
               help="Maximum routing seconds per area (default: scaled by area size, 0.5-10 s).")
 @click.option("--workers", default=None, type=click.IntRange(1, 64), help="Worker processes (default: CPUs).")
@@ -38,7 +41,7 @@ def _echo_unassigned(unassigned: pd.DataFrame) -> None:
 @click.option("--name", default=None, help="Name of the plan in the store (default: derived from the input).")
 @click.option("--out", default="out/plan", show_default=True, type=click.Path(file_okay=False),
               help="Folder for route sheets, GeoJSON and the unassigned list.")
-def plan(source: str | None, preset: str | None, seed: int, day: int, time_limit: float | None,
+def plan(source: str | None, preset: str | None, seed: int, day: int, days: int, time_limit: float | None,
          workers: int | None, scheduler: str | None, deterministic: bool, db: str | None, population: str | None,
          name: str | None, out: str) -> None:
     """Plan a day: tier assignment, routes for every area, KPIs; export and store it. The store
@@ -47,10 +50,14 @@ def plan(source: str | None, preset: str | None, seed: int, day: int, time_limit
     from dispatch.plan import PlanParams, make_plan  # the planner (OR-Tools): slow to import
 
     store = open_store(db, write=PLANS)
-    ds = load_dataset(source, preset, seed, max(1, day + 1), population)
+    ds = load_dataset(source, preset, seed, max(1, day + days), population)
     params = PlanParams(day=day, seed=seed, deterministic=deterministic)
     if time_limit is not None:
         params = replace(params, routing_max_s=time_limit, routing_min_s=min(params.routing_min_s, time_limit))
+    if days > 1:
+        _rolling(ds, params, days, workers, scheduler, store, name or f"{source or preset or 'zhejiang'}-seed{seed}",
+                 out)
+        return
     with ProgressBar() as bar, executor(workers, scheduler) as pool:
         result = make_plan(ds, params, pool=pool, progress=bar)
     k = kpis(result.outcomes, result.workload)
@@ -69,6 +76,38 @@ def plan(source: str | None, preset: str | None, seed: int, day: int, time_limit
     except StoreUnavailable as exc:
         raise exc.noting(f"the plan is not stored, its exports are in {out}") from exc
     click.echo(f"stored as {plan_name!r} in {store.url}; exports in {out}")
+
+
+def _rolling(ds, params, days: int, workers: int | None, scheduler: str | None, store, name: str,  # type: ignore[no-untyped-def]
+             out: str) -> None:
+    """``dispatch plan --days N``: each day exported to ``out/dayD`` and stored as ``NAME-dayD``;
+    the run's KPIs count every call once, by its last day (``dispatch.plan.rolling``)."""
+    from dispatch.plan.rolling import make_rolling_plan  # the planner (OR-Tools): slow to import
+
+    with executor(workers, scheduler) as pool:
+        rolling = make_rolling_plan(ds, params, days, pool=pool)
+    homes = {t.id: t.home_centre_id for t in ds.technicians}
+    columns = {}
+    for p, carried in zip(rolling.plans, rolling.carried_in):
+        frames = {"stops": p.stops, "routes": p.routes, "outcomes": p.outcomes, "workload": p.workload,
+                  "bench": p.bench, "unassigned": p.unassigned, "routing_stats": p.routing_stats}
+        day_name = f"{name}-day{p.params.day}"
+        export_plan(frames, ds.epoch_date, f"{out}/day{p.params.day}", f"Route sheets - {day_name}", ds.network, homes)
+        k = kpis(p.outcomes, p.workload)
+        columns[f"day {p.params.day}"] = k
+        click.echo(f"day {p.params.day}: {len(carried)} calls carried in from the day before, "
+                   f"{int((p.unassigned['reason_code'] == 'next_day').sum())} booked for a later day")
+        try:
+            store.save(day_name, frames, p.params, {**k, "epoch_date": ds.epoch_date, "carried_in": len(carried)},
+                       p.dataset_fingerprint)
+        except StoreUnavailable as exc:
+            raise exc.noting(f"the plan is not stored, its exports are in {out}") from exc
+    columns[f"{days} days"] = rolling.kpis
+    click.echo(format_kpis(columns))
+    click.echo(f"\nthe {days} days: {int(rolling.kpis['carried_requests'])} calls carried to a later day, "
+               f"{pct(rolling.kpis['served_on_first_day_rate'])} of the travelling calls dispatched on the day their "
+               f"clock started, {int(rolling.kpis['open_at_end_requests'])} still open at the end")
+    click.echo(f"stored as {name}-day{params.day}..{name}-day{params.day + days - 1} in {store.url}; exports in {out}")
 
 
 @click.group()
