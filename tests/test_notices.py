@@ -20,7 +20,13 @@ import pytest
 
 from dispatch.bench.serve import Server
 from dispatch.live import NewCall
-from dispatch.service.notices import ETA_MOVED, UNASSIGNED, WINDOW_MISSED, NoticeSender, NoticeTracker
+from dispatch.service.notices import (
+    ETA_MOVED,
+    UNASSIGNED,
+    WINDOW_MISSED,
+    NoticeSender,
+    NoticeTracker,
+)
 from dispatch.store import DuplicateEntryError, Store
 from tests.builders import live_area
 
@@ -60,7 +66,7 @@ def test_a_small_move_says_nothing_an_overrun_past_the_window_says_so() -> None:
 
 
 def test_a_drop_out_nobody_can_cover_tells_the_customer_nobody_comes() -> None:
-    area, tracker, tid, stop = _tracked()
+    area, tracker, tid, _ = _tracked()
     other = next(t for t in area.routes if t != tid)
     area.drop_out(other, 8 * H)
     area.drop_out(tid, 8 * H)
@@ -110,7 +116,7 @@ class Receiver:
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - the http.server API
+            def do_POST(self) -> None:  # the http.server API
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 nid = body["notice_id"]
                 assert self.headers["Idempotency-Key"] == nid

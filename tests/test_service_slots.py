@@ -98,3 +98,27 @@ def test_a_booking_nobody_can_keep_is_refused_and_logs_nothing(client: TestClien
     r = client.post("/calls", json={**HUZHOU, "id": "book-night", "at": f"{DAY}T10:00:00", "booked": True, **ok},
                     headers=D)
     assert r.status_code == 200 and r.json()["booked"]
+
+
+def test_the_next_days_server_opens_with_what_was_booked_for_it(client: TestClient, db: str) -> None:
+    """Day 0's server booked book-1 (day 1) above; it books one for day 2 now. Day 1's server
+    opens its plan with book-1 and its own day 2 with the other, each in its window, and knows
+    them as calls (a retry answers the first answer)."""
+    CLOCK.now = 10 * 3600
+    day2 = {"window_start": "2026-03-04T08:00:00", "window_end": "2026-03-04T12:00:00"}
+    body = {**HUZHOU, "id": "book-2", "at": f"{DAY}T10:00:00", "booked": True, **day2}
+    assert client.post("/calls", json=body, headers=D).json()["day"] == 2
+    CLOCK.now = 86_400 + 7 * 3600
+    nxt = _service(db, writer=False, day=1)
+    try:
+        today = nxt.areas["330500"]
+        stop = next(s for r in today.result().routes for s in r.stops if s.visit_id == "book-1")
+        assert 86_400 + 10 * 3600 <= stop.start_s <= 86_400 + 14 * 3600
+        assert nxt.calls["book-1"].answer["booked"] and "book-1" not in nxt.horizon.day_of_job
+        later = nxt.horizon.areas(2)["330500"]
+        stop2 = next(s for r in later.result().routes for s in r.stops if s.visit_id == "book-2")
+        assert 2 * 86_400 + 8 * 3600 <= stop2.start_s <= 2 * 86_400 + 12 * 3600
+        assert nxt.horizon.day_of_job["book-2"] == 2
+        assert {k: v for k, v in nxt.violations().items() if v} == {}
+    finally:
+        nxt.close()

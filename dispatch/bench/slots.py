@@ -34,7 +34,8 @@ def measure_slots(n_techs: int, jobs: int, days: int, calls: int, seed: int) -> 
         service_s = int(rng.integers(20, 60)) * 60
         level, priority = int(rng.choice([1, 2], p=[0.7, 0.3])), int(rng.choice([1, 2, 3], p=[0.8, 0.15, 0.05]))
 
-        def call_for(ws: int, we: int) -> NewCall:
+        def call_for(ws: int, we: int, k=k, lon=lon, lat=lat, service_s=service_s, level=level,  # type: ignore[no-untyped-def]
+                     priority=priority) -> NewCall:
             release = max(10 * H, ws)  # the dispatch clock starts at the call or the window
             return NewCall(f"S{k:04d}", lon, lat, service_s, ws, we, level, None, priority, release_s=release,
                            dispatch_deadline_s=release + H)

@@ -3,7 +3,7 @@ with ``booked``): which day's plan a booked window goes to, and the slots' answe
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from dispatch.live.calls import InsertionOption, NewCall
@@ -11,6 +11,7 @@ from dispatch.live.slots import Slot
 from dispatch.model import DAY_S
 from dispatch.rules import Rules
 from dispatch.service.errors import ServiceError
+from dispatch.store import ServiceEntry, Store
 
 # The id a slot probe is inserted under: the id rule (``dispatch.ids``) lets no call have it.
 SLOT_PROBE_ID = "#slot-offer"
@@ -30,6 +31,20 @@ def booking_day(body: dict[str, Any], call: NewCall, today: int, rules: Rules) -
                            f"horizon, day {today} to {today + rules.slot_days - 1}); this one is on day {day}",
                            "window_start")
     return day
+
+
+def booked_for(store: Store, scope_of: Callable[[int], str], day: int, earlier: Iterable[int]) -> list[ServiceEntry]:
+    """What the servers of the ``earlier`` days logged about the calls they booked for ``day``:
+    the bookings and their field reports (a cancellation), oldest day first, each day in its
+    log's order. A day's plan opens with them, in that order, before its own log."""
+    out: list[ServiceEntry] = []
+    for d in earlier:
+        if d < 0:
+            continue
+        entries = store.service_entries(scope_of(d))
+        jobs = {e.key for e in entries if e.kind == "call" and e.payload.get("day") == day}
+        out += [e for e in entries if e.key in jobs and e.kind in ("call", "status")]
+    return out
 
 
 def slots_answer(slots: list[Slot], at_s: int, warnings: list[str], iso: Callable[[int | None], str | None],

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import threading
 import urllib.error
 import urllib.request
@@ -33,6 +34,8 @@ from typing import Any
 from dispatch.live.area import LiveArea
 from dispatch.live.calls import JobState
 from dispatch.store import Store
+
+log = logging.getLogger("uvicorn.error")  # the server's error log, as the app's
 
 ETA_MOVED, WINDOW_MISSED, UNASSIGNED = "eta_moved", "window_missed", "unassigned"
 
@@ -116,8 +119,8 @@ class NoticeSender:
         while not self._stop.is_set():
             try:
                 self.deliver_due()
-            except Exception:  # noqa: BLE001 - a store outage: the next round tries again
-                pass
+            except Exception as exc:  # noqa: BLE001 - a store outage: the next round tries again
+                log.warning("notice delivery: %s: %s", type(exc).__name__, str(exc)[:200])
             self._stop.wait(self.poll_s)
 
     def deliver_due(self) -> int:
@@ -143,7 +146,7 @@ class NoticeSender:
         req = urllib.request.Request(self.url, data=json.dumps(self.body(n)).encode(), method="POST",
                                      headers={"Content-Type": "application/json", "Idempotency-Key": n["notice_id"]})
         try:
-            with urllib.request.urlopen(req, timeout=self.timeout_s) as r:  # noqa: S310 - the configured webhook
+            with urllib.request.urlopen(req, timeout=self.timeout_s) as r:  # the configured webhook
                 return None if 200 <= r.status < 300 else f"HTTP {r.status}"
         except urllib.error.HTTPError as exc:
             return f"HTTP {exc.code}"

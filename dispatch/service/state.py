@@ -13,13 +13,8 @@ from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-import numpy as np
-import pandas as pd
-
 from dispatch.errors import DispatchError
-from dispatch.hours import business_seconds
 from dispatch.io import read_dataset
-from dispatch.kpis import kpis
 from dispatch.lease import DEFAULT_LEASE_TTL_S, LeaseKeeper, LeaseLost
 from dispatch.live import InsertionOption, JobState, LiveArea, NewCall, StatusConflict
 from dispatch.live.calls import check_report
@@ -31,6 +26,7 @@ from dispatch.model import Mode
 from dispatch.reasons import Reason
 from dispatch.routing.checker import check
 from dispatch.rules import DEFAULT_RULES, Rules
+from dispatch.service.booking import SLOT_PROBE_ID, booked_for, booking_day, slots_answer
 from dispatch.service.clock import (
     CST,
     ClockRule,
@@ -40,10 +36,10 @@ from dispatch.service.clock import (
     WallClock,
     judge,
 )
-from dispatch.service.booking import SLOT_PROBE_ID, booking_day, slots_answer
 from dispatch.service.errors import ServiceError
 from dispatch.service.intake import read_intake
 from dispatch.service.notices import NoticeSender, NoticeTracker, notice_rows
+from dispatch.service.views import day_kpis
 from dispatch.store import Store
 from dispatch.synthetic import generate
 from dispatch.tables import centres_frame, technicians_frame
@@ -126,7 +122,8 @@ class LiveService:
         h = hashlib.sha256(ds.epoch_date.encode())
         for frame in (centres_frame(ds.network), technicians_frame(ds.technicians)):
             h.update(frame.to_csv(index=False, lineterminator="\n").encode("utf-8"))
-        self.scope = f"{h.hexdigest()[:40]}:day{config.day}"
+        self.scope_of = lambda day: f"{h.hexdigest()[:40]}:day{day}"  # one scope per served day
+        self.scope = self.scope_of(config.day)
         self.rules = config.rules
         self.net = ds.network
         self.live = LiveNetwork(ds.network, ds.technicians, config.rules, DEFAULT_TRAVEL, ds.epoch_date)
@@ -140,7 +137,10 @@ class LiveService:
         self._inflight: set[str] = set()
         self._db = threading.Lock()  # one writer at a time (SQLite would make the others spin)
         self.areas = self.live.start_day(config.day)
-        self.horizon = Horizon(self.live, config.day, self.areas)  # booked later days (dispatch.live.slots)
+        # Later days' plans, each opened with what earlier days' servers booked for it; today's
+        # opens with those too (read once: those servers served their own days).
+        self.horizon = Horizon(self.live, config.day, self.areas, self._open_day)
+        self.booked_before = self._booked_for(config.day)
         self.locks = {a: threading.Lock() for a in self.areas}
         # The lease before the replay: no other server can append to the log being read.
         self.lease = self.store.acquire_lease(self.scope, config.lease_ttl_s, wait_s=config.lease_wait_s) \
@@ -253,7 +253,7 @@ class LiveService:
         """Forget what memory holds of these areas beyond the log: rebuild them from it. If the
         log cannot be read, memory cannot be trusted: the server answers 503 until restarted."""
         try:
-            entries = self.store.service_entries(self.scope)
+            entries = self._log()
         except Exception as exc:
             self.broken = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
             raise
@@ -272,7 +272,7 @@ class LiveService:
         """Apply the log (``entries``, default: read now) to the areas in ``names`` (each area
         depends only on its own ops)."""
         n = 0
-        for e in entries if entries is not None else self.store.service_entries(self.scope):
+        for e in entries if entries is not None else self._log():
             p = e.payload
             if e.kind == "call":
                 if rebuild_index:
@@ -283,10 +283,15 @@ class LiveService:
                 a = p.get("area")
                 if a in names:
                     call = NewCall(**p["call"])
-                    got = self.horizon.areas(p.get("day", self.day))[a].insert_with(call, p.get("technician_id") or None, p["policy"])
+                    live = self.horizon.areas(p.get("day", self.day))[a]
+                    got = live.insert_with(call, p.get("technician_id") or None, p["policy"])
                     self.job_area[call.id] = a
                     got_tech = got.technician_id if isinstance(got, InsertionOption) else None
-                    if got_tech != (p.get("technician_id") or None):
+                    if got_tech is None and e.scope != self.scope:
+                        # Booked by an earlier day's server, whose plan of this day may not have
+                        # held every booking this one holds: the window is the promise, not who.
+                        got_tech = getattr(live.place(call.id, policy=p["policy"]), "technician_id", None)
+                    elif got_tech != (p.get("technician_id") or None):
                         # Not expected: the same operations in the same order give the same plan.
                         raise DispatchError(f"replay of call {e.key!r} in area {a} did not reproduce "
                                             f"technician {p.get('technician_id')!r}")
@@ -298,6 +303,18 @@ class LiveService:
                 self.areas[p["area"]].drop_out(e.key, e.at_s)
             n += 1
         return n
+
+    def _log(self) -> list[Any]:
+        """What today's plan is rebuilt from: the bookings earlier days' servers made for it, then
+        this day's log."""
+        return self.booked_before + self.store.service_entries(self.scope)
+
+    def _booked_for(self, day: int) -> list[Any]:
+        return booked_for(self.store, self.scope_of, day, range(day - self.rules.slot_days + 1, self.day))
+
+    def _open_day(self, day: int, names: set[str], first: bool) -> None:
+        """A later day's areas (``names``) just built: the bookings earlier servers made for it."""
+        self._replay(names, rebuild_index=first, entries=self._booked_for(day))
 
     def _index_call(self, call_id: str, payload: dict[str, Any], answer: dict[str, Any]) -> None:
         c = payload["call_meta"]
@@ -549,43 +566,12 @@ class LiveService:
         return out
 
     def kpis(self) -> dict[str, Any]:
-        """The day so far as planned: the one-hour rate counts planned departures."""
+        """The day so far as planned: the one-hour rate counts planned departures (a booking of a
+        later day counts on its day)."""
         self._usable()
-        stops: dict[str, Any] = {}
-        work = []
-        cancelled: set[str] = set()
-        for a in sorted(self.areas):
-            with self._locked([a]):
-                area = self.areas[a]
-                cancelled |= {v for v, (state, _) in area.reported.items() if state == JobState.CANCELLED}
-                for r in area.result().routes:
-                    k = area.technician(r.technician_id)
-                    for s in r.stops:
-                        stops[s.visit_id] = s
-                    work.append({"technician_id": r.technician_id, "available_s": k.shift_end_s - k.shift_start_s,
-                                 "busy_s": r.travel_s + sum(s.end_s - s.start_s for s in r.stops),
-                                 "travel_s": r.travel_s, "distance_m": r.distance_m,
-                                 "overtime_s": r.overtime_s, "jobs": len(r.stops)})
-        with self._ids:
-            calls = list(self.calls.values())
-        net = self.net
-        rows = []
-        for c in calls:
-            s = stops.get(c.id)
-            rows.append({"request_id": c.id, "mode": c.mode, "level": c.level, "province_adcode": c.province_adcode,
-                         "centre_id": c.centre_id, "created_s": c.created_s, "clock_start_s": c.clock_start_s,
-                         "dispatch_s": s.departure_toward_s if s else np.nan,
-                         "dispatch_wait_s": business_seconds(net[c.centre_id], c.clock_start_s, s.departure_toward_s)
-                         if s else np.nan,
-                         "visit_mode": c.answer.get("visit_mode", c.mode),
-                         "completion_s": s.end_s if s is not None and c.id not in cancelled
-                         and c.answer.get("visit_mode", c.mode) == "onsite" else np.nan,
-                         "repair_tier": np.nan,
-                         "unassigned_reason": Reason.CANCELLED.value if c.id in cancelled
-                         else "" if s is not None or c.mode == "walkin"
-                         else (c.answer.get("reason_code") or "unassigned")})
-        cols = ["request_id", "mode", "visit_mode", "level", "province_adcode", "centre_id", "created_s", "clock_start_s",
-                "dispatch_s", "dispatch_wait_s", "completion_s", "repair_tier", "unassigned_reason"]
-        k = kpis(pd.DataFrame(rows, columns=cols), pd.DataFrame(work) if work else None)
-        return {"day": self.day, "calls": len(calls),
-                "kpis": {key: (None if isinstance(v, float) and not math.isfinite(v) else v) for key, v in k.items()}}
+
+        def calls() -> list[Any]:
+            with self._ids:
+                return [c for c in self.calls.values() if c.id not in self.horizon.day_of_job]
+
+        return day_kpis(self.areas, self._locked, calls, self.net, self.day)
