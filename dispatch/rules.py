@@ -93,6 +93,14 @@ class Rules:
     slot_travel_weight: float = 2.0
     # A booked job whose expected arrival moves by more than this is told (dispatch.service.notices).
     eta_notice_threshold_s: int = 30 * 60
+    # Overnight trips (dispatch.plan.trips) to calls beyond ``max_visit_travel_s`` of every
+    # staffed centre: at most this drive one way, and the night away: ``trip_rest_s`` from an
+    # evening start between ``trip_rest_from_s`` and ``trip_rest_by_s`` of the first day to the
+    # customers' next morning (13 h: the 11 h of daily rest and more, never work before 08:00).
+    trip_max_travel_s: int = 10 * 3600
+    trip_rest_s: int = 13 * 3600
+    trip_rest_from_s: int = 19 * 3600
+    trip_rest_by_s: int = 21 * 3600
 
     def __post_init__(self) -> None:
         # A table given as a plain mapping (replace(rules, bench_s_by_level={...})) is frozen too.
@@ -170,6 +178,7 @@ class CostRates:
     * ``vehicle_cny_per_km`` 1.2: a compact car at ~7 l/100 km of 92# petrol at ~7.7 CNY/l (0.54),
       depreciation of ~80,000 CNY over 160,000 km (0.50), insurance, tyres and servicing (~0.15);
       the same figure as ``dispatch.scenarios.CostParams.per_km``.
+    * ``hotel_cny_per_night`` 300: see the field.
     * ``courier_cny_per_leg`` 15: one parcel, one way (a shuttle leg between tiers or a mail leg):
       SF Express standard within a province lists about 12-13 CNY for the first kg (a boxed phone
       weighs less), plus a declared-value fee; contract rates are lower and cross-province ones
@@ -180,6 +189,10 @@ class CostRates:
     overtime_cny_per_h: float = 70.0
     vehicle_cny_per_km: float = 1.2
     courier_cny_per_leg: float = 15.0
+    # A night away on an overnight trip: a county business hotel in the west, below the central
+    # government's travel standard for ordinary staff in the western provincial capitals
+    # (Ministry of Finance, 2016, about 350-500 CNY a night); a reasoned estimate.
+    hotel_cny_per_night: float = 300.0
 
     def __post_init__(self) -> None:
         bad = {k: v for k, v in vars(self).items() if not v >= 0}

@@ -36,14 +36,17 @@ def _echo_unassigned(unassigned: pd.DataFrame) -> None:
 @click.option("--deterministic", is_flag=True,
               help="Repeatable on any machine and load: the assignment and routing stop on their own "
                    "criteria, never on a clock (slower; --time-limit is ignored).")
+@click.option("--overnight-trips", is_flag=True,
+              help="Serve on-site calls beyond every technician's same-day reach on two-day trips (a night "
+                   "away; hotel in the costs) from the nearest able centre's free technicians.")
 @db_option
 @population_option
 @click.option("--name", default=None, help="Name of the plan in the store (default: derived from the input).")
 @click.option("--out", default="out/plan", show_default=True, type=click.Path(file_okay=False),
               help="Folder for route sheets, GeoJSON and the unassigned list.")
 def plan(source: str | None, preset: str | None, seed: int, day: int, days: int, time_limit: float | None,
-         workers: int | None, scheduler: str | None, deterministic: bool, db: str | None, population: str | None,
-         name: str | None, out: str) -> None:
+         workers: int | None, scheduler: str | None, deterministic: bool, overnight_trips: bool, db: str | None,
+         population: str | None, name: str | None, out: str) -> None:
     """Plan a day: tier assignment, routes for every area, KPIs; export and store it. The store
     is checked before the solve, and the exports are written before it is touched: a database
     failure never loses a computed plan."""
@@ -60,15 +63,17 @@ def plan(source: str | None, preset: str | None, seed: int, day: int, days: int,
         return
     with ProgressBar() as bar, executor(workers, scheduler) as pool:
         result = make_plan(ds, params, pool=pool, progress=bar)
-    k = kpis(result.outcomes, result.workload)
-    plan_name = name or f"{source or preset or 'zhejiang'}-seed{seed}-day{day}"
     frames = {"stops": result.stops, "routes": result.routes, "outcomes": result.outcomes,
               "workload": result.workload, "bench": result.bench, "unassigned": result.unassigned,
               "routing_stats": result.routing_stats}
+    if overnight_trips:
+        frames |= _trips(ds, result, params)
+    k = kpis(frames["outcomes"], result.workload)
+    plan_name = name or f"{source or preset or 'zhejiang'}-seed{seed}-day{day}"
     homes = {t.id: t.home_centre_id for t in ds.technicians}
     export_plan(frames, ds.epoch_date, out, f"Route sheets - {plan_name}", ds.network, homes)
     click.echo(format_kpis({"plan": k}))
-    _echo_unassigned(result.unassigned)
+    _echo_unassigned(frames["unassigned"])
     click.echo("\ntimings: " + ", ".join(f"{k2} {v:.1f} s" for k2, v in result.timings_s.items()))
     try:
         store.save(plan_name, frames, params, {**k, "epoch_date": ds.epoch_date, "timings_s": result.timings_s},
@@ -76,6 +81,24 @@ def plan(source: str | None, preset: str | None, seed: int, day: int, days: int,
     except StoreUnavailable as exc:
         raise exc.noting(f"the plan is not stored, its exports are in {out}") from exc
     click.echo(f"stored as {plan_name!r} in {store.url}; exports in {out}")
+
+
+def _trips(ds, result, params) -> dict[str, pd.DataFrame]:  # type: ignore[no-untyped-def]
+    """``--overnight-trips``: the plan's frames once trips serve the calls beyond same-day reach."""
+    from dispatch.plan.trips import plan_trips, trips_frame, with_trips  # the routing engine: slow to import
+
+    far = list(result.unassigned.loc[result.unassigned["reason_code"] == "no_technician_in_reach", "request_id"])
+    busy = set(result.routes["technician_id"]) if len(result.routes) else set()
+    trips = plan_trips(ds, far, params.day, busy, params.rules, seed=params.seed)
+    outcomes, unassigned = with_trips(result.outcomes, result.unassigned, trips, ds.network)
+    used = [t for t in trips.trips if t.stops]
+    cost = sum(t.cost_cny for t in used)
+    click.echo(f"overnight trips: {len(far)} calls beyond same-day reach; {len(trips.served)} served on "
+               f"{len(used)} trips ({sum(t.nights_away for t in used)} nights away, {cost:,.0f} CNY, "
+               f"{cost / max(1, len(trips.served)):,.0f} CNY a call); {len(far) - len(trips.served)} still "
+               f"no_technician_in_reach" + ("" if not trips.violations else
+                                            f"; CHECKER: {len(trips.violations)} violations, first: {trips.violations[0]}"))
+    return {"outcomes": outcomes, "unassigned": unassigned, "trips": trips_frame(trips)}
 
 
 def _rolling(ds, params, days: int, workers: int | None, scheduler: str | None, store, name: str,  # type: ignore[no-untyped-def]
