@@ -34,8 +34,8 @@ def remote_dataset() -> Dataset:
 
 def test_remote_calls_become_one_checked_two_day_trip() -> None:
     ds = remote_dataset()
-    for rid in CALLS:  # out of same-day reach: the premise
-        assert drive_s(DEFAULT_TRAVEL, *LHASA, *CALLS[rid]) > DEFAULT_RULES.max_visit_travel_s
+    for point in CALLS.values():  # out of same-day reach: the premise
+        assert drive_s(DEFAULT_TRAVEL, *LHASA, *point) > DEFAULT_RULES.max_visit_travel_s
     plan = make_plan(ds, PlanParams(day=0, seed=1, deterministic=True))
     unreached = list(plan.unassigned.loc[plan.unassigned["reason_code"] == Reason.NO_TECHNICIAN_IN_REACH,
                                          "request_id"])

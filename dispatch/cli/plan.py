@@ -85,7 +85,11 @@ def plan(source: str | None, preset: str | None, seed: int, day: int, days: int,
 
 def _trips(ds, result, params) -> dict[str, pd.DataFrame]:  # type: ignore[no-untyped-def]
     """``--overnight-trips``: the plan's frames once trips serve the calls beyond same-day reach."""
-    from dispatch.plan.trips import plan_trips, trips_frame, with_trips  # the routing engine: slow to import
+    from dispatch.plan.trips import (  # the routing engine: slow to import
+        plan_trips,
+        trips_frame,
+        with_trips,
+    )
 
     far = list(result.unassigned.loc[result.unassigned["reason_code"] == "no_technician_in_reach", "request_id"])
     busy = set(result.routes["technician_id"]) if len(result.routes) else set()

@@ -29,7 +29,14 @@ from dispatch.dataset import Dataset
 from dispatch.hours import business_seconds
 from dispatch.model import DAY_S, Mode, Request
 from dispatch.network import Network
-from dispatch.routing import ALL_SKILLS, BreakRule, RoutingParams, RoutingProblem, RoutingTechnician, RoutingVisit
+from dispatch.routing import (
+    ALL_SKILLS,
+    BreakRule,
+    RoutingParams,
+    RoutingProblem,
+    RoutingTechnician,
+    RoutingVisit,
+)
 from dispatch.routing import solve as route
 from dispatch.routing.checker import check
 from dispatch.rules import DEFAULT_COST_RATES, DEFAULT_RULES, CostRates, Rules
