@@ -59,7 +59,7 @@ def plan(source: str | None, preset: str | None, seed: int, day: int, days: int,
         params = replace(params, routing_max_s=time_limit, routing_min_s=min(params.routing_min_s, time_limit))
     if days > 1:
         _rolling(ds, params, days, workers, scheduler, store, name or f"{source or preset or 'zhejiang'}-seed{seed}",
-                 out)
+                 out, overnight_trips)
         return
     with ProgressBar() as bar, executor(workers, scheduler) as pool:
         result = make_plan(ds, params, pool=pool, progress=bar)
@@ -106,13 +106,13 @@ def _trips(ds, result, params) -> dict[str, pd.DataFrame]:  # type: ignore[no-un
 
 
 def _rolling(ds, params, days: int, workers: int | None, scheduler: str | None, store, name: str,  # type: ignore[no-untyped-def]
-             out: str) -> None:
+             out: str, overnight_trips: bool) -> None:
     """``dispatch plan --days N``: each day exported to ``out/dayD`` and stored as ``NAME-dayD``;
     the run's KPIs count every call once, by its last day (``dispatch.plan.rolling``)."""
     from dispatch.plan.rolling import make_rolling_plan  # the planner (OR-Tools): slow to import
 
     with executor(workers, scheduler) as pool:
-        rolling = make_rolling_plan(ds, params, days, pool=pool)
+        rolling = make_rolling_plan(ds, params, days, pool=pool, overnight_trips=overnight_trips)
     homes = {t.id: t.home_centre_id for t in ds.technicians}
     columns = {}
     for p, carried in zip(rolling.plans, rolling.carried_in):
@@ -134,6 +134,9 @@ def _rolling(ds, params, days: int, workers: int | None, scheduler: str | None, 
     click.echo(f"\nthe {days} days: {int(rolling.kpis['carried_requests'])} calls carried to a later day, "
                f"{pct(rolling.kpis['served_on_first_day_rate'])} of the travelling calls dispatched on the day their "
                f"clock started, {int(rolling.kpis['open_at_end_requests'])} still open at the end")
+    if rolling.trips is not None:
+        click.echo(f"overnight trips: {int(rolling.kpis['trip_calls'])} calls on {int(rolling.kpis['trips'])} trips, "
+                   f"{int(rolling.kpis['trip_nights_away'])} nights away, {rolling.kpis['trip_cost_cny']:,.0f} CNY")
     click.echo(f"stored as {name}-day{params.day}..{name}-day{params.day + days - 1} in {store.url}; exports in {out}")
 
 

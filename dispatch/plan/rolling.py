@@ -30,6 +30,7 @@ from dispatch.kpis import kpis
 from dispatch.model import DAY_S, Request, TimeWindow
 from dispatch.plan.make import make_plan
 from dispatch.plan.params import Plan, PlanParams
+from dispatch.plan.trips import plan_trips, trips_frame, with_trips
 from dispatch.progress import Progress
 from dispatch.reasons import Reason
 from dispatch.travel import DEFAULT_TRAVEL, Travel
@@ -47,6 +48,7 @@ class RollingPlan:
     outcomes: pd.DataFrame  # every call once: its last day's outcome, its wait since its first clock
     workload: pd.DataFrame  # every technician-day
     kpis: dict[str, float]
+    trips: pd.DataFrame | None = None  # with overnight trips: one row per trip visit
 
 
 def carried_request(r: Request, day: int, customer_hours_s: tuple[int, int]) -> Request:
@@ -56,20 +58,32 @@ def carried_request(r: Request, day: int, customer_hours_s: tuple[int, int]) -> 
 
 def make_rolling_plan(dataset: Dataset, params: PlanParams, days: int, pool: Executor | None = None,
                       travel: Travel = DEFAULT_TRAVEL,
-                      progress: Callable[[int], Progress | None] | None = None) -> RollingPlan:
+                      progress: Callable[[int], Progress | None] | None = None,
+                      overnight_trips: bool = False) -> RollingPlan:
     """Plan ``days`` days from ``params.day``, carrying the unserved work forward (module doc);
-    ``progress(day)`` gives each day's progress callback."""
+    ``progress(day)`` gives each day's progress callback. With ``overnight_trips``, each day's
+    calls beyond same-day reach go on two-day trips (``dispatch.plan.trips``), whose
+    technicians are away from the next day's plan."""
     original = {r.id: r for r in dataset.requests}
     carried: dict[str, Request] = {}
-    plans, carried_in, rows = [], [], []
+    plans, carried_in, rows, trip_rows = [], [], [], []
     first_clock: dict[str, float] = {}
+    away: dict[int, set[str]] = {}  # day -> technicians on the second day of a trip
     for day in range(params.day, params.day + days):
-        ds = replace(dataset, requests=tuple(carried.get(r.id, r) for r in dataset.requests))
+        ds = replace(dataset, requests=tuple(carried.get(r.id, r) for r in dataset.requests),
+                     technicians=tuple(t for t in dataset.technicians if t.id not in away.get(day, set())))
         plan = make_plan(ds, replace(params, day=day), pool=pool, travel=travel,
                          progress=progress(day) if progress else None)
         plans.append(plan)
         carried_in.append(tuple(sorted(carried)))
         out = plan.outcomes.copy()
+        if overnight_trips:
+            far = plan.unassigned.loc[plan.unassigned["reason_code"] == Reason.NO_TECHNICIAN_IN_REACH, "request_id"]
+            busy = set(plan.routes["technician_id"]) if len(plan.routes) else set()
+            trips = plan_trips(ds, list(far), day, busy, params.rules, travel=travel, seed=params.seed)
+            out, _ = with_trips(out, plan.unassigned, trips, dataset.network)
+            away[day + 1] = {t.technician_id for t in trips.trips if t.stops and t.end_s > (day + 1) * DAY_S}
+            trip_rows.append(trips_frame(trips))
         # The promise clock of a carried call runs from its first start (business hours).
         for i, rid in zip(out.index, out["request_id"]):
             if rid in first_clock and rid in carried:
@@ -93,7 +107,12 @@ def make_rolling_plan(dataset: Dataset, params: PlanParams, days: int, pool: Exe
     k["served_on_first_day_rate"] = float((served & (travelling["plan_day"] == travelling["first_day"])).mean()) \
         if len(travelling) else float("nan")
     k["open_at_end_requests"] = float((travelling["unassigned_reason"] != "").sum())
-    return RollingPlan(tuple(plans), tuple(carried_in), outcomes, workload, k)
+    trips = pd.concat(trip_rows, ignore_index=True) if trip_rows else None
+    if trips is not None:
+        per_trip = trips.drop_duplicates(["technician_id", "day"])
+        k |= {"trips": float(len(per_trip)), "trip_nights_away": float(per_trip["nights_away"].sum()),
+              "trip_cost_cny": float(per_trip["trip_cost_cny"].sum()), "trip_calls": float(len(trips))}
+    return RollingPlan(tuple(plans), tuple(carried_in), outcomes, workload, k, trips)
 
 
 def _last_outcome(rows: list[pd.DataFrame], original: dict[str, Request]) -> pd.DataFrame:

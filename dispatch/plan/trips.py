@@ -146,8 +146,10 @@ def _trip_problem(dataset: Dataset, centre_id: str, techs: list, reqs: list[Requ
         t.product_lines or frozenset({ALL_SKILLS}), rest, travel.speed_classes.index(t.speed_class))
         for t in techs)
     open_s, close_s = rules.customer_hours_s
+    # Nobody sets off toward a call before it exists.
     visits = tuple(RoutingVisit(r.id, i + 1, r.service_s, base + open_s, base + DAY_S + close_s, r.level,
-                                r.product_line or None, int(r.priority), None, release_s=base + open_s)
+                                r.product_line or None, int(r.priority), None,
+                                release_s=max(base + open_s, r.created_s))
                    for i, r in enumerate(reqs))
     return RoutingProblem(travel_s, distance_m, ktechs, visits, (centre_id,) + tuple(r.id for r in reqs))
 
