@@ -80,10 +80,32 @@ class Rules:
     onsite_service_s_by_level: Mapping[int, int] = field(default_factory=lambda: _frozen(
         {RepairLevel.SIMPLE: 30 * 60, RepairLevel.MODULE: 75 * 60, RepairLevel.BOARD: 75 * 60}))
     pickup_service_s: int = 10 * 60
+    # Appointment slots offered at intake (dispatch.live.slots): over this many days (today
+    # included), windows of a length by priority (VIP and enterprise customers get narrower
+    # ones), starting every ``slot_step_s`` inside the customer's hours, at most ``slot_count``
+    # of them; ranked by the appointment's start plus ``slot_travel_weight`` times the driving
+    # it adds (a minute of detour weighs as that many minutes of a later visit).
+    slot_days: int = 3
+    slot_window_s_by_priority: Mapping[int, int] = field(default_factory=lambda: _frozen(
+        {Priority.NORMAL: 4 * 3600, Priority.HIGH: 2 * 3600, Priority.URGENT: 2 * 3600}))
+    slot_step_s: int = 2 * 3600
+    slot_count: int = 6
+    slot_travel_weight: float = 2.0
+    # A booked job whose expected arrival moves by more than this is told (dispatch.service.notices).
+    eta_notice_threshold_s: int = 30 * 60
+    # Overnight trips (dispatch.plan.trips) to calls beyond ``max_visit_travel_s`` of every
+    # staffed centre: at most this drive one way, and the night away: ``trip_rest_s`` from an
+    # evening start between ``trip_rest_from_s`` and ``trip_rest_by_s`` of the first day to the
+    # customers' next morning (13 h: the 11 h of daily rest and more, never work before 08:00).
+    trip_max_travel_s: int = 10 * 3600
+    trip_rest_s: int = 13 * 3600
+    trip_rest_from_s: int = 19 * 3600
+    trip_rest_by_s: int = 21 * 3600
 
     def __post_init__(self) -> None:
         # A table given as a plain mapping (replace(rules, bench_s_by_level={...})) is frozen too.
-        for name in ("bench_s_by_level", "window_s_by_priority", "onsite_service_s_by_level"):
+        for name in ("bench_s_by_level", "window_s_by_priority", "onsite_service_s_by_level",
+                     "slot_window_s_by_priority"):
             if not isinstance(getattr(self, name), Table):
                 object.__setattr__(self, name, Table(getattr(self, name)))
         problems = []
@@ -97,6 +119,12 @@ class Rules:
         if self.max_overtime_s < 0 or self.candidate_areas < 1 or self.return_s < 0:
             problems.append(f"max_overtime_s and return_s must be >= 0 s and candidate_areas >= 1, got "
                             f"{self.max_overtime_s}, {self.return_s} and {self.candidate_areas}")
+        if self.slot_days < 1 or self.slot_count < 1 or self.slot_step_s <= 0 or self.slot_travel_weight < 0 \
+                or min(self.slot_window_s_by_priority.values(), default=0) <= 0 or self.eta_notice_threshold_s < 0:
+            problems.append(f"slot_days, slot_count and slot_step_s must be >= 1, every slot window > 0 s, "
+                            f"slot_travel_weight and eta_notice_threshold_s >= 0; got {self.slot_days}, "
+                            f"{self.slot_count}, {self.slot_step_s}, {dict(self.slot_window_s_by_priority)}, "
+                            f"{self.slot_travel_weight} and {self.eta_notice_threshold_s}")
         if problems:
             raise DispatchError("; ".join(problems))
 
@@ -150,6 +178,7 @@ class CostRates:
     * ``vehicle_cny_per_km`` 1.2: a compact car at ~7 l/100 km of 92# petrol at ~7.7 CNY/l (0.54),
       depreciation of ~80,000 CNY over 160,000 km (0.50), insurance, tyres and servicing (~0.15);
       (``dispatch.scenarios.CostParams`` reads these rates too).
+    * ``hotel_cny_per_night`` 300: see the field.
     * ``courier_cny_per_leg`` 15: one parcel, one way (a shuttle leg between tiers or a mail leg):
       SF Express standard within a province lists about 12-13 CNY for the first kg (a boxed phone
       weighs less), plus a declared-value fee; contract rates are lower and cross-province ones
@@ -160,6 +189,10 @@ class CostRates:
     overtime_cny_per_h: float = 70.0
     vehicle_cny_per_km: float = 1.2
     courier_cny_per_leg: float = 15.0
+    # A night away on an overnight trip: a county business hotel in the west, below the central
+    # government's travel standard for ordinary staff in the western provincial capitals
+    # (Ministry of Finance, 2016, about 350-500 CNY a night); a reasoned estimate.
+    hotel_cny_per_night: float = 300.0
 
     def __post_init__(self) -> None:
         bad = {k: v for k, v in vars(self).items() if not v >= 0}

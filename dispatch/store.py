@@ -22,7 +22,7 @@ import math
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -140,6 +140,31 @@ service_lease = Table(
     Column("heartbeat_at", DateTime(timezone=True), nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=False),
 )
+
+# The outbox of notices to customers whose booked arrival moved (dispatch.service.notices): each
+# is written in the transaction of the change that caused it, and delivered to the webhook after
+# (at least once; ``notice_id`` lets the receiver drop a repeat). ``delivered_at`` NULL: pending.
+notice_outbox = Table(
+    "notice_outbox",
+    metadata,
+    Column("notice_id", String(100), primary_key=True),
+    Column("scope", String(100), nullable=False, index=True),
+    Column("job_id", String(100), nullable=False),
+    Column("customer_id", String(100), nullable=False),
+    Column("old_eta_s", Integer, nullable=True),
+    Column("new_eta_s", Integer, nullable=True),  # NULL: nobody is planned to come any more
+    Column("reason", String(40), nullable=False),
+    Column("detail", Text, nullable=False, default=""),
+    Column("at_s", Integer, nullable=False),  # the change, on the plan's clock
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("delivered_at", DateTime(timezone=True), nullable=True),
+    Column("last_error", Text, nullable=True),
+)
+
+NOTICE_FIELDS = ("notice_id", "job_id", "customer_id", "old_eta_s", "new_eta_s", "reason", "detail", "at_s")
+
 
 def database_url(url: str | None = None) -> str:
     """``url``, else ``DISPATCH_DB``, else a SQLite file in the working directory."""
@@ -303,11 +328,13 @@ class Store:
 
     def append_service_entry(self, scope: str, kind: str, key: str, at_s: int,
                              payload: dict[str, Any], answer: dict[str, Any],
-                             idem: str | None = None, lease: Lease | None = None) -> int:
+                             idem: str | None = None, lease: Lease | None = None,
+                             notices: Iterable[dict[str, Any]] = ()) -> int:
         """Commit one entry of the service log; returns its sequence number. A second entry
         with the same ``idem`` in the scope raises :class:`DuplicateEntryError`. With ``lease``,
         the entry is written only if that lease still holds the scope, checked in the same
-        transaction (else :class:`LeaseLost` and nothing is written)."""
+        transaction (else :class:`LeaseLost` and nothing is written). ``notices`` (dicts of
+        ``NOTICE_FIELDS``) go to the outbox in the same transaction: with the change, or not at all."""
         row = {"scope": scope, "kind": kind, "key": key, "idem": idem, "at_s": int(at_s),
                "created_at": dt.datetime.now(dt.UTC),
                "payload_json": json.dumps(_jsonable(payload), sort_keys=True, ensure_ascii=False),
@@ -317,6 +344,11 @@ class Store:
         try:
             with self.engine.begin() if lease is None else self.leased(lease) as conn:
                 seq = conn.execute(insert(service_log).values(**row).returning(service_log.c.seq)).scalar_one()
+                now = row["created_at"]
+                for n in notices:
+                    conn.execute(insert(notice_outbox).values(
+                        scope=scope, created_at=now, attempts=0, next_attempt_at=now,
+                        **{k: n.get(k) for k in NOTICE_FIELDS}))
         except IntegrityError as exc:
             raise DuplicateEntryError(f"{kind} {idem!r} is already in the service log of scope {scope!r}") from exc
         return int(seq)
@@ -330,6 +362,31 @@ class Store:
             rows = conn.execute(q).all()
         return [ServiceEntry(r.seq, r.scope, r.kind, r.key, r.idem, r.at_s, json.loads(r.payload_json),
                              json.loads(r.answer_json)) for r in rows]
+
+    # ---- the notice outbox ----
+
+    def notices(self, scope: str, pending_only: bool = False, due_at: dt.datetime | None = None,
+                limit: int | None = None) -> builtins.list[dict[str, Any]]:
+        """The scope's notices, oldest first: all, only the undelivered, or those due for an
+        attempt at ``due_at``."""
+        q = select(notice_outbox).where(notice_outbox.c.scope == scope)
+        if pending_only or due_at is not None:
+            q = q.where(notice_outbox.c.delivered_at.is_(None))
+        if due_at is not None:
+            q = q.where(notice_outbox.c.next_attempt_at <= due_at)
+        q = q.order_by(notice_outbox.c.created_at, notice_outbox.c.notice_id).limit(limit)
+        with self.engine.connect() as conn:
+            rows = conn.execute(q).all()
+        return [{k: (as_utc(v) if isinstance(v, dt.datetime) else v) for k, v in r._mapping.items()} for r in rows]
+
+    def notice_attempted(self, notice_id: str, delivered: bool, next_attempt_at: dt.datetime | None = None,
+                         error: str | None = None) -> None:
+        """Record one delivery attempt: delivered, or failed with the next try's time."""
+        now = dt.datetime.now(dt.UTC)
+        values: dict[str, Any] = {"attempts": notice_outbox.c.attempts + 1, "last_error": error}
+        values |= {"delivered_at": now} if delivered else {"next_attempt_at": next_attempt_at or now}
+        with self.engine.begin() as conn:
+            conn.execute(update(notice_outbox).where(notice_outbox.c.notice_id == notice_id).values(**values))
 
     # ---- the single writer's lease (issue 15, class 3) ----
 

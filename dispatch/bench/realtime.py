@@ -16,30 +16,36 @@ import numpy as np
 
 from dispatch.bench.common import Log
 from dispatch.live import InsertionOption, LiveArea, NewCall
+from dispatch.model import DAY_S
 from dispatch.routing import BreakRule, RoutingProblem, RoutingTechnician
 from dispatch.travel import DEFAULT_TRAVEL
 
 H = 3600
 
 
-def build_area(n_techs: int, open_jobs: int, seed: int) -> tuple[LiveArea, Callable[[int], NewCall]]:
+def build_area(n_techs: int, open_jobs: int, seed: int, day: int = 0) -> tuple[LiveArea, Callable[[int], NewCall]]:
     """An area of ``n_techs`` technicians holding about ``open_jobs`` planned jobs at 10:00, and
-    a maker of urgent calls (call ``k`` at 10:00, wanting someone within the hour)."""
+    a maker of urgent calls (call ``k`` at 10:00, wanting someone within the hour). ``day`` > 0:
+    the same centres and technicians on a later day (times shifted by whole days), its own jobs
+    booked the evening before (a day of a rolling plan, its clock at that day's start)."""
     rng = np.random.default_rng(seed)
     centre_lon, centre_lat = 120.15, 30.28  # Hangzhou
     n_centres = 1 + n_techs // 8
     lon = centre_lon + rng.normal(0, 0.15, n_centres)
     lat = centre_lat + rng.normal(0, 0.12, n_centres)
     travel_s, distance_m = DEFAULT_TRAVEL.matrices(lon, lat)
+    base = day * DAY_S
+    if day:
+        rng = np.random.default_rng([seed, day])  # the same centres, the day's own jobs
     techs = []
     for i in range(n_techs):
         late = i % 3 == 2
-        start = (11 if late else 8) * H
+        start = base + (11 if late else 8) * H
         techs.append(RoutingTechnician(
             f"T{i:03d}", i % n_centres, i % n_centres, start, start + 9 * H, 1 + (i % 2 == 0),
             frozenset({"*"}), BreakRule(start + int(3.5 * H), start + int(5.5 * H), 2700), int(i % 4 == 3)))
     problem = RoutingProblem(travel_s, distance_m, tuple(techs), (), tuple(f"S{i}" for i in range(n_centres)))
-    area = LiveArea(problem, {}, 8 * H, DEFAULT_TRAVEL, lon, lat)
+    area = LiveArea(problem, {}, base + 8 * H, DEFAULT_TRAVEL, lon, lat)
 
     def call(k: int, t: int, prefix: str, window_start: int, deadline: bool) -> NewCall:
         return NewCall(f"{prefix}{k:04d}", float(centre_lon + rng.normal(0, 0.2)),
@@ -53,9 +59,12 @@ def build_area(n_techs: int, open_jobs: int, seed: int) -> tuple[LiveArea, Calla
     # Calls that fit nowhere are left out, until the area holds ``open_jobs`` planned jobs.
     k = planned = 0
     while planned < open_jobs and k < 4 * open_jobs:
-        window = 10 * H + int(rng.integers(0, 8 * H))
-        planned += isinstance(area.insert(call(k, 8 * H, "J", window, deadline=False)), InsertionOption)
+        window = base + 10 * H + int(rng.integers(0, 8 * H))
+        planned += isinstance(area.insert(call(k, base + 8 * H, f"J{day}-" if day else "J", window, deadline=False)),
+                              InsertionOption)
         k += 1
+    if day:
+        return area, lambda k: call(k, 10 * H, "U", 10 * H, deadline=True)
     area.advance(10 * H)
     return area, lambda k: call(k, 10 * H, "U", 10 * H, deadline=True)
 

@@ -162,14 +162,23 @@ def hindsight(preset: str, seed: int, calls: float | None, time_limit: float, ar
 @click.option("--jobs-per-tech", default=5.0, show_default=True, help="Open jobs per technician (30 -> 150).")
 @click.option("--calls", default=200, show_default=True, help="Urgent calls ranked per area size.")
 @click.option("--seed", default=1, show_default=True)
+@click.option("--slot-calls", default=100, show_default=True, type=click.IntRange(0, None),
+              help="Calls offered appointment slots over a 3-day plan of 450 jobs for 30 technicians (0: skip).")
 @json_option
-def realtime(sizes: str, jobs_per_tech: float, calls: int, seed: int, json_path: str | None) -> None:
-    """Urgent-call ranking latency (p50/p95/p99) on areas of 10, 30, 60 technicians."""
+def realtime(sizes: str, jobs_per_tech: float, calls: int, seed: int, slot_calls: int, json_path: str | None) -> None:
+    """Urgent-call ranking latency (p50/p95/p99) on areas of 10, 30, 60 technicians, and
+    slot-offer latency over a rolling 3-day plan."""
     from dispatch.bench import realtime as runner  # the live search and routing: slow to import
+    from dispatch.bench import slots  # (same)
 
     doc = runner.run_realtime_bench([int(x) for x in sizes.split(",")], jobs_per_tech, calls, seed,
                                     progress=_echo_err)
     click.echo(runner.format_rows(doc["rows"]))
+    if slot_calls:
+        _echo_err("slot offers over a 3-day plan ...")
+        doc["slot_offer"] = slots.measure_slots(30, 450, 3, slot_calls, seed)
+        doc["target_slot_offer_p95_ms"] = 200
+        click.echo(slots.format_slots(doc["slot_offer"]))
     write_json(json_path, doc)
 
 

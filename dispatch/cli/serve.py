@@ -26,9 +26,11 @@ from dispatch.cli.storage import SERVICE_LOG, open_store
               help="Run the server's clock from this time of the served day (default: China's time of day now).")
 @click.option("--clock-speed", default=1.0, show_default=True, type=click.FloatRange(0, None, min_open=True),
               help="With --clock-start: seconds of the served day per real second (a recorded day replayed fast).")
+@click.option("--webhook-url", default=None, envvar="DISPATCH_WEBHOOK_URL",
+              help="POST each ETA notice of a booked job here (JSON; retried with back-off; also DISPATCH_WEBHOOK_URL).")
 def serve(source: str | None, preset: str, seed: int, day: int, host: str, port: int, db: str | None,
-          travel_spec: str | None, tokens_file: str | None, rate_limit: float, cors_origin: tuple[str, ...], clock_start: str | None,
-          clock_speed: float) -> None:
+          travel_spec: str | None, tokens_file: str | None, rate_limit: float, cors_origin: tuple[str, ...],
+          clock_start: str | None, clock_speed: float, webhook_url: str | None) -> None:
     """Serve the call-intake HTTP API (dispatch decisions for calls as they come)."""
     from dispatch.service import ServiceConfig, load_tokens, run  # FastAPI/uvicorn: slow to import
 
@@ -39,7 +41,7 @@ def serve(source: str | None, preset: str, seed: int, day: int, host: str, port:
     config = ServiceConfig(source=source, preset=preset, seed=seed, day=day, db=db, tokens=load_tokens(tokens_file),
                            rate_per_s=rate_limit, burst=max(1, int(2 * rate_limit)), cors_origins=tuple(cors_origin),
                            clock_start_s=None if clock_start is None else _time_of_day_s(clock_start),
-                           clock_speed=clock_speed, travel=travel.spec)
+                           clock_speed=clock_speed, travel=travel.spec, webhook_url=webhook_url)
     run(config, host, port)
 
 

@@ -58,7 +58,7 @@ from dispatch.routing import (
     qualified,
     solve,
 )
-from dispatch.routing.timeline import Timeline, timeline
+from dispatch.routing.timeline import Timeline, may_fit, timeline
 from dispatch.travel import DEFAULT_TRAVEL, Travel
 
 
@@ -290,6 +290,9 @@ class LiveArea:
             state[tid] = (k, ids, None, before)
             first = 0 if prefer is None else prefer(tid)
             for pos in range(n_frozen, len(ids) + 1):
+                if not may_fit(before, pos, nodes, v, max(self._release(v), self.clock_s), k, tt,
+                               self._visit[ids[pos]] if pos < len(ids) else None):
+                    continue  # cannot keep its window or the next one's, whatever the break
                 # Only the legs around the new visit change (the drive home is not a stop's).
                 prev = nodes[pos]
                 added = int(tt[prev, v.node])

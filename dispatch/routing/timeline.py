@@ -146,3 +146,17 @@ def timeline(
         if bw is not None and brk is None:
             brk = bw.earliest_start_s
     return Timeline(stops, start_s, end, brk, feasible, why, bad)
+
+
+def may_fit(before: Timeline, pos: int, nodes: list[int], v: RoutingVisit, earliest_s: int,
+            k: RoutingTechnician, tt, following: RoutingVisit | None) -> bool:  # type: ignore[no-untyped-def]
+    """Whether ``v`` inserted at ``pos`` of the route ``before`` times (``nodes``: his start node,
+    then the route's visits) might keep its own window and the next visit's (``following``).
+    A necessary test, without breaks and waits (which only make him later), so that an
+    insertion it refuses is one the exact timeline would refuse too; ``earliest_s``: when he
+    may set off toward ``v`` at the earliest (its release, the clock)."""
+    free = before.stops[pos - 1].end_s if pos else k.shift_start_s
+    start = max(max(free, earliest_s) + int(tt[nodes[pos], v.node]), v.window_start_s)
+    if start > v.window_end_s:
+        return False
+    return following is None or start + v.service_s + int(tt[v.node, following.node]) <= following.window_end_s

@@ -66,7 +66,9 @@ from dispatch.service.schemas import (
     Idem,
     JobId,
     KpisOut,
+    NoticesOut,
     PlanOut,
+    SlotsOut,
     StatusIn,
     StatusOut,
     UnavailableIn,
@@ -245,6 +247,13 @@ def create_app(config: ServiceConfig, service: LiveService | None = None) -> Any
         answer, replayed = svc().post_call(body.model_dump(exclude_none=True), idem)
         return {**answer, "replayed": replayed}
 
+    @app.post("/calls/slots", response_model=SlotsOut, responses=write_errors)
+    def post_slots(body: CallIn, role: Annotated[str, Depends(writer)]) -> dict[str, Any]:
+        """Appointment windows over the next days the plan can keep for this call, each with the
+        technician, expected arrival and one-hour status; nothing is planned. Book one with
+        ``POST /calls`` giving its window and ``booked: true``."""
+        return svc().slots(body.model_dump(exclude_none=True))
+
     @app.post("/technicians/{technician_id}/unavailable", response_model=UnavailableOut, responses=write_errors)
     def post_unavailable(technician_id: JobId, body: UnavailableIn,
                          role: Annotated[str, Depends(writer)]) -> dict[str, Any]:
@@ -267,6 +276,13 @@ def create_app(config: ServiceConfig, service: LiveService | None = None) -> Any
     def get_kpis(role: Annotated[str, Depends(reader)]) -> dict[str, Any]:
         """The day so far as planned (the one-hour rate counts planned departures)."""
         return svc().kpis()
+
+    @app.get("/notices", response_model=NoticesOut, responses=errors)
+    def get_notices(role: Annotated[str, Depends(reader)],
+                    pending: Annotated[bool, Query(description="only those not delivered yet")] = False) -> dict[str, Any]:
+        """The customers to tell: booked arrivals that moved by more than the threshold, windows
+        that will be missed (oldest first, with their delivery to the webhook)."""
+        return svc().notices(pending)
 
     @app.get("/health", response_model=Health)
     def health() -> dict[str, Any]:

@@ -57,6 +57,12 @@ class CallIn(BaseModel):
     service_min: int | None = Field(None, ge=0, le=600, description="default by mode and level")
     product_line: str | None = Field(None, max_length=40, pattern=r"^[A-Za-z0-9_\-]*$")
     at: When = None
+    booked: bool = Field(False, description="the window is a slot the customer chose (POST /calls/slots): a hard "
+                         "promise, planned on its day (within the slot horizon); refused with 409 if it can no "
+                         "longer be kept")
+    customer_id: Annotated[str, AfterValidator(_valid_id)] | None = Field(
+        None, description="who is told when a booked arrival moves (GET /notices); default the call id",
+        json_schema_extra=_ID_SCHEMA)
 
     @field_validator("lat")
     @classmethod
@@ -115,6 +121,30 @@ class Decision(BaseModel):
     reason: str = ""
     alternatives: list[Option] = []
     replayed: bool = False
+    booked: bool = False
+    day: int | None = Field(None, description="a booking: the day index of its window")
+    window_start: str | None = None
+    window_end: str | None = None
+
+
+class Slot(Option):
+    rank: int
+    day: int
+    window_start: str
+    window_start_s: int
+    window_end: str
+    window_end_s: int
+    turnaround_s: int = Field(description="from the call to the end of the work at the door, if booked")
+
+
+class SlotsOut(BaseModel):
+    at: str
+    at_s: int
+    warnings: Warnings
+    days: int = Field(description="the horizon searched, today included")
+    window_s: int = Field(description="the windows' length for this call's priority")
+    slots: list[Slot] = Field(description="best first: the one-hour promise kept, then the earliest start "
+                              "weighed against the driving the visit adds")
 
 
 class StatusIn(BaseModel):
@@ -201,6 +231,27 @@ class KpisOut(BaseModel):
     day: int
     calls: int
     kpis: dict[str, float | None]
+
+
+class Notice(BaseModel):
+    notice_id: str = Field(description="the receiver drops a notice whose id it has seen (delivery is at least once)")
+    customer_id: str
+    job_id: str
+    old_eta: str | None
+    new_eta: str | None = Field(description="none: nobody is planned to come any more")
+    old_eta_s: int | None
+    new_eta_s: int | None
+    reason: Literal["eta_moved", "window_missed", "unassigned"]
+    detail: str
+    at: str
+    attempts: int
+    delivered: bool
+    delivered_at: str | None
+    last_error: str | None
+
+
+class NoticesOut(BaseModel):
+    notices: list[Notice]
 
 
 class Health(BaseModel):

@@ -13,23 +13,20 @@ from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-import numpy as np
-import pandas as pd
-
-from dispatch.errors import DispatchError, ModelError
-from dispatch.geodata import load_geography
-from dispatch.hours import business_seconds, dispatch_clock_start
+from dispatch.errors import DispatchError
 from dispatch.io import read_dataset
-from dispatch.kpis import kpis
 from dispatch.lease import DEFAULT_LEASE_TTL_S, LeaseKeeper, LeaseLost
 from dispatch.live import InsertionOption, JobState, LiveArea, NewCall, StatusConflict
 from dispatch.live.calls import check_report
 from dispatch.live.decision import Dispatched, decide
+from dispatch.live.horizon import Horizon
 from dispatch.live.roster import LiveNetwork
-from dispatch.model import Mode, Priority, Request, TimeWindow
+from dispatch.live.slots import offer_slots
+from dispatch.model import Mode
 from dispatch.reasons import Reason
 from dispatch.routing.checker import check
 from dispatch.rules import DEFAULT_RULES, Rules
+from dispatch.service.booking import SLOT_PROBE_ID, booked_for, booking_day, slots_answer
 from dispatch.service.clock import (
     CST,
     ClockRule,
@@ -39,20 +36,16 @@ from dispatch.service.clock import (
     WallClock,
     judge,
 )
+from dispatch.service.errors import ServiceError
+from dispatch.service.intake import read_intake
+from dispatch.service.notices import NoticeSender, NoticeTracker, notice_rows
+from dispatch.service.views import day_kpis
 from dispatch.store import Store
 from dispatch.synthetic import generate
 from dispatch.tables import centres_frame, technicians_frame
 from dispatch.travel import DEFAULT_TRAVEL, travel_from_spec
 
 __all__ = ["CST", "LiveService", "ServiceConfig", "ServiceError"]
-
-
-class ServiceError(DispatchError):
-    """A request the service refuses; ``status`` is the HTTP status to answer with."""
-
-    def __init__(self, status: int, message: str, field: str | None = None) -> None:
-        self.status, self.field = status, field
-        super().__init__(message)
 
 
 @dataclass(frozen=True)
@@ -84,6 +77,11 @@ class ServiceConfig:
     # The travel model (a dispatch.travel spec; None: the library's DEFAULT_TRAVEL). `dispatch serve`
     # passes the spec of --travel / DISPATCH_TRAVEL / the commands' default.
     travel: str | None = None
+    # Where ETA notices of booked jobs are posted (dispatch.service.notices; None: kept in the
+    # outbox, listed by GET /notices), and the back-off between failed attempts (doubling).
+    webhook_url: str | None = None
+    notice_backoff_s: float = 1.0
+    notice_backoff_max_s: float = 300.0
 
     def clock(self) -> ServiceClock:
         if self.clock_start_s is None:
@@ -127,7 +125,8 @@ class LiveService:
         h = hashlib.sha256(ds.epoch_date.encode())
         for frame in (centres_frame(ds.network), technicians_frame(ds.technicians)):
             h.update(frame.to_csv(index=False, lineterminator="\n").encode("utf-8"))
-        self.scope = f"{h.hexdigest()[:40]}:day{config.day}"
+        self.scope_of = lambda day: f"{h.hexdigest()[:40]}:day{day}"  # one scope per served day
+        self.scope = self.scope_of(config.day)
         self.rules = config.rules
         self.net = ds.network
         self.live = LiveNetwork(ds.network, ds.technicians, config.rules,
@@ -142,6 +141,10 @@ class LiveService:
         self._inflight: set[str] = set()
         self._db = threading.Lock()  # one writer at a time (SQLite would make the others spin)
         self.areas = self.live.start_day(config.day)
+        # Later days' plans, each opened with what earlier days' servers booked for it; today's
+        # opens with those too (read once: those servers served their own days).
+        self.horizon = Horizon(self.live, config.day, self.areas, self._open_day)
+        self.booked_before = self._booked_for(config.day)
         self.locks = {a: threading.Lock() for a in self.areas}
         # The lease before the replay: no other server can append to the log being read.
         self.lease = self.store.acquire_lease(self.scope, config.lease_ttl_s, wait_s=config.lease_wait_s) \
@@ -150,8 +153,15 @@ class LiveService:
         self.broken: str | None = None  # why memory can no longer be trusted (answers 503 until a restart)
         # The heartbeat from now on: a long replay must not let the lease expire under it.
         self.keeper = LeaseKeeper(self.store, self.lease, on_lost=self._lost).start() if self.lease else None
+        self.tracker = NoticeTracker(config.rules.eta_notice_threshold_s)
+        self.sender: NoticeSender | None = None
         try:
             self.replayed = self._replay(set(self.areas), rebuild_index=True)
+            for n in self.store.notices(self.scope):  # what each booked customer was told
+                self.tracker.told(n)
+            if self.lease and config.webhook_url:
+                self.sender = NoticeSender(self.store, self.scope, config.webhook_url, self.iso,
+                                           config.notice_backoff_s, config.notice_backoff_max_s).start()
         except BaseException:
             self.close()
             raise
@@ -161,6 +171,8 @@ class LiveService:
 
     def close(self) -> None:
         """Stop the heartbeat and give the lease back, so the next server starts at once."""
+        if getattr(self, "sender", None) is not None:
+            self.sender.stop()  # type: ignore[union-attr]
         keeper = getattr(self, "keeper", None)
         if keeper is not None:
             keeper.stop(release=True)
@@ -214,16 +226,20 @@ class LiveService:
                 raise ServiceError(503, "this server does not hold the live plan's lease (a read-only copy, or "
                                    f"another server took it over: {self.lost or 'not a writer'}); send changes to "
                                    "the server that holds it")
+            # The notices this change owes booked customers: committed with it, or not at all.
+            notices = self.tracker.changes(touched, self.horizon.area_of_job, at_s)
             with self._db:
                 try:
                     self.store.append_service_entry(self.scope, kind, key, at_s, payload, answer, idem,
-                                                    lease=self.lease)
+                                                    lease=self.lease, notices=notices)
                 except LeaseLost:
                     # Expired without a heartbeat (a database outage, a pause) but nobody took it:
                     # renewing tells an expiry from a takeover, which is the only real loss.
                     self.lease = self.store.renew_lease(self.lease)
                     self.store.append_service_entry(self.scope, kind, key, at_s, payload, answer, idem,
-                                                    lease=self.lease)
+                                                    lease=self.lease, notices=notices)
+            for n in notices:
+                self.tracker.told(n)
         except LeaseLost as exc:
             self.lost = exc
             self._rebuild(touched)  # caller holds these areas' locks
@@ -241,7 +257,7 @@ class LiveService:
         """Forget what memory holds of these areas beyond the log: rebuild them from it. If the
         log cannot be read, memory cannot be trusted: the server answers 503 until restarted."""
         try:
-            entries = self.store.service_entries(self.scope)
+            entries = self._log()
         except Exception as exc:
             self.broken = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
             raise
@@ -253,13 +269,14 @@ class LiveService:
                            distance_m=old.problem.distance_m[:n_centres, :n_centres])
             self.areas[a] = LiveArea(base, {}, self.day * 86_400, old.travel, old.lon[:n_centres],
                                      old.lat[:n_centres])
+        self.horizon.forget(names)
         self._replay(set(names), rebuild_index=False, entries=entries)
 
     def _replay(self, names: set[str], rebuild_index: bool, entries: list | None = None) -> int:
         """Apply the log (``entries``, default: read now) to the areas in ``names`` (each area
         depends only on its own ops)."""
         n = 0
-        for e in entries if entries is not None else self.store.service_entries(self.scope):
+        for e in entries if entries is not None else self._log():
             p = e.payload
             if e.kind == "call":
                 if rebuild_index:
@@ -270,20 +287,38 @@ class LiveService:
                 a = p.get("area")
                 if a in names:
                     call = NewCall(**p["call"])
-                    got = self.areas[a].insert_with(call, p.get("technician_id") or None, p["policy"])
+                    live = self.horizon.areas(p.get("day", self.day))[a]
+                    got = live.insert_with(call, p.get("technician_id") or None, p["policy"])
                     self.job_area[call.id] = a
                     got_tech = got.technician_id if isinstance(got, InsertionOption) else None
-                    if got_tech != (p.get("technician_id") or None):
+                    if got_tech is None and e.scope != self.scope:
+                        # Booked by an earlier day's server, whose plan of this day may not have
+                        # held every booking this one holds: the window is the promise, not who.
+                        got_tech = getattr(live.place(call.id, policy=p["policy"]), "technician_id", None)
+                    elif got_tech != (p.get("technician_id") or None):
                         # Not expected: the same operations in the same order give the same plan.
                         raise DispatchError(f"replay of call {e.key!r} in area {a} did not reproduce "
                                             f"technician {p.get('technician_id')!r}")
             elif e.kind == "status" and p["area"] in names:
-                self._advance(p["area"], e.at_s)
-                self.areas[p["area"]].report(e.key, p["status"], e.at_s, p.get("expected_end_s"))
+                area = self.horizon.area_of_job(e.key, p["area"])
+                area.advance(max(area.clock_s, e.at_s))
+                area.report(e.key, p["status"], e.at_s, p.get("expected_end_s"))
             elif e.kind == "unavailable" and p["area"] in names:
                 self.areas[p["area"]].drop_out(e.key, e.at_s)
             n += 1
         return n
+
+    def _log(self) -> list[Any]:
+        """What today's plan is rebuilt from: the bookings earlier days' servers made for it, then
+        this day's log."""
+        return self.booked_before + self.store.service_entries(self.scope)
+
+    def _booked_for(self, day: int) -> list[Any]:
+        return booked_for(self.store, self.scope_of, day, range(day - self.rules.slot_days + 1, self.day))
+
+    def _open_day(self, day: int, names: set[str], first: bool) -> None:
+        """A later day's areas (``names``) just built: the bookings earlier servers made for it."""
+        self._replay(names, rebuild_index=first, entries=self._booked_for(day))
 
     def _index_call(self, call_id: str, payload: dict[str, Any], answer: dict[str, Any]) -> None:
         c = payload["call_meta"]
@@ -292,6 +327,11 @@ class LiveService:
                                     c["centre_id"], c["province_adcode"])
         if payload.get("area"):
             self.job_area[call_id] = payload["area"]
+        if payload.get("day", self.day) != self.day:
+            self.horizon.day_of_job[call_id] = payload["day"]
+        if payload.get("customer_id") and answer.get("arrival_s") is not None:  # booked: watched
+            self.tracker.watch(call_id, payload["customer_id"], payload["area"], payload["call"]["window_end_s"],
+                               answer["arrival_s"])
 
     def _advance(self, a: str, t_s: int) -> None:
         area = self.areas[a]
@@ -326,48 +366,12 @@ class LiveService:
             with self._ids:
                 self._inflight.discard(call_id)
 
-    def _location(self, body: dict[str, Any]) -> tuple[float, float, str]:
-        lon, lat, county = body.get("lon"), body.get("lat"), body.get("county")
-        if county is not None:
-            if lon is not None or lat is not None:
-                raise ServiceError(422, "give either lon and lat, or county, not both", "county")
-            rows = load_geography().counties
-            row = rows[rows["adcode"] == county]
-            if row.empty:
-                raise ServiceError(422, f"county {county!r} is not a county adcode of mainland China", "county")
-            return float(row["seat_lon"].iloc[0]), float(row["seat_lat"].iloc[0]), county
-        if lon is None or lat is None:
-            missing = "lon" if lon is None else "lat"
-            raise ServiceError(422, "a call needs lon and lat (WGS84), or a county adcode", missing)
-        return float(lon), float(lat), ""
-
     def _decide(self, call_id: str, digest: str, body: dict[str, Any]) -> dict[str, Any]:
         judged = self.at_s(body.get("at"))
         at = judged.at_s
-        lon, lat, county = self._location(body)
-        mode, level, priority = body.get("mode", "onsite"), int(body.get("level", 1)), int(body.get("priority", 1))
-        if mode == "onsite" and level > self.rules.onsite_max_level:
-            raise ServiceError(422, f"level {level} repairs (board-level) are never done on site (on site: levels "
-                               f"up to {self.rules.onsite_max_level}); send it as pickup or walkin", "level")
-        start = self.to_s(body["window_start"]) if body.get("window_start") else max(
-            at, self.day * 86_400 + self.rules.customer_hours_s[0])
-        end = (self.to_s(body["window_end"]) if body.get("window_end")
-               else start + self.rules.window_s_by_priority[priority])
-        if end < start:
-            raise ServiceError(422, "the customer's window ends before it starts", "window_end")
-        if mode != "walkin" and end < at:
-            raise ServiceError(422, "the customer's window ends before the call", "window_end")
-        service_min = body.get("service_min")
-        service_s = self.rules.default_service_s(mode, level) if service_min is None else 60 * int(service_min)
-        try:
-            r = Request(call_id, at, lon, lat, level, Mode(mode), Priority(priority), TimeWindow(start, end),
-                        service_s, body.get("product_line") or "", county)
-        except ModelError as exc:
-            raise ServiceError(422, str(exc), {"window": "window_end", "service_s": "service_min",
-                                               "created_s": "at"}.get(exc.field, exc.field)) from exc
-        station = self.net.centres[int(np.atleast_1d(self.net.nearest(
-            np.array([lon]), np.array([lat]))[0])[0])]
-        clock = dispatch_clock_start(station, r)
+        it = read_intake(call_id, body, at, self.rules, self.net, self.day, self.to_s)
+        r, station, clock = it.request, it.station, it.clock_start_s
+        mode, level, priority = r.mode.value, r.level, int(r.priority)
         meta = {"mode": mode, "level": level, "created_s": at, "clock_start_s": clock,
                 "centre_id": station.id, "province_adcode": station.province_adcode}
         base = {"call_id": call_id, "at": self.iso(at), "at_s": at, "warnings": _warnings(judged), "mode": mode, "station_id": station.id,
@@ -380,16 +384,23 @@ class LiveService:
             self._commit([], "call", call_id, at, payload, answer, idem=call_id)
             self._remember(call_id, payload, answer)
             return answer
-        call = NewCall(call_id, lon, lat, service_s, start, end, r.level if r.mode == Mode.ONSITE else 1,
-                       r.product_line or None, priority, release_s=clock,
-                       dispatch_deadline_s=self.rules.dispatch_deadline(station, clock))
+        call = it.call(self.rules)
         base |= {"dispatch_deadline": self.iso(call.dispatch_deadline_s),
                  "dispatch_deadline_s": call.dispatch_deadline_s}
-        areas = self.live.find_areas(lon, lat)
+        day = booking_day(body, call, self.day, self.rules)  # a booked slot: its day's plan
+        areas = self.live.find_areas(r.lon, r.lat)
         with self._locked(areas):
-            decision = decide(call, self.areas, areas, at, self.rules, self.live.repairs_at_home, mode=Mode(mode),
-                              device_level=level, may_collect=self.rules.may_collect(mode, call.required_level),
-                              hold_unserved=True)
+            # A booking is the on-site visit the customer chose: never turned into a collection,
+            # never held unassigned (it is refused instead, with the slots open now).
+            decision = decide(call, self.horizon.areas(self.day if day is None else day), areas, at, self.rules,
+                              self.live.repairs_at_home, mode=Mode(mode), device_level=level, hold_unserved=day is None,
+                              may_collect=day is None and self.rules.may_collect(mode, call.required_level))
+            if day is not None and not isinstance(decision, Dispatched):
+                if day == self.day:
+                    self._rebuild(areas)  # the clocks it moved for a booking refused: forgotten
+                raise ServiceError(409, f"the window {self.iso(call.window_start_s)} to {self.iso(call.window_end_s)} "
+                                   f"can no longer be kept ({decision.sentence}); POST /calls/slots offers the "
+                                   "windows open now")
             # The customer is shown the earliest arrivals among the on-site offers.
             alternatives = sorted(decision.alternatives,
                                   key=lambda x: (x.option.eta_s, x.option.late_s, x.option.technician_id))
@@ -411,11 +422,35 @@ class LiveService:
             else:
                 answer |= {"status": "unassigned", "reason_code": decision.reason.value, "reason": decision.sentence}
             policy = self.rules.ranking(priority)
-            payload = {"digest": digest, "call_meta": meta, "advanced": areas, "area": area,
-                       "technician_id": tech, "policy": policy, "call": asdict(call)}
+            payload = {"digest": digest, "call_meta": meta, "advanced": areas if day in (None, self.day) else [],
+                       "area": area, "technician_id": tech, "policy": policy, "call": asdict(call)}
+            if day is not None:
+                payload |= {"day": day, "customer_id": body.get("customer_id") or call_id}
+                answer |= {"booked": True, "day": day, "window_start": self.iso(call.window_start_s),
+                           "window_end": self.iso(call.window_end_s)}
             self._commit(areas, "call", call_id, at, payload, answer, idem=call_id)
             self._remember(call_id, payload, answer)
         return answer
+
+    def slots(self, body: dict[str, Any]) -> dict[str, Any]:
+        """The appointment windows over the next days the plan can keep for this call, best first
+        (``POST /calls/slots``; ``dispatch.live.slots``). Nothing is planned or logged."""
+        self._usable()
+        judged = self.at_s(body.get("at"))
+        body = {k: v for k, v in body.items() if k not in ("window_start", "window_end", "booked")}
+        it = read_intake(SLOT_PROBE_ID, body, judged.at_s, self.rules, self.net, self.day, self.to_s)
+        if it.request.mode == Mode.WALKIN:
+            raise ServiceError(422, "a walk-in needs no appointment: the customer brings the device", "mode")
+        areas = self.live.find_areas(it.request.lon, it.request.lat)
+        with self._locked(areas):
+            found = offer_slots(lambda ws, we: it.in_window(ws, we, self.rules), self.horizon.areas, areas,
+                                judged.at_s, int(it.request.priority), self.rules)
+        return slots_answer(found, judged.at_s, _warnings(judged), self.iso, self._option, self.rules,
+                            int(it.request.priority))
+
+    def notices(self, pending_only: bool = False) -> dict[str, Any]:
+        """The ETA notices of this day's plan, oldest first (``GET /notices``)."""
+        return {"notices": notice_rows(self.store.notices(self.scope, pending_only), self.iso)}
 
     def _remember(self, call_id: str, payload: dict[str, Any], answer: dict[str, Any]) -> None:
         with self._ids:
@@ -446,7 +481,7 @@ class LiveService:
             raise ServiceError(409, f"job {job_id!r} has no technician ({call.answer.get('status')}); "
                                "there is no field work to report")
         with self._locked([a]):
-            area = self.areas[a]
+            area = self.horizon.area_of_job(job_id, a)  # a booking on a later day is in that day's plan
             t = max(t, area.clock_s)
             if job_id in area.unassigned:
                 raise ServiceError(409, f"job {job_id!r} is unassigned: {area.unassigned[job_id].reason}")
@@ -470,7 +505,7 @@ class LiveService:
                 raise ServiceError(422, f"'expected_end' is {expected_end.isoformat()}; expected a time after the "  # type: ignore[union-attr]
                                    f"report at {self.iso(t)}", "expected_end")
             try:
-                self._advance(a, t)
+                area.advance(max(area.clock_s, t))
                 area.report(job_id, status, t, end_s)
             except DispatchError:
                 self._rebuild([a])  # the clock moved for a report refused: forget both
@@ -536,46 +571,19 @@ class LiveService:
         for a in sorted(self.areas):
             with self._locked([a]):
                 out[a] = check(self.areas[a].checked_problem(), self.areas[a].result())
+        for d in self.horizon.later_days():  # the days ahead that hold bookings
+            for a, live in sorted(self.horizon.areas(d).items()):
+                with self._locked([a]):
+                    out[f"{a}@day{d}"] = check(live.checked_problem(), live.result())
         return out
 
     def kpis(self) -> dict[str, Any]:
-        """The day so far as planned: the one-hour rate counts planned departures."""
+        """The day so far as planned: the one-hour rate counts planned departures (a booking of a
+        later day counts on its day)."""
         self._usable()
-        stops: dict[str, Any] = {}
-        work = []
-        cancelled: set[str] = set()
-        for a in sorted(self.areas):
-            with self._locked([a]):
-                area = self.areas[a]
-                cancelled |= {v for v, (state, _) in area.reported.items() if state == JobState.CANCELLED}
-                for r in area.result().routes:
-                    k = area.technician(r.technician_id)
-                    for s in r.stops:
-                        stops[s.visit_id] = s
-                    work.append({"technician_id": r.technician_id, "available_s": k.shift_end_s - k.shift_start_s,
-                                 "busy_s": r.travel_s + sum(s.end_s - s.start_s for s in r.stops),
-                                 "travel_s": r.travel_s, "distance_m": r.distance_m,
-                                 "overtime_s": r.overtime_s, "jobs": len(r.stops)})
-        with self._ids:
-            calls = list(self.calls.values())
-        net = self.net
-        rows = []
-        for c in calls:
-            s = stops.get(c.id)
-            rows.append({"request_id": c.id, "mode": c.mode, "level": c.level, "province_adcode": c.province_adcode,
-                         "centre_id": c.centre_id, "created_s": c.created_s, "clock_start_s": c.clock_start_s,
-                         "dispatch_s": s.departure_toward_s if s else np.nan,
-                         "dispatch_wait_s": business_seconds(net[c.centre_id], c.clock_start_s, s.departure_toward_s)
-                         if s else np.nan,
-                         "visit_mode": c.answer.get("visit_mode", c.mode),
-                         "completion_s": s.end_s if s is not None and c.id not in cancelled
-                         and c.answer.get("visit_mode", c.mode) == "onsite" else np.nan,
-                         "repair_tier": np.nan,
-                         "unassigned_reason": Reason.CANCELLED.value if c.id in cancelled
-                         else "" if s is not None or c.mode == "walkin"
-                         else (c.answer.get("reason_code") or "unassigned")})
-        cols = ["request_id", "mode", "visit_mode", "level", "province_adcode", "centre_id", "created_s", "clock_start_s",
-                "dispatch_s", "dispatch_wait_s", "completion_s", "repair_tier", "unassigned_reason"]
-        k = kpis(pd.DataFrame(rows, columns=cols), pd.DataFrame(work) if work else None)
-        return {"day": self.day, "calls": len(calls),
-                "kpis": {key: (None if isinstance(v, float) and not math.isfinite(v) else v) for key, v in k.items()}}
+
+        def calls() -> list[Any]:
+            with self._ids:
+                return [c for c in self.calls.values() if c.id not in self.horizon.day_of_job]
+
+        return day_kpis(self.areas, self._locked, calls, self.net, self.day)

@@ -1,0 +1,59 @@
+"""What the service shows of its day: the KPIs of the live plan so far."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from dispatch.hours import business_seconds
+from dispatch.kpis import kpis
+from dispatch.live import JobState, LiveArea
+from dispatch.network import Network
+from dispatch.reasons import Reason
+
+
+def day_kpis(areas: dict[str, LiveArea], locked: Callable[[list[str]], AbstractContextManager[Any]],
+             calls: Callable[[], list[Any]], net: Network, day: int) -> dict[str, Any]:
+    """The day so far as planned, over ``calls()`` (the served day's calls, read after the
+    areas): the one-hour rate counts planned departures."""
+    stops: dict[str, Any] = {}
+    work = []
+    cancelled: set[str] = set()
+    for a in sorted(areas):
+        with locked([a]):
+            area = areas[a]
+            cancelled |= {v for v, (state, _) in area.reported.items() if state == JobState.CANCELLED}
+            for r in area.result().routes:
+                k = area.technician(r.technician_id)
+                for s in r.stops:
+                    stops[s.visit_id] = s
+                work.append({"technician_id": r.technician_id, "available_s": k.shift_end_s - k.shift_start_s,
+                             "busy_s": r.travel_s + sum(s.end_s - s.start_s for s in r.stops),
+                             "travel_s": r.travel_s, "distance_m": r.distance_m,
+                             "overtime_s": r.overtime_s, "jobs": len(r.stops)})
+    taken = calls()
+    rows = []
+    for c in taken:
+        s = stops.get(c.id)
+        rows.append({"request_id": c.id, "mode": c.mode, "level": c.level, "province_adcode": c.province_adcode,
+                     "centre_id": c.centre_id, "created_s": c.created_s, "clock_start_s": c.clock_start_s,
+                     "dispatch_s": s.departure_toward_s if s else np.nan,
+                     "dispatch_wait_s": business_seconds(net[c.centre_id], c.clock_start_s, s.departure_toward_s)
+                     if s else np.nan,
+                     "visit_mode": c.answer.get("visit_mode", c.mode),
+                     "completion_s": s.end_s if s is not None and c.id not in cancelled
+                     and c.answer.get("visit_mode", c.mode) == "onsite" else np.nan,
+                     "repair_tier": np.nan,
+                     "unassigned_reason": Reason.CANCELLED.value if c.id in cancelled
+                     else "" if s is not None or c.mode == "walkin"
+                     else (c.answer.get("reason_code") or "unassigned")})
+    cols = ["request_id", "mode", "visit_mode", "level", "province_adcode", "centre_id", "created_s", "clock_start_s",
+            "dispatch_s", "dispatch_wait_s", "completion_s", "repair_tier", "unassigned_reason"]
+    k = kpis(pd.DataFrame(rows, columns=cols), pd.DataFrame(work) if work else None)
+    return {"day": day, "calls": len(taken),
+            "kpis": {key: (None if isinstance(v, float) and not math.isfinite(v) else v) for key, v in k.items()}}

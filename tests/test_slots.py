@@ -1,0 +1,120 @@
+"""Appointment slots (issue 19): windows over the next days tried by insertion into each day's
+plan; a booked slot is kept by every later insertion and re-plan, and the checker finds nothing."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from dispatch.live import InsertionOption, LiveArea, NewCall
+from dispatch.live.slots import offer_slots, slot_windows
+from dispatch.model import DAY_S
+from dispatch.routing import ALL_SKILLS, BreakRule, RoutingProblem, RoutingTechnician
+from dispatch.routing.checker import check
+from dispatch.rules import DEFAULT_RULES
+from dispatch.travel import DEFAULT_TRAVEL
+from tests.builders import LIVE_CENTRES
+
+H = 3600
+ALL = frozenset({ALL_SKILLS})
+
+
+def day_area(day: int, n_techs: int = 2, brk: bool = True) -> LiveArea:
+    """Two centres near Huzhou, technicians T1.. on shift 08-18 of ``day`` with a break 12-14
+    (unless ``brk`` is off)."""
+    lon = np.array([c[0] for c in LIVE_CENTRES])
+    lat = np.array([c[1] for c in LIVE_CENTRES])
+    travel_s, distance_m = DEFAULT_TRAVEL.matrices(lon, lat)
+    b = day * DAY_S
+    techs = tuple(RoutingTechnician(f"T{i + 1}", i % 2, i % 2, b + 8 * H, b + 18 * H, 2 if i == 0 else 1, ALL,
+                                    BreakRule(b + 12 * H, b + 14 * H, 1800) if brk else None, 0) for i in range(n_techs))
+    return LiveArea(RoutingProblem(travel_s, distance_m, techs, (), ("S1", "S2")), {}, b + 8 * H, DEFAULT_TRAVEL,
+                    lon, lat)
+
+
+def caller(cid: str, lon: float, lat: float, at_s: int, service_min: int = 45, level: int = 1, priority: int = 1):  # type: ignore[no-untyped-def]
+    def call_for(ws: int, we: int) -> NewCall:
+        release = max(at_s, ws)  # the one-hour clock starts at the call or the window, whichever is later
+        return NewCall(cid, lon, lat, service_min * 60, ws, we, level, None, priority, release_s=release,
+                       dispatch_deadline_s=release + H)
+    return call_for
+
+
+def test_windows_follow_the_rule_book_and_start_after_the_call() -> None:
+    # 08-21 customer hours, 4-hour windows every 2 hours: 08, 10, 12, 14, 16; at 10:30 today, 12 on.
+    assert slot_windows(0, 0, 4 * H, DEFAULT_RULES) == [(h * H, (h + 4) * H) for h in (8, 10, 12, 14, 16)]
+    assert [ws // H for ws, _ in slot_windows(0, 10 * H + 1800, 4 * H, DEFAULT_RULES)] == [12, 14, 16]
+    vip = replace(DEFAULT_RULES, slot_window_s_by_priority={1: 4 * H, 2: 2 * H, 3: H})
+    assert all(we - ws == H for ws, we in slot_windows(1, 0, vip.slot_window_s_by_priority[3], vip))
+
+
+def test_a_full_day_is_skipped_and_tomorrow_offered_by_insertion_not_a_rule() -> None:
+    """One technician whose today is filled to his shift's end: today's windows are not offered
+    (they would break his shift), tomorrow's are, each with his arrival as the timeline has it."""
+    lives = {0: {"A": day_area(0, 1, brk=False)}, 1: {"A": day_area(1, 1, brk=False)}}
+    lon, lat = 120.15, 30.90
+    today = lives[0]["A"]
+    # A long job from about 08:15 (9 h 15 min of work): nothing else fits by 18:00.
+    got = today.insert(NewCall("busy", lon, lat, int(9.25 * H), 8 * H, 8 * H + 1200, 1, None, 1, release_s=8 * H))
+    assert isinstance(got, InsertionOption)
+    slots = offer_slots(caller("c1", lon, lat, 8 * H), lives.__getitem__, ["A"], 8 * H, 1, DEFAULT_RULES, days=2)
+    assert slots and {s.day for s in slots} == {1}
+    for s in slots:
+        assert s.window_start_s <= s.option.start_s <= s.window_end_s
+        assert s.turnaround_s == s.option.start_s + 45 * 60 - 8 * H
+    assert len(today.routes["T1"]) == 1 and lives[1]["A"].routes["T1"] == []  # offers planned nothing
+
+
+def test_slots_rank_the_promise_then_the_start_and_stop_at_the_count() -> None:
+    lives = {d: {"A": day_area(d)} for d in range(3)}
+    rules = replace(DEFAULT_RULES, slot_count=4)
+    slots = offer_slots(caller("c1", 120.2, 30.9, 9 * H), lives.__getitem__, ["A"], 9 * H, 1, rules)
+    assert len(slots) == 4
+    assert all(s.meets_deadline for s in slots)
+    starts = [s.window_start_s for s in slots]
+    assert starts == sorted(starts) and starts[0] == 10 * H  # empty plans: the earliest first
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.floats(120.0, 120.4), st.floats(30.75, 31.0), st.integers(15, 90),
+                          st.booleans(), st.integers(0, 5), st.integers(1, 3)), min_size=3, max_size=14),
+       st.booleans())
+def test_every_booked_slot_is_kept_by_the_plan_and_the_checker(calls, drop_one) -> None:  # type: ignore[no-untyped-def]
+    """Random calls, some booking a slot the customer picks, some taken as today's calls; then
+    optionally a technician drops out today (a re-plan). Every booked slot is served inside its
+    window by someone, or is listed unassigned with a reason (an explicit break), never moved out
+    of its window; the checker finds nothing on any day."""
+    lives = {d: {"A": day_area(d, 3)} for d in range(3)}
+    booked: dict[str, tuple[int, int, int]] = {}
+    for i, (lon, lat, service_min, book, pick, priority) in enumerate(calls):
+        at = 9 * H + 600 * i
+        for d in lives:
+            if d == 0:
+                lives[d]["A"].advance(at)
+        call_for = caller(f"c{i}", lon, lat, at, service_min, priority=priority)
+        if book:
+            slots = offer_slots(call_for, lives.__getitem__, ["A"], at, priority, DEFAULT_RULES)
+            if not slots:
+                continue
+            s = slots[pick % len(slots)]
+            got = lives[s.day]["A"].insert(call_for(s.window_start_s, s.window_end_s),
+                                           policy=DEFAULT_RULES.ranking(priority))
+            assert isinstance(got, InsertionOption), "an offered slot must be bookable at once"
+            assert s.window_start_s <= got.start_s <= s.window_end_s
+            booked[f"c{i}"] = (s.day, s.window_start_s, s.window_end_s)
+        else:
+            lives[0]["A"].insert(call_for(at, at + 4 * H), policy="travel")
+    if drop_one:
+        lives[0]["A"].drop_out("T2", lives[0]["A"].clock_s)
+    for vid, (day, ws, we) in booked.items():
+        area = lives[day]["A"]
+        stop = next((s for r in area.result().routes for s in r.stops if s.visit_id == vid), None)
+        if stop is None:
+            assert vid in area.unassigned and area.unassigned[vid].reason  # broken, and said why
+        else:
+            assert ws <= stop.start_s <= we
+    for d in lives:
+        assert check(lives[d]["A"].checked_problem(), lives[d]["A"].result()) == []
