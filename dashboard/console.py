@@ -73,7 +73,9 @@ def live_areas(plan: Plan, ds: Dataset, routes: dict[str, dict[str, list[str]]] 
             order = {r.technician_id: [s.visit_id for s in r.stops] for r in result.routes}
             dropped = {u.visit_id: u for u in result.unassigned}
         else:
-            order = {k: list(v) for k, v in routes.get(a, {}).items()}
+            # A visit or technician the rebuilt problem does not have cannot be in its routes.
+            ids, techs = {v.id for v in problem.visits}, {k.id for k in problem.technicians}
+            order = {k: [x for x in v if x in ids] for k, v in routes.get(a, {}).items() if k in techs}
             known = {u.visit_id: u for u in result.unassigned}
             dropped = {v: known.get(v, Unserved(v, "capacity", "")) for v in (unassigned or {}).get(a, [])}
         area = LiveArea(problem, order, day_start, DEFAULT_TRAVEL, lon, lat, release)
@@ -340,7 +342,8 @@ def _outcomes(board: LiveBoard, stops: pd.DataFrame, unassigned: pd.DataFrame) -
     out = board.plan.outcomes.copy()
     extra = [{"request_id": cid, "mode": m["mode"], "level": m["level"], "priority": m["priority"],
               "visit_mode": m["visit_mode"], "province_adcode": m["province_adcode"], "centre_id": m["centre_id"],
-              "created_s": m["created_s"], "clock_start_s": m["clock_start_s"], "unassigned_reason": ""}
+              "created_s": m["created_s"], "clock_start_s": m["clock_start_s"], "unassigned_reason": "",
+              "lon": m["lon"], "lat": m["lat"]}
              for cid, m in board.calls.items()]
     if extra:
         out = pd.concat([out, pd.DataFrame(extra)], ignore_index=True)
