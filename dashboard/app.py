@@ -63,18 +63,18 @@ def _sidebar() -> None:
     _keep(S.DATASET, labels, data.DEFAULT_DEMO)
     with st.sidebar:
         _language()
-        st.selectbox(t("side.dataset"), labels, key=S.DATASET, format_func=data.dataset_label)
+        st.selectbox(t("side.dataset"), labels, key=S.DATASET, format_func=i18n.frozen(data.dataset_label))
         ds = loaders.dataset(ss[S.DATASET], uploaded)
         places = loaders.places()
         provinces = data.provinces_of(ds)
         _keep(S.PROVINCE, provinces, data.DEFAULT_PROVINCE)
-        st.selectbox(t("side.province"), provinces, key=S.PROVINCE, format_func=lambda a: F.area_label(places, a))
+        st.selectbox(t("side.province"), provinces, key=S.PROVINCE, format_func=i18n.frozen(lambda a: F.area_label(places, a)))
         prefs = [S.ALL] + data.prefectures_of(ds, ss[S.PROVINCE])
         _keep(S.PREFECTURE, prefs, data.DEFAULT_PREFECTURE)
-        st.selectbox(t("side.prefecture"), prefs, key=S.PREFECTURE, format_func=lambda a: F.area_label(places, a))
+        st.selectbox(t("side.prefecture"), prefs, key=S.PREFECTURE, format_func=i18n.frozen(lambda a: F.area_label(places, a)))
         days = data.days_of(ds)
         _keep(S.DAY, days)
-        st.selectbox(t("side.day"), days, key=S.DAY, format_func=lambda d: F.day_label(ds.epoch_date, d))
+        st.selectbox(t("side.day"), days, key=S.DAY, format_func=i18n.frozen(lambda d: F.day_label(ds.epoch_date, d)))
         st.caption(t("side.summary", epoch=ds.epoch_date, centres=len(ds.network), techs=len(ds.technicians),
                      calls=len(ds.requests)))
 

@@ -9,7 +9,7 @@ outside a script run (tests, the CLI) gets the default unless it sets one.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from dashboard import catalogue as C
@@ -94,3 +94,22 @@ def centre_name(centre: Any, places: Mapping[str, tuple[str, str]]) -> str:
         return str(centre.name)
     sep = " " if language() == "zh" else " "
     return f"{place(places, code)}{sep}{pick(C.CENTRE_KINDS[int(centre.tier)])}"
+
+
+def frozen(func: Callable[[Any], str]) -> Callable[[Any], str]:
+    """``func`` bound to the language in use now: a widget's ``format_func`` may be called again
+    outside the script run that made it (Streamlit's test harness does), in another thread."""
+    lang = language()
+
+    def call(value: Any) -> str:
+        before = getattr(_local, "lang", None)
+        _local.lang = lang
+        try:
+            return func(value)
+        finally:
+            if before is None:
+                del _local.lang
+            else:
+                _local.lang = before
+
+    return call

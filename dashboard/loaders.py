@@ -73,8 +73,12 @@ def adcode_names() -> dict[str, str]:
 
 def centre_names(ds: Dataset) -> dict[str, str]:
     """Centre id -> its name as the user reads it (place and kind, ``i18n.centre_name``)."""
+    return centre_names_of(ds.network)
+
+
+def centre_names_of(network: Any) -> dict[str, str]:
     p = places()
-    return {c.id: i18n.centre_name(c, p) for c in ds.network}
+    return {c.id: i18n.centre_name(c, p) for c in network}
 
 
 def _label_column() -> tuple[str, ...]:

@@ -62,12 +62,12 @@ def timeline(picture, sel: loaders.Selection, table, names: dict[str, str], now_
     home = {k.id: k.home_centre_id for k in sel.area.technicians}
     centres = sorted({home[x] for x in segments["technician_id"]}, key=lambda c: (names.get(c, c), c))
     a, b, c, d, e = st.columns([2, 2, 2, 1, 1])
-    chosen = a.multiselect(t("timeline.centre"), centres, key="tl_centres", format_func=lambda x: names.get(x, x),
+    chosen = a.multiselect(t("timeline.centre"), centres, key="tl_centres", format_func=i18n.frozen(lambda x: names.get(x, x)),
                            placeholder=t("timeline.all_centres"))
     search = b.text_input(t("timeline.search"), key="tl_search").strip()
-    states = c.multiselect(t("timeline.states"), list(F.STATES), key="tl_states", format_func=i18n.state)
-    prios = d.multiselect(t("timeline.priority"), [1, 2, 3], key="tl_prio", format_func=i18n.priority)
-    modes = e.multiselect(t("timeline.mode"), ["onsite", "pickup"], key="tl_mode", format_func=i18n.mode)
+    states = c.multiselect(t("timeline.states"), list(F.STATES), key="tl_states", format_func=i18n.frozen(i18n.state))
+    prios = d.multiselect(t("timeline.priority"), [1, 2, 3], key="tl_prio", format_func=i18n.frozen(i18n.priority))
+    modes = e.multiselect(t("timeline.mode"), ["onsite", "pickup"], key="tl_mode", format_func=i18n.frozen(i18n.mode))
     techs = set(segments["technician_id"])
     if chosen:
         techs &= {x for x in techs if home[x] in chosen}
@@ -135,7 +135,7 @@ def live_controls(board, sel: loaders.Selection, plan: Plan, now_s: int) -> None
         lon = a.number_input(t("live.lon"), value=float(centre0.lon) + 0.02, format="%.4f", key="urgent_lon")
         lat = b.number_input(t("live.lat"), value=float(centre0.lat) + 0.02, format="%.4f", key="urgent_lat")
         level = c.selectbox(t("live.level"), live.URGENT_LEVELS, key="urgent_level")
-        prio = d.selectbox(t("live.priority"), [3, 2, 1], format_func=i18n.priority, key="urgent_prio")
+        prio = d.selectbox(t("live.priority"), [3, 2, 1], format_func=i18n.frozen(i18n.priority), key="urgent_prio")
         service = st.number_input(t("live.service"), 10, 240, 45, step=5, key="urgent_service")
         rank = st.form_submit_button(t("live.rank"))
         insert = st.form_submit_button(t("live.insert"))
@@ -168,7 +168,7 @@ def live_controls(board, sel: loaders.Selection, plan: Plan, now_s: int) -> None
         staff = sorted(k.id for area in board.areas.values() for k in area.problem.technicians
                        if k.id not in board.out)
         who = st.selectbox(t("live.dropout_who"), staff, key="dropout_tech",
-                           format_func=lambda x: t("live.dropout_left", tech=x, n=left.get(x, 0)))
+                           format_func=i18n.frozen(lambda x: t("live.dropout_left", tech=x, n=left.get(x, 0))))
         drop = st.form_submit_button(t("live.dropout_submit"))
     if drop and who:
         try:

@@ -49,7 +49,7 @@ widgets.tiles(F.kpi_tiles(planning.plan_kpis(picture)))
 # The clock: the state of the live plan at a time of the day, or now (China time).
 c1, c2, c3 = st.columns([1, 3, 1])
 colour_by = c1.radio(t("board.colour_by"), list(F.COLOUR_BY), key=S.COLOUR_BY, horizontal=True,
-                     format_func=lambda k: t(f"board.colour.{k}"))
+                     format_func=i18n.frozen(lambda k: t(f"board.colour.{k}")))
 follow = c3.toggle(t("board.now_mode"), key=S.FOLLOW_WALL)
 if follow:
     wall = dt.datetime.now(CST)
@@ -97,7 +97,7 @@ with tab_pin:
     routed = dict(zip(picture.stops["request_id"], picture.stops["technician_id"]))
     with st.form("pin_form"):
         job = st.selectbox(t("pin.job"), jobs.pinnable(table), key="pin_job",
-                           format_func=lambda r: f"{r} ({routed.get(r, i18n.state('unassigned'))})")
+                           format_func=i18n.frozen(lambda r: f"{r} ({routed.get(r, i18n.state('unassigned'))})"))
         techs = sorted(set(area_of) - set(board.out))
         tech = st.selectbox(t("pin.technician"), techs, key="pin_tech")
         submitted = st.form_submit_button(t("pin.submit"))
