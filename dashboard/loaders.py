@@ -9,6 +9,7 @@ the page that asked for it.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -186,21 +187,37 @@ def selection() -> Selection:
     return Selection(ss[S.DATASET], full, area, ss[S.PROVINCE], ss[S.PREFECTURE], int(ss[S.DAY]), int(ss[S.SEED]))
 
 
-@st.cache_resource(max_entries=8)
-def _boards(scope: str) -> dict[str, console.LiveBoard]:
+@st.cache_resource
+def _boards() -> dict[str, console.LiveBoard]:
     return {}
+
+
+_BOARDS_LOCK = threading.Lock()  # two sessions opening the same area build one board
 
 
 def live_board(sel: Selection, plan: Plan) -> console.LiveBoard:
     """The live plan of the selection's area and day, one per Streamlit process (every tab and
     session shares it), rebuilt from the store's log when the process starts."""
-    holder = _boards(sel.scope)
-    board = holder.get("board")
-    if board is None:
-        board = holder["board"] = console.LiveBoard(plan, sel.area, sel.scope, store())
-    elif not board.writable:
+    boards = _boards()
+    with _BOARDS_LOCK:
+        board = boards.get(sel.scope)
+        if board is None:
+            board = boards[sel.scope] = console.LiveBoard(plan, sel.area, sel.scope, store())
+    if not board.writable:
         board.refresh()  # a read-only copy follows the writer's log
     return board
+
+
+def boards_in_use() -> list[console.LiveBoard]:
+    return list(_boards().values())
+
+
+def close_boards() -> None:
+    """Give every board's lease back and forget them (tests; a store switched under the app)."""
+    with _BOARDS_LOCK:
+        for board in _boards().values():
+            board.close()
+        _boards().clear()
 
 
 @st.cache_resource
