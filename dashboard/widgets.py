@@ -150,19 +150,26 @@ def live_controls(board, sel: loaders.Selection, plan: Plan, now_s: int) -> None
             decision = None
         if decision is not None:
             options = live.ranked_by_eta(decision)
-            if not options:
-                st.warning(t("live.nobody"))
-            else:
+            eta = None
+            if options:
                 areas = sorted({x.area for x in decision.alternatives})
-                st.markdown(t("live.ranked", n=len(options), areas=", ".join(areas)))
-                st.dataframe(F.frame_columns(live.eta_frame(options, ep, now_s), {
-                    "rank": "col.rank", "technician_id": "col.technician", "sets_off": "col.sets_off",
-                    "arrives": "col.arrives", "eta_min": "col.eta_min", "meets_deadline": "col.meets_deadline",
-                    "late_min": "col.late_min", "added_travel_min": "col.added_travel_min"}),
-                    hide_index=True, width="stretch", key="eta_table")
-            if insert:
+                eta = (t("live.ranked", n=len(options), areas=", ".join(areas)),
+                       F.frame_columns(live.eta_frame(options, ep, now_s), {
+                           "rank": "col.rank", "technician_id": "col.technician", "sets_off": "col.sets_off",
+                           "arrives": "col.arrives", "eta_min": "col.eta_min", "meets_deadline": "col.meets_deadline",
+                           "late_min": "col.late_min", "added_travel_min": "col.added_travel_min"}))
+            if insert:  # the live plan changed: drawn again from the top, the answer kept
                 kind, text = live.insertion_message(decision, call_id, ep)
-                getattr(st, kind)(text)
+                ss[S.URGENT_MESSAGE] = (kind, text, eta)
+                st.rerun()
+            ss[S.URGENT_MESSAGE] = ("info", "", eta) if eta else ("warning", t("live.nobody"), None)
+    if ss.get(S.URGENT_MESSAGE):
+        kind, text, eta = ss[S.URGENT_MESSAGE]
+        if eta is not None:
+            st.markdown(eta[0])
+            st.dataframe(eta[1], hide_index=True, width="stretch", key="eta_table")
+        if text:
+            getattr(st, kind)(text)
     with st.form("dropout_form"):
         left = jobs.remaining_jobs(board.picture(), now_s)
         staff = sorted(k.id for area in board.areas.values() for k in area.problem.technicians
