@@ -75,14 +75,13 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "unassigned.none": ("当天的报修全部已排。", "Every call of the day is planned."),
     "unassigned.later": ("另有 {n} 个今天来电、预约在以后日期服务的报修（不计入未分配）。",
                          "{n} more call(s) came in today for a later day (booked, not unassigned)."),
-    "pin.intro": ("把工单固定给某位技师（可同时固定开始时间）；该工单在实时计划中改派，其余不变。"
-                  "不能保持的指派被拒绝，工单留在原处。",
-                  "Keep a job with a technician (optionally at a start time): the job moves on the live plan, "
-                  "nothing else does. A pin that cannot be kept is refused and the job stays where it was."),
+    "pin.intro": ("把尚未出发的工单指派给某位技师：该工单在实时计划中放到他日程里最好的位置，其余不变。"
+                  "不能保持的指派被拒绝，工单留在原处；每个指派都可以单独撤销。",
+                  "Give a job not yet under way to a technician: it moves to the best place in his day on the "
+                  "live plan, nothing else does. A pin that cannot be kept is refused and the job stays where it "
+                  "was; each pin can be undone on its own."),
     "pin.job": ("工单", "Job"),
     "pin.technician": ("技师", "Technician"),
-    "pin.fix_time": ("同时固定开始时间", "also fix the start time"),
-    "pin.start": ("开始于", "Start at"),
     "pin.submit": ("指派", "Pin"),
     "pin.kept": ("已将 {job} 指派给 {tech}：第 {seq} 站，{start} 开始。", "Pinned {job} to {tech}: stop {seq}, starts {start}."),
     "pin.refused": ("指派 {job} → {tech} 无法保持，工单留在原处{why}{where}",
