@@ -10,6 +10,17 @@ from __future__ import annotations
 
 T = 60  # the dispatch target's minutes as the labels say it (dispatch.rules: one hour)
 
+# The exports' column headings (dispatch.exports: route sheets and the unassigned list).
+EXPORT_HEADERS: dict[str, tuple[str, str]] = {
+    "technician_id": ("技师", "technician_id"), "sequence": ("顺序", "sequence"), "request_id": ("工单", "request_id"),
+    "mode": ("服务方式", "mode"), "level": ("级别", "level"), "priority": ("优先级", "priority"),
+    "lon": ("经度", "lon"), "lat": ("纬度", "lat"), "departure": ("出发", "departure"), "arrival": ("到达", "arrival"),
+    "start": ("开始", "start"), "end": ("结束", "end"), "window_start": ("时间窗开始", "window_start"),
+    "window_end": ("时间窗结束", "window_end"), "travel_min": ("路途（分钟）", "travel_min"),
+    "distance_km": ("里程（公里）", "distance_km"), "reason_code": ("原因代码", "reason_code"),
+    "reason": ("原因", "reason"),
+}
+
 MESSAGES: dict[str, tuple[str, str]] = {
     # App and sidebar
     "app.title": ("维修调度", "Repair dispatch"),
@@ -122,6 +133,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "live.service_at": ("实时计划由服务 {where} 持有（事件写入其日志）。", "The live plan is held by the service {where} (events go to its log)."),
     "live.own_service": ("本看板自带的服务", "of this board"),
     "live.refused": ("服务拒绝：{why}", "The service refused: {why}"),
+    "export.section": ("技师 {technician}：{jobs} 个工单", "Technician {technician}: {jobs} job(s)"),
     "export.title": ("派工单：{title}", "Route sheets: {title}"),
     "export.build": ("生成导出文件", "Build the exports"),
     "export.built": ("导出文件按当前实时计划生成（{clock}）。", "Exports built from the live plan as it stands ({clock})."),

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from dashboard import i18n
+from dashboard.catalogue import EXPORT_HEADERS
 from dashboard.formatting import RISKS, clock
 from dispatch.dataset import Dataset
 from dispatch.exports import export_plan
@@ -165,11 +166,16 @@ EXPORT_MIME = {".csv": "text/csv", ".html": "text/html", ".geojson": "applicatio
 
 def export_files(plan: Plan, ds: Dataset, title: str) -> dict[str, bytes]:
     """The plan's exports (route sheets CSV/HTML, GeoJSON, unassigned CSV) as downloadable bytes,
-    written by ``dispatch.exports`` into a temporary folder."""
-    frames = {"stops": plan.stops, "routes": plan.routes, "unassigned": plan.unassigned}
+    written by ``dispatch.exports`` into a temporary folder, in the user's language (headings,
+    section titles, the unassigned calls' reasons)."""
+    unassigned = plan.unassigned.copy()
+    unassigned["reason"] = [i18n.reason(c, r) for c, r in zip(unassigned["reason_code"], unassigned["reason"])]
+    frames = {"stops": plan.stops, "routes": plan.routes, "unassigned": unassigned}
     homes = {t.id: t.home_centre_id for t in ds.technicians}
+    headers = {k: i18n.pick(v) for k, v in EXPORT_HEADERS.items()}
     with tempfile.TemporaryDirectory() as tmp:
-        paths = export_plan(frames, ds.epoch_date, tmp, title, ds.network, homes)
+        paths = export_plan(frames, ds.epoch_date, tmp, title, ds.network, homes, headers,
+                            i18n.t("export.section", technician="{technician}", jobs="{jobs}"))
         return {p.name: p.read_bytes() for p in paths}
 
 

@@ -52,9 +52,11 @@ def plan_for(sel: loaders.Selection, pins: tuple[Pin, ...] = (), force: bool = F
 TIMELINE_MAX_ROWS = 60  # rows drawn at once; the filters choose which
 
 
+@st.fragment
 def timeline(picture, sel: loaders.Selection, table, names: dict[str, str], now_s: int) -> None:  # type: ignore[no-untyped-def]
     """The technicians' day grouped by centre, with filters (centre, job state, priority,
-    channel) and a search by job or technician id."""
+    channel) and a search by job or technician id. A fragment: a filter redraws the timeline
+    only, not the map (whose boundaries would be sent again)."""
     segments = jobs.gantt_segments(picture, sel.area)
     if segments.empty:
         st.info(t("timeline.none"))
@@ -93,8 +95,10 @@ def timeline(picture, sel: loaders.Selection, table, names: dict[str, str], now_
                                   labels), width="stretch")
 
 
+@st.fragment
 def job_detail(board, table, sel: loaders.Selection, names: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
-    """One job: customer, window, level, promise clocks, technician, and its history of events."""
+    """One job: customer, window, level, promise clocks, technician, and its history of events
+    (a fragment: choosing a job redraws this panel only)."""
     ids = list(table["request_id"])
     if not ids:
         st.info(t("job.none"))

@@ -242,6 +242,15 @@ def province_widget_change(b: Browser, lang: str, timings: dict[str, float]) -> 
     page.get_by_text(say(lang, "board.colour.risk"), exact=True).click()
     idle(page)
     timings[f"{lang}_province_widget_change_s"] = round(time.perf_counter() - t0, 2)
+    # A timeline filter at province level: a fragment, the map is not sent again.
+    page.get_by_role("tab", name=say(lang, "tab.timeline")).click()
+    search = page.get_by_label(say(lang, "timeline.search"))
+    t0 = time.perf_counter()
+    search.fill("TC330100")
+    search.press("Enter")
+    idle(page)
+    visible(page, say(lang, "timeline.showing", shown=1, total=1)[:2])
+    timings[f"{lang}_province_timeline_filter_s"] = round(time.perf_counter() - t0, 2)
     page.close()
 
 

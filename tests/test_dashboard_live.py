@@ -201,3 +201,19 @@ def test_centre_names_are_chinese_places(area):
         assert i18n.centre_name(area.network["C330500"], p) == "Huzhou city centre"
     finally:
         i18n.set_language(i18n.DEFAULT_LANGUAGE)
+
+
+def test_exports_follow_the_live_plan_and_the_language(board, area):
+    c = area.network["C330500"]
+    board.urgent(live.urgent_call("URG-9", c.lon + 0.01, c.lat, 1, 3, 30, NOON, c), NOON, 1, c, insert=True)
+    try:
+        i18n.set_language("zh")
+        files = jobs.export_files(board.picture(), area, "派工单")
+        sheet = files["route_sheets.csv"].decode("utf-8")
+        assert sheet.splitlines()[0].startswith("技师,顺序,工单") and "URG-9" in sheet
+        assert "技师 " in files["route_sheets.html"].decode("utf-8")
+        i18n.set_language("en")
+        files = jobs.export_files(board.picture(), area, "Route sheets")
+        assert files["route_sheets.csv"].decode("utf-8").startswith("technician_id,sequence,request_id")
+    finally:
+        i18n.set_language(i18n.DEFAULT_LANGUAGE)
