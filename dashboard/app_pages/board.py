@@ -70,7 +70,7 @@ st.html(F.legend_html(palette, table[colour_by].value_counts(),
 
 unassigned = jobs.unassigned_table(picture, names)
 tab_gantt, tab_unassigned, tab_job, tab_pin, tab_live, tab_export = st.tabs(
-    [t("tab.timeline"), t("tab.unassigned", n=len(unassigned)), t("tab.job"), t("tab.pin"), t("tab.live"),
+    [t("tab.timeline"), t("tab.unassigned"), t("tab.job"), t("tab.pin"), t("tab.live"),
      t("tab.export")])
 
 with tab_gantt:
@@ -81,6 +81,7 @@ with tab_unassigned:
     if unassigned.empty:
         st.success(t("unassigned.none"))
     else:
+        st.write(t("unassigned.count", n=len(unassigned)))
         st.dataframe(F.frame_columns(unassigned, {"request_id": "col.request_id", "reason_code": "col.reason_code",
                                                   "reason": "col.reason", "mode": "col.mode", "level": "col.level",
                                                   "priority": "col.priority", "centre": "col.centre"}),
