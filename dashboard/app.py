@@ -1,6 +1,7 @@
 """Entry script: ``streamlit run dashboard/app.py``.
 
-Sets up the page, the shared sidebar (dataset, area, day) and the navigation over the pages in
+Sets up the page, the language (Chinese first; ``?lang=en`` or the sidebar's switch for
+English), the shared sidebar (dataset, area, day) and the navigation over the pages in
 ``app_pages/``. It opens on the committed Zhejiang sample, one prefecture, with no set-up.
 ``dashboard`` is an installed package (``pip install -e .``), so the pages' ``dashboard.*``
 imports resolve from the installation, wherever Streamlit starts.
@@ -10,20 +11,29 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import data, loaders
+from dashboard import data, i18n, loaders
 from dashboard import formatting as F
 from dashboard import state as S
+from dashboard.i18n import t
 
-st.set_page_config(page_title="Repair dispatch", layout="wide")
 S.init(st.session_state)
+ss = st.session_state
+# The language: the query parameter (kept across reloads and shared links), else the session's.
+wanted = st.query_params.get("lang") or ss.get(S.LANG) or i18n.DEFAULT_LANGUAGE
+ss[S.LANG] = i18n.set_language(wanted)
+st.set_page_config(page_title=t("app.title"), layout="wide")
+# Metric labels wrap instead of being cut with an ellipsis (five tiles side by side at 1366 px).
+st.html("<style>[data-testid='stMetricLabel'] p, [data-testid='stMetricLabel'] div "
+        "{white-space: normal !important; overflow: visible !important; text-overflow: clip !important;}"
+        "[data-testid='stMetricValue'] {font-size: 1.9rem;}</style>")
 
 # No icons: Streamlit fetches Material Symbols it does not bundle from a font server, and the
 # dashboard must not reach outside the machine.
 PAGES = [
-    st.Page("app_pages/board.py", title="Dispatch board", default=True),
-    st.Page("app_pages/network.py", title="Network & coverage", url_path="network"),
-    st.Page("app_pages/simulation.py", title="Simulation", url_path="simulation"),
-    st.Page("app_pages/upload.py", title="Your own data", url_path="upload"),
+    st.Page("app_pages/board.py", title=t("page.board"), default=True),
+    st.Page("app_pages/network.py", title=t("page.network"), url_path="network"),
+    st.Page("app_pages/simulation.py", title=t("page.simulation"), url_path="simulation"),
+    st.Page("app_pages/upload.py", title=t("page.upload"), url_path="upload"),
 ]
 page = st.navigation(PAGES)
 
@@ -35,26 +45,38 @@ def _keep(key: str, options: list, preferred: object = None) -> None:  # type: i
         st.session_state[key] = value
 
 
+def _language() -> None:
+    if ss.get("lang_choice") != ss[S.LANG]:
+        ss["lang_choice"] = ss[S.LANG]
+
+    def switched() -> None:
+        ss[S.LANG] = ss["lang_choice"]
+        st.query_params["lang"] = ss["lang_choice"]
+
+    st.radio(t("side.language"), list(i18n.LANGUAGES), format_func=i18n.LANGUAGES.get, horizontal=True,
+             key="lang_choice", on_change=switched)
+
+
 def _sidebar() -> None:
-    ss = st.session_state
     uploaded = ss[S.UPLOADED]
     labels = list(data.DEMOS) + list(uploaded)
     _keep(S.DATASET, labels, data.DEFAULT_DEMO)
     with st.sidebar:
-        st.selectbox("Dataset", labels, key=S.DATASET)
+        _language()
+        st.selectbox(t("side.dataset"), labels, key=S.DATASET, format_func=i18n.frozen(data.dataset_label))
         ds = loaders.dataset(ss[S.DATASET], uploaded)
-        names = loaders.adcode_names()
+        places = loaders.places()
         provinces = data.provinces_of(ds)
         _keep(S.PROVINCE, provinces, data.DEFAULT_PROVINCE)
-        st.selectbox("Province", provinces, key=S.PROVINCE, format_func=lambda a: F.area_label(names, a))
+        st.selectbox(t("side.province"), provinces, key=S.PROVINCE, format_func=i18n.frozen(lambda a: F.area_label(places, a)))
         prefs = [S.ALL] + data.prefectures_of(ds, ss[S.PROVINCE])
         _keep(S.PREFECTURE, prefs, data.DEFAULT_PREFECTURE)
-        st.selectbox("Prefecture", prefs, key=S.PREFECTURE, format_func=lambda a: F.area_label(names, a))
+        st.selectbox(t("side.prefecture"), prefs, key=S.PREFECTURE, format_func=i18n.frozen(lambda a: F.area_label(places, a)))
         days = data.days_of(ds)
         _keep(S.DAY, days)
-        st.selectbox("Day", days, key=S.DAY, format_func=lambda d: F.day_label(ds.epoch_date, d))
-        st.caption(f"epoch {ds.epoch_date} · {len(ds.network)} centres · {len(ds.technicians)} technicians · "
-                   f"{len(ds.requests)} calls")
+        st.selectbox(t("side.day"), days, key=S.DAY, format_func=i18n.frozen(lambda d: F.day_label(ds.epoch_date, d)))
+        st.caption(t("side.summary", epoch=ds.epoch_date, centres=len(ds.network), techs=len(ds.technicians),
+                     calls=len(ds.requests)))
 
 
 _sidebar()

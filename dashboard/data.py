@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from dashboard import i18n
 from dashboard.state import ALL
 from dispatch.dataset import Dataset
 from dispatch.errors import DispatchError
@@ -30,6 +31,14 @@ DEFAULT_DEMO = next(iter(DEMOS))
 # The board opens on one prefecture of the sample: small enough to plan in a few seconds.
 DEFAULT_PROVINCE = "330000"
 DEFAULT_PREFECTURE = "330500"
+
+
+def dataset_label(label: str) -> str:
+    """A dataset's name in the sidebar, in the user's language (``label`` is the stable key)."""
+    source = DEMOS.get(label)
+    if source is not None:
+        return i18n.t(f"demo.{source}")
+    return i18n.t("upload.label", name=label.removeprefix("upload: "))
 
 
 def load_demo(source: str) -> Dataset:

@@ -8,6 +8,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
+from dashboard import i18n
 from dashboard.formatting import TARGET_MIN
 from dashboard.jobs import SEGMENT_KINDS
 from dashboard.maps import COVERAGE_BINS
@@ -22,22 +23,34 @@ def _times(epoch_date: str, seconds: pd.Series) -> pd.Series:
     return epoch + pd.to_timedelta(seconds.astype("int64"), unit="s")
 
 
-def gantt(segments: pd.DataFrame, epoch_date: str, now_s: int | None = None) -> alt.Chart:
-    """One row per technician: travel, work, break and idle bars along the day."""
+ROW_PX = 24  # one timeline row per technician: bars 14 px high, never overlapping
+
+
+def gantt(segments: pd.DataFrame, epoch_date: str, now_s: int | None = None,
+          row_labels: dict[str, str] | None = None) -> alt.Chart:
+    """One row per technician (in the order of ``row_labels``: technician id -> the row's label,
+    e.g. centre · technician): travel, work, break and idle bars along the day; every row keeps
+    its label (a step per row, not a fixed height shared by all)."""
     data = segments.copy()
+    labels = row_labels or {t: t for t in dict.fromkeys(data["technician_id"])}
+    data["row"] = data["technician_id"].map(labels).fillna(data["technician_id"])
     data["start"] = _times(epoch_date, data["start_s"])
     data["end"] = _times(epoch_date, data["end_s"])
     data["minutes"] = ((data["end_s"] - data["start_s"]) / 60).round(1)
-    height = max(120, 22 * data["technician_id"].nunique())
+    kinds = {k: i18n.t(f"seg.{k}") for k in SEGMENT_COLOURS}
+    data["kind"] = data["kind"].map(kinds)
+    data["request_id"] = data["request_id"].replace({"return": i18n.t("seg.return")})
+    order = [labels[t] for t in labels if t in set(data["technician_id"])]
     bars = alt.Chart(data).mark_bar(height=14).encode(
-        x=alt.X("start:T", title="time (CST)", axis=alt.Axis(format="%H:%M")),
+        x=alt.X("start:T", title=i18n.t("timeline.axis"), axis=alt.Axis(format="%H:%M", orient="top")),
         x2="end:T",
-        y=alt.Y("technician_id:N", title=None, sort=None),
-        color=alt.Color("kind:N", scale=alt.Scale(domain=list(SEGMENT_COLOURS), range=list(SEGMENT_COLOURS.values())),
+        y=alt.Y("row:N", title=None, sort=order, axis=alt.Axis(labelOverlap=False, labelLimit=260)),
+        color=alt.Color("kind:N", scale=alt.Scale(domain=list(kinds.values()), range=list(SEGMENT_COLOURS.values())),
                         legend=alt.Legend(orient="top", title=None)),
-        tooltip=["technician_id", "kind", "request_id", alt.Tooltip("start:T", format="%H:%M"),
-                 alt.Tooltip("end:T", format="%H:%M"), "minutes"],
-    ).properties(height=height)
+        tooltip=[alt.Tooltip("row:N", title=i18n.t("col.technician")), alt.Tooltip("kind:N", title=""),
+                 alt.Tooltip("request_id:N", title=i18n.t("col.request_id")),
+                 alt.Tooltip("start:T", format="%H:%M"), alt.Tooltip("end:T", format="%H:%M"), "minutes"],
+    ).properties(height=alt.Step(ROW_PX))
     if now_s is None:
         return bars
     now = pd.DataFrame({"t": _times(epoch_date, pd.Series([now_s]))})
@@ -48,7 +61,7 @@ def gantt(segments: pd.DataFrame, epoch_date: str, now_s: int | None = None) -> 
 def _hist(values: pd.DataFrame, column: str, title: str, bin_step: float, rules: dict[str, float]) -> alt.Chart:
     base = alt.Chart(values).mark_bar(opacity=0.65).encode(
         x=alt.X(f"{column}:Q", bin=alt.Bin(step=bin_step), title=title),
-        y=alt.Y("count():Q", title="calls", stack=None),
+        y=alt.Y("count():Q", title=i18n.t("sim.calls"), stack=None),
         color=alt.Color("policy:N", legend=alt.Legend(orient="top", title=None)),
     )
     lines = pd.DataFrame({"at": list(rules.values()), "target": list(rules)})
@@ -62,7 +75,7 @@ def dispatch_histogram(outcomes: dict[str, pd.DataFrame], target_min: float = TA
     frames = [pd.DataFrame({"policy": policy, "minutes": dispatch_wait_min(o).clip(upper=600)})
               for policy, o in outcomes.items()]
     data = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["policy", "minutes"])
-    return _hist(data, "minutes", "time to dispatch (business min, capped at 600)", 10,
+    return _hist(data, "minutes", i18n.t("sim.hist_dispatch"), 10,
                  {f"{target_min:.0f} min": target_min})
 
 
@@ -74,14 +87,14 @@ def turnaround_histogram(outcomes: dict[str, pd.DataFrame]) -> alt.Chart:
         frames.append(pd.DataFrame({"policy": policy,
                                     "hours": ((served["completion_s"] - served["created_s"]) / 3600).clip(upper=168)}))
     data = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["policy", "hours"])
-    return _hist(data, "hours", "turnaround (h, capped at 168)", 4, {"24 h": 24, "48 h": 48})
+    return _hist(data, "hours", i18n.t("sim.hist_turnaround"), 4, {"24 h": 24, "48 h": 48})
 
 
 def daily_kpis(daily: pd.DataFrame) -> alt.Chart:
     """One small chart per KPI: its value per day, a line per policy (``simulation.daily_kpis``)."""
     data = daily.dropna(subset=["value"])
     return alt.Chart(data).mark_line(point=True).encode(
-        x=alt.X("day:O", title="day of the call"),
+        x=alt.X("day:O", title=i18n.t("sim.day_of_call")),
         y=alt.Y("value:Q", title=None),
         color=alt.Color("policy:N", legend=alt.Legend(orient="top", title=None)),
         tooltip=["policy", "day", "label", alt.Tooltip("value:Q", format=".3f")],
@@ -101,7 +114,7 @@ def coverage_bars(county_minutes: pd.DataFrame) -> alt.Chart:
     colours = ["#{:02x}{:02x}{:02x}".format(*c) for _, c, _ in COVERAGE_BINS]
     data = pd.DataFrame({"band": labels, "share": share})
     return alt.Chart(data).mark_bar().encode(
-        x=alt.X("band:N", sort=labels, title="travel time to nearest capable station"),
-        y=alt.Y("share:Q", axis=alt.Axis(format="%"), title="share of demand"),
+        x=alt.X("band:N", sort=labels, title=i18n.t("net.bar.x")),
+        y=alt.Y("share:Q", axis=alt.Axis(format="%"), title=i18n.t("net.bar.y")),
         color=alt.Color("band:N", scale=alt.Scale(domain=labels, range=colours), legend=None),
     ).properties(height=200)

@@ -11,43 +11,46 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from dashboard import i18n
+from dashboard.i18n import t
 from dashboard.state import ALL
 from dispatch.kpis import KPI_BY_KEY, KPI_LABELS
 from dispatch.kpis import fmt as kpi_fmt
 from dispatch.live import JobState
-from dispatch.model import DAY_S, Priority, Tier
-from dispatch.plan import Pin
+from dispatch.model import DAY_S, Tier
 from dispatch.rules import DEFAULT_RULES
 
 TARGET_MIN = DEFAULT_RULES.dispatch_target_s // 60
 
-# What the board calls each job state (dispatch.live.JobState) on the map, legend and tables.
-STATE_LABELS: dict[JobState, str] = {
-    JobState.DONE: "done", JobState.ON_SITE: "on site", JobState.DISPATCHED: "en route",
-    JobState.PLANNED: "planned", JobState.UNASSIGNED: "unassigned",
-}
-# The board's SLA risk of a job, worst first (``jobs.job_table``).
-RISKS = ("late dispatch", "at risk", "on time", "not routed")
-COLOUR_BY_LABELS = {"state": "state", "risk": "SLA risk"}  # what the board map colours jobs by
-TIER_LABELS = {int(t): t.name.lower() for t in Tier}
-PRIORITY_LABELS = {int(p): p.name.lower() for p in Priority}
+# The job states the board shows (codes of dispatch.live.JobState; ``i18n.state`` names them).
+STATES = (JobState.DONE.value, JobState.ON_SITE.value, JobState.DISPATCHED.value, JobState.PLANNED.value,
+          JobState.UNASSIGNED.value)
+# The board's SLA risk of a job, worst first (``jobs.job_table``; ``i18n.risk`` names them).
+RISKS = ("late", "at_risk", "on_time", "not_routed")
+COLOUR_BY = ("state", "risk")  # what the board map colours jobs by
 
 
-def clock(epoch_date: str, t_s: float) -> str:
-    """Absolute seconds since the epoch -> 'Mon 09:30' local clock, for labels."""
+def clock(epoch_date: str, t_s: float | None, weekday: bool = True) -> str:
+    """Absolute seconds since the epoch -> '周一 09:30' / 'Mon 09:30' local clock, for labels."""
     if t_s is None or (isinstance(t_s, float) and math.isnan(t_s)):
         return ""
     d = dt.datetime.fromisoformat(epoch_date) + dt.timedelta(seconds=int(t_s))
-    return d.strftime("%a %H:%M")
+    return f"{i18n.weekday(d.weekday())} {d:%H:%M}" if weekday else f"{d:%H:%M}"
 
 
 def day_label(epoch_date: str, day: int) -> str:
-    return f"day {day} ({clock(epoch_date, day * DAY_S)[:3]})"
+    d = dt.datetime.fromisoformat(epoch_date) + dt.timedelta(days=day)
+    return t("side.day_label", day=day, weekday=i18n.weekday(d.weekday()))
 
 
-def area_label(names: Mapping[str, str], adcode: str) -> str:
+def area_label(places: Mapping[str, tuple[str, str]], adcode: str) -> str:
     """An adcode with its name; ``ALL`` is the whole province."""
-    return "whole province" if adcode == ALL else f"{names.get(adcode, adcode)} ({adcode})"
+    return t("side.whole_province") if adcode == ALL else f"{i18n.place(places, adcode)} ({adcode})"
+
+
+def frame_columns(frame: pd.DataFrame, keys: Mapping[str, str]) -> pd.DataFrame:
+    """A table with its columns named in the user's language (``keys``: column -> message key)."""
+    return frame.rename(columns={c: t(k) for c, k in keys.items() if c in frame.columns})
 
 
 # --------------------------------------------------------------------------------------------
@@ -99,14 +102,6 @@ class Tile:
 TILE_KEYS = ("dispatch_within_target_rate", "time_to_dispatch_p50_min", "turnaround_mean_h",
              "utilisation", "unassigned")
 LOWER_IS_BETTER = {"time_to_dispatch_p50_min", "turnaround_mean_h", "unassigned"}
-TILE_HELP = {
-    "dispatch_within_target_rate": "share of onsite/pickup calls whose technician sets off within "
-                                   f"{TARGET_MIN} min of the clock start",
-    "time_to_dispatch_p50_min": "median minutes from clock start to set-off (p95 in the table)",
-    "turnaround_mean_h": "estimated mean hours from call to device back / repair done",
-    "utilisation": "travel + service time over net shift time",
-    "unassigned": "calls with no technician or repair today (see reasons)",
-}
 
 
 def kpi_tiles(values: Mapping[str, float], against: Mapping[str, float] | None = None) -> list[Tile]:
@@ -117,7 +112,7 @@ def kpi_tiles(values: Mapping[str, float], against: Mapping[str, float] | None =
             d = values[k] - against[k]
             if not math.isnan(d):
                 delta = fmt_delta(k, d, 1)
-        tiles.append(Tile(k, KPI_LABELS.get(k, k), fmt_kpi(k, values.get(k)), TILE_HELP[k], delta,
+        tiles.append(Tile(k, i18n.kpi_label(k), fmt_kpi(k, values.get(k)), t(f"tile.help.{k}"), delta,
                           k in LOWER_IS_BETTER))
     return tiles
 
@@ -125,19 +120,18 @@ def kpi_tiles(values: Mapping[str, float], against: Mapping[str, float] | None =
 def coverage_tiles(shares: Mapping[str, float], tiers: Mapping[Tier, int], minutes: float) -> list[Tile]:
     """The network page's tiles: demand within ``minutes`` of each repair level (the shares of
     ``scenarios.coverage_shares``), centres by tier."""
-    help_ = "demand-weighted share of county seats"
-    tiles = [Tile(f"l{lv}", f"demand <= {minutes:.0f} min, level {lv}", fmt_kpi("x_share", shares.get(f"level{lv}")),
-                  help_) for lv in (1, 2, 3)]
-    counts = "/".join(str(tiers[t]) for t in (Tier.PROVINCE, Tier.CITY, Tier.COUNTY))
-    return tiles + [Tile("centres", "centres (province/city/county)", counts, "centres in the area by tier")]
+    tiles = [Tile(f"l{lv}", t("tile.coverage", minutes=minutes, level=lv),
+                  fmt_kpi("x_share", shares.get(f"level{lv}")), t("tile.coverage_help")) for lv in (1, 2, 3)]
+    counts = "/".join(str(tiers[x]) for x in (Tier.PROVINCE, Tier.CITY, Tier.COUNTY))
+    return tiles + [Tile("centres", t("tile.centres"), counts, t("tile.centres_help"))]
 
 
 def upload_tiles(files: int, problems: int | None, datasets: int) -> list[Tile]:
     """The upload page's tiles: files received, problems of the last validation, datasets loaded."""
     return [
-        Tile("files", "files received", str(files), "of centres, technicians, requests"),
-        Tile("problems", "problems found", "-" if problems is None else str(problems), "in the last validation"),
-        Tile("datasets", "datasets loaded", str(datasets), "usable from the sidebar"),
+        Tile("files", t("tile.files"), str(files), t("tile.files_help")),
+        Tile("problems", t("tile.problems"), "-" if problems is None else str(problems), t("tile.problems_help")),
+        Tile("datasets", t("tile.datasets"), str(datasets), t("tile.datasets_help")),
     ]
 
 
@@ -145,15 +139,15 @@ def kpi_table(columns: Mapping[str, Mapping[str, float]], delta: bool = True) ->
     """KPIs side by side, formatted; with two columns and ``delta``, their difference."""
     names = list(columns)
     rows = []
-    for key, label in KPI_LABELS.items():
+    for key in KPI_LABELS:
         if not any(key in c for c in columns.values()):
             continue
-        row = {"KPI": label}
+        row = {t("table.kpi"): i18n.kpi_label(key)}
         for n in names:  # n/a: that run does not measure it (dispatch.kpis: left out of its dict)
-            row[n] = fmt_kpi(key, columns[n][key]) if key in columns[n] else "n/a"
+            row[n] = fmt_kpi(key, columns[n][key]) if key in columns[n] else t("table.na")
         if delta and len(names) == 2:
             a, b = (columns[n].get(key, math.nan) for n in names)
-            row["change"] = fmt_delta(key, b - a, 2)
+            row[t("table.change")] = fmt_delta(key, b - a, 2)
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -162,15 +156,9 @@ def kpi_table(columns: Mapping[str, Mapping[str, float]], delta: bool = True) ->
 # Scenario comparison
 
 
-SCENARIO_LABELS = {
-    "coverage_level1_60min": "demand <= 60 min of a level-1 centre",
-    "coverage_level2_60min": "demand <= 60 min of a level-2 centre",
-    "coverage_level3_60min": "demand <= 60 min of a level-3 centre",
-    "est_turnaround_level2_h": "est. turnaround level 2 (h)",
-    "est_turnaround_level3_h": "est. turnaround level 3 (h)",
-    "centres": "centres", "technicians": "technicians", "cost_per_day": "cost per day (CNY)",
-    **{f"plan_{k}": f"plan: {v}" for k, v in KPI_LABELS.items()},
-}
+SCENARIO_ROWS = ("coverage_level1_60min", "coverage_level2_60min", "coverage_level3_60min",
+                 "est_turnaround_level2_h", "est_turnaround_level3_h", "centres", "technicians", "cost_per_day",
+                 *(f"plan_{k}" for k in KPI_LABELS))
 
 
 def fmt_value(key: str, v: float) -> str:
@@ -183,10 +171,10 @@ def fmt_value(key: str, v: float) -> str:
 def comparison_table(table: pd.DataFrame) -> pd.DataFrame:
     """``dispatch.scenarios.compare``'s table (KPI x runs and deltas) as readable text rows."""
     rows = []
-    for key, label in SCENARIO_LABELS.items():
+    for key in SCENARIO_ROWS:
         if key not in table.index:
             continue
-        row = {"KPI": label}
+        row = {t("table.kpi"): i18n.kpi_label(key)}
         for col in table.columns:
             v = float(table.loc[key, col])
             txt = fmt_value(key, v)
@@ -203,12 +191,8 @@ def comparison_table(table: pd.DataFrame) -> pd.DataFrame:
 # Simulation
 
 
-DAILY_KPIS = {
-    "calls": "calls",
-    **{k: KPI_LABELS[k] for k in ("dispatch_within_target_rate", "dispatch_within_target_wall_rate",
-                                  "time_to_dispatch_p50_min", "turnaround_mean_h", "turnaround_within_48h_share")},
-    "unassigned": "still open / unassigned",
-}
+DAILY_KPIS = ("calls", "dispatch_within_target_rate", "dispatch_within_target_wall_rate", "time_to_dispatch_p50_min",
+              "turnaround_mean_h", "turnaround_within_48h_share", "unassigned")
 
 
 def daily_table(daily: pd.DataFrame) -> pd.DataFrame:
@@ -220,33 +204,49 @@ def daily_table(daily: pd.DataFrame) -> pd.DataFrame:
     d["text"] = [f"{int(v)}" if k == "calls" else fmt_kpi(k, v) for k, v in zip(d["kpi"], d["value"])]
     wide = d.pivot_table(index="day", columns=["label", "policy"], values="text", aggfunc="first")
     policies = list(dict.fromkeys(daily["policy"]))
-    order = [(lab, p) for lab in DAILY_KPIS.values() for p in policies if (lab, p) in wide.columns]
+    labels = list(dict.fromkeys(daily["label"]))
+    order = [(lab, p) for lab in labels for p in policies if (lab, p) in wide.columns]
     wide = wide[order]
     wide.columns = [f"{lab} · {p}" for lab, p in order]
-    return wide.reset_index()
+    return wide.reset_index().rename(columns={"day": t("col.day")})
 
 
 def network_label(name: str) -> str:
     """The simulation's network choice: the base or a saved scenario."""
-    return "base (as loaded)" if name == "base" else f"scenario: {name}"
+    return t("sim.base") if name == "base" else t("sim.scenario", name=name)
 
 
 # --------------------------------------------------------------------------------------------
 # The board
 
 
-def legend_html(palette: Mapping[str, list[int]], counts: Mapping[str, int]) -> str:
-    """The board map's legend: a coloured dot and a count per job state or risk, then the tiers."""
-    return (" · ".join(f"<span style='color:rgb({c[0]},{c[1]},{c[2]})'>●</span> {k} ({counts.get(k, 0)})"
-                       for k, c in palette.items())
-            + " · centres: ● province ● city ● county (red, orange, blue)")
+def legend_html(palette: Mapping[str, list[int]], counts: Mapping[str, int], names: Mapping[str, str],
+                tiers: Mapping[int, list[int]], extra: Mapping[str, list[int]] | None = None) -> str:
+    """The map's legend as HTML (``st.html``): a coloured dot and a count per job state or
+    risk (``names``: code -> label), then the centres by tier in their own colours."""
+    def dot(c: list[int], label: str, ring: bool = False) -> str:
+        border = "border:2px solid #fff;box-shadow:0 0 0 1px #555;" if ring else ""
+        return (f"<span style='display:inline-flex;align-items:center;margin-right:14px;white-space:nowrap'>"
+                f"<span style='display:inline-block;width:11px;height:11px;border-radius:50%;{border}"
+                f"background:rgb({c[0]},{c[1]},{c[2]});margin-right:5px'></span>{label}</span>")
+    jobs = "".join(dot(c, f"{names.get(k, k)} ({counts.get(k, 0)})") for k, c in palette.items())
+    centres = "".join(dot(c, i18n.tier(k), ring=True) for k, c in tiers.items())
+    more = "".join(dot(c, lab, ring=True) for lab, c in (extra or {}).items())
+    return (f"<div style='font-size:0.85rem;line-height:1.9'>{jobs}<br>"
+            f"<b style='margin-right:8px'>{t('map.centres')}</b>{centres}{more}</div>")
 
 
-def pins_table(pins: Iterable[Pin], epoch_date: str) -> list[dict[str, str]]:
-    return [{"job": p.request_id, "technician": p.technician_id,
-             "start": clock(epoch_date, p.start_s) if p.start_s is not None else "any"} for p in pins]
+def pins_table(pins: Iterable[tuple[int, str, str, int]], epoch_date: str) -> pd.DataFrame:
+    """The pins in force: (event seq, job, technician, when) rows as the board lists them."""
+    rows = [{"#": seq, t("col.request_id"): job, t("col.technician"): tech, t("col.at"): clock(epoch_date, at)}
+            for seq, job, tech, at in pins]
+    return pd.DataFrame(rows, columns=["#", t("col.request_id"), t("col.technician"), t("col.at")])
 
 
 def plan_ready_message(wall_s: float, areas: int, processes: int, visits: int) -> str:
-    procs = f", {processes} processes" if processes > 1 else ""
-    return f"Plan ready in {wall_s:.1f} s ({areas} routing area(s){procs}, {visits} routed visits)."
+    procs = t("board.procs", n=processes) if processes > 1 else ""
+    return t("board.plan_ready", wall=wall_s, areas=areas, procs=procs, visits=visits)
+
+
+def hhmm(minutes: int) -> str:
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"

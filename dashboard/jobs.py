@@ -3,7 +3,6 @@ segments, the unassigned table, the dispatcher's pins and the plan's exports."""
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 import tempfile
 from pathlib import Path
@@ -11,12 +10,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dashboard.formatting import RISKS, STATE_LABELS, clock
+from dashboard import i18n
+from dashboard.catalogue import EXPORT_HEADERS
+from dashboard.formatting import RISKS, clock
 from dispatch.dataset import Dataset
 from dispatch.exports import export_plan
 from dispatch.live import JobState
-from dispatch.model import DAY_S, Mode
-from dispatch.plan import Pin, Plan
+from dispatch.model import Mode
+from dispatch.plan import Plan
 from dispatch.rules import DEFAULT_RULES, Rules
 
 LATE, AT_RISK, ON_TIME, NOT_ROUTED = RISKS
@@ -31,7 +32,11 @@ def job_table(plan: Plan, ds: Dataset, now_s: int, rules: Rules = DEFAULT_RULES)
     centre's opening hours)."""
     out = plan.outcomes[["request_id", "mode", "level", "priority", "centre_id", "clock_start_s",
                          "dispatch_s", "completion_s", "unassigned_reason"]].copy()
+    # Where each call is: the dataset's calls, and those the live board took (their own columns).
     pos = {r.id: (r.lon, r.lat) for r in ds.requests}
+    if "lon" in plan.outcomes.columns:
+        pos |= {i: (x, y) for i, x, y in zip(plan.outcomes["request_id"], plan.outcomes["lon"], plan.outcomes["lat"])
+                if i not in pos}
     out["lon"] = out["request_id"].map(lambda i: pos[i][0])
     out["lat"] = out["request_id"].map(lambda i: pos[i][1])
     st_cols = ["request_id", "technician_id", "sequence", "departure_s", "arrival_s", "start_s", "end_s"]
@@ -48,7 +53,7 @@ def job_table(plan: Plan, ds: Dataset, now_s: int, rules: Rules = DEFAULT_RULES)
     state[walkin & (comp <= now_s)] = JobState.DONE
     unassigned = (out["unassigned_reason"] != "").to_numpy()
     state[unassigned] = JobState.UNASSIGNED
-    out["state"] = [STATE_LABELS[s] for s in state]
+    out["state"] = [JobState(s).value for s in state]
     deadline = np.full(len(out), np.nan)
     for i in np.flatnonzero(routed):
         deadline[i] = rules.dispatch_deadline(ds.network[out["centre_id"].iat[i]], int(out["clock_start_s"].iat[i]))
@@ -116,45 +121,40 @@ def gantt_segments(plan: Plan, ds: Dataset) -> pd.DataFrame:
     return pd.DataFrame(rows).sort_values(["technician_id", "start_s"]).reset_index(drop=True)
 
 
-def unassigned_table(plan: Plan) -> pd.DataFrame:
+def unassigned_table(plan: Plan, centre_names: dict[str, str]) -> pd.DataFrame:
+    """The day's calls nobody serves, with the reason in the user's language (the calls booked
+    for a later day are not among them: they have no outcome on this day)."""
     u = plan.unassigned.merge(plan.outcomes[["request_id", "mode", "level", "priority", "centre_id"]],
-                              on="request_id", how="left")
-    return u[["request_id", "reason_code", "reason", "mode", "level", "priority", "centre_id"]]
+                              on="request_id", how="inner")
+    return pd.DataFrame({
+        "request_id": u["request_id"], "reason_code": u["reason_code"],
+        "reason": [i18n.reason(c, r) for c, r in zip(u["reason_code"], u["reason"])],
+        "mode": [i18n.mode(m) for m in u["mode"]], "level": u["level"].astype(int),
+        "priority": [i18n.priority(p) for p in u["priority"]],
+        "centre": [centre_names.get(c, c) for c in u["centre_id"]],
+    })
 
 
 # --------------------------------------------------------------------------------------------
 # Pins
 
 
-def routed_to(plan: Plan) -> dict[str, str]:
-    """Request id -> the technician the plan routes it to."""
-    return plan.stops.set_index("request_id")["technician_id"].to_dict() if len(plan.stops) else {}
-
-
 def pinnable(jobs: pd.DataFrame) -> list[str]:
-    """The jobs a dispatcher may pin to a technician: every call a technician travels for."""
-    return list(jobs.loc[jobs["mode"] != Mode.WALKIN, "request_id"])
+    """The jobs a dispatcher may pin to a technician: every call a technician travels for that
+    is not under way yet."""
+    travelling = jobs["mode"].astype(str) != Mode.WALKIN.value
+    movable = jobs["state"].isin([JobState.PLANNED.value, JobState.UNASSIGNED.value])
+    return list(jobs.loc[travelling & movable, "request_id"])
 
 
-def add_pin(pins: tuple[Pin, ...], job: str, technician: str, day: int,
-            start: dt.time | None = None) -> tuple[Pin, ...]:
-    """The pins with ``job`` kept with ``technician`` (at ``start`` of ``day`` if given),
-    replacing any earlier pin of the same job."""
-    start_s = None if start is None else day * DAY_S + start.hour * 3600 + start.minute * 60
-    return tuple(p for p in pins if p.request_id != job) + (Pin(job, technician, start_s),)
-
-
-def pin_outcome(pinned: Plan | None, job: str, technician: str, area_of: dict[str, str],
+def pin_outcome(got, job: str, technician: str, area_of: dict[str, str | None],  # type: ignore[no-untyped-def]
                 epoch_date: str) -> tuple[str, str]:
-    """(kind, message) after re-planning with a pin: where the job now stands, or why the pin
-    could not be kept."""
-    got = pinned.stops[pinned.stops["request_id"] == job] if pinned is not None else None
-    if got is not None and len(got) and got["technician_id"].iloc[0] == technician:
-        return ("success", (f"Pinned {job} to {technician}: stop {int(got['sequence'].iloc[0])}, "
-                            f"starts {clock(epoch_date, got['start_s'].iloc[0])}."))
-    why = pinned.unassigned.set_index("request_id")["reason"].get(job, "") if pinned is not None else ""
-    where = f" (technician works in area {area_of.get(technician)})" if technician in area_of else ""
-    return ("warning", f"Pin {job} → {technician} could not be kept{': ' + why if why else ''}{where}")
+    """(kind, message) of a pin on the live plan: where the job now stands, or that it stays."""
+    if got is not None:
+        return ("success", i18n.t("pin.kept", job=job, tech=technician, seq=got.position + 1,
+                                  start=clock(epoch_date, got.start_s)))
+    where = i18n.t("pin.where", area=area_of.get(technician)) if area_of.get(technician) else ""
+    return ("warning", i18n.t("pin.refused", job=job, tech=technician, why="", where=where))
 
 
 # --------------------------------------------------------------------------------------------
@@ -166,11 +166,16 @@ EXPORT_MIME = {".csv": "text/csv", ".html": "text/html", ".geojson": "applicatio
 
 def export_files(plan: Plan, ds: Dataset, title: str) -> dict[str, bytes]:
     """The plan's exports (route sheets CSV/HTML, GeoJSON, unassigned CSV) as downloadable bytes,
-    written by ``dispatch.exports`` into a temporary folder."""
-    frames = {"stops": plan.stops, "routes": plan.routes, "unassigned": plan.unassigned}
+    written by ``dispatch.exports`` into a temporary folder, in the user's language (headings,
+    section titles, the unassigned calls' reasons)."""
+    unassigned = plan.unassigned.copy()
+    unassigned["reason"] = [i18n.reason(c, r) for c, r in zip(unassigned["reason_code"], unassigned["reason"])]
+    frames = {"stops": plan.stops, "routes": plan.routes, "unassigned": unassigned}
     homes = {t.id: t.home_centre_id for t in ds.technicians}
+    headers = {k: i18n.pick(v) for k, v in EXPORT_HEADERS.items()}
     with tempfile.TemporaryDirectory() as tmp:
-        paths = export_plan(frames, ds.epoch_date, tmp, title, ds.network, homes)
+        paths = export_plan(frames, ds.epoch_date, tmp, title, ds.network, homes, headers,
+                            i18n.t("export.section", technician="{technician}", jobs="{jobs}"))
         return {p.name: p.read_bytes() for p in paths}
 
 

@@ -9,6 +9,7 @@ the page that asked for it.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -17,7 +18,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dashboard import data, maps, planning, scenarios
+from dashboard import console, data, i18n, maps, planning, scenarios
 from dashboard import state as S
 from dashboard.simulation import SimComparison, sim_calls, simulate_pair
 from dispatch.dataset import Dataset
@@ -56,29 +57,57 @@ def area_dataset(label: str, ds: Dataset, province: str, prefecture: str) -> Dat
 
 
 @st.cache_data(show_spinner=False)
-def adcode_names() -> dict[str, str]:
+def places() -> dict[str, tuple[str, str]]:
+    """Adcode -> (Chinese name, pinyin) of every province, prefecture and county
+    (``i18n.place`` picks the user's)."""
     geo = geography()
-    # Pinyin: readable everywhere, also where a browser has no CJK font.
-    names = dict(zip(geo.provinces["adcode"], geo.provinces["pinyin"]))
-    names.update(zip(geo.prefectures["adcode"], geo.prefectures["pinyin"]))
-    return names
+    out: dict[str, tuple[str, str]] = {}
+    for frame in (geo.provinces, geo.prefectures, geo.counties):
+        out.update({a: (n, p) for a, n, p in zip(frame["adcode"], frame["name"], frame["pinyin"])})
+    return out
+
+
+def adcode_names() -> dict[str, str]:
+    """Adcode -> name in the user's language."""
+    return {a: i18n.pick(v) for a, v in places().items()}
+
+
+def centre_names(ds: Dataset) -> dict[str, str]:
+    """Centre id -> its name as the user reads it (place and kind, ``i18n.centre_name``)."""
+    return centre_names_of(ds.network)
+
+
+def centre_names_of(network: Any) -> dict[str, str]:
+    p = places()
+    return {c.id: i18n.centre_name(c, p) for c in network}
+
+
+def _label_column() -> tuple[str, ...]:
+    return ("name",) if i18n.language() == "zh" else ("pinyin",)
 
 
 @st.cache_data(show_spinner=False)
-def province_rows(tolerance: float = 0.05) -> pd.DataFrame:
-    return maps.polygon_rows(geography().provinces, tolerance)
+def province_rows(tolerance: float = 0.05, labels: tuple[str, ...] = ("name",)) -> pd.DataFrame:
+    return maps.polygon_rows(geography().provinces, tolerance, labels)
 
 
 @st.cache_data(show_spinner=False)
-def county_rows(province: str, prefecture: str, tolerance: float = 0.005) -> pd.DataFrame:
-    return maps.polygon_rows(data.area_counties(geography(), province, prefecture), tolerance)
+def county_rows(province: str, prefecture: str, tolerance: float = 0.005,
+                labels: tuple[str, ...] = ("name",)) -> pd.DataFrame:
+    return maps.polygon_rows(data.area_counties(geography(), province, prefecture), tolerance, labels)
+
+
+def area_county_rows(province: str, prefecture: str) -> pd.DataFrame:
+    """The area's county polygons, labelled in the user's language."""
+    return county_rows(province, prefecture, labels=_label_column())
 
 
 def base_layers(province: str, prefecture: str = S.ALL) -> list[Any]:
     """Provinces (coarse) then the area's counties (finer): the offline base map."""
     return [
-        maps.boundary_layer(province_rows(), "provinces", line_px=1.2, fill=(240, 238, 232, 255)),
-        maps.boundary_layer(county_rows(province, prefecture), "counties", line_px=0.6,
+        maps.boundary_layer(province_rows(labels=_label_column()), "provinces", line_px=1.2,
+                            fill=(240, 238, 232, 255)),
+        maps.boundary_layer(area_county_rows(province, prefecture), "counties", line_px=0.6,
                             line_colour=(150, 150, 150), fill=(250, 249, 246, 255)),
     ]
 
@@ -141,9 +170,14 @@ class Selection:
         return plan_key(self.label, self.province, self.prefecture, self.day, self.seed, pins)
 
     def title(self) -> str:
-        names = adcode_names()
-        where = names.get(self.prefecture or self.province, self.prefecture or self.province)
-        return f"{where}, day {self.day}"
+        where = i18n.place(places(), self.prefecture or self.province)
+        return i18n.t("title.where_day", where=where, day=self.day)
+
+    @property
+    def scope(self) -> str:
+        """The store scope of this area's live day on the board."""
+        return console.board_scope(dataset_fingerprint(self.full), self.province, self.prefecture, self.day,
+                                   self.seed)
 
 
 def selection() -> Selection:
@@ -151,6 +185,39 @@ def selection() -> Selection:
     full = dataset(ss[S.DATASET], ss[S.UPLOADED])
     area = area_dataset(ss[S.DATASET], full, ss[S.PROVINCE], ss[S.PREFECTURE])
     return Selection(ss[S.DATASET], full, area, ss[S.PROVINCE], ss[S.PREFECTURE], int(ss[S.DAY]), int(ss[S.SEED]))
+
+
+@st.cache_resource
+def _boards() -> dict[str, console.LiveBoard]:
+    return {}
+
+
+_BOARDS_LOCK = threading.Lock()  # two sessions opening the same area build one board
+
+
+def live_board(sel: Selection, plan: Plan) -> console.LiveBoard:
+    """The live plan of the selection's area and day, one per Streamlit process (every tab and
+    session shares it), rebuilt from the store's log when the process starts."""
+    boards = _boards()
+    with _BOARDS_LOCK:
+        board = boards.get(sel.scope)
+        if board is None:
+            board = boards[sel.scope] = console.LiveBoard(plan, sel.area, sel.scope, store())
+    if not board.writable:
+        board.refresh()  # a read-only copy follows the writer's log
+    return board
+
+
+def boards_in_use() -> list[console.LiveBoard]:
+    return list(_boards().values())
+
+
+def close_boards() -> None:
+    """Give every board's lease back and forget them (tests; a store switched under the app)."""
+    with _BOARDS_LOCK:
+        for board in _boards().values():
+            board.close()
+        _boards().clear()
 
 
 @st.cache_resource

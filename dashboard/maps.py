@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 import pydeck as pdk
 
-from dashboard.formatting import RISKS, STATE_LABELS, TIER_LABELS
+from dashboard import i18n
+from dashboard.formatting import RISKS
 from dispatch.live import JobState
 
 # pydeck turns bare strings into JavaScript expressions; a unit must go as a literal string.
@@ -25,10 +26,12 @@ PIXELS = pdk.types.String("pixels")
 MAX_POINTS = 5000  # beyond this a point layer is aggregated to grid cells
 GRID_DEG = 0.1  # aggregation cell, degrees (~10 km)
 
-TIER_COLOURS = {1: [178, 24, 43], 2: [239, 138, 22], 3: [33, 102, 172]}
+# Centres in warm and dark colours, jobs in their own: a county station (navy) is never taken for a
+# job en route (cyan).
+TIER_COLOURS = {1: [178, 24, 43], 2: [239, 138, 22], 3: [37, 52, 148]}
 TIER_RADIUS_PX = {1: 11, 2: 8, 3: 5}
-STATE_COLOURS = {STATE_LABELS[s]: c for s, c in (
-    (JobState.DONE, [150, 150, 150]), (JobState.ON_SITE, [26, 152, 80]), (JobState.DISPATCHED, [44, 123, 182]),
+STATE_COLOURS = {s.value: c for s, c in (
+    (JobState.DONE, [150, 150, 150]), (JobState.ON_SITE, [26, 152, 80]), (JobState.DISPATCHED, [0, 188, 212]),
     (JobState.PLANNED, [117, 107, 177]), (JobState.UNASSIGNED, [215, 25, 28]))}
 RISK_COLOURS = dict(zip(RISKS, ([215, 25, 28], [253, 174, 97], [26, 152, 80], [120, 120, 120])))
 # 20 well-separated route colours (Tableau 20), cycled.
@@ -109,7 +112,7 @@ def shaded_layer(rows: pd.DataFrame, values: pd.DataFrame, layer_id: str, colour
     data["value"] = data["adcode"].map(v)
     data = data[data["value"].notna()]
     data["fill"] = [colour_of(x) for x in data["value"]]
-    data["label"] = [f"{lab}: {label} {x:.0f}" if np.isfinite(x) else f"{lab}: {label} n/a"
+    data["label"] = [f"{lab}: {label} {x:.0f}" if np.isfinite(x) else f"{lab}: {label} {i18n.t('map.na')}"
                      for lab, x in zip(data["label"], data["value"])]
     return pdk.Layer(
         "PolygonLayer", data=data, id=layer_id, get_polygon="polygon", stroked=True, filled=True,
@@ -134,9 +137,11 @@ def aggregate_points(points: pd.DataFrame, cell_deg: float | None = None) -> pd.
                          "count": g["count"]})
 
 
-def centres_frame(network) -> pd.DataFrame:  # type: ignore[no-untyped-def]
+def centres_frame(network, names: dict[str, str] | None = None) -> pd.DataFrame:  # type: ignore[no-untyped-def]
+    """The centres to draw; ``names``: centre id -> the name shown (default: the data's)."""
+    names = names or {}
     return pd.DataFrame([
-        {"id": c.id, "name": c.name, "tier": int(c.tier), "lon": c.lon, "lat": c.lat,
+        {"id": c.id, "name": names.get(c.id, c.name), "tier": int(c.tier), "lon": c.lon, "lat": c.lat,
          "levels": ",".join(str(x) for x in sorted(c.levels))}
         for c in network
     ])
@@ -148,7 +153,8 @@ def centres_layer(centres: pd.DataFrame, layer_id: str = "centres",
     data["colour"] = [TIER_COLOURS[t] + [230] for t in data["tier"]]
     data["radius"] = [TIER_RADIUS_PX[t] for t in data["tier"]]
     data["line"] = [[0, 0, 0] if i in set(highlight) else [255, 255, 255] for i in data["id"]]
-    data["label"] = [f"{n} ({TIER_LABELS[t]}, levels {lv})" for n, t, lv in zip(data["name"], data["tier"], data["levels"])]
+    data["label"] = [i18n.t("map.centre", name=n, tier=i18n.tier(t), levels=lv)
+                     for n, t, lv in zip(data["name"], data["tier"], data["levels"])]
     return pdk.Layer(
         "ScatterplotLayer", data=data, id=layer_id, get_position=["lon", "lat"], get_fill_color="colour",
         get_radius="radius", radius_units=PIXELS, stroked=True, get_line_color="line",
@@ -167,7 +173,7 @@ def route_paths(stops: pd.DataFrame, homes: dict[str, tuple[float, float]]) -> p
             h = [float(homes[tid][0]), float(homes[tid][1])]
             path = [h] + path + [h]
         rows.append({"technician_id": tid, "path": path, "colour": route_colour(i),
-                     "label": f"technician {tid}: {len(g)} job(s)"})
+                     "label": i18n.t("map.route", tech=tid, n=len(g))})
     return pd.DataFrame(rows)
 
 
@@ -188,7 +194,7 @@ def jobs_layer(jobs: pd.DataFrame, colour_by: str = "state") -> pdk.Layer:
     palette = job_palette(colour_by)
     if len(jobs) > MAX_POINTS:
         cells = aggregate_points(jobs)
-        cells["label"] = [f"{n} calls in this cell" for n in cells["count"]]
+        cells["label"] = [i18n.t("map.cell", n=n) for n in cells["count"]]
         return pdk.Layer(
             "ScatterplotLayer", data=cells, id="jobs", get_position=["lon", "lat"],
             get_fill_color=[80, 80, 160, 160], get_radius="2 + Math.sqrt(count)", radius_units=PIXELS,
@@ -196,8 +202,9 @@ def jobs_layer(jobs: pd.DataFrame, colour_by: str = "state") -> pdk.Layer:
         )
     data = jobs[["request_id", "lon", "lat", "state", "risk", "mode", "level", "priority"]].copy()
     data["colour"] = [palette.get(v, [0, 0, 0]) + [235] for v in data[colour_by]]
-    data["label"] = [f"{r} ({m}, level {lv}): {s}, {k}" for r, m, lv, s, k in
-                     zip(data["request_id"], data["mode"], data["level"], data["state"], data["risk"])]
+    data["label"] = [i18n.t("map.job", job=r, mode=i18n.mode(m), level=lv, state=i18n.state(s), risk=i18n.risk(k))
+                     for r, m, lv, s, k in zip(data["request_id"], data["mode"], data["level"], data["state"],
+                                               data["risk"])]
     return pdk.Layer(
         "ScatterplotLayer", data=data, id="jobs", get_position=["lon", "lat"], get_fill_color="colour",
         get_radius=4, radius_units=PIXELS, stroked=True, get_line_color=[255, 255, 255],
@@ -207,7 +214,7 @@ def jobs_layer(jobs: pd.DataFrame, colour_by: str = "state") -> pdk.Layer:
 
 def suggested_layer(sites: pd.DataFrame) -> pdk.Layer:
     data = sites.copy()
-    data["label"] = [f"suggested station: {n}" for n in data["name"]]
+    data["label"] = [i18n.t("map.suggested", name=n) for n in data["name"]]
     return pdk.Layer(
         "ScatterplotLayer", data=data, id="suggested", get_position=["lon", "lat"],
         get_fill_color=[255, 215, 0, 255], get_line_color=[0, 0, 0], stroked=True, get_radius=9,

@@ -15,6 +15,7 @@ from dispatch.coverage import LocationProblem, coverage_table, greedy_mclp, near
 from dispatch.dataset import Dataset
 from dispatch.geodata import county_demand_weights, load_geography
 from dispatch.model import Tier
+from dispatch.network import Network
 from dispatch.scenarios import CompareOptions, Scenario, apply, compare
 from dispatch.travel import DEFAULT_TRAVEL, drive_s
 
@@ -64,9 +65,16 @@ def closable_stations(ds: Dataset) -> list[str]:
     return sorted(c.id for c in ds.network if c.tier != Tier.PROVINCE)
 
 
+# A county seat this close to an existing station is that station's site, not a new one.
+SAME_SITE_M = 2000
+
+
 def suggest_stations(ds: Dataset, counties: pd.DataFrame, new: int, minutes: float = COVERAGE_MIN) -> pd.DataFrame:
-    """Where ``new`` more county stations would cover most demand within ``minutes``: greedy
-    maximal covering over the area's county seats, with the existing stations locked open."""
+    """Up to ``new`` more county stations, each one adding the most demand within ``minutes``
+    to what the existing stations and the earlier picks cover (greedy maximal covering,
+    ``dispatch.coverage.greedy_mclp``, existing stations locked open). Only seats that add
+    coverage are suggested (``gain`` > 0, the share of the area's demand each adds), and none
+    on an existing station's site (within ``SAME_SITE_M``)."""
     seats = counties.reset_index(drop=True)
     lon, lat = seats["seat_lon"].to_numpy(float), seats["seat_lat"].to_numpy(float)
     stations = [c for c in ds.network if c.tier != Tier.PROVINCE]
@@ -77,37 +85,69 @@ def suggest_stations(ds: Dataset, counties: pd.DataFrame, new: int, minutes: flo
     site_ids = [c.id for c in stations] + [f"county:{a}" for a in seats["adcode"]]
     cost = drive_s(DEFAULT_TRAVEL, lon[:, None], lat[:, None], site_lon[None, :], site_lat[None, :])
     weights = demand_weights(seats)
+    occupied = []
+    if stations:
+        gap = DEFAULT_TRAVEL.distance_m(lon[:, None], lat[:, None], slon[None, :], slat[None, :])
+        occupied = [len(stations) + i for i in np.flatnonzero(gap.min(axis=1) < SAME_SITE_M)]
     problem = LocationProblem.from_cost_matrix(cost, weights, site_ids, seats["adcode"],
-                                               locked_open=range(len(stations)))
-    p = min(len(site_ids), len(stations) + max(0, int(new)))
-    base = greedy_mclp(problem, len(stations), minutes * 60) if stations else None
+                                               locked_open=range(len(stations)), locked_closed=occupied)
+    p = min(len(site_ids) - len(occupied), len(stations) + max(0, int(new)))
     res = greedy_mclp(problem, p, minutes * 60)
-    chosen = [s for s in res.chosen if s.startswith("county:")]
     total = float(weights.sum()) or 1.0
+    cover = problem.coverage_matrix(minutes * 60).toarray()
+    covered = cover[:, :len(stations)].any(axis=1) if stations else np.zeros(len(seats), bool)
+    before = float(weights[covered].sum()) / total
     rows = []
-    for s in chosen:
-        a = s.split(":", 1)[1]
-        row = seats[seats["adcode"] == a].iloc[0]
-        rows.append({"adcode": a, "name": row["name"], "lon": float(row["seat_lon"]), "lat": float(row["seat_lat"]),
-                     "prefecture_adcode": row["prefecture_adcode"], "province_adcode": row["province_adcode"]})
-    out = pd.DataFrame(rows, columns=["adcode", "name", "lon", "lat", "prefecture_adcode", "province_adcode"])
-    out.attrs["covered_before"] = (base.objective / total) if base is not None else 0.0
-    out.attrs["covered_after"] = res.objective / total
+    for sid in res.chosen:
+        if not sid.startswith("county:"):
+            continue
+        j = site_ids.index(sid)
+        gain = float(weights[cover[:, j] & ~covered].sum()) / total
+        if gain <= 0:
+            break  # greedy: every later pick adds nothing either
+        covered |= cover[:, j]
+        i = j - len(stations)
+        row = seats.iloc[i]
+        rows.append({"adcode": row["adcode"], "name": row["name"], "lon": float(row["seat_lon"]),
+                     "lat": float(row["seat_lat"]), "prefecture_adcode": row["prefecture_adcode"],
+                     "province_adcode": row["province_adcode"], "gain": gain,
+                     "covered_after": float(weights[covered].sum()) / total})
+    out = pd.DataFrame(rows, columns=["adcode", "name", "lon", "lat", "prefecture_adcode", "province_adcode", "gain",
+                                      "covered_after"])
+    out.attrs["covered_before"] = before
+    out.attrs["covered_after"] = float(weights[covered].sum()) / total
     return out
 
 
-def open_specs(ds: Dataset, suggested: pd.DataFrame) -> list[dict]:
-    """Scenario ``open`` entries for suggested county stations, each under its prefecture's
-    city centre (else the province's centre)."""
+def default_staff(ds: Dataset) -> int:
+    """Technicians a new county station opens with: the median of the area's staffed county
+    stations (at least 1)."""
+    per = pd.Series([t.home_centre_id for t in ds.technicians]).value_counts()
+    county = [int(per.get(c.id, 0)) for c in ds.network if c.tier == Tier.COUNTY and per.get(c.id, 0)]
+    return max(1, int(np.median(county))) if county else 2
+
+
+def open_specs(ds: Dataset, sites: pd.DataFrame) -> list[dict]:
+    """Scenario ``open`` entries for new county stations at county seats (``adcode``, ``name``,
+    ``lon``, ``lat``, prefecture and province adcodes), each under its prefecture's city centre
+    (else the province's centre)."""
     city = {c.prefecture_adcode: c.id for c in ds.network if c.tier == Tier.CITY}
     prov = {c.province_adcode: c.id for c in ds.network if c.tier == Tier.PROVINCE}
     specs = []
-    for r in suggested.itertuples(index=False):
+    for r in sites.itertuples(index=False):
         parent = city.get(r.prefecture_adcode) or prov.get(r.province_adcode)
         specs.append({"id": f"S{r.adcode}-new", "tier": 3, "lon": r.lon, "lat": r.lat, "parent_id": parent,
-                      "name": f"{r.name} (suggested)", "county_adcode": r.adcode,
+                      "name": f"{r.name} 新站", "county_adcode": r.adcode,
                       "prefecture_adcode": r.prefecture_adcode, "province_adcode": r.province_adcode})
     return specs
+
+
+def county_sites(counties: pd.DataFrame, adcodes: list[str]) -> pd.DataFrame:
+    """The seats of the chosen counties as sites for ``open_specs``."""
+    c = counties[counties["adcode"].isin(adcodes)]
+    return pd.DataFrame({"adcode": c["adcode"], "name": c["name"], "lon": c["seat_lon"].astype(float),
+                         "lat": c["seat_lat"].astype(float), "prefecture_adcode": c["prefecture_adcode"],
+                         "province_adcode": c["province_adcode"]})
 
 
 # Dashboard only: the builder's default repair levels of county stations (a scenario that keeps
@@ -117,12 +157,21 @@ COUNTY_LEVELS = (1,)
 
 def scenario_from_form(name: str, close: list[str], add_centre: str | None, add_count: int,
                        county_levels: list[int], target_min: int, opened: list[dict] | None = None,
-                       description: str = "") -> Scenario:
-    """A ``dispatch.scenarios.Scenario`` from the builder's fields (raises on a bad name)."""
-    doc: dict = {"name": name.strip(), "description": description, "close": list(close),
-                 "open": list(opened or [])}
+                       description: str = "", open_staff: int = 0, remove: dict[str, int] | None = None,
+                       move: dict[str, str] | None = None) -> Scenario:
+    """A ``dispatch.scenarios.Scenario`` from the builder's fields (raises on a bad name): new
+    stations open with ``open_staff`` technicians each."""
+    opened = list(opened or [])
+    doc: dict = {"name": name.strip(), "description": description, "close": list(close), "open": opened}
+    add = [{"centre_id": o["id"], "count": int(open_staff)} for o in opened if open_staff]
     if add_centre and add_count:
-        doc["add"] = [{"centre_id": add_centre, "count": int(add_count)}]
+        add.append({"centre_id": add_centre, "count": int(add_count)})
+    if add:
+        doc["add"] = add
+    if remove:
+        doc["remove"] = [{"centre_id": c, "count": int(n)} for c, n in remove.items() if n]
+    if move:
+        doc["move"] = dict(move)
     if county_levels and sorted(county_levels) != list(COUNTY_LEVELS):
         doc["capabilities"] = {3: sorted(int(v) for v in county_levels)}
     if target_min and int(target_min) != TARGET_MIN:
@@ -130,10 +179,12 @@ def scenario_from_form(name: str, close: list[str], add_centre: str | None, add_
     return Scenario.from_dict(doc)
 
 
-def suggested_scenario(ds: Dataset, suggested: pd.DataFrame) -> Scenario:
-    """A scenario that opens the suggested stations and changes nothing else."""
+def suggested_scenario(ds: Dataset, suggested: pd.DataFrame, staff: int | None = None) -> Scenario:
+    """A scenario that opens the suggested stations, each with ``staff`` technicians (default:
+    ``default_staff``), and changes nothing else."""
     return scenario_from_form(f"open {len(suggested)} suggested", [], None, 0, list(COUNTY_LEVELS), TARGET_MIN,
-                              open_specs(ds, suggested), "from Suggest stations")
+                              open_specs(ds, suggested), "from Suggest stations",
+                              open_staff=default_staff(ds) if staff is None else staff)
 
 
 @dataclass(frozen=True)
@@ -142,6 +193,7 @@ class ComparisonResult:
     table: pd.DataFrame  # readable rows, see formatting.comparison_table
     county_minutes: dict[str, pd.DataFrame]  # run name -> per-county minutes (coverage shading)
     warnings: dict[str, tuple[str, ...]]
+    networks: dict[str, Network]  # run name -> the network it runs on (what its map draws)
 
 
 def compare_scenarios(area: Dataset, scenarios: list[Scenario], counties: pd.DataFrame, day: int, level: int = 1,
@@ -152,10 +204,13 @@ def compare_scenarios(area: Dataset, scenarios: list[Scenario], counties: pd.Dat
     opts = CompareOptions(plan=plan, day=day, seed=seed, routing_max_s=routing_max_s)
     comp = compare(area, scenarios, opts, progress=progress)
     minutes = {"base": county_coverage(area, counties, level)}
+    networks = {"base": area.network}
     for sc in scenarios:
-        minutes[sc.name] = county_coverage(apply(area, sc, seed).dataset, counties, level)
+        applied = apply(area, sc, seed).dataset
+        minutes[sc.name] = county_coverage(applied, counties, level)
+        networks[sc.name] = applied.network
     names = ("base", *(sc.name for sc in scenarios))
-    return ComparisonResult(names, comparison_table(comp.table), minutes, comp.warnings)
+    return ComparisonResult(names, comparison_table(comp.table), minutes, comp.warnings, networks)
 
 
 def minutes_difference(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 ALL = ""  # the PREFECTURE value meaning the whole province
 
 # Sidebar: what the pages work on.
+LANG = "lang"  # the interface's language (dashboard.i18n.LANGUAGES); also the ``lang`` query parameter
 DATASET = "dataset"  # label of the chosen dataset (a demo or an upload)
 PROVINCE = "province"  # province adcode
 PREFECTURE = "prefecture"  # prefecture adcode, or "" for the whole province
@@ -19,12 +21,15 @@ UPLOAD_PROBLEMS = "upload_problems"  # problems table of the last failed upload
 UPLOAD_MESSAGE = "upload_message"
 
 # Board.
-PINS = "pins"  # area key -> tuple of Pin
 FORCE_RUN = "force_run"  # plan key to solve afresh on this run
 LAST_RUN = "last_run"  # (plan key, wall seconds, processes) of the last solve shown on the board
 PIN_MESSAGE = "pin_message"
+LIVE_MESSAGE = "live_message"  # (kind, text, frame or None) of the last drop-out
+URGENT_MESSAGE = "urgent_message"  # (kind, text, (title, ETA frame) or None) of the last urgent call
 COLOUR_BY = "colour_by"
-NOW_MIN = "now_min"  # board clock, minutes since midnight
+NOW = "now"  # board clock: a datetime.time of the day
+FOLLOW_WALL = "follow_wall"  # the board's clock follows the wall clock (China time)
+EXPORTS = "exports"  # (plan events key, files) built on demand
 
 # Network & coverage.
 LEVEL = "coverage_level"
@@ -41,9 +46,9 @@ SIM_RUN = "sim_run"  # key of the simulation last run on the page (shown again f
 DEFAULTS: dict[str, Any] = {
     SEED: 0,
     UPLOADED: {},
-    PINS: {},
     COLOUR_BY: "state",
-    NOW_MIN: 12 * 60,
+    NOW: dt.time(12, 0),
+    FOLLOW_WALL: False,
     LEVEL: 1,
     SCENARIOS: {},
     SIM_SCENARIO: "base",

@@ -1,4 +1,5 @@
-"""Small Streamlit components shared by the pages (KPI tiles, planning with a progress bar)."""
+"""Streamlit components shared by the pages (KPI tiles, planning with a progress bar) and the
+board's panels (timeline, job detail, live controls, exports)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,13 @@ from collections.abc import Sequence
 
 import streamlit as st
 
-from dashboard import loaders, planning
+from dashboard import figures, i18n, jobs, live, loaders, planning
+from dashboard import formatting as F
 from dashboard import state as S
+from dashboard.console import ReadOnly
 from dashboard.formatting import Tile
+from dashboard.i18n import t
+from dispatch.errors import DispatchError
 from dispatch.plan import Pin, Plan
 
 # Areas up to this many calls are planned as soon as they are opened (a few seconds); larger
@@ -31,10 +36,180 @@ def plan_for(sel: loaders.Selection, pins: tuple[Pin, ...] = (), force: bool = F
     plan = None if force else loaders.cached_plan(key)
     if plan is None and (force or len(sel.area.requests) <= AUTO_PLAN_CALLS):
         workers = planning.plan_workers(sel.area, sel.prefecture)
-        where = f" in {workers} processes" if workers > 1 else ""
-        bar = st.progress(0.0, text=f"Planning {sel.title()}: {len(sel.area.requests)} calls{where}…")
+        where = t("board.in_processes", n=workers) if workers > 1 else ""
+        bar = st.progress(0.0, text=t("board.planning", title=sel.title(), calls=len(sel.area.requests), where=where))
         plan, wall = loaders.solve_plan(key, sel.area, sel.day, sel.seed, pins,
                                         sink=lambda f, text: bar.progress(f, text=f"{text}{where}"), workers=workers)
         bar.empty()
         st.session_state[S.LAST_RUN] = (key, wall, workers)
     return plan
+
+
+# --------------------------------------------------------------------------------------------
+# The board's panels (``app_pages/board.py``): each reads the live board and draws one tab.
+
+
+TIMELINE_MAX_ROWS = 60  # rows drawn at once; the filters choose which
+
+
+@st.fragment
+def timeline(picture, sel: loaders.Selection, table, names: dict[str, str], now_s: int) -> None:  # type: ignore[no-untyped-def]
+    """The technicians' day grouped by centre, with filters (centre, job state, priority,
+    channel) and a search by job or technician id. A fragment: a filter redraws the timeline
+    only, not the map (whose boundaries would be sent again)."""
+    segments = jobs.gantt_segments(picture, sel.area)
+    if segments.empty:
+        st.info(t("timeline.none"))
+        return
+    home = {k.id: k.home_centre_id for k in sel.area.technicians}
+    centres = sorted({home[x] for x in segments["technician_id"]}, key=lambda c: (names.get(c, c), c))
+    a, b, c, d, e = st.columns([2, 2, 2, 1, 1])
+    chosen = a.multiselect(t("timeline.centre"), centres, key="tl_centres", format_func=i18n.frozen(lambda x: names.get(x, x)),
+                           placeholder=t("timeline.all_centres"))
+    search = b.text_input(t("timeline.search"), key="tl_search").strip()
+    states = c.multiselect(t("timeline.states"), list(F.STATES), key="tl_states", format_func=i18n.frozen(i18n.state))
+    prios = d.multiselect(t("timeline.priority"), [1, 2, 3], key="tl_prio", format_func=i18n.frozen(i18n.priority))
+    modes = e.multiselect(t("timeline.mode"), ["onsite", "pickup"], key="tl_mode", format_func=i18n.frozen(i18n.mode))
+    techs = set(segments["technician_id"])
+    if chosen:
+        techs &= {x for x in techs if home[x] in chosen}
+    jt = table[table["technician_id"].notna()]
+    if states:
+        jt = jt[jt["state"].isin(states)]
+    if prios:
+        jt = jt[jt["priority"].isin(prios)]
+    if modes:
+        jt = jt[jt["mode"].astype(str).isin(modes)]
+    if states or prios or modes:
+        techs &= set(jt["technician_id"])
+    if search:
+        hit = set(jt.loc[jt["request_id"].str.contains(search, case=False, regex=False), "technician_id"])
+        techs &= hit | {x for x in techs if search.lower() in x.lower()}
+    order = sorted(techs, key=lambda x: (names.get(home[x], home[x]), x))
+    shown = order[:TIMELINE_MAX_ROWS]
+    st.caption(t("timeline.showing", shown=len(shown), total=len(set(segments["technician_id"]))))
+    if not shown:
+        return
+    labels = {x: f"{names.get(home[x], home[x])} · {x}" for x in shown}
+    st.altair_chart(figures.gantt(segments[segments["technician_id"].isin(shown)], sel.area.epoch_date, now_s,
+                                  labels), width="stretch")
+
+
+@st.fragment
+def job_detail(board, table, sel: loaders.Selection, names: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+    """One job: customer, window, level, promise clocks, technician, and its history of events
+    (a fragment: choosing a job redraws this panel only)."""
+    ids = list(table["request_id"])
+    if not ids:
+        st.info(t("job.none"))
+        return
+    job = st.selectbox(t("job.choose"), ids, key="job_detail")
+    row = table.set_index("request_id").loc[job]
+    ep = sel.area.epoch_date
+    fields = {
+        t("col.state"): i18n.state(row["state"]), t("col.mode"): i18n.mode(row["mode"]),
+        t("col.level"): int(row["level"]), t("col.priority"): i18n.priority(row["priority"]),
+        t("col.centre"): names.get(row["centre_id"], row["centre_id"]),
+        t("col.technician"): row["technician_id"] if isinstance(row["technician_id"], str) else "-",
+        t("col.sets_off"): F.clock(ep, row["departure_s"]), t("col.arrives"): F.clock(ep, row["arrival_s"]),
+        t("col.deadline"): F.clock(ep, row["clock_start_s"] + 3600) if row["clock_start_s"] == row["clock_start_s"]
+        else "-",
+    }
+    st.dataframe([{"": k, " ": str(v)} for k, v in fields.items()], hide_index=True, width="content")
+    history = [{t("col.at"): F.clock(ep, e.at_s), t("col.event"): t(f"event.{e.kind}"), "#": e.seq}
+               for e in board.active_events() if e.key == job or e.payload.get("technician_id") == row["technician_id"]
+               and e.kind == "unavailable"]
+    st.markdown(f"**{t('job.history')}**")
+    if history:
+        st.dataframe(history, hide_index=True, width="content")
+    else:
+        st.caption(t("job.no_history"))
+    who = [t("job.customer")] + ([t("job.technician")] if isinstance(row["technician_id"], str) else [])
+    st.caption(t("job.notify", who="、".join(who) if i18n.language() == "zh" else ", ".join(who)))
+
+
+def live_controls(board, sel: loaders.Selection, plan: Plan, now_s: int) -> None:  # type: ignore[no-untyped-def]
+    """An urgent call (ranked, or inserted by the one decision) and a technician's drop-out."""
+    ep = sel.area.epoch_date
+    ss = st.session_state
+    st.write(t("live.at", clock=F.clock(ep, now_s)))
+    centre0 = live.call_point(sel.area, sel.prefecture)
+    with st.form("urgent_form"):
+        a, b, c, d = st.columns(4)
+        lon = a.number_input(t("live.lon"), value=float(centre0.lon) + 0.02, format="%.4f", key="urgent_lon")
+        lat = b.number_input(t("live.lat"), value=float(centre0.lat) + 0.02, format="%.4f", key="urgent_lat")
+        level = c.selectbox(t("live.level"), live.URGENT_LEVELS, key="urgent_level")
+        prio = d.selectbox(t("live.priority"), [3, 2, 1], format_func=i18n.frozen(i18n.priority), key="urgent_prio")
+        service = st.number_input(t("live.service"), 10, 240, 45, step=5, key="urgent_service")
+        rank = st.form_submit_button(t("live.rank"))
+        insert = st.form_submit_button(t("live.insert"))
+    if rank or insert:
+        station = sel.area.network.centres[int(sel.area.network.nearest([lon], [lat])[0][0])]
+        call_id = f"URG-{now_s}-{len(board.calls) + 1}"
+        call = live.urgent_call(call_id, lon, lat, level, prio, service, now_s, station)
+        try:
+            decision = board.urgent(call, now_s, level, station, insert=bool(insert))
+        except (ReadOnly, DispatchError) as exc:
+            st.error(t("live.refused", why=exc))
+            decision = None
+        if decision is not None:
+            options = live.ranked_by_eta(decision)
+            eta = None
+            if options:
+                areas = sorted({x.area for x in decision.alternatives})
+                eta = (t("live.ranked", n=len(options), areas=", ".join(areas)),
+                       F.frame_columns(live.eta_frame(options, ep, now_s), {
+                           "rank": "col.rank", "technician_id": "col.technician", "sets_off": "col.sets_off",
+                           "arrives": "col.arrives", "eta_min": "col.eta_min", "meets_deadline": "col.meets_deadline",
+                           "late_min": "col.late_min", "added_travel_min": "col.added_travel_min"}))
+            if insert:  # the live plan changed: drawn again from the top, the answer kept
+                kind, text = live.insertion_message(decision, call_id, ep)
+                ss[S.URGENT_MESSAGE] = (kind, text, eta)
+                st.rerun()
+            ss[S.URGENT_MESSAGE] = ("info", "", eta) if eta else ("warning", t("live.nobody"), None)
+    if ss.get(S.URGENT_MESSAGE):
+        kind, text, eta = ss[S.URGENT_MESSAGE]
+        if eta is not None:
+            st.markdown(eta[0])
+            st.dataframe(eta[1], hide_index=True, width="stretch", key="eta_table")
+        if text:
+            getattr(st, kind)(text)
+    with st.form("dropout_form"):
+        left = jobs.remaining_jobs(board.picture(), now_s)
+        staff = sorted(k.id for area in board.areas.values() for k in area.problem.technicians
+                       if k.id not in board.out)
+        who = st.selectbox(t("live.dropout_who"), staff, key="dropout_tech",
+                           format_func=i18n.frozen(lambda x: t("live.dropout_left", tech=x, n=left.get(x, 0))))
+        drop = st.form_submit_button(t("live.dropout_submit"))
+    if drop and who:
+        try:
+            res = board.drop_out(who, now_s)
+            kind, text = live.dropout_message(who, res, ep, now_s)
+            ss[S.LIVE_MESSAGE] = (kind, text, live.dropout_frame(res))
+        except (ReadOnly, DispatchError) as exc:
+            ss[S.LIVE_MESSAGE] = ("error", t("live.refused", why=exc), None)
+        st.rerun()
+    if ss.get(S.LIVE_MESSAGE):
+        kind, text, moved = ss[S.LIVE_MESSAGE]
+        getattr(st, kind)(text)
+        if moved is not None and len(moved):
+            st.dataframe(F.frame_columns(moved, {"job": "col.request_id", "outcome": "col.outcome", "to": "col.to",
+                                                 "reason": "col.reason"}),
+                         hide_index=True, width="stretch", key="dropout_table")
+
+
+def exports(board, picture, sel: loaders.Selection, now_s: int) -> None:  # type: ignore[no-untyped-def]
+    """Route sheets, GeoJSON and the unassigned list of the live plan, built when asked (not on
+    every rerun), in the user's language."""
+    ss = st.session_state
+    version = (sel.scope, len(board.events), i18n.language())
+    if st.button(t("export.build"), key="build_exports"):
+        ss[S.EXPORTS] = (version, jobs.export_files(picture, sel.area, t("export.title", title=sel.title())))
+    built = ss.get(S.EXPORTS)
+    if not built or built[0] != version:
+        return
+    st.caption(t("export.built", clock=F.clock(sel.area.epoch_date, now_s)))
+    files = built[1]
+    cols = st.columns(len(files))
+    for col, (name, blob) in zip(cols, sorted(files.items())):
+        col.download_button(name, blob, file_name=name, mime=jobs.export_mime(name), key=f"dl_{name}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import json
+from collections.abc import Mapping
 from pathlib import Path
 
 import pandas as pd
@@ -73,7 +74,11 @@ def route_sheet(stops: pd.DataFrame, epoch_date: str) -> pd.DataFrame:
     return s[SHEET_COLUMNS].reset_index(drop=True)
 
 
-def route_sheets_html(sheet: pd.DataFrame, title: str) -> str:
+def route_sheets_html(sheet: pd.DataFrame, title: str, headers: Mapping[str, str] | None = None,
+                      section: str = "Technician {technician}: {jobs} job(s)") -> str:
+    """One printable section per technician; ``headers`` (column -> heading) and ``section``
+    (with ``{technician}`` and ``{jobs}``) give the words in the reader's language."""
+    heading = dict(headers or {})
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'>",
         f"<title>{html.escape(title)}</title>",
@@ -85,8 +90,8 @@ def route_sheets_html(sheet: pd.DataFrame, title: str) -> str:
     cols = ["sequence", "request_id", "mode", "level", "departure", "arrival", "start", "end",
             "window_start", "window_end", "travel_min", "distance_km", "lon", "lat"]
     for tech, group in sheet.groupby("technician_id", sort=True):
-        parts.append(f"<section><h2>Technician {html.escape(str(tech))}: {len(group)} job(s)</h2><table><tr>")
-        parts += [f"<th>{html.escape(c)}</th>" for c in cols]
+        parts.append(f"<section><h2>{html.escape(section.format(technician=tech, jobs=len(group)))}</h2><table><tr>")
+        parts += [f"<th>{html.escape(heading.get(c, c))}</th>" for c in cols]
         parts.append("</tr>")
         for rec in group[cols].itertuples(index=False):
             parts.append("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in rec) + "</tr>")
@@ -127,7 +132,12 @@ def stops_geojson(sheet: pd.DataFrame) -> dict:
 
 
 def export_plan(frames: dict[str, pd.DataFrame], epoch_date: str, out: str | Path, title: str,
-                network: Network | None = None, technicians_home: dict[str, str] | None = None) -> list[Path]:
+                network: Network | None = None, technicians_home: dict[str, str] | None = None,
+                headers: Mapping[str, str] | None = None, section: str | None = None) -> list[Path]:
+    """Route sheets (CSV, HTML), routes and stops (GeoJSON) and the unassigned calls (CSV) in
+    ``out``. ``headers`` (column -> heading) and ``section`` put the sheets' and CSV files'
+    words in the reader's language (the GeoJSON keeps its property names: it is for programs)."""
+    heading = dict(headers or {})
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     stops = frames.get("stops", pd.DataFrame())
@@ -139,11 +149,12 @@ def export_plan(frames: dict[str, pd.DataFrame], epoch_date: str, out: str | Pat
         atomic_write(path, lambda p: p.write_text(text, encoding="utf-8"))
         written.append(path)
 
-    put("route_sheets.csv", csv_text(sheet))
-    put("route_sheets.html", route_sheets_html(sheet, title))
+    put("route_sheets.csv", csv_text(sheet.rename(columns=heading)))
+    put("route_sheets.html", route_sheets_html(sheet, title, heading, section) if section
+        else route_sheets_html(sheet, title, heading))
     put("routes.geojson", json.dumps(routes_geojson(stops, frames.get("routes", pd.DataFrame(columns=["technician_id"])),
                                                     network, technicians_home), ensure_ascii=False))
     put("stops.geojson", json.dumps(stops_geojson(sheet), ensure_ascii=False))
     unassigned = frames.get("unassigned", pd.DataFrame(columns=["request_id", "reason_code", "reason"]))
-    put("unassigned.csv", csv_text(unassigned))
+    put("unassigned.csv", csv_text(unassigned.rename(columns=heading)))
     return written

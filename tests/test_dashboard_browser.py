@@ -1,9 +1,13 @@
-"""The dashboard in a real browser: ``streamlit run`` on a free loopback port, each page opened in
-headless Debian Chromium through Playwright (the system browser; Playwright never downloads one).
+"""The dashboard in a real browser: ``streamlit run`` on a free loopback port with the project's
+own Streamlit configuration (no flag added here), driven in headless Debian Chromium through
+Playwright (the system browser; Playwright never downloads one).
 
-Waits for the map canvas and the KPI tiles, clicks one interaction per page that has one, saves
-screenshots and the render timings under ``test-artifacts/``, checks that no request left the
-machine (the maps work offline), and prints the browser console when anything fails.
+Every request the browser makes that is not to the app is aborted and fails the test (the
+dashboard must work offline as shipped). Runs the dispatcher's day (plan, urgent call, drop-out
+at 14:00, pin; each change on the KPIs, timeline and exports, after a reload and in a second
+tab) and the manager's what-if (a scenario that closes, opens and staffs stations, saved,
+reloaded, compared) in Chinese, their first steps and the what-if in English, with screenshots at 1366x768 and 1920x1080 and
+the timings under ``test-artifacts/``.
 """
 
 from __future__ import annotations
@@ -24,16 +28,18 @@ REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "test-artifacts"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-PAGES = [  # (url path, file stem, has a map)
-    ("", "board", True),
-    ("network", "network", True),
-    ("simulation", "simulation", False),
-    ("upload", "upload", False),
-]
+SIZES = {"1366": {"width": 1366, "height": 768}, "1920": {"width": 1920, "height": 1080}}
 
 if not CHROMIUM.exists():
     pytest.skip(f"{CHROMIUM} is absent (Debian package 'chromium'; .ci/run installs it)", allow_module_level=True)
 playwright = pytest.importorskip("playwright.sync_api")
+
+from dashboard.catalogue import MESSAGES  # noqa: E402 - after the skips: the app's own words
+
+
+def say(lang: str, key: str, **fields: object) -> str:
+    text = MESSAGES[key][0 if lang == "zh" else 1]
+    return text.format(**fields) if fields else text
 
 
 def _free_port() -> int:
@@ -45,16 +51,15 @@ def _free_port() -> int:
 def _is_error(line: str) -> bool:
     """Console lines that mean something broke. Left out: Chromium's URL-less "Failed to load
     resource" (each also comes as an ``http``/``requestfailed`` line with its URL), Streamlit's own
-    probes of ``<page>/_stcore/`` on a page's sub-path (it then tries the root), and blob URLs
-    that deck.gl aborts on purpose, and the board's download buttons' files on our own server
-    (``/media/``) that the browser aborts when the page navigates away before they finish."""
+    probes of ``<page>/_stcore/`` on a page's sub-path, blob URLs deck.gl aborts on purpose, and
+    download files on our own server (``/media/``) aborted when the page navigates on."""
     if "Failed to load resource" in line or "favicon" in line:
         return False
     if line.startswith("http 404") and "/_stcore/" in line:
         return False
     if line.startswith("requestfailed: blob:"):
         return False
-    if line.startswith("requestfailed: http://127.0.0.1:") and "/media/" in line and "ERR_ABORTED" in line:
+    if line.startswith("requestfailed: http://127.0.0.1:") and ("/media/" in line or "ERR_ABORTED" in line):
         return False
     return line.startswith(("error", "pageerror", "requestfailed", "http "))
 
@@ -64,11 +69,14 @@ def server(tmp_path_factory):
     port = _free_port()
     tmp = tmp_path_factory.mktemp("dash")
     with open(tmp / "streamlit.log", "w+") as log:
-        env = {**os.environ, "DISPATCH_DB": str(tmp / "dash.sqlite")}
+        # This checkout's packages, whatever the editable install points at.
+        path = os.pathsep.join(x for x in (str(REPO), os.environ.get("PYTHONPATH", "")) if x)
+        env = {**os.environ, "DISPATCH_DB": str(tmp / "dash.sqlite"), "PYTHONPATH": path}
+        t0 = time.perf_counter()
+        # No configuration flag: the shipped dashboard/.streamlit/config.toml must keep it offline.
         proc = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", str(REPO / "dashboard" / "app.py"),
-             "--server.headless", "true", "--browser.gatherUsageStats", "false",
-             "--server.address", "127.0.0.1", "--server.port", str(port), "--server.fileWatcherType", "none"],
+             "--server.headless", "true", "--server.address", "127.0.0.1", "--server.port", str(port)],
             cwd=tmp, env=env, stdout=log, stderr=subprocess.STDOUT,
         )
         url = f"http://127.0.0.1:{port}"
@@ -85,7 +93,7 @@ def server(tmp_path_factory):
                 proc.kill()
                 pytest.fail(f"streamlit did not start:\n{log.read()}")
             time.sleep(0.3)
-        yield url, log
+        yield url, log, round(time.perf_counter() - t0, 2)
         proc.terminate()
         try:
             proc.wait(timeout=10)
@@ -93,83 +101,222 @@ def server(tmp_path_factory):
             proc.kill()
 
 
-def test_every_page_renders_in_chromium_offline(server, tmp_path):
-    url, log = server
+class Browser:
+    """One Chromium with a request guard: anything not to the app is aborted and remembered."""
+
+    def __init__(self, p, url: str, profile: Path) -> None:
+        self.url, self.console, self.outside = url, [], []
+        self.ctx = p.chromium.launch_persistent_context(
+            str(profile), executable_path=str(CHROMIUM), headless=True, args=FLAGS, viewport=SIZES["1366"])
+        self.ctx.route("**/*", self._guard)
+
+    def _guard(self, route) -> None:  # type: ignore[no-untyped-def]
+        u = route.request.url
+        if u.startswith((self.url, "data:", "blob:")):
+            route.continue_()
+        else:
+            self.outside.append(u[:200])
+            route.abort()
+
+    def page(self):  # type: ignore[no-untyped-def]
+        page = self.ctx.new_page()
+        page.on("console", lambda m: self.console.append(f"{m.type}: {m.text}"))
+        page.on("pageerror", lambda e: self.console.append(f"pageerror: {e}"))
+        page.on("requestfailed", lambda r: self.console.append(f"requestfailed: {r.url[:200]} {r.failure}"))
+        page.on("response", lambda r: self.console.append(f"http {r.status}: {r.url[:200]}") if r.status >= 400 else None)
+        return page
+
+
+def idle(page, timeout_ms: int = 90_000) -> None:  # type: ignore[no-untyped-def]
+    """Wait until the script run is over (Streamlit's running indicator gone)."""
+    page.wait_for_timeout(150)
+    page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=timeout_ms)
+
+
+def visible(page, text: str, timeout_ms: int = 60_000) -> None:  # type: ignore[no-untyped-def]
+    """Wait for a text the page shows (Streamlit may keep a hidden copy of an earlier run's)."""
+    page.locator(":is(p, div, span):visible", has_text=text).first.wait_for(timeout=timeout_ms)
+
+
+def events_shown(page, lang: str) -> int:  # type: ignore[no-untyped-def]
+    head = say(lang, "board.live_events", n=0).split("0")[0]
+    text = page.locator("p:visible", has_text=head).first.inner_text()
+    return int("".join(ch for ch in text[len(head):].split()[0] if ch.isdigit()) or 0)
+
+
+def shoot(page, name: str) -> None:  # type: ignore[no-untyped-def]
+    for size, vp in SIZES.items():
+        page.set_viewport_size(vp)
+        page.wait_for_timeout(400)
+        page.screenshot(path=str(ARTIFACTS / f"dashboard-{name}-{size}.png"))
+    page.set_viewport_size(SIZES["1366"])
+
+
+def dispatchers_day(b: Browser, lang: str, timings: dict[str, float], full: bool = True) -> None:
+    url = f"{b.url}/?lang={lang}"
+    page = b.page()
+    t0 = time.perf_counter()
+    page.goto(url)
+    page.wait_for_selector('[data-testid="stMetric"]', timeout=90_000)
+    timings[f"{lang}_first_paint_s"] = round(time.perf_counter() - t0, 2)
+    page.wait_for_selector('[data-testid="stDeckGlJsonChart"] canvas', timeout=60_000)
+    idle(page)
+    timings[f"{lang}_board_ready_s"] = round(time.perf_counter() - t0, 2)
+    shoot(page, f"{lang}-board")
+    start = events_shown(page, lang)
+
+    # An urgent call, inserted by the planner's decision.
+    page.get_by_role("tab", name=say(lang, "tab.live")).click()
+    t0 = time.perf_counter()
+    page.get_by_role("button", name=say(lang, "live.insert")).click()
+    idle(page)
+    visible(page, say(lang, "live.inserted", call="X", tech="", area="", dep="", how="", eta="", late="").split("X")[0])
+    timings[f"{lang}_urgent_insert_s"] = round(time.perf_counter() - t0, 2)
+    assert events_shown(page, lang) == start + 1
+    if not full:
+        page.close()
+        return
+
+    # The clock to 14:00 (eight steps of 15 minutes from noon), then a drop-out.
+    slider = page.locator('[data-testid="stSlider"] input[type="range"]').first
+    slider.focus()
+    for _ in range(8):
+        slider.press("ArrowRight")
+    idle(page)
+    assert page.locator('[data-testid="stSliderThumbValue"]').first.inner_text() == "14:00"
+    page.get_by_role("tab", name=say(lang, "tab.live")).click()
+    page.get_by_role("button", name=say(lang, "live.dropout_submit")).click()
+    idle(page)
+    visible(page, say(lang, "live.dropout_done", tech="X", clock="", moved=0, lost=0).split("X")[1][:3])
+    assert events_shown(page, lang) == start + 2
+
+    # A pin: the first job to the first technician offered; kept or refused, it is said.
+    page.get_by_role("tab", name=say(lang, "tab.pin")).click()
+    page.get_by_role("button", name=say(lang, "pin.submit"), exact=True).click()
+    idle(page)
+    kept = page.get_by_role("button", name=say(lang, "pin.undo")).count() > 0
+    assert events_shown(page, lang) == start + 2 + int(kept)
+    shoot(page, f"{lang}-board-live")
+
+    # The exports of the live plan, built on demand, carry the urgent call.
+    page.get_by_role("tab", name=say(lang, "tab.export")).click()
+    page.get_by_role("button", name=say(lang, "export.build")).click()
+    idle(page)
+    with page.expect_download() as dl:
+        page.get_by_role("button", name="route_sheets.csv").click()
+    sheet = Path(dl.value.path()).read_text(encoding="utf-8")
+    assert "URG-" in sheet
+
+    # The same live plan after a reload and in a second tab.
+    n = events_shown(page, lang)
+    page.reload()
+    page.wait_for_selector('[data-testid="stMetric"]', timeout=60_000)
+    idle(page)
+    assert events_shown(page, lang) == n
+    other = b.page()
+    other.goto(url)
+    other.wait_for_selector('[data-testid="stMetric"]', timeout=60_000)
+    idle(other)
+    assert events_shown(other, lang) == n
+    other.close()
+    page.close()
+
+
+def province_widget_change(b: Browser, lang: str, timings: dict[str, float]) -> None:
+    page = b.page()
+    page.goto(f"{b.url}/?lang={lang}")
+    page.wait_for_selector('[data-testid="stMetric"]', timeout=90_000)
+    idle(page)
+    page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').nth(2).click()
+    page.get_by_role("option", name=say(lang, "side.whole_province")).click()
+    idle(page)
+    t0 = time.perf_counter()
+    page.get_by_role("button", name=say(lang, "board.run")).click()
+    visible(page, say(lang, "board.plan_ready", wall=0, areas=0, procs="", visits=0)[:4], 120_000)
+    idle(page, 120_000)
+    timings[f"{lang}_province_plan_s"] = round(time.perf_counter() - t0, 2)
+    page.wait_for_selector('[data-testid="stDeckGlJsonChart"] canvas', timeout=60_000)
+    shoot(page, f"{lang}-board-province")
+    # A widget change at province level: colour the jobs by SLA risk.
+    t0 = time.perf_counter()
+    page.get_by_text(say(lang, "board.colour.risk"), exact=True).click()
+    idle(page)
+    timings[f"{lang}_province_widget_change_s"] = round(time.perf_counter() - t0, 2)
+    # A timeline filter at province level: a fragment, the map is not sent again.
+    page.get_by_role("tab", name=say(lang, "tab.timeline")).click()
+    search = page.get_by_label(say(lang, "timeline.search"))
+    t0 = time.perf_counter()
+    search.fill("TC330100")
+    search.press("Enter")
+    idle(page)
+    visible(page, say(lang, "timeline.showing", shown=1, total=1)[:2])
+    timings[f"{lang}_province_timeline_filter_s"] = round(time.perf_counter() - t0, 2)
+    page.close()
+
+
+def managers_what_if(b: Browser, lang: str) -> None:
+    page = b.page()
+    page.goto(f"{b.url}/network?lang={lang}")
+    page.wait_for_selector('[data-testid="stDeckGlJsonChart"] canvas', timeout=60_000)
+    idle(page)
+    page.get_by_role("button", name=say(lang, "net.suggest"), exact=True).click()
+    idle(page)
+    shoot(page, f"{lang}-network-suggested")
+    page.get_by_role("tab", name=say(lang, "net.tab.build")).click()
+    form = page.locator('[data-testid="stForm"]').first
+    name = f"what-if {lang}"
+    box = form.get_by_label(say(lang, "net.scenario_name"))
+    box.fill(name)
+    # Close one station, open one in a county (staffed by the form's default), add staff.
+    for label in (say(lang, "net.close"), say(lang, "net.open_county")):
+        box = form.locator('[data-testid="stMultiSelect"]').filter(has_text=label).locator("input")
+        box.click()
+        box.press("ArrowDown")
+        box.press("Enter")  # the first option
+        page.keyboard.press("Escape")
+        form.locator('[data-testid="stMultiSelect"]').filter(has_text=label).locator(
+            '[data-baseweb="tag"]').first.wait_for(timeout=30_000)
+    form.get_by_role("button", name=say(lang, "net.save")).click()
+    idle(page)
+    visible(page, say(lang, "net.saved", name=name))
+    # After a reload (a new session): the scenario comes back from the store.
+    page.reload()
+    page.wait_for_selector('[data-testid="stDeckGlJsonChart"] canvas', timeout=60_000)
+    idle(page)
+    page.get_by_role("tab", name=say(lang, "net.tab.compare")).click()
+    visible(page, name, 30_000)
+    page.get_by_role("button", name=say(lang, "net.compare")).click()
+    idle(page, 120_000)
+    page.locator('[data-testid="stDataFrame"]').last.wait_for(timeout=60_000)
+    assert page.locator('[data-testid="stDeckGlJsonChart"]').count() >= 4
+    shoot(page, f"{lang}-network-compare")
+    page.close()
+
+
+def test_dispatchers_day_and_managers_what_if_offline_in_both_languages(server, tmp_path):
+    url, log, startup_s = server
     ARTIFACTS.mkdir(exist_ok=True)
-    console: list[str] = []
-    hosts: set[str] = set()
-    timings: dict[str, float] = {}
+    timings: dict[str, float] = {"server_up_s": startup_s}
     with playwright.sync_playwright() as p:
-        ctx = p.chromium.launch_persistent_context(
-            str(tmp_path / "profile"), executable_path=str(CHROMIUM), headless=True, args=FLAGS,
-            viewport={"width": 1400, "height": 1000},
-        )
-        page = ctx.new_page()
-        page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
-        page.on("pageerror", lambda e: console.append(f"pageerror: {e}"))
-        page.on("requestfailed", lambda r: console.append(f"requestfailed: {r.url[:200]} {r.failure}"))
-        page.on("response", lambda r: console.append(f"http {r.status}: {r.url[:200]}") if r.status >= 400 else None)
-        page.on("request", lambda r: hosts.add(r.url.split("/")[2]) if "://" in r.url and not r.url.startswith("data:") else None)
+        b = Browser(p, url, tmp_path / "profile")
         try:
-            for path, stem, has_map in PAGES:
-                t0 = time.perf_counter()
-                page.goto(f"{url}/{path}")
-                page.wait_for_selector('[data-testid="stMetric"]', timeout=90_000)
-                if has_map:
-                    page.wait_for_selector('[data-testid="stDeckGlJsonChart"] canvas', timeout=60_000)
-                page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=90_000)
-                timings[stem] = round(time.perf_counter() - t0, 2)
-                page.wait_for_timeout(800)  # let deck.gl paint before the picture
-                page.screenshot(path=str(ARTIFACTS / f"dashboard-{stem}.png"), full_page=True)
-                # Rerun a page (warm): the figure the 3-second target is about.
-                t0 = time.perf_counter()
-                page.reload()
-                page.wait_for_selector('[data-testid="stMetric"]', timeout=60_000)
-                page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=60_000)
-                timings[f"{stem}_warm"] = round(time.perf_counter() - t0, 2)
-
-            # One interaction on the board: run the plan; the progress bar gives way to "Plan ready".
-            page.goto(url)
-            page.wait_for_selector('[data-testid="stMetric"]', timeout=60_000)
-            t0 = time.perf_counter()
-            page.get_by_role("button", name="Run plan").click()
-            page.get_by_text("Plan ready in").wait_for(timeout=120_000)
-            timings["board_run_plan"] = round(time.perf_counter() - t0, 2)
-            page.screenshot(path=str(ARTIFACTS / "dashboard-board-after-run.png"), full_page=True)
-
-            # The whole province from the board: a process pool, with visible progress.
-            page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').nth(2).click()
-            page.get_by_role("option", name="whole province").click()
-            page.get_by_text("press Run plan", exact=False).wait_for(timeout=60_000)
-            t0 = time.perf_counter()
-            page.get_by_role("button", name="Run plan").click()
-            page.wait_for_selector('[data-testid="stProgress"]', timeout=30_000)
-            page.get_by_text("Plan ready in").wait_for(timeout=120_000)
-            timings["board_province_plan"] = round(time.perf_counter() - t0, 2)
-            page.wait_for_selector('[data-testid="stDeckGlJsonChart"] canvas', timeout=60_000)
-            page.wait_for_timeout(800)
-            page.screenshot(path=str(ARTIFACTS / "dashboard-board-province.png"), full_page=True)
-            ready = page.get_by_text("Plan ready in").inner_text()
-            print("province plan:", ready)
-
-            # And on the network page: suggest stations, shown in a table and on the map.
-            page.goto(f"{url}/network")
-            page.wait_for_selector('[data-testid="stDeckGlJsonChart"] canvas', timeout=60_000)
-            page.get_by_role("button", name="Suggest stations").click()
-            page.get_by_text("Greedy maximal covering").wait_for(timeout=60_000)
-            page.wait_for_timeout(800)
-            page.screenshot(path=str(ARTIFACTS / "dashboard-network-suggested.png"), full_page=True)
+            # The whole flows in Chinese (the default); in English the board's first change and the
+            # what-if (the same code paths, the other catalogue column), to stay within minutes.
+            dispatchers_day(b, "zh", timings)
+            managers_what_if(b, "zh")
+            dispatchers_day(b, "en", timings, full=False)
+            managers_what_if(b, "en")
+            province_widget_change(b, "zh", timings)
         except Exception:
             log.flush()
             log.seek(0)
-            print("---- browser console ----\n" + "\n".join(console))
-            print("---- streamlit log ----\n" + log.read())
+            print("---- browser console ----\n" + "\n".join(b.console))
+            print("---- streamlit log ----\n" + log.read()[-20000:])
             raise
         finally:
-            ctx.close()
+            b.ctx.close()
     (ARTIFACTS / "dashboard-timings.json").write_text(json.dumps(timings, indent=2))
-    print("render timings (s):", timings)
-    errors = [c for c in console if _is_error(c)]
+    print("timings (s):", timings)
+    assert not b.outside, f"the dashboard asked outside the machine: {sorted(set(b.outside))}"
+    errors = [c for c in b.console if _is_error(c)]
     assert not errors, "browser console errors:\n" + "\n".join(errors)
-    outside = {h for h in hosts if not h.startswith(("127.0.0.1", "localhost"))}
-    assert not outside, f"the dashboard fetched from outside the machine: {sorted(outside)}"

@@ -1,4 +1,5 @@
-"""Dispatch board: the day's plan of one area: map, Gantt, KPIs, unassigned, pins, exports."""
+"""Dispatch board: one area's live day (``dashboard.console``): map, timeline, KPIs, unassigned,
+job detail, pins with undo, urgent calls and drop-outs, exports. Layout only."""
 
 from __future__ import annotations
 
@@ -6,144 +7,124 @@ import datetime as dt
 
 import streamlit as st
 
-from dashboard import data, figures, jobs, live, loaders, maps, planning, widgets
+from dashboard import data, figures, i18n, jobs, live, loaders, maps, planning, widgets
 from dashboard import formatting as F
 from dashboard import state as S
+from dashboard.console import ReadOnly, later_bookings
+from dashboard.i18n import t
+from dispatch.errors import DispatchError
 from dispatch.model import DAY_S
-from dispatch.plan import Pin
+from dispatch.service.clock import CST
 
 sel = loaders.selection()
 ss = st.session_state
-st.title("Dispatch board")
-st.caption(f"{sel.label} · {sel.title()} · {len(sel.area.requests)} calls, "
-           f"{len(sel.area.technicians)} technicians, {len(sel.area.network)} centres")
+st.title(t("page.board"))
+st.caption(t("board.caption", dataset=data.dataset_label(sel.label), title=sel.title(), calls=len(sel.area.requests),
+             techs=len(sel.area.technicians), centres=len(sel.area.network)))
 
-pins: tuple[Pin, ...] = tuple(ss[S.PINS].get(sel.area_key, ()))
-key = sel.plan_key(pins)
+key = sel.plan_key(())
 run_col, info_col = st.columns([1, 4])
-force = run_col.button("Run plan", type="primary", help="solve the day afresh for this area")
-plan = widgets.plan_for(sel, pins, force=force or ss.get(S.FORCE_RUN) == key)
+force = run_col.button(t("board.run"), type="primary", help=t("board.run_help"))
+plan = widgets.plan_for(sel, (), force=force or ss.get(S.FORCE_RUN) == key)
 ss[S.FORCE_RUN] = None
 last = ss.get(S.LAST_RUN)
 if plan is None:
-    info_col.info(f"{len(sel.area.requests)} calls in this area: press **Run plan** to plan the day "
-                  "(progress is shown while the areas are routed).")
+    info_col.info(t("board.press_run", calls=len(sel.area.requests)))
     st.stop()
 if last and last[0] == key:
     info_col.success(F.plan_ready_message(last[1], len(plan.routing_stats), last[2], len(plan.stops)))
+board = loaders.live_board(sel, plan)
+if force:
+    board.replan(plan)  # a new day plan: the events so far become history
+if not board.writable:
+    st.warning(board.holder)
 if ss.get(S.PIN_MESSAGE):
     kind, text = ss[S.PIN_MESSAGE]
     getattr(st, kind)(text)
 
-widgets.tiles(F.kpi_tiles(planning.plan_kpis(plan)))
+names = loaders.centre_names(sel.area)
+picture = board.picture()
+widgets.tiles(F.kpi_tiles(planning.plan_kpis(picture)))
 
-# Map and clock.
-c1, c2 = st.columns([1, 3])
-colour_by = c1.radio("Colour jobs by", list(F.COLOUR_BY_LABELS), key=S.COLOUR_BY, horizontal=True,
-                     format_func=F.COLOUR_BY_LABELS.get)
-now_min = c2.slider("Clock (state of the jobs at)", 6 * 60, 22 * 60, step=15, key=S.NOW_MIN,
-                    format="%d min", help="minutes since midnight")
-now_s = sel.day * DAY_S + int(now_min) * 60
-c2.caption(f"at {F.clock(sel.area.epoch_date, now_s)}")
-table = jobs.job_table(plan, sel.area, now_s)
-paths = maps.route_paths(plan.stops, data.technician_homes(sel.area))
-deck = maps.board_map(loaders.base_layers(sel.province, sel.prefecture), maps.centres_frame(sel.area.network),
+# The clock: the state of the live plan at a time of the day, or now (China time).
+c1, c2, c3 = st.columns([1, 3, 1])
+colour_by = c1.radio(t("board.colour_by"), list(F.COLOUR_BY), key=S.COLOUR_BY, horizontal=True,
+                     format_func=i18n.frozen(lambda k: t(f"board.colour.{k}")))
+follow = c3.toggle(t("board.now_mode"), key=S.FOLLOW_WALL)
+if follow:
+    wall = dt.datetime.now(CST)
+    ss[S.NOW] = dt.time(min(max(wall.hour, 6), 22), wall.minute // 15 * 15 if 6 <= wall.hour < 22 else 0)
+now = c2.slider(t("board.clock"), dt.time(6, 0), dt.time(22, 0), step=dt.timedelta(minutes=15), key=S.NOW,
+                format="HH:mm", help=t("board.clock_help"), disabled=follow)
+now_s = sel.day * DAY_S + now.hour * 3600 + now.minute * 60
+c3.caption(t("board.live_events", n=len(board.active_events())))
+table = jobs.job_table(picture, sel.area, now_s)
+paths = maps.route_paths(picture.stops, data.technician_homes(sel.area))
+deck = maps.board_map(loaders.base_layers(sel.province, sel.prefecture), maps.centres_frame(sel.area.network, names),
                       paths, table, colour_by)
 st.pydeck_chart(deck, height=520, key="board_map")
-st.caption(F.legend_html(maps.job_palette(colour_by), table[colour_by].value_counts()), unsafe_allow_html=True)
+palette = maps.job_palette(colour_by)
+st.html(F.legend_html(palette, table[colour_by].value_counts(),
+                      {k: (i18n.state(k) if colour_by == "state" else i18n.risk(k)) for k in palette},
+                      maps.TIER_COLOURS))
 
-tab_gantt, tab_unassigned, tab_pin, tab_live, tab_export = st.tabs(
-    ["Timeline", f"Unassigned ({len(plan.unassigned)})", "Pin & re-plan", "Urgent call / drop-out", "Exports"])
+unassigned = jobs.unassigned_table(picture, names)
+tab_gantt, tab_unassigned, tab_job, tab_pin, tab_live, tab_export = st.tabs(
+    [t("tab.timeline"), t("tab.unassigned"), t("tab.job"), t("tab.pin"), t("tab.live"),
+     t("tab.export")])
 
 with tab_gantt:
-    segments = jobs.gantt_segments(plan, sel.area)
-    if segments.empty:
-        st.info("No technician has work in this plan.")
-    else:
-        st.altair_chart(figures.gantt(segments, sel.area.epoch_date, now_s), width="stretch")
+    widgets.timeline(picture, sel, table, names, now_s)
 
 with tab_unassigned:
-    unassigned = jobs.unassigned_table(plan)
+    later = later_bookings(plan)
     if unassigned.empty:
-        st.success("Every call of the day is planned.")
+        st.success(t("unassigned.none"))
     else:
-        st.dataframe(unassigned["reason_code"].value_counts().rename("calls"), width="content")
-        st.dataframe(unassigned, hide_index=True, width="stretch", key="unassigned_table")
+        st.write(t("unassigned.count", n=len(unassigned)))
+        st.dataframe(F.frame_columns(unassigned, {"request_id": "col.request_id", "reason_code": "col.reason_code",
+                                                  "reason": "col.reason", "mode": "col.mode", "level": "col.level",
+                                                  "priority": "col.priority", "centre": "col.centre"}),
+                     hide_index=True, width="stretch", key="unassigned_table")
+    if later:
+        st.caption(t("unassigned.later", n=later))
 
+with tab_job:
+    widgets.job_detail(board, table, sel, names)
+
+area_of = {k.id: a for a, area in board.areas.items() for k in area.problem.technicians}
 with tab_pin:
-    st.write("Keep a job with a technician (and optionally at a start time), then re-plan the area "
-             "around it. Pins are kept for this area until cleared.")
-    area_of = data.technician_area(sel.area)
-    routed = jobs.routed_to(plan)
+    st.write(t("pin.intro"))
+    routed = dict(zip(picture.stops["request_id"], picture.stops["technician_id"]))
     with st.form("pin_form"):
-        job = st.selectbox("Job", jobs.pinnable(table), key="pin_job",
-                           format_func=lambda r: f"{r} ({routed.get(r, 'unassigned')})")
-        techs = sorted(t.id for t in sel.area.technicians)
-        tech = st.selectbox("Technician", techs, key="pin_tech")
-        fix_time = st.checkbox("also fix the start time")
-        start = st.time_input("Start at", dt.time(10, 0), step=900)
-        submitted = st.form_submit_button("Pin and re-plan")
+        job = st.selectbox(t("pin.job"), jobs.pinnable(table), key="pin_job",
+                           format_func=i18n.frozen(lambda r: f"{r} ({routed.get(r, i18n.state('unassigned'))})"))
+        techs = sorted(set(area_of) - set(board.out))
+        tech = st.selectbox(t("pin.technician"), techs, key="pin_tech")
+        submitted = st.form_submit_button(t("pin.submit"))
     if submitted and job and tech:
-        new = jobs.add_pin(pins, job, tech, sel.day, start if fix_time else None)
-        ss[S.PINS] = {**ss[S.PINS], sel.area_key: new}
-        pinned = widgets.plan_for(sel, new, force=True)
-        ss[S.PIN_MESSAGE] = jobs.pin_outcome(pinned, job, tech, area_of, sel.area.epoch_date)
+        try:
+            got = board.pin(job, tech, now_s)
+            ss[S.PIN_MESSAGE] = jobs.pin_outcome(got, job, tech, area_of, sel.area.epoch_date)
+        except (ReadOnly, DispatchError) as exc:
+            ss[S.PIN_MESSAGE] = ("error", t("live.refused", why=exc))
         st.rerun()
+    pins = [(e.seq, e.key, e.payload["technician_id"], e.at_s) for e in board.active_events() if e.kind == "pin"]
     if pins:
-        st.dataframe(F.pins_table(pins, sel.area.epoch_date), hide_index=True)
-        if st.button("Clear pins"):
-            ss[S.PINS] = {k: v for k, v in ss[S.PINS].items() if k != sel.area_key}
-            ss[S.PIN_MESSAGE] = None
-            st.rerun()
+        st.markdown(f"**{t('pin.list')}**")
+        for seq, pjob, ptech, at in pins:
+            a, b = st.columns([5, 1])
+            a.write(f"#{seq} · {pjob} → {ptech} · {F.clock(sel.area.epoch_date, at)}")
+            if b.button(t("pin.undo"), key=f"undo_{seq}"):
+                board.undo(seq)
+                ss[S.PIN_MESSAGE] = ("info", t("pin.undone", job=pjob))
+                st.rerun()
 
 with tab_live:
     if not live.realtime_ready(plan):
-        st.info("This plan has no routing area (no travelling calls were routed today), so there is "
-                "no live plan to insert an urgent call into or to re-plan after a drop-out.")
+        st.info(t("live.not_ready"))
     else:
-        st.write(f"Live at **{F.clock(sel.area.epoch_date, now_s)}** (the clock above): work already "
-                 "under way is frozen; the rest may move.")
-        centre0 = live.call_point(sel.area, sel.prefecture)
-        with st.form("urgent_form"):
-            a, b, c, d = st.columns(4)
-            lon = a.number_input("lon", value=float(centre0.lon) + 0.02, format="%.4f")
-            lat = b.number_input("lat", value=float(centre0.lat) + 0.02, format="%.4f")
-            level = c.selectbox("level", live.URGENT_LEVELS, key="urgent_level")
-            prio = d.selectbox("priority", sorted(F.PRIORITY_LABELS, reverse=True), format_func=F.PRIORITY_LABELS.get)
-            service = st.number_input("service (min)", 10, 240, 45, step=5)
-            rank = st.form_submit_button("Rank technicians by ETA")
-            insert = st.form_submit_button("Insert: the planner's decision")
-        if rank or insert:
-            decision = live.decide_urgent(plan, sel.area, f"URG-{now_s}", lon, lat, level, prio, service, now_s)
-            options = live.ranked_by_eta(decision)
-            if not options:
-                st.warning("Nobody can take this call today without breaking a promise.")
-            else:
-                areas = sorted({x.area for x in decision.alternatives})
-                st.markdown(f"**{len(options)} technician(s) ranked by ETA** (area {', '.join(areas)}):")
-                st.dataframe(live.eta_frame(options, sel.area.epoch_date, now_s), hide_index=True,
-                             width="stretch", key="eta_table")
-            if insert:
-                kind, text = live.insertion_message(decision, f"URG-{now_s}", sel.area.epoch_date)
-                getattr(st, kind)(text)
-                st.caption("The insertion is shown on this live view; the stored plan is unchanged.")
-        with st.form("dropout_form"):
-            left = jobs.remaining_jobs(plan, now_s)
-            who = st.selectbox("Technician who drops out now",
-                               sorted(plan.routes["technician_id"]) if len(plan.routes) else [], key="dropout_tech",
-                               format_func=lambda t: f"{t} ({left.get(t, 0)} job(s) not done)")
-            drop = st.form_submit_button("Technician drop-out: re-plan his work")
-        if drop and who:
-            area = live.live_area(plan, sel.area, data.technician_area(sel.area)[who], now_s)
-            res = area.drop_out(who, now_s)
-            kind, text = live.dropout_message(who, res, sel.area.epoch_date, now_s)
-            getattr(st, kind)(text)
-            moved = live.dropout_frame(res)
-            if len(moved):
-                st.dataframe(moved, hide_index=True, width="stretch", key="dropout_table")
+        widgets.live_controls(board, sel, plan, now_s)
 
 with tab_export:
-    files = jobs.export_files(plan, sel.area, f"Route sheets: {sel.title()}")
-    cols = st.columns(len(files))
-    for col, (name, blob) in zip(cols, sorted(files.items())):
-        col.download_button(name, blob, file_name=name, mime=jobs.export_mime(name), key=f"dl_{name}")
+    widgets.exports(board, picture, sel, now_s)

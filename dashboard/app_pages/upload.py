@@ -3,26 +3,28 @@ problem listed; a dataset is usable only once all three files validate together.
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from dashboard import formatting as F
 from dashboard import state as S
 from dashboard import uploads, widgets
+from dashboard.i18n import t
 
 ss = st.session_state
-st.title("Your own data")
-st.write("Upload the three CSV files of a dataset (same columns as `data/sample-zhejiang/`). They are "
-         "checked by the same validation as `dispatch validate`; nothing is used unless all three pass. "
-         f"Only CSV text is read (no pickle, no code), at most {uploads.MAX_UPLOAD_MB} MB per file.")
+st.title(t("page.upload"))
+st.write(t("up.intro", mb=uploads.MAX_UPLOAD_MB))
 cols = st.columns(3)
 files = {}
 for col, kind in zip(cols, uploads.UPLOAD_KINDS):
     up = col.file_uploader(f"{kind}.csv", type=["csv"], key=f"upload_{kind}", max_upload_size=uploads.MAX_UPLOAD_MB)
     files[kind] = up.getvalue() if up is not None else None
-    with col.expander(f"columns of {kind}"):
-        st.dataframe(uploads.schema_rows(kind), hide_index=True)
-name = st.text_input("Name for this dataset", "my network")
-if st.button("Validate and load", type="primary"):
+    with col.expander(t("up.columns", kind=kind)):
+        st.dataframe(F.frame_columns(pd.DataFrame(uploads.schema_rows(kind)), {
+            "column": "col.column", "required": "col.required", "unit": "col.unit", "meaning": "col.meaning"}),
+            hide_index=True)
+name = st.text_input(t("up.name"), t("up.default_name"))
+if st.button(t("up.validate"), type="primary"):
     ds, problems = uploads.validate_upload(files)
     if ds is None:
         ss[S.UPLOAD_PROBLEMS] = problems
@@ -38,8 +40,7 @@ loaded = ss.get(S.UPLOAD_MESSAGE)
 widgets.tiles(F.upload_tiles(sum(v is not None for v in files.values()),
                              None if problems is None else len(problems), len(ss[S.UPLOADED])))
 if problems is not None:
-    st.error(f"{len(problems)} problem(s): nothing was loaded. Fix the files and validate again.")
+    st.error(t("up.problems", n=len(problems)))
     st.dataframe(problems, hide_index=True, width="stretch", key="upload_problems")
 elif loaded:
-    st.success(f"Loaded '{loaded[0]}': {loaded[1]} centres, {loaded[2]} technicians, {loaded[3]} calls. "
-               "Choose it under Dataset in the sidebar.")
+    st.success(t("up.loaded", name=loaded[0], centres=loaded[1], techs=loaded[2], calls=loaded[3]))
