@@ -46,6 +46,7 @@ import pandas as pd
 
 from dispatch import fieldwork as fate
 from dispatch.baseline import BenchQueues, TechState, send_nearest_free
+from dispatch.contracts.offers import ContractBook, Pending, Trip, decision_choices, offer_desk, place, trip_choices
 from dispatch.dataset import Dataset
 from dispatch.errors import DispatchError, InputError
 from dispatch.fieldwork import AtTheDoor, FieldLedger, FieldworkParams, LiveField
@@ -54,7 +55,7 @@ from dispatch.live import (
     LiveArea,
     NewCall,
 )
-from dispatch.live.decision import NotServed, decide
+from dispatch.live.decision import Decision, NotServed, decide
 from dispatch.live.roster import LiveNetwork
 from dispatch.model import DAY_S, Centre, Mode, Request, Technician
 from dispatch.network import Network
@@ -106,6 +107,7 @@ class SimParams:
     seed: int = 0
     # How work goes wrong in the field (dispatch.fieldwork); FieldworkParams.none(): all to plan.
     fieldwork: FieldworkParams = field(default_factory=FieldworkParams)
+    contracts: ContractBook = field(default_factory=ContractBook)  # dispatch.contracts; empty: all own
 
 
 @dataclass(frozen=True)
@@ -145,6 +147,7 @@ class _World:
         self.fw = params.fieldwork
         self.field = FieldLedger(params.fieldwork, params.rules, params.seed, self.req)
         self.repeats_until_s = 0  # repeat calls arrive only within the days of calls
+        self.desk = offer_desk(params.contracts, self.net, dataset.technicians, travel, self.event, params.seed)
         # A device's next step by the kind of its event.
         self._handlers: dict[str, Callable[..., None]] = {
             "at_station": self._on_at_station, "to_repair": self._on_to_repair, "at_repair": self._on_at_repair,
@@ -326,14 +329,18 @@ class _Optimiser:
                               latest_end_s=k.shift_end_s + k.max_overtime_s - home_s - later_break_s)
         return st.start_s + door.door_s
 
-    def dispatch(self, r: Request, call: NewCall) -> Reason | None:
-        """Place the call by the one decision; None when a technician takes it, else the
-        reason nobody can today."""
+    def dispatch(self, r: Request, call: NewCall) -> Reason | NewCall | None:
+        """Place the call by the one decision; None when a technician takes it, the call again when a
+        contracted station's answer is awaited (dispatch.contracts), else why nobody can today."""
         names = self.live.find_areas(r.lon, r.lat)
         self._catch_up(names, call.release_s)
-        decision = decide(call, self.areas, names, call.release_s, self.w.p.rules,
-                          self.live.repairs_at_home, mode=r.mode, device_level=r.level,
-                          may_collect=self.w.p.rules.may_collect(r.mode, call.required_level))
+        def ask(c: NewCall, allow: Callable[[str], bool] | None = None, probe: bool = False) -> Decision:
+            return decide(c, self.areas, names, c.release_s, self.w.p.rules, self.live.repairs_at_home, mode=r.mode,
+                          device_level=r.level, may_collect=self.w.p.rules.may_collect(r.mode, c.required_level),
+                          allow=allow, probe=probe)
+        decision = place(self.w.desk, r, call, ask, lambda d: decision_choices(d, r.mode))
+        if isinstance(decision, Pending):
+            return decision.call
         if isinstance(decision, NotServed):
             # Whatever the area's reason, nobody can take it today: the customer is offered the
             # next morning (only a call beyond every area's reach stays open).
@@ -387,10 +394,15 @@ class _Baseline:
                 None if bw is None or t.break_s == 0 else base + bw.end_s))
         self.trips: dict[str, list] = defaultdict(list)
 
-    def dispatch(self, r: Request, call: NewCall) -> Reason | None:
-        station = self.w.nearest[r.id]
+    def dispatch(self, r: Request, call: NewCall) -> Reason | NewCall | None:
+        states = self.states[self.w.nearest[r.id].province_adcode]
         shifted = replace(r, window=type(r.window)(call.window_start_s, call.window_end_s))
-        got = send_nearest_free(self.states[station.province_adcode], shifted, call.release_s, self.w.travel)
+        def ask(c: NewCall, allow: Callable[[str], bool] | None = None, probe: bool = False) -> Trip | None:
+            able = [replace(s) if probe else s for s in states if allow is None or allow(s.tech.id)]
+            return send_nearest_free(able, shifted, c.release_s, self.w.travel)
+        got = place(self.w.desk, r, call, ask, trip_choices)
+        if isinstance(got, Pending):  # a contracted station's answer is awaited
+            return got.call
         if got is None:
             return Reason.NO_FREE_TECHNICIAN
         st, depart, arrive, end = got
@@ -450,19 +462,23 @@ def simulate(
     day = min((r.created_s // DAY_S for r in calls), default=0)
     while day <= last_day or (w.pending and day <= horizon_day):
         policy.start_day(day)
-        todays: list[tuple[int, Request, NewCall]] = []
+        todays: list[tuple[int, int, str, Request, NewCall]] = []
         while w.pending and w.pending[0][0] <= day:
             *_, r, call = heapq.heappop(w.pending)
             if day * DAY_S > call.window_start_s:  # carried over: re-booked for this morning
                 call = _rebook(call, w.net[w.outcome[r.id]["centre_id"]], day)
-            todays.append((call.release_s, r, call))
-        todays.sort(key=lambda x: (x[0], -x[2].priority, x[1].id))
+            todays.append((call.release_s, -call.priority, r.id, r, call))
+        heapq.heapify(todays)  # in release order; a call awaiting a station's answer comes back at it
         next_tick = day * DAY_S + 10 * 3600 if params.reoptimise_every_s else None
-        for release, r, call in todays:
+        while todays:
+            release, _, _, r, call = heapq.heappop(todays)
             while next_tick is not None and next_tick <= release:
                 policy.tick(next_tick)
                 next_tick += params.reoptimise_every_s  # type: ignore[operator]
             why = policy.dispatch(r, call)
+            if isinstance(why, NewCall):
+                heapq.heappush(todays, (why.release_s, -why.priority, r.id, r, why))
+                continue
             if why is not None:
                 _carry_over(w, r, call, day, release, why, horizon_day)
             n_done += 1
