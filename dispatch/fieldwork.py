@@ -357,4 +357,7 @@ class LiveField:
         for vid in held:
             area.report(vid, "overrun", x)
         if held:
+            # Re-plan from ``x``, when the overrun is known: a visit placed again at an earlier
+            # clock could be given a set-off in the past and be frozen after the fact.
+            area.advance(max(area.clock_s, x))
             self._repair(area)

@@ -10,22 +10,19 @@ import pytest
 
 from tests.builders import EPOCH, NETWORK, TECHS, H, req
 from dispatch.contracts import (
-    Choice,
     Contract,
     ContractBook,
     Fees,
-    OfferDesk,
     OfferRates,
-    Pending,
     Sla,
     contracts_frame,
-    job_costs,
     parse_contracts,
     quality_score,
     read_contracts,
-    settlement,
-    weigh,
 )
+from dispatch.contracts.costs import job_costs
+from dispatch.contracts.offers import Choice, OfferDesk, weigh
+from dispatch.contracts.settlement import settlement
 from dispatch.contracts.table import SCHEMA, schema_markdown
 from dispatch.dataset import Dataset
 from dispatch.errors import ValidationError

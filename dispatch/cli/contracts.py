@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from dispatch.cli.options import ProgressBar, load_dataset, population_option, write_text
-from dispatch.contracts import contracts_frame, generate_contracts, read_contracts, settlement, settlement_csv
+from dispatch.contracts import contracts_frame, generate_contracts, read_contracts
 from dispatch.exports import csv_text
 from dispatch.io import read_dataset
 
@@ -50,6 +50,7 @@ def week(source: str | None, preset: str | None, days: int, seed: int, populatio
     hours and money; contracts from SOURCE/contracts.csv, else generated (seeded)."""
     # The simulator (OR-Tools routing behind it): slow to import, keeps `dispatch --help` fast.
     from dispatch.contracts import week as runs
+    from dispatch.contracts.settlement import settlement, settlement_csv  # (as above)
     from dispatch.simulate import SimParams  # (as above)
 
     ds = load_dataset(source, preset, seed, days, population)

@@ -17,16 +17,13 @@ A dataset without ``contracts.csv`` reads as an empty book: every centre own, no
 decisions and figures of before.
 """
 
-from dispatch.contracts.costs import COST_COLUMNS, centre_costs, job_costs, network_costs
+# The light half only (the CLI imports it at start); offers, costs, settlement and week import
+# the live plan and the simulator: import them from their modules.
 from dispatch.contracts.generate import generate_contracts
 from dispatch.contracts.model import ROAMS, Contract, ContractBook, Fees, OfferRates, Sla, quality_score
-from dispatch.contracts.offers import Answer, Choice, OfferDesk, Pending, draw_answer, weigh
-from dispatch.contracts.settlement import settlement, settlement_csv
 from dispatch.contracts.table import SCHEMA, contracts_frame, parse_contracts, read_contracts
 
 __all__ = [
-    "COST_COLUMNS", "ROAMS", "SCHEMA", "Answer", "Choice", "Contract", "ContractBook", "Fees", "OfferDesk",
-    "OfferRates", "Pending", "Sla", "centre_costs", "contracts_frame", "draw_answer", "generate_contracts",
-    "job_costs", "network_costs", "parse_contracts", "quality_score", "read_contracts", "settlement",
-    "settlement_csv", "weigh",
+    "ROAMS", "SCHEMA", "Contract", "ContractBook", "Fees", "OfferRates", "Sla", "contracts_frame",
+    "generate_contracts", "parse_contracts", "quality_score", "read_contracts",
 ]

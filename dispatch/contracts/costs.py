@@ -4,8 +4,10 @@ From a simulation's frames (``events``, ``outcomes``, ``workload``), its dataset
 at the rates of :class:`~dispatch.rules.CostRates` (the one table of default rates):
 
 * **technician time**: the maker's own field technicians' paid (net shift) hours at their tier's
-  wage, busy or idle (a roster that idles costs money); hours on a statutory holiday at 300 %
-  (Labour Law art. 44);
+  wage, busy or idle (a roster that idles costs money), on the days calls arrive (a simulation
+  keeps going after the last call day to finish the work; those days' shifts would be paid for by
+  the next week's calls, not this week's); hours on a statutory holiday at 300 % (Labour Law
+  art. 44);
 * **overtime**: hours past the shift end at the wage times 150 % on a working day, 300 % on a
   statutory holiday (``CostRates.overtime_premium_*``; 200 % on a rest day does not arise: the
   simulation sends nobody on his rest day);
@@ -37,7 +39,7 @@ import pandas as pd
 
 from dispatch.contracts.model import ContractBook
 from dispatch.dataset import Dataset
-from dispatch.model import Mode
+from dispatch.model import DAY_S, Mode
 from dispatch.rules import DEFAULT_COST_RATES, CostRates
 from dispatch.synthetic.calendar import china_day
 from dispatch.travel import DEFAULT_TRAVEL, Travel
@@ -76,6 +78,7 @@ def _centre_labour(workload: pd.DataFrame, dataset: Dataset, book: ContractBook,
     """Per centre: own technicians' time, overtime and kilometres (contracted stations: zero)."""
     cols = ["labour_cny", "overtime_cny", "vehicle_cny"]
     wl = workload[~workload["centre_id"].isin(set(book.contracts))]
+    call_days = {r.created_s // DAY_S for r in dataset.requests}
     if not len(wl):
         return pd.DataFrame(columns=cols, dtype=float)
     tier = {c.id: int(c.tier) for c in dataset.network}
@@ -87,7 +90,7 @@ def _centre_labour(workload: pd.DataFrame, dataset: Dataset, book: ContractBook,
     km_rate = wl["technician_id"].map(lambda t: rates.km_cny(speed.get(t, "car")))
     frame = pd.DataFrame({
         "centre_id": wl["centre_id"],
-        "labour_cny": wl["available_s"] / 3600 * wage * paid_f,
+        "labour_cny": wl["available_s"].where(wl["day"].isin(call_days), 0) / 3600 * wage * paid_f,
         "overtime_cny": wl["overtime_s"] / 3600 * wage * over_f,
         "vehicle_cny": wl["distance_m"] / 1000 * km_rate})
     return frame.groupby("centre_id")[cols].sum()
