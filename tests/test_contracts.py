@@ -145,12 +145,12 @@ def test_an_unauthorised_or_foreign_job_is_not_offered() -> None:
     c = desk.book.contracts["S1"]
     r = req("R1", 1, Mode.ONSITE)
     call = NewCall("R1", r.lon, r.lat, 1800, r.window.start_s, r.window.end_s, required_level=2, release_s=10 * H)
-    assert not desk.may_offer(c, r, call, 10 * H)  # level 2 not authorised
+    assert not desk.may_offer(c, r.county_adcode, call, 10 * H)  # level 2 not authorised
     ok = NewCall("R1", r.lon, r.lat, 1800, r.window.start_s, r.window.end_s, release_s=10 * H)
-    assert desk.may_offer(c, r, ok, 10 * H)
-    assert not desk.may_offer(c, r, ok, 20 * H)  # after its own closing (18:00)
+    assert desk.may_offer(c, r.county_adcode, ok, 10 * H)
+    assert not desk.may_offer(c, r.county_adcode, ok, 20 * H)  # after its own closing (18:00)
     elsewhere = req("R2", 1, Mode.ONSITE, county="330522")
-    assert not desk.may_offer(c, elsewhere, ok, 10 * H)  # another county: the contract's own area only
+    assert not desk.may_offer(c, elsewhere.county_adcode, ok, 10 * H)  # another county: the contract's own area only
 
 
 # ---- the table -------------------------------------------------------------------------------

@@ -163,26 +163,29 @@ class OfferDesk(Generic[R]):
     def is_contracted(self, technician_id: str) -> bool:
         return self.station_of[technician_id] in self.book
 
-    def may_offer(self, c: Contract, r: Request, call: NewCall, now_s: int) -> bool:
-        """Whether station ``c`` may be offered ``call`` at ``now_s`` (module docstring)."""
+    def may_offer(self, c: Contract, county_adcode: str, call: NewCall, now_s: int) -> bool:
+        """Whether station ``c`` may be offered ``call`` (a customer in ``county_adcode``; "":
+        unknown, anywhere) at ``now_s`` (module docstring)."""
         if not (c.authorised(call.required_level, call.required_skill) and c.open_at(now_s)
                 and self.booked[c.centre_id, now_s // DAY_S] < c.daily_jobs and c.quality >= self.book.min_quality):
             return False
         station = self.network[c.centre_id]
-        if c.roam == "any" or not r.county_adcode:
+        if c.roam == "any" or not county_adcode:
             return True
         if c.roam == "prefecture":
-            return r.county_adcode[:4] == (station.prefecture_adcode or station.county_adcode)[:4]
-        return r.county_adcode == station.county_adcode
+            return county_adcode[:4] == (station.prefecture_adcode or station.county_adcode)[:4]
+        return county_adcode == station.county_adcode
 
-    def _allow(self, r: Request, call: NewCall, st: _OfferState) -> Callable[[str], bool]:
+    def allow(self, county_adcode: str, call: NewCall, refused: set[str]) -> Callable[[str], bool]:
+        """Whether a technician may be given ``call`` now: own staff always; a contracted
+        station's only if it has not ``refused`` the call and :meth:`may_offer` says so."""
         memo: dict[str, bool] = {}
 
         def allow(technician_id: str) -> bool:
             cid = self.station_of[technician_id]
             if cid not in memo:
                 c = self.book.get(cid)
-                memo[cid] = c is None or (cid not in st.refused and self.may_offer(c, r, call, call.release_s))
+                memo[cid] = c is None or (cid not in refused and self.may_offer(c, county_adcode, call, call.release_s))
             return memo[cid]
         return allow
 
@@ -222,7 +225,7 @@ class OfferDesk(Generic[R]):
                 return got
             self.log(call.id, now, EVENTS["lapsed"], station, "accepted, but the station can no longer fit it in; re-offered")
             st.refused.add(station)
-        allow = self._allow(r, call, st)
+        allow = self.allow(r.county_adcode, call, st.refused)
         options = choices(ask(call, allow, True))
         if not options:
             return ask(call, allow, False)  # nobody: the decision's own answer (its reason)

@@ -122,7 +122,8 @@ def decide(
         if name == home and held:
             # Only the best home option matters here (and whether it settles the call), so the
             # search may stop at the first insertion that keeps the promise without overtime.
-            found = live.options(call.id, policy, lambda t: prefer(t, to_bench), settle_first=policy == "travel")
+            found = live.options(call.id, policy, lambda t: prefer(t, to_bench),
+                                 settle_first=policy == "travel" and allow is None)
         else:
             found = live.urgent_options(call, policy=policy)
         offers.extend((rank(o), name, o) for o in found if allow is None or allow(o.technician_id))
@@ -172,6 +173,9 @@ def decide(
             got = lives[area].insert(call, option, policy=policy)
         return _outcome(got, area, mode, call, alternatives)
     if held and not probe:
+        if allow is not None:  # nobody allowed can take it: it waits, unassigned (place would ask anyone)
+            lives[home].unassigned[call.id] = Unserved(call.id, Reason.CAPACITY, Reason.CAPACITY.sentence)  # type: ignore[index]
+            return NotServed(Reason.CAPACITY, Reason.CAPACITY.sentence, home, alternatives, call)
         return _outcome(lives[home].place(call.id, None, policy=policy), home, mode, call, alternatives)  # type: ignore[index,arg-type]
     if not searched:
         return NotServed(Reason.NO_TECHNICIAN_IN_REACH, Reason.NO_TECHNICIAN_IN_REACH.sentence)

@@ -30,6 +30,7 @@ from dispatch.model import Mode, Priority, Request, TimeWindow
 from dispatch.reasons import Reason
 from dispatch.routing.checker import check
 from dispatch.rules import DEFAULT_RULES, Rules
+from dispatch.contracts import ContractBook, read_contracts
 from dispatch.service.clock import (
     CST,
     ClockRule,
@@ -39,6 +40,7 @@ from dispatch.service.clock import (
     WallClock,
     judge,
 )
+from dispatch.service.offers import ServiceOffers
 from dispatch.store import Store
 from dispatch.synthetic import generate
 from dispatch.tables import centres_frame, technicians_frame
@@ -138,6 +140,9 @@ class LiveService:
         self._inflight: set[str] = set()
         self._db = threading.Lock()  # one writer at a time (SQLite would make the others spin)
         self.areas = self.live.start_day(config.day)
+        # Contracted stations' jobs are offers (dispatch.service.offers); no contracts.csv: none.
+        self.offers = ServiceOffers(self, read_contracts(config.source, ds.network) if config.source else ContractBook(),
+                                    ServiceError)
         self.locks = {a: threading.Lock() for a in self.areas}
         # The lease before the replay: no other server can append to the log being read.
         self.lease = self.store.acquire_lease(self.scope, config.lease_ttl_s, wait_s=config.lease_wait_s) \
@@ -260,6 +265,7 @@ class LiveService:
             if e.kind == "call":
                 if rebuild_index:
                     self._index_call(e.key, p, e.answer)
+                    self.offers.remember(e.key, p, e.answer, e.at_s)
                 for a in p.get("advanced", []):
                     if a in names:
                         self._advance(a, e.at_s)
@@ -269,6 +275,7 @@ class LiveService:
                     got = self.areas[a].insert_with(call, p.get("technician_id") or None, p["policy"])
                     self.job_area[call.id] = a
                     got_tech = got.technician_id if isinstance(got, InsertionOption) else None
+                    self.offers.held(self.areas[a], call.id, e.answer, e.at_s)
                     if got_tech != (p.get("technician_id") or None):
                         # Not expected: the same operations in the same order give the same plan.
                         raise DispatchError(f"replay of call {e.key!r} in area {a} did not reproduce "
@@ -276,6 +283,8 @@ class LiveService:
             elif e.kind == "status" and p["area"] in names:
                 self._advance(p["area"], e.at_s)
                 self.areas[p["area"]].report(e.key, p["status"], e.at_s)
+            elif e.kind == "offer":
+                self.offers.replay(e.key, e.at_s, p, e.answer, names, rebuild_index)
             elif e.kind == "unavailable" and p["area"] in names:
                 self.areas[p["area"]].drop_out(e.key, e.at_s)
             n += 1
@@ -385,7 +394,7 @@ class LiveService:
         with self._locked(areas):
             decision = decide(call, self.areas, areas, at, self.rules, self.live.repairs_at_home, mode=Mode(mode),
                               device_level=level, may_collect=self.rules.may_collect(mode, call.required_level),
-                              hold_unserved=True)
+                              hold_unserved=True, allow=self.offers.allow(county, call))
             # The customer is shown the earliest arrivals among the on-site offers.
             alternatives = sorted(decision.alternatives,
                                   key=lambda x: (x.option.eta_s, x.option.late_s, x.option.technician_id))
@@ -400,6 +409,8 @@ class LiveService:
                 answer |= {"status": "planned", **self._option(decision.area, decision.option)}
                 answer["reason_code"] = "" if decision.on_time else Reason.LATE.value
                 answer["reason"] = "" if decision.on_time else Reason.LATE.sentence
+                offer = self.offers.offer_of(call_id, tech, at)  # a contracted station's: it must accept
+                answer |= {"status": "offered", "offer": offer} if offer else {}
                 if decision.visit_mode != mode:
                     answer["note"] = ("nobody able to repair it on site can set off within the hour: the "
                                       "technician collects the device for the bench (the on-site offers are "
@@ -408,9 +419,11 @@ class LiveService:
                 answer |= {"status": "unassigned", "reason_code": decision.reason.value, "reason": decision.sentence}
             policy = self.rules.ranking(priority)
             payload = {"digest": digest, "call_meta": meta, "advanced": areas, "area": area,
-                       "technician_id": tech, "policy": policy, "call": asdict(call)}
+                       "technician_id": tech, "policy": policy, "call": asdict(call), "county": county}
             self._commit(areas, "call", call_id, at, payload, answer, idem=call_id)
+            self.offers.held(self.areas[area], call_id, answer, at)  # after the commit: the log replays it
             self._remember(call_id, payload, answer)
+            self.offers.remember(call_id, payload, answer, at)
         return answer
 
     def _remember(self, call_id: str, payload: dict[str, Any], answer: dict[str, Any]) -> None:
