@@ -193,11 +193,41 @@ class CostRates:
     # government's travel standard for ordinary staff in the western provincial capitals
     # (Ministry of Finance, 2016, about 350-500 CNY a night); a reasoned estimate.
     hotel_cny_per_night: float = 300.0
+    # -- what a job costs by who does it (dispatch.contracts.costs; issue 20) -------------------
+    # Wage per tier 1 province, 2 city, 3 county, CNY per paid hour, loaded as above: the county
+    # figure is technician_cny_per_h; a city technician ~1.15x and a provincial lab engineer ~1.4x
+    # it (NBS 2023: "professional technical personnel" earn ~1.4x service personnel).
+    wage_cny_per_h_by_tier: tuple[float, float, float] = (66.0, 54.0, 47.0)
+    # Kilometres per speed class: a car as vehicle_cny_per_km; an electric scooter ~0.2 (power
+    # ~0.02, a 3,000 CNY scooter over 30,000 km 0.10, upkeep ~0.08).
+    km_cny_by_speed_class: tuple[tuple[str, float], ...] = (("car", 1.2), ("scooter", 0.2))
+    # Labour Law art. 44: overtime on a working day at least 150 % of the wage, on a rest day
+    # without time off in lieu 200 %, on a statutory holiday 300 %.
+    overtime_premium_workday: float = 1.5
+    overtime_premium_rest_day: float = 2.0
+    overtime_premium_holiday: float = 3.0
+    # The yuan value of one hour of a customer's turnaround, the weight the call decision puts on
+    # time against money (dispatch.contracts.offers.weigh): 33 CNY, the mean hourly wage of an
+    # urban private-sector employee (NBS 2023: 68,340 CNY a year over 2,088 paid hours = 32.7),
+    # i.e. what an hour without the phone costs a typical customer. 0: money alone decides;
+    # very large: the earliest arrival decides.
+    turnaround_cny_per_h: float = 33.0
 
     def __post_init__(self) -> None:
-        bad = {k: v for k, v in vars(self).items() if not v >= 0}
-        if bad:
-            raise DispatchError(f"cost rates must be >= 0 CNY, got {bad}")
+        flat = [(k, v) for k, v in vars(self).items() if isinstance(v, (int, float))]
+        flat += [(f"wage_cny_per_h_by_tier[{i + 1}]", v) for i, v in enumerate(self.wage_cny_per_h_by_tier)]
+        flat += [(f"km_cny_by_speed_class[{c}]", v) for c, v in self.km_cny_by_speed_class]
+        bad = {k: v for k, v in flat if not v >= 0}
+        if bad or len(self.wage_cny_per_h_by_tier) != 3:
+            raise DispatchError(f"cost rates must be >= 0 CNY (and a wage for each of the 3 tiers), got {bad or vars(self)}")
+
+    def wage_cny_per_h(self, tier: int) -> float:
+        """The loaded wage of a technician at a centre of ``tier`` (1..3), CNY per paid hour."""
+        return self.wage_cny_per_h_by_tier[int(tier) - 1]
+
+    def km_cny(self, speed_class: str) -> float:
+        """CNY per kilometre driven in ``speed_class`` (an unknown class costs as a car)."""
+        return dict(self.km_cny_by_speed_class).get(speed_class, self.vehicle_cny_per_km)
 
 
 DEFAULT_COST_RATES = CostRates()

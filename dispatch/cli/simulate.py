@@ -16,6 +16,7 @@ from dispatch.cli.options import (
     write_text,
 )
 from dispatch.cli.storage import PLANS, StoreUnavailable, open_store
+from dispatch.contracts import ContractBook, read_contracts
 from dispatch.exports import csv_text
 from dispatch.kpis import (
     RUN_LABELS,
@@ -85,6 +86,7 @@ def simulate(source: str | None, preset: str | None, province: str | None, days:
             else:
                 sim_params = simulation.SimParams(
                     policy=run, seed=seed, reoptimise_every_s=None if reoptimise_min is None else 60 * reoptimise_min,
+                    contracts=read_contracts(source, ds.network) if source else ContractBook(),  # SOURCE/contracts.csv
                     **({} if fieldwork else {"fieldwork": FieldworkParams.none()}))
                 result = simulation.simulate(ds, sim_params, travel, progress=bar)
                 params = sim_params

@@ -88,6 +88,7 @@ def decide(
     now_s: int, rules: Rules,
     repairs_at_home: Callable[[str, int], bool], *, mode: Mode, device_level: int, may_collect: bool,
     home: str | None = None, hold_unserved: bool = False,
+    allow: Callable[[str], bool] | None = None, probe: bool = False,
 ) -> Decision:
     """Place ``call`` with the best technician of ``home`` and the ``candidates`` areas (nearest
     first; a callable is asked only when the areas beyond ``home`` are searched) and apply it to
@@ -98,7 +99,11 @@ def decide(
     collection (the caller knows whether a bench of its chain can repair it). ``home``: the area that already holds the call
     as a visit (the day plan). ``hold_unserved``: a call nobody takes is kept, unassigned with
     its reason, in the first area searched (the service lists it); otherwise no area holds it
-    (the simulation offers the customer another day)."""
+    (the simulation offers the customer another day).
+
+    ``allow``: whether a technician may be given the call at all (a contracted station that
+    refused it, is full or is not authorised; ``dispatch.contracts``). ``probe``: rank and
+    return the winner without placing the call anywhere (an offer the station must accept first)."""
     policy = rules.ranking(call.priority)
     to_bench = mode == Mode.PICKUP
 
@@ -117,10 +122,11 @@ def decide(
         if name == home and held:
             # Only the best home option matters here (and whether it settles the call), so the
             # search may stop at the first insertion that keeps the promise without overtime.
-            found = live.options(call.id, policy, lambda t: prefer(t, to_bench), settle_first=policy == "travel")
+            found = live.options(call.id, policy, lambda t: prefer(t, to_bench),
+                                 settle_first=policy == "travel" and allow is None)
         else:
             found = live.urgent_options(call, policy=policy)
-        offers.extend((rank(o), name, o) for o in found)
+        offers.extend((rank(o), name, o) for o in found if allow is None or allow(o.technician_id))
 
     settled = False
     if home is not None:
@@ -138,10 +144,13 @@ def decide(
 
     if not on_time and may_collect and call.pinned_technician is None:
         collect = collection(call, rules.collect_service_s)
-        collected = collect_offers(collect, [(a, lives[a]) for a in searched], policy,
-                                   offer_key(policy, lambda o: prefer(o.technician_id, True)))
+        collected = [c for c in collect_offers(collect, [(a, lives[a]) for a in searched], policy,
+                                               offer_key(policy, lambda o: prefer(o.technician_id, True)))
+                     if allow is None or allow(c[2].technician_id)]
         if collected:
             _, area, option = collected[0]
+            if probe:
+                return Dispatched(area, option, Mode.PICKUP, collect, alternatives)
             if held and area == home:
                 lives[area].collect_instead(call.id, rules.collect_service_s)
                 got = lives[area].place(call.id, option, policy=policy)
@@ -153,6 +162,8 @@ def decide(
 
     if offers:
         _, area, option = offers[0]
+        if probe:
+            return Dispatched(area, option, mode, call, alternatives)
         if held and area != home:
             lives[home].hand_over(call.id)  # type: ignore[index]
             got = lives[area].insert(call, option, policy=policy)
@@ -161,11 +172,14 @@ def decide(
         else:
             got = lives[area].insert(call, option, policy=policy)
         return _outcome(got, area, mode, call, alternatives)
-    if held:
+    if held and not probe:
+        if allow is not None:  # nobody allowed can take it: it waits, unassigned (place would ask anyone)
+            lives[home].unassigned[call.id] = Unserved(call.id, Reason.CAPACITY, Reason.CAPACITY.sentence)  # type: ignore[index]
+            return NotServed(Reason.CAPACITY, Reason.CAPACITY.sentence, home, alternatives, call)
         return _outcome(lives[home].place(call.id, None, policy=policy), home, mode, call, alternatives)  # type: ignore[index,arg-type]
     if not searched:
         return NotServed(Reason.NO_TECHNICIAN_IN_REACH, Reason.NO_TECHNICIAN_IN_REACH.sentence)
-    if hold_unserved:
+    if hold_unserved and not probe:
         got = lives[searched[0]].insert_with(call, None, policy)
         return _outcome(got, searched[0], mode, call, alternatives)
     return NotServed(Reason.CAPACITY, Reason.CAPACITY.sentence, None, alternatives)

@@ -51,7 +51,7 @@ import logging
 import sqlite3
 from collections.abc import Iterator
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import sqlalchemy.exc
 from fastapi import Depends, FastAPI, Query, Request
@@ -67,6 +67,8 @@ from dispatch.service.schemas import (
     JobId,
     KpisOut,
     NoticesOut,
+    OfferIn,
+    OfferOut,
     PlanOut,
     SlotsOut,
     StatusIn,
@@ -265,6 +267,18 @@ def create_app(config: ServiceConfig, service: LiveService | None = None) -> Any
         """A field report on a job: dispatched, on_site, done or overrun (still working at ``at``,
         done by ``expected_end`` if he says)."""
         return svc().job_status(job_id, body.status, body.at, body.expected_end)
+
+    @app.post("/offers/{offer_id}/{action}", response_model=OfferOut, responses=write_errors)
+    def post_offer(offer_id: JobId, action: Literal["accept", "refuse"], body: OfferIn,
+                   role: Annotated[str, Depends(writer)]) -> dict[str, Any]:
+        """A contracted station's answer to an offer: accept (the job is planned) or refuse (it is
+        re-offered at once, the one-hour deadline unchanged); accepting a lapsed offer is 409."""
+        return svc().offers.answer(offer_id, action, body.at)
+
+    @app.get("/offers", responses=errors)
+    def get_offers(role: Annotated[str, Depends(reader)]) -> list[dict[str, Any]]:
+        """Offers awaiting a contracted station's answer, the soonest due first."""
+        return svc().offers.listing()
 
     @app.get("/plan", response_model=PlanOut, responses={**errors, 404: {"description": "unknown area"}})
     def get_plan(area: Annotated[str, Query(max_length=20, description="area (prefecture adcode)")],

@@ -91,9 +91,20 @@ class Option(BaseModel):
     late_s: int
 
 
+class OfferRef(BaseModel):
+    offer_id: str = Field(description="the call id: answer it with POST /offers/{offer_id}/accept or /refuse")
+    station_id: str = Field(description="the contracted station (特约维修站) offered the job")
+    technician_id: str
+    expires: str = Field(description="the station's answer is due by then; later, the offer lapses")
+    expires_s: int
+
+
 class Decision(BaseModel):
     call_id: str
-    status: Literal["planned", "unassigned", "walkin"]
+    status: Literal["planned", "unassigned", "walkin", "offered"] = Field(description=(
+        "offered: a contracted station's technician has it until the station accepts (then planned) or "
+        "refuses or lets it lapse (then it is re-offered, the one-hour deadline unchanged)"))
+    offer: OfferRef | None = None
     mode: str
     visit_mode: str | None = Field(None, description="how the technician serves it: an onsite call nobody able "
                                    "to repair on site can set off for within the hour is collected (pickup)")
@@ -171,6 +182,31 @@ class StatusOut(BaseModel):
     end: str | None = None
     end_s: int | None = None
     frozen: bool
+
+
+class OfferIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    at: When = None
+
+
+class OfferOut(BaseModel):
+    offer_id: str
+    status: Literal["planned", "offered", "unassigned"] = Field(description=(
+        "accepted: planned; refused (or lapsed): who has the call now, a second offer, own staff "
+        "(planned) or nobody (unassigned, with the reason)"))
+    at: str
+    at_s: int
+    area: str | None = None
+    technician_id: str | None = None
+    station_id: str | None = None
+    previous_station_id: str | None = None
+    previous: str | None = Field(None, description="refused or lapsed")
+    offer: OfferRef | None = None
+    departure: str | None = None
+    arrival: str | None = None
+    meets_deadline: bool | None = None
+    reason_code: str = ""
+    reason: str = ""
 
 
 class UnavailableIn(BaseModel):

@@ -27,6 +27,7 @@ from dispatch.reasons import Reason
 from dispatch.routing.checker import check
 from dispatch.rules import DEFAULT_RULES, Rules
 from dispatch.service.booking import SLOT_PROBE_ID, booked_for, booking_day, slots_answer
+from dispatch.contracts import ContractBook, read_contracts
 from dispatch.service.clock import (
     CST,
     ClockRule,
@@ -40,6 +41,7 @@ from dispatch.service.errors import ServiceError
 from dispatch.service.intake import read_intake
 from dispatch.service.notices import NoticeSender, NoticeTracker, notice_rows
 from dispatch.service.views import day_kpis
+from dispatch.service.offers import ServiceOffers
 from dispatch.store import Store
 from dispatch.synthetic import generate
 from dispatch.tables import centres_frame, technicians_frame
@@ -145,6 +147,9 @@ class LiveService:
         # opens with those too (read once: those servers served their own days).
         self.horizon = Horizon(self.live, config.day, self.areas, self._open_day)
         self.booked_before = self._booked_for(config.day)
+        # Contracted stations' jobs are offers (dispatch.service.offers); no contracts.csv: none.
+        self.offers = ServiceOffers(self, read_contracts(config.source, ds.network) if config.source else ContractBook(),
+                                    ServiceError)
         self.locks = {a: threading.Lock() for a in self.areas}
         # The lease before the replay: no other server can append to the log being read.
         self.lease = self.store.acquire_lease(self.scope, config.lease_ttl_s, wait_s=config.lease_wait_s) \
@@ -281,6 +286,7 @@ class LiveService:
             if e.kind == "call":
                 if rebuild_index:
                     self._index_call(e.key, p, e.answer)
+                    self.offers.remember(e.key, p, e.answer, e.at_s)
                 for a in p.get("advanced", []):
                     if a in names:
                         self._advance(a, e.at_s)
@@ -291,6 +297,7 @@ class LiveService:
                     got = live.insert_with(call, p.get("technician_id") or None, p["policy"])
                     self.job_area[call.id] = a
                     got_tech = got.technician_id if isinstance(got, InsertionOption) else None
+                    self.offers.held(live, call.id, e.answer, e.at_s)
                     if got_tech is None and e.scope != self.scope:
                         # Booked by an earlier day's server, whose plan of this day may not have
                         # held every booking this one holds: the window is the promise, not who.
@@ -303,6 +310,8 @@ class LiveService:
                 area = self.horizon.area_of_job(e.key, p["area"])
                 area.advance(max(area.clock_s, e.at_s))
                 area.report(e.key, p["status"], e.at_s, p.get("expected_end_s"))
+            elif e.kind == "offer":
+                self.offers.replay(e.key, e.at_s, p, e.answer, names, rebuild_index)
             elif e.kind == "unavailable" and p["area"] in names:
                 self.areas[p["area"]].drop_out(e.key, e.at_s)
             n += 1
@@ -394,7 +403,8 @@ class LiveService:
             # never held unassigned (it is refused instead, with the slots open now).
             decision = decide(call, self.horizon.areas(self.day if day is None else day), areas, at, self.rules,
                               self.live.repairs_at_home, mode=Mode(mode), device_level=level, hold_unserved=day is None,
-                              may_collect=day is None and self.rules.may_collect(mode, call.required_level))
+                              may_collect=day is None and self.rules.may_collect(mode, call.required_level),
+                              allow=self.offers.allow(r.county_adcode, call) if day is None else None)
             if day is not None and not isinstance(decision, Dispatched):
                 if day == self.day:
                     self._rebuild(areas)  # the clocks it moved for a booking refused: forgotten
@@ -415,6 +425,9 @@ class LiveService:
                 answer |= {"status": "planned", **self._option(decision.area, decision.option)}
                 answer["reason_code"] = "" if decision.on_time else Reason.LATE.value
                 answer["reason"] = "" if decision.on_time else Reason.LATE.sentence
+                # A contracted station's must accept (a booking for a later day is the maker's own promise).
+                offer = self.offers.offer_of(call_id, tech, at) if day is None else None
+                answer |= {"status": "offered", "offer": offer} if offer else {}
                 if decision.visit_mode != mode:
                     answer["note"] = ("nobody able to repair it on site can set off within the hour: the "
                                       "technician collects the device for the bench (the on-site offers are "
@@ -423,13 +436,17 @@ class LiveService:
                 answer |= {"status": "unassigned", "reason_code": decision.reason.value, "reason": decision.sentence}
             policy = self.rules.ranking(priority)
             payload = {"digest": digest, "call_meta": meta, "advanced": areas if day in (None, self.day) else [],
-                       "area": area, "technician_id": tech, "policy": policy, "call": asdict(call)}
+                       "area": area, "technician_id": tech, "policy": policy, "call": asdict(call),
+                       "county": r.county_adcode}
             if day is not None:
                 payload |= {"day": day, "customer_id": body.get("customer_id") or call_id}
                 answer |= {"booked": True, "day": day, "window_start": self.iso(call.window_start_s),
                            "window_end": self.iso(call.window_end_s)}
             self._commit(areas, "call", call_id, at, payload, answer, idem=call_id)
+            if area is not None and day in (None, self.day):  # after the commit: the log replays it
+                self.offers.held(self.areas[area], call_id, answer, at)
             self._remember(call_id, payload, answer)
+            self.offers.remember(call_id, payload, answer, at)
         return answer
 
     def slots(self, body: dict[str, Any]) -> dict[str, Any]:

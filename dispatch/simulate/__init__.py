@@ -128,11 +128,18 @@ def simulate(
                 _carry_over(w, r, call, day, call.release_s, Reason.CAPACITY, horizon_day,
                             "the day plan's morning route cannot keep it in the simulated day; re-booked for tomorrow")
         next_tick = day * DAY_S + 10 * 3600 if params.reoptimise_every_s else None
-        for release, r, call in todays:
+        # In release order; a call awaiting a contracted station's answer comes back at it.
+        queue = [(release, -call.priority, r.id, r, call) for release, r, call in todays]
+        heapq.heapify(queue)
+        while queue:
+            release, _, _, r, call = heapq.heappop(queue)
             while next_tick is not None and next_tick <= release:
                 policy.tick(next_tick)
                 next_tick += params.reoptimise_every_s  # type: ignore[operator]
             why = policy.dispatch(r, call)
+            if isinstance(why, NewCall):
+                heapq.heappush(queue, (why.release_s, -why.priority, r.id, r, why))
+                continue
             if why is not None:
                 _carry_over(w, r, call, day, release, why, horizon_day)
             n_done += 1

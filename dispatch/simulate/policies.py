@@ -4,13 +4,15 @@ whiteboard dispatcher (see ``dispatch.simulate``)."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import replace
 
 from dispatch.baseline import TechState, send_nearest_free
+from dispatch.contracts.offers import Pending, Trip, decision_choices, place, trip_choices
 from dispatch.fieldwork import LiveField
 from dispatch.live import LiveArea, NewCall
 from dispatch.live.calls import collection
-from dispatch.live.decision import NotServed, decide
+from dispatch.live.decision import Decision, NotServed, decide
 from dispatch.live.roster import LiveNetwork
 from dispatch.model import DAY_S, Mode, Request, Technician
 from dispatch.reasons import Reason
@@ -75,14 +77,19 @@ class Optimiser:
                               latest_end_s=k.shift_end_s + k.max_overtime_s - home_s - later_break_s)
         return st.start_s + door.door_s
 
-    def dispatch(self, r: Request, call: NewCall) -> Reason | None:
-        """Place the call by the one decision; None when a technician takes it, else the
-        reason nobody can today."""
+    def dispatch(self, r: Request, call: NewCall) -> Reason | NewCall | None:
+        """Place the call by the one decision; None when a technician takes it, the call again when a
+        contracted station's answer is awaited (dispatch.contracts), else why nobody can today."""
         names = self.live.find_areas(r.lon, r.lat)
         self._catch_up(names, call.release_s)
-        decision = decide(call, self.areas, names, call.release_s, self.w.p.rules,
-                          self.live.repairs_at_home, mode=r.mode, device_level=r.level,
-                          may_collect=self.w.p.rules.may_collect(r.mode, call.required_level))
+
+        def ask(c: NewCall, allow: Callable[[str], bool] | None = None, probe: bool = False) -> Decision:
+            return decide(c, self.areas, names, c.release_s, self.w.p.rules, self.live.repairs_at_home, mode=r.mode,
+                          device_level=r.level, may_collect=self.w.p.rules.may_collect(r.mode, c.required_level),
+                          allow=allow, probe=probe)
+        decision = place(self.w.desk, r, call, ask, lambda d: decision_choices(d, r.mode))
+        if isinstance(decision, Pending):
+            return decision.call
         if isinstance(decision, NotServed):
             # Whatever the area's reason, nobody can take it today: the customer is offered the
             # next morning (only a call beyond every area's reach stays open).
@@ -136,10 +143,16 @@ class Baseline:
                 None if bw is None or t.break_s == 0 else base + bw.end_s))
         self.trips: dict[str, list] = defaultdict(list)
 
-    def dispatch(self, r: Request, call: NewCall) -> Reason | None:
-        station = self.w.nearest[r.id]
+    def dispatch(self, r: Request, call: NewCall) -> Reason | NewCall | None:
+        states = self.states[self.w.nearest[r.id].province_adcode]
         shifted = replace(r, window=type(r.window)(call.window_start_s, call.window_end_s))
-        got = send_nearest_free(self.states[station.province_adcode], shifted, call.release_s, self.w.travel)
+
+        def ask(c: NewCall, allow: Callable[[str], bool] | None = None, probe: bool = False) -> Trip | None:
+            able = [replace(s) if probe else s for s in states if allow is None or allow(s.tech.id)]
+            return send_nearest_free(able, shifted, c.release_s, self.w.travel)
+        got = place(self.w.desk, r, call, ask, trip_choices)
+        if isinstance(got, Pending):  # a contracted station's answer is awaited
+            return got.call
         if got is None:
             return Reason.NO_FREE_TECHNICIAN
         st, depart, arrive, end = got

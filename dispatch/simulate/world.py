@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from dispatch.baseline import BenchQueues
+from dispatch.contracts.offers import ContractBook, offer_desk
 from dispatch.dataset import Dataset
 from dispatch.errors import DispatchError
 from dispatch.fieldwork import AtTheDoor, FieldLedger, FieldworkParams
@@ -75,6 +76,7 @@ class SimParams:
     seed: int = 0
     # How work goes wrong in the field (dispatch.fieldwork); FieldworkParams.none(): all to plan.
     fieldwork: FieldworkParams = field(default_factory=FieldworkParams)
+    contracts: ContractBook = field(default_factory=ContractBook)  # dispatch.contracts; empty: all own
 
 
 
@@ -105,6 +107,7 @@ class World:
         self.fw = params.fieldwork
         self.field = FieldLedger(params.fieldwork, params.rules, params.seed, self.req)
         self.repeats_until_s = 0  # repeat calls arrive only within the days of calls
+        self.desk = offer_desk(params.contracts, self.net, dataset.technicians, travel, self.event, params.seed)
         # Overtime worked, per technician and month: a day's plan asks no more than the cap leaves.
         self.overtime = OvertimeLedger(dataset.epoch_date, params.rules)
         # A device's next step by the kind of its event.

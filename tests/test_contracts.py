@@ -1,0 +1,184 @@
+"""Contracted stations: the contract table, offers and re-offers, fees, penalties, the cost
+weight's break-even, settlement (dispatch.contracts)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tests.builders import EPOCH, NETWORK, TECHS, H, req
+from dispatch.contracts import (
+    Contract,
+    ContractBook,
+    Fees,
+    OfferRates,
+    Sla,
+    contracts_frame,
+    parse_contracts,
+    quality_score,
+    read_contracts,
+)
+from dispatch.contracts.costs import job_costs
+from dispatch.contracts.offers import Choice, OfferDesk, weigh
+from dispatch.contracts.settlement import settlement
+from dispatch.contracts.table import SCHEMA, schema_markdown
+from dispatch.dataset import Dataset
+from dispatch.errors import ValidationError
+from dispatch.fieldwork import FieldworkParams
+from dispatch.live import NewCall
+from dispatch.model import Mode
+from dispatch.rules import DEFAULT_COST_RATES, DEFAULT_RULES
+from dispatch.simulate import SimParams, simulate
+from dispatch.travel import DEFAULT_TRAVEL
+
+REFUSES = OfferRates(accept=0.0, refuse=1.0, response_s=600, timeout_s=900)
+ACCEPTS = OfferRates(accept=1.0, refuse=0.0, response_s=300, timeout_s=900)
+
+
+def book(rates: OfferRates = REFUSES, **kw: object) -> ContractBook:
+    return ContractBook({"S1": Contract("S1", offers=rates, **kw)})  # type: ignore[arg-type]
+
+
+# ---- fees, penalties, quality -----------------------------------------------------------------
+
+def test_fee_and_penalty_by_hand() -> None:
+    fees = Fees((40.0, 80.0, 150.0), onsite_extra_cny=30.0, pickup_extra_cny=15.0, handover_cny=10.0,
+                km_cny=1.5, free_radius_km=15.0)
+    # A level-2 repair on site 27 km from the station: 80 + 30 + 1.5 x (27 - 15) = 128.
+    assert fees.job_cny(2, "onsite", 27.0) == pytest.approx(128.0)
+    assert fees.job_cny(2, "onsite", 10.0) == pytest.approx(110.0)  # inside the radius: no km
+    assert fees.job_cny(1, "pickup") == pytest.approx(55.0)
+    assert fees.job_cny(None, "walkin") == pytest.approx(10.0)  # passed up unrepaired
+    sla = Sla(dispatch_penalty_cny=20.0, turnaround_penalty_cny=50.0)
+    assert sla.penalty_cny(True, False) == 20.0 and sla.penalty_cny(True, True) == 70.0
+    assert quality_score(0.05, 0.02) == pytest.approx(0.95 * 0.98)
+
+
+def test_job_cost_fee_and_penalty_of_a_late_contracted_job() -> None:
+    """A level-1 on-site job at S1's customer 4.7 km away, accepted at 10:05, set off 11:10 (65
+    min after: the 60-min clause is broken), done 11:50: fee 40 + 30, penalty 20, nothing else."""
+    r = req("R1", 1, Mode.ONSITE, created_h=10)
+    ds = Dataset(NETWORK, TECHS, (r,), EPOCH)
+    events = pd.DataFrame([("R1", 10 * H + 300, "offer_accepted", "S1", ""), ("R1", 11 * H + 600, "dispatched", "T1", "")],
+                          columns=["request_id", "t_s", "event", "where", "detail"])
+    outcomes = pd.DataFrame([{"request_id": "R1", "mode": "onsite", "visit_mode": "onsite", "level": 1,
+                              "centre_id": "S1", "created_s": 10 * H, "clock_start_s": 10 * H,
+                              "dispatch_s": 11 * H + 600, "completion_s": 11 * H + 3000, "repair_tier": float("nan"),
+                              "repair_centre_id": None, "courier_legs": 0, "unassigned_reason": ""}])
+    workload = pd.DataFrame(columns=["technician_id", "day", "centre_id", "available_s", "overtime_s", "distance_m"])
+    km = DEFAULT_TRAVEL.legs(NETWORK["S1"].lon, NETWORK["S1"].lat, r.lon, r.lat)[1] / 1000
+    assert km < 15  # inside the radius
+    jobs = job_costs(events, outcomes, workload, ds, book(ACCEPTS))
+    row = jobs.iloc[0]
+    assert (row["owner"], row["fee_cny"], row["penalty_cny"]) == ("contracted", 70.0, 20.0)
+    assert row["late_dispatch"] and not row["late_turnaround"]
+    assert row["total_cny"] == pytest.approx(50.0)  # fee - penalty; a contracted technician's time is the station's
+    st = settlement(jobs, outcomes, book(ACCEPTS), EPOCH)
+    assert st[["station_id", "month", "jobs", "jobs_l1", "onsite", "fees_cny", "penalties_cny", "payable_cny"]].values.tolist() \
+        == [["S1", "2026-03", 1, 1, 1, 70.0, 20.0, 50.0]]
+
+
+# ---- the cost weight's break-even ------------------------------------------------------------
+
+def test_cost_weight_moves_the_decision_exactly_at_the_break_even() -> None:
+    """T1 (contracted S1) arrives 2 h after T2 (own, Huzhou): the decision takes the faster T2
+    unless an hour of turnaround is worth less than (cost T2 - cost T1) / 2 h."""
+    r = req("R1", 1, Mode.ONSITE)
+    call = NewCall("R1", r.lon, r.lat, 1800, r.window.start_s, r.window.end_s, release_s=r.created_s)
+    desk: OfferDesk = OfferDesk(book(ACCEPTS), NETWORK, TECHS, DEFAULT_TRAVEL, lambda *a: None)
+    faster, cheaper = Choice("T2", 11 * H, added_travel_s=2 * H), Choice("T1", 13 * H, added_travel_s=1200)
+    cost = {c.technician_id: desk.cost_cny(c, r, call) for c in (faster, cheaper)}
+    # By hand: T2 is a city technician (54 CNY/h) driving 2 h at 40 km/h (80 km x 1.2) plus 30 min
+    # of work; T1 costs S1's fee over its quality (40 + 30) / 0.931.
+    assert cost["T2"] == pytest.approx(54 * 2.5 + 80 * 1.2)
+    assert cost["T1"] == pytest.approx(70 / quality_score(0.05, 0.02))
+    break_even = (cost["T2"] - cost["T1"]) / 2  # CNY per hour of turnaround
+    pick = lambda w: weigh([faster, cheaper], desk.is_contracted, lambda c: cost[c.technician_id], w).technician_id  # noqa: E731
+    assert pick(break_even) == "T2"  # a tie keeps the decision's own best
+    assert pick(break_even * (1 - 1e-9)) == "T1"
+    assert pick(break_even * (1 + 1e-9)) == "T2"
+    assert pick(0.0) == "T1" and pick(DEFAULT_COST_RATES.turnaround_cny_per_h * 100) == "T2"
+    late = faster._replace(late_s=60)  # nobody on time: the decision's order stands
+    assert weigh([late, cheaper], desk.is_contracted, lambda c: cost[c.technician_id], 0.0) == late
+
+
+# ---- offers: refusal -> re-offer keeping the deadline -------------------------------------------
+
+@pytest.mark.parametrize("policy", ["optimiser", "baseline"])
+def test_refusal_reoffers_with_the_one_hour_clock_running(policy: str) -> None:
+    """S1 refuses every offer: the call at 10:00 is offered to S1, refused after 5-15 min, and
+    re-offered to the next best, an own technician of Hangzhou or Huzhou; the dispatch clock
+    still starts at 10:00."""
+    r = req("R1", 1, Mode.ONSITE, created_h=10, window_h=8)
+    ds = Dataset(NETWORK, TECHS, (r,), EPOCH)
+    res = simulate(ds, SimParams(policy=policy, fieldwork=FieldworkParams.none(), contracts=book()))
+    ev = res.events.set_index("event")
+    assert ev.loc["offered", "where"] == "S1" and ev.loc["offered", "t_s"] == 10 * H
+    refused_s = int(ev.loc["offer_refused", "t_s"])
+    assert 10 * H + 300 <= refused_s <= 10 * H + 900
+    assert ev.loc["dispatched", "where"] in {"T2", "T3"}
+    o = res.outcomes.iloc[0]
+    assert o["clock_start_s"] == 10 * H and o["dispatch_s"] >= refused_s
+    assert o["dispatch_wait_s"] == o["dispatch_s"] - 10 * H  # the time lost to the refusal counts
+    # Without the contract the station's own T1 goes at once.
+    plain = simulate(ds, SimParams(policy=policy, fieldwork=FieldworkParams.none()))
+    assert plain.events.set_index("event").loc["dispatched", "where"] == "T1"
+    assert not plain.events["event"].str.startswith("offer").any()
+
+
+def test_acceptance_waits_for_the_answer_and_counts_capacity() -> None:
+    r1, r2 = req("R1", 1, Mode.ONSITE, created_h=10, window_h=8), req("R2", 1, Mode.ONSITE, created_h=10.1, window_h=8)
+    ds = Dataset(NETWORK, TECHS, (r1, r2), EPOCH)
+    res = simulate(ds, SimParams(fieldwork=FieldworkParams.none(), contracts=book(ACCEPTS, daily_jobs=1)))
+    ev = res.events
+    accepted = ev[(ev["event"] == "offer_accepted")]
+    assert accepted["request_id"].tolist() == ["R1"]  # S1 takes one job a day: R2 is not offered to it
+    by = ev[ev["event"] == "dispatched"].set_index("request_id")["where"]
+    assert by["R1"] == "T1" and by["R2"] != "T1"
+    assert res.outcomes.set_index("request_id").loc["R1", "dispatch_s"] >= accepted["t_s"].iloc[0]
+
+
+def test_an_unauthorised_or_foreign_job_is_not_offered() -> None:
+    desk: OfferDesk = OfferDesk(book(ACCEPTS, levels=frozenset({1})), NETWORK, TECHS, DEFAULT_TRAVEL, lambda *a: None)
+    c = desk.book.contracts["S1"]
+    r = req("R1", 1, Mode.ONSITE)
+    call = NewCall("R1", r.lon, r.lat, 1800, r.window.start_s, r.window.end_s, required_level=2, release_s=10 * H)
+    assert not desk.may_offer(c, r.county_adcode, call, 10 * H)  # level 2 not authorised
+    ok = NewCall("R1", r.lon, r.lat, 1800, r.window.start_s, r.window.end_s, release_s=10 * H)
+    assert desk.may_offer(c, r.county_adcode, ok, 10 * H)
+    assert not desk.may_offer(c, r.county_adcode, ok, 20 * H)  # after its own closing (18:00)
+    elsewhere = req("R2", 1, Mode.ONSITE, county="330522")
+    assert not desk.may_offer(c, elsewhere.county_adcode, ok, 10 * H)  # another county: the contract's own area only
+
+
+# ---- the table -------------------------------------------------------------------------------
+
+def test_contracts_table_round_trip_and_absent_file(tmp_path: Path) -> None:
+    assert len(read_contracts(tmp_path)) == 0  # no contracts.csv: every centre own
+    b = book(ACCEPTS, levels=frozenset({1}), daily_jobs=7)
+    frame = contracts_frame(b).astype(str)
+    assert parse_contracts(frame, "contracts.csv", NETWORK) == b
+
+
+def test_contracts_table_errors_name_file_row_column_value() -> None:
+    frame = pd.DataFrame([{"centre_id": "S1", "accept_rate": "1.4", "levels": "1"},
+                          {"centre_id": "S9", "accept_rate": "", "levels": ""},
+                          {"centre_id": "S1", "accept_rate": "", "levels": "1;2"}])
+    with pytest.raises(ValidationError) as err:
+        parse_contracts(frame, "contracts.csv", NETWORK)
+    text = str(err.value)
+    assert "contracts.csv, row 2, column 'accept_rate': is not valid; expected a share between 0 and 1 (value 1.4)" in text
+    assert "contracts.csv, row 3, column 'centre_id': is not a centre of the network" in text
+    assert "row 4, column 'levels': authorises levels the station cannot repair" in text
+
+
+def test_readme_lists_the_contracts_schema() -> None:
+    readme = (Path(__file__).resolve().parents[1] / "data" / "README.md").read_text(encoding="utf-8")
+    assert schema_markdown() in readme
+    assert len(SCHEMA) == len({c.name for c in SCHEMA})
+
+
+def test_default_rules_untouched_by_contracts() -> None:
+    assert DEFAULT_RULES.dispatch_target_s == 3600 and DEFAULT_COST_RATES.wage_cny_per_h(3) == 47.0
