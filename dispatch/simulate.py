@@ -58,6 +58,7 @@ from dispatch.live.decision import NotServed, decide
 from dispatch.live.roster import LiveNetwork
 from dispatch.model import DAY_S, Centre, Mode, Request, Technician
 from dispatch.network import Network
+from dispatch.parts.sim import parts_for
 from dispatch.progress import Progress
 from dispatch.reasons import Reason
 from dispatch.routing import RoutingParams, Stop
@@ -117,6 +118,7 @@ class SimResult:
     open_requests: pd.DataFrame  # request_id, reason (still open at the horizon)
     wall_s: float
     calls: int
+    stock: pd.DataFrame | None = None  # stock value (CNY) per day and tier; None: parts off
 
 
 # --------------------------------------------------------------------------------------------
@@ -149,6 +151,8 @@ class _World:
         self._handlers: dict[str, Callable[..., None]] = {
             "at_station": self._on_at_station, "to_repair": self._on_to_repair, "at_repair": self._on_at_repair,
             "repaired": self._on_repaired, "returned": self._on_returned}
+        self.parts = parts_for(self)  # spare parts (dispatch.parts): no-ops when the dataset has none
+        self._handlers.update(self.parts.handlers)
 
     def event(self, rid: str, t_s: int, what: str, where: str = "", detail: str = "") -> None:
         self.log.append((rid, int(t_s), what, where, detail))
@@ -213,6 +217,8 @@ class _World:
         found = self.field.at_intake(rid)
         if found:
             self.event(rid, t, "rediagnosed", station_id, found)
+        if self.parts.intake(rid, t, station_id):  # the 三包 rules settle it, or it waits for a quote
+            return
         chain = self.net.chain(station_id)
         hops = self._repair_hops(r, chain, t)
         if hops is None:
@@ -231,7 +237,7 @@ class _World:
         best, best_done = None, None
         for hops in capable:
             arrive = self._courier_up(chain, hops, t)
-            done = self.benches.peek(chain[hops], arrive, self.p.rules.bench_s(level))
+            done = self.benches.peek(chain[hops], self.parts.ready(r.id, chain[hops], arrive), self.p.rules.bench_s(level))
             if best_done is None or done < best_done:
                 best, best_done = hops, done
         return best
@@ -256,12 +262,15 @@ class _World:
         centre = chain[hops]
         arrive = self._courier_up(chain, hops, t)
         self.outcome[rid]["courier_legs"] += hops
+        self.parts.reserve(rid, station_id, centre, t, arrive)
         if hops:
             self.event(rid, t, "courier_up", station_id, f"to {centre.id}")
         self.push(arrive, "at_repair", rid, (station_id, hops))
 
     def _on_at_repair(self, t: int, rid: str, station_id: str, hops: int) -> None:
         centre = self.net.chain(station_id)[hops]
+        if self.parts.wait(rid, t, (station_id, hops)):  # its part is not here yet: resumes on arrival
+            return
         if hops:
             self.event(rid, t, "at_repair_centre", centre.id)
         work_s = self.fw.nff_bench_s if rid in self.field.nff else self.p.rules.bench_s(self.field.level_of(rid))
@@ -276,6 +285,7 @@ class _World:
             self.event(rid, t, "nff", chain[hops].id, "no fault found on the bench: returned without repair")
         else:
             self.event(rid, t, "repaired", chain[hops].id)
+        self.parts.fitted(rid, t, rid not in self.field.nff)
         self.outcome[rid]["courier_legs"] += hops
         back = self._courier_down(chain, hops, t)
         if hops:
@@ -285,7 +295,7 @@ class _World:
 
     def _on_returned(self, t: int, rid: str, station_id: str) -> None:
         self.event(rid, t, "returned", station_id, "device back with the customer")
-        self.outcome[rid]["completion_s"] = t
+        self.outcome[rid]["completion_s"] = self.parts.completion(rid, t)
         self.after_repair(rid, t, int(self.outcome[rid]["repair_tier"]))
 
 
@@ -333,12 +343,12 @@ class _Optimiser:
         self._catch_up(names, call.release_s)
         decision = decide(call, self.areas, names, call.release_s, self.w.p.rules,
                           self.live.repairs_at_home, mode=r.mode, device_level=r.level,
-                          may_collect=self.w.p.rules.may_collect(r.mode, call.required_level))
+                          may_collect=self.w.p.rules.may_collect(r.mode, call.required_level), has_part=self.w.parts.holder(r))
         if isinstance(decision, NotServed):
             # Whatever the area's reason, nobody can take it today: the customer is offered the
             # next morning (only a call beyond every area's reach stays open).
             return decision.reason if decision.reason == Reason.NO_TECHNICIAN_IN_REACH else Reason.CAPACITY
-        if decision.visit_mode != r.mode:
+        if decision.visit_mode != r.mode or not self.w.parts.on_site(r, decision.technician_id, call.release_s):
             self.w.collected.add(r.id)
         return None
 
@@ -395,10 +405,13 @@ class _Baseline:
             return Reason.NO_FREE_TECHNICIAN
         st, depart, arrive, end = got
         start = max(arrive, call.window_start_s)
+        if not self.w.parts.on_site(r, st.tech.id, call.release_s):  # no part with him: collected for the bench
+            self.w.collected.add(r.id)
         if self.w.fw.active:  # he is busy for as long as the work really takes
             rules, home = self.w.p.rules, self.w.net[st.tech.home_centre_id]
             home_s = int(drive_s(self.w.travel, r.lon, r.lat, home.lon, home.lat, st.tech.speed_class))
-            door = self.w.at_door(r.id, on_site_repair=r.mode == Mode.ONSITE, planned_s=end - start,
+            door = self.w.at_door(r.id, on_site_repair=r.mode == Mode.ONSITE and r.id not in self.w.collected,
+                                  planned_s=end - start,
                                   level_on_site=min(st.tech.max_level, rules.onsite_max_level), start_s=start,
                                   latest_end_s=st.shift_end_s + rules.max_overtime_s - home_s)
             st.busy_s += start + door.door_s - end
@@ -495,11 +508,11 @@ def simulate(
         w.outcome[r.id]["unassigned_reason"] = Reason.OPEN_AT_HORIZON
     events = pd.DataFrame(w.log, columns=["request_id", "t_s", "event", "where", "detail"])
     events = events.sort_values(["t_s", "request_id"], kind="stable").reset_index(drop=True)
-    outcomes = pd.DataFrame(list(w.outcome.values()), columns=list(OUTCOME_COLUMNS))  # columns even for no call
+    outcomes = w.parts.columns(pd.DataFrame(list(w.outcome.values()), columns=list(OUTCOME_COLUMNS)))  # columns even for no call
     open_requests = outcomes.loc[outcomes["unassigned_reason"] != "", ["request_id", "unassigned_reason"]]
     return SimResult(params.policy, events, outcomes, pd.DataFrame(workload_rows, columns=list(WORKLOAD_COLUMNS)),
                      open_requests.rename(columns={"unassigned_reason": "reason"}).reset_index(drop=True),
-                     time.perf_counter() - t_wall, len(calls))
+                     time.perf_counter() - t_wall, len(calls), w.parts.stock_frame())
 
 
 def _carry_over(w: _World, r: Request, call: NewCall, day: int, t_s: int, why: Reason, horizon_day: int,
@@ -546,6 +559,7 @@ def _close_visit(w: _World, tech: Technician, s: Stop, route_end_s: int, day: in
         w.event(r.id, s.end_s, event, tech.id, detail)
     if kind == fate.ABSENT:
         return
+    w.parts.fitted(r.id, s.end_s, kind == fate.REPAIRED)  # a part held for the visit: fitted, or back
     if kind in fate.BENCH_KINDS:
         if collected or kind != fate.HANDED_OVER:
             o["visit_mode"] = "pickup"

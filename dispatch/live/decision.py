@@ -87,7 +87,7 @@ def decide(
     call: NewCall, lives: Mapping[str, LiveArea], candidates: Sequence[str] | Callable[[], Sequence[str]],
     now_s: int, rules: Rules,
     repairs_at_home: Callable[[str, int], bool], *, mode: Mode, device_level: int, may_collect: bool,
-    home: str | None = None, hold_unserved: bool = False,
+    home: str | None = None, hold_unserved: bool = False, has_part: Callable[[str], bool] | None = None,
 ) -> Decision:
     """Place ``call`` with the best technician of ``home`` and the ``candidates`` areas (nearest
     first; a callable is asked only when the areas beyond ``home`` are searched) and apply it to
@@ -98,12 +98,15 @@ def decide(
     collection (the caller knows whether a bench of its chain can repair it). ``home``: the area that already holds the call
     as a visit (the day plan). ``hold_unserved``: a call nobody takes is kept, unassigned with
     its reason, in the first area searched (the service lists it); otherwise no area holds it
-    (the simulation offers the customer another day)."""
+    (the simulation offers the customer another day). ``has_part``: whether a technician has the
+    call's spare part on his van or at his centre (``dispatch.parts``): among offers that keep the
+    promise, those come first."""
     policy = rules.ranking(call.priority)
     to_bench = mode == Mode.PICKUP
 
     def prefer(technician_id: str, bench: bool) -> int:
-        return 0 if not bench or repairs_at_home(technician_id, device_level) else 1
+        part = 0 if has_part is None or has_part(technician_id) else 2
+        return part + (0 if not bench or repairs_at_home(technician_id, device_level) else 1)
 
     rank = offer_key(policy, lambda o: prefer(o.technician_id, to_bench))
     held = home is not None and lives[home].holds(call.id)
