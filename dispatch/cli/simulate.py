@@ -3,6 +3,8 @@ three worlds (the old world, the same-physics dispatcher, the optimiser) with th
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import click
 
 from dispatch.cli.options import (
@@ -25,6 +27,7 @@ from dispatch.kpis import (
     waterfall,
 )
 from dispatch.oldworld import OldWorldParams, simulate_old_world
+from dispatch.parts.enable import with_parts
 from dispatch.tables import dataset_fingerprint
 
 OLD_WORLD = "oldworld"
@@ -51,11 +54,14 @@ BREAKDOWNS = ("priority", "channel", "tier")
 @click.option("--fieldwork/--no-fieldwork", default=True, show_default=True,
               help="Work that can go wrong (dispatch.fieldwork): varying repair times, absent customers, "
                    "faults found on inspection, no fault found, repairs that fail; off: every job as planned.")
+@click.option("--parts/--no-parts", default=None,
+              help="Spare parts (dispatch.parts): stock, lanes, 三包 at intake. Default: on when the dataset has "
+                   "parts files; --parts on another dataset uses the documented default catalogue and stock.")
 @click.option("--name", default=None, help="Name of the run in the store (default: derived from the input).")
 @click.option("--log-csv", default=None, type=click.Path(dir_okay=False), help="Also write the event log here.")
 def simulate(source: str | None, preset: str | None, province: str | None, days: int, policy: str, seed: int,
              reoptimise_min: int | None, breakdown: bool, db: str | None, population: str | None,
-             fieldwork: bool, name: str | None, log_csv: str | None) -> None:
+             fieldwork: bool, parts: bool | None, name: str | None, log_csv: str | None) -> None:
     """Simulate DAYS of calls under a dispatch policy; KPIs side by side; the log is stored."""
     # The simulator (OR-Tools routing behind it): slow to import, keeps `dispatch --help` fast.
     from dispatch import simulate as simulation
@@ -65,6 +71,10 @@ def simulate(source: str | None, preset: str | None, province: str | None, days:
         preset = f"province:{province}"
     store = open_store(db, write=PLANS)  # before the simulation: its runs must be storable
     ds = load_dataset(source, preset, seed, days, population)
+    if parts or (parts is None and ds.parts is not None):
+        ds = with_parts(ds, seed)
+    elif ds.parts is not None:
+        ds = replace(ds, parts=None)
     runs = RUNS[policy]
     policies = [r for r in runs if r != OLD_WORLD]
     columns, outcomes, still_open = {}, {}, {}
@@ -83,8 +93,8 @@ def simulate(source: str | None, preset: str | None, province: str | None, days:
                 result = simulation.simulate(ds, sim_params, progress=bar)
                 params = sim_params
                 frames = {"events": result.events, "outcomes": result.outcomes, "workload": result.workload,
-                          "open": result.open_requests}
-                k, wall = kpis(result.outcomes, result.workload), result.wall_s
+                          "open": result.open_requests, **({} if result.stock is None else {"stock": result.stock})}
+                k, wall = kpis(result.outcomes, result.workload, stock=result.stock), result.wall_s
         label = RUN_LABELS[run]
         columns[label], outcomes[label] = k, frames["outcomes"]
         out = None

@@ -47,7 +47,7 @@ class Service:
     delivery_s: int  # clock of delivery (transit_days > 0) or seconds after pickup (0)
     late_p: float  # probability the parcel comes a day late
     price_cny: float
-    per_1200km: bool = False  # transit_days grows by one per 1,200 km beyond the first (standard)
+    per_1200km: bool = False  # a day per 1,200 km, at least transit_days (standard)
     remote: bool = True  # remote provinces add their days
 
 
@@ -133,7 +133,7 @@ class Lanes:
         for s in self.p.services:
             if d > s.max_distance_m:
                 continue
-            days = s.transit_days + (max(0, math.ceil(d / 1_200_000) - 1) if s.per_1200km else 0)
+            days = max(s.transit_days, math.ceil(d / 1_200_000)) if s.per_1200km else s.transit_days
             add = extra if s.remote and days > 0 else 0
             if s.remote and extra and days == 0:
                 continue  # no same-day service into or out of a remote province

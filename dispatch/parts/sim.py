@@ -244,13 +244,12 @@ class PartsSim(NoParts):
             self.w.push(t, "sanbao_done", rid, (station_id, "refunded"))
         else:
             handset = self.cat.handset(r.device_model)
-            eta = t if handset is None else self.source(rid, handset, station_id, t)[0]
+            eta, how = (t, "") if handset is None else self.source(rid, handset, station_id, t)
+            self._row(rid).update(part_id=handset or "", part_source=how, part_tier=self._tier[station_id])
             self.waiting[rid] = (t, ("sanbao",))
             if handset is None or rid in self.ledger.held:
                 self.waiting.pop(rid)
                 self.w.push(eta, "sanbao_done", rid, (station_id, "exchanged"))
-            else:
-                self._row(rid).update(part_id=handset)
         return True
 
     def _on_sanbao_done(self, t: int, rid: str, station_id: str, what: str) -> None:
@@ -314,7 +313,9 @@ class PartsSim(NoParts):
         for (loc, part), n in list(self.ledger.on_hand.items()) + [(v, 1) for v in self.ledger.held.values()]:
             tier = "van" if is_van(loc) else "national" if loc == NATIONAL else Tier(self._tier[loc]).name.lower()
             value[tier] = value.get(tier, 0.0) + n * self.cat.part(part).cost_cny
-        self.stock_rows.append({"day": t // DAY_S, **value})
+        # The conservation identity's terms beside the values (Ledger.balance): a day's row adds up.
+        self.stock_rows.append({"day": t // DAY_S, **value,
+                                **{f"units_{k}": v for k, v in self.ledger.balance().items()}})
 
     def columns(self, outcomes: pd.DataFrame) -> pd.DataFrame:
         rows = pd.DataFrame([{"request_id": k, **v} for k, v in self.rows.items()], columns=["request_id", *PART_COLUMNS])

@@ -137,6 +137,7 @@ class Ledger:
         if self.free(src, part) > 0:
             return self.send(src, location, part, now_s, job, kind="refill" if is_van(location) else "replenishment")
         self.backorders[src, part].append((location, job))
+        self.order(src, part, now_s)  # the supplier's position fell by the order it owes: it reorders
         return None
 
     def _factory(self, part: str, now_s: int, job: str) -> Transit:
