@@ -217,3 +217,24 @@ def test_a_dataset_without_parts_runs_as_before():
     res = simulate(ds, SimParams(fieldwork=NOMINAL))
     assert res.stock is None and "part_id" not in res.outcomes
     assert set(res.events["event"]) == {"called", "at_station", "repaired", "returned"}
+
+
+def test_a_dataset_folder_with_parts_files_reads_back_and_bad_rows_are_named(tmp_path):
+    """Parts written with the dataset read back as they were (devices, parts, recipes, stock; the
+    calls' devices); a recipe naming an unknown part is an error naming file, row, column, value."""
+    from dispatch.errors import ValidationError
+    from dispatch.io import read_dataset
+    from dispatch.tables import write_dataset
+
+    calls = (phone(req("A", 1, Mode.WALKIN, created_h=10), purchase_s=-3 * D, damage="drop"),
+             req("B", 1, Mode.WALKIN, created_h=11))
+    parts = PartsData(CAT, StockLevels({("S1", "SCR"): 2, (van("T1"), "SCR"): 1, (NATIONAL, "CAM"): 4}))
+    write_dataset(Dataset(NET, TECHS, calls, "2026-03-02", parts=parts), tmp_path)
+    back = read_dataset(tmp_path)
+    assert back.parts is not None and back.parts.catalogue == CAT and back.parts.levels == parts.levels
+    assert back.requests == calls
+    recipes = tmp_path / "recipes.csv"
+    recipes.write_text(recipes.read_text() + "M1,2,NOPE,0.1\n")
+    with pytest.raises(ValidationError) as err:
+        read_dataset(tmp_path)
+    assert "recipes.csv" in str(err.value) and "row 4" in str(err.value) and "NOPE" in str(err.value)
