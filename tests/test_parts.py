@@ -238,3 +238,43 @@ def test_a_dataset_folder_with_parts_files_reads_back_and_bad_rows_are_named(tmp
     with pytest.raises(ValidationError) as err:
         read_dataset(tmp_path)
     assert "recipes.csv" in str(err.value) and "row 4" in str(err.value) and "NOPE" in str(err.value)
+
+
+def test_the_service_answer_carries_the_part_decision(tmp_path):
+    """A dataset with parts files served: a call naming its device model is answered with its
+    part, where it is or its ETA (waiting_for_part), and the 三包 rule; a model the catalogue
+    lacks is a 422 naming device_model. A dataset without parts answers as before (no part)."""
+    from fastapi.testclient import TestClient
+
+    from dispatch.parts.enable import with_parts
+    from dispatch.service import LiveService, ServiceConfig, create_app, parse_tokens
+    from dispatch.synthetic import generate
+    from dispatch.tables import write_dataset
+
+    ds = with_parts(generate("tiny", days=1, seed=1), 1)
+    write_dataset(replace(ds, requests=ds.requests[:3]), tmp_path / "ds")
+    token = "d-" + "x" * 30
+
+    class Clock:
+        def now_s(self) -> int:
+            return 10 * H
+
+    config = ServiceConfig(source=str(tmp_path / "ds"), db=f"sqlite:///{tmp_path / 's.sqlite'}",
+                           tokens=parse_tokens(f"{token}:dispatcher"))
+    service = LiveService(config, clock=Clock())
+    try:
+        client = TestClient(create_app(config, service))
+        auth = {"Authorization": f"Bearer {token}"}
+        body = {"lon": 120.1, "lat": 30.9, "at": "2026-03-02T10:00:00", "level": 1, "mode": "walkin"}
+        got = client.post("/calls", json={**body, "id": "p1", "device_model": "M01",
+                                          "purchase_date": "2026-02-27T12:00:00"}, headers=auth).json()
+        assert got["part"]["sanbao"] == "refund" and got["part"]["sanbao_rule"] == "return_7d"
+        assert got["part"]["part_id"] == (ds.parts.catalogue.need(0, "p1", "M01", 1) or "")
+        if got["part"]["part_id"]:
+            assert isinstance(got["part"]["waiting_for_part"], bool) and got["part"]["eta_s"] >= 10 * H
+        bad = client.post("/calls", json={**body, "id": "p2", "device_model": "NOPE"}, headers=auth)
+        assert bad.status_code == 422 and "device_model" in bad.text
+        plain = client.post("/calls", json={**body, "id": "p3"}, headers=auth).json()
+        assert plain.get("part") is None
+    finally:
+        service.close()

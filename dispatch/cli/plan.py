@@ -8,11 +8,12 @@ from dataclasses import replace
 import click
 import pandas as pd
 
-from dispatch.cli.options import ProgressBar, db_option, load_dataset, pct, population_option
+from dispatch.cli.options import ProgressBar, db_option, load_dataset, parts_option, pct, population_option
 from dispatch.cli.storage import PLANS, StoreUnavailable, open_store
 from dispatch.executor import executor
 from dispatch.exports import export_plan
 from dispatch.kpis import format_kpis, kpis
+from dispatch.parts.enable import switch
 
 
 def _echo_unassigned(unassigned: pd.DataFrame) -> None:
@@ -35,19 +36,20 @@ def _echo_unassigned(unassigned: pd.DataFrame) -> None:
                    "criteria, never on a clock (slower; --time-limit is ignored).")
 @db_option
 @population_option
+@parts_option
 @click.option("--name", default=None, help="Name of the plan in the store (default: derived from the input).")
 @click.option("--out", default="out/plan", show_default=True, type=click.Path(file_okay=False),
               help="Folder for route sheets, GeoJSON and the unassigned list.")
 def plan(source: str | None, preset: str | None, seed: int, day: int, time_limit: float | None,
          workers: int | None, scheduler: str | None, deterministic: bool, db: str | None, population: str | None,
-         name: str | None, out: str) -> None:
+         parts: bool | None, name: str | None, out: str) -> None:
     """Plan a day: tier assignment, routes for every area, KPIs; export and store it. The store
     is checked before the solve, and the exports are written before it is touched: a database
     failure never loses a computed plan."""
     from dispatch.plan import PlanParams, make_plan  # the planner (OR-Tools): slow to import
 
     store = open_store(db, write=PLANS)
-    ds = load_dataset(source, preset, seed, max(1, day + 1), population)
+    ds = switch(load_dataset(source, preset, seed, max(1, day + 1), population), parts, seed)
     params = PlanParams(day=day, seed=seed, deterministic=deterministic)
     if time_limit is not None:
         params = replace(params, routing_max_s=time_limit, routing_min_s=min(params.routing_min_s, time_limit))

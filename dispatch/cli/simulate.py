@@ -3,14 +3,13 @@ three worlds (the old world, the same-physics dispatcher, the optimiser) with th
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import click
 
 from dispatch.cli.options import (
     ProgressBar,
     db_option,
     load_dataset,
+    parts_option,
     population_option,
     write_text,
 )
@@ -27,7 +26,7 @@ from dispatch.kpis import (
     waterfall,
 )
 from dispatch.oldworld import OldWorldParams, simulate_old_world
-from dispatch.parts.enable import with_parts
+from dispatch.parts.enable import switch
 from dispatch.tables import dataset_fingerprint
 
 OLD_WORLD = "oldworld"
@@ -54,9 +53,7 @@ BREAKDOWNS = ("priority", "channel", "tier")
 @click.option("--fieldwork/--no-fieldwork", default=True, show_default=True,
               help="Work that can go wrong (dispatch.fieldwork): varying repair times, absent customers, "
                    "faults found on inspection, no fault found, repairs that fail; off: every job as planned.")
-@click.option("--parts/--no-parts", default=None,
-              help="Spare parts (dispatch.parts): stock, lanes, 三包 at intake. Default: on when the dataset has "
-                   "parts files; --parts on another dataset uses the documented default catalogue and stock.")
+@parts_option
 @click.option("--name", default=None, help="Name of the run in the store (default: derived from the input).")
 @click.option("--log-csv", default=None, type=click.Path(dir_okay=False), help="Also write the event log here.")
 def simulate(source: str | None, preset: str | None, province: str | None, days: int, policy: str, seed: int,
@@ -71,10 +68,7 @@ def simulate(source: str | None, preset: str | None, province: str | None, days:
         preset = f"province:{province}"
     store = open_store(db, write=PLANS)  # before the simulation: its runs must be storable
     ds = load_dataset(source, preset, seed, days, population)
-    if parts or (parts is None and ds.parts is not None):
-        ds = with_parts(ds, seed)
-    elif ds.parts is not None:
-        ds = replace(ds, parts=None)
+    ds = switch(ds, parts, seed)
     runs = RUNS[policy]
     policies = [r for r in runs if r != OLD_WORLD]
     columns, outcomes, still_open = {}, {}, {}

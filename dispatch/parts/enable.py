@@ -19,6 +19,14 @@ def with_parts(dataset: Dataset, seed: int = 0) -> Dataset:
     return replace(dataset, requests=requests, parts=parts)
 
 
+def switch(dataset: Dataset, on: bool | None, seed: int = 0) -> Dataset:
+    """Parts as the command line asks: on (``True``), off (``False``: the dataset as if it had
+    none), or on when the dataset has parts files (``None``)."""
+    if on or (on is None and dataset.parts is not None):
+        return with_parts(dataset, seed)
+    return replace(dataset, parts=None) if dataset.parts is not None else dataset
+
+
 def with_levels(dataset: Dataset, levels: StockLevels) -> Dataset:
     """``dataset`` (parts on) with other base-stock levels: a sizing's, or a what-if's."""
     if dataset.parts is None:

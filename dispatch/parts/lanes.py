@@ -24,14 +24,15 @@ lanes that start or end there, and a surcharge of 10 CNY per day; same-city lane
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 import numpy as np
 
-from dispatch.model import DAY_S
+from dispatch.model import DAY_S, Centre
 from dispatch.parts.catalogue import uniform
+from dispatch.parts.stock import NATIONAL
 from dispatch.travel import DEFAULT_TRAVEL, Travel
 
 PICKUPS_FROM_S = 9 * 3600  # couriers collect from 09:00
@@ -151,6 +152,25 @@ class Lanes:
         pickup, eta = best.nominal(ready_s)
         late = self.p.late and key != "" and uniform(self.seed, "lane", key) < best.late_p
         return Shipment(best, pickup, eta, eta + (DAY_S if late else 0))
+
+
+def lateral_neighbours(centres: Sequence[Centre], travel: Travel, k: int = 8) -> dict[str, list[str]]:
+    """Per centre, the ``k`` other centres of its province nearest by road: where a lateral
+    transfer may come from (one ``Travel.matrices`` per province)."""
+    groups: dict[str, list[Centre]] = {}
+    for c in centres:
+        groups.setdefault(c.province_adcode, []).append(c)
+    out: dict[str, list[str]] = {}
+    for group in groups.values():
+        _, metres = travel.matrices(np.array([c.lon for c in group]), np.array([c.lat for c in group]))
+        for i, c in enumerate(group):
+            out[c.id] = [group[j].id for j in np.argsort(metres[i], kind="stable") if j != i][:k]
+    return out
+
+
+def points_of(centres: Sequence[Centre], national: tuple[float, float, str]) -> dict[str, tuple[float, float, str]]:
+    """Every lane end: the centres and the national warehouse (id -> lon, lat, province)."""
+    return {**{c.id: (c.lon, c.lat, c.province_adcode) for c in centres}, NATIONAL: national}
 
 
 def with_services(params: LaneParams, **changes: Service) -> LaneParams:

@@ -31,7 +31,7 @@ import pandas as pd
 from dispatch.hours import opening_start
 from dispatch.model import DAY_S, Centre, Mode, Request, Tier
 from dispatch.parts.catalogue import LOANER
-from dispatch.parts.lanes import Lanes
+from dispatch.parts.lanes import Lanes, lateral_neighbours, points_of
 from dispatch.parts.stock import NATIONAL, VAN_REFILL_S, Ledger, is_van, van
 from dispatch.parts.world import PartsData
 from dispatch.rules import EXCHANGE, QUOTE, REFUND, REPAIR
@@ -87,21 +87,11 @@ class PartsSim(NoParts):
         self.rules, self.seed = world.p.rules, world.p.seed
         net = world.net
         self.home = {t.id: t.home_centre_id for t in world.ds.technicians}
-        points = {c.id: (c.lon, c.lat, c.province_adcode) for c in net}
-        points[NATIONAL] = parts.national
-        self.lanes = Lanes(points, world.travel, parts.lane_params, parts.lane_table, seed=self.seed)
+        self.lanes = Lanes(points_of(tuple(net), parts.national), world.travel, parts.lane_params, parts.lane_table, seed=self.seed)
         self.ledger = Ledger(parts.levels, self._supplier, self._ship,
                              lambda tr: world.push(tr.arrive_s, "part_arrives", tr.job.split("#")[0], (tr.id,)))
         # Lateral transfers come from the province's centres nearest by road first (LATERAL_FROM of them).
-        self.province: dict[str, list[str]] = {}
-        groups: dict[str, list[Centre]] = {}
-        for c in net:
-            groups.setdefault(c.province_adcode, []).append(c)
-        for group in groups.values():
-            _, metres = world.travel.matrices(np.array([c.lon for c in group]), np.array([c.lat for c in group]))
-            for i, c in enumerate(group):
-                order = [j for j in np.argsort(metres[i], kind="stable") if j != i][:LATERAL_FROM]
-                self.province[c.id] = [group[j].id for j in order]
+        self.province = lateral_neighbours(tuple(net), world.travel, LATERAL_FROM)
         self.rows: dict[str, dict[str, Any]] = {}
         self.waiting: dict[str, tuple[int, tuple]] = {}  # job -> (since, its at_repair payload)
         self.swapped: dict[str, int] = {}

@@ -37,7 +37,7 @@ from scipy.stats import poisson
 from dispatch.dataset import Dataset
 from dispatch.model import DAY_S, Mode
 from dispatch.parts.catalogue import LOANER
-from dispatch.parts.lanes import Lanes
+from dispatch.parts.lanes import Lanes, points_of
 from dispatch.parts.stock import NATIONAL, StockLevels, is_van
 from dispatch.rules import DEFAULT_RULES, EXCHANGE, Rules
 from dispatch.travel import DEFAULT_TRAVEL, Travel
@@ -125,9 +125,7 @@ def size(dataset: Dataset, params: SizingParams = SizingParams(), travel: Travel
         by_part[p] += lam
     national = {p: smallest_level(lam * factory_days, params.national_fill) for p, lam in by_part.items()}
     delay = {p: ebo(national[p], by_part[p] * factory_days) / by_part[p] for p in by_part if by_part[p] > 0}
-    points = {c.id: (c.lon, c.lat, c.province_adcode) for c in net}
-    points[NATIONAL] = parts.national
-    lanes = Lanes(points, travel, parts.lane_params, parts.lane_table)
+    lanes = Lanes(points_of(tuple(net), parts.national), travel, parts.lane_params, parts.lane_table)
     lead = {}
     for cid in {c for c, _ in demand}:
         s = lanes.ship(NATIONAL, cid, 12 * 3600)

@@ -27,6 +27,7 @@ from dispatch.live.calls import check_report
 from dispatch.live.decision import Dispatched, decide
 from dispatch.live.roster import LiveNetwork
 from dispatch.model import Mode, Priority, Request, TimeWindow
+from dispatch.parts.answer import answer_for
 from dispatch.reasons import Reason
 from dispatch.routing.checker import check
 from dispatch.rules import DEFAULT_RULES, Rules
@@ -128,6 +129,7 @@ class LiveService:
         self.rules = config.rules
         self.net = ds.network
         self.live = LiveNetwork(ds.network, ds.technicians, config.rules, DEFAULT_TRAVEL, ds.epoch_date)
+        self.parts = answer_for(ds, DEFAULT_TRAVEL, config.rules)  # spare parts: None without parts files
         self.home = {t.id: t.home_centre_id for t in ds.technicians}
         self.store = Store(config.db)
         self.locks: dict[str, threading.Lock] = {}
@@ -356,8 +358,13 @@ class LiveService:
         service_min = body.get("service_min")
         service_s = self.rules.default_service_s(mode, level) if service_min is None else 60 * int(service_min)
         try:
+            model = body.get("device_model") or ""
+            if model and (self.parts is None or model not in self.parts.models()):
+                raise ServiceError(422, f"device model {model!r} is not in the dataset's parts catalogue", "device_model")
             r = Request(call_id, at, lon, lat, level, Mode(mode), Priority(priority), TimeWindow(start, end),
-                        service_s, body.get("product_line") or "", county)
+                        service_s, body.get("product_line") or "", county, device_model=model,
+                        purchase_s=self.to_s(body["purchase_date"]) if body.get("purchase_date") else None,
+                        damage=body.get("damage") or "")
         except ModelError as exc:
             raise ServiceError(422, str(exc), {"window": "window_end", "service_s": "service_min",
                                                "created_s": "at"}.get(exc.field, exc.field)) from exc
@@ -367,7 +374,8 @@ class LiveService:
         meta = {"mode": mode, "level": level, "created_s": at, "clock_start_s": clock,
                 "centre_id": station.id, "province_adcode": station.province_adcode}
         base = {"call_id": call_id, "at": self.iso(at), "at_s": at, "warnings": _warnings(judged), "mode": mode, "station_id": station.id,
-                "station_name": station.name, "clock_start": self.iso(clock), "clock_start_s": clock}
+                "station_name": station.name, "clock_start": self.iso(clock), "clock_start_s": clock,
+                **({} if self.parts is None else self.parts.answer(r, station.id, clock, self.iso))}
         if mode == "walkin":
             answer = {**base, "status": "walkin", "reason_code": "walkin",
                       "reason": f"the customer brings the device to {station.name}; no technician travels",
@@ -385,7 +393,7 @@ class LiveService:
         with self._locked(areas):
             decision = decide(call, self.areas, areas, at, self.rules, self.live.repairs_at_home, mode=Mode(mode),
                               device_level=level, may_collect=self.rules.may_collect(mode, call.required_level),
-                              hold_unserved=True)
+                              hold_unserved=True, has_part=None if self.parts is None else self.parts.holder(r))
             # The customer is shown the earliest arrivals among the on-site offers.
             alternatives = sorted(decision.alternatives,
                                   key=lambda x: (x.option.eta_s, x.option.late_s, x.option.technician_id))
@@ -398,6 +406,8 @@ class LiveService:
             call = decision.call or call
             if isinstance(decision, Dispatched):
                 answer |= {"status": "planned", **self._option(decision.area, decision.option)}
+                if self.parts is not None:  # the part where his centre (and van) stand
+                    answer |= self.parts.answer(r, self.home[decision.technician_id], clock, self.iso)
                 answer["reason_code"] = "" if decision.on_time else Reason.LATE.value
                 answer["reason"] = "" if decision.on_time else Reason.LATE.sentence
                 if decision.visit_mode != mode:
