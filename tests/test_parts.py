@@ -278,3 +278,19 @@ def test_the_service_answer_carries_the_part_decision(tmp_path):
         assert plain.get("part") is None
     finally:
         service.close()
+
+
+def test_a_queued_order_is_reordered_once():
+    """Base stock: a location's position (on hand + inbound - backorders) stays at its level. The
+    warehouse (level 1) sends its unit and reorders; a second order queues there and the warehouse
+    reorders for it; when the factory's units come, the queued order is served without a third."""
+    led = Ledger(StockLevels({("A", "p"): 0, (NATIONAL, "p"): 1}), lambda loc: NATIONAL,
+                 lambda o, d, p, t, k: (t + 10, t + 10))
+    led.order("A", "p", 0)
+    led.order("A", "p", 1)
+    factory = [t for t in led.transit.values() if t.kind == "factory"]
+    assert len(factory) == 2 and len(led.backorders[NATIONAL, "p"]) == 1
+    led.arrive(factory[0].id, 50)
+    assert len([t for t in led.transit.values() if t.kind == "factory"]) == 1  # no new factory order
+    led.arrive(factory[1].id, 60)
+    assert led.free(NATIONAL, "p") == 1  # back at its level

@@ -130,7 +130,9 @@ class PartsSim(NoParts):
 
     def _need(self, rid: str) -> str | None:
         r = self.w.req[rid]
-        return self.cat.need(self.seed, rid, r.device_model, self.w.field.level_of(rid)) if r.device_model else None
+        if not r.device_model or rid in self.w.field.nff:  # the bench found no fault: no part
+            return None
+        return self.cat.need(self.seed, rid, r.device_model, self.w.field.level_of(rid))
 
     def options(self, part: str, centre_id: str, t: int) -> list[tuple[int, str, Any]]:
         """(ETA, source, what) of every way ``part`` can reach ``centre_id`` from ``t``, best first."""

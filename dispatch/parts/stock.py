@@ -119,11 +119,14 @@ class Ledger:
         t.job = job
         self.order(location, part=t.part, now_s=now_s)
 
-    def send(self, origin: str, dest: str, part: str, now_s: int, job: str = "", kind: str = "lateral") -> Transit:
-        """One unit from ``origin``'s stock to ``dest`` (for ``job``); ``origin`` reorders it."""
+    def send(self, origin: str, dest: str, part: str, now_s: int, job: str = "", kind: str = "lateral",
+             reorder: bool = True) -> Transit:
+        """One unit from ``origin``'s stock to ``dest`` (for ``job``); ``origin`` reorders it
+        (``reorder=False``: a queued order served, reordered when it was queued)."""
         self.on_hand[origin, part] -= 1
         tr = self._dispatch(origin, dest, part, now_s, job, kind)
-        self.order(origin, part, now_s)
+        if reorder:
+            self.order(origin, part, now_s)
         if kind == "lateral":
             self.lateral += 1
         return tr
@@ -170,7 +173,8 @@ class Ledger:
         queue = self.backorders.get((tr.dest, tr.part))
         while queue and self.free(tr.dest, tr.part) > 0:
             dest, job = queue.popleft()
-            self.send(tr.dest, dest, tr.part, now_s, job, kind="refill" if is_van(dest) else "replenishment")
+            self.send(tr.dest, dest, tr.part, now_s, job, kind="refill" if is_van(dest) else "replenishment",
+                      reorder=False)
         return tr
 
     def consume(self, job: str) -> tuple[str, str] | None:
