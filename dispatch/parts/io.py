@@ -83,7 +83,7 @@ def read_parts(folder: Path, problems: list[Problem], warn: Callable[[Problem], 
     """The folder's parts (stock levels empty when it has no stock file: ``with_default_levels``
     fills them), None without a devices file; every problem is added to ``problems``."""
     try:
-        got = {kind: _rows(folder, kind, problems, warn) for kind in PART_FILES}
+        got: dict[str, Any] = {kind: _rows(folder, kind, problems, warn) for kind in PART_FILES}
     except ValidationError as exc:
         problems.extend(exc.problems)
         return None
@@ -108,7 +108,8 @@ def read_parts(folder: Path, problems: list[Problem], warn: Callable[[Problem], 
             parts.append(Part(r["id"], r["kind"], r["model_id"] or "", int(r["level"]), r["cost_cny"]))
     part_ids = {p.id for p in parts}
     rrows, rc = got["recipes"]
-    recipes, sums = [], defaultdict(float)
+    recipes: list[Recipe] = []
+    sums: dict[tuple[str, int], float] = defaultdict(float)
     for i, r in enumerate(rrows):
         if r is None:
             continue

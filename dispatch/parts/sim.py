@@ -45,7 +45,8 @@ LATERAL_FROM = 8
 class NoParts:
     """Parts off: every hook does nothing."""
 
-    handlers: dict[str, Callable[..., None]] = {}
+    def __init__(self) -> None:
+        self.handlers: dict[str, Callable[..., None]] = {}
 
     def intake(self, rid: str, t: int, station_id: str) -> bool:
         return False
