@@ -27,6 +27,9 @@ book, ``dispatch.rules.Rules``):
    to repair on site can set off within the hour.
 8. Among all options the solver minimises the total estimated turnaround (then travel); options
    are scored with the explicit formula in ``bench_turnaround``.
+9. With spare parts (``Dataset.parts``), an option's repair starts when its part can be there
+   (``dispatch.parts.promise``: on the shelf or the vans, else a lateral transfer or an order,
+   whichever comes first); its rule then says ``waiting_for_part`` with the part and its ETA.
 
 The choice is a small CP-SAT model per province (exactly one option per request; capacity per
 centre-day bench and per centre technician hours), warm-started from the greedy choice. Every
@@ -36,6 +39,7 @@ request ends either assigned, or unassigned with a reason code and a sentence.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
 
@@ -45,6 +49,7 @@ from dispatch.dataset import Dataset
 from dispatch.hours import opening_start
 from dispatch.model import DAY_S, Centre, Mode, Request, Technician
 from dispatch.network import CentreIndex, Network
+from dispatch.parts.promise import Promise, promise_for
 from dispatch.progress import Progress
 from dispatch.reasons import Reason
 from dispatch.rules import DEFAULT_RULES, Rules
@@ -83,7 +88,8 @@ class Assignment:
     courier_hops: int  # escalation: tiers climbed by courier
     est_turnaround_s: int
     visit_travel_s: int  # one way, from the visiting centre
-    rule: str  # the escalation rule that applied, in words
+    rule: str  # the escalation rule that applied, in words (with waiting_for_part when it waits for one)
+    part_ready_s: int = 0  # when its spare part can be where the repair is (dispatch.parts; 0: none needed)
 
 
 @dataclass(frozen=True)
@@ -112,19 +118,21 @@ class _Option:
     tech_load_s: int
     bench_s: int
     rule: str
+    part_s: int = 0
 
 
 def bench_turnaround(
     network: Network, chain: tuple[Centre, ...], hops: int, t_at_station: int, bench_s: int,
     day_offset: int, created_s: int, params: AssignmentParams,
+    part_ready: Callable[[Centre, int], int] | None = None,
 ) -> tuple[int, int, int]:
     """(turnaround_s, bench day, completion time) for repairing at chain[hops] on the
-    ``day_offset``-th day after the device reaches it."""
+    ``day_offset``-th day after the device reaches it (and its spare part: ``part_ready``)."""
     t = t_at_station
     for i in range(hops):  # up the chain by courier
         t += chain[i].courier_to_parent_s
     repair = chain[hops]
-    start = opening_start(repair, t)
+    start = opening_start(repair, t if part_ready is None else part_ready(repair, t))
     day = start // DAY_S + day_offset
     if day_offset:
         start = day * DAY_S + repair.opening.start_s
@@ -162,6 +170,7 @@ def build_options(
         by_province[c.province_adcode].append(c)
     options: dict[str, list[_Option]] = {}
     unassigned: list[Unassigned] = []
+    promise = promise_for(dataset, travel, params.seed)  # spare parts: None when the dataset has none
     national = [c for c in network if staff.get(c.id)]
     national_net = CentreIndex(tuple(national)) if national else None
     reqs_by_prov: dict[str, list[Request]] = defaultdict(list)
@@ -189,7 +198,7 @@ def build_options(
                 station = sub.centres[int(np.atleast_1d(near_any)[i])]
                 t_at = opening_start(station, r.created_s)
                 opts += _repair_options(network, station, None, 0, t_at, r, bench_s, params,
-                                        "walk-in at the nearest centre")
+                                        "walk-in at the nearest centre", promise=promise)
             else:
                 on_site = r.mode == Mode.ONSITE and r.level <= params.rules.onsite_max_level
                 level = r.level if r.mode == Mode.ONSITE else 1
@@ -215,13 +224,14 @@ def build_options(
                 for c, tr in reachable:
                     t0 = max(opening_start(c, r.created_s), r.window.start_s - tr)
                     load = int(params.visit_overhead * tr) + service_s
-                    if on_site:
-                        done = t0 + params.dispatch_allowance_s + tr + service_s
+                    if on_site:  # booked for its part's arrival when neither vans nor shelf hold it
+                        part_s, why = (0, "") if promise is None else promise.ready(r, c, t0, on_site=True)
+                        done = max(t0 + params.dispatch_allowance_s, part_s) + tr + service_s
                         opts.append(_Option(c.id, None, None, 0, done - r.created_s, tr, load, 0,
-                                            "on site by the nearest capable technicians"))
+                                            "on site by the nearest capable technicians" + why, part_s))
                     else:
                         t_at = t0 + params.dispatch_allowance_s + 2 * tr + service_s
-                        opts += _repair_options(network, c, c.id, tr, t_at, r, bench_s, params, rule, load)
+                        opts += _repair_options(network, c, c.id, tr, t_at, r, bench_s, params, rule, load, promise)
                 if not reachable:
                     unassigned.append(Unassigned(
                         r.id, Reason.NO_TECHNICIAN_IN_REACH,
@@ -237,6 +247,9 @@ def build_options(
                     f"(capability and a bench day long enough for one repair)"))
                 continue
             options[r.id] = opts
+            if promise is not None:  # the best option takes its unit: the next call finds one fewer
+                best = min(opts, key=lambda o: o.turnaround_s)
+                promise.take(r, best.repair or best.visit, on_site=best.repair is None)
     return options, unassigned
 
 
@@ -256,19 +269,25 @@ def _reachable(r: Request, level: int, centres: list[Centre], staff: dict[str, l
 
 def _repair_options(
     network: Network, station: Centre, visit_id: str | None, travel_s: int, t_at: int,
-    r: Request, bench_s: int, params: AssignmentParams, rule: str, load: int = 0,
+    r: Request, bench_s: int, params: AssignmentParams, rule: str, load: int = 0, promise: Promise | None = None,
 ) -> list[_Option]:
     chain = network.chain(station.id)
     out = []
     for hops, centre in enumerate(chain):
         if not centre.can_repair(r.level) or centre.bench_s_per_day < bench_s:
             continue
+        got: dict[str, tuple[int, str]] = {}  # the part's (ETA, sentence) at this centre
+
+        def part_ready(c: Centre, t: int) -> int:
+            got["x"] = (0, "") if promise is None else promise.ready(r, c, t)
+            return max(t, got["x"][0])
+
         for d in range(params.queue_days):
-            ta, day, _ = bench_turnaround(network, chain, hops, t_at, bench_s, d, r.created_s, params)
+            ta, day, _ = bench_turnaround(network, chain, hops, t_at, bench_s, d, r.created_s, params, part_ready)
             where = "at the station" if hops == 0 else f"escalated {hops} tier(s) to {centre.id}"
             queue = "" if d == 0 else f", bench queue +{d} day(s)"
             out.append(_Option(visit_id, centre.id, day, hops, ta, travel_s, load, bench_s,
-                               f"{rule} {where}{queue}"))
+                               f"{rule} {where}{queue}{got['x'][1]}", got["x"][0]))
     return out
 
 
@@ -316,7 +335,7 @@ def assign(
             if mode == Mode.ONSITE and o.repair is not None:
                 mode = Mode.PICKUP  # collected for the bench (rule 7)
             assigned.append(Assignment(rid, mode, o.visit, o.repair, o.day, o.hops,
-                                       o.turnaround_s, o.travel_s, o.rule))
+                                       o.turnaround_s, o.travel_s, o.rule, o.part_s))
         if progress is not None:
             progress("assignment", n + 1, len(groups))
     order = {r.id: i for i, r in enumerate(dataset.requests)}

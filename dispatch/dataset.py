@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from dispatch.model import Request, Technician
 from dispatch.network import Network
+from dispatch.parts.world import PartsData
 
 
 @dataclass(frozen=True)
@@ -18,6 +19,7 @@ class Dataset:
     requests: tuple[Request, ...]
     epoch_date: str  # ISO date (China Standard Time) whose midnight is t = 0
     meta: tuple[tuple[str, str], ...] = ()  # provenance: preset, seed, generator parameters
+    parts: PartsData | None = None  # catalogue, stock and lanes (dispatch.parts); None: parts off
 
     @property
     def meta_dict(self) -> dict[str, str]:

@@ -131,6 +131,12 @@ SCHEMAS: dict[str, tuple[Column, ...]] = {
         Column("service_min", "int", True, "min", "work or hand-over time at the customer"),
         Column("product_line", "str", False, "", "e.g. phone"),
         Column("county_adcode", "str", False, "", "6-digit adcode of the customer's county"),
+        Column("device_model", "id", False, "", "device model id of the parts catalogue (data/README: parts)"),
+        Column("imei", "str", False, "", "the device's IMEI"),
+        Column("purchase_date", "datetime", False, "ISO 8601", "when the device was bought (the 三包 rules)"),
+        Column("damage", "choice", False, "", "damage the customer reports: water, drop; empty = none",
+               ("water", "drop")),
+        Column("failed_repairs", "int", False, "", "earlier repairs of this fault that did not fix it"),
     ),
 }
 
@@ -251,8 +257,17 @@ class _Collector:
         raise AssertionError(col.kind)
 
 
-def _parse_rows(kind: str, frame: pd.DataFrame, c: _Collector) -> list[dict[str, Any] | None]:
-    schema = SCHEMAS[kind]
+def parse_rows(frame: pd.DataFrame, file: str, offset: int, kind: str,
+               schema: tuple[Column, ...]) -> tuple[list[dict[str, Any] | None], _Collector]:
+    """The rows of another package's table (``dispatch.parts.io``) parsed by ``schema`` as this
+    module parses its own, and the collector holding their problems (``add`` for more)."""
+    c = _Collector(file, offset)
+    return _parse_rows(kind, frame, c, schema), c
+
+
+def _parse_rows(kind: str, frame: pd.DataFrame, c: _Collector,
+                schema: tuple[Column, ...] | None = None) -> list[dict[str, Any] | None]:
+    schema = schema or SCHEMAS[kind]
     check = check_columns(kind, [str(x) for x in frame.columns],
                           [(col.name, col.required, col.description) for col in schema])
     for column, message in check.problems:
@@ -425,7 +440,7 @@ def _technicians(frame: pd.DataFrame, c: _Collector, centre_ids: set[str]) -> li
 
 def _requests(
     frame: pd.DataFrame, c: _Collector, epoch: dt.datetime | None, network: Network | None,
-    technicians: list[Technician],
+    technicians: list[Technician], models: frozenset[str] | None = None,
 ) -> tuple[list[Request], dt.date]:
     rows = _parse_rows("requests", frame, c)
     _duplicates(c, [r["id"] if r else frame["id"].iloc[i] or None for i, r in enumerate(rows)], "request")
@@ -466,16 +481,23 @@ def _requests(
             c.add(i, "level", level,
                   f"no technician can do a level-{level} repair on site (highest technician level: {max_tech_level})")
             continue
+        model = r["device_model"] or ""
+        if model and models is not None and model not in models:
+            c.add(i, "device_model", model, f"is not a model of the devices file; expected one of {sorted(models)[:8]}")
+            continue
         try:
             out.append(Request(
                 id=r["id"], created_s=created_s, lon=r["lon"], lat=r["lat"], level=level,
                 mode=mode, priority=Priority[r["priority"].upper()] if not r["priority"].isdigit() else Priority(int(r["priority"])),
                 window=TimeWindow(int((ws - epoch).total_seconds()), int((we - epoch).total_seconds())),
                 service_s=r["service_min"] * 60, product_line=r["product_line"] or "",
-                county_adcode=r["county_adcode"] or "",
+                county_adcode=r["county_adcode"] or "", device_model=model, imei=r["imei"] or "",
+                purchase_s=None if r["purchase_date"] is None else int((r["purchase_date"] - epoch).total_seconds()),
+                damage=r["damage"] or "", failed_repairs=r["failed_repairs"] or 0,
             ))
         except ModelError as exc:
-            _model_problem(c, i, exc, {"window": "window_end", "service_s": "service_min", "created_s": "created_at"})
+            _model_problem(c, i, exc, {"window": "window_end", "service_s": "service_min", "created_s": "created_at",
+                                       "purchase_s": "purchase_date"})
     return out, epoch.date()
 
 
@@ -540,7 +562,12 @@ def read_dataset(folder: str | Path, on_warning: Callable[[Problem], None] | Non
     network = None
     if not collectors["centres"].problems:
         network = Network(tuple(centres))
-    reqs, epoch_date = _requests(tables["requests"], collectors["requests"], epoch, network, techs)
+    # The parts files (dispatch.parts.io) are read with this module's row parser: imported here, late.
+    from dispatch.parts.io import read_parts, with_default_levels
+
+    parts = read_parts(folder, problems, warn)
+    models = None if parts is None else frozenset(parts.catalogue.model_ids())
+    reqs, epoch_date = _requests(tables["requests"], collectors["requests"], epoch, network, techs, models)
     for kind in KINDS:
         problems.extend(collectors[kind].problems)
         for w in collectors[kind].warnings:
@@ -548,7 +575,9 @@ def read_dataset(folder: str | Path, on_warning: Callable[[Problem], None] | Non
     if problems or network is None:
         raise ValidationError(problems)
     meta = tuple(sorted((k, str(v)) for k, v in manifest.items() if k != "epoch_date"))
-    return Dataset(network, tuple(techs), tuple(reqs), epoch_date.isoformat(), meta)
+    if parts is not None:
+        parts = with_default_levels(parts, network, tuple(techs), tuple(reqs))
+    return Dataset(network, tuple(techs), tuple(reqs), epoch_date.isoformat(), meta, parts)
 
 
 def _read_manifest(folder: Path) -> dict[str, Any]:

@@ -44,6 +44,7 @@ import numpy as np
 import pandas as pd
 
 from dispatch.model import DAY_S, Priority, Tier
+from dispatch.parts import measure as parts
 from dispatch.rules import DEFAULT_COST_RATES, DEFAULT_RULES, CostRates
 
 TRAVELLING = ("onsite", "pickup")
@@ -100,8 +101,9 @@ class _Log:
     """The series the definitions read, computed once per call of :func:`kpis`."""
 
     def __init__(self, outcomes: pd.DataFrame, workload: pd.DataFrame | None, target_s: int,
-                 rates: CostRates) -> None:
+                 rates: CostRates, stock: pd.DataFrame | None = None) -> None:
         o = _columned(outcomes)
+        self.stock = stock  # a parts run's stock value per day and tier (dispatch.parts)
         self.o, self.n, self.target_s, self.rates = o, len(o), target_s, rates
         self.trav = trav = o[o["mode"].isin(TRAVELLING)]
         self.n_trav = len(trav)
@@ -207,7 +209,7 @@ def repeat_visit_rate(outcomes: pd.DataFrame, days: int = 30) -> float:
 @dataclass(frozen=True)
 class Kpi:
     """One KPI: its key in the dict, the label tables show, the kind of value (``share`` 0..1,
-    ``count``, ``min``, ``h``, ``km``, ``cny``), the population it counts and what it is."""
+    ``count``, ``per_day``, ``min``, ``h``, ``km``, ``cny``), the population it counts and what it is."""
 
     key: str
     label: str
@@ -328,6 +330,36 @@ KPIS: tuple[Kpi, ...] = (
         "parcel legs the devices rode (shuttle or mail, each way) x courier_cny_per_leg",
         lambda g: g.per_job(g.cost_parts()["courier"])),
 )
+_PARTS = "calls needing a spare part; needs the parts columns (a run with parts)"
+KPIS += (
+    Kpi("part_jobs", "calls needing a part", "count", _EVERY + "; needs the parts columns",
+        "calls whose repair (or 三包 exchange) consumed a spare part", lambda g: parts.count(g.o)),
+    Kpi("part_fill_rate", "part fill rate, first pick", "share", _PARTS,
+        "the part was on the technician's van or the repairing centre's shelf when the job asked",
+        lambda g: parts.fill_rate(g.o)),
+    *(Kpi(f"part_fill_rate_tier{int(t)}", f"part fill rate at {t.name.lower()}", "share",
+          _PARTS + f", asked at a tier-{int(t)} centre or its vans",
+          f"first-pick fill of jobs whose part was asked at a {t.name.lower()} centre (or its technicians' vans)",
+          lambda g, t=int(t): parts.fill_rate(g.o, t)) for t in (Tier.COUNTY, Tier.CITY, Tier.PROVINCE)),
+    Kpi("part_waits", "calls that waited for a part", "count", _EVERY + "; needs the parts columns",
+        "calls whose device waited at its bench for the part", lambda g: parts.waited(g.o)),
+    Kpi("part_wait_share", "turnaround share waiting for parts", "share", "completed calls; needs part_wait_s",
+        "hours devices waited for parts over hours of turnaround, both summed over completed calls",
+        lambda g: parts.wait_share(g.o)),
+    Kpi("lateral_transfers_per_day", "lateral transfers per day", "per_day", _PARTS,
+        "jobs whose part came from another centre of the province, per day of calls",
+        lambda g: parts.count(g.o, ("lateral",), per_day=True)),
+    Kpi("expedites_per_day", "part expedites per day", "per_day", _PARTS,
+        "jobs whose part was sent for them (lateral transfer or ordered from the national warehouse), "
+        "per day of calls", lambda g: parts.count(g.o, ("lateral", "order"), per_day=True)),
+    Kpi("swaps", "swap devices given", "count", _EVERY + "; needs the parts columns",
+        "customers given a loaner (以换代修) because the repair would pass Rules.swap_after_s",
+        lambda g: parts.swaps(g.o)),
+    *(Kpi(f"stock_value_{tier}_cny", f"stock value, {tier} (CNY)", "cny", "every day of the run; needs the "
+          "stock frame", f"mean daily value at cost of the parts on hand or held at {tier} locations",
+          lambda g, tier=tier: parts.stock_value(g.stock, tier), workload=True)
+      for tier in ("van", "county", "city", "province", "national")),
+)
 KPI_BY_KEY = {k.key: k for k in KPIS}
 KPI_LABELS = {k.key: k.label for k in KPIS}
 # KPIs of single calls (no workload): what a breakdown by priority, channel or tier can split.
@@ -335,11 +367,13 @@ CALL_KPIS = tuple(k.key for k in KPIS if not k.workload)
 
 
 def kpis(outcomes: pd.DataFrame, workload: pd.DataFrame | None = None,
-         dispatch_target_s: int | None = None, rates: CostRates = DEFAULT_COST_RATES) -> dict[str, float]:
+         dispatch_target_s: int | None = None, rates: CostRates = DEFAULT_COST_RATES,
+         stock: pd.DataFrame | None = None) -> dict[str, float]:
     """Every KPI of :data:`KPIS` the frames can measure (module docstring: NaN, left out); the
-    target is the rule book's unless a scenario gives its own."""
+    target is the rule book's unless a scenario gives its own; ``stock``: a parts run's daily
+    stock values (``SimResult.stock``)."""
     log = _Log(outcomes, workload, DEFAULT_RULES.dispatch_target_s if dispatch_target_s is None else dispatch_target_s,
-               rates)
+               rates, stock)
     out = {}
     for k in KPIS:
         v = k.value(log)

@@ -51,6 +51,8 @@ class Priority(IntEnum):
     URGENT = 3  # VIP / emergency
 
 
+DAMAGES = ("", "water", "drop")  # damage a customer reports (the 三包 rules: not a warranty failure)
+
 TRAVELLING_MODES = frozenset({Mode.ONSITE, Mode.PICKUP})
 
 # What a person on the roster does (dispatch.staffing sizes each): ``field`` travels to customers
@@ -251,6 +253,15 @@ class Request:
     service_s: int  # on-site work or device hand-over at the customer, seconds
     product_line: str = ""
     county_adcode: str = ""
+    # The device (dispatch.parts; empty when the dataset has no parts): its model in the parts
+    # catalogue, IMEI, when it was bought (seconds since the epoch, negative before it; None:
+    # unknown), damage the customer reports ("water", "drop" or ""), and repairs of this fault
+    # that did not fix it (the 三包 rules read the last three).
+    device_model: str = ""
+    imei: str = ""
+    purchase_s: int | None = None
+    damage: str = ""
+    failed_repairs: int = 0
 
     def __post_init__(self) -> None:
         e = f"Request {self.id!r}"
@@ -281,3 +292,8 @@ class Request:
                 (self.window.start_s, self.window.end_s),
                 "a customer window that ends after the call was made",
             )
+        _require(self.damage in DAMAGES, e, "damage", self.damage, "water, drop or empty")
+        _require(isinstance(self.failed_repairs, int) and self.failed_repairs >= 0, e, "failed_repairs",
+                 self.failed_repairs, "an integer >= 0")
+        _require(self.purchase_s is None or (isinstance(self.purchase_s, int) and self.purchase_s <= self.created_s),
+                 e, "purchase_s", self.purchase_s, "a purchase at or before the call")

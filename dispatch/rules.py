@@ -45,6 +45,54 @@ def _frozen(mapping: dict) -> Table:  # type: ignore[type-arg]
     return Table(mapping)
 
 
+# What the 三包 rules at intake decide (Sanbao.route): the phone is refunded, exchanged for a
+# new one from stock, repaired under warranty, or repaired for a fee once the customer accepts
+# the quote.
+REFUND, EXCHANGE, REPAIR, QUOTE = "refund", "exchange", "repair", "quote"
+PAID_DAMAGE = frozenset({"water", "drop"})  # damage the warranty does not cover
+
+
+@dataclass(frozen=True)
+class Sanbao:
+    """The 三包 rules for mobile phones (移动电话机商品修理更换退货责任规定, 2001): each a named rule,
+    tried in this order by :meth:`route`.
+
+    * ``paid_damage``: water or drop damage is not a warranty failure: a paid repair that waits
+      for the customer to accept the quote (``quote_wait_s``, a reasoned estimate: the customer
+      answers within the working day);
+    * ``return_7d``: a performance failure within 7 days of purchase: the customer may return the
+      phone (refund, art. 10);
+    * ``exchange_15d``: within 15 days: exchanged for the same model (art. 11);
+    * ``exchange_after_repairs``: within the warranty, after two repairs that did not fix it, the
+      phone is exchanged (art. 13);
+    * ``warranty_repair``: within the warranty (one year for the handset, art. 13): repaired free;
+    * ``out_of_warranty``: later: a paid repair after a quote.
+    A call that does not say when the phone was bought is repaired (no rule applies to it).
+    """
+
+    return_days: int = 7
+    exchange_days: int = 15
+    warranty_days: int = 365
+    exchange_after_failed_repairs: int = 2
+    quote_wait_s: int = 4 * 3600
+
+    def route(self, age_days: float | None, damage: str = "", failed_repairs: int = 0) -> tuple[str, str]:
+        """(what happens, the rule's name) for a phone ``age_days`` old (None: unknown)."""
+        if damage in PAID_DAMAGE:
+            return QUOTE, "paid_damage"
+        if age_days is None:
+            return REPAIR, "no_purchase_date"
+        if age_days <= self.return_days:
+            return REFUND, "return_7d"
+        if age_days <= self.exchange_days:
+            return EXCHANGE, "exchange_15d"
+        if age_days <= self.warranty_days:
+            if failed_repairs >= self.exchange_after_failed_repairs:
+                return EXCHANGE, "exchange_after_repairs"
+            return REPAIR, "warranty_repair"
+        return QUOTE, "out_of_warranty"
+
+
 @dataclass(frozen=True)
 class Rules:
     # IBM's promise: a technician sets off within an hour of the call, counted in the answering
@@ -101,6 +149,11 @@ class Rules:
     trip_rest_s: int = 13 * 3600
     trip_rest_from_s: int = 19 * 3600
     trip_rest_by_s: int = 21 * 3600
+    # Spare parts (dispatch.parts, when a dataset has them): the 三包 rules at intake, and the
+    # swap device (以换代修 / 备用机) offered when a repair would keep the customer waiting longer
+    # than ``swap_after_s`` from the call.
+    sanbao: Sanbao = field(default_factory=lambda: Sanbao())
+    swap_after_s: int = 48 * 3600
 
     def __post_init__(self) -> None:
         # A table given as a plain mapping (replace(rules, bench_s_by_level={...})) is frozen too.

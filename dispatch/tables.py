@@ -20,6 +20,7 @@ from dispatch.model import (
     Technician,
 )
 from dispatch.network import Network
+from dispatch.parts.io import PART_FILES, parts_frames
 
 
 def centres_frame(network: Network) -> pd.DataFrame:
@@ -73,7 +74,7 @@ def _iso(epoch: dt.datetime, t_s: int) -> str:
 
 def requests_frame(reqs: tuple[Request, ...] | list[Request], epoch_date: str) -> pd.DataFrame:
     epoch = dt.datetime.combine(dt.date.fromisoformat(epoch_date), dt.time(), tzinfo=CST)
-    return pd.DataFrame(
+    frame = pd.DataFrame(
         {
             "id": [r.id for r in reqs],
             "created_at": [_iso(epoch, r.created_s) for r in reqs],
@@ -89,6 +90,13 @@ def requests_frame(reqs: tuple[Request, ...] | list[Request], epoch_date: str) -
             "county_adcode": [r.county_adcode for r in reqs],
         }
     )
+    if any(r.device_model for r in reqs):  # the device (dispatch.parts): written only when known
+        frame["device_model"] = [r.device_model for r in reqs]
+        frame["imei"] = [r.imei for r in reqs]
+        frame["purchase_date"] = ["" if r.purchase_s is None else _iso(epoch, r.purchase_s) for r in reqs]
+        frame["damage"] = [r.damage for r in reqs]
+        frame["failed_repairs"] = [r.failed_repairs for r in reqs]
+    return frame
 
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
@@ -136,14 +144,15 @@ def write_dataset(dataset: Dataset, folder: str | Path, fmt: str = "csv") -> dic
         "centres": centres_frame(dataset.network),
         "technicians": technicians_frame(dataset.technicians),
         "requests": requests_frame(dataset.requests, dataset.epoch_date),
+        **({} if dataset.parts is None else parts_frames(dataset.parts)),
     }
     paths = {}
     for kind, frame in frames.items():
         for other in FORMATS:  # a stale file of another format would make the folder ambiguous
             if other != fmt:
                 (folder / f"{kind}.{other}").unlink(missing_ok=True)
-        if kind == "technicians" and fmt == "geojson":
-            path = folder / f"{kind}.csv"  # technicians have no location of their own
+        if (kind == "technicians" or kind in PART_FILES) and fmt == "geojson":
+            path = folder / f"{kind}.csv"  # technicians and parts have no location of their own
         else:
             path = folder / f"{kind}.{fmt}"
         write_table(frame, path)

@@ -205,9 +205,11 @@ def test_every_kpi_is_defined_once_and_documented():
     with every optional column present every definition is measured."""
     keys = [k.key for k in KPIS]
     assert len(keys) == len(set(keys)) and len(set(KPI_LABELS.values())) == len(keys)
-    full = kpis(log().assign(reach_s=0, repeat_of=""), workload())
+    parts = {"part_id": "", "part_source": "", "part_tier": NAN, "part_wait_s": 0.0, "swapped": False}
+    full = kpis(log().assign(reach_s=0, repeat_of="", **parts), workload(), stock=pd.DataFrame({"day": [0]}))
     assert set(full) == set(KPI_BY_KEY)
-    assert all(k.population and k.definition and k.kind in ("share", "count", "min", "h", "km", "cny") for k in KPIS)
+    assert all(k.population and k.definition and k.kind in ("share", "count", "per_day", "min", "h", "km", "cny")
+               for k in KPIS)
 
 
 def test_readme_lists_every_kpi_as_the_table_defines_it():

@@ -95,6 +95,11 @@ class ProgressBar:
 db_option = click.option("--db", default=None, envvar="DISPATCH_DB",
                          help="Database URL (default sqlite:///dispatch.sqlite); e.g. postgresql://user@host/db")
 
+parts_option = click.option(
+    "--parts/--no-parts", default=None,
+    help="Spare parts (dispatch.parts): stock, lanes, 三包 at intake. Default: on when the dataset has parts files; "
+         "--parts on another dataset uses the documented default catalogue and stock.")
+
 population_option = click.option(
     "--population",
     type=click.Path(exists=True, dir_okay=False),

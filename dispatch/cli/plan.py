@@ -13,6 +13,7 @@ from dispatch.cli.options import (
     db_option,
     load_dataset,
     load_travel,
+    parts_option,
     pct,
     population_option,
     travel_line,
@@ -23,6 +24,7 @@ from dispatch.cli.storage import PLANS, StoreUnavailable, open_store
 from dispatch.executor import executor
 from dispatch.exports import export_plan
 from dispatch.kpis import format_kpis, kpis
+from dispatch.parts.enable import switch
 
 
 def _echo_unassigned(unassigned: pd.DataFrame) -> None:
@@ -52,6 +54,7 @@ def _echo_unassigned(unassigned: pd.DataFrame) -> None:
 @db_option
 @population_option
 @travel_option
+@parts_option
 @click.option("--name", default=None, help="Name of the plan in the store (default: derived from the input).")
 @click.option("--out", default="out/plan", show_default=True, type=click.Path(file_okay=False),
               help="Folder for route sheets, GeoJSON and the unassigned list.")
@@ -60,7 +63,7 @@ def _echo_unassigned(unassigned: pd.DataFrame) -> None:
                    "and show the estimate's error beside it; off: the plan's own estimate only.")
 def plan(source: str | None, preset: str | None, seed: int, day: int, days: int, time_limit: float | None,
          workers: int | None, scheduler: str | None, deterministic: bool, overnight_trips: bool, db: str | None,
-         population: str | None, travel_spec: str | None, name: str | None, out: str, simulated: bool) -> None:
+         population: str | None, travel_spec: str | None, parts: bool | None, name: str | None, out: str, simulated: bool) -> None:
     """Plan a day: tier assignment, routes for every area, KPIs; export and store it. The store
     is checked before the solve, and the exports are written before it is touched: a database
     failure never loses a computed plan. The KPIs are the plan's estimate beside a simulation
@@ -74,7 +77,7 @@ def plan(source: str | None, preset: str | None, seed: int, day: int, days: int,
 
     travel = load_travel(travel_spec)
     store = open_store(db, write=PLANS)
-    ds = load_dataset(source, preset, seed, max(1, day + days), population)
+    ds = switch(load_dataset(source, preset, seed, max(1, day + days), population), parts, seed)
     params = PlanParams(day=day, seed=seed, deterministic=deterministic)
     if time_limit is not None:
         params = replace(params, routing_max_s=time_limit, routing_min_s=min(params.routing_min_s, time_limit))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import click
 
-from dispatch.cli import bench, contracts, coverage, data, plan, scenario, serve, simulate, staff, travel
+from dispatch.cli import bench, contracts, coverage, data, plan, scenario, serve, simulate, staff, stock, travel
 from dispatch.cli.options import EXIT_FAILED, EXIT_INVALID_INPUT, EXIT_OK
 from dispatch.errors import DispatchError, InputError, ValidationError
 
@@ -19,7 +19,7 @@ def cli() -> None:
     """Multi-tier repair-network dispatch planner."""
 
 
-for family in (data, plan, simulate, serve, coverage, scenario, bench, staff, travel, contracts):
+for family in (data, plan, simulate, serve, coverage, scenario, bench, staff, stock, travel, contracts):
     for command in family.COMMANDS:
         cli.add_command(command)
 

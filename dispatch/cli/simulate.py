@@ -10,6 +10,7 @@ from dispatch.cli.options import (
     db_option,
     load_dataset,
     load_travel,
+    parts_option,
     population_option,
     travel_line,
     travel_option,
@@ -29,6 +30,7 @@ from dispatch.kpis import (
     waterfall,
 )
 from dispatch.oldworld import OldWorldParams, simulate_old_world
+from dispatch.parts.enable import switch
 from dispatch.tables import dataset_fingerprint
 from dispatch.travel import travel_record
 
@@ -57,11 +59,13 @@ BREAKDOWNS = ("priority", "channel", "tier")
 @click.option("--fieldwork/--no-fieldwork", default=True, show_default=True,
               help="Work that can go wrong (dispatch.fieldwork): varying repair times, absent customers, "
                    "faults found on inspection, no fault found, repairs that fail; off: every job as planned.")
+@parts_option
 @click.option("--name", default=None, help="Name of the run in the store (default: derived from the input).")
 @click.option("--log-csv", default=None, type=click.Path(dir_okay=False), help="Also write the event log here.")
 def simulate(source: str | None, preset: str | None, province: str | None, days: int, policy: str, seed: int,
              reoptimise_min: int | None, breakdown: bool, db: str | None, population: str | None,
-             travel_spec: str | None, fieldwork: bool, name: str | None, log_csv: str | None) -> None:
+             travel_spec: str | None, fieldwork: bool, parts: bool | None, name: str | None,
+             log_csv: str | None) -> None:
     """Simulate DAYS of calls under a dispatch policy; KPIs side by side; the log is stored."""
     # The simulator (OR-Tools routing behind it): slow to import, keeps `dispatch --help` fast.
     from dispatch import simulate as simulation
@@ -72,6 +76,7 @@ def simulate(source: str | None, preset: str | None, province: str | None, days:
     travel = load_travel(travel_spec)
     store = open_store(db, write=PLANS)  # before the simulation: its runs must be storable
     ds = load_dataset(source, preset, seed, days, population)
+    ds = switch(ds, parts, seed)
     runs = RUNS[policy]
     policies = [r for r in runs if r != OLD_WORLD]
     columns, outcomes, still_open = {}, {}, {}
@@ -91,8 +96,8 @@ def simulate(source: str | None, preset: str | None, province: str | None, days:
                 result = simulation.simulate(ds, sim_params, travel, progress=bar)
                 params = sim_params
                 frames = {"events": result.events, "outcomes": result.outcomes, "workload": result.workload,
-                          "open": result.open_requests}
-                k, wall = kpis(result.outcomes, result.workload), result.wall_s
+                          "open": result.open_requests, **({} if result.stock is None else {"stock": result.stock})}
+                k, wall = kpis(result.outcomes, result.workload, stock=result.stock), result.wall_s
         label = RUN_LABELS[run]
         columns[label], outcomes[label] = k, frames["outcomes"]
         out = None

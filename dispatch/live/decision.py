@@ -88,7 +88,7 @@ def decide(
     now_s: int, rules: Rules,
     repairs_at_home: Callable[[str, int], bool], *, mode: Mode, device_level: int, may_collect: bool,
     home: str | None = None, hold_unserved: bool = False,
-    allow: Callable[[str], bool] | None = None, probe: bool = False,
+    allow: Callable[[str], bool] | None = None, probe: bool = False, has_part: Callable[[str], bool] | None = None,
 ) -> Decision:
     """Place ``call`` with the best technician of ``home`` and the ``candidates`` areas (nearest
     first; a callable is asked only when the areas beyond ``home`` are searched) and apply it to
@@ -103,12 +103,15 @@ def decide(
 
     ``allow``: whether a technician may be given the call at all (a contracted station that
     refused it, is full or is not authorised; ``dispatch.contracts``). ``probe``: rank and
-    return the winner without placing the call anywhere (an offer the station must accept first)."""
+    return the winner without placing the call anywhere (an offer the station must accept first).
+    ``has_part``: whether a technician has the call's spare part on his van or at his centre
+    (``dispatch.parts``): among offers that keep the promise, those come first."""
     policy = rules.ranking(call.priority)
     to_bench = mode == Mode.PICKUP
 
     def prefer(technician_id: str, bench: bool) -> int:
-        return 0 if not bench or repairs_at_home(technician_id, device_level) else 1
+        part = 0 if has_part is None or has_part(technician_id) else 2
+        return part + (0 if not bench or repairs_at_home(technician_id, device_level) else 1)
 
     rank = offer_key(policy, lambda o: prefer(o.technician_id, to_bench))
     held = home is not None and lives[home].holds(call.id)

@@ -121,22 +121,23 @@ def assemble(dataset, day_ds, deferred, result, areas, results, params):
         # The promise runs on business hours (see hours.business_deadline).
         row["dispatch_wait_s"] = business_seconds(net[centre_id], row["clock_start_s"], info["dispatch_s"])
         if a.mode == Mode.ONSITE:
-            row["completion_s"] = info["end_s"]
+            # Booked for its spare part (dispatch.parts): the repair is done on the visit after it arrives.
+            row["completion_s"] = max(info["end_s"], a.part_ready_s + a.visit_travel_s + info["end_s"] - info["arrival_s"])
             row["est_turnaround_s"] = info["end_s"] - r.created_s
             continue
         hops, chain, day_offset = device_path(net, a, info["tech"].home_centre_id, r.level,
                                                back_at_centre[r.id], assignment)
         at_bench_s = back_at_centre[r.id] + sum(chain[i].courier_to_parent_s for i in range(hops))
-        devices.append((at_bench_s, r, row, hops, chain, day_offset))
+        devices.append((at_bench_s, r, row, hops, chain, day_offset, a.part_ready_s))
     # The devices the plan collected reach their benches in this order; a day that is full
     # (the assignment booked it for other devices, or technicians brought more than it planned)
     # sends the repair to the next day with room.
-    for _, r, row, hops, chain, day_offset in sorted(devices, key=lambda d: (d[0], d[1].id)):
+    for _, r, row, hops, chain, day_offset, part_s in sorted(devices, key=lambda d: (d[0], d[1].id)):
         bench_s = params.rules.bench_s(r.level)
         cap_s = chain[hops].bench_s_per_day
         for extra in range(MAX_BENCH_WAIT_DAYS):
             ta, bench_day, _ = bench_turnaround(net, chain, hops, back_at_centre[r.id], bench_s, day_offset + extra,
-                                                 r.created_s, assignment)
+                                                 r.created_s, assignment, lambda c, t, p=part_s: max(t, p))
             if bench_use[(chain[hops].id, bench_day)] + bench_s <= cap_s:
                 break
         book_bench_row(row, r, r.created_s + ta, chain[hops].id, bench_day, net, bench_use, assignment)

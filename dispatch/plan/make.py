@@ -49,7 +49,7 @@ def make_plan(
     day_reqs, deferred = requests_of_day(dataset, params.day)
     # The day's field technicians: not on their weekly rest day, not bench or counter staff.
     at_work = tuple(on_duty(dataset.technicians, dataset.epoch_date, params.day))
-    day_ds = Dataset(dataset.network, at_work, tuple(day_reqs), dataset.epoch_date, dataset.meta)
+    day_ds = Dataset(dataset.network, at_work, tuple(day_reqs), dataset.epoch_date, dataset.meta, dataset.parts)
     assignment = params.assignment_params()
     result = assign(day_ds, assignment, travel, report, pool)
     timings["assignment"] = time.perf_counter() - t0

@@ -4,7 +4,7 @@ answers and when its one-hour clock starts (one reading for a call and for its s
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -61,8 +61,9 @@ def location(body: dict[str, Any]) -> tuple[float, float, str]:
 
 
 def read_intake(call_id: str, body: dict[str, Any], at: int, rules: Rules, net: Network, day: int,
-                to_s: Callable[[dt.datetime], int]) -> Intake:
-    """The call of ``body`` taken at ``at`` on the served ``day`` (422 naming the field)."""
+                to_s: Callable[[dt.datetime], int], device_models: Collection[str] | None = None) -> Intake:
+    """The call of ``body`` taken at ``at`` on the served ``day`` (422 naming the field);
+    ``device_models``: the parts catalogue's models (None: the dataset has no parts)."""
     lon, lat, county = location(body)
     mode, level, priority = body.get("mode", "onsite"), int(body.get("level", 1)), int(body.get("priority", 1))
     if mode == "onsite" and level > rules.onsite_max_level:
@@ -78,9 +79,14 @@ def read_intake(call_id: str, body: dict[str, Any], at: int, rules: Rules, net: 
         raise ServiceError(422, "the customer's window ends before the call", "window_end")
     service_min = body.get("service_min")
     service_s = rules.default_service_s(mode, level) if service_min is None else 60 * int(service_min)
+    model = body.get("device_model") or ""
+    if model and (device_models is None or model not in device_models):
+        raise ServiceError(422, f"device model {model!r} is not in the dataset's parts catalogue", "device_model")
     try:
         r = Request(call_id, at, lon, lat, level, Mode(mode), Priority(priority), TimeWindow(start, end),
-                    service_s, body.get("product_line") or "", county)
+                    service_s, body.get("product_line") or "", county, device_model=model,
+                    purchase_s=to_s(body["purchase_date"]) if body.get("purchase_date") else None,
+                    damage=body.get("damage") or "")
     except ModelError as exc:
         raise ServiceError(422, str(exc), {"window": "window_end", "service_s": "service_min",
                                            "created_s": "at"}.get(exc.field, exc.field)) from exc

@@ -56,6 +56,10 @@ class CallIn(BaseModel):
     window_end: When = None
     service_min: int | None = Field(None, ge=0, le=600, description="default by mode and level")
     product_line: str | None = Field(None, max_length=40, pattern=r"^[A-Za-z0-9_\-]*$")
+    # The device (a dataset with parts: dispatch.parts): its model, purchase and reported damage.
+    device_model: Annotated[str, AfterValidator(_valid_id)] | None = None
+    purchase_date: When = None
+    damage: Literal["water", "drop"] | None = None
     at: When = None
     booked: bool = Field(False, description="the window is a slot the customer chose (POST /calls/slots): a hard "
                          "promise, planned on its day (within the slot horizon); refused with 409 if it can no "
@@ -109,6 +113,9 @@ class Decision(BaseModel):
     visit_mode: str | None = Field(None, description="how the technician serves it: an onsite call nobody able "
                                    "to repair on site can set off for within the hour is collected (pickup)")
     note: str = ""
+    part: dict[str, str | int | bool] | None = Field(None, description="a call naming its device model, with "
+                                                     "parts on: its part, where it is or its ETA (waiting_for_part), "
+                                                     "and the 三包 rule at intake")
     at: str
     at_s: int
     warnings: Warnings

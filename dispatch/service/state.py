@@ -23,6 +23,7 @@ from dispatch.live.horizon import Horizon
 from dispatch.live.roster import LiveNetwork
 from dispatch.live.slots import offer_slots
 from dispatch.model import Mode
+from dispatch.parts.answer import answer_for
 from dispatch.reasons import Reason
 from dispatch.routing.checker import check
 from dispatch.rules import DEFAULT_RULES, Rules
@@ -133,6 +134,7 @@ class LiveService:
         self.net = ds.network
         self.live = LiveNetwork(ds.network, ds.technicians, config.rules,
                                 DEFAULT_TRAVEL if config.travel is None else travel_from_spec(config.travel), ds.epoch_date)
+        self.parts = answer_for(ds, self.live.travel, config.rules)  # spare parts: None without parts files
         self.home = {t.id: t.home_centre_id for t in ds.technicians}
         self.store = Store(config.db)
         self.locks: dict[str, threading.Lock] = {}
@@ -378,13 +380,15 @@ class LiveService:
     def _decide(self, call_id: str, digest: str, body: dict[str, Any]) -> dict[str, Any]:
         judged = self.at_s(body.get("at"))
         at = judged.at_s
-        it = read_intake(call_id, body, at, self.rules, self.net, self.day, self.to_s)
+        it = read_intake(call_id, body, at, self.rules, self.net, self.day, self.to_s,
+                         None if self.parts is None else self.parts.models())
         r, station, clock = it.request, it.station, it.clock_start_s
         mode, level, priority = r.mode.value, r.level, int(r.priority)
         meta = {"mode": mode, "level": level, "created_s": at, "clock_start_s": clock,
                 "centre_id": station.id, "province_adcode": station.province_adcode}
         base = {"call_id": call_id, "at": self.iso(at), "at_s": at, "warnings": _warnings(judged), "mode": mode, "station_id": station.id,
-                "station_name": station.name, "clock_start": self.iso(clock), "clock_start_s": clock}
+                "station_name": station.name, "clock_start": self.iso(clock), "clock_start_s": clock,
+                **({} if self.parts is None else self.parts.answer(r, station.id, clock, self.iso))}
         if mode == "walkin":
             answer = {**base, "status": "walkin", "reason_code": "walkin",
                       "reason": f"the customer brings the device to {station.name}; no technician travels",
@@ -404,7 +408,8 @@ class LiveService:
             decision = decide(call, self.horizon.areas(self.day if day is None else day), areas, at, self.rules,
                               self.live.repairs_at_home, mode=Mode(mode), device_level=level, hold_unserved=day is None,
                               may_collect=day is None and self.rules.may_collect(mode, call.required_level),
-                              allow=self.offers.allow(r.county_adcode, call) if day is None else None)
+                              allow=self.offers.allow(r.county_adcode, call) if day is None else None,
+                              has_part=None if self.parts is None else self.parts.holder(r))
             if day is not None and not isinstance(decision, Dispatched):
                 if day == self.day:
                     self._rebuild(areas)  # the clocks it moved for a booking refused: forgotten
@@ -423,6 +428,8 @@ class LiveService:
             call = decision.call or call
             if isinstance(decision, Dispatched):
                 answer |= {"status": "planned", **self._option(decision.area, decision.option)}
+                if self.parts is not None:  # the part where his centre (and van) stand
+                    answer |= self.parts.answer(r, self.home[decision.technician_id], clock, self.iso)
                 answer["reason_code"] = "" if decision.on_time else Reason.LATE.value
                 answer["reason"] = "" if decision.on_time else Reason.LATE.sentence
                 # A contracted station's must accept (a booking for a later day is the maker's own promise).

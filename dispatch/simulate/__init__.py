@@ -84,6 +84,7 @@ class SimResult:
     open_requests: pd.DataFrame  # request_id, reason (still open at the horizon)
     wall_s: float
     calls: int
+    stock: pd.DataFrame | None = None  # stock value (CNY) per day and tier; None: parts off
 
 
 # --------------------------------------------------------------------------------------------
@@ -175,11 +176,11 @@ def simulate(
         w.outcome[r.id]["unassigned_reason"] = Reason.OPEN_AT_HORIZON
     events = pd.DataFrame(w.log, columns=["request_id", "t_s", "event", "where", "detail"])
     events = events.sort_values(["t_s", "request_id"], kind="stable").reset_index(drop=True)
-    outcomes = pd.DataFrame(list(w.outcome.values()), columns=list(OUTCOME_COLUMNS))  # columns even for no call
+    outcomes = w.parts.columns(pd.DataFrame(list(w.outcome.values()), columns=list(OUTCOME_COLUMNS)))  # columns even for no call
     open_requests = outcomes.loc[outcomes["unassigned_reason"] != "", ["request_id", "unassigned_reason"]]
     return SimResult(params.policy, events, outcomes, pd.DataFrame(workload_rows, columns=list(WORKLOAD_COLUMNS)),
                      open_requests.rename(columns={"unassigned_reason": "reason"}).reset_index(drop=True),
-                     time.perf_counter() - t_wall, len(calls))
+                     time.perf_counter() - t_wall, len(calls), w.parts.stock_frame())
 
 
 def _carry_over(w: World, r: Request, call: NewCall, day: int, t_s: int, why: Reason, horizon_day: int,
@@ -226,6 +227,7 @@ def _close_visit(w: World, tech: Technician, s: Stop, route_end_s: int, day: int
         w.event(r.id, s.end_s, event, tech.id, detail)
     if kind == fate.ABSENT:
         return
+    w.parts.fitted(r.id, s.end_s, kind == fate.REPAIRED)  # a part held for the visit: fitted, or back
     if kind in fate.BENCH_KINDS:
         if collected or kind != fate.HANDED_OVER:
             o["visit_mode"] = "pickup"

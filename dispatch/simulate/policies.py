@@ -86,7 +86,7 @@ class Optimiser:
         def ask(c: NewCall, allow: Callable[[str], bool] | None = None, probe: bool = False) -> Decision:
             return decide(c, self.areas, names, c.release_s, self.w.p.rules, self.live.repairs_at_home, mode=r.mode,
                           device_level=r.level, may_collect=self.w.p.rules.may_collect(r.mode, c.required_level),
-                          allow=allow, probe=probe)
+                          allow=allow, probe=probe, has_part=self.w.parts.holder(r))
         decision = place(self.w.desk, r, call, ask, lambda d: decision_choices(d, r.mode))
         if isinstance(decision, Pending):
             return decision.call
@@ -94,7 +94,7 @@ class Optimiser:
             # Whatever the area's reason, nobody can take it today: the customer is offered the
             # next morning (only a call beyond every area's reach stays open).
             return decision.reason if decision.reason == Reason.NO_TECHNICIAN_IN_REACH else Reason.CAPACITY
-        if decision.visit_mode != r.mode:
+        if decision.visit_mode != r.mode or not self.w.parts.on_site(r, decision.technician_id, call.release_s):
             self.w.collected.add(r.id)
         return None
 
@@ -157,10 +157,13 @@ class Baseline:
             return Reason.NO_FREE_TECHNICIAN
         st, depart, arrive, end = got
         start = max(arrive, call.window_start_s)
+        if not self.w.parts.on_site(r, st.tech.id, call.release_s):  # no part with him: collected for the bench
+            self.w.collected.add(r.id)
         if self.w.fw.active:  # he is busy for as long as the work really takes
             rules, home = self.w.p.rules, self.w.net[st.tech.home_centre_id]
             home_s = int(drive_s(self.w.travel, r.lon, r.lat, home.lon, home.lat, st.tech.speed_class))
-            door = self.w.at_door(r.id, on_site_repair=r.mode == Mode.ONSITE, planned_s=end - start,
+            door = self.w.at_door(r.id, on_site_repair=r.mode == Mode.ONSITE and r.id not in self.w.collected,
+                                  planned_s=end - start,
                                   level_on_site=min(st.tech.max_level, rules.onsite_max_level), start_s=start,
                                   latest_end_s=st.shift_end_s + self.w.overtime.allowance_s(st.tech.id, self.day) - home_s)
             st.busy_s += start + door.door_s - end

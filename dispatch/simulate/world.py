@@ -20,6 +20,7 @@ from dispatch.hours import dispatch_clock_start, opening_start
 from dispatch.live import NewCall
 from dispatch.model import DAY_S, Centre, Mode, Request
 from dispatch.network import Network
+from dispatch.parts.sim import parts_for
 from dispatch.reasons import Reason
 from dispatch.rules import DEFAULT_RULES, Rules
 from dispatch.staffing import OvertimeLedger
@@ -114,6 +115,8 @@ class World:
         self._handlers: dict[str, Callable[..., None]] = {
             "at_station": self._on_at_station, "to_repair": self._on_to_repair, "at_repair": self._on_at_repair,
             "repaired": self._on_repaired, "returned": self._on_returned}
+        self.parts = parts_for(self)  # spare parts (dispatch.parts): no-ops when the dataset has none
+        self._handlers.update(self.parts.handlers)
 
     def event(self, rid: str, t_s: int, what: str, where: str = "", detail: str = "") -> None:
         self.log.append((rid, int(t_s), what, where, detail))
@@ -178,6 +181,8 @@ class World:
         found = self.field.at_intake(rid)
         if found:
             self.event(rid, t, "rediagnosed", station_id, found)
+        if self.parts.intake(rid, t, station_id):  # the 三包 rules settle it, or it waits for a quote
+            return
         chain = self.net.chain(station_id)
         hops = self._repair_hops(r, chain, t)
         if hops is None:
@@ -196,7 +201,7 @@ class World:
         best, best_done = None, None
         for hops in capable:
             arrive = self._courier_up(chain, hops, t)
-            done = self.benches.peek(chain[hops], arrive, self.p.rules.bench_s(level))
+            done = self.benches.peek(chain[hops], self.parts.ready(r.id, chain[hops], arrive), self.p.rules.bench_s(level))
             if best_done is None or done < best_done:
                 best, best_done = hops, done
         return best
@@ -221,12 +226,15 @@ class World:
         centre = chain[hops]
         arrive = self._courier_up(chain, hops, t)
         self.outcome[rid]["courier_legs"] += hops
+        self.parts.reserve(rid, station_id, centre, t, arrive)
         if hops:
             self.event(rid, t, "courier_up", station_id, f"to {centre.id}")
         self.push(arrive, "at_repair", rid, (station_id, hops))
 
     def _on_at_repair(self, t: int, rid: str, station_id: str, hops: int) -> None:
         centre = self.net.chain(station_id)[hops]
+        if self.parts.wait(rid, t, (station_id, hops)):  # its part is not here yet: resumes on arrival
+            return
         if hops:
             self.event(rid, t, "at_repair_centre", centre.id)
         work_s = self.fw.nff_bench_s if rid in self.field.nff else self.p.rules.bench_s(self.field.level_of(rid))
@@ -241,6 +249,7 @@ class World:
             self.event(rid, t, "nff", chain[hops].id, "no fault found on the bench: returned without repair")
         else:
             self.event(rid, t, "repaired", chain[hops].id)
+        self.parts.fitted(rid, t, rid not in self.field.nff)
         self.outcome[rid]["courier_legs"] += hops
         back = self._courier_down(chain, hops, t)
         if hops:
@@ -250,7 +259,7 @@ class World:
 
     def _on_returned(self, t: int, rid: str, station_id: str) -> None:
         self.event(rid, t, "returned", station_id, "device back with the customer")
-        self.outcome[rid]["completion_s"] = t
+        self.outcome[rid]["completion_s"] = self.parts.completion(rid, t)
         self.after_repair(rid, t, int(self.outcome[rid]["repair_tier"]))
 
 

@@ -1,0 +1,88 @@
+"""`dispatch stock size`: base-stock levels per part and centre for fill-rate targets at the least
+holding cost (dispatch.parts.sizing), and, with --simulate, what each buys: the week simulated
+with those levels on calls of another seed (the sizing sees the forecast, not the calls it is
+judged on)."""
+
+from __future__ import annotations
+
+import click
+import pandas as pd
+
+from dispatch.cli.options import ProgressBar, load_dataset, population_option, write_text
+from dispatch.kpis import kpis
+from dispatch.parts.enable import with_levels, with_parts
+
+SHOWN = ("turnaround_mean_h", "turnaround_within_24h_share", "part_fill_rate", "part_wait_share",
+         "lateral_transfers_per_day", "swaps")
+
+
+@click.group()
+def stock() -> None:
+    """Spare parts stock: sizing and what it buys."""
+
+
+@stock.command("size")
+@click.argument("source", required=False, type=click.Path(exists=True, file_okay=False))
+@click.option("--preset", default=None, help="Generate the calls instead of reading SOURCE (default zhejiang).")
+@click.option("--days", default=7, show_default=True, type=click.IntRange(1, 60))
+@click.option("--seed", default=1, show_default=True, type=int, help="The calls the sizing forecasts from.")
+@click.option("--fill", "fills", multiple=True, type=click.FloatRange(0.0, 0.999), default=(0.9,), show_default=True,
+              help="Network fill-rate target (first pick); repeat for a curve.")
+@click.option("--national-fill", default=0.95, show_default=True, type=click.FloatRange(0.0, 0.9999))
+@click.option("--simulate/--no-simulate", "run_sim", default=False, show_default=True,
+              help="Simulate the week (optimiser) with the default stock and each sizing; report the 24 h share.")
+@click.option("--eval-seed", default=None, type=int, help="Seed of the simulated calls (default: --seed + 1).")
+@click.option("--out", default=None, type=click.Path(dir_okay=False),
+              help="Write the last target's levels as a stock.csv (location, part_id, level).")
+@population_option
+def size_command(source: str | None, preset: str | None, days: int, seed: int, fills: tuple[float, ...],
+                 national_fill: float, run_sim: bool, eval_seed: int | None, out: str | None,
+                 population: str | None) -> None:
+    """Base-stock levels for each --fill target at the least holding cost, with their stock value."""
+    # The sizing and the simulator are slow to import (scipy, stockpyl, OR-Tools): only this command needs them.
+    from dispatch import simulate as simulation
+    from dispatch.parts.sizing import SizingParams, size  # scipy and stockpyl behind it, as above
+
+    ds = with_parts(load_dataset(source, preset, seed, days, population), seed)
+    judged = None
+    if run_sim:
+        judged = ds if source else with_parts(load_dataset(source, preset, seed + 1 if eval_seed is None else eval_seed,
+                                                           days, population), seed)
+    rows = []
+
+    def measure(label: str, levels) -> dict:  # type: ignore[no-untyped-def]
+        if judged is None:
+            return {}
+        with ProgressBar() as bar:
+            res = simulation.simulate(with_levels(judged, levels), simulation.SimParams(seed=seed), progress=bar)
+        k = kpis(res.outcomes, res.workload, stock=res.stock)
+        stock_value = sum(k.get(f"stock_value_{t}_cny", 0.0) for t in ("van", "county", "city", "province", "national"))
+        return {"simulated stock value (CNY)": round(stock_value), **{key: k.get(key) for key in SHOWN}}
+
+    if judged is not None:
+        rows.append({"target": "default stock", **measure("default", ds.parts.levels)})  # type: ignore[union-attr]
+    sizing = None
+    for fill in fills:
+        sizing = size(ds, SizingParams(fill_target=fill, national_fill=national_fill))
+        centres = sizing.table[sizing.table["location"] != "NATIONAL"]
+        rows.append({"target": f"fill {fill:.0%}", "model fill": round(sizing.fill, 4),
+                     "stock value (CNY)": round(sizing.value_cny),
+                     "of which centres (CNY)": round(float(centres["value_cny"].sum())),
+                     "holding (CNY/year)": round(sizing.holding_cny_per_year),
+                     **measure(f"fill {fill}", sizing.levels)})
+    frame = pd.DataFrame(rows)
+    for key in SHOWN:
+        if key in frame and key.endswith(("share", "rate")):
+            frame[key] = frame[key].map(lambda v: "-" if v is None else f"{100 * v:.1f} %")
+    click.echo(frame.to_string(index=False))
+    click.echo("model fill: the sizing's own estimate (METRIC, Poisson demand); simulated: the optimiser's week on "
+               f"seed {seed + 1 if eval_seed is None else eval_seed}'s calls with those levels (vans and loaners as "
+               "the default has them); stock value at cost.")
+    if out and sizing is not None:
+        levels = pd.DataFrame([{"location": loc, "part_id": p, "level": s}
+                               for (loc, p), s in sorted(sizing.levels.levels.items())])
+        write_text(out, levels.to_csv(index=False))
+        click.echo(f"levels written to {out}")
+
+
+COMMANDS = (stock,)

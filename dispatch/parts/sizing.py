@@ -1,0 +1,166 @@
+"""Stock sizing (``dispatch stock size``): base-stock levels per part and centre that reach a
+fill-rate target at the least holding cost, over the two-echelon network (centres replenished
+one-for-one from the national warehouse, the warehouse from the factory).
+
+The model is Sherbrooke's METRIC with marginal analysis:
+
+* demand of a part at a centre is Poisson with the rate the dataset's calls imply (each call's
+  device model and level through the recipes, at the centre where the job asks for the part:
+  the nearest centre for an on-site repair, else the lowest centre of its escalation chain that
+  can repair the level; a 三包 exchange asks for the handset at its station);
+* the national warehouse, facing the sum of the centres' demand over the factory's lead time,
+  gets the least level with its own fill rate >= ``national_fill``; its expected backorders
+  EBO0 (Poisson loss function) delay each of its shipments by EBO0 / demand (Little's law);
+* a centre's lead time is its lane from the warehouse (next-morning or standard, a parcel ready
+  at noon) plus that delay; its item fill rate with level S is P(D_L <= S - 1) (one-for-one);
+* marginal analysis: starting from nothing, add the unit with the largest gain in
+  demand-weighted fill per CNY of holding cost until the network's fill reaches the target.
+
+``stockpyl`` gives the textbook single-node pieces (its Poisson loss function is the EBO here);
+the two-echelon METRIC coupling, the lane lead times and the marginal allocation across parts
+and centres are ours: stockpyl's multi-echelon models (GSM, SSM serial) are for guaranteed-service
+or serial chains, not a distribution network of repairables with fill-rate targets. Vans and
+loaners keep the levels they have.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy.stats import poisson
+
+from dispatch.dataset import Dataset
+from dispatch.model import DAY_S, Mode
+from dispatch.parts.catalogue import LOANER
+from dispatch.parts.lanes import Lanes, points_of
+from dispatch.parts.stock import NATIONAL, StockLevels, is_van
+from dispatch.rules import DEFAULT_RULES, EXCHANGE, Rules
+from dispatch.travel import DEFAULT_TRAVEL, Travel
+
+
+@dataclass(frozen=True)
+class SizingParams:
+    fill_target: float = 0.90  # demand-weighted first-pick fill over every centre and part
+    national_fill: float = 0.95
+    holding_rate_per_year: float = 0.25  # of a part's cost: capital, obsolescence, space
+    max_level: int = 50  # per centre and part: a guard
+
+
+@dataclass(frozen=True)
+class Sizing:
+    levels: StockLevels
+    table: pd.DataFrame  # location, part, demand_per_day, lead_days, level, fill, ebo, value_cny
+    fill: float  # the network's demand-weighted fill
+    value_cny: float  # stock value at cost, centres and warehouse
+    holding_cny_per_year: float
+
+
+def ebo(level: int, mean: float) -> float:
+    """Expected backorders of a one-for-one location at ``level`` with Poisson(``mean``) lead-time
+    demand: the Poisson loss function n(S) (stockpyl)."""
+    # stockpyl takes 1.7 s to import: only a sizing needs it.
+    from stockpyl.loss_functions import poisson_loss
+
+    return float(poisson_loss(int(level), float(mean))[0])
+
+
+def item_fill(level: int, mean: float) -> float:
+    """P(lead-time demand <= level - 1): the share of demands met from the shelf."""
+    return float(poisson.cdf(level - 1, mean)) if level > 0 else 0.0
+
+
+def smallest_level(mean: float, fill: float, cap: int = 10_000) -> int:
+    """The least base-stock level with item fill >= ``fill`` (a single echelon)."""
+    s = 0
+    while item_fill(s, mean) < fill and s < cap:
+        s += 1
+    return s
+
+
+def demand_per_day(dataset: Dataset, rules: Rules = DEFAULT_RULES) -> dict[tuple[str, str], float]:
+    """Expected parts a day of the dataset's calls asks for, per (centre, part) (module docstring)."""
+    parts = dataset.parts
+    if parts is None:
+        raise ValueError("the dataset has no parts")
+    net, cat = dataset.network, parts.catalogue
+    reqs = [r for r in dataset.requests if r.device_model]
+    if not reqs:
+        return {}
+    days = max(1, len({r.created_s // DAY_S for r in dataset.requests}))
+    near = np.atleast_1d(net.nearest(np.array([r.lon for r in reqs]), np.array([r.lat for r in reqs]))[0])
+    out: dict[tuple[str, str], float] = defaultdict(float)
+    for r, j in zip(reqs, near):
+        station = net.centres[int(j)]
+        age = None if r.purchase_s is None else (r.created_s - r.purchase_s) / DAY_S
+        if rules.sanbao.route(age, r.damage, r.failed_repairs)[0] == EXCHANGE:
+            handset = cat.handset(r.device_model)
+            if handset:
+                out[station.id, handset] += 1 / days
+            continue
+        if r.mode == Mode.ONSITE and r.level <= rules.onsite_max_level:
+            where = station
+        else:
+            where = next((c for c in net.chain(station.id) if c.can_repair(r.level)), station)
+        for rec in cat.recipes_for(r.device_model, r.level):
+            out[where.id, rec.part_id] += rec.p / days
+    return dict(out)
+
+
+def size(dataset: Dataset, params: SizingParams = SizingParams(), travel: Travel = DEFAULT_TRAVEL,
+         rules: Rules = DEFAULT_RULES) -> Sizing:
+    """Base-stock levels for ``params.fill_target`` at the least holding cost (module docstring)."""
+    parts = dataset.parts
+    if parts is None:
+        raise ValueError("the dataset has no parts")
+    cat, net = parts.catalogue, dataset.network
+    demand = demand_per_day(dataset, rules)
+    factory_days = parts.levels.factory_lead_s / DAY_S
+    by_part: dict[str, float] = defaultdict(float)
+    for (_, p), lam in demand.items():
+        by_part[p] += lam
+    national = {p: smallest_level(lam * factory_days, params.national_fill) for p, lam in by_part.items()}
+    delay = {p: ebo(national[p], by_part[p] * factory_days) / by_part[p] for p in by_part if by_part[p] > 0}
+    lanes = Lanes(points_of(tuple(net), parts.national), travel, parts.lane_params, parts.lane_table)
+    lead = {}
+    for cid in {c for c, _ in demand}:
+        s = lanes.ship(NATIONAL, cid, 12 * 3600)
+        lead[cid] = (s.eta_s - 12 * 3600) / DAY_S
+    keys = sorted(demand)
+    mean = {k: demand[k] * (lead[k[0]] + delay.get(k[1], 0.0)) for k in keys}
+    cost = {k: cat.part(k[1]).cost_cny for k in keys}
+    level = dict.fromkeys(keys, 0)
+    total = sum(demand.values())
+    met = 0.0  # demand-weighted fill so far, sum of lambda * fill
+
+    def gain(k: tuple[str, str]) -> float:
+        s = level[k]
+        return demand[k] * (item_fill(s + 1, mean[k]) - item_fill(s, mean[k])) / max(cost[k], 1e-9)
+
+    heap = [(-gain(k), k) for k in keys]
+    heapq.heapify(heap)
+    while heap and total and met / total < params.fill_target:
+        g, k = heapq.heappop(heap)
+        if level[k] >= params.max_level or -g <= 0:
+            continue
+        met += demand[k] * (item_fill(level[k] + 1, mean[k]) - item_fill(level[k], mean[k]))
+        level[k] += 1
+        heapq.heappush(heap, (-gain(k), k))
+    levels = {(loc, p): s for (loc, p), s in parts.levels.levels.items() if is_van(loc) or p == LOANER}
+    levels.update({k: s for k, s in level.items() if s > 0})
+    levels.update({(NATIONAL, p): max(s, 1) for p, s in national.items()})
+    rows = [{"location": k[0], "part": k[1], "demand_per_day": demand[k], "lead_days": lead[k[0]] + delay.get(k[1], 0.0),
+             "level": level[k], "fill": item_fill(level[k], mean[k]), "ebo": ebo(level[k], mean[k]),
+             "value_cny": level[k] * cost[k]} for k in keys]
+    rows += [{"location": NATIONAL, "part": p, "demand_per_day": lam, "lead_days": factory_days, "level": national[p],
+              "fill": item_fill(national[p], lam * factory_days), "ebo": ebo(national[p], lam * factory_days),
+              "value_cny": national[p] * cat.part(p).cost_cny} for p, lam in by_part.items()]
+    table = pd.DataFrame(rows, columns=["location", "part", "demand_per_day", "lead_days", "level", "fill", "ebo",
+                                        "value_cny"])
+    value = float(table["value_cny"].sum())
+    return Sizing(StockLevels(levels, parts.levels.factory_lead_s), table,
+                  met / total if total else math.nan, value, value * params.holding_rate_per_year)
