@@ -180,11 +180,10 @@ class LiveArea:
         return events
 
     def report(self, visit_id: str, status: str, at_s: int, expected_end_s: int | None = None) -> None:
-        """A field report: ``dispatched``, ``on_site``, ``done``, ``overrun`` (still working at
-        ``at_s``, done by ``expected_end_s`` if he says) or ``cancelled``. It fixes the job's times;
-        the rest of the route follows: an overrun takes back the set-offs the plan had him make
-        since (none was reported). One that does not follow the job's last report raises
-        ``StatusConflict`` (``REPORT_FOLLOWS``)."""
+        """A field report: ``dispatched``, ``on_site``, ``done``, ``overrun`` (still working at ``at_s``,
+        done by ``expected_end_s`` if he says) or ``cancelled``. It fixes the job's times; the rest of
+        the route follows (an overrun takes back the set-offs planned since). One that does not follow
+        the job's last report raises ``StatusConflict`` (``REPORT_FOLLOWS``)."""
         check_report(visit_id, status, at_s, self.reported.get(visit_id, (JobState.PLANNED, None)), expected_end_s)
         st = self.frozen.get(visit_id)
         tid = next(t for t, ids in self.routes.items() if visit_id in ids)
@@ -211,8 +210,7 @@ class LiveArea:
         self._changed(tid)  # only his route's times depend on the job's
 
     def _changed(self, tech_id: str | None = None) -> None:
-        """Something changed: only ``tech_id``'s route if given (his timeline is recomputed),
-        else anything (every timeline is)."""
+        """Something changed: only ``tech_id``'s route (his timeline is recomputed), else every one."""
         if tech_id is None:
             self._cache.clear()
         else:

@@ -41,7 +41,7 @@ from dispatch.service.clock import (
 from dispatch.service.errors import ServiceError
 from dispatch.service.intake import read_intake
 from dispatch.service.notices import NoticeSender, NoticeTracker, notice_rows
-from dispatch.service.views import day_kpis
+from dispatch.service.views import area_plan, day_kpis
 from dispatch.service.offers import ServiceOffers
 from dispatch.store import Store
 from dispatch.synthetic import generate
@@ -574,20 +574,7 @@ class LiveService:
         if area_name not in self.areas:
             raise ServiceError(404, f"no area {area_name!r}; areas: {', '.join(sorted(self.areas))}")
         with self._locked([area_name]):
-            area = self.areas[area_name]
-            res = area.result()
-            routes = [{"technician_id": r.technician_id, "start": self.iso(r.start_s), "end": self.iso(r.end_s),
-                       "travel_s": r.travel_s, "distance_m": r.distance_m,
-                       "unavailable": r.technician_id in area.unavailable,
-                       "stops": [{"job_id": s.visit_id, "state": area.state(s.visit_id).value,
-                                  "departure": self.iso(s.departure_toward_s), "arrival": self.iso(s.arrival_s),
-                                  "start": self.iso(s.start_s), "end": self.iso(s.end_s),
-                                  "late_s": s.dispatch_late_s} for s in r.stops]}
-                      for r in res.routes]
-            unassigned = [{"job_id": u.visit_id, "reason_code": u.reason_code, "reason": u.reason}
-                          for u in res.unassigned]
-            return {"area": area_name, "clock": self.iso(area.clock_s), "clock_s": area.clock_s,
-                    "routes": routes, "unassigned": unassigned}
+            return area_plan(area_name, self.areas[area_name], self.iso)
 
     def violations(self) -> dict[str, list[str]]:
         """The checker on every area's live plan (empty lists: consistent)."""

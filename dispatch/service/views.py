@@ -1,4 +1,4 @@
-"""What the service shows of its day: the KPIs of the live plan so far."""
+"""What the service shows of its day: an area's live plan, and the KPIs of the plan so far."""
 
 from __future__ import annotations
 
@@ -57,3 +57,19 @@ def day_kpis(areas: dict[str, LiveArea], locked: Callable[[list[str]], AbstractC
     k = kpis(pd.DataFrame(rows, columns=cols), pd.DataFrame(work) if work else None)
     return {"day": day, "calls": len(taken),
             "kpis": {key: (None if isinstance(v, float) and not math.isfinite(v) else v) for key, v in k.items()}}
+
+
+def area_plan(area_name: str, area: LiveArea, iso: Callable[[int | None], str | None]) -> dict[str, Any]:
+    """``GET /plan``: an area's routes and unassigned jobs as planned now (times by ``iso``)."""
+    res = area.result()
+    routes = [{"technician_id": r.technician_id, "start": iso(r.start_s), "end": iso(r.end_s),
+               "travel_s": r.travel_s, "distance_m": r.distance_m,
+               "unavailable": r.technician_id in area.unavailable,
+               "stops": [{"job_id": s.visit_id, "state": area.state(s.visit_id).value,
+                          "departure": iso(s.departure_toward_s), "arrival": iso(s.arrival_s),
+                          "start": iso(s.start_s), "end": iso(s.end_s),
+                          "late_s": s.dispatch_late_s} for s in r.stops]}
+              for r in res.routes]
+    unassigned = [{"job_id": u.visit_id, "reason_code": u.reason_code, "reason": u.reason} for u in res.unassigned]
+    return {"area": area_name, "clock": iso(area.clock_s), "clock_s": area.clock_s,
+            "routes": routes, "unassigned": unassigned}
