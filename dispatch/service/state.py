@@ -39,6 +39,7 @@ from dispatch.service.clock import (
     WallClock,
     judge,
 )
+from dispatch.staffing import off_duty
 from dispatch.store import Store
 from dispatch.synthetic import generate
 from dispatch.tables import centres_frame, technicians_frame
@@ -134,6 +135,8 @@ class LiveService:
         self.calls: dict[str, _Call] = {}
         self.job_area: dict[str, str] = {}
         self.tech_area = {t.id: self.live.area_of[t.home_centre_id] for t in ds.technicians}
+        self.roster = {t.id: t for t in ds.technicians}
+        self.epoch_date = ds.epoch_date
         self._ids = threading.Lock()  # guards calls / in-flight ids
         self._inflight: set[str] = set()
         self._db = threading.Lock()  # one writer at a time (SQLite would make the others spin)
@@ -275,7 +278,10 @@ class LiveService:
                                             f"technician {p.get('technician_id')!r}")
             elif e.kind == "status" and p["area"] in names:
                 self._advance(p["area"], e.at_s)
-                self.areas[p["area"]].report(e.key, p["status"], e.at_s, p.get("expected_end_s"))
+                if p["status"] == "cancelled" and e.key in self.areas[p["area"]].unassigned:
+                    _cancel_unassigned(self.areas[p["area"]], e.key, e.at_s)
+                else:
+                    self.areas[p["area"]].report(e.key, p["status"], e.at_s, p.get("expected_end_s"))
             elif e.kind == "unavailable" and p["area"] in names:
                 self.areas[p["area"]].drop_out(e.key, e.at_s)
             n += 1
@@ -444,8 +450,17 @@ class LiveService:
         with self._locked([a]):
             area = self.areas[a]
             t = max(t, area.clock_s)
+            if job_id in area.unassigned and status == "cancelled":  # nobody's work: it leaves the list
+                self._advance(a, t)
+                _cancel_unassigned(area, job_id, t)
+                answer = {"job_id": job_id, "status": status, "at": self.iso(t), "at_s": t,
+                          "warnings": _warnings(judged), "area": a, "technician_id": "", "state": "cancelled",
+                          "arrival": None, "end": None, "end_s": None, "frozen": False}
+                self._commit([a], "status", job_id, t, {"area": a, "status": status}, answer)
+                return answer
             if job_id in area.unassigned:
-                raise ServiceError(409, f"job {job_id!r} is unassigned: {area.unassigned[job_id].reason}")
+                raise ServiceError(409, f"job {job_id!r} is unassigned: {area.unassigned[job_id].reason}; "
+                                   "it can only be cancelled")
             tid = next((k for k, ids in area.routes.items() if job_id in ids), None)
             if tid is None:  # cancelled before anyone set off: it left the plan
                 raise ServiceError(409, f"job {job_id!r} is {area.state(job_id).value}; no report can follow it")
@@ -493,6 +508,8 @@ class LiveService:
             if tech_id in area.unavailable:
                 raise ServiceError(409, f"technician {tech_id!r} is already unavailable from "
                                    f"{self.iso(area.unavailable[tech_id])}")
+            if tech_id not in {k.id for k in area.problem.technicians}:
+                raise ServiceError(409, f"{off_duty(self.roster[tech_id], self.epoch_date, self.day) or tech_id + ' is not out'}: no visits to re-plan")
             t = max(t, area.clock_s)
             res = area.drop_out(tech_id, t)
             for vid, _ in res.moved:
@@ -575,3 +592,9 @@ class LiveService:
         k = kpis(pd.DataFrame(rows, columns=cols), pd.DataFrame(work) if work else None)
         return {"day": self.day, "calls": len(calls),
                 "kpis": {key: (None if isinstance(v, float) and not math.isfinite(v) else v) for key, v in k.items()}}
+
+
+def _cancel_unassigned(area: LiveArea, job_id: str, at_s: int) -> None:
+    """A call nobody was given, cancelled by its customer: it leaves the area's unassigned list."""
+    area.hand_over(job_id)
+    area.reported[job_id] = (JobState.CANCELLED, at_s)
