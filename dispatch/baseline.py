@@ -58,6 +58,10 @@ class TechState:
     distance_m: int = 0
     jobs: int = 0
     overtime_s: int = 0
+    # Work past shift end he may be asked for, the drive home included (the optimiser's routes
+    # end home by shift end + the day's allowance too); None: the service must end in the shift.
+    max_overtime_s: int | None = None
+    home: tuple[float, float] | None = None  # his centre (lon, lat), for the drive home
 
 
 class BenchQueues:
@@ -226,8 +230,13 @@ def send_nearest_free(
         arrive = depart + trip_s
         start = max(arrive, r.window.start_s)
         end = start + r.service_s
-        if end > st.shift_end_s or start > r.window.end_s:
-            continue  # he cannot be there in the customer's window and finish in his shift
+        if start > r.window.end_s:
+            continue  # he cannot be there in the customer's window
+        if st.max_overtime_s is None or st.home is None:
+            if end > st.shift_end_s:
+                continue  # nor finish in his shift
+        elif end + int(travel.legs(r.lon, r.lat, *st.home, st.tech.speed_class)[0]) > st.shift_end_s + st.max_overtime_s:
+            continue  # nor be home within the overtime the day allows
         st.break_taken = st.break_taken or takes_break
         st.free_at_s, st.lon, st.lat = end, r.lon, r.lat
         st.busy_s += trip_s + r.service_s

@@ -48,6 +48,7 @@ The sizing is not fitted to the simulation: data/README.md ("Roster") compares i
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import math
 from collections import defaultdict
@@ -469,6 +470,18 @@ def on_duty(technicians: Iterable[Technician], epoch_date: str | None, day: int,
     weekday = None if epoch_date is None else (dt.date.fromisoformat(epoch_date) + dt.timedelta(days=day)).weekday()
     return [t for t in technicians
             if (roles is None or t.role in roles) and (weekday is None or t.rest_weekday != weekday)]
+
+
+def off_duty(t: Technician, epoch_date: str | None, day: int) -> str | None:
+    """Why ``t`` is not among the field staff at work on ``day`` (None: he is): a sentence."""
+    if t.role != FIELD_ROLE:
+        return f"technician {t.id!r} is {t.role} staff at {t.home_centre_id}, not in the field"
+    if epoch_date is None or t.rest_weekday is None:
+        return None
+    date = dt.date.fromisoformat(epoch_date) + dt.timedelta(days=day)
+    if date.weekday() != t.rest_weekday:
+        return None
+    return f"technician {t.id!r} rests on {calendar.day_name[t.rest_weekday]}s (weekly rest day), and {date} is one"
 
 
 @dataclass

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import math
 
-from dispatch.baseline import baseline_plan
+from dispatch.baseline import TechState, baseline_plan, send_nearest_free
 from dispatch.kpis import kpis
 from dispatch.model import Mode
 from dispatch.dataset import Dataset
+from dispatch.travel import DEFAULT_TRAVEL
 from tests.builders import NETWORK, TECHS, drive_m, drive_s, req
 
 H = 3600
@@ -60,3 +61,26 @@ def test_nobody_able_is_listed_with_a_reason_not_dropped():
     out, _ = baseline_plan(Dataset(NETWORK, TECHS, (r,), "2026-03-02"))
     assert out.set_index("request_id").loc["X", "unassigned_reason"] == "no_free_technician"
     assert math.isnan(out.set_index("request_id").loc["X", "completion_s"])
+
+
+def test_the_whiteboard_sends_nobody_he_cannot_be_home_from_within_the_overtime_allowed():
+    """A call 1.6 h' drive from Deqing (30 min of work). Called at 13:00, T1 is home within his
+    shift. Called so late that the work still ends by 17:00 but the drive home ends more than
+    the 1 h allowed past it, the simulation's dispatcher (home known, allowance given) does not
+    send him, as the optimiser's routes would not; the day-plan baseline, which only asks the
+    work to end in the shift, still does."""
+    s1 = NETWORK["S1"]
+    far = dict(lon=s1.lon + 0.5, lat=s1.lat)
+    trip = drive_s(s1.lon, s1.lat, far["lon"], far["lat"])
+
+    def state(allowance):  # type: ignore[no-untyped-def]
+        return TechState(TECHS[0], 8 * 3600, s1.lon, s1.lat, 17 * 3600, None, None, max_overtime_s=allowance,
+                         home=None if allowance is None else (s1.lon, s1.lat))
+
+    early = req("E", 1, Mode.ONSITE, created_h=13, **far)
+    late = req("L", 1, Mode.ONSITE, created_h=(17 * 3600 - 1800 - trip - 600) / 3600, **far)  # ends 16:50
+    assert 13 * 3600 + 2 * trip + 1800 <= 17 * 3600  # E: home within the shift
+    assert send_nearest_free([state(3600)], early, early.created_s, DEFAULT_TRAVEL) is not None
+    assert late.created_s + trip + 1800 <= 17 * 3600 < late.created_s + 2 * trip + 1800 - 3600
+    assert send_nearest_free([state(3600)], late, late.created_s, DEFAULT_TRAVEL) is None
+    assert send_nearest_free([state(None)], late, late.created_s, DEFAULT_TRAVEL) is not None

@@ -125,6 +125,23 @@ def test_a_repair_that_runs_through_the_break_window_is_followed_by_the_break():
     assert area.repair() == []
 
 
+def test_a_job_handed_on_after_a_drop_out_starts_its_reports_afresh():
+    """T1 reports A running over and drops out: T2 takes A, and his own reports follow from
+    'planned' (T1's 'on_site' was kept on A, so T2's 'dispatched' was refused)."""
+    area = live_area(n_techs=2)
+    area.insert(new_call("A", 120.12, 30.87, 9 * H))
+    a = area.result().routes[0].stops[0]
+    assert area.routes["T1"] == ["A"]
+    area.advance(a.arrival_s)
+    area.report("A", "overrun", a.arrival_s + 60)
+    moved = area.drop_out("T1", a.arrival_s + 120)
+    assert moved.moved == (("A", "T2"),) and "A" not in area.reported
+    b = next(x for x in area.schedule("T2").stops if x.visit_id == "A")
+    area.advance(b.departure_toward_s)
+    area.report("A", "dispatched", b.departure_toward_s)
+    assert area.state("A") == JobState.DISPATCHED
+
+
 def test_drop_out_replans_or_explains_every_job():
     """After a drop-out each of his jobs is done, moved to another technician, or unserved with a reason."""
     area = live_area(n_techs=2)
@@ -184,7 +201,8 @@ def test_a_stale_reoptimisation_is_refused():
                           st.floats(0, 1), st.floats(0, 1), st.integers(1, 3)), min_size=3, max_size=14),
        st.integers(0, 2**16))
 def test_random_event_sequences_never_move_frozen_work(events, seed):
-    """Over random events frozen work keeps its technician, departure and start, and no call is lost."""
+    """Over random events frozen work keeps its technician, departure and start (but a set-off
+    the plan made after a job he then reports still running), and no call is lost."""
     rng = np.random.default_rng(seed)
     area = live_area(n_techs=3)
     committed: dict[str, tuple[str, int, int]] = {}  # visit -> (technician, departure, start)
@@ -204,8 +222,14 @@ def test_random_event_sequences_never_move_frozen_work(events, seed):
                 area.drop_out(alive[int(a * len(alive)) % len(alive)], clock)
         elif kind == "report" and area.frozen:
             vid = sorted(area.frozen)[int(a * len(area.frozen)) % len(area.frozen)]
-            if area.state(vid) != JobState.DONE:
+            tid = next(t for t, ids in area.routes.items() if vid in ids)
+            later = area.routes[tid][area.routes[tid].index(vid) + 1:]
+            if area.state(vid) != JobState.DONE and not any(v in area.reported for v in later):
                 area.report(vid, "overrun", clock)
+                # An overrun takes back the set-offs the plan had him make since (unreported).
+                for v in later:
+                    if v not in area.frozen:
+                        committed.pop(v, None)
         # Frozen work keeps its technician, its departure and its start; only drop-outs release it.
         for vid, (tid, dep, start) in committed.items():
             if tid in area.unavailable:

@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from dispatch.errors import DispatchError
+from dispatch.live import JobState
 from dispatch.service import LiveService, ServiceConfig, create_app, parse_tokens, token_digest
 from dispatch.service.clock import CST
 
@@ -354,3 +355,34 @@ def test_an_overrun_says_when_the_work_will_end_and_a_restart_keeps_it(tmp_path:
     again = _service(db, writer=False)
     area = r.json()["area"]
     assert again.areas[area].frozen["c-over"].end_s == r.json()["end_s"]
+
+
+def test_a_technician_not_out_today_is_told_apart_from_an_unknown_one(client: TestClient, service: LiveService) -> None:
+    """Marking unavailable a field technician on his weekly rest day (the tiny day is a Monday),
+    or a bench technician, is 409 saying so (it was 'unknown technician'); a name not on the
+    roster stays 404."""
+    resting = next(t for t in service.roster.values() if t.role == "field" and t.rest_weekday == 0)
+    bench = next(t for t in service.roster.values() if t.role == "bench")
+    r = client.post(f"/technicians/{resting.id}/unavailable", json={}, headers=D)
+    assert r.status_code == 409 and "rests on Mondays (weekly rest day)" in r.text, r.text
+    r = client.post(f"/technicians/{bench.id}/unavailable", json={}, headers=D)
+    assert r.status_code == 409 and "bench staff" in r.text and "not in the field" in r.text, r.text
+    assert client.post("/technicians/nobody/unavailable", json={}, headers=D).status_code == 404
+
+
+def test_an_unassigned_job_can_be_cancelled_and_a_restart_keeps_it_so(tmp_path: Path) -> None:
+    """A call nobody can reach in its window is unassigned; its customer cancels it: 200, the
+    job leaves the unassigned list (it was 409 'unassigned'), and the log replays the cancel.
+    Any other report on an unassigned job is still 409."""
+    db = f"sqlite:///{tmp_path / 'cancel.sqlite'}"
+    svc = _service(db)
+    c = TestClient(create_app(_config(db), svc))
+    d = _call(c, id="c-gone", level=1, mode="onsite", window_start=f"{DAY}T10:00:00", window_end=f"{DAY}T10:01:00")
+    assert d["status"] == "unassigned", d
+    assert _post(c, "/jobs/c-gone/status", {"status": "done", "at": f"{DAY}T10:02:00"}).status_code == 409
+    r = _post(c, "/jobs/c-gone/status", {"status": "cancelled", "at": f"{DAY}T10:02:00"})
+    assert r.status_code == 200 and r.json()["state"] == "cancelled", r.text
+    area = r.json()["area"]
+    assert "c-gone" not in svc.areas[area].unassigned and svc.areas[area].state("c-gone") == JobState.CANCELLED
+    again = _service(db, writer=False)
+    assert "c-gone" not in again.areas[area].unassigned and again.areas[area].state("c-gone") == JobState.CANCELLED

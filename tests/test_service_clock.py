@@ -8,9 +8,13 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import click
 import pytest
+from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
+from dispatch.cli import cli
+from dispatch.cli.serve import anchor_unix
 from dispatch.live import JobState, StatusConflict
 from dispatch.live.calls import REPORT_FOLLOWS, check_report
 from dispatch.service import LiveService, ServiceConfig, create_app, parse_tokens
@@ -220,3 +224,17 @@ def test_a_job_cancelled_on_the_way_counts_as_cancelled_not_completed(tmp_path: 
     assert client.post("/jobs/c-j/status", json={"status": "cancelled"}, headers=H).status_code == 200
     k = client.get("/kpis", headers=H).json()["kpis"]
     assert k["served"] == 0 and k["unassigned"] == 1, k
+
+
+def test_a_clock_anchor_lets_a_restarted_server_go_on_where_its_clock_is():
+    """--clock-anchor: the wall time when the clock read --clock-start; a server started later
+    with the same anchor reads the time since then, not --clock-start again. ISO (China time
+    unless it says) or Unix seconds; anything else, or an anchor without --clock-start, is a
+    clear error."""
+    assert anchor_unix("2026-03-02T08:30:00") == anchor_unix("2026-03-02T00:30:00+00:00") == anchor_unix("1772411400")
+    then = time.time() - 600  # the first server started ten minutes ago at 09:00
+    assert RunningClock(9 * 3600, 1.0, then).now_s() // 60 == 9 * 60 + 10
+    with pytest.raises(click.BadParameter, match="ISO 8601"):
+        anchor_unix("yesterday")
+    res = CliRunner().invoke(cli, ["serve", "--clock-anchor", "1772411400"])
+    assert res.exit_code == 2 and "needs --clock-start" in res.output

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import click
 
 from dispatch.cli.options import db_option, load_travel, travel_option
@@ -28,21 +30,43 @@ from dispatch.cli.storage import SERVICE_LOG, open_store
               help="With --clock-start: seconds of the served day per real second (a recorded day replayed fast).")
 @click.option("--webhook-url", default=None, envvar="DISPATCH_WEBHOOK_URL",
               help="POST each ETA notice of a booked job here (JSON; retried with back-off; also DISPATCH_WEBHOOK_URL).")
+@click.option("--clock-anchor", default=None, metavar="TIME",
+              help="With --clock-start: the wall time (ISO 8601, China time unless it has an offset, or Unix "
+                   "seconds) when the clock read --clock-start (default: now). A restarted server given the same "
+                   "anchor goes on from where the clock is, instead of starting it again.")
 def serve(source: str | None, preset: str, seed: int, day: int, host: str, port: int, db: str | None,
           travel_spec: str | None, tokens_file: str | None, rate_limit: float, cors_origin: tuple[str, ...],
-          clock_start: str | None, clock_speed: float, webhook_url: str | None) -> None:
+          clock_start: str | None, clock_speed: float, webhook_url: str | None, clock_anchor: str | None) -> None:
     """Serve the call-intake HTTP API (dispatch decisions for calls as they come)."""
     from dispatch.service import ServiceConfig, load_tokens, run  # FastAPI/uvicorn: slow to import
 
     # The service logs every call to the store before it answers: a store it cannot write is
     # said here, in one sentence, before the server starts (not as a traceback from its startup).
+    if clock_anchor is not None and clock_start is None:
+        raise click.BadParameter("needs --clock-start (the time the clock read at the anchor)", param_hint="--clock-anchor")
     open_store(db, write=SERVICE_LOG).close()
     travel = load_travel(travel_spec)  # a bad spec is said here, before the server starts
     config = ServiceConfig(source=source, preset=preset, seed=seed, day=day, db=db, tokens=load_tokens(tokens_file),
                            rate_per_s=rate_limit, burst=max(1, int(2 * rate_limit)), cors_origins=tuple(cors_origin),
                            clock_start_s=None if clock_start is None else _time_of_day_s(clock_start),
-                           clock_speed=clock_speed, travel=travel.spec, webhook_url=webhook_url)
+                           clock_speed=clock_speed, travel=travel.spec, webhook_url=webhook_url,
+                           clock_anchor_unix=None if clock_anchor is None else anchor_unix(clock_anchor))
     run(config, host, port)
+
+
+def anchor_unix(text: str) -> float:
+    """``--clock-anchor`` as Unix seconds: a number as it is, else an ISO 8601 time (China
+    Standard Time when it names no offset)."""
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        t = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise click.BadParameter(f"{text!r}; expected an ISO 8601 time, e.g. 2026-03-02T08:30:00+08:00, or Unix "
+                                 "seconds", param_hint="--clock-anchor") from None
+    return (t if t.tzinfo else t.replace(tzinfo=dt.timezone(dt.timedelta(hours=8)))).timestamp()
 
 
 def _time_of_day_s(text: str) -> int:

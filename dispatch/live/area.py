@@ -197,9 +197,9 @@ class LiveArea:
         elif at_s < st.departure_toward_s:
             raise DispatchError(f"report for {visit_id!r} at {at_s} is before the technician set off "
                                 f"toward it at {st.departure_toward_s}")
-        elif status == "overrun" and following and following[0] in self.reported:
-            raise DispatchError(f"{visit_id!r} cannot overrun: its technician reported {following[0]!r}, next on "
-                                f"his route, {self.reported[following[0]][0].value}")
+        elif status == "overrun" and (later := [v for v in following if v in self.reported]):
+            raise DispatchError(f"{visit_id!r} cannot overrun: its technician reported {later[0]!r}, later on "
+                                f"his route, {self.reported[later[0]][0].value}")
         elif status == "cancelled" and st.arrival_s <= at_s:
             raise DispatchError(f"{visit_id!r} cannot be cancelled: its technician is at the door since {st.arrival_s}")
         else:
@@ -470,6 +470,7 @@ class LiveArea:
             else:
                 orphans.append(vid)
                 self.frozen.pop(vid, None)
+                self.reported.pop(vid, None)  # his reports say nothing of the next man's visit
         self.routes[tech_id] = keep
         self.unavailable[tech_id] = at_s
         self._changed()

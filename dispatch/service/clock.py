@@ -112,3 +112,8 @@ def judge(sent_s: int, now_s: int, rule: ClockRule, iso: Callable[[int], str | N
         return Judged(now_s, f"'{field}' {iso(sent_s)} is {_span(-ahead)} before the server's clock, more than "
                              f"{_span(rule.past_limit_s)}: taken as now ({iso(now_s)})")
     return Judged(sent_s, None)
+
+
+def warnings_of(judged: Judged) -> list[str]:
+    """The ``warnings`` of an answer to a request whose ``at`` was judged (empty: none)."""
+    return [judged.warning] if judged.warning else []

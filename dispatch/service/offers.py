@@ -34,6 +34,7 @@ from dispatch.live.decision import Dispatched, decide
 from dispatch.model import Mode
 from dispatch.routing import Unserved
 
+
 @dataclass
 class OpenOffer:
     call_id: str

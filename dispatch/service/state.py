@@ -13,11 +13,11 @@ from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from dispatch.contracts import ContractBook, read_contracts
 from dispatch.errors import DispatchError
 from dispatch.io import read_dataset
 from dispatch.lease import DEFAULT_LEASE_TTL_S, LeaseKeeper, LeaseLost
-from dispatch.live import InsertionOption, JobState, LiveArea, NewCall, StatusConflict
-from dispatch.live.calls import check_report
+from dispatch.live import InsertionOption, LiveArea, NewCall
 from dispatch.live.decision import Dispatched, decide
 from dispatch.live.horizon import Horizon
 from dispatch.live.roster import LiveNetwork
@@ -28,7 +28,6 @@ from dispatch.reasons import Reason
 from dispatch.routing.checker import check
 from dispatch.rules import DEFAULT_RULES, Rules
 from dispatch.service.booking import SLOT_PROBE_ID, booked_for, booking_day, slots_answer
-from dispatch.contracts import ContractBook, read_contracts
 from dispatch.service.clock import (
     CST,
     ClockRule,
@@ -37,12 +36,15 @@ from dispatch.service.clock import (
     ServiceClock,
     WallClock,
     judge,
+    warnings_of,
 )
 from dispatch.service.errors import ServiceError
 from dispatch.service.intake import read_intake
 from dispatch.service.notices import NoticeSender, NoticeTracker, notice_rows
-from dispatch.service.views import area_plan, day_kpis
 from dispatch.service.offers import ServiceOffers
+from dispatch.service.reports import cancel_unassigned, job_status
+from dispatch.service.views import area_plan, day_kpis
+from dispatch.staffing import off_duty
 from dispatch.store import Store
 from dispatch.synthetic import generate
 from dispatch.tables import centres_frame, technicians_frame
@@ -106,10 +108,6 @@ class _Call:
     province_adcode: str
 
 
-def _warnings(judged: Judged) -> list[str]:
-    return [judged.warning] if judged.warning else []
-
-
 class LiveService:
     """The day's live plan for a network and roster, durable in the store's service log."""
 
@@ -141,6 +139,8 @@ class LiveService:
         self.calls: dict[str, _Call] = {}
         self.job_area: dict[str, str] = {}
         self.tech_area = {t.id: self.live.area_of[t.home_centre_id] for t in ds.technicians}
+        self.roster = {t.id: t for t in ds.technicians}
+        self.epoch_date = ds.epoch_date
         self._ids = threading.Lock()  # guards calls / in-flight ids
         self._inflight: set[str] = set()
         self._db = threading.Lock()  # one writer at a time (SQLite would make the others spin)
@@ -311,7 +311,10 @@ class LiveService:
             elif e.kind == "status" and p["area"] in names:
                 area = self.horizon.area_of_job(e.key, p["area"])
                 area.advance(max(area.clock_s, e.at_s))
-                area.report(e.key, p["status"], e.at_s, p.get("expected_end_s"))
+                if p["status"] == "cancelled" and e.key in area.unassigned:
+                    cancel_unassigned(area, e.key, e.at_s)
+                else:
+                    area.report(e.key, p["status"], e.at_s, p.get("expected_end_s"))
             elif e.kind == "offer":
                 self.offers.replay(e.key, e.at_s, p, e.answer, names, rebuild_index)
             elif e.kind == "unavailable" and p["area"] in names:
@@ -386,7 +389,7 @@ class LiveService:
         mode, level, priority = r.mode.value, r.level, int(r.priority)
         meta = {"mode": mode, "level": level, "created_s": at, "clock_start_s": clock,
                 "centre_id": station.id, "province_adcode": station.province_adcode}
-        base = {"call_id": call_id, "at": self.iso(at), "at_s": at, "warnings": _warnings(judged), "mode": mode, "station_id": station.id,
+        base = {"call_id": call_id, "at": self.iso(at), "at_s": at, "warnings": warnings_of(judged), "mode": mode, "station_id": station.id,
                 "station_name": station.name, "clock_start": self.iso(clock), "clock_start_s": clock,
                 **({} if self.parts is None else self.parts.answer(r, station.id, clock, self.iso))}
         if mode == "walkin":
@@ -469,7 +472,7 @@ class LiveService:
         with self._locked(areas):
             found = offer_slots(lambda ws, we: it.in_window(ws, we, self.rules), self.horizon.areas, areas,
                                 judged.at_s, int(it.request.priority), self.rules)
-        return slots_answer(found, judged.at_s, _warnings(judged), self.iso, self._option, self.rules,
+        return slots_answer(found, judged.at_s, warnings_of(judged), self.iso, self._option, self.rules,
                             int(it.request.priority))
 
     def notices(self, pending_only: bool = False) -> dict[str, Any]:
@@ -491,58 +494,7 @@ class LiveService:
 
     def job_status(self, job_id: str, status: str, at: dt.datetime | None,
                    expected_end: dt.datetime | None = None) -> dict[str, Any]:
-        self._usable()
-        judged = self.at_s(at)
-        t = judged.at_s
-        end_s = None if expected_end is None else self.to_s(expected_end)
-        if end_s is not None and status != "overrun":
-            raise ServiceError(422, f"'expected_end' goes with an 'overrun' report only, not {status!r}", "expected_end")
-        call = self.calls.get(job_id)
-        if call is None:
-            raise ServiceError(404, f"no job {job_id!r}; a job is a call acknowledged by POST /calls")
-        a = self.job_area.get(job_id)
-        if a is None:
-            raise ServiceError(409, f"job {job_id!r} has no technician ({call.answer.get('status')}); "
-                               "there is no field work to report")
-        with self._locked([a]):
-            area = self.horizon.area_of_job(job_id, a)  # a booking on a later day is in that day's plan
-            t = max(t, area.clock_s)
-            if job_id in area.unassigned:
-                raise ServiceError(409, f"job {job_id!r} is unassigned: {area.unassigned[job_id].reason}")
-            tid = next((k for k, ids in area.routes.items() if job_id in ids), None)
-            if tid is None:  # cancelled before anyone set off: it left the plan
-                raise ServiceError(409, f"job {job_id!r} is {area.state(job_id).value}; no report can follow it")
-            st = next(s for s in area.schedule(tid).stops if s.visit_id == job_id)
-            # Checked before the clock moves, so a refused report changes nothing.
-            if job_id not in area.frozen and st.departure_toward_s > t and status != "cancelled":
-                raise ServiceError(409, f"job {job_id!r} is planned to set off at "
-                                   f"{self.iso(st.departure_toward_s)}; a status at {self.iso(t)} is too early")
-            try:
-                check_report(job_id, status, t, area.reported.get(job_id, (JobState.PLANNED, None)))
-            except StatusConflict as exc:
-                raise ServiceError(409, f"{exc}; its planned times: set off {self.iso(st.departure_toward_s)}, "
-                                   f"arrival {self.iso(st.arrival_s)}, end {self.iso(st.end_s)}") from exc
-            if status == "cancelled" and st.arrival_s <= t:
-                raise ServiceError(409, f"job {job_id!r} cannot be cancelled: its technician is at the door since "
-                                   f"{self.iso(st.arrival_s)} (report done when he leaves)")
-            if end_s is not None and end_s <= t:
-                raise ServiceError(422, f"'expected_end' is {expected_end.isoformat()}; expected a time after the "  # type: ignore[union-attr]
-                                   f"report at {self.iso(t)}", "expected_end")
-            try:
-                area.advance(max(area.clock_s, t))
-                area.report(job_id, status, t, end_s)
-            except DispatchError:
-                self._rebuild([a])  # the clock moved for a report refused: forget both
-                raise
-            state = area.state(job_id)
-            st = next((s for s in area.schedule(tid).stops if s.visit_id == job_id), None)  # None: cancelled
-            answer = {"job_id": job_id, "status": status, "at": self.iso(t), "at_s": t, "warnings": _warnings(judged),
-                      "area": a, "technician_id": tid, "state": state.value,
-                      "arrival": self.iso(st.arrival_s) if st else None, "end": self.iso(st.end_s) if st else None,
-                      "end_s": st.end_s if st else None, "frozen": job_id in area.frozen}
-            logged = {"area": a, "status": status} | ({} if end_s is None else {"expected_end_s": end_s})
-            self._commit([a], "status", job_id, t, logged, answer)
-        return answer
+        return job_status(self, job_id, status, at, expected_end)
 
     def unavailable(self, tech_id: str, at: dt.datetime | None) -> dict[str, Any]:
         self._usable()
@@ -556,11 +508,13 @@ class LiveService:
             if tech_id in area.unavailable:
                 raise ServiceError(409, f"technician {tech_id!r} is already unavailable from "
                                    f"{self.iso(area.unavailable[tech_id])}")
+            if tech_id not in {k.id for k in area.problem.technicians}:
+                raise ServiceError(409, f"{off_duty(self.roster[tech_id], self.epoch_date, self.day) or tech_id + ' is not out'}: no visits to re-plan")
             t = max(t, area.clock_s)
             res = area.drop_out(tech_id, t)
             for vid, _ in res.moved:
                 self.job_area[vid] = a
-            answer = {"technician_id": tech_id, "at": self.iso(t), "at_s": t, "warnings": _warnings(judged), "area": a,
+            answer = {"technician_id": tech_id, "at": self.iso(t), "at_s": t, "warnings": warnings_of(judged), "area": a,
                       "moved": [{"job_id": v, "technician_id": k} for v, k in res.moved],
                       "unserved": [{"job_id": u.visit_id, "reason_code": u.reason_code, "reason": u.reason}
                                    for u in res.unserved]}

@@ -140,7 +140,9 @@ class Baseline:
             self.states[c.province_adcode].append(TechState(
                 t, base + t.shift.start_s, c.lon, c.lat, base + t.shift.end_s,
                 None if bw is None or t.break_s == 0 else base + bw.start_s,
-                None if bw is None or t.break_s == 0 else base + bw.end_s))
+                None if bw is None or t.break_s == 0 else base + bw.end_s,
+                # Home by shift end + what the ledger allows, as the optimiser's routes.
+                max_overtime_s=self.w.overtime.allowance_s(t.id, day), home=(c.lon, c.lat)))
         self.trips: dict[str, list] = defaultdict(list)
 
     def dispatch(self, r: Request, call: NewCall) -> Reason | NewCall | None:
