@@ -47,6 +47,20 @@ def band_lengths(road_km: np.ndarray, ends_km: tuple[float, ...]) -> np.ndarray:
     return np.clip(np.asarray(road_km, dtype=float)[..., None] - edges, 0.0, widths)
 
 
+@lru_cache(maxsize=8)
+def terrain_tables(terrain: tuple[tuple[str, str, float, float], ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Time and detour factor per prefecture-level unit of the region grid (index -1: at sea),
+    once per process and terrain table (an unpickled model in a worker finds them built)."""
+    codes = np.array(region_grid().adcodes)
+    time_f = np.ones(len(codes) + 1)
+    detour_f = np.ones(len(codes) + 1)
+    # Shorter prefixes first, so the longest matching one wins (western Sichuan within Sichuan).
+    for prefix, _, t, d in sorted(terrain, key=lambda row: len(row[0])):
+        hit = np.flatnonzero(np.char.startswith(codes, prefix))
+        time_f[hit], detour_f[hit] = t, d
+    return time_f, detour_f
+
+
 @dataclass(frozen=True, eq=False)
 class RoadTravel:
     """The road model with parameters ``params``; ``source`` is the spec text it was built from."""
@@ -134,18 +148,9 @@ class RoadTravel:
         p = self.params
         return p.detour_long + (p.detour_short - p.detour_long) * np.exp(-np.asarray(crow_m) / (1000 * p.detour_scale_km))
 
-    @cached_property
+    @property
     def _terrain_tables(self) -> tuple[np.ndarray, np.ndarray]:
-        """Time and detour factor per prefecture-level unit of the region grid (index -1: at sea)."""
-        grid = region_grid()
-        time_f = np.ones(len(grid.adcodes) + 1)
-        detour_f = np.ones(len(grid.adcodes) + 1)
-        for i, code in enumerate(grid.adcodes):
-            # The longest matching prefix wins (western Sichuan within Sichuan).
-            best = max((t for t in self.params.terrain if code.startswith(t[0])), key=lambda t: len(t[0]), default=None)
-            if best is not None:
-                time_f[i], detour_f[i] = best[2], best[3]
-        return time_f, detour_f
+        return terrain_tables(self.params.terrain)
 
     @cached_property
     def _land(self) -> LandGrid:
