@@ -9,7 +9,7 @@ of its nearest land cell, so a point on the coast or on an islet smaller than a 
 the land beside it. Two points on different land masses have no road between them: their leg
 crosses water, and takes a ferry where one is modelled.
 
-Both grids are built once (a few seconds) and cached as ``.npy`` files beside the geography tables
+Both grids are built once (a few seconds) and cached as uncompressed ``.npy`` files beside the geography tables
 (``dispatch.geodata.cache_dir``), keyed by the geography packages' versions, the resolution and
 the fixed links, so a later process loads them in milliseconds; inside a process they are
 memoised. Lookups are vectorised (integer indexing).
@@ -88,8 +88,8 @@ def _cache_file(name: str, payload: object):  # type: ignore[no-untyped-def]
 
 
 def _save(path, **arrays) -> None:  # type: ignore[no-untyped-def]
-    """One uncompressed .npy per array in the folder ``path`` (read back memory-mapped: no
-    decompression of 30 MB in every process that plans)."""
+    """One uncompressed .npy per array in the folder ``path`` (no decompression of 30 MB in
+    every process that plans)."""
     try:
         path.mkdir(parents=True, exist_ok=True)
         for name, arr in arrays.items():
@@ -103,7 +103,8 @@ def _save(path, **arrays) -> None:  # type: ignore[no-untyped-def]
 
 def _load(path, names: tuple[str, ...]) -> dict[str, np.ndarray] | None:  # type: ignore[no-untyped-def]
     try:
-        return {n: np.load(path / f"{n}.npy", mmap_mode="r", allow_pickle=False) for n in names}
+        # Read whole (tens of milliseconds): a memory map's indexing costs more on every leg.
+        return {n: np.load(path / f"{n}.npy", allow_pickle=False) for n in names}
     except (OSError, ValueError):  # missing or damaged: rebuilt, never trusted
         return None
 

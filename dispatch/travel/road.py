@@ -23,7 +23,7 @@ from functools import cached_property, lru_cache
 import numpy as np
 
 from dispatch.travel.base import haversine_m
-from dispatch.travel.land import LandGrid, land_grid, peak_grid, region_grid
+from dispatch.travel.land import LAT0, LON0, REGION_RES_DEG, LandGrid, land_grid, peak_grid, region_grid
 from dispatch.travel.roadparams import RoadParams
 
 
@@ -161,12 +161,31 @@ class RoadTravel:
         p = self.params
         time_f, detour_f = self._terrain_tables
         grid = region_grid()
+        if np.ndim(lon) == 0 and np.ndim(lat) == 0:  # one point (a live insertion): no array machinery
+            return self._point_factors(float(lon), float(lat))
         cell = grid.cell(lon, lat)
         idx = grid.index[cell]
         out = {"time": time_f[idx], "detour": detour_f[idx],
                "peak": peak_grid(p.cities)[cell] if p.cities else np.ones(np.shape(lon))}
         if p.water:
             out["mass"] = self._land.mass(lon, lat)
+        return out
+
+    def _point_factors(self, lon: float, lat: float) -> dict[str, np.ndarray]:
+        p = self.params
+        time_f, detour_f = self._terrain_tables
+        grid = region_grid()
+        rows, cols = grid.index.shape
+        r = min(max(int((lat - LAT0) / REGION_RES_DEG), 0), rows - 1)
+        c = min(max(int((lon - LON0) / REGION_RES_DEG), 0), cols - 1)
+        idx = grid.index[r, c]
+        out = {"time": np.float64(time_f[idx]), "detour": np.float64(detour_f[idx]),
+               "peak": np.float64(peak_grid(p.cities)[r, c] if p.cities else 1.0)}
+        if p.water:
+            land = self._land
+            lr, lc = land.label.shape
+            out["mass"] = land.label[min(max(int((lat - LAT0) / land.res_deg), 0), lr - 1),
+                                     min(max(int((lon - LON0) / land.res_deg), 0), lc - 1)]
         return out
 
     def road_m(self, lon_a, lat_a, lon_b, lat_b, a, b) -> np.ndarray:  # type: ignore[no-untyped-def]
