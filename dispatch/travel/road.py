@@ -23,7 +23,15 @@ from functools import cached_property, lru_cache
 import numpy as np
 
 from dispatch.travel.base import haversine_m
-from dispatch.travel.land import LAT0, LON0, REGION_RES_DEG, LandGrid, land_grid, peak_grid, region_grid
+from dispatch.travel.land import (
+    LAT0,
+    LON0,
+    REGION_RES_DEG,
+    LandGrid,
+    land_grid,
+    peak_grid,
+    region_grid,
+)
 from dispatch.travel.roadparams import RoadParams
 
 
