@@ -312,7 +312,9 @@ class LiveField:
                     reported = True
             if reported:
                 self._repair(area)
-                area.advance(x)  # a technician free again sets off now
+                # A technician free again sets off now; max: a report registered after the clock
+                # passed its due time (seen with the road model, Zhejiang week seed 1) must not turn it back.
+                area.advance(max(area.clock_s, x))
             self._register(f, area)
         self._hold(f, area, t_s)
         area.advance(max(area.clock_s, t_s))

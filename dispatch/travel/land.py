@@ -9,7 +9,7 @@ of its nearest land cell, so a point on the coast or on an islet smaller than a 
 the land beside it. Two points on different land masses have no road between them: their leg
 crosses water, and takes a ferry where one is modelled.
 
-Both grids are built once (a few seconds) and cached as ``.npz`` beside the geography tables
+Both grids are built once (a few seconds) and cached as uncompressed ``.npy`` files beside the geography tables
 (``dispatch.geodata.cache_dir``), keyed by the geography packages' versions, the resolution and
 the fixed links, so a later process loads them in milliseconds; inside a process they are
 memoised. Lookups are vectorised (integer indexing).
@@ -84,27 +84,28 @@ def _centres(res: float) -> tuple[np.ndarray, np.ndarray]:
 
 def _cache_file(name: str, payload: object):  # type: ignore[no-untyped-def]
     digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
-    return cache_dir() / geography_cache_key() / f"{name}-v{LAND_SCHEMA}-{digest}.npz"
+    return cache_dir() / geography_cache_key() / f"{name}-v{LAND_SCHEMA}-{digest}"
 
 
 def _save(path, **arrays) -> None:  # type: ignore[no-untyped-def]
+    """One uncompressed .npy per array in the folder ``path`` (no decompression of 30 MB in
+    every process that plans)."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        with os.fdopen(fd, "wb") as fh:
-            np.savez_compressed(fh, **arrays)
-        os.replace(tmp, path)  # a concurrent reader never sees half a file
+        path.mkdir(parents=True, exist_ok=True)
+        for name, arr in arrays.items():
+            fd, tmp = tempfile.mkstemp(dir=path, suffix=".tmp")
+            with os.fdopen(fd, "wb") as fh:
+                np.save(fh, arr, allow_pickle=False)
+            os.replace(tmp, path / f"{name}.npy")  # a concurrent reader never sees half a file
     except OSError:
         pass  # a read-only cache only costs the rebuild next time
 
 
-def _load(path) -> dict[str, np.ndarray] | None:  # type: ignore[no-untyped-def]
-    if not path.is_file():
-        return None
+def _load(path, names: tuple[str, ...]) -> dict[str, np.ndarray] | None:  # type: ignore[no-untyped-def]
     try:
-        with np.load(path, allow_pickle=False) as z:
-            return {k: z[k] for k in z.files}
-    except (OSError, ValueError, KeyError):  # a damaged cache is rebuilt, never trusted
+        # Read whole (tens of milliseconds): a memory map's indexing costs more on every leg.
+        return {n: np.load(path / f"{n}.npy", allow_pickle=False) for n in names}
+    except (OSError, ValueError):  # missing or damaged: rebuilt, never trusted
         return None
 
 
@@ -145,7 +146,7 @@ def _build_land(res: float, links: tuple[tuple[tuple[float, float], ...], ...]) 
 def land_grid(res_deg: float, links: tuple[tuple[tuple[float, float], ...], ...]) -> LandGrid:
     """The land grid at ``res_deg`` with ``links`` drawn as land (cached on disk and in memory)."""
     path = _cache_file("land", {"res": res_deg, "links": links})
-    got = _load(path)
+    got = _load(path, ("label",))
     if got is None:
         got = {"label": _build_land(res_deg, links)}
         _save(path, **got)
@@ -178,7 +179,7 @@ def peak_grid(cities: tuple[tuple[str, float, float, float, float], ...]):  # ty
 def region_grid() -> RegionGrid:
     """The prefecture-level unit of each 0.05-degree cell (cached on disk and in memory)."""
     path = _cache_file("regions", {"res": REGION_RES_DEG})
-    got = _load(path)
+    got = _load(path, ("index", "adcodes"))
     if got is None:
         import shapely
 

@@ -23,7 +23,15 @@ from functools import cached_property, lru_cache
 import numpy as np
 
 from dispatch.travel.base import haversine_m
-from dispatch.travel.land import LandGrid, land_grid, peak_grid, region_grid
+from dispatch.travel.land import (
+    LAT0,
+    LON0,
+    REGION_RES_DEG,
+    LandGrid,
+    land_grid,
+    peak_grid,
+    region_grid,
+)
 from dispatch.travel.roadparams import RoadParams
 
 
@@ -45,6 +53,20 @@ def band_lengths(road_km: np.ndarray, ends_km: tuple[float, ...]) -> np.ndarray:
     edges = np.array((0.0, *ends_km))
     widths = np.diff(np.append(edges, np.inf))
     return np.clip(np.asarray(road_km, dtype=float)[..., None] - edges, 0.0, widths)
+
+
+@lru_cache(maxsize=8)
+def terrain_tables(terrain: tuple[tuple[str, str, float, float], ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Time and detour factor per prefecture-level unit of the region grid (index -1: at sea),
+    once per process and terrain table (an unpickled model in a worker finds them built)."""
+    codes = np.array(region_grid().adcodes)
+    time_f = np.ones(len(codes) + 1)
+    detour_f = np.ones(len(codes) + 1)
+    # Shorter prefixes first, so the longest matching one wins (western Sichuan within Sichuan).
+    for prefix, _, t, d in sorted(terrain, key=lambda row: len(row[0])):
+        hit = np.flatnonzero(np.char.startswith(codes, prefix))
+        time_f[hit], detour_f[hit] = t, d
+    return time_f, detour_f
 
 
 @dataclass(frozen=True, eq=False)
@@ -134,18 +156,9 @@ class RoadTravel:
         p = self.params
         return p.detour_long + (p.detour_short - p.detour_long) * np.exp(-np.asarray(crow_m) / (1000 * p.detour_scale_km))
 
-    @cached_property
+    @property
     def _terrain_tables(self) -> tuple[np.ndarray, np.ndarray]:
-        """Time and detour factor per prefecture-level unit of the region grid (index -1: at sea)."""
-        grid = region_grid()
-        time_f = np.ones(len(grid.adcodes) + 1)
-        detour_f = np.ones(len(grid.adcodes) + 1)
-        for i, code in enumerate(grid.adcodes):
-            # The longest matching prefix wins (western Sichuan within Sichuan).
-            best = max((t for t in self.params.terrain if code.startswith(t[0])), key=lambda t: len(t[0]), default=None)
-            if best is not None:
-                time_f[i], detour_f[i] = best[2], best[3]
-        return time_f, detour_f
+        return terrain_tables(self.params.terrain)
 
     @cached_property
     def _land(self) -> LandGrid:
@@ -156,12 +169,31 @@ class RoadTravel:
         p = self.params
         time_f, detour_f = self._terrain_tables
         grid = region_grid()
+        if np.ndim(lon) == 0 and np.ndim(lat) == 0:  # one point (a live insertion): no array machinery
+            return self._point_factors(float(lon), float(lat))
         cell = grid.cell(lon, lat)
         idx = grid.index[cell]
         out = {"time": time_f[idx], "detour": detour_f[idx],
                "peak": peak_grid(p.cities)[cell] if p.cities else np.ones(np.shape(lon))}
         if p.water:
             out["mass"] = self._land.mass(lon, lat)
+        return out
+
+    def _point_factors(self, lon: float, lat: float) -> dict[str, np.ndarray]:
+        p = self.params
+        time_f, detour_f = self._terrain_tables
+        grid = region_grid()
+        rows, cols = grid.index.shape
+        r = min(max(int((lat - LAT0) / REGION_RES_DEG), 0), rows - 1)
+        c = min(max(int((lon - LON0) / REGION_RES_DEG), 0), cols - 1)
+        idx = grid.index[r, c]
+        out = {"time": np.float64(time_f[idx]), "detour": np.float64(detour_f[idx]),
+               "peak": np.float64(peak_grid(p.cities)[r, c] if p.cities else 1.0)}
+        if p.water:
+            land = self._land
+            lr, lc = land.label.shape
+            out["mass"] = land.label[min(max(int((lat - LAT0) / land.res_deg), 0), lr - 1),
+                                     min(max(int((lon - LON0) / land.res_deg), 0), lc - 1)]
         return out
 
     def road_m(self, lon_a, lat_a, lon_b, lat_b, a, b) -> np.ndarray:  # type: ignore[no-untyped-def]
