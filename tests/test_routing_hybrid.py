@@ -6,7 +6,16 @@ from __future__ import annotations
 import numpy as np
 
 from dispatch.bench.hindsight import figures, ratios
-from dispatch.routing import BreakRule, Route, RoutingParams, RoutingResult, Stop, check, pyvrp_can_express, solve
+from dispatch.routing import (
+    BreakRule,
+    Route,
+    RoutingParams,
+    RoutingResult,
+    Stop,
+    check,
+    pyvrp_can_express,
+    solve,
+)
 from dispatch.routing.lns import improve, routes_result
 from dispatch.routing.pyvrp import pyvrp_start
 from tests.builders import line_problem, live_area, new_call, routing_tech, visit

@@ -48,7 +48,6 @@ import numpy as np
 from dispatch.errors import DispatchError
 from dispatch.reasons import DROPPED_FOR_PRIORITY, Reason
 from dispatch.routing.precheck import precheck, reachable_alone
-from dispatch.routing.timeline import timeline
 from dispatch.routing.problem import (
     Route,
     RoutingParams,
@@ -58,6 +57,7 @@ from dispatch.routing.problem import (
     Stop,
     Unserved,
 )
+from dispatch.routing.timeline import timeline
 
 
 def solve_ortools(problem: RoutingProblem, params: RoutingParams) -> RoutingResult:
