@@ -219,6 +219,8 @@ def format_report(doc: dict[str, Any]) -> str:
          f"{w['offline_late_where_online_on_time']} the other way round)"),
         "  by hour of the call: " + ", ".join(f"{h:02d}h {n}" for h, n in w["by_hour"].items()),
         "  by priority: " + ", ".join(f"{p} {n}" for p, n in w["by_priority"].items()),
+        "  travel, online over offline, the worst areas: " + ", ".join(
+            f"{a} {r:.2f} ({n} calls lost)" for a, r, n in worst_areas(doc)),
         (f"checker: online {doc['online_checker_violations']} violations, offline {doc['offline_violation_count']}; "
          f"wall {doc['wall_s']:.0f} s (online plan {doc['online_wall_s']:.0f} s), cpu {doc['cpu_s']:.0f} s, "
          f"peak {doc['peak_rss_mib']:.0f} MiB"),
