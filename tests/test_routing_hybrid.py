@@ -6,7 +6,16 @@ from __future__ import annotations
 import numpy as np
 
 from dispatch.bench.hindsight import figures, ratios
-from dispatch.routing import BreakRule, Route, RoutingParams, RoutingResult, Stop, check, pyvrp_can_express, solve
+from dispatch.routing import (
+    BreakRule,
+    Route,
+    RoutingParams,
+    RoutingResult,
+    Stop,
+    check,
+    pyvrp_can_express,
+    solve,
+)
 from dispatch.routing.lns import improve, routes_result
 from dispatch.routing.pyvrp import pyvrp_start
 from tests.builders import line_problem, live_area, new_call, routing_tech, visit
@@ -131,3 +140,14 @@ def test_timeline_takes_the_break_while_he_waits_idle():
     assert t.feasible and t.break_start_s == H and t.stops[0].departure_toward_s == 4 * H
     t2 = timeline(p, k, ["b", "c"], vs)
     assert t2.feasible and t2.break_start_s == H and t2.stops[1].departure_toward_s == 3 * H
+
+
+def test_a_technician_with_a_break_and_overtime_gets_work_under_a_hard_deadline():
+    """Two calls to be set off for by 10:00, a technician on shift 9:00-18:00 with a lunch break
+    and an hour of allowed overtime: both are routed (with OR-Tools' soft bound on the end
+    beside the break interval, the model had no plan at all and routed neither)."""
+    k = routing_tech("A", start=32400, end=64800, level=1, brk=BreakRule(45000, 52200, 2700), max_overtime_s=3600)
+    p = line_problem([0, 668, 1781], [k], [visit("a", 1, service=540, ws=28800, we=39600, deadline=36000),
+                                           visit("b", 2, service=420, ws=30098, we=44498, deadline=36000)])
+    r = solve(p, RoutingParams(0.5, dispatch_deadline="hard", warm_start="none"))
+    assert check(p, r, hard_deadline=True) == [] and sum(len(x.stops) for x in r.routes) == 2

@@ -142,7 +142,12 @@ def run_hindsight(preset: str, seed: int, time_limit_s: float, calls_per_day: fl
             log(f"[{n + 1}/{len(keys)}] area {k}: {len(problems[k].visits)} calls, offline {spent:.1f} CPU s"
                 f"{' (online plan kept: the search found nothing better)' if sources[k] == 'online' else ''}")
     day_start = min((v.release_s for k in keys for v in problems[k].visits), default=0)
-    rows, lost_all, gained, by_hour, by_priority, morning, violations = [], [], 0, {}, {}, 0, []
+    rows: list[dict[str, Any]] = []
+    lost_all: list[str] = []
+    violations: list[str] = []
+    by_hour: dict[int, int] = {}
+    by_priority: dict[int, int] = {}
+    gained = morning = 0
     for k in keys:
         p, on, (off, spent) = problems[k], plan.area_results[k], offline[k]
         violations += [f"area {k} (offline): {v}" for v in check(p, off)]
@@ -156,8 +161,8 @@ def run_hindsight(preset: str, seed: int, time_limit_s: float, calls_per_day: fl
         for pr, n in loss["by_priority"].items():
             by_priority[pr] = by_priority.get(pr, 0) + n
         rows.append({"area": k, "technicians": len(p.technicians), "calls": len(p.visits),
-                     "online": fo.as_dict(), "offline": ff.as_dict(), "offline_cpu_s": round(spent, 2), "offline_source": sources[k],
-                     "lost_calls": len(loss["lost"])})
+                     "online": fo.as_dict(), "offline": ff.as_dict(), "offline_cpu_s": round(spent, 2),
+                     "offline_source": sources[k], "lost_calls": len(loss["lost"])})
     online_total = _total([r["online"] for r in rows])
     offline_total = _total([r["offline"] for r in rows])
     return {
@@ -197,11 +202,11 @@ def ratios(online: dict[str, Any], offline: dict[str, Any]) -> dict[str, float]:
 def format_report(doc: dict[str, Any]) -> str:
     on, off, r, w = doc["online"], doc["offline"], doc["ratios"], doc["where_online_loses"]
     reopt = doc["reoptimise_every_s"]
+    policy = f"every {reopt} s by {doc['reoptimise_engine']}" if reopt else "off"
     lines = [
-        f"\n{doc['preset']} seed {doc['seed']}: {on['visits']} travelling calls in {doc['areas']} areas; "
-        f"online = the day plan (re-optimise {'every ' + str(reopt) + ' s by ' + doc['reoptimise_engine'] if reopt else 'off'}, "
-        f"batch start {doc['warm_start']}), "
-        f"offline = every call known, {doc['time_limit_s']:g} CPU s per area",
+        (f"\n{doc['preset']} seed {doc['seed']}: {on['visits']} travelling calls in {doc['areas']} areas; "
+         f"online = the day plan (re-optimise {policy}, batch start {doc['warm_start']}), "
+         f"offline = every call known, {doc['time_limit_s']:g} CPU s per area"),
         f"{'':<22}{'online':>12}{'offline':>12}{'ratio':>8}",
         f"{'travel km':<22}{on['travel_km']:>12.1f}{off['travel_km']:>12.1f}{r['travel_km']:>8.3f}",
         f"{'overtime h':<22}{on['overtime_h']:>12.1f}{off['overtime_h']:>12.1f}{r['overtime_h']:>8.3f}",
@@ -214,6 +219,8 @@ def format_report(doc: dict[str, Any]) -> str:
          f"{w['offline_late_where_online_on_time']} the other way round)"),
         "  by hour of the call: " + ", ".join(f"{h:02d}h {n}" for h, n in w["by_hour"].items()),
         "  by priority: " + ", ".join(f"{p} {n}" for p, n in w["by_priority"].items()),
+        "  travel, online over offline, the worst areas: " + ", ".join(
+            f"{a} {r:.2f} ({n} calls lost)" for a, r, n in worst_areas(doc)),
         (f"checker: online {doc['online_checker_violations']} violations, offline {doc['offline_violation_count']}; "
          f"wall {doc['wall_s']:.0f} s (online plan {doc['online_wall_s']:.0f} s), cpu {doc['cpu_s']:.0f} s, "
          f"peak {doc['peak_rss_mib']:.0f} MiB"),

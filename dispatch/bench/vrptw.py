@@ -28,7 +28,14 @@ import numpy as np
 
 from dispatch.bench.common import cpu_s
 from dispatch.errors import BenchmarkDataError
-from dispatch.routing import BreakRule, RoutingParams, RoutingProblem, RoutingTechnician, RoutingVisit, solve
+from dispatch.routing import (
+    BreakRule,
+    RoutingParams,
+    RoutingProblem,
+    RoutingTechnician,
+    RoutingVisit,
+    solve,
+)
 from dispatch.routing.checker import check
 
 SCALE = 1000  # 1/1000 of a Solomon time/distance unit
@@ -366,13 +373,13 @@ def format_summary(set_name: str, time_limit: float, engine: str, summary: dict[
 
 
 __all__ = [
-    "double_check",
     "ENGINES",
+    "double_check",
     "format_progress",
     "format_side_by_side",
-    "parse_engines",
     "format_summary",
     "format_table",
+    "parse_engines",
     "read_instance",
     "run_benchmark",
     "to_problem",

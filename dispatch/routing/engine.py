@@ -11,7 +11,6 @@ from dispatch.routing.lns import improve, routes_result
 from dispatch.routing.ortools import solve_ortools
 from dispatch.routing.precheck import precheck
 from dispatch.routing.problem import (
-    Route,
     RoutingParams,
     RoutingProblem,
     RoutingResult,
@@ -19,7 +18,7 @@ from dispatch.routing.problem import (
     validate,
 )
 from dispatch.routing.pyvrp import pyvrp_start, solve_pyvrp
-from dispatch.routing.timeline import timeline
+from dispatch.routing.timeline import as_route, timeline
 
 
 def pyvrp_can_express(problem: RoutingProblem, params: RoutingParams) -> bool:
@@ -119,14 +118,8 @@ def _exact_release_times(problem: RoutingProblem, result: RoutingResult, hard_de
             unserved.append(Unserved(drop, Reason.CAPACITY, "dropped: once the call's time is respected (no "
                                      "one sets off before it), the route has no room left for it"))
             t = timeline(problem, k, ids, visits)
-        if not ids:
-            continue
-        tt, dd = problem.travel_s[k.speed_class], problem.distance_m
-        last = visits[ids[-1]].node
-        routes.append(Route(k.id, tuple(t.stops), t.start_s, t.end_s,
-                            sum(s.travel_s for s in t.stops) + int(tt[last, k.end_node]),
-                            sum(s.distance_m for s in t.stops) + int(dd[last, k.end_node]),
-                            t.break_start_s, max(0, t.end_s - k.shift_end_s)))
+        if ids:
+            routes.append(as_route(problem, k, ids, t, visits))
     return replace(result, routes=tuple(routes), unassigned=tuple(unserved))
 
 

@@ -21,7 +21,6 @@ import numpy as np
 
 from dispatch.reasons import DROPPED_FOR_PRIORITY, Reason
 from dispatch.routing.problem import (
-    Route,
     RoutingParams,
     RoutingProblem,
     RoutingResult,
@@ -30,7 +29,7 @@ from dispatch.routing.problem import (
     Unserved,
     qualified,
 )
-from dispatch.routing.timeline import Timeline, timeline
+from dispatch.routing.timeline import Timeline, as_route, timeline
 
 
 class _State:
@@ -82,7 +81,6 @@ def _route_cost(problem: RoutingProblem, k: RoutingTechnician, ids: list[str], t
 
 def _insert(state: _State, vid: str) -> bool:
     """Put ``vid`` at its cheapest feasible position (a kept promise stays kept); False if none."""
-    v = state.visits[vid]
     best: tuple[int, str, int] | None = None
     for tid in state.able[vid]:
         ids = state.routes[tid]
@@ -166,12 +164,7 @@ def routes_result(problem: RoutingProblem, routes: Mapping[str, list[str]], engi
         ids = list(routes.get(k.id, ()))
         if not ids:
             continue
-        t = timeline(problem, k, ids, visits)
-        last = visits[ids[-1]].node
-        out.append(Route(k.id, tuple(t.stops), t.start_s, t.end_s,
-                         sum(s.travel_s for s in t.stops) + int(problem.travel_s[k.speed_class][last, k.end_node]),
-                         sum(s.distance_m for s in t.stops) + int(problem.distance_m[last, k.end_node]),
-                         t.break_start_s, max(0, t.end_s - k.shift_end_s)))
+        out.append(as_route(problem, k, ids, timeline(problem, k, ids, visits), visits))
         served.update(ids)
     unserved = tuple(Unserved(v.id, Reason.CAPACITY, DROPPED_FOR_PRIORITY) for v in problem.visits if v.id not in served)
     return RoutingResult(tuple(out), unserved, "feasible", 0, engine, dict(stats or {}))

@@ -79,10 +79,10 @@ def _model(problem: RoutingProblem, params: RoutingParams, eligible: dict[str, l
     durations: list[np.ndarray] = []
     distances: list[np.ndarray] = []
     for i, k in enumerate(techs):
-        key = (k.speed_class, mask_of[i])
-        if key in profiles:
+        pkey = (k.speed_class, mask_of[i])
+        if pkey in profiles:
             continue
-        profiles[key] = len(durations)
+        profiles[pkey] = len(durations)
         dur = np.array(problem.travel_s[k.speed_class][sub], dtype=np.int64)
         dist = np.array(problem.distance_m[sub] if params.arc_cost == "distance" else dur, dtype=np.int64)
         barred = n_d + np.flatnonzero(~allowed[i])
@@ -96,7 +96,7 @@ def _model(problem: RoutingProblem, params: RoutingParams, eligible: dict[str, l
     groups: dict[tuple, list[RoutingTechnician]] = {}
     for i, k in enumerate(techs):
         # Technicians that differ only by id share one PyVRP vehicle type (faster search).
-        key = (k.start_node, k.end_node, k.shift_start_s, k.shift_end_s, k.capacity, k.fixed_cost,
+        key: tuple = (k.start_node, k.end_node, k.shift_start_s, k.shift_end_s, k.capacity, k.fixed_cost,
                profiles[(k.speed_class, mask_of[i])], k.max_overtime_s)
         groups.setdefault(key, []).append(k)
     use_capacity = any(v.demand for v in visits) or any(k.capacity is not None for k in techs)

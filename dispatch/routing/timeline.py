@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from dispatch.routing.problem import RoutingProblem, RoutingTechnician, RoutingVisit, Stop
+from dispatch.routing.problem import Route, RoutingProblem, RoutingTechnician, RoutingVisit, Stop
 
 
 @dataclass
@@ -160,3 +160,13 @@ def may_fit(before: Timeline, pos: int, nodes: list[int], v: RoutingVisit, earli
     if start > v.window_end_s:
         return False
     return following is None or start + v.service_s + int(tt[v.node, following.node]) <= following.window_end_s
+
+
+def as_route(problem: RoutingProblem, k: RoutingTechnician, ids: list[str], t: Timeline,
+             visits: Mapping[str, RoutingVisit]) -> Route:
+    """A non-empty route timed by ``t`` (its timeline), with the drive home in its totals."""
+    last = visits[ids[-1]].node
+    return Route(k.id, tuple(t.stops), t.start_s, t.end_s,
+                 sum(s.travel_s for s in t.stops) + int(problem.travel_s[k.speed_class][last, k.end_node]),
+                 sum(s.distance_m for s in t.stops) + int(problem.distance_m[last, k.end_node]),
+                 t.break_start_s, max(0, t.end_s - k.shift_end_s))
