@@ -533,12 +533,17 @@ class LiveService:
 
     # -- views --------------------------------------------------------------------------------
 
-    def plan(self, area_name: str) -> dict[str, Any]:
+    def plan(self, area_name: str, day: int | None = None) -> dict[str, Any]:
+        """One area's plan of the served day, or of a later ``day`` of the slot horizon (its bookings)."""
         self._usable()
         if area_name not in self.areas:
             raise ServiceError(404, f"no area {area_name!r}; areas: {', '.join(sorted(self.areas))}")
+        day = self.day if day is None else day
+        if not self.day <= day < self.day + self.rules.slot_days:
+            raise ServiceError(422, f"day {day} is outside the plans this server holds (days {self.day} to "
+                               f"{self.day + self.rules.slot_days - 1})", "day")
         with self._locked([area_name]):
-            area = self.areas[area_name]
+            area = self.horizon.areas(day)[area_name]
             res = area.result()
             routes = [{"technician_id": r.technician_id, "start": self.iso(r.start_s), "end": self.iso(r.end_s),
                        "travel_s": r.travel_s, "distance_m": r.distance_m,
