@@ -7,6 +7,7 @@ from dispatch.dataset import Dataset
 from dispatch.model import DAY_S, Mode, Tier
 from dispatch.network import Network
 from dispatch.plan import PlanParams, make_plan
+from dispatch.plan.rolling import make_rolling_plan
 from dispatch.plan.trips import plan_trips
 from dispatch.reasons import Reason
 from dispatch.rules import DEFAULT_COST_RATES, DEFAULT_RULES
@@ -62,10 +63,6 @@ def test_remote_calls_become_one_checked_two_day_trip() -> None:
 
 
 def test_a_rolling_plan_sends_the_trip_and_keeps_its_technician_off_the_next_day() -> None:
-    from dispatch.plan.rolling import (
-        make_rolling_plan,  # (the rolling plan imports this module's subject)
-    )
-
     rolling = make_rolling_plan(remote_dataset(), PlanParams(day=0, seed=1, deterministic=True), 2,
                                 overnight_trips=True)
     trips = rolling.trips
