@@ -314,7 +314,8 @@ class LiveService:
 
     def _open_day(self, day: int, names: set[str], first: bool) -> None:
         """A later day's areas (``names``) just built: the bookings earlier servers made for it."""
-        self._replay(names, rebuild_index=first, entries=self._booked_for(day))
+        with self._ids:  # the call index may grow (the day's bookings become known calls)
+            self._replay(names, rebuild_index=first, entries=self._booked_for(day))
 
     def _index_call(self, call_id: str, payload: dict[str, Any], answer: dict[str, Any]) -> None:
         c = payload["call_meta"]
