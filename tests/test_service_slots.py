@@ -67,8 +67,13 @@ def test_a_booked_slot_tomorrow_is_planned_on_its_day_and_survives_a_restart(cli
     assert a["arrival_s"] <= 86_400 + 14 * 3600 and a["departure_s"] >= 86_400 + 10 * 3600
     again = client.post("/calls", json=body, headers=D).json()
     assert again["replayed"] and again["technician_id"] == a["technician_id"]
+    k = client.get("/kpis", headers=D).json()["kpis"]
+    assert k["booked_windows"] == 0  # tomorrow's booking counts on its day
     today = client.get("/plan", params={"area": a["area"]}, headers=D).json()["routes"]
     assert all(s["job_id"] != "book-1" for r in today for s in r["stops"])  # not in today's plan
+    day1 = client.get("/plan", params={"area": a["area"], "day": 1}, headers=D).json()["routes"]
+    assert [s["arrival"] for r in day1 for s in r["stops"] if s["job_id"] == "book-1"] == [a["arrival"]]
+    assert client.get("/plan", params={"area": a["area"], "day": 3}, headers=D).status_code == 422
     # A second server (read-only) rebuilds the same plan from the log, tomorrow included.
     copy = _service(db, writer=False)
     try:
@@ -120,5 +125,20 @@ def test_the_next_days_server_opens_with_what_was_booked_for_it(client: TestClie
         assert 2 * 86_400 + 8 * 3600 <= stop2.start_s <= 2 * 86_400 + 12 * 3600
         assert nxt.horizon.day_of_job["book-2"] == 2
         assert {k: v for k, v in nxt.violations().items() if v} == {}
+        assert nxt.kpis()["kpis"]["booked_windows"] == nxt.kpis()["kpis"]["booked_windows_kept"] == 2  # book-1, book-night
     finally:
         nxt.close()
+
+
+def test_a_booking_today_nobody_can_keep_leaves_the_plan_and_the_log_as_they_were(
+        client: TestClient, service: LiveService) -> None:
+    CLOCK.now = 11 * 3600
+    before = (len(service.store.service_entries(service.scope)), service.areas["330500"].clock_s,
+              client.get("/plan", params={"area": "330500"}, headers=D).json())
+    late = {"window_start": f"{DAY}T21:30:00", "window_end": f"{DAY}T22:00:00"}  # after every shift
+    r = client.post("/calls", json={**HUZHOU, "id": "book-late", "at": f"{DAY}T11:00:00", "booked": True, **late},
+                    headers=D)
+    assert r.status_code == 409, r.text
+    after = (len(service.store.service_entries(service.scope)), service.areas["330500"].clock_s,
+             client.get("/plan", params={"area": "330500"}, headers=D).json())
+    assert after == before  # the clock the decision moved was forgotten with it

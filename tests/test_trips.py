@@ -7,6 +7,7 @@ from dispatch.dataset import Dataset
 from dispatch.model import DAY_S, Mode, Tier
 from dispatch.network import Network
 from dispatch.plan import PlanParams, make_plan
+from dispatch.plan.rolling import make_rolling_plan
 from dispatch.plan.trips import plan_trips
 from dispatch.reasons import Reason
 from dispatch.rules import DEFAULT_COST_RATES, DEFAULT_RULES
@@ -28,7 +29,8 @@ def remote_dataset() -> Dataset:
     techs = (tech("T1", "S54", 2, shift_h=(8, 18)), tech("T2", "S54", 1, shift_h=(8, 18)))
     calls = tuple(req(rid, 1, Mode.ONSITE, 9, lon, lat, county="540225", window_h=10, service_min=90)
                   for rid, (lon, lat) in CALLS.items())
-    calls += (req("R4", 1, Mode.ONSITE, 9, *NGARI, county="542521", window_h=10),)
+    calls += (req("R4", 1, Mode.ONSITE, 9, *NGARI, county="542521", window_h=10),
+              req("R5", 2, Mode.PICKUP, 9, 89.31, 29.21, county="540225", window_h=10, service_min=10))
     return Dataset(net, techs, calls, "2026-03-02")
 
 
@@ -39,11 +41,11 @@ def test_remote_calls_become_one_checked_two_day_trip() -> None:
     plan = make_plan(ds, PlanParams(day=0, seed=1, deterministic=True))
     unreached = list(plan.unassigned.loc[plan.unassigned["reason_code"] == Reason.NO_TECHNICIAN_IN_REACH,
                                          "request_id"])
-    assert sorted(unreached) == ["R1", "R2", "R3", "R4"]
+    assert sorted(unreached) == ["R1", "R2", "R3", "R4", "R5"]
     busy = set(plan.routes["technician_id"]) if len(plan.routes) else set()
     trips = plan_trips(ds, unreached, 0, busy, seed=1)
     assert trips.violations == ()  # the checker knows the rule: the night's rest is the trip's break
-    assert trips.served == {"R1", "R2", "R3"} and "beyond a trip" in trips.unserved["R4"]
+    assert trips.served == {"R1", "R2", "R3", "R5"} and "beyond a trip" in trips.unserved["R4"]
     [trip] = [t for t in trips.trips if t.stops]  # batched: one technician, one trip
     assert trip.nights_away == 1 and trip.day == 0
     # Work on both days, never between the evening rest and 08:00; back by the second day's end.
@@ -61,18 +63,19 @@ def test_remote_calls_become_one_checked_two_day_trip() -> None:
 
 
 def test_a_rolling_plan_sends_the_trip_and_keeps_its_technician_off_the_next_day() -> None:
-    from dispatch.plan.rolling import make_rolling_plan  # (the rolling plan imports this module's subject)
-
     rolling = make_rolling_plan(remote_dataset(), PlanParams(day=0, seed=1, deterministic=True), 2,
                                 overnight_trips=True)
     trips = rolling.trips
-    assert set(trips["request_id"]) == {"R1", "R2", "R3"} and rolling.kpis["trips"] == 1
+    assert set(trips["request_id"]) == {"R1", "R2", "R3", "R5"} and rolling.kpis["trips"] == 1
     assert rolling.kpis["trip_nights_away"] == 1 and rolling.kpis["trip_cost_cny"] > 0
     away = set(trips["technician_id"])
     assert not away & set(rolling.plans[1].workload["technician_id"])  # on the road, not on day 1's roster
     o = rolling.outcomes.set_index("request_id")
     assert (o.loc[["R1", "R2", "R3"], "unassigned_reason"] == "").all()
     assert o.loc["R4", "unassigned_reason"] == Reason.NO_TECHNICIAN_IN_REACH
-    served = o.loc[["R1", "R2", "R3"]]
+    served = o.loc[["R1", "R2", "R3", "R5"]]
     assert (served["dispatch_s"] >= served["created_s"]).all()  # nobody set off before the call
     assert (served["arrival_s"] - served["created_s"] > DEFAULT_RULES.max_visit_travel_s).all()
+    # The level-2 device rides home at the trip's end and climbs to the Lhasa lab's bench.
+    collected_s = int(trips.loc[trips["request_id"] == "R5", "end_s"].iloc[0])
+    assert o.loc["R5", "repair_centre_id"] == "P54" and o.loc["R5", "completion_s"] > collected_s + 6 * H

@@ -130,7 +130,7 @@ def _trips(ds, result, params, travel) -> dict[str, pd.DataFrame]:  # type: igno
     far = list(result.unassigned.loc[result.unassigned["reason_code"] == "no_technician_in_reach", "request_id"])
     busy = set(result.routes["technician_id"]) if len(result.routes) else set()
     trips = plan_trips(ds, far, params.day, busy, params.rules, travel=travel, seed=params.seed)
-    outcomes, unassigned = with_trips(result.outcomes, result.unassigned, trips, ds.network)
+    outcomes, unassigned = with_trips(result.outcomes, result.unassigned, trips, ds.network, params.rules)
     used = [t for t in trips.trips if t.stops]
     cost = sum(t.cost_cny for t in used)
     click.echo(f"overnight trips: {len(far)} calls beyond same-day reach; {len(trips.served)} served on "

@@ -337,15 +337,15 @@ class LiveArea:
         ``_options_for`` for ``prefer`` and ``settle_first``)."""
         return self._options_for(self._visit[visit_id], policy=policy, prefer=prefer, settle_first=settle_first)
 
-    def urgent_options(self, call: NewCall, policy: str = "eta") -> list[InsertionOption]:
+    def urgent_options(self, call: NewCall, policy: str = "eta", settle_first: bool = False) -> list[InsertionOption]:
         """Every technician who can take the call without breaking a promise, ranked by
         ``policy`` (default: best ETA first, those meeting the dispatch deadline before those
-        who cannot). Adds nothing."""
+        who cannot); ``settle_first`` as in ``_options_for``. Adds nothing."""
         if call.id in self._visit:
             raise DispatchError(f"visit id {call.id!r} already exists in this area")
         saved = (self.problem, self.lon, self.lat, self.version)
         try:
-            return self._options_for(self._add_visit(call), policy=policy)
+            return self._options_for(self._add_visit(call), policy=policy, settle_first=settle_first)
         finally:
             # The probe's row in the buffers is simply overwritten by the next call.
             self.problem, self.lon, self.lat, self.version = saved

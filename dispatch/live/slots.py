@@ -88,7 +88,9 @@ def offer_slots(
             call = call_for(ws, we)
             best: tuple[tuple, str, InsertionOption] | None = None
             for name in names:
-                for o in areas[name].urgent_options(call, policy=policy):
+                # Only each window's best counts: the search may stop at the first insertion
+                # that keeps the promise without overtime (the same best as a full search's).
+                for o in areas[name].urgent_options(call, policy=policy, settle_first=policy == "travel"):
                     key = (rank(o), names.index(name), o.technician_id)
                     if best is None or key < best[0]:
                         best = (key, name, o)

@@ -81,7 +81,7 @@ def make_rolling_plan(dataset: Dataset, params: PlanParams, days: int, pool: Exe
             far = plan.unassigned.loc[plan.unassigned["reason_code"] == Reason.NO_TECHNICIAN_IN_REACH, "request_id"]
             busy = set(plan.routes["technician_id"]) if len(plan.routes) else set()
             trips = plan_trips(ds, list(far), day, busy, params.rules, travel=travel, seed=params.seed)
-            out, _ = with_trips(out, plan.unassigned, trips, dataset.network)
+            out, _ = with_trips(out, plan.unassigned, trips, dataset.network, params.rules)
             away[day + 1] = {t.technician_id for t in trips.trips if t.stops and t.end_s > (day + 1) * DAY_S}
             trip_rows.append(trips_frame(trips))
         # The promise clock of a carried call runs from its first start (business hours).

@@ -1,6 +1,8 @@
-"""Overnight trips to remote counties: on-site calls no technician can reach and be back from
-the same day (``no_technician_in_reach``) are served on a two-day trip from the nearest staffed
-centre whose technicians can do them, batched per centre.
+"""Overnight trips to remote counties: calls no technician can reach and be back from the same
+day (``no_technician_in_reach``) are served on a two-day trip from the nearest staffed centre
+whose technicians can do them, batched per centre. An on-site call is repaired at the door; a
+pickup's device rides home with the technician at the trip's end and climbs his centre's chain
+to the first bench able to repair it, as every collected device does.
 
 The rule, as the routing model and the checker see it: a trip technician's shift runs from his
 start on the first day to his end on the second, and his one break is the night away
@@ -25,10 +27,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from dispatch.assignment import AssignmentParams, bench_turnaround
 from dispatch.dataset import Dataset
 from dispatch.hours import business_seconds
 from dispatch.model import DAY_S, Mode, Request
 from dispatch.network import Network
+from dispatch.plan.benches import first_bench
 from dispatch.routing import (
     ALL_SKILLS,
     BreakRule,
@@ -81,7 +85,8 @@ class TripPlan:
 def plan_trips(dataset: Dataset, request_ids: Sequence[str], day: int, busy: Collection[str] = (),
                rules: Rules = DEFAULT_RULES, rates: CostRates = DEFAULT_COST_RATES, travel: Travel = DEFAULT_TRAVEL,
                time_limit_s: float = 2.0, seed: int = 0) -> TripPlan:
-    """Two-day trips from ``day`` for the on-site calls ``request_ids`` (module doc)."""
+    """Two-day trips from ``day`` for the calls ``request_ids`` (module doc)."""
+    assignment = AssignmentParams(rules=rules)
     req = {r.id: r for r in dataset.requests}
     staff = [t for t in on_duty(dataset.technicians, dataset.epoch_date, day)
              if t.id not in busy and t in on_duty(dataset.technicians, dataset.epoch_date, day + 1)]
@@ -93,12 +98,14 @@ def plan_trips(dataset: Dataset, request_ids: Sequence[str], day: int, busy: Col
     unserved: dict[str, str] = {}
     for rid in request_ids:
         r = req[rid]
-        if r.mode != Mode.ONSITE:
-            unserved[rid] = "only on-site calls go on a trip (a pickup's device would need its own way back)"
+        if r.mode == Mode.WALKIN:
+            unserved[rid] = "a walk-in needs no trip"
             continue
-        able = [c for c in centres if any(_can(t, r) for t in by_centre[c.id])]
+        able = [c for c in centres if any(_can(t, r) for t in by_centre[c.id])
+                and (r.mode == Mode.ONSITE or first_bench(dataset.network.chain(c.id), r.level, assignment) is not None)]
         if not able:
-            unserved[rid] = "no technician free for two days can do this repair"
+            unserved[rid] = ("no technician free for two days can do this repair" if r.mode == Mode.ONSITE else
+                             "no technician free for two days has a bench on his chain able to repair it")
             continue
         drive = travel.legs(np.array([c.lon for c in able]), np.array([c.lat for c in able]), r.lon, r.lat)[0]
         best = int(np.argmin(drive))
@@ -128,7 +135,9 @@ def plan_trips(dataset: Dataset, request_ids: Sequence[str], day: int, busy: Col
 
 
 def _can(t, r: Request) -> bool:  # type: ignore[no-untyped-def]
-    return t.max_level >= r.level and (not t.product_lines or not r.product_line or r.product_line in t.product_lines)
+    """Whether technician ``t`` can serve ``r`` at the door (a pickup: anyone collects it)."""
+    level = r.level if r.mode == Mode.ONSITE else 1
+    return t.max_level >= level and (not t.product_lines or not r.product_line or r.product_line in t.product_lines)
 
 
 def _trip_problem(dataset: Dataset, centre_id: str, techs: list, reqs: list[Request], day: int, rules: Rules,
@@ -147,7 +156,8 @@ def _trip_problem(dataset: Dataset, centre_id: str, techs: list, reqs: list[Requ
         for t in techs)
     open_s, close_s = rules.customer_hours_s
     # Nobody sets off toward a call before it exists.
-    visits = tuple(RoutingVisit(r.id, i + 1, r.service_s, base + open_s, base + DAY_S + close_s, r.level,
+    visits = tuple(RoutingVisit(r.id, i + 1, r.service_s, base + open_s, base + DAY_S + close_s,
+                                r.level if r.mode == Mode.ONSITE else 1,
                                 r.product_line or None, int(r.priority), None,
                                 release_s=max(base + open_s, r.created_s))
                    for i, r in enumerate(reqs))
@@ -167,19 +177,29 @@ TRIP_COLUMNS = ("technician_id", "centre_id", "day", "sequence", "request_id", "
                 "start_s", "end_s", "nights_away", "trip_cost_cny")
 
 
-def with_trips(outcomes: pd.DataFrame, unassigned: pd.DataFrame, trips: TripPlan,
-               network: Network) -> tuple[pd.DataFrame, pd.DataFrame]:
+def with_trips(outcomes: pd.DataFrame, unassigned: pd.DataFrame, trips: TripPlan, network: Network,
+               rules: Rules = DEFAULT_RULES) -> tuple[pd.DataFrame, pd.DataFrame]:
     """A plan's outcomes and unassigned list once its trips serve their calls: dispatched from
-    the trip's centre when the technician sets off (its wait counted in that centre's hours, a
-    promise the trip cannot keep), done at the end of the work."""
+    the trip's centre when the technician sets off (its wait counted in that centre's hours),
+    done at the end of the work at the door, or for a pickup when its device, home with the
+    technician at the trip's end, is repaired and back with the customer."""
     out = outcomes.copy()
+    assignment = AssignmentParams(rules=rules)
     for t in trips.trips:
         c = network[t.centre_id]
         for s in t.stops:
             i = out.index[out["request_id"] == s.request_id]
-            clock = int(out.loc[i, "clock_start_s"].iloc[0])
+            row = out.loc[i].iloc[0]
+            created, done = int(row["created_s"]), s.end_s
             out.loc[i, ["centre_id", "unassigned_reason"]] = [t.centre_id, ""]
-            out.loc[i, ["dispatch_s", "arrival_s", "completion_s"]] = [s.departure_s, s.arrival_s, s.end_s]
-            out.loc[i, "dispatch_wait_s"] = business_seconds(c, clock, s.departure_s)
-            out.loc[i, "est_turnaround_s"] = s.end_s - int(out.loc[i, "created_s"].iloc[0])
+            out.loc[i, ["dispatch_s", "arrival_s"]] = [s.departure_s, s.arrival_s]
+            out.loc[i, "dispatch_wait_s"] = business_seconds(c, int(row["clock_start_s"]), s.departure_s)
+            if row["mode"] == Mode.PICKUP:
+                chain = network.chain(t.centre_id)
+                hops = first_bench(chain, int(row["level"]), assignment)
+                ta, _, _ = bench_turnaround(network, chain, hops, t.end_s, rules.bench_s(int(row["level"])), 0,
+                                            created, assignment)  # type: ignore[arg-type]
+                done = created + ta
+                out.loc[i, ["repair_centre_id", "repair_tier"]] = [chain[hops].id, int(chain[hops].tier)]  # type: ignore[index]
+            out.loc[i, ["completion_s", "est_turnaround_s"]] = [done, done - created]
     return out, unassigned[~unassigned["request_id"].isin(trips.served)].reset_index(drop=True)

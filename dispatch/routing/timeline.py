@@ -151,7 +151,8 @@ def timeline(
 def may_fit(before: Timeline, pos: int, nodes: list[int], v: RoutingVisit, earliest_s: int,
             k: RoutingTechnician, tt, following: RoutingVisit | None) -> bool:  # type: ignore[no-untyped-def]
     """Whether ``v`` inserted at ``pos`` of the route ``before`` times (``nodes``: his start node,
-    then the route's visits) might keep its own window and the next visit's (``following``).
+    then the route's visits) might keep its own window and the next visit's (``following``), or
+    as his last visit his way home by the shift's end.
     A necessary test, without breaks and waits (which only make him later), so that an
     insertion it refuses is one the exact timeline would refuse too; ``earliest_s``: when he
     may set off toward ``v`` at the earliest (its release, the clock)."""
@@ -159,7 +160,9 @@ def may_fit(before: Timeline, pos: int, nodes: list[int], v: RoutingVisit, earli
     start = max(max(free, earliest_s) + int(tt[nodes[pos], v.node]), v.window_start_s)
     if start > v.window_end_s:
         return False
-    return following is None or start + v.service_s + int(tt[v.node, following.node]) <= following.window_end_s
+    if following is None:  # his last visit: home by his shift's end (and allowed overtime)
+        return start + v.service_s + int(tt[v.node, k.end_node]) <= k.shift_end_s + k.max_overtime_s
+    return start + v.service_s + int(tt[v.node, following.node]) <= following.window_end_s
 
 
 def as_route(problem: RoutingProblem, k: RoutingTechnician, ids: list[str], t: Timeline,

@@ -282,9 +282,11 @@ def create_app(config: ServiceConfig, service: LiveService | None = None) -> Any
 
     @app.get("/plan", response_model=PlanOut, responses={**errors, 404: {"description": "unknown area"}})
     def get_plan(area: Annotated[str, Query(max_length=20, description="area (prefecture adcode)")],
-                 role: Annotated[str, Depends(reader)]) -> dict[str, Any]:
+                 role: Annotated[str, Depends(reader)],
+                 day: Annotated[int | None, Query(ge=0, description="a later day of the slot horizon: its "
+                                                  "bookings (default: the served day)")] = None) -> dict[str, Any]:
         """One area's current routes (times as planned now; dispatched work is frozen)."""
-        return svc().plan(area)
+        return svc().plan(area, day)
 
     @app.get("/kpis", response_model=KpisOut, responses=errors)
     def get_kpis(role: Annotated[str, Depends(reader)]) -> dict[str, Any]:

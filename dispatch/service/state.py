@@ -332,7 +332,8 @@ class LiveService:
 
     def _open_day(self, day: int, names: set[str], first: bool) -> None:
         """A later day's areas (``names``) just built: the bookings earlier servers made for it."""
-        self._replay(names, rebuild_index=first, entries=self._booked_for(day))
+        with self._ids:  # the call index may grow (the day's bookings become known calls)
+            self._replay(names, rebuild_index=first, entries=self._booked_for(day))
 
     def _index_call(self, call_id: str, payload: dict[str, Any], answer: dict[str, Any]) -> None:
         c = payload["call_meta"]
@@ -523,12 +524,17 @@ class LiveService:
 
     # -- views --------------------------------------------------------------------------------
 
-    def plan(self, area_name: str) -> dict[str, Any]:
+    def plan(self, area_name: str, day: int | None = None) -> dict[str, Any]:
+        """One area's plan of the served day, or of a later ``day`` of the slot horizon (its bookings)."""
         self._usable()
         if area_name not in self.areas:
             raise ServiceError(404, f"no area {area_name!r}; areas: {', '.join(sorted(self.areas))}")
+        day = self.day if day is None else day
+        if not self.day <= day < self.day + self.rules.slot_days:
+            raise ServiceError(422, f"day {day} is outside the plans this server holds (days {self.day} to "
+                               f"{self.day + self.rules.slot_days - 1})", "day")
         with self._locked([area_name]):
-            return area_plan(area_name, self.areas[area_name], self.iso)
+            return area_plan(area_name, self.horizon.areas(day)[area_name], self.iso)
 
     def violations(self) -> dict[str, list[str]]:
         """The checker on every area's live plan (empty lists: consistent)."""

@@ -22,12 +22,14 @@ def day_kpis(areas: dict[str, LiveArea], locked: Callable[[list[str]], AbstractC
     """The day so far as planned, over ``calls()`` (the served day's calls, read after the
     areas): the one-hour rate counts planned departures."""
     stops: dict[str, Any] = {}
+    window_end: dict[str, int] = {}
     work = []
     cancelled: set[str] = set()
     for a in sorted(areas):
         with locked([a]):
             area = areas[a]
             cancelled |= {v for v, (state, _) in area.reported.items() if state == JobState.CANCELLED}
+            window_end |= {v.id: v.window_end_s for v in area.problem.visits}
             for r in area.result().routes:
                 k = area.technician(r.technician_id)
                 for s in r.stops:
@@ -55,6 +57,12 @@ def day_kpis(areas: dict[str, LiveArea], locked: Callable[[list[str]], AbstractC
     cols = ["request_id", "mode", "visit_mode", "level", "province_adcode", "centre_id", "created_s", "clock_start_s",
             "dispatch_s", "dispatch_wait_s", "completion_s", "repair_tier", "unassigned_reason"]
     k = kpis(pd.DataFrame(rows, columns=cols), pd.DataFrame(work) if work else None)
+    # Booked windows (POST /calls with booked): how many the plan now keeps (planned to start in
+    # them); the others are unassigned or will be missed (GET /notices tells the customers).
+    booked = [c for c in taken if c.answer.get("booked") and c.id not in cancelled]
+    k["booked_windows"] = float(len(booked))
+    k["booked_windows_kept"] = float(sum(1 for c in booked if c.id in stops
+                                         and stops[c.id].start_s <= window_end[c.id]))
     return {"day": day, "calls": len(taken),
             "kpis": {key: (None if isinstance(v, float) and not math.isfinite(v) else v) for key, v in k.items()}}
 
