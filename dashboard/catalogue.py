@@ -37,7 +37,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
                      "epoch {epoch} · {centres} centres · {techs} technicians · {calls} calls"),
     "side.whole_province": ("全省", "whole province"),
     "side.day_label": ("第 {day} 天（{weekday}）", "day {day} ({weekday})"),
-    "demo.sample": ("浙江样例（data/sample-zhejiang）", "Zhejiang sample (data/sample-zhejiang)"),
+    "demo.sample": ("浙江样例数据", "Zhejiang sample"),
     "demo.tiny": ("微型演示（生成，湖州）", "Tiny demo (generated, Huzhou)"),
     "upload.label": ("上传：{name}", "upload: {name}"),
     "title.where_day": ("{where}，第 {day} 天", "{where}, day {day}"),

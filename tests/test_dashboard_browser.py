@@ -254,6 +254,21 @@ def province_widget_change(b: Browser, lang: str, timings: dict[str, float]) -> 
     page.close()
 
 
+def choose_first(page, box) -> None:  # type: ignore[no-untyped-def]
+    """Pick a multiselect's first option (the list may take a moment to open on a busy machine)."""
+    for _ in range(4):
+        box.locator("input").click()
+        try:
+            page.get_by_role("option").first.click(timeout=8_000)
+            box.locator("[data-tag]").first.wait_for(timeout=8_000)
+            break
+        except playwright.TimeoutError:
+            page.keyboard.press("Escape")
+    else:
+        raise AssertionError("the multiselect's options never opened")
+    page.keyboard.press("Escape")
+
+
 def managers_what_if(b: Browser, lang: str) -> None:
     page = b.page()
     page.goto(f"{b.url}/network?lang={lang}")
@@ -261,6 +276,7 @@ def managers_what_if(b: Browser, lang: str) -> None:
     idle(page)
     page.get_by_role("button", name=say(lang, "net.suggest"), exact=True).click()
     idle(page)
+    visible(page, say(lang, "net.suggested", within=0, before=0, after=0)[:6])
     shoot(page, f"{lang}-network-suggested")
     page.get_by_role("tab", name=say(lang, "net.tab.build")).click()
     form = page.locator('[data-testid="stForm"]').first
@@ -269,13 +285,7 @@ def managers_what_if(b: Browser, lang: str) -> None:
     box.fill(name)
     # Close one station, open one in a county (staffed by the form's default), add staff.
     for label in (say(lang, "net.close"), say(lang, "net.open_county")):
-        box = form.locator('[data-testid="stMultiSelect"]').filter(has_text=label).locator("input")
-        box.click()
-        box.press("ArrowDown")
-        box.press("Enter")  # the first option
-        page.keyboard.press("Escape")
-        form.locator('[data-testid="stMultiSelect"]').filter(has_text=label).locator(
-            '[data-baseweb="tag"]').first.wait_for(timeout=30_000)
+        choose_first(page, form.locator('[data-testid="stMultiSelect"]').filter(has_text=label))
     form.get_by_role("button", name=say(lang, "net.save")).click()
     idle(page)
     visible(page, say(lang, "net.saved", name=name))
