@@ -98,6 +98,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "pin.kept": ("已将 {job} 指派给 {tech}：第 {seq} 站，{start} 开始。", "Pinned {job} to {tech}: stop {seq}, starts {start}."),
     "pin.refused": ("指派 {job} → {tech} 无法保持，工单留在原处{why}{where}",
                     "Pin {job} → {tech} could not be kept; the job stays where it was{why}{where}"),
+    "pin.why_not": ("：他无法在不违背承诺（时间窗、已守的时限、班次）的情况下接它，或它已在进行中",
+                    ": he cannot take it without breaking a promise (a window, a met deadline, his shift), or it is "
+                    "already under way"),
     "pin.where": ("（该技师属于区域 {area}）", " (technician works in area {area})"),
     "pin.undo": ("撤销", "Undo"),
     "pin.undone": ("已撤销 {job} 的指派。", "Pin of {job} undone."),
@@ -309,6 +312,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "col.state": ("状态", "state"),
     "col.window": ("客户时间窗", "customer window"),
     "col.deadline": ("派工时限", "dispatch deadline"),
+    "col.slack": ("时效余量（分钟）", "slack to the deadline (min)"),
     "col.at": ("时间", "at"),
     "col.event": ("事件", "event"),
     "col.any": ("任意", "any"),
