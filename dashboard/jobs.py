@@ -64,6 +64,7 @@ def job_table(plan: Plan, ds: Dataset, now_s: int, rules: Rules = DEFAULT_RULES)
     risk[routed & (slack < 0)] = LATE
     out["risk"] = risk
     out["slack_min"] = np.round(slack / 60, 1)
+    out["deadline_s"] = deadline
     return out
 
 
@@ -154,7 +155,7 @@ def pin_outcome(got, job: str, technician: str, area_of: dict[str, str | None], 
         return ("success", i18n.t("pin.kept", job=job, tech=technician, seq=got.position + 1,
                                   start=clock(epoch_date, got.start_s)))
     where = i18n.t("pin.where", area=area_of.get(technician)) if area_of.get(technician) else ""
-    return ("warning", i18n.t("pin.refused", job=job, tech=technician, why="", where=where))
+    return ("warning", i18n.t("pin.refused", job=job, tech=technician, why=i18n.t("pin.why_not"), where=where))
 
 
 # --------------------------------------------------------------------------------------------

@@ -97,15 +97,28 @@ def county_rows(province: str, prefecture: str, tolerance: float = 0.005,
     return maps.polygon_rows(data.area_counties(geography(), province, prefecture), tolerance, labels)
 
 
+# County outlines are simplified to the map's scale: a prefecture is drawn about four times
+# larger than a province, so a province's counties keep a coarser outline.
+COUNTY_TOLERANCE_DEG = {"prefecture": 0.005, "province": 0.012}
+
+
 def area_county_rows(province: str, prefecture: str) -> pd.DataFrame:
     """The area's county polygons, labelled in the user's language."""
-    return county_rows(province, prefecture, labels=_label_column())
+    tol = COUNTY_TOLERANCE_DEG["prefecture" if prefecture else "province"]
+    return county_rows(province, prefecture, tol, labels=_label_column())
+
+
+@st.cache_data(show_spinner=False)
+def provinces_around(province: str, prefecture: str, labels: tuple[str, ...]) -> pd.DataFrame:
+    """The provinces a map of the area shows (its own and its neighbours, not all of China's
+    outlines: a prefecture's map is sent in tens of kilobytes, not four hundred)."""
+    return maps.rows_near(province_rows(labels=labels), county_rows(province, prefecture, labels=labels))
 
 
 def base_layers(province: str, prefecture: str = S.ALL) -> list[Any]:
     """Provinces (coarse) then the area's counties (finer): the offline base map."""
     return [
-        maps.boundary_layer(province_rows(labels=_label_column()), "provinces", line_px=1.2,
+        maps.boundary_layer(provinces_around(province, prefecture, _label_column()), "provinces", line_px=1.2,
                             fill=(240, 238, 232, 255)),
         maps.boundary_layer(area_county_rows(province, prefecture), "counties", line_px=0.6,
                             line_colour=(150, 150, 150), fill=(250, 249, 246, 255)),

@@ -94,6 +94,18 @@ def polygon_rows(frame, tolerance_deg: float, label_columns: Sequence[str] = ("n
     return pd.DataFrame(rows, columns=["adcode", "label", "polygon"])
 
 
+def rows_near(rows: pd.DataFrame, around: pd.DataFrame, margin_deg: float = 3.0) -> pd.DataFrame:
+    """The polygon rows whose extent meets ``around``'s (rows of the area), widened by
+    ``margin_deg``: the neighbours a map of the area shows, not the whole country."""
+    if around.empty:
+        return rows
+    pts = np.concatenate([np.asarray(p) for p in around["polygon"]])
+    lo, hi = pts.min(axis=0) - margin_deg, pts.max(axis=0) + margin_deg
+    keep = [bool((np.asarray(p).max(axis=0) >= lo).all() and (np.asarray(p).min(axis=0) <= hi).all())
+            for p in rows["polygon"]]
+    return rows[keep]
+
+
 def boundary_layer(rows: pd.DataFrame, layer_id: str, line_px: float = 1.0,
                    line_colour: Sequence[int] = (90, 90, 90), fill: Sequence[int] = (245, 243, 238, 255),
                    pickable: bool = False) -> pdk.Layer:

@@ -112,8 +112,8 @@ def job_detail(board, table, sel: loaders.Selection, names: dict[str, str]) -> N
         t("col.centre"): names.get(row["centre_id"], row["centre_id"]),
         t("col.technician"): row["technician_id"] if isinstance(row["technician_id"], str) else "-",
         t("col.sets_off"): F.clock(ep, row["departure_s"]), t("col.arrives"): F.clock(ep, row["arrival_s"]),
-        t("col.deadline"): F.clock(ep, row["clock_start_s"] + 3600) if row["clock_start_s"] == row["clock_start_s"]
-        else "-",
+        t("col.deadline"): F.clock(ep, row["deadline_s"]) or "-",
+        t("col.slack"): "-" if row["slack_min"] != row["slack_min"] else f"{row['slack_min']:+.0f}",
     }
     st.dataframe([{"": k, " ": str(v)} for k, v in fields.items()], hide_index=True, width="content")
     history = [{t("col.at"): F.clock(ep, e.at_s), t("col.event"): t(f"event.{e.kind}"), "#": e.seq}

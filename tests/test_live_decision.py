@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from dashboard import console
 from dashboard import live as board
 from dispatch.dataset import Dataset
 from dispatch.live import NewCall
@@ -63,10 +64,20 @@ def _by_service(tmp: Path) -> tuple[str, int, int]:
     return str(answer["technician_id"]), int(answer["departure_s"]), int(answer["arrival_s"])
 
 
-def _by_board() -> tuple[str, int, int]:
+def _by_board(tmp: Path) -> tuple[str, int, int]:
+    """The board's live plan (dashboard.console): the day plan from midnight, the call inserted."""
+    from dispatch.store import Store
+
     ds = Dataset(WORLD, TECHS, (EARLY,), EPOCH)
     plan = make_plan(ds, PlanParams(deterministic=True))
-    d = board.decide_urgent(plan, ds, "B", WATCHED.lon, WATCHED.lat, 1, int(Priority.URGENT), 45, WATCHED.created_s)
+    idx, _ = ds.network.nearest([WATCHED.lon], [WATCHED.lat])
+    station = ds.network.centres[int(idx[0])]
+    call = board.urgent_call("B", WATCHED.lon, WATCHED.lat, 1, int(Priority.URGENT), 45, WATCHED.created_s, station)
+    live = console.LiveBoard(plan, ds, "board:decision", Store(str(tmp / "board.sqlite")))
+    try:
+        d = live.urgent(call, WATCHED.created_s, 1, station, insert=True)
+    finally:
+        live.close()
     assert isinstance(d, Dispatched), d
     return d.technician_id, d.option.departure_s, d.option.eta_s
 
@@ -76,7 +87,7 @@ def test_plan_simulation_service_and_board_take_the_same_decision(tmp_path: Path
     call-intake service and the board send the same technician, setting off and arriving at the
     same second."""
     got = {"plan": _by_plan(), "simulation": _by_simulation(), "service": _by_service(tmp_path),
-           "board": _by_board()}
+           "board": _by_board(tmp_path)}
     assert len(set(got.values())) == 1, pd.DataFrame(got, index=["technician", "sets off", "arrives"])
     tech_id, departure, _ = got["plan"]
     assert departure == WATCHED.created_s, "an idle technician sets off at once"

@@ -34,7 +34,7 @@ if plan is None:
 if last and last[0] == key:
     info_col.success(F.plan_ready_message(last[1], len(plan.routing_stats), last[2], len(plan.stops)))
 board = loaders.live_board(sel, plan)
-if force:
+if force and board.writable:
     board.replan(plan)  # a new day plan: the events so far become history
 if not board.writable:
     st.warning(board.holder)
