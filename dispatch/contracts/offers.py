@@ -155,6 +155,7 @@ class OfferDesk(Generic[R]):
         self.tech = {t.id: t for t in technicians}
         self.station_of = {t.id: t.home_centre_id for t in technicians}
         self.booked: Counter[tuple[str, int]] = Counter()  # (station, day) -> jobs accepted
+        self.asked: Counter[tuple[str, str]] = Counter()  # (call, station) -> offers made: each a fresh draw
         self.state: dict[str, _OfferState] = {}
 
     def contract_of(self, technician_id: str) -> Contract | None:
@@ -238,7 +239,8 @@ class OfferDesk(Generic[R]):
             del self.state[call.id]
             return ask(call, lambda t: t == pick.technician_id, False)
         station = contract.centre_id
-        answer = draw_answer(contract.offers, self.seed, call.id, station, st.attempts)
+        answer = draw_answer(contract.offers, self.seed, call.id, station, self.asked[call.id, station])
+        self.asked[call.id, station] += 1
         st.attempts += 1
         deadline = "" if call.dispatch_deadline_s is None else f"; set-off deadline t={call.dispatch_deadline_s} s"
         self.log(call.id, now, EVENTS["offer"], station, f"offer {st.attempts} to contracted station {station}{deadline}")
