@@ -137,7 +137,7 @@ def side_by_side(runs: Mapping[str, Run]) -> pd.DataFrame:
         ("offers made", "offers", "offers"), ("offers accepted", "offers", "accepted"),
         ("offers refused", "offers", "refused"), ("offers timed out", "offers", "timed_out"),
         ("calls re-offered", "offers", "reoffered_calls"),
-        ("minutes lost to refusals", "offers", "minutes_lost_to_refusals"),
+        ("minutes lost to refusals and timeouts", "offers", "minutes_lost_to_refusals"),
         ("re-offered calls dispatched <= 60 min", "offers", "reoffered_within_target_rate"),
         ("cost per job (CNY)", "cost", "cost_per_job_cny"), ("network cost (CNY)", "cost", "total_cny"),
         ("  own technicians' time (CNY)", "cost", "labour_cny"), ("  overtime (CNY)", "cost", "overtime_cny"),
