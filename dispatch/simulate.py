@@ -46,7 +46,7 @@ import pandas as pd
 
 from dispatch import fieldwork as fate
 from dispatch.baseline import BenchQueues, TechState, send_nearest_free
-from dispatch.contracts.offers import ContractBook, Pending, Trip, decision_choices, offer_desk, place, trip_choices
+from dispatch.contracts import offers as contract_offers
 from dispatch.dataset import Dataset
 from dispatch.errors import DispatchError, InputError
 from dispatch.fieldwork import AtTheDoor, FieldLedger, FieldworkParams, LiveField
@@ -107,7 +107,7 @@ class SimParams:
     seed: int = 0
     # How work goes wrong in the field (dispatch.fieldwork); FieldworkParams.none(): all to plan.
     fieldwork: FieldworkParams = field(default_factory=FieldworkParams)
-    contracts: ContractBook = field(default_factory=ContractBook)  # dispatch.contracts; empty: all own
+    contracts: contract_offers.ContractBook = field(default_factory=contract_offers.ContractBook)  # dispatch.contracts; empty: all own
 
 
 @dataclass(frozen=True)
@@ -147,7 +147,7 @@ class _World:
         self.fw = params.fieldwork
         self.field = FieldLedger(params.fieldwork, params.rules, params.seed, self.req)
         self.repeats_until_s = 0  # repeat calls arrive only within the days of calls
-        self.desk = offer_desk(params.contracts, self.net, dataset.technicians, travel, self.event, params.seed)
+        self.desk = contract_offers.offer_desk(params.contracts, self.net, dataset.technicians, travel, self.event, params.seed)
         # A device's next step by the kind of its event.
         self._handlers: dict[str, Callable[..., None]] = {
             "at_station": self._on_at_station, "to_repair": self._on_to_repair, "at_repair": self._on_at_repair,
@@ -338,8 +338,8 @@ class _Optimiser:
             return decide(c, self.areas, names, c.release_s, self.w.p.rules, self.live.repairs_at_home, mode=r.mode,
                           device_level=r.level, may_collect=self.w.p.rules.may_collect(r.mode, c.required_level),
                           allow=allow, probe=probe)
-        decision = place(self.w.desk, r, call, ask, lambda d: decision_choices(d, r.mode))
-        if isinstance(decision, Pending):
+        decision = contract_offers.place(self.w.desk, r, call, ask, lambda d: contract_offers.decision_choices(d, r.mode))
+        if isinstance(decision, contract_offers.Pending):
             return decision.call
         if isinstance(decision, NotServed):
             # Whatever the area's reason, nobody can take it today: the customer is offered the
@@ -397,11 +397,11 @@ class _Baseline:
     def dispatch(self, r: Request, call: NewCall) -> Reason | NewCall | None:
         states = self.states[self.w.nearest[r.id].province_adcode]
         shifted = replace(r, window=type(r.window)(call.window_start_s, call.window_end_s))
-        def ask(c: NewCall, allow: Callable[[str], bool] | None = None, probe: bool = False) -> Trip | None:
+        def ask(c: NewCall, allow: Callable[[str], bool] | None = None, probe: bool = False) -> contract_offers.Trip | None:
             able = [replace(s) if probe else s for s in states if allow is None or allow(s.tech.id)]
             return send_nearest_free(able, shifted, c.release_s, self.w.travel)
-        got = place(self.w.desk, r, call, ask, trip_choices)
-        if isinstance(got, Pending):  # a contracted station's answer is awaited
+        got = contract_offers.place(self.w.desk, r, call, ask, contract_offers.trip_choices)
+        if isinstance(got, contract_offers.Pending):  # a contracted station's answer is awaited
             return got.call
         if got is None:
             return Reason.NO_FREE_TECHNICIAN

@@ -8,7 +8,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.builders import EPOCH, NETWORK, TECHS, H, req
 from dispatch.contracts import (
     Contract,
     ContractBook,
@@ -32,6 +31,7 @@ from dispatch.model import Mode
 from dispatch.rules import DEFAULT_COST_RATES, DEFAULT_RULES
 from dispatch.simulate import SimParams, simulate
 from dispatch.travel import DEFAULT_TRAVEL
+from tests.builders import EPOCH, NETWORK, TECHS, H, req
 
 REFUSES = OfferRates(accept=0.0, refuse=1.0, response_s=600, timeout_s=900)
 ACCEPTS = OfferRates(accept=1.0, refuse=0.0, response_s=300, timeout_s=900)
@@ -95,7 +95,7 @@ def test_cost_weight_moves_the_decision_exactly_at_the_break_even() -> None:
     assert cost["T2"] == pytest.approx(54 * 2.5 + 80 * 1.2)
     assert cost["T1"] == pytest.approx(70 / quality_score(0.05, 0.02))
     break_even = (cost["T2"] - cost["T1"]) / 2  # CNY per hour of turnaround
-    pick = lambda w: weigh([faster, cheaper], desk.is_contracted, lambda c: cost[c.technician_id], w).technician_id  # noqa: E731
+    pick = lambda w: weigh([faster, cheaper], desk.is_contracted, lambda c: cost[c.technician_id], w).technician_id
     assert pick(break_even) == "T2"  # a tie keeps the decision's own best
     assert pick(break_even * (1 - 1e-9)) == "T1"
     assert pick(break_even * (1 + 1e-9)) == "T2"

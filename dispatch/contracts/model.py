@@ -175,6 +175,9 @@ class ContractBook:
     def get(self, centre_id: str) -> Contract | None:
         return self.contracts.get(centre_id)
 
-    def without(self, centre_ids: set[str] | frozenset[str]) -> "ContractBook":
+    def without(self, centre_ids: set[str] | frozenset[str]) -> ContractBook:
         """The book with these stations taken over by the maker (own staff from now on)."""
         return ContractBook({k: c for k, c in self.contracts.items() if k not in centre_ids}, self.min_quality)
+
+
+NO_CONTRACTS = ContractBook()  # every centre the maker's own: today's world

@@ -35,6 +35,7 @@ from dispatch.model import Mode
 from dispatch.routing import Unserved
 from dispatch.travel import DEFAULT_TRAVEL
 
+
 @dataclass
 class OpenOffer:
     call_id: str

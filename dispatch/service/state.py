@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from dispatch.contracts import ContractBook, read_contracts
 from dispatch.errors import DispatchError, ModelError
 from dispatch.geodata import load_geography
 from dispatch.hours import business_seconds, dispatch_clock_start
@@ -30,7 +31,6 @@ from dispatch.model import Mode, Priority, Request, TimeWindow
 from dispatch.reasons import Reason
 from dispatch.routing.checker import check
 from dispatch.rules import DEFAULT_RULES, Rules
-from dispatch.contracts import ContractBook, read_contracts
 from dispatch.service.clock import (
     CST,
     ClockRule,
