@@ -182,3 +182,18 @@ def test_readme_lists_the_contracts_schema() -> None:
 
 def test_default_rules_untouched_by_contracts() -> None:
     assert DEFAULT_RULES.dispatch_target_s == 3600 and DEFAULT_COST_RATES.wage_cny_per_h(3) == 47.0
+
+
+def test_generated_book_contracts_most_county_stations_and_reads_back(tmp_path: Path) -> None:
+    from dispatch.contracts import generate_contracts
+    from dispatch.io import read_dataset
+    from dispatch.model import Tier
+
+    ds = read_dataset(Path(__file__).resolve().parents[1] / "data" / "sample-zhejiang")
+    county = {c.id for c in ds.network.by_tier(Tier.COUNTY)}
+    b = generate_contracts(ds.network, ds.technicians, seed=3)
+    assert set(b.contracts) <= county and len(b) == len(county) - round(0.1 * len(county))
+    assert b == generate_contracts(ds.network, ds.technicians, seed=3)  # seeded
+    assert all(c.levels <= ds.network[c.centre_id].levels for c in b)
+    (tmp_path / "contracts.csv").write_text(contracts_frame(b).to_csv(index=False), encoding="utf-8")
+    assert read_contracts(tmp_path, ds.network) == b
