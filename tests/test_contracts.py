@@ -3,6 +3,7 @@ weight's break-even, settlement (dispatch.contracts)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -28,10 +29,11 @@ from dispatch.errors import ValidationError
 from dispatch.fieldwork import FieldworkParams
 from dispatch.live import NewCall
 from dispatch.model import Mode
+from dispatch.network import Network
 from dispatch.rules import DEFAULT_COST_RATES, DEFAULT_RULES
 from dispatch.simulate import SimParams, simulate
 from dispatch.travel import DEFAULT_TRAVEL
-from tests.builders import EPOCH, NETWORK, TECHS, H, req
+from tests.builders import EPOCH, NETWORK, TECHS, H, centre, req
 
 REFUSES = OfferRates(accept=0.0, refuse=1.0, response_s=600, timeout_s=900)
 ACCEPTS = OfferRates(accept=1.0, refuse=0.0, response_s=300, timeout_s=900)
@@ -149,8 +151,17 @@ def test_an_unauthorised_or_foreign_job_is_not_offered() -> None:
     ok = NewCall("R1", r.lon, r.lat, 1800, r.window.start_s, r.window.end_s, release_s=10 * H)
     assert desk.may_offer(c, r.county_adcode, ok, 10 * H)
     assert not desk.may_offer(c, r.county_adcode, ok, 20 * H)  # after its own closing (18:00)
-    elsewhere = req("R2", 1, Mode.ONSITE, county="330522")
-    assert not desk.may_offer(c, elsewhere.county_adcode, ok, 10 * H)  # another county: the contract's own area only
+    # Its territory: its county, and customers it is the nearest county station to. With S2 near
+    # Shaoxing, a customer there (another county) is S2's, one in a county without a station near
+    # Deqing is S1's.
+    net = Network((*NETWORK.centres, centre("S2", lon=120.58, lat=30.0, county="330602")))
+    two: OfferDesk = OfferDesk(desk.book, net, TECHS, DEFAULT_TRAVEL, lambda *a: None)
+    near_s2 = replace(ok, id="R2", lon=120.57, lat=30.01)
+    assert not two.may_offer(c, "330602", near_s2, 10 * H)
+    assert two.may_offer(c, "330599", replace(ok, id="R3"), 10 * H)  # S1 is the nearest station
+    assert not two.may_offer(replace(c, roam="county"), "330602", near_s2, 10 * H)
+    assert two.may_offer(replace(c, roam="prefecture"), "330602", near_s2, 10 * H) is False  # 3306 is not 3305
+    assert two.may_offer(replace(c, roam="any"), "330602", near_s2, 10 * H)
 
 
 # ---- the table -------------------------------------------------------------------------------

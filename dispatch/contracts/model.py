@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from dispatch.errors import ModelError
 from dispatch.model import DAY_S, LEVELS, Mode, TimeWindow
 
-# Where a contracted station's technicians may be sent: its own county only (the usual clause),
-# its prefecture, or anywhere the dispatcher asks.
+# Where a contracted station's technicians may be sent: its territory (the usual clause: its own
+# county, and the customers it is the nearest county station to), its prefecture, or anywhere.
 ROAMS = ("county", "prefecture", "any")
 CHANNELS = tuple(m.value for m in Mode)
 
