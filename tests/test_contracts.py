@@ -3,12 +3,12 @@ weight's break-even, settlement (dispatch.contracts)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from tests.builders import EPOCH, NETWORK, TECHS, H, req
 from dispatch.contracts import (
     Contract,
     ContractBook,
@@ -29,9 +29,11 @@ from dispatch.errors import ValidationError
 from dispatch.fieldwork import FieldworkParams
 from dispatch.live import NewCall
 from dispatch.model import Mode
+from dispatch.network import Network
 from dispatch.rules import DEFAULT_COST_RATES, DEFAULT_RULES
 from dispatch.simulate import SimParams, simulate
 from dispatch.travel import DEFAULT_TRAVEL
+from tests.builders import EPOCH, NETWORK, TECHS, H, centre, req
 
 REFUSES = OfferRates(accept=0.0, refuse=1.0, response_s=600, timeout_s=900)
 ACCEPTS = OfferRates(accept=1.0, refuse=0.0, response_s=300, timeout_s=900)
@@ -95,7 +97,7 @@ def test_cost_weight_moves_the_decision_exactly_at_the_break_even() -> None:
     assert cost["T2"] == pytest.approx(54 * 2.5 + 80 * 1.2)
     assert cost["T1"] == pytest.approx(70 / quality_score(0.05, 0.02))
     break_even = (cost["T2"] - cost["T1"]) / 2  # CNY per hour of turnaround
-    pick = lambda w: weigh([faster, cheaper], desk.is_contracted, lambda c: cost[c.technician_id], w).technician_id  # noqa: E731
+    pick = lambda w: weigh([faster, cheaper], desk.is_contracted, lambda c: cost[c.technician_id], w).technician_id
     assert pick(break_even) == "T2"  # a tie keeps the decision's own best
     assert pick(break_even * (1 - 1e-9)) == "T1"
     assert pick(break_even * (1 + 1e-9)) == "T2"
@@ -149,8 +151,17 @@ def test_an_unauthorised_or_foreign_job_is_not_offered() -> None:
     ok = NewCall("R1", r.lon, r.lat, 1800, r.window.start_s, r.window.end_s, release_s=10 * H)
     assert desk.may_offer(c, r.county_adcode, ok, 10 * H)
     assert not desk.may_offer(c, r.county_adcode, ok, 20 * H)  # after its own closing (18:00)
-    elsewhere = req("R2", 1, Mode.ONSITE, county="330522")
-    assert not desk.may_offer(c, elsewhere.county_adcode, ok, 10 * H)  # another county: the contract's own area only
+    # Its territory: its county, and customers it is the nearest county station to. With S2 near
+    # Shaoxing, a customer there (another county) is S2's, one in a county without a station near
+    # Deqing is S1's.
+    net = Network((*NETWORK.centres, centre("S2", lon=120.58, lat=30.0, county="330602")))
+    two: OfferDesk = OfferDesk(desk.book, net, TECHS, DEFAULT_TRAVEL, lambda *a: None)
+    near_s2 = replace(ok, id="R2", lon=120.57, lat=30.01)
+    assert not two.may_offer(c, "330602", near_s2, 10 * H)
+    assert two.may_offer(c, "330599", replace(ok, id="R3"), 10 * H)  # S1 is the nearest station
+    assert not two.may_offer(replace(c, roam="county"), "330602", near_s2, 10 * H)
+    assert two.may_offer(replace(c, roam="prefecture"), "330602", near_s2, 10 * H) is False  # 3306 is not 3305
+    assert two.may_offer(replace(c, roam="any"), "330602", near_s2, 10 * H)
 
 
 # ---- the table -------------------------------------------------------------------------------
@@ -182,3 +193,18 @@ def test_readme_lists_the_contracts_schema() -> None:
 
 def test_default_rules_untouched_by_contracts() -> None:
     assert DEFAULT_RULES.dispatch_target_s == 3600 and DEFAULT_COST_RATES.wage_cny_per_h(3) == 47.0
+
+
+def test_generated_book_contracts_most_county_stations_and_reads_back(tmp_path: Path) -> None:
+    from dispatch.contracts import generate_contracts
+    from dispatch.io import read_dataset
+    from dispatch.model import Tier
+
+    ds = read_dataset(Path(__file__).resolve().parents[1] / "data" / "sample-zhejiang")
+    county = {c.id for c in ds.network.by_tier(Tier.COUNTY)}
+    b = generate_contracts(ds.network, ds.technicians, seed=3)
+    assert set(b.contracts) <= county and len(b) == len(county) - round(0.1 * len(county))
+    assert b == generate_contracts(ds.network, ds.technicians, seed=3)  # seeded
+    assert all(c.levels <= ds.network[c.centre_id].levels for c in b)
+    (tmp_path / "contracts.csv").write_text(contracts_frame(b).to_csv(index=False), encoding="utf-8")
+    assert read_contracts(tmp_path, ds.network) == b

@@ -11,6 +11,7 @@ from dispatch.cli.options import ProgressBar, load_dataset, population_option, w
 from dispatch.contracts import contracts_frame, generate_contracts, read_contracts
 from dispatch.exports import csv_text
 from dispatch.io import read_dataset
+from dispatch.model import Tier
 
 
 @click.group("contracts")
@@ -29,7 +30,7 @@ def generate(folder: str, seed: int, own_share: float) -> None:
     book = generate_contracts(ds.network, ds.technicians, seed, own_share)
     out = Path(folder) / "contracts.csv"
     write_text(str(out), csv_text(contracts_frame(book)))
-    click.echo(f"{len(book)} contracted stations of {len(ds.network.by_tier(3))} county stations written to {out}")
+    click.echo(f"{len(book)} contracted stations of {len(ds.network.by_tier(Tier.COUNTY))} county stations written to {out}")
 
 
 @contracts.command("week")
@@ -57,7 +58,7 @@ def week(source: str | None, preset: str | None, days: int, seed: int, populatio
     book = read_contracts(source, ds.network) if source else None
     if not book:
         book = generate_contracts(ds.network, ds.technicians, seed)
-        click.echo(f"contracts generated (seed {seed}): {len(book)} of {len(ds.network.by_tier(3))} county stations")
+        click.echo(f"contracts generated (seed {seed}): {len(book)} of {len(ds.network.by_tier(Tier.COUNTY))} county stations")
     params = SimParams(seed=seed)
     with ProgressBar() as bar:
         worlds = runs.contracted_runs(ds, book, params, progress=bar)

@@ -20,7 +20,15 @@ decisions and figures of before.
 # The light half only (the CLI imports it at start); offers, costs, settlement and week import
 # the live plan and the simulator: import them from their modules.
 from dispatch.contracts.generate import generate_contracts
-from dispatch.contracts.model import ROAMS, Contract, ContractBook, Fees, OfferRates, Sla, quality_score
+from dispatch.contracts.model import (
+    ROAMS,
+    Contract,
+    ContractBook,
+    Fees,
+    OfferRates,
+    Sla,
+    quality_score,
+)
 from dispatch.contracts.table import SCHEMA, contracts_frame, parse_contracts, read_contracts
 
 __all__ = [

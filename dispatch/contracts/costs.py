@@ -37,7 +37,7 @@ from collections.abc import Callable, Mapping
 import numpy as np
 import pandas as pd
 
-from dispatch.contracts.model import ContractBook
+from dispatch.contracts.model import NO_CONTRACTS, ContractBook
 from dispatch.dataset import Dataset
 from dispatch.model import DAY_S, Mode
 from dispatch.rules import DEFAULT_COST_RATES, CostRates
@@ -67,7 +67,7 @@ def _premium_by_day(epoch_date: str, days: np.ndarray, rates: CostRates) -> dict
     """Day index -> (factor on paid hours, factor on overtime hours)."""
     epoch = dt.date.fromisoformat(epoch_date)
     out = {}
-    for d in sorted(set(int(x) for x in days)):
+    for d in sorted({int(x) for x in days}):
         holiday = china_day(epoch + dt.timedelta(days=d)).holiday is not None
         out[d] = ((rates.overtime_premium_holiday, rates.overtime_premium_holiday) if holiday
                   else (1.0, rates.overtime_premium_workday))
@@ -97,7 +97,7 @@ def _centre_labour(workload: pd.DataFrame, dataset: Dataset, book: ContractBook,
 
 
 def job_costs(events: pd.DataFrame, outcomes: pd.DataFrame, workload: pd.DataFrame, dataset: Dataset,
-              book: ContractBook = ContractBook(), rates: CostRates = DEFAULT_COST_RATES,
+              book: ContractBook = NO_CONTRACTS, rates: CostRates = DEFAULT_COST_RATES,
               travel: Travel = DEFAULT_TRAVEL, parts_cny: Mapping[str, float] | None = None,
               courier_cny: Callable[[pd.Series], float] | None = None) -> pd.DataFrame:
     """One row per call: request_id, centre_id (who served it), owner (own | contracted),
@@ -150,7 +150,7 @@ def job_costs(events: pd.DataFrame, outcomes: pd.DataFrame, workload: pd.DataFra
     return jobs
 
 
-def centre_costs(jobs: pd.DataFrame, workload: pd.DataFrame, dataset: Dataset, book: ContractBook = ContractBook(),
+def centre_costs(jobs: pd.DataFrame, workload: pd.DataFrame, dataset: Dataset, book: ContractBook = NO_CONTRACTS,
                  rates: CostRates = DEFAULT_COST_RATES) -> pd.DataFrame:
     """Per centre: owner, jobs served, completed, the cost columns (technicians who served no
     job still count, at their centre) and the cost per completed job."""

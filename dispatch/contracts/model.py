@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from dispatch.errors import ModelError
 from dispatch.model import DAY_S, LEVELS, Mode, TimeWindow
 
-# Where a contracted station's technicians may be sent: its own county only (the usual clause),
-# its prefecture, or anywhere the dispatcher asks.
+# Where a contracted station's technicians may be sent: its territory (the usual clause: its own
+# county, and the customers it is the nearest county station to), its prefecture, or anywhere.
 ROAMS = ("county", "prefecture", "any")
 CHANNELS = tuple(m.value for m in Mode)
 
@@ -175,6 +175,9 @@ class ContractBook:
     def get(self, centre_id: str) -> Contract | None:
         return self.contracts.get(centre_id)
 
-    def without(self, centre_ids: set[str] | frozenset[str]) -> "ContractBook":
+    def without(self, centre_ids: set[str] | frozenset[str]) -> ContractBook:
         """The book with these stations taken over by the maker (own staff from now on)."""
         return ContractBook({k: c for k, c in self.contracts.items() if k not in centre_ids}, self.min_quality)
+
+
+NO_CONTRACTS = ContractBook()  # every centre the maker's own: today's world

@@ -17,7 +17,9 @@ station (``ContractBook``), the call is not simply given to him:
 
 A contracted station is offered only jobs its contract covers: levels and product lines it is
 authorised for, within its own opening hours, below its daily job capacity, within its own area
-(its county, unless the contract's ``roam`` allows its prefecture or anywhere), and only while
+(its territory: its county, and the customers it is the nearest county station to, as a county
+without a station of its own is served by the nearest one; unless the contract's ``roam`` allows
+its prefecture or anywhere), and only while
 its quality score is at or above the book's floor. The maker's own technicians take a job at once.
 
 **Cost against time.** Among the options that keep the promise, the optimiser compares the best
@@ -45,8 +47,8 @@ import numpy as np
 from dispatch.contracts.model import Contract, ContractBook, OfferRates
 from dispatch.live.calls import InsertionOption, NewCall
 from dispatch.live.decision import Decision, Dispatched
-from dispatch.model import DAY_S, Centre, Mode, Request, Technician
-from dispatch.network import Network
+from dispatch.model import DAY_S, Centre, Mode, Request, Technician, Tier
+from dispatch.network import CentreIndex, Network
 from dispatch.rules import DEFAULT_COST_RATES, CostRates
 from dispatch.travel import DEFAULT_SPEEDS_KMH, Travel
 
@@ -155,7 +157,11 @@ class OfferDesk(Generic[R]):
         self.tech = {t.id: t for t in technicians}
         self.station_of = {t.id: t.home_centre_id for t in technicians}
         self.booked: Counter[tuple[str, int]] = Counter()  # (station, day) -> jobs accepted
+        self.asked: Counter[tuple[str, str]] = Counter()  # (call, station) -> offers made: each a fresh draw
         self.state: dict[str, _OfferState] = {}
+        county = tuple(c for c in network if c.tier == Tier.COUNTY)
+        self._stations = CentreIndex(county) if county else None
+        self._territory: dict[str, str] = {}  # call id -> the county station nearest the customer
 
     def contract_of(self, technician_id: str) -> Contract | None:
         return self.book.get(self.station_of[technician_id])
@@ -174,7 +180,16 @@ class OfferDesk(Generic[R]):
             return True
         if c.roam == "prefecture":
             return county_adcode[:4] == (station.prefecture_adcode or station.county_adcode)[:4]
-        return county_adcode == station.county_adcode
+        return county_adcode == station.county_adcode or self.nearest_station(call) == c.centre_id
+
+    def nearest_station(self, call: NewCall) -> str | None:
+        """The county station nearest the customer (straight line): whose territory the call is in."""
+        if call.id not in self._territory:
+            if self._stations is None:
+                return None
+            j = np.atleast_1d(self._stations.nearest(np.array([call.lon]), np.array([call.lat]))[0])[0]
+            self._territory[call.id] = self._stations.centres[int(j)].id
+        return self._territory[call.id]
 
     def allow(self, county_adcode: str, call: NewCall, refused: set[str]) -> Callable[[str], bool]:
         """Whether a technician may be given ``call`` now: own staff always; a contracted
@@ -238,7 +253,8 @@ class OfferDesk(Generic[R]):
             del self.state[call.id]
             return ask(call, lambda t: t == pick.technician_id, False)
         station = contract.centre_id
-        answer = draw_answer(contract.offers, self.seed, call.id, station, st.attempts)
+        answer = draw_answer(contract.offers, self.seed, call.id, station, self.asked[call.id, station])
+        self.asked[call.id, station] += 1
         st.attempts += 1
         deadline = "" if call.dispatch_deadline_s is None else f"; set-off deadline t={call.dispatch_deadline_s} s"
         self.log(call.id, now, EVENTS["offer"], station, f"offer {st.attempts} to contracted station {station}{deadline}")

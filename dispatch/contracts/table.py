@@ -50,7 +50,7 @@ SCHEMA: tuple[Column, ...] = (
     Column("refuse_rate", "float", False, "share", f"share it refuses; the rest times out (default {_O.refuse:g})"),
     Column("response_min", "int", False, "min", f"mean time to answer an offer (default {_O.response_s // 60})"),
     Column("timeout_min", "int", False, "min", f"an unanswered offer lapses after this (default {_O.timeout_s // 60})"),
-    Column("roam", "choice", False, "", "where its technicians may go: county (default), prefecture or any", ROAMS),
+    Column("roam", "choice", False, "", "where its technicians may go: county (default: its county and the customers it is the nearest county station to), prefecture or any", ROAMS),
 )
 
 

@@ -36,6 +36,7 @@ from dispatch.progress import Progress
 from dispatch.rules import DEFAULT_COST_RATES, CostRates
 from dispatch.simulate import SimParams, SimResult, simulate
 
+DEFAULT_SIM = SimParams()
 HOURS_KEYS = ("dispatch_within_target_rate", "time_to_dispatch_p95_min", "turnaround_mean_h",
               "turnaround_within_24h_share")
 
@@ -100,7 +101,7 @@ def simulated_run(dataset: Dataset, book: ContractBook, params: SimParams, rates
                network_costs(centres), centres, jobs, res)
 
 
-def contracted_runs(dataset: Dataset, book: ContractBook, params: SimParams = SimParams(),
+def contracted_runs(dataset: Dataset, book: ContractBook, params: SimParams = DEFAULT_SIM,
                     rates: CostRates = DEFAULT_COST_RATES, progress: Progress | None = None) -> dict[str, Run]:
     """The old world, the same-physics dispatcher and the optimiser, with ``book`` (module docstring)."""
     old = simulate_old_world(dataset, OldWorldParams(seed=params.seed), progress=progress)
@@ -118,7 +119,7 @@ def busiest_stations(run: Run, book: ContractBook, n: int = 10) -> list[str]:
     return [cid for cid, _ in ranked[:n] if cid in book]
 
 
-def own_busiest(dataset: Dataset, book: ContractBook, base: Run, n: int = 10, params: SimParams = SimParams(),
+def own_busiest(dataset: Dataset, book: ContractBook, base: Run, n: int = 10, params: SimParams = DEFAULT_SIM,
                 rates: CostRates = DEFAULT_COST_RATES, progress: Progress | None = None) -> tuple[list[str], Run]:
     """The scenario: the ``n`` busiest stations of ``base`` (an optimiser run with ``book``)
     owned instead of contracted, the optimiser run again; (the stations, the run)."""
@@ -137,7 +138,7 @@ def side_by_side(runs: Mapping[str, Run]) -> pd.DataFrame:
         ("offers made", "offers", "offers"), ("offers accepted", "offers", "accepted"),
         ("offers refused", "offers", "refused"), ("offers timed out", "offers", "timed_out"),
         ("calls re-offered", "offers", "reoffered_calls"),
-        ("minutes lost to refusals", "offers", "minutes_lost_to_refusals"),
+        ("minutes lost to refusals and timeouts", "offers", "minutes_lost_to_refusals"),
         ("re-offered calls dispatched <= 60 min", "offers", "reoffered_within_target_rate"),
         ("cost per job (CNY)", "cost", "cost_per_job_cny"), ("network cost (CNY)", "cost", "total_cny"),
         ("  own technicians' time (CNY)", "cost", "labour_cny"), ("  overtime (CNY)", "cost", "overtime_cny"),

@@ -35,6 +35,7 @@ from dispatch.model import Mode
 from dispatch.routing import Unserved
 
 
+
 @dataclass
 class OpenOffer:
     call_id: str
