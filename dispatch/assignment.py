@@ -276,11 +276,13 @@ def _repair_options(
     for hops, centre in enumerate(chain):
         if not centre.can_repair(r.level) or centre.bench_s_per_day < bench_s:
             continue
-        got: dict[str, tuple[int, str]] = {}  # the part's (ETA, sentence) at this centre
+        got: dict[object, tuple[int, str]] = {}  # the part's (ETA, sentence) at this centre, by arrival
 
         def part_ready(c: Centre, t: int) -> int:
-            got["x"] = (0, "") if promise is None else promise.ready(r, c, t)
-            return max(t, got["x"][0])
+            if t not in got:  # every bench day asks for the same arrival
+                got[t] = (0, "") if promise is None else promise.ready(r, c, t)
+            got["x"] = got[t]
+            return max(t, got[t][0])
 
         for d in range(params.queue_days):
             ta, day, _ = bench_turnaround(network, chain, hops, t_at, bench_s, d, r.created_s, params, part_ready)

@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from dispatch.dataset import Dataset
-from dispatch.model import DAY_S, Mode, Request
+from dispatch.model import Mode, Request
 from dispatch.network import Network
 from dispatch.parts.promise import Promise
 from dispatch.parts.stock import van
+from dispatch.parts.world import intake_route
 from dispatch.rules import Rules
 from dispatch.travel import Travel
 
@@ -42,8 +43,7 @@ class PartAnswer:
         """The answer's ``part`` block for a call served from ``centre_id`` (empty without a model)."""
         if not r.device_model:
             return {}
-        age = None if r.purchase_s is None else (r.created_s - r.purchase_s) / DAY_S
-        route, rule = self.rules.sanbao.route(age, r.damage, r.failed_repairs)
+        route, rule = intake_route(r, self.rules)
         part = self.promise.need(r)
         out: dict[str, object] = {"part_id": part or "", "sanbao": route, "sanbao_rule": rule}
         if part is not None:

@@ -50,8 +50,9 @@ class Promise:
         part = self.need(r)
         if part is None or self.shelf[centre.id, part] > 0 or (on_site and self.vans[centre.id, part] > 0):
             return t, ""
-        options = [(self.lanes.ship(o, centre.id, t).eta_s, f"lateral from {o}")
-                   for o in self.near.get(centre.id, ()) if self.shelf[o, part] > 0]
+        # The nearest holder only: lanes are banded by road distance, so no farther one is sooner.
+        holder = next((o for o in self.near.get(centre.id, ()) if self.shelf[o, part] > 0), None)
+        options = [] if holder is None else [(self.lanes.ship(holder, centre.id, t).eta_s, f"lateral from {holder}")]
         at = t if self.shelf[NATIONAL, part] > 0 else t + self.factory_s
         options.append((self.lanes.ship(NATIONAL, centre.id, at).eta_s, "order from the national warehouse"))
         eta, how = min(options)

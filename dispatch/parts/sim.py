@@ -33,7 +33,7 @@ from dispatch.model import DAY_S, Centre, Mode, Request, Tier
 from dispatch.parts.catalogue import LOANER
 from dispatch.parts.lanes import Lanes, lateral_neighbours, points_of
 from dispatch.parts.stock import NATIONAL, VAN_REFILL_S, Ledger, is_van, van
-from dispatch.parts.world import PartsData
+from dispatch.parts.world import PartsData, intake_route
 from dispatch.rules import EXCHANGE, QUOTE, REFUND, REPAIR
 
 # The outcome columns a parts run adds (dispatch.kpis reads them).
@@ -217,8 +217,7 @@ class PartsSim(NoParts):
             self.w.push(self.lanes.ship(origin, NATIONAL, t).eta_s, "faulty_back", rid)
 
     def _sanbao(self, r: Request) -> tuple[str, str]:
-        age = None if r.purchase_s is None else (r.created_s - r.purchase_s) / DAY_S
-        return self.rules.sanbao.route(age, r.damage, r.failed_repairs)
+        return intake_route(r, self.rules)
 
     def intake(self, rid: str, t: int, station_id: str) -> bool:
         """The 三包 rules at the station: True when they settle the call or hold it (a quote)."""

@@ -39,6 +39,7 @@ from dispatch.model import DAY_S, Mode
 from dispatch.parts.catalogue import LOANER
 from dispatch.parts.lanes import Lanes, points_of
 from dispatch.parts.stock import NATIONAL, StockLevels, is_van
+from dispatch.parts.world import intake_route
 from dispatch.rules import DEFAULT_RULES, EXCHANGE, Rules
 from dispatch.travel import DEFAULT_TRAVEL, Travel
 
@@ -96,8 +97,7 @@ def demand_per_day(dataset: Dataset, rules: Rules = DEFAULT_RULES) -> dict[tuple
     out: dict[tuple[str, str], float] = defaultdict(float)
     for r, j in zip(reqs, near):
         station = net.centres[int(j)]
-        age = None if r.purchase_s is None else (r.created_s - r.purchase_s) / DAY_S
-        if rules.sanbao.route(age, r.damage, r.failed_repairs)[0] == EXCHANGE:
+        if intake_route(r, rules)[0] == EXCHANGE:
             handset = cat.handset(r.device_model)
             if handset:
                 out[station.id, handset] += 1 / days

@@ -11,7 +11,7 @@ device each call carries (``equip``: drawn where the calls do not say).
   mainboards (1) and handsets of the six best-sellers (2), 4 loaners; each field technician's
   van the battery and screen of the three best-sellers (1); the national warehouse
   (Dongguan, where the makers' central warehouses are) 30 days of the dataset's expected demand
-  of every part, at least 5.
+  of every part (handsets: the 三包 exchanges), at least 5.
 * devices: a phone call's model drawn by market share; its age since purchase exponential with
   a 14-month mean (2 % within 7 days, 3 % within 15); water damage 3 %, drop damage 5 % of calls;
   two failed repairs before 1.5 % of in-warranty calls. Tablets and wearables carry no model
@@ -30,6 +30,7 @@ from dispatch.network import Network
 from dispatch.parts.catalogue import HANDSET, LOANER, Catalogue, generate_catalogue, uniform
 from dispatch.parts.lanes import Lane, LaneParams
 from dispatch.parts.stock import NATIONAL, StockLevels, van
+from dispatch.rules import DEFAULT_RULES, EXCHANGE, Rules
 
 NATIONAL_POINT = (113.75, 23.02, "441900")  # Dongguan
 PHONE = "phone"
@@ -48,10 +49,22 @@ def _ranked(catalogue: Catalogue) -> list[str]:
     return [m.id for m in sorted(catalogue.models, key=lambda m: -m.share)]
 
 
-def expected_demand(catalogue: Catalogue, requests: tuple[Request, ...], days: int) -> dict[str, float]:
-    """Parts a day of these calls is expected to consume (by their models and levels' recipes)."""
+def intake_route(r: Request, rules: Rules = DEFAULT_RULES) -> tuple[str, str]:
+    """What the 三包 rules (``Rules.sanbao``) decide for a call at intake, and the rule's name."""
+    age = None if r.purchase_s is None else (r.created_s - r.purchase_s) / DAY_S
+    return rules.sanbao.route(age, r.damage, r.failed_repairs)
+
+
+def expected_demand(catalogue: Catalogue, requests: tuple[Request, ...], days: int,
+                    rules: Rules = DEFAULT_RULES) -> dict[str, float]:
+    """Parts a day of these calls is expected to consume: by their models and levels' recipes,
+    and a handset for each call the 三包 rules exchange."""
     out: dict[str, float] = defaultdict(float)
     for r in requests:
+        handset = catalogue.handset(r.device_model) if r.device_model else None
+        if handset and intake_route(r, rules)[0] == EXCHANGE:
+            out[handset] += 1 / max(days, 1)
+            continue
         for rec in catalogue.recipes_for(r.device_model, r.level):
             out[rec.part_id] += rec.p / max(days, 1)
     return out
