@@ -120,6 +120,7 @@ class Browser:
 
     def page(self):  # type: ignore[no-untyped-def]
         page = self.ctx.new_page()
+        page.set_default_timeout(90_000)  # a shared 2-core machine may take a while to draw a page
         page.on("console", lambda m: self.console.append(f"{m.type}: {m.text}"))
         page.on("pageerror", lambda e: self.console.append(f"pageerror: {e}"))
         page.on("requestfailed", lambda r: self.console.append(f"requestfailed: {r.url[:200]} {r.failure}"))
