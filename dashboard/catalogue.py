@@ -333,6 +333,22 @@ MESSAGES: dict[str, tuple[str, str]] = {
 }
 
 KPI_LABELS: dict[str, tuple[str, str]] = {
+    # spare parts (dispatch.parts)
+    "part_jobs": ("需备件的报修", "calls needing a part"),
+    "part_fill_rate": ("备件首次满足率", "part fill rate, first pick"),
+    "part_fill_rate_tier3": ("备件满足率（县级）", "part fill rate at county"),
+    "part_fill_rate_tier2": ("备件满足率（市级）", "part fill rate at city"),
+    "part_fill_rate_tier1": ("备件满足率（省级）", "part fill rate at province"),
+    "part_waits": ("等待备件的报修", "calls that waited for a part"),
+    "part_wait_share": ("周转时间中等备件的占比", "turnaround share waiting for parts"),
+    "lateral_transfers_per_day": ("每日网点间调拨", "lateral transfers per day"),
+    "expedites_per_day": ("每日备件加急", "part expedites per day"),
+    "swaps": ("以换代修 / 备用机", "swap devices given"),
+    "stock_value_van_cny": ("库存金额，车载（元）", "stock value, van (CNY)"),
+    "stock_value_county_cny": ("库存金额，县级（元）", "stock value, county (CNY)"),
+    "stock_value_city_cny": ("库存金额，市级（元）", "stock value, city (CNY)"),
+    "stock_value_province_cny": ("库存金额，省级（元）", "stock value, province (CNY)"),
+    "stock_value_national_cny": ("库存金额，全国仓（元）", "stock value, national (CNY)"),
     "requests": ("报修数", "requests"),
     "travelling_requests": ("上门与取件报修", "on-site and pickup calls"),
     "next_day_requests": ("其中次日计时", "of which clock starts next day"),

@@ -17,7 +17,7 @@ from dispatch.geodata import county_demand_weights, load_geography
 from dispatch.model import Tier
 from dispatch.network import Network
 from dispatch.scenarios import CompareOptions, Scenario, apply, compare
-from dispatch.travel import DEFAULT_TRAVEL, drive_s
+from dispatch.travel import DEFAULT_TRAVEL, drive_s, haversine_m
 
 # The coverage budget of the shading, the tiles and the suggestions (dispatch.coverage's default).
 COVERAGE_MIN = 60.0
@@ -87,7 +87,7 @@ def suggest_stations(ds: Dataset, counties: pd.DataFrame, new: int, minutes: flo
     weights = demand_weights(seats)
     occupied = []
     if stations:
-        gap = DEFAULT_TRAVEL.distance_m(lon[:, None], lat[:, None], slon[None, :], slat[None, :])
+        gap = haversine_m(lon[:, None], lat[:, None], slon[None, :], slat[None, :])  # the same site, as the crow flies
         occupied = [len(stations) + i for i in np.flatnonzero(gap.min(axis=1) < SAME_SITE_M)]
     problem = LocationProblem.from_cost_matrix(cost, weights, site_ids, seats["adcode"],
                                                locked_open=range(len(stations)), locked_closed=occupied)

@@ -180,10 +180,9 @@ class LiveArea:
         return events
 
     def report(self, visit_id: str, status: str, at_s: int, expected_end_s: int | None = None) -> None:
-        """A field report: ``dispatched``, ``on_site``, ``done``, ``overrun`` (still working at ``at_s``,
-        done by ``expected_end_s`` if he says) or ``cancelled``. It fixes the job's times; the rest of
-        the route follows (an overrun takes back the set-offs planned since). One that does not follow
-        the job's last report raises ``StatusConflict`` (``REPORT_FOLLOWS``)."""
+        """A field report: ``dispatched``, ``on_site``, ``done``, ``overrun`` (still working at ``at_s``, done by
+        ``expected_end_s`` if he says) or ``cancelled``. It fixes the job's times; the rest of the route follows
+        (an overrun takes back the set-offs planned since); ``StatusConflict`` if out of ``REPORT_FOLLOWS``."""
         check_report(visit_id, status, at_s, self.reported.get(visit_id, (JobState.PLANNED, None)), expected_end_s)
         st = self.frozen.get(visit_id)
         tid = next(t for t, ids in self.routes.items() if visit_id in ids)
