@@ -203,6 +203,8 @@ def dispatchers_day(b: Browser, lang: str, timings: dict[str, float], full: bool
     page.get_by_role("tab", name=say(lang, "tab.export")).click()
     page.get_by_role("button", name=say(lang, "export.build")).click()
     idle(page)
+    # Building the exports takes long on a busy machine: wait for the button, then download.
+    page.get_by_role("button", name="route_sheets.csv").wait_for(timeout=240_000)
     with page.expect_download() as dl:
         page.get_by_role("button", name="route_sheets.csv").click()
     sheet = Path(dl.value.path()).read_text(encoding="utf-8")
