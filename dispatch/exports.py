@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from dispatch.io import CST
 from dispatch.network import Network
+from dispatch.schema import CST
 from dispatch.tables import atomic_write
 
 # A cell a spreadsheet would run as a formula (OWASP "CSV injection"): it is written with a
@@ -112,7 +112,7 @@ def routes_geojson(stops: pd.DataFrame, routes: pd.DataFrame, network: Network |
             home = [c.lon, c.lat]
             coords = [home] + coords + [home]
         row = routes[routes["technician_id"] == tech]
-        props = {"technician_id": tech, "jobs": int(len(group))}
+        props = {"technician_id": tech, "jobs": len(group)}
         if len(row):
             props.update(distance_m=int(row["distance_m"].iloc[0]), travel_s=int(row["travel_s"].iloc[0]),
                          centre_id=str(row["centre_id"].iloc[0]))

@@ -24,10 +24,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import math
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,10 +33,8 @@ import pandas as pd
 
 from dispatch.dataset import Dataset
 from dispatch.errors import ModelError, Problem, ValidationError
-from dispatch.ids import id_message
 from dispatch.inputfiles import (
     FORMATS,
-    check_columns,
     file_problem,
     find_file,
     near_misses,
@@ -49,9 +45,7 @@ from dispatch.mainland import outside_messages
 from dispatch.model import (
     CHINA_LAT_RANGE,
     CHINA_LON_RANGE,
-    DAY_S,
     FIELD_ROLE,
-    LEVELS,
     ROLES,
     WEEKDAYS,
     Centre,
@@ -63,25 +57,23 @@ from dispatch.model import (
     TimeWindow,
 )
 from dispatch.network import Network, hierarchy_problems
+from dispatch.parts.io import read_parts, with_default_levels
+from dispatch.schema import (
+    CST,
+    Collector,
+    Column,
+    format_clock,
+    parse_clock,
+    parse_datetime,
+    parse_into,
+)
 from dispatch.travel import DEFAULT_SPEEDS_KMH
-
-CST = dt.timezone(dt.timedelta(hours=8))
 
 __all__ = ["CST", "FORMATS", "KINDS", "SCHEMAS", "Column", "find_file", "format_clock", "parse_clock",
            "parse_datetime", "read_dataset", "read_table"]
 
 
 KINDS = ("centres", "technicians", "requests")
-
-
-@dataclass(frozen=True)
-class Column:
-    name: str
-    kind: str  # id | str | int | float | levels | clock | datetime | lines | choice
-    required: bool
-    unit: str
-    description: str
-    choices: tuple[str, ...] = ()
 
 
 SCHEMAS: dict[str, tuple[Column, ...]] = {
@@ -141,150 +133,7 @@ SCHEMAS: dict[str, tuple[Column, ...]] = {
 }
 
 
-def _parse_int(s: str) -> int:
-    try:
-        f = float(s)
-    except ValueError:
-        raise ValueError("a whole number") from None
-    if not math.isfinite(f) or f != int(f):
-        raise ValueError("a whole number")
-    return int(f)
-
-
-def _parse_float(s: str) -> float:
-    try:
-        f = float(s)
-    except ValueError:
-        raise ValueError("a number") from None
-    if not math.isfinite(f):
-        raise ValueError("a finite number")
-    return f
-
-
-def parse_clock(s: str) -> int:
-    """'HH:MM' (or 'HH:MM:SS'; '24:00' allowed) to seconds since midnight."""
-    parts = s.split(":")
-    try:
-        nums = [int(p) for p in parts]
-    except ValueError:
-        raise ValueError("a clock time HH:MM, e.g. 09:00") from None
-    if len(nums) not in (2, 3) or not (0 <= nums[0] <= 24 and 0 <= nums[1] < 60):
-        raise ValueError("a clock time HH:MM, e.g. 09:00")
-    secs = nums[0] * 3600 + nums[1] * 60 + (nums[2] if len(nums) == 3 else 0)
-    if secs > DAY_S:
-        raise ValueError("a clock time between 00:00 and 24:00")
-    return secs
-
-
-def format_clock(s: int) -> str:
-    return f"{s // 3600:02d}:{(s % 3600) // 60:02d}"
-
-
-def parse_datetime(s: str) -> dt.datetime:
-    try:
-        t = dt.datetime.fromisoformat(s)
-    except ValueError:
-        raise ValueError("an ISO 8601 date-time, e.g. 2026-03-02T09:30:00+08:00") from None
-    return t.replace(tzinfo=CST) if t.tzinfo is None else t.astimezone(CST)
-
-
-def _parse_levels(s: str) -> frozenset[int]:
-    try:
-        levels = frozenset(int(p) for p in s.replace(",", ";").split(";") if p.strip())
-    except ValueError:
-        raise ValueError("repair levels separated by ';', e.g. 1;2") from None
-    if not levels or not levels <= set(LEVELS):
-        raise ValueError("repair levels among 1, 2, 3 separated by ';', e.g. 1;2")
-    return levels
-
-
-def _parse_lines(s: str) -> frozenset[str]:
-    return frozenset(p.strip() for p in s.replace(",", ";").split(";") if p.strip())
-
-
-class _Collector:
-    """Parses cells of one file, remembering every problem with file/row/column/value."""
-
-    def __init__(self, file: str, offset: int) -> None:
-        self.file = file
-        self.offset = offset
-        self.problems: list[Problem] = []
-        self.warnings: list[Problem] = []
-
-    def add(self, i: int | None, column: str | None, value: object, message: str) -> None:
-        row = None if i is None else i + self.offset
-        self.problems.append(Problem(self.file, row, column, value, message))
-
-    def warn(self, column: str | None, value: object, message: str) -> None:
-        self.warnings.append(Problem(self.file, None, column, value, message))
-
-    def cell(self, i: int, col: Column, value: str) -> Any:
-        if value == "":
-            if col.required:
-                self.add(i, col.name, None, f"is empty; expected {col.description}")
-            return None
-        try:
-            if col.kind == "id":
-                bad = id_message(value)
-                if bad is not None:
-                    self.add(i, col.name, value, bad)
-                    return None
-                return value
-            if col.kind == "str":
-                return value
-            if col.kind == "int":
-                return _parse_int(value)
-            if col.kind == "float":
-                return _parse_float(value)
-            if col.kind == "clock":
-                return parse_clock(value)
-            if col.kind == "datetime":
-                return parse_datetime(value)
-            if col.kind == "levels":
-                return _parse_levels(value)
-            if col.kind == "lines":
-                return _parse_lines(value)
-            if col.kind == "choice":
-                v = value.lower()
-                if v.endswith(".0") and v[:-2].isdigit():
-                    v = v[:-2]
-                if v not in col.choices:
-                    raise ValueError("one of " + ", ".join(col.choices))
-                return v
-        except ValueError as exc:
-            self.add(i, col.name, value, f"is not valid; expected {exc}")
-            return None
-        raise AssertionError(col.kind)
-
-
-def parse_rows(frame: pd.DataFrame, file: str, offset: int, kind: str,
-               schema: tuple[Column, ...]) -> tuple[list[dict[str, Any] | None], _Collector]:
-    """The rows of another package's table (``dispatch.parts.io``) parsed by ``schema`` as this
-    module parses its own, and the collector holding their problems (``add`` for more)."""
-    c = _Collector(file, offset)
-    return _parse_rows(kind, frame, c, schema), c
-
-
-def _parse_rows(kind: str, frame: pd.DataFrame, c: _Collector,
-                schema: tuple[Column, ...] | None = None) -> list[dict[str, Any] | None]:
-    schema = schema or SCHEMAS[kind]
-    check = check_columns(kind, [str(x) for x in frame.columns],
-                          [(col.name, col.required, col.description) for col in schema])
-    for column, message in check.problems:
-        c.add(None, column, None, message)
-    if check.warning is not None:
-        c.warn(None, None, check.warning[1])
-    if check.missing:
-        return []
-    rows: list[dict[str, Any] | None] = []
-    for i, record in enumerate(frame.to_dict("records")):
-        before = len(c.problems)
-        parsed = {col.name: c.cell(i, col, record.get(col.name, "")) for col in schema}
-        rows.append(parsed if len(c.problems) == before else None)
-    return rows
-
-
-def _check_coords(c: _Collector, i: int, lon: float | None, lat: float | None,
+def _check_coords(c: Collector, i: int, lon: float | None, lat: float | None,
                   outside: dict[int, str] | None = None) -> bool:
     if lon is None or lat is None:
         return False
@@ -316,7 +165,7 @@ def _outside_rows(rows: list[dict[str, Any] | None]) -> dict[int, str]:
     return {box[k][0]: message for k, message in found.items()}
 
 
-def _duplicates(c: _Collector, ids: list[str | None], what: str) -> None:
+def _duplicates(c: Collector, ids: list[str | None], what: str) -> None:
     seen: dict[str, int] = {}
     for i, v in enumerate(ids):
         if v is None:
@@ -327,12 +176,12 @@ def _duplicates(c: _Collector, ids: list[str | None], what: str) -> None:
             seen[v] = i
 
 
-def _model_problem(c: _Collector, i: int, exc: ModelError, columns: dict[str, str]) -> None:
+def _model_problem(c: Collector, i: int, exc: ModelError, columns: dict[str, str]) -> None:
     c.add(i, columns.get(exc.field, exc.field), exc.value, f"is not valid; expected {exc.expected}")
 
 
-def _centres(frame: pd.DataFrame, c: _Collector) -> list[Centre]:
-    rows = _parse_rows("centres", frame, c)
+def _centres(frame: pd.DataFrame, c: Collector) -> list[Centre]:
+    rows = parse_into(c, "centres", frame, SCHEMAS["centres"])
     if not rows and not c.problems:
         c.add(None, None, None, "has a header but no rows; a network needs at least one centre "
                                 "(a tier-1 provincial centre, with its city and county centres below it)")
@@ -395,8 +244,8 @@ def _child_of(expected: str, out: list[tuple[int, Centre]]) -> str | None:
     return None
 
 
-def _technicians(frame: pd.DataFrame, c: _Collector, centre_ids: set[str]) -> list[Technician]:
-    rows = _parse_rows("technicians", frame, c)
+def _technicians(frame: pd.DataFrame, c: Collector, centre_ids: set[str]) -> list[Technician]:
+    rows = parse_into(c, "technicians", frame, SCHEMAS["technicians"])
     _duplicates(c, [r["id"] if r else frame["id"].iloc[i] or None for i, r in enumerate(rows)], "technician")
     out = []
     for i, r in enumerate(rows):
@@ -439,10 +288,10 @@ def _technicians(frame: pd.DataFrame, c: _Collector, centre_ids: set[str]) -> li
 
 
 def _requests(
-    frame: pd.DataFrame, c: _Collector, epoch: dt.datetime | None, network: Network | None,
+    frame: pd.DataFrame, c: Collector, epoch: dt.datetime | None, network: Network | None,
     technicians: list[Technician], models: frozenset[str] | None = None,
 ) -> tuple[list[Request], dt.date]:
-    rows = _parse_rows("requests", frame, c)
+    rows = parse_into(c, "requests", frame, SCHEMAS["requests"])
     _duplicates(c, [r["id"] if r else frame["id"].iloc[i] or None for i, r in enumerate(rows)], "request")
     created = [r["created_at"] for r in rows if r is not None]
     if epoch is None:
@@ -551,7 +400,7 @@ def read_dataset(folder: str | Path, on_warning: Callable[[Problem], None] | Non
             problems.append(Problem(str(paths[kind]), None, None, None, f"cannot be read: {exc}"))
             continue
         tables[kind] = frame
-        collectors[kind] = _Collector(str(paths[kind]), offset)
+        collectors[kind] = Collector(str(paths[kind]), offset)
         collectors[kind].problems.extend(read_problems)
     if problems:
         raise ValidationError(problems)
@@ -562,9 +411,6 @@ def read_dataset(folder: str | Path, on_warning: Callable[[Problem], None] | Non
     network = None
     if not collectors["centres"].problems:
         network = Network(tuple(centres))
-    # The parts files (dispatch.parts.io) are read with this module's row parser: imported here, late.
-    from dispatch.parts.io import read_parts, with_default_levels
-
     parts = read_parts(folder, problems, warn)
     models = None if parts is None else frozenset(parts.catalogue.model_ids())
     reqs, epoch_date = _requests(tables["requests"], collectors["requests"], epoch, network, techs, models)

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from dispatch.dataset import Dataset
-from dispatch.io import CST, FORMATS, format_clock
+from dispatch.inputfiles import FORMATS
 from dispatch.model import (
     FIELD_ROLE,
     Request,
@@ -21,6 +21,7 @@ from dispatch.model import (
 )
 from dispatch.network import Network
 from dispatch.parts.io import PART_FILES, parts_frames
+from dispatch.schema import CST, format_clock
 
 
 def centres_frame(network: Network) -> pd.DataFrame:

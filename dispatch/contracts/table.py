@@ -16,10 +16,10 @@ import pandas as pd
 
 from dispatch.contracts.model import ROAMS, Contract, ContractBook, Fees, OfferRates, Sla
 from dispatch.errors import ModelError, Problem, ValidationError
-from dispatch.inputfiles import check_columns, find_file, read_table
-from dispatch.io import Column, format_clock, parse_clock
+from dispatch.inputfiles import find_file, read_table
 from dispatch.model import TimeWindow
 from dispatch.network import Network
+from dispatch.schema import Column, format_clock, parse_rows
 
 KIND = "contracts"
 _F, _S, _O = Fees(), Sla(), OfferRates()
@@ -54,34 +54,6 @@ SCHEMA: tuple[Column, ...] = (
 )
 
 
-def _cell(col: Column, value: str) -> Any:
-    """A cell's value, or ValueError saying what would be valid."""
-    if col.kind in ("id", "str"):
-        return value
-    if col.kind == "int":
-        f = float(value)
-        if not f.is_integer():
-            raise ValueError("a whole number")
-        return int(f)
-    if col.kind == "float":
-        try:
-            return float(value)
-        except ValueError:
-            raise ValueError("a number") from None
-    if col.kind == "clock":
-        return parse_clock(value)
-    if col.kind == "levels":
-        levels = frozenset(int(float(p)) for p in value.replace(",", ";").split(";") if p.strip())
-        if not levels or not levels <= {1, 2, 3}:
-            raise ValueError("repair levels among 1, 2, 3, e.g. 1;2")
-        return levels
-    if col.kind == "lines":
-        return frozenset(p.strip() for p in value.replace(",", ";").split(";") if p.strip())
-    if value.lower() not in col.choices:
-        raise ValueError("one of " + ", ".join(col.choices))
-    return value.lower()
-
-
 def _contract(v: dict[str, Any]) -> Contract:
     def get(name: str, default: Any) -> Any:
         return default if v.get(name) is None else v[name]
@@ -106,31 +78,15 @@ def parse_contracts(frame: pd.DataFrame, file: str, network: Network | None = No
     """A frame of strings (``read_table``'s) as a book; ValidationError listing every problem.
     With ``network``, each station must be one of its centres and its authorised levels ones
     the centre can repair."""
-    problems: list[Problem] = []
-    check = check_columns(KIND, [str(c) for c in frame.columns], [(c.name, c.required, c.description) for c in SCHEMA])
-    problems += [Problem(file, None, column, None, message) for column, message in check.problems]
-    if check.missing:
-        raise ValidationError(problems)
+    rows, collector = parse_rows(frame, file, offset, KIND, SCHEMA)
+    problems = collector.problems
     contracts: dict[str, Contract] = {}
     first_row: dict[str, int] = {}
-    for i, record in enumerate(frame.to_dict("records")):
-        row = i + offset
-        values: dict[str, Any] = {}
-        for col in SCHEMA:
-            raw = str(record.get(col.name, "") or "").strip()
-            if raw == "":
-                if col.required:
-                    problems.append(Problem(file, row, col.name, None, f"is empty; expected {col.description}"))
-                values[col.name] = None
-                continue
-            try:
-                values[col.name] = _cell(col, raw)
-            except ValueError as exc:
-                problems.append(Problem(file, row, col.name, raw, f"is not valid; expected {exc}"))
-                values[col.name] = None
-        cid = values["centre_id"]
-        if cid is None or any(p.row == row for p in problems):
+    for i, values in enumerate(rows):
+        if values is None:  # its problems are in ``problems`` already
             continue
+        row = i + offset
+        cid = values["centre_id"]
         if cid in first_row:
             problems.append(Problem(file, row, "centre_id", cid, f"has a second contract; the first is on row {first_row[cid]}"))
             continue

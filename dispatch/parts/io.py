@@ -18,13 +18,13 @@ import pandas as pd
 
 from dispatch.errors import Problem, ValidationError
 from dispatch.inputfiles import find_file, read_table_and_problems
-from dispatch.io import Column, format_clock, parse_rows
 from dispatch.model import Request, Technician
 from dispatch.network import Network
 from dispatch.parts.catalogue import Catalogue, DeviceModel, Part, Recipe
 from dispatch.parts.lanes import SERVICES, Lane
 from dispatch.parts.stock import NATIONAL, VAN_PREFIX, StockLevels
 from dispatch.parts.world import PartsData, default_levels
+from dispatch.schema import Column, format_clock, parse_rows
 
 PART_SCHEMAS: dict[str, tuple[Column, ...]] = {
     "devices": (
