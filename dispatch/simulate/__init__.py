@@ -31,6 +31,17 @@ policies. The optimiser's live plan learns of them from the technicians' reports
 (``fieldwork.LiveField``); the baseline's technician is simply busy for as long as the work
 takes. ``FieldworkParams.none()`` runs every job to plan, exactly as before fates existed.
 
+The days roll over: work a day could not serve opens the next day's plan with its one-hour
+clock still running, and a call after hours is the next morning's backlog. With
+``SimParams.slots`` (``dispatch simulate --slots``; optimiser only) a calling customer is offered
+the appointment windows of the next ``Rules.slot_days`` days the live plans can keep
+(``dispatch.live.slots``) and books the first-ranked: it goes into that day's plan at once (a
+later day's plan is built at its first booking and opens its day), its window a hard promise,
+its one-hour clock starting with the window, its turnaround with the call. The booking KPIs
+(``dispatch.kpis``: windows kept, slots on the first day) read the columns it adds. Slots are off
+by default: they change what customers do, not the physics, and the runs without them stay as
+they were.
+
 Modules: ``world`` (the parameters, the calls and devices in time order, the benches and
 couriers), ``policies`` (the optimiser and the whiteboard dispatcher), and here the run, day by
 day, and what each visit came to.
