@@ -158,3 +158,12 @@ def test_the_best_slot_alone_is_the_full_searchs_best(seed: int) -> None:
     alone = offer_slots(call_for, lives.__getitem__, ["A"], at, 1, DEFAULT_RULES, count=1)
     assert [(s.day, s.window_start_s, s.technician_id) for s in alone] == \
         [(s.day, s.window_start_s, s.technician_id) for s in full[:1]]
+
+
+def test_the_slot_bench_reports_cpu_time_the_days_offered_and_keeps_every_booking() -> None:
+    from dispatch.bench.slots import format_slots, measure_slots  # the bench's area builder: only here
+
+    row = measure_slots(4, 24, 3, 6, seed=2)
+    assert row["booked"] == row["kept"] and row["checker_violations"] == 0
+    assert 0 < row["cpu_p50_ms"] <= row["cpu_p95_ms"] and 1 <= row["days_per_offer"] <= 3
+    assert "CPU time p50" in format_slots(row) and "load average" in format_slots(row)
