@@ -218,11 +218,12 @@ def booked_window_kept_rate(outcomes: pd.DataFrame) -> float | None:
 
 def slot_first_day_share(outcomes: pd.DataFrame) -> float | None:
     """Share of the calls offered slots (``offered_day`` given) that booked a window on that
-    day, the first the call could be served; not booked counts as a miss."""
+    day, the first the call could be served, or earlier (a call after its station closes may
+    still get a window in the customer's evening); not booked counts as a miss."""
     if "offered_day" not in outcomes or "booked_day" not in outcomes:
         return None
     o = outcomes[outcomes["offered_day"].notna()]
-    return float((o["booked_day"] == o["offered_day"]).mean()) if len(o) else math.nan
+    return float((o["booked_day"] <= o["offered_day"]).mean()) if len(o) else math.nan
 
 
 @dataclass(frozen=True)
@@ -389,7 +390,7 @@ KPIS += (
         lambda g: booked_window_kept_rate(g.o)),
     Kpi("slot_first_day_share", "offered calls with a slot on their first day", "share",
         "every call offered slots (first on-site/pickup calls of a run with slots; not booked: a miss)",
-        "the booked window lies on the first day the call could be served (its clock's first day)",
+        "the booked window lies on the first day the call could be served (its clock's first day) or earlier",
         lambda g: slot_first_day_share(g.o)),
 )
 KPI_BY_KEY = {k.key: k for k in KPIS}

@@ -27,18 +27,19 @@ NOMINAL = FieldworkParams.none()
 
 
 def test_booking_kpis_by_hand() -> None:
-    """Four calls offered slots: a kept, b at the door after its window, c booked but never
-    visited, d offered and not booked; e was never offered (a repeat, a walk-in)."""
+    """Five calls offered slots: a kept, b at the door after its window, c booked but never
+    visited, d offered and not booked, f (first servable tomorrow) booked this evening; e was
+    never offered (a repeat, a walk-in)."""
     nan = math.nan
     o = pd.DataFrame({
-        "request_id": list("abcde"),
-        "offered_day": [0, 0, 1, 0, nan],
-        "booked_day": [0, 1, 1, nan, nan],
-        "booked_window_start_s": [8 * H, DAY_S + 8 * H, DAY_S + 10 * H, nan, nan],
-        "booked_window_end_s": [12 * H, DAY_S + 12 * H, DAY_S + 14 * H, nan, nan],
-        "arrival_s": [11 * H, DAY_S + 12 * H + 60, nan, 9 * H, 9 * H]})
-    assert booked_window_kept_rate(o) == pytest.approx(1 / 3)  # a of a, b, c
-    assert slot_first_day_share(o) == pytest.approx(2 / 4)  # a (day 0) and c (day 1) of a..d
+        "request_id": list("abcdef"),
+        "offered_day": [0, 0, 1, 0, nan, 1],
+        "booked_day": [0, 1, 1, nan, nan, 0],
+        "booked_window_start_s": [8 * H, DAY_S + 8 * H, DAY_S + 10 * H, nan, nan, 16 * H],
+        "booked_window_end_s": [12 * H, DAY_S + 12 * H, DAY_S + 14 * H, nan, nan, 20 * H],
+        "arrival_s": [11 * H, DAY_S + 12 * H + 60, nan, 9 * H, 9 * H, 19 * H]})
+    assert booked_window_kept_rate(o) == pytest.approx(2 / 4)  # a and f of a, b, c, f
+    assert slot_first_day_share(o) == pytest.approx(3 / 5)  # a (day 0), c (day 1), f (earlier) of a..d, f
     assert booked_window_kept_rate(o.drop(columns="booked_window_end_s")) is None  # a run without slots
 
 
