@@ -206,6 +206,26 @@ def repeat_visit_rate(outcomes: pd.DataFrame, days: int = 30) -> float:
     return float(done["request_id"].astype(str).isin(repeated).mean())
 
 
+def booked_window_kept_rate(outcomes: pd.DataFrame) -> float | None:
+    """Share of booked calls whose first visit's arrival (``arrival_s``) is by the booked
+    window's end; a booked call never visited is not kept. None without the booking columns, NaN
+    without a booked call."""
+    if "booked_window_end_s" not in outcomes or "arrival_s" not in outcomes:
+        return None
+    b = outcomes[outcomes["booked_window_end_s"].notna()]
+    return float((b["arrival_s"] <= b["booked_window_end_s"]).mean()) if len(b) else math.nan
+
+
+def slot_first_day_share(outcomes: pd.DataFrame) -> float | None:
+    """Share of the calls offered slots (``offered_day`` given) that booked a window on that
+    day, the first the call could be served, or earlier (a call after its station closes may
+    still get a window in the customer's evening); not booked counts as a miss."""
+    if "offered_day" not in outcomes or "booked_day" not in outcomes:
+        return None
+    o = outcomes[outcomes["offered_day"].notna()]
+    return float((o["booked_day"] <= o["offered_day"]).mean()) if len(o) else math.nan
+
+
 @dataclass(frozen=True)
 class Kpi:
     """One KPI: its key in the dict, the label tables show, the kind of value (``share`` 0..1,
@@ -359,6 +379,19 @@ KPIS += (
           "stock frame", f"mean daily value at cost of the parts on hand or held at {tier} locations",
           lambda g, tier=tier: parts.stock_value(g.stock, tier), workload=True)
       for tier in ("van", "county", "city", "province", "national")),
+)
+_BOOKED = "calls that booked an appointment slot; needs the booking columns (a run with slots)"
+KPIS += (
+    Kpi("booked_requests", "calls that booked a slot", "count", _EVERY + "; needs the booking columns",
+        "calls whose customer booked one of the offered windows (dispatch.live.slots)",
+        lambda g: None if "booked_window_end_s" not in g.o else float(g.o["booked_window_end_s"].notna().sum())),
+    Kpi("booked_window_kept_rate", "booked windows kept", "share", _BOOKED,
+        "the technician was at the door by the booked window's end on the first visit (never visited: not kept)",
+        lambda g: booked_window_kept_rate(g.o)),
+    Kpi("slot_first_day_share", "offered calls with a slot on their first day", "share",
+        "every call offered slots (first on-site/pickup calls of a run with slots; not booked: a miss)",
+        "the booked window lies on the first day the call could be served (its clock's first day) or earlier",
+        lambda g: slot_first_day_share(g.o)),
 )
 KPI_BY_KEY = {k.key: k for k in KPIS}
 KPI_LABELS = {k.key: k.label for k in KPIS}

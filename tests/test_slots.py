@@ -118,3 +118,52 @@ def test_every_booked_slot_is_kept_by_the_plan_and_the_checker(calls, drop_one) 
             assert ws <= stop.start_s <= we
     for d in lives:
         assert check(lives[d]["A"].checked_problem(), lives[d]["A"].result()) == []
+
+
+def test_an_offer_spreads_over_the_days_earliest_first_and_vip_windows_are_narrower() -> None:
+    """Empty plans over 3 days, 6 slots: the two best of each day (not day 0's five windows and
+    one of day 1), offered earliest first; a VIP's windows are 2 h, a normal customer's 4 h."""
+    lives = {d: {"A": day_area(d)} for d in range(3)}
+    slots = offer_slots(caller("c1", 120.2, 30.9, 9 * H), lives.__getitem__, ["A"], 9 * H, 1, DEFAULT_RULES)
+    assert [s.day for s in slots] == [0, 0, 1, 1, 2, 2]
+    assert [s.window_start_s for s in slots] == sorted(s.window_start_s for s in slots)
+    assert all(s.window_end_s - s.window_start_s == 4 * H for s in slots)
+    vip = offer_slots(caller("v1", 120.2, 30.9, 9 * H, priority=3), lives.__getitem__, ["A"], 9 * H, 3, DEFAULT_RULES)
+    assert {s.day for s in vip} == {0, 1, 2} and all(s.window_end_s - s.window_start_s == 2 * H for s in vip)
+
+
+def test_a_day_that_cannot_fill_its_share_leaves_its_places_to_the_best_of_the_others() -> None:
+    lives = {0: {"A": day_area(0, 1, brk=False)}, 1: {"A": day_area(1)}, 2: {"A": day_area(2)}}
+    lon, lat = 120.15, 30.90
+    lives[0]["A"].insert(NewCall("busy", lon, lat, int(9.25 * H), 8 * H, 8 * H + 1200, 1, None, 1, release_s=8 * H))
+    slots = offer_slots(caller("c1", lon, lat, 8 * H), lives.__getitem__, ["A"], 8 * H, 1, DEFAULT_RULES)
+    assert len(slots) == 6 and {s.day for s in slots} == {1, 2}
+    assert [s.day for s in slots].count(1) == 4  # day 0's two places go to the best others: day 1's next
+
+
+@given(st.integers(0, 10_000))
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_the_best_slot_alone_is_the_full_searchs_best(seed: int) -> None:
+    """count=1 stops once no later window can rank first: the same slot as the full search's first."""
+    rng = np.random.default_rng(seed)
+    lives = {d: {"A": day_area(d)} for d in range(3)}
+    for i in range(int(rng.integers(0, 12))):
+        d = int(rng.integers(0, 3))
+        ws = d * DAY_S + int(rng.integers(8, 16)) * H
+        lives[d]["A"].insert(NewCall(f"j{i}", 120.1 + rng.normal(0, 0.05), 30.9 + rng.normal(0, 0.05),
+                                     int(rng.integers(30, 150)) * 60, ws, ws + 2 * H, 1, None, 1, release_s=ws))
+    at = int(rng.integers(8, 18)) * H
+    call_for = caller("c1", 120.1 + rng.normal(0, 0.1), 30.9 + rng.normal(0, 0.1), at)
+    full = offer_slots(call_for, lives.__getitem__, ["A"], at, 1, DEFAULT_RULES, count=50)
+    alone = offer_slots(call_for, lives.__getitem__, ["A"], at, 1, DEFAULT_RULES, count=1)
+    assert [(s.day, s.window_start_s, s.technician_id) for s in alone] == \
+        [(s.day, s.window_start_s, s.technician_id) for s in full[:1]]
+
+
+def test_the_slot_bench_reports_cpu_time_the_days_offered_and_keeps_every_booking() -> None:
+    from dispatch.bench.slots import format_slots, measure_slots  # the bench's area builder: only here
+
+    row = measure_slots(4, 24, 3, 6, seed=2)
+    assert row["booked"] == row["kept"] and row["checker_violations"] == 0
+    assert 0 < row["cpu_p50_ms"] <= row["cpu_p95_ms"] and 1 <= row["days_per_offer"] <= 3
+    assert "CPU time p50" in format_slots(row) and "load average" in format_slots(row)

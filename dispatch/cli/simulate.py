@@ -60,11 +60,14 @@ BREAKDOWNS = ("priority", "channel", "tier")
               help="Work that can go wrong (dispatch.fieldwork): varying repair times, absent customers, "
                    "faults found on inspection, no fault found, repairs that fail; off: every job as planned.")
 @parts_option
+@click.option("--slots/--no-slots", default=False, show_default=True,
+              help="Appointment slots on the rolling plan (optimiser only): each first on-site/pickup call "
+                   "books the first-ranked window of the next days the plan can keep, when it calls.")
 @click.option("--name", default=None, help="Name of the run in the store (default: derived from the input).")
 @click.option("--log-csv", default=None, type=click.Path(dir_okay=False), help="Also write the event log here.")
 def simulate(source: str | None, preset: str | None, province: str | None, days: int, policy: str, seed: int,
              reoptimise_min: int | None, breakdown: bool, db: str | None, population: str | None,
-             travel_spec: str | None, fieldwork: bool, parts: bool | None, name: str | None,
+             travel_spec: str | None, fieldwork: bool, parts: bool | None, slots: bool, name: str | None,
              log_csv: str | None) -> None:
     """Simulate DAYS of calls under a dispatch policy; KPIs side by side; the log is stored."""
     # The simulator (OR-Tools routing behind it): slow to import, keeps `dispatch --help` fast.
@@ -81,7 +84,7 @@ def simulate(source: str | None, preset: str | None, province: str | None, days:
     policies = [r for r in runs if r != OLD_WORLD]
     columns, outcomes, still_open = {}, {}, {}
     for run in runs:
-        run_name = f"{name or (source or preset or 'zhejiang')}-sim-{run}-seed{seed}-{days}d"
+        run_name = f"{name or (source or preset or 'zhejiang')}-sim-{run}{'-slots' if slots and run == 'optimiser' else ''}-seed{seed}-{days}d"
         params: object  # the run's parameters, stored as JSON
         with ProgressBar() as bar:
             if run == OLD_WORLD:
@@ -92,6 +95,7 @@ def simulate(source: str | None, preset: str | None, province: str | None, days:
                 sim_params = simulation.SimParams(
                     policy=run, seed=seed, reoptimise_every_s=None if reoptimise_min is None else 60 * reoptimise_min,
                     contracts=read_contracts(source, ds.network) if source else ContractBook(),  # SOURCE/contracts.csv
+                    slots=slots and run == "optimiser",  # the other runs' customers are offered none
                     **({} if fieldwork else {"fieldwork": FieldworkParams.none()}))
                 result = simulation.simulate(ds, sim_params, travel, progress=bar)
                 params = sim_params

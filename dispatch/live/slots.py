@@ -9,8 +9,9 @@ slot is offered only if some technician can keep it today as the plan stands; no
 to any plan. The best technician of a window is the one :func:`~dispatch.live.decision.decide`
 would pick (:func:`~dispatch.live.calls.offer_key` with the call's ranking). Slots are ranked
 by the one-hour promise first, then by the appointment's start plus
-``Rules.slot_travel_weight`` times the driving it adds, and the best ``Rules.slot_count`` are
-offered.
+``Rules.slot_travel_weight`` times the driving it adds; ``Rules.slot_count`` are offered, spread
+over the days (:func:`spread`: the best of each day, so a customer who cannot take tomorrow
+still has a choice), in that order.
 
 A booked slot (``dispatch.service``) is then placed with :func:`decide` in its day's plan, its
 window a hard constraint of every later insertion, drop-out and re-plan.
@@ -80,22 +81,48 @@ def offer_slots(
     policy = rules.ranking(priority)
     rank = offer_key(policy)
     length_s = rules.slot_window_s_by_priority[priority]
+    def key(s: Slot) -> tuple[bool, float, int]:
+        return not s.meets_deadline, s.window_start_s + rules.slot_travel_weight * s.option.added_travel_s, s.window_start_s
+
     slots: list[Slot] = []
-    for day in range(at_s // DAY_S, at_s // DAY_S + days):
+    best: float | None = None  # the best promise-keeping slot's start + weighted driving so far
+    first = at_s // DAY_S
+    for day in range(first, first + days):
+        # The best slot alone (count 1): a window starting after the best so far ranks after it
+        # whatever it adds (its key is at least its start), so the search stops there.
+        if count == 1 and best is not None and day * DAY_S > best:
+            break
         areas = lives(day)
         names = [a for a in candidates if a in areas]
         for ws, we in slot_windows(day, at_s, length_s, rules):
+            if count == 1 and best is not None and ws > best:
+                break
             call = call_for(ws, we)
-            best: tuple[tuple, str, InsertionOption] | None = None
+            who: tuple[tuple, str, InsertionOption] | None = None
             for name in names:
                 # Only each window's best counts: the search may stop at the first insertion
                 # that keeps the promise without overtime (the same best as a full search's).
                 for o in areas[name].urgent_options(call, policy=policy, settle_first=policy == "travel"):
-                    key = (rank(o), names.index(name), o.technician_id)
-                    if best is None or key < best[0]:
-                        best = (key, name, o)
-            if best is not None:
-                slots.append(Slot(day, ws, we, best[1], best[2], at_s, call.service_s))
-    slots.sort(key=lambda s: (not s.meets_deadline, s.window_start_s
-                              + rules.slot_travel_weight * s.option.added_travel_s, s.window_start_s))
-    return slots[:count]
+                    k = (rank(o), names.index(name), o.technician_id)
+                    if who is None or k < who[0]:
+                        who = (k, name, o)
+            if who is not None:
+                slots.append(Slot(day, ws, we, who[1], who[2], at_s, call.service_s))
+                if slots[-1].meets_deadline:
+                    best = min(key(slots[-1])[1], best if best is not None else float("inf"))
+    return spread(sorted(slots, key=key), count, days)
+
+
+def spread(ranked: Sequence[Slot], count: int, days: int) -> list[Slot]:
+    """The ``count`` slots to offer from ``ranked`` (best first): a choice across the days (the
+    best ``ceil(count / days)`` of each day), the places a day cannot fill taken by the best of
+    the rest; offered in ``ranked``'s order (earliest keepable first)."""
+    per_day = -(-count // days)
+    taken: dict[int, int] = {}
+    chosen: list[Slot] = []
+    for s in ranked:
+        if len(chosen) < count and taken.get(s.day, 0) < per_day:
+            chosen.append(s)
+            taken[s.day] = taken.get(s.day, 0) + 1
+    chosen += [s for s in ranked if s not in chosen][:count - len(chosen)]
+    return sorted(chosen, key=ranked.index)

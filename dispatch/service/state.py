@@ -164,6 +164,11 @@ class LiveService:
         self.sender: NoticeSender | None = None
         try:
             self.replayed = self._replay(set(self.areas), rebuild_index=True)
+            # Later days that earlier servers booked into are opened now, not when first asked:
+            # until then their bookings would be unknown calls (a retry 422, the id reusable).
+            for d in range(self.day + 1, self.day + self.rules.slot_days):
+                if d not in self.horizon.later_days() and self._booked_for(d):
+                    self.horizon.areas(d)
             for n in self.store.notices(self.scope):  # what each booked customer was told
                 self.tracker.told(n)
             if self.lease and config.webhook_url:

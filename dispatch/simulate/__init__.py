@@ -31,6 +31,17 @@ policies. The optimiser's live plan learns of them from the technicians' reports
 (``fieldwork.LiveField``); the baseline's technician is simply busy for as long as the work
 takes. ``FieldworkParams.none()`` runs every job to plan, exactly as before fates existed.
 
+The days roll over: work a day could not serve opens the next day's plan with its one-hour
+clock still running, and a call after hours is the next morning's backlog. With
+``SimParams.slots`` (``dispatch simulate --slots``; optimiser only) a calling customer is offered
+the appointment windows of the next ``Rules.slot_days`` days the live plans can keep
+(``dispatch.live.slots``) and books the first-ranked: it goes into that day's plan at once (a
+later day's plan is built at its first booking and opens its day), its window a hard promise,
+its one-hour clock starting with the window, its turnaround with the call. The booking KPIs
+(``dispatch.kpis``: windows kept, slots on the first day) read the columns it adds. Slots are off
+by default: they change what customers do, not the physics, and the runs without them stay as
+they were.
+
 Modules: ``world`` (the parameters, the calls and devices in time order, the benches and
 couriers), ``policies`` (the optimiser and the whiteboard dispatcher), and here the run, day by
 day, and what each visit came to.
@@ -101,6 +112,9 @@ def simulate(
         raise InputError(f"unknown policy {params.policy!r}; expected one of {', '.join(POLICIES)}")
     if morning is not None and params.policy != "optimiser":
         raise InputError(f"a day plan's morning routes are the optimiser's; the {params.policy} policy has none")
+    if params.slots and (params.policy != "optimiser" or morning is not None):
+        raise InputError("appointment slots are offered by the optimiser's rolling plan, without a day plan's "
+                         f"morning routes (policy {params.policy!r}{', morning routes given' if morning else ''})")
     t_wall = time.perf_counter()
     w = World(dataset, params, travel)
     policy = Optimiser(w) if params.policy == "optimiser" else Baseline(w)
@@ -114,7 +128,7 @@ def simulate(
     horizon_day = last_day + params.drain_days
     n_done = 0
     day = min((r.created_s // DAY_S for r in calls), default=0)
-    while day <= last_day or (w.pending and day <= horizon_day):
+    while day <= last_day or ((w.pending or getattr(policy, "ahead", None)) and day <= horizon_day):
         policy.start_day(day)
         todays: list[tuple[int, Request, NewCall]] = []
         while w.pending and w.pending[0][0] <= day:
@@ -129,17 +143,30 @@ def simulate(
                 _carry_over(w, r, call, day, call.release_s, Reason.CAPACITY, horizon_day,
                             "the day plan's morning route cannot keep it in the simulated day; re-booked for tomorrow")
         next_tick = day * DAY_S + 10 * 3600 if params.reoptimise_every_s else None
-        # In release order; a call awaiting a contracted station's answer comes back at it.
-        queue = [(release, -call.priority, r.id, r, call) for release, r, call in todays]
+        # In release order; a call awaiting a contracted station's answer comes back at it. A
+        # customer offered slots (SimParams.slots) is answered when he calls (OFFER).
+        queue = [(release, -call.priority, r.id, DISPATCH, r, call) for release, r, call in todays]
+        while w.offers and w.offers[0][0] <= day:
+            _, at_s, rid, r, call = heapq.heappop(w.offers)
+            queue.append((at_s, -call.priority, rid, OFFER, r, call))
         heapq.heapify(queue)
         while queue:
-            release, _, _, r, call = heapq.heappop(queue)
+            release, _, _, kind, r, call = heapq.heappop(queue)
             while next_tick is not None and next_tick <= release:
                 policy.tick(next_tick)
                 next_tick += params.reoptimise_every_s  # type: ignore[operator]
+            if kind == OFFER:
+                got = policy.book(r, call, release)  # type: ignore[union-attr]
+                if got is not None:
+                    w.booked(r, got[0], got[1], got[2])
+                elif call.release_s // DAY_S == day:  # no slot: dispatched today when its clock starts
+                    heapq.heappush(queue, (call.release_s, -call.priority, r.id, DISPATCH, r, call))
+                else:
+                    w.wait(r, call)
+                continue
             why = policy.dispatch(r, call)
             if isinstance(why, NewCall):
-                heapq.heappush(queue, (why.release_s, -why.priority, r.id, r, why))
+                heapq.heappush(queue, (why.release_s, -why.priority, r.id, DISPATCH, r, why))
                 continue
             if why is not None:
                 _carry_over(w, r, call, day, release, why, horizon_day)
@@ -176,7 +203,8 @@ def simulate(
         w.outcome[r.id]["unassigned_reason"] = Reason.OPEN_AT_HORIZON
     events = pd.DataFrame(w.log, columns=["request_id", "t_s", "event", "where", "detail"])
     events = events.sort_values(["t_s", "request_id"], kind="stable").reset_index(drop=True)
-    outcomes = w.parts.columns(pd.DataFrame(list(w.outcome.values()), columns=list(OUTCOME_COLUMNS)))  # columns even for no call
+    columns = [*OUTCOME_COLUMNS, *(BOOKING_COLUMNS if params.slots else ())]
+    outcomes = w.parts.columns(pd.DataFrame(list(w.outcome.values()), columns=columns))  # columns even for no call
     open_requests = outcomes.loc[outcomes["unassigned_reason"] != "", ["request_id", "unassigned_reason"]]
     return SimResult(params.policy, events, outcomes, pd.DataFrame(workload_rows, columns=list(WORKLOAD_COLUMNS)),
                      open_requests.rename(columns={"unassigned_reason": "reason"}).reset_index(drop=True),
@@ -239,6 +267,11 @@ def _close_visit(w: World, tech: Technician, s: Stop, route_end_s: int, day: int
     if kind == fate.REPAIRED:
         w.after_repair(r.id, s.end_s, int(w.net[tech.home_centre_id].tier))
 
+
+DISPATCH, OFFER = 0, 1  # a day's queue: a call to dispatch as its clock starts; a customer offered slots
+# A run with slots: the first day each offered call could be served (NaN: not offered), the
+# window it booked and that window's day (NaN: not booked); dispatch.kpis's booking KPIs read them.
+BOOKING_COLUMNS = ("offered_day", "booked_window_start_s", "booked_window_end_s", "booked_day")
 
 # What the event log says of a call nobody could take today (the customer is offered the next
 # morning); other reasons use their own sentence.

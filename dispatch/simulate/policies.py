@@ -12,12 +12,14 @@ from dispatch.contracts.offers import Pending, Trip, decision_choices, place, tr
 from dispatch.fieldwork import LiveField
 from dispatch.live import LiveArea, NewCall
 from dispatch.live.calls import collection
-from dispatch.live.decision import Decision, NotServed, decide
+from dispatch.live.decision import Decision, Dispatched, NotServed, decide
+from dispatch.live.slots import offer_slots
 from dispatch.live.roster import LiveNetwork
-from dispatch.model import DAY_S, Mode, Request, Technician
+from dispatch.hours import dispatch_clock_start
+from dispatch.model import DAY_S, Mode, Request, Technician, TimeWindow
 from dispatch.reasons import Reason
 from dispatch.routing import RoutingParams, Stop
-from dispatch.simulate.world import MorningRoutes, World
+from dispatch.simulate.world import MorningRoutes, World, call_of
 from dispatch.staffing import on_duty
 from dispatch.travel import drive_s
 
@@ -30,10 +32,12 @@ class Optimiser:
         self.live = LiveNetwork(world.net, world.ds.technicians, world.p.rules, world.travel, world.ds.epoch_date)
         self.areas: dict[str, LiveArea] = {}
         self.field: LiveField | None = None
+        self.ahead: dict[int, dict[str, LiveArea]] = {}  # later days' plans: what is booked for them
 
     def start_day(self, day: int) -> None:
         self.day = day
-        self.areas = self.live.start_day(day, self._overtime_left)
+        # A day already holding bookings opens with them (the rolling plan); else empty.
+        self.areas = self.ahead.pop(day, None) or self.live.start_day(day, self._overtime_left)
         # Field reports only when work can differ from the plan (none(): the plan as it was).
         self.field = LiveField(self._true_end) if self.w.fw.active else None
         self.dropped: dict[str, int] = self.field.dropped if self.field is not None else {}
@@ -97,6 +101,39 @@ class Optimiser:
         if decision.visit_mode != r.mode or not self.w.parts.on_site(r, decision.technician_id, call.release_s):
             self.w.collected.add(r.id)
         return None
+
+    def day_areas(self, day: int) -> dict[str, LiveArea]:
+        """The live plan of ``day``: today's, or a later day's, built when first booked into (its
+        overtime allowance as the ledger stands at the booking)."""
+        if day == self.day:
+            return self.areas
+        if day not in self.ahead:
+            self.ahead[day] = self.live.start_day(day, lambda tid: self.w.overtime.allowance_s(tid, day))
+        return self.ahead[day]
+
+    def book(self, r: Request, call: NewCall, at_s: int) -> tuple[NewCall, str, int] | None:
+        """Offer the calling customer the slots the rolling plan can keep (``dispatch.live.slots``)
+        and book the first-ranked in its day's plan: (the booked call, its area, its day), or
+        None when no window can be kept (the call is then dispatched as any other)."""
+        names = self.live.find_areas(r.lon, r.lat)
+        self._catch_up(names, at_s)
+        station, rules = self.w.nearest[r.id], self.w.p.rules
+
+        def in_window(ws: int, we: int) -> NewCall:
+            shifted = replace(r, window=TimeWindow(ws, we))
+            return call_of(shifted, dispatch_clock_start(station, shifted), station, self.w.p)
+        found = offer_slots(in_window, self.day_areas, names, at_s, int(r.priority), rules, count=1)
+        if not found:
+            return None
+        slot = found[0]  # the customer takes the planner's first choice
+        booked = in_window(slot.window_start_s, slot.window_end_s)
+        decision = decide(booked, self.day_areas(slot.day), names, at_s, rules, self.live.repairs_at_home,
+                          mode=r.mode, device_level=r.level, may_collect=False, has_part=self.w.parts.holder(r))
+        if not isinstance(decision, Dispatched):  # pragma: no cover (the offer was just tried)
+            return None
+        if decision.visit_mode != r.mode or not self.w.parts.on_site(r, decision.technician_id, booked.release_s):
+            self.w.collected.add(r.id)
+        return booked, decision.area, slot.day
 
     def tick(self, t_s: int) -> None:
         if self.w.p.reoptimise_every_s is None:

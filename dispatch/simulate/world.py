@@ -78,6 +78,12 @@ class SimParams:
     # How work goes wrong in the field (dispatch.fieldwork); FieldworkParams.none(): all to plan.
     fieldwork: FieldworkParams = field(default_factory=FieldworkParams)
     contracts: ContractBook = field(default_factory=ContractBook)  # dispatch.contracts; empty: all own
+    # Appointment slots (issue 19, dispatch.live.slots): every first on-site or pickup call is
+    # offered the windows of the next Rules.slot_days days the rolling plan can keep, when it
+    # calls; the customer books the first-ranked, which goes into its day's plan at once (a hard
+    # window). No keepable slot: dispatched as without slots. Off: each call is dispatched when
+    # its clock starts, as before (carried and next-day work already roll over the days).
+    slots: bool = False
 
 
 
@@ -104,6 +110,7 @@ class World:
         self.nearest = {r.id: self.net.centres[int(j)] for r, j in zip(dataset.requests, near)}
         self.couriers = params.couriers
         self.pending: list[tuple[int, int, str, Request, NewCall]] = []  # (day, clock, id, ...) by day
+        self.offers: list[tuple[int, int, str, Request, NewCall]] = []  # slot offers (day, call time, ...)
         self.call_of: dict[str, NewCall] = {}  # each travelling call as booked
         self.fw = params.fieldwork
         self.field = FieldLedger(params.fieldwork, params.rules, params.seed, self.req)
@@ -135,7 +142,25 @@ class World:
             self.push(clock, "at_station", r.id, (station.id,))
             return
         self.call_of[r.id] = call = call_of(r, clock, station, self.p)
-        heapq.heappush(self.pending, (clock // DAY_S, clock, r.id, r, call))
+        if self.p.slots and not repeat_of:  # offered slots when it calls (a repeat: dispatched at once)
+            self.outcome[r.id]["offered_day"] = clock // DAY_S  # the first day it could be served
+            heapq.heappush(self.offers, (r.created_s // DAY_S, r.created_s, r.id, r, call))
+            return
+        self.wait(r, call)
+
+    def wait(self, r: Request, call: NewCall) -> None:
+        """Dispatch the call when its clock starts."""
+        heapq.heappush(self.pending, (call.release_s // DAY_S, call.release_s, r.id, r, call))
+
+    def booked(self, r: Request, call: NewCall, area: str, day: int) -> None:
+        """The customer booked ``call``'s window on ``day``: its one-hour clock starts with the
+        window (``dispatch.hours``); the turnaround still counts from the call."""
+        o = self.outcome[r.id]
+        o["clock_start_s"], o["booked_window_start_s"], o["booked_window_end_s"] = (
+            call.release_s, call.window_start_s, call.window_end_s)
+        o["booked_day"] = day
+        self.call_of[r.id] = call
+        self.event(r.id, r.created_s, "booked", area, f"day {day}, window {call.window_start_s}-{call.window_end_s}")
 
     def at_door(self, rid: str, **visit: int | bool) -> AtTheDoor:
         """What this visit to ``rid`` comes to (the number of visits made so far picks the draw)."""
