@@ -170,9 +170,27 @@ class RoadTravel:
         return land_grid(self.params.land_res_deg, tuple(line for _, line in self.params.fixed_links))
 
     def end_factors(self, lon: np.ndarray, lat: np.ndarray) -> dict[str, np.ndarray]:
-        """What the model needs of each end: terrain factors, the rush-hour peak, the land mass."""
+        """What the model needs of each end: terrain factors, the rush-hour peak, the land mass.
+        The last few arrays' factors are remembered (read-only), by their coordinates: a live
+        insertion asks the same area's points once per speed class."""
         if np.ndim(lon) == 0 and np.ndim(lat) == 0:  # one point (a live insertion): no array machinery
             return self._point_factors(float(lon), float(lat))
+        lon, lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+        if lon.size > 20_000:  # a bulk ask (a matrix, a province's calls): computed, not kept
+            return self._array_factors(lon, lat)
+        key = (lon.shape, lon.tobytes(), lat.tobytes())
+        memo = self.__dict__.setdefault("_ends_memo", {})
+        got = memo.get(key)
+        if got is None:
+            got = self._array_factors(lon, lat)
+            for v in got.values():
+                v.setflags(write=False)
+            if len(memo) >= 8:  # a handful: consecutive asks repeat, older ones rarely return
+                memo.clear()
+            memo[key] = got
+        return got
+
+    def _array_factors(self, lon: np.ndarray, lat: np.ndarray) -> dict[str, np.ndarray]:
         time_f, detour_f, peak, index = self._tables
         cell = grid_cells(lon, lat, REGION_RES_DEG, index.shape)
         idx = index[cell]
