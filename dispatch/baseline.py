@@ -214,12 +214,10 @@ def send_nearest_free(
     trip_of = np.zeros(len(able), np.int64)
     dist = np.zeros(len(able), np.int64)
     classes = np.array([s.tech.speed_class for s in able])
+    for cls in set(classes.tolist()):  # priced at the clock: the free set off now
+        m = classes == cls
+        trip_of[m], dist[m] = travel.legs(lon[m], lat[m], r.lon, r.lat, cls, clock_s % DAY_S)
     ready = np.array([max(s.free_at_s, clock_s) for s in able])
-    # Each trip priced at the hour its technician can set off (a break on the way aside).
-    hours = ready % DAY_S // 3600
-    for cls, hour in set(zip(classes.tolist(), hours.tolist(), strict=True)):
-        m = (classes == cls) & (hours == hour)
-        trip_of[m], dist[m] = travel.legs(lon[m], lat[m], r.lon, r.lat, cls, int(hour) * 3600)
     free = ready <= clock_s
     # Nearest among the free; if none is free, the earliest to free up (nearest on ties).
     order = np.lexsort((dist, np.where(free, 0, ready)))
@@ -230,6 +228,8 @@ def send_nearest_free(
         if takes_break:
             depart = max(depart, st.break_from_s) + st.tech.break_s
         trip_s = int(trip_of[k])
+        if depart // 3600 != clock_s // 3600:  # he sets off in a later hour: the drive at that hour
+            trip_s = int(travel.legs(st.lon, st.lat, r.lon, r.lat, st.tech.speed_class, depart % DAY_S)[0])
         arrive = depart + trip_s
         start = max(arrive, r.window.start_s)
         end = start + r.service_s
