@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import data, i18n, loaders
+from dashboard import data, i18n, loaders, travelchoice
 from dashboard import formatting as F
 from dashboard import state as S
 from dashboard.i18n import t
@@ -77,6 +77,24 @@ def _sidebar() -> None:
         st.selectbox(t("side.day"), days, key=S.DAY, format_func=i18n.frozen(lambda d: F.day_label(ds.epoch_date, d)))
         st.caption(t("side.summary", epoch=ds.epoch_date, centres=len(ds.network), techs=len(ds.technicians),
                      calls=len(ds.requests)))
+        _travel()
+
+
+def _travel() -> None:
+    """The travel model every plan and simulation of the session uses (``S.TRAVEL_SPEC``)."""
+    models = travelchoice.models()
+    _keep(S.TRAVEL, models, models[0])
+    st.selectbox(t("side.travel"), models, key=S.TRAVEL, help=t("side.travel_help"),
+                 format_func=i18n.frozen(lambda m: t(f"travel.{m}")))
+    option = travelchoice.SOURCE_OPTION.get(ss[S.TRAVEL])
+    if option:
+        st.text_input(t(f"side.travel_source.{option}"), key=S.TRAVEL_SOURCE)
+    spec, error = loaders.travel_choice(ss[S.TRAVEL], ss.get(S.TRAVEL_SOURCE, "") if option else "")
+    ss[S.TRAVEL_SPEC] = spec
+    if error:
+        st.warning(t("side.travel_bad", error=error, default=spec))
+    else:
+        st.caption(t("side.travel_in_use", spec=spec))
 
 
 _sidebar()

@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dashboard import console, data, i18n, maps, planning, scenarios
+from dashboard import console, data, i18n, maps, planning, scenarios, travelchoice
 from dashboard import state as S
 from dashboard.simulation import SimComparison, sim_calls, simulate_pair
 from dispatch.dataset import Dataset
@@ -27,6 +27,7 @@ from dispatch.plan import Pin, Plan
 from dispatch.scenarios import Scenario, apply
 from dispatch.store import Store
 from dispatch.tables import dataset_fingerprint
+from dispatch.travel import DEFAULT_SPEC, Travel, travel_from_spec
 
 PLAN_CACHE_SIZE = 24
 
@@ -130,9 +131,21 @@ def _plans() -> OrderedDict:
     return OrderedDict()
 
 
+@st.cache_resource(max_entries=8, show_spinner=False)
+def travel_model(spec: str) -> Travel:
+    """The travel model of a spec, built once per process (a matrix file is read once)."""
+    return travel_from_spec(spec)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def travel_choice(model: str, source: str) -> tuple[str, str | None]:
+    """The sidebar's travel choice checked once (``travelchoice.resolve``), not at every rerun."""
+    return travelchoice.resolve(model, source)
+
+
 def plan_key(label: str, province: str, prefecture: str, day: int, seed: int,
-             pins: tuple[Pin, ...]) -> tuple:
-    return (label, province, prefecture, day, seed, pins)
+             pins: tuple[Pin, ...], travel_spec: str = DEFAULT_SPEC) -> tuple:
+    return (label, province, prefecture, day, seed, pins, travel_spec)
 
 
 def cached_plan(key: tuple) -> Plan | None:
@@ -144,11 +157,13 @@ def cached_plan(key: tuple) -> Plan | None:
 
 
 def solve_plan(key: tuple, ds: Dataset, day: int, seed: int, pins: tuple[Pin, ...],
-               sink: Callable[[float, str], None], workers: int = 1) -> tuple[Plan, float]:
+               sink: Callable[[float, str], None], workers: int = 1,
+               travel_spec: str = DEFAULT_SPEC) -> tuple[Plan, float]:
     """Solve afresh (with progress; routing areas in ``workers`` processes), keep the plan under
     ``key``; returns (plan, wall seconds)."""
     t0 = time.perf_counter()
-    plan = planning.plan_area(ds, day, seed, pins, progress=planning.ProgressTracker(sink), workers=workers)
+    plan = planning.plan_area(ds, day, seed, pins, progress=planning.ProgressTracker(sink), workers=workers,
+                              travel=travel_model(travel_spec))
     wall = time.perf_counter() - t0
     cache = _plans()
     cache[key] = plan
@@ -171,16 +186,17 @@ class Selection:
     """What the sidebar chose: the dataset, its restriction to the area, and the day."""
 
     def __init__(self, label: str, full: Dataset, area: Dataset, province: str, prefecture: str,
-                 day: int, seed: int) -> None:
+                 day: int, seed: int, travel_spec: str = DEFAULT_SPEC) -> None:
         self.label, self.full, self.area = label, full, area
         self.province, self.prefecture, self.day, self.seed = province, prefecture, day, seed
+        self.travel_spec = travel_spec  # the sidebar's travel model (dispatch.travel spec)
 
     @property
     def area_key(self) -> tuple:
         return (self.label, self.province, self.prefecture)
 
     def plan_key(self, pins: tuple[Pin, ...]) -> tuple:
-        return plan_key(self.label, self.province, self.prefecture, self.day, self.seed, pins)
+        return plan_key(self.label, self.province, self.prefecture, self.day, self.seed, pins, self.travel_spec)
 
     def title(self) -> str:
         where = i18n.place(places(), self.prefecture or self.province)
@@ -197,7 +213,8 @@ def selection() -> Selection:
     ss = st.session_state
     full = dataset(ss[S.DATASET], ss[S.UPLOADED])
     area = area_dataset(ss[S.DATASET], full, ss[S.PROVINCE], ss[S.PREFECTURE])
-    return Selection(ss[S.DATASET], full, area, ss[S.PROVINCE], ss[S.PREFECTURE], int(ss[S.DAY]), int(ss[S.SEED]))
+    return Selection(ss[S.DATASET], full, area, ss[S.PROVINCE], ss[S.PREFECTURE], int(ss[S.DAY]), int(ss[S.SEED]),
+                     ss.get(S.TRAVEL_SPEC) or DEFAULT_SPEC)
 
 
 @st.cache_resource
@@ -270,15 +287,17 @@ def sim_key(sel: Selection, days: int, scenario_name: str, scenario: Scenario | 
     """Everything a simulation depends on: the dataset (by content), area, days, seed, scenario."""
     spec = json.dumps(scenario.to_dict(), sort_keys=True, default=str) if scenario is not None else ""
     return (sel.label, dataset_fingerprint(sel.full), sel.province, sel.prefecture, int(days), sel.seed,
-            scenario_name, spec)
+            scenario_name, spec, sel.travel_spec)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def simulation(key: tuple, _ds: Dataset, days: int, seed: int, scenario_name: str) -> SimComparison:
+def simulation(key: tuple, _ds: Dataset, days: int, seed: int, scenario_name: str,
+               travel_spec: str = DEFAULT_SPEC) -> SimComparison:
     """Both policies on the same calls, cached by ``key`` (``sim_key``). The progress bar is made
     and removed inside, so a cache hit replays nothing visible."""
     bar = st.progress(0.0, text=f"Simulating {len(_ds.requests)} calls over {days} day(s)…")
     try:
-        return simulate_pair(_ds, days, seed, scenario_name, sink=lambda f, text: bar.progress(f, text=text))
+        return simulate_pair(_ds, days, seed, scenario_name, sink=lambda f, text: bar.progress(f, text=text),
+                             travel=travel_model(travel_spec))
     finally:
         bar.empty()

@@ -11,6 +11,7 @@ from dispatch.dataset import Dataset
 from dispatch.executor import default_workers, executor
 from dispatch.kpis import kpis
 from dispatch.plan import Pin, Plan, PlanParams, make_plan
+from dispatch.travel import DEFAULT_TRAVEL, Travel
 
 Progress = Callable[[str, int, int], None]
 
@@ -21,16 +22,17 @@ POOL_MIN_CALLS = 2000
 
 
 def plan_area(ds: Dataset, day: int, seed: int = 0, pins: tuple[Pin, ...] = (),
-              progress: Progress | None = None, workers: int = 1, deterministic: bool = False) -> Plan:
+              progress: Progress | None = None, workers: int = 1, deterministic: bool = False,
+              travel: Travel = DEFAULT_TRAVEL) -> Plan:
     """``make_plan`` for one day, with the dispatcher's pins (``RoutingVisit.pinned_*``). With
     ``workers`` > 1 the routing areas are solved in a spawn process pool of that size
     (``dispatch.executor``); with ``deterministic`` the plan is the same as the sequential one
     (otherwise each area's search stops on a clock, which a busy machine moves)."""
     params = PlanParams(seed=seed, day=day, deterministic=deterministic)
     if workers <= 1:
-        return make_plan(ds, params, progress=progress, pins=pins)
+        return make_plan(ds, params, travel=travel, progress=progress, pins=pins)
     with executor(workers) as pool:
-        return make_plan(ds, params, pool=pool, progress=progress, pins=pins)
+        return make_plan(ds, params, pool=pool, travel=travel, progress=progress, pins=pins)
 
 
 def plan_workers(ds: Dataset, prefecture: str, min_calls: int = POOL_MIN_CALLS) -> int:

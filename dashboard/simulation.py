@@ -18,6 +18,7 @@ from dispatch.kpis import TRAVELLING, dispatch_wait_s, kpis
 from dispatch.model import DAY_S
 from dispatch.simulate import SimParams, SimResult, simulate
 from dispatch.synthetic import GeneratorParams, generate, recorded_calendar, with_calendar
+from dispatch.travel import DEFAULT_TRAVEL, Travel
 
 SIM_DAYS_MAX = 7
 SIM_DAYS_DEFAULT = 3
@@ -76,7 +77,7 @@ class SimComparison:
 
 
 def simulate_pair(ds: Dataset, days: int, seed: int = 0, scenario: str = "base",
-                  sink: Callable[[float, str], None] | None = None) -> SimComparison:
+                  sink: Callable[[float, str], None] | None = None, travel: Travel = DEFAULT_TRAVEL) -> SimComparison:
     """``dispatch.simulate`` with the optimiser then the baseline on the same calls; ``sink``
     gets (fraction 0..1, label) as the run goes."""
     results = {}
@@ -89,7 +90,7 @@ def simulate_pair(ds: Dataset, days: int, seed: int = 0, scenario: str = "base",
                 sink(min(1.0, lo + span * (done / total if total else 1.0)), f"{policy}: {stage} {done}/{total}")
 
         report("simulated calls", 0, len(ds.requests))
-        results[policy] = simulate(ds, SimParams(policy=policy, seed=seed), progress=report)
+        results[policy] = simulate(ds, SimParams(policy=policy, seed=seed), travel, progress=report)
         report("simulated calls", len(ds.requests), len(ds.requests))
     k = {p: kpis(r.outcomes, r.workload) for p, r in results.items()}
     return SimComparison(results, k, int(days), len(ds.requests), scenario)

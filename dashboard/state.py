@@ -13,6 +13,9 @@ DATASET = "dataset"  # label of the chosen dataset (a demo or an upload)
 PROVINCE = "province"  # province adcode
 PREFECTURE = "prefecture"  # prefecture adcode, or "" for the whole province
 DAY = "day"  # day index since the dataset epoch
+TRAVEL = "travel_model"  # a dispatch.travel.spec.MODELS name
+TRAVEL_SOURCE = "travel_source"  # its parameters file, matrix file or server URL ("" for none)
+TRAVEL_SPEC = "travel_spec"  # the spec in use (dashboard.travelchoice.resolve of the two above)
 SEED = "seed"
 
 # Data the user brought: label -> Dataset (only datasets that validated completely).

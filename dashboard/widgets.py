@@ -39,7 +39,8 @@ def plan_for(sel: loaders.Selection, pins: tuple[Pin, ...] = (), force: bool = F
         where = t("board.in_processes", n=workers) if workers > 1 else ""
         bar = st.progress(0.0, text=t("board.planning", title=sel.title(), calls=len(sel.area.requests), where=where))
         plan, wall = loaders.solve_plan(key, sel.area, sel.day, sel.seed, pins,
-                                        sink=lambda f, text: bar.progress(f, text=f"{text}{where}"), workers=workers)
+                                        sink=lambda f, text: bar.progress(f, text=f"{text}{where}"), workers=workers,
+                                        travel_spec=sel.travel_spec)
         bar.empty()
         st.session_state[S.LAST_RUN] = (key, wall, workers)
     return plan

@@ -191,6 +191,15 @@ def build_options(
             k = min(params.candidates * params.search_factor, len(staffed))
             near_staffed, _ = staffed_net.nearest(lon, lat, k=k)
             near_staffed = np.asarray(near_staffed).reshape(len(reqs), k)
+            # The travelling calls' drives from their nearest staffed centres in one ask: a model
+            # pays per ask (the road model looks up every point's land and terrain; a provider
+            # sends a request), not per leg.
+            moving = np.flatnonzero([r.mode != Mode.WALKIN for r in reqs])
+            s_lon, s_lat = np.array([c.lon for c in staffed]), np.array([c.lat for c in staffed])
+            near_drive = np.zeros(near_staffed.shape, np.int64)
+            if len(moving):
+                rows = near_staffed[moving]
+                near_drive[moving] = drive_s(travel, s_lon[rows], s_lat[rows], lon[moving, None], lat[moving, None])
         for i, r in enumerate(reqs):
             opts: list[_Option] = []
             bench_s = params.rules.bench_s(r.level)
@@ -205,7 +214,7 @@ def build_options(
 
                 def in_reach(level: int) -> list[tuple[Centre, int]]:
                     found = [] if staffed_net is None else _reachable(
-                        r, level, [staffed[int(j)] for j in near_staffed[i]], staff, params, travel)
+                        r, level, [staffed[int(j)] for j in near_staffed[i]], staff, params, travel, near_drive[i])
                     if not found and national_net is not None:  # across the provincial border
                         k_nat = min(params.candidates * params.search_factor, len(national))
                         idx, _ = national_net.nearest(np.array([r.lon]), np.array([r.lat]), k=k_nat)
@@ -254,11 +263,12 @@ def build_options(
 
 
 def _reachable(r: Request, level: int, centres: list[Centre], staff: dict[str, list[Technician]],
-               params: AssignmentParams, travel: Travel) -> list[tuple[Centre, int]]:
+               params: AssignmentParams, travel: Travel, drive: np.ndarray | None = None) -> list[tuple[Centre, int]]:
     """Up to ``candidates`` of ``centres`` (nearest first) with a technician able to do the
-    call's ``level`` within the maximum drive, and that drive (s)."""
+    call's ``level`` within the maximum drive, and that drive (s; ``drive`` when already known)."""
     out = []
-    drive = drive_s(travel, np.array([c.lon for c in centres]), np.array([c.lat for c in centres]), r.lon, r.lat)
+    if drive is None:
+        drive = drive_s(travel, np.array([c.lon for c in centres]), np.array([c.lat for c in centres]), r.lon, r.lat)
     for c, tr in zip(centres, drive.tolist()):
         if tr <= params.rules.max_visit_travel_s and _can_visit(staff[c.id], r, level):
             out.append((c, tr))

@@ -176,7 +176,8 @@ def baseline_plan(
     for tech_states in states.values():
         for st in tech_states:
             centre = home[st.tech.id]
-            home_s, home_m = (int(x) for x in travel.legs(st.lon, st.lat, centre.lon, centre.lat, st.tech.speed_class))
+            home_s, home_m = (int(x) for x in travel.legs(st.lon, st.lat, centre.lon, centre.lat, st.tech.speed_class,
+                                                          st.free_at_s % DAY_S))
             back_s = st.free_at_s + home_s
             if st.jobs:  # the drive home counts, as in a planned route
                 st.distance_m += home_m
@@ -213,9 +214,9 @@ def send_nearest_free(
     trip_of = np.zeros(len(able), np.int64)
     dist = np.zeros(len(able), np.int64)
     classes = np.array([s.tech.speed_class for s in able])
-    for cls in set(classes.tolist()):
+    for cls in set(classes.tolist()):  # priced at the clock: the free set off now
         m = classes == cls
-        trip_of[m], dist[m] = travel.legs(lon[m], lat[m], r.lon, r.lat, cls)
+        trip_of[m], dist[m] = travel.legs(lon[m], lat[m], r.lon, r.lat, cls, clock_s % DAY_S)
     ready = np.array([max(s.free_at_s, clock_s) for s in able])
     free = ready <= clock_s
     # Nearest among the free; if none is free, the earliest to free up (nearest on ties).
@@ -227,6 +228,8 @@ def send_nearest_free(
         if takes_break:
             depart = max(depart, st.break_from_s) + st.tech.break_s
         trip_s = int(trip_of[k])
+        if depart // 3600 != clock_s // 3600:  # he sets off in a later hour: the drive at that hour
+            trip_s = int(travel.legs(st.lon, st.lat, r.lon, r.lat, st.tech.speed_class, depart % DAY_S)[0])
         arrive = depart + trip_s
         start = max(arrive, r.window.start_s)
         end = start + r.service_s
@@ -235,7 +238,8 @@ def send_nearest_free(
         if st.max_overtime_s is None or st.home is None:
             if end > st.shift_end_s:
                 continue  # nor finish in his shift
-        elif end + int(travel.legs(r.lon, r.lat, *st.home, st.tech.speed_class)[0]) > st.shift_end_s + st.max_overtime_s:
+        elif (end + int(travel.legs(r.lon, r.lat, *st.home, st.tech.speed_class, end % DAY_S)[0])
+              > st.shift_end_s + st.max_overtime_s):
             continue  # nor be home within the overtime the day allows
         st.break_taken = st.break_taken or takes_break
         st.free_at_s, st.lon, st.lat = end, r.lon, r.lat

@@ -32,6 +32,7 @@ import pandas as pd
 from sqlalchemy import (
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Integer,
     LargeBinary,
@@ -162,6 +163,27 @@ notice_outbox = Table(
     Column("delivered_at", DateTime(timezone=True), nullable=True),
     Column("last_error", Text, nullable=True),
 )
+
+# The drives the technicians' own reports time (dispatch.service.reports): set off (``dispatched``)
+# and arrived (``on_site``), from his last door or his centre to the job's, for the road model's
+# calibration on real history (``dispatch travel calibrate --store``; dispatch.travel.calibrate's
+# columns). ``depart_at`` is ISO 8601 with its offset. Written with the arrival's log entry.
+travel_trips = Table(
+    "travel_trips",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("scope", String(100), nullable=False, index=True),
+    Column("job_id", String(100), nullable=False),
+    Column("technician_id", String(100), nullable=False),
+    Column("speed_class", String(40), nullable=False),
+    *(Column(c, Float, nullable=False) for c in ("from_lon", "from_lat", "to_lon", "to_lat")),
+    Column("depart_at", String(40), nullable=False),
+    Column("duration_s", Integer, nullable=False),
+    Column("distance_m", Integer, nullable=True),  # an odometer's, where one is reported
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+TRIP_FIELDS = ("job_id", "technician_id", "speed_class", "from_lon", "from_lat", "to_lon", "to_lat", "depart_at",
+               "duration_s", "distance_m")
 
 NOTICE_FIELDS = ("notice_id", "job_id", "customer_id", "old_eta_s", "new_eta_s", "reason", "detail", "at_s")
 
@@ -329,12 +351,13 @@ class Store:
     def append_service_entry(self, scope: str, kind: str, key: str, at_s: int,
                              payload: dict[str, Any], answer: dict[str, Any],
                              idem: str | None = None, lease: Lease | None = None,
-                             notices: Iterable[dict[str, Any]] = ()) -> int:
+                             notices: Iterable[dict[str, Any]] = (), trips: Iterable[dict[str, Any]] = ()) -> int:
         """Commit one entry of the service log; returns its sequence number. A second entry
         with the same ``idem`` in the scope raises :class:`DuplicateEntryError`. With ``lease``,
         the entry is written only if that lease still holds the scope, checked in the same
         transaction (else :class:`LeaseLost` and nothing is written). ``notices`` (dicts of
-        ``NOTICE_FIELDS``) go to the outbox in the same transaction: with the change, or not at all."""
+        ``NOTICE_FIELDS``) go to the outbox in the same transaction: with the change, or not at all;
+        so do ``trips`` (dicts of ``TRIP_FIELDS``: the drives the change completes)."""
         row = {"scope": scope, "kind": kind, "key": key, "idem": idem, "at_s": int(at_s),
                "created_at": dt.datetime.now(dt.UTC),
                "payload_json": json.dumps(_jsonable(payload), sort_keys=True, ensure_ascii=False),
@@ -349,6 +372,9 @@ class Store:
                     conn.execute(insert(notice_outbox).values(
                         scope=scope, created_at=now, attempts=0, next_attempt_at=now,
                         **{k: n.get(k) for k in NOTICE_FIELDS}))
+                for trip in trips:
+                    conn.execute(insert(travel_trips).values(scope=scope, created_at=now,
+                                                             **{k: trip.get(k) for k in TRIP_FIELDS}))
         except IntegrityError as exc:
             raise DuplicateEntryError(f"{kind} {idem!r} is already in the service log of scope {scope!r}") from exc
         return int(seq)
@@ -362,6 +388,15 @@ class Store:
             rows = conn.execute(q).all()
         return [ServiceEntry(r.seq, r.scope, r.kind, r.key, r.idem, r.at_s, json.loads(r.payload_json),
                              json.loads(r.answer_json)) for r in rows]
+
+    def trips(self, scope: str | None = None) -> pd.DataFrame:
+        """The technicians' reported drives (``TRIP_FIELDS`` and ``scope``), of one scope or all, oldest first."""
+        q = select(travel_trips).order_by(travel_trips.c.id)
+        if scope is not None:
+            q = q.where(travel_trips.c.scope == scope)
+        with self.engine.connect() as conn:
+            rows = conn.execute(q).all()
+        return pd.DataFrame([dict(r._mapping) for r in rows], columns=["id", "scope", *TRIP_FIELDS])
 
     # ---- the notice outbox ----
 

@@ -69,3 +69,26 @@ def test_spec_from_the_environment(monkeypatch):
     """DISPATCH_TRAVEL chooses the model when no spec is given."""
     monkeypatch.setenv("DISPATCH_TRAVEL", "flat:car=60")
     assert travel_from_spec().legs(120.0, 30.0, 120.0, 30.1)[0] < DEFAULT_TRAVEL.legs(120.0, 30.0, 120.0, 30.1)[0]
+
+
+def test_no_module_outside_the_travel_package_constructs_a_concrete_model():
+    """Everything else takes a ``Travel`` or builds one from a spec (``travel_from_spec``): no call
+    of a model class outside ``dispatch/travel`` (an ``isinstance`` check is no construction)."""
+    import ast
+    from pathlib import Path
+
+    import dispatch.travel as pkg
+
+    root = Path(pkg.__file__).resolve().parents[2]
+    travel_dir = root / "dispatch" / "travel"
+    classes = {"FlatTravel", "RoadTravel", "MatrixFileTravel", "ProviderTravel"}
+    found = []
+    for path in [*(root / "dispatch").rglob("*.py"), *(root / "dashboard").rglob("*.py")]:
+        if travel_dir in path.parents:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call):
+                name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
+                if name in classes:
+                    found.append(f"{path.relative_to(root)}:{node.lineno} {name}(...)")
+    assert not found, found

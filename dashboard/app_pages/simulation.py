@@ -45,7 +45,7 @@ key = loaders.sim_key(sel, days, name, scenario)
 if not (run or ss.get(S.SIM_RUN) == key or len(ds.requests) <= simulation.AUTO_SIM_CALLS):
     st.info(t("sim.press", calls=len(ds.requests), days=days))
     st.stop()
-comp = loaders.simulation(key, ds, days, sel.seed, name)
+comp = loaders.simulation(key, ds, days, sel.seed, name, sel.travel_spec)
 ss[S.SIM_RUN] = key
 res = comp.results
 st.success(t("sim.done", calls=comp.calls, days=comp.days, name=name, opt=res["optimiser"].wall_s,

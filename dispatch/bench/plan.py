@@ -18,13 +18,16 @@ from dispatch.kpis import format_kpis, kpis
 from dispatch.plan import PlanParams, make_plan, reach_s
 from dispatch.progress import Progress
 from dispatch.synthetic import GeneratorParams, generate, with_calls_per_day
+from dispatch.travel import DEFAULT_TRAVEL, Travel, travel_record
 
 
 def run_plan_bench(preset: str, seed: int, calls_per_day: float | None, workers: int | None,
                    scheduler: str | None, time_limit: float | None,
-                   progress: Progress | None = None) -> dict[str, Any]:
+                   progress: Progress | None = None, travel: Travel = DEFAULT_TRAVEL) -> dict[str, Any]:
     """Generate a day, plan it (``progress`` gets the planner's (stage, done, total, note)
-    callbacks), run the baseline on it; stage timings, memory and both KPI columns."""
+    callbacks), run the baseline on it; stage timings, memory and both KPI columns. The day is
+    generated with the default travel whatever ``travel`` plans it, so that two models are
+    compared on the same network and calls."""
     gen_params = GeneratorParams()
     if calls_per_day is not None:
         gen_params = with_calls_per_day(gen_params, calls_per_day)
@@ -39,16 +42,16 @@ def run_plan_bench(preset: str, seed: int, calls_per_day: float | None, workers:
     t0 = time.perf_counter()
     with executor(workers, scheduler) as pool:
         stages["pool_start"] = time.perf_counter() - t0
-        plan = make_plan(ds, params, pool=pool, progress=progress)
+        plan = make_plan(ds, params, pool=pool, travel=travel, progress=progress)
     for k, v in plan.timings_s.items():
         stages[k] = v
     t0 = time.perf_counter()
-    base_out, base_work = baseline_plan(ds, BaselineParams(day=params.day, rules=params.rules))
-    base_out["reach_s"] = reach_s(ds, base_out["request_id"].tolist())
+    base_out, base_work = baseline_plan(ds, BaselineParams(day=params.day, rules=params.rules), travel)
+    base_out["reach_s"] = reach_s(ds, base_out["request_id"].tolist(), travel)
     stages["baseline"] = time.perf_counter() - t0
     stats = plan.routing_stats
     return {
-        "preset": preset, "seed": seed, "calls": len(ds.requests), "centres": len(ds.network),
+        "preset": preset, "seed": seed, **travel_record(travel), "calls": len(ds.requests), "centres": len(ds.network),
         "technicians": len(ds.technicians), "areas": len(stats),
         "routed_visits": int(stats["routed"].sum()) if len(stats) else 0,
         "checker_violations": int(stats["violations"].sum()) if "violations" in stats else None,
@@ -64,7 +67,7 @@ def run_plan_bench(preset: str, seed: int, calls_per_day: float | None, workers:
 def format_run(doc: dict[str, Any]) -> str:
     """One run of ``run_plan_bench`` as `dispatch bench national|province` prints it."""
     lines = [
-        (f"\n{doc['preset']} seed {doc['seed']}: {doc['calls']} calls, {doc['centres']} centres, "
+        (f"\n{doc['preset']} seed {doc['seed']}, travel {doc.get('travel', '?')}: {doc['calls']} calls, {doc['centres']} centres, "
          f"{doc['technicians']} technicians, {doc['areas']} areas, {doc['routed_visits']} visits routed, "
          f"checker violations: {doc['checker_violations']}"),
         "stages (s): " + ", ".join(f"{k} {v:.2f}" for k, v in doc["stages_s"].items()),

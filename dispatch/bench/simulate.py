@@ -14,19 +14,21 @@ from dispatch.bench.common import Log, cpu_s, peak_rss_mib
 from dispatch.kpis import kpis
 from dispatch.simulate import SimParams, simulate
 from dispatch.synthetic import generate
+from dispatch.travel import DEFAULT_TRAVEL, Travel
 
 POLICIES = ("optimiser", "baseline")
 
 
-def run_case(preset: str, days: int, seed: int) -> dict[str, Any]:
-    """``days`` of ``preset``'s calls under each policy: wall and CPU time, calls/s, headline KPIs."""
+def run_case(preset: str, days: int, seed: int, travel: Travel = DEFAULT_TRAVEL) -> dict[str, Any]:
+    """``days`` of ``preset``'s calls under each policy: wall and CPU time, calls/s, headline KPIs. The
+    calls are generated with the default travel, then simulated under ``travel``."""
     t0 = time.perf_counter()
     ds = generate(preset, days=days, seed=seed)
     gen_s = time.perf_counter() - t0
     row: dict[str, Any] = {"preset": preset, "days": days, "calls": len(ds.requests), "generate_s": round(gen_s, 2)}
     for policy in POLICIES:
         c0, t0 = cpu_s(), time.perf_counter()
-        res = simulate(ds, SimParams(policy=policy, seed=seed))
+        res = simulate(ds, SimParams(policy=policy, seed=seed), travel)
         wall = time.perf_counter() - t0
         k = kpis(res.outcomes, res.workload)
         row[policy] = {
@@ -41,14 +43,15 @@ def run_case(preset: str, days: int, seed: int) -> dict[str, Any]:
     return row
 
 
-def run_simulate_bench(cases: list[tuple[str, int]], seed: int = 1, progress: Log | None = None) -> dict[str, Any]:
+def run_simulate_bench(cases: list[tuple[str, int]], seed: int = 1, progress: Log | None = None,
+                       travel: Travel = DEFAULT_TRAVEL) -> dict[str, Any]:
     """``run_case`` for each (preset, days); the JSON document with its ``rows``."""
     rows = []
     for preset, days in cases:
         if progress:
             progress(f"simulating {preset} for {days} day(s) ...")
-        rows.append(run_case(preset, days, seed))
-    return {"benchmark": "simulate", "targets": {"province_week_s": 120, "national_day_s": 600}, "rows": rows}
+        rows.append(run_case(preset, days, seed, travel))
+    return {"benchmark": "simulate", "travel": travel.spec, "targets": {"province_week_s": 120, "national_day_s": 600}, "rows": rows}
 
 
 def format_rows(rows: list[dict[str, Any]]) -> str:

@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from dispatch.bench.common import write_json
-from dispatch.cli.options import ProgressBar, load_population
+from dispatch.cli.options import ProgressBar, load_population, load_travel, travel_option
 from dispatch.errors import DispatchError
 
 json_option = click.option("--json", "json_path", default=None, type=click.Path(dir_okay=False))
@@ -105,16 +105,18 @@ def _plan_command(default_preset: str, help_text: str) -> click.Command:
     @click.option("--scheduler", default=None, envvar="DASK_SCHEDULER_ADDRESS")
     @click.option("--time-limit", default=None, type=click.FloatRange(0.1, None),
                   help="Maximum routing seconds per area.")
+    @travel_option
     @json_option
     def command(preset: str, seed: int, calls: str | None, workers: int | None, scheduler: str | None,
-                time_limit: float | None, json_path: str | None) -> None:
+                time_limit: float | None, travel_spec: str | None, json_path: str | None) -> None:
         from dispatch.bench import plan as runner  # the planner (OR-Tools): slow to import
 
         volumes: list[float | None] = [float(c) for c in calls.split(",")] if calls else [None]
+        travel = load_travel(travel_spec)  # plans and baseline; the day is generated with the default
         runs = []
         for volume in volumes:
             with ProgressBar() as bar:
-                doc = runner.run_plan_bench(preset, seed, volume, workers, scheduler, time_limit, bar)
+                doc = runner.run_plan_bench(preset, seed, volume, workers, scheduler, time_limit, bar, travel)
             click.echo(runner.format_run(doc))
             runs.append(doc)
         if len(runs) > 1:
@@ -186,14 +188,15 @@ def realtime(sizes: str, jobs_per_tech: float, calls: int, seed: int, slot_calls
 @click.option("--cases", default="zhejiang:7,national:1", show_default=True,
               help="Comma-separated preset:days pairs.")
 @click.option("--seed", default=1, show_default=True)
+@travel_option
 @json_option
-def simulate(cases: str, seed: int, json_path: str | None) -> None:
+def simulate(cases: str, seed: int, travel_spec: str | None, json_path: str | None) -> None:
     """Simulation speed (province-week, national-day) with the optimiser and the baseline."""
     # The simulator (OR-Tools routing): slow to import.
     from dispatch.bench import simulate as runner
 
     pairs = [(preset, int(days or 1)) for preset, _, days in (case.partition(":") for case in cases.split(","))]
-    doc = runner.run_simulate_bench(pairs, seed, progress=_echo_err)
+    doc = runner.run_simulate_bench(pairs, seed, progress=_echo_err, travel=load_travel(travel_spec))
     click.echo(runner.format_rows(doc["rows"]))
     write_json(json_path, doc)
 

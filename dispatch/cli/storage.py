@@ -236,6 +236,9 @@ class CliStore:
     def load_scenario(self, name: str) -> StoredScenario:
         return self._run("read", self.store.load_scenario, name)
 
+    def trips(self, scope: str | None = None) -> pd.DataFrame:
+        return self._run("read", self.store.trips, scope)
+
     def check_writable(self, tables: tuple[str, ...]) -> None:
         """Fail now if ``tables`` cannot be read and written, before a long run whose result the
         store must take: a count of each, and a delete of no row in a transaction that is rolled

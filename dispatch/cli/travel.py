@@ -17,9 +17,10 @@ from dispatch.cli.options import (
     pct,
     population_option,
 )
+from dispatch.cli.storage import describe, open_store
 from dispatch.executor import executor
 from dispatch.travel import DEFAULT_SPEC
-from dispatch.travel.calibrate import TripsError, calibrate, read_trips
+from dispatch.travel.calibrate import TripsError, calibrate, read_trips, trips_of
 from dispatch.travel.road import RoadTravel
 from dispatch.travel.roadparams import write_params
 
@@ -36,22 +37,32 @@ def _fmt(stat: str, v: float) -> str:
 
 
 @travel.command("calibrate")
-@click.argument("trips", type=click.Path(exists=True, dir_okay=False))
+@click.argument("trips", required=False, default=None, type=click.Path(exists=True, dir_okay=False))
+@click.option("--store", "store_url", default=None, metavar="URL",
+              help="Fit the drives the live service recorded from the technicians' reports (the store's "
+                   "travel_trips table, e.g. sqlite:///dispatch.sqlite) instead of a TRIPS file.")
+@click.option("--scope", default=None, help="With --store: only this served network/day's trips (default: all).")
 @click.option("--out", default=None, type=click.Path(dir_okay=False),
               help="Write the fitted parameters here (JSON; use them with --travel PARAMS.json).")
 @click.option("--start", default="road", show_default=True, metavar="SPEC",
               help="The road model to start from (road, road:KEY=VALUE or PARAMS.json).")
 @bad_input_on_dispatch_error
-def calibrate_command(trips: str, out: str | None, start: str) -> None:
+def calibrate_command(trips: str | None, store_url: str | None, scope: str | None, out: str | None,
+                      start: str) -> None:
     """Fit the road model's overhead, band speeds and detour to TRIPS.csv (from_lon, from_lat, to_lon,
-    to_lat, depart_at with offset, duration_s, optionally distance_m and speed_class), robustly."""
+    to_lat, depart_at with offset, duration_s, optionally distance_m and speed_class), or to the
+    trips the live service stored (--store), robustly."""
     model = load_travel(start)
     if not isinstance(model, RoadTravel):
         raise BadInput(f"--start {start!r}: calibration fits the road model; give road, road:KEY=VALUE or PARAMS.json")
+    if (trips is None) == (store_url is None):
+        raise BadInput("give either a TRIPS.csv file or --store URL (the live service's recorded trips), not "
+                       + ("both" if trips else "neither"))
     try:
-        cal = calibrate(read_trips(trips), model.params)
+        cal = calibrate(read_trips(trips) if trips else _stored_trips(store_url, scope), model.params)  # type: ignore[arg-type]
     except TripsError as exc:
         raise BadInput(str(exc)) from exc
+    trips = trips or f"{describe(store_url)} (travel_trips{'' if scope is None else f', scope {scope}'})"
     click.echo(f"{cal.before['trips']} trips; left out of the fit: "
                + (", ".join(f"{k} {v}" for k, v in cal.left_out.items() if v) or "none"))
     click.echo(f"duration error, median (MdAPE): {pct(cal.before['mdape'])} -> {pct(cal.after['mdape'])}")
@@ -65,6 +76,20 @@ def calibrate_command(trips: str, out: str | None, start: str) -> None:
         write_params(p, out, {"fit": {"trips_file": trips, "before": cal.before, "after": cal.after,
                                       "fitted": list(cal.fitted), "left_out": cal.left_out}})
         click.echo(f"parameters written to {out}; use them with --travel {out}")
+
+
+def _stored_trips(url: str, scope: str | None):  # type: ignore[no-untyped-def]
+    """The store's recorded trips as calibration trips; a bad one is named by its row, oldest first."""
+    store = open_store(url)
+    try:
+        frame = store.trips(scope)
+    finally:
+        store.close()
+    where = f"{describe(url)}, table travel_trips" + ("" if scope is None else f", scope {scope}")
+    if frame.empty:
+        raise TripsError(f"{where}: no trips recorded (the live service records a drive when a technician "
+                         "reports both setting off and arriving)")
+    return trips_of(frame, where + " (row 1: the oldest)", first_row=1)
 
 
 @travel.command("compare")

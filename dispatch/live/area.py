@@ -32,18 +32,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from dispatch.errors import DispatchError
-from dispatch.live.calls import (
-    FROZEN_STATES,
-    REPORTED_STATE,
-    DropOutResult,
-    InsertionOption,
-    JobState,
-    NewCall,
-    check_report,
-    rank_key,
-    reported_times,
-    visit_of,
-)
+from dispatch.live.calls import (FROZEN_STATES, REPORTED_STATE, DropOutResult, InsertionOption, JobState,
+                                  NewCall, call_depart_s, check_report, rank_key, reported_times, visit_of)
 from dispatch.reasons import Reason
 from dispatch.routing import (
     BreakRule,
@@ -226,9 +216,15 @@ class LiveArea:
         lon = self._lon_buf[: n + 1]
         lat = self._lat_buf[: n + 1]
         lon[n], lat[n] = call.lon, call.lat
-        for c, cls in enumerate(self.travel.speed_classes):  # both ways: roads need not be symmetric
-            self._time_buf[c, n, : n + 1], self._dist_buf[n, : n + 1] = self.travel.legs(lon[n], lat[n], lon, lat, cls)
-            self._time_buf[c, : n + 1, n], self._dist_buf[: n + 1, n] = self.travel.legs(lon, lat, lon[n], lat[n], cls)
+        t = call_depart_s(call, self.problem.technicians)
+        # Both ways (roads need not be symmetric) in one ask per class: a model pays per ask.
+        here = np.full(n + 1, lon[n]), np.full(n + 1, lat[n])
+        ends = np.concatenate([here[0], lon]), np.concatenate([here[1], lat]), np.concatenate([lon, here[0]]), \
+            np.concatenate([lat, here[1]])
+        for c, cls in enumerate(self.travel.speed_classes):
+            tt, dd = self.travel.legs(*ends, cls, t)
+            self._time_buf[c, n, : n + 1], self._dist_buf[n, : n + 1] = tt[: n + 1], dd[: n + 1]
+            self._time_buf[c, : n + 1, n], self._dist_buf[: n + 1, n] = tt[n + 1:], dd[n + 1:]
         v = visit_of(call, n)
         # Views into buffers that grow by doubling: a call costs O(n), not a copy of the tables.
         self.problem = replace(self.problem, travel_s=self._time_buf[:, : n + 1, : n + 1],

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from dispatch.errors import DispatchError
+from dispatch.model import DAY_S
 from dispatch.routing import (
+    RoutingTechnician,
     RoutingVisit,
     Stop,
     Unserved,
@@ -155,6 +158,16 @@ def visit_of(call: NewCall, node: int) -> RoutingVisit:
     return RoutingVisit(call.id, node, call.service_s, call.window_start_s, call.window_end_s,
                         call.required_level, call.required_skill, call.priority, call.dispatch_deadline_s,
                         pinned_technician=call.pinned_technician, pinned_start_s=call.pinned_start_s)
+
+
+def call_depart_s(call: NewCall, technicians: Iterable[RoutingTechnician]) -> int:
+    """The departure (seconds of the day) that prices a new call's legs, both ways: the earliest
+    anyone can set off toward it (its release), not before the area's first shift starts. The
+    call's own time rather than the area's clock, so that a replayed log rebuilds the same
+    matrices. One hour for all its legs (the routing problem has no time-dependent transit): a
+    call taken in the evening peak is driven to, and from, at the peak's pace."""
+    first = min((t.shift_start_s for t in technicians), default=call.release_s)
+    return max(call.release_s, first) % DAY_S
 
 
 def collection(call: NewCall, service_s: int) -> NewCall:

@@ -24,6 +24,20 @@ from dispatch.staffing import on_duty
 from dispatch.travel import Travel
 
 
+def matrix_depart_s(techs: Sequence[Technician]) -> int | None:
+    """The departure (seconds of the day) at which an area's day matrices are priced: the first
+    shift start among its technicians (None: nobody at work, the model's off-peak default).
+
+    A routing problem holds one matrix per speed class, and OR-Tools has no time-dependent
+    transit, so the whole day's legs of an area share one departure hour. The morning batch is
+    where most of the day's calls are routed and it sets off at the first shift start, so that
+    hour prices the matrix: in a big city whose shifts start in the morning peak, the plan's legs
+    take the rush-hour time (pessimistic for the off-peak legs later in the day: promises err on
+    the safe side). Legs to a call inserted later are priced at its own time
+    (``LiveArea._add_visit``)."""
+    return min((t.shift.start_s for t in techs), default=None)
+
+
 def routing_technicians(
     techs: Sequence[Technician], node_of: dict[str, int], day: int, classes: tuple[str, ...],
     max_overtime_s: int = 0, overtime_left_s: Callable[[str], int] | None = None,
@@ -88,7 +102,7 @@ class LiveNetwork:
             node_of = {c: i for i, c in enumerate(centre_ids)}
             lon = np.array([self.network[c].lon for c in centre_ids] + [c.lon for c in calls])
             lat = np.array([self.network[c].lat for c in centre_ids] + [c.lat for c in calls])
-            tt, dd = self.travel.matrices(lon, lat)
+            tt, dd = self.travel.matrices(lon, lat, depart_s=matrix_depart_s(techs))
             techs_day = routing_technicians(techs, node_of, day, self.travel.speed_classes, self.rules.max_overtime_s,
                                             overtime_left_s)
             visits = tuple(visit_of(c, len(centre_ids) + i) for i, c in enumerate(calls))

@@ -10,7 +10,7 @@ import numpy as np
 from dispatch.assignment import Assignment
 from dispatch.dataset import Dataset
 from dispatch.hours import dispatch_clock_start
-from dispatch.live.roster import routing_technicians
+from dispatch.live.roster import matrix_depart_s, routing_technicians
 from dispatch.model import Mode, Request, Technician
 from dispatch.plan.areas import Area
 from dispatch.plan.params import Pin
@@ -40,7 +40,8 @@ def routing_problem(
     lon = [net[c].lon for c in centre_ids] + [r.lon for r in reqs]
     lat = [net[c].lat for c in centre_ids] + [r.lat for r in reqs]
     classes = travel.speed_classes
-    travel_s, distance_m = travel.matrices(np.array(lon), np.array(lat), classes)
+    # Priced at the area's first shift start, as the live network prices its day (same matrices).
+    travel_s, distance_m = travel.matrices(np.array(lon), np.array(lat), classes, matrix_depart_s(techs))
     rtechs = routing_technicians(techs, node_of, day, classes, rules.max_overtime_s)
     visits = []
     for i, r in enumerate(reqs):

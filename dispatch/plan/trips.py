@@ -30,6 +30,7 @@ import pandas as pd
 from dispatch.assignment import AssignmentParams, bench_turnaround
 from dispatch.dataset import Dataset
 from dispatch.hours import business_seconds
+from dispatch.live.roster import matrix_depart_s
 from dispatch.model import DAY_S, Mode, Request
 from dispatch.network import Network
 from dispatch.plan.benches import first_bench
@@ -147,7 +148,8 @@ def _trip_problem(dataset: Dataset, centre_id: str, techs: list, reqs: list[Requ
     c = dataset.network[centre_id]
     lon = np.array([c.lon] + [r.lon for r in reqs])
     lat = np.array([c.lat] + [r.lat for r in reqs])
-    travel_s, distance_m = travel.matrices(lon, lat, travel.speed_classes)
+    # A trip sets off at its technicians' first shift start; that hour prices its legs.
+    travel_s, distance_m = travel.matrices(lon, lat, travel.speed_classes, matrix_depart_s(techs))
     base = day * DAY_S
     rest = BreakRule(base + rules.trip_rest_from_s, base + rules.trip_rest_by_s, rules.trip_rest_s)
     ktechs = tuple(RoutingTechnician(

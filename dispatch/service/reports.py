@@ -64,6 +64,7 @@ def job_status(svc: Any, job_id: str, status: str, at: dt.datetime | None,
                                f"report at {svc.iso(t)}", "expected_end")
         try:
             area.advance(max(area.clock_s, t))
+            trips = completed_trip(svc, area, tid, job_id, status, t)  # before the report replaces his set-off
             area.report(job_id, status, t, end_s)
         except DispatchError:
             svc._rebuild([a])  # the clock moved for a report refused: forget both
@@ -75,8 +76,30 @@ def job_status(svc: Any, job_id: str, status: str, at: dt.datetime | None,
                   "arrival": svc.iso(st.arrival_s) if st else None, "end": svc.iso(st.end_s) if st else None,
                   "end_s": st.end_s if st else None, "frozen": job_id in area.frozen}
         logged = {"area": a, "status": status} | ({} if end_s is None else {"expected_end_s": end_s})
-        svc._commit([a], "status", job_id, t, logged, answer)
+        svc._commit([a], "status", job_id, t, logged, answer, trips=trips)
     return answer
+
+
+def completed_trip(svc: Any, area: LiveArea, tech_id: str, job_id: str, status: str, at_s: int) -> list[dict[str, Any]]:
+    """The drive an arrival report (``on_site`` at ``at_s``) completes, for the road model's
+    calibration (``dispatch travel calibrate --store``): from where the technician set off (the
+    door of the job before this one on his route, or his centre) to this job's, timed by his own
+    reports. None unless he also reported setting off, and none when his break fell on the way
+    (the time is no drive's)."""
+    state, departed = area.reported.get(job_id, (JobState.PLANNED, None))
+    if status != "on_site" or state != JobState.DISPATCHED or departed is None or at_s <= departed:
+        return []
+    if departed <= area.break_taken.get(tech_id, -1) < at_s:
+        return []
+    tech = next(k for k in area.problem.technicians if k.id == tech_id)
+    node = {v.id: v.node for v in area.problem.visits}
+    route = area.routes[tech_id]
+    k = route.index(job_id)
+    a, b = (node[route[k - 1]] if k else tech.start_node), node[job_id]
+    return [{"job_id": job_id, "technician_id": tech_id, "speed_class": area.travel.speed_classes[tech.speed_class],
+             "from_lon": float(area.lon[a]), "from_lat": float(area.lat[a]), "to_lon": float(area.lon[b]),
+             "to_lat": float(area.lat[b]), "depart_at": svc.iso(departed), "duration_s": int(at_s - departed),
+             "distance_m": None}]
 
 
 def cancel_unassigned(area: LiveArea, job_id: str, at_s: int) -> None:

@@ -231,8 +231,9 @@ class LiveService:
         return stack
 
     def _commit(self, touched: list[str], kind: str, key: str, at_s: int, payload: dict[str, Any],
-                answer: dict[str, Any], idem: str | None = None) -> None:
-        """Log the change before it is acknowledged; if that fails, forget it in memory too."""
+                answer: dict[str, Any], idem: str | None = None, trips: list[dict[str, Any]] | None = None) -> None:
+        """Log the change (with the drives it completes, ``trips``) before it is acknowledged; if that
+        fails, forget it in memory too."""
         try:
             if self.lease is None or self.lost is not None:
                 raise ServiceError(503, "this server does not hold the live plan's lease (a read-only copy, or "
@@ -243,13 +244,13 @@ class LiveService:
             with self._db:
                 try:
                     self.store.append_service_entry(self.scope, kind, key, at_s, payload, answer, idem,
-                                                    lease=self.lease, notices=notices)
+                                                    lease=self.lease, notices=notices, trips=trips or ())
                 except LeaseLost:
                     # Expired without a heartbeat (a database outage, a pause) but nobody took it:
                     # renewing tells an expiry from a takeover, which is the only real loss.
                     self.lease = self.store.renew_lease(self.lease)
                     self.store.append_service_entry(self.scope, kind, key, at_s, payload, answer, idem,
-                                                    lease=self.lease, notices=notices)
+                                                    lease=self.lease, notices=notices, trips=trips or ())
             for n in notices:
                 self.tracker.told(n)
         except LeaseLost as exc:

@@ -200,7 +200,7 @@ class Baseline:
             self.w.collected.add(r.id)
         if self.w.fw.active:  # he is busy for as long as the work really takes
             rules, home = self.w.p.rules, self.w.net[st.tech.home_centre_id]
-            home_s = int(drive_s(self.w.travel, r.lon, r.lat, home.lon, home.lat, st.tech.speed_class))
+            home_s = int(drive_s(self.w.travel, r.lon, r.lat, home.lon, home.lat, st.tech.speed_class, end % DAY_S))
             door = self.w.at_door(r.id, on_site_repair=r.mode == Mode.ONSITE and r.id not in self.w.collected,
                                   planned_s=end - start,
                                   level_on_site=min(st.tech.max_level, rules.onsite_max_level), start_s=start,
@@ -220,7 +220,8 @@ class Baseline:
                 if not st.jobs:
                     continue
                 c = self.w.net[st.tech.home_centre_id]
-                home_s, home_m = (int(x) for x in self.w.travel.legs(st.lon, st.lat, c.lon, c.lat, st.tech.speed_class))
+                home_s, home_m = (int(x) for x in self.w.travel.legs(st.lon, st.lat, c.lon, c.lat, st.tech.speed_class,
+                                                                     st.free_at_s % DAY_S))
                 back = st.free_at_s + home_s
                 # Back at his centre after the last job: the devices he picked up arrive then.
                 out.append((st.tech, self.trips[st.tech.id], back,

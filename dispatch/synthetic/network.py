@@ -20,7 +20,7 @@ from dispatch.model import (
 )
 from dispatch.network import Network, unit_vectors
 from dispatch.synthetic.presets import Preset, restrict_network
-from dispatch.travel import DEFAULT_TRAVEL, EARTH_RADIUS_M, Travel, drive_s
+from dispatch.travel import EARTH_RADIUS_M, Travel, drive_s, travel_from_spec
 
 
 def seconds_of_hours(hours: float) -> int:
@@ -52,6 +52,13 @@ DEFAULT_TIERS: Mapping[Tier, TierParams] = MappingProxyType(
         Tier.COUNTY: TierParams(frozenset({1}), 10.0, 9.0, 18.0, 5.0, 1, 3),
     }
 )
+
+
+# The travel the generator places stations (``coverage_max_drive_h``) and sizes rosters by: the
+# flat model its rules and their figures were set with, whatever the planner's default. A seed
+# gives the same network and roster under every travel model, so the committed sample and every
+# benchmark's dataset stay the same, and two models are compared on the same network.
+GENERATOR_TRAVEL: Travel = travel_from_spec("flat")
 
 
 @dataclass(frozen=True)
@@ -178,7 +185,7 @@ def _station_counties(candidates: pd.DataFrame, counties: pd.DataFrame, n: int,
 class _SeatReach:
     """Which county seats lie within a drive (car, the travel model) of given points."""
 
-    def __init__(self, counties: pd.DataFrame, max_drive_s: int, travel: Travel = DEFAULT_TRAVEL) -> None:
+    def __init__(self, counties: pd.DataFrame, max_drive_s: int, travel: Travel = GENERATOR_TRAVEL) -> None:
         from scipy.spatial import cKDTree
 
         self.unit = unit_vectors

@@ -37,6 +37,7 @@ from dispatch.staffing import (
 from dispatch.synthetic.calls import CallParams, points_in_county
 from dispatch.synthetic.network import (
     DEFAULT_TIERS,
+    GENERATOR_TRAVEL,
     TierParams,
     bench_follows_staff,
     seconds_of_hours,
@@ -231,7 +232,7 @@ def forecast_workload(
     return workload_from_points(
         network, lon_a, lat_a, volume * travelling, volume * mix.get("walkin", 0.0),
         {lv: volume * bench_share * levels[lv - 1] for lv in LEVELS}, work_s, backlog, busy, week, rules,
-        source=f"forecast ({calls_per_day:.0f} calls a day)")
+        GENERATOR_TRAVEL, source=f"forecast ({calls_per_day:.0f} calls a day)")
 
 
 def clock_profile(calls: CallParams, open_h: float, close_h: float) -> tuple[float, float]:

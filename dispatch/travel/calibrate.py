@@ -50,6 +50,13 @@ def read_trips(path: str) -> Trips:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False)  # the raw text, for messages
     except (OSError, pd.errors.ParserError, UnicodeDecodeError) as err:
         raise TripsError(f"{path}: cannot read it as CSV ({err})") from None
+    return trips_of(frame, path)
+
+
+def trips_of(frame: pd.DataFrame, path: str, first_row: int = 2) -> Trips:
+    """The trips of a table of text (``read_trips``'s, or the store's ``travel_trips`` as text), checked;
+    ``path`` and ``first_row`` (the number of its first row) name a bad row in the messages."""
+    frame = frame.fillna("").astype(str).reset_index(drop=True)
     missing = [c for c in REQUIRED if c not in frame.columns]
     if missing:
         raise TripsError(f"{path}: missing column(s) {missing}; expected {list(REQUIRED)} "
@@ -63,7 +70,7 @@ def read_trips(path: str) -> Trips:
         bad = values.isna() | (values < lo) | (values > hi)
         if bad.any():
             row = int(np.flatnonzero(bad.to_numpy())[0])
-            raise TripsError(f"{path}: row {row + 2}, column {col}: {frame[col].iloc[row]!r}; expected a number "
+            raise TripsError(f"{path}: row {row + first_row}, column {col}: {frame[col].iloc[row]!r}; expected a number "
                              f"in {lo}-{hi}")
         numeric[col] = values.to_numpy(float)
     when = pd.to_datetime(frame["depart_at"], errors="coerce", utc=True, format="ISO8601")
@@ -71,7 +78,7 @@ def read_trips(path: str) -> Trips:
     bad = when.isna() | naive
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise TripsError(f"{path}: row {row + 2}, column depart_at: {frame['depart_at'].iloc[row]!r}; expected "
+        raise TripsError(f"{path}: row {row + first_row}, column depart_at: {frame['depart_at'].iloc[row]!r}; expected "
                          f"ISO 8601 with its offset, e.g. 2026-03-02T08:15:00+08:00")
     local = when.dt.tz_convert(CHINA_TZ)
     depart = (local.dt.hour * 3600 + local.dt.minute * 60 + local.dt.second).to_numpy(np.int64)

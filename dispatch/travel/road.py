@@ -28,6 +28,7 @@ from dispatch.travel.land import (
     LON0,
     REGION_RES_DEG,
     LandGrid,
+    grid_cells,
     land_grid,
     peak_grid,
     region_grid,
@@ -156,40 +157,57 @@ class RoadTravel:
         p = self.params
         return p.detour_long + (p.detour_short - p.detour_long) * np.exp(-np.asarray(crow_m) / (1000 * p.detour_scale_km))
 
-    @property
-    def _terrain_tables(self) -> tuple[np.ndarray, np.ndarray]:
-        return terrain_tables(self.params.terrain)
+    @cached_property
+    def _tables(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
+        """(time factor, detour factor) per unit, the peak grid (None: no rush hour) and the region
+        grid's index, held by the model: the module caches key on the whole parameter tables,
+        which hashing on every leg of a live insertion would cost more than the lookup itself."""
+        time_f, detour_f = terrain_tables(self.params.terrain)
+        return time_f, detour_f, peak_grid(self.params.cities) if self.params.cities else None, region_grid().index
 
     @cached_property
     def _land(self) -> LandGrid:
         return land_grid(self.params.land_res_deg, tuple(line for _, line in self.params.fixed_links))
 
     def end_factors(self, lon: np.ndarray, lat: np.ndarray) -> dict[str, np.ndarray]:
-        """What the model needs of each end: terrain factors, the rush-hour peak, the land mass."""
-        p = self.params
-        time_f, detour_f = self._terrain_tables
-        grid = region_grid()
+        """What the model needs of each end: terrain factors, the rush-hour peak, the land mass.
+        The last few arrays' factors are remembered (read-only), by their coordinates: a live
+        insertion asks the same area's points once per speed class."""
         if np.ndim(lon) == 0 and np.ndim(lat) == 0:  # one point (a live insertion): no array machinery
             return self._point_factors(float(lon), float(lat))
-        cell = grid.cell(lon, lat)
-        idx = grid.index[cell]
-        out = {"time": time_f[idx], "detour": detour_f[idx],
-               "peak": peak_grid(p.cities)[cell] if p.cities else np.ones(np.shape(lon))}
-        if p.water:
+        lon, lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+        if lon.size > 20_000:  # a bulk ask (a matrix, a province's calls): computed, not kept
+            return self._array_factors(lon, lat)
+        key = (lon.shape, lon.tobytes(), lat.tobytes())
+        memo = self.__dict__.setdefault("_ends_memo", {})
+        got = memo.get(key)
+        if got is None:
+            got = self._array_factors(lon, lat)
+            for v in got.values():
+                v.setflags(write=False)
+            if len(memo) >= 8:  # a handful: consecutive asks repeat, older ones rarely return
+                memo.clear()
+            memo[key] = got
+        return got
+
+    def _array_factors(self, lon: np.ndarray, lat: np.ndarray) -> dict[str, np.ndarray]:
+        time_f, detour_f, peak, index = self._tables
+        cell = grid_cells(lon, lat, REGION_RES_DEG, index.shape)
+        idx = index[cell]
+        out = {"time": time_f[idx], "detour": detour_f[idx], "peak": peak[cell] if peak is not None else np.ones(np.shape(lon))}
+        if self.params.water:
             out["mass"] = self._land.mass(lon, lat)
         return out
 
     def _point_factors(self, lon: float, lat: float) -> dict[str, np.ndarray]:
-        p = self.params
-        time_f, detour_f = self._terrain_tables
-        grid = region_grid()
-        rows, cols = grid.index.shape
+        time_f, detour_f, peak, index = self._tables
+        rows, cols = index.shape
         r = min(max(int((lat - LAT0) / REGION_RES_DEG), 0), rows - 1)
         c = min(max(int((lon - LON0) / REGION_RES_DEG), 0), cols - 1)
-        idx = grid.index[r, c]
+        idx = index[r, c]
         out = {"time": np.float64(time_f[idx]), "detour": np.float64(detour_f[idx]),
-               "peak": np.float64(peak_grid(p.cities)[r, c] if p.cities else 1.0)}
-        if p.water:
+               "peak": np.float64(peak[r, c] if peak is not None else 1.0)}
+        if self.params.water:
             land = self._land
             lr, lc = land.label.shape
             out["mass"] = land.label[min(max(int((lat - LAT0) / land.res_deg), 0), lr - 1),

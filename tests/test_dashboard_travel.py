@@ -1,0 +1,54 @@
+"""The dashboard's sidebar choice of travel model: the registry's models in Chinese (English on
+the switch), the spec each choice makes, a model that cannot be built told in the sidebar with
+the default used instead, and the board's plan made with the chosen model."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("streamlit")
+
+from dashboard import i18n, travelchoice  # noqa: E402
+from dashboard import state as S  # noqa: E402
+from dispatch.travel import DEFAULT_SPEC  # noqa: E402
+from dispatch.travel.spec import MODELS  # noqa: E402
+from tests.test_dashboard import _app  # noqa: E402  # the app on a fresh store
+
+
+def test_every_model_of_the_registry_is_offered_with_a_label_in_both_languages():
+    assert sorted(travelchoice.models()) == sorted(MODELS) and travelchoice.models()[0] == DEFAULT_SPEC
+    for lang in i18n.LANGUAGES:
+        i18n.set_language(lang)
+        labels = [i18n.t(f"travel.{m}") for m in travelchoice.models()]
+        assert len(set(labels)) == len(labels)
+    i18n.set_language(i18n.DEFAULT_LANGUAGE)
+
+
+def test_a_choice_becomes_a_spec_and_a_bad_one_falls_back_with_its_reason(tmp_path, monkeypatch):
+    monkeypatch.delenv("DISPATCH_AMAP_KEY", raising=False)
+    assert travelchoice.resolve("road") == ("road", None)
+    assert travelchoice.spec_of("road", " p.json ") == "road:params=p.json"
+    assert travelchoice.spec_of("osrm", "http://127.0.0.1:5000") == "osrm:url=http://127.0.0.1:5000"
+    missing = tmp_path / "none.parquet"
+    spec, why = travelchoice.resolve("matrix", str(missing))
+    assert spec == DEFAULT_SPEC and str(missing) in why
+    spec, why = travelchoice.resolve("amap")
+    assert spec == DEFAULT_SPEC and "DISPATCH_AMAP_KEY" in why
+    spec, why = travelchoice.resolve("matrix")  # no file given
+    assert spec == DEFAULT_SPEC and "file=PATH" in why
+
+
+def test_the_sidebar_plans_with_the_chosen_model_and_tells_a_bad_one(tmp_path):
+    at = _app("zh", tmp_path)
+    box = at.sidebar.selectbox(key=S.TRAVEL)
+    assert box.label == "行车时间模型" and box.value == DEFAULT_SPEC
+    box.set_value("road").run()
+    assert not at.exception, at.exception
+    assert at.session_state[S.TRAVEL_SPEC] == "road"
+    assert any(c.value == "使用：road" for c in at.sidebar.caption)
+    assert at.session_state[S.LAST_RUN][0][-1] == "road"  # the board's plan was made with it
+    at.sidebar.selectbox(key=S.TRAVEL).set_value("matrix").run()
+    at.sidebar.text_input(key=S.TRAVEL_SOURCE).input(str(tmp_path / "none.parquet")).run()
+    assert not at.exception, at.exception
+    assert at.session_state[S.TRAVEL_SPEC] == DEFAULT_SPEC
+    assert any("已改用默认模型" in w.value and "none.parquet" in w.value for w in at.sidebar.warning)
