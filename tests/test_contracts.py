@@ -33,7 +33,7 @@ from dispatch.network import Network
 from dispatch.rules import DEFAULT_COST_RATES, DEFAULT_RULES
 from dispatch.simulate import SimParams, simulate
 from dispatch.travel import DEFAULT_TRAVEL
-from tests.builders import EPOCH, NETWORK, TECHS, H, centre, req
+from tests.builders import EPOCH, NETWORK, TECHS, H, centre, req, tech
 
 REFUSES = OfferRates(accept=0.0, refuse=1.0, response_s=600, timeout_s=900)
 ACCEPTS = OfferRates(accept=1.0, refuse=0.0, response_s=300, timeout_s=900)
@@ -208,3 +208,41 @@ def test_generated_book_contracts_most_county_stations_and_reads_back(tmp_path: 
     assert all(c.levels <= ds.network[c.centre_id].levels for c in b)
     (tmp_path / "contracts.csv").write_text(contracts_frame(b).to_csv(index=False), encoding="utf-8")
     assert read_contracts(tmp_path, ds.network) == b
+
+
+# ---- the planner's offer policy: reservations, re-offers to neighbours ---------------------------
+
+def test_an_offer_reserves_the_technician_until_the_answer() -> None:
+    """Two hour-long jobs at 10:00 for S1's only technician: the first is offered to S1 and T1's
+    slot is held for it; the second's decision sees T1 taken (he could not set off for it within
+    the hour) and sends an own technician at once, rather than offering S1 a job it cannot keep."""
+    r1 = req("R1", 1, Mode.ONSITE, created_h=10, window_h=8, service_min=60)
+    r2 = req("R2", 1, Mode.ONSITE, created_h=10, window_h=8, service_min=60, lon=119.975, lat=30.545)
+    ds = Dataset(NETWORK, TECHS, (r1, r2), EPOCH)
+    res = simulate(ds, SimParams(fieldwork=FieldworkParams.none(), contracts=book(ACCEPTS)))
+    ev = res.events
+    assert ev[ev["event"] == "offered"]["request_id"].tolist() == ["R1"]
+    by = ev[ev["event"] == "dispatched"].set_index("request_id")["where"]
+    assert by["R1"] == "T1" and by["R2"] in {"T2", "T3"}  # own staff of Huzhou or Hangzhou
+    o = res.outcomes.set_index("request_id")
+    assert (o["dispatch_wait_s"] <= H).all()
+    assert not ev["request_id"].str.contains("#offer").any()  # the stand-in never shows
+
+
+def test_a_refused_call_is_reoffered_to_a_neighbouring_station() -> None:
+    """S1 refuses; S2 (another county of the prefecture) gets the second offer under the book's
+    reoffer_roam, and not under "county" (the territory only: own staff then)."""
+    net = Network((*NETWORK.centres, centre("S2", lon=120.05, lat=30.6, province="330000", prefecture="330500",
+                                            county="330522")))
+    techs = (*TECHS, tech("T4", "S2", 1))
+    r = req("R1", 1, Mode.ONSITE, created_h=10, window_h=8)
+    ds = Dataset(net, techs, (r,), EPOCH)
+    contracts = {"S1": Contract("S1", offers=REFUSES), "S2": Contract("S2", offers=ACCEPTS)}
+    for roam, second in (("prefecture", {"T4"}), ("county", {"T2", "T3"})):
+        res = simulate(ds, SimParams(fieldwork=FieldworkParams.none(),
+                                     contracts=ContractBook(contracts, reoffer_roam=roam)))
+        ev = res.events
+        assert ev[ev["event"] == "offered"]["where"].tolist() == (["S1", "S2"] if roam == "prefecture" else ["S1"])
+        assert ev.set_index("event").loc["dispatched", "where"] in second
+    with pytest.raises(ValueError, match="reoffer_roam"):
+        ContractBook(contracts, reoffer_roam="province")

@@ -40,11 +40,11 @@ import zlib
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Generic, NamedTuple, TypeVar
+from typing import Generic, NamedTuple, Protocol, TypeVar
 
 import numpy as np
 
-from dispatch.contracts.model import Contract, ContractBook, OfferRates
+from dispatch.contracts.model import ROAMS, Contract, ContractBook, OfferRates
 from dispatch.live.calls import InsertionOption, NewCall
 from dispatch.live.decision import Decision, Dispatched
 from dispatch.model import DAY_S, Centre, Mode, Request, Technician, Tier
@@ -68,6 +68,8 @@ class Choice(NamedTuple):
     late_s: int = 0
     added_travel_s: int = 0
     overtime_s: int = 0
+    departure_s: int = 0  # when he would set off (the live plan's; 0: not known)
+    area: str = ""  # the live area whose plan holds him ("": none, the whiteboard dispatcher)
 
 
 class Answer(NamedTuple):
@@ -124,14 +126,29 @@ def decision_choices(decision: Decision, mode: Mode) -> list[Choice]:
     when nobody can."""
     if not isinstance(decision, Dispatched):
         return []
-    first = _choice(decision.option)
+    first = _choice(decision.option, decision.area)
     if decision.visit_mode != mode:
         return [first]
-    return [first, *(_choice(o.option) for o in decision.alternatives if o.option.technician_id != first.technician_id)]
+    return [first, *(_choice(o.option, o.area) for o in decision.alternatives
+                     if o.option.technician_id != first.technician_id)]
 
 
-def _choice(o: InsertionOption) -> Choice:
-    return Choice(o.technician_id, o.eta_s, o.late_s, o.added_travel_s, o.overtime_s)
+def _choice(o: InsertionOption, area: str) -> Choice:
+    return Choice(o.technician_id, o.eta_s, o.late_s, o.added_travel_s, o.overtime_s, o.departure_s, area)
+
+
+class Hold(Protocol):
+    """A plan's reservation of an offered technician's slot while his station decides: the
+    offers made at the same moment (the morning's backlog) would otherwise all count on the same
+    free technician, and every acceptance after the first would find him gone."""
+
+    def reserve(self, stand_in: NewCall, choice: Choice) -> object:
+        """Put ``stand_in`` (the offered call under an id of its own, its ``release_s`` after the
+        latest answer: nobody sets off toward it) in ``choice``'s route; returns what
+        :meth:`release` takes."""
+
+    def release(self, token: object) -> None:
+        """Take the stand-in out again (the answer came)."""
 
 
 @dataclass
@@ -140,6 +157,7 @@ class _OfferState:
     refused: set[str] = field(default_factory=set)
     accepted: str | None = None  # the station whose acceptance is awaited at the call's release
     attempts: int = 0
+    held: object = None  # the slot reserved in the offered technician's route until the answer
 
 
 class OfferDesk(Generic[R]):
@@ -169,16 +187,20 @@ class OfferDesk(Generic[R]):
     def is_contracted(self, technician_id: str) -> bool:
         return self.station_of[technician_id] in self.book
 
-    def may_offer(self, c: Contract, county_adcode: str, call: NewCall, now_s: int) -> bool:
+    def may_offer(self, c: Contract, county_adcode: str, call: NewCall, now_s: int, reoffer: bool = False) -> bool:
         """Whether station ``c`` may be offered ``call`` (a customer in ``county_adcode``; "":
-        unknown, anywhere) at ``now_s`` (module docstring)."""
+        unknown, anywhere) at ``now_s`` (module docstring); ``reoffer``: another station has
+        already refused it (the book's ``reoffer_roam`` then widens a territory)."""
         if not (c.authorised(call.required_level, call.required_skill) and c.open_at(now_s)
                 and self.booked[c.centre_id, now_s // DAY_S] < c.daily_jobs and c.quality >= self.book.min_quality):
             return False
         station = self.network[c.centre_id]
-        if c.roam == "any" or not county_adcode:
+        roam = c.roam
+        if reoffer and ROAMS.index(self.book.reoffer_roam) > ROAMS.index(roam):
+            roam = self.book.reoffer_roam
+        if roam == "any" or not county_adcode:
             return True
-        if c.roam == "prefecture":
+        if roam == "prefecture":
             return county_adcode[:4] == (station.prefecture_adcode or station.county_adcode)[:4]
         return county_adcode == station.county_adcode or self.nearest_station(call) == c.centre_id
 
@@ -200,7 +222,8 @@ class OfferDesk(Generic[R]):
             cid = self.station_of[technician_id]
             if cid not in memo:
                 c = self.book.get(cid)
-                memo[cid] = c is None or (cid not in refused and self.may_offer(c, county_adcode, call, call.release_s))
+                memo[cid] = c is None or (cid not in refused and self.may_offer(c, county_adcode, call, call.release_s,
+                                                                                 reoffer=bool(refused)))
             return memo[cid]
         return allow
 
@@ -225,10 +248,15 @@ class OfferDesk(Generic[R]):
             km = float(np.atleast_1d(self.travel.legs(station.lon, station.lat, r.lon, r.lat, "car")[1])[0]) / 1000
         return c.fees.job_cny(level, channel, km)
 
-    def step(self, r: Request, call: NewCall, ask: Callable[..., R], choices: Callable[[R], list[Choice]]) -> R | Pending:
-        """Place ``call`` (``r`` the request behind it) by the module's rules, or leave it pending."""
+    def step(self, r: Request, call: NewCall, ask: Callable[..., R], choices: Callable[[R], list[Choice]],
+             hold: Hold | None = None) -> R | Pending:
+        """Place ``call`` (``r`` the request behind it) by the module's rules, or leave it pending;
+        ``hold`` reserves the offered technician's slot until the answer (module docstring)."""
         now, day = call.release_s, call.release_s // DAY_S
         st = self.state.get(call.id)
+        if st is not None and st.held is not None and hold is not None:  # the answer is in: the slot is free again
+            hold.release(st.held)
+            st.held = None
         if st is None or st.day != day:  # a call carried over starts afresh: yesterday's refusals lapse
             st = self.state[call.id] = _OfferState(day)
         if st.accepted is not None:  # the station said yes: its technician takes the job
@@ -259,6 +287,9 @@ class OfferDesk(Generic[R]):
         deadline = "" if call.dispatch_deadline_s is None else f"; set-off deadline t={call.dispatch_deadline_s} s"
         self.log(call.id, now, EVENTS["offer"], station, f"offer {st.attempts} to contracted station {station}{deadline}")
         t = now + answer.after_s
+        if hold is not None:  # nobody else is given his slot while the station decides
+            stand_in = replace(call, id=f"{call.id}#offer{st.attempts}", release_s=now + contract.offers.timeout_s + 1)
+            st.held = hold.reserve(stand_in, pick)
         if answer.kind == ACCEPTED:
             st.accepted = station
             self.log(call.id, t, EVENTS[ACCEPTED], station, f"accepted after {answer.after_s // 60} min")
@@ -289,6 +320,6 @@ Trip = tuple  # what baseline.send_nearest_free returns: (state, set-off, arriva
 
 
 def place(desk: OfferDesk | None, r: Request, call: NewCall, ask: Callable[..., R],
-          choices: Callable[[R], list[Choice]]) -> R | Pending:
+          choices: Callable[[R], list[Choice]], hold: Hold | None = None) -> R | Pending:
     """``call`` placed by ``ask`` as before when there is no desk, else through its offers."""
-    return ask(call) if desk is None else desk.step(r, call, ask, choices)
+    return ask(call) if desk is None else desk.step(r, call, ask, choices, hold)
