@@ -233,10 +233,9 @@ class OfferDesk(Generic[R]):
         home = self.network[t.home_centre_id]
         c = self.book.get(home.id)
         if c is None:
-            wage = self.rates.wage_cny_per_h(home.tier)
             km = choice.added_travel_s / 3600 * DEFAULT_SPEEDS_KMH.get(t.speed_class, 40.0)
-            return (wage * (choice.added_travel_s + call.service_s) / 3600 + self.rates.km_cny(t.speed_class) * km
-                    + wage * self.rates.overtime_premium_workday * choice.overtime_s / 3600)
+            return self.rates.technician_cny(home.tier, choice.added_travel_s + call.service_s, km, t.speed_class,
+                                             choice.overtime_s)
         return self.fee_cny(c, home, r, r.mode.value) / max(c.quality, 1e-6)
 
     def fee_cny(self, c: Contract, station: Centre, r: Request, channel: str) -> float:
