@@ -246,3 +246,23 @@ def test_a_refused_call_is_reoffered_to_a_neighbouring_station() -> None:
         assert ev.set_index("event").loc["dispatched", "where"] in second
     with pytest.raises(ValueError, match="reoffer_roam"):
         ContractBook(contracts, reoffer_roam="province")
+
+
+def test_the_day_plan_offers_its_contracted_jobs_and_its_simulation_draws_the_answers() -> None:
+    """A plan with contracts: S1's job is on T1's morning route in the plan, but its simulated
+    day offers it to S1 first; S1 refuses, and an own technician takes it, the clock running."""
+    from dispatch.assignment import AssignmentParams
+    from dispatch.plan import PlanParams, make_plan
+    from dispatch.plan.simulated import offers_line, simulate_plan
+
+    r = req("R1", 1, Mode.ONSITE, created_h=10, window_h=8)
+    ds = Dataset(NETWORK, TECHS, (r,), EPOCH)
+    params = PlanParams(assignment=AssignmentParams(contracts=book(), cost=DEFAULT_COST_RATES))
+    plan = make_plan(ds, params)
+    assert plan.stops.set_index("request_id").loc["R1", "technician_id"] == "T1"
+    assert plan.params.routing_km_cost_s  # money on the arcs too, at the same weight
+    sim = simulate_plan(ds, plan, fieldwork=FieldworkParams.none())
+    ev = sim.result.events.set_index("event")
+    assert ev.loc["offered", "where"] == "S1" and "offer_refused" in ev.index
+    assert ev.loc["dispatched", "where"] in {"T2", "T3"}
+    assert "1 made to contracted stations, 0 accepted, 1 refused" in offers_line(sim.result.events)

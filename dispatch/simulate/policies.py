@@ -48,6 +48,9 @@ class Optimiser:
         Returns today's other calls, to dispatch as they come, and the plan's calls the day
         cannot keep (its own timing differs, e.g. a call re-booked from yesterday)."""
         calls = {r.id: (r, call) for _, r, call in todays}
+        if self.w.desk is not None:  # a contracted station's job is an offer: on no route before it accepts
+            morning = replace(morning, routes={t: ids for t, ids in morning.routes.items()
+                                               if not self.w.desk.is_contracted(t)})
         planned = {v for ids in morning.routes.values() for v in ids if v in calls}
         collect_s = self.w.p.rules.collect_service_s
         routes = {tid: [collection(calls[v][1], collect_s) if v in morning.collected else calls[v][1]
