@@ -244,6 +244,13 @@ def test_a_refused_call_is_reoffered_to_a_neighbouring_station() -> None:
         ev = res.events
         assert ev[ev["event"] == "offered"]["where"].tolist() == (["S1", "S2"] if roam == "prefecture" else ["S1"])
         assert ev.set_index("event").loc["dispatched", "where"] in second
+    # S1 takes no jobs today (its capacity is used up): nobody the territory allows can keep the
+    # promise, so S2 is offered it at once rather than after a refusal.
+    full = {"S1": Contract("S1", offers=ACCEPTS, daily_jobs=0), "S2": Contract("S2", offers=ACCEPTS)}
+    res = simulate(ds, SimParams(fieldwork=FieldworkParams.none(), contracts=ContractBook(full)))
+    ev = res.events
+    assert ev[ev["event"] == "offered"]["where"].tolist() == ["S2"]
+    assert ev.set_index("event").loc["dispatched", "where"] == "T4"
     with pytest.raises(ValueError, match="reoffer_roam"):
         ContractBook(contracts, reoffer_roam="province")
 

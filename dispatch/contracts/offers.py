@@ -15,6 +15,18 @@ station (``ContractBook``), the call is not simply given to him:
    where it started (the call's deadline never moves: time lost to refusals is a late dispatch,
    and the one-hour rate counts it).
 
+How the planner offers (what a dispatcher would do, not only what the contract allows):
+
+* **the slot is held** while the station decides (``Hold``; the live plan's stand-in visit, which
+  sets off no earlier than the latest answer): offers made at the same moment, the morning's
+  backlog above all, no longer all count on the same free technician, every acceptance after
+  the first finding him gone and the job late;
+* **the territory is a first offer, not a wall**: once the territory's station refused or let a
+  call lapse, or when no station the territory allows can keep the promise (closed, full or too
+  far behind), neighbouring contracted stations of the prefecture may be offered it
+  (``ContractBook.reoffer_roam``; each free to refuse a job outside its county); "county"
+  keeps every offer in the territory, own staff taking what its station cannot.
+
 A contracted station is offered only jobs its contract covers: levels and product lines it is
 authorised for, within its own opening hours, below its daily job capacity, within its own area
 (its territory: its county, and the customers it is the nearest county station to, as a county
@@ -213,17 +225,20 @@ class OfferDesk(Generic[R]):
             self._territory[call.id] = self._stations.centres[int(j)].id
         return self._territory[call.id]
 
-    def allow(self, county_adcode: str, call: NewCall, refused: set[str]) -> Callable[[str], bool]:
+    def allow(self, county_adcode: str, call: NewCall, refused: set[str],
+              reoffer: bool | None = None) -> Callable[[str], bool]:
         """Whether a technician may be given ``call`` now: own staff always; a contracted
-        station's only if it has not ``refused`` the call and :meth:`may_offer` says so."""
+        station's only if it has not ``refused`` the call and :meth:`may_offer` says so (as a
+        re-offer when ``reoffer``; default: once a station refused it)."""
         memo: dict[str, bool] = {}
+        wider = bool(refused) if reoffer is None else reoffer
 
         def allow(technician_id: str) -> bool:
             cid = self.station_of[technician_id]
             if cid not in memo:
                 c = self.book.get(cid)
                 memo[cid] = c is None or (cid not in refused and self.may_offer(c, county_adcode, call, call.release_s,
-                                                                                 reoffer=bool(refused)))
+                                                                                 reoffer=wider))
             return memo[cid]
         return allow
 
@@ -269,6 +284,15 @@ class OfferDesk(Generic[R]):
             st.refused.add(station)
         allow = self.allow(r.county_adcode, call, st.refused)
         options = choices(ask(call, allow, True))
+        if (not st.refused and self.book.reoffer_roam != "county"
+                and not any(o.late_s == 0 and self.is_contracted(o.technician_id) for o in options)):
+            # No station the territory allows can keep the promise (closed, full, or too far
+            # behind): as good as a refusal, so the neighbours may be offered it now (own staff
+            # stay among the options, and the cost weighs the two).
+            wider = self.allow(r.county_adcode, call, st.refused, reoffer=True)
+            more = choices(ask(call, wider, True))
+            if more:
+                allow, options = wider, more
         if not options:
             return ask(call, allow, False)  # nobody: the decision's own answer (its reason)
         pick = options[0]
@@ -284,7 +308,9 @@ class OfferDesk(Generic[R]):
         self.asked[call.id, station] += 1
         st.attempts += 1
         deadline = "" if call.dispatch_deadline_s is None else f"; set-off deadline t={call.dispatch_deadline_s} s"
-        self.log(call.id, now, EVENTS["offer"], station, f"offer {st.attempts} to contracted station {station}{deadline}")
+        planned = f"; {pick.technician_id} to set off at t={pick.departure_s} s" if pick.departure_s else ""
+        self.log(call.id, now, EVENTS["offer"], station,
+                 f"offer {st.attempts} to contracted station {station}{deadline}{planned}")
         t = now + answer.after_s
         if hold is not None:  # nobody else is given his slot while the station decides
             stand_in = replace(call, id=f"{call.id}#offer{st.attempts}", release_s=now + contract.offers.timeout_s + 1)
@@ -306,7 +332,7 @@ def trip_choices(trip: tuple | None) -> list[Choice]:  # type: ignore[type-arg]
     if trip is None:
         return []
     st, depart, arrive, end = trip
-    return [Choice(st.tech.id, arrive, 0, arrive - depart, max(0, end - st.shift_end_s))]
+    return [Choice(st.tech.id, arrive, 0, arrive - depart, max(0, end - st.shift_end_s), depart)]
 
 
 def offer_desk(book: ContractBook, network: Network, technicians: Sequence[Technician], travel: Travel,
