@@ -273,3 +273,19 @@ def test_the_day_plan_offers_its_contracted_jobs_and_its_simulation_draws_the_an
     assert ev.loc["offered", "where"] == "S1" and "offer_refused" in ev.index
     assert ev.loc["dispatched", "where"] in {"T2", "T3"}
     assert "1 made to contracted stations, 0 accepted, 1 refused" in offers_line(sim.result.events)
+
+
+def test_the_one_hour_misses_by_cause_add_up_to_the_rate() -> None:
+    from dispatch.contracts.week import miss_causes
+
+    outcomes = pd.DataFrame({"request_id": ["A", "B", "C", "D", "E", "W"],
+                             "mode": ["onsite"] * 5 + ["walkin"],
+                             "dispatch_wait_s": [600, 5000, 4000, None, 3700, None]})
+    ev = [("B", "offered"), ("B", "offer_refused"), ("B", "offered"), ("B", "offer_accepted"),
+          ("C", "offered"), ("C", "offer_accepted"), ("D", "carried_over"), ("E", "called")]
+    events = pd.DataFrame([(rid, 0, e, "", "") for rid, e in ev],
+                          columns=["request_id", "t_s", "event", "where", "detail"])
+    got = miss_causes(events, outcomes)
+    assert got == {"miss_after_failed_offer": 0.2, "miss_accepted_late": 0.2, "miss_carried_over": 0.2,
+                   "miss_other": 0.2}
+    assert sum(got.values()) == pytest.approx(1 - 1 / 5)  # the one-hour rate: A alone of 5 travelling calls
