@@ -205,9 +205,14 @@ def test_generated_book_contracts_most_county_stations_and_reads_back(tmp_path: 
     b = generate_contracts(ds.network, ds.technicians, seed=3)
     assert set(b.contracts) <= county and len(b) == len(county) - round(0.1 * len(county))
     assert b == generate_contracts(ds.network, ds.technicians, seed=3)  # seeded
-    assert all(c.levels <= ds.network[c.centre_id].levels for c in b)
+    # Authorised for its bench's levels and for those its field technicians repair on site.
+    trained = {c: max(t.max_level for t in ds.technicians if t.home_centre_id == c and t.role == "field") for c in b.contracts}
+    assert all(c.levels == ds.network[c.centre_id].levels | set(range(1, trained[c.centre_id] + 1)) for c in b)
     (tmp_path / "contracts.csv").write_text(contracts_frame(b).to_csv(index=False), encoding="utf-8")
-    assert read_contracts(tmp_path, ds.network) == b
+    assert read_contracts(tmp_path, ds.network, ds.technicians) == b
+    if any(c.levels - ds.network[c.centre_id].levels for c in b):  # on-site levels need the technicians
+        with pytest.raises(ValidationError, match="technicians' levels"):
+            read_contracts(tmp_path, ds.network)
 
 
 # ---- the planner's offer policy: reservations, re-offers to neighbours ---------------------------

@@ -84,7 +84,7 @@ def plan(source: str | None, preset: str | None, seed: int, day: int, days: int,
     params = PlanParams(day=day, seed=seed, deterministic=deterministic)
     if time_limit is not None:
         params = replace(params, routing_max_s=time_limit, routing_min_s=min(params.routing_min_s, time_limit))
-    book = read_contracts(source, ds.network) if source else None
+    book = read_contracts(source, ds.network, ds.technicians) if source else None
     if book:  # SOURCE/contracts.csv: contracted stations' jobs are offers; both objectives weigh money
         params = replace(params, assignment=replace(params.assignment, contracts=book, cost=DEFAULT_COST_RATES))
         click.echo(f"contracts: {len(book)} contracted stations (SOURCE/contracts.csv); their jobs are offers, "

@@ -150,7 +150,7 @@ class LiveService:
         self.horizon = Horizon(self.live, config.day, self.areas, self._open_day)
         self.booked_before = self._booked_for(config.day)
         # Contracted stations' jobs are offers (dispatch.service.offers); no contracts.csv: none.
-        self.offers = ServiceOffers(self, read_contracts(config.source, ds.network) if config.source else ContractBook(),
+        self.offers = ServiceOffers(self, read_contracts(config.source, ds.network, ds.technicians) if config.source else ContractBook(),
                                     ServiceError)
         self.locks = {a: threading.Lock() for a in self.areas}
         # The lease before the replay: no other server can append to the log being read.
