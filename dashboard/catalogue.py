@@ -414,6 +414,8 @@ KPI_LABELS: dict[str, tuple[str, str]] = {
     "centres": ("网点", "centres"),
     "technicians": ("技师", "technicians"),
     "cost_per_day": ("每日成本（元）", "cost per day (CNY)"),
+    "turnaround_value_cny": ("客户周转时间折算（元）", "customers' turnaround valued (CNY)"),
+    "cost_and_turnaround_cny": ("成本加周转折算（元）", "cost + turnaround valued (CNY)"),
     "plan_prefix": ("排程：", "plan: "),
     "calls": ("报修数", "calls"),
 }

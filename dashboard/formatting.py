@@ -158,7 +158,7 @@ def kpi_table(columns: Mapping[str, Mapping[str, float]], delta: bool = True) ->
 
 SCENARIO_ROWS = ("coverage_level1_60min", "coverage_level2_60min", "coverage_level3_60min",
                  "est_turnaround_level2_h", "est_turnaround_level3_h", "centres", "technicians", "cost_per_day",
-                 *(f"plan_{k}" for k in KPI_LABELS))
+                 "turnaround_value_cny", "cost_and_turnaround_cny", *(f"plan_{k}" for k in KPI_LABELS))
 
 
 def fmt_value(key: str, v: float) -> str:

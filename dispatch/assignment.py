@@ -26,7 +26,10 @@ book, ``dispatch.rules.Rules``):
    leaving the customer without anyone. The day plan applies the same rule when nobody able
    to repair on site can set off within the hour.
 8. Among all options the solver minimises the total estimated turnaround (then travel); options
-   are scored with the explicit formula in ``bench_turnaround``.
+   are scored with the explicit formula in ``bench_turnaround``. With ``cost`` (issue 20), each
+   option also counts what it costs the maker (:func:`option_cost_cny`), converted to minutes of
+   turnaround at ``CostRates.turnaround_cny_per_h``, the call decision's weight: a faster option
+   wins only when the hours it saves are worth its extra cost.
 9. With spare parts (``Dataset.parts``), an option's repair starts when its part can be there
    (``dispatch.parts.promise``: on the shelf or the vans, else a lateral transfer or an order,
    whichever comes first); its rule then says ``waiting_for_part`` with the part and its ETA.
@@ -41,10 +44,11 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
+from dispatch.contracts.model import NO_CONTRACTS, ContractBook
 from dispatch.dataset import Dataset
 from dispatch.hours import opening_start
 from dispatch.model import DAY_S, Centre, Mode, Request, Technician
@@ -52,8 +56,8 @@ from dispatch.network import CentreIndex, Network
 from dispatch.parts.promise import Promise, promise_for
 from dispatch.progress import Progress
 from dispatch.reasons import Reason
-from dispatch.rules import DEFAULT_RULES, Rules
-from dispatch.travel import DEFAULT_TRAVEL, Travel, drive_s
+from dispatch.rules import DEFAULT_RULES, CostRates, Rules
+from dispatch.travel import DEFAULT_SPEEDS_KMH, DEFAULT_TRAVEL, Travel, drive_s
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,10 @@ class AssignmentParams:
     # Repeatable: CP-SAT stops on its own deterministic clock (time_limit_s of it), not the wall
     # clock, so a busy machine cannot change the answer.
     deterministic: bool = False
+    # Money in the objective (rule 8): None weighs turnaround alone; with rates, every option
+    # also costs its CNY at their turnaround_cny_per_h, a contracted station's job its fee.
+    cost: CostRates | None = None
+    contracts: ContractBook = NO_CONTRACTS
 
 
 @dataclass(frozen=True)
@@ -119,6 +127,34 @@ class _Option:
     bench_s: int
     rule: str
     part_s: int = 0
+    cost_min: int = 0  # what the option costs, in minutes of turnaround (rule 8; 0: time alone)
+
+    @property
+    def score_s(self) -> int:
+        return self.turnaround_s + 60 * self.cost_min
+
+
+def option_cost_cny(o: _Option, r: Request, network: Network, rates: CostRates,
+                    book: ContractBook = NO_CONTRACTS) -> float:
+    """What an option costs the maker, estimated as the assignment sees it: an own visiting
+    technician's time (``tech_load_s``) at his tier's wage and the drive there and back at a car's
+    nominal speed and rate, or a contracted station's fee over its quality score (a repair done
+    twice is paid twice; the fee of the level it repairs itself, else a hand-over); the bench time
+    at the repairing centre's wage (a contracted station's own bench is in its fee); and the
+    courier legs up the chain and back."""
+    cny = 2 * o.hops * rates.courier_cny_per_leg
+    if o.repair is not None and o.repair not in book:
+        cny += rates.wage_cny_per_h(network[o.repair].tier) * o.bench_s / 3600
+    if o.visit is not None:
+        km = o.travel_s / 3600 * DEFAULT_SPEEDS_KMH["car"]
+        c = book.get(o.visit)
+        if c is None:
+            cny += rates.technician_cny(network[o.visit].tier, o.tech_load_s, 2 * km, "car")
+        else:
+            itself = o.repair in (None, o.visit) and r.level in c.levels
+            channel = Mode.ONSITE if o.repair is None else Mode.PICKUP
+            cny += c.fees.job_cny(r.level if itself else None, channel, km) / max(c.quality, 1e-6)
+    return cny
 
 
 def bench_turnaround(
@@ -315,6 +351,11 @@ def assign(
     solve ends on its gap before its time limit (CP-SAT stopped by the clock depends on load)."""
     options, unassigned = build_options(dataset, params, travel)
     req_by_id = {r.id: r for r in dataset.requests}
+    if params.cost is not None:
+        rates, book = params.cost, params.contracts
+        options = {rid: [replace(o, cost_min=round(rates.as_turnaround_s(
+            option_cost_cny(o, req_by_id[rid], dataset.network, rates, book)) / 60)) for o in opts]
+            for rid, opts in options.items()}
     tech_cap = _tech_capacity_s(dataset, params)
     bench_cap = {c.id: c.bench_s_per_day for c in dataset.network}
     # Independent subproblems: requests sharing no centre. Provinces in practice.
@@ -383,7 +424,7 @@ def _greedy(rids, options, tech_cap, bench_cap) -> dict[str, int]:
     choice = {}
     for rid in rids:
         fallback = None
-        for k in sorted(range(len(options[rid])), key=lambda k: options[rid][k].turnaround_s):
+        for k in sorted(range(len(options[rid])), key=lambda k: options[rid][k].score_s):
             o = options[rid][k]
             key = (o.repair, o.day) if o.repair is not None else None
             if key is not None and bench_left.get(key, bench_cap[o.repair]) < o.bench_s:
@@ -426,7 +467,7 @@ def _solve_group(rids, options, tech_cap, bench_cap, params: _SolverParams) -> t
         if options[rid][k].visit is not None:
             load[options[rid][k].visit] += options[rid][k].tech_load_s
     if len(greedy) == len(rids) and all(load[c] <= tech_cap.get(c, 0) for c in load) and all(
-        options[rid][greedy[rid]].turnaround_s == min(o.turnaround_s for o in options[rid])
+        options[rid][greedy[rid]].score_s == min(o.score_s for o in options[rid])
         for rid in rids
     ):
         return greedy, "OPTIMAL"  # every request got its best option: nothing to trade off
@@ -444,7 +485,7 @@ def _solve_group(rids, options, tech_cap, bench_cap, params: _SolverParams) -> t
             v = model.new_bool_var(f"x_{rid}_{k}")
             x[rid, k] = v
             lits.append(v)
-            cost_terms.append((o.turnaround_s // 60) * v)
+            cost_terms.append((o.turnaround_s // 60 + o.cost_min) * v)
             if o.visit is not None:
                 tech_terms[o.visit].append(o.tech_load_s // 60 * v)
                 tech_most[o.visit] += o.tech_load_s // 60

@@ -8,7 +8,7 @@ with ``dataclasses.replace``. Times are integer seconds (``_s``); levels are
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NoReturn
 
@@ -281,6 +281,26 @@ class CostRates:
     def km_cny(self, speed_class: str) -> float:
         """CNY per kilometre driven in ``speed_class`` (an unknown class costs as a car)."""
         return dict(self.km_cny_by_speed_class).get(speed_class, self.vehicle_cny_per_km)
+
+    def technician_cny(self, tier: int, paid_s: float, km: float, speed_class: str, overtime_s: float = 0.0) -> float:
+        """An own technician's part of a job: ``paid_s`` of his time at his tier's wage, ``km``
+        driven in ``speed_class``, ``overtime_s`` at the working-day premium on top."""
+        wage = self.wage_cny_per_h(tier)
+        return (wage * paid_s / 3600 + self.km_cny(speed_class) * km
+                + wage * self.overtime_premium_workday * overtime_s / 3600)
+
+    def as_turnaround_s(self, cny: float) -> float:
+        """The seconds of customer turnaround worth ``cny`` at ``turnaround_cny_per_h``: how the
+        assignment and the routing objectives, which count seconds, take money in (a weight of 0,
+        money alone, is the decision's own case: ``dispatch.contracts.offers.weigh``)."""
+        if self.turnaround_cny_per_h <= 0:
+            raise DispatchError("turnaround_cny_per_h must be > 0 CNY for an objective in seconds to weigh money")
+        return cny * 3600 / self.turnaround_cny_per_h
+
+    def km_as_turnaround_s(self, speed_classes: Sequence[str]) -> tuple[float, ...]:
+        """Per speed class (in this order): the seconds of turnaround one kilometre's cost is
+        worth (``RoutingParams.km_cost_s``): a car at 1.2 CNY/km and 33 CNY/h, 131 s a km."""
+        return tuple(self.as_turnaround_s(self.km_cny(c)) for c in speed_classes)
 
 
 DEFAULT_COST_RATES = CostRates()

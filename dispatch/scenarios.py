@@ -392,6 +392,11 @@ def evaluate(base: Dataset, scenario: Scenario | None, options: CompareOptions =
         out.update({f"plan_{key}": float(v) for key, v in k.items()})
         km = float(result.workload["distance_m"].sum()) / 1000 if len(result.workload) else 0.0
         out["cost_per_day"] += km * cost.rates.vehicle_cny_per_km
+        # The what-if in money as well as hours: the plan's served calls' hours of turnaround at
+        # the rule book's yuan value of an hour (CostRates.turnaround_cny_per_h), and with the cost.
+        hours = k["served"] * k["turnaround_mean_h"] if k["served"] else 0.0
+        out["turnaround_value_cny"] = hours * cost.rates.turnaround_cny_per_h
+        out["cost_and_turnaround_cny"] = out["cost_per_day"] + out["turnaround_value_cny"]
         request_ids = tuple(sorted(outcomes["request_id"].astype(str)))
     return Evaluation(name, out, applied.warnings, request_ids)
 

@@ -170,3 +170,35 @@ def test_provinces_solved_in_a_process_pool_give_the_same_assignment():
         pooled = assign(ds, AssignmentParams(time_limit_s=5.0), pool=pool)
     assert {a.visit_centre_id or a.repair_centre_id for a in alone.assigned} >= {"S1", "S1b"}
     assert pooled == alone
+
+
+def test_the_cost_weight_moves_the_assignment_from_faster_to_cheaper_at_the_break_even():
+    """A call next to Deqing: S1's technician is minutes away, but S1 is a contracted station
+    whose fee is high; the next centre's own technician is farther and cheaper. Time alone (and a large
+    weight) sends S1; below the break-even (the extra cost over the hours saved) the cheaper
+    own technician goes; the switch is at the break-even, to the objective's minute."""
+    from dispatch.assignment import build_options, option_cost_cny
+    from dispatch.contracts import Contract, ContractBook, Fees
+    from dispatch.rules import CostRates
+
+    r = req("R1", 1, Mode.ONSITE)
+    ds = Dataset(NETWORK, TECHS, (r,), "2026-03-02")
+    book = ContractBook({"S1": Contract("S1", fees=Fees((400.0, 400.0, 400.0)))})
+    base = AssignmentParams(candidates=2, contracts=book)
+    opts = build_options(ds, base)[0]["R1"]
+    rates = CostRates()
+    cost = {o.visit: option_cost_cny(o, r, NETWORK, rates, book) for o in opts}
+    turn = {o.visit: o.turnaround_s for o in opts}
+    fast, cheap = min(turn, key=turn.get), min(cost, key=cost.get)
+    assert fast == "S1" and cheap in {"C1", "P1"} and len(opts) == 2
+    # S1's fee: (400 + 30 on site) over its quality score.
+    assert cost["S1"] == pytest.approx(430 / Contract("S1").quality)
+    break_even = (cost[fast] - cost[cheap]) / ((turn[cheap] - turn[fast]) / 3600)
+
+    def visit(weight: float | None) -> str:
+        p = base if weight is None else replace(base, cost=CostRates(turnaround_cny_per_h=weight))
+        return assign(ds, p).assigned[0].visit_centre_id
+
+    assert visit(None) == fast
+    assert visit(break_even * 1.03) == fast and visit(break_even * 100) == fast
+    assert visit(break_even * 0.97) == cheap and visit(1.0) == cheap

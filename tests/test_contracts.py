@@ -33,7 +33,7 @@ from dispatch.network import Network
 from dispatch.rules import DEFAULT_COST_RATES, DEFAULT_RULES
 from dispatch.simulate import SimParams, simulate
 from dispatch.travel import DEFAULT_TRAVEL
-from tests.builders import EPOCH, NETWORK, TECHS, H, centre, req
+from tests.builders import EPOCH, NETWORK, TECHS, H, centre, req, tech
 
 REFUSES = OfferRates(accept=0.0, refuse=1.0, response_s=600, timeout_s=900)
 ACCEPTS = OfferRates(accept=1.0, refuse=0.0, response_s=300, timeout_s=900)
@@ -205,6 +205,92 @@ def test_generated_book_contracts_most_county_stations_and_reads_back(tmp_path: 
     b = generate_contracts(ds.network, ds.technicians, seed=3)
     assert set(b.contracts) <= county and len(b) == len(county) - round(0.1 * len(county))
     assert b == generate_contracts(ds.network, ds.technicians, seed=3)  # seeded
-    assert all(c.levels <= ds.network[c.centre_id].levels for c in b)
+    # Authorised for its bench's levels and for those its field technicians repair on site.
+    trained = {c: max(t.max_level for t in ds.technicians if t.home_centre_id == c and t.role == "field") for c in b.contracts}
+    assert all(c.levels == ds.network[c.centre_id].levels | set(range(1, trained[c.centre_id] + 1)) for c in b)
     (tmp_path / "contracts.csv").write_text(contracts_frame(b).to_csv(index=False), encoding="utf-8")
-    assert read_contracts(tmp_path, ds.network) == b
+    assert read_contracts(tmp_path, ds.network, ds.technicians) == b
+    if any(c.levels - ds.network[c.centre_id].levels for c in b):  # on-site levels need the technicians
+        with pytest.raises(ValidationError, match="technicians' levels"):
+            read_contracts(tmp_path, ds.network)
+
+
+# ---- the planner's offer policy: reservations, re-offers to neighbours ---------------------------
+
+def test_an_offer_reserves_the_technician_until_the_answer() -> None:
+    """Two hour-long jobs at 10:00 for S1's only technician: the first is offered to S1 and T1's
+    slot is held for it; the second's decision sees T1 taken (he could not set off for it within
+    the hour) and sends an own technician at once, rather than offering S1 a job it cannot keep."""
+    r1 = req("R1", 1, Mode.ONSITE, created_h=10, window_h=8, service_min=60)
+    r2 = req("R2", 1, Mode.ONSITE, created_h=10, window_h=8, service_min=60, lon=119.975, lat=30.545)
+    ds = Dataset(NETWORK, TECHS, (r1, r2), EPOCH)
+    res = simulate(ds, SimParams(fieldwork=FieldworkParams.none(), contracts=book(ACCEPTS)))
+    ev = res.events
+    assert ev[ev["event"] == "offered"]["request_id"].tolist() == ["R1"]
+    by = ev[ev["event"] == "dispatched"].set_index("request_id")["where"]
+    assert by["R1"] == "T1" and by["R2"] in {"T2", "T3"}  # own staff of Huzhou or Hangzhou
+    o = res.outcomes.set_index("request_id")
+    assert (o["dispatch_wait_s"] <= H).all()
+    assert not ev["request_id"].str.contains("#offer").any()  # the stand-in never shows
+
+
+def test_a_refused_call_is_reoffered_to_a_neighbouring_station() -> None:
+    """S1 refuses; S2 (another county of the prefecture) gets the second offer under the book's
+    reoffer_roam, and not under "county" (the territory only: own staff then)."""
+    net = Network((*NETWORK.centres, centre("S2", lon=120.05, lat=30.6, province="330000", prefecture="330500",
+                                            county="330522")))
+    techs = (*TECHS, tech("T4", "S2", 1))
+    r = req("R1", 1, Mode.ONSITE, created_h=10, window_h=8)
+    ds = Dataset(net, techs, (r,), EPOCH)
+    contracts = {"S1": Contract("S1", offers=REFUSES), "S2": Contract("S2", offers=ACCEPTS)}
+    for roam, second in (("prefecture", {"T4"}), ("county", {"T2", "T3"})):
+        res = simulate(ds, SimParams(fieldwork=FieldworkParams.none(),
+                                     contracts=ContractBook(contracts, reoffer_roam=roam)))
+        ev = res.events
+        assert ev[ev["event"] == "offered"]["where"].tolist() == (["S1", "S2"] if roam == "prefecture" else ["S1"])
+        assert ev.set_index("event").loc["dispatched", "where"] in second
+    # S1 takes no jobs today (its capacity is used up): nobody the territory allows can keep the
+    # promise, so S2 is offered it at once rather than after a refusal.
+    full = {"S1": Contract("S1", offers=ACCEPTS, daily_jobs=0), "S2": Contract("S2", offers=ACCEPTS)}
+    res = simulate(ds, SimParams(fieldwork=FieldworkParams.none(), contracts=ContractBook(full)))
+    ev = res.events
+    assert ev[ev["event"] == "offered"]["where"].tolist() == ["S2"]
+    assert ev.set_index("event").loc["dispatched", "where"] == "T4"
+    with pytest.raises(ValueError, match="reoffer_roam"):
+        ContractBook(contracts, reoffer_roam="province")
+
+
+def test_the_day_plan_offers_its_contracted_jobs_and_its_simulation_draws_the_answers() -> None:
+    """A plan with contracts: S1's job is on T1's morning route in the plan, but its simulated
+    day offers it to S1 first; S1 refuses, and an own technician takes it, the clock running."""
+    from dispatch.assignment import AssignmentParams
+    from dispatch.plan import PlanParams, make_plan
+    from dispatch.plan.simulated import offers_line, simulate_plan
+
+    r = req("R1", 1, Mode.ONSITE, created_h=10, window_h=8)
+    ds = Dataset(NETWORK, TECHS, (r,), EPOCH)
+    params = PlanParams(assignment=AssignmentParams(contracts=book(), cost=DEFAULT_COST_RATES))
+    plan = make_plan(ds, params)
+    assert plan.stops.set_index("request_id").loc["R1", "technician_id"] == "T1"
+    assert plan.params.routing_km_cost_s  # money on the arcs too, at the same weight
+    sim = simulate_plan(ds, plan, fieldwork=FieldworkParams.none())
+    ev = sim.result.events.set_index("event")
+    assert ev.loc["offered", "where"] == "S1" and "offer_refused" in ev.index
+    assert ev.loc["dispatched", "where"] in {"T2", "T3"}
+    assert "1 made to contracted stations, 0 accepted, 1 refused" in offers_line(sim.result.events)
+
+
+def test_the_one_hour_misses_by_cause_add_up_to_the_rate() -> None:
+    from dispatch.contracts.week import miss_causes
+
+    outcomes = pd.DataFrame({"request_id": ["A", "B", "C", "D", "E", "W"],
+                             "mode": ["onsite"] * 5 + ["walkin"],
+                             "dispatch_wait_s": [600, 5000, 4000, None, 3700, None]})
+    ev = [("B", "offered"), ("B", "offer_refused"), ("B", "offered"), ("B", "offer_accepted"),
+          ("C", "offered"), ("C", "offer_accepted"), ("D", "carried_over"), ("E", "called")]
+    events = pd.DataFrame([(rid, 0, e, "", "") for rid, e in ev],
+                          columns=["request_id", "t_s", "event", "where", "detail"])
+    got = miss_causes(events, outcomes)
+    assert got == {"miss_after_failed_offer": 0.2, "miss_accepted_late": 0.2, "miss_carried_over": 0.2,
+                   "miss_other": 0.2}
+    assert sum(got.values()) == pytest.approx(1 - 1 / 5)  # the one-hour rate: A alone of 5 travelling calls

@@ -267,3 +267,25 @@ def test_released_calls_are_timed_exactly_and_never_set_off_early():
         release = {v.id: v.release_s for v in visits}
         assert all(s.departure_toward_s >= release[s.visit_id] for r in res.routes for s in r.stops)
         assert len([s for r in res.routes for s in r.stops]) + len(res.unassigned) == n
+
+
+def test_kilometres_at_their_cost_move_the_visit_to_the_cheaper_vehicle_at_the_break_even():
+    """A car and a scooter at one depot, one visit 10 km away: 10 min by car, 20 by scooter.
+    By time alone the car goes. At 1.2 CNY/km (car) and 0.2 (scooter) the car's 20 km cost 20 CNY
+    more and save 1/3 h: the break-even is 60 CNY per hour of turnaround; above it the car, below
+    it the scooter."""
+    from dispatch.rules import CostRates
+
+    t = np.array([[[0, 600], [600, 0]], [[0, 1200], [1200, 0]]], dtype=np.int64)
+    d = np.array([[0, 10_000], [10_000, 0]], dtype=np.int64)
+    problem = RoutingProblem(t, d, (routing_tech("CAR", speed_class=0), routing_tech("SCOOTER", speed_class=1)),
+                             (visit("V", 1),), ("depot", "customer"))
+
+    def who(weight: float | None) -> str:
+        km = () if weight is None else CostRates(turnaround_cny_per_h=weight).km_as_turnaround_s(("car", "scooter"))
+        res = solve(problem, RoutingParams(time_limit_s=2, warm_start="none", solution_limit=50, km_cost_s=km))
+        assert not check(problem, res)
+        return next(r.technician_id for r in res.routes if r.stops)
+
+    assert who(None) == "CAR"
+    assert who(61) == "CAR" and who(59) == "SCOOTER"

@@ -9,7 +9,7 @@ import pytest
 from dispatch.errors import DispatchError
 from dispatch.model import Mode, Tier
 from dispatch.dataset import Dataset
-from dispatch.rules import CostRates
+from dispatch.rules import DEFAULT_COST_RATES, CostRates
 from dispatch.scenarios import CostParams, Scenario, apply
 from tests.builders import NETWORK, TECHS, req, tech
 
@@ -95,6 +95,12 @@ def test_compare_uses_the_same_calls_and_leaves_the_base_alone():
     assert list(comp.table.columns) == ["base", "close S1", "two more", "Δ close S1", "Δ two more"]
     assert comp.table.at["technicians", "Δ two more"] == 2
     assert comp.table.at["plan_requests", "base"] == comp.table.at["plan_requests", "close S1"]
+    # In money as well as hours: the served calls' turnaround at the rule book's yuan per hour.
+    for col in ("base", "close S1"):
+        t = comp.table[col]
+        assert t["turnaround_value_cny"] == pytest.approx(
+            t["plan_served"] * t["plan_turnaround_mean_h"] * DEFAULT_COST_RATES.turnaround_cny_per_h)
+        assert t["cost_and_turnaround_cny"] == pytest.approx(t["cost_per_day"] + t["turnaround_value_cny"])
 
 
 def test_scenarios_round_trip_through_sqlite(tmp_path):

@@ -110,3 +110,80 @@ def test_lapsed_offer_cannot_be_accepted(tmp_path: Path) -> None:
         assert client.post("/offers/NOPE/accept", json={}, headers=AUTH).status_code == 404
     finally:
         svc.close()
+
+
+def test_an_unanswered_offer_lapses_on_the_servers_clock_and_is_reoffered(tmp_path: Path) -> None:
+    """Nobody answers K3's offer: once the server's clock passes its 15-minute deadline, GET
+    /offers (and the server's timer) re-offers it without the station, logged; a restart replays
+    the same ledger."""
+    ds = generate("tiny", days=1, seed=1)
+    folder = tmp_path / "ds"
+    write_dataset(ds, folder)
+    book = ContractBook({c.id: Contract(c.id, frozenset(c.levels), daily_jobs=100, roam="any",
+                                        opening=dataclasses.replace(c.opening, start_s=0, end_s=86_400),
+                                        offers=OfferRates(timeout_s=15 * 60)) for c in ds.network})
+    (folder / "contracts.csv").write_text(csv_text(contracts_frame(book)), encoding="utf-8")
+    config = ServiceConfig(source=str(folder), db=f"sqlite:///{tmp_path / 's.sqlite'}",
+                           tokens=parse_tokens(f"{TOKEN}:dispatcher"))
+    clock = Clock()
+    svc = LiveService(config, clock=clock)
+    try:
+        client = TestClient(create_app(config, svc))
+        first = client.post("/calls", json={"lon": 120.1, "lat": 30.9, "at": _at(clock, "10:00"), "id": "K3"},
+                            headers=AUTH).json()
+        assert first["status"] == "offered"
+        station1 = first["offer"]["station_id"]
+        _at(clock, "10:14")  # not yet due
+        assert [(o["offer_id"], o["station_id"]) for o in client.get("/offers", headers=AUTH).json()] == [("K3", station1)]
+        _at(clock, "10:16")  # past its deadline, 10:15
+        listed = client.get("/offers", headers=AUTH).json()
+        assert all(o["station_id"] != station1 for o in listed)  # struck off for this call
+        again = listed[0]  # every centre is contracted: the next best is a station too
+        assert again["offer_id"] == "K3" and again["offered"] == f"{DAY}T10:16:00+08:00"
+        assert again["expires"] == f"{DAY}T10:31:00+08:00"
+        kinds = [(e.kind, e.payload.get("action")) for e in svc.store.service_entries(svc.scope)]
+        assert kinds.count(("offer", "lapse")) == 1
+        # The second station refuses in turn: its answer is logged beside the lapse.
+        assert client.post("/offers/K3/refuse", json={"at": _at(clock, "10:17")}, headers=AUTH).status_code == 200
+        ledger = (svc.offers.listing(), svc.offers.refused)
+    finally:
+        svc.close()
+    replayed = LiveService(config, clock=clock, writer=False)
+    try:
+        assert (replayed.offers.open.keys() == {o["offer_id"] for o in ledger[0]}
+                and replayed.offers.refused == ledger[1] and station1 in ledger[1]["K3"])
+    finally:
+        replayed.close()
+
+
+def test_the_offer_timer_lapses_due_offers_by_itself(tmp_path: Path) -> None:
+    from dispatch.service.offers import OfferTimer
+    import time
+
+    ds = generate("tiny", days=1, seed=1)
+    folder = tmp_path / "ds"
+    write_dataset(ds, folder)
+    book = ContractBook({c.id: Contract(c.id, frozenset(c.levels), daily_jobs=100, roam="any",
+                                        opening=dataclasses.replace(c.opening, start_s=0, end_s=86_400))
+                         for c in ds.network})
+    (folder / "contracts.csv").write_text(csv_text(contracts_frame(book)), encoding="utf-8")
+    config = ServiceConfig(source=str(folder), db=f"sqlite:///{tmp_path / 's.sqlite'}",
+                           tokens=parse_tokens(f"{TOKEN}:dispatcher"))
+    clock = Clock()
+    svc = LiveService(config, clock=clock)
+    timer = OfferTimer(svc.offers, every_s=0.05).start()
+    try:
+        client = TestClient(create_app(config, svc))
+        first = client.post("/calls", json={"lon": 120.1, "lat": 30.9, "at": _at(clock, "10:00"), "id": "K4"},
+                            headers=AUTH).json()
+        assert first["status"] == "offered"
+        _at(clock, "10:30")
+        for _ in range(100):
+            if first["offer"]["station_id"] in svc.offers.refused.get("K4", []):
+                break
+            time.sleep(0.05)
+        assert first["offer"]["station_id"] in svc.offers.refused["K4"]
+        assert timer.error is None
+    finally:
+        timer.stop()
+        svc.close()

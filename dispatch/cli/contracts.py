@@ -55,7 +55,7 @@ def week(source: str | None, preset: str | None, days: int, seed: int, populatio
     from dispatch.simulate import SimParams  # (as above)
 
     ds = load_dataset(source, preset, seed, days, population)
-    book = read_contracts(source, ds.network) if source else None
+    book = read_contracts(source, ds.network, ds.technicians) if source else None
     if not book:
         book = generate_contracts(ds.network, ds.technicians, seed)
         click.echo(f"contracts generated (seed {seed}): {len(book)} of {len(ds.network.by_tier(Tier.COUNTY))} county stations")

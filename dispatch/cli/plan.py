@@ -21,9 +21,11 @@ from dispatch.cli.options import (
 )
 from dispatch.travel import travel_record
 from dispatch.cli.storage import PLANS, StoreUnavailable, open_store
+from dispatch.contracts import read_contracts
 from dispatch.executor import executor
 from dispatch.exports import export_plan
 from dispatch.kpis import format_kpis, kpis
+from dispatch.rules import DEFAULT_COST_RATES
 from dispatch.parts.enable import switch
 
 
@@ -71,6 +73,7 @@ def plan(source: str | None, preset: str | None, seed: int, day: int, days: int,
     from dispatch.plan import PlanParams, make_plan  # the planner (OR-Tools): slow to import
     from dispatch.plan.simulated import (  # as the planner
         format_plan_kpis,
+        offers_line,
         populations_note,
         simulate_plan,
     )
@@ -81,6 +84,11 @@ def plan(source: str | None, preset: str | None, seed: int, day: int, days: int,
     params = PlanParams(day=day, seed=seed, deterministic=deterministic)
     if time_limit is not None:
         params = replace(params, routing_max_s=time_limit, routing_min_s=min(params.routing_min_s, time_limit))
+    book = read_contracts(source, ds.network, ds.technicians) if source else None
+    if book:  # SOURCE/contracts.csv: contracted stations' jobs are offers; both objectives weigh money
+        params = replace(params, assignment=replace(params.assignment, contracts=book, cost=DEFAULT_COST_RATES))
+        click.echo(f"contracts: {len(book)} contracted stations (SOURCE/contracts.csv); their jobs are offers, "
+                   f"cost weighed at {DEFAULT_COST_RATES.turnaround_cny_per_h:g} CNY per hour of turnaround")
     if days > 1:
         _rolling(ds, params, days, workers, scheduler, store, name or f"{source or preset or 'zhejiang'}-seed{seed}",
                  out, overnight_trips, travel)
@@ -105,6 +113,8 @@ def plan(source: str | None, preset: str | None, seed: int, day: int, days: int,
     else:
         click.echo(format_plan_kpis(k, sim))
         click.echo(populations_note(sim))
+        if book:
+            click.echo(offers_line(sim.result.events))
     _echo_unassigned(frames["unassigned"])
     click.echo("\ntimings: " + ", ".join(f"{k2} {v:.1f} s" for k2, v in result.timings_s.items())
                + ("" if sim is None else f", simulation {sim.result.wall_s:.1f} s"))

@@ -94,7 +94,7 @@ def simulate(source: str | None, preset: str | None, province: str | None, days:
             else:
                 sim_params = simulation.SimParams(
                     policy=run, seed=seed, reoptimise_every_s=None if reoptimise_min is None else 60 * reoptimise_min,
-                    contracts=read_contracts(source, ds.network) if source else ContractBook(),  # SOURCE/contracts.csv
+                    contracts=read_contracts(source, ds.network, ds.technicians) if source else ContractBook(),  # SOURCE/contracts.csv
                     slots=slots and run == "optimiser",  # the other runs' customers are offered none
                     **({} if fieldwork else {"fieldwork": FieldworkParams.none()}))
                 result = simulation.simulate(ds, sim_params, travel, progress=bar)

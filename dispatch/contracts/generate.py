@@ -7,7 +7,9 @@ it took over). :func:`generate_contracts` contracts every county station but a s
 ``dispatch/contracts/model.py``: fees +-20 % (a shop's bargaining), daily capacity from its field
 technicians (about 6 jobs each a day), offer answers around 85 % accepted (a busier shop refuses
 more: 70-95 %), repeat repairs 2-10 % and complaints 0-5 %, a tenth allowed into their
-prefecture. Seeded: the same seed gives the same book.
+prefecture; authorised for the levels its bench repairs and those its field technicians are trained
+for (a county technician trained for module work repairs it on site). Seeded: the same seed
+gives the same book.
 """
 
 from __future__ import annotations
@@ -29,6 +31,12 @@ def generate_contracts(network: Network, technicians: Sequence[Technician], seed
     """Contracts for the county stations of ``network`` but ``own_share`` of them (module docstring)."""
     rng = np.random.default_rng([seed, 20])
     field = Counter(t.home_centre_id for t in technicians if t.role == FIELD_ROLE)
+    # Authorisation follows the technicians' certification: a shop is authorised for the levels
+    # its bench repairs and for those its field technicians are trained to repair on site.
+    trained: dict[str, int] = {}
+    for t in technicians:
+        if t.role == FIELD_ROLE:
+            trained[t.home_centre_id] = max(trained.get(t.home_centre_id, 1), t.max_level)
     county = sorted(c.id for c in network.by_tier(Tier.COUNTY))
     own = set(rng.choice(county, size=round(own_share * len(county)), replace=False).tolist()) if county else set()
     out = {}
@@ -44,7 +52,8 @@ def generate_contracts(network: Network, technicians: Sequence[Technician], seed
         refuse = float(rng.uniform(0.5, 0.8) * (1 - accept))
         offers = OfferRates(round(accept, 3), round(refuse, 3), 60 * int(rng.integers(3, 9)), 15 * 60)
         out[cid] = Contract(
-            cid, frozenset(centre.levels), frozenset(), max(4, JOBS_PER_TECHNICIAN_DAY * max(1, field[cid])),
+            cid, frozenset(centre.levels) | frozenset(range(1, trained.get(cid, 1) + 1)), frozenset(),
+            max(4, JOBS_PER_TECHNICIAN_DAY * max(1, field[cid])),
             centre.opening, fees, repeat_rate_30d=round(float(rng.uniform(0.02, 0.10)), 3),
             complaint_rate=round(float(rng.uniform(0.0, 0.05)), 3), offers=offers,
             roam="prefecture" if rng.random() < 0.1 else "county")

@@ -11,7 +11,7 @@ at each field; ``dispatch/contracts/table.py`` reads them from ``contracts.csv``
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from dispatch.errors import ModelError
 from dispatch.model import DAY_S, LEVELS, Mode, TimeWindow
@@ -162,6 +162,16 @@ class ContractBook:
     contracts: Mapping[str, Contract] = field(default_factory=dict)
     # A station whose quality score is below this gets no offers (a shop on notice).
     min_quality: float = 0.75
+    # Where a call may be re-offered once its territory's station refused it or let it lapse:
+    # the territory gives the station the first offer, not the only one (a neighbouring shop is
+    # free to refuse a job outside its county, and the one-hour clock is running). A contract
+    # whose own ``roam`` reaches farther keeps it. "county": re-offers stay in the territory
+    # (own staff only, once its station said no).
+    reoffer_roam: str = "prefecture"
+
+    def __post_init__(self) -> None:
+        if self.reoffer_roam not in ROAMS:
+            raise ModelError("ContractBook", "reoffer_roam", self.reoffer_roam, "one of " + ", ".join(ROAMS))
 
     def __len__(self) -> int:
         return len(self.contracts)
@@ -177,7 +187,7 @@ class ContractBook:
 
     def without(self, centre_ids: set[str] | frozenset[str]) -> ContractBook:
         """The book with these stations taken over by the maker (own staff from now on)."""
-        return ContractBook({k: c for k, c in self.contracts.items() if k not in centre_ids}, self.min_quality)
+        return replace(self, contracts={k: c for k, c in self.contracts.items() if k not in centre_ids})
 
 
 NO_CONTRACTS = ContractBook()  # every centre the maker's own: today's world

@@ -15,6 +15,18 @@ station (``ContractBook``), the call is not simply given to him:
    where it started (the call's deadline never moves: time lost to refusals is a late dispatch,
    and the one-hour rate counts it).
 
+How the planner offers (what a dispatcher would do, not only what the contract allows):
+
+* **the slot is held** while the station decides (``Hold``; the live plan's stand-in visit, which
+  sets off no earlier than the latest answer): offers made at the same moment, the morning's
+  backlog above all, no longer all count on the same free technician, every acceptance after
+  the first finding him gone and the job late;
+* **the territory is a first offer, not a wall**: once the territory's station refused or let a
+  call lapse, or when no station the territory allows can keep the promise (closed, full or too
+  far behind), neighbouring contracted stations of the prefecture may be offered it
+  (``ContractBook.reoffer_roam``; each free to refuse a job outside its county); "county"
+  keeps every offer in the territory, own staff taking what its station cannot.
+
 A contracted station is offered only jobs its contract covers: levels and product lines it is
 authorised for, within its own opening hours, below its daily job capacity, within its own area
 (its territory: its county, and the customers it is the nearest county station to, as a county
@@ -40,11 +52,11 @@ import zlib
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Generic, NamedTuple, TypeVar
+from typing import Generic, NamedTuple, Protocol, TypeVar
 
 import numpy as np
 
-from dispatch.contracts.model import Contract, ContractBook, OfferRates
+from dispatch.contracts.model import ROAMS, Contract, ContractBook, OfferRates
 from dispatch.live.calls import InsertionOption, NewCall
 from dispatch.live.decision import Decision, Dispatched
 from dispatch.model import DAY_S, Centre, Mode, Request, Technician, Tier
@@ -68,6 +80,8 @@ class Choice(NamedTuple):
     late_s: int = 0
     added_travel_s: int = 0
     overtime_s: int = 0
+    departure_s: int = 0  # when he would set off (the live plan's; 0: not known)
+    area: str = ""  # the live area whose plan holds him ("": none, the whiteboard dispatcher)
 
 
 class Answer(NamedTuple):
@@ -124,14 +138,29 @@ def decision_choices(decision: Decision, mode: Mode) -> list[Choice]:
     when nobody can."""
     if not isinstance(decision, Dispatched):
         return []
-    first = _choice(decision.option)
+    first = _choice(decision.option, decision.area)
     if decision.visit_mode != mode:
         return [first]
-    return [first, *(_choice(o.option) for o in decision.alternatives if o.option.technician_id != first.technician_id)]
+    return [first, *(_choice(o.option, o.area) for o in decision.alternatives
+                     if o.option.technician_id != first.technician_id)]
 
 
-def _choice(o: InsertionOption) -> Choice:
-    return Choice(o.technician_id, o.eta_s, o.late_s, o.added_travel_s, o.overtime_s)
+def _choice(o: InsertionOption, area: str) -> Choice:
+    return Choice(o.technician_id, o.eta_s, o.late_s, o.added_travel_s, o.overtime_s, o.departure_s, area)
+
+
+class Hold(Protocol):
+    """A plan's reservation of an offered technician's slot while his station decides: the
+    offers made at the same moment (the morning's backlog) would otherwise all count on the same
+    free technician, and every acceptance after the first would find him gone."""
+
+    def reserve(self, stand_in: NewCall, choice: Choice) -> object:
+        """Put ``stand_in`` (the offered call under an id of its own, its ``release_s`` after the
+        latest answer: nobody sets off toward it) in ``choice``'s route; returns what
+        :meth:`release` takes."""
+
+    def release(self, token: object) -> None:
+        """Take the stand-in out again (the answer came)."""
 
 
 @dataclass
@@ -140,6 +169,7 @@ class _OfferState:
     refused: set[str] = field(default_factory=set)
     accepted: str | None = None  # the station whose acceptance is awaited at the call's release
     attempts: int = 0
+    held: object = None  # the slot reserved in the offered technician's route until the answer
 
 
 class OfferDesk(Generic[R]):
@@ -169,16 +199,20 @@ class OfferDesk(Generic[R]):
     def is_contracted(self, technician_id: str) -> bool:
         return self.station_of[technician_id] in self.book
 
-    def may_offer(self, c: Contract, county_adcode: str, call: NewCall, now_s: int) -> bool:
+    def may_offer(self, c: Contract, county_adcode: str, call: NewCall, now_s: int, reoffer: bool = False) -> bool:
         """Whether station ``c`` may be offered ``call`` (a customer in ``county_adcode``; "":
-        unknown, anywhere) at ``now_s`` (module docstring)."""
+        unknown, anywhere) at ``now_s`` (module docstring); ``reoffer``: another station has
+        already refused it (the book's ``reoffer_roam`` then widens a territory)."""
         if not (c.authorised(call.required_level, call.required_skill) and c.open_at(now_s)
                 and self.booked[c.centre_id, now_s // DAY_S] < c.daily_jobs and c.quality >= self.book.min_quality):
             return False
         station = self.network[c.centre_id]
-        if c.roam == "any" or not county_adcode:
+        roam = c.roam
+        if reoffer and ROAMS.index(self.book.reoffer_roam) > ROAMS.index(roam):
+            roam = self.book.reoffer_roam
+        if roam == "any" or not county_adcode:
             return True
-        if c.roam == "prefecture":
+        if roam == "prefecture":
             return county_adcode[:4] == (station.prefecture_adcode or station.county_adcode)[:4]
         return county_adcode == station.county_adcode or self.nearest_station(call) == c.centre_id
 
@@ -191,16 +225,20 @@ class OfferDesk(Generic[R]):
             self._territory[call.id] = self._stations.centres[int(j)].id
         return self._territory[call.id]
 
-    def allow(self, county_adcode: str, call: NewCall, refused: set[str]) -> Callable[[str], bool]:
+    def allow(self, county_adcode: str, call: NewCall, refused: set[str],
+              reoffer: bool | None = None) -> Callable[[str], bool]:
         """Whether a technician may be given ``call`` now: own staff always; a contracted
-        station's only if it has not ``refused`` the call and :meth:`may_offer` says so."""
+        station's only if it has not ``refused`` the call and :meth:`may_offer` says so (as a
+        re-offer when ``reoffer``; default: once a station refused it)."""
         memo: dict[str, bool] = {}
+        wider = bool(refused) if reoffer is None else reoffer
 
         def allow(technician_id: str) -> bool:
             cid = self.station_of[technician_id]
             if cid not in memo:
                 c = self.book.get(cid)
-                memo[cid] = c is None or (cid not in refused and self.may_offer(c, county_adcode, call, call.release_s))
+                memo[cid] = c is None or (cid not in refused and self.may_offer(c, county_adcode, call, call.release_s,
+                                                                                 reoffer=wider))
             return memo[cid]
         return allow
 
@@ -210,10 +248,9 @@ class OfferDesk(Generic[R]):
         home = self.network[t.home_centre_id]
         c = self.book.get(home.id)
         if c is None:
-            wage = self.rates.wage_cny_per_h(home.tier)
             km = choice.added_travel_s / 3600 * DEFAULT_SPEEDS_KMH.get(t.speed_class, 40.0)
-            return (wage * (choice.added_travel_s + call.service_s) / 3600 + self.rates.km_cny(t.speed_class) * km
-                    + wage * self.rates.overtime_premium_workday * choice.overtime_s / 3600)
+            return self.rates.technician_cny(home.tier, choice.added_travel_s + call.service_s, km, t.speed_class,
+                                             choice.overtime_s)
         return self.fee_cny(c, home, r, r.mode.value) / max(c.quality, 1e-6)
 
     def fee_cny(self, c: Contract, station: Centre, r: Request, channel: str) -> float:
@@ -225,10 +262,15 @@ class OfferDesk(Generic[R]):
             km = float(np.atleast_1d(self.travel.legs(station.lon, station.lat, r.lon, r.lat, "car")[1])[0]) / 1000
         return c.fees.job_cny(level, channel, km)
 
-    def step(self, r: Request, call: NewCall, ask: Callable[..., R], choices: Callable[[R], list[Choice]]) -> R | Pending:
-        """Place ``call`` (``r`` the request behind it) by the module's rules, or leave it pending."""
+    def step(self, r: Request, call: NewCall, ask: Callable[..., R], choices: Callable[[R], list[Choice]],
+             hold: Hold | None = None) -> R | Pending:
+        """Place ``call`` (``r`` the request behind it) by the module's rules, or leave it pending;
+        ``hold`` reserves the offered technician's slot until the answer (module docstring)."""
         now, day = call.release_s, call.release_s // DAY_S
         st = self.state.get(call.id)
+        if st is not None and st.held is not None and hold is not None:  # the answer is in: the slot is free again
+            hold.release(st.held)
+            st.held = None
         if st is None or st.day != day:  # a call carried over starts afresh: yesterday's refusals lapse
             st = self.state[call.id] = _OfferState(day)
         if st.accepted is not None:  # the station said yes: its technician takes the job
@@ -242,6 +284,15 @@ class OfferDesk(Generic[R]):
             st.refused.add(station)
         allow = self.allow(r.county_adcode, call, st.refused)
         options = choices(ask(call, allow, True))
+        if (not st.refused and self.book.reoffer_roam != "county"
+                and not any(o.late_s == 0 and self.is_contracted(o.technician_id) for o in options)):
+            # No station the territory allows can keep the promise (closed, full, or too far
+            # behind): as good as a refusal, so the neighbours may be offered it now (own staff
+            # stay among the options, and the cost weighs the two).
+            wider = self.allow(r.county_adcode, call, st.refused, reoffer=True)
+            more = choices(ask(call, wider, True))
+            if more:
+                allow, options = wider, more
         if not options:
             return ask(call, allow, False)  # nobody: the decision's own answer (its reason)
         pick = options[0]
@@ -257,8 +308,13 @@ class OfferDesk(Generic[R]):
         self.asked[call.id, station] += 1
         st.attempts += 1
         deadline = "" if call.dispatch_deadline_s is None else f"; set-off deadline t={call.dispatch_deadline_s} s"
-        self.log(call.id, now, EVENTS["offer"], station, f"offer {st.attempts} to contracted station {station}{deadline}")
+        planned = f"; {pick.technician_id} to set off at t={pick.departure_s} s" if pick.departure_s else ""
+        self.log(call.id, now, EVENTS["offer"], station,
+                 f"offer {st.attempts} to contracted station {station}{deadline}{planned}")
         t = now + answer.after_s
+        if hold is not None:  # nobody else is given his slot while the station decides
+            stand_in = replace(call, id=f"{call.id}#offer{st.attempts}", release_s=now + contract.offers.timeout_s + 1)
+            st.held = hold.reserve(stand_in, pick)
         if answer.kind == ACCEPTED:
             st.accepted = station
             self.log(call.id, t, EVENTS[ACCEPTED], station, f"accepted after {answer.after_s // 60} min")
@@ -276,7 +332,7 @@ def trip_choices(trip: tuple | None) -> list[Choice]:  # type: ignore[type-arg]
     if trip is None:
         return []
     st, depart, arrive, end = trip
-    return [Choice(st.tech.id, arrive, 0, arrive - depart, max(0, end - st.shift_end_s))]
+    return [Choice(st.tech.id, arrive, 0, arrive - depart, max(0, end - st.shift_end_s), depart)]
 
 
 def offer_desk(book: ContractBook, network: Network, technicians: Sequence[Technician], travel: Travel,
@@ -289,6 +345,6 @@ Trip = tuple  # what baseline.send_nearest_free returns: (state, set-off, arriva
 
 
 def place(desk: OfferDesk | None, r: Request, call: NewCall, ask: Callable[..., R],
-          choices: Callable[[R], list[Choice]]) -> R | Pending:
+          choices: Callable[[R], list[Choice]], hold: Hold | None = None) -> R | Pending:
     """``call`` placed by ``ask`` as before when there is no desk, else through its offers."""
-    return ask(call) if desk is None else desk.step(r, call, ask, choices)
+    return ask(call) if desk is None else desk.step(r, call, ask, choices, hold)

@@ -9,6 +9,7 @@ and what would be valid, never as a traceback.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ import pandas as pd
 from dispatch.contracts.model import ROAMS, Contract, ContractBook, Fees, OfferRates, Sla
 from dispatch.errors import ModelError, Problem, ValidationError
 from dispatch.inputfiles import find_file, read_table
-from dispatch.model import TimeWindow
+from dispatch.model import FIELD_ROLE, Technician, TimeWindow
 from dispatch.network import Network
 from dispatch.schema import Column, format_clock, parse_rows
 
@@ -74,10 +75,15 @@ def _contract(v: dict[str, Any]) -> Contract:
                     get("complaint_rate", d.complaint_rate), offers, get("roam", d.roam))
 
 
-def parse_contracts(frame: pd.DataFrame, file: str, network: Network | None = None, offset: int = 2) -> ContractBook:
+def parse_contracts(frame: pd.DataFrame, file: str, network: Network | None = None, offset: int = 2,
+                    technicians: Sequence[Technician] = ()) -> ContractBook:
     """A frame of strings (``read_table``'s) as a book; ValidationError listing every problem.
     With ``network``, each station must be one of its centres and its authorised levels ones
-    the centre can repair."""
+    the centre can repair: on its bench, or on site by its field ``technicians`` (their levels)."""
+    trained: dict[str, int] = {}
+    for t in technicians:
+        if t.role == FIELD_ROLE:
+            trained[t.home_centre_id] = max(trained.get(t.home_centre_id, 0), t.max_level)
     rows, collector = parse_rows(frame, file, offset, KIND, SCHEMA)
     problems = collector.problems
     contracts: dict[str, Contract] = {}
@@ -98,10 +104,12 @@ def parse_contracts(frame: pd.DataFrame, file: str, network: Network | None = No
         except ModelError as exc:
             problems.append(Problem(file, row, exc.field, exc.value, f"is not valid; expected {exc.expected}"))
             continue
-        if network is not None and not c.levels <= network[cid].levels:
+        able = frozenset(network[cid].levels) | frozenset(range(1, trained.get(cid, 0) + 1)) if network else None
+        if able is not None and not c.levels <= able:
             problems.append(Problem(file, row, "levels", ";".join(map(str, sorted(c.levels))),
                                     f"authorises levels the station cannot repair; expected some of "
-                                    f"{';'.join(map(str, sorted(network[cid].levels)))} (centres.csv)"))
+                                    f"{';'.join(map(str, sorted(able)))} (its bench in centres.csv, its field "
+                                    "technicians' levels in technicians.csv)"))
             continue
         contracts[cid], first_row[cid] = c, row
     if problems:
@@ -109,14 +117,16 @@ def parse_contracts(frame: pd.DataFrame, file: str, network: Network | None = No
     return ContractBook(contracts)
 
 
-def read_contracts(folder: str | Path, network: Network | None = None) -> ContractBook:
+def read_contracts(folder: str | Path, network: Network | None = None,
+                   technicians: Sequence[Technician] = ()) -> ContractBook:
     """The dataset folder's ``contracts`` file (.csv, .parquet or .geojson) as a book; an empty
-    book when the folder has none (every centre the maker's own)."""
+    book when the folder has none (every centre the maker's own). ``network`` and
+    ``technicians``: what its levels are checked against (:func:`parse_contracts`)."""
     path = find_file(Path(folder), KIND)
     if path is None:
         return ContractBook()
     frame, offset = read_table(path)
-    return parse_contracts(frame, str(path), network, offset)
+    return parse_contracts(frame, str(path), network, offset, technicians)
 
 
 def contracts_frame(book: ContractBook) -> pd.DataFrame:

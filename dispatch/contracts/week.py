@@ -75,7 +75,35 @@ def offer_figures(events: pd.DataFrame, outcomes: pd.DataFrame, target_s: int = 
     return {"offers": float(counts.get("offered", 0)), "accepted": float(counts.get("offer_accepted", 0)),
             "refused": float(counts.get("offer_refused", 0)), "timed_out": float(counts.get("offer_timeout", 0)),
             "reoffered_calls": float(len(reoffered)), "minutes_lost_to_refusals": lost_s / 60,
-            "reoffered_within_target_rate": float((wait <= target_s).mean()) if len(trav) else math.nan}
+            "reoffered_within_target_rate": float((wait <= target_s).mean()) if len(trav) else math.nan,
+            **miss_causes(events, outcomes, target_s)}
+
+
+MISS_CAUSES = {
+    "miss_after_failed_offer": "after a refused or lapsed offer",
+    "miss_accepted_late": "accepted, set off late",
+    "miss_carried_over": "no offer, re-booked for tomorrow",
+    "miss_other": "no offer, set off late",
+}
+
+
+def miss_causes(events: pd.DataFrame, outcomes: pd.DataFrame, target_s: int = 3600) -> dict[str, float]:
+    """The travelling calls that missed the one-hour dispatch, as shares of every travelling
+    call (the one-hour rate's population), by what came first in their log (:data:`MISS_CAUSES`):
+    an offer refused or lapsed; an offer accepted but the set-off late all the same; no offer and
+    nobody today (carried over); no offer, and a late set-off. They add up to 1 - the rate."""
+    trav = outcomes[outcomes["mode"] != "walkin"]
+    if not len(trav):
+        return {k: math.nan for k in MISS_CAUSES}
+    missed = set(trav.loc[~(trav["dispatch_wait_s"] <= target_s), "request_id"].astype(str))
+    seen = events[events["request_id"].astype(str).isin(missed)].groupby("request_id")["event"].agg(set)
+    failed = seen.map(lambda s: bool(s & {"offer_refused", "offer_timeout", "offer_lapsed"}))
+    accepted = seen.map(lambda s: "offer_accepted" in s) & ~failed
+    carried = seen.map(lambda s: "carried_over" in s) & ~failed & ~accepted
+    n = float(len(trav))
+    return {"miss_after_failed_offer": float(failed.sum()) / n, "miss_accepted_late": float(accepted.sum()) / n,
+            "miss_carried_over": float(carried.sum()) / n,
+            "miss_other": (len(missed) - float(failed.sum() + accepted.sum() + carried.sum())) / n}
 
 
 def old_world_cost(old: OldWorldResult, dataset: Dataset, rates: CostRates = DEFAULT_COST_RATES) -> dict[str, float]:
@@ -140,6 +168,7 @@ def side_by_side(runs: Mapping[str, Run]) -> pd.DataFrame:
         ("calls re-offered", "offers", "reoffered_calls"),
         ("minutes lost to refusals and timeouts", "offers", "minutes_lost_to_refusals"),
         ("re-offered calls dispatched <= 60 min", "offers", "reoffered_within_target_rate"),
+        *((f"  missed <= 60 min: {label}", "offers", key) for key, label in MISS_CAUSES.items()),
         ("cost per job (CNY)", "cost", "cost_per_job_cny"), ("network cost (CNY)", "cost", "total_cny"),
         ("  own technicians' time (CNY)", "cost", "labour_cny"), ("  overtime (CNY)", "cost", "overtime_cny"),
         ("  kilometres (CNY)", "cost", "vehicle_cny"), ("  couriers (CNY)", "cost", "courier_cny"),
@@ -159,7 +188,7 @@ def _fmt(label: str, v: float) -> str:
     if isinstance(v, float) and math.isnan(v):
         return "-"
     if "<=" in label:
-        return f"{100 * v:.1f} %"
+        return f"{100 * v:.1f} %"  # a share (the misses by cause: of every travelling call)
     if "CNY" in label and "per job" not in label:
         return f"{v:,.0f}"
     return f"{v:,.2f}" if not float(v).is_integer() else f"{int(v):,}"

@@ -57,10 +57,11 @@ def _batch(problem: RoutingProblem, day_start_s: int, params: PlanParams) -> tup
         # never reaches, so no clock decides the answer.
         routing = RoutingParams(time_limit_s=DETERMINISTIC_GUARD_S, seed=params.seed, workers=1,
                                 metaheuristic="GREEDY_DESCENT", dispatch_deadline="hard",
-                                lns_time_limit_s=DETERMINISTIC_GUARD_S, warm_start="none")
+                                lns_time_limit_s=DETERMINISTIC_GUARD_S, warm_start="none",
+                                km_cost_s=params.routing_km_cost_s)
         return batch_problem, routing, t0
     routing = RoutingParams(time_limit_s=limit, seed=params.seed, workers=1, dispatch_deadline="hard",
-                            warm_start=params.routing_warm_start)
+                            warm_start=params.routing_warm_start, km_cost_s=params.routing_km_cost_s)
     share = len(batch) / len(problem.visits) if problem.visits else 0.0
     return batch_problem, replace(routing, time_limit_s=max(0.1, routing.time_limit_s * share)), t0
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from concurrent.futures import Executor
+from dataclasses import replace
 
 import numpy as np
 
@@ -51,6 +52,8 @@ def make_plan(
     at_work = tuple(on_duty(dataset.technicians, dataset.epoch_date, params.day))
     day_ds = Dataset(dataset.network, at_work, tuple(day_reqs), dataset.epoch_date, dataset.meta, dataset.parts)
     assignment = params.assignment_params()
+    if assignment.cost is not None and not params.routing_km_cost_s:  # money on the arcs too, at the same weight
+        params = replace(params, routing_km_cost_s=assignment.cost.km_as_turnaround_s(travel.speed_classes))
     result = assign(day_ds, assignment, travel, report, pool)
     timings["assignment"] = time.perf_counter() - t0
     pinned_to = pinned_to_technician(pins, day_ds)

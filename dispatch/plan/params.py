@@ -38,6 +38,9 @@ class PlanParams:
     reoptimise_engine: str = "ortools"
     # The morning batch's start: "pyvrp" (PyVRP's routes on the relaxed batch, then OR-Tools) or "none".
     routing_warm_start: str = "pyvrp"
+    # Kilometres' cost on the routing arcs (RoutingParams.km_cost_s): make_plan sets it from
+    # assignment.cost, so that both objectives weigh money at one turnaround_cny_per_h.
+    routing_km_cost_s: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         if self.reoptimise_every_s is not None and self.reoptimise_every_s <= 0:

@@ -98,8 +98,11 @@ def simulate_plan(
     day = plan.params.day
     today, later = requests_of_day(dataset, day)
     calls = Dataset(dataset.network, dataset.technicians, tuple(today + later), dataset.epoch_date, dataset.meta)
+    # A plan made with contracts (its assignment's book): the day's jobs for contracted stations
+    # are offers, and the simulation draws each station's answer (dispatch.contracts.offers).
     params = SimParams(policy="optimiser", rules=plan.params.rules, seed=plan.params.seed,
-                       fieldwork=FieldworkParams() if fieldwork is None else fieldwork)
+                       fieldwork=FieldworkParams() if fieldwork is None else fieldwork,
+                       contracts=plan.params.assignment.contracts)
     morning = morning_routes(plan)
     result = simulate(calls, params, travel, progress, morning=morning)
     result.outcomes["reach_s"] = reach_s(calls, result.outcomes["request_id"], travel)  # as the plan's
@@ -130,6 +133,14 @@ def format_plan_kpis(estimate: Mapping[str, float], sim: PlanSimulation) -> str:
                      else "-",
                      WITH_NEXT_DAY: fmt(k.key, wider[k.key]) if k.key in wider else "n/a"})
     return pd.DataFrame(rows).to_string(index=False)
+
+
+def offers_line(events: pd.DataFrame) -> str:
+    """The simulated day's offers to contracted stations, in one sentence."""
+    n = events["event"].value_counts()
+    return (f"offers (simulated): {n.get('offered', 0):,} made to contracted stations, {n.get('offer_accepted', 0):,} "
+            f"accepted, {n.get('offer_refused', 0):,} refused, {n.get('offer_timeout', 0):,} timed out (each re-offered, "
+            "the one-hour clock running)")
 
 
 def populations_note(sim: PlanSimulation) -> str:

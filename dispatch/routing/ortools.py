@@ -132,11 +132,17 @@ class _OrToolsModel:
         sub = np.ix_(self.pnode, self.pnode)
         time_cb: dict[int, int] = {}
         cost_cb: dict[int, int] = {}
+        if params.km_cost_s and len(params.km_cost_s) != problem.travel_s.shape[0]:
+            raise DispatchError(f"km_cost_s has {len(params.km_cost_s)} values; expected one per speed class "
+                                f"({problem.travel_s.shape[0]})")
         for sc in sorted({k.speed_class for k in techs}):
             travel = problem.travel_s[sc][sub]
             time_cb[sc] = routing.RegisterTransitMatrix((self.service[:, None] + travel).tolist())
             if params.arc_cost == "time":
-                cost_cb[sc] = routing.RegisterTransitMatrix((travel + late_extra[None, :]).tolist())
+                money = 0
+                if params.km_cost_s:  # kilometres at their cost, as seconds (RoutingParams.km_cost_s)
+                    money = np.rint(problem.distance_m[sub] * (params.km_cost_s[sc] / 1000)).astype(np.int64)
+                cost_cb[sc] = routing.RegisterTransitMatrix((travel + money + late_extra[None, :]).tolist())
         if params.arc_cost == "distance":
             dist_cb = routing.RegisterTransitMatrix((problem.distance_m[sub] + late_extra[None, :]).tolist())
         elif params.arc_cost != "time":

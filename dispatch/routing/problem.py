@@ -73,6 +73,10 @@ class RoutingParams:
     first_solution: str = "PARALLEL_CHEAPEST_INSERTION"  # OR-Tools FirstSolutionStrategy name
     metaheuristic: str = "GUIDED_LOCAL_SEARCH"  # OR-Tools LocalSearchMetaheuristic name
     arc_cost: str = "time"  # "time": travel seconds; "distance": metres
+    # Money on the arcs (arc_cost "time"): per speed class (travel_s's first axis), the seconds
+    # one kilometre's cost is worth, added to each arc's travel seconds; () travel time alone.
+    # ``CostRates.km_as_turnaround_s`` gives them at the yuan value of an hour of turnaround.
+    km_cost_s: tuple[float, ...] = ()
     dispatch_deadline: str = "soft"  # "soft" (penalised), "hard", "ignore"
     dispatch_late_penalty: int = 100_000  # per visit set off after its deadline (soft mode)
     overtime_cost_per_s: int = 2

@@ -13,8 +13,13 @@ again at the answer's time, the station struck off for it and the one-hour deadl
 (the clock keeps running); the answer says who has it now (a second offer, own staff, or
 unassigned with the reason). Offers are made only within the contract's terms (levels, product
 lines, hours, daily jobs, own area, quality), exactly as in the simulation
-(``dispatch.contracts.offers.OfferDesk.allow``). A lapsed offer nobody answers stays ``offered`` until someone does:
-the service has no timer of its own (``GET /offers`` lists the open ones with their deadlines).
+(``dispatch.contracts.offers.OfferDesk.allow``).
+
+**Lapsed offers** (:meth:`ServiceOffers.lapse_due`): an offer nobody answered by its deadline on
+the server's clock lapses and the call is re-offered, as after a refusal, at the server's time
+when it is seen (logged as an ``offer`` with action ``lapse``, replayed as the others). The
+:class:`OfferTimer` looks every few seconds of wall time while the server runs, and
+``GET /offers`` looks before it lists, so no lapsed offer is ever listed as open.
 
 Every answer is committed to the service log before it is acknowledged (kind ``offer``) and
 replayed in order after a restart, as calls and field reports are. Without contracts nothing
@@ -23,6 +28,7 @@ here changes a decision: no call is ever ``offered``.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -77,6 +83,7 @@ class ServiceOffers:
         self.open: dict[str, OpenOffer] = {}
         self.refused: dict[str, list[str]] = {}  # call id -> stations that refused it (or let it lapse)
         self.payloads: dict[str, dict[str, Any]] = {}  # call id -> its call's log payload
+        self._sweep = threading.Lock()  # one lapse sweep at a time (the timer and GET /offers)
 
     def allow(self, county_adcode: str, call: NewCall) -> Callable[[str], bool] | None:
         """Who the decision may give ``call`` to (None: no contracts, anyone)."""
@@ -101,6 +108,8 @@ class ServiceOffers:
                                            o["expires_s"], payload, list(self.refused.get(call_id, ())))
 
     def listing(self) -> list[dict[str, Any]]:
+        if self.svc.lease is not None:  # a writer: what has lapsed is re-offered before it is listed
+            self.lapse_due()
         return [{"offer_id": o.call_id, "station_id": o.station_id, "technician_id": o.technician_id,
                  "area": o.area, "offered": self.svc.iso(o.offered_s), "expires": self.svc.iso(o.expires_s),
                  "expires_s": o.expires_s} for o in sorted(self.open.values(), key=lambda o: o.expires_s)]
@@ -118,9 +127,36 @@ class ServiceOffers:
             raise self.error(409 if known else 404, f"no open offer {offer_id!r}" + (
                 f"; the call is {known.answer.get('status')} (an offer is answered once)" if known else
                 "; an offer is a call answered 'offered' by POST /calls"))
+        got, accepted = self._resolve(o, action, t)
+        if action == "accept" and not accepted:
+            raise self.error(409, f"offer {offer_id!r} lapsed at {svc.iso(o.expires_s)}; the call was re-offered: "
+                               f"{got['status']} {got.get('technician_id') or got.get('reason', '')}")
+        return got
+
+    def lapse_due(self) -> list[dict[str, Any]]:
+        """Lapse every open offer whose deadline has passed on the server's clock, earliest first:
+        each call is re-offered at the server's time, without the station (module docstring).
+        Returns the answers (an offer answered meanwhile is skipped)."""
+        if not self.open:
+            return []
+        out = []
+        with self._sweep:
+            now = self.svc.now_s()
+            for o in sorted((o for o in self.open.values() if o.expires_s < now), key=lambda o: (o.expires_s, o.call_id)):
+                if self.open.get(o.call_id) is o:
+                    self.svc._usable()
+                    out.append(self._resolve(o, "lapse", now)[0] | {"lapsed_at": self.svc.iso(o.expires_s)})
+        return out
+
+    def _resolve(self, o: OpenOffer, action: str, t: int) -> tuple[dict[str, Any], bool]:
+        """Apply ``action`` (accept, refuse, lapse) to offer ``o`` at ``t``, log it and settle the
+        ledger; (the answer, whether the acceptance held)."""
+        svc, offer_id = self.svc, o.call_id
         call = NewCall(**o.payload["call"])
         names = sorted(set(svc.live.find_areas(call.lon, call.lat)) | {o.area})
         with svc._locked(names):
+            if self.open.get(offer_id) is not o:  # answered (or lapsed) while this one waited for the lock
+                raise self.error(409, f"offer {offer_id!r} was answered meanwhile (an offer is answered once)")
             t = max(t, svc.areas[o.area].clock_s)
             accepted = action == "accept" and t <= o.expires_s
             got = self._decide(o, call, names, t, accepted)
@@ -134,10 +170,7 @@ class ServiceOffers:
                        "technician_id": got.get("technician_id"), "policy": o.payload["policy"]}
             svc._commit(names, "offer", offer_id, t, payload, got)
             self._settle(o, got, t)
-        if action == "accept" and not accepted:
-            raise self.error(409, f"offer {offer_id!r} lapsed at {svc.iso(o.expires_s)}; the call was re-offered: "
-                               f"{got['status']} {got.get('technician_id') or got.get('reason', '')}")
-        return got
+        return got, accepted
 
     def _decide(self, o: OpenOffer, call: NewCall, names: list[str], t: int, accepted: bool) -> dict[str, Any]:
         """Decide the held call again at ``t``: with the accepting station's technicians only, or
@@ -209,3 +242,32 @@ class ServiceOffers:
         """A call answered ``offered`` (live or replayed): its job waits in ``area`` for the answer."""
         if answer.get("status") == OFFERED:
             hold(area, call_id, t)
+
+
+class OfferTimer:
+    """Lapses due offers (:meth:`ServiceOffers.lapse_due`) every ``every_s`` seconds of wall time
+    in a daemon thread until stopped; a store that cannot be written (503) is retried at the next
+    beat."""
+
+    def __init__(self, offers: ServiceOffers, every_s: float = 5.0) -> None:
+        self.offers, self.every_s = offers, every_s
+        self.error: Exception | None = None  # the last failed sweep's, None after a good one
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="offer-timer", daemon=True)
+
+    def start(self) -> OfferTimer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every_s):
+            try:
+                self.offers.lapse_due()
+                self.error = None
+            except Exception as exc:  # noqa: BLE001 (a sweep that failed is tried again; the server stays up)
+                self.error = exc

@@ -41,7 +41,7 @@ from dispatch.service.clock import (
 from dispatch.service.errors import ServiceError
 from dispatch.service.intake import read_intake
 from dispatch.service.notices import NoticeSender, NoticeTracker, notice_rows
-from dispatch.service.offers import ServiceOffers
+from dispatch.service.offers import OfferTimer, ServiceOffers
 from dispatch.service.reports import cancel_unassigned, job_status
 from dispatch.service.views import area_plan, day_kpis
 from dispatch.staffing import off_duty
@@ -150,7 +150,7 @@ class LiveService:
         self.horizon = Horizon(self.live, config.day, self.areas, self._open_day)
         self.booked_before = self._booked_for(config.day)
         # Contracted stations' jobs are offers (dispatch.service.offers); no contracts.csv: none.
-        self.offers = ServiceOffers(self, read_contracts(config.source, ds.network) if config.source else ContractBook(),
+        self.offers = ServiceOffers(self, read_contracts(config.source, ds.network, ds.technicians) if config.source else ContractBook(),
                                     ServiceError)
         self.locks = {a: threading.Lock() for a in self.areas}
         # The lease before the replay: no other server can append to the log being read.
@@ -171,6 +171,8 @@ class LiveService:
                     self.horizon.areas(d)
             for n in self.store.notices(self.scope):  # what each booked customer was told
                 self.tracker.told(n)
+            # Offers nobody answers in time lapse on the server's clock (dispatch.service.offers).
+            self.offer_timer = OfferTimer(self.offers).start() if self.lease and len(self.offers.book) else None
             if self.lease and config.webhook_url:
                 self.sender = NoticeSender(self.store, self.scope, config.webhook_url, self.iso,
                                            config.notice_backoff_s, config.notice_backoff_max_s).start()
@@ -185,6 +187,8 @@ class LiveService:
         """Stop the heartbeat and give the lease back, so the next server starts at once."""
         if getattr(self, "sender", None) is not None:
             self.sender.stop()  # type: ignore[union-attr]
+        if getattr(self, "offer_timer", None) is not None:
+            self.offer_timer.stop()  # type: ignore[union-attr]
         keeper = getattr(self, "keeper", None)
         if keeper is not None:
             keeper.stop(release=True)

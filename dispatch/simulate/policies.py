@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from dispatch.baseline import TechState, send_nearest_free
-from dispatch.contracts.offers import Pending, Trip, decision_choices, place, trip_choices
+from dispatch.contracts.offers import Choice, Pending, Trip, decision_choices, place, trip_choices
 from dispatch.fieldwork import LiveField
 from dispatch.live import LiveArea, NewCall
 from dispatch.live.calls import collection
@@ -52,6 +52,9 @@ class Optimiser:
         Returns today's other calls, to dispatch as they come, and the plan's calls the day
         cannot keep (its own timing differs, e.g. a call re-booked from yesterday)."""
         calls = {r.id: (r, call) for _, r, call in todays}
+        if self.w.desk is not None:  # a contracted station's job is an offer: on no route before it accepts
+            morning = replace(morning, routes={t: ids for t, ids in morning.routes.items()
+                                               if not self.w.desk.is_contracted(t)})
         planned = {v for ids in morning.routes.values() for v in ids if v in calls}
         collect_s = self.w.p.rules.collect_service_s
         routes = {tid: [collection(calls[v][1], collect_s) if v in morning.collected else calls[v][1]
@@ -91,7 +94,7 @@ class Optimiser:
             return decide(c, self.areas, names, c.release_s, self.w.p.rules, self.live.repairs_at_home, mode=r.mode,
                           device_level=r.level, may_collect=self.w.p.rules.may_collect(r.mode, c.required_level),
                           allow=allow, probe=probe, has_part=self.w.parts.holder(r))
-        decision = place(self.w.desk, r, call, ask, lambda d: decision_choices(d, r.mode))
+        decision = place(self.w.desk, r, call, ask, lambda d: decision_choices(d, r.mode), self._holds)
         if isinstance(decision, Pending):
             return decision.call
         if isinstance(decision, NotServed):
@@ -135,6 +138,10 @@ class Optimiser:
             self.w.collected.add(r.id)
         return booked, decision.area, slot.day
 
+    @property
+    def _holds(self) -> SlotHolds:
+        return SlotHolds(self.areas, self.w.p.rules.ranking, self.dropped)
+
     def tick(self, t_s: int) -> None:
         if self.w.p.reoptimise_every_s is None:
             return
@@ -157,6 +164,24 @@ class Optimiser:
             for r in area.result().routes:
                 out.append((techs[r.technician_id], list(r.stops), r.end_s, r.travel_s, r.distance_m))
         return out
+
+
+class SlotHolds:
+    """The live plans' reservations for offers (``dispatch.contracts.offers.Hold``): a stand-in
+    visit ``<call>#offer<n>`` in the offered technician's route, which sets off no earlier than the
+    latest answer (so it is never under way) and leaves the plan when the answer comes."""
+
+    def __init__(self, areas: dict[str, LiveArea], ranking: Callable[[int], str], dropped: dict[str, int]) -> None:
+        self.areas, self.ranking, self.dropped = areas, ranking, dropped
+
+    def reserve(self, stand_in: NewCall, choice: Choice) -> object:
+        self.areas[choice.area].insert_with(stand_in, choice.technician_id, self.ranking(stand_in.priority))
+        return choice.area, stand_in.id
+
+    def release(self, token: object) -> None:
+        area, visit_id = token  # type: ignore[misc]
+        self.areas[area].hand_over(visit_id)
+        self.dropped.pop(visit_id, None)  # a report's repair may have dropped the stand-in: it is no call
 
 
 class Baseline:
