@@ -64,14 +64,24 @@ def row(res, rid):
 def test_a_part_on_the_van_wins_over_the_nearer_technician():
     """A level-1 on-site call next to S1: T1 (at S1, 5 km) is nearer than T2 (at C1, 53 km), and
     both can set off within the hour. Only T2's van holds the screen: T2 goes and repairs it on
-    site from his van. Without it on his van, T1 goes, has no screen, and collects the phone."""
+    site from his van. Without it on his van, the screen is ordered to S1 (same-day lane: 19:00,
+    after the station closes) and the visit booked for its next opening: T1 repairs it on site at
+    09:00 the next day (the bench, needing the same screen, would hand it back later). With that
+    rule off, T1 goes, has no screen, and collects the phone."""
     call = phone(req("A", 1, Mode.ONSITE, created_h=10, window_h=6))
     res = run([call], {(van("T2"), "SCR"): 1, (NATIONAL, "SCR"): 5})
     ev = events(res, "A")
     assert res.events[(res.events["request_id"] == "A") & (res.events["event"] == "dispatched")]["where"].tolist() == ["T2"]
     assert "returned" in ev and "picked_up" not in ev
     assert row(res, "A")["part_source"] == "van"
-    without = run([call], {(NATIONAL, "SCR"): 5})
+    waited = run([call], {(NATIONAL, "SCR"): 5})
+    ev = events(waited, "A")
+    assert ev["visit_booked"] == (10 * H, "when SCR is in, day 0 19:00")
+    assert waited.events.query("request_id == 'A' and event == 'dispatched'")[["where", "t_s"]].values.tolist() == [["T1", D + 9 * H]]
+    assert "picked_up" not in ev and ev["returned"][1] == "repaired on site"
+    assert row(waited, "A")["part_source"] == "order" and row(waited, "A")["part_wait_s"] == 9 * H
+    collect = replace(DEFAULT_RULES, onsite_waits_for_part=False)
+    without = run([call], {(NATIONAL, "SCR"): 5}, rules=collect)
     ev = events(without, "A")
     assert without.events.query("request_id == 'A' and event == 'dispatched'")["where"].tolist() == ["T1"]
     assert "picked_up" in ev and "stockout" in ev
@@ -135,7 +145,8 @@ def test_each_sanbao_rule(age_days, damage, failed, route, rule):
 def test_sanbao_at_intake_refunds_exchanges_from_stock_and_waits_for_a_quote():
     """Walk-ins at S1 at 10:00: bought 3 days ago -> refunded at the counter (done at 10:00);
     12 days ago -> a new phone from S1's stock, back with the customer 4 h later (14:00); water
-    damage -> a quote, accepted 4 h later, then the screen from the shelf: repaired 14:00-14:30."""
+    damage -> a quote, accepted at the counter 10 min later (the customer is there), then the
+    screen from the shelf: repaired 10:10-10:40."""
     t = 10 * H
     refund = phone(req("R", 1, Mode.WALKIN, created_h=10), purchase_s=t - 3 * D)
     swap = phone(req("X", 1, Mode.WALKIN, created_h=10), purchase_s=t - 12 * D)
@@ -143,7 +154,22 @@ def test_sanbao_at_intake_refunds_exchanges_from_stock_and_waits_for_a_quote():
     res = run([refund, swap, quote], {("S1", "PHONE"): 1, ("S1", "SCR"): 1})
     assert row(res, "R")["completion_s"] == t and row(res, "R")["sanbao_rule"] == "return_7d"
     assert row(res, "X")["completion_s"] == t + 4 * H and row(res, "X")["part_source"] == "stock"
-    assert events(res, "Q")["repaired"][0] == t + 4 * H + 1800 and row(res, "Q")["sanbao_rule"] == "paid_damage"
+    assert events(res, "Q")["quote_accepted"] == (t + 600, "after 0.2 h")
+    assert events(res, "Q")["repaired"][0] == t + 600 + 1800 and row(res, "Q")["sanbao_rule"] == "paid_damage"
+
+
+def test_a_quote_by_phone_is_answered_in_the_customers_waking_hours():
+    """The quote's answer: log-normal, median 1.5 h and 90th percentile 8 h (Sanbao); a wait that
+    runs past 21:00 (the customer's hours end) goes on from 08:00 the next morning."""
+    from dispatch.parts.sim import awake_after
+    sanbao = DEFAULT_RULES.sanbao
+    assert sanbao.quote_wait_s(0.5, False) == 90 * 60
+    assert abs(sanbao.quote_wait_s(0.9, False) - 8 * H) <= 1
+    assert sanbao.quote_wait_s(0.99, True) == 600
+    hours = DEFAULT_RULES.customer_hours_s
+    assert awake_after(20 * H, 3 * H, hours) == D + 10 * H  # 1 h before 21:00, 2 h from 08:00
+    assert awake_after(23 * H, 30 * 60, hours) == D + 8 * H + 1800
+    assert awake_after(9 * H, 2 * H, hours) == 11 * H
 
 
 def test_a_long_wait_gets_a_loaner_and_the_customers_turnaround_ends_there():

@@ -139,7 +139,10 @@ def simulate(
                 next_tick += params.reoptimise_every_s  # type: ignore[operator]
             why = policy.dispatch(r, call)
             if isinstance(why, NewCall):
-                heapq.heappush(queue, (why.release_s, -why.priority, r.id, r, why))
+                if why.release_s >= (day + 1) * DAY_S:  # booked for a later day (its part comes then)
+                    heapq.heappush(w.pending, (why.release_s // DAY_S, why.release_s, r.id, r, why))
+                else:
+                    heapq.heappush(queue, (why.release_s, -why.priority, r.id, r, why))
                 continue
             if why is not None:
                 _carry_over(w, r, call, day, release, why, horizon_day)

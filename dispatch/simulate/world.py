@@ -192,19 +192,31 @@ class World:
         self.push(t, "to_repair", rid, (station_id, hops))
 
     def _repair_hops(self, r: Request, chain: tuple[Centre, ...], t: int) -> int | None:
+        best = self._best_repair(r, chain, t)
+        return None if best is None else best[0]
+
+    def _best_repair(self, r: Request, chain: tuple[Centre, ...], t: int) -> tuple[int, int] | None:
+        """(hops, repair done) of the capable centre that finishes soonest with the queues as they stand."""
         level = self.field.level_of(r.id)
         capable = [i for i, c in enumerate(chain) if c.can_repair(level)
                    and BenchQueues.fits(c, self.p.rules.bench_s(level))]
-        if not capable:
-            return None
-        # The capable centre that finishes soonest with the queues as they stand.
-        best, best_done = None, None
+        best: tuple[int, int] | None = None
         for hops in capable:
             arrive = self._courier_up(chain, hops, t)
             done = self.benches.peek(chain[hops], self.parts.ready(r.id, chain[hops], arrive), self.p.rules.bench_s(level))
-            if best_done is None or done < best_done:
-                best, best_done = hops, done
+            if best is None or done < best[1]:
+                best = (hops, done)
         return best
+
+    def bench_return_estimate(self, r: Request, station_id: str, t: int) -> int | None:
+        """When the customer would have the device back if it were at ``station_id`` at ``t`` and
+        went to the bench (None: no centre of the chain can repair it)."""
+        chain = self.net.chain(station_id)
+        best = self._best_repair(r, chain, t)
+        if best is None:
+            return None
+        back = self._courier_down(chain, best[0], best[1])
+        return opening_start(self.net[station_id], back) + self.p.rules.return_s
 
     def _courier_up(self, chain: tuple[Centre, ...], hops: int, t: int) -> int:
         return self._courier(chain, range(hops), t)
@@ -268,6 +280,19 @@ def call_of(r: Request, clock_s: int, station: Centre, params: SimParams) -> New
     return NewCall(r.id, r.lon, r.lat, r.service_s, r.window.start_s, r.window.end_s,
                    r.level if r.mode == Mode.ONSITE else 1, r.product_line or None, int(r.priority),
                    release_s=clock_s, dispatch_deadline_s=params.rules.dispatch_deadline(station, clock_s))
+
+
+def part_visit(call: NewCall, station: Centre, at_s: int, rules: Rules) -> NewCall:
+    """An on-site call booked for when its part reaches ``station`` (``PartsSim.visit_at``): the
+    customer's window from then, its technician setting off within the target of it. The
+    dispatch KPI still counts from the call (the customer waited for the part)."""
+    start = max(call.window_start_s, at_s)
+    length = max(call.window_end_s - call.window_start_s, 3600)
+    start = opening_start(station, start)
+    if start % DAY_S + 3600 > station.opening.end_s:  # too late in the station's day: its next opening
+        start = opening_start(station, (start // DAY_S + 1) * DAY_S)
+    return replace(call, window_start_s=start, window_end_s=start + length, release_s=max(call.release_s, start),
+                   dispatch_deadline_s=rules.dispatch_deadline(station, start))
 
 
 def rebook(call: NewCall, station: Centre, day: int, rules: Rules | None = None) -> NewCall:
