@@ -238,7 +238,7 @@ class PartsSim(NoParts):
         part = self.cat.need(self.seed, r.id, r.device_model, r.level)
         if part is None:
             return True
-        if r.id in self.booked and r.id in self.ledger.held:  # booked for its part: it is in
+        if r.id in self.booked:  # booked for when its part is in (the day's arrivals run after its dispatches)
             return True
         row = self._row(r.id)
         row["part_id"], row["part_tier"] = part, self._tier[self.home[technician_id]]
@@ -254,6 +254,11 @@ class PartsSim(NoParts):
 
     def fitted(self, rid: str, t: int, used: bool) -> None:
         """The job's work is done (``used``: its part was fitted); its faulty part starts back."""
+        if rid in self.booked and rid not in self.ledger.held:
+            # Its part came today: the day's device events run after its visits, so take it in now.
+            tr = next((x for x in self.ledger.transit.values() if x.job == rid), None)
+            if tr is not None and tr.arrive_s <= t:
+                self.ledger.arrive(tr.id, tr.arrive_s)
         if not used:
             self.ledger.release(rid)
             return
@@ -336,6 +341,8 @@ class PartsSim(NoParts):
         return True
 
     def _on_arrive(self, t: int, rid: str, transit_id: int) -> None:
+        if transit_id not in self.ledger.transit:  # taken in already by its booked visit (fitted)
+            return
         tr = self.ledger.arrive(transit_id, t)
         if tr.job and tr.job in self.waiting:
             since, payload = self.waiting.pop(tr.job)
