@@ -9,17 +9,21 @@ from dataclasses import replace
 import pytest
 from scipy.stats import poisson
 
+from dispatch.assignment import AssignmentParams, bench_turnaround
 from dispatch.dataset import Dataset
 from dispatch.fieldwork import FieldworkParams
 from dispatch.model import Mode, Tier
 from dispatch.network import Network
 from dispatch.parts.catalogue import LOANER, Catalogue, DeviceModel, Part, Recipe
 from dispatch.parts.lanes import Lane, LaneParams, Lanes
+from dispatch.parts.promise import device_legs_for
+from dispatch.parts.sim import awake_after
 from dispatch.parts.sizing import SizingParams, ebo, item_fill, size, smallest_level
 from dispatch.parts.stock import NATIONAL, Ledger, StockLevels, van
 from dispatch.parts.world import PartsData
 from dispatch.rules import DEFAULT_RULES, EXCHANGE, QUOTE, REFUND, REPAIR
 from dispatch.simulate import SimParams, simulate
+from dispatch.travel import DEFAULT_TRAVEL
 from tests.builders import centre, req, tech
 
 H, D = 3600, 86_400
@@ -161,7 +165,6 @@ def test_sanbao_at_intake_refunds_exchanges_from_stock_and_waits_for_a_quote():
 def test_a_quote_by_phone_is_answered_in_the_customers_waking_hours():
     """The quote's answer: log-normal, median 1.5 h and 90th percentile 8 h (Sanbao); a wait that
     runs past 21:00 (the customer's hours end) goes on from 08:00 the next morning."""
-    from dispatch.parts.sim import awake_after
     sanbao = DEFAULT_RULES.sanbao
     assert sanbao.quote_wait_s(0.5, False) == 90 * 60
     assert abs(sanbao.quote_wait_s(0.9, False) - 8 * H) <= 1
@@ -320,3 +323,35 @@ def test_a_queued_order_is_reordered_once():
     assert len([t for t in led.transit.values() if t.kind == "factory"]) == 1  # no new factory order
     led.arrive(factory[1].id, 60)
     assert led.free(NATIONAL, "p") == 1  # back at its level
+
+
+def test_a_device_misses_the_lanes_cut_off_and_rides_up_the_next_day():
+    """A walk-in at S1 at 17:30 needs a module repair (level 2: S1 cannot, C1 can; the camera is
+    on C1's shelf). The S1 -> C1 lane (53 km by road) offers same-city (17:00 cut-off, 3 h) and
+    next-morning (18:00, 10:30 the next day): the same-city cut-off has passed, so the phone
+    rides next-morning and reaches C1 at 10:30 the next day (the per-tier shuttle would have
+    had it there at 23:00); repaired 10:30-12:00, back at S1 by same-city at 15:00, with the
+    customer 4 h later. The same phone ready at 16:00 goes same-city and is at C1 at 19:00."""
+    call = phone(req("U", 2, Mode.WALKIN, created_h=17.5, lon=119.97, lat=30.54))
+    res = run([call], {("C1", "CAM"): 1})
+    ev = events(res, "U")
+    assert ev["courier_up"][0] == 17 * H + 1800
+    assert ev["at_repair_centre"][0] == D + 10 * H + 1800
+    assert ev["repaired"][0] == D + 12 * H
+    assert row(res, "U")["completion_s"] == D + 15 * H + 4 * H
+    early = run([replace(call, created_s=16 * H)], {("C1", "CAM"): 1})
+    assert events(early, "U")["at_repair_centre"][0] == 19 * H
+
+
+def test_the_plans_bench_estimate_rides_the_same_lanes():
+    """The plan's estimate for the phone above (at S1 at 17:30, repaired at C1): by the lanes, at
+    C1 10:30 the next day, repaired by 12:00, back at S1 at 15:00 and with the customer at 19:00
+    (25.5 h); without parts, the per-tier lead time (5 h) and C1's opening: 26 h."""
+    parts = PartsData(CAT, StockLevels({}), LaneParams(late=False), national=SHANGHAI)
+    legs = device_legs_for(Dataset(NET, TECHS, (), "2026-03-02", parts=parts), DEFAULT_TRAVEL)
+    chain = NET.chain("S1")
+    at = 17 * H + 1800
+    ta, _, done = bench_turnaround(NET, chain, 1, at, 90 * 60, 0, at, AssignmentParams(), legs=legs)
+    assert (ta, done) == (25 * H + 1800, D + 12 * H)
+    assert bench_turnaround(NET, chain, 1, at, 90 * 60, 0, at, AssignmentParams())[0] == 26 * H
+    assert device_legs_for(Dataset(NET, TECHS, (), "2026-03-02"), DEFAULT_TRAVEL) is None

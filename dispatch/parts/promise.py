@@ -17,7 +17,7 @@ from collections import defaultdict
 
 from dispatch.dataset import Dataset
 from dispatch.model import DAY_S, Centre, Request
-from dispatch.parts.lanes import Lanes, lateral_neighbours, points_of
+from dispatch.parts.lanes import DeviceLegs, Lanes, lateral_neighbours, points_of
 from dispatch.parts.stock import NATIONAL, is_van
 from dispatch.travel import Travel
 
@@ -41,6 +41,7 @@ class Promise:
         self.lanes = Lanes(points_of(tuple(dataset.network), parts.national), travel, parts.lane_params,
                            parts.lane_table)
         self.near = lateral_neighbours(tuple(dataset.network), travel, LATERAL_FROM)
+        self.legs = DeviceLegs(self.lanes)  # devices up and down the chain by lane (as in the simulation)
 
     def need(self, r: Request) -> str | None:
         return self.cat.need(self.seed, r.id, r.device_model, r.level) if r.device_model else None
@@ -68,6 +69,14 @@ class Promise:
             if stock[centre_id, part] > 0:
                 stock[centre_id, part] -= 1
                 return
+
+
+def device_legs_for(dataset: Dataset, travel: Travel) -> DeviceLegs | None:
+    """The device legs by lane of a dataset with parts; None without (the per-tier lead times)."""
+    parts = dataset.parts
+    if parts is None:
+        return None
+    return DeviceLegs(Lanes(points_of(tuple(dataset.network), parts.national), travel, parts.lane_params, parts.lane_table))
 
 
 def promise_for(dataset: Dataset, travel: Travel, seed: int = 0) -> Promise | None:

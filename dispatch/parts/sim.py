@@ -31,7 +31,7 @@ import pandas as pd
 from dispatch.hours import opening_start
 from dispatch.model import DAY_S, Centre, Mode, Request, Tier
 from dispatch.parts.catalogue import LOANER, uniform
-from dispatch.parts.lanes import Lanes, lateral_neighbours, points_of
+from dispatch.parts.lanes import DeviceLegs, Lanes, lateral_neighbours, points_of
 from dispatch.parts.stock import NATIONAL, VAN_REFILL_S, Ledger, is_van, van
 from dispatch.parts.world import PartsData, intake_route
 from dispatch.rules import EXCHANGE, QUOTE, REFUND, REPAIR
@@ -44,10 +44,11 @@ NEIGHBOURS_VISITING = 3  # centres whose technicians may take a call beside its 
 
 
 class NoParts:
-    """Parts off: every hook does nothing."""
+    """Parts off: every hook does nothing (devices ride the per-tier shuttle: ``device_legs`` None)."""
 
     def __init__(self) -> None:
         self.handlers: dict[str, Callable[..., None]] = {}
+        self.device_legs: DeviceLegs | None = None
 
     def intake(self, rid: str, t: int, station_id: str) -> bool:
         return False
@@ -98,6 +99,7 @@ class PartsSim(NoParts):
                 self.crew.setdefault(t.home_centre_id, []).append(t.id)
         self.booked: set[str] = set()  # on-site calls whose visit waits for their part (visit_at)
         self.lanes = Lanes(points_of(tuple(net), parts.national), world.travel, parts.lane_params, parts.lane_table, seed=self.seed)
+        self.device_legs = DeviceLegs(self.lanes)  # devices up and down the chain by lane too
         self.ledger = Ledger(parts.levels, self._supplier, self._ship,
                              lambda tr: world.push(tr.arrive_s, "part_arrives", tr.job.split("#")[0], (tr.id,)))
         # Lateral transfers come from the province's centres nearest by road first (LATERAL_FROM of them).

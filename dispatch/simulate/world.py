@@ -218,11 +218,13 @@ class World:
         back = self._courier_down(chain, best[0], best[1])
         return opening_start(self.net[station_id], back) + self.p.rules.return_s
 
-    def _courier_up(self, chain: tuple[Centre, ...], hops: int, t: int) -> int:
-        return self._courier(chain, range(hops), t)
+    def _courier_up(self, chain: tuple[Centre, ...], hops: int, t: int, key: str = "") -> int:
+        legs = self.parts.device_legs  # parts on: the courier lanes; else the shuttle
+        return self._courier(chain, range(hops), t) if legs is None else legs.up(chain, hops, t, key)
 
-    def _courier_down(self, chain: tuple[Centre, ...], hops: int, t: int) -> int:
-        return self._courier(chain, reversed(range(hops)), t)
+    def _courier_down(self, chain: tuple[Centre, ...], hops: int, t: int, key: str = "") -> int:
+        legs = self.parts.device_legs
+        return self._courier(chain, reversed(range(hops)), t) if legs is None else legs.down(chain, hops, t, key)
 
     def _courier(self, chain: tuple[Centre, ...], legs, t: int) -> int:  # type: ignore[no-untyped-def]
         """Arrival after riding the shuttle over ``legs`` (chain positions, in travel order)."""
@@ -236,7 +238,7 @@ class World:
     def _on_to_repair(self, t: int, rid: str, station_id: str, hops: int) -> None:
         chain = self.net.chain(station_id)
         centre = chain[hops]
-        arrive = self._courier_up(chain, hops, t)
+        arrive = self._courier_up(chain, hops, t, rid)
         self.outcome[rid]["courier_legs"] += hops
         self.parts.reserve(rid, station_id, centre, t, arrive)
         if hops:
@@ -263,7 +265,7 @@ class World:
             self.event(rid, t, "repaired", chain[hops].id)
         self.parts.fitted(rid, t, rid not in self.field.nff)
         self.outcome[rid]["courier_legs"] += hops
-        back = self._courier_down(chain, hops, t)
+        back = self._courier_down(chain, hops, t, rid)
         if hops:
             self.event(rid, t, "courier_down", chain[hops].id, f"to {station_id}")
         # The customer gets it back in the station's hours (collected, or delivered).
