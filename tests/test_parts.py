@@ -3,6 +3,7 @@ cut-offs and the sizing against the textbook single-echelon case."""
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from dataclasses import replace
 
@@ -355,3 +356,52 @@ def test_the_plans_bench_estimate_rides_the_same_lanes():
     assert (ta, done) == (25 * H + 1800, D + 12 * H)
     assert bench_turnaround(NET, chain, 1, at, 90 * 60, 0, at, AssignmentParams())[0] == 26 * H
     assert device_legs_for(Dataset(NET, TECHS, (), "2026-03-02"), DEFAULT_TRAVEL) is None
+
+
+def test_the_service_holds_the_last_unit_for_the_first_call_and_keeps_it_across_a_restart(tmp_path):
+    """Two walk-ins at one station need the same screen; the station has the last one and no other
+    centre nor the warehouse has any. The first is answered 'on hand' and holds it; the second
+    waits for the factory's. A restarted service replays the log: the hold is still there, so a
+    third waits too. A cancelled call gives its unit back (the ledger under the service)."""
+    from dispatch.parts.answer import PartAnswer
+    from dispatch.parts.enable import with_levels, with_parts
+    from dispatch.service import LiveService, ServiceConfig
+    from dispatch.synthetic import generate
+    from dispatch.tables import write_dataset
+
+    ds = with_parts(generate("tiny", days=1, seed=1), 1)
+    cat = ds.parts.catalogue
+    ids = [f"w{i}" for i in range(60)]
+    part = cat.need(0, ids[0], "M01", 1)
+    same = [i for i in ids if cat.need(0, i, "M01", 1) == part][:3]
+    assert part and len(same) == 3
+    station = ds.network.centres[int(ds.network.nearest([120.1], [30.9])[0][0])]
+    ds = with_levels(ds, StockLevels({(station.id, part): 1}))
+    write_dataset(replace(ds, requests=ds.requests[:3]), tmp_path / "ds")
+
+    class Clock:
+        def now_s(self) -> int:
+            return 10 * H
+
+    config = ServiceConfig(source=str(tmp_path / "ds"), db=f"sqlite:///{tmp_path / 's.sqlite'}")
+    body = {"lon": 120.1, "lat": 30.9, "at": dt.datetime(2026, 3, 2, 10), "level": 1, "mode": "walkin", "device_model": "M01"}
+    service = LiveService(config, clock=Clock())
+    try:
+        first, _ = service.post_call({**body, "id": same[0]})
+        second, _ = service.post_call({**body, "id": same[1]})
+    finally:
+        service.close()
+    assert first["part"]["part_id"] == part and first["part"]["source"] == "on hand"
+    assert second["part"]["waiting_for_part"] and second["part"]["eta_s"] > first["part"]["eta_s"]
+    again = LiveService(config, clock=Clock())
+    try:
+        third, _ = again.post_call({**body, "id": same[2]})
+    finally:
+        again.close()
+    assert third["part"]["waiting_for_part"]
+    ledger = PartAnswer(ds, DEFAULT_TRAVEL, DEFAULT_RULES)
+    r = replace(req(same[0], 1, Mode.WALKIN), device_model="M01")
+    got = [ledger.reserve(c, replace(r, id=c), station.id, 10 * H, str)[0]["part"]["waiting_for_part"] for c in same[:2]]
+    assert got == [False, True]
+    ledger.release(same[0])
+    assert ledger.reserve(same[2], replace(r, id=same[2]), station.id, 10 * H, str)[0]["part"]["source"] == "on hand"

@@ -48,17 +48,37 @@ class Promise:
 
     def ready(self, r: Request, centre: Centre, t: int, on_site: bool = False) -> tuple[int, str]:
         """(when the part can be at ``centre`` for a job asking at ``t``, what the rule says)."""
+        eta, why, _ = self.source(r, centre, t, on_site)
+        return eta, why
+
+    def source(self, r: Request, centre: Centre, t: int, on_site: bool = False
+               ) -> tuple[int, str, tuple[str, str, str] | None]:
+        """As :meth:`ready`, and the unit it would take: (``shelf`` or ``vans``, location, part);
+        None when no part is needed or none is in stock (the factory's)."""
         part = self.need(r)
-        if part is None or self.shelf[centre.id, part] > 0 or (on_site and self.vans[centre.id, part] > 0):
-            return t, ""
+        if part is None:
+            return t, "", None
+        if self.shelf[centre.id, part] > 0:
+            return t, "", ("shelf", centre.id, part)
+        if on_site and self.vans[centre.id, part] > 0:
+            return t, "", ("vans", centre.id, part)
         # The nearest holder only: lanes are banded by road distance, so no farther one is sooner.
         holder = next((o for o in self.near.get(centre.id, ()) if self.shelf[o, part] > 0), None)
-        options = [] if holder is None else [(self.lanes.ship(holder, centre.id, t).eta_s, f"lateral from {holder}")]
-        at = t if self.shelf[NATIONAL, part] > 0 else t + self.factory_s
-        options.append((self.lanes.ship(NATIONAL, centre.id, at).eta_s, "order from the national warehouse"))
-        eta, how = min(options)
+        options = [] if holder is None else [(self.lanes.ship(holder, centre.id, t).eta_s, f"lateral from {holder}",
+                                              ("shelf", holder, part))]
+        stocked = self.shelf[NATIONAL, part] > 0
+        at = t if stocked else t + self.factory_s
+        options.append((self.lanes.ship(NATIONAL, centre.id, at).eta_s, "order from the national warehouse",
+                        ("shelf", NATIONAL, part) if stocked else None))
+        eta, how, unit = min(options, key=lambda o: (o[0], o[1]))
         d, s = divmod(eta, DAY_S)
-        return eta, f"; waiting_for_part {part} by {how}, ETA day {d} {s // 3600:02d}:{s % 3600 // 60:02d}"
+        return eta, f"; waiting_for_part {part} by {how}, ETA day {d} {s // 3600:02d}:{s % 3600 // 60:02d}", unit
+
+    def hold(self, unit: tuple[str, str, str] | None, back: bool = False) -> None:
+        """Take the unit (``back``: return it) in the promise's stock."""
+        if unit is not None:
+            kind, where, part = unit
+            (self.vans if kind == "vans" else self.shelf)[where, part] += 1 if back else -1
 
     def take(self, r: Request, centre_id: str | None, on_site: bool) -> None:
         """The call's chosen option uses the centre's unit (a van's first for on-site work)."""

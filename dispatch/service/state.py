@@ -285,6 +285,11 @@ class LiveService:
         n = 0
         for e in entries if entries is not None else self._log():
             p = e.payload
+            if rebuild_index and self.parts is not None:  # the parts ledger is one, like the call index
+                if e.kind == "call":
+                    self.parts.rehold(e.key, p.get("part_hold"))
+                elif e.kind == "status" and p["status"] == "cancelled":
+                    self.parts.release(e.key)
             if e.kind == "call":
                 if rebuild_index:
                     self._index_call(e.key, p, e.answer)
@@ -398,6 +403,9 @@ class LiveService:
                       "reason": f"the customer brings the device to {station.name}; no technician travels",
                       "alternatives": []}
             payload = {"digest": digest, "call_meta": meta, "advanced": [], "area": None}
+            if self.parts is not None:  # the station's unit is held for it (dispatch.parts.answer)
+                block, payload["part_hold"] = self.parts.reserve(call_id, r, station.id, clock, self.iso)
+                answer |= block
             self._commit([], "call", call_id, at, payload, answer, idem=call_id)
             self._remember(call_id, payload, answer)
             return answer
@@ -429,11 +437,12 @@ class LiveService:
                       "visit_mode": decision.visit_mode.value if isinstance(decision, Dispatched) else mode,
                       "alternatives": [self._option(x.area, x.option) for x in alternatives
                                        if x.option.technician_id != tech][:3]}
-            call = decision.call or call
+            call, hold = decision.call or call, None
             if isinstance(decision, Dispatched):
                 answer |= {"status": "planned", **self._option(decision.area, decision.option)}
-                if self.parts is not None:  # the part where his centre (and van) stand
-                    answer |= self.parts.answer(r, self.home[decision.technician_id], clock, self.iso)
+                if self.parts is not None:  # the part where his centre (and van) stand, held for the call
+                    block, hold = self.parts.reserve(call_id, r, self.home[decision.technician_id], clock, self.iso)
+                    answer |= block
                 answer["reason_code"] = "" if decision.on_time else Reason.LATE.value
                 answer["reason"] = "" if decision.on_time else Reason.LATE.sentence
                 # A contracted station's must accept (a booking for a later day is the maker's own promise).
@@ -448,7 +457,7 @@ class LiveService:
             policy = self.rules.ranking(priority)
             payload = {"digest": digest, "call_meta": meta, "advanced": areas if day in (None, self.day) else [],
                        "area": area, "technician_id": tech, "policy": policy, "call": asdict(call),
-                       "county": r.county_adcode}
+                       "county": r.county_adcode, **({"part_hold": hold} if hold else {})}
             if day is not None:
                 payload |= {"day": day, "customer_id": body.get("customer_id") or call_id}
                 answer |= {"booked": True, "day": day, "window_start": self.iso(call.window_start_s),
@@ -495,7 +504,10 @@ class LiveService:
 
     def job_status(self, job_id: str, status: str, at: dt.datetime | None,
                    expected_end: dt.datetime | None = None) -> dict[str, Any]:
-        return job_status(self, job_id, status, at, expected_end)
+        answer = job_status(self, job_id, status, at, expected_end)
+        if status == "cancelled" and self.parts is not None:  # its part is free again (logged: the status)
+            self.parts.release(job_id)
+        return answer
 
     def unavailable(self, tech_id: str, at: dt.datetime | None) -> dict[str, Any]:
         self._usable()
