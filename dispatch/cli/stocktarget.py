@@ -22,6 +22,10 @@ from dispatch.parts.stock import StockLevels
 from dispatch.rules import DEFAULT_RULES, Rules
 
 TIERS = ("van", "county", "city", "province", "national")
+# The curve's CSV columns (the dashboard reads them: dashboard.stockcurve).
+CURVE_COLUMNS = {"stock": "stock", "stock value held (M CNY)": "value_mcny", "fill": "fill", "within 24 h": "within_24h",
+                 "own phone back within 24 h": "own_back_24h", "mean (h)": "mean_h", "part wait share": "part_wait_share",
+                 "dispatched <= 60 min": "dispatched_60", "loaners given": "loaners"}
 
 
 def device_back_within(outcomes: pd.DataFrame, events: pd.DataFrame, within_s: int = 24 * 3600) -> float:
@@ -123,5 +127,5 @@ def run_24h(load: Callable[[int], Dataset], seed: int, eval_seeds: tuple[int, ..
     click.echo(f"What stands in the way (the last stock, medians over the seeds; arithmetic on the simulated calls):")
     click.echo(obs.round(2).to_string())
     if out_csv:
-        frame.to_csv(out_csv, index=False)
+        frame.rename(columns=CURVE_COLUMNS).to_csv(out_csv, index=False)
         click.echo(f"curve written to {out_csv}")
