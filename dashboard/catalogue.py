@@ -466,5 +466,5 @@ TIERS: dict[int, tuple[str, str]] = {1: ("省级", "province"), 2: ("市级", "c
 CENTRE_KINDS: dict[int, tuple[str, str]] = {1: ("省级中心", "provincial centre"), 2: ("市级中心", "city centre"),
                                             3: ("县级站", "county station")}
 MODES: dict[str, tuple[str, str]] = {"onsite": ("上门", "on site"), "pickup": ("取件", "pickup"),
-                                     "walkin": ("到店", "walk-in")}
+                                     "walkin": ("到店", "walk-in"), "mailin": ("寄修", "mail-in")}
 PRIORITIES: dict[int, tuple[str, str]] = {1: ("普通", "normal"), 2: ("高（企业）", "high"), 3: ("紧急（VIP）", "urgent")}

@@ -197,11 +197,13 @@ def build_options(
         for i, r in enumerate(reqs):
             opts: list[_Option] = []
             bench_s = params.rules.bench_s(r.level)
-            if r.mode == Mode.WALKIN:
+            if not r.mode.travels:  # walk-in, or mail-in (its parcel reaches the station's chain a leg later)
                 station = sub.centres[int(np.atleast_1d(near_any)[i])]
-                t_at = opening_start(station, r.created_s)
+                mailed = r.mode == Mode.MAILIN
+                t_at = opening_start(station, r.created_s + (params.rules.mail_leg_s if mailed else 0))
                 opts += _repair_options(network, station, None, 0, t_at, r, bench_s, params,
-                                        "walk-in at the nearest centre", promise=promise)
+                                        "mail-in to the nearest centre's chain" if mailed else "walk-in at the nearest centre",
+                                        promise=promise)
             else:
                 on_site = r.mode == Mode.ONSITE and r.level <= params.rules.onsite_max_level
                 level = r.level if r.mode == Mode.ONSITE else 1

@@ -177,6 +177,9 @@ class Rules:
     # bench needs the same part, two courier legs and the hand-back (``part_visit_s``: the visit
     # once the part is in). False: collected, as before.
     onsite_waits_for_part: bool = True
+    # Mail-in (寄修): the customer's parcel to the repair hub, door to door, where no courier lanes
+    # are known (the plan's estimate; the simulation rides the lanes): a next-morning parcel.
+    mail_leg_s: int = 24 * 3600
     part_visit_s: int = 2 * 3600
 
     def __post_init__(self) -> None:

@@ -13,6 +13,7 @@ from scipy.stats import poisson
 from dispatch.assignment import AssignmentParams, bench_turnaround
 from dispatch.dataset import Dataset
 from dispatch.fieldwork import FieldworkParams
+from dispatch.kpis import kpi_breakdown, kpis
 from dispatch.model import Mode, Tier
 from dispatch.network import Network
 from dispatch.parts.catalogue import LOANER, Catalogue, DeviceModel, Part, Recipe
@@ -405,3 +406,20 @@ def test_the_service_holds_the_last_unit_for_the_first_call_and_keeps_it_across_
     assert got == [False, True]
     ledger.release(same[0])
     assert ledger.reserve(same[2], replace(r, id=same[2]), station.id, 10 * H, str)[0]["part"]["source"] == "on hand"
+
+
+def test_a_mail_in_phone_rides_the_lanes_to_the_hub_and_back_to_the_door():
+    """寄修: a customer near S1 ships a phone for a module repair (level 2) at 10:00. S1 cannot
+    repair it, C1 can and has the camera: the parcel goes straight to C1 by the same-city lane
+    (3 h: 13:00), repaired 13:00-14:30, and back to the customer's door by the same lane at 17:30
+    (no station hours, no hand-back). Nobody is dispatched; it counts in the 24 h share and its
+    channel, not in the dispatch KPI."""
+    call = phone(req("M", 2, Mode.MAILIN, created_h=10, lon=119.97, lat=30.54))
+    res = run([call], {("C1", "CAM"): 1})
+    ev = events(res, "M")
+    assert ev["mailed"] == (10 * H, "to C1") and "dispatched" not in ev and "at_station" not in ev
+    assert ev["repaired"][0] == 14 * H + 1800 and ev["mailed_back"][0] == 14 * H + 1800
+    assert row(res, "M")["completion_s"] == 17 * H + 1800 and row(res, "M")["courier_legs"] == 2
+    k = kpis(res.outcomes, res.workload)
+    assert k["turnaround_within_24h_share"] == 1.0 and k["turnaround_mean_h"] == 7.5
+    assert kpi_breakdown(res.outcomes, "channel")["channel"].tolist() == ["mail-in"]

@@ -12,7 +12,7 @@ from typing import Any
 import click
 import pandas as pd
 
-from dispatch.cli.options import ProgressBar, load_dataset, pct
+from dispatch.cli.options import ProgressBar, pct
 from dispatch.dataset import Dataset
 from dispatch.kpis import kpis
 from dispatch.parts.catalogue import LOANER
@@ -40,8 +40,17 @@ def run_24h(load: Callable[[int], Dataset], seed: int, eval_seeds: tuple[int, ..
             out_csv: str | None) -> None:
     # The sizing and the simulator are slow to import (scipy, stockpyl, OR-Tools): only this mode needs them.
     from dispatch import simulate as simulation
-    from dispatch.parts.sizing import SizingParams, echelon, levels_with, size  # scipy and stockpyl, as above
-    from dispatch.parts.target import calibrate, loaner_levels, size_for_24h  # the sizing's, as above
+    from dispatch.parts.sizing import (  # scipy and stockpyl, as above
+        SizingParams,
+        echelon,
+        levels_with,
+        size,
+    )
+    from dispatch.parts.target import (  # the sizing's, as above
+        calibrate,
+        loaner_levels,
+        size_for_24h,
+    )
 
     rules: Rules = DEFAULT_RULES if swap_after_h is None else replace(DEFAULT_RULES, swap_after_s=int(swap_after_h * 3600))
     ds = with_parts(load(seed), seed)
@@ -124,7 +133,7 @@ def run_24h(load: Callable[[int], Dataset], seed: int, eval_seeds: tuple[int, ..
     click.echo(shown.to_string(index=False))
     obs = pd.concat(blocks).groupby(level=0, sort=False).median()
     obs["within 24 h if it took no time"] = obs["within 24 h if it took no time"].map(pct)
-    click.echo(f"What stands in the way (the last stock, medians over the seeds; arithmetic on the simulated calls):")
+    click.echo("What stands in the way (the last stock, medians over the seeds; arithmetic on the simulated calls):")
     click.echo(obs.round(2).to_string())
     if out_csv:
         frame.rename(columns=CURVE_COLUMNS).to_csv(out_csv, index=False)

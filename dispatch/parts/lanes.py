@@ -175,6 +175,10 @@ class DeviceLegs:
             t = self.lanes.ship(chain[i + 1].id, chain[i].id, t, key and f"{key}:down{i}").arrive_s
         return t
 
+    def direct(self, origin_id: str, dest_id: str, ready_s: int, key: str = "") -> int:
+        """A parcel's arrival straight from ``origin_id``'s area to ``dest_id`` (a mail-in, 寄修)."""
+        return self.lanes.ship(origin_id, dest_id, ready_s, key and f"{key}:direct").arrive_s
+
     def price_cny(self, chain: Sequence[Centre], hops: int, ready_s: int) -> float:
         """Both ways, at the lanes' prices (the fastest service each hop)."""
         total, t = 0.0, ready_s

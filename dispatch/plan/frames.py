@@ -112,7 +112,7 @@ def assemble(dataset, day_ds, deferred, result, areas, results, params, legs=Non
         outcome_rows.append(row)
         if a is None or r.id in reason_of:
             continue
-        if r.mode == Mode.WALKIN:
+        if not r.mode.travels:  # walk-in or mail-in: no technician
             book_bench_row(row, r, r.created_s + a.est_turnaround_s, a.repair_centre_id, a.bench_day, net, bench_use,
                        assignment)
             continue

@@ -398,9 +398,11 @@ class LiveService:
         base = {"call_id": call_id, "at": self.iso(at), "at_s": at, "warnings": warnings_of(judged), "mode": mode, "station_id": station.id,
                 "station_name": station.name, "clock_start": self.iso(clock), "clock_start_s": clock,
                 **({} if self.parts is None else self.parts.answer(r, station.id, clock, self.iso))}
-        if mode == "walkin":
-            answer = {**base, "status": "walkin", "reason_code": "walkin",
-                      "reason": f"the customer brings the device to {station.name}; no technician travels",
+        if mode in ("walkin", "mailin"):
+            answer = {**base, "status": mode, "reason_code": mode,
+                      "reason": f"the customer brings the device to {station.name}; no technician travels" if mode == "walkin"
+                      else f"the customer ships the device by courier to {station.name}'s repair chain (寄修); "
+                           "no technician travels",
                       "alternatives": []}
             payload = {"digest": digest, "call_meta": meta, "advanced": [], "area": None}
             if self.parts is not None:  # the station's unit is held for it (dispatch.parts.answer)
@@ -476,8 +478,8 @@ class LiveService:
         judged = self.at_s(body.get("at"))
         body = {k: v for k, v in body.items() if k not in ("window_start", "window_end", "booked")}
         it = read_intake(SLOT_PROBE_ID, body, judged.at_s, self.rules, self.net, self.day, self.to_s)
-        if it.request.mode == Mode.WALKIN:
-            raise ServiceError(422, "a walk-in needs no appointment: the customer brings the device", "mode")
+        if not it.request.mode.travels:
+            raise ServiceError(422, f"a {it.request.mode.value} call needs no appointment: nobody travels to the customer", "mode")
         areas = self.live.find_areas(it.request.lon, it.request.lat)
         with self._locked(areas):
             found = offer_slots(lambda ws, we: it.in_window(ws, we, self.rules), self.horizon.areas, areas,

@@ -20,7 +20,9 @@ from dispatch.hours import dispatch_clock_start, opening_start
 from dispatch.live import NewCall
 from dispatch.model import DAY_S, Centre, Mode, Request
 from dispatch.network import Network
+from dispatch.parts.lanes import DeviceLegs, Lanes, points_of
 from dispatch.parts.sim import parts_for
+from dispatch.parts.world import NATIONAL_POINT
 from dispatch.reasons import Reason
 from dispatch.rules import DEFAULT_RULES, Rules
 from dispatch.staffing import OvertimeLedger
@@ -115,6 +117,7 @@ class World:
         self._handlers: dict[str, Callable[..., None]] = {
             "at_station": self._on_at_station, "to_repair": self._on_to_repair, "at_repair": self._on_at_repair,
             "repaired": self._on_repaired, "returned": self._on_returned}
+        self._mail: DeviceLegs | None = None  # mail-in lanes without parts (mail_legs)
         self.parts = parts_for(self)  # spare parts (dispatch.parts): no-ops when the dataset has none
         self._handlers.update(self.parts.handlers)
 
@@ -133,6 +136,9 @@ class World:
             self.event(r.id, r.created_s, "repeat", station.id, f"the repair of {repeat_of} failed; its customer calls again")
         if r.mode == Mode.WALKIN:
             self.push(clock, "at_station", r.id, (station.id,))
+            return
+        if r.mode == Mode.MAILIN:
+            self._mail_in(r, station)
             return
         self.call_of[r.id] = call = call_of(r, clock, station, self.p)
         heapq.heappush(self.pending, (clock // DAY_S, clock, r.id, r, call))
@@ -218,6 +224,36 @@ class World:
         back = self._courier_down(chain, best[0], best[1])
         return opening_start(self.net[station_id], back) + self.p.rules.return_s
 
+    def mail_legs(self) -> DeviceLegs:
+        """The lanes a mail-in parcel rides: the parts' (parts on), else the default lanes."""
+        if self.parts.device_legs is not None:
+            return self.parts.device_legs
+        if self._mail is None:
+            self._mail = DeviceLegs(Lanes(points_of(tuple(self.net), NATIONAL_POINT), self.travel, seed=self.p.seed))
+        return self._mail
+
+    def _mail_in(self, r: Request, station: Centre) -> None:
+        """寄修: the customer ships the phone from home (his station's area) straight to the capable
+        centre of the station's chain that would finish soonest, its lane's arrival and part
+        counted; it comes back to his door by lane (``_on_repaired``)."""
+        legs, chain, t = self.mail_legs(), self.net.chain(station.id), r.created_s
+        bench_s = self.p.rules.bench_s(self.field.level_of(r.id))
+        best: tuple[int, int] | None = None
+        for hops, c in enumerate(chain):
+            if c.can_repair(self.field.level_of(r.id)) and BenchQueues.fits(c, bench_s):
+                done = self.benches.peek(c, self.parts.ready(r.id, c, legs.direct(station.id, c.id, t)), bench_s)
+                best = (hops, done) if best is None or done < best[1] else best
+        if best is None:
+            self.outcome[r.id]["unassigned_reason"] = Reason.NO_CAPABLE_CENTRE
+            self.event(r.id, t, "open", station.id, "no centre in the chain can repair this level")
+            return
+        hub = chain[best[0]]
+        arrive = legs.direct(station.id, hub.id, t, r.id)
+        self.event(r.id, t, "mailed", station.id, f"to {hub.id}")
+        self.outcome[r.id]["courier_legs"] += 1
+        self.parts.reserve(r.id, station.id, hub, t, arrive)
+        self.push(arrive, "at_repair", r.id, (station.id, best[0]))
+
     def _courier_up(self, chain: tuple[Centre, ...], hops: int, t: int, key: str = "") -> int:
         legs = self.parts.device_legs  # parts on: the courier lanes; else the shuttle
         return self._courier(chain, range(hops), t) if legs is None else legs.up(chain, hops, t, key)
@@ -264,6 +300,11 @@ class World:
         else:
             self.event(rid, t, "repaired", chain[hops].id)
         self.parts.fitted(rid, t, rid not in self.field.nff)
+        if self.req[rid].mode == Mode.MAILIN:  # back to the customer's door by lane
+            self.outcome[rid]["courier_legs"] += 1
+            self.event(rid, t, "mailed_back", chain[hops].id, f"to the customer ({station_id})")
+            self.push(self.mail_legs().direct(chain[hops].id, station_id, t, rid + ":back"), "returned", rid, (station_id,))
+            return
         self.outcome[rid]["courier_legs"] += hops
         back = self._courier_down(chain, hops, t, rid)
         if hops:
