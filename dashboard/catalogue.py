@@ -207,6 +207,28 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "net.tab.suggest": ("建议新站", "Suggest stations"),
     "net.tab.build": ("构建情景", "Build a scenario"),
     "net.tab.compare": ("比较情景", "Compare scenarios"),
+    # The stock-value curve (dashboard.stockcurve)
+    "curve.heading": ("备件库存与24小时完成率", "Spare-parts stock and the 24 h share"),
+    "curve.caption": ("每个点是一档库存：仿真的平均在库价值与24小时内完成的比例（多个随机种子的中位数）。"
+                      "客户口径：以备用机交付即结束；本机口径：客户自己的手机修好送回。",
+                      "Each point is a stock: its simulated mean value held against the share served within "
+                      "24 h (medians over seeds). The customer's: a loaner ends it; his own phone's: the phone back."),
+    "curve.title": ("库存价值与24小时完成率", "Stock value against the 24 h share"),
+    "curve.x": ("在库价值（百万元）", "Stock value held (M CNY)"),
+    "curve.y": ("24小时内完成", "Within 24 h"),
+    "curve.stock": ("库存", "Stock"),
+    "curve.customer": ("客户（含备用机）", "Customer (a loaner counts)"),
+    "curve.own_phone": ("客户本机送回", "His own phone back"),
+    "curve.target": ("目标 85%", "Target 85 %"),
+    "curve.parts_off": ("不计备件", "Parts off"),
+    "curve.upload": ("载入自己的曲线（dispatch stock size --target-24h --curve-csv 的输出）",
+                     "Load your own curve (the output of dispatch stock size --target-24h --curve-csv)"),
+    "curve.none": ("没有可显示的曲线：运行 dispatch stock size --target-24h --simulate --curve-csv 后载入。",
+                   "No curve to show: run dispatch stock size --target-24h --simulate --curve-csv and load it."),
+    "curve.bad_columns": ("曲线文件缺少列 {missing}；需要 {need}", "the curve file lacks column(s) {missing}; it needs {need}"),
+    "curve.bad_value": ("曲线文件第 {row} 行 {col} 列的值 {value!r} 无效：应为 0 到 1 之间的数（价值为非负数）",
+                        "the curve file's row {row}, column {col}: {value!r} is not valid; expected a number "
+                        "from 0 to 1 (the value: one >= 0)"),
     "net.new_stations": ("新增县级站数", "New county stations"),
     "net.radius": ("覆盖半径（分钟）", "Coverage radius (min)"),
     "net.staff": ("每个新站的技师数", "Technicians per new station"),
@@ -463,5 +485,5 @@ TIERS: dict[int, tuple[str, str]] = {1: ("省级", "province"), 2: ("市级", "c
 CENTRE_KINDS: dict[int, tuple[str, str]] = {1: ("省级中心", "provincial centre"), 2: ("市级中心", "city centre"),
                                             3: ("县级站", "county station")}
 MODES: dict[str, tuple[str, str]] = {"onsite": ("上门", "on site"), "pickup": ("取件", "pickup"),
-                                     "walkin": ("到店", "walk-in")}
+                                     "walkin": ("到店", "walk-in"), "mailin": ("寄修", "mail-in")}
 PRIORITIES: dict[int, tuple[str, str]] = {1: ("普通", "normal"), 2: ("高（企业）", "high"), 3: ("紧急（VIP）", "urgent")}

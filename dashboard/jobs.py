@@ -48,7 +48,7 @@ def job_table(plan: Plan, ds: Dataset, now_s: int, rules: Rules = DEFAULT_RULES)
     state[routed & (dep <= now_s)] = JobState.DISPATCHED
     state[routed & (start <= now_s)] = JobState.ON_SITE
     state[routed & (end <= now_s)] = JobState.DONE
-    walkin = (out["mode"] == Mode.WALKIN).to_numpy()
+    walkin = out["mode"].isin((Mode.WALKIN, Mode.MAILIN)).to_numpy()  # no technician: done when the phone is back
     comp = out["completion_s"].to_numpy(float)
     state[walkin & (comp <= now_s)] = JobState.DONE
     unassigned = (out["unassigned_reason"] != "").to_numpy()
@@ -143,7 +143,7 @@ def unassigned_table(plan: Plan, centre_names: dict[str, str]) -> pd.DataFrame:
 def pinnable(jobs: pd.DataFrame) -> list[str]:
     """The jobs a dispatcher may pin to a technician: every call a technician travels for that
     is not under way yet."""
-    travelling = jobs["mode"].astype(str) != Mode.WALKIN.value
+    travelling = jobs["mode"].astype(str).isin((Mode.ONSITE.value, Mode.PICKUP.value))
     movable = jobs["state"].isin([JobState.PLANNED.value, JobState.UNASSIGNED.value])
     return list(jobs.loc[travelling & movable, "request_id"])
 

@@ -53,6 +53,7 @@ from dispatch.dataset import Dataset
 from dispatch.hours import opening_start
 from dispatch.model import DAY_S, Centre, Mode, Request, Technician
 from dispatch.network import CentreIndex, Network
+from dispatch.parts.lanes import DeviceLegs
 from dispatch.parts.promise import Promise, promise_for
 from dispatch.progress import Progress
 from dispatch.reasons import Reason
@@ -160,13 +161,15 @@ def option_cost_cny(o: _Option, r: Request, network: Network, rates: CostRates,
 def bench_turnaround(
     network: Network, chain: tuple[Centre, ...], hops: int, t_at_station: int, bench_s: int,
     day_offset: int, created_s: int, params: AssignmentParams,
-    part_ready: Callable[[Centre, int], int] | None = None,
+    part_ready: Callable[[Centre, int], int] | None = None, legs: DeviceLegs | None = None,
 ) -> tuple[int, int, int]:
     """(turnaround_s, bench day, completion time) for repairing at chain[hops] on the
-    ``day_offset``-th day after the device reaches it (and its spare part: ``part_ready``)."""
+    ``day_offset``-th day after the device reaches it (and its spare part: ``part_ready``); the
+    courier legs by lane when ``legs`` (parts on), else the per-tier lead times."""
     t = t_at_station
-    for i in range(hops):  # up the chain by courier
+    for i in range(hops if legs is None else 0):  # up the chain by courier
         t += chain[i].courier_to_parent_s
+    t = t if legs is None else legs.up(chain, hops, t)
     repair = chain[hops]
     start = opening_start(repair, t if part_ready is None else part_ready(repair, t))
     day = start // DAY_S + day_offset
@@ -175,8 +178,8 @@ def bench_turnaround(
     done = start + bench_s
     if done > day * DAY_S + repair.opening.end_s:  # does not fit today: finishes next morning
         done = (day + 1) * DAY_S + repair.opening.start_s + bench_s
-    t = done
-    for i in reversed(range(hops)):  # back down
+    t = done if legs is None else legs.down(chain, hops, done)
+    for i in reversed(range(hops if legs is None else 0)):  # back down
         t += chain[i].courier_to_parent_s
     t += params.rules.return_s
     return t - created_s, day, done
@@ -239,11 +242,13 @@ def build_options(
         for i, r in enumerate(reqs):
             opts: list[_Option] = []
             bench_s = params.rules.bench_s(r.level)
-            if r.mode == Mode.WALKIN:
+            if not r.mode.travels:  # walk-in, or mail-in (its parcel reaches the station's chain a leg later)
                 station = sub.centres[int(np.atleast_1d(near_any)[i])]
-                t_at = opening_start(station, r.created_s)
+                mailed = r.mode == Mode.MAILIN
+                t_at = opening_start(station, r.created_s + (params.rules.mail_leg_s if mailed else 0))
                 opts += _repair_options(network, station, None, 0, t_at, r, bench_s, params,
-                                        "walk-in at the nearest centre", promise=promise)
+                                        "mail-in to the nearest centre's chain" if mailed else "walk-in at the nearest centre",
+                                        promise=promise)
             else:
                 on_site = r.mode == Mode.ONSITE and r.level <= params.rules.onsite_max_level
                 level = r.level if r.mode == Mode.ONSITE else 1
@@ -331,7 +336,8 @@ def _repair_options(
             return max(t, got[t][0])
 
         for d in range(params.queue_days):
-            ta, day, _ = bench_turnaround(network, chain, hops, t_at, bench_s, d, r.created_s, params, part_ready)
+            ta, day, _ = bench_turnaround(network, chain, hops, t_at, bench_s, d, r.created_s, params, part_ready,
+                                          None if promise is None else promise.legs)
             where = "at the station" if hops == 0 else f"escalated {hops} tier(s) to {centre.id}"
             queue = "" if d == 0 else f", bench queue +{d} day(s)"
             out.append(_Option(visit_id, centre.id, day, hops, ta, travel_s, load, bench_s,

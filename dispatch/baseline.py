@@ -145,7 +145,7 @@ def baseline_plan(
     for r, c in zip(dataset.requests, nearest):
         clock = dispatch_clock_start(c, r)
         # The same rule as the plan's: a travelling call belongs to the day it can be served.
-        day = r.created_s // DAY_S if r.mode == Mode.WALKIN else clock // DAY_S
+        day = r.created_s // DAY_S if not r.mode.travels else clock // DAY_S
         if day == params.day:
             day_reqs.append((clock, r, c))
     day_reqs.sort(key=lambda x: (x[0], x[1].id))
@@ -158,8 +158,9 @@ def baseline_plan(
                "completion_s": np.nan, "repair_tier": np.nan, "repair_centre_id": None,
                "est_turnaround_s": np.nan, "unassigned_reason": ""}
         rows[r.id] = row
-        if r.mode == Mode.WALKIN:
-            _repair(net, benches, params, row, r, station, opening_start(station, r.created_s))
+        if not r.mode.travels:  # walk-in, or mail-in a leg later
+            leg = params.rules.mail_leg_s if r.mode == Mode.MAILIN else 0
+            _repair(net, benches, params, row, r, station, opening_start(station, r.created_s + leg))
             continue
         chosen = send_nearest_free(states[station.province_adcode], r, clock, travel)
         if chosen is None:

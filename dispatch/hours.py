@@ -9,7 +9,7 @@ Every deadline in the planner comes from here (through :meth:`dispatch.rules.Rul
 from __future__ import annotations
 
 from dispatch.errors import DispatchError
-from dispatch.model import DAY_S, Centre, Mode, Request
+from dispatch.model import DAY_S, Centre, Request
 
 # A centre is open every day, so a year of days is more than any deadline needs.
 _MAX_DAYS = 400
@@ -32,7 +32,7 @@ def dispatch_clock_start(centre: Centre, request: Request) -> int:
     not before the centre is open (an after-hours call starts at the next opening). Walk-ins:
     when the customer walks in."""
     t = request.created_s
-    if request.mode != Mode.WALKIN:
+    if request.mode.travels:
         t = max(t, request.window.start_s)
     return opening_start(centre, t)
 

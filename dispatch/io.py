@@ -115,7 +115,7 @@ SCHEMAS: dict[str, tuple[Column, ...]] = {
         Column("lon", "float", True, "degrees", "WGS84 longitude of the customer"),
         Column("lat", "float", True, "degrees", "WGS84 latitude of the customer"),
         Column("level", "choice", True, "", "repair level 1-3", ("1", "2", "3")),
-        Column("mode", "choice", True, "", "onsite, pickup or walkin", tuple(m.value for m in Mode)),
+        Column("mode", "choice", True, "", "onsite, pickup, walkin or mailin", tuple(m.value for m in Mode)),
         Column("priority", "choice", True, "", "normal, high or urgent",
                ("normal", "high", "urgent", "1", "2", "3")),
         Column("window_start", "datetime", False, "ISO 8601", "customer available from"),
@@ -314,7 +314,7 @@ def _requests(
             c.add(i, "service_min", r["service_min"], "is negative; expected minutes >= 0")
             continue
         ws, we = r["window_start"], r["window_end"]
-        if mode != Mode.WALKIN and (ws is None or we is None):
+        if mode.travels and (ws is None or we is None):
             c.add(i, "window_start" if ws is None else "window_end", None,
                   f"is empty; an {mode.value} request needs the customer's window")
             continue

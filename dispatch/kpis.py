@@ -436,8 +436,8 @@ def kpis_by(outcomes: pd.DataFrame, key: str, workload: pd.DataFrame | None = No
 # name -> (outcome column, label of each value); a value without a label is shown as it is.
 BREAKDOWNS: dict[str, tuple[str, Mapping[object, str]]] = {
     "priority": ("priority", {int(p): p.name.lower() for p in Priority}),
-    "channel": ("mode", {"onsite": "on-site", "pickup": "pickup", "walkin": "walk-in"}),
-    "visit_mode": ("visit_mode", {"onsite": "on-site", "pickup": "pickup", "walkin": "walk-in",
+    "channel": ("mode", {"onsite": "on-site", "pickup": "pickup", "walkin": "walk-in", "mailin": "mail-in"}),
+    "visit_mode": ("visit_mode", {"onsite": "on-site", "pickup": "pickup", "walkin": "walk-in", "mailin": "mail-in",
                                   "carry_in": "carry-in"}),
     "tier": ("repair_tier", {int(t): f"{int(t)} {t.name.lower()}" for t in Tier}),
 }

@@ -43,6 +43,12 @@ class Mode(StrEnum):
     ONSITE = "onsite"  # a technician travels and repairs at the customer
     PICKUP = "pickup"  # a technician collects the device; bench repair; device returned
     WALKIN = "walkin"  # the customer brings the device to a station
+    MAILIN = "mailin"  # 寄修: the customer ships the device to a repair hub by courier; it comes back so
+
+    @property
+    def travels(self) -> bool:
+        """A technician travels to the customer (on site, or to collect the device)."""
+        return self in (Mode.ONSITE, Mode.PICKUP)
 
 
 class Priority(IntEnum):
@@ -275,7 +281,7 @@ class Request:
         )
         _check_lon_lat(e, self.lon, self.lat)
         _require(self.level in LEVELS, e, "level", self.level, "1, 2 or 3")
-        _require(isinstance(self.mode, Mode), e, "mode", self.mode, "onsite, pickup or walkin")
+        _require(isinstance(self.mode, Mode), e, "mode", self.mode, "onsite, pickup, walkin or mailin")
         _require(isinstance(self.priority, Priority), e, "priority", self.priority, "1, 2 or 3")
         _require(
             isinstance(self.service_s, int) and self.service_s >= 0,

@@ -425,7 +425,7 @@ def workload_from_dataset(dataset: Dataset, rules: Rules = DEFAULT_RULES,
     lon, lat = np.array([r.lon for r in reqs]), np.array([r.lat for r in reqs])
     idx, _ = net.nearest(lon, lat)
     trav = np.array([r.mode in TRAVELLING_MODES for r in reqs], dtype=float)
-    walk = np.array([r.mode == Mode.WALKIN for r in reqs], dtype=float)
+    walk = np.array([not r.mode.travels for r in reqs], dtype=float)
     bench_call = np.array([r.mode != Mode.ONSITE or r.level > rules.onsite_max_level for r in reqs], dtype=float)
     level = np.array([r.level for r in reqs])
     backlog = starts = 0

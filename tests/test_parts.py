@@ -3,23 +3,29 @@ cut-offs and the sizing against the textbook single-echelon case."""
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from dataclasses import replace
 
 import pytest
 from scipy.stats import poisson
 
+from dispatch.assignment import AssignmentParams, bench_turnaround
 from dispatch.dataset import Dataset
 from dispatch.fieldwork import FieldworkParams
+from dispatch.kpis import kpi_breakdown, kpis
 from dispatch.model import Mode, Tier
 from dispatch.network import Network
 from dispatch.parts.catalogue import LOANER, Catalogue, DeviceModel, Part, Recipe
 from dispatch.parts.lanes import Lane, LaneParams, Lanes
+from dispatch.parts.promise import device_legs_for
+from dispatch.parts.sim import awake_after
 from dispatch.parts.sizing import SizingParams, ebo, item_fill, size, smallest_level
 from dispatch.parts.stock import NATIONAL, Ledger, StockLevels, van
 from dispatch.parts.world import PartsData
 from dispatch.rules import DEFAULT_RULES, EXCHANGE, QUOTE, REFUND, REPAIR
 from dispatch.simulate import SimParams, simulate
+from dispatch.travel import DEFAULT_TRAVEL
 from tests.builders import centre, req, tech
 
 H, D = 3600, 86_400
@@ -64,14 +70,24 @@ def row(res, rid):
 def test_a_part_on_the_van_wins_over_the_nearer_technician():
     """A level-1 on-site call next to S1: T1 (at S1, 5 km) is nearer than T2 (at C1, 53 km), and
     both can set off within the hour. Only T2's van holds the screen: T2 goes and repairs it on
-    site from his van. Without it on his van, T1 goes, has no screen, and collects the phone."""
+    site from his van. Without it on his van, the screen is ordered to S1 (same-day lane: 19:00,
+    after the station closes) and the visit booked for its next opening: T1 repairs it on site at
+    09:00 the next day (the bench, needing the same screen, would hand it back later). With that
+    rule off, T1 goes, has no screen, and collects the phone."""
     call = phone(req("A", 1, Mode.ONSITE, created_h=10, window_h=6))
     res = run([call], {(van("T2"), "SCR"): 1, (NATIONAL, "SCR"): 5})
     ev = events(res, "A")
     assert res.events[(res.events["request_id"] == "A") & (res.events["event"] == "dispatched")]["where"].tolist() == ["T2"]
     assert "returned" in ev and "picked_up" not in ev
     assert row(res, "A")["part_source"] == "van"
-    without = run([call], {(NATIONAL, "SCR"): 5})
+    waited = run([call], {(NATIONAL, "SCR"): 5})
+    ev = events(waited, "A")
+    assert ev["visit_booked"] == (10 * H, "when SCR is in, day 0 19:00")
+    assert waited.events.query("request_id == 'A' and event == 'dispatched'")[["where", "t_s"]].values.tolist() == [["T1", D + 9 * H]]
+    assert "picked_up" not in ev and ev["returned"][1] == "repaired on site"
+    assert row(waited, "A")["part_source"] == "order" and row(waited, "A")["part_wait_s"] == 9 * H
+    collect = replace(DEFAULT_RULES, onsite_waits_for_part=False)
+    without = run([call], {(NATIONAL, "SCR"): 5}, rules=collect)
     ev = events(without, "A")
     assert without.events.query("request_id == 'A' and event == 'dispatched'")["where"].tolist() == ["T1"]
     assert "picked_up" in ev and "stockout" in ev
@@ -135,7 +151,8 @@ def test_each_sanbao_rule(age_days, damage, failed, route, rule):
 def test_sanbao_at_intake_refunds_exchanges_from_stock_and_waits_for_a_quote():
     """Walk-ins at S1 at 10:00: bought 3 days ago -> refunded at the counter (done at 10:00);
     12 days ago -> a new phone from S1's stock, back with the customer 4 h later (14:00); water
-    damage -> a quote, accepted 4 h later, then the screen from the shelf: repaired 14:00-14:30."""
+    damage -> a quote, accepted at the counter 10 min later (the customer is there), then the
+    screen from the shelf: repaired 10:10-10:40."""
     t = 10 * H
     refund = phone(req("R", 1, Mode.WALKIN, created_h=10), purchase_s=t - 3 * D)
     swap = phone(req("X", 1, Mode.WALKIN, created_h=10), purchase_s=t - 12 * D)
@@ -143,7 +160,21 @@ def test_sanbao_at_intake_refunds_exchanges_from_stock_and_waits_for_a_quote():
     res = run([refund, swap, quote], {("S1", "PHONE"): 1, ("S1", "SCR"): 1})
     assert row(res, "R")["completion_s"] == t and row(res, "R")["sanbao_rule"] == "return_7d"
     assert row(res, "X")["completion_s"] == t + 4 * H and row(res, "X")["part_source"] == "stock"
-    assert events(res, "Q")["repaired"][0] == t + 4 * H + 1800 and row(res, "Q")["sanbao_rule"] == "paid_damage"
+    assert events(res, "Q")["quote_accepted"] == (t + 600, "after 0.2 h")
+    assert events(res, "Q")["repaired"][0] == t + 600 + 1800 and row(res, "Q")["sanbao_rule"] == "paid_damage"
+
+
+def test_a_quote_by_phone_is_answered_in_the_customers_waking_hours():
+    """The quote's answer: log-normal, median 1.5 h and 90th percentile 8 h (Sanbao); a wait that
+    runs past 21:00 (the customer's hours end) goes on from 08:00 the next morning."""
+    sanbao = DEFAULT_RULES.sanbao
+    assert sanbao.quote_wait_s(0.5, False) == 90 * 60
+    assert abs(sanbao.quote_wait_s(0.9, False) - 8 * H) <= 1
+    assert sanbao.quote_wait_s(0.99, True) == 600
+    hours = DEFAULT_RULES.customer_hours_s
+    assert awake_after(20 * H, 3 * H, hours) == D + 10 * H  # 1 h before 21:00, 2 h from 08:00
+    assert awake_after(23 * H, 30 * 60, hours) == D + 8 * H + 1800
+    assert awake_after(9 * H, 2 * H, hours) == 11 * H
 
 
 def test_a_long_wait_gets_a_loaner_and_the_customers_turnaround_ends_there():
@@ -294,3 +325,101 @@ def test_a_queued_order_is_reordered_once():
     assert len([t for t in led.transit.values() if t.kind == "factory"]) == 1  # no new factory order
     led.arrive(factory[1].id, 60)
     assert led.free(NATIONAL, "p") == 1  # back at its level
+
+
+def test_a_device_misses_the_lanes_cut_off_and_rides_up_the_next_day():
+    """A walk-in at S1 at 17:30 needs a module repair (level 2: S1 cannot, C1 can; the camera is
+    on C1's shelf). The S1 -> C1 lane (53 km by road) offers same-city (17:00 cut-off, 3 h) and
+    next-morning (18:00, 10:30 the next day): the same-city cut-off has passed, so the phone
+    rides next-morning and reaches C1 at 10:30 the next day (the per-tier shuttle would have
+    had it there at 23:00); repaired 10:30-12:00, back at S1 by same-city at 15:00, with the
+    customer 4 h later. The same phone ready at 16:00 goes same-city and is at C1 at 19:00."""
+    call = phone(req("U", 2, Mode.WALKIN, created_h=17.5, lon=119.97, lat=30.54))
+    res = run([call], {("C1", "CAM"): 1})
+    ev = events(res, "U")
+    assert ev["courier_up"][0] == 17 * H + 1800
+    assert ev["at_repair_centre"][0] == D + 10 * H + 1800
+    assert ev["repaired"][0] == D + 12 * H
+    assert row(res, "U")["completion_s"] == D + 15 * H + 4 * H
+    early = run([replace(call, created_s=16 * H)], {("C1", "CAM"): 1})
+    assert events(early, "U")["at_repair_centre"][0] == 19 * H
+
+
+def test_the_plans_bench_estimate_rides_the_same_lanes():
+    """The plan's estimate for the phone above (at S1 at 17:30, repaired at C1): by the lanes, at
+    C1 10:30 the next day, repaired by 12:00, back at S1 at 15:00 and with the customer at 19:00
+    (25.5 h); without parts, the per-tier lead time (5 h) and C1's opening: 26 h."""
+    parts = PartsData(CAT, StockLevels({}), LaneParams(late=False), national=SHANGHAI)
+    legs = device_legs_for(Dataset(NET, TECHS, (), "2026-03-02", parts=parts), DEFAULT_TRAVEL)
+    chain = NET.chain("S1")
+    at = 17 * H + 1800
+    ta, _, done = bench_turnaround(NET, chain, 1, at, 90 * 60, 0, at, AssignmentParams(), legs=legs)
+    assert (ta, done) == (25 * H + 1800, D + 12 * H)
+    assert bench_turnaround(NET, chain, 1, at, 90 * 60, 0, at, AssignmentParams())[0] == 26 * H
+    assert device_legs_for(Dataset(NET, TECHS, (), "2026-03-02"), DEFAULT_TRAVEL) is None
+
+
+def test_the_service_holds_the_last_unit_for_the_first_call_and_keeps_it_across_a_restart(tmp_path):
+    """Two walk-ins at one station need the same screen; the station has the last one and no other
+    centre nor the warehouse has any. The first is answered 'on hand' and holds it; the second
+    waits for the factory's. A restarted service replays the log: the hold is still there, so a
+    third waits too. A cancelled call gives its unit back (the ledger under the service)."""
+    from dispatch.parts.answer import PartAnswer
+    from dispatch.parts.enable import with_levels, with_parts
+    from dispatch.service import LiveService, ServiceConfig
+    from dispatch.synthetic import generate
+    from dispatch.tables import write_dataset
+
+    ds = with_parts(generate("tiny", days=1, seed=1), 1)
+    cat = ds.parts.catalogue
+    ids = [f"w{i}" for i in range(60)]
+    part = cat.need(0, ids[0], "M01", 1)
+    same = [i for i in ids if cat.need(0, i, "M01", 1) == part][:3]
+    assert part and len(same) == 3
+    station = ds.network.centres[int(ds.network.nearest([120.1], [30.9])[0][0])]
+    ds = with_levels(ds, StockLevels({(station.id, part): 1}))
+    write_dataset(replace(ds, requests=ds.requests[:3]), tmp_path / "ds")
+
+    class Clock:
+        def now_s(self) -> int:
+            return 10 * H
+
+    config = ServiceConfig(source=str(tmp_path / "ds"), db=f"sqlite:///{tmp_path / 's.sqlite'}")
+    body = {"lon": 120.1, "lat": 30.9, "at": dt.datetime(2026, 3, 2, 10), "level": 1, "mode": "walkin", "device_model": "M01"}
+    service = LiveService(config, clock=Clock())
+    try:
+        first, _ = service.post_call({**body, "id": same[0]})
+        second, _ = service.post_call({**body, "id": same[1]})
+    finally:
+        service.close()
+    assert first["part"]["part_id"] == part and first["part"]["source"] == "on hand"
+    assert second["part"]["waiting_for_part"] and second["part"]["eta_s"] > first["part"]["eta_s"]
+    again = LiveService(config, clock=Clock())
+    try:
+        third, _ = again.post_call({**body, "id": same[2]})
+    finally:
+        again.close()
+    assert third["part"]["waiting_for_part"]
+    ledger = PartAnswer(ds, DEFAULT_TRAVEL, DEFAULT_RULES)
+    r = replace(req(same[0], 1, Mode.WALKIN), device_model="M01")
+    got = [ledger.reserve(c, replace(r, id=c), station.id, 10 * H, str)[0]["part"]["waiting_for_part"] for c in same[:2]]
+    assert got == [False, True]
+    ledger.release(same[0])
+    assert ledger.reserve(same[2], replace(r, id=same[2]), station.id, 10 * H, str)[0]["part"]["source"] == "on hand"
+
+
+def test_a_mail_in_phone_rides_the_lanes_to_the_hub_and_back_to_the_door():
+    """寄修: a customer near S1 ships a phone for a module repair (level 2) at 10:00. S1 cannot
+    repair it, C1 can and has the camera: the parcel goes straight to C1 by the same-city lane
+    (3 h: 13:00), repaired 13:00-14:30, and back to the customer's door by the same lane at 17:30
+    (no station hours, no hand-back). Nobody is dispatched; it counts in the 24 h share and its
+    channel, not in the dispatch KPI."""
+    call = phone(req("M", 2, Mode.MAILIN, created_h=10, lon=119.97, lat=30.54))
+    res = run([call], {("C1", "CAM"): 1})
+    ev = events(res, "M")
+    assert ev["mailed"] == (10 * H, "to C1") and "dispatched" not in ev and "at_station" not in ev
+    assert ev["repaired"][0] == 14 * H + 1800 and ev["mailed_back"][0] == 14 * H + 1800
+    assert row(res, "M")["completion_s"] == 17 * H + 1800 and row(res, "M")["courier_legs"] == 2
+    k = kpis(res.outcomes, res.workload)
+    assert k["turnaround_within_24h_share"] == 1.0 and k["turnaround_mean_h"] == 7.5
+    assert kpi_breakdown(res.outcomes, "channel")["channel"].tolist() == ["mail-in"]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import data, figures, i18n, loaders, maps, scenarios, widgets
+from dashboard import data, figures, i18n, loaders, maps, scenarios, stockcurve, widgets
 from dashboard import formatting as F
 from dashboard import state as S
 from dashboard.i18n import t
@@ -43,6 +43,8 @@ st.html(f"<div style='font-size:0.85rem'>{bins}</div>"
         + F.legend_html({}, {}, {}, maps.TIER_COLOURS,
                         {t("map.suggested_legend"): [255, 215, 0]} if suggested is not None else None))
 st.altair_chart(figures.coverage_bars(minutes), width="stretch")
+with st.expander(t("curve.heading")):
+    stockcurve.section(st)
 
 
 def save(sc) -> None:  # type: ignore[no-untyped-def]

@@ -9,6 +9,7 @@ import click
 import pandas as pd
 
 from dispatch.cli.options import ProgressBar, load_dataset, population_option, write_text
+from dispatch.cli.stocktarget import run_24h
 from dispatch.kpis import kpis
 from dispatch.parts.enable import with_levels, with_parts
 
@@ -34,11 +35,33 @@ def stock() -> None:
 @click.option("--eval-seed", default=None, type=int, help="Seed of the simulated calls (default: --seed + 1).")
 @click.option("--out", default=None, type=click.Path(dir_okay=False),
               help="Write the last target's levels as a stock.csv (location, part_id, level).")
+@click.option("--target-24h", "target_24h", default=None, type=click.FloatRange(0.01, 0.999),
+              help="Size for a within-24 h share instead (dispatch.parts.target): marginal analysis on the share "
+                   "a simulated calibration of --seed implies; the curve's points simulated on --eval-seeds.")
+@click.option("--points", default=5, show_default=True, type=click.IntRange(1, 12),
+              help="--target-24h: points of the stock-value curve.")
+@click.option("--eval-seeds", default="2,3", show_default=True,
+              help="--target-24h: seeds of the simulated calls, comma-separated (medians).")
+@click.option("--swap-after-h", default=None, type=click.FloatRange(1, 240),
+              help="--target-24h: a loaner when a repair would pass this (default: the rule book's 48 h).")
+@click.option("--loaners/--no-loaners", default=False, show_default=True,
+              help="--target-24h: size each station's loaners for the swap threshold.")
+@click.option("--curve-csv", default=None, type=click.Path(dir_okay=False),
+              help="--target-24h: write the curve's medians as CSV (the dashboard draws it).")
 @population_option
 def size_command(source: str | None, preset: str | None, days: int, seed: int, fills: tuple[float, ...],
                  national_fill: float, run_sim: bool, eval_seed: int | None, out: str | None,
-                 population: str | None) -> None:
+                 target_24h: float | None, points: int, eval_seeds: str, swap_after_h: float | None, loaners: bool,
+                 curve_csv: str | None, population: str | None) -> None:
     """Base-stock levels for each --fill target at the least holding cost, with their stock value."""
+    if target_24h is not None:
+        try:
+            seeds = tuple(int(x) for x in eval_seeds.split(",") if x.strip())
+        except ValueError:
+            raise click.BadParameter(f"expected comma-separated integers, got {eval_seeds!r}", param_hint="--eval-seeds")
+        run_24h(lambda s: load_dataset(source, preset, s, days, population), seed, seeds, target_24h, points,
+                national_fill, swap_after_h, loaners, run_sim, curve_csv)
+        return
     # The sizing and the simulator are slow to import (scipy, stockpyl, OR-Tools): only this command needs them.
     from dispatch import simulate as simulation
     from dispatch.parts.sizing import SizingParams, size  # scipy and stockpyl behind it, as above

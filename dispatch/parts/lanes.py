@@ -154,6 +154,43 @@ class Lanes:
         return Shipment(best, pickup, eta, eta + (DAY_S if late else 0))
 
 
+class DeviceLegs:
+    """Devices up and down the escalation chain by courier lane (parts on, in place of the
+    per-tier shuttle): each hop rides the fastest service of its lane, picked up at the lane's
+    cut-off (a device ready after it leaves the next day). ``key`` names the device for the
+    lateness draws (empty: on time, for promises)."""
+
+    def __init__(self, lanes: Lanes) -> None:
+        self.lanes = lanes
+
+    def up(self, chain: Sequence[Centre], hops: int, ready_s: int, key: str = "") -> int:
+        t = ready_s
+        for i in range(hops):
+            t = self.lanes.ship(chain[i].id, chain[i + 1].id, t, key and f"{key}:up{i}").arrive_s
+        return t
+
+    def down(self, chain: Sequence[Centre], hops: int, ready_s: int, key: str = "") -> int:
+        t = ready_s
+        for i in reversed(range(hops)):
+            t = self.lanes.ship(chain[i + 1].id, chain[i].id, t, key and f"{key}:down{i}").arrive_s
+        return t
+
+    def direct(self, origin_id: str, dest_id: str, ready_s: int, key: str = "") -> int:
+        """A parcel's arrival straight from ``origin_id``'s area to ``dest_id`` (a mail-in, 寄修)."""
+        return self.lanes.ship(origin_id, dest_id, ready_s, key and f"{key}:direct").arrive_s
+
+    def price_cny(self, chain: Sequence[Centre], hops: int, ready_s: int) -> float:
+        """Both ways, at the lanes' prices (the fastest service each hop)."""
+        total, t = 0.0, ready_s
+        for i in range(hops):
+            s = self.lanes.ship(chain[i].id, chain[i + 1].id, t)
+            total, t = total + s.lane.price_cny, s.eta_s
+        for i in reversed(range(hops)):
+            s = self.lanes.ship(chain[i + 1].id, chain[i].id, t)
+            total, t = total + s.lane.price_cny, s.eta_s
+        return total
+
+
 def lateral_neighbours(centres: Sequence[Centre], travel: Travel, k: int = 8) -> dict[str, list[str]]:
     """Per centre, the ``k`` other centres of its province nearest by road: where a lateral
     transfer may come from (one ``Travel.matrices`` per province)."""

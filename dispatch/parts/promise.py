@@ -17,7 +17,7 @@ from collections import defaultdict
 
 from dispatch.dataset import Dataset
 from dispatch.model import DAY_S, Centre, Request
-from dispatch.parts.lanes import Lanes, lateral_neighbours, points_of
+from dispatch.parts.lanes import DeviceLegs, Lanes, lateral_neighbours, points_of
 from dispatch.parts.stock import NATIONAL, is_van
 from dispatch.travel import Travel
 
@@ -41,23 +41,44 @@ class Promise:
         self.lanes = Lanes(points_of(tuple(dataset.network), parts.national), travel, parts.lane_params,
                            parts.lane_table)
         self.near = lateral_neighbours(tuple(dataset.network), travel, LATERAL_FROM)
+        self.legs = DeviceLegs(self.lanes)  # devices up and down the chain by lane (as in the simulation)
 
     def need(self, r: Request) -> str | None:
         return self.cat.need(self.seed, r.id, r.device_model, r.level) if r.device_model else None
 
     def ready(self, r: Request, centre: Centre, t: int, on_site: bool = False) -> tuple[int, str]:
         """(when the part can be at ``centre`` for a job asking at ``t``, what the rule says)."""
+        eta, why, _ = self.source(r, centre, t, on_site)
+        return eta, why
+
+    def source(self, r: Request, centre: Centre, t: int, on_site: bool = False
+               ) -> tuple[int, str, tuple[str, str, str] | None]:
+        """As :meth:`ready`, and the unit it would take: (``shelf`` or ``vans``, location, part);
+        None when no part is needed or none is in stock (the factory's)."""
         part = self.need(r)
-        if part is None or self.shelf[centre.id, part] > 0 or (on_site and self.vans[centre.id, part] > 0):
-            return t, ""
+        if part is None:
+            return t, "", None
+        if self.shelf[centre.id, part] > 0:
+            return t, "", ("shelf", centre.id, part)
+        if on_site and self.vans[centre.id, part] > 0:
+            return t, "", ("vans", centre.id, part)
         # The nearest holder only: lanes are banded by road distance, so no farther one is sooner.
         holder = next((o for o in self.near.get(centre.id, ()) if self.shelf[o, part] > 0), None)
-        options = [] if holder is None else [(self.lanes.ship(holder, centre.id, t).eta_s, f"lateral from {holder}")]
-        at = t if self.shelf[NATIONAL, part] > 0 else t + self.factory_s
-        options.append((self.lanes.ship(NATIONAL, centre.id, at).eta_s, "order from the national warehouse"))
-        eta, how = min(options)
+        options = [] if holder is None else [(self.lanes.ship(holder, centre.id, t).eta_s, f"lateral from {holder}",
+                                              ("shelf", holder, part))]
+        stocked = self.shelf[NATIONAL, part] > 0
+        at = t if stocked else t + self.factory_s
+        options.append((self.lanes.ship(NATIONAL, centre.id, at).eta_s, "order from the national warehouse",
+                        ("shelf", NATIONAL, part) if stocked else None))
+        eta, how, unit = min(options, key=lambda o: (o[0], o[1]))
         d, s = divmod(eta, DAY_S)
-        return eta, f"; waiting_for_part {part} by {how}, ETA day {d} {s // 3600:02d}:{s % 3600 // 60:02d}"
+        return eta, f"; waiting_for_part {part} by {how}, ETA day {d} {s // 3600:02d}:{s % 3600 // 60:02d}", unit
+
+    def hold(self, unit: tuple[str, str, str] | None, back: bool = False) -> None:
+        """Take the unit (``back``: return it) in the promise's stock."""
+        if unit is not None:
+            kind, where, part = unit
+            (self.vans if kind == "vans" else self.shelf)[where, part] += 1 if back else -1
 
     def take(self, r: Request, centre_id: str | None, on_site: bool) -> None:
         """The call's chosen option uses the centre's unit (a van's first for on-site work)."""
@@ -68,6 +89,14 @@ class Promise:
             if stock[centre_id, part] > 0:
                 stock[centre_id, part] -= 1
                 return
+
+
+def device_legs_for(dataset: Dataset, travel: Travel) -> DeviceLegs | None:
+    """The device legs by lane of a dataset with parts; None without (the per-tier lead times)."""
+    parts = dataset.parts
+    if parts is None:
+        return None
+    return DeviceLegs(Lanes(points_of(tuple(dataset.network), parts.national), travel, parts.lane_params, parts.lane_table))
 
 
 def promise_for(dataset: Dataset, travel: Travel, seed: int = 0) -> Promise | None:

@@ -30,8 +30,8 @@ import pandas as pd
 
 from dispatch.hours import opening_start
 from dispatch.model import DAY_S, Centre, Mode, Request, Tier
-from dispatch.parts.catalogue import LOANER
-from dispatch.parts.lanes import Lanes, lateral_neighbours, points_of
+from dispatch.parts.catalogue import LOANER, uniform
+from dispatch.parts.lanes import DeviceLegs, Lanes, lateral_neighbours, points_of
 from dispatch.parts.stock import NATIONAL, VAN_REFILL_S, Ledger, is_van, van
 from dispatch.parts.world import PartsData, intake_route
 from dispatch.rules import EXCHANGE, QUOTE, REFUND, REPAIR
@@ -40,13 +40,15 @@ from dispatch.rules import EXCHANGE, QUOTE, REFUND, REPAIR
 PART_COLUMNS = ("part_id", "part_source", "part_tier", "part_wait_s", "swapped", "sanbao_rule")
 SOURCES = ("van", "stock", "inbound", "lateral", "order")  # first two: a first-pick fill
 LATERAL_FROM = 8
+NEIGHBOURS_VISITING = 3  # centres whose technicians may take a call beside its station's
 
 
 class NoParts:
-    """Parts off: every hook does nothing."""
+    """Parts off: every hook does nothing (devices ride the per-tier shuttle: ``device_legs`` None)."""
 
     def __init__(self) -> None:
         self.handlers: dict[str, Callable[..., None]] = {}
+        self.device_legs: DeviceLegs | None = None
 
     def intake(self, rid: str, t: int, station_id: str) -> bool:
         return False
@@ -72,6 +74,9 @@ class NoParts:
     def holder(self, r: Request) -> Callable[[str], bool] | None:
         return None
 
+    def visit_at(self, r: Request, t: int) -> int | None:
+        return None
+
     def columns(self, outcomes: pd.DataFrame) -> pd.DataFrame:
         return outcomes
 
@@ -88,7 +93,13 @@ class PartsSim(NoParts):
         self.rules, self.seed = world.p.rules, world.p.seed
         net = world.net
         self.home = {t.id: t.home_centre_id for t in world.ds.technicians}
+        self.crew: dict[str, list[str]] = {}  # centre -> its field technicians (their vans)
+        for t in world.ds.technicians:
+            if t.role == "field":
+                self.crew.setdefault(t.home_centre_id, []).append(t.id)
+        self.booked: set[str] = set()  # on-site calls whose visit waits for their part (visit_at)
         self.lanes = Lanes(points_of(tuple(net), parts.national), world.travel, parts.lane_params, parts.lane_table, seed=self.seed)
+        self.device_legs = DeviceLegs(self.lanes)  # devices up and down the chain by lane too
         self.ledger = Ledger(parts.levels, self._supplier, self._ship,
                              lambda tr: world.push(tr.arrive_s, "part_arrives", tr.job.split("#")[0], (tr.id,)))
         # Lateral transfers come from the province's centres nearest by road first (LATERAL_FROM of them).
@@ -184,6 +195,41 @@ class PartsSim(NoParts):
             return None
         return lambda tid: self.ledger.free(van(tid), part) > 0 or self.ledger.free(self.home.get(tid, ""), part) > 0
 
+    def visit_at(self, r: Request, t: int) -> int | None:
+        """An on-site repair whose part is on no van of its station's technicians nor on the
+        station's shelf: when the visit should be booked, the part sourced to the station for it
+        (``Rules.onsite_waits_for_part``), or None (visit now; or collect, when the bench would
+        hand the phone back sooner)."""
+        if not self.rules.onsite_waits_for_part or r.mode != Mode.ONSITE or not r.device_model \
+                or r.id in self.booked or r.level > self.rules.onsite_max_level:
+            return None
+        if self._sanbao(r)[0] in (REFUND, EXCHANGE):
+            return None
+        part = self.cat.need(self.seed, r.id, r.device_model, r.level)
+        station = self.w.nearest[r.id].id
+        if part is None:
+            return None
+        # A technician of the station or of its nearest neighbours (the decision's candidates
+        # prefer him) has it on his van or shelf: visit now.
+        for centre in (station, *self.province[station][:NEIGHBOURS_VISITING]):
+            if self.ledger.free(centre, part) > 0 \
+                    or any(self.ledger.free(van(tid), part) > 0 for tid in self.crew.get(centre, ())):
+                return None
+        eta, how, _ = self.options(part, station, t)[0]
+        if how == "order" and self.ledger.free(NATIONAL, part) == 0:
+            return None  # the warehouse owes it too: no date to book (collected, as before)
+        bench = self.w.bench_return_estimate(r, station, t + self.rules.part_visit_s)
+        if bench is not None and eta + self.rules.part_visit_s > bench:
+            return None  # the bench would be sooner: collected (on_site says so)
+        self.booked.add(r.id)
+        at, how = self.source(r.id, part, station, t)
+        tr = next((x for x in self.ledger.transit.values() if x.job == r.id), None)
+        at = max(t, at if tr is None else tr.arrive_s)  # booked when the parcel really comes
+        row = self._row(r.id)
+        row.update(part_id=part, part_source=how, part_tier=self._tier[station], part_wait_s=float(at - t))
+        self.w.event(r.id, t, "visit_booked", station, f"when {part} is in, {_clock(at)}")
+        return at
+
     def on_site(self, r: Request, technician_id: str, t: int) -> bool:
         """A technician takes an on-site call: False when it must be collected for the bench
         instead (no part on his van or at his centre; a 三包 refund or exchange)."""
@@ -193,6 +239,8 @@ class PartsSim(NoParts):
             return False
         part = self.cat.need(self.seed, r.id, r.device_model, r.level)
         if part is None:
+            return True
+        if r.id in self.booked:  # booked for when its part is in (the day's arrivals run after its dispatches)
             return True
         row = self._row(r.id)
         row["part_id"], row["part_tier"] = part, self._tier[self.home[technician_id]]
@@ -208,6 +256,11 @@ class PartsSim(NoParts):
 
     def fitted(self, rid: str, t: int, used: bool) -> None:
         """The job's work is done (``used``: its part was fitted); its faulty part starts back."""
+        if rid in self.booked and rid not in self.ledger.held:
+            # Its part came today: the day's device events run after its visits, so take it in now.
+            tr = next((x for x in self.ledger.transit.values() if x.job == rid), None)
+            if tr is not None and tr.arrive_s <= t:
+                self.ledger.arrive(tr.id, tr.arrive_s)
         if not used:
             self.ledger.release(rid)
             return
@@ -231,7 +284,9 @@ class PartsSim(NoParts):
             return False
         self.w.event(rid, t, "sanbao", station_id, f"{rule}: {route}")
         if route == QUOTE:  # back at the station once the customer accepts
-            self.w.push(t + self.rules.sanbao.quote_wait_s, "at_station", rid, (station_id,))
+            answer = self.quote_answer(r, t)
+            self.w.event(rid, answer, "quote_accepted", station_id, f"after {(answer - t) / 3600:.1f} h")
+            self.w.push(answer, "at_station", rid, (station_id,))
         elif route == REFUND:
             self.w.push(t, "sanbao_done", rid, (station_id, "refunded"))
         else:
@@ -243,6 +298,12 @@ class PartsSim(NoParts):
                 self.waiting.pop(rid)
                 self.w.push(eta, "sanbao_done", rid, (station_id, "exchanged"))
         return True
+
+    def quote_answer(self, r: Request, t: int) -> int:
+        """When the customer accepts a quote given at ``t`` (``Sanbao.quote_wait_s``): at the counter
+        if he walked in, else by phone in his waking hours (``Rules.customer_hours_s``)."""
+        wait = self.rules.sanbao.quote_wait_s(uniform(self.seed, "quote", r.id), r.mode == Mode.WALKIN)
+        return awake_after(t, wait, self.rules.customer_hours_s)
 
     def _on_sanbao_done(self, t: int, rid: str, station_id: str, what: str) -> None:
         self.fitted(rid, t, True)
@@ -282,6 +343,8 @@ class PartsSim(NoParts):
         return True
 
     def _on_arrive(self, t: int, rid: str, transit_id: int) -> None:
+        if transit_id not in self.ledger.transit:  # taken in already by its booked visit (fitted)
+            return
         tr = self.ledger.arrive(transit_id, t)
         if tr.job and tr.job in self.waiting:
             since, payload = self.waiting.pop(tr.job)
@@ -316,6 +379,24 @@ class PartsSim(NoParts):
 
     def stock_frame(self) -> pd.DataFrame:
         return pd.DataFrame(self.stock_rows).fillna(0.0)
+
+
+def awake_after(t_s: int, wait_s: int, hours: tuple[int, int]) -> int:
+    """``t_s`` plus ``wait_s`` counted in the customer's waking ``hours`` (clock seconds)."""
+    start, end = hours
+    t, left = t_s, wait_s
+    for _ in range(366):
+        day, clock = divmod(t, DAY_S)
+        if clock < start:
+            t, clock = day * DAY_S + start, start
+        elif clock >= end:
+            t = (day + 1) * DAY_S + start
+            continue
+        if clock + left <= end:
+            return t + left
+        left -= end - clock
+        t = (day + 1) * DAY_S + start
+    return t + left
 
 
 def _clock(t_s: int) -> str:

@@ -28,6 +28,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections import defaultdict
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -111,9 +112,23 @@ def demand_per_day(dataset: Dataset, rules: Rules = DEFAULT_RULES) -> dict[tuple
     return dict(out)
 
 
-def size(dataset: Dataset, params: SizingParams = SizingParams(), travel: Travel = DEFAULT_TRAVEL,
-         rules: Rules = DEFAULT_RULES) -> Sizing:
-    """Base-stock levels for ``params.fill_target`` at the least holding cost (module docstring)."""
+@dataclass(frozen=True)
+class Echelon:
+    """The two-echelon problem a sizing solves: per (centre, part) key its demand per day, its
+    lead-time demand mean (lane + the warehouse's delay) and unit cost; the warehouse's levels."""
+
+    demand: dict[tuple[str, str], float]
+    mean: dict[tuple[str, str], float]
+    lead_days: dict[tuple[str, str], float]
+    cost: dict[tuple[str, str], float]
+    national: dict[str, int]
+    national_demand: dict[str, float]
+    factory_days: float
+
+
+def echelon(dataset: Dataset, params: SizingParams = SizingParams(), travel: Travel = DEFAULT_TRAVEL,
+            rules: Rules = DEFAULT_RULES) -> Echelon:
+    """The sizing problem of ``dataset`` (module docstring): demand, lead times and the warehouse."""
     parts = dataset.parts
     if parts is None:
         raise ValueError("the dataset has no parts")
@@ -131,36 +146,68 @@ def size(dataset: Dataset, params: SizingParams = SizingParams(), travel: Travel
         s = lanes.ship(NATIONAL, cid, 12 * 3600)
         lead[cid] = (s.eta_s - 12 * 3600) / DAY_S
     keys = sorted(demand)
-    mean = {k: demand[k] * (lead[k[0]] + delay.get(k[1], 0.0)) for k in keys}
-    cost = {k: cat.part(k[1]).cost_cny for k in keys}
-    level = dict.fromkeys(keys, 0)
-    total = sum(demand.values())
-    met = 0.0  # demand-weighted fill so far, sum of lambda * fill
+    lead_days = {k: lead[k[0]] + delay.get(k[1], 0.0) for k in keys}
+    return Echelon({k: demand[k] for k in keys}, {k: demand[k] * lead_days[k] for k in keys}, lead_days,
+                   {k: cat.part(k[1]).cost_cny for k in keys}, national, dict(by_part), factory_days)
+
+
+def marginal(problem: Echelon, weight: Callable[[tuple[str, str]], float], max_level: int = 50
+             ) -> Iterator[tuple[tuple[str, str], float, dict[tuple[str, str], int]]]:
+    """Marginal analysis: units one at a time, each where ``demand x weight x fill gained`` per CNY
+    is largest (``weight``: what a filled demand is worth there; 1 for the fill rate). Yields
+    (the key given a unit, what the unit gained, the levels so far, a live dict) until no unit gains."""
+    level = dict.fromkeys(problem.demand, 0)
 
     def gain(k: tuple[str, str]) -> float:
-        s = level[k]
-        return demand[k] * (item_fill(s + 1, mean[k]) - item_fill(s, mean[k])) / max(cost[k], 1e-9)
+        s, m = level[k], problem.mean[k]
+        return problem.demand[k] * weight(k) * (item_fill(s + 1, m) - item_fill(s, m))
 
-    heap = [(-gain(k), k) for k in keys]
+    heap = [(-gain(k) / max(problem.cost[k], 1e-9), k) for k in problem.demand]
     heapq.heapify(heap)
-    while heap and total and met / total < params.fill_target:
+    while heap:
         g, k = heapq.heappop(heap)
-        if level[k] >= params.max_level or -g <= 0:
+        if level[k] >= max_level or -g <= 1e-15:
             continue
-        met += demand[k] * (item_fill(level[k] + 1, mean[k]) - item_fill(level[k], mean[k]))
+        got = gain(k)
         level[k] += 1
-        heapq.heappush(heap, (-gain(k), k))
+        heapq.heappush(heap, (-gain(k) / max(problem.cost[k], 1e-9), k))
+        yield k, got, level
+
+
+def levels_with(dataset: Dataset, problem: Echelon, level: Mapping[tuple[str, str], int]) -> StockLevels:
+    """Centre levels ``level`` with the warehouse's, vans and loaners as the dataset has them."""
+    parts = dataset.parts
+    assert parts is not None
     levels = {(loc, p): s for (loc, p), s in parts.levels.levels.items() if is_van(loc) or p == LOANER}
     levels.update({k: s for k, s in level.items() if s > 0})
-    levels.update({(NATIONAL, p): max(s, 1) for p, s in national.items()})
-    rows = [{"location": k[0], "part": k[1], "demand_per_day": demand[k], "lead_days": lead[k[0]] + delay.get(k[1], 0.0),
+    levels.update({(NATIONAL, p): max(s, 1) for p, s in problem.national.items()})
+    return StockLevels(levels, parts.levels.factory_lead_s)
+
+
+def size(dataset: Dataset, params: SizingParams = SizingParams(), travel: Travel = DEFAULT_TRAVEL,
+         rules: Rules = DEFAULT_RULES) -> Sizing:
+    """Base-stock levels for ``params.fill_target`` at the least holding cost (module docstring)."""
+    problem = echelon(dataset, params, travel, rules)
+    cat = dataset.parts.catalogue  # type: ignore[union-attr]
+    demand, mean, keys = problem.demand, problem.mean, sorted(problem.demand)
+    total = sum(demand.values())
+    level: dict[tuple[str, str], int] = dict.fromkeys(keys, 0)
+    met = 0.0  # demand-weighted fill so far, sum of lambda * fill
+    if total and params.fill_target > 0:
+        for _, got, now in marginal(problem, lambda k: 1.0, params.max_level):
+            met, level = met + got, now
+            if met / total >= params.fill_target:
+                break
+    factory_days = problem.factory_days
+    rows = [{"location": k[0], "part": k[1], "demand_per_day": demand[k], "lead_days": problem.lead_days[k],
              "level": level[k], "fill": item_fill(level[k], mean[k]), "ebo": ebo(level[k], mean[k]),
-             "value_cny": level[k] * cost[k]} for k in keys]
-    rows += [{"location": NATIONAL, "part": p, "demand_per_day": lam, "lead_days": factory_days, "level": national[p],
-              "fill": item_fill(national[p], lam * factory_days), "ebo": ebo(national[p], lam * factory_days),
-              "value_cny": national[p] * cat.part(p).cost_cny} for p, lam in by_part.items()]
+             "value_cny": level[k] * problem.cost[k]} for k in keys]
+    rows += [{"location": NATIONAL, "part": p, "demand_per_day": lam, "lead_days": factory_days,
+              "level": problem.national[p], "fill": item_fill(problem.national[p], lam * factory_days),
+              "ebo": ebo(problem.national[p], lam * factory_days),
+              "value_cny": problem.national[p] * cat.part(p).cost_cny} for p, lam in problem.national_demand.items()]
     table = pd.DataFrame(rows, columns=["location", "part", "demand_per_day", "lead_days", "level", "fill", "ebo",
                                         "value_cny"])
     value = float(table["value_cny"].sum())
-    return Sizing(StockLevels(levels, parts.levels.factory_lead_s), table,
+    return Sizing(levels_with(dataset, problem, level), table,
                   met / total if total else math.nan, value, value * params.holding_rate_per_year)

@@ -53,7 +53,8 @@ def routing_stats_frame(areas, problems, day_problems, results, walls, limits, v
     return frame(rows, ROUTING_STATS_COLUMNS)
 
 
-def assemble(dataset, day_ds, deferred, result, areas, results, params):
+def assemble(dataset, day_ds, deferred, result, areas, results, params, legs=None):
+    """The plan's frames; ``legs``: devices by courier lane (parts on), else the per-tier lead times."""
     assignment = params.assignment_params()
     net = dataset.network
     req = {r.id: r for r in dataset.requests}
@@ -111,7 +112,7 @@ def assemble(dataset, day_ds, deferred, result, areas, results, params):
         outcome_rows.append(row)
         if a is None or r.id in reason_of:
             continue
-        if r.mode == Mode.WALKIN:
+        if not r.mode.travels:  # walk-in or mail-in: no technician
             book_bench_row(row, r, r.created_s + a.est_turnaround_s, a.repair_centre_id, a.bench_day, net, bench_use,
                        assignment)
             continue
@@ -127,7 +128,8 @@ def assemble(dataset, day_ds, deferred, result, areas, results, params):
             continue
         hops, chain, day_offset = device_path(net, a, info["tech"].home_centre_id, r.level,
                                                back_at_centre[r.id], assignment)
-        at_bench_s = back_at_centre[r.id] + sum(chain[i].courier_to_parent_s for i in range(hops))
+        at_bench_s = back_at_centre[r.id] + sum(chain[i].courier_to_parent_s for i in range(hops)) if legs is None \
+            else legs.up(chain, hops, back_at_centre[r.id])  # the lanes when parts are on
         devices.append((at_bench_s, r, row, hops, chain, day_offset, a.part_ready_s))
     # The devices the plan collected reach their benches in this order; a day that is full
     # (the assignment booked it for other devices, or technicians brought more than it planned)
@@ -137,7 +139,7 @@ def assemble(dataset, day_ds, deferred, result, areas, results, params):
         cap_s = chain[hops].bench_s_per_day
         for extra in range(MAX_BENCH_WAIT_DAYS):
             ta, bench_day, _ = bench_turnaround(net, chain, hops, back_at_centre[r.id], bench_s, day_offset + extra,
-                                                 r.created_s, assignment, lambda c, t, p=part_s: max(t, p))
+                                                 r.created_s, assignment, lambda c, t, p=part_s: max(t, p), legs)
             if bench_use[(chain[hops].id, bench_day)] + bench_s <= cap_s:
                 break
         book_bench_row(row, r, r.created_s + ta, chain[hops].id, bench_day, net, bench_use, assignment)

@@ -21,7 +21,8 @@ from dispatch.assignment import assign
 from dispatch.dataset import Dataset
 from dispatch.hours import dispatch_clock_start
 from dispatch.live.roster import LiveNetwork
-from dispatch.model import DAY_S, Mode, Request
+from dispatch.model import DAY_S, Request
+from dispatch.parts.promise import device_legs_for
 from dispatch.plan.areas import make_areas, reach_s
 from dispatch.plan.benches import Benches, with_collected
 from dispatch.plan.build import node_coordinates, routing_problem, with_pins
@@ -83,7 +84,7 @@ def make_plan(
     timings["routing"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    plan = assemble(dataset, day_ds, deferred, result, areas, results, params)
+    plan = assemble(dataset, day_ds, deferred, result, areas, results, params, device_legs_for(day_ds, travel))
     plan[2]["reach_s"] = reach_s(day_ds, plan[2]["request_id"], travel)  # a day with no calls: no rows
     timings["assemble"] = time.perf_counter() - t0
     stats = routing_stats_frame(areas, problems, day_problems, results, walls, limits, violations)
@@ -102,7 +103,7 @@ def requests_of_day(dataset: Dataset, day: int) -> tuple[list[Request], list[Req
     idx, _ = net.nearest(np.array([r.lon for r in dataset.requests]), np.array([r.lat for r in dataset.requests]))
     today, later = [], []
     for r, j in zip(dataset.requests, np.atleast_1d(idx)):
-        if r.mode == Mode.WALKIN:
+        if not r.mode.travels:
             service_day = r.created_s // DAY_S
         else:
             service_day = dispatch_clock_start(net.centres[int(j)], r) // DAY_S

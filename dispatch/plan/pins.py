@@ -18,7 +18,7 @@ def pinned_to_technician(pins: Sequence[Pin], day_ds: Dataset) -> dict[str, str]
     """Request -> technician for the dispatcher's pins; a pin the plan cannot take is an error
     that says why, never silently dropped."""
     techs = {t.id for t in day_ds.technicians}
-    travelling = {r.id for r in day_ds.requests if r.mode != Mode.WALKIN}
+    travelling = {r.id for r in day_ds.requests if r.mode.travels}
     out = {}
     for p in pins:
         if p.technician_id not in techs:

@@ -101,7 +101,7 @@ def make_rolling_plan(dataset: Dataset, params: PlanParams, days: int, pool: Exe
     outcomes = _last_outcome(rows, original)
     workload = pd.concat([p.workload.assign(day=p.params.day) for p in plans], ignore_index=True)
     k = kpis(outcomes.drop(columns=["plan_day", "carried", "first_day"]), workload)
-    travelling = outcomes[outcomes["mode"] != "walkin"]
+    travelling = outcomes[outcomes["mode"].isin(("onsite", "pickup"))]
     served = travelling["dispatch_s"].notna()
     k["carried_requests"] = float(travelling["carried"].sum())
     k["served_on_first_day_rate"] = float((served & (travelling["plan_day"] == travelling["first_day"])).mean()) \

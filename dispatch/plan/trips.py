@@ -99,8 +99,8 @@ def plan_trips(dataset: Dataset, request_ids: Sequence[str], day: int, busy: Col
     unserved: dict[str, str] = {}
     for rid in request_ids:
         r = req[rid]
-        if r.mode == Mode.WALKIN:
-            unserved[rid] = "a walk-in needs no trip"
+        if not r.mode.travels:
+            unserved[rid] = f"a {r.mode.value} call needs no trip"
             continue
         able = [c for c in centres if any(_can(t, r) for t in by_centre[c.id])
                 and (r.mode == Mode.ONSITE or first_bench(dataset.network.chain(c.id), r.level, assignment) is not None)]

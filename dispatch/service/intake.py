@@ -75,7 +75,7 @@ def read_intake(call_id: str, body: dict[str, Any], at: int, rules: Rules, net: 
            else start + rules.window_s_by_priority[priority])
     if end < start:
         raise ServiceError(422, "the customer's window ends before it starts", "window_end")
-    if mode != "walkin" and end < at:
+    if mode not in ("walkin", "mailin") and end < at:
         raise ServiceError(422, "the customer's window ends before the call", "window_end")
     service_min = body.get("service_min")
     service_s = rules.default_service_s(mode, level) if service_min is None else 60 * int(service_min)

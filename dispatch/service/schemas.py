@@ -50,7 +50,7 @@ class CallIn(BaseModel):
                                           "(the provinces' boundary, about 3 km of tolerance)")
     county: str | None = Field(None, pattern=r"^[1-9]\d{5}$", description="county adcode, instead of lon/lat")
     level: Level = 1
-    mode: Literal["onsite", "pickup", "walkin"] = "onsite"
+    mode: Literal["onsite", "pickup", "walkin", "mailin"] = "onsite"
     priority: int = Field(1, ge=1, le=3, description="1 normal, 2 high (enterprise), 3 urgent (VIP)")
     window_start: When = None
     window_end: When = None
@@ -105,8 +105,8 @@ class OfferRef(BaseModel):
 
 class Decision(BaseModel):
     call_id: str
-    status: Literal["planned", "unassigned", "walkin", "offered"] = Field(description=(
-        "offered: a contracted station's technician has it until the station accepts (then planned) or "
+    status: Literal["planned", "unassigned", "walkin", "mailin", "offered"] = Field(description=(
+        "mailin: the customer ships the device by courier (寄修), no technician travels; offered: a contracted station's technician has it until the station accepts (then planned) or "
         "refuses or lets it lapse (then it is re-offered, the one-hour deadline unchanged)"))
     offer: OfferRef | None = None
     mode: str

@@ -295,6 +295,11 @@ class LiveService:
         n = 0
         for e in entries if entries is not None else self._log():
             p = e.payload
+            if rebuild_index and self.parts is not None:  # the parts ledger is one, like the call index
+                if e.kind == "call":
+                    self.parts.rehold(e.key, p.get("part_hold"))
+                elif e.kind == "status" and p["status"] == "cancelled":
+                    self.parts.release(e.key)
             if e.kind == "call":
                 if rebuild_index:
                     self._index_call(e.key, p, e.answer)
@@ -403,11 +408,16 @@ class LiveService:
         base = {"call_id": call_id, "at": self.iso(at), "at_s": at, "warnings": warnings_of(judged), "mode": mode, "station_id": station.id,
                 "station_name": station.name, "clock_start": self.iso(clock), "clock_start_s": clock,
                 **({} if self.parts is None else self.parts.answer(r, station.id, clock, self.iso))}
-        if mode == "walkin":
-            answer = {**base, "status": "walkin", "reason_code": "walkin",
-                      "reason": f"the customer brings the device to {station.name}; no technician travels",
+        if mode in ("walkin", "mailin"):
+            answer = {**base, "status": mode, "reason_code": mode,
+                      "reason": f"the customer brings the device to {station.name}; no technician travels" if mode == "walkin"
+                      else f"the customer ships the device by courier to {station.name}'s repair chain (寄修); "
+                           "no technician travels",
                       "alternatives": []}
             payload = {"digest": digest, "call_meta": meta, "advanced": [], "area": None}
+            if self.parts is not None:  # the station's unit is held for it (dispatch.parts.answer)
+                block, payload["part_hold"] = self.parts.reserve(call_id, r, station.id, clock, self.iso)
+                answer |= block
             self._commit([], "call", call_id, at, payload, answer, idem=call_id)
             self._remember(call_id, payload, answer)
             return answer
@@ -439,11 +449,12 @@ class LiveService:
                       "visit_mode": decision.visit_mode.value if isinstance(decision, Dispatched) else mode,
                       "alternatives": [self._option(x.area, x.option) for x in alternatives
                                        if x.option.technician_id != tech][:3]}
-            call = decision.call or call
+            call, hold = decision.call or call, None
             if isinstance(decision, Dispatched):
                 answer |= {"status": "planned", **self._option(decision.area, decision.option)}
-                if self.parts is not None:  # the part where his centre (and van) stand
-                    answer |= self.parts.answer(r, self.home[decision.technician_id], clock, self.iso)
+                if self.parts is not None:  # the part where his centre (and van) stand, held for the call
+                    block, hold = self.parts.reserve(call_id, r, self.home[decision.technician_id], clock, self.iso)
+                    answer |= block
                 answer["reason_code"] = "" if decision.on_time else Reason.LATE.value
                 answer["reason"] = "" if decision.on_time else Reason.LATE.sentence
                 # A contracted station's must accept (a booking for a later day is the maker's own promise).
@@ -458,7 +469,7 @@ class LiveService:
             policy = self.rules.ranking(priority)
             payload = {"digest": digest, "call_meta": meta, "advanced": areas if day in (None, self.day) else [],
                        "area": area, "technician_id": tech, "policy": policy, "call": asdict(call),
-                       "county": r.county_adcode}
+                       "county": r.county_adcode, **({"part_hold": hold} if hold else {})}
             if day is not None:
                 payload |= {"day": day, "customer_id": body.get("customer_id") or call_id}
                 answer |= {"booked": True, "day": day, "window_start": self.iso(call.window_start_s),
@@ -477,8 +488,8 @@ class LiveService:
         judged = self.at_s(body.get("at"))
         body = {k: v for k, v in body.items() if k not in ("window_start", "window_end", "booked")}
         it = read_intake(SLOT_PROBE_ID, body, judged.at_s, self.rules, self.net, self.day, self.to_s)
-        if it.request.mode == Mode.WALKIN:
-            raise ServiceError(422, "a walk-in needs no appointment: the customer brings the device", "mode")
+        if not it.request.mode.travels:
+            raise ServiceError(422, f"a {it.request.mode.value} call needs no appointment: nobody travels to the customer", "mode")
         areas = self.live.find_areas(it.request.lon, it.request.lat)
         with self._locked(areas):
             found = offer_slots(lambda ws, we: it.in_window(ws, we, self.rules), self.horizon.areas, areas,
@@ -505,7 +516,10 @@ class LiveService:
 
     def job_status(self, job_id: str, status: str, at: dt.datetime | None,
                    expected_end: dt.datetime | None = None) -> dict[str, Any]:
-        return job_status(self, job_id, status, at, expected_end)
+        answer = job_status(self, job_id, status, at, expected_end)
+        if status == "cancelled" and self.parts is not None:  # its part is free again (logged: the status)
+            self.parts.release(job_id)
+        return answer
 
     def unavailable(self, tech_id: str, at: dt.datetime | None) -> dict[str, Any]:
         self._usable()

@@ -52,7 +52,7 @@ def day_kpis(areas: dict[str, LiveArea], locked: Callable[[list[str]], AbstractC
                      and c.answer.get("visit_mode", c.mode) == "onsite" else np.nan,
                      "repair_tier": np.nan,
                      "unassigned_reason": Reason.CANCELLED.value if c.id in cancelled
-                     else "" if s is not None or c.mode == "walkin"
+                     else "" if s is not None or c.mode in ("walkin", "mailin")
                      else (c.answer.get("reason_code") or "unassigned")})
     cols = ["request_id", "mode", "visit_mode", "level", "province_adcode", "centre_id", "created_s", "clock_start_s",
             "dispatch_s", "dispatch_wait_s", "completion_s", "repair_tier", "unassigned_reason"]

@@ -166,7 +166,10 @@ def simulate(
                 continue
             why = policy.dispatch(r, call)
             if isinstance(why, NewCall):
-                heapq.heappush(queue, (why.release_s, -why.priority, r.id, DISPATCH, r, why))
+                if why.release_s >= (day + 1) * DAY_S:  # booked for a later day (its part comes then)
+                    w.wait(r, why)
+                else:
+                    heapq.heappush(queue, (why.release_s, -why.priority, r.id, DISPATCH, r, why))
                 continue
             if why is not None:
                 _carry_over(w, r, call, day, release, why, horizon_day)

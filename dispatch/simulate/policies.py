@@ -19,9 +19,15 @@ from dispatch.hours import dispatch_clock_start
 from dispatch.model import DAY_S, Mode, Request, Technician, TimeWindow
 from dispatch.reasons import Reason
 from dispatch.routing import RoutingParams, Stop
-from dispatch.simulate.world import MorningRoutes, World, call_of
+from dispatch.simulate.world import MorningRoutes, World, call_of, part_visit
 from dispatch.staffing import on_duty
 from dispatch.travel import drive_s
+
+
+def wait_for_part(w: World, r: Request, call: NewCall) -> NewCall | None:
+    """The call re-booked for when its part is at the station, if it waits for one (both policies)."""
+    at = w.parts.visit_at(r, call.release_s)
+    return None if at is None or at <= call.release_s else part_visit(call, w.nearest[r.id], at, w.p.rules)
 
 
 class Optimiser:
@@ -87,6 +93,9 @@ class Optimiser:
     def dispatch(self, r: Request, call: NewCall) -> Reason | NewCall | None:
         """Place the call by the one decision; None when a technician takes it, the call again when a
         contracted station's answer is awaited (dispatch.contracts), else why nobody can today."""
+        booked = wait_for_part(self.w, r, call)
+        if booked is not None:
+            return booked
         names = self.live.find_areas(r.lon, r.lat)
         self._catch_up(names, call.release_s)
 
@@ -208,6 +217,9 @@ class Baseline:
         self.trips: dict[str, list] = defaultdict(list)
 
     def dispatch(self, r: Request, call: NewCall) -> Reason | NewCall | None:
+        booked = wait_for_part(self.w, r, call)
+        if booked is not None:
+            return booked
         states = self.states[self.w.nearest[r.id].province_adcode]
         shifted = replace(r, window=type(r.window)(call.window_start_s, call.window_end_s))
 

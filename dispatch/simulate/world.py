@@ -20,7 +20,9 @@ from dispatch.hours import dispatch_clock_start, opening_start
 from dispatch.live import NewCall
 from dispatch.model import DAY_S, Centre, Mode, Request
 from dispatch.network import Network
+from dispatch.parts.lanes import DeviceLegs, Lanes, points_of
 from dispatch.parts.sim import parts_for
+from dispatch.parts.world import NATIONAL_POINT
 from dispatch.reasons import Reason
 from dispatch.rules import DEFAULT_RULES, Rules
 from dispatch.staffing import OvertimeLedger
@@ -122,6 +124,7 @@ class World:
         self._handlers: dict[str, Callable[..., None]] = {
             "at_station": self._on_at_station, "to_repair": self._on_to_repair, "at_repair": self._on_at_repair,
             "repaired": self._on_repaired, "returned": self._on_returned}
+        self._mail: DeviceLegs | None = None  # mail-in lanes without parts (mail_legs)
         self.parts = parts_for(self)  # spare parts (dispatch.parts): no-ops when the dataset has none
         self._handlers.update(self.parts.handlers)
 
@@ -140,6 +143,9 @@ class World:
             self.event(r.id, r.created_s, "repeat", station.id, f"the repair of {repeat_of} failed; its customer calls again")
         if r.mode == Mode.WALKIN:
             self.push(clock, "at_station", r.id, (station.id,))
+            return
+        if r.mode == Mode.MAILIN:
+            self._mail_in(r, station)
             return
         self.call_of[r.id] = call = call_of(r, clock, station, self.p)
         if self.p.slots and not repeat_of:  # offered slots when it calls (a repeat: dispatched at once)
@@ -217,25 +223,69 @@ class World:
         self.push(t, "to_repair", rid, (station_id, hops))
 
     def _repair_hops(self, r: Request, chain: tuple[Centre, ...], t: int) -> int | None:
+        best = self._best_repair(r, chain, t)
+        return None if best is None else best[0]
+
+    def _best_repair(self, r: Request, chain: tuple[Centre, ...], t: int) -> tuple[int, int] | None:
+        """(hops, repair done) of the capable centre that finishes soonest with the queues as they stand."""
         level = self.field.level_of(r.id)
         capable = [i for i, c in enumerate(chain) if c.can_repair(level)
                    and BenchQueues.fits(c, self.p.rules.bench_s(level))]
-        if not capable:
-            return None
-        # The capable centre that finishes soonest with the queues as they stand.
-        best, best_done = None, None
+        best: tuple[int, int] | None = None
         for hops in capable:
             arrive = self._courier_up(chain, hops, t)
             done = self.benches.peek(chain[hops], self.parts.ready(r.id, chain[hops], arrive), self.p.rules.bench_s(level))
-            if best_done is None or done < best_done:
-                best, best_done = hops, done
+            if best is None or done < best[1]:
+                best = (hops, done)
         return best
 
-    def _courier_up(self, chain: tuple[Centre, ...], hops: int, t: int) -> int:
-        return self._courier(chain, range(hops), t)
+    def bench_return_estimate(self, r: Request, station_id: str, t: int) -> int | None:
+        """When the customer would have the device back if it were at ``station_id`` at ``t`` and
+        went to the bench (None: no centre of the chain can repair it)."""
+        chain = self.net.chain(station_id)
+        best = self._best_repair(r, chain, t)
+        if best is None:
+            return None
+        back = self._courier_down(chain, best[0], best[1])
+        return opening_start(self.net[station_id], back) + self.p.rules.return_s
 
-    def _courier_down(self, chain: tuple[Centre, ...], hops: int, t: int) -> int:
-        return self._courier(chain, reversed(range(hops)), t)
+    def mail_legs(self) -> DeviceLegs:
+        """The lanes a mail-in parcel rides: the parts' (parts on), else the default lanes."""
+        if self.parts.device_legs is not None:
+            return self.parts.device_legs
+        if self._mail is None:
+            self._mail = DeviceLegs(Lanes(points_of(tuple(self.net), NATIONAL_POINT), self.travel, seed=self.p.seed))
+        return self._mail
+
+    def _mail_in(self, r: Request, station: Centre) -> None:
+        """寄修: the customer ships the phone from home (his station's area) straight to the capable
+        centre of the station's chain that would finish soonest, its lane's arrival and part
+        counted; it comes back to his door by lane (``_on_repaired``)."""
+        legs, chain, t = self.mail_legs(), self.net.chain(station.id), r.created_s
+        bench_s = self.p.rules.bench_s(self.field.level_of(r.id))
+        best: tuple[int, int] | None = None
+        for hops, c in enumerate(chain):
+            if c.can_repair(self.field.level_of(r.id)) and BenchQueues.fits(c, bench_s):
+                done = self.benches.peek(c, self.parts.ready(r.id, c, legs.direct(station.id, c.id, t)), bench_s)
+                best = (hops, done) if best is None or done < best[1] else best
+        if best is None:
+            self.outcome[r.id]["unassigned_reason"] = Reason.NO_CAPABLE_CENTRE
+            self.event(r.id, t, "open", station.id, "no centre in the chain can repair this level")
+            return
+        hub = chain[best[0]]
+        arrive = legs.direct(station.id, hub.id, t, r.id)
+        self.event(r.id, t, "mailed", station.id, f"to {hub.id}")
+        self.outcome[r.id]["courier_legs"] += 1
+        self.parts.reserve(r.id, station.id, hub, t, arrive)
+        self.push(arrive, "at_repair", r.id, (station.id, best[0]))
+
+    def _courier_up(self, chain: tuple[Centre, ...], hops: int, t: int, key: str = "") -> int:
+        legs = self.parts.device_legs  # parts on: the courier lanes; else the shuttle
+        return self._courier(chain, range(hops), t) if legs is None else legs.up(chain, hops, t, key)
+
+    def _courier_down(self, chain: tuple[Centre, ...], hops: int, t: int, key: str = "") -> int:
+        legs = self.parts.device_legs
+        return self._courier(chain, reversed(range(hops)), t) if legs is None else legs.down(chain, hops, t, key)
 
     def _courier(self, chain: tuple[Centre, ...], legs, t: int) -> int:  # type: ignore[no-untyped-def]
         """Arrival after riding the shuttle over ``legs`` (chain positions, in travel order)."""
@@ -249,7 +299,7 @@ class World:
     def _on_to_repair(self, t: int, rid: str, station_id: str, hops: int) -> None:
         chain = self.net.chain(station_id)
         centre = chain[hops]
-        arrive = self._courier_up(chain, hops, t)
+        arrive = self._courier_up(chain, hops, t, rid)
         self.outcome[rid]["courier_legs"] += hops
         self.parts.reserve(rid, station_id, centre, t, arrive)
         if hops:
@@ -275,8 +325,13 @@ class World:
         else:
             self.event(rid, t, "repaired", chain[hops].id)
         self.parts.fitted(rid, t, rid not in self.field.nff)
+        if self.req[rid].mode == Mode.MAILIN:  # back to the customer's door by lane
+            self.outcome[rid]["courier_legs"] += 1
+            self.event(rid, t, "mailed_back", chain[hops].id, f"to the customer ({station_id})")
+            self.push(self.mail_legs().direct(chain[hops].id, station_id, t, rid + ":back"), "returned", rid, (station_id,))
+            return
         self.outcome[rid]["courier_legs"] += hops
-        back = self._courier_down(chain, hops, t)
+        back = self._courier_down(chain, hops, t, rid)
         if hops:
             self.event(rid, t, "courier_down", chain[hops].id, f"to {station_id}")
         # The customer gets it back in the station's hours (collected, or delivered).
@@ -293,6 +348,19 @@ def call_of(r: Request, clock_s: int, station: Centre, params: SimParams) -> New
     return NewCall(r.id, r.lon, r.lat, r.service_s, r.window.start_s, r.window.end_s,
                    r.level if r.mode == Mode.ONSITE else 1, r.product_line or None, int(r.priority),
                    release_s=clock_s, dispatch_deadline_s=params.rules.dispatch_deadline(station, clock_s))
+
+
+def part_visit(call: NewCall, station: Centre, at_s: int, rules: Rules) -> NewCall:
+    """An on-site call booked for when its part reaches ``station`` (``PartsSim.visit_at``): the
+    customer's window from then, its technician setting off within the target of it. The
+    dispatch KPI still counts from the call (the customer waited for the part)."""
+    start = max(call.window_start_s, at_s)
+    length = max(call.window_end_s - call.window_start_s, 3600)
+    start = opening_start(station, start)
+    if start % DAY_S + 3600 > station.opening.end_s:  # too late in the station's day: its next opening
+        start = opening_start(station, (start // DAY_S + 1) * DAY_S)
+    return replace(call, window_start_s=start, window_end_s=start + length, release_s=max(call.release_s, start),
+                   dispatch_deadline_s=rules.dispatch_deadline(station, start))
 
 
 def rebook(call: NewCall, station: Centre, day: int, rules: Rules | None = None) -> NewCall:
