@@ -89,6 +89,7 @@ class LiveArea(Replanning):
         # advance: per technician, the timeline last looked at and the clock before which it has
         # nothing to freeze (a national day advances every area's clock at each of 12,000 calls).
         self._quiet: dict[str, tuple[Timeline, float]] = {}
+        self._shape: dict[str, tuple[Timeline, list[int], int]] = {}  # _options_for, likewise
         self._cap = 0  # rows of the travel buffers (see _grow)
 
     # ---------------------------------------------------------------- construction
@@ -296,9 +297,12 @@ class LiveArea(Replanning):
             if not before.feasible and self.routes[tid]:
                 continue
             ids = self.routes[tid]
-            n_frozen = sum(1 for x in ids if x in self.frozen)
+            shape = self._shape.get(tid)
+            if shape is None or shape[0] is not before:  # his route's nodes and frozen part, per timeline
+                shape = self._shape[tid] = (before, [k.start_node] + [self._visit[x].node for x in ids],
+                                            sum(1 for x in ids if x in self.frozen))
+            _, nodes, n_frozen = shape
             tt = self.problem.travel_s[k.speed_class]
-            nodes = [k.start_node] + [self._visit[x].node for x in ids]
             state[tid] = (k, ids, None, before)
             first = 0 if prefer is None else prefer(tid)
             for pos in range(n_frozen, len(ids) + 1):
