@@ -166,23 +166,36 @@ def bench_turnaround(
     """(turnaround_s, bench day, completion time) for repairing at chain[hops] on the
     ``day_offset``-th day after the device reaches it (and its spare part: ``part_ready``); the
     courier legs by lane when ``legs`` (parts on), else the per-tier lead times."""
+    return bench_turnarounds(chain, hops, t_at_station, bench_s, range(day_offset, day_offset + 1), created_s,
+                             params, part_ready, legs)[0]
+
+
+def bench_turnarounds(
+    chain: tuple[Centre, ...], hops: int, t_at_station: int, bench_s: int, day_offsets: range,
+    created_s: int, params: AssignmentParams, part_ready: Callable[[Centre, int], int] | None = None,
+    legs: DeviceLegs | None = None,
+) -> list[tuple[int, int, int]]:
+    """``bench_turnaround`` for each of ``day_offsets``: the trip up the chain and the part's
+    arrival are the same for every bench day, so they are worked out once."""
     t = t_at_station
     for i in range(hops if legs is None else 0):  # up the chain by courier
         t += chain[i].courier_to_parent_s
     t = t if legs is None else legs.up(chain, hops, t)
     repair = chain[hops]
-    start = opening_start(repair, t if part_ready is None else part_ready(repair, t))
-    day = start // DAY_S + day_offset
-    if day_offset:
-        start = day * DAY_S + repair.opening.start_s
-    done = start + bench_s
-    if done > day * DAY_S + repair.opening.end_s:  # does not fit today: finishes next morning
-        done = (day + 1) * DAY_S + repair.opening.start_s + bench_s
-    t = done if legs is None else legs.down(chain, hops, done)
-    for i in reversed(range(hops if legs is None else 0)):  # back down
-        t += chain[i].courier_to_parent_s
-    t += params.rules.return_s
-    return t - created_s, day, done
+    first = opening_start(repair, t if part_ready is None else part_ready(repair, t))
+    down = sum(chain[i].courier_to_parent_s for i in range(hops))  # back down (per-tier lead times)
+    out = []
+    for day_offset in day_offsets:
+        start = first
+        day = start // DAY_S + day_offset
+        if day_offset:
+            start = day * DAY_S + repair.opening.start_s
+        done = start + bench_s
+        if done > day * DAY_S + repair.opening.end_s:  # does not fit today: finishes next morning
+            done = (day + 1) * DAY_S + repair.opening.start_s + bench_s
+        back = done + down if legs is None else legs.down(chain, hops, done)
+        out.append((back + params.rules.return_s - created_s, day, done))
+    return out
 
 
 def _staff(technicians: tuple[Technician, ...]) -> dict[str, list[Technician]]:
@@ -212,6 +225,8 @@ def build_options(
     promise = promise_for(dataset, travel, params.seed)  # spare parts: None when the dataset has none
     national = [c for c in network if staff.get(c.id)]
     national_net = CentreIndex(tuple(national)) if national else None
+    can_visit = _CanVisit(staff)
+    no_part = None if promise is None else _NoPart(promise.legs)
     reqs_by_prov: dict[str, list[Request]] = defaultdict(list)
     for r in dataset.requests:
         reqs_by_prov[r.county_adcode[:2] + "0000" if r.county_adcode else ""].append(r)
@@ -226,7 +241,8 @@ def build_options(
         lat = np.array([r.lat for r in reqs])
         near_any, _ = sub.nearest(lon, lat, k=1)
         if staffed_net is not None:
-            # Look further than ``candidates``: the nearest centres may lack the skill.
+            # Look further than ``candidates``: the nearest centres may lack the skill. The drives
+            # to them are asked of the travel model once for the whole province.
             k = min(params.candidates * params.search_factor, len(staffed))
             near_staffed, _ = staffed_net.nearest(lon, lat, k=k)
             near_staffed = np.asarray(near_staffed).reshape(len(reqs), k)
@@ -239,28 +255,33 @@ def build_options(
             if len(moving):
                 rows = near_staffed[moving]
                 near_drive[moving] = drive_s(travel, s_lon[rows], s_lat[rows], lon[moving, None], lat[moving, None])
+            near_drive = near_drive.tolist()
         for i, r in enumerate(reqs):
             opts: list[_Option] = []
             bench_s = params.rules.bench_s(r.level)
+            # A call whose repair needs no part never waits for one: ask the catalogue once.
+            wants = promise if promise is None or promise.need(r) is not None else no_part
             if not r.mode.travels:  # walk-in, or mail-in (its parcel reaches the station's chain a leg later)
                 station = sub.centres[int(np.atleast_1d(near_any)[i])]
                 mailed = r.mode == Mode.MAILIN
                 t_at = opening_start(station, r.created_s + (params.rules.mail_leg_s if mailed else 0))
                 opts += _repair_options(network, station, None, 0, t_at, r, bench_s, params,
                                         "mail-in to the nearest centre's chain" if mailed else "walk-in at the nearest centre",
-                                        promise=promise)
+                                        promise=wants)
             else:
                 on_site = r.mode == Mode.ONSITE and r.level <= params.rules.onsite_max_level
                 level = r.level if r.mode == Mode.ONSITE else 1
 
                 def in_reach(level: int) -> list[tuple[Centre, int]]:
                     found = [] if staffed_net is None else _reachable(
-                        r, level, [staffed[int(j)] for j in near_staffed[i]], staff, params, travel, near_drive[i])
+                        r, level, [staffed[int(j)] for j in near_staffed[i]], near_drive[i], can_visit, params)
                     if not found and national_net is not None:  # across the provincial border
                         k_nat = min(params.candidates * params.search_factor, len(national))
                         idx, _ = national_net.nearest(np.array([r.lon]), np.array([r.lat]), k=k_nat)
-                        found = _reachable(r, level, [national[int(j)] for j in np.atleast_1d(idx).ravel()],
-                                           staff, params, travel)
+                        far = [national[int(j)] for j in np.atleast_1d(idx).ravel()]
+                        drive = drive_s(travel, np.array([c.lon for c in far]), np.array([c.lat for c in far]),
+                                        r.lon, r.lat)
+                        found = _reachable(r, level, far, drive.tolist(), can_visit, params)
                     return found
 
                 reachable = in_reach(level) if r.mode == Mode.PICKUP or on_site else []
@@ -275,13 +296,13 @@ def build_options(
                     t0 = max(opening_start(c, r.created_s), r.window.start_s - tr)
                     load = int(params.visit_overhead * tr) + service_s
                     if on_site:  # booked for its part's arrival when neither vans nor shelf hold it
-                        part_s, why = (0, "") if promise is None else promise.ready(r, c, t0, on_site=True)
+                        part_s, why = (0, "") if wants is None else wants.ready(r, c, t0, on_site=True)
                         done = max(t0 + params.dispatch_allowance_s, part_s) + tr + service_s
                         opts.append(_Option(c.id, None, None, 0, done - r.created_s, tr, load, 0,
                                             "on site by the nearest capable technicians" + why, part_s))
                     else:
                         t_at = t0 + params.dispatch_allowance_s + 2 * tr + service_s
-                        opts += _repair_options(network, c, c.id, tr, t_at, r, bench_s, params, rule, load, promise)
+                        opts += _repair_options(network, c, c.id, tr, t_at, r, bench_s, params, rule, load, wants)
                 if not reachable:
                     unassigned.append(Unassigned(
                         r.id, Reason.NO_TECHNICIAN_IN_REACH,
@@ -297,21 +318,48 @@ def build_options(
                     f"(capability and a bench day long enough for one repair)"))
                 continue
             options[r.id] = opts
-            if promise is not None:  # the best option takes its unit: the next call finds one fewer
+            if wants is promise and promise is not None:  # the best option takes its unit: the next call finds one fewer
                 best = min(opts, key=lambda o: o.turnaround_s)
                 promise.take(r, best.repair or best.visit, on_site=best.repair is None)
     return options, unassigned
 
 
-def _reachable(r: Request, level: int, centres: list[Centre], staff: dict[str, list[Technician]],
-               params: AssignmentParams, travel: Travel, drive: np.ndarray | None = None) -> list[tuple[Centre, int]]:
-    """Up to ``candidates`` of ``centres`` (nearest first) with a technician able to do the
-    call's ``level`` within the maximum drive, and that drive (s; ``drive`` when already known)."""
+class _NoPart:
+    """The promise for a call that needs no part: it is ready when asked for (what
+    ``Promise.ready`` answers for such a call, without drawing its part again per option); its
+    device still rides the promise's courier lanes."""
+
+    def __init__(self, legs: DeviceLegs | None) -> None:
+        self.legs = legs
+
+    @staticmethod
+    def ready(r: Request, centre: Centre, t: int, on_site: bool = False) -> tuple[int, str]:
+        return t, ""
+
+
+class _CanVisit:
+    """Whether a centre has a technician able to do a call's level and product line, remembered
+    per (centre, level, product line): a national day asks it ~200,000 times of ~8,000 answers."""
+
+    def __init__(self, staff: dict[str, list[Technician]]) -> None:
+        self.staff = staff
+        self.known: dict[tuple[str, int, str], bool] = {}
+
+    def __call__(self, centre_id: str, r: Request, level: int) -> bool:
+        key = (centre_id, level, r.product_line)
+        got = self.known.get(key)
+        if got is None:
+            got = self.known[key] = _can_visit(self.staff[centre_id], r, level)
+        return got
+
+
+def _reachable(r: Request, level: int, centres: list[Centre], drive: list[int], can_visit: _CanVisit,
+               params: AssignmentParams) -> list[tuple[Centre, int]]:
+    """Up to ``candidates`` of ``centres`` (nearest first; ``drive``: the drive from each, s)
+    with a technician able to do the call's ``level`` within the maximum drive, and that drive."""
     out = []
-    if drive is None:
-        drive = drive_s(travel, np.array([c.lon for c in centres]), np.array([c.lat for c in centres]), r.lon, r.lat)
-    for c, tr in zip(centres, drive.tolist()):
-        if tr <= params.rules.max_visit_travel_s and _can_visit(staff[c.id], r, level):
+    for c, tr in zip(centres, drive):
+        if tr <= params.rules.max_visit_travel_s and can_visit(c.id, r, level):
             out.append((c, tr))
             if len(out) == params.candidates:
                 break
@@ -320,28 +368,28 @@ def _reachable(r: Request, level: int, centres: list[Centre], staff: dict[str, l
 
 def _repair_options(
     network: Network, station: Centre, visit_id: str | None, travel_s: int, t_at: int,
-    r: Request, bench_s: int, params: AssignmentParams, rule: str, load: int = 0, promise: Promise | None = None,
+    r: Request, bench_s: int, params: AssignmentParams, rule: str, load: int = 0,
+    promise: Promise | _NoPart | None = None,
 ) -> list[_Option]:
     chain = network.chain(station.id)
     out = []
+    days = range(params.queue_days)
     for hops, centre in enumerate(chain):
         if not centre.can_repair(r.level) or centre.bench_s_per_day < bench_s:
             continue
-        got: dict[object, tuple[int, str]] = {}  # the part's (ETA, sentence) at this centre, by arrival
+        got = (0, "")  # the part's (ETA, sentence) at this centre: the same for every bench day
 
         def part_ready(c: Centre, t: int) -> int:
-            if t not in got:  # every bench day asks for the same arrival
-                got[t] = (0, "") if promise is None else promise.ready(r, c, t)
-            got["x"] = got[t]
-            return max(t, got[t][0])
+            nonlocal got
+            got = (0, "") if promise is None else promise.ready(r, c, t)
+            return max(t, got[0])
 
-        for d in range(params.queue_days):
-            ta, day, _ = bench_turnaround(network, chain, hops, t_at, bench_s, d, r.created_s, params, part_ready,
-                                          None if promise is None else promise.legs)
-            where = "at the station" if hops == 0 else f"escalated {hops} tier(s) to {centre.id}"
+        where = "at the station" if hops == 0 else f"escalated {hops} tier(s) to {centre.id}"
+        for d, (ta, day, _) in zip(days, bench_turnarounds(chain, hops, t_at, bench_s, days, r.created_s, params,
+                                                            part_ready, None if promise is None else promise.legs)):
             queue = "" if d == 0 else f", bench queue +{d} day(s)"
             out.append(_Option(visit_id, centre.id, day, hops, ta, travel_s, load, bench_s,
-                               f"{rule} {where}{queue}{got['x'][1]}", got["x"][0]))
+                               f"{rule} {where}{queue}{got[1]}", got[0]))
     return out
 
 
@@ -477,39 +525,7 @@ def _solve_group(rids, options, tech_cap, bench_cap, params: _SolverParams) -> t
         for rid in rids
     ):
         return greedy, "OPTIMAL"  # every request got its best option: nothing to trade off
-    model = cp_model.CpModel()
-    x: dict[tuple[str, int], object] = {}
-    tech_terms: dict[str, list] = defaultdict(list)
-    tech_most: dict[str, int] = defaultdict(int)  # minutes if every option at the centre were taken
-    bench_terms: dict[tuple[str, int], list] = defaultdict(list)
-    # Minutes keep the objective small; unserved costs more than any realistic turnaround.
-    unserved_cost = 60 * 24 * 30
-    cost_terms = []
-    for rid in rids:
-        lits = []
-        for k, o in enumerate(options[rid]):
-            v = model.new_bool_var(f"x_{rid}_{k}")
-            x[rid, k] = v
-            lits.append(v)
-            cost_terms.append((o.turnaround_s // 60 + o.cost_min) * v)
-            if o.visit is not None:
-                tech_terms[o.visit].append(o.tech_load_s // 60 * v)
-                tech_most[o.visit] += o.tech_load_s // 60
-            if o.repair is not None:
-                bench_terms[o.repair, o.day].append(o.bench_s // 60 * v)
-            model.add_hint(v, greedy.get(rid) == k)
-        skip = model.new_bool_var(f"skip_{rid}")
-        model.add_hint(skip, rid not in greedy)
-        cost_terms.append(unserved_cost * skip)
-        model.add_exactly_one(lits + [skip])
-    for cid, terms in tech_terms.items():
-        # Soft (rule 6): minutes over the estimate cost ``overload_cost`` minutes each.
-        over = model.new_int_var(0, tech_most[cid], f"over_{cid}")
-        model.add(sum(terms) <= tech_cap.get(cid, 0) // 60 + over)
-        cost_terms.append(params.overload_cost * over)
-    for (cid, _day), terms in bench_terms.items():
-        model.add(sum(terms) <= bench_cap[cid] // 60)
-    model.minimize(sum(cost_terms))
+    model, x = _group_model(rids, options, tech_cap, bench_cap, greedy, params.overload_cost)
     solver = cp_model.CpSolver()
     if params.deterministic:
         solver.parameters.max_deterministic_time = params.time_limit_s
@@ -527,3 +543,64 @@ def _solve_group(rids, options, tech_cap, bench_cap, params: _SolverParams) -> t
         if solver.boolean_value(v):
             choice[rid] = k
     return choice, "OPTIMAL" if status == cp_model.OPTIMAL else "FEASIBLE"
+
+
+def _group_model(rids, options, tech_cap, bench_cap, greedy, overload_cost: int):  # type: ignore[no-untyped-def]
+    """The group's CP-SAT model: exactly one option (or the skip) per request, soft technician
+    hours per centre, hard bench minutes per centre-day; minimise turnaround minutes. Built as
+    weighted sums over plain lists (no expression object per option: 360,000 options on a
+    national day), with the greedy choice as the hint. Returns the model and the option
+    literals by (request, option). Variables, constraints and hints are made in the same order
+    as before this was vectorised, so the model (and its answer) is the same."""
+    from ortools.sat.python import cp_model
+
+    model = cp_model.CpModel()
+    # Minutes keep the objective small; unserved costs more than any realistic turnaround.
+    unserved_cost = 60 * 24 * 30
+    x: dict[tuple[str, int], object] = {}
+    cost_vars: list = []
+    cost_coeffs: list[int] = []
+    hint_vars: list = []
+    hint_values: list[int] = []
+    tech_vars: dict[str, list] = defaultdict(list)
+    tech_coeffs: dict[str, list[int]] = defaultdict(list)
+    tech_most: dict[str, int] = defaultdict(int)  # minutes if every option at the centre were taken
+    bench_vars: dict[tuple[str, int], list] = defaultdict(list)
+    bench_coeffs: dict[tuple[str, int], list[int]] = defaultdict(list)
+    for rid in rids:
+        opts = options[rid]
+        mine = []
+        g = greedy.get(rid)
+        for k, o in enumerate(opts):
+            v = x[rid, k] = model.new_bool_var(f"x_{rid}_{k}")
+            mine.append(v)
+            cost_vars.append(v)
+            cost_coeffs.append(o.turnaround_s // 60 + o.cost_min)
+            if o.visit is not None:
+                tech_vars[o.visit].append(v)
+                tech_coeffs[o.visit].append(o.tech_load_s // 60)
+                tech_most[o.visit] += o.tech_load_s // 60
+            if o.repair is not None:
+                bench_vars[o.repair, o.day].append(v)
+                bench_coeffs[o.repair, o.day].append(o.bench_s // 60)
+            hint_vars.append(v)
+            hint_values.append(int(g == k))
+        skip = model.new_bool_var(f"skip_{rid}")
+        hint_vars.append(skip)
+        hint_values.append(int(rid not in greedy))
+        cost_vars.append(skip)
+        cost_coeffs.append(unserved_cost)
+        model.add_exactly_one(mine + [skip])
+    for cid, vs in tech_vars.items():
+        # Soft (rule 6): minutes over the estimate cost ``overload_cost`` minutes each.
+        over = model.new_int_var(0, tech_most[cid], f"over_{cid}")
+        model.add(cp_model.LinearExpr.weighted_sum(vs + [over], tech_coeffs[cid] + [-1]) <= tech_cap.get(cid, 0) // 60)
+        cost_vars.append(over)
+        cost_coeffs.append(overload_cost)
+    for key, vs in bench_vars.items():
+        model.add(cp_model.LinearExpr.weighted_sum(vs, bench_coeffs[key]) <= bench_cap[key[0]] // 60)
+    model.minimize(cp_model.LinearExpr.weighted_sum(cost_vars, cost_coeffs))
+    hint = model.proto.solution_hint
+    hint.vars.extend([v.index for v in hint_vars])
+    hint.values.extend(hint_values)
+    return model, x

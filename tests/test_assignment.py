@@ -7,8 +7,8 @@ from dataclasses import fields, replace
 import pytest
 
 from dispatch.assignment import AssignmentParams, assign
-from dispatch.model import Mode, Tier
 from dispatch.dataset import Dataset
+from dispatch.model import Mode, Tier
 from dispatch.network import Network
 from dispatch.rules import DEFAULT_RULES, Rules
 from tests.builders import NETWORK, TECHS, centre, drive_s, req, tech
@@ -74,6 +74,15 @@ def test_onsite_goes_to_a_centre_whose_technician_has_the_level():
     assert got["O2"].visit_centre_id in ("C1", "P1")  # T1 cannot do level 2 on site
     assert got["O2"].repair_centre_id is None
 
+
+
+def test_the_same_centre_and_level_for_another_product_line_is_asked_again():
+    """Who can visit is remembered per centre, level and product line: a level-2 phone goes on
+    site from C1 (T2 does phones), a level-2 wearable in the same place is collected instead."""
+    res = run(req("P", 2, Mode.ONSITE), req("W", 2, Mode.ONSITE, product="wearable"))
+    got = {a.request_id: a for a in res.assigned}
+    assert (got["P"].mode, got["P"].repair_centre_id) == (Mode.ONSITE, None)
+    assert (got["W"].mode, got["W"].visit_centre_id) == (Mode.PICKUP, "S1")
 
 def test_unassigned_with_reasons():
     """A call no able technician can reach is no_technician_in_reach, its sentence naming the level and product."""
@@ -202,3 +211,29 @@ def test_the_cost_weight_moves_the_assignment_from_faster_to_cheaper_at_the_brea
     assert visit(None) == fast
     assert visit(break_even * 1.03) == fast and visit(break_even * 100) == fast
     assert visit(break_even * 0.97) == cheap and visit(1.0) == cheap
+
+
+def test_bench_turnarounds_are_the_one_day_form_day_by_day_checked_by_hand():
+    """A level-2 device at Deqing (S1) at 10:00 goes 5 h by courier to Huzhou (C1, 09-19),
+    90 min on the bench, 5 h back, 4 h return. Day 0: done 16:30, 15.5 h; day 1: 33.5 h;
+    day 2: 57.5 h. With its part at C1 only at 18:30, day 0 ends next morning (09:00 + 90
+    min): 33.5 h. The several-days form asks for the part once and equals the one-day form."""
+    from dispatch.assignment import bench_turnaround, bench_turnarounds
+
+    chain = NETWORK.chain("S1")
+    params = AssignmentParams()
+    bench = DEFAULT_RULES.bench_s(2)
+    assert bench == 90 * 60
+    got = bench_turnarounds(chain, 1, 10 * H, bench, range(3), 10 * H, params)
+    assert [(ta / H, day) for ta, day, _ in got] == [(15.5, 0), (33.5, 1), (57.5, 2)]
+    asked = []
+
+    def late_part(c, t):
+        asked.append((c.id, t))
+        return max(t, int(18.5 * H))
+
+    got = bench_turnarounds(chain, 1, 10 * H, bench, range(3), 10 * H, params, late_part)
+    assert [(ta / H, day) for ta, day, _ in got] == [(33.5, 0), (33.5, 1), (57.5, 2)]
+    assert asked == [("C1", 15 * H)]
+    for d in range(3):
+        assert bench_turnaround(NETWORK, chain, 1, 10 * H, bench, d, 10 * H, params, late_part) == got[d]

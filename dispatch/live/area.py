@@ -32,13 +32,23 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from dispatch.errors import DispatchError
-from dispatch.live.calls import (FROZEN_STATES, REPORTED_STATE, DropOutResult, InsertionOption, JobState,
-                                  NewCall, call_depart_s, check_report, rank_key, reported_times, visit_of)
+from dispatch.live.calls import (
+    FROZEN_STATES,
+    REPORTED_STATE,
+    DropOutResult,
+    InsertionOption,
+    JobState,
+    NewCall,
+    call_depart_s,
+    check_report,
+    rank_key,
+    reported_times,
+    visit_of,
+)
+from dispatch.live.replan import Replanning
 from dispatch.reasons import Reason
 from dispatch.routing import (
-    BreakRule,
     Route,
-    RoutingParams,
     RoutingProblem,
     RoutingResult,
     RoutingTechnician,
@@ -46,14 +56,13 @@ from dispatch.routing import (
     Stop,
     Unserved,
     qualified,
-    solve,
 )
 from dispatch.routing.timeline import Timeline, may_fit, timeline
 from dispatch.travel import DEFAULT_TRAVEL, Travel
 
 
 @dataclass
-class LiveArea:
+class LiveArea(Replanning):
     problem: RoutingProblem
     routes: dict[str, list[str]]  # technician id -> ordered visit ids
     clock_s: int = 0
@@ -78,6 +87,10 @@ class LiveArea:
         for k in self.problem.technicians:
             self.routes.setdefault(k.id, [])
         self._cache: dict[str, Timeline] = {}
+        # advance: per technician, the timeline last looked at and the clock before which it has
+        # nothing to freeze (a national day advances every area's clock at each of 12,000 calls).
+        self._quiet: dict[str, tuple[Timeline, float]] = {}
+        self._shape: dict[str, tuple[Timeline, list[int], int]] = {}  # _options_for, likewise
         self._cap = 0  # rows of the travel buffers (see _grow)
 
     # ---------------------------------------------------------------- construction
@@ -86,7 +99,7 @@ class LiveArea:
     def from_result(
         cls, problem: RoutingProblem, result: RoutingResult, lon: np.ndarray, lat: np.ndarray,
         release_s: dict[str, int] | None = None, clock_s: int = 0, travel: Travel = DEFAULT_TRAVEL,
-    ) -> "LiveArea":
+    ) -> LiveArea:
         """A live area from a solved plan; ``lon``/``lat`` are the problem's node coordinates."""
         routes = {r.technician_id: [s.visit_id for s in r.stops] for r in result.routes}
         area = cls(problem, routes, clock_s, travel, np.asarray(lon, float), np.asarray(lat, float),
@@ -144,6 +157,9 @@ class LiveArea:
             # The plan as it stood before this moment: what it had him set off toward by now
             # is what he did (timed at the new clock, a departure would move to now).
             sched = self.schedule(tid)
+            quiet = self._quiet.get(tid)
+            if quiet is not None and quiet[0] is sched and clock_s < quiet[1]:
+                continue  # his timeline unchanged, and nothing of it due before its next event
             for st in sched.stops:
                 if st.visit_id not in self.frozen and st.departure_toward_s <= clock_s:
                     self.frozen[st.visit_id] = st
@@ -161,6 +177,7 @@ class LiveArea:
                 if b + bw.duration_s <= clock_s or b < committed_until:
                     self.break_taken[tid] = b
                     moved.add(tid)
+            self._quiet[tid] = (sched, self._next_event(tid, sched))
         self.clock_s = clock_s
         # Departures not yet made now count from the new clock. A route where nothing was
         # frozen and no break became history keeps its timeline: every departure it still has
@@ -168,6 +185,16 @@ class LiveArea:
         for tid in moved:
             self._cache.pop(tid, None)
         return events
+
+    def _next_event(self, tid: str, sched: Timeline) -> float:
+        """The earliest clock at which ``advance`` has something to do on this timeline: a
+        departure to freeze, or a pending break to make history. (A break overlapping frozen
+        work only becomes history when something freezes, which makes a new timeline.)"""
+        due = [st.departure_toward_s for st in sched.stops if st.visit_id not in self.frozen]
+        bw = self._tech[tid].break_window
+        if bw is not None and tid not in self.break_taken and sched.break_start_s is not None:
+            due.append(sched.break_start_s + bw.duration_s)
+        return min(due, default=float("inf"))
 
     def report(self, visit_id: str, status: str, at_s: int, expected_end_s: int | None = None) -> None:
         """A field report: ``dispatched``, ``on_site``, ``done``, ``overrun`` (still working at ``at_s``, done by
@@ -277,9 +304,12 @@ class LiveArea:
             if not before.feasible and self.routes[tid]:
                 continue
             ids = self.routes[tid]
-            n_frozen = sum(1 for x in ids if x in self.frozen)
+            shape = self._shape.get(tid)
+            if shape is None or shape[0] is not before:  # his route's nodes and frozen part, per timeline
+                shape = self._shape[tid] = (before, [k.start_node] + [self._visit[x].node for x in ids],
+                                            sum(1 for x in ids if x in self.frozen))
+            _, nodes, n_frozen = shape
             tt = self.problem.travel_s[k.speed_class]
-            nodes = [k.start_node] + [self._visit[x].node for x in ids]
             state[tid] = (k, ids, None, before)
             first = 0 if prefer is None else prefer(tid)
             for pos in range(n_frozen, len(ids) + 1):
@@ -524,73 +554,3 @@ class LiveArea:
 
     def _last_node(self, k: RoutingTechnician, ids: list[str]) -> int:
         return self._visit[ids[-1]].node if ids else k.start_node
-
-    # ---------------------------------------------------------------- re-optimisation
-
-    def reoptimise(self, params: RoutingParams) -> bool:
-        """Re-solve the movable tail; adopt the result only if it keeps every commitment and
-        is no worse (fewer late dispatches, then less travel). Returns whether it was adopted."""
-        problem, tails = self._tail_problem()
-        if not problem.visits:
-            return False
-        warm = tuple((tid, tuple(ids)) for tid, ids in tails.items() if ids)
-        res = solve(problem, replace(params, initial_routes=warm))
-        return self.adopt(res, self.version)
-
-    def _tail_problem(self) -> tuple[RoutingProblem, dict[str, list[str]]]:
-        """Technicians start where their frozen work leaves them; only movable visits remain."""
-        techs, tails = [], {}
-        for tid, k in self._tech.items():
-            if tid in self.unavailable:
-                continue
-            ids = self.routes[tid]
-            frozen = [x for x in ids if x in self.frozen]
-            tails[tid] = [x for x in ids if x not in self.frozen]
-            start_node, start_s = k.start_node, max(k.shift_start_s, self.clock_s)
-            if frozen:
-                st = self.frozen[frozen[-1]]
-                start_node, start_s = self._visit[frozen[-1]].node, max(st.end_s, self.clock_s)
-            bw = k.break_window
-            if tid in self.break_taken or (bw is not None and start_s > bw.latest_start_s):
-                bw = None  # taken (or it was placed in the frozen part)
-            elif bw is not None and start_s > bw.earliest_start_s:
-                bw = BreakRule(start_s, bw.latest_start_s, bw.duration_s)
-            techs.append(replace(k, start_node=start_node, shift_start_s=min(start_s, k.shift_end_s),
-                                 break_window=bw))
-        movable = {x for t in tails.values() for x in t}
-        # A promise already broken (deadline passed, or planned late) is not a constraint any
-        # more; the rest must be kept by any answer.
-        late = {st.visit_id for tid in tails for st in self.schedule(tid).stops if st.dispatch_late_s > 0}
-        visits = tuple(replace(self._visit[x], dispatch_deadline_s=None, release_s=0)
-                       if x in late or (self._visit[x].dispatch_deadline_s or self.clock_s) < self.clock_s
-                       else replace(self._visit[x], release_s=0)
-                       for x in sorted(movable))
-        return replace(self.problem, technicians=tuple(techs), visits=visits), tails
-
-    def adopt(self, res: RoutingResult, version: int) -> bool:
-        if version != self.version:
-            return False  # the live plan changed meanwhile: this answer is about another plan
-        new_routes = {tid: [x for x in ids if x in self.frozen] for tid, ids in self.routes.items()}
-        for r in res.routes:
-            new_routes[r.technician_id] = new_routes[r.technician_id] + [s.visit_id for s in r.stops]
-        planned = {x for ids in self.routes.values() for x in ids}
-        if {x for ids in new_routes.values() for x in ids} != planned:
-            return False  # it dropped a job that was promised
-        old = {tid: self.schedule(tid) for tid in self.routes}
-        new = {tid: self._schedule(self._tech[tid], ids) for tid, ids in new_routes.items()}
-        for tid in new:
-            if new_routes[tid] and not new[tid].feasible:
-                return False
-        late_old = sum(1 for s in old.values() for x in s.stops if x.dispatch_late_s > 0)
-        late_new = sum(1 for s in new.values() for x in s.stops if x.dispatch_late_s > 0)
-        travel_old = sum(x.travel_s for s in old.values() for x in s.stops)
-        travel_new = sum(x.travel_s for s in new.values() for x in s.stops)
-        was_on_time = {x.visit_id for s in old.values() for x in s.stops if x.dispatch_late_s == 0}
-        if any(x.dispatch_late_s > 0 and x.visit_id in was_on_time for s in new.values() for x in s.stops):
-            return False
-        if (late_new, travel_new) >= (late_old, travel_old):
-            return False
-        self.routes = new_routes
-        self._changed()
-        return True
-

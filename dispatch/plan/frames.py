@@ -157,20 +157,22 @@ def assemble(dataset, day_ds, deferred, result, areas, results, params, legs=Non
 
 def workload_frame(dataset: Dataset, routes: pd.DataFrame, stops: pd.DataFrame, day: int) -> pd.DataFrame:
     net = dataset.network
-    by_tech = routes.set_index("technician_id") if len(routes) else None
+    # Plain dicts by technician: a label lookup per technician in a frame costs ~0.5 ms each
+    # (12 s on a national day), a dict lookup nothing.
+    cols = ("travel_s", "distance_m", "overtime_s", "jobs")
+    by_tech = {c: dict(zip(routes["technician_id"], routes[c].astype(int).tolist())) for c in cols} if len(routes) else None
     service = stops.assign(service_s=stops["end_s"] - stops["start_s"]).groupby("technician_id")["service_s"].sum() if len(stops) else {}
     rows = []
     for t in dataset.technicians:
-        has = by_tech is not None and t.id in by_tech.index
-        travel = int(by_tech.loc[t.id, "travel_s"]) if has else 0
+        has = by_tech is not None and t.id in by_tech["jobs"]
+        travel = by_tech["travel_s"][t.id] if has else 0
         rows.append({
             "technician_id": t.id, "centre_id": t.home_centre_id,
             "province_adcode": net[t.home_centre_id].province_adcode,
             "available_s": t.shift.duration_s - t.break_s,
             "busy_s": travel + int(service.get(t.id, 0)) if has else 0,
-            "travel_s": travel, "distance_m": int(by_tech.loc[t.id, "distance_m"]) if has else 0,
-            "overtime_s": int(by_tech.loc[t.id, "overtime_s"]) if has else 0,
-            "jobs": int(by_tech.loc[t.id, "jobs"]) if has else 0,
+            "travel_s": travel, "distance_m": by_tech["distance_m"][t.id] if has else 0,
+            "overtime_s": by_tech["overtime_s"][t.id] if has else 0,
+            "jobs": by_tech["jobs"][t.id] if has else 0,
         })
     return frame(rows, WORKLOAD_COLUMNS)
-

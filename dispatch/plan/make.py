@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from concurrent.futures import Executor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import replace
 
 import numpy as np
@@ -47,6 +47,11 @@ def make_plan(
     """Plan day ``params.day``: assign, route every area (in ``pool`` if given), estimate, KPIs."""
     report = noting(progress)
     timings: dict[str, float] = {}
+    # The dataset's fingerprint (a hash of its canonical CSV, seconds on a national day) is worked
+    # out on a thread while this one mostly waits for the pool's assignment and routing.
+    fingerprint = ThreadPoolExecutor(max_workers=1)
+    fingerprinted = fingerprint.submit(dataset_fingerprint, dataset)
+    fingerprint.shutdown(wait=False)
     t0 = time.perf_counter()
     day_reqs, deferred = requests_of_day(dataset, params.day)
     # The day's field technicians: not on their weekly rest day, not bench or counter staff.
@@ -88,7 +93,7 @@ def make_plan(
     plan[2]["reach_s"] = reach_s(day_ds, plan[2]["request_id"], travel)  # a day with no calls: no rows
     timings["assemble"] = time.perf_counter() - t0
     stats = routing_stats_frame(areas, problems, day_problems, results, walls, limits, violations)
-    return Plan(dataset_fingerprint(dataset), params, *plan, timings, stats, day_problems, results)
+    return Plan(fingerprinted.result(), params, *plan, timings, stats, day_problems, results)
 
 
 def requests_of_day(dataset: Dataset, day: int) -> tuple[list[Request], list[Request]]:

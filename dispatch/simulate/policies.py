@@ -10,12 +10,12 @@ from dataclasses import replace
 from dispatch.baseline import TechState, send_nearest_free
 from dispatch.contracts.offers import Choice, Pending, Trip, decision_choices, place, trip_choices
 from dispatch.fieldwork import LiveField
+from dispatch.hours import dispatch_clock_start
 from dispatch.live import LiveArea, NewCall
 from dispatch.live.calls import collection
 from dispatch.live.decision import Decision, Dispatched, NotServed, decide
-from dispatch.live.slots import offer_slots
 from dispatch.live.roster import LiveNetwork
-from dispatch.hours import dispatch_clock_start
+from dispatch.live.slots import offer_slots
 from dispatch.model import DAY_S, Mode, Request, Technician, TimeWindow
 from dispatch.reasons import Reason
 from dispatch.routing import RoutingParams, Stop
