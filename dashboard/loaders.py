@@ -9,10 +9,13 @@ the page that asked for it.
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -20,13 +23,14 @@ import streamlit as st
 
 from dashboard import console, data, i18n, maps, planning, scenarios
 from dashboard import state as S
+from dashboard.service_link import TOKEN_ENV, URL_ENV, OwnService, ServiceLink, stop_own_services
 from dashboard.simulation import SimComparison, sim_calls, simulate_pair
 from dispatch.dataset import Dataset
 from dispatch.geodata import Geography, load_geography
 from dispatch.plan import Pin, Plan
 from dispatch.scenarios import Scenario, apply
 from dispatch.store import Store
-from dispatch.tables import dataset_fingerprint
+from dispatch.tables import dataset_fingerprint, write_dataset
 
 PLAN_CACHE_SIZE = 24
 
@@ -187,10 +191,10 @@ class Selection:
         return i18n.t("title.where_day", where=where, day=self.day)
 
     @property
-    def scope(self) -> str:
-        """The store scope of this area's live day on the board."""
-        return console.board_scope(dataset_fingerprint(self.full), self.province, self.prefecture, self.day,
-                                   self.seed)
+    def plan_name(self) -> str:
+        """The name of this area's day plan on the service (``POST /plan``)."""
+        return console.board_key(dataset_fingerprint(self.full), self.province, self.prefecture, self.day,
+                                 self.seed)
 
 
 def selection() -> Selection:
@@ -200,37 +204,79 @@ def selection() -> Selection:
     return Selection(ss[S.DATASET], full, area, ss[S.PROVINCE], ss[S.PREFECTURE], int(ss[S.DAY]), int(ss[S.SEED]))
 
 
+@st.cache_resource(show_spinner=False)
+def _own_service(source_key: str, day: int, db_url: str, _source_args: tuple[str, ...]) -> OwnService:
+    """The board's own ``dispatch serve`` for a dataset and day: one per Streamlit process, so
+    every rerun, session and tab talks to the same one; stopped when the process ends."""
+    svc = OwnService(list(_source_args), day, db_url, token=os.environ.get(TOKEN_ENV) or None)
+    svc.wait()
+    return svc
+
+
+def _source_args(sel: Selection) -> tuple[str, tuple[str, ...]]:
+    """(key, ``dispatch serve`` arguments) naming the selection's dataset: a demo's folder or
+    preset, or an upload written to a folder once."""
+    source = data.DEMOS.get(sel.label)
+    if source == "sample":
+        return "sample", (str(data.SAMPLE_DIR),)
+    if source == "tiny":
+        return "tiny", ("--preset", "tiny", "--seed", "1")
+    fp = dataset_fingerprint(sel.full)
+    folder = Path(tempfile.gettempdir()) / f"dispatch-board-{fp[:24]}"
+    if not (folder / "centres.csv").exists():
+        write_dataset(sel.full, folder)
+    return fp, (str(folder),)
+
+
+def service_link(sel: Selection) -> tuple[ServiceLink, str | None]:
+    """The service holding the live plan: the one configured (sidebar, else the environment),
+    else the board's own for the dataset and day; (link, its URL when configured, else None)."""
+    ss = st.session_state
+    url = (ss.get(S.SERVICE_URL) or os.environ.get(URL_ENV) or "").strip()
+    if url:
+        return ServiceLink(url, (ss.get(S.SERVICE_TOKEN) or os.environ.get(TOKEN_ENV) or "").strip()), url
+    key, args = _source_args(sel)
+    own = _own_service(key, sel.day, store().url, args)
+    if not own.alive():  # it stopped: start another (a new process takes the lease back)
+        _own_service.clear()
+        own = _own_service(key, sel.day, store().url, args)
+    return ServiceLink(own.url, own.token), None
+
+
 @st.cache_resource
-def _boards() -> dict[str, console.LiveBoard]:
+def _boards() -> dict[tuple[str, str], console.RemoteBoard]:
     return {}
 
 
 _BOARDS_LOCK = threading.Lock()  # two sessions opening the same area build one board
 
 
-def live_board(sel: Selection, plan: Plan) -> console.LiveBoard:
-    """The live plan of the selection's area and day, one per Streamlit process (every tab and
-    session shares it), rebuilt from the store's log when the process starts."""
+def live_board(sel: Selection, plan: Plan) -> tuple[console.RemoteBoard, str | None]:
+    """The live plan of the selection's area and day on its service, one board object per
+    Streamlit process (every tab and session shares it), read again when the log moved."""
+    link, configured = service_link(sel)
+    key = (link.url, sel.plan_name)
     boards = _boards()
     with _BOARDS_LOCK:
-        board = boards.get(sel.scope)
+        board = boards.get(key)
         if board is None:
-            board = boards[sel.scope] = console.LiveBoard(plan, sel.area, sel.scope, store())
-    if not board.writable:
-        board.refresh()  # a read-only copy follows the writer's log
-    return board
+            board = boards[key] = console.RemoteBoard(plan, sel.area, link, sel.plan_name)
+    board.use_plan(plan)
+    board.refresh()
+    return board, configured
 
 
-def boards_in_use() -> list[console.LiveBoard]:
+def boards_in_use() -> list[console.RemoteBoard]:
     return list(_boards().values())
 
 
 def close_boards() -> None:
-    """Give every board's lease back and forget them (tests; a store switched under the app)."""
+    """Forget every board and stop the services the board started (tests; a store switched
+    under the app)."""
     with _BOARDS_LOCK:
-        for board in _boards().values():
-            board.close()
         _boards().clear()
+        _own_service.clear()
+        stop_own_services()
 
 
 @st.cache_resource

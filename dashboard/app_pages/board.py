@@ -10,7 +10,7 @@ import streamlit as st
 from dashboard import data, figures, i18n, jobs, live, loaders, maps, planning, widgets
 from dashboard import formatting as F
 from dashboard import state as S
-from dashboard.console import ReadOnly, later_bookings
+from dashboard.console import ServiceRefused, later_bookings
 from dashboard.i18n import t
 from dispatch.errors import DispatchError
 from dispatch.model import DAY_S
@@ -33,11 +33,16 @@ if plan is None:
     st.stop()
 if last and last[0] == key:
     info_col.success(F.plan_ready_message(last[1], len(plan.routing_stats), last[2], len(plan.stops)))
-board = loaders.live_board(sel, plan)
-if force and board.writable:
-    board.replan(plan)  # a new day plan: the events so far become history
-if not board.writable:
-    st.warning(board.holder)
+try:
+    board, configured = loaders.live_board(sel, plan)
+    if force:
+        board.replan(plan)  # a new day plan for the areas without changes of their own
+except (ServiceRefused, DispatchError) as exc:
+    st.error(t("live.refused", why=exc))
+    st.stop()
+st.caption(t("live.service_at", where=configured or t("live.own_service")))
+if board.posted and board.posted.get("kept_live"):
+    st.info(t("live.kept_live", areas=", ".join(board.posted["kept_live"])))
 if ss.get(S.PIN_MESSAGE):
     kind, text = ss[S.PIN_MESSAGE]
     getattr(st, kind)(text)
@@ -90,9 +95,9 @@ with tab_unassigned:
         st.caption(t("unassigned.later", n=later))
 
 with tab_job:
-    widgets.job_detail(board, table, sel, names)
+    widgets.job_detail(board, table, sel, names, None if follow else now_s)
 
-area_of = {k.id: a for a, area in board.areas.items() for k in area.problem.technicians}
+area_of = board.technicians
 with tab_pin:
     st.write(t("pin.intro"))
     routed = dict(zip(picture.stops["request_id"], picture.stops["technician_id"]))
@@ -104,10 +109,11 @@ with tab_pin:
         submitted = st.form_submit_button(t("pin.submit"))
     if submitted and job and tech:
         try:
-            got = board.pin(job, tech, now_s)
-            ss[S.PIN_MESSAGE] = jobs.pin_outcome(got, job, tech, area_of, sel.area.epoch_date)
-        except (ReadOnly, DispatchError) as exc:
-            ss[S.PIN_MESSAGE] = ("error", t("live.refused", why=exc))
+            got = board.pin(job, tech, None if follow else now_s)
+            ss[S.PIN_MESSAGE] = ("success", t("pin.kept", job=job, tech=tech, seq=got["sequence"],
+                                              start=F.clock(sel.area.epoch_date, got["start_s"])))
+        except ServiceRefused as exc:
+            ss[S.PIN_MESSAGE] = ("warning" if exc.status == 409 else "error", t("live.refused", why=exc))
         st.rerun()
     pins = [(e.seq, e.key, e.payload["technician_id"], e.at_s) for e in board.active_events() if e.kind == "pin"]
     if pins:
@@ -116,15 +122,18 @@ with tab_pin:
             a, b = st.columns([5, 1])
             a.write(f"#{seq} · {pjob} → {ptech} · {F.clock(sel.area.epoch_date, at)}")
             if b.button(t("pin.undo"), key=f"undo_{seq}"):
-                board.undo(seq)
-                ss[S.PIN_MESSAGE] = ("info", t("pin.undone", job=pjob))
+                try:
+                    board.undo(seq)
+                    ss[S.PIN_MESSAGE] = ("info", t("pin.undone", job=pjob))
+                except ServiceRefused as exc:
+                    ss[S.PIN_MESSAGE] = ("error", t("live.refused", why=exc))
                 st.rerun()
 
 with tab_live:
     if not live.realtime_ready(plan):
         st.info(t("live.not_ready"))
     else:
-        widgets.live_controls(board, sel, plan, now_s)
+        widgets.live_controls(board, sel, plan, None if follow else now_s, now_s)
 
 with tab_export:
     widgets.exports(board, picture, sel, now_s)
