@@ -194,12 +194,15 @@ def _picture(board: RemoteBoard) -> Plan:
     stops, routes, unassigned = [], [], []
     home = {t.id: t.home_centre_id for t in board.ds.technicians}
     mode_of = dict(zip(plan.outcomes["request_id"], plan.outcomes["mode"].astype(str)))
+    centres = {c.id for c in board.ds.network}
+    ours = set(mode_of) | {cid for cid, m in board.calls.items() if m.get("centre_id") in centres}
     for a in board.area_names:
         p = board.routes[a]
         for r in p["routes"]:
-            if r["technician_id"] not in board.mine:
-                continue
+            mine = r["technician_id"] in board.mine
             for i, s in enumerate(r["stops"]):
+                if not mine and s["job_id"] not in ours:
+                    continue  # another area's technician: only the area's jobs he took are drawn
                 mode = mode_of.get(s["job_id"]) or (board.calls.get(s["job_id"]) or {}).get("mode") or "onsite"
                 stops.append({"technician_id": r["technician_id"], "sequence": i + 1, "request_id": s["job_id"],
                               "mode": mode, "level": s["level"], "priority": s["priority"], "lon": s["lon"],
@@ -207,12 +210,14 @@ def _picture(board: RemoteBoard) -> Plan:
                               "start_s": s["start_s"], "end_s": s["end_s"], "travel_s": s["travel_s"],
                               "distance_m": s["distance_m"], "dispatch_late_s": s["late_s"],
                               "window_start_s": s["window_start_s"], "window_end_s": s["window_end_s"]})
+            if not mine:
+                continue
             routes.append({"technician_id": r["technician_id"], "centre_id": home.get(r["technician_id"], ""),
                            "area": a, "start_s": r["start_s"], "end_s": r["end_s"], "travel_s": r["travel_s"],
                            "distance_m": r["distance_m"], "break_start_s": r["break_start_s"],
                            "overtime_s": r["overtime_s"], "jobs": len(r["stops"])})
         for u in p["unassigned"]:
-            if u["job_id"] in mode_of or u["job_id"] in board.calls:
+            if u["job_id"] in ours:
                 unassigned.append({"request_id": u["job_id"], "reason_code": u["reason_code"], "reason": u["reason"]})
     stop_f = pd.DataFrame(stops, columns=list(plan.stops.columns) if len(plan.stops.columns) else None)
     route_f = pd.DataFrame(routes, columns=list(plan.routes.columns) if len(plan.routes.columns) else None)

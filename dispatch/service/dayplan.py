@@ -226,7 +226,7 @@ def undo(svc: Any, seq: int) -> dict[str, Any]:
 def events(svc: Any) -> dict[str, Any]:
     """``GET /events``: the served day's log (without the plans' routes), the areas with their
     technicians, and the head of the log (a client's cue that the plan changed)."""
-    entries = [e for e in svc._log() if e.scope == svc.scope]
+    entries = svc.store.service_entries(svc.scope)  # as written: an undone pin is shown, marked
     undone = {int(e.payload["seq"]) for e in entries if e.kind == "undo"}
     rows = []
     for e in entries:
