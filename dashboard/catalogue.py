@@ -156,7 +156,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
                           "The live plan is held by a dispatch service (dispatch serve): give its URL and a dispatcher "
                           "token; left empty, the board starts one for the dataset."),
     "live.service_at": ("实时计划由服务 {where} 持有（事件写入其日志）。", "The live plan is held by the service {where} (events go to its log)."),
-    "live.own_service": ("本看板自带的服务", "of this board"),
+    "live.own_service": ("本看板自带的服务 {url}", "of this board, {url}"),
     "live.refused": ("服务拒绝：{why}", "The service refused: {why}"),
     "export.section": ("技师 {technician}：{jobs} 个工单", "Technician {technician}: {jobs} job(s)"),
     "export.title": ("派工单：{title}", "Route sheets: {title}"),
@@ -168,6 +168,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "job.no_history": ("尚无事件。", "No event yet."),
     "job.notify": ("需通知：{who}", "To notify: {who}"),
     "job.customer": ("客户", "customer"),
+    "job.customer_of": ("客户（报修单 · 区县）", "customer (call · county)"),
+    "job.device": ("机型", "device model"),
+    "job.clock_start": ("时效起算", "promise clock starts"),
+    "job.turnaround_due": ("24 小时承诺到期", "24 h promise due"),
     "job.technician": ("技师", "technician"),
     "job.centre": ("网点", "centre"),
     # Map

@@ -115,6 +115,7 @@ class RemoteBoard:
             self.out = {e["key"]: e["at_s"] for e in entries if e["kind"] == "unavailable" and e["key"] in self.mine}
             self.routes = {a: self.link.get("/plan", area=a) for a in self.area_names}
             self._picture = _picture(self)
+            self._derived: dict[Any, Any] = {}
             self.head = log["head"]
 
     def use_plan(self, plan: Plan) -> None:
@@ -143,6 +144,14 @@ class RemoteBoard:
         with self.lock:
             assert self._picture is not None
             return self._picture
+
+    def derived(self, key: Any, build: Any) -> Any:
+        """What a panel draws from the picture (a table, the timeline's segments), built once per
+        version of the live plan: a widget change that does not change the plan reuses it."""
+        with self.lock:
+            if key not in self._derived:
+                self._derived[key] = build()
+            return self._derived[key]
 
     # -- what the dispatcher does: requests to the service --------------------------------------
 

@@ -8,6 +8,7 @@ the page that asked for it.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -119,12 +120,33 @@ def provinces_around(province: str, prefecture: str, labels: tuple[str, ...]) ->
     return maps.rows_near(province_rows(labels=labels), county_rows(province, prefecture, labels=labels))
 
 
+# The base map's outlines are files the app serves (``server.enableStaticServing``; Streamlit
+# serves ``dashboard/static/`` under ``/app/static/``): a map names them by URL, so the browser
+# fetches them once a session and a rerun sends a few hundred bytes for them, not the polygons.
+STATIC_GEO = Path(__file__).resolve().parent / "static" / "geo"
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _geo_url(kind: str, province: str, prefecture: str, labels: tuple[str, ...]) -> str:
+    rows = provinces_around(province, prefecture, labels) if kind == "provinces" else \
+        county_rows(province, prefecture, COUNTY_TOLERANCE_DEG["prefecture" if prefecture else "province"], labels)
+    body = rows[["label", "polygon"]].to_json(orient="records", force_ascii=False)
+    name = f"{kind}-{hashlib.sha256(body.encode()).hexdigest()[:16]}.json"
+    STATIC_GEO.mkdir(parents=True, exist_ok=True)
+    if not (STATIC_GEO / name).exists():
+        tmp = STATIC_GEO / f".{name}.{os.getpid()}"
+        tmp.write_text(body, encoding="utf-8")
+        tmp.replace(STATIC_GEO / name)  # whole or not at all: another process may be serving it
+    return f"/app/static/geo/{name}"
+
+
 def base_layers(province: str, prefecture: str = S.ALL) -> list[Any]:
-    """Provinces (coarse) then the area's counties (finer): the offline base map."""
+    """Provinces (coarse) then the area's counties (finer): the offline base map, by URL."""
+    labels = _label_column()
     return [
-        maps.boundary_layer(provinces_around(province, prefecture, _label_column()), "provinces", line_px=1.2,
+        maps.boundary_layer(_geo_url("provinces", province, prefecture, labels), "provinces", line_px=1.2,
                             fill=(240, 238, 232, 255)),
-        maps.boundary_layer(area_county_rows(province, prefecture), "counties", line_px=0.6,
+        maps.boundary_layer(_geo_url("counties", province, prefecture, labels), "counties", line_px=0.6,
                             line_colour=(150, 150, 150), fill=(250, 249, 246, 255)),
     ]
 
@@ -206,11 +228,10 @@ def selection() -> Selection:
 
 @st.cache_resource(show_spinner=False)
 def _own_service(source_key: str, day: int, db_url: str, _source_args: tuple[str, ...]) -> OwnService:
-    """The board's own ``dispatch serve`` for a dataset and day: one per Streamlit process, so
-    every rerun, session and tab talks to the same one; stopped when the process ends."""
-    svc = OwnService(list(_source_args), day, db_url, token=os.environ.get(TOKEN_ENV) or None)
-    svc.wait()
-    return svc
+    """The board's own ``dispatch serve`` for a dataset and day, starting (not waited for): one
+    per Streamlit process, so every rerun, session and tab talks to the same one; stopped when
+    the process ends."""
+    return OwnService(list(_source_args), day, db_url, token=os.environ.get(TOKEN_ENV) or None)
 
 
 def _source_args(sel: Selection) -> tuple[str, tuple[str, ...]]:
@@ -228,18 +249,32 @@ def _source_args(sel: Selection) -> tuple[str, tuple[str, ...]]:
     return fp, (str(folder),)
 
 
-def service_link(sel: Selection) -> tuple[ServiceLink, str | None]:
-    """The service holding the live plan: the one configured (sidebar, else the environment),
-    else the board's own for the dataset and day; (link, its URL when configured, else None)."""
-    ss = st.session_state
-    url = (ss.get(S.SERVICE_URL) or os.environ.get(URL_ENV) or "").strip()
-    if url:
-        return ServiceLink(url, (ss.get(S.SERVICE_TOKEN) or os.environ.get(TOKEN_ENV) or "").strip()), url
+def _configured() -> str:
+    return (st.session_state.get(S.SERVICE_URL) or os.environ.get(URL_ENV) or "").strip()
+
+
+def start_service(sel: Selection) -> OwnService | None:
+    """Start the board's own service if none is configured, without waiting (it comes up while
+    the day is planned)."""
+    if _configured():
+        return None
     key, args = _source_args(sel)
     own = _own_service(key, sel.day, store().url, args)
     if not own.alive():  # it stopped: start another (a new process takes the lease back)
         _own_service.clear()
         own = _own_service(key, sel.day, store().url, args)
+    return own
+
+
+def service_link(sel: Selection) -> tuple[ServiceLink, str | None]:
+    """The service holding the live plan: the one configured (sidebar, else the environment),
+    else the board's own for the dataset and day; (link, the URL if it was configured)."""
+    url = _configured()
+    if url:
+        return ServiceLink(url, (st.session_state.get(S.SERVICE_TOKEN) or os.environ.get(TOKEN_ENV) or "").strip()), url
+    own = start_service(sel)
+    assert own is not None
+    own.wait()
     return ServiceLink(own.url, own.token), None
 
 

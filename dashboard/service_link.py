@@ -130,15 +130,19 @@ class OwnService:
             env=env, stdout=self.log, stderr=subprocess.STDOUT,
             preexec_fn=_die_with_parent).result()  # noqa: PLW1509 - one async-signal-safe call after fork
         self.lock = threading.Lock()
+        self.up = False
         _STARTED.append(self)
 
     def wait(self, timeout_s: float = START_TIMEOUT_S) -> None:
         """Until the service answers its health check (``DispatchError`` with its log if it stops)."""
+        if self.up:
+            return
         deadline = time.monotonic() + timeout_s
         with httpx.Client(trust_env=False, timeout=2.0) as c:
             while True:
                 try:
                     if c.get(f"{self.url}/health").json().get("status") == "ok":
+                        self.up = True
                         return
                 except (httpx.HTTPError, ValueError):
                     pass

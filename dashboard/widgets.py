@@ -48,15 +48,16 @@ def plan_for(sel: loaders.Selection, pins: tuple[Pin, ...] = (), force: bool = F
 # The board's panels (``app_pages/board.py``): each reads the live board and draws one tab.
 
 
-TIMELINE_MAX_ROWS = 60  # rows drawn at once; the filters choose which
+TIMELINE_MAX_ROWS = 60
+TURNAROUND_PROMISE_S = 24 * 3600  # the network's promise: the device back within a day of the call  # rows drawn at once; the filters choose which
 
 
 @st.fragment
-def timeline(picture, sel: loaders.Selection, table, names: dict[str, str], now_s: int) -> None:  # type: ignore[no-untyped-def]
+def timeline(board, sel: loaders.Selection, table, names: dict[str, str], now_s: int) -> None:  # type: ignore[no-untyped-def]
     """The technicians' day grouped by centre, with filters (centre, job state, priority,
     channel) and a search by job or technician id. A fragment: a filter redraws the timeline
     only, not the map (whose boundaries would be sent again)."""
-    segments = jobs.gantt_segments(picture, sel.area)
+    segments = board.derived("segments", lambda: jobs.gantt_segments(board.picture(), sel.area))
     if segments.empty:
         st.info(t("timeline.none"))
         return
@@ -105,13 +106,25 @@ def job_detail(board, table, sel: loaders.Selection, names: dict[str, str], at_s
     job = st.selectbox(t("job.choose"), ids, key="job_detail")
     row = table.set_index("request_id").loc[job]
     ep = sel.area.epoch_date
+    req = {r.id: r for r in sel.area.requests}.get(job)
+    call = board.calls.get(job) or {}
+    if req is not None:
+        window = f"{F.clock(ep, req.window.start_s)}–{F.clock(ep, req.window.end_s)}"
+        device = req.device_model or "-"
+    else:  # an urgent call the service took: its window and no device
+        window = f"{F.clock(ep, call.get('window_start_s'))}–{F.clock(ep, call.get('window_end_s'))}" if call else "-"
+        device = "-"
     fields = {
+        t("job.customer_of"): f"{job} · {i18n.place(loaders.places(), req.county_adcode) if req and req.county_adcode else '-'}",
+        t("col.window"): window, t("job.device"): device,
+        t("job.clock_start"): F.clock(ep, row["clock_start_s"]),
         t("col.state"): i18n.state(row["state"]), t("col.mode"): i18n.mode(row["mode"]),
         t("col.level"): int(row["level"]), t("col.priority"): i18n.priority(row["priority"]),
         t("col.centre"): names.get(row["centre_id"], row["centre_id"]),
         t("col.technician"): row["technician_id"] if isinstance(row["technician_id"], str) else "-",
         t("col.sets_off"): F.clock(ep, row["departure_s"]), t("col.arrives"): F.clock(ep, row["arrival_s"]),
         t("col.deadline"): F.clock(ep, row["deadline_s"]) or "-",
+        t("job.turnaround_due"): F.clock(ep, row["clock_start_s"] + TURNAROUND_PROMISE_S),
         t("col.slack"): "-" if row["slack_min"] != row["slack_min"] else f"{row['slack_min']:+.0f}",
     }
     st.dataframe([{"": k, " ": str(v)} for k, v in fields.items()], hide_index=True, width="content")

@@ -22,6 +22,7 @@ st.title(t("page.board"))
 st.caption(t("board.caption", dataset=data.dataset_label(sel.label), title=sel.title(), calls=len(sel.area.requests),
              techs=len(sel.area.technicians), centres=len(sel.area.network)))
 
+loaders.start_service(sel)  # the live plan's service comes up while the day is planned
 key = sel.plan_key(())
 run_col, info_col = st.columns([1, 4])
 force = run_col.button(t("board.run"), type="primary", help=t("board.run_help"))
@@ -40,7 +41,7 @@ try:
 except (ServiceRefused, DispatchError) as exc:
     st.error(t("live.refused", why=exc))
     st.stop()
-st.caption(t("live.service_at", where=configured or t("live.own_service")))
+st.caption(t("live.service_at", where=configured or t("live.own_service", url=board.link.url)))
 if board.posted and board.posted.get("kept_live"):
     st.info(t("live.kept_live", areas=", ".join(board.posted["kept_live"])))
 if ss.get(S.PIN_MESSAGE):
@@ -63,8 +64,9 @@ now = c2.slider(t("board.clock"), dt.time(6, 0), dt.time(22, 0), step=dt.timedel
                 format="HH:mm", help=t("board.clock_help"), disabled=follow)
 now_s = sel.day * DAY_S + now.hour * 3600 + now.minute * 60
 c3.caption(t("board.live_events", n=len(board.active_events())))
-table = jobs.job_table(picture, sel.area, now_s)
-paths = maps.route_paths(picture.stops, data.technician_homes(sel.area))
+# Built once per version of the live plan (and clock, language): a widget change reuses them.
+table = board.derived(("table", now_s), lambda: jobs.job_table(picture, sel.area, now_s))
+paths = board.derived(("paths", i18n.language()), lambda: maps.route_paths(picture.stops, data.technician_homes(sel.area)))
 deck = maps.board_map(loaders.base_layers(sel.province, sel.prefecture), maps.centres_frame(sel.area.network, names),
                       paths, table, colour_by)
 st.pydeck_chart(deck, height=520, key="board_map")
@@ -73,13 +75,13 @@ st.html(F.legend_html(palette, table[colour_by].value_counts(),
                       {k: (i18n.state(k) if colour_by == "state" else i18n.risk(k)) for k in palette},
                       maps.TIER_COLOURS))
 
-unassigned = jobs.unassigned_table(picture, names)
+unassigned = board.derived(("unassigned", i18n.language()), lambda: jobs.unassigned_table(picture, names))
 tab_gantt, tab_unassigned, tab_job, tab_pin, tab_live, tab_export = st.tabs(
     [t("tab.timeline"), t("tab.unassigned"), t("tab.job"), t("tab.pin"), t("tab.live"),
      t("tab.export")])
 
 with tab_gantt:
-    widgets.timeline(picture, sel, table, names, now_s)
+    widgets.timeline(board, sel, table, names, now_s)
 
 with tab_unassigned:
     later = later_bookings(plan)
