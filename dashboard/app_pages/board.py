@@ -78,7 +78,7 @@ st.html(F.legend_html(palette, table[colour_by].value_counts(),
 unassigned = board.derived(("unassigned", i18n.language()), lambda: jobs.unassigned_table(picture, names))
 tab_gantt, tab_unassigned, tab_job, tab_pin, tab_live, tab_export = st.tabs(
     [t("tab.timeline"), t("tab.unassigned"), t("tab.job"), t("tab.pin"), t("tab.live"),
-     t("tab.export")])
+     t("tab.export")], key="board_tabs")  # keyed: a rerun after a change keeps the tab the dispatcher is on
 
 with tab_gantt:
     widgets.timeline(board, sel, table, names, now_s)
