@@ -128,7 +128,7 @@ class OwnService:
             [sys.executable, "-m", "dispatch.cli", "serve", *source_args, "--day", str(day), "--host", "127.0.0.1",
              "--port", str(self.port), "--db", db_url, "--client-clock"],
             env=env, stdout=self.log, stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent).result()  # noqa: PLW1509 - one async-signal-safe call after fork
+            preexec_fn=_die_with_parent).result()  # one async-signal-safe call after the fork
         self.lock = threading.Lock()
         self.up = False
         _STARTED.append(self)

@@ -91,8 +91,11 @@ def timeline(board, sel: loaders.Selection, table, names: dict[str, str], now_s:
     if not shown:
         return
     labels = {x: f"{names.get(home[x], home[x])} · {x}" for x in shown}
-    st.altair_chart(figures.gantt(segments[segments["technician_id"].isin(shown)], sel.area.epoch_date, now_s,
-                                  labels), width="stretch")
+    # The chart's spec, built once per plan version, rows, clock and language: building and
+    # validating an Altair chart takes longer than the rest of a rerun.
+    spec = board.derived(("gantt", tuple(shown), now_s, i18n.language()), lambda: figures.gantt(
+        segments[segments["technician_id"].isin(shown)], sel.area.epoch_date, now_s, labels).to_dict())
+    st.vega_lite_chart(spec, width="stretch")
 
 
 @st.fragment

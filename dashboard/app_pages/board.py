@@ -50,7 +50,7 @@ if ss.get(S.PIN_MESSAGE):
 
 names = loaders.centre_names(sel.area)
 picture = board.picture()
-widgets.tiles(F.kpi_tiles(planning.plan_kpis(picture)))
+widgets.tiles(board.derived(("kpis", i18n.language()), lambda: F.kpi_tiles(planning.plan_kpis(picture))))
 
 # The clock: the state of the live plan at a time of the day, or now (China time).
 c1, c2, c3 = st.columns([1, 3, 1])

@@ -225,7 +225,17 @@ def undo(svc: Any, seq: int) -> dict[str, Any]:
 
 def events(svc: Any) -> dict[str, Any]:
     """``GET /events``: the served day's log (without the plans' routes), the areas with their
-    technicians, and the head of the log (a client's cue that the plan changed)."""
+    technicians, and the head of the log (a client's cue that the plan changed). Read from the
+    store once per change: a board asks on every redraw, and a plan's entry is large."""
+    cached = getattr(svc, "_events_view", None)
+    if cached is not None and cached[0] == svc.log_version:
+        return cached[1]  # type: ignore[no-any-return]
+    view = _events(svc)
+    svc._events_view = (svc.log_version, view)
+    return view
+
+
+def _events(svc: Any) -> dict[str, Any]:
     entries = svc.store.service_entries(svc.scope)  # as written: an undone pin is shown, marked
     undone = {int(e.payload["seq"]) for e in entries if e.kind == "undo"}
     rows = []

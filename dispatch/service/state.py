@@ -147,6 +147,7 @@ class LiveService:
         self._inflight: set[str] = set()
         self._db = threading.Lock()  # one writer at a time (SQLite would make the others spin)
         self.day_plans: dict[int, dict[str, Any]] = {}  # log seq -> a day plan posted (dispatch.service.dayplan)
+        self.log_version = 0
         self.areas = self.live.start_day(config.day)
         # Later days' plans, each opened with what earlier days' servers booked for it; today's
         # opens with those too (read once: those servers served their own days).
@@ -250,6 +251,7 @@ class LiveService:
                                                     lease=self.lease, notices=notices)
             for n in notices:
                 self.tracker.told(n)
+            self.log_version += 1  # the one writer knows when its log grew (GET /events reads it again)
         except LeaseLost as exc:
             self.lost = exc
             self._rebuild(touched)  # caller holds these areas' locks
