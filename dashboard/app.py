@@ -77,6 +77,10 @@ def _sidebar() -> None:
         st.selectbox(t("side.day"), days, key=S.DAY, format_func=i18n.frozen(lambda d: F.day_label(ds.epoch_date, d)))
         st.caption(t("side.summary", epoch=ds.epoch_date, centres=len(ds.network), techs=len(ds.technicians),
                      calls=len(ds.requests)))
+        with st.expander(t("side.service")):  # where the live plan is held (dashboard.service_link)
+            st.text_input(t("side.service_url"), key=S.SERVICE_URL, help=t("side.service_help"),
+                          placeholder="http://127.0.0.1:8000")
+            st.text_input(t("side.service_token"), key=S.SERVICE_TOKEN, type="password")
         _travel()
 
 

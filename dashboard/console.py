@@ -1,45 +1,33 @@
-"""The board's live plan: the day's plan advanced through the dispatcher's events, stored.
+"""The board's live plan: the live plan of ``dispatch serve``, read and changed through its API.
 
-A :class:`LiveBoard` holds one area's day (a dataset restricted to a province or prefecture,
-one day): the plan's routing areas as live areas whose clock starts at the day's midnight, then
-every event in the order it was made: an urgent call (``dispatch.live.decision.decide``, the
-decision of the day plan, the simulation and ``dispatch serve``), a technician's drop-out, a
-pin (a job moved to a chosen technician), a field report, an undo. Work finished before an
-event's time is history, never re-timed from the board's clock.
-
-Each event is an entry of the store's service log under the board's scope, committed before it
-is shown, under the scope's lease (``dispatch.lease``: one writer; another board process on the
-same store gets a read-only copy that names the holder). The log starts with a ``plan`` entry,
-the routes of the day plan the events apply to, so a restarted board comes back to the same
-picture from the log (the routing problems are rebuilt from the dataset; the solver is not
-asked again). One board object is shared by every session of the process, so every tab sees
-the same live plan. Streamlit-free: ``loaders`` caches it, the board page draws it.
+A live store has one writer, the service that holds its lease, so the board holds no live state
+of its own. A :class:`RemoteBoard` is one area's day on a service (``dashboard.service_link``):
+the board's day plan is posted once as the base of the areas its technicians work in
+(``POST /plan``), and every change the dispatcher makes (an urgent call, a drop-out, a pin and
+its undo, a field report) is a request to the service, decided and logged there before it is
+answered. The picture the board draws is the service's plan of those areas (``GET /plan``)
+with what the day plan says of each call (channel, centre, clocks), so the map, timeline, KPIs
+and exports show what the API shows, in every tab. The log's head (``GET /events``) tells the
+board when to read the plan again: a widget change costs one small request.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from dashboard.service_link import ServiceLink, ServiceRefused
 from dispatch.dataset import Dataset
-from dispatch.errors import DispatchError
 from dispatch.hours import business_seconds
-from dispatch.lease import LeaseHeld, LeaseKeeper
-from dispatch.live import InsertionOption, LiveArea, NewCall
-from dispatch.live.decision import Decision, Dispatched, decide
-from dispatch.live.roster import LiveNetwork
-from dispatch.model import DAY_S, Mode
+from dispatch.model import Mode
 from dispatch.plan import Plan
-from dispatch.routing import Unserved
-from dispatch.rules import DEFAULT_RULES, Rules
-from dispatch.store import Store
-from dispatch.travel import DEFAULT_TRAVEL
 
-EVENT_KINDS = ("plan", "call", "unavailable", "pin", "status", "undo")
+__all__ = ["Event", "RemoteBoard", "ServiceRefused", "later_bookings", "plan_body"]
 
 
 @dataclass(frozen=True)
@@ -52,282 +40,202 @@ class Event:
     answer: dict[str, Any]
 
 
-class ReadOnly(DispatchError):
-    """This board does not hold the live plan's lease: it shows the log, it cannot add to it."""
+def plan_body(plan: Plan, ds: Dataset, key: str) -> dict[str, Any]:
+    """The day plan as ``POST /plan``'s body: each of its technicians' calls in the plan's order
+    (every technician of its areas is listed, with no calls if it gave him none) and the calls
+    it left unassigned, each with what the live day needs of it."""
+    pos = {r.id: (r.lon, r.lat) for r in ds.requests}
+    o = plan.outcomes.set_index("request_id")
+    order = {}
+    if len(plan.stops):
+        for tid, g in plan.stops.groupby("technician_id", sort=True):
+            order[str(tid)] = list(g.sort_values("sequence")["request_id"].astype(str))
+    routes: dict[str, list[dict[str, Any]]] = {}
+    unassigned = []
+    for problem in plan.area_problems.values():
+        visits = {v.id: v for v in problem.visits}
+        routed = set()
+        for k in problem.technicians:
+            ids = [v for v in order.get(k.id, []) if v in visits]
+            routes[k.id] = [_call_of(visits[v], pos, o) for v in ids]
+            routed |= set(ids)
+        unassigned += [_call_of(v, pos, o) for vid, v in sorted(visits.items()) if vid not in routed]
+    return {"key": key, "routes": routes, "unassigned": unassigned}
 
 
-def live_areas(plan: Plan, ds: Dataset, routes: dict[str, dict[str, list[str]]] | None = None,
-               unassigned: dict[str, list[str]] | None = None) -> dict[str, LiveArea]:
-    """The plan's routing areas as live areas at the day's midnight: the plan's routes (or the
-    given ones, area -> technician -> visit ids), nothing frozen yet. Advancing one to a time
-    freezes what the plan had under way by then, with the plan's times."""
-    day_start = (plan.params.day or 0) * DAY_S
-    pos = {c.id: (c.lon, c.lat) for c in ds.network} | {r.id: (r.lon, r.lat) for r in ds.requests}
-    out = {}
-    for a, problem in plan.area_problems.items():
-        result = plan.area_results[a]
-        lon = np.array([pos[n][0] for n in problem.node_names])
-        lat = np.array([pos[n][1] for n in problem.node_names])
-        release = {v.id: v.release_s for v in problem.visits}
-        if routes is None:
-            order = {r.technician_id: [s.visit_id for s in r.stops] for r in result.routes}
-            dropped = {u.visit_id: u for u in result.unassigned}
-        else:
-            # A visit or technician the rebuilt problem does not have cannot be in its routes.
-            ids, techs = {v.id for v in problem.visits}, {k.id for k in problem.technicians}
-            order = {k: [x for x in v if x in ids] for k, v in routes.get(a, {}).items() if k in techs}
-            known = {u.visit_id: u for u in result.unassigned}
-            dropped = {v: known.get(v, Unserved(v, "capacity", "")) for v in (unassigned or {}).get(a, [])}
-        area = LiveArea(problem, order, day_start, DEFAULT_TRAVEL, lon, lat, release)
-        area.unassigned = dropped
-        out[a] = area
-    return out
+def _call_of(v: Any, pos: dict[str, tuple[float, float]], o: pd.DataFrame) -> dict[str, Any]:
+    row = o.loc[v.id] if v.id in o.index else None
+    lon, lat = pos[v.id]
+    mode = str(row["mode"]) if row is not None else Mode.ONSITE.value
+    return {"id": v.id, "lon": float(lon), "lat": float(lat), "service_s": int(v.service_s),
+            "window_start_s": int(v.window_start_s), "window_end_s": int(v.window_end_s),
+            "required_level": int(v.required_level), "required_skill": v.required_skill, "priority": int(v.priority),
+            "release_s": int(v.release_s), "dispatch_deadline_s": None if v.dispatch_deadline_s is None
+            else int(v.dispatch_deadline_s), "mode": mode if mode != Mode.WALKIN.value else Mode.ONSITE.value,
+            "visit_mode": str(row["visit_mode"]) if row is not None and str(row["visit_mode"]) in ("onsite", "pickup")
+            else Mode.ONSITE.value,
+            "centre_id": str(row["centre_id"]) if row is not None else "",
+            "created_s": int(row["created_s"]) if row is not None else int(v.release_s),
+            "clock_start_s": int(row["clock_start_s"]) if row is not None else int(v.release_s)}
 
 
-class LiveBoard:
-    """One area's live day, event-sourced in the store (see the module's docstring)."""
+class RemoteBoard:
+    """One area's live day on a service (see the module's docstring). Shared by every session
+    of the Streamlit process that opens the same area, day and service."""
 
-    def __init__(self, plan: Plan, ds: Dataset, scope: str, store: Store, rules: Rules = DEFAULT_RULES,
-                 lease_ttl_s: float = 30.0) -> None:
-        self.plan, self.ds, self.scope, self.store, self.rules = plan, ds, scope, store, rules
+    def __init__(self, plan: Plan, ds: Dataset, link: ServiceLink, key: str) -> None:
+        self.plan, self.ds, self.link, self.key = plan, ds, link, key
         self.day = int(plan.params.day or 0)
-        self.network = LiveNetwork(ds.network, ds.technicians, rules, DEFAULT_TRAVEL, ds.epoch_date)
+        self.epoch = dt.datetime.fromisoformat(ds.epoch_date).replace(tzinfo=dt.timezone(dt.timedelta(hours=8)))
+        self.mine = {k.id for k in ds.technicians}
         self.lock = threading.RLock()
-        self.mode_of = dict(zip(plan.outcomes["request_id"], plan.outcomes["mode"].astype(str)))
-        try:
-            self.lease = store.acquire_lease(scope, lease_ttl_s)
-            self.holder = None
-        except LeaseHeld as exc:
-            self.lease, self.holder = None, str(exc)
-        self.keeper = LeaseKeeper(store, self.lease).start() if self.lease else None
+        self.head = -1
+        self._picture: Plan | None = None
         self.refresh()
-        if self.lease is not None and not any(e.kind == "plan" for e in self.events):
-            self._commit("plan", "day", self.day * DAY_S, self._routes_payload(), {})
+        self.posted: dict[str, Any] | None = None
+        if key not in self.plans:
+            self.posted = link.post("/plan", plan_body(plan, ds, key))
+            self.refresh()
 
-    def close(self) -> None:
-        if self.keeper is not None:
-            self.keeper.stop(release=True)
-            self.keeper = None
-
-    # -- the log ------------------------------------------------------------------------------
-
-    @property
-    def writable(self) -> bool:
-        return self.lease is not None
+    # -- reading the service --------------------------------------------------------------------
 
     def refresh(self) -> None:
-        """Read the log and rebuild the live plan from it (a read-only copy follows the writer)."""
+        """Read the log's head and, if it moved, the plan of the board's areas."""
         with self.lock:
-            self.events = [Event(e.seq, e.kind, e.key, e.at_s, e.payload, e.answer)
-                           for e in self.store.service_entries(self.scope)]
-            self._rebuild()
+            log = self.link.get("/events")
+            if log["head"] == self.head and self._picture is not None:
+                return
+            self.plans = log["plans"]
+            self.technicians = {k: a for a, ks in log["areas"].items() for k in ks if k in self.mine}
+            self.area_names = sorted(set(self.technicians.values()))
+            entries = log["events"]
+            self.events = [Event(e["seq"], e["kind"], e["key"], e["at_s"],
+                                 {"technician_id": e["technician_id"], "area": e["area"]}, e) for e in entries]
+            self.calls = {e["key"]: e["call"] for e in entries if e["kind"] == "call" and e["call"]}
+            self.out = {e["key"]: e["at_s"] for e in entries if e["kind"] == "unavailable" and e["key"] in self.mine}
+            self.routes = {a: self.link.get("/plan", area=a) for a in self.area_names}
+            self._picture = _picture(self)
+            self._derived: dict[Any, Any] = {}
+            self.head = log["head"]
 
-    def _routes_payload(self) -> dict[str, Any]:
-        return {"routes": {a: {k: list(v) for k, v in area.routes.items() if v} for a, area in self.areas.items()},
-                "unassigned": {a: sorted(area.unassigned) for a, area in self.areas.items()}}
+    def use_plan(self, plan: Plan) -> None:
+        """The board's day plan solved again (a restarted board, the cache): what it says of each
+        call is drawn with the service's routes (the service keeps the routes it was given)."""
+        with self.lock:
+            if plan is not self.plan:
+                self.plan, self.head = plan, -1
+
+    def replan(self, plan: Plan) -> dict[str, Any]:
+        """A new day plan (Run plan) for the service: the areas without changes start from it,
+        those with changes keep their live day (``POST /plan``'s ``kept_live``)."""
+        with self.lock:
+            self.plan, self.head = plan, -1
+            self.key = f"{self.key.split('#')[0]}#{len(self.plans) + 1}"
+            self.posted = self._change("/plan", plan_body(plan, self.ds, self.key))
+            return self.posted
 
     def active_events(self) -> list[Event]:
-        """The events the live plan is made of: those after the last ``plan`` entry, less undone ones."""
-        start = max((i for i, e in enumerate(self.events) if e.kind == "plan"), default=-1)
-        tail = self.events[start + 1:]
-        undone = {int(e.payload["seq"]) for e in tail if e.kind == "undo"}
-        return [e for e in tail if e.kind != "undo" and e.seq not in undone]
-
-    def _rebuild(self) -> None:
-        base = next((e for e in reversed(self.events) if e.kind == "plan"), None)
-        self.areas = live_areas(self.plan, self.ds, base.payload["routes"] if base else None,
-                                base.payload["unassigned"] if base else None)
-        self.calls: dict[str, dict[str, Any]] = {}
-        self.out: dict[str, int] = {}
-        for e in self.active_events():
-            self._apply(e)
-
-    def _commit(self, kind: str, key: str, at_s: int, payload: dict[str, Any], answer: dict[str, Any]) -> None:
-        if self.lease is None:
-            raise ReadOnly(f"this board shows a read-only copy of the live plan: {self.holder}")
-        seq = self.store.append_service_entry(self.scope, kind, key, at_s, payload, answer, lease=self.lease)
-        self.events.append(Event(seq, kind, key, at_s, payload, answer))
-
-    def _advance(self, names: list[str], at_s: int) -> int:
-        for a in names:
-            self.areas[a].advance(max(self.areas[a].clock_s, at_s))
-        return at_s
-
-    # -- applying an event (a new one, or one replayed) ----------------------------------------
-
-    def _apply(self, e: Event) -> None:
-        p = e.payload
-        if e.kind == "call":
-            self._advance(p["advanced"], e.at_s)
-            if p["area"]:
-                self.areas[p["area"]].insert_with(NewCall(**p["call"]), p["technician_id"], p["policy"])
-            self.calls[e.key] = p["meta"]
-        elif e.kind == "unavailable":
-            self._advance([p["area"]], e.at_s)
-            self.areas[p["area"]].drop_out(e.key, max(e.at_s, self.areas[p["area"]].clock_s))
-            self.out[e.key] = e.at_s
-        elif e.kind == "pin":
-            self._advance([p["area"]], e.at_s)
-            self._move(p["area"], e.key, p["technician_id"])
-        elif e.kind == "status":
-            self._advance([p["area"]], e.at_s)
-            self.areas[p["area"]].report(e.key, p["status"], max(e.at_s, self.areas[p["area"]].clock_s))
-
-    def _move(self, a: str, job: str, tech: str) -> InsertionOption | None:
-        """Give ``job`` to ``tech`` at his best position, or change nothing (None) when he cannot
-        take it without breaking a promise or when the job is already under way."""
-        area = self.areas[a]
-        if job in area.frozen:
-            return None
-        option = next((o for o in area.options(job) if o.technician_id == tech), None)
-        if option is None:
-            return None
-        if job not in area.unassigned:
-            area.hand_over(job)  # out of his current route (the visit stays known to the area)
-            area.gone.discard(job)
-        got = area.place(job, option)
-        return got if isinstance(got, InsertionOption) else None
-
-    # -- what the dispatcher does -------------------------------------------------------------
-
-    def area_of_job(self, job: str) -> str | None:
-        return next((a for a, area in self.areas.items() if area.holds(job) and job not in area.gone), None)
-
-    def area_of_technician(self, tech: str) -> str | None:
-        return next((a for a, area in self.areas.items() if any(k.id == tech for k in area.problem.technicians)),
-                    None)
-
-    def urgent(self, call: NewCall, at_s: int, level: int, centre: Any, insert: bool) -> Decision:
-        """The one call decision for an urgent on-site call at ``at_s``; with ``insert`` it is
-        applied and logged, else it is weighed on a copy (the live plan is unchanged)."""
-        with self.lock:
-            if insert and call.id in self.calls:
-                raise DispatchError(f"call {call.id!r} is already on the live plan")
-            candidates = [a for a in self.network.find_areas(call.lon, call.lat) if a in self.areas]
-            if insert and self.lease is None:
-                raise ReadOnly(f"this board shows a read-only copy of the live plan: {self.holder}")
-            try:
-                decision = decide(call, self.areas, candidates, at_s, self.rules, self.network.repairs_at_home,
-                                  mode=Mode.ONSITE, device_level=int(level),
-                                  may_collect=self.rules.may_collect(Mode.ONSITE, int(level)), hold_unserved=True)
-            finally:
-                if not insert:  # weighed, not taken: the live plan is rebuilt from the log
-                    self._rebuild()
-            if insert:
-                tech = decision.technician_id if isinstance(decision, Dispatched) else None
-                meta = {"mode": Mode.ONSITE.value, "visit_mode": decision.visit_mode.value
-                        if isinstance(decision, Dispatched) else Mode.ONSITE.value, "level": int(level),
-                        "priority": call.priority, "centre_id": centre.id, "province_adcode": centre.province_adcode,
-                        "created_s": at_s, "clock_start_s": call.release_s, "lon": call.lon, "lat": call.lat}
-                payload = {"advanced": candidates, "area": decision.area, "technician_id": tech,
-                           "policy": self.rules.ranking(call.priority), "call": asdict(decision.call or call),
-                           "meta": meta}
-                try:
-                    self._commit("call", call.id, at_s, payload, {"technician_id": tech})
-                except Exception:
-                    self._rebuild()  # the decision was applied in memory: forget it with the write
-                    raise
-                self.calls[call.id] = meta
-            return decision
-
-    def drop_out(self, tech: str, at_s: int):  # type: ignore[no-untyped-def]
-        """The technician stops at ``at_s`` (``LiveArea.drop_out``): logged, his work re-planned."""
-        with self.lock:
-            if self.lease is None:
-                raise ReadOnly(f"this board shows a read-only copy of the live plan: {self.holder}")
-            if tech in self.out:
-                raise DispatchError(f"{tech} is already out")
-            a = self.area_of_technician(tech)
-            if a is None:
-                raise DispatchError(f"no technician {tech!r} on this live plan")
-            self._advance([a], at_s)
-            res = self.areas[a].drop_out(tech, max(at_s, self.areas[a].clock_s))
-            self.out[tech] = at_s
-            self._safe_commit("unavailable", tech, at_s, {"area": a},
-                              {"moved": [list(m) for m in res.moved], "unserved": [u.visit_id for u in res.unserved]})
-            return res
-
-    def pin(self, job: str, tech: str, at_s: int) -> InsertionOption | None:
-        """Move ``job`` to ``tech`` (logged when kept); None when it cannot be kept: the job
-        stays where it was and nothing is logged."""
-        with self.lock:
-            if self.lease is None:
-                raise ReadOnly(f"this board shows a read-only copy of the live plan: {self.holder}")
-            a = self.area_of_job(job)
-            if a is None or a != self.area_of_technician(tech):
-                return None
-            self._advance([a], at_s)
-            got = self._move(a, job, tech)
-            if got is None:
-                self._rebuild()  # refused: from the log again, so not even the clock moved
-                return None
-            self._safe_commit("pin", job, at_s, {"area": a, "technician_id": tech}, {"sequence": got.position + 1})
-            return got
-
-    def undo(self, seq: int) -> None:
-        """Undo one event (a pin, a drop-out, a call): the live plan is rebuilt without it."""
-        with self.lock:
-            if not any(e.seq == seq for e in self.active_events()):
-                raise DispatchError(f"no active event {seq} to undo")
-            self._commit("undo", str(seq), max(e.at_s for e in self.events), {"seq": seq}, {})
-            self._rebuild()
-
-    def replan(self, plan: Plan) -> None:
-        """A new day plan (Run plan): it becomes the base, the events so far are history."""
-        with self.lock:
-            self.plan = plan
-            self.mode_of = dict(zip(plan.outcomes["request_id"], plan.outcomes["mode"].astype(str)))
-            self.areas = live_areas(plan, self.ds)
-            self._commit("plan", "day", self.day * DAY_S, self._routes_payload(), {})
-            self.calls, self.out = {}, {}
-
-    def _safe_commit(self, kind: str, key: str, at_s: int, payload: dict[str, Any], answer: dict[str, Any]) -> None:
-        try:
-            self._commit(kind, key, at_s, payload, answer)
-        except Exception:
-            self._rebuild()
-            raise
-
-    # -- the picture ----------------------------------------------------------------------------
+        """The changes the live plan is made of, less those undone (the plans and undos are not)."""
+        return [e for e in self.events if e.kind not in ("plan", "undo") and not e.answer["undone"]]
 
     def picture(self) -> Plan:
         """The live plan as a ``Plan`` (stops, routes, outcomes, workload, unassigned), so the
         map, timeline, KPIs and exports draw it as they draw a day plan."""
         with self.lock:
-            return _picture(self)
+            assert self._picture is not None
+            return self._picture
+
+    def derived(self, key: Any, build: Any) -> Any:
+        """What a panel draws from the picture (a table, the timeline's segments), built once per
+        version of the live plan: a widget change that does not change the plan reuses it."""
+        with self.lock:
+            if key not in self._derived:
+                self._derived[key] = build()
+            return self._derived[key]
+
+    # -- what the dispatcher does: requests to the service --------------------------------------
+
+    def iso(self, t_s: int | None) -> str | None:
+        return None if t_s is None else (self.epoch + dt.timedelta(seconds=int(t_s))).isoformat()
+
+    def _change(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return self.link.post(path, body)
+        finally:
+            self.refresh()
+
+    def urgent(self, call_id: str, lon: float, lat: float, level: int, priority: int, service_min: int,
+               at_s: int | None) -> dict[str, Any]:
+        """An urgent on-site call: the service's one call decision (``POST /calls``)."""
+        return self._change("/calls", {"id": call_id, "lon": float(lon), "lat": float(lat), "level": int(level),
+                                       "mode": "onsite", "priority": int(priority), "service_min": int(service_min),
+                                       "at": self.iso(at_s)})
+
+    def slots(self, lon: float, lat: float, level: int, priority: int, service_min: int,
+              at_s: int | None) -> dict[str, Any]:
+        """Appointment windows the plan can keep for a new call (``POST /calls/slots``); no change."""
+        return self.link.post("/calls/slots", {"lon": float(lon), "lat": float(lat), "level": int(level),
+                                               "mode": "onsite", "priority": int(priority),
+                                               "service_min": int(service_min), "at": self.iso(at_s)})
+
+    def drop_out(self, tech: str, at_s: int | None) -> dict[str, Any]:
+        return self._change(f"/technicians/{tech}/unavailable", {"at": self.iso(at_s)})
+
+    def pin(self, job: str, tech: str, at_s: int | None) -> dict[str, Any]:
+        """Move ``job`` to ``tech`` (``POST /jobs/{id}/pin``); ``ServiceRefused`` (409) when it
+        cannot be kept: the job stays where it was."""
+        return self._change(f"/jobs/{job}/pin", {"technician_id": tech, "at": self.iso(at_s)})
+
+    def undo(self, seq: int) -> dict[str, Any]:
+        return self._change(f"/events/{int(seq)}/undo", {})
+
+    def report(self, job: str, status: str, at_s: int | None) -> dict[str, Any]:
+        return self._change(f"/jobs/{job}/status", {"status": status, "at": self.iso(at_s)})
+
+    def offers(self) -> list[dict[str, Any]]:
+        return self.link.get("/offers")  # type: ignore[no-any-return]
 
 
-def _picture(board: LiveBoard) -> Plan:
+# -- the picture -----------------------------------------------------------------------------
+
+def _picture(board: RemoteBoard) -> Plan:
     plan = board.plan
     stops, routes, unassigned = [], [], []
     home = {t.id: t.home_centre_id for t in board.ds.technicians}
-    info = plan.outcomes.set_index("request_id")
-    for a, area in sorted(board.areas.items()):
-        visits = {v.id: v for v in area.problem.visits}
-        for r in area.result().routes:
-            for i, s in enumerate(r.stops):
-                v = visits[s.visit_id]
-                mode = board.mode_of.get(s.visit_id) or board.calls.get(s.visit_id, {}).get("mode", "onsite")
-                stops.append({"technician_id": r.technician_id, "sequence": i + 1, "request_id": s.visit_id,
-                              "mode": mode, "level": v.required_level, "priority": v.priority,
-                              "lon": float(area.lon[v.node]), "lat": float(area.lat[v.node]),
-                              "departure_s": s.departure_toward_s, "arrival_s": s.arrival_s, "start_s": s.start_s,
-                              "end_s": s.end_s, "travel_s": s.travel_s, "distance_m": s.distance_m,
-                              "dispatch_late_s": s.dispatch_late_s, "window_start_s": v.window_start_s,
-                              "window_end_s": v.window_end_s})
-            routes.append({"technician_id": r.technician_id, "centre_id": home.get(r.technician_id, ""), "area": a,
-                           "start_s": r.start_s, "end_s": r.end_s, "travel_s": r.travel_s,
-                           "distance_m": r.distance_m, "break_start_s": r.break_start_s,
-                           "overtime_s": r.overtime_s, "jobs": len(r.stops)})
-        for u in area.unassigned.values():
-            unassigned.append({"request_id": u.visit_id, "reason_code": u.reason_code, "reason": u.reason})
+    mode_of = dict(zip(plan.outcomes["request_id"], plan.outcomes["mode"].astype(str)))
+    centres = {c.id for c in board.ds.network}
+    ours = set(mode_of) | {cid for cid, m in board.calls.items() if m.get("centre_id") in centres}
+    for a in board.area_names:
+        p = board.routes[a]
+        for r in p["routes"]:
+            mine = r["technician_id"] in board.mine
+            for i, s in enumerate(r["stops"]):
+                if not mine and s["job_id"] not in ours:
+                    continue  # another area's technician: only the area's jobs he took are drawn
+                mode = mode_of.get(s["job_id"]) or (board.calls.get(s["job_id"]) or {}).get("mode") or "onsite"
+                stops.append({"technician_id": r["technician_id"], "sequence": i + 1, "request_id": s["job_id"],
+                              "mode": mode, "level": s["level"], "priority": s["priority"], "lon": s["lon"],
+                              "lat": s["lat"], "departure_s": s["departure_s"], "arrival_s": s["arrival_s"],
+                              "start_s": s["start_s"], "end_s": s["end_s"], "travel_s": s["travel_s"],
+                              "distance_m": s["distance_m"], "dispatch_late_s": s["late_s"],
+                              "window_start_s": s["window_start_s"], "window_end_s": s["window_end_s"]})
+            if not mine:
+                continue
+            routes.append({"technician_id": r["technician_id"], "centre_id": home.get(r["technician_id"], ""),
+                           "area": a, "start_s": r["start_s"], "end_s": r["end_s"], "travel_s": r["travel_s"],
+                           "distance_m": r["distance_m"], "break_start_s": r["break_start_s"],
+                           "overtime_s": r["overtime_s"], "jobs": len(r["stops"])})
+        for u in p["unassigned"]:
+            if u["job_id"] in ours:
+                unassigned.append({"request_id": u["job_id"], "reason_code": u["reason_code"], "reason": u["reason"]})
     stop_f = pd.DataFrame(stops, columns=list(plan.stops.columns) if len(plan.stops.columns) else None)
     route_f = pd.DataFrame(routes, columns=list(plan.routes.columns) if len(plan.routes.columns) else None)
     # The day's own calls no area holds (no technician in reach) stay as the plan left them;
     # the calls booked for a later day are not the day's (``later_bookings``).
-    in_areas = {v for area in board.areas.values() for v in area.problem.node_names}
-    kept = plan.unassigned[plan.unassigned["request_id"].isin(info.index)
-                           & ~plan.unassigned["request_id"].isin(in_areas)]
+    held = set(stop_f["request_id"]) | {u["request_id"] for u in unassigned}
+    in_areas = {v for problem in plan.area_problems.values() for v in problem.node_names}
+    kept = plan.unassigned[plan.unassigned["request_id"].isin(plan.outcomes["request_id"])
+                           & ~plan.unassigned["request_id"].isin(in_areas | held)]
     unassigned_f = pd.concat([kept, pd.DataFrame(unassigned, columns=["request_id", "reason_code", "reason"])],
                              ignore_index=True)
     outcomes = _outcomes(board, stop_f, unassigned_f)
@@ -336,15 +244,18 @@ def _picture(board: LiveBoard) -> Plan:
                    unassigned=unassigned_f)
 
 
-def _outcomes(board: LiveBoard, stops: pd.DataFrame, unassigned: pd.DataFrame) -> pd.DataFrame:
+def _outcomes(board: RemoteBoard, stops: pd.DataFrame, unassigned: pd.DataFrame) -> pd.DataFrame:
     """The plan's outcomes with each travelling call's live times and reason, and the urgent
-    calls the board took (their clock starts when they came)."""
+    calls taken on the board's areas (their clock starts when they came)."""
     out = board.plan.outcomes.copy()
-    extra = [{"request_id": cid, "mode": m["mode"], "level": m["level"], "priority": m["priority"],
-              "visit_mode": m["visit_mode"], "province_adcode": m["province_adcode"], "centre_id": m["centre_id"],
-              "created_s": m["created_s"], "clock_start_s": m["clock_start_s"], "unassigned_reason": "",
-              "lon": m["lon"], "lat": m["lat"]}
-             for cid, m in board.calls.items()]
+    known = set(out["request_id"])
+    centres = {c.id for c in board.ds.network}
+    extra = [{"request_id": cid, "mode": m["mode"], "level": m["required_level"], "priority": m["priority"],
+              "visit_mode": m["visit_mode"] or m["mode"], "province_adcode": m["province_adcode"],
+              "centre_id": m["centre_id"], "created_s": m["created_s"], "clock_start_s": m["clock_start_s"],
+              "unassigned_reason": "", "lon": m["lon"], "lat": m["lat"]}
+             for cid, m in board.calls.items() if cid not in known and m.get("centre_id") in centres
+             and m.get("mode") != Mode.WALKIN.value]
     if extra:
         out = pd.concat([out, pd.DataFrame(extra)], ignore_index=True)
     by = stops.set_index("request_id") if len(stops) else pd.DataFrame()
@@ -389,6 +300,6 @@ def later_bookings(plan: Plan) -> int:
     return int((~plan.unassigned["request_id"].isin(plan.outcomes["request_id"])).sum())
 
 
-def board_scope(fingerprint: str, province: str, prefecture: str, day: int, seed: int) -> str:
-    """The store scope of one area's live day on the board (apart from ``dispatch serve``'s)."""
+def board_key(fingerprint: str, province: str, prefecture: str, day: int, seed: int) -> str:
+    """The name of one area's day plan on the service (``POST /plan``'s key)."""
     return f"board:{fingerprint[:24]}:{province}:{prefecture or 'all'}:day{day}:seed{seed}"

@@ -148,6 +148,10 @@ def pinnable(jobs: pd.DataFrame) -> list[str]:
     return list(jobs.loc[travelling & movable, "request_id"])
 
 
+# The field reports the job panel sends (``POST /jobs/{id}/status``), in the order work goes.
+REPORTS = ("dispatched", "on_site", "done", "cancelled")
+
+
 def pin_outcome(got, job: str, technician: str, area_of: dict[str, str | None],  # type: ignore[no-untyped-def]
                 epoch_date: str) -> tuple[str, str]:
     """(kind, message) of a pin on the live plan: where the job now stands, or that it stays."""

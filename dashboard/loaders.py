@@ -8,11 +8,15 @@ the page that asked for it.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import tempfile
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -20,13 +24,14 @@ import streamlit as st
 
 from dashboard import console, data, i18n, maps, planning, scenarios, travelchoice
 from dashboard import state as S
+from dashboard.service_link import TOKEN_ENV, URL_ENV, OwnService, ServiceLink, stop_own_services
 from dashboard.simulation import SimComparison, sim_calls, simulate_pair
 from dispatch.dataset import Dataset
 from dispatch.geodata import Geography, load_geography
 from dispatch.plan import Pin, Plan
 from dispatch.scenarios import Scenario, apply
 from dispatch.store import Store
-from dispatch.tables import dataset_fingerprint
+from dispatch.tables import dataset_fingerprint, write_dataset
 from dispatch.travel import DEFAULT_SPEC, Travel, travel_from_spec
 
 PLAN_CACHE_SIZE = 24
@@ -116,12 +121,33 @@ def provinces_around(province: str, prefecture: str, labels: tuple[str, ...]) ->
     return maps.rows_near(province_rows(labels=labels), county_rows(province, prefecture, labels=labels))
 
 
+# The base map's outlines are files the app serves (``server.enableStaticServing``; Streamlit
+# serves ``dashboard/static/`` under ``/app/static/``): a map names them by URL, so the browser
+# fetches them once a session and a rerun sends a few hundred bytes for them, not the polygons.
+STATIC_GEO = Path(__file__).resolve().parent / "static" / "geo"
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _geo_url(kind: str, province: str, prefecture: str, labels: tuple[str, ...]) -> str:
+    rows = provinces_around(province, prefecture, labels) if kind == "provinces" else \
+        county_rows(province, prefecture, COUNTY_TOLERANCE_DEG["prefecture" if prefecture else "province"], labels)
+    body = rows[["label", "polygon"]].to_json(orient="records", force_ascii=False)
+    name = f"{kind}-{hashlib.sha256(body.encode()).hexdigest()[:16]}.json"
+    STATIC_GEO.mkdir(parents=True, exist_ok=True)
+    if not (STATIC_GEO / name).exists():
+        tmp = STATIC_GEO / f".{name}.{os.getpid()}"
+        tmp.write_text(body, encoding="utf-8")
+        tmp.replace(STATIC_GEO / name)  # whole or not at all: another process may be serving it
+    return f"/app/static/geo/{name}"
+
+
 def base_layers(province: str, prefecture: str = S.ALL) -> list[Any]:
-    """Provinces (coarse) then the area's counties (finer): the offline base map."""
+    """Provinces (coarse) then the area's counties (finer): the offline base map, by URL."""
+    labels = _label_column()
     return [
-        maps.boundary_layer(provinces_around(province, prefecture, _label_column()), "provinces", line_px=1.2,
+        maps.boundary_layer(_geo_url("provinces", province, prefecture, labels), "provinces", line_px=1.2,
                             fill=(240, 238, 232, 255)),
-        maps.boundary_layer(area_county_rows(province, prefecture), "counties", line_px=0.6,
+        maps.boundary_layer(_geo_url("counties", province, prefecture, labels), "counties", line_px=0.6,
                             line_colour=(150, 150, 150), fill=(250, 249, 246, 255)),
     ]
 
@@ -203,10 +229,10 @@ class Selection:
         return i18n.t("title.where_day", where=where, day=self.day)
 
     @property
-    def scope(self) -> str:
-        """The store scope of this area's live day on the board."""
-        return console.board_scope(dataset_fingerprint(self.full), self.province, self.prefecture, self.day,
-                                   self.seed)
+    def plan_name(self) -> str:
+        """The name of this area's day plan on the service (``POST /plan``)."""
+        return console.board_key(dataset_fingerprint(self.full), self.province, self.prefecture, self.day,
+                                 self.seed)
 
 
 def selection() -> Selection:
@@ -217,37 +243,104 @@ def selection() -> Selection:
                      ss.get(S.TRAVEL_SPEC) or DEFAULT_SPEC)
 
 
+@st.cache_resource(show_spinner=False)
+def _own_service(source_key: str, day: int, db_url: str, travel_spec: str,
+                 _source_args: tuple[str, ...]) -> OwnService:
+    """The board's own ``dispatch serve`` for a dataset, day and travel model, starting (not
+    waited for): one per Streamlit process, so every rerun, session and tab talks to the same
+    one; stopped when the process ends."""
+    args = list(_source_args) + ([] if travel_spec == DEFAULT_SPEC else ["--travel", travel_spec])
+    return OwnService(args, day, db_url, token=os.environ.get(TOKEN_ENV) or None)
+
+
+# The travel model each own service (dataset, day, store) was started with: a service holds its
+# store's lease, so one started for another model must stop before the next can take it.
+_OWN_TRAVEL: dict[tuple[str, int, str], tuple[str, OwnService]] = {}
+
+
+def _source_args(sel: Selection) -> tuple[str, tuple[str, ...]]:
+    """(key, ``dispatch serve`` arguments) naming the selection's dataset: a demo's folder or
+    preset, or an upload written to a folder once."""
+    source = data.DEMOS.get(sel.label)
+    if source == "sample":
+        return "sample", (str(data.SAMPLE_DIR),)
+    if source == "tiny":
+        return "tiny", ("--preset", "tiny", "--seed", "1")
+    fp = dataset_fingerprint(sel.full)
+    folder = Path(tempfile.gettempdir()) / f"dispatch-board-{fp[:24]}"
+    if not (folder / "centres.csv").exists():
+        write_dataset(sel.full, folder)
+    return fp, (str(folder),)
+
+
+def _configured() -> str:
+    return (st.session_state.get(S.SERVICE_URL) or os.environ.get(URL_ENV) or "").strip()
+
+
+def start_service(sel: Selection) -> OwnService | None:
+    """Start the board's own service if none is configured, without waiting (it comes up while
+    the day is planned)."""
+    if _configured():
+        return None
+    key, args = _source_args(sel)
+    where = (key, sel.day, store().url)
+    before = _OWN_TRAVEL.get(where)
+    if before is not None and before[0] != sel.travel_spec:
+        before[1].stop()  # the sidebar chose another travel model: its service gives the lease back
+    own = _own_service(key, sel.day, store().url, sel.travel_spec, args)
+    if not own.alive():  # it stopped: start another (a new process takes the lease back)
+        _own_service.clear()
+        own = _own_service(key, sel.day, store().url, sel.travel_spec, args)
+    _OWN_TRAVEL[where] = (sel.travel_spec, own)
+    return own
+
+
+def service_link(sel: Selection) -> tuple[ServiceLink, str | None]:
+    """The service holding the live plan: the one configured (sidebar, else the environment),
+    else the board's own for the dataset and day; (link, the URL if it was configured)."""
+    url = _configured()
+    if url:
+        return ServiceLink(url, (st.session_state.get(S.SERVICE_TOKEN) or os.environ.get(TOKEN_ENV) or "").strip()), url
+    own = start_service(sel)
+    assert own is not None
+    own.wait()
+    return ServiceLink(own.url, own.token), None
+
+
 @st.cache_resource
-def _boards() -> dict[str, console.LiveBoard]:
+def _boards() -> dict[tuple[str, str], console.RemoteBoard]:
     return {}
 
 
 _BOARDS_LOCK = threading.Lock()  # two sessions opening the same area build one board
 
 
-def live_board(sel: Selection, plan: Plan) -> console.LiveBoard:
-    """The live plan of the selection's area and day, one per Streamlit process (every tab and
-    session shares it), rebuilt from the store's log when the process starts."""
+def live_board(sel: Selection, plan: Plan) -> tuple[console.RemoteBoard, str | None]:
+    """The live plan of the selection's area and day on its service, one board object per
+    Streamlit process (every tab and session shares it), read again when the log moved."""
+    link, configured = service_link(sel)
+    key = (link.url, sel.plan_name)
     boards = _boards()
     with _BOARDS_LOCK:
-        board = boards.get(sel.scope)
+        board = boards.get(key)
         if board is None:
-            board = boards[sel.scope] = console.LiveBoard(plan, sel.area, sel.scope, store())
-    if not board.writable:
-        board.refresh()  # a read-only copy follows the writer's log
-    return board
+            board = boards[key] = console.RemoteBoard(plan, sel.area, link, sel.plan_name)
+    board.use_plan(plan)
+    board.refresh()
+    return board, configured
 
 
-def boards_in_use() -> list[console.LiveBoard]:
+def boards_in_use() -> list[console.RemoteBoard]:
     return list(_boards().values())
 
 
 def close_boards() -> None:
-    """Give every board's lease back and forget them (tests; a store switched under the app)."""
+    """Forget every board and stop the services the board started (tests; a store switched
+    under the app)."""
     with _BOARDS_LOCK:
-        for board in _boards().values():
-            board.close()
         _boards().clear()
+        _own_service.clear()
+        stop_own_services()
 
 
 @st.cache_resource

@@ -106,9 +106,10 @@ def rows_near(rows: pd.DataFrame, around: pd.DataFrame, margin_deg: float = 3.0)
     return rows[keep]
 
 
-def boundary_layer(rows: pd.DataFrame, layer_id: str, line_px: float = 1.0,
+def boundary_layer(rows: pd.DataFrame | str, layer_id: str, line_px: float = 1.0,
                    line_colour: Sequence[int] = (90, 90, 90), fill: Sequence[int] = (245, 243, 238, 255),
                    pickable: bool = False) -> pdk.Layer:
+    """Outlines from polygon rows, or from the URL of a JSON file of them (fetched by the browser)."""
     return pdk.Layer(
         "PolygonLayer", data=rows, id=layer_id, get_polygon="polygon", stroked=True, filled=True,
         get_fill_color=list(fill), get_line_color=list(line_colour), line_width_min_pixels=line_px,

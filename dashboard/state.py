@@ -32,6 +32,8 @@ URGENT_MESSAGE = "urgent_message"  # (kind, text, (title, ETA frame) or None) of
 COLOUR_BY = "colour_by"
 NOW = "now"  # board clock: a datetime.time of the day
 FOLLOW_WALL = "follow_wall"  # the board's clock follows the wall clock (China time)
+SERVICE_URL = "service_url"  # the dispatch service holding the live plan ("": the board's own)
+SERVICE_TOKEN = "service_token"
 EXPORTS = "exports"  # (plan events key, files) built on demand
 
 # Network & coverage.

@@ -10,10 +10,9 @@ import streamlit as st
 from dashboard import figures, i18n, jobs, live, loaders, planning
 from dashboard import formatting as F
 from dashboard import state as S
-from dashboard.console import ReadOnly
+from dashboard.console import ServiceRefused
 from dashboard.formatting import Tile
 from dashboard.i18n import t
-from dispatch.errors import DispatchError
 from dispatch.plan import Pin, Plan
 
 # Areas up to this many calls are planned as soon as they are opened (a few seconds); larger
@@ -50,15 +49,16 @@ def plan_for(sel: loaders.Selection, pins: tuple[Pin, ...] = (), force: bool = F
 # The board's panels (``app_pages/board.py``): each reads the live board and draws one tab.
 
 
-TIMELINE_MAX_ROWS = 60  # rows drawn at once; the filters choose which
+TIMELINE_MAX_ROWS = 60
+TURNAROUND_PROMISE_S = 24 * 3600  # the network's promise: the device back within a day of the call  # rows drawn at once; the filters choose which
 
 
 @st.fragment
-def timeline(picture, sel: loaders.Selection, table, names: dict[str, str], now_s: int) -> None:  # type: ignore[no-untyped-def]
+def timeline(board, sel: loaders.Selection, table, names: dict[str, str], now_s: int) -> None:  # type: ignore[no-untyped-def]
     """The technicians' day grouped by centre, with filters (centre, job state, priority,
     channel) and a search by job or technician id. A fragment: a filter redraws the timeline
     only, not the map (whose boundaries would be sent again)."""
-    segments = jobs.gantt_segments(picture, sel.area)
+    segments = board.derived("segments", lambda: jobs.gantt_segments(board.picture(), sel.area))
     if segments.empty:
         st.info(t("timeline.none"))
         return
@@ -92,12 +92,15 @@ def timeline(picture, sel: loaders.Selection, table, names: dict[str, str], now_
     if not shown:
         return
     labels = {x: f"{names.get(home[x], home[x])} · {x}" for x in shown}
-    st.altair_chart(figures.gantt(segments[segments["technician_id"].isin(shown)], sel.area.epoch_date, now_s,
-                                  labels), width="stretch")
+    # The chart's spec, built once per plan version, rows, clock and language: building and
+    # validating an Altair chart takes longer than the rest of a rerun.
+    spec = board.derived(("gantt", tuple(shown), now_s, i18n.language()), lambda: figures.gantt(
+        segments[segments["technician_id"].isin(shown)], sel.area.epoch_date, now_s, labels).to_dict())
+    st.vega_lite_chart(spec, width="stretch")
 
 
 @st.fragment
-def job_detail(board, table, sel: loaders.Selection, names: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+def job_detail(board, table, sel: loaders.Selection, names: dict[str, str], at_s: int | None) -> None:  # type: ignore[no-untyped-def]
     """One job: customer, window, level, promise clocks, technician, and its history of events
     (a fragment: choosing a job redraws this panel only)."""
     ids = list(table["request_id"])
@@ -107,13 +110,25 @@ def job_detail(board, table, sel: loaders.Selection, names: dict[str, str]) -> N
     job = st.selectbox(t("job.choose"), ids, key="job_detail")
     row = table.set_index("request_id").loc[job]
     ep = sel.area.epoch_date
+    req = {r.id: r for r in sel.area.requests}.get(job)
+    call = board.calls.get(job) or {}
+    if req is not None:
+        window = f"{F.clock(ep, req.window.start_s)}–{F.clock(ep, req.window.end_s)}"
+        device = req.device_model or "-"
+    else:  # an urgent call the service took: its window and no device
+        window = f"{F.clock(ep, call.get('window_start_s'))}–{F.clock(ep, call.get('window_end_s'))}" if call else "-"
+        device = "-"
     fields = {
+        t("job.customer_of"): f"{job} · {i18n.place(loaders.places(), req.county_adcode) if req and req.county_adcode else '-'}",
+        t("col.window"): window, t("job.device"): device,
+        t("job.clock_start"): F.clock(ep, row["clock_start_s"]),
         t("col.state"): i18n.state(row["state"]), t("col.mode"): i18n.mode(row["mode"]),
         t("col.level"): int(row["level"]), t("col.priority"): i18n.priority(row["priority"]),
         t("col.centre"): names.get(row["centre_id"], row["centre_id"]),
         t("col.technician"): row["technician_id"] if isinstance(row["technician_id"], str) else "-",
         t("col.sets_off"): F.clock(ep, row["departure_s"]), t("col.arrives"): F.clock(ep, row["arrival_s"]),
         t("col.deadline"): F.clock(ep, row["deadline_s"]) or "-",
+        t("job.turnaround_due"): F.clock(ep, row["clock_start_s"] + TURNAROUND_PROMISE_S),
         t("col.slack"): "-" if row["slack_min"] != row["slack_min"] else f"{row['slack_min']:+.0f}",
     }
     st.dataframe([{"": k, " ": str(v)} for k, v in fields.items()], hide_index=True, width="content")
@@ -127,10 +142,22 @@ def job_detail(board, table, sel: loaders.Selection, names: dict[str, str]) -> N
         st.caption(t("job.no_history"))
     who = [t("job.customer")] + ([t("job.technician")] if isinstance(row["technician_id"], str) else [])
     st.caption(t("job.notify", who="、".join(who) if i18n.language() == "zh" else ", ".join(who)))
+    if isinstance(row["technician_id"], str):
+        a, b = st.columns([3, 1])
+        status = a.selectbox(t("job.report"), jobs.REPORTS, key="job_report", format_func=i18n.frozen(i18n.state))
+        if b.button(t("job.report_submit"), key="job_report_submit"):
+            try:
+                board.report(job, status, at_s)
+                st.session_state[S.PIN_MESSAGE] = ("success", t("job.reported", job=job, state=i18n.state(status)))
+            except ServiceRefused as exc:
+                st.session_state[S.PIN_MESSAGE] = ("warning", t("live.refused", why=exc))
+            st.rerun()
 
 
-def live_controls(board, sel: loaders.Selection, plan: Plan, now_s: int) -> None:  # type: ignore[no-untyped-def]
-    """An urgent call (ranked, or inserted by the one decision) and a technician's drop-out."""
+def live_controls(board, sel: loaders.Selection, plan: Plan, at_s: int | None, now_s: int) -> None:  # type: ignore[no-untyped-def]
+    """An urgent call (the service's one decision, or the appointment slots it can keep) and a
+    technician's drop-out, each a request to the service that holds the live plan; the
+    contracted stations' offers awaiting an answer. ``at_s`` None: the service's clock (now)."""
     ep = sel.area.epoch_date
     ss = st.session_state
     st.write(t("live.at", clock=F.clock(ep, now_s)))
@@ -142,68 +169,60 @@ def live_controls(board, sel: loaders.Selection, plan: Plan, now_s: int) -> None
         level = c.selectbox(t("live.level"), live.URGENT_LEVELS, key="urgent_level")
         prio = d.selectbox(t("live.priority"), [3, 2, 1], format_func=i18n.frozen(i18n.priority), key="urgent_prio")
         service = st.number_input(t("live.service"), 10, 240, 45, step=5, key="urgent_service")
-        rank = st.form_submit_button(t("live.rank"))
+        slots = st.form_submit_button(t("live.slots"))
         insert = st.form_submit_button(t("live.insert"))
-    if rank or insert:
-        station = sel.area.network.centres[int(sel.area.network.nearest([lon], [lat])[0][0])]
-        call_id = f"URG-{now_s}-{len(board.calls) + 1}"
-        call = live.urgent_call(call_id, lon, lat, level, prio, service, now_s, station)
+    if slots:
         try:
-            decision = board.urgent(call, now_s, level, station, insert=bool(insert))
-        except (ReadOnly, DispatchError) as exc:
-            st.error(t("live.refused", why=exc))
-            decision = None
-        if decision is not None:
-            options = live.ranked_by_eta(decision)
-            eta = None
-            if options:
-                areas = sorted({x.area for x in decision.alternatives})
-                eta = (t("live.ranked", n=len(options), areas=", ".join(areas)),
-                       F.frame_columns(live.eta_frame(options, ep, now_s), {
-                           "rank": "col.rank", "technician_id": "col.technician", "sets_off": "col.sets_off",
-                           "arrives": "col.arrives", "eta_min": "col.eta_min", "meets_deadline": "col.meets_deadline",
-                           "late_min": "col.late_min", "added_travel_min": "col.added_travel_min"}))
-            if insert:  # the live plan changed: drawn again from the top, the answer kept
-                kind, text = live.insertion_message(decision, call_id, ep)
-                ss[S.URGENT_MESSAGE] = (kind, text, eta)
-                st.rerun()
-            ss[S.URGENT_MESSAGE] = ("info", "", eta) if eta else ("warning", t("live.nobody"), None)
+            got = board.slots(lon, lat, level, prio, service, at_s)
+            ss[S.URGENT_MESSAGE] = ("info", t("live.slots_found", n=len(got["slots"])), live.slots_frame(got, ep))
+        except ServiceRefused as exc:
+            ss[S.URGENT_MESSAGE] = ("error", t("live.refused", why=exc), None)
+    if insert:
+        call_id = f"URG-{now_s}-{len(board.calls) + 1}"
+        try:
+            answer = board.urgent(call_id, lon, lat, level, prio, service, at_s)
+            kind, text = live.insertion_message(answer, ep)
+            ss[S.URGENT_MESSAGE] = (kind, text, live.alternatives_frame(answer, ep))
+        except ServiceRefused as exc:
+            ss[S.URGENT_MESSAGE] = ("error", t("live.refused", why=exc), None)
+        st.rerun()  # the live plan changed: drawn again from the top, the answer kept
     if ss.get(S.URGENT_MESSAGE):
-        kind, text, eta = ss[S.URGENT_MESSAGE]
-        if eta is not None:
-            st.markdown(eta[0])
-            st.dataframe(eta[1], hide_index=True, width="stretch", key="eta_table")
+        kind, text, frame = ss[S.URGENT_MESSAGE]
         if text:
             getattr(st, kind)(text)
+        if frame is not None and len(frame):
+            st.dataframe(frame, hide_index=True, width="stretch", key="eta_table")
     with st.form("dropout_form"):
         left = jobs.remaining_jobs(board.picture(), now_s)
-        staff = sorted(k.id for area in board.areas.values() for k in area.problem.technicians
-                       if k.id not in board.out)
+        staff = sorted(k for k in board.technicians if k not in board.out)
         who = st.selectbox(t("live.dropout_who"), staff, key="dropout_tech",
                            format_func=i18n.frozen(lambda x: t("live.dropout_left", tech=x, n=left.get(x, 0))))
         drop = st.form_submit_button(t("live.dropout_submit"))
     if drop and who:
         try:
-            res = board.drop_out(who, now_s)
-            kind, text = live.dropout_message(who, res, ep, now_s)
-            ss[S.LIVE_MESSAGE] = (kind, text, live.dropout_frame(res))
-        except (ReadOnly, DispatchError) as exc:
+            res = board.drop_out(who, at_s)
+            ss[S.LIVE_MESSAGE] = (*live.dropout_message(who, res, ep), live.dropout_frame(res))
+        except ServiceRefused as exc:
             ss[S.LIVE_MESSAGE] = ("error", t("live.refused", why=exc), None)
         st.rerun()
     if ss.get(S.LIVE_MESSAGE):
         kind, text, moved = ss[S.LIVE_MESSAGE]
         getattr(st, kind)(text)
         if moved is not None and len(moved):
-            st.dataframe(F.frame_columns(moved, {"job": "col.request_id", "outcome": "col.outcome", "to": "col.to",
-                                                 "reason": "col.reason"}),
-                         hide_index=True, width="stretch", key="dropout_table")
+            st.dataframe(moved, hide_index=True, width="stretch", key="dropout_table")
+    offers = board.offers()
+    st.markdown(f"**{t('live.offers')}**")
+    if offers:
+        st.dataframe(live.offers_frame(offers, ep), hide_index=True, width="stretch", key="offers_table")
+    else:
+        st.caption(t("live.no_offers"))
 
 
 def exports(board, picture, sel: loaders.Selection, now_s: int) -> None:  # type: ignore[no-untyped-def]
     """Route sheets, GeoJSON and the unassigned list of the live plan, built when asked (not on
     every rerun), in the user's language."""
     ss = st.session_state
-    version = (sel.scope, len(board.events), i18n.language())
+    version = (sel.plan_name, board.head, i18n.language())
     if st.button(t("export.build"), key="build_exports"):
         ss[S.EXPORTS] = (version, jobs.export_files(picture, sel.area, t("export.title", title=sel.title())))
     built = ss.get(S.EXPORTS)

@@ -15,7 +15,7 @@ import pytest
 
 pytest.importorskip("streamlit")
 
-from dashboard import console, data, figures, i18n, jobs, live, maps, planning, scenarios, simulation, uploads
+from dashboard import data, figures, i18n, jobs, live, maps, planning, scenarios, simulation, uploads
 from dashboard import formatting as F
 from dashboard import state as S
 
@@ -36,6 +36,7 @@ def _isolated_store(tmp_path_factory):
     os.environ["DISPATCH_DB"] = str(tmp_path_factory.mktemp("db") / "dash.sqlite")
     loaders.store.clear()
     yield
+    loaders.close_boards()  # the service the board started for this store stops with it
     loaders.store.clear()
     if old is None:
         os.environ.pop("DISPATCH_DB", None)
@@ -229,18 +230,11 @@ def test_suggestions_stop_when_nothing_more_is_covered(area):
 # The app, page by page (AppTest)
 
 
-def _app(lang: str = "en", tmp: Path | None = None):
-    """The app on a fresh store (its own live boards): each test's events are its own."""
-    import os
-    import tempfile
-
+def _app(lang: str = "en"):
+    """The app on the module's store: the board's own service for it is started once and shared
+    by the tests (as by a dispatcher's tabs), so each test checks what its own changes did."""
     from streamlit.testing.v1 import AppTest
 
-    from dashboard import loaders
-
-    loaders.close_boards()
-    os.environ["DISPATCH_DB"] = str(Path(tempfile.mkdtemp(dir=tmp)) / "dash.sqlite")
-    loaders.store.clear()
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     at.session_state["lang"] = lang
     at.run()
@@ -268,8 +262,9 @@ def test_board_opens_on_the_demo_with_plan_kpis_map_and_exports():
     assert not at.get("download_button"), "exports are built on demand"
     next(b for b in at.button if b.label == "Build the exports").click().run()
     assert {b.label for b in at.get("download_button")} >= {"route_sheets.csv", "routes.geojson", "unassigned.csv"}
-    # Real time: the live controls are there and enabled.
-    assert any(b.label == "Rank technicians by ETA" and not b.disabled for b in at.button)
+    # Real time: the live controls are there and enabled, on the board's own service.
+    assert any(b.label == "Appointment slots (no change)" and not b.disabled for b in at.button)
+    assert any("held by the service of this board" in c.value for c in at.caption)
     assert not any("not available yet" in b.label for b in at.button)
     run = next(b for b in at.button if b.label == "Run plan")
     run.click().run()
@@ -294,7 +289,7 @@ def test_board_pin_moves_a_job_or_leaves_it_and_undoes():
         assert not at.exception, at.exception
         if any("Pinned" in m.value for m in at.success):
             break
-        assert any("the job stays where it was" in m.value for m in at.warning)
+        assert any("cannot be pinned" in m.value and "stays" in m.value for m in at.warning), [m.value for m in at.warning]
         assert _routed(at) == before, "a refused pin changes nothing"
     pinned = next(m.value for m in at.success if "Pinned" in m.value)
     assert job in pinned
@@ -397,28 +392,25 @@ def test_upload_of_a_bad_file_shows_every_problem_and_loads_nothing():
 def test_board_urgent_insert_and_drop_out(plan):
     assert live.realtime_ready(plan), "the plan carries its areas' routing problems"
     at = _app()
-    next(b for b in at.button if b.label == "Rank technicians by ETA").click().run()
+    before = {j for j in _routed(at) if j.startswith("URG-")}
+    next(b for b in at.button if b.label == "Appointment slots (no change)").click().run()
     assert not at.exception, at.exception
-    eta = _frame(at, "rank", "ETA (min)")
-    assert len(eta) >= 1 and list(eta["rank"]) == list(range(1, len(eta) + 1))
-    assert {"technician", "sets off", "arrives", "ETA (min)", "meets deadline"} <= set(eta.columns)
-    on_time = eta[eta["meets deadline"]]
-    assert list(on_time["ETA (min)"]) == sorted(on_time["ETA (min)"]), "ranked by ETA"
-    assert any("ranked by ETA" in m.value for m in at.markdown)
-    assert not any(x.startswith("URG-") for x in _routed(at)), "ranking inserts nothing"
+    slots = _frame(at, "rank", "customer window")
+    assert len(slots) >= 1 and list(slots["rank"]) == list(range(1, len(slots) + 1))
+    assert {j for j in _routed(at) if j.startswith("URG-")} == before, "offering slots inserts nothing"
     next(b for b in at.button if b.label == "Insert: the planner's decision").click().run()
     assert not at.exception, at.exception
-    best = _frame(at, "rank", "ETA (min)").iloc[0]
+    best = _frame(at, "rank", "sets off").iloc[0]
     assert any(s.value.startswith("Inserted URG-") and best["technician"] in s.value for s in at.success), \
         [s.value for s in at.success]
-    urgent = [j for j in _routed(at) if j.startswith("URG-")]
+    urgent = [j for j in _routed(at) if j.startswith("URG-") and j not in before]
     assert len(urgent) == 1 and _routed(at)[urgent[0]] == best["technician"], "the call is on the live plan"
     # Drop out the technician with the most work left after the board's clock (12:00).
     from dashboard import loaders
 
     board = loaders.boards_in_use()[0]
     left = jobs.remaining_jobs(board.picture(), 12 * 3600)
-    who = max(left, key=lambda t: (left[t], t))
+    who = max((t for t in left if t not in board.out), key=lambda t: (left[t], t))
     at.selectbox(key="dropout_tech").set_value(who)
     next(b for b in at.button if b.label.startswith("Technician drop-out")).click().run()
     assert not at.exception, at.exception
@@ -435,64 +427,28 @@ def test_board_urgent_insert_and_drop_out(plan):
     assert not any(board.picture().stops.query("technician_id == @who")["end_s"] > 12 * 3600)
 
 
-def test_eta_and_dropout_frames(plan, area):
-    from dispatch.routing import Unserved
-
-    area_live = console.live_areas(plan, area)["330500"]
-    area_live.advance(12 * 3600)
-    c = area.network["C330500"]
-    call = live.urgent_call("U1", c.lon + 0.01, c.lat, 1, 3, 30, 12 * 3600, c)
-    options = area_live.urgent_options(call)
-    frame = live.eta_frame(options, area.epoch_date, 12 * 3600)
-    assert len(frame) == len(options) and frame["rank"].tolist() == list(range(1, len(options) + 1))
-    assert frame["technician_id"].tolist() == [o.technician_id for o in options]
-    assert all(":" in s for s in frame["sets_off"])
-    from dispatch.live import DropOutResult
-
-    res = DropOutResult("T1", (("R1", "T2"),), (Unserved("R2", "no_time", "nobody can reach it in time"),))
+def test_the_services_answers_as_the_board_shows_them():
+    answer = {"call_id": "U1", "technician_id": "T1", "centre_name": "C", "departure_s": 43_200, "arrival_s": 44_000,
+              "meets_deadline": True, "late_s": 0, "area": "330500", "visit_mode": "onsite", "status": "planned",
+              "alternatives": [{"technician_id": "T2", "centre_name": "C", "departure_s": 43_500,
+                                "arrival_s": 45_000, "meets_deadline": False, "late_s": 600}],
+              "part": {"part_id": "P-1", "waiting_for_part": True, "eta_s": 50_400}}
+    frame = live.alternatives_frame(answer, "2026-03-02")
+    assert frame["technician"].tolist() == ["T1", "T2"] and frame["late (min)"].tolist() == [0, 10]
+    kind, text = live.insertion_message(answer, "2026-03-02")
+    assert kind == "success" and "T1" in text and "12:00" in text and "P-1" in text and "14:00" in text
+    res = {"at_s": 50_400, "moved": [{"job_id": "R1", "technician_id": "T2"}],
+           "unserved": [{"job_id": "R2", "reason_code": "no_time", "reason": "nobody can reach it in time"}]}
     df = live.dropout_frame(res)
     assert df.to_dict("records") == [
         {"job": "R1", "outcome": "moved", "to": "T2", "reason": "re-planned onto T2"},
         {"job": "R2", "outcome": "unserved", "to": "", "reason": "nobody can reach it in time"}]
-    assert live.dropout_frame(DropOutResult("T1", (), ())).empty
+    assert live.dropout_message("T1", res, "2026-03-02")[0] == "warning"
+    assert live.dropout_frame({"moved": [], "unserved": []}).empty
 
 
 # --------------------------------------------------------------------------------------------
 # Simulation builders
-
-
-def test_the_boards_urgent_call_falls_due_by_opening_hours():
-    """An urgent call on the board half an hour before its centre closes is due 30 minutes after
-    the next opening (the rule book's deadline), not an hour after the call."""
-    from dispatch.rules import DEFAULT_RULES
-
-    sample = data.load_demo("sample")
-    c = sample.network["C330500"]
-    at = c.opening.end_s - 1800  # 18:30 at the sample's city centre (open 09:00-19:00)
-    call = live.urgent_call("U2", c.lon, c.lat, 1, 3, 30, at, c)
-    assert call.dispatch_deadline_s == 86_400 + c.opening.start_s + 1800
-    assert call.dispatch_deadline_s == DEFAULT_RULES.dispatch_deadline(c, at) != at + 3600
-
-
-def test_the_boards_urgent_call_is_the_one_decision(plan, area, tmp_path):
-    """The board's urgent call is decided by dispatch.live.decide over the nearest areas: the
-    technician it names is the first of the ETA table for an urgent call; weighing it changes
-    nothing on the live plan."""
-    from dispatch.store import Store
-
-    board = console.LiveBoard(plan, area, "board:t", Store(str(tmp_path / "s.sqlite")))
-    try:
-        c = area.network["C330500"]
-        call = live.urgent_call("U3", c.lon + 0.01, c.lat, 1, 3, 30, 12 * 3600, c)
-        before = board.picture().stops[["request_id", "technician_id", "departure_s"]]
-        decision = board.urgent(call, 12 * 3600, 1, c, insert=False)
-        ranked = live.ranked_by_eta(decision)
-        assert ranked, "someone can take an urgent call next to the city centre at noon"
-        assert decision.technician_id == ranked[0].technician_id
-        assert {x.area for x in decision.alternatives} >= {"330500"}
-        assert board.picture().stops[["request_id", "technician_id", "departure_s"]].equals(before)
-    finally:
-        board.close()
 
 
 def test_sim_calls_regenerates_a_preset_and_truncates_others():

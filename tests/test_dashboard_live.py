@@ -1,7 +1,9 @@
-"""The board's live plan (``dashboard.console``) and its languages (``dashboard.i18n``).
+"""The board's live plan (``dashboard.console``: the service's, read and changed through its
+API) and its languages (``dashboard.i18n``).
 
-One small prefecture of the committed sample (Huzhou), planned once for the module; every live
-board here has its own throw-away store.
+One small prefecture of the committed sample (Huzhou), planned once for the module; every board
+here talks to its own in-process ``dispatch serve`` (the ASGI app behind a test client) on a
+throw-away store, with the dispatcher's clock taken as sent (``--client-clock``).
 """
 
 from __future__ import annotations
@@ -10,15 +12,17 @@ import pytest
 
 pytest.importorskip("streamlit")
 
-from dashboard import catalogue, console, data, i18n, jobs, live, planning
+from dashboard import catalogue, console, data, i18n, jobs, planning
 from dashboard import formatting as F
+from dashboard.service_link import ServiceLink, ServiceRefused
 from dispatch.kpis import KPI_LABELS
 from dispatch.lease import LeaseHeld
 from dispatch.live import JobState
+from dispatch.model import DAY_S
 from dispatch.reasons import Reason
-from dispatch.store import Store
 
 NOON, T14 = 12 * 3600, 14 * 3600
+TOKEN = "board-test-token-0123456789"
 
 
 @pytest.fixture(scope="module")
@@ -31,28 +35,56 @@ def plan(area):
     return planning.plan_area(area, 0)
 
 
-@pytest.fixture
-def store(tmp_path):
-    return Store(str(tmp_path / "live.sqlite"))
+def _service(db: str, writer: bool = True):  # type: ignore[no-untyped-def]
+    from fastapi.testclient import TestClient
+
+    from dispatch.service import LiveService, ServiceConfig, create_app, token_digest
+    from dispatch.service.clock import ClockRule
+
+    config = ServiceConfig(source=str(data.SAMPLE_DIR), db=db, tokens=((token_digest(TOKEN), "dispatcher"),),
+                           clock_rule=ClockRule(DAY_S, DAY_S))
+    svc = LiveService(config, writer=writer)
+    return svc, TestClient(create_app(config, svc))
 
 
 @pytest.fixture
-def board(plan, area, store):
-    b = console.LiveBoard(plan, area, "board:test", store)
-    yield b
-    b.close()
+def db(tmp_path):
+    return f"sqlite:///{tmp_path / 'live.sqlite'}"
+
+
+@pytest.fixture
+def service(db):
+    svc, client = _service(db)
+    yield svc, client
+    svc.close()
+
+
+@pytest.fixture
+def board(plan, area, service):
+    return console.RemoteBoard(plan, area, ServiceLink("http://testserver", TOKEN, client=service[1]), "board:test")
 
 
 def _stops(b):
     return b.picture().stops.set_index("request_id")
 
 
-def test_the_live_plan_starts_as_the_plan(board, plan):
+def _served(svc, area_name):  # type: ignore[no-untyped-def]
+    """Job -> technician on the service's own plan of an area (what GET /plan shows)."""
+    return {s.visit_id: r.technician_id for r in svc.areas[area_name].result().routes for s in r.stops}
+
+
+def test_the_live_plan_starts_as_the_plan_on_the_service(board, plan, service):
     pic = board.picture()
     assert set(pic.stops["request_id"]) == set(plan.stops["request_id"])
     same = plan.stops.set_index("request_id")["technician_id"]
     assert (pic.stops.set_index("request_id")["technician_id"] == same.loc[pic.stops["request_id"]].values).all()
-    assert [e.kind for e in board.events] == ["plan"]
+    assert [e.kind for e in board.events] == ["plan"] and board.posted["not_kept"] == []
+    client = service[1]
+    shown = dict(zip(pic.stops["request_id"], pic.stops["technician_id"]))
+    api = {s["job_id"]: r["technician_id"] for a in board.area_names
+           for r in client.get("/plan", params={"area": a}, headers={"Authorization": f"Bearer {TOKEN}"}).json()["routes"]
+           for s in r["stops"]}
+    assert shown == {j: k for j, k in api.items() if j in shown} and set(shown) <= set(api)
 
 
 def test_a_drop_out_at_14_keeps_what_he_did_before_and_moves_the_rest(board):
@@ -70,75 +102,78 @@ def test_a_drop_out_at_14_keeps_what_he_did_before_and_moves_the_rest(board):
     for r in done.itertuples():
         assert after.loc[r.request_id, "technician_id"] == who
         assert after.loc[r.request_id, "end_s"] == r.end_s and after.loc[r.request_id, "start_s"] == r.start_s
-    moved = dict(res.moved)
+    moved = {m["job_id"]: m["technician_id"] for m in res["moved"]}
     for r in later.itertuples():
-        assert r.request_id in moved or r.request_id in {u.visit_id for u in res.unserved}
+        assert r.request_id in moved or r.request_id in {u["job_id"] for u in res["unserved"]}
         if r.request_id in moved:
             assert after.loc[r.request_id, "technician_id"] == moved[r.request_id] != who
-    with pytest.raises(Exception, match="already out"):
+    assert who in board.out
+    with pytest.raises(ServiceRefused, match="already unavailable"):
         board.drop_out(who, T14 + 600)
 
 
-def test_an_urgent_call_is_logged_once_and_replayed_after_a_restart(plan, area, store, board):
+def test_an_urgent_call_is_logged_once_and_replayed_after_a_restart(plan, area, db, service, board):
     c = area.network["C330500"]
-    call = live.urgent_call("URG-1", c.lon + 0.01, c.lat, 1, 3, 30, NOON, c)
-    decision = board.urgent(call, NOON, 1, c, insert=True)
-    assert decision.technician_id is not None
-    assert _stops(board).loc["URG-1", "technician_id"] == decision.technician_id
+    answer = board.urgent("URG-1", c.lon + 0.01, c.lat, 1, 3, 30, NOON)
+    assert answer["technician_id"] is not None
+    assert _stops(board).loc["URG-1", "technician_id"] == answer["technician_id"]
     outcomes = board.picture().outcomes.set_index("request_id")
     assert outcomes.loc["URG-1", "created_s"] == NOON and outcomes.loc["URG-1", "unassigned_reason"] == ""
-    with pytest.raises(Exception, match="already on the live plan"):
-        board.urgent(call, NOON, 1, c, insert=True)
-    # Another process on the same store is a read-only copy that shows the same plan.
-    copy = console.LiveBoard(plan, area, "board:test", store)
-    try:
-        assert not copy.writable and copy.holder
-        assert _stops(copy).loc["URG-1", "technician_id"] == decision.technician_id
-        with pytest.raises(console.ReadOnly):
-            copy.drop_out(decision.technician_id, NOON + 60)
-    finally:
-        copy.close()
-    # The writer gone, a new board takes the lease and rebuilds the same picture from the log.
+    # The same call again is the same call (its id is the idempotency key): booked once.
+    again = board.urgent("URG-1", c.lon + 0.01, c.lat, 1, 3, 30, NOON)
+    assert again["replayed"] and (board.picture().stops["request_id"] == "URG-1").sum() == 1
+    # A read-only copy of the service on the same store rebuilds the same plan from the log.
+    svc = service[0]
+    copy, _ = _service(db, writer=False)
+    assert {a: x.routes for a, x in copy.areas.items()} == {a: x.routes for a, x in svc.areas.items()}
+    # The service restarted: the board finds its plan there (not posted again), the same picture.
     before = board.picture().stops[["request_id", "technician_id", "departure_s", "end_s"]]
-    board.close()
-    again = console.LiveBoard(plan, area, "board:test", store)
+    svc.close()
+    svc2, client2 = _service(db)
     try:
-        assert again.writable
-        got = again.picture().stops[["request_id", "technician_id", "departure_s", "end_s"]]
+        back = console.RemoteBoard(plan, area, ServiceLink("http://testserver", TOKEN, client=client2), "board:test")
+        assert back.posted is None
+        got = back.picture().stops[["request_id", "technician_id", "departure_s", "end_s"]]
         key = ["request_id"]
         assert got.sort_values(key).reset_index(drop=True).equals(before.sort_values(key).reset_index(drop=True))
+        assert not any(svc2.violations().values())
     finally:
-        again.close()
+        svc2.close()
 
 
-def test_a_refused_pin_changes_nothing_and_a_kept_one_is_undone(board):
+def test_a_refused_pin_changes_nothing_and_a_kept_one_is_undone(board, service):
+    svc = service[0]
     pic = board.picture().stops
     before = dict(zip(pic["request_id"], pic["technician_id"]))
-    clock_before = {a: x.clock_s for a, x in board.areas.items()}
     job = pic.sort_values("departure_s")["request_id"].iloc[-1]  # the day's last set-off: not under way
-    a = board.area_of_job(job)
-    outcomes = {}
-    for k in sorted(x.id for x in board.areas[a].problem.technicians):
-        if k == before[job]:
+    a = board.technicians[before[job]]
+    clock_before = {x: svc.areas[x].clock_s for x in board.area_names}
+    kept = None
+    for k in sorted(t for t, ta in board.technicians.items() if ta == a and t != before[job]):
+        try:
+            board.pin(job, k, NOON)
+        except ServiceRefused as exc:
+            assert exc.status == 409 and "stays with" in str(exc)
+            now = dict(zip(board.picture().stops["request_id"], board.picture().stops["technician_id"]))
+            assert now == before and {x: svc.areas[x].clock_s for x in board.area_names} == clock_before
             continue
-        got = board.pin(job, k, NOON)
+        kept = k
         now = dict(zip(board.picture().stops["request_id"], board.picture().stops["technician_id"]))
-        outcomes[k] = got is not None
-        if got is None:
-            assert now == before and {a: x.clock_s for a, x in board.areas.items()} == clock_before
-        else:
-            assert now[job] == k and all(now[j] == before[j] for j in before if j != job)
-            break
-    assert any(outcomes.values()), "someone in Huzhou can take the day's last job"
+        assert now[job] == k and all(now[j] == before[j] for j in before if j != job)
+        assert _served(svc, a)[job] == k  # the service's plan is the board's
+        break
+    assert kept, "someone in Huzhou can take the day's last job"
     seq = next(e.seq for e in board.active_events() if e.kind == "pin")
     board.undo(seq)
     assert dict(zip(board.picture().stops["request_id"], board.picture().stops["technician_id"])) == before
-    assert [e.kind for e in board.events][-2:] == ["pin", "undo"]
+    assert [e.kind for e in board.events][-2:] == ["pin", "undo"] and not board.active_events()
+    with pytest.raises(ServiceRefused, match="undone already"):
+        board.undo(seq)
 
 
-def test_a_second_board_is_refused_the_lease(plan, area, store, board):
+def test_a_second_writer_on_the_store_is_refused_the_lease(db, service):
     with pytest.raises(LeaseHeld):
-        store.acquire_lease("board:test", 30.0)
+        _service(db)
 
 
 def test_the_unassigned_table_is_the_days_calls_in_the_users_words(plan):
@@ -205,7 +240,7 @@ def test_centre_names_are_chinese_places(area):
 
 def test_exports_follow_the_live_plan_and_the_language(board, area):
     c = area.network["C330500"]
-    board.urgent(live.urgent_call("URG-9", c.lon + 0.01, c.lat, 1, 3, 30, NOON, c), NOON, 1, c, insert=True)
+    board.urgent("URG-9", c.lon + 0.01, c.lat, 1, 3, 30, NOON)
     try:
         i18n.set_language("zh")
         files = jobs.export_files(board.picture(), area, "派工单")

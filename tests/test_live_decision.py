@@ -10,7 +10,6 @@ import pandas as pd
 import pytest
 
 from dashboard import console
-from dashboard import live as board
 from dispatch.dataset import Dataset
 from dispatch.live import NewCall
 from dispatch.live.decision import Dispatched, NotServed, decide
@@ -65,21 +64,28 @@ def _by_service(tmp: Path) -> tuple[str, int, int]:
 
 
 def _by_board(tmp: Path) -> tuple[str, int, int]:
-    """The board's live plan (dashboard.console): the day plan from midnight, the call inserted."""
-    from dispatch.store import Store
+    """The board (dashboard.console): its day plan posted to a service, the urgent call sent to it."""
+    from fastapi.testclient import TestClient
+
+    from dashboard.service_link import ServiceLink
+    from dispatch.model import DAY_S
+    from dispatch.service import create_app, token_digest
+    from dispatch.service.clock import ClockRule
 
     ds = Dataset(WORLD, TECHS, (EARLY,), EPOCH)
-    plan = make_plan(ds, PlanParams(deterministic=True))
-    idx, _ = ds.network.nearest([WATCHED.lon], [WATCHED.lat])
-    station = ds.network.centres[int(idx[0])]
-    call = board.urgent_call("B", WATCHED.lon, WATCHED.lat, 1, int(Priority.URGENT), 45, WATCHED.created_s, station)
-    live = console.LiveBoard(plan, ds, "board:decision", Store(str(tmp / "board.sqlite")))
+    write_dataset(Dataset(WORLD, TECHS, (), EPOCH), tmp / "board-data")
+    config = ServiceConfig(source=str(tmp / "board-data"), db=f"sqlite:///{tmp / 'board.sqlite'}",
+                           tokens=((token_digest("board-token-0123456789"), "dispatcher"),),
+                           clock_rule=ClockRule(DAY_S, DAY_S))
+    svc = LiveService(config, clock=ManualClock(WATCHED.created_s))
     try:
-        d = live.urgent(call, WATCHED.created_s, 1, station, insert=True)
+        link = ServiceLink("http://testserver", "board-token-0123456789", client=TestClient(create_app(config, svc)))
+        b = console.RemoteBoard(make_plan(ds, PlanParams(deterministic=True)), ds, link, "board:decision")
+        d = b.urgent("B", WATCHED.lon, WATCHED.lat, 1, int(Priority.URGENT), 45, WATCHED.created_s)
     finally:
-        live.close()
-    assert isinstance(d, Dispatched), d
-    return d.technician_id, d.option.departure_s, d.option.eta_s
+        svc.close()
+    assert d["status"] == "planned", d
+    return str(d["technician_id"]), int(d["departure_s"]), int(d["arrival_s"])
 
 
 def test_plan_simulation_service_and_board_take_the_same_decision(tmp_path: Path):

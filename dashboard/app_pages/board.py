@@ -10,7 +10,7 @@ import streamlit as st
 from dashboard import data, figures, i18n, jobs, live, loaders, maps, planning, widgets
 from dashboard import formatting as F
 from dashboard import state as S
-from dashboard.console import ReadOnly, later_bookings
+from dashboard.console import ServiceRefused, later_bookings
 from dashboard.i18n import t
 from dispatch.errors import DispatchError
 from dispatch.model import DAY_S
@@ -22,6 +22,7 @@ st.title(t("page.board"))
 st.caption(t("board.caption", dataset=data.dataset_label(sel.label), title=sel.title(), calls=len(sel.area.requests),
              techs=len(sel.area.technicians), centres=len(sel.area.network)))
 
+loaders.start_service(sel)  # the live plan's service comes up while the day is planned
 key = sel.plan_key(())
 run_col, info_col = st.columns([1, 4])
 force = run_col.button(t("board.run"), type="primary", help=t("board.run_help"))
@@ -33,18 +34,23 @@ if plan is None:
     st.stop()
 if last and last[0] == key:
     info_col.success(F.plan_ready_message(last[1], len(plan.routing_stats), last[2], len(plan.stops)))
-board = loaders.live_board(sel, plan)
-if force and board.writable:
-    board.replan(plan)  # a new day plan: the events so far become history
-if not board.writable:
-    st.warning(board.holder)
+try:
+    board, configured = loaders.live_board(sel, plan)
+    if force:
+        board.replan(plan)  # a new day plan for the areas without changes of their own
+except (ServiceRefused, DispatchError) as exc:
+    st.error(t("live.refused", why=exc))
+    st.stop()
+st.caption(t("live.service_at", where=configured or t("live.own_service", url=board.link.url)))
+if board.posted and board.posted.get("kept_live"):
+    st.info(t("live.kept_live", areas=", ".join(board.posted["kept_live"])))
 if ss.get(S.PIN_MESSAGE):
     kind, text = ss[S.PIN_MESSAGE]
     getattr(st, kind)(text)
 
 names = loaders.centre_names(sel.area)
 picture = board.picture()
-widgets.tiles(F.kpi_tiles(planning.plan_kpis(picture)))
+widgets.tiles(board.derived(("kpis", i18n.language()), lambda: F.kpi_tiles(planning.plan_kpis(picture))))
 
 # The clock: the state of the live plan at a time of the day, or now (China time).
 c1, c2, c3 = st.columns([1, 3, 1])
@@ -58,8 +64,9 @@ now = c2.slider(t("board.clock"), dt.time(6, 0), dt.time(22, 0), step=dt.timedel
                 format="HH:mm", help=t("board.clock_help"), disabled=follow)
 now_s = sel.day * DAY_S + now.hour * 3600 + now.minute * 60
 c3.caption(t("board.live_events", n=len(board.active_events())))
-table = jobs.job_table(picture, sel.area, now_s)
-paths = maps.route_paths(picture.stops, data.technician_homes(sel.area))
+# Built once per version of the live plan (and clock, language): a widget change reuses them.
+table = board.derived(("table", now_s), lambda: jobs.job_table(picture, sel.area, now_s))
+paths = board.derived(("paths", i18n.language()), lambda: maps.route_paths(picture.stops, data.technician_homes(sel.area)))
 deck = maps.board_map(loaders.base_layers(sel.province, sel.prefecture), maps.centres_frame(sel.area.network, names),
                       paths, table, colour_by)
 st.pydeck_chart(deck, height=520, key="board_map")
@@ -68,13 +75,13 @@ st.html(F.legend_html(palette, table[colour_by].value_counts(),
                       {k: (i18n.state(k) if colour_by == "state" else i18n.risk(k)) for k in palette},
                       maps.TIER_COLOURS))
 
-unassigned = jobs.unassigned_table(picture, names)
+unassigned = board.derived(("unassigned", i18n.language()), lambda: jobs.unassigned_table(picture, names))
 tab_gantt, tab_unassigned, tab_job, tab_pin, tab_live, tab_export = st.tabs(
     [t("tab.timeline"), t("tab.unassigned"), t("tab.job"), t("tab.pin"), t("tab.live"),
-     t("tab.export")])
+     t("tab.export")], key="board_tabs")  # keyed: a rerun after a change keeps the tab the dispatcher is on
 
 with tab_gantt:
-    widgets.timeline(picture, sel, table, names, now_s)
+    widgets.timeline(board, sel, table, names, now_s)
 
 with tab_unassigned:
     later = later_bookings(plan)
@@ -90,9 +97,9 @@ with tab_unassigned:
         st.caption(t("unassigned.later", n=later))
 
 with tab_job:
-    widgets.job_detail(board, table, sel, names)
+    widgets.job_detail(board, table, sel, names, None if follow else now_s)
 
-area_of = {k.id: a for a, area in board.areas.items() for k in area.problem.technicians}
+area_of = board.technicians
 with tab_pin:
     st.write(t("pin.intro"))
     routed = dict(zip(picture.stops["request_id"], picture.stops["technician_id"]))
@@ -104,10 +111,11 @@ with tab_pin:
         submitted = st.form_submit_button(t("pin.submit"))
     if submitted and job and tech:
         try:
-            got = board.pin(job, tech, now_s)
-            ss[S.PIN_MESSAGE] = jobs.pin_outcome(got, job, tech, area_of, sel.area.epoch_date)
-        except (ReadOnly, DispatchError) as exc:
-            ss[S.PIN_MESSAGE] = ("error", t("live.refused", why=exc))
+            got = board.pin(job, tech, None if follow else now_s)
+            ss[S.PIN_MESSAGE] = ("success", t("pin.kept", job=job, tech=tech, seq=got["sequence"],
+                                              start=F.clock(sel.area.epoch_date, got["start_s"])))
+        except ServiceRefused as exc:
+            ss[S.PIN_MESSAGE] = ("warning" if exc.status == 409 else "error", t("live.refused", why=exc))
         st.rerun()
     pins = [(e.seq, e.key, e.payload["technician_id"], e.at_s) for e in board.active_events() if e.kind == "pin"]
     if pins:
@@ -116,15 +124,18 @@ with tab_pin:
             a, b = st.columns([5, 1])
             a.write(f"#{seq} · {pjob} → {ptech} · {F.clock(sel.area.epoch_date, at)}")
             if b.button(t("pin.undo"), key=f"undo_{seq}"):
-                board.undo(seq)
-                ss[S.PIN_MESSAGE] = ("info", t("pin.undone", job=pjob))
+                try:
+                    board.undo(seq)
+                    ss[S.PIN_MESSAGE] = ("info", t("pin.undone", job=pjob))
+                except ServiceRefused as exc:
+                    ss[S.PIN_MESSAGE] = ("error", t("live.refused", why=exc))
                 st.rerun()
 
 with tab_live:
     if not live.realtime_ready(plan):
         st.info(t("live.not_ready"))
     else:
-        widgets.live_controls(board, sel, plan, now_s)
+        widgets.live_controls(board, sel, plan, None if follow else now_s, now_s)
 
 with tab_export:
     widgets.exports(board, picture, sel, now_s)

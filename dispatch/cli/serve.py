@@ -8,6 +8,7 @@ import click
 
 from dispatch.cli.options import db_option, load_travel, travel_option
 from dispatch.cli.storage import SERVICE_LOG, open_store
+from dispatch.model import DAY_S
 
 
 @click.command()
@@ -34,11 +35,16 @@ from dispatch.cli.storage import SERVICE_LOG, open_store
               help="With --clock-start: the wall time (ISO 8601, China time unless it has an offset, or Unix "
                    "seconds) when the clock read --clock-start (default: now). A restarted server given the same "
                    "anchor goes on from where the clock is, instead of starting it again.")
+@click.option("--client-clock", is_flag=True,
+              help="Take a client's 'at' anywhere on the served day as sent (a dispatch board's clock, which the "
+                   "dispatcher sets); an area's clock still never goes back.")
 def serve(source: str | None, preset: str, seed: int, day: int, host: str, port: int, db: str | None,
           travel_spec: str | None, tokens_file: str | None, rate_limit: float, cors_origin: tuple[str, ...],
-          clock_start: str | None, clock_speed: float, webhook_url: str | None, clock_anchor: str | None) -> None:
+          clock_start: str | None, clock_speed: float, webhook_url: str | None, clock_anchor: str | None,
+          client_clock: bool) -> None:
     """Serve the call-intake HTTP API (dispatch decisions for calls as they come)."""
     from dispatch.service import ServiceConfig, load_tokens, run  # FastAPI/uvicorn: slow to import
+    from dispatch.service.clock import ClockRule  # with the service (imports it)
 
     # The service logs every call to the store before it answers: a store it cannot write is
     # said here, in one sentence, before the server starts (not as a traceback from its startup).
@@ -50,7 +56,8 @@ def serve(source: str | None, preset: str, seed: int, day: int, host: str, port:
                            rate_per_s=rate_limit, burst=max(1, int(2 * rate_limit)), cors_origins=tuple(cors_origin),
                            clock_start_s=None if clock_start is None else _time_of_day_s(clock_start),
                            clock_speed=clock_speed, travel=travel.spec, webhook_url=webhook_url,
-                           clock_anchor_unix=None if clock_anchor is None else anchor_unix(clock_anchor))
+                           clock_anchor_unix=None if clock_anchor is None else anchor_unix(clock_anchor),
+                           clock_rule=ClockRule(DAY_S, DAY_S) if client_clock else ClockRule())
     run(config, host, port)
 
 

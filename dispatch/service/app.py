@@ -55,13 +55,18 @@ from typing import Annotated, Any, Literal
 
 import sqlalchemy.exc
 from fastapi import Depends, FastAPI, Query, Request
+from fastapi import Path as FastApiPath
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from dispatch.errors import DispatchError
+from dispatch.service import dayplan
 from dispatch.service.schemas import (
     CallIn,
+    DayPlanIn,
+    DayPlanOut,
     Decision,
+    EventsOut,
     Health,
     Idem,
     JobId,
@@ -69,12 +74,15 @@ from dispatch.service.schemas import (
     NoticesOut,
     OfferIn,
     OfferOut,
+    PinIn,
+    PinOut,
     PlanOut,
     SlotsOut,
     StatusIn,
     StatusOut,
     UnavailableIn,
     UnavailableOut,
+    UndoOut,
 )
 from dispatch.service.security import (
     BODY_TIMEOUT_S,
@@ -230,7 +238,8 @@ def create_app(config: ServiceConfig, service: LiveService | None = None) -> Any
 
         app.add_middleware(CORSMiddleware, allow_origins=list(config.cors_origins),
                            allow_methods=["GET", "POST"], allow_headers=["Authorization", "Content-Type"])
-    app.add_middleware(BodyLimit, limit=config.max_body_bytes, timeout_s=BODY_TIMEOUT_S)
+    app.add_middleware(BodyLimit, limit=config.max_body_bytes, timeout_s=BODY_TIMEOUT_S,
+                       by_path={"/plan": config.max_plan_bytes})
     # Outermost: a credential in the URL is refused before any other layer sees the request.
     app.add_middleware(NoCredentialsInQuery)
 
@@ -287,6 +296,30 @@ def create_app(config: ServiceConfig, service: LiveService | None = None) -> Any
                                                   "bookings (default: the served day)")] = None) -> dict[str, Any]:
         """One area's current routes (times as planned now; dispatched work is frozen)."""
         return svc().plan(area, day)
+
+    @app.post("/plan", response_model=DayPlanOut, responses=write_errors)
+    def post_plan(body: DayPlanIn, role: Annotated[str, Depends(writer)]) -> dict[str, Any]:
+        """A day plan's routes as the base of the areas its technicians work in (a dispatch board's
+        plan of the dataset's own calls): logged, replayed first after a restart; 409 once those
+        areas have changes of their own."""
+        return dayplan.post_plan(svc(), body.model_dump())
+
+    @app.post("/jobs/{job_id}/pin", response_model=PinOut, responses=write_errors)
+    def post_pin(job_id: JobId, body: PinIn, role: Annotated[str, Depends(writer)]) -> dict[str, Any]:
+        """Move a job to a technician of its area (his best position) from ``at`` on; 409 and no
+        change when he cannot take it without breaking a promise or the job is under way."""
+        return dayplan.pin(svc(), job_id, body.technician_id, body.at)
+
+    @app.post("/events/{seq}/undo", response_model=UndoOut, responses=write_errors)
+    def post_undo(seq: Annotated[int, FastApiPath(ge=1, le=2**62)], role: Annotated[str, Depends(writer)]) -> dict[str, Any]:
+        """Take one pin back: its area is rebuilt from the log without it (409 for other changes)."""
+        return dayplan.undo(svc(), seq)
+
+    @app.get("/events", response_model=EventsOut, responses=errors)
+    def get_events(role: Annotated[str, Depends(reader)]) -> dict[str, Any]:
+        """The served day's log as a dispatcher reads it (no plan routes), the areas and their
+        technicians, and the log's head (it grows when the plan changes)."""
+        return dayplan.events(svc())
 
     @app.get("/kpis", response_model=KpisOut, responses=errors)
     def get_kpis(role: Annotated[str, Depends(reader)]) -> dict[str, Any]:

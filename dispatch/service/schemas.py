@@ -250,6 +250,19 @@ class PlanStop(BaseModel):
     start: str
     end: str
     late_s: int
+    # The same times in seconds since the epoch, and what a map and a timeline draw of the job.
+    departure_s: int | None = None
+    arrival_s: int | None = None
+    start_s: int | None = None
+    end_s: int | None = None
+    travel_s: int | None = None
+    distance_m: int | None = None
+    lon: float | None = None
+    lat: float | None = None
+    level: int | None = None
+    priority: int | None = None
+    window_start_s: int | None = None
+    window_end_s: int | None = None
 
 
 class PlanRoute(BaseModel):
@@ -259,6 +272,10 @@ class PlanRoute(BaseModel):
     travel_s: int
     distance_m: int
     unavailable: bool
+    start_s: int | None = None
+    end_s: int | None = None
+    break_start_s: int | None = None
+    overtime_s: int | None = None
     stops: list[PlanStop]
 
 
@@ -309,3 +326,104 @@ Idem = Annotated[Annotated[str, AfterValidator(_valid_id)] | None,
 JobId = Annotated[str, PathParam(description=ID_RULE, json_schema_extra=_ID_SCHEMA), AfterValidator(_valid_id)]
 TechnicianId = JobId
 
+
+
+# ---- a day plan as the served day's base, pins and their undo, the log (dispatch.service.dayplan)
+
+Seconds = Annotated[int, Field(ge=0, le=10**9, description="seconds since the dataset's epoch (00:00 China time)")]
+
+
+class PlanCall(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: Annotated[str, AfterValidator(_valid_id)] = Field(json_schema_extra=_ID_SCHEMA)
+    lon: float = Field(ge=73.0, le=135.5, allow_inf_nan=False, description="WGS84")
+    lat: float = Field(ge=3.5, le=53.6, allow_inf_nan=False, description="WGS84")
+    service_s: int = Field(ge=0, le=86_400)
+    window_start_s: Seconds
+    window_end_s: Seconds
+    required_level: Level = 1
+    required_skill: str | None = Field(None, max_length=40, pattern=r"^[A-Za-z0-9_\-]*$")
+    priority: int = Field(1, ge=1, le=3)
+    release_s: Seconds = 0
+    dispatch_deadline_s: Seconds | None = None
+    mode: Literal["onsite", "pickup", "walkin"] = Field("onsite", description="how the call came")
+    visit_mode: Literal["onsite", "pickup"] = Field("onsite", description="how the technician serves it")
+    centre_id: Annotated[str, AfterValidator(_valid_id)] = Field(description="the centre whose clock it runs on")
+    created_s: Seconds = 0
+    clock_start_s: Seconds = 0
+
+    @field_validator("window_end_s")
+    @classmethod
+    def _window(cls, end: int, info: ValidationInfo) -> int:
+        start = info.data.get("window_start_s")
+        if start is not None and end < start:
+            raise PydanticCustomError("window", "the window ends before it starts", {})
+        return end
+
+
+class DayPlanIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    key: str = Field(min_length=1, max_length=200, description="names the plan (who made it, from what)")
+    routes: dict[Annotated[str, AfterValidator(_valid_id)], list[PlanCall]] = Field(description=(
+        "technician id -> his calls in the plan's order; a technician given no calls is listed with none"))
+    unassigned: list[PlanCall] = Field(default_factory=list, description="calls the plan could not route")
+
+
+class DayPlanOut(BaseModel):
+    key: str
+    areas: list[str] = Field(description="the areas whose day now starts from this plan")
+    kept_live: list[str] = Field(description="areas of the plan left on the plan they hold: they have changes")
+    calls: int
+    routed: int
+    unassigned: int
+    not_kept: list[str] = Field(description="routed calls the live day could not keep where the plan had them")
+
+
+class PinIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    technician_id: Annotated[str, AfterValidator(_valid_id)] = Field(json_schema_extra=_ID_SCHEMA)
+    at: When = None
+
+
+class PinOut(BaseModel):
+    job_id: str
+    technician_id: str
+    from_technician: str | None
+    area: str
+    at: str
+    at_s: int
+    warnings: Warnings
+    sequence: int
+    departure: str
+    departure_s: int
+    arrival: str
+    arrival_s: int
+    start_s: int
+    meets_deadline: bool
+
+
+class UndoOut(BaseModel):
+    seq: int
+    kind: str
+    key: str
+    area: str
+
+
+class LogEntry(BaseModel):
+    seq: int
+    kind: str
+    key: str
+    at: str
+    at_s: int
+    area: str | None
+    technician_id: str | None
+    undone: bool
+    call: dict[str, str | int | float | None] | None = Field(None, description="a call: what it is and where")
+
+
+class EventsOut(BaseModel):
+    day: int
+    head: int = Field(description="the last entry's seq: the plan changed when it grows")
+    areas: dict[str, list[str]] = Field(description="routing area -> its technicians at work")
+    plans: list[str] = Field(description="the keys of the day plans posted, in order")
+    events: list[LogEntry]

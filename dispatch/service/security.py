@@ -165,16 +165,19 @@ class BodyLimit:
     its headers gets 408 (a slow client cannot hold the connection). Both close the connection.
     The app then reads the body from memory."""
 
-    def __init__(self, app: Any, limit: int, timeout_s: float = BODY_TIMEOUT_S) -> None:
-        self.app, self.limit, self.timeout_s = app, limit, timeout_s
+    def __init__(self, app: Any, limit: int, timeout_s: float = BODY_TIMEOUT_S,
+                 by_path: dict[str, int] | None = None) -> None:
+        # ``by_path``: a larger limit for a path whose body is a whole plan (POST /plan).
+        self.app, self.limit, self.timeout_s, self.by_path = app, limit, timeout_s, by_path or {}
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        too_large = {"detail": f"request body over {self.limit} bytes"}
+        limit = self.by_path.get(scope.get("path", ""), self.limit)
+        too_large = {"detail": f"request body over {limit} bytes"}
         length = dict(scope.get("headers") or []).get(b"content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.limit):
+        if length is not None and (not length.isdigit() or int(length) > limit):
             await _send_json(send, 413, too_large)
             return
         chunks: list[bytes] = []
@@ -187,7 +190,7 @@ class BodyLimit:
                         return  # the client is gone: nobody to answer
                     chunk = message.get("body", b"")
                     seen += len(chunk)
-                    if seen > self.limit:  # a chunked body without a length, counted as it streams
+                    if seen > limit:  # a chunked body without a length, counted as it streams
                         break
                     chunks.append(chunk)
                     if not message.get("more_body", False):
@@ -195,7 +198,7 @@ class BodyLimit:
         except TimeoutError:
             await _send_json(send, 408, {"detail": f"the request body did not arrive within {self.timeout_s:g} s"})
             return
-        if seen > self.limit:
+        if seen > limit:
             await _send_json(send, 413, too_large)
             return
         body: dict | None = {"type": "http.request", "body": b"".join(chunks), "more_body": False}

@@ -27,6 +27,7 @@ from dispatch.parts.answer import answer_for
 from dispatch.reasons import Reason
 from dispatch.routing.checker import check
 from dispatch.rules import DEFAULT_RULES, Rules
+from dispatch.service import dayplan
 from dispatch.service.booking import SLOT_PROBE_ID, booked_for, booking_day, slots_answer
 from dispatch.service.clock import (
     CST,
@@ -64,6 +65,7 @@ class ServiceConfig:
     rate_per_s: float = 300.0  # per token, sustained
     burst: int = 600  # per token, bucket size
     max_body_bytes: int = 64 * 1024
+    max_plan_bytes: int = 16 * 1024 * 1024  # POST /plan: a day plan of a province's calls
     cors_origins: tuple[str, ...] = ()
     # The business rules the service decides by (the target, candidate areas, collection, the
     # defaults of a call that gives no window or service time).
@@ -144,6 +146,8 @@ class LiveService:
         self._ids = threading.Lock()  # guards calls / in-flight ids
         self._inflight: set[str] = set()
         self._db = threading.Lock()  # one writer at a time (SQLite would make the others spin)
+        self.day_plans: dict[int, dict[str, Any]] = {}  # log seq -> a day plan posted (dispatch.service.dayplan)
+        self.log_version = 0
         self.areas = self.live.start_day(config.day)
         # Later days' plans, each opened with what earlier days' servers booked for it; today's
         # opens with those too (read once: those servers served their own days).
@@ -257,6 +261,7 @@ class LiveService:
                                                     lease=self.lease, notices=notices, trips=trips or ())
             for n in notices:
                 self.tracker.told(n)
+            self.log_version += 1  # the one writer knows when its log grew (GET /events reads it again)
         except LeaseLost as exc:
             self.lost = exc
             self._rebuild(touched)  # caller holds these areas' locks
@@ -334,13 +339,17 @@ class LiveService:
                 self.offers.replay(e.key, e.at_s, p, e.answer, names, rebuild_index)
             elif e.kind == "unavailable" and p["area"] in names:
                 self.areas[p["area"]].drop_out(e.key, e.at_s)
+            elif e.kind == "plan":
+                dayplan.replay_plan(self, e, names, rebuild_index)
+            elif e.kind == "pin" and p["area"] in names:
+                dayplan.replay_pin(self, e)
             n += 1
         return n
 
     def _log(self) -> list[Any]:
         """What today's plan is rebuilt from: the bookings earlier days' servers made for it, then
         this day's log."""
-        return self.booked_before + self.store.service_entries(self.scope)
+        return dayplan.active(self.booked_before + self.store.service_entries(self.scope))
 
     def _booked_for(self, day: int) -> list[Any]:
         return booked_for(self.store, self.scope_of, day, range(day - self.rules.slot_days + 1, self.day))
@@ -362,6 +371,18 @@ class LiveService:
         if payload.get("customer_id") and answer.get("arrival_s") is not None:  # booked: watched
             self.tracker.watch(call_id, payload["customer_id"], payload["area"], payload["call"]["window_end_s"],
                                answer["arrival_s"])
+
+    def index_plan_call(self, c: dict[str, Any], area: str | None) -> None:
+        """A day plan's call (``POST /plan``) as a known job: field reports, pins and KPIs see it."""
+        centre = self.net.by_id.get(c.get("centre_id", ""))
+        with self._ids:
+            self.calls[c["id"]] = _Call(c["id"], "day-plan", {"status": "planned", "from_day_plan": True,
+                                                              "visit_mode": c.get("visit_mode", "onsite")},
+                                        area, c.get("mode", "onsite"), int(c["required_level"]), int(c["created_s"]),
+                                        int(c["clock_start_s"]), c.get("centre_id", ""),
+                                        centre.province_adcode if centre else "")
+            if area is not None:
+                self.job_area[c["id"]] = area
 
     def _advance(self, a: str, t_s: int) -> None:
         area = self.areas[a]

@@ -70,13 +70,23 @@ def day_kpis(areas: dict[str, LiveArea], locked: Callable[[list[str]], AbstractC
 def area_plan(area_name: str, area: LiveArea, iso: Callable[[int | None], str | None]) -> dict[str, Any]:
     """``GET /plan``: an area's routes and unassigned jobs as planned now (times by ``iso``)."""
     res = area.result()
+    visits = {v.id: v for v in area.problem.visits}
+
+    def stop(s: Any) -> dict[str, Any]:
+        v = visits[s.visit_id]
+        return {"job_id": s.visit_id, "state": area.state(s.visit_id).value,
+                "departure": iso(s.departure_toward_s), "arrival": iso(s.arrival_s),
+                "start": iso(s.start_s), "end": iso(s.end_s), "late_s": s.dispatch_late_s,
+                "departure_s": s.departure_toward_s, "arrival_s": s.arrival_s, "start_s": s.start_s,
+                "end_s": s.end_s, "travel_s": s.travel_s, "distance_m": s.distance_m,
+                "lon": float(area.lon[v.node]), "lat": float(area.lat[v.node]), "level": v.required_level,
+                "priority": v.priority, "window_start_s": v.window_start_s, "window_end_s": v.window_end_s}
+
     routes = [{"technician_id": r.technician_id, "start": iso(r.start_s), "end": iso(r.end_s),
                "travel_s": r.travel_s, "distance_m": r.distance_m,
-               "unavailable": r.technician_id in area.unavailable,
-               "stops": [{"job_id": s.visit_id, "state": area.state(s.visit_id).value,
-                          "departure": iso(s.departure_toward_s), "arrival": iso(s.arrival_s),
-                          "start": iso(s.start_s), "end": iso(s.end_s),
-                          "late_s": s.dispatch_late_s} for s in r.stops]}
+               "unavailable": r.technician_id in area.unavailable, "start_s": r.start_s, "end_s": r.end_s,
+               "break_start_s": r.break_start_s, "overtime_s": r.overtime_s,
+               "stops": [stop(s) for s in r.stops]}
               for r in res.routes]
     unassigned = [{"job_id": u.visit_id, "reason_code": u.reason_code, "reason": u.reason} for u in res.unassigned]
     return {"area": area_name, "clock": iso(area.clock_s), "clock_s": area.clock_s,
