@@ -32,6 +32,14 @@ class Horizon:
                     self.opened(day, set(self._days[day]), True)
             return self._days[day]
 
+    def open_booked(self, days: int, booked: Callable[[int], object]) -> None:
+        """Build now each of the next ``days`` - 1 days that ``booked(day)`` says has bookings
+        (earlier servers' slots), rather than when first asked: until then its bookings would be
+        unknown calls (a retry 422, the id reusable)."""
+        for d in range(self.today + 1, self.today + days):
+            if d not in self._days and booked(d):
+                self.areas(d)
+
     def later_days(self) -> list[int]:
         """The later days built so far."""
         return sorted(d for d in self._days if d != self.today)

@@ -79,6 +79,14 @@ class PartAnswer:
             self.held[call_id] = (hold[0], hold[1], hold[2])
             self.promise.hold(self.held[call_id])
 
+    def replay(self, kind: str, call_id: str, payload: dict) -> None:
+        """A logged service entry, read again at start: a call's hold is held, a cancelled
+        call's unit is back."""
+        if kind == "call":
+            self.rehold(call_id, payload.get("part_hold"))
+        elif kind == "status" and payload["status"] == "cancelled":
+            self.release(call_id)
+
     def release(self, call_id: str) -> None:
         """The call is cancelled: its unit is back."""
         with self.lock:

@@ -168,11 +168,7 @@ class LiveService:
         self.sender: NoticeSender | None = None
         try:
             self.replayed = self._replay(set(self.areas), rebuild_index=True)
-            # Later days that earlier servers booked into are opened now, not when first asked:
-            # until then their bookings would be unknown calls (a retry 422, the id reusable).
-            for d in range(self.day + 1, self.day + self.rules.slot_days):
-                if d not in self.horizon.later_days() and self._booked_for(d):
-                    self.horizon.areas(d)
+            self.horizon.open_booked(self.rules.slot_days, self._booked_for)  # earlier servers' slots
             for n in self.store.notices(self.scope):  # what each booked customer was told
                 self.tracker.told(n)
             # Offers nobody answers in time lapse on the server's clock (dispatch.service.offers).
@@ -301,10 +297,7 @@ class LiveService:
         for e in entries if entries is not None else self._log():
             p = e.payload
             if rebuild_index and self.parts is not None:  # the parts ledger is one, like the call index
-                if e.kind == "call":
-                    self.parts.rehold(e.key, p.get("part_hold"))
-                elif e.kind == "status" and p["status"] == "cancelled":
-                    self.parts.release(e.key)
+                self.parts.replay(e.kind, e.key, p)
             if e.kind == "call":
                 if rebuild_index:
                     self._index_call(e.key, p, e.answer)
