@@ -306,3 +306,36 @@ def test_the_pruned_search_and_kept_timelines_match_a_full_recomputation(events,
         # Every timeline kept in the cache is what a fresh computation gives.
         for tid, ids in area.routes.items():
             assert area.schedule(tid) == area._schedule(area._tech[tid], ids)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.sampled_from(["call", "call", "advance", "tick", "report"]), st.floats(0, 1),
+                          st.floats(0, 1)), min_size=3, max_size=18),
+       st.integers(0, 2**16))
+def test_advance_skipping_quiet_technicians_freezes_what_a_full_scan_freezes(events, seed):
+    """``advance`` skips a technician whose timeline has nothing due before its next event; over
+    random calls, clock moves (long, and a few minutes) and overrun reports it freezes the same
+    work, at the same times, and makes the same breaks history as a scan of every technician."""
+    rng = np.random.default_rng(seed)
+    area, full = live_area(n_techs=3), live_area(n_techs=3)  # the same events; ``full`` keeps no memo
+    clock, n = 8 * H, 0
+    for kind, a, b in events:
+        if kind == "call":
+            n += 1
+            call = new_call(f"C{n}", 120.05 + 0.3 * a, 30.80 + 0.15 * b, clock,
+                            service_min=int(rng.integers(10, 150)), later_h=float(rng.choice([0, 0, 1.5])))
+            assert area.insert(call, policy="travel") == full.insert(call, policy="travel")
+            continue
+        if kind == "report" and area.frozen:
+            vid = sorted(area.frozen)[int(a * len(area.frozen)) % len(area.frozen)]
+            tid = next(t for t, ids in area.routes.items() if vid in ids)
+            later = area.routes[tid][area.routes[tid].index(vid) + 1:]
+            if area.state(vid) != JobState.DONE and not any(v in area.reported for v in later):
+                area.report(vid, "overrun", clock)
+                full.report(vid, "overrun", clock)
+            continue
+        clock += int(a * 2 * H) if kind == "advance" else int(a * 600)
+        full._quiet.clear()  # every technician scanned
+        assert area.advance(clock) == full.advance(clock)
+        assert area.frozen == full.frozen and area.break_taken == full.break_taken
+        assert area.routes == full.routes
