@@ -339,3 +339,23 @@ def test_advance_skipping_quiet_technicians_freezes_what_a_full_scan_freezes(eve
         assert area.advance(clock) == full.advance(clock)
         assert area.frozen == full.frozen and area.break_taken == full.break_taken
         assert area.routes == full.routes
+
+
+def test_counting_the_way_home_puts_a_call_on_a_route_that_passes_by_instead_of_an_idle_technician():
+    """T1 (S1 at 120.10) is out at A (120.25; T2 is at S2, 120.30); a call B at 120.14 lies on his way
+    home, after A (he set off toward A already). By the drive to the call alone, T3, idle at S1, costs S1->B and T1 costs A->B (more):
+    T3. Counting the way home (cheapest insertion), T3 costs S1->B->S1 and T1 A->B + B->S1 -
+    A->S1 (about nothing): T1. Every figure from the travel model by hand."""
+    area = live_area(n_techs=3, break_rule=False)
+    assert area.insert(new_call("A", 120.25, 30.87, 8 * H, level=2)).technician_id == "T1"  # only T1 does level 2
+    area.advance(8 * H + 600)  # T1 is on his way to A: B can only come after it
+    b = new_call("B", 120.14, 30.87, 8 * H + 600)
+    s1, a_, b_ = (120.10, 30.87), (120.25, 30.87), (120.14, 30.87)
+    one_way = area.urgent_options(b, policy="travel")
+    assert one_way[0].technician_id == "T3" and one_way[0].added_travel_s == drive_s(*s1, *b_)
+    assert next(o for o in one_way if o.technician_id == "T1").added_travel_s == drive_s(*a_, *b_)
+    area.count_return = True
+    cheapest = area.urgent_options(b, policy="travel")
+    assert cheapest[0].technician_id == "T1"
+    assert cheapest[0].added_travel_s == drive_s(*a_, *b_) + drive_s(*b_, *s1) - drive_s(*a_, *s1)
+    assert next(o for o in cheapest if o.technician_id == "T3").added_travel_s == 2 * drive_s(*s1, *b_)

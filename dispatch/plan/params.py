@@ -38,6 +38,9 @@ class PlanParams:
     reoptimise_engine: str = "ortools"
     # The morning batch's start: "pyvrp" (PyVRP's routes on the relaxed batch, then OR-Tools) or "none".
     routing_warm_start: str = "pyvrp"
+    # Online policy: a later call's added driving includes the change of the technician's way home
+    # (``LiveArea.count_return``; measured with `dispatch bench hindsight --count-return`).
+    insertion_counts_return: bool = False
 
     def __post_init__(self) -> None:
         if self.reoptimise_every_s is not None and self.reoptimise_every_s <= 0:
