@@ -306,3 +306,56 @@ def test_the_pruned_search_and_kept_timelines_match_a_full_recomputation(events,
         # Every timeline kept in the cache is what a fresh computation gives.
         for tid, ids in area.routes.items():
             assert area.schedule(tid) == area._schedule(area._tech[tid], ids)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.sampled_from(["call", "call", "advance", "tick", "report"]), st.floats(0, 1),
+                          st.floats(0, 1)), min_size=3, max_size=18),
+       st.integers(0, 2**16))
+def test_advance_skipping_quiet_technicians_freezes_what_a_full_scan_freezes(events, seed):
+    """``advance`` skips a technician whose timeline has nothing due before its next event; over
+    random calls, clock moves (long, and a few minutes) and overrun reports it freezes the same
+    work, at the same times, and makes the same breaks history as a scan of every technician."""
+    rng = np.random.default_rng(seed)
+    area, full = live_area(n_techs=3), live_area(n_techs=3)  # the same events; ``full`` keeps no memo
+    clock, n = 8 * H, 0
+    for kind, a, b in events:
+        if kind == "call":
+            n += 1
+            call = new_call(f"C{n}", 120.05 + 0.3 * a, 30.80 + 0.15 * b, clock,
+                            service_min=int(rng.integers(10, 150)), later_h=float(rng.choice([0, 0, 1.5])))
+            assert area.insert(call, policy="travel") == full.insert(call, policy="travel")
+            continue
+        if kind == "report" and area.frozen:
+            vid = sorted(area.frozen)[int(a * len(area.frozen)) % len(area.frozen)]
+            tid = next(t for t, ids in area.routes.items() if vid in ids)
+            later = area.routes[tid][area.routes[tid].index(vid) + 1:]
+            if area.state(vid) != JobState.DONE and not any(v in area.reported for v in later):
+                area.report(vid, "overrun", clock)
+                full.report(vid, "overrun", clock)
+            continue
+        clock += int(a * 2 * H) if kind == "advance" else int(a * 600)
+        full._quiet.clear()  # every technician scanned
+        assert area.advance(clock) == full.advance(clock)
+        assert area.frozen == full.frozen and area.break_taken == full.break_taken
+        assert area.routes == full.routes
+
+
+def test_counting_the_way_home_puts_a_call_on_a_route_that_passes_by_instead_of_an_idle_technician():
+    """T1 (S1 at 120.10) is out at A (120.25; T2 is at S2, 120.30); a call B at 120.14 lies on his way
+    home, after A (he set off toward A already). By the drive to the call alone, T3, idle at S1, costs S1->B and T1 costs A->B (more):
+    T3. Counting the way home (cheapest insertion), T3 costs S1->B->S1 and T1 A->B + B->S1 -
+    A->S1 (about nothing): T1. Every figure from the travel model by hand."""
+    area = live_area(n_techs=3, break_rule=False)
+    assert area.insert(new_call("A", 120.25, 30.87, 8 * H, level=2)).technician_id == "T1"  # only T1 does level 2
+    area.advance(8 * H + 600)  # T1 is on his way to A: B can only come after it
+    b = new_call("B", 120.14, 30.87, 8 * H + 600)
+    s1, a_, b_ = (120.10, 30.87), (120.25, 30.87), (120.14, 30.87)
+    one_way = area.urgent_options(b, policy="travel")
+    assert one_way[0].technician_id == "T3" and one_way[0].added_travel_s == drive_s(*s1, *b_)
+    assert next(o for o in one_way if o.technician_id == "T1").added_travel_s == drive_s(*a_, *b_)
+    area.count_return = True
+    cheapest = area.urgent_options(b, policy="travel")
+    assert cheapest[0].technician_id == "T1"
+    assert cheapest[0].added_travel_s == drive_s(*a_, *b_) + drive_s(*b_, *s1) - drive_s(*a_, *s1)
+    assert next(o for o in cheapest if o.technician_id == "T3").added_travel_s == 2 * drive_s(*s1, *b_)

@@ -117,14 +117,14 @@ def losses(problem: RoutingProblem, online: RoutingResult, offline: RoutingResul
 def run_hindsight(preset: str, seed: int, time_limit_s: float, calls_per_day: float | None = None,
                   areas: int | None = None, workers: int | None = None, reoptimise_every_s: int | None = None,
                   progress: Log | None = None, reoptimise_engine: str = "ortools",
-                  warm_start: str = "pyvrp") -> dict[str, Any]:
+                  warm_start: str = "pyvrp", count_return: bool = False) -> dict[str, Any]:
     """Plan the day online, solve every area offline, and compare (see the module docstring).
     ``areas`` keeps the largest N areas only (by calls); ``time_limit_s`` is per area, CPU."""
     log = progress or (lambda line: None)
     gen = GeneratorParams() if calls_per_day is None else with_calls_per_day(GeneratorParams(), calls_per_day)
     ds = generate(preset, days=1, seed=seed, params=gen)
     params = PlanParams(seed=seed, reoptimise_every_s=reoptimise_every_s, reoptimise_engine=reoptimise_engine,
-                        routing_warm_start=warm_start)
+                        routing_warm_start=warm_start, insertion_counts_return=count_return)
     w0, c0 = time.perf_counter(), cpu_s()
     with executor(workers) as pool:
         plan = make_plan(ds, params, pool=pool)
@@ -168,7 +168,7 @@ def run_hindsight(preset: str, seed: int, time_limit_s: float, calls_per_day: fl
     return {
         "benchmark": "hindsight", "preset": preset, "seed": seed, "calls": len(ds.requests),
         "areas": len(keys), "time_limit_s": time_limit_s, "reoptimise_every_s": reoptimise_every_s,
-        "reoptimise_engine": reoptimise_engine, "warm_start": warm_start,
+        "reoptimise_engine": reoptimise_engine, "warm_start": warm_start, "count_return": count_return,
         "online": online_total, "offline": offline_total, "ratios": ratios(online_total, offline_total),
         "where_online_loses": {"calls": len(lost_all), "offline_late_where_online_on_time": gained,
                                "morning_batch": morning, "later_calls": len(lost_all) - morning,
@@ -205,7 +205,8 @@ def format_report(doc: dict[str, Any]) -> str:
     policy = f"every {reopt} s by {doc['reoptimise_engine']}" if reopt else "off"
     lines = [
         (f"\n{doc['preset']} seed {doc['seed']}: {on['visits']} travelling calls in {doc['areas']} areas; "
-         f"online = the day plan (re-optimise {policy}, batch start {doc['warm_start']}), "
+         f"online = the day plan (re-optimise {policy}, batch start {doc['warm_start']}"
+         f"{', insertion counting the way home' if doc.get('count_return') else ''}), "
          f"offline = every call known, {doc['time_limit_s']:g} CPU s per area"),
         f"{'':<22}{'online':>12}{'offline':>12}{'ratio':>8}",
         f"{'travel km':<22}{on['travel_km']:>12.1f}{off['travel_km']:>12.1f}{r['travel_km']:>8.3f}",

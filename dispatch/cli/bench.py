@@ -146,15 +146,18 @@ bench.add_command(province, name="province")
               help="Online policy: the engine of that re-solve (lns: exact ruin-and-recreate).")
 @click.option("--warm-start", type=click.Choice(["pyvrp", "none"]), default="pyvrp", show_default=True,
               help="Online plan: the morning batch's start (PyVRP's routes, or OR-Tools alone).")
+@click.option("--count-return", is_flag=True,
+              help="Online policy: a later call's added driving includes the change of the technician's way "
+                   "home (cheapest insertion; default: the drive to the call and on to his next one only).")
 @json_option
 def hindsight(preset: str, seed: int, calls: float | None, time_limit: float, areas: int | None,
               workers: int | None, reoptimise_every_s: int | None, reoptimise_engine: str, warm_start: str,
-              json_path: str | None) -> None:
+              count_return: bool, json_path: str | None) -> None:
     """The online day plan against hindsight (every call known): travel, overtime, one-hour rate."""
     from dispatch.bench import hindsight as runner  # the planner (OR-Tools): slow to import
 
     doc = runner.run_hindsight(preset, seed, time_limit, calls, areas, workers, reoptimise_every_s, _echo_err,
-                               reoptimise_engine, warm_start)
+                               reoptimise_engine, warm_start, count_return)
     click.echo(runner.format_report(doc))
     write_json(json_path, doc)
 

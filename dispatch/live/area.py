@@ -71,6 +71,9 @@ class LiveArea(Replanning):
     lat: np.ndarray = field(default_factory=lambda: np.zeros(0))
     release_s: dict[str, int] = field(default_factory=dict)
     reserve_share: float = 0.0  # share of each shift kept free of normal-priority work
+    # Added driving counts the change of the way home for a call put last (cheapest insertion):
+    # without it an idle technician's round trip costs only its way out, so work spreads.
+    count_return: bool = False
     frozen: dict[str, Stop] = field(default_factory=dict)  # visit id -> its committed times
     break_taken: dict[str, int] = field(default_factory=dict)  # technician id -> break start
     unavailable: dict[str, int] = field(default_factory=dict)  # technician id -> from
@@ -321,6 +324,8 @@ class LiveArea(Replanning):
                 added = int(tt[prev, v.node])
                 if pos < len(ids):
                     added += int(tt[v.node, nodes[pos + 1]]) - int(tt[prev, nodes[pos + 1]])
+                elif self.count_return:
+                    added += int(tt[v.node, k.end_node]) - int(tt[prev, k.end_node])
                 candidates.append((first, added, tid, pos))
         if settle_first:
             candidates.sort()

@@ -127,7 +127,8 @@ def dispatch_day(
         t0 = batches[key][2]
         res = results.get(key)
         routes = {} if res is None else {r.technician_id: [s.visit_id for s in r.stops] for r in res.routes}
-        live = LiveArea(problem, routes, t0, find_areas.travel, *coords[key])
+        live = LiveArea(problem, routes, t0, find_areas.travel, *coords[key],
+                        count_return=params.insertion_counts_return)
         live.repair("travel")
         lives[key] = live
         placed = {x for ids in live.routes.values() for x in ids}

@@ -41,6 +41,9 @@ class PlanParams:
     # Kilometres' cost on the routing arcs (RoutingParams.km_cost_s): make_plan sets it from
     # assignment.cost, so that both objectives weigh money at one turnaround_cny_per_h.
     routing_km_cost_s: tuple[float, ...] = ()
+    # Online policy: a later call's added driving includes the change of the technician's way home
+    # (``LiveArea.count_return``; measured with `dispatch bench hindsight --count-return`).
+    insertion_counts_return: bool = False
 
     def __post_init__(self) -> None:
         if self.reoptimise_every_s is not None and self.reoptimise_every_s <= 0:
