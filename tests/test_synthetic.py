@@ -223,7 +223,7 @@ def test_stations_are_shared_out_even_without_any_demand(geo):
 def test_stations_leave_no_county_seat_beyond_the_coverage_drive(geo):
     """Coverage-first placement leaves at most 2 county seats beyond a 1.5-h drive; a small budget gets its exact count."""
     from dispatch.synthetic import NetworkParams, Preset, generate_network
-    from dispatch.travel import DEFAULT_TRAVEL
+    from dispatch.synthetic.network import GENERATOR_TRAVEL  # the drive the rule is stated in
 
     weights = county_demand_weights(geo)
     seats = geo.counties
@@ -231,7 +231,7 @@ def test_stations_leave_no_county_seat_beyond_the_coverage_drive(geo):
 
     def farthest_h(net):  # per county seat, the drive (h) to its nearest centre
         c_lon = np.array([c.lon for c in net]); c_lat = np.array([c.lat for c in net])
-        drive = [DEFAULT_TRAVEL.legs(lon[i:i + 400, None], lat[i:i + 400, None], c_lon[None], c_lat[None])[0].min(axis=1)
+        drive = [GENERATOR_TRAVEL.legs(lon[i:i + 400, None], lat[i:i + 400, None], c_lon[None], c_lat[None])[0].min(axis=1)
             for i in range(0, len(lon), 400)]
         return np.concatenate(drive) / 3600
 
