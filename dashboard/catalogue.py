@@ -452,6 +452,10 @@ KPI_LABELS: dict[str, tuple[str, str]] = {
     "cost_travel_per_job_cny": ("每单：里程（元）", "cost/job: kilometres (CNY)"),
     "cost_overtime_per_job_cny": ("每单：加班（元）", "cost/job: overtime (CNY)"),
     "cost_courier_per_job_cny": ("每单：快递（元）", "cost/job: couriers (CNY)"),
+    # appointment slots (dispatch.live.slots, simulate --slots)
+    "booked_requests": ("预约时段的报修", "calls that booked a slot"),
+    "booked_window_kept_rate": ("按约上门率", "booked windows kept"),
+    "slot_first_day_share": ("首日即约到时段的报修", "offered calls with a slot on their first day"),
     # Scenario comparison rows (dispatch.scenarios.compare)
     "coverage_level1_60min": ("60 分钟内有 1 级网点的需求", "demand <= 60 min of a level-1 centre"),
     "coverage_level2_60min": ("60 分钟内有 2 级网点的需求", "demand <= 60 min of a level-2 centre"),
