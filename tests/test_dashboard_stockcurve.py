@@ -38,3 +38,8 @@ def test_a_bad_curve_file_names_its_column_and_row():
         stockcurve.read_curve(io.StringIO(CSV.replace("0.41,0.40", "1.7,0.40")))
     i18n.set_language("zh")
 
+
+
+def test_the_shipped_curve_reads():
+    frame = stockcurve.read_curve(stockcurve.SHIPPED)
+    assert len(frame[frame["stock"] != stockcurve.PARTS_OFF]) >= 5
