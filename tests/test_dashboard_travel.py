@@ -12,7 +12,7 @@ from dashboard import i18n, travelchoice  # noqa: E402
 from dashboard import state as S  # noqa: E402
 from dispatch.travel import DEFAULT_SPEC  # noqa: E402
 from dispatch.travel.spec import MODELS  # noqa: E402
-from tests.test_dashboard import _app  # noqa: E402  # the app on a fresh store
+from tests.test_dashboard import _app, _isolated_store  # noqa: E402,F401  # the app on a throw-away store (autouse)
 
 
 def test_every_model_of_the_registry_is_offered_with_a_label_in_both_languages():
@@ -39,7 +39,7 @@ def test_a_choice_becomes_a_spec_and_a_bad_one_falls_back_with_its_reason(tmp_pa
 
 
 def test_the_sidebar_plans_with_the_chosen_model_and_tells_a_bad_one(tmp_path):
-    at = _app("zh", tmp_path)
+    at = _app("zh")
     box = at.sidebar.selectbox(key=S.TRAVEL)
     assert box.label == "行车时间模型" and box.value == DEFAULT_SPEC
     box.set_value("road").run()
