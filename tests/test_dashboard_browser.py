@@ -147,10 +147,17 @@ def visible(page, text: str, timeout_ms: int = 60_000) -> None:  # type: ignore[
     page.locator(":is(p, div, span):visible", has_text=text).first.wait_for(timeout=timeout_ms)
 
 
-def events_shown(page, lang: str) -> int:  # type: ignore[no-untyped-def]
+def events_shown(page, lang: str, expect: int | None = None, timeout_s: float = 60) -> int:  # type: ignore[no-untyped-def]
+    """The live-event count the board shows; with ``expect``, read again until it shows that or
+    ``timeout_s`` passes (a change is counted on the rerun that follows it)."""
     head = say(lang, "board.live_events", n=0).split("0")[0]
-    text = page.locator("p:visible", has_text=head).first.inner_text()
-    return int("".join(ch for ch in text[len(head):].split()[0] if ch.isdigit()) or 0)
+    deadline = time.monotonic() + timeout_s
+    while True:
+        text = page.locator("p:visible", has_text=head).first.inner_text()
+        got = int("".join(ch for ch in text[len(head):].split()[0] if ch.isdigit()) or 0)
+        if expect is None or got == expect or time.monotonic() > deadline:
+            return got
+        page.wait_for_timeout(500)
 
 
 def fields(lang: str, key: str, text: str) -> dict[str, str]:
@@ -239,7 +246,7 @@ def dispatchers_day(b: Browser, lang: str, timings: dict[str, float], full: bool
     call, tech = said["call"], said["tech"]
     jobs, _, changes = served(svc)
     assert jobs.get(call) == tech and changes == start + 1
-    assert events_shown(page, lang) == start + 1
+    assert events_shown(page, lang, start + 1) == start + 1
     if not full:
         page.close()
         return
@@ -257,16 +264,25 @@ def dispatchers_day(b: Browser, lang: str, timings: dict[str, float], full: bool
     tail = literal(lang, "live.dropout_done")
     visible(page, tail)
     who = fields(lang, "live.dropout_done", alert(page, tail, say(lang, "tab.live")))["tech"]
-    assert served(svc)[1].get(who) is True and events_shown(page, lang) == start + 2
+    assert served(svc)[1].get(who) is True and events_shown(page, lang, start + 2) == start + 2
 
     # A pin: the first job to the first technician offered; kept or refused, it is said, and the
     # service's plan is what the board says.
     page.get_by_role("tab", name=say(lang, "tab.pin")).click()
     page.get_by_role("button", name=say(lang, "pin.submit"), exact=True).click()
     idle(page)
-    kept = page.get_by_role("button", name=say(lang, "pin.undo")).count() > 0
+    # The board says kept or refused once the pin's answer is back; then the service says which
+    # (a refused pin logs nothing), and a kept one has its undo button on the board.
+    said_kept = say(lang, "pin.kept", job="X", tech="", seq=0, start="").split("X")[0]
+    said_refused = say(lang, "pin.refused", job="X", tech="Y", why="", where="").split("Y")[1][:8]
+    alerts = page.locator('[data-testid="stAlert"]')
+    alerts.filter(has_text=said_kept).or_(alerts.filter(has_text=said_refused)).first.wait_for(timeout=60_000)
     jobs, _, changes = served(svc)
-    assert events_shown(page, lang) == changes == start + 2 + int(kept)
+    kept = changes == start + 3
+    if kept:
+        page.get_by_role("button", name=say(lang, "pin.undo")).first.wait_for(timeout=60_000)
+    jobs, _, changes = served(svc)
+    assert events_shown(page, lang, changes) == changes == start + 2 + int(kept)
     if kept:
         head = say(lang, "pin.kept", job="X", tech="", seq=0, start="").split("X")[0]
         said = fields(lang, "pin.kept", alert(page, head, say(lang, "tab.pin")))
@@ -309,8 +325,18 @@ def province_widget_change(b: Browser, lang: str, timings: dict[str, float]) -> 
     page.goto(f"{b.url}/?lang={lang}")
     page.wait_for_selector('[data-testid="stMetric"]', timeout=90_000)
     idle(page)
-    page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').nth(2).click()
-    page.get_by_role("option", name=say(lang, "side.whole_province")).click()
+    # The prefecture box by its label; opened again if a rerun closed its list under the click.
+    box = page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').filter(
+        has_text=say(lang, "side.prefecture"))
+    for attempt in range(3):
+        box.first.click()
+        try:
+            page.get_by_role("option", name=say(lang, "side.whole_province")).click(timeout=20_000)
+            break
+        except playwright.TimeoutError:
+            if attempt == 2:
+                raise
+            idle(page)
     idle(page)
     t0 = time.perf_counter()
     page.get_by_role("button", name=say(lang, "board.run")).click()
@@ -382,8 +408,11 @@ def managers_what_if(b: Browser, lang: str, compare: bool = True) -> None:
         return
     page.get_by_role("button", name=say(lang, "net.compare")).click()
     idle(page, 120_000)
+    # The comparison is drawn when the base map and each compared run's own map are there (the
+    # page's last table may be another one, e.g. the stock curve's, drawn before the comparison).
+    page.wait_for_function('document.querySelectorAll(\'[data-testid="stDeckGlJsonChart"]\').length >= 4',
+                           timeout=180_000)
     page.locator('[data-testid="stDataFrame"]').last.wait_for(timeout=60_000)
-    assert page.locator('[data-testid="stDeckGlJsonChart"]').count() >= 4
     shoot(page, f"{lang}-network-compare")
     page.close()
 
