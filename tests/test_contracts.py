@@ -294,3 +294,20 @@ def test_the_one_hour_misses_by_cause_add_up_to_the_rate() -> None:
     assert got == {"miss_after_failed_offer": 0.2, "miss_accepted_late": 0.2, "miss_carried_over": 0.2,
                    "miss_other": 0.2}
     assert sum(got.values()) == pytest.approx(1 - 1 / 5)  # the one-hour rate: A alone of 5 travelling calls
+
+
+def test_validate_checks_the_contracts_file_and_names_its_cells(tmp_path: Path, capsys) -> None:
+    """``dispatch validate`` reads contracts.csv as the runs do: a bad cell is exit 2 with file,
+    row, column and value, not "valid"."""
+    import shutil
+
+    from dispatch.cli import main
+
+    folder = tmp_path / "ds"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "data" / "sample-zhejiang", folder)
+    (folder / "contracts.csv").write_text("centre_id,daily_jobs\nNOPE,abc\n", encoding="utf-8")
+    code = main(["validate", str(folder)])
+    out, err = capsys.readouterr()
+    assert code == 2, out + err
+    assert "contracts.csv, row 2, column 'daily_jobs'" in err and "'abc'" in err
+    assert "valid (" not in out

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import click
 
-from dispatch.cli.options import calendar_options, db_option, demand_calendar, generate_dataset, population_option
+from dispatch.cli.options import (
+    calendar_options,
+    db_option,
+    demand_calendar,
+    generate_dataset,
+    population_option,
+)
 from dispatch.cli.plan import plan
+from dispatch.contracts.table import read_contracts
 from dispatch.io import read_dataset
 from dispatch.summary import dataset_summary
 from dispatch.synthetic.roster import SIZINGS
@@ -38,9 +45,11 @@ def generate(preset: str, days: int, seed: int, fmt: str, population: str | None
 def validate(folder: str) -> None:
     """Validate a dataset folder; list every problem (exit code 2 if any)."""
     ds = read_dataset(folder)
+    book = read_contracts(folder, ds.network, ds.technicians)  # the optional contracts.csv, checked as the runs read it
+    contracted = f", {len(book)} contracted stations" if len(book) else ""
     click.echo(
         f"{folder}: valid ({len(ds.network)} centres, {len(ds.technicians)} technicians, "
-        f"{len(ds.requests)} requests)"
+        f"{len(ds.requests)} requests{contracted})"
     )
 
 
