@@ -10,7 +10,13 @@ from typing import Any
 import click
 
 from dispatch.bench.common import write_json
-from dispatch.cli.options import ProgressBar, load_population, load_travel, travel_option
+from dispatch.cli.options import (
+    ProgressBar,
+    load_population,
+    load_travel,
+    parts_option,
+    travel_option,
+)
 from dispatch.errors import DispatchError
 
 json_option = click.option("--json", "json_path", default=None, type=click.Path(dir_okay=False))
@@ -106,9 +112,10 @@ def _plan_command(default_preset: str, help_text: str) -> click.Command:
     @click.option("--time-limit", default=None, type=click.FloatRange(0.1, None),
                   help="Maximum routing seconds per area.")
     @travel_option
+    @parts_option
     @json_option
     def command(preset: str, seed: int, calls: str | None, workers: int | None, scheduler: str | None,
-                time_limit: float | None, travel_spec: str | None, json_path: str | None) -> None:
+                time_limit: float | None, travel_spec: str | None, parts: bool | None, json_path: str | None) -> None:
         from dispatch.bench import plan as runner  # the planner (OR-Tools): slow to import
 
         volumes: list[float | None] = [float(c) for c in calls.split(",")] if calls else [None]
@@ -116,7 +123,7 @@ def _plan_command(default_preset: str, help_text: str) -> click.Command:
         runs = []
         for volume in volumes:
             with ProgressBar() as bar:
-                doc = runner.run_plan_bench(preset, seed, volume, workers, scheduler, time_limit, bar, travel)
+                doc = runner.run_plan_bench(preset, seed, volume, workers, scheduler, time_limit, bar, travel, parts)
             click.echo(runner.format_run(doc))
             runs.append(doc)
         if len(runs) > 1:
