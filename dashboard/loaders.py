@@ -199,13 +199,17 @@ def solve_plan(key: tuple, ds: Dataset, day: int, seed: int, pins: tuple[Pin, ..
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def county_coverage(key: tuple, _ds: Dataset, province: str, prefecture: str, level: int) -> pd.DataFrame:
-    return scenarios.county_coverage(_ds, data.area_counties(geography(), province, prefecture), level)
+def county_coverage(key: tuple, _ds: Dataset, province: str, prefecture: str, level: int,
+                    travel_spec: str = DEFAULT_SPEC) -> pd.DataFrame:
+    return scenarios.county_coverage(_ds, data.area_counties(geography(), province, prefecture), level,
+                                     travel_model(travel_spec))
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def coverage_shares(key: tuple, _ds: Dataset, province: str, prefecture: str) -> dict[str, float]:
-    return scenarios.coverage_shares(_ds, data.area_counties(geography(), province, prefecture))
+def coverage_shares(key: tuple, _ds: Dataset, province: str, prefecture: str,
+                    travel_spec: str = DEFAULT_SPEC) -> dict[str, float]:
+    return scenarios.coverage_shares(_ds, data.area_counties(geography(), province, prefecture),
+                                     travel=travel_model(travel_spec))
 
 
 class Selection:
@@ -249,7 +253,8 @@ def _own_service(source_key: str, day: int, db_url: str, travel_spec: str,
     """The board's own ``dispatch serve`` for a dataset, day and travel model, starting (not
     waited for): one per Streamlit process, so every rerun, session and tab talks to the same
     one; stopped when the process ends."""
-    args = list(_source_args) + ([] if travel_spec == DEFAULT_SPEC else ["--travel", travel_spec])
+    # Always named: left out, the service would take DISPATCH_TRAVEL, not the sidebar's default.
+    args = [*_source_args, "--travel", travel_spec]
     return OwnService(args, day, db_url, token=os.environ.get(TOKEN_ENV) or None)
 
 

@@ -17,7 +17,7 @@ from dispatch.geodata import county_demand_weights, load_geography
 from dispatch.model import Tier
 from dispatch.network import Network
 from dispatch.scenarios import CompareOptions, Scenario, apply, compare
-from dispatch.travel import DEFAULT_TRAVEL, drive_s, haversine_m
+from dispatch.travel import DEFAULT_TRAVEL, Travel, drive_s, haversine_m, travel_from_spec
 
 # The coverage budget of the shading, the tiles and the suggestions (dispatch.coverage's default).
 COVERAGE_MIN = 60.0
@@ -29,12 +29,12 @@ def demand_weights(counties: pd.DataFrame) -> np.ndarray:
     return counties["adcode"].map(w).fillna(0.0).to_numpy(float)
 
 
-def county_coverage(ds: Dataset, counties: pd.DataFrame, level: int) -> pd.DataFrame:
-    """Per county: travel minutes from its seat to the nearest centre able to repair ``level``
-    (the coverage shading), and its demand weight."""
+def county_coverage(ds: Dataset, counties: pd.DataFrame, level: int, travel: Travel = DEFAULT_TRAVEL) -> pd.DataFrame:
+    """Per county: travel minutes (by ``travel``, the sidebar's model) from its seat to the
+    nearest centre able to repair ``level`` (the coverage shading), and its demand weight."""
     mask = np.array([c.can_repair(level) for c in ds.network])
     t, idx = nearest_travel_s(ds.network, counties["seat_lon"].to_numpy(float),
-                              counties["seat_lat"].to_numpy(float), mask)
+                              counties["seat_lat"].to_numpy(float), mask, travel)
     return pd.DataFrame({
         "adcode": counties["adcode"].to_numpy(), "name": counties["name"].to_numpy(),
         "minutes": np.round(t / 60, 1),
@@ -43,7 +43,8 @@ def county_coverage(ds: Dataset, counties: pd.DataFrame, level: int) -> pd.DataF
     })
 
 
-def coverage_shares(ds: Dataset, counties: pd.DataFrame, minutes: float = COVERAGE_MIN) -> dict[str, float]:
+def coverage_shares(ds: Dataset, counties: pd.DataFrame, minutes: float = COVERAGE_MIN,
+                    travel: Travel = DEFAULT_TRAVEL) -> dict[str, float]:
     """Demand-weighted share of the area's counties within ``minutes`` of a centre able to
     repair each level (``dispatch.coverage.coverage_table``)."""
     demand = pd.DataFrame({"lon": counties["seat_lon"].to_numpy(float), "lat": counties["seat_lat"].to_numpy(float),
@@ -51,7 +52,7 @@ def coverage_shares(ds: Dataset, counties: pd.DataFrame, minutes: float = COVERA
                            "province_adcode": counties["province_adcode"].to_numpy()})
     if demand.empty or demand["weight"].sum() <= 0:
         return {}
-    row = coverage_table(ds.network, demand, minutes).loc["national"]
+    row = coverage_table(ds.network, demand, minutes, travel).loc["national"]
     return {f"level{lv}": float(row[f"level{lv}_within_{int(minutes)}min"]) for lv in (1, 2, 3)}
 
 
@@ -69,7 +70,8 @@ def closable_stations(ds: Dataset) -> list[str]:
 SAME_SITE_M = 2000
 
 
-def suggest_stations(ds: Dataset, counties: pd.DataFrame, new: int, minutes: float = COVERAGE_MIN) -> pd.DataFrame:
+def suggest_stations(ds: Dataset, counties: pd.DataFrame, new: int, minutes: float = COVERAGE_MIN,
+                     travel: Travel = DEFAULT_TRAVEL) -> pd.DataFrame:
     """Up to ``new`` more county stations, each one adding the most demand within ``minutes``
     to what the existing stations and the earlier picks cover (greedy maximal covering,
     ``dispatch.coverage.greedy_mclp``, existing stations locked open). Only seats that add
@@ -83,7 +85,7 @@ def suggest_stations(ds: Dataset, counties: pd.DataFrame, new: int, minutes: flo
     site_lon = np.concatenate([slon, lon])
     site_lat = np.concatenate([slat, lat])
     site_ids = [c.id for c in stations] + [f"county:{a}" for a in seats["adcode"]]
-    cost = drive_s(DEFAULT_TRAVEL, lon[:, None], lat[:, None], site_lon[None, :], site_lat[None, :])
+    cost = drive_s(travel, lon[:, None], lat[:, None], site_lon[None, :], site_lat[None, :])
     weights = demand_weights(seats)
     occupied = []
     if stations:
@@ -198,16 +200,18 @@ class ComparisonResult:
 
 def compare_scenarios(area: Dataset, scenarios: list[Scenario], counties: pd.DataFrame, day: int, level: int = 1,
                       seed: int = 0, plan: bool = True, routing_max_s: float = 2.0,
-                      progress: Progress | None = None) -> ComparisonResult:
+                      progress: Progress | None = None, travel_spec: str | None = None) -> ComparisonResult:
     """Base and scenarios on the same calls with ``dispatch.scenarios.compare`` (coverage, cost
-    and a day plan of the area), plus each run's county travel minutes for the maps."""
-    opts = CompareOptions(plan=plan, day=day, seed=seed, routing_max_s=routing_max_s)
+    and a day plan of the area), plus each run's county travel minutes for the maps, all with the
+    travel model of ``travel_spec`` (the sidebar's; None: the default)."""
+    opts = CompareOptions(plan=plan, day=day, seed=seed, routing_max_s=routing_max_s, travel=travel_spec)
     comp = compare(area, scenarios, opts, progress=progress)
-    minutes = {"base": county_coverage(area, counties, level)}
+    travel = DEFAULT_TRAVEL if travel_spec is None else travel_from_spec(travel_spec)
+    minutes = {"base": county_coverage(area, counties, level, travel)}
     networks = {"base": area.network}
     for sc in scenarios:
         applied = apply(area, sc, seed).dataset
-        minutes[sc.name] = county_coverage(applied, counties, level)
+        minutes[sc.name] = county_coverage(applied, counties, level, travel)
         networks[sc.name] = applied.network
     names = ("base", *(sc.name for sc in scenarios))
     return ComparisonResult(names, comparison_table(comp.table), minutes, comp.warnings, networks)

@@ -39,8 +39,8 @@ EXPORTS = "exports"  # (plan events key, files) built on demand
 # Network & coverage.
 LEVEL = "coverage_level"
 SCENARIOS = "scenarios"  # name -> dispatch.scenarios.Scenario
-SUGGESTED = "suggested"  # (area key, frame of suggested county seats)
-COMPARISON = "comparison"  # (area key, names, runs) of the last comparison
+SUGGESTED = "suggested"  # ((area key, travel spec), frame of suggested county seats)
+COMPARISON = "comparison"  # ((area key, travel spec), level, result) of the last comparison
 SCENARIO_MESSAGE = "scenario_message"
 
 # Simulation.

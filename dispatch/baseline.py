@@ -32,7 +32,7 @@ from dispatch.model import DAY_S, Centre, Mode, RepairLevel, Request, Technician
 from dispatch.network import Network
 from dispatch.reasons import Reason
 from dispatch.rules import DEFAULT_RULES, Rules
-from dispatch.travel import DEFAULT_TRAVEL, Travel
+from dispatch.travel import DEFAULT_TRAVEL, Travel, legs_by_hour
 
 
 @dataclass(frozen=True)
@@ -220,36 +220,62 @@ def send_nearest_free(
         trip_of[m], dist[m] = travel.legs(lon[m], lat[m], r.lon, r.lat, cls, clock_s % DAY_S)
     ready = np.array([max(s.free_at_s, clock_s) for s in able])
     free = ready <= clock_s
-    # Nearest among the free; if none is free, the earliest to free up (nearest on ties).
+    # Nearest among the free; if none is free, the earliest to free up (nearest on ties). They are
+    # tried in that order a growing batch at a time, each batch's drives at a later hour and drives
+    # home asked together (once per class and hour): a call late in the day may try every
+    # technician of the province, and a model pays per ask, not per leg.
     order = np.lexsort((dist, np.where(free, 0, ready)))
-    for k in order:
-        st = able[int(k)]
-        depart = int(ready[k])
-        takes_break = st.break_from_s is not None and not st.break_taken and depart >= st.break_from_s
-        if takes_break:
-            depart = max(depart, st.break_from_s) + st.tech.break_s
-        trip_s = int(trip_of[k])
-        if depart // 3600 != clock_s // 3600:  # he sets off in a later hour: the drive at that hour
-            trip_s = int(travel.legs(st.lon, st.lat, r.lon, r.lat, st.tech.speed_class, depart % DAY_S)[0])
-        arrive = depart + trip_s
-        start = max(arrive, r.window.start_s)
-        end = start + r.service_s
-        if start > r.window.end_s:
-            continue  # he cannot be there in the customer's window
-        if st.max_overtime_s is None or st.home is None:
-            if end > st.shift_end_s:
-                continue  # nor finish in his shift
-        elif (end + int(travel.legs(r.lon, r.lat, *st.home, st.tech.speed_class, end % DAY_S)[0])
-              > st.shift_end_s + st.max_overtime_s):
-            continue  # nor be home within the overtime the day allows
-        st.break_taken = st.break_taken or takes_break
-        st.free_at_s, st.lon, st.lat = end, r.lon, r.lat
-        st.busy_s += trip_s + r.service_s
-        st.travel_s += trip_s
-        st.distance_m += int(dist[k])
-        st.jobs += 1
-        return st, depart, arrive, end
+    done, size = 0, 8
+    while done < len(order):
+        batch = order[done:done + size]
+        got = _first_feasible([able[int(k)] for k in batch], r, clock_s, travel, ready[batch], trip_of[batch],
+                              lon[batch], lat[batch], classes[batch])
+        if got is not None:
+            i, depart, trip_s, takes_break, arrive, end = got
+            st, k = able[int(batch[i])], int(batch[i])
+            st.break_taken = st.break_taken or takes_break
+            st.free_at_s, st.lon, st.lat = end, r.lon, r.lat
+            st.busy_s += trip_s + r.service_s
+            st.travel_s += trip_s
+            st.distance_m += int(dist[k])
+            st.jobs += 1
+            return st, depart, arrive, end
+        done, size = done + size, size * 4
     return None
+
+
+def _first_feasible(sts: list[TechState], r: Request, clock_s: int, travel: Travel, ready: np.ndarray,
+                    trip_s: np.ndarray, lon: np.ndarray, lat: np.ndarray, classes: np.ndarray,
+                    ) -> tuple[int, int, int, bool, int, int] | None:
+    """The first of ``sts`` (in their order) who can set off, be in the customer's window, finish
+    in his shift or be home within the overtime allowed: (index, set-off, trip, takes his break,
+    arrival, end)."""
+    never = np.iinfo(np.int64).max // 4
+    brk_from = np.array([never if s.break_from_s is None else s.break_from_s for s in sts], np.int64)
+    pending = np.array([s.break_from_s is not None and not s.break_taken for s in sts])
+    takes_break = pending & (ready >= brk_from)  # he takes his break before setting off
+    depart = np.where(takes_break, np.maximum(ready, brk_from) + np.array([s.tech.break_s for s in sts]), ready)
+    trip_s = trip_s.copy()
+    later = depart // 3600 != clock_s // 3600  # he sets off in a later hour: the drive at that hour
+    if later.any():
+        trip_s[later] = legs_by_hour(travel, lon[later], lat[later], r.lon, r.lat, depart[later], classes[later])[0]
+    arrive = depart + trip_s
+    end = np.maximum(arrive, r.window.start_s) + r.service_s
+    shift_end = np.array([s.shift_end_s for s in sts], np.int64)
+    ok = np.maximum(arrive, r.window.start_s) <= r.window.end_s  # he can be there in the customer's window
+    homed = np.array([s.max_overtime_s is not None and s.home is not None for s in sts])
+    ok &= homed | (end <= shift_end)  # without a home: the service must end in his shift
+    ask = np.flatnonzero(ok & homed)
+    if len(ask):  # with one: home within the overtime the day allows
+        home = np.array([sts[int(i)].home for i in ask], dtype=float)
+        back_s = legs_by_hour(travel, r.lon, r.lat, home[:, 0], home[:, 1], end[ask], classes[ask])[0]
+        allowed = np.array([sts[int(i)].shift_end_s + (sts[int(i)].max_overtime_s or 0) for i in ask], np.int64)
+        ok[ask] = end[ask] + back_s <= allowed
+    first = np.flatnonzero(ok)
+    if not len(first):
+        return None
+    i = int(first[0])
+    return i, int(depart[i]), int(trip_s[i]), bool(takes_break[i]), int(arrive[i]), int(end[i])
 
 
 def _repair(

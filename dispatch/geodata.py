@@ -524,6 +524,10 @@ def mainland_boundary():  # type: ignore[no-untyped-def]
         except OSError:
             pass  # a read-only cache only costs the rebuild next time
     shapely.prepare(geom)
+    # GEOS builds a prepared polygon's point index lazily, at its first test, and two threads
+    # doing that at once crash the process (libgeos/geos#825; the service validates concurrent
+    # calls): one test here builds it before any thread can share the geometry.
+    shapely.contains_xy(geom, 0.0, 0.0)
     return geom
 
 

@@ -11,6 +11,7 @@ fixtures.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -97,6 +98,41 @@ def drive_s(a_lon: float, a_lat: float, b_lon: float, b_lat: float, speed: str =
 def drive_m(a_lon: float, a_lat: float, b_lon: float, b_lat: float) -> int:
     """The offline travel model's road distance between two points, whole metres."""
     return int(DEFAULT_TRAVEL.legs(a_lon, a_lat, b_lon, b_lat)[1])
+
+
+# The road model's documented formula (dispatch/travel/road.py; values of dispatch/travel/roadparams.py),
+# worked in plain floats for the tests that compute a drive by hand: none of the model's code is used,
+# so a change of its formula or of a default value fails those tests. No terrain factor (Zhejiang's
+# units have none) and no water (the hand-built legs stay on the mainland).
+HAND_BAND_ENDS_KM = (3.0, 12.0, 40.0)
+HAND_BAND_KMH = {"car": (22.0, 40.0, 70.0, 100.0), "scooter": (16.0, 22.0, 25.0, 25.0)}
+HAND_RUSH_SHARE = (0, 0, 0, 0, 0, 0, 0.2, 0.8, 1.0, 0.5, 0.2, 0.2, 0.2, 0.2, 0.2, 0.3, 0.5, 1.0, 1.0, 0.6, 0.2, 0.1, 0, 0)
+HANGZHOU_PEAK = 1.35  # Hangzhou's rush-hour multiplier (16 km around 120.16, 30.27)
+
+
+def _band_h(road_km: float, speeds: tuple[float, ...]) -> float:
+    hours, start = 0.0, 0.0
+    for end, kmh in zip((*HAND_BAND_ENDS_KM, math.inf), speeds):
+        hours += max(0.0, min(road_km, end) - start) / kmh
+        start = end
+    return hours
+
+
+def road_by_hand(a_lon: float, a_lat: float, b_lon: float, b_lat: float, speed: str = "car",
+                 depart_h: float | None = None, peaks: tuple[float, float] = (1.0, 1.0)) -> tuple[int, int]:
+    """(travel_s, distance_m) of one road-model leg: great circle x a detour of 1.45 falling to 1.16
+    (15 km scale); hours through the bands (3 / 12 / 40 km); at ``depart_h`` in a big city (``peaks``:
+    each end's rush multiplier, 1 outside every city's circle) the first 20 road km slowed by
+    1 + (mean peak - 1) x the hour's share; rounded up to the second, + 300 s of access."""
+    la, lb = math.radians(a_lat), math.radians(b_lat)
+    h = math.sin((lb - la) / 2) ** 2 + math.cos(la) * math.cos(lb) * math.sin(math.radians(b_lon - a_lon) / 2) ** 2
+    crow_m = 2 * 6_371_008.8 * math.asin(math.sqrt(h))
+    road_m = crow_m * (1.16 + (1.45 - 1.16) * math.exp(-crow_m / 15_000))
+    hours = _band_h(road_m / 1000, HAND_BAND_KMH[speed])
+    if depart_h is not None:
+        rush = 1 + ((peaks[0] + peaks[1]) / 2 - 1) * HAND_RUSH_SHARE[int(depart_h) % 24]
+        hours += _band_h(min(road_m / 1000, 20.0), HAND_BAND_KMH[speed]) * (rush - 1)
+    return (math.ceil(hours * 3600) + 300 if road_m >= 0.5 else 0), round(road_m)
 
 
 # ---- routing ----------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from dispatch.kpis import kpis
 from dispatch.model import Mode
 from dispatch.dataset import Dataset
 from dispatch.travel import DEFAULT_TRAVEL
-from tests.builders import NETWORK, TECHS, drive_m, drive_s, req
+from tests.builders import HANGZHOU_PEAK, NETWORK, TECHS, req, road_by_hand
 
 H = 3600
 
@@ -29,21 +29,30 @@ def test_walkins_follow_fixed_escalation_and_the_daily_courier():
 
 
 def test_nearest_free_technician_in_call_order_with_hand_computed_dispatch():
-    """The baseline sends the nearest free capable technician in call order, who sets off at once."""
+    """The baseline sends the nearest free capable technician in call order, who sets off at once,
+    each drive priced by the road model at the hour he sets off."""
     # Two on-site calls at 10:00 and 10:05 next to S1. T1 (S1) is nearest and free for the first;
-    # for the second T1 is busy, so the nearest free capable technician goes: T3 from P1 (35 km
-    # away) rather than T2 from C1 (40 km).
+    # for the second T1 is busy, so the nearest free capable technician goes: T3 from P1 (34 km
+    # away) rather than T2 from C1 (39 km).
     a = req("A", 1, Mode.ONSITE, created_h=10)
     b = req("B", 1, Mode.ONSITE, created_h=10 + 5 / 60)
     ds = Dataset(NETWORK, TECHS, (a, b), "2026-03-02")
     out, work = baseline_plan(ds)
     got = out.set_index("request_id")
     s1, p1 = NETWORK["S1"], NETWORK["P1"]
-    trip_a = drive_s(s1.lon, s1.lat, a.lon, a.lat)
-    trip_b, dist_b = drive_s(p1.lon, p1.lat, b.lon, b.lat), drive_m(p1.lon, p1.lat, b.lon, b.lat)
+    # S1 -> A by the road model's formula: 146 m crow-flies x 1.447 = 212 m at 22 km/h = 35 s,
+    # + 300 s of access = 335 s (Deqing has no rush hour).
+    trip_a, _ = road_by_hand(s1.lon, s1.lat, a.lon, a.lat, depart_h=10)
+    assert trip_a == 335
+    # P1 -> B at 10:05: 34.68 km crow-flies x 1.1887 = 41,226 m; 3 km at 22, 9 at 40, 28 at 70 and
+    # 1.23 at 100 km/h = 0.77362 h. P1 lies in Hangzhou's rush-hour circle (x 1.35), B does not: the
+    # mean 1.175, at 10:00 a fifth of the peak, x 1.035 on the first 20 km (0.47565 h): + 0.01665 h.
+    # 0.79027 h = 2,845 s rounded up, + 300 = 3,145 s (59 s more than off-peak).
+    trip_b, dist_b = road_by_hand(p1.lon, p1.lat, b.lon, b.lat, depart_h=10, peaks=(HANGZHOU_PEAK, 1.0))
+    assert (trip_b, dist_b) == (3145, 41226) and trip_b - road_by_hand(p1.lon, p1.lat, b.lon, b.lat)[0] == 59
     assert got.loc["A", "dispatch_s"] == 10 * H
     assert got.loc["A", "completion_s"] == 10 * H + trip_a + 1800
-    assert got.loc["B", "dispatch_s"] == b.created_s  # T2 is free at once
+    assert got.loc["B", "dispatch_s"] == b.created_s  # T3 is free at once
     assert got.loc["B", "completion_s"] == b.created_s + trip_b + 1800
     assert got.loc["B", "centre_id"] == "P1"
     wl = work.set_index("technician_id")
@@ -64,14 +73,18 @@ def test_nobody_able_is_listed_with_a_reason_not_dropped():
 
 
 def test_the_whiteboard_sends_nobody_he_cannot_be_home_from_within_the_overtime_allowed():
-    """A call 1.6 h' drive from Deqing (30 min of work). Called at 13:00, T1 is home within his
+    """A call 1.45 h' drive from Deqing (30 min of work). Called at 13:00, T1 is home within his
     shift. Called so late that the work still ends by 17:00 but the drive home ends more than
     the 1 h allowed past it, the simulation's dispatcher (home known, allowance given) does not
     send him, as the optimiser's routes would not; the day-plan baseline, which only asks the
     work to end in the shift, still does."""
     s1 = NETWORK["S1"]
-    far = dict(lon=s1.lon + 0.5, lat=s1.lat)
-    trip = drive_s(s1.lon, s1.lat, far["lon"], far["lat"])
+    far = dict(lon=s1.lon + 0.9, lat=s1.lat)
+    # By the road model's formula: 86.19 km crow-flies x 1.1609 = 100.06 km; 3 km at 22, 9 at 40,
+    # 28 at 70 and 60.06 at 100 km/h = 1.36199 h = 4,904 s rounded up, + 300 = 5,204 s; no rush
+    # hour at either end (neither lies in a big city's circle).
+    trip, _ = road_by_hand(s1.lon, s1.lat, far["lon"], far["lat"], depart_h=13)
+    assert trip == 5204
 
     def state(allowance):  # type: ignore[no-untyped-def]
         return TechState(TECHS[0], 8 * 3600, s1.lon, s1.lat, 17 * 3600, None, None, max_overtime_s=allowance,

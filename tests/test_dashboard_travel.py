@@ -4,6 +4,7 @@ the default used instead, and the board's plan made with the chosen model."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 pytest.importorskip("streamlit")
@@ -41,14 +42,45 @@ def test_a_choice_becomes_a_spec_and_a_bad_one_falls_back_with_its_reason(tmp_pa
 def test_the_sidebar_plans_with_the_chosen_model_and_tells_a_bad_one(tmp_path):
     at = _app("zh")
     box = at.sidebar.selectbox(key=S.TRAVEL)
-    assert box.label == "行车时间模型" and box.value == DEFAULT_SPEC
-    box.set_value("road").run()
+    assert box.label == "行车时间模型" and box.value == DEFAULT_SPEC == "road"
+    assert at.session_state[S.LAST_RUN][0][-1] == "road"  # the default's plan
+    box.set_value("flat").run()  # another model than the default
     assert not at.exception, at.exception
-    assert at.session_state[S.TRAVEL_SPEC] == "road"
-    assert any(c.value == "使用：road" for c in at.sidebar.caption)
-    assert at.session_state[S.LAST_RUN][0][-1] == "road"  # the board's plan was made with it
+    assert at.session_state[S.TRAVEL_SPEC] == "flat"
+    assert any(c.value == "使用：flat" for c in at.sidebar.caption)
+    assert at.session_state[S.LAST_RUN][0][-1] == "flat"  # the board's plan was made with it
     at.sidebar.selectbox(key=S.TRAVEL).set_value("matrix").run()
     at.sidebar.text_input(key=S.TRAVEL_SOURCE).input(str(tmp_path / "none.parquet")).run()
     assert not at.exception, at.exception
     assert at.session_state[S.TRAVEL_SPEC] == DEFAULT_SPEC
     assert any("已改用默认模型" in w.value and "none.parquet" in w.value for w in at.sidebar.warning)
+
+
+def test_the_coverage_page_measures_with_the_model_it_is_given():
+    """The network page's shading, tiles and suggestions take the sidebar's model: the same
+    area's minutes are each model's own drive from the county seat to its nearest able centre."""
+    from dashboard import data, scenarios
+    from dispatch.coverage import nearest_travel_s
+    from dispatch.geodata import load_geography
+    from dispatch.travel import travel_from_spec
+
+    area = data.restrict(data.load_demo("sample"), "330000", "330500")
+    counties = data.area_counties(load_geography(), "330000", "330500")
+    mask = [c.can_repair(1) for c in area.network]
+    by_model = {}
+    for spec in ("flat", "road"):
+        travel = travel_from_spec(spec)
+        got = scenarios.county_coverage(area, counties, 1, travel)
+        t, _ = nearest_travel_s(area.network, counties["seat_lon"].to_numpy(float),
+                                counties["seat_lat"].to_numpy(float), np.array(mask), travel)
+        assert list(got["minutes"]) == list((t / 60).round(1))
+        by_model[spec] = got["minutes"]
+    assert (by_model["flat"] != by_model["road"]).any()
+    # Within the page's hour the road model reaches every county seat of Huzhou (nothing to
+    # suggest) and the flat model, slower on the trunk roads, does not: its suggestions add some.
+    flat = scenarios.suggest_stations(area, counties, 20, 60, travel_from_spec("flat"))
+    road = scenarios.suggest_stations(area, counties, 20, 60, travel_from_spec("road"))
+    assert road.empty and road.attrs["covered_before"] == 1.0
+    assert len(flat) and flat.attrs["covered_before"] < 1.0
+    shares = {s: scenarios.coverage_shares(area, counties, 60, travel_from_spec(s)) for s in ("flat", "road")}
+    assert shares["road"]["level1"] == 1.0 > shares["flat"]["level1"]

@@ -34,6 +34,7 @@ from dispatch.routing.checker import check
 from dispatch.rules import DEFAULT_RULES
 from dispatch.simulate import OUTCOME_COLUMNS, SimParams, simulate
 from dispatch.synthetic import generate
+from dispatch.travel import travel_from_spec
 from tests.builders import EPOCH, NETWORK, TECHS, drive_s, live_area, req, tech
 
 H = 3600
@@ -155,6 +156,11 @@ def _mixed_calls(n: int = 60, days: int = 2, seed: int = 3):
 
 MIXED = Dataset(NETWORK, TECHS + (tech("T4", "S1", 1), tech("T5", "C1", 2), tech("T6", "P1", 3)), _mixed_calls(),
                 EPOCH)
+# The digests below witness the event log from before fates existed, which was the flat model's
+# (the planner's travel then): the test is about fates switched off changing nothing, not about
+# travel, so it runs in that model by name. The default model's simulation is checked by hand in
+# tests/test_simulate.py and by the fate tests above.
+BEFORE_FATES_TRAVEL = travel_from_spec("flat")
 
 
 @pytest.mark.parametrize(("policy", "digest"), [("optimiser", "ee3c6265df75e367"), ("baseline", "24a59984563ebeaf")])
@@ -164,7 +170,7 @@ def test_fates_switched_off_give_the_event_log_from_before_fates(policy, digest)
     digests were taken there; the baseline's since issue 16's overtime rule: the whiteboard
     dispatcher sends nobody he cannot be home from within the day's overtime, 619e8d30b4a9fe07
     before); every completed call is fixed first time in one visit."""
-    res = simulate(MIXED, SimParams(policy=policy, fieldwork=NONE))
+    res = simulate(MIXED, SimParams(policy=policy, fieldwork=NONE), BEFORE_FATES_TRAVEL)
     assert hashlib.sha256(res.events.to_csv(index=False).encode()).hexdigest()[:16] == digest
     assert not FATE_EVENTS & set(res.events["event"])
     out = res.outcomes
@@ -172,7 +178,8 @@ def test_fates_switched_off_give_the_event_log_from_before_fates(policy, digest)
     assert done["fixed_first_time"].astype(bool).all() and not out["no_fault_found"].any()
     assert (out["visits"] == np.where(out["mode"] == "walkin", 0, 1)).all() and (out["repeat_of"] == "").all()
     # Without an inactive field's value mattering: waits and inspection times change nothing.
-    again = simulate(MIXED, SimParams(policy=policy, fieldwork=replace(NONE, absent_wait_s=1, diagnosis_s=1)))
+    again = simulate(MIXED, SimParams(policy=policy, fieldwork=replace(NONE, absent_wait_s=1, diagnosis_s=1)),
+                     BEFORE_FATES_TRAVEL)
     assert again.events.equals(res.events)
 
 

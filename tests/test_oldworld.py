@@ -11,7 +11,6 @@ as soon as it is back.
 
 from __future__ import annotations
 
-import math
 from dataclasses import replace
 
 import numpy as np
@@ -33,7 +32,7 @@ from dispatch.oldworld import (
     simulate_old_world,
 )
 from dispatch.reasons import Reason
-from tests.builders import EPOCH, H, centre, req
+from tests.builders import EPOCH, HANGZHOU_PEAK, H, centre, req, road_by_hand
 
 SEAT = (119.97, 30.54)  # Deqing's seat: the dealer
 SEATS = pd.DataFrame({"adcode": ["330521"], "name": ["德清县"], "province_adcode": ["330000"],
@@ -129,17 +128,34 @@ def test_a_missing_part_holds_the_device_until_the_part_comes():
 
 
 def test_the_customers_trip_to_the_dealer_and_its_hours():
-    # 0.09 degrees due north of the seat: 10,007.6 m by great circle, x 1.3 detour = 13,010 m;
-    # at 25 km/h 1,874 s (rounded up) + 300 s of access = 2,174 s.
+    # 0.09 degrees due north of the seat, by the road model's formula at the scooter class:
+    # 10,007.6 m by great circle x 1.3088 (the detour at 10 km) = 13,098 m; 3 km at 16, 9 at 22
+    # and 1.098 at 25 km/h = 0.64051 h = 2,306 s rounded up, + 300 s of access = 2,606 s. Deqing
+    # lies in no big city's rush-hour circle: the same at every hour.
     north = SEAT[1] + 0.09
-    crow_m = 6_371_008.8 * math.radians(0.09)
-    trip_s = math.ceil(round(crow_m * 1.3) / (25 / 3.6)) + 300
-    assert trip_s == 2174
-    res = run([req("early", 1, Mode.WALKIN, 8, lon=SEAT[0], lat=north),  # there 08:36: waits to 09:00
+    trip_s, _ = road_by_hand(SEAT[0], SEAT[1], SEAT[0], north, "scooter", depart_h=12)
+    assert trip_s == 2606 == road_by_hand(SEAT[0], SEAT[1], SEAT[0], north, "scooter")[0]
+    res = run([req("early", 1, Mode.WALKIN, 8, lon=SEAT[0], lat=north),  # there 08:44: waits to 09:00
                req("noon", 1, Mode.WALKIN, 12, lon=SEAT[0], lat=north),
-               req("late", 1, Mode.WALKIN, 19.5, lon=SEAT[0], lat=north)])  # 20:06: shut, next morning
+               req("late", 1, Mode.WALKIN, 19.5, lon=SEAT[0], lat=north)])  # 20:14: shut, next morning
     o = res.outcomes.set_index("request_id")["at_dealer_s"]
     assert o.tolist() == [day(0, 9), day(0, 12) + trip_s, day(1, 9)]
+
+
+def test_the_customers_trip_in_a_big_city_takes_the_rush_hour_of_his_call():
+    """The trip is priced at the call's hour: the same 13,098 m in Hangzhou (both ends in its
+    rush-hour circle, x 1.35 at the peak, all of it town driving) takes 0.64051 h x 1.35 =
+    0.86469 h -> 3,413 s at 17:00 (the full evening peak), x (1 + 0.35 x 0.2) -> 2,768 s at 13:00."""
+    seat = (120.17, 30.25)
+    seats = SEATS.assign(adcode="330102", name="上城区", seat_lon=seat[0], seat_lat=seat[1])
+    north = seat[1] + 0.09
+    peak = road_by_hand(seat[0], north, *seat, "scooter", depart_h=17, peaks=(HANGZHOU_PEAK, HANGZHOU_PEAK))[0]
+    midday = road_by_hand(seat[0], north, *seat, "scooter", depart_h=13, peaks=(HANGZHOU_PEAK, HANGZHOU_PEAK))[0]
+    assert (peak, midday) == (3413, 2768)
+    res = run([req("peak", 1, Mode.WALKIN, 17, lon=seat[0], lat=north, county="330102"),
+               req("midday", 1, Mode.WALKIN, 13, lon=seat[0], lat=north, county="330102")], seats=seats)
+    o = res.outcomes.set_index("request_id")["at_dealer_s"]
+    assert o.tolist() == [day(0, 17) + peak, day(0, 13) + midday]
 
 
 def test_the_customer_collects_in_the_dealers_hours():
@@ -188,9 +204,19 @@ def test_calls_open_at_the_horizon_are_censored_not_dropped():
     assert np.isnan(o.loc["C", "at_lab_s"]) and np.isnan(o.loc["C", "completion_s"])
     assert o.loc["C", "unassigned_reason"] == Reason.OPEN_AT_HORIZON
     s = res.summary
-    assert (s["requests"], s["completed"], s["censored"]) == (2, 1, 1)
+    assert (s["requests"], s["completed"], s["censored"], s["never_at_dealer"]) == (2, 1, 1, 0)
     assert s["cycle_mean_days"] == 5.0  # over the completed call; the censored one is counted apart
     assert s["over_6_days_share"] == 0.5 and s["within_48h_share"] == 0.0
+
+
+def test_a_customer_with_no_way_to_the_dealer_never_reaches_it_and_is_censored():
+    """An islet east of Daishan (Zhoushan) with no bridge and no modelled ferry: the road model
+    gives the leg its unreachable 30 days, past any horizon; the call is censored, not dropped,
+    and counted as never at its dealer."""
+    res = run([at_seat("A", 1, 10), req("isle", 1, Mode.WALKIN, 10, lon=122.2635, lat=30.2701)])
+    o = res.outcomes.set_index("request_id")
+    assert np.isnan(o.loc["isle", "at_dealer_s"]) and o.loc["isle", "unassigned_reason"] == Reason.OPEN_AT_HORIZON
+    assert (res.summary["censored"], res.summary["never_at_dealer"]) == (1, 1)
 
 
 def test_the_lab_is_sized_to_its_intake_at_the_stated_utilisation():
@@ -241,6 +267,8 @@ def test_the_calibration_gives_birds_six_days_on_zhejiang(seats):
     cal = calibrate(presets=("zhejiang",), seeds=(1, 2, 3), days=14, seats=seats)
     median = float(cal.medians["cycle_mean_days"].iloc[0])
     assert abs(median - TARGET_CYCLE_DAYS) <= TOLERANCE_DAYS and cal.within_target
-    assert len(cal.runs) == 3 and (cal.runs["censored"] == 0).all()
+    # The chain censors nobody: the only calls open at the horizon are those that never reached
+    # their dealer, island customers the road model gives no ferry (8-14 of about 19,300 a run).
+    assert len(cal.runs) == 3 and (cal.runs["censored"] == cal.runs["never_at_dealer"]).all()
     # No seed is far off either: the figure is the model's, not one draw's.
     assert (abs(cal.runs["cycle_mean_days"] - TARGET_CYCLE_DAYS) <= TOLERANCE_DAYS).all()

@@ -18,11 +18,11 @@ from dispatch.synthetic import generate
 
 @pytest.fixture(scope="module")
 def short_staffed():  # type: ignore[no-untyped-def]
-    """The tiny network over two days with one technician per centre (the city centre keeps its
-    staff): day 0 cannot serve everything."""
+    """The tiny network over two days with one technician per centre: day 0 cannot serve
+    everything (three calls carried). With the city centre's whole staff kept, as under the flat
+    model, the road model's faster trunk-road legs let day 0 serve every call: nothing to carry."""
     ds = generate("tiny", days=2, seed=1)
-    return replace(ds, technicians=tuple(t for t in ds.technicians
-                                         if t.id.endswith("-01") or t.home_centre_id.startswith("C3")))
+    return replace(ds, technicians=tuple(t for t in ds.technicians if t.id.endswith("-01")))
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from dispatch.model import Mode
 from dispatch.rules import DEFAULT_RULES
 from dispatch.simulate import SimParams, simulate
 from dispatch.synthetic import generate
-from tests.builders import NETWORK, TECHS, drive_s, req
+from tests.builders import HANGZHOU_PEAK, NETWORK, TECHS, req, road_by_hand
 
 H = 3600
 # The hand computations assume work goes to plan (nominal service, the level known at the call,
@@ -39,9 +39,12 @@ def test_optimiser_two_calls_by_hand():
     ds, a, b = _two_calls()
     res = simulate(ds, SimParams(policy="optimiser", fieldwork=NOMINAL))
     s1 = NETWORK["S1"]
-    t_a = drive_s(s1.lon, s1.lat, a.lon, a.lat)
-    t_ab = drive_s(a.lon, a.lat, b.lon, b.lat)
-    t_b_home = drive_s(b.lon, b.lat, s1.lon, s1.lat)
+    # The road model's drives by its formula (tests/builders.py): all in Deqing, which has no rush
+    # hour, so the hour they are priced at changes nothing: 212 m to A, 335 s; 2,933 m on to B, 780 s.
+    t_a = road_by_hand(s1.lon, s1.lat, a.lon, a.lat)[0]
+    t_ab = road_by_hand(a.lon, a.lat, b.lon, b.lat)[0]
+    t_b_home = road_by_hand(b.lon, b.lat, s1.lon, s1.lat)[0]
+    assert (t_a, t_ab) == (335, 780)
     # A: T1 (at S1, nearest) sets off at 10:00, repairs on site for 30 min.
     ta = _times(res, "A")
     assert ta["dispatched"] == 10 * H and ta["on_site"] == 10 * H + t_a
@@ -70,7 +73,12 @@ def test_baseline_two_calls_by_hand():
     # A as above; B: T1 is busy, the nearest FREE technician is T3 at P1 (35 km), who sets off at
     # once, hands the device over in 30 min and drives it back to P1 (his break comes later, when
     # he is idle), where it is repaired (level 1, 30 min) and sent back (4 h), as in the optimiser's world.
-    t_b = drive_s(p1.lon, p1.lat, b.lon, b.lat)
+    # Each drive priced by the road model's formula at the hour he sets off: P1 lies in Hangzhou's
+    # rush-hour circle (x 1.35), B does not; at 10:05 and again on the way back (about 11:28) a
+    # fifth of the peak on the first 20 km: 34.71 km crow-flies x 1.1887 = 41,259 m, 0.77395 h
+    # + 0.47565 h x 0.035 = 0.79060 h = 2,847 s rounded up, + 300 = 3,147 s (off-peak 3,087 s).
+    t_b = road_by_hand(p1.lon, p1.lat, b.lon, b.lat, depart_h=10, peaks=(HANGZHOU_PEAK, 1.0))[0]
+    assert t_b == 3147 == road_by_hand(b.lon, b.lat, p1.lon, p1.lat, depart_h=11, peaks=(1.0, HANGZHOU_PEAK))[0]
     tb = _times(res, "B")
     assert tb["dispatched"] == b.created_s
     assert tb["on_site"] == b.created_s + t_b
@@ -231,7 +239,7 @@ def test_the_monthly_overtime_cap_carries_over_day_by_day(cap_h, b_day):
     assert out.loc["A", "dispatch_s"] == 16 * H
     assert out.loc["B", "dispatch_s"] == (16 * H + 24 * H if b_day == 1 else 2 * 24 * H + 9 * H)
     overtime = res.workload.groupby("day")["overtime_s"].sum()
-    assert overtime[0] == H + 2 * drive_s(s1.lon, s1.lat, a.lon, a.lat)
+    assert overtime[0] == H + 2 * road_by_hand(s1.lon, s1.lat, a.lon, a.lat)[0]  # 2 x 335 s: 71 min in all
     assert overtime.sum() <= cap_h * H
     # Day 2 (B's morning under the 2 h cap) is a drain day: its own calls are not simulated, so
     # its roster is not in the workload (its idle hours would deflate the utilisation).

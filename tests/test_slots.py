@@ -16,7 +16,7 @@ from dispatch.routing import ALL_SKILLS, BreakRule, RoutingProblem, RoutingTechn
 from dispatch.routing.checker import check
 from dispatch.rules import DEFAULT_RULES
 from dispatch.travel import DEFAULT_TRAVEL
-from tests.builders import LIVE_CENTRES
+from tests.builders import LIVE_CENTRES, road_by_hand
 
 H = 3600
 ALL = frozenset({ALL_SKILLS})
@@ -57,8 +57,12 @@ def test_a_full_day_is_skipped_and_tomorrow_offered_by_insertion_not_a_rule() ->
     lives = {0: {"A": day_area(0, 1, brk=False)}, 1: {"A": day_area(1, 1, brk=False)}}
     lon, lat = 120.15, 30.90
     today = lives[0]["A"]
-    # A long job from about 08:15 (9 h 15 min of work): nothing else fits by 18:00.
-    got = today.insert(NewCall("busy", lon, lat, int(9.25 * H), 8 * H, 8 * H + 1200, 1, None, 1, release_s=8 * H))
+    # A long job (9 h 15 min of work) started by 08:30. By the road model's formula S1 -> the
+    # customer is 5.82 km crow-flies x 1.357 = 7,899 m, 3 km at 22 and 4.9 at 40 km/h = 0.25883 h =
+    # 932 s rounded up + 300 = 1,232 s (Huzhou has no rush hour): on site 08:20:32, done 17:35:32,
+    # home 17:56:04: nothing else fits by 18:00.
+    assert road_by_hand(*LIVE_CENTRES[0], lon, lat, depart_h=8)[0] == 1232
+    got = today.insert(NewCall("busy", lon, lat, int(9.25 * H), 8 * H, 8 * H + 1800, 1, None, 1, release_s=8 * H))
     assert isinstance(got, InsertionOption)
     slots = offer_slots(caller("c1", lon, lat, 8 * H), lives.__getitem__, ["A"], 8 * H, 1, DEFAULT_RULES, days=2)
     assert slots and {s.day for s in slots} == {1}
@@ -135,7 +139,9 @@ def test_an_offer_spreads_over_the_days_earliest_first_and_vip_windows_are_narro
 def test_a_day_that_cannot_fill_its_share_leaves_its_places_to_the_best_of_the_others() -> None:
     lives = {0: {"A": day_area(0, 1, brk=False)}, 1: {"A": day_area(1)}, 2: {"A": day_area(2)}}
     lon, lat = 120.15, 30.90
-    lives[0]["A"].insert(NewCall("busy", lon, lat, int(9.25 * H), 8 * H, 8 * H + 1200, 1, None, 1, release_s=8 * H))
+    # Day 0 filled as in test_a_full_day_is_skipped_and_tomorrow_offered_by_insertion_not_a_rule.
+    assert isinstance(lives[0]["A"].insert(NewCall("busy", lon, lat, int(9.25 * H), 8 * H, 8 * H + 1800, 1, None, 1,
+                                                   release_s=8 * H)), InsertionOption)
     slots = offer_slots(caller("c1", lon, lat, 8 * H), lives.__getitem__, ["A"], 8 * H, 1, DEFAULT_RULES)
     assert len(slots) == 6 and {s.day for s in slots} == {1, 2}
     assert [s.day for s in slots].count(1) == 4  # day 0's two places go to the best others: day 1's next

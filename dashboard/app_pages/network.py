@@ -23,12 +23,14 @@ st.title(t("page.network"))
 st.caption(t("net.caption", dataset=data.dataset_label(sel.label), title=sel.title(), n=len(counties)))
 
 level = st.radio(t("net.level"), [1, 2, 3], key=S.LEVEL, horizontal=True, help=t("net.level_help"))
-minutes = loaders.county_coverage(sel.area_key, area, sel.province, sel.prefecture, int(level))
-shares = loaders.coverage_shares(sel.area_key, area, sel.province, sel.prefecture)
+minutes = loaders.county_coverage(sel.area_key, area, sel.province, sel.prefecture, int(level), sel.travel_spec)
+shares = loaders.coverage_shares(sel.area_key, area, sel.province, sel.prefecture, sel.travel_spec)
 widgets.tiles(F.coverage_tiles(shares, area.network.counts_by_tier(), scenarios.COVERAGE_MIN))
 
 suggested = ss.get(S.SUGGESTED)
-suggested = suggested[1] if suggested and suggested[0] == sel.area_key else None
+# Suggestions and comparisons belong to the area and the travel model they were made with.
+made_for = (sel.area_key, sel.travel_spec)
+suggested = suggested[1] if suggested and suggested[0] == made_for else None
 rows = loaders.area_county_rows(sel.province, sel.prefecture)
 shading = maps.shaded_layer(rows, minutes, "coverage", maps.coverage_colour, "minutes",
                             t("net.shade_label", level=level))
@@ -66,8 +68,9 @@ with tab_suggest:
     within = c2.number_input(t("net.radius"), 15, 180, int(scenarios.COVERAGE_MIN), step=15)
     staff = c3.number_input(t("net.staff"), 1, 20, scenarios.default_staff(area))
     if st.button(t("net.suggest")):
-        found = scenarios.suggest_stations(area, counties, int(new), float(within))
-        ss[S.SUGGESTED] = (sel.area_key, found)
+        found = scenarios.suggest_stations(area, counties, int(new), float(within),
+                                           loaders.travel_model(sel.travel_spec))
+        ss[S.SUGGESTED] = (made_for, found)
         st.rerun()
     if suggested is not None:
         st.write(t("net.suggested", within=int(within), before=100 * suggested.attrs.get("covered_before", 0),
@@ -138,13 +141,14 @@ with tab_compare:
             bar = st.progress(0.0, text=t("net.comparing"))
             try:
                 res = scenarios.compare_scenarios(area, [saved[n] for n in chosen], counties, sel.day, int(level), sel.seed,
-                                                  progress=lambda s, d, n: bar.progress(d / max(n, 1), text=f"{s}: {d}/{n}"))
-                ss[S.COMPARISON] = (sel.area_key, int(level), res)
+                                                  progress=lambda s, d, n: bar.progress(d / max(n, 1), text=f"{s}: {d}/{n}"),
+                                                  travel_spec=sel.travel_spec)
+                ss[S.COMPARISON] = (made_for, int(level), res)
             except DispatchError as exc:
                 st.error(t("net.cannot", err=exc))
             bar.empty()
         comp = ss.get(S.COMPARISON)
-        if comp and comp[0] == sel.area_key:
+        if comp and comp[0] == made_for:
             res = comp[2]
             st.dataframe(res.table, hide_index=True, width="stretch", key="comparison_table")
             for n, w in res.warnings.items():

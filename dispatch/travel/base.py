@@ -73,3 +73,23 @@ def matrices_by_legs(travel: Travel, lon, lat, speed_classes: tuple[str, ...] | 
     classes = speed_classes or travel.speed_classes
     out = [travel.legs(lon[:, None], lat[:, None], lon[None, :], lat[None, :], c, depart_s) for c in classes]
     return np.stack([t for t, _ in out]), out[0][1]
+
+
+def legs_by_hour(travel: Travel, lon_a, lat_a, lon_b, lat_b, depart_s, speed_class="car",  # type: ignore[no-untyped-def]
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """``travel.legs`` with a departure per leg (``depart_s`` broadcast with the points; seconds,
+    taken modulo a day) and, if an array, a speed class per leg. The legs are asked once per
+    class and hour of departure, the resolution at which the package's models price a departure
+    (the road model's rush profile, a provider's cache), each hour's at its start: at most 24
+    asks a class, however many legs."""
+    arrays = np.broadcast_arrays(*(np.asarray(x, dtype=float) for x in (lon_a, lat_a, lon_b, lat_b)),
+                                 np.asarray(depart_s, dtype=np.int64), np.asarray(speed_class))
+    hour = (arrays[4] % 86_400) // 3600
+    t = np.zeros(hour.shape, np.int64)
+    d = np.zeros(hour.shape, np.int64)
+    for cls in np.unique(arrays[5]).tolist():
+        of_class = arrays[5] == cls
+        for h in np.unique(hour[of_class]).tolist():
+            at = of_class & (hour == h)
+            t[at], d[at] = travel.legs(*(x[at] for x in arrays[:4]), str(cls), int(h) * 3600)
+    return t, d

@@ -294,23 +294,17 @@ class RoadTravel:
             eb = {k: pick(v)[:, None] for k, v in b.items()}
             pr = {k: v[None, :] for k, v in pe.items()}
             xa, ya, xb, yb = (pick(x)[:, None] for x in (lon_a, lat_a, lon_b, lat_b))
-            # Drive to each port on a's land mass, from each port on b's.
-            ta, da = self._road(xa, ya, plon[None, :], plat[None, :], ea, pr, speed_class, depart_s)
-            tb, db = self._road(plon[None, :], plat[None, :], xb, yb, pr, eb, speed_class, depart_s)
-            ta = np.where(pmass[None, :] == ea["mass"], ta, np.inf)
-            tb = np.where(pmass[None, :] == eb["mass"], tb, np.inf)
-            # Best over the ports u on a's land mass (a few) of: to u, u to v, v to b.
-            time = np.full(len(m), np.inf)
-            dist = np.zeros(len(m))
-            for u in np.flatnonzero(np.isfinite(ta).any(axis=0)):
-                rows = np.flatnonzero(np.isfinite(ta[:, u]))
-                via = pt[u][None, :] + tb[rows]
-                v = via.argmin(axis=1)
-                cand = ta[rows, u] + via[np.arange(len(rows)), v]
-                better = cand < time[rows]
-                r = rows[better]
-                time[r] = cand[better]
-                dist[r] = da[r, u] + pd_[u, v[better]] + db[r, v[better]]
+            # Drive to each port on a's land mass, from each port on b's; an end shared by every
+            # crossing leg (one technician, or one customer, against many) is priced once.
+            ta, da = self._to_ports(xa, ya, ea, plon, plat, pr, pmass, speed_class, depart_s, outbound=True)
+            tb, db = self._to_ports(xb, yb, eb, plon, plat, pr, pmass, speed_class, depart_s, outbound=False)
+            # Best over the port pairs (u, v) of: to u, u to v, v to b (the first best in (u, v) order).
+            total = ta[:, :, None] + (pt[None, :, :] + tb[:, None, :])
+            best = total.reshape(len(m), -1).argmin(axis=1)
+            u, v = np.divmod(best, pt.shape[1])
+            rows = np.arange(len(m))
+            time = total[rows, u, v]
+            dist = np.where(np.isfinite(time), da[rows, u] + pd_[u, v] + db[rows, v], 0.0)
         else:
             time = np.full(len(m), np.inf)
             dist = np.zeros(len(m))
@@ -318,6 +312,19 @@ class RoadTravel:
         t[at] = np.where(ok, np.ceil(np.where(ok, time, 0)), big).astype(np.int64)
         d[at] = np.where(ok, np.rint(dist), d[at]).astype(np.int64)
         return t, d
+
+    def _to_ports(self, x, y, e, plon, plat, pr, pmass, speed_class, depart_s, outbound):  # type: ignore[no-untyped-def]
+        """(time, distance) of the drives between each crossing leg's end (rows) and each port
+        (columns), inf where the port is on another land mass: from the end if ``outbound``, else
+        to it. Rows that are all one point are computed once and broadcast."""
+        n = len(x)
+        if n > 1 and (x == x[0]).all() and (y == y[0]).all():
+            t, d = self._to_ports(x[:1], y[:1], {k: v[:1] for k, v in e.items()}, plon, plat, pr, pmass,
+                                  speed_class, depart_s, outbound)
+            return np.broadcast_to(t, (n, t.shape[1])), np.broadcast_to(d, (n, d.shape[1]))
+        ends = (x, y, plon[None, :], plat[None, :], e, pr) if outbound else (plon[None, :], plat[None, :], x, y, pr, e)
+        t, d = self._road(*ends, speed_class, depart_s)
+        return np.where(pmass[None, :] == e["mass"], t, np.inf), d
 
     def _fastest(self, speed_class: str) -> tuple[np.ndarray, np.ndarray]:
         cache = self.__dict__.setdefault("_fastest_cache", {})

@@ -152,7 +152,7 @@ def _provider(kind: str) -> Callable[[str, Mapping[str, str]], Travel]:
 MODELS: dict[str, Callable[[str, Mapping[str, str]], Travel]] = {
     "flat": _flat, "road": _road, "matrix": _matrix,
     **{kind: _provider(kind) for kind in ("osrm", "valhalla", "amap", "baidu")}}
-DEFAULT_SPEC = "flat"
+DEFAULT_SPEC = "road"
 
 
 def _expand(spec: str) -> str:
