@@ -92,6 +92,25 @@ def van_demand(dataset: Dataset, rules: Rules = DEFAULT_RULES) -> dict[tuple[str
     return dict(out)
 
 
+def load_van(mean: dict[str, float], cost: dict[str, float], params: VanParams) -> dict[str, int]:
+    """One van's levels (module docstring): ``mean``, each part's demand over a refill interval."""
+    level = dict.fromkeys(mean, 0)
+    total, met, units = sum(mean.values()), 0.0, 0
+
+    def gain(p: str) -> float:  # P(D >= S + 1) = E[min(D, S + 1)] - E[min(D, S)]
+        return (van_fill(level[p] + 1, mean[p]) - van_fill(level[p], mean[p])) * mean[p]
+
+    heap = [(-gain(p) / cost[p], p) for p in mean]
+    heapq.heapify(heap)
+    while heap and met < params.fill_target * total and units < params.max_units:
+        _, p = heapq.heappop(heap)
+        met += gain(p)
+        level[p] += 1
+        units += 1
+        heapq.heappush(heap, (-gain(p) / cost[p], p))
+    return level
+
+
 def size_vans(dataset: Dataset, params: VanParams = VanParams(), rules: Rules = DEFAULT_RULES) -> VanSizing:
     """Each field technician's van levels for ``params.fill_target`` (module docstring)."""
     cat = dataset.parts.catalogue  # type: ignore[union-attr]  # part_asks raises without parts
@@ -105,21 +124,9 @@ def size_vans(dataset: Dataset, params: VanParams = VanParams(), rules: Rules = 
     for tid, parts in by_van.items():
         mean = {p: demand[tid, p] * params.refill_shifts for p in parts}
         total = sum(mean.values())
-        level = dict.fromkeys(parts, 0)
-        met = 0.0  # expected demands met from the van per interval: sum of E[min(D, S)]
-
-        def gain(p: str) -> float:  # P(D >= S + 1) = E[min(D, S + 1)] - E[min(D, S)]
-            return (van_fill(level[p] + 1, mean[p]) - van_fill(level[p], mean[p])) * mean[p]
-
-        heap = [(-gain(p) / cat.part(p).cost_cny, p) for p in parts]
-        heapq.heapify(heap)
-        units = 0
-        while heap and met < params.fill_target * total and units < params.max_units:
-            _, p = heapq.heappop(heap)
-            met += gain(p)
-            level[p] += 1
-            units += 1
-            heapq.heappush(heap, (-gain(p) / cat.part(p).cost_cny, p))
+        level = load_van(mean, {p: cat.part(p).cost_cny for p in parts}, params)
+        met = sum(van_fill(level[p], mean[p]) * mean[p] for p in parts)  # sum of E[min(D, S)]
+        units = sum(level.values())
         value = 0.0
         for p in parts:
             cost = level[p] * cat.part(p).cost_cny
