@@ -5,13 +5,14 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 
 from dispatch.dataset import Dataset
 from dispatch.model import Mode
 from dispatch.parts.stock import NATIONAL, StockLevels, van
-from dispatch.parts.vans import VanParams, size_vans, van_demand, van_fill, with_vans
+from dispatch.parts.vans import VanParams, served_by, size_vans, van_demand, van_fill, with_vans
 from dispatch.parts.world import PartsData
 from tests.builders import req, tech
 from tests.test_parts import CAT, NET, SHANGHAI, phone
@@ -54,6 +55,18 @@ def test_the_job_mix_shares_a_stations_on_site_demand_among_the_technicians_who_
     assert got[("T3", "CAM")] == pytest.approx(7 / 6)
 
 
+def test_with_who_went_each_call_is_charged_to_his_van():
+    """A simulated run sent C1's T2 to s0 and T3 to the camera call: s0's screen is T2's (1 a
+    shift), the three other screens are shared by S1's two as before (1.5 each), the camera stays
+    T3's; a call dispatched to nobody known falls back on the station's share."""
+    served = {"s0": "T2", "c": "T3", "s1": "T9"}
+    got = van_demand(dataset(), served=served)
+    assert got == pytest.approx({("T2", "SCR"): 1.0, ("T1", "SCR"): 1.5, ("T3", "SCR"): 1.5, ("T3", "CAM"): 1.0})
+    events = pd.DataFrame({"request_id": ["s0", "s0", "c"], "event": ["dispatched", "dispatched", "dispatched"],
+                           "where": ["T2", "T1", "T3"]})
+    assert served_by(events) == {"s0": "T2", "c": "T3"}  # the first dispatch: a second visit is the same job
+
+
 def test_vans_are_sized_unit_by_unit_for_the_fill_target():
     """Target 60 %. T1 (screens, mean 2, 1,000 CNY): the first screen meets 1 - e^-2 = 0.865 of 2
     (43 %), the second adds P(D >= 2) = 1 - 3 e^-2 = 0.594: 72.9 %, done. T3 (screens mean 2, and
@@ -83,8 +96,9 @@ def test_sized_vans_replace_the_default_vans_and_keep_the_centres():
 
 
 def test_stock_size_prints_the_van_section_and_writes_the_vans(tmp_path):
-    """`dispatch stock size --vans` on a dataset folder: the van section, and --out's stock.csv
-    carries the sized vans instead of the default ones."""
+    """`dispatch stock size --vans --van-mix simulated` on a dataset folder: the job mix learnt
+    from a simulated run of its calls, the van section, and --out's stock.csv carries the sized
+    vans instead of the default ones."""
     from dispatch.cli import cli
     from dispatch.tables import write_dataset
 
@@ -92,9 +106,10 @@ def test_stock_size_prints_the_van_section_and_writes_the_vans(tmp_path):
     write_dataset(Dataset(NET, TECHS, calls, "2026-03-02"), tmp_path / "ds")
     out = tmp_path / "stock.csv"
     res = CliRunner().invoke(cli, ["stock", "size", str(tmp_path / "ds"), "--vans", "--van-fill", "0.6",
-                                   "--out", str(out)], catch_exceptions=False)
+                                   "--van-mix", "simulated", "--out", str(out)], catch_exceptions=False)
     assert res.exit_code == 0, res.output
-    assert "vans sized from the on-site job mix (target fill 60% per van" in res.output
+    assert "the week of seed 1 simulated to learn each technician's job mix" in res.output
+    assert "vans sized from the on-site job mix (simulated; target fill 60% per van" in res.output
     rows = [line.split(",") for line in out.read_text().splitlines()[1:]]
     vans = sorted((loc, p, s) for loc, p, s in rows if loc.startswith("van:"))
     # The folder's calls carry no device: with_parts draws them from the default catalogue, so the

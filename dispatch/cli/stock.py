@@ -56,11 +56,15 @@ def stock() -> None:
               help="--vans: a van's demand-weighted fill target (its centre's shelf meets the rest).")
 @click.option("--van-units", default=12, show_default=True, type=click.IntRange(1, 200),
               help="--vans: units a van's parts box holds.")
+@click.option("--van-mix", type=click.Choice(["station", "simulated"]), default="station", show_default=True,
+              help="--vans: whose calls a van serves: the technicians of the call's nearest station, shared "
+                   "evenly, or who went to each call in a simulated week of --seed's calls (the first --fill's "
+                   "levels; one week of dispatches over-fits: dispatch.parts.vans).")
 @population_option
 def size_command(source: str | None, preset: str | None, days: int, seed: int, fills: tuple[float, ...],
                  national_fill: float, run_sim: bool, eval_seed: int | None, out: str | None,
                  target_24h: float | None, points: int, eval_seeds: str, swap_after_h: float | None, loaners: bool,
-                 curve_csv: str | None, size_van_stock: bool, van_fill: float, van_units: int,
+                 curve_csv: str | None, size_van_stock: bool, van_fill: float, van_units: int, van_mix: str,
                  population: str | None) -> None:
     """Base-stock levels for each --fill target at the least holding cost, with their stock value."""
     if target_24h is not None:
@@ -74,14 +78,28 @@ def size_command(source: str | None, preset: str | None, days: int, seed: int, f
     # The sizing and the simulator are slow to import (scipy, stockpyl, OR-Tools): only this command needs them.
     from dispatch import simulate as simulation
     from dispatch.parts.sizing import SizingParams, size  # scipy and stockpyl behind it, as above
-    from dispatch.parts.vans import VanParams, size_vans, with_vans  # the sizing's, as above
+    from dispatch.parts.vans import (  # the sizing's, as above
+        VanParams,
+        served_by,
+        size_vans,
+        with_vans,
+    )
 
     ds = with_parts(load_dataset(source, preset, seed, days, population), seed)
     judged = None
     if run_sim:
         judged = ds if source else with_parts(load_dataset(source, preset, seed + 1 if eval_seed is None else eval_seed,
                                                            days, population), seed)
-    vans = size_vans(ds, VanParams(fill_target=van_fill, max_units=van_units)) if size_van_stock else None
+    vans = None
+    if size_van_stock:
+        served = None
+        if van_mix == "simulated":  # who goes to which call, as the optimiser dispatches the forecast's week
+            click.echo(f"vans: the week of seed {seed} simulated to learn each technician's job mix ...")
+            with ProgressBar() as bar:
+                calib = simulation.simulate(with_levels(ds, size(ds, SizingParams(fill_target=fills[0])).levels),
+                                            simulation.SimParams(seed=seed), progress=bar)
+            served = served_by(calib.events)
+        vans = size_vans(ds, VanParams(fill_target=van_fill, max_units=van_units), served=served)
 
     def fitted(levels):  # type: ignore[no-untyped-def]
         return levels if vans is None else with_vans(levels, vans.levels)
@@ -118,7 +136,7 @@ def size_command(source: str | None, preset: str | None, days: int, seed: int, f
                f"seed {seed + 1 if eval_seed is None else eval_seed}'s calls with those levels (vans and loaners as "
                "the default has them, or --vans' sizing); stock value at cost.")
     if vans is not None:
-        show_vans(vans, van_fill, ds.parts.levels)  # type: ignore[union-attr]
+        show_vans(vans, van_fill, ds.parts.levels, van_mix)  # type: ignore[union-attr]
     if out and sizing is not None:
         levels = pd.DataFrame([{"location": loc, "part_id": p, "level": s}
                                for (loc, p), s in sorted(fitted(sizing.levels).levels.items())])
@@ -126,14 +144,14 @@ def size_command(source: str | None, preset: str | None, days: int, seed: int, f
         click.echo(f"levels written to {out}")
 
 
-def show_vans(vans, target: float, default: StockLevels) -> None:  # type: ignore[no-untyped-def]
+def show_vans(vans, target: float, default: StockLevels, mix: str) -> None:  # type: ignore[no-untyped-def]
     """The van section of ``stock size --vans``: per tier of the vans' centres, and the parts most carried."""
     if vans.vans.empty:
         click.echo("vans: no field technician has on-site part demand in these calls.")
         return
     was = sum(s for (loc, _), s in default.levels.items() if is_van(loc))
     per = vans.vans
-    click.echo(f"vans sized from the on-site job mix (target fill {target:.0%} per van, refilled nightly): "
+    click.echo(f"vans sized from the on-site job mix ({mix}; target fill {target:.0%} per van, refilled nightly): "
                f"{len(per)} vans, {int(per['units'].sum())} units (default stock: {was}), "
                f"{vans.value_cny:,.0f} CNY, model fill {pct(vans.fill)} of the on-site part demands.")
     by_part = vans.table[vans.table["level"] > 0].groupby("part").agg(
