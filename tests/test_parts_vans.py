@@ -9,11 +9,13 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+from dispatch.cli import cli
 from dispatch.dataset import Dataset
 from dispatch.model import Mode
 from dispatch.parts.stock import NATIONAL, StockLevels, van
 from dispatch.parts.vans import VanParams, served_by, size_vans, van_demand, van_fill, with_vans
 from dispatch.parts.world import PartsData
+from dispatch.tables import write_dataset
 from tests.builders import req, tech
 from tests.test_parts import CAT, NET, SHANGHAI, phone
 
@@ -99,9 +101,6 @@ def test_stock_size_prints_the_van_section_and_writes_the_vans(tmp_path):
     """`dispatch stock size --vans --van-mix simulated` on a dataset folder: the job mix learnt
     from a simulated run of its calls, the van section, and --out's stock.csv carries the sized
     vans instead of the default ones."""
-    from dispatch.cli import cli
-    from dispatch.tables import write_dataset
-
     calls = tuple(replace(r, device_model="", purchase_s=None) for r in CALLS)
     write_dataset(Dataset(NET, TECHS, calls, "2026-03-02"), tmp_path / "ds")
     out = tmp_path / "stock.csv"

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
+from dispatch.errors import InputError
 from dispatch.geodata import county_demand_weights, load_geography
 from dispatch.network import area_of_centre
 from dispatch.tables import technicians_frame, write_dataset
@@ -177,10 +179,6 @@ def test_the_mail_in_share_changes_only_the_modes_of_phone_pickups_and_walk_ins(
     """Mail-in draws from a stream of its own: with the default share the calls are those of a
     share of 0 but for some phone pickups and walk-ins, now mailed in with no door time; a
     share outside 0..1 is refused naming the parameter."""
-    from dataclasses import replace
-
-    from dispatch.errors import InputError
-
     base = GeneratorParams()
     none = replace(base, calls=replace(base.calls, mailin_share=0.0))
     a, b = generate("tiny", days=2, seed=5), generate("tiny", days=2, seed=5, params=none)
