@@ -29,8 +29,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from dispatch.dataset import Dataset
 from dispatch.errors import ModelError, Problem, ValidationError
 from dispatch.inputfiles import (
@@ -39,7 +37,6 @@ from dispatch.inputfiles import (
     find_file,
     near_misses,
     read_table,
-    read_table_and_problems,
 )
 from dispatch.mainland import outside_messages
 from dispatch.model import (
@@ -62,10 +59,11 @@ from dispatch.schema import (
     CST,
     Collector,
     Column,
+    Table,
     format_clock,
     parse_clock,
     parse_datetime,
-    parse_into,
+    read_kind,
 )
 from dispatch.travel import DEFAULT_SPEEDS_KMH
 
@@ -180,8 +178,8 @@ def _model_problem(c: Collector, i: int, exc: ModelError, columns: dict[str, str
     c.add(i, columns.get(exc.field, exc.field), exc.value, f"is not valid; expected {exc.expected}")
 
 
-def _centres(frame: pd.DataFrame, c: Collector) -> list[Centre]:
-    rows = parse_into(c, "centres", frame, SCHEMAS["centres"])
+def _centres(t: Table) -> list[Centre]:
+    frame, rows, c = t.frame, t.rows, t.collector
     if not rows and not c.problems:
         c.add(None, None, None, "has a header but no rows; a network needs at least one centre "
                                 "(a tier-1 provincial centre, with its city and county centres below it)")
@@ -244,8 +242,8 @@ def _child_of(expected: str, out: list[tuple[int, Centre]]) -> str | None:
     return None
 
 
-def _technicians(frame: pd.DataFrame, c: Collector, centre_ids: set[str]) -> list[Technician]:
-    rows = parse_into(c, "technicians", frame, SCHEMAS["technicians"])
+def _technicians(t: Table, centre_ids: set[str]) -> list[Technician]:
+    frame, rows, c = t.frame, t.rows, t.collector
     _duplicates(c, [r["id"] if r else frame["id"].iloc[i] or None for i, r in enumerate(rows)], "technician")
     out = []
     for i, r in enumerate(rows):
@@ -288,10 +286,10 @@ def _technicians(frame: pd.DataFrame, c: Collector, centre_ids: set[str]) -> lis
 
 
 def _requests(
-    frame: pd.DataFrame, c: Collector, epoch: dt.datetime | None, network: Network | None,
+    t: Table, epoch: dt.datetime | None, network: Network | None,
     technicians: list[Technician], models: frozenset[str] | None = None,
 ) -> tuple[list[Request], dt.date]:
-    rows = parse_into(c, "requests", frame, SCHEMAS["requests"])
+    frame, rows, c = t.frame, t.rows, t.collector
     _duplicates(c, [r["id"] if r else frame["id"].iloc[i] or None for i, r in enumerate(rows)], "request")
     created = [r["created_at"] for r in rows if r is not None]
     if epoch is None:
@@ -388,35 +386,35 @@ def read_dataset(folder: str | Path, on_warning: Callable[[Problem], None] | Non
     if "epoch_date" in manifest:
         epoch = dt.datetime.combine(dt.date.fromisoformat(manifest["epoch_date"]), dt.time(), tzinfo=CST)
 
-    collectors = {}
-    tables = {}
+    tables: dict[str, Table] = {}
     for kind in KINDS:
         try:
-            frame, offset, read_problems = read_table_and_problems(paths[kind])
+            got = read_kind(folder, kind, SCHEMAS[kind])
         except ValidationError as exc:
             problems.extend(exc.problems)
             continue
         except Exception as exc:  # unreadable file: say which and why, do not traceback
             problems.append(Problem(str(paths[kind]), None, None, None, f"cannot be read: {exc}"))
             continue
-        tables[kind] = frame
-        collectors[kind] = Collector(str(paths[kind]), offset)
-        collectors[kind].problems.extend(read_problems)
+        if got is None:  # gone since it was found
+            problems.append(Problem(str(paths[kind]), None, None, None, "cannot be read: the file is gone"))
+            continue
+        tables[kind] = got
     if problems:
         raise ValidationError(problems)
 
-    centres = _centres(tables["centres"], collectors["centres"])
-    centre_ids = {str(v) for v in tables["centres"].get("id", [])}
-    techs = _technicians(tables["technicians"], collectors["technicians"], centre_ids)
+    centres = _centres(tables["centres"])
+    centre_ids = {str(v) for v in tables["centres"].frame.get("id", [])}
+    techs = _technicians(tables["technicians"], centre_ids)
     network = None
-    if not collectors["centres"].problems:
+    if not tables["centres"].collector.problems:
         network = Network(tuple(centres))
     parts = read_parts(folder, problems, warn)
     models = None if parts is None else frozenset(parts.catalogue.model_ids())
-    reqs, epoch_date = _requests(tables["requests"], collectors["requests"], epoch, network, techs, models)
+    reqs, epoch_date = _requests(tables["requests"], epoch, network, techs, models)
     for kind in KINDS:
-        problems.extend(collectors[kind].problems)
-        for w in collectors[kind].warnings:
+        problems.extend(tables[kind].collector.problems)
+        for w in tables[kind].collector.warnings:
             warn(w)
     if problems or network is None:
         raise ValidationError(problems)

@@ -18,7 +18,9 @@ missing every target it did not meet.
     dispatch_wait_s (opening-hours seconds from clock_start_s to dispatch_s; when absent or NaN,
     the plain difference), arrival_s (technician at the customer's door), priority, visit_mode
     (how it is served: an on-site call may be collected for the bench, ``pickup``), reach_s
-    (drive from the nearest centre with technicians), courier_legs (parcel legs the device rode),
+    (drive from the nearest centre with technicians), courier_legs (parcel legs the device rode)
+    with courier_lane_legs and courier_lane_cny (those of them that rode a courier lane, and the
+    lanes' prices: ``CostRates.courier_cny``),
     fixed_first_time (the first attempt fixed it; NaN when no attempt), repeat_of (the call this
     one repeats; "" or NaN for a first call).
 ``workload``: one row per technician (and day), columns
@@ -159,12 +161,17 @@ class _Log:
     def cost_parts(self) -> dict[str, float | None]:
         r = self.rates
         paid_s, metres, overtime_s = (self.wl_sum(c) for c in ("available_s", "distance_m", "overtime_s"))
-        legs = float(self.o["courier_legs"].fillna(0).sum()) if "courier_legs" in self.o else None
+        courier = None
+        if "courier_legs" in self.o:
+            legs = float(self.o["courier_legs"].fillna(0).sum())
+            lane = {c: float(self.o[c].fillna(0).sum()) if c in self.o else 0.0
+                    for c in ("courier_lane_legs", "courier_lane_cny")}
+            courier = r.courier_cny(legs, lane["courier_lane_legs"], lane["courier_lane_cny"])
         return {
             "technician": None if paid_s is None else paid_s / 3600 * r.technician_cny_per_h,
             "travel": None if metres is None else metres / 1000 * r.vehicle_cny_per_km,
             "overtime": None if overtime_s is None else overtime_s / 3600 * r.overtime_cny_per_h,
-            "courier": None if legs is None else legs * r.courier_cny_per_leg}
+            "courier": courier}
 
     def cost_total(self) -> float | None:
         parts = self.cost_parts().values()
@@ -347,7 +354,8 @@ KPIS: tuple[Kpi, ...] = (
     Kpi("cost_overtime_per_job_cny", "cost/job: overtime (CNY)", "cny", _JOBS,
         "overtime hours x overtime_cny_per_h", lambda g: g.per_job(g.cost_parts()["overtime"]), workload=True),
     Kpi("cost_courier_per_job_cny", "cost/job: couriers (CNY)", "cny", "completed calls; needs courier_legs",
-        "parcel legs the devices rode (shuttle or mail, each way) x courier_cny_per_leg",
+        "parcel legs the devices rode (each way): a courier lane's at the price of the lane it rode "
+        "(service, distance band, remote surcharge), a shuttle leg at courier_cny_per_leg",
         lambda g: g.per_job(g.cost_parts()["courier"])),
 )
 _PARTS = "calls needing a spare part; needs the parts columns (a run with parts)"

@@ -259,7 +259,8 @@ class CostRates:
       depreciation of ~80,000 CNY over 160,000 km (0.50), insurance, tyres and servicing (~0.15);
       (``dispatch.scenarios.CostParams`` reads these rates too).
     * ``hotel_cny_per_night`` 300: see the field.
-    * ``courier_cny_per_leg`` 15: one parcel, one way (a shuttle leg between tiers or a mail leg):
+    * ``courier_cny_per_leg`` 15: one parcel, one way, on the shuttle between tiers (a leg that
+      rides a courier lane, parts on or a mail-in, costs that lane's price instead: ``courier_cny``):
       SF Express standard within a province lists about 12-13 CNY for the first kg (a boxed phone
       weighs less), plus a declared-value fee; contract rates are lower and cross-province ones
       (~20) higher.
@@ -308,6 +309,13 @@ class CostRates:
     def km_cny(self, speed_class: str) -> float:
         """CNY per kilometre driven in ``speed_class`` (an unknown class costs as a car)."""
         return dict(self.km_cny_by_speed_class).get(speed_class, self.vehicle_cny_per_km)
+
+    def courier_cny(self, legs: float, lane_legs: float = 0.0, lane_cny: float = 0.0) -> float:
+        """What ``legs`` parcel legs cost: the ``lane_legs`` of them that rode a courier lane at
+        the prices those lanes charged (``lane_cny``: the service, its distance band and the remote
+        surcharge, ``dispatch.parts.lanes``), the rest (the shuttle between tiers, parts off) at
+        ``courier_cny_per_leg``."""
+        return lane_cny + (legs - lane_legs) * self.courier_cny_per_leg
 
     def technician_cny(self, tier: int, paid_s: float, km: float, speed_class: str, overtime_s: float = 0.0) -> float:
         """An own technician's part of a job: ``paid_s`` of his time at his tier's wage, ``km``

@@ -10,19 +10,20 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from dispatch.errors import Problem
 from dispatch.ids import id_message
-from dispatch.inputfiles import check_columns
+from dispatch.inputfiles import check_columns, find_file, read_table_and_problems
 from dispatch.model import DAY_S, LEVELS
 
 CST = dt.timezone(dt.timedelta(hours=8))
 
-__all__ = ["CST", "Collector", "Column", "format_clock", "parse_clock", "parse_datetime", "parse_into",
-           "parse_rows"]
+__all__ = ["CST", "Collector", "Column", "Table", "format_clock", "parse_clock", "parse_datetime", "parse_into",
+           "parse_rows", "read_kind"]
 
 
 @dataclass(frozen=True)
@@ -158,6 +159,29 @@ def parse_rows(frame: pd.DataFrame, file: str, offset: int, kind: str,
     (``add`` for more)."""
     c = Collector(file, offset)
     return parse_into(c, kind, frame, schema), c
+
+
+@dataclass(frozen=True)
+class Table:
+    """One input file found, read and parsed by its schema (:func:`read_kind`)."""
+
+    path: Path
+    frame: pd.DataFrame  # its cells as text ("" where empty)
+    rows: list[dict[str, Any] | None]  # parsed, None where a cell has a problem
+    collector: Collector  # the problems found reading and parsing it (``add`` for more)
+
+
+def read_kind(folder: Path, kind: str, schema: tuple[Column, ...]) -> Table | None:
+    """The folder's ``kind`` file (``.csv``, ``.parquet`` or ``.geojson``) read and parsed by
+    ``schema``, the read's problems first; None when the folder has no such file. Raises
+    ValidationError when the file cannot be read as a table (``inputfiles.read_table``)."""
+    path = find_file(Path(folder), kind)
+    if path is None:
+        return None
+    frame, offset, read_problems = read_table_and_problems(path)
+    c = Collector(str(path), offset)
+    c.problems.extend(read_problems)
+    return Table(path, frame, parse_into(c, kind, frame, schema), c)
 
 
 def parse_into(c: Collector, kind: str, frame: pd.DataFrame,

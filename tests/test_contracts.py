@@ -185,6 +185,23 @@ def test_contracts_table_errors_name_file_row_column_value() -> None:
     assert "row 4, column 'levels': authorises levels the station cannot repair" in text
 
 
+def test_a_row_with_a_bad_cell_is_checked_for_an_unknown_station_in_the_same_pass(tmp_path: Path) -> None:
+    """S9 is no centre and its daily_jobs no number (a bad cell), S8 no centre with an
+    accept_rate that is no share (a bad value): each row's two problems are reported at once,
+    reading the file; an invalid id is reported once, as an invalid id."""
+    (tmp_path / "contracts.csv").write_text("centre_id,daily_jobs,accept_rate\nS9,abc,\nS8,,1.4\nS 1,,\n",
+                                            encoding="utf-8")
+    with pytest.raises(ValidationError) as err:
+        read_contracts(tmp_path, NETWORK)
+    text = str(err.value)
+    assert "contracts.csv, row 2, column 'daily_jobs': is not valid; expected a whole number (value 'abc')" in text
+    assert "contracts.csv, row 2, column 'centre_id': is not a centre of the network (centres.csv) (value 'S9')" in text
+    assert "contracts.csv, row 3, column 'centre_id': is not a centre of the network (centres.csv) (value 'S8')" in text
+    assert "contracts.csv, row 3, column 'accept_rate': is not valid; expected a share between 0 and 1 (value 1.4)" in text
+    assert text.count("row 4, column 'centre_id'") == 1 and "row 4, column 'centre_id': is not a centre" not in text
+    assert len(err.value.problems) == 5
+
+
 def test_readme_lists_the_contracts_schema() -> None:
     readme = (Path(__file__).resolve().parents[1] / "data" / "README.md").read_text(encoding="utf-8")
     assert schema_markdown() in readme
@@ -310,4 +327,5 @@ def test_validate_checks_the_contracts_file_and_names_its_cells(tmp_path: Path, 
     out, err = capsys.readouterr()
     assert code == 2, out + err
     assert "contracts.csv, row 2, column 'daily_jobs'" in err and "'abc'" in err
+    assert "contracts.csv, row 2, column 'centre_id': is not a centre of the network" in err  # the same pass
     assert "valid (" not in out

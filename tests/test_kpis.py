@@ -142,6 +142,16 @@ def test_cost_per_job_in_cny():
         CostRates(technician_cny_per_h=-1)
 
 
+def test_courier_legs_that_rode_a_lane_cost_the_lanes_price():
+    """f's two legs rode same-city lanes (25 + 25 CNY), g's four a same-day and a next-morning lane
+    each way (30 + 23 + 23 + 30); e's one leg rode the shuttle (15): 171 CNY over 5 completed calls."""
+    lanes = log().assign(courier_lane_legs=[0, 0, 0, 0, 0, 2, 4], courier_lane_cny=[0, 0, 0, 0, 0, 50.0, 106.0])
+    k = kpis(lanes, workload())
+    assert k["cost_courier_per_job_cny"] == pytest.approx(171 / 5)
+    assert k["cost_per_job_cny"] == pytest.approx((752 + 48 + 35 + 171) / 5)
+    assert CostRates().courier_cny(7, 6, 156.0) == 171.0
+
+
 def test_first_time_fix_and_repeat_visits():
     """Fixed first time: a, c, f, g of the five with an attempt (b was not) = 0.8; NaN without
     the column. Repeats: x is called again 10 days after completion (within 30), y after 40

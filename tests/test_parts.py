@@ -423,3 +423,23 @@ def test_a_mail_in_phone_rides_the_lanes_to_the_hub_and_back_to_the_door():
     k = kpis(res.outcomes, res.workload)
     assert k["turnaround_within_24h_share"] == 1.0 and k["turnaround_mean_h"] == 7.5
     assert kpi_breakdown(res.outcomes, "channel")["channel"].tolist() == ["mail-in"]
+    # Both parcels rode the same-city lane at its 25 CNY: 50 CNY of couriers for the one job.
+    assert row(res, "M")["courier_lane_legs"] == 2 and row(res, "M")["courier_lane_cny"] == 50.0
+    assert k["cost_courier_per_job_cny"] == 50.0
+
+
+def test_the_courier_cost_is_what_the_lanes_the_parcels_rode_charge():
+    """The user's lane table prices S1 -> C1 at 12 CNY (same-city) and C1 -> S1 at 19 (a
+    next-morning lane): the mail-in above rides both, 31 CNY, and is back the next day at 10:00. A
+    walk-in at S1 repaired at C1 with parts off rides the shuttle up and down: 2 x 15 CNY."""
+    table = {("S1", "C1"): (Lane("S1", "C1", "same_city", 17 * H, 0, 3 * H, 0.0, 12.0),),
+             ("C1", "S1"): (Lane("C1", "S1", "next_morning", 18 * H, 1, 10 * H, 0.0, 19.0),)}
+    parts = PartsData(CAT, StockLevels({("C1", "CAM"): 1}), LaneParams(late=False), table, national=SHANGHAI)
+    call = phone(req("M", 2, Mode.MAILIN, created_h=10, lon=119.97, lat=30.54))
+    res = simulate(Dataset(NET, TECHS, (call,), "2026-03-02", parts=parts), SimParams(fieldwork=NOMINAL))
+    assert row(res, "M")["courier_lane_cny"] == 31.0 and row(res, "M")["completion_s"] == D + 10 * H
+    assert kpis(res.outcomes, res.workload)["cost_courier_per_job_cny"] == 31.0
+    walk = simulate(Dataset(NET, TECHS, (req("W", 2, Mode.WALKIN, created_h=10),), "2026-03-02"),
+                    SimParams(fieldwork=NOMINAL))
+    assert row(walk, "W")["courier_legs"] == 2 and row(walk, "W")["courier_lane_legs"] == 0
+    assert kpis(walk.outcomes, walk.workload)["cost_courier_per_job_cny"] == 30.0

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
+from dispatch.errors import InputError
 from dispatch.geodata import county_demand_weights, load_geography
 from dispatch.network import area_of_centre
 from dispatch.tables import technicians_frame, write_dataset
@@ -106,8 +108,14 @@ def test_calls_are_inside_their_county_and_follow_mixes(zhejiang, geo):
     level_share = np.bincount([r.level for r in reqs], minlength=4)[1:] / n
     assert np.allclose(level_share, p.level_mix, atol=0.04)
     assert all(r.level <= p.onsite_max_level for r in reqs if r.mode == Mode.ONSITE)
+    # A walk-in or pickup phone call is mailed in (寄修) at mailin_share: 0.40 x (1 - 0.85 x 0.10)
+    # stay walk-ins; 0.10 x 0.85 x (0.35 + 0.40) = 6.4 % are mailed in.
+    phone = p.product_mix["phone"]
     walkin = sum(r.mode == Mode.WALKIN for r in reqs) / n
-    assert walkin == pytest.approx(p.mode_mix["walkin"], abs=0.04)
+    assert walkin == pytest.approx(p.mode_mix["walkin"] * (1 - phone * p.mailin_share), abs=0.03)
+    mailin = sum(r.mode == Mode.MAILIN for r in reqs) / n
+    assert mailin == pytest.approx(p.mailin_share * phone * (p.mode_mix["walkin"] + p.mode_mix["pickup"]), abs=0.02)
+    assert {r.product_line for r in reqs if r.mode == Mode.MAILIN} == {"phone"}
 
 
 def _group(reqs):
@@ -165,6 +173,22 @@ def test_same_seed_same_bytes_other_seed_other_calls(tmp_path):
     assert c.requests != a.requests
     # The roster does not depend on the number of days.
     assert generate("tiny", days=0, seed=5).technicians == a.technicians
+
+
+def test_the_mail_in_share_changes_only_the_modes_of_phone_pickups_and_walk_ins():
+    """Mail-in draws from a stream of its own: with the default share the calls are those of a
+    share of 0 but for some phone pickups and walk-ins, now mailed in with no door time; a
+    share outside 0..1 is refused naming the parameter."""
+    base = GeneratorParams()
+    none = replace(base, calls=replace(base.calls, mailin_share=0.0))
+    a, b = generate("tiny", days=2, seed=5), generate("tiny", days=2, seed=5, params=none)
+    assert len(a.requests) == len(b.requests) and not any(r.mode == Mode.MAILIN for r in b.requests)
+    changed = [(x, y) for x, y in zip(a.requests, b.requests) if x != y]
+    assert changed and all(x.mode == Mode.MAILIN and y.mode in (Mode.PICKUP, Mode.WALKIN) and y.product_line == "phone"
+                           and x.service_s == 0 and replace(x, mode=y.mode, service_s=y.service_s) == y
+                           for x, y in changed)
+    with pytest.raises(InputError, match="CallParams.mailin_share must be a share 0..1, got 1.5"):
+        generate("tiny", days=1, seed=5, params=replace(base, calls=replace(base.calls, mailin_share=1.5)))
 
 
 def test_unknown_preset_is_a_clear_error():

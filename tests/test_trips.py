@@ -8,7 +8,7 @@ from dispatch.model import DAY_S, Mode, Tier
 from dispatch.network import Network
 from dispatch.plan import PlanParams, make_plan
 from dispatch.plan.rolling import make_rolling_plan
-from dispatch.plan.trips import plan_trips
+from dispatch.plan.trips import back_home, plan_trips
 from dispatch.reasons import Reason
 from dispatch.rules import DEFAULT_COST_RATES, DEFAULT_RULES
 from dispatch.travel import DEFAULT_TRAVEL, drive_s
@@ -79,3 +79,29 @@ def test_a_rolling_plan_sends_the_trip_and_keeps_its_technician_off_the_next_day
     # The level-2 device rides home at the trip's end and climbs to the Lhasa lab's bench.
     collected_s = int(trips.loc[trips["request_id"] == "R5", "end_s"].iloc[0])
     assert o.loc["R5", "repair_centre_id"] == "P54" and o.loc["R5", "completion_s"] > collected_s + 6 * H
+
+
+def test_a_technician_with_a_route_that_day_sets_off_on_the_trip_when_it_is_back() -> None:
+    """Lhasa's only technician, T1, has a local call on day 0 (09:00, 1 km from the station). The
+    trip no longer needs a technician with no route: T1 sets off when his route is back at the
+    station, serves the remote calls over the two days with the night away, and both the day's
+    route and the trip pass the checker; without routed technicians nobody goes."""
+    base = remote_dataset()
+    local = req("L1", 1, Mode.ONSITE, 9, LHASA[0] + 0.01, LHASA[1], county="540102", window_h=4, service_min=60)
+    ds = Dataset(base.network, base.technicians[:1], (local, *base.requests), base.epoch_date)
+    plan = make_plan(ds, PlanParams(day=0, seed=1, deterministic=True))
+    assert (plan.routing_stats["violations"] == 0).all()
+    [route] = plan.routes.itertuples()
+    assert route.technician_id == "T1" and route.jobs == 1
+    far = ["R1", "R2", "R3", "R4", "R5"]
+    without = plan_trips(ds, far, 0, busy={"T1"}, seed=1)
+    assert without.served == set() and "no technician on duty both days" in without.unserved["R1"]
+    trips = plan_trips(ds, far, 0, busy_until=back_home(plan.routes), seed=1)
+    assert trips.violations == ()
+    [trip] = [t for t in trips.trips if t.stops]
+    assert trip.technician_id == "T1" and trip.start_s >= route.end_s
+    assert min(s.departure_s for s in trip.stops) >= route.end_s  # never while the day's route runs
+    # Free from 09:00 the trip served all four and was home at 17:21 on day 1 (the first test);
+    # setting off at 10:14 leaves no room for a third 90-minute repair by his 18:00 end.
+    assert trips.served == {"R1", "R2", "R5"} and trip.nights_away == 1
+    assert "has no room for it" in trips.unserved["R3"]

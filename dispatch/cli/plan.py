@@ -52,7 +52,8 @@ def _echo_unassigned(unassigned: pd.DataFrame) -> None:
                    "criteria, never on a clock (slower; --time-limit is ignored).")
 @click.option("--overnight-trips", is_flag=True,
               help="Serve on-site calls beyond every technician's same-day reach on two-day trips (a night "
-                   "away; hotel in the costs) from the nearest able centre's free technicians.")
+                   "away; hotel in the costs) from the nearest able centre's technicians (one with a route "
+                   "that day sets off when it is back).")
 @db_option
 @population_option
 @travel_option
@@ -132,14 +133,15 @@ def plan(source: str | None, preset: str | None, seed: int, day: int, days: int,
 def _trips(ds, result, params, travel) -> dict[str, pd.DataFrame]:  # type: ignore[no-untyped-def]
     """``--overnight-trips``: the plan's frames once trips serve the calls beyond same-day reach."""
     from dispatch.plan.trips import (  # the routing engine: slow to import
+        back_home,
         plan_trips,
         trips_frame,
         with_trips,
     )
 
     far = list(result.unassigned.loc[result.unassigned["reason_code"] == "no_technician_in_reach", "request_id"])
-    busy = set(result.routes["technician_id"]) if len(result.routes) else set()
-    trips = plan_trips(ds, far, params.day, busy, params.rules, travel=travel, seed=params.seed)
+    trips = plan_trips(ds, far, params.day, (), params.rules, travel=travel, seed=params.seed,
+                       busy_until=back_home(result.routes))  # a routed technician goes once back
     outcomes, unassigned = with_trips(result.outcomes, result.unassigned, trips, ds.network, params.rules)
     used = [t for t in trips.trips if t.stops]
     cost = sum(t.cost_cny for t in used)

@@ -12,8 +12,9 @@ at the rates of :class:`~dispatch.rules.CostRates` (the one table of default rat
   statutory holiday (``CostRates.overtime_premium_*``; 200 % on a rest day does not arise: the
   simulation sends nobody on his rest day);
 * **kilometres**: driven by own technicians, at their speed class's rate;
-* **couriers**: parcel legs a device rode, at ``courier_cny_per_leg`` each (a lane table's price
-  per leg plugs in as ``courier_cny``);
+* **couriers**: parcel legs a device rode, a courier lane's at the price of the lane it rode
+  (the outcomes' ``courier_lane_legs`` and ``courier_lane_cny``), a shuttle leg at
+  ``courier_cny_per_leg`` (``CostRates.courier_cny``; another price per call plugs in as ``courier_cny``);
 * **parts** at cost: ``parts_cny`` (request id -> CNY), the hook ``dispatch.parts`` fills; zero without;
 * **contracted fees**: a contracted station's fee for each job it served (``Fees.job_cny``: the
   level it repaired, or a hand-over fee for a device it passed up; its channel; kilometres beyond
@@ -46,6 +47,7 @@ from dispatch.travel import DEFAULT_TRAVEL, Travel
 
 PARTS = ("labour_cny", "overtime_cny", "vehicle_cny", "courier_cny", "parts_cny", "fee_cny")
 COST_COLUMNS = (*PARTS, "penalty_cny", "total_cny")  # total = the parts - the penalties credited
+COURIER_COLUMNS = ("courier_legs", "courier_lane_legs", "courier_lane_cny")  # CostRates.courier_cny's arguments
 
 
 def served_by(events: pd.DataFrame, outcomes: pd.DataFrame, dataset: Dataset) -> pd.Series:
@@ -132,7 +134,7 @@ def job_costs(events: pd.DataFrame, outcomes: pd.DataFrame, workload: pd.DataFra
             late_dispatch, late_done = bool(late_dispatch), bool(late_done)
             penalty = c.sla.penalty_cny(late_dispatch, late_done)
         courier = (courier_cny(row) if courier_cny is not None
-                   else float(row.get("courier_legs", 0) or 0) * rates.courier_cny_per_leg)
+                   else rates.courier_cny(*(float(row.get(c, 0) or 0) for c in COURIER_COLUMNS)))
         rows.append({"request_id": rid, "centre_id": cid, "owner": "contracted" if cid in book else "own",
                      "channel": channel[rid], "level": int(row["level"]), "completed": done,
                      "labour_cny": 0.0, "overtime_cny": 0.0, "vehicle_cny": 0.0, "courier_cny": courier,

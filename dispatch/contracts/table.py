@@ -17,10 +17,10 @@ import pandas as pd
 
 from dispatch.contracts.model import ROAMS, Contract, ContractBook, Fees, OfferRates, Sla
 from dispatch.errors import ModelError, Problem, ValidationError
-from dispatch.inputfiles import find_file, read_table
+from dispatch.ids import id_message
 from dispatch.model import FIELD_ROLE, Technician, TimeWindow
 from dispatch.network import Network
-from dispatch.schema import Column, format_clock, parse_rows
+from dispatch.schema import Column, Table, format_clock, parse_rows, read_kind
 
 KIND = "contracts"
 _F, _S, _O = Fees(), Sla(), OfferRates()
@@ -79,30 +79,42 @@ def parse_contracts(frame: pd.DataFrame, file: str, network: Network | None = No
                     technicians: Sequence[Technician] = ()) -> ContractBook:
     """A frame of strings (``read_table``'s) as a book; ValidationError listing every problem.
     With ``network``, each station must be one of its centres and its authorised levels ones
-    the centre can repair: on its bench, or on site by its field ``technicians`` (their levels)."""
-    trained: dict[str, int] = {}
-    for t in technicians:
-        if t.role == FIELD_ROLE:
-            trained[t.home_centre_id] = max(trained.get(t.home_centre_id, 0), t.max_level)
+    the centre can repair: on its bench, or on site by its field ``technicians`` (their levels).
+    A row with a bad cell is still checked for an unknown station, in the same pass."""
     rows, collector = parse_rows(frame, file, offset, KIND, SCHEMA)
-    problems = collector.problems
+    return _book(Table(Path(file), frame, rows, collector), network, technicians)
+
+
+def _book(t: Table, network: Network | None, technicians: Sequence[Technician]) -> ContractBook:
+    trained: dict[str, int] = {}
+    for tech in technicians:
+        if tech.role == FIELD_ROLE:
+            trained[tech.home_centre_id] = max(trained.get(tech.home_centre_id, 0), tech.max_level)
+    file, offset, problems = t.collector.file, t.collector.offset, t.collector.problems
+    known = None if network is None else {c.id for c in network}
+    raw = [str(v) for v in t.frame["centre_id"]] if "centre_id" in t.frame.columns else []
     contracts: dict[str, Contract] = {}
     first_row: dict[str, int] = {}
-    for i, values in enumerate(rows):
-        if values is None:  # its problems are in ``problems`` already
-            continue
+    for i, values in enumerate(t.rows):
         row = i + offset
+        if values is None:  # its bad cells are in ``problems`` already; its station may be unknown too
+            cid = raw[i] if i < len(raw) else ""
+            if known is not None and cid and id_message(cid) is None and cid not in known:
+                problems.append(Problem(file, row, "centre_id", cid, "is not a centre of the network (centres.csv)"))
+            continue
         cid = values["centre_id"]
         if cid in first_row:
             problems.append(Problem(file, row, "centre_id", cid, f"has a second contract; the first is on row {first_row[cid]}"))
             continue
-        if network is not None and cid not in {c.id for c in network}:
+        unknown = known is not None and cid not in known
+        if unknown:
             problems.append(Problem(file, row, "centre_id", cid, "is not a centre of the network (centres.csv)"))
-            continue
-        try:
+        try:  # an unknown station's values are checked too: every problem of the row at once
             c = _contract(values)
         except ModelError as exc:
             problems.append(Problem(file, row, exc.field, exc.value, f"is not valid; expected {exc.expected}"))
+            continue
+        if unknown:
             continue
         able = frozenset(network[cid].levels) | frozenset(range(1, trained.get(cid, 0) + 1)) if network else None
         if able is not None and not c.levels <= able:
@@ -122,11 +134,8 @@ def read_contracts(folder: str | Path, network: Network | None = None,
     """The dataset folder's ``contracts`` file (.csv, .parquet or .geojson) as a book; an empty
     book when the folder has none (every centre the maker's own). ``network`` and
     ``technicians``: what its levels are checked against (:func:`parse_contracts`)."""
-    path = find_file(Path(folder), KIND)
-    if path is None:
-        return ContractBook()
-    frame, offset = read_table(path)
-    return parse_contracts(frame, str(path), network, offset, technicians)
+    t = read_kind(Path(folder), KIND, SCHEMA)
+    return ContractBook() if t is None else _book(t, network, technicians)
 
 
 def contracts_frame(book: ContractBook) -> pd.DataFrame:

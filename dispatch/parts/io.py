@@ -17,14 +17,13 @@ from typing import Any
 import pandas as pd
 
 from dispatch.errors import Problem, ValidationError
-from dispatch.inputfiles import find_file, read_table_and_problems
 from dispatch.model import Request, Technician
 from dispatch.network import Network
 from dispatch.parts.catalogue import Catalogue, DeviceModel, Part, Recipe
 from dispatch.parts.lanes import SERVICES, Lane
 from dispatch.parts.stock import NATIONAL, VAN_PREFIX, StockLevels
 from dispatch.parts.world import PartsData, default_levels
-from dispatch.schema import Column, format_clock, parse_rows
+from dispatch.schema import Column, format_clock, read_kind
 
 PART_SCHEMAS: dict[str, tuple[Column, ...]] = {
     "devices": (
@@ -67,23 +66,16 @@ PART_SCHEMAS: dict[str, tuple[Column, ...]] = {
 PART_FILES = tuple(PART_SCHEMAS)
 
 
-def _rows(folder: Path, kind: str, problems: list[Problem], warn: Callable[[Problem], None]) -> tuple[list, Any] | None:
-    path = find_file(folder, kind)
-    if path is None:
-        return None
-    frame, offset, read_problems = read_table_and_problems(path)
-    rows, c = parse_rows(frame, str(path), offset, kind, PART_SCHEMAS[kind])
-    c.problems[:0] = read_problems
-    for w in c.warnings:
-        warn(w)
-    return rows, c
-
-
 def read_parts(folder: Path, problems: list[Problem], warn: Callable[[Problem], None]) -> PartsData | None:
     """The folder's parts (stock levels empty when it has no stock file: ``with_default_levels``
     fills them), None without a devices file; every problem is added to ``problems``."""
+    got: dict[str, Any] = {}
     try:
-        got: dict[str, Any] = {kind: _rows(folder, kind, problems, warn) for kind in PART_FILES}
+        for kind in PART_FILES:
+            t = read_kind(folder, kind, PART_SCHEMAS[kind])
+            for w in () if t is None else t.collector.warnings:
+                warn(w)
+            got[kind] = None if t is None else (t.rows, t.collector)
     except ValidationError as exc:
         problems.extend(exc.problems)
         return None

@@ -24,7 +24,7 @@ lanes that start or end there, and a surcharge of 10 CNY per day; same-city lane
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
@@ -163,21 +163,33 @@ class DeviceLegs:
     def __init__(self, lanes: Lanes) -> None:
         self.lanes = lanes
 
+    def ride(self, hops: Iterable[tuple[str, str, str]], ready_s: int, key: str = "") -> tuple[int, float]:
+        """(arrival, price paid) of a parcel riding ``hops`` (origin, destination, the hop's name
+        in its lateness key) in turn, each on the fastest service of its lane."""
+        t, cny = ready_s, 0.0
+        for origin, dest, name in hops:
+            s = self.lanes.ship(origin, dest, t, key and f"{key}:{name}")
+            t, cny = s.arrive_s, cny + s.lane.price_cny
+        return t, cny
+
+    def up_priced(self, chain: Sequence[Centre], hops: int, ready_s: int, key: str = "") -> tuple[int, float]:
+        return self.ride(((chain[i].id, chain[i + 1].id, f"up{i}") for i in range(hops)), ready_s, key)
+
+    def down_priced(self, chain: Sequence[Centre], hops: int, ready_s: int, key: str = "") -> tuple[int, float]:
+        return self.ride(((chain[i + 1].id, chain[i].id, f"down{i}") for i in reversed(range(hops))), ready_s, key)
+
+    def direct_priced(self, origin_id: str, dest_id: str, ready_s: int, key: str = "") -> tuple[int, float]:
+        """A parcel straight from ``origin_id``'s area to ``dest_id`` (a mail-in, 寄修)."""
+        return self.ride(((origin_id, dest_id, "direct"),), ready_s, key)
+
     def up(self, chain: Sequence[Centre], hops: int, ready_s: int, key: str = "") -> int:
-        t = ready_s
-        for i in range(hops):
-            t = self.lanes.ship(chain[i].id, chain[i + 1].id, t, key and f"{key}:up{i}").arrive_s
-        return t
+        return self.up_priced(chain, hops, ready_s, key)[0]
 
     def down(self, chain: Sequence[Centre], hops: int, ready_s: int, key: str = "") -> int:
-        t = ready_s
-        for i in reversed(range(hops)):
-            t = self.lanes.ship(chain[i + 1].id, chain[i].id, t, key and f"{key}:down{i}").arrive_s
-        return t
+        return self.down_priced(chain, hops, ready_s, key)[0]
 
     def direct(self, origin_id: str, dest_id: str, ready_s: int, key: str = "") -> int:
-        """A parcel's arrival straight from ``origin_id``'s area to ``dest_id`` (a mail-in, 寄修)."""
-        return self.lanes.ship(origin_id, dest_id, ready_s, key and f"{key}:direct").arrive_s
+        return self.direct_priced(origin_id, dest_id, ready_s, key)[0]
 
     def price_cny(self, chain: Sequence[Centre], hops: int, ready_s: int) -> float:
         """Both ways, at the lanes' prices (the fastest service each hop)."""

@@ -36,7 +36,7 @@ import pandas as pd
 from scipy.stats import poisson
 
 from dispatch.dataset import Dataset
-from dispatch.model import DAY_S, Mode
+from dispatch.model import DAY_S, Centre, Mode, Request
 from dispatch.parts.catalogue import LOANER
 from dispatch.parts.lanes import Lanes, points_of
 from dispatch.parts.stock import NATIONAL, StockLevels, is_van
@@ -84,31 +84,43 @@ def smallest_level(mean: float, fill: float, cap: int = 10_000) -> int:
     return s
 
 
-def demand_per_day(dataset: Dataset, rules: Rules = DEFAULT_RULES) -> dict[tuple[str, str], float]:
-    """Expected parts a day of the dataset's calls asks for, per (centre, part) (module docstring)."""
+def part_asks(dataset: Dataset, rules: Rules = DEFAULT_RULES) -> Iterator[tuple[Request, Centre, Centre, str, float]]:
+    """Every expected part ask of the dataset's calls (module docstring): (call, its station,
+    the centre where the job asks for the part, the part, the probability it is needed)."""
     parts = dataset.parts
     if parts is None:
         raise ValueError("the dataset has no parts")
     net, cat = dataset.network, parts.catalogue
     reqs = [r for r in dataset.requests if r.device_model]
     if not reqs:
-        return {}
-    days = max(1, len({r.created_s // DAY_S for r in dataset.requests}))
+        return
     near = np.atleast_1d(net.nearest(np.array([r.lon for r in reqs]), np.array([r.lat for r in reqs]))[0])
-    out: dict[tuple[str, str], float] = defaultdict(float)
     for r, j in zip(reqs, near):
         station = net.centres[int(j)]
         if intake_route(r, rules)[0] == EXCHANGE:
             handset = cat.handset(r.device_model)
             if handset:
-                out[station.id, handset] += 1 / days
+                yield r, station, station, handset, 1.0
             continue
         if r.mode == Mode.ONSITE and r.level <= rules.onsite_max_level:
             where = station
         else:
             where = next((c for c in net.chain(station.id) if c.can_repair(r.level)), station)
         for rec in cat.recipes_for(r.device_model, r.level):
-            out[where.id, rec.part_id] += rec.p / days
+            yield r, station, where, rec.part_id, rec.p
+
+
+def calendar_days(dataset: Dataset) -> int:
+    """The days the dataset's calls span (at least 1): what a day's demand is averaged over."""
+    return max(1, len({r.created_s // DAY_S for r in dataset.requests}))
+
+
+def demand_per_day(dataset: Dataset, rules: Rules = DEFAULT_RULES) -> dict[tuple[str, str], float]:
+    """Expected parts a day of the dataset's calls asks for, per (centre, part) (module docstring)."""
+    days = calendar_days(dataset)
+    out: dict[tuple[str, str], float] = defaultdict(float)
+    for _, _, where, part, p in part_asks(dataset, rules):
+        out[where.id, part] += p / days
     return dict(out)
 
 

@@ -30,7 +30,7 @@ from dispatch.kpis import kpis
 from dispatch.model import DAY_S, Request, TimeWindow
 from dispatch.plan.make import make_plan
 from dispatch.plan.params import Plan, PlanParams
-from dispatch.plan.trips import plan_trips, trips_frame, with_trips
+from dispatch.plan.trips import back_home, plan_trips, trips_frame, with_trips
 from dispatch.progress import Progress
 from dispatch.reasons import Reason
 from dispatch.travel import DEFAULT_TRAVEL, Travel
@@ -79,8 +79,8 @@ def make_rolling_plan(dataset: Dataset, params: PlanParams, days: int, pool: Exe
         out = plan.outcomes.copy()
         if overnight_trips:
             far = plan.unassigned.loc[plan.unassigned["reason_code"] == Reason.NO_TECHNICIAN_IN_REACH, "request_id"]
-            busy = set(plan.routes["technician_id"]) if len(plan.routes) else set()
-            trips = plan_trips(ds, list(far), day, busy, params.rules, travel=travel, seed=params.seed)
+            trips = plan_trips(ds, list(far), day, (), params.rules, travel=travel, seed=params.seed,
+                               busy_until=back_home(plan.routes))  # a routed technician goes once back
             out, _ = with_trips(out, plan.unassigned, trips, dataset.network, params.rules)
             away[day + 1] = {t.technician_id for t in trips.trips if t.stops and t.end_s > (day + 1) * DAY_S}
             trip_rows.append(trips_frame(trips))

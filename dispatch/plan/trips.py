@@ -14,14 +14,17 @@ engine's adapter is special to it. A route that is not home when its rest starts
 night away (a hotel night, ``CostRates.hotel_cny_per_night``, on the way or at the customers');
 one that is home first rests at home. A call beyond ``Rules.trip_max_travel_s`` of every qualified centre stays unserved.
 
-The technicians sent are field staff of the centre at work on both days with no route in the
-day's plan (``busy``); their second day is the trip's (a later day's plan must leave them out).
+The technicians sent are field staff of the centre at work on both days. One with a route in
+the day's plan (``busy_until``: :func:`back_home`) sets off only when that route is back at his
+centre: his trip shift starts then, so the day's route and the trip never overlap, and each is
+checked on its own problem. Technicians in ``busy`` are not sent at all. Their second day is the
+trip's (a later day's plan must leave them out).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -83,12 +86,21 @@ class TripPlan:
         return {s.request_id for t in self.trips for s in t.stops}
 
 
+def back_home(routes: pd.DataFrame) -> dict[str, int]:
+    """When each technician with a route in a day plan's ``routes`` frame is back at his centre."""
+    if not len(routes):
+        return {}
+    return {str(t): int(e) for t, e in zip(routes["technician_id"], routes["end_s"])}
+
+
 def plan_trips(dataset: Dataset, request_ids: Sequence[str], day: int, busy: Collection[str] = (),
                rules: Rules = DEFAULT_RULES, rates: CostRates = DEFAULT_COST_RATES, travel: Travel = DEFAULT_TRAVEL,
-               time_limit_s: float = 2.0, seed: int = 0) -> TripPlan:
-    """Two-day trips from ``day`` for the calls ``request_ids`` (module doc)."""
+               time_limit_s: float = 2.0, seed: int = 0, busy_until: Mapping[str, int] | None = None) -> TripPlan:
+    """Two-day trips from ``day`` for the calls ``request_ids`` (module doc): ``busy``, technicians
+    not to send; ``busy_until``, technicians who may go once back from the day's route (id -> s)."""
     assignment = AssignmentParams(rules=rules)
     req = {r.id: r for r in dataset.requests}
+    free_from = dict(busy_until or {})
     staff = [t for t in on_duty(dataset.technicians, dataset.epoch_date, day)
              if t.id not in busy and t in on_duty(dataset.technicians, dataset.epoch_date, day + 1)]
     by_centre: dict[str, list] = defaultdict(list)
@@ -105,8 +117,8 @@ def plan_trips(dataset: Dataset, request_ids: Sequence[str], day: int, busy: Col
         able = [c for c in centres if any(_can(t, r) for t in by_centre[c.id])
                 and (r.mode == Mode.ONSITE or first_bench(dataset.network.chain(c.id), r.level, assignment) is not None)]
         if not able:
-            unserved[rid] = ("no technician free for two days can do this repair" if r.mode == Mode.ONSITE else
-                             "no technician free for two days has a bench on his chain able to repair it")
+            unserved[rid] = ("no technician on duty both days can do this repair" if r.mode == Mode.ONSITE else
+                             "no technician on duty both days has a bench on his chain able to repair it")
             continue
         drive = travel.legs(np.array([c.lon for c in able]), np.array([c.lat for c in able]), r.lon, r.lat)[0]
         best = int(np.argmin(drive))
@@ -117,7 +129,7 @@ def plan_trips(dataset: Dataset, request_ids: Sequence[str], day: int, busy: Col
         groups[able[best].id].append(r)
     trips, violations = [], []
     for cid, reqs in sorted(groups.items()):
-        problem = _trip_problem(dataset, cid, by_centre[cid], reqs, day, rules, travel)
+        problem = _trip_problem(dataset, cid, by_centre[cid], reqs, day, rules, travel, free_from)
         res = route(problem, RoutingParams(time_limit_s=time_limit_s, seed=seed, dispatch_deadline="ignore"))
         violations += [f"trip from {cid}: {v}" for v in check(problem, res)]
         for u in res.unassigned:
@@ -142,9 +154,10 @@ def _can(t, r: Request) -> bool:  # type: ignore[no-untyped-def]
 
 
 def _trip_problem(dataset: Dataset, centre_id: str, techs: list, reqs: list[Request], day: int, rules: Rules,
-                  travel: Travel) -> RoutingProblem:
-    """The centre's free technicians on two-day shifts with the night's rest as their break, and
-    the calls with the customer's hours of both days as their window."""
+                  travel: Travel, free_from: Mapping[str, int]) -> RoutingProblem:
+    """The centre's technicians on two-day shifts from their shift start, or from when their day's
+    route is back (``free_from``), with the night's rest as their break, and the calls with the
+    customer's hours of both days as their window."""
     c = dataset.network[centre_id]
     lon = np.array([c.lon] + [r.lon for r in reqs])
     lat = np.array([c.lat] + [r.lat for r in reqs])
@@ -153,7 +166,7 @@ def _trip_problem(dataset: Dataset, centre_id: str, techs: list, reqs: list[Requ
     base = day * DAY_S
     rest = BreakRule(base + rules.trip_rest_from_s, base + rules.trip_rest_by_s, rules.trip_rest_s)
     ktechs = tuple(RoutingTechnician(
-        t.id, 0, 0, base + t.shift.start_s, base + DAY_S + t.shift.end_s, t.max_level,
+        t.id, 0, 0, max(base + t.shift.start_s, free_from.get(t.id, 0)), base + DAY_S + t.shift.end_s, t.max_level,
         t.product_lines or frozenset({ALL_SKILLS}), rest, travel.speed_classes.index(t.speed_class))
         for t in techs)
     open_s, close_s = rules.customer_hours_s

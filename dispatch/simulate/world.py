@@ -36,7 +36,11 @@ OUTCOME_COLUMNS = ("request_id", "mode", "visit_mode", "level", "priority", "pro
                    # Field work (dispatch.fieldwork): visits made, first attempt fixed it (NaN while
                    # open), the call this one repeats, no fault found, courier legs both ways.
                    "visits", "fixed_first_time", "repeat_of", "no_fault_found", "courier_legs",
-                   "arrival_s")  # the first visit's arrival at the door: the response KPI
+                   "arrival_s",  # the first visit's arrival at the door: the response KPI
+                   # Of courier_legs, those that rode a courier lane, and what they cost at the
+                   # lanes' prices (service, distance band, remote surcharge); the others rode the
+                   # shuttle between tiers (parts off), priced by CostRates.courier_cny.
+                   "courier_lane_legs", "courier_lane_cny")
 WORKLOAD_COLUMNS = ("technician_id", "day", "centre_id", "province_adcode", "available_s", "busy_s", "travel_s",
                     "distance_m", "overtime_s", "jobs")
 
@@ -137,7 +141,7 @@ class World:
         clock = dispatch_clock_start(station, r)
         self.outcome[r.id] = dict(zip(OUTCOME_COLUMNS, (
             r.id, r.mode.value, r.mode.value, r.level, int(r.priority), station.province_adcode, station.id,
-            r.created_s, clock, np.nan, np.nan, np.nan, np.nan, None, "", 0, np.nan, repeat_of, False, 0, np.nan)))
+            r.created_s, clock, np.nan, np.nan, np.nan, np.nan, None, "", 0, np.nan, repeat_of, False, 0, np.nan, 0, 0.0)))
         self.event(r.id, r.created_s, "called", station.id, r.mode.value)
         if repeat_of:
             self.event(r.id, r.created_s, "repeat", station.id, f"the repair of {repeat_of} failed; its customer calls again")
@@ -273,19 +277,37 @@ class World:
             self.event(r.id, t, "open", station.id, "no centre in the chain can repair this level")
             return
         hub = chain[best[0]]
-        arrive = legs.direct(station.id, hub.id, t, r.id)
+        arrive, cny = legs.direct_priced(station.id, hub.id, t, r.id)
         self.event(r.id, t, "mailed", station.id, f"to {hub.id}")
         self.outcome[r.id]["courier_legs"] += 1
+        self._paid(r.id, 1, cny)
         self.parts.reserve(r.id, station.id, hub, t, arrive)
         self.push(arrive, "at_repair", r.id, (station.id, best[0]))
 
+    def _paid(self, rid: str, legs: int, cny: float) -> None:
+        """The call's device rode ``legs`` courier lanes at ``cny`` (their prices)."""
+        self.outcome[rid]["courier_lane_legs"] += legs
+        self.outcome[rid]["courier_lane_cny"] += cny
+
     def _courier_up(self, chain: tuple[Centre, ...], hops: int, t: int, key: str = "") -> int:
+        """Arrival ``hops`` up the chain; ``key`` (the call's id) makes it a ride: lateness drawn, price paid."""
         legs = self.parts.device_legs  # parts on: the courier lanes; else the shuttle
-        return self._courier(chain, range(hops), t) if legs is None else legs.up(chain, hops, t, key)
+        if legs is None:
+            return self._courier(chain, range(hops), t)
+        t, cny = legs.up_priced(chain, hops, t, key)
+        if key:
+            self._paid(key, hops, cny)
+        return t
 
     def _courier_down(self, chain: tuple[Centre, ...], hops: int, t: int, key: str = "") -> int:
+        """As :meth:`_courier_up`, down the chain."""
         legs = self.parts.device_legs
-        return self._courier(chain, reversed(range(hops)), t) if legs is None else legs.down(chain, hops, t, key)
+        if legs is None:
+            return self._courier(chain, reversed(range(hops)), t)
+        t, cny = legs.down_priced(chain, hops, t, key)
+        if key:
+            self._paid(key, hops, cny)
+        return t
 
     def _courier(self, chain: tuple[Centre, ...], legs, t: int) -> int:  # type: ignore[no-untyped-def]
         """Arrival after riding the shuttle over ``legs`` (chain positions, in travel order)."""
@@ -328,7 +350,9 @@ class World:
         if self.req[rid].mode == Mode.MAILIN:  # back to the customer's door by lane
             self.outcome[rid]["courier_legs"] += 1
             self.event(rid, t, "mailed_back", chain[hops].id, f"to the customer ({station_id})")
-            self.push(self.mail_legs().direct(chain[hops].id, station_id, t, rid + ":back"), "returned", rid, (station_id,))
+            back, cny = self.mail_legs().direct_priced(chain[hops].id, station_id, t, rid + ":back")
+            self._paid(rid, 1, cny)
+            self.push(back, "returned", rid, (station_id,))
             return
         self.outcome[rid]["courier_legs"] += hops
         back = self._courier_down(chain, hops, t, rid)

@@ -48,6 +48,12 @@ class CallParams:
         default_factory=lambda: MappingProxyType({"onsite": 0.25, "pickup": 0.35, "walkin": 0.40})
     )
     priority_mix: tuple[float, float, float] = (0.80, 0.15, 0.05)  # normal, high, urgent
+    # Mail-in (寄修): the share of the phone calls drawn as a pickup or a walk-in whose customer
+    # ships the phone to a repair hub instead (data/README.md, "Mail-in share": a reasoned estimate,
+    # no published figure). Drawn from a stream of its own (``generate_calls``), so 0 gives the
+    # calls the generator gave before mail-in existed, digest for digest, and any share changes
+    # only those calls' mode (and their door time, none for a parcel).
+    mailin_share: float = 0.10
     # The rule book's limit and intake values are the centres of the generator's draws (a
     # service time is jittered around them).
     onsite_max_level: int = DEFAULT_RULES.onsite_max_level
@@ -124,6 +130,11 @@ def generate_calls(
     date of day 0, places the days in the calendar; a flat calendar needs none); a surge of one
     product line or level adds a Poisson number of calls of that kind."""
     demand = _days_demand(params, days, epoch_date)  # (multiplier, one-kind surges) per day
+    if not 0.0 <= params.mailin_share <= 1.0:
+        raise InputError(f"CallParams.mailin_share must be a share 0..1, got {params.mailin_share!r}")
+    # The mail-in draws: a child of the calls' seed, spawned without drawing from the calls' own
+    # stream, so every other field of every call is what it was without them.
+    mail_rng = rng.spawn(1)[0]
     counties = counties_with_weight[counties_with_weight["weight"] > 0].sort_values("adcode")
     w = counties["weight"].to_numpy(dtype=float)
     w = w / w.sum()
@@ -173,12 +184,16 @@ def generate_calls(
                 products[pos:pos + k] = surge.product_line
             pos += k
         jitter = rng.lognormal(0.0, 0.25, size=n_day)
+        mailed = (mail_rng.random(n_day) < params.mailin_share) & (products == "phone") \
+            & np.isin(modes, [Mode.PICKUP.value, Mode.WALKIN.value])
         order = np.argsort(created, kind="stable")
         for j_out, j in enumerate(order):
             level = int(levels[j])
             mode = Mode(modes[j])
             if mode == Mode.ONSITE and level > params.onsite_max_level:
                 mode = Mode.PICKUP
+            elif mailed[j]:
+                mode = Mode.MAILIN
             prio = Priority(int(prios[j]))
             c = int(created[j])
             # The customer accepts visits from the call for a few hours; a call before customers' hours
