@@ -22,7 +22,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dashboard import console, data, i18n, maps, planning, scenarios, travelchoice
+from dashboard import console, data, i18n, maps, planning, preparing, scenarios, travelchoice
 from dashboard import state as S
 from dashboard.service_link import TOKEN_ENV, URL_ENV, OwnService, ServiceLink, stop_own_services
 from dashboard.simulation import SimComparison, sim_calls, simulate_pair
@@ -157,6 +157,9 @@ def _plans() -> OrderedDict:
     return OrderedDict()
 
 
+_PLANS_LOCK = threading.Lock()  # a background preparation adds plans while a page reads them
+
+
 @st.cache_resource(max_entries=8, show_spinner=False)
 def travel_model(spec: str) -> Travel:
     """The travel model of a spec, built once per process (a matrix file is read once)."""
@@ -175,10 +178,15 @@ def plan_key(label: str, province: str, prefecture: str, day: int, seed: int,
 
 
 def cached_plan(key: tuple) -> Plan | None:
-    cache = _plans()
-    if key in cache:
-        cache.move_to_end(key)
-        return cache[key]
+    return cached_plan_in(_plans(), key)
+
+
+def cached_plan_in(cache: OrderedDict, key: tuple) -> Plan | None:
+    """A plan of the LRU ``cache`` (``_plans()``, taken beforehand by a background thread)."""
+    with _PLANS_LOCK:
+        if key in cache:
+            cache.move_to_end(key)
+            return cache[key]  # type: ignore[no-any-return]
     return None
 
 
@@ -187,14 +195,21 @@ def solve_plan(key: tuple, ds: Dataset, day: int, seed: int, pins: tuple[Pin, ..
                travel_spec: str = DEFAULT_SPEC) -> tuple[Plan, float]:
     """Solve afresh (with progress; routing areas in ``workers`` processes), keep the plan under
     ``key``; returns (plan, wall seconds)."""
+    return _solve_into(_plans(), key, ds, day, seed, pins, sink, workers, travel_model(travel_spec))
+
+
+def _solve_into(cache: OrderedDict, key: tuple, ds: Dataset, day: int, seed: int, pins: tuple[Pin, ...],
+                sink: Callable[[float, str], None], workers: int, travel: Travel) -> tuple[Plan, float]:
+    """``solve_plan`` on a cache taken beforehand (a background thread has no script run to
+    look the cache up with)."""
     t0 = time.perf_counter()
     plan = planning.plan_area(ds, day, seed, pins, progress=planning.ProgressTracker(sink), workers=workers,
-                              travel=travel_model(travel_spec))
+                              travel=travel)
     wall = time.perf_counter() - t0
-    cache = _plans()
-    cache[key] = plan
-    while len(cache) > PLAN_CACHE_SIZE:
-        cache.popitem(last=False)
+    with _PLANS_LOCK:
+        cache[key] = plan
+        while len(cache) > PLAN_CACHE_SIZE:
+            cache.popitem(last=False)
     return plan, wall
 
 
@@ -328,6 +343,60 @@ def live_board(sel: Selection, plan: Plan) -> tuple[console.RemoteBoard, str | N
     board.use_plan(plan)
     board.refresh()
     return board, configured
+
+
+@st.cache_resource
+def _preparations() -> dict[tuple, preparing.Preparation]:
+    return {}
+
+
+_PREPARING_LOCK = threading.Lock()  # two sessions opening the same area start one preparation
+
+
+def prepare_board(sel: Selection, solve: bool) -> preparing.Preparation | None:
+    """The selection's live board made ready in the background (``dashboard.preparing``): its
+    day plan solved (when ``solve``; a plan in the cache is used as it is), the service up and
+    the board on it. None when there is nothing to wait for: the board is there, or the plan is
+    neither cached nor to be solved (a large area waits for Run plan). A preparation that failed
+    is forgotten and None returned: the page then does the work itself and says why it fails."""
+    key = sel.plan_key(())
+    configured = _configured()
+    own = None if configured else start_service(sel)
+    url = configured or (own.url if own is not None else "")
+    token = (st.session_state.get(S.SERVICE_TOKEN) or os.environ.get(TOKEN_ENV) or "").strip() if configured \
+        else (own.token if own is not None else "")
+    where = (key, url)
+    boards, plans, preps = _boards(), _plans(), _preparations()
+    with _PREPARING_LOCK:
+        prep = preps.get(where)
+        if prep is not None and prep.done():
+            del preps[where]
+            return None
+        if prep is not None:
+            return prep
+        if (url, sel.plan_name) in boards and cached_plan(key) is not None:
+            return None
+        if cached_plan(key) is None and not solve:
+            return None
+        travel = travel_model(sel.travel_spec)
+        workers = planning.plan_workers(sel.area, sel.prefecture)
+
+        def work(p: preparing.Preparation) -> None:
+            plan = cached_plan_in(plans, key)
+            if plan is None:
+                plan, p.plan_wall_s = _solve_into(plans, key, sel.area, sel.day, sel.seed, (),
+                                                  lambda f, text: p.report("planning", 0.6 * f, text), workers, travel)
+            p.report("service", 0.6)
+            if own is not None:
+                own.wait()
+            p.report("posting", 0.9)
+            with _BOARDS_LOCK:
+                if (url, sel.plan_name) not in boards:
+                    boards[(url, sel.plan_name)] = console.RemoteBoard(plan, sel.area, ServiceLink(url, token),
+                                                                       sel.plan_name)
+
+        prep = preps[where] = preparing.Preparation(work)
+        return prep
 
 
 def boards_in_use() -> list[console.RemoteBoard]:

@@ -3,11 +3,12 @@ board's panels (timeline, job detail, live controls, exports)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 import streamlit as st
 
-from dashboard import figures, i18n, jobs, live, loaders, planning
+from dashboard import data, figures, i18n, jobs, live, loaders, maps, planning, preparing
 from dashboard import formatting as F
 from dashboard import state as S
 from dashboard.console import ServiceRefused
@@ -18,6 +19,7 @@ from dispatch.plan import Pin, Plan
 # Areas up to this many calls are planned as soon as they are opened (a few seconds); larger
 # ones wait for "Run plan", so that browsing a province does not start a half-minute solve.
 AUTO_PLAN_CALLS = 400
+PREVIEW_POLL_S = 0.25  # how often the board's first paint looks at its preparation
 
 
 def tiles(items: Sequence[Tile]) -> None:
@@ -43,6 +45,27 @@ def plan_for(sel: loaders.Selection, pins: tuple[Pin, ...] = (), force: bool = F
         bar.empty()
         st.session_state[S.LAST_RUN] = (key, wall, workers)
     return plan
+
+
+def preview(sel: loaders.Selection, prep: preparing.Preparation) -> None:
+    """What the board draws at once while its live plan is made ready (``loaders.prepare_board``):
+    the area's calls, technicians and centres on the tiles, its network and the day's calls on
+    the map, the stage reached as a progress bar; then the page again, with the live plan."""
+    calls = data.day_calls(sel.area, sel.day)
+    stage, fraction, note = prep.progress()
+    tiles(F.preview_tiles(len(calls), len(sel.area.technicians), len(sel.area.network), stage))
+    names = loaders.centre_names(sel.area)
+    st.pydeck_chart(maps.preview_map(loaders.base_layers(sel.province, sel.prefecture),
+                                     maps.centres_frame(sel.area.network, names), calls), height=520, key="board_map")
+    bar = st.progress(fraction, text=t(f"prepare.{stage}", title=sel.title(), note=note))
+    while not prep.done():
+        time.sleep(PREVIEW_POLL_S)
+        stage, fraction, note = prep.progress()
+        bar.progress(fraction, text=t(f"prepare.{stage}", title=sel.title(), note=note))
+    if prep.plan_wall_s is not None:
+        st.session_state[S.LAST_RUN] = (sel.plan_key(()), prep.plan_wall_s,
+                                        planning.plan_workers(sel.area, sel.prefecture))
+    st.rerun()  # the live board, or (the preparation failed) the page doing it itself and saying why
 
 
 # --------------------------------------------------------------------------------------------

@@ -22,10 +22,15 @@ st.title(t("page.board"))
 st.caption(t("board.caption", dataset=data.dataset_label(sel.label), title=sel.title(), calls=len(sel.area.requests),
              techs=len(sel.area.technicians), centres=len(sel.area.network)))
 
-loaders.start_service(sel)  # the live plan's service comes up while the day is planned
 key = sel.plan_key(())
 run_col, info_col = st.columns([1, 4])
 force = run_col.button(t("board.run"), type="primary", help=t("board.run_help"))
+if not force and ss.get(S.FORCE_RUN) != key:
+    # A fresh board: the network and calls at once, the plan, service and live board behind.
+    prep = loaders.prepare_board(sel, solve=len(sel.area.requests) <= widgets.AUTO_PLAN_CALLS)
+    if prep is not None:
+        widgets.preview(sel, prep)
+loaders.start_service(sel)  # the live plan's service comes up while the day is planned
 plan = widgets.plan_for(sel, (), force=force or ss.get(S.FORCE_RUN) == key)
 ss[S.FORCE_RUN] = None
 last = ss.get(S.LAST_RUN)
