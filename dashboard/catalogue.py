@@ -163,6 +163,15 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "live.no_offers": ("没有待答复的派单。", "No offer awaiting an answer."),
     "col.station": ("特约站", "station"),
     "col.expires": ("答复截止", "answer due by"),
+    "move.title": ("改派到指定技师和时间", "Move to a technician and time"),
+    "move.technician": ("技师", "Technician"),
+    "move.start": ("最早开工时间", "Earliest start"),
+    "move.start_help": ("技师在客户处开工不早于此时刻；服务在保持所有承诺的前提下安排",
+                        "the work at the customer starts no earlier; the service keeps every promise"),
+    "move.submit": ("改派", "Move"),
+    "move.kept": ("已将 {job} 改派给 {tech}：{start} 开工（第 {seq} 站）。", "Moved {job} to {tech}: work starts {start} (stop {seq})."),
+    "move.late": ("注意：晚于派工时限。", " Note: after the dispatch deadline."),
+    "move.not_movable": ("该工单已在进行中或已完成，不能改派。", "This job is under way or done: it cannot be moved."),
     "job.report": ("现场报告", "Field report"),
     "job.report_submit": ("上报", "Report"),
     "job.reported": ("{job}：已上报“{state}”。", "{job}: reported '{state}'."),
@@ -409,6 +418,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "event.unavailable": ("技师缺勤", "drop-out"),
     "event.status": ("现场报告", "field report"),
     "event.pin": ("指派", "pin"),
+    "event.move": ("改派", "move"),
     "weekday": ("一二三四五六日", "Mon Tue Wed Thu Fri Sat Sun"),
 }
 

@@ -3,6 +3,7 @@ board's panels (timeline, job detail, live controls, exports)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Sequence
 
@@ -14,6 +15,7 @@ from dashboard import state as S
 from dashboard.console import ServiceRefused
 from dashboard.formatting import Tile
 from dashboard.i18n import t
+from dispatch.model import DAY_S
 from dispatch.plan import Pin, Plan
 
 # Areas up to this many calls are planned as soon as they are opened (a few seconds); larger
@@ -163,6 +165,7 @@ def job_detail(board, table, sel: loaders.Selection, names: dict[str, str], at_s
         st.dataframe(history, hide_index=True, width="content")
     else:
         st.caption(t("job.no_history"))
+    _move_form(board, sel, job, row, at_s)
     who = [t("job.customer")] + ([t("job.technician")] if isinstance(row["technician_id"], str) else [])
     st.caption(t("job.notify", who="、".join(who) if i18n.language() == "zh" else ", ".join(who)))
     if isinstance(row["technician_id"], str):
@@ -175,6 +178,39 @@ def job_detail(board, table, sel: loaders.Selection, names: dict[str, str], at_s
             except ServiceRefused as exc:
                 st.session_state[S.PIN_MESSAGE] = ("warning", t("live.refused", why=exc))
             st.rerun()
+
+
+def _move_form(board, sel: loaders.Selection, job: str, row, at_s: int | None) -> None:  # type: ignore[no-untyped-def]
+    """The job to a chosen technician and earliest start (``POST /jobs/{id}/move``): kept with
+    where it now stands, or refused by the service with why, the job left where it was."""
+    st.markdown(f"**{t('move.title')}**")
+    if row["state"] not in jobs.MOVABLE_STATES:
+        st.caption(t("move.not_movable"))
+        return
+    ep = sel.area.epoch_date
+    holder = row["technician_id"] if isinstance(row["technician_id"], str) else None
+    # A job moves within its area (the service's rule): its technician's area, when it has one.
+    area = board.technicians.get(holder) if holder else None
+    techs = sorted(k for k, a in board.technicians.items() if k not in board.out and (area is None or a == area))
+    day0 = sel.day * DAY_S
+    shown = row["start_s"] if row["start_s"] == row["start_s"] else row["clock_start_s"]  # NaN: not routed
+    default = jobs.quarter_hour(int(shown) - day0)
+    with st.form("move_form"):
+        a, b = st.columns(2)
+        tech = a.selectbox(t("move.technician"), techs, key="move_tech",
+                           index=next((i for i, k in enumerate(techs) if k != holder), 0))
+        start = b.time_input(t("move.start"), value=default, step=dt.timedelta(minutes=15), key="move_start",
+                             help=t("move.start_help"))
+        submitted = st.form_submit_button(t("move.submit"))
+    if submitted and tech:
+        start_s = day0 + start.hour * 3600 + start.minute * 60
+        try:
+            got = board.move(job, tech, start_s, at_s)
+            text = t("move.kept", job=job, tech=tech, start=F.clock(ep, got["start_s"]), seq=got["sequence"])
+            st.session_state[S.PIN_MESSAGE] = ("success", text + ("" if got["meets_deadline"] else t("move.late")))
+        except ServiceRefused as exc:
+            st.session_state[S.PIN_MESSAGE] = ("warning" if exc.status == 409 else "error", t("live.refused", why=exc))
+        st.rerun()  # the live plan changed: the map, timeline and KPIs are drawn again
 
 
 def live_controls(board, sel: loaders.Selection, plan: Plan, at_s: int | None, now_s: int) -> None:  # type: ignore[no-untyped-def]

@@ -6,6 +6,7 @@ through the app's own cache, so the whole module stays within seconds of solver 
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -533,3 +534,46 @@ def test_progress_tracker_shows_the_stage_fraction_and_the_running_kpi():
     tracker("routing areas", 1, 2, note="5 of 9 morning calls routed within the hour")
     assert got[0] == (pytest.approx(0.1), "assignment: 1/1")
     assert got[1] == (pytest.approx(0.4), "routing areas: 1/2 · 5 of 9 morning calls routed within the hour")
+
+
+def test_board_job_panel_moves_a_job_to_a_technician_and_time_or_leaves_it():
+    """The job panel's move: refused (a start after the customer's window) leaves every job
+    where it was, with the service's reason; kept, the job is the chosen technician's, working
+    from the chosen time, on the board's live plan."""
+    from dashboard import loaders  # as _routed: the app's module, once the app has run
+
+    at = _app()
+    before = _routed(at)
+    board = loaders.boards_in_use()[0]
+    noon = board.day * 86_400 + 12 * 3600  # the board's clock: a job not set off toward by then
+    stops = board.picture().stops
+    area = board.technicians
+    job = next(j for j, k, d in zip(stops["request_id"], stops["technician_id"], stops["departure_s"])
+               if d > noon + 1800 and sum(1 for x in area if area[x] == area.get(k)) > 1)
+    at.selectbox(key="job_detail").set_value(job).run()
+    techs = at.selectbox(key="move_tech").options
+    assert all(area[k] == area[before[job]] for k in techs), "a job moves within its area"
+    tech = next(k for k in techs if k != before[job])
+    at.selectbox(key="move_tech").set_value(tech)
+    at.time_input(key="move_start").set_value(dt.time(23, 45))
+    next(b for b in at.button if b.label == "Move").click().run()
+    assert not at.exception, at.exception
+    assert any("cannot be moved" in m.value and "stays" in m.value for m in at.warning), [m.value for m in at.warning]
+    assert _routed(at) == before, "a refused move changes nothing"
+    for start in (dt.time(13, 0), dt.time(14, 0), dt.time(15, 0)):
+        at.selectbox(key="job_detail").set_value(job).run()
+        at.selectbox(key="move_tech").set_value(tech)
+        at.time_input(key="move_start").set_value(start)
+        next(b for b in at.button if b.label == "Move").click().run()
+        assert not at.exception, at.exception
+        if any(m.value.startswith(f"Moved {job} to {tech}") for m in at.success):
+            break
+    else:
+        raise AssertionError(f"no move of {job} to {tech} was kept: {[m.value for m in at.warning]}")
+    moved = _routed(at)
+    assert moved[job] == tech
+    stop = board.picture().stops.set_index("request_id").loc[job]
+    assert stop["start_s"] >= board.day * 86_400 + start.hour * 3600
+    # Undone from the list of changes, as a pin is.
+    next(b for b in at.button if b.label == "Undo").click().run()
+    assert _routed(at) == before

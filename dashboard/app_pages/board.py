@@ -122,12 +122,13 @@ with tab_pin:
         except ServiceRefused as exc:
             ss[S.PIN_MESSAGE] = ("warning" if exc.status == 409 else "error", t("live.refused", why=exc))
         st.rerun()
-    pins = [(e.seq, e.key, e.payload["technician_id"], e.at_s) for e in board.active_events() if e.kind == "pin"]
+    pins = [(e.seq, e.kind, e.key, e.payload["technician_id"], e.at_s) for e in board.active_events()
+            if e.kind in ("pin", "move")]  # the changes one can undo (a move from the job panel too)
     if pins:
         st.markdown(f"**{t('pin.list')}**")
-        for seq, pjob, ptech, at in pins:
+        for seq, pkind, pjob, ptech, at in pins:
             a, b = st.columns([5, 1])
-            a.write(f"#{seq} · {pjob} → {ptech} · {F.clock(sel.area.epoch_date, at)}")
+            a.write(f"#{seq} · {t(f'event.{pkind}')} · {pjob} → {ptech} · {F.clock(sel.area.epoch_date, at)}")
             if b.button(t("pin.undo"), key=f"undo_{seq}"):
                 try:
                     board.undo(seq)
