@@ -86,6 +86,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "tab.live": ("紧急报修 / 技师缺勤", "Urgent call / drop-out"),
     "tab.job": ("工单详情", "Job detail"),
     "tab.export": ("导出", "Exports"),
+    "tab.notify": ("需通知的客户", "Customers to tell"),
     "timeline.none": ("该计划中没有技师有工作。", "No technician has work in this plan."),
     "timeline.centre": ("网点", "Centre"),
     "timeline.all_centres": ("全部网点", "all centres"),
@@ -172,6 +173,20 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "move.kept": ("已将 {job} 改派给 {tech}：{start} 开工（第 {seq} 站）。", "Moved {job} to {tech}: work starts {start} (stop {seq})."),
     "move.late": ("注意：晚于派工时限。", " Note: after the dispatch deadline."),
     "move.not_movable": ("该工单已在进行中或已完成，不能改派。", "This job is under way or done: it cannot be moved."),
+    "notify.intro": ("预约客户的预计到达时间变动超过阈值、将错过预约时段或无人上门时，服务写下一条通知（与变更同一事务），"
+                     "并发送到配置的 Webhook。", "When a booked customer's expected arrival moves by more than the "
+                     "threshold, the window will be missed or nobody is coming any more, the service writes a notice "
+                     "(in the same transaction as the change) and sends it to the configured webhook."),
+    "notify.count": ("需通知 {n} 位客户（{pending} 条尚未送达）。", "{n} customer(s) to tell ({pending} notice(s) not delivered yet)."),
+    "notify.none": ("没有需要通知的客户。", "No customer to tell."),
+    "notify.reason.eta_moved": ("预计到达时间变动", "arrival moved"),
+    "notify.reason.window_missed": ("将错过预约时段", "window will be missed"),
+    "notify.reason.unassigned": ("无人上门", "nobody is coming"),
+    "col.customer": ("客户", "customer"),
+    "col.old_eta": ("原预计到达", "old ETA"),
+    "col.new_eta": ("新预计到达", "new ETA"),
+    "col.notice_at": ("通知时间", "noticed at"),
+    "col.delivered": ("已送达", "delivered"),
     "job.report": ("现场报告", "Field report"),
     "job.report_submit": ("上报", "Report"),
     "job.reported": ("{job}：已上报“{state}”。", "{job}: reported '{state}'."),

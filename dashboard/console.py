@@ -201,6 +201,13 @@ class RemoteBoard:
     def offers(self) -> list[dict[str, Any]]:
         return self.link.get("/offers")  # type: ignore[no-any-return]
 
+    def notices(self) -> list[dict[str, Any]]:
+        """``GET /notices`` for the board's calls: the customers to tell, oldest first (read at
+        every redraw: a delivery changes a notice without a change of the plan)."""
+        with self.lock:
+            ours = set(self.picture().outcomes["request_id"])
+        return [n for n in self.link.get("/notices")["notices"] if n["job_id"] in ours]
+
 
 # -- the picture -----------------------------------------------------------------------------
 

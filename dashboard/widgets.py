@@ -277,6 +277,21 @@ def live_controls(board, sel: loaders.Selection, plan: Plan, at_s: int | None, n
         st.caption(t("live.no_offers"))
 
 
+def notices(board, sel: loaders.Selection) -> None:  # type: ignore[no-untyped-def]
+    """The customers to tell (``GET /notices`` of the service, for the board's calls)."""
+    st.caption(t("notify.intro"))
+    try:
+        told = board.notices()
+    except ServiceRefused as exc:
+        st.error(t("live.refused", why=exc))
+        return
+    if not told:
+        st.success(t("notify.none"))
+        return
+    st.write(t("notify.count", n=len({n["customer_id"] for n in told}), pending=sum(not n["delivered"] for n in told)))
+    st.dataframe(live.notices_frame(told, sel.area.epoch_date), hide_index=True, width="stretch", key="notices_table")
+
+
 def exports(board, picture, sel: loaders.Selection, now_s: int) -> None:  # type: ignore[no-untyped-def]
     """Route sheets, GeoJSON and the unassigned list of the live plan, built when asked (not on
     every rerun), in the user's language."""

@@ -81,8 +81,8 @@ st.html(F.legend_html(palette, table[colour_by].value_counts(),
                       maps.TIER_COLOURS))
 
 unassigned = board.derived(("unassigned", i18n.language()), lambda: jobs.unassigned_table(picture, names))
-tab_gantt, tab_unassigned, tab_job, tab_pin, tab_live, tab_export = st.tabs(
-    [t("tab.timeline"), t("tab.unassigned"), t("tab.job"), t("tab.pin"), t("tab.live"),
+tab_gantt, tab_unassigned, tab_job, tab_pin, tab_live, tab_notify, tab_export = st.tabs(
+    [t("tab.timeline"), t("tab.unassigned"), t("tab.job"), t("tab.pin"), t("tab.live"), t("tab.notify"),
      t("tab.export")], key="board_tabs")  # keyed: a rerun after a change keeps the tab the dispatcher is on
 
 with tab_gantt:
@@ -142,6 +142,9 @@ with tab_live:
         st.info(t("live.not_ready"))
     else:
         widgets.live_controls(board, sel, plan, None if follow else now_s, now_s)
+
+with tab_notify:
+    widgets.notices(board, sel)
 
 with tab_export:
     widgets.exports(board, picture, sel, now_s)
