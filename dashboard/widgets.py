@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 import streamlit as st
 
-from dashboard import data, figures, i18n, jobs, live, loaders, maps, planning, preparing
+from dashboard import data, i18n, jobs, live, loaders, maps, planning, preparing
 from dashboard import formatting as F
 from dashboard import state as S
 from dashboard.console import ServiceRefused
@@ -116,6 +116,10 @@ def timeline(board, sel: loaders.Selection, table, names: dict[str, str], now_s:
     st.caption(t("timeline.showing", shown=len(shown), total=len(set(segments["technician_id"]))))
     if not shown:
         return
+    # Here, not at the top: Altair takes about half a second to import, which the board's first
+    # paint (before any timeline is drawn) does not wait for.
+    from dashboard import figures
+
     labels = {x: f"{names.get(home[x], home[x])} · {x}" for x in shown}
     # The chart's spec, built once per plan version, rows, clock and language: building and
     # validating an Altair chart takes longer than the rest of a rerun.

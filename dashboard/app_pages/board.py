@@ -7,7 +7,7 @@ import datetime as dt
 
 import streamlit as st
 
-from dashboard import data, figures, i18n, jobs, live, loaders, maps, planning, widgets
+from dashboard import data, i18n, jobs, live, loaders, maps, planning, widgets
 from dashboard import formatting as F
 from dashboard import state as S
 from dashboard.console import ServiceRefused, later_bookings
