@@ -186,6 +186,12 @@ class RemoteBoard:
         cannot be kept: the job stays where it was."""
         return self._change(f"/jobs/{job}/pin", {"technician_id": tech, "at": self.iso(at_s)})
 
+    def move(self, job: str, tech: str, start_s: int | None, at_s: int | None) -> dict[str, Any]:
+        """Move ``job`` to ``tech``, its work starting no earlier than ``start_s``
+        (``POST /jobs/{id}/move``); ``ServiceRefused`` (409) when that cannot be kept: nothing changes."""
+        return self._change(f"/jobs/{job}/move", {"technician_id": tech, "start": self.iso(start_s),
+                                                   "at": self.iso(at_s)})
+
     def undo(self, seq: int) -> dict[str, Any]:
         return self._change(f"/events/{int(seq)}/undo", {})
 
@@ -194,6 +200,13 @@ class RemoteBoard:
 
     def offers(self) -> list[dict[str, Any]]:
         return self.link.get("/offers")  # type: ignore[no-any-return]
+
+    def notices(self) -> list[dict[str, Any]]:
+        """``GET /notices`` for the board's calls: the customers to tell, oldest first (read at
+        every redraw: a delivery changes a notice without a change of the plan)."""
+        with self.lock:
+            ours = set(self.picture().outcomes["request_id"])
+        return [n for n in self.link.get("/notices")["notices"] if n["job_id"] in ours]
 
 
 # -- the picture -----------------------------------------------------------------------------

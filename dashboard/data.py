@@ -73,6 +73,12 @@ def days_of(ds: Dataset) -> list[int]:
     return days or [0]
 
 
+def day_calls(ds: Dataset, day: int) -> pd.DataFrame:
+    """The calls made on ``day`` (id, lon, lat): what the board draws before anything is planned."""
+    rows = [(r.id, r.lon, r.lat) for r in ds.requests if r.created_s // DAY_S == day]
+    return pd.DataFrame(rows, columns=["id", "lon", "lat"])
+
+
 def request_prefectures(ds: Dataset) -> list[str]:
     """Each request's prefecture: from its county code, else from the nearest centre (uploads
     may leave county_adcode empty)."""

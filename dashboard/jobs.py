@@ -3,6 +3,7 @@ segments, the unassigned table, the dispatcher's pins and the plan's exports."""
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import tempfile
 from pathlib import Path
@@ -16,7 +17,7 @@ from dashboard.formatting import RISKS, clock
 from dispatch.dataset import Dataset
 from dispatch.exports import export_plan
 from dispatch.live import JobState
-from dispatch.model import Mode
+from dispatch.model import DAY_S, Mode
 from dispatch.plan import Plan
 from dispatch.rules import DEFAULT_RULES, Rules
 
@@ -140,12 +141,22 @@ def unassigned_table(plan: Plan, centre_names: dict[str, str]) -> pd.DataFrame:
 # Pins
 
 
+# The states of a job a dispatcher may still pin or move (nobody has set off toward it).
+MOVABLE_STATES = (JobState.PLANNED.value, JobState.UNASSIGNED.value)
+
+
 def pinnable(jobs: pd.DataFrame) -> list[str]:
     """The jobs a dispatcher may pin to a technician: every call a technician travels for that
     is not under way yet."""
     travelling = jobs["mode"].astype(str).isin((Mode.ONSITE.value, Mode.PICKUP.value))
-    movable = jobs["state"].isin([JobState.PLANNED.value, JobState.UNASSIGNED.value])
+    movable = jobs["state"].isin(MOVABLE_STATES)
     return list(jobs.loc[travelling & movable, "request_id"])
+
+
+def quarter_hour(seconds_of_day: int) -> dt.time:
+    """A time of day rounded down to the quarter hour (a form's default), within the day."""
+    q = min(max(int(seconds_of_day), 0), DAY_S - 1) // 900 * 900
+    return dt.time(q // 3600, q % 3600 // 60)
 
 
 # The field reports the job panel sends (``POST /jobs/{id}/status``), in the order work goes.

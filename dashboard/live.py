@@ -102,3 +102,18 @@ def offers_frame(offers: list[dict[str, Any]], epoch_date: str) -> pd.DataFrame:
              "technician_id": o.get("technician_id", ""),
              "expires": clock(epoch_date, o["expires_s"]) if o.get("expires_s") is not None else ""} for o in offers]
     return frame_columns(pd.DataFrame(rows, columns=list(cols)), cols)
+
+
+NOTICE_COLUMNS = {"customer_id": "col.customer", "job_id": "col.request_id", "old_eta": "col.old_eta",
+                  "new_eta": "col.new_eta", "reason": "col.reason", "at": "col.notice_at", "delivered": "col.delivered"}
+
+
+def notices_frame(notices: list[dict[str, Any]], epoch_date: str) -> pd.DataFrame:
+    """``GET /notices``: each customer to tell, the job, the arrival they were given and the new
+    one (none: nobody is coming), why, when, and whether the webhook has it."""
+    rows = [{"customer_id": n["customer_id"], "job_id": n["job_id"], "old_eta": clock(epoch_date, n["old_eta_s"]) or "-",
+             "new_eta": clock(epoch_date, n["new_eta_s"]) or "-",
+             "reason": i18n.t(f"notify.reason.{n['reason']}") + (f" ({n['detail']})" if n["reason"] == "unassigned"
+                                                                 and n.get("detail") else ""),
+             "at": n["at"][11:16] if n.get("at") else "", "delivered": bool(n["delivered"])} for n in notices]
+    return frame_columns(pd.DataFrame(rows, columns=list(NOTICE_COLUMNS)), NOTICE_COLUMNS)

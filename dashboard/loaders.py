@@ -9,7 +9,6 @@ the page that asked for it.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import tempfile
 import threading
@@ -22,14 +21,12 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dashboard import console, data, i18n, maps, planning, scenarios, travelchoice
+from dashboard import console, data, i18n, maps, planning, preparing, travelchoice
 from dashboard import state as S
 from dashboard.service_link import TOKEN_ENV, URL_ENV, OwnService, ServiceLink, stop_own_services
-from dashboard.simulation import SimComparison, sim_calls, simulate_pair
 from dispatch.dataset import Dataset
 from dispatch.geodata import Geography, load_geography
 from dispatch.plan import Pin, Plan
-from dispatch.scenarios import Scenario, apply
 from dispatch.store import Store
 from dispatch.tables import dataset_fingerprint, write_dataset
 from dispatch.travel import DEFAULT_SPEC, Travel, travel_from_spec
@@ -157,6 +154,9 @@ def _plans() -> OrderedDict:
     return OrderedDict()
 
 
+_PLANS_LOCK = threading.Lock()  # a background preparation adds plans while a page reads them
+
+
 @st.cache_resource(max_entries=8, show_spinner=False)
 def travel_model(spec: str) -> Travel:
     """The travel model of a spec, built once per process (a matrix file is read once)."""
@@ -175,10 +175,15 @@ def plan_key(label: str, province: str, prefecture: str, day: int, seed: int,
 
 
 def cached_plan(key: tuple) -> Plan | None:
-    cache = _plans()
-    if key in cache:
-        cache.move_to_end(key)
-        return cache[key]
+    return cached_plan_in(_plans(), key)
+
+
+def cached_plan_in(cache: OrderedDict, key: tuple) -> Plan | None:
+    """A plan of the LRU ``cache`` (``_plans()``, taken beforehand by a background thread)."""
+    with _PLANS_LOCK:
+        if key in cache:
+            cache.move_to_end(key)
+            return cache[key]  # type: ignore[no-any-return]
     return None
 
 
@@ -187,29 +192,22 @@ def solve_plan(key: tuple, ds: Dataset, day: int, seed: int, pins: tuple[Pin, ..
                travel_spec: str = DEFAULT_SPEC) -> tuple[Plan, float]:
     """Solve afresh (with progress; routing areas in ``workers`` processes), keep the plan under
     ``key``; returns (plan, wall seconds)."""
+    return _solve_into(_plans(), key, ds, day, seed, pins, sink, workers, travel_model(travel_spec))
+
+
+def _solve_into(cache: OrderedDict, key: tuple, ds: Dataset, day: int, seed: int, pins: tuple[Pin, ...],
+                sink: Callable[[float, str], None], workers: int, travel: Travel) -> tuple[Plan, float]:
+    """``solve_plan`` on a cache taken beforehand (a background thread has no script run to
+    look the cache up with)."""
     t0 = time.perf_counter()
     plan = planning.plan_area(ds, day, seed, pins, progress=planning.ProgressTracker(sink), workers=workers,
-                              travel=travel_model(travel_spec))
+                              travel=travel)
     wall = time.perf_counter() - t0
-    cache = _plans()
-    cache[key] = plan
-    while len(cache) > PLAN_CACHE_SIZE:
-        cache.popitem(last=False)
+    with _PLANS_LOCK:
+        cache[key] = plan
+        while len(cache) > PLAN_CACHE_SIZE:
+            cache.popitem(last=False)
     return plan, wall
-
-
-@st.cache_data(show_spinner=False, max_entries=32)
-def county_coverage(key: tuple, _ds: Dataset, province: str, prefecture: str, level: int,
-                    travel_spec: str = DEFAULT_SPEC) -> pd.DataFrame:
-    return scenarios.county_coverage(_ds, data.area_counties(geography(), province, prefecture), level,
-                                     travel_model(travel_spec))
-
-
-@st.cache_data(show_spinner=False, max_entries=32)
-def coverage_shares(key: tuple, _ds: Dataset, province: str, prefecture: str,
-                    travel_spec: str = DEFAULT_SPEC) -> dict[str, float]:
-    return scenarios.coverage_shares(_ds, data.area_counties(geography(), province, prefecture),
-                                     travel=travel_model(travel_spec))
 
 
 class Selection:
@@ -335,6 +333,60 @@ def live_board(sel: Selection, plan: Plan) -> tuple[console.RemoteBoard, str | N
     return board, configured
 
 
+@st.cache_resource
+def _preparations() -> dict[tuple, preparing.Preparation]:
+    return {}
+
+
+_PREPARING_LOCK = threading.Lock()  # two sessions opening the same area start one preparation
+
+
+def prepare_board(sel: Selection, solve: bool) -> preparing.Preparation | None:
+    """The selection's live board made ready in the background (``dashboard.preparing``): its
+    day plan solved (when ``solve``; a plan in the cache is used as it is), the service up and
+    the board on it. None when there is nothing to wait for: the board is there, or the plan is
+    neither cached nor to be solved (a large area waits for Run plan). A preparation that failed
+    is forgotten and None returned: the page then does the work itself and says why it fails."""
+    key = sel.plan_key(())
+    configured = _configured()
+    own = None if configured else start_service(sel)
+    url = configured or (own.url if own is not None else "")
+    token = (st.session_state.get(S.SERVICE_TOKEN) or os.environ.get(TOKEN_ENV) or "").strip() if configured \
+        else (own.token if own is not None else "")
+    where = (key, url)
+    boards, plans, preps = _boards(), _plans(), _preparations()
+    with _PREPARING_LOCK:
+        prep = preps.get(where)
+        if prep is not None and prep.done():
+            del preps[where]
+            return None
+        if prep is not None:
+            return prep
+        if (url, sel.plan_name) in boards and cached_plan(key) is not None:
+            return None
+        if cached_plan(key) is None and not solve:
+            return None
+        travel = travel_model(sel.travel_spec)
+        workers = planning.plan_workers(sel.area, sel.prefecture)
+
+        def work(p: preparing.Preparation) -> None:
+            plan = cached_plan_in(plans, key)
+            if plan is None:
+                plan, p.plan_wall_s = _solve_into(plans, key, sel.area, sel.day, sel.seed, (),
+                                                  lambda f, text: p.report("planning", 0.6 * f, text), workers, travel)
+            p.report("service", 0.6)
+            if own is not None:
+                own.wait()
+            p.report("posting", 0.9)
+            with _BOARDS_LOCK:
+                if (url, sel.plan_name) not in boards:
+                    boards[(url, sel.plan_name)] = console.RemoteBoard(plan, sel.area, ServiceLink(url, token),
+                                                                       sel.plan_name)
+
+        prep = preps[where] = preparing.Preparation(work)
+        return prep
+
+
 def boards_in_use() -> list[console.RemoteBoard]:
     return list(_boards().values())
 
@@ -352,50 +404,3 @@ def close_boards() -> None:
 def store() -> Store:
     """The plan/scenario store of the CLI (``DISPATCH_DB``, else ./dispatch.sqlite)."""
     return Store()
-
-
-def saved_scenarios(sel: Selection) -> tuple[dict[str, Scenario], str | None]:
-    """Scenarios of this session plus those saved in the store for this dataset and area
-    (name -> Scenario), and the store's error if it could not be read."""
-    saved = dict(st.session_state[S.SCENARIOS])
-    try:
-        for r in store().list_scenarios().itertuples(index=False):
-            base = json.loads(r.base_json)
-            if base.get("dataset") == sel.label and tuple(base.get("area", ())) == sel.area_key and r.name not in saved:
-                saved[r.name] = Scenario.from_dict(json.loads(r.spec_json))
-    except Exception as exc:  # noqa: BLE001 - a store that cannot be read must not take the page down
-        return saved, str(exc)
-    return saved, None
-
-
-@st.cache_resource(max_entries=16, show_spinner="Generating the calls…")
-def _sim_area(label: str, fingerprint: str, province: str, prefecture: str, days: int, _ds: Dataset) -> Dataset:
-    return data.restrict(sim_calls(_ds, days), province, prefecture)
-
-
-def sim_dataset(sel: Selection, days: int, scenario: Scenario | None = None) -> Dataset:
-    """The selection's area with ``days`` days of calls, under ``scenario`` if one is given."""
-    ds = _sim_area(sel.label, dataset_fingerprint(sel.full), sel.province, sel.prefecture, int(days), sel.full)
-    if scenario is None:
-        return ds
-    return apply(ds, scenario, sel.seed).dataset
-
-
-def sim_key(sel: Selection, days: int, scenario_name: str, scenario: Scenario | None = None) -> tuple:
-    """Everything a simulation depends on: the dataset (by content), area, days, seed, scenario."""
-    spec = json.dumps(scenario.to_dict(), sort_keys=True, default=str) if scenario is not None else ""
-    return (sel.label, dataset_fingerprint(sel.full), sel.province, sel.prefecture, int(days), sel.seed,
-            scenario_name, spec, sel.travel_spec)
-
-
-@st.cache_data(show_spinner=False, max_entries=16)
-def simulation(key: tuple, _ds: Dataset, days: int, seed: int, scenario_name: str,
-               travel_spec: str = DEFAULT_SPEC) -> SimComparison:
-    """Both policies on the same calls, cached by ``key`` (``sim_key``). The progress bar is made
-    and removed inside, so a cache hit replays nothing visible."""
-    bar = st.progress(0.0, text=f"Simulating {len(_ds.requests)} calls over {days} day(s)…")
-    try:
-        return simulate_pair(_ds, days, seed, scenario_name, sink=lambda f, text: bar.progress(f, text=text),
-                             travel=travel_model(travel_spec))
-    finally:
-        bar.empty()

@@ -272,6 +272,17 @@ def board_map(base: Sequence[pdk.Layer], centres: pd.DataFrame, paths: pd.DataFr
     return deck(layers, view_for(pts_lon, pts_lat))
 
 
+def preview_map(base: Sequence[pdk.Layer], centres: pd.DataFrame, calls: pd.DataFrame) -> pdk.Deck:
+    """The board's map before its live plan is there: the network and the day's calls (``id``,
+    ``lon``, ``lat``), the calls in one neutral colour (nobody is routed yet)."""
+    data = calls[["id", "lon", "lat"]].copy()
+    data["label"] = [i18n.t("map.call", job=c) for c in data["id"]]
+    layer = pdk.Layer("ScatterplotLayer", data=data, id="jobs", get_position=["lon", "lat"],
+                      get_fill_color=[120, 120, 120, 200], get_radius=4, radius_units=PIXELS, pickable=True)
+    return deck(list(base) + [layer, centres_layer(centres)],
+                view_for(list(centres["lon"]) + list(data["lon"]), list(centres["lat"]) + list(data["lat"])))
+
+
 def network_map(base: Sequence[pdk.Layer], shading: pdk.Layer | None, centres: pd.DataFrame,
                 suggested: pd.DataFrame | None = None, view_points: pd.DataFrame | None = None) -> pdk.Deck:
     layers = list(base) + ([shading] if shading is not None else []) + [centres_layer(centres)]

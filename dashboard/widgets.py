@@ -3,21 +3,25 @@ board's panels (timeline, job detail, live controls, exports)."""
 
 from __future__ import annotations
 
+import datetime as dt
+import time
 from collections.abc import Sequence
 
 import streamlit as st
 
-from dashboard import figures, i18n, jobs, live, loaders, planning
+from dashboard import data, i18n, jobs, live, loaders, maps, planning, preparing
 from dashboard import formatting as F
 from dashboard import state as S
 from dashboard.console import ServiceRefused
 from dashboard.formatting import Tile
 from dashboard.i18n import t
+from dispatch.model import DAY_S
 from dispatch.plan import Pin, Plan
 
 # Areas up to this many calls are planned as soon as they are opened (a few seconds); larger
 # ones wait for "Run plan", so that browsing a province does not start a half-minute solve.
 AUTO_PLAN_CALLS = 400
+PREVIEW_POLL_S = 0.25  # how often the board's first paint looks at its preparation
 
 
 def tiles(items: Sequence[Tile]) -> None:
@@ -43,6 +47,27 @@ def plan_for(sel: loaders.Selection, pins: tuple[Pin, ...] = (), force: bool = F
         bar.empty()
         st.session_state[S.LAST_RUN] = (key, wall, workers)
     return plan
+
+
+def preview(sel: loaders.Selection, prep: preparing.Preparation) -> None:
+    """What the board draws at once while its live plan is made ready (``loaders.prepare_board``):
+    the area's calls, technicians and centres on the tiles, its network and the day's calls on
+    the map, the stage reached as a progress bar; then the page again, with the live plan."""
+    calls = data.day_calls(sel.area, sel.day)
+    stage, fraction, note = prep.progress()
+    tiles(F.preview_tiles(len(calls), len(sel.area.technicians), len(sel.area.network), stage))
+    names = loaders.centre_names(sel.area)
+    st.pydeck_chart(maps.preview_map(loaders.base_layers(sel.province, sel.prefecture),
+                                     maps.centres_frame(sel.area.network, names), calls), height=520, key="board_map")
+    bar = st.progress(fraction, text=t(f"prepare.{stage}", title=sel.title(), note=note))
+    while not prep.done():
+        time.sleep(PREVIEW_POLL_S)
+        stage, fraction, note = prep.progress()
+        bar.progress(fraction, text=t(f"prepare.{stage}", title=sel.title(), note=note))
+    if prep.plan_wall_s is not None:
+        st.session_state[S.LAST_RUN] = (sel.plan_key(()), prep.plan_wall_s,
+                                        planning.plan_workers(sel.area, sel.prefecture))
+    st.rerun()  # the live board, or (the preparation failed) the page doing it itself and saying why
 
 
 # --------------------------------------------------------------------------------------------
@@ -91,6 +116,10 @@ def timeline(board, sel: loaders.Selection, table, names: dict[str, str], now_s:
     st.caption(t("timeline.showing", shown=len(shown), total=len(set(segments["technician_id"]))))
     if not shown:
         return
+    # Here, not at the top: Altair takes about half a second to import, which the board's first
+    # paint (before any timeline is drawn) does not wait for.
+    from dashboard import figures
+
     labels = {x: f"{names.get(home[x], home[x])} · {x}" for x in shown}
     # The chart's spec, built once per plan version, rows, clock and language: building and
     # validating an Altair chart takes longer than the rest of a rerun.
@@ -140,6 +169,7 @@ def job_detail(board, table, sel: loaders.Selection, names: dict[str, str], at_s
         st.dataframe(history, hide_index=True, width="content")
     else:
         st.caption(t("job.no_history"))
+    _move_form(board, sel, job, row, at_s)
     who = [t("job.customer")] + ([t("job.technician")] if isinstance(row["technician_id"], str) else [])
     st.caption(t("job.notify", who="、".join(who) if i18n.language() == "zh" else ", ".join(who)))
     if isinstance(row["technician_id"], str):
@@ -152,6 +182,39 @@ def job_detail(board, table, sel: loaders.Selection, names: dict[str, str], at_s
             except ServiceRefused as exc:
                 st.session_state[S.PIN_MESSAGE] = ("warning", t("live.refused", why=exc))
             st.rerun()
+
+
+def _move_form(board, sel: loaders.Selection, job: str, row, at_s: int | None) -> None:  # type: ignore[no-untyped-def]
+    """The job to a chosen technician and earliest start (``POST /jobs/{id}/move``): kept with
+    where it now stands, or refused by the service with why, the job left where it was."""
+    st.markdown(f"**{t('move.title')}**")
+    if row["state"] not in jobs.MOVABLE_STATES:
+        st.caption(t("move.not_movable"))
+        return
+    ep = sel.area.epoch_date
+    holder = row["technician_id"] if isinstance(row["technician_id"], str) else None
+    # A job moves within its area (the service's rule): its technician's area, when it has one.
+    area = board.technicians.get(holder) if holder else None
+    techs = sorted(k for k, a in board.technicians.items() if k not in board.out and (area is None or a == area))
+    day0 = sel.day * DAY_S
+    shown = row["start_s"] if row["start_s"] == row["start_s"] else row["clock_start_s"]  # NaN: not routed
+    default = jobs.quarter_hour(int(shown) - day0)
+    with st.form("move_form"):
+        a, b = st.columns(2)
+        tech = a.selectbox(t("move.technician"), techs, key="move_tech",
+                           index=next((i for i, k in enumerate(techs) if k != holder), 0))
+        start = b.time_input(t("move.start"), value=default, step=dt.timedelta(minutes=15), key="move_start",
+                             help=t("move.start_help"))
+        submitted = st.form_submit_button(t("move.submit"))
+    if submitted and tech:
+        start_s = day0 + start.hour * 3600 + start.minute * 60
+        try:
+            got = board.move(job, tech, start_s, at_s)
+            text = t("move.kept", job=job, tech=tech, start=F.clock(ep, got["start_s"]), seq=got["sequence"])
+            st.session_state[S.PIN_MESSAGE] = ("success", text + ("" if got["meets_deadline"] else t("move.late")))
+        except ServiceRefused as exc:
+            st.session_state[S.PIN_MESSAGE] = ("warning" if exc.status == 409 else "error", t("live.refused", why=exc))
+        st.rerun()  # the live plan changed: the map, timeline and KPIs are drawn again
 
 
 def live_controls(board, sel: loaders.Selection, plan: Plan, at_s: int | None, now_s: int) -> None:  # type: ignore[no-untyped-def]
@@ -216,6 +279,21 @@ def live_controls(board, sel: loaders.Selection, plan: Plan, at_s: int | None, n
         st.dataframe(live.offers_frame(offers, ep), hide_index=True, width="stretch", key="offers_table")
     else:
         st.caption(t("live.no_offers"))
+
+
+def notices(board, sel: loaders.Selection) -> None:  # type: ignore[no-untyped-def]
+    """The customers to tell (``GET /notices`` of the service, for the board's calls)."""
+    st.caption(t("notify.intro"))
+    try:
+        told = board.notices()
+    except ServiceRefused as exc:
+        st.error(t("live.refused", why=exc))
+        return
+    if not told:
+        st.success(t("notify.none"))
+        return
+    st.write(t("notify.count", n=len({n["customer_id"] for n in told}), pending=sum(not n["delivered"] for n in told)))
+    st.dataframe(live.notices_frame(told, sel.area.epoch_date), hide_index=True, width="stretch", key="notices_table")
 
 
 def exports(board, picture, sel: loaders.Selection, now_s: int) -> None:  # type: ignore[no-untyped-def]

@@ -6,6 +6,7 @@ through the app's own cache, so the whole module stays within seconds of solver 
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -536,3 +537,92 @@ def test_progress_tracker_shows_the_stage_fraction_and_the_running_kpi():
     tracker("routing areas", 1, 2, note="5 of 9 morning calls routed within the hour")
     assert got[0] == (pytest.approx(0.1), "assignment: 1/1")
     assert got[1] == (pytest.approx(0.4), "routing areas: 1/2 · 5 of 9 morning calls routed within the hour")
+
+
+def test_board_job_panel_moves_a_job_to_a_technician_and_time_or_leaves_it():
+    """The job panel's move: refused (a start after the customer's window) leaves every job
+    where it was, with the service's reason; kept, the job is the chosen technician's, working
+    from the chosen time, on the board's live plan."""
+    from dashboard import loaders  # as _routed: the app's module, once the app has run
+
+    at = _app()
+    before = _routed(at)
+    board = loaders.boards_in_use()[0]
+    day0 = board.day * 86_400
+    stops = board.picture().stops.sort_values("departure_s", ascending=False)  # the latest first
+    area = board.technicians
+    # Jobs nobody has set off toward by the service's clock (an earlier test may have moved it to 14:00).
+    candidates = [j for j, k, d in zip(stops["request_id"], stops["technician_id"], stops["departure_s"])
+                  if d > day0 + 15 * 3600 and sum(1 for x in area if area[x] == area.get(k)) > 1][:3]
+
+    def move(job: str, tech: str, start: dt.time) -> None:
+        at.selectbox(key="job_detail").set_value(job).run()
+        at.selectbox(key="move_tech").set_value(tech)
+        at.time_input(key="move_start").set_value(start)
+        next(b for b in at.button if b.label == "Move").click().run()
+        assert not at.exception, at.exception
+
+    job = candidates[0]
+    at.selectbox(key="job_detail").set_value(job).run()
+    techs = at.selectbox(key="move_tech").options
+    assert all(area[k] == area[before[job]] for k in techs), "a job moves within its area"
+    move(job, next(k for k in techs if k != before[job]), dt.time(23, 45))
+    assert any("cannot be moved" in m.value and "stays" in m.value for m in at.warning), [m.value for m in at.warning]
+    assert _routed(at) == before, "a refused move changes nothing"
+    tried = []
+    for job in candidates:
+        at.selectbox(key="job_detail").set_value(job).run()
+        for tech in [k for k in at.selectbox(key="move_tech").options if k != before[job]][:2]:
+            start = dt.time(15, 30)
+            move(job, tech, start)
+            if any(m.value.startswith(f"Moved {job} to {tech}") for m in at.success):
+                break
+            tried.append((job, tech, [m.value for m in at.warning]))
+            assert _routed(at) == before
+        else:
+            continue
+        break
+    else:
+        raise AssertionError(f"no move was kept: {tried}")
+    moved = _routed(at)
+    assert moved[job] == tech and all(moved[j] == before[j] for j in before if j != job)
+    stop = board.picture().stops.set_index("request_id").loc[job]
+    assert stop["start_s"] >= day0 + start.hour * 3600 + start.minute * 60
+    # Undone from the list of changes, as a pin is.
+    next(b for b in at.button if b.label == "Undo").click().run()
+    assert _routed(at) == before
+
+
+def test_board_lists_the_customers_to_tell():
+    """A booked call whose technicians drop out: the service writes the notice, and the board's "customers to tell" lists the customer, the job, both ETAs and why."""
+    from dashboard import loaders  # as _routed: the app's module, once the app has run
+
+    at = _app()
+    board = loaders.boards_in_use()[0]
+    day0, centre = board.day * 86_400, live.call_point(board.ds, data.DEFAULT_PREFECTURE)
+    answer = board.link.post("/calls", {
+        "id": "BOOKED-1", "lon": centre.lon + 0.01, "lat": centre.lat + 0.01, "level": 1, "mode": "onsite",
+        "priority": 2, "service_min": 30, "booked": True, "customer_id": "CUST-7",
+        "window_start": board.iso(day0 + 13 * 3600), "window_end": board.iso(day0 + 18 * 3600),
+        "at": board.iso(day0 + 12 * 3600)})
+    eta = answer["arrival_s"]
+    assert answer["technician_id"] and eta < day0 + 16 * 3600, answer
+    # Whoever has it drops out, until the customer must be told (a move > 30 min, or nobody).
+    for _ in range(14):
+        route = next(r for r in board.link.get("/plan", area=answer["area"])["routes"]
+                     if any(x["job_id"] == "BOOKED-1" for x in r["stops"]))
+        board.drop_out(route["technician_id"], day0 + 12 * 3600)
+        told = board.notices()
+        if told:
+            break
+    [notice] = told
+    assert notice["customer_id"] == "CUST-7" and notice["old_eta_s"] == eta
+    at.run()
+    assert not at.exception, at.exception
+    table = _frame(at, "customer", "old ETA", "new ETA")
+    row = table[table["customer"] == "CUST-7"].iloc[0]
+    reason = {"eta_moved": "arrival moved", "window_missed": "window will be missed", "unassigned": "nobody is coming"}
+    assert row["job"] == "BOOKED-1" and row["reason"].startswith(reason[notice["reason"]])
+    assert (row["old ETA"], row["new ETA"]) == (F.clock(board.ds.epoch_date, eta),
+                                                F.clock(board.ds.epoch_date, notice["new_eta_s"]) or "-")
+    assert any(m.value.startswith("1 customer(s) to tell") for m in at.markdown), [m.value for m in at.markdown]

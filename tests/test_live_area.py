@@ -359,3 +359,39 @@ def test_counting_the_way_home_puts_a_call_on_a_route_that_passes_by_instead_of_
     assert cheapest[0].technician_id == "T1"
     assert cheapest[0].added_travel_s == drive_s(*a_, *b_) + drive_s(*b_, *s1) - drive_s(*a_, *s1)
     assert next(o for o in cheapest if o.technician_id == "T3").added_travel_s == 2 * drive_s(*s1, *b_)
+
+
+def test_move_gives_a_job_to_a_chosen_technician_from_a_chosen_time():
+    """A move to another technician from 14:00: he starts it then (or later), the old route loses
+    it, every route passes the checker; the window the customer gave still bounds it."""
+    area = live_area(break_rule=False)
+    area.insert(new_call("A", 120.12, 30.87, 9 * H, window_h=8))  # next to S1: T1's
+    area.insert(new_call("B", 120.29, 30.87, 9 * H, window_h=8))  # next to S2: T2's
+    assert area.routes == {"T1": ["A"], "T2": ["B"]}
+    got = area.move("A", "T2", 14 * H)
+    assert got is not None and got.technician_id == "T2"
+    stops = {s.visit_id: s for s in area.schedule("T2").stops}
+    assert stops["A"].start_s >= 14 * H and area.routes["T1"] == []
+    assert area.routes["T2"] == ["B", "A"]  # B in the morning, then A from 14:00
+    assert area.visit("A").window_start_s == 14 * H and area.visit("A").window_end_s == 17 * H
+    assert_feasible(area)
+
+
+def test_a_move_that_cannot_be_kept_changes_nothing():
+    """After the customer's window, past the shift, or once under way: refused, the plan as it was."""
+    area = live_area(break_rule=False)
+    area.insert(new_call("A", 120.12, 30.87, 9 * H, window_h=8))
+    area.insert(new_call("C", 120.13, 30.88, 9 * H, window_h=10, service_min=60, deadline=False))
+    routes = {k: list(v) for k, v in area.routes.items()}
+    times = {k: area.schedule(k).stops for k in area.routes}
+    windows = {v: (area.visit(v).window_start_s, area.visit(v).window_end_s) for v in ("A", "C")}
+    assert area.move("A", "T2", 17 * H + 60) is None  # A's window closes at 17:00
+    assert area.move("C", "T1", 17 * H + 1800) is None  # an hour's work from 17:30 ends after his shift
+    assert area.move("C", "NOBODY", None) is None
+    assert {k: list(v) for k, v in area.routes.items()} == routes
+    assert {k: area.schedule(k).stops for k in area.routes} == times
+    assert {v: (area.visit(v).window_start_s, area.visit(v).window_end_s) for v in ("A", "C")} == windows
+    area.advance(area.schedule("T1").stops[0].departure_toward_s)  # he sets off toward his first job
+    first = area.routes["T1"][0]
+    assert area.move(first, "T2") is None and area.routes == routes
+    assert_feasible(area)

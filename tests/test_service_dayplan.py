@@ -132,3 +132,53 @@ def test_pins_are_kept_or_refused_and_undone_one_by_one(tmp_path, body):
         svc.close()
     svc2, _ = _serve(tmp_path, writer=False)
     assert {a: x.routes for a, x in svc2.areas.items()} == kept
+
+
+def test_a_move_to_a_technician_and_time_is_kept_checked_replayed_or_refused(tmp_path, body):
+    """``POST /jobs/{id}/move``: the job to the other technician an hour before its window
+    closes (its start then or later, the routes pass the checker, the log replays it); a move that cannot be kept is 409
+    with the reason and leaves the plan and the log as they were."""
+    svc, c = _serve(tmp_path)
+    try:
+        area = c.post("/plan", json=body, headers=D).json()["areas"][0]
+        before = _routes(c, area)
+        holder, jobs = next((k, v) for k, v in before.items() if v)
+        job, other = jobs[0], next(k for k in ("T1", "T2") if k != holder)
+        head = c.get("/events", headers=V).json()["head"]
+        late = c.post(f"/jobs/{job}/move", json={"technician_id": other, "start": "2026-03-02T23:30:00",
+                                                  "at": "2026-03-02T08:05:00"}, headers=D)
+        assert late.status_code == 409, late.text
+        assert "after the customer's window closes" in late.json()["detail"] and f"stays with {holder}" in late.json()["detail"]
+        assert _routes(c, area) == before and c.get("/events", headers=V).json()["head"] == head
+        bad = c.post(f"/jobs/{job}/move", json={"technician_id": other, "start": "2026-03-05T10:00:00"}, headers=D)
+        assert bad.status_code == 422 and "served day" in bad.text
+        # An hour before the customer's window closes: later than the job starts today.
+        window_end = next(s for r_ in c.get("/plan", params={"area": area}, headers=V).json()["routes"]
+                          for s in r_["stops"] if s["job_id"] == job)["window_end_s"]
+        start = window_end - H
+        r = c.post(f"/jobs/{job}/move", json={"technician_id": other, "at": "2026-03-02T08:05:00",
+                                              "start": f"2026-03-02T{start // H:02d}:{start % H // 60:02d}:00"},
+                   headers=D)
+        assert r.status_code == 200, r.text
+        got = r.json()
+        assert got["from_technician"] == holder and got["technician_id"] == other
+        assert got["not_before_s"] == start and got["start_s"] >= start
+        after = _routes(c, area)
+        assert job in after[other] and job not in after[holder]
+        stop = next(s for r_ in c.get("/plan", params={"area": area}, headers=V).json()["routes"]
+                    for s in r_["stops"] if s["job_id"] == job)
+        assert stop["start_s"] == got["start_s"] >= got["not_before_s"]
+        assert not any(svc.violations().values()), svc.violations()
+        log = c.get("/events", headers=V).json()["events"]
+        assert log[-1]["kind"] == "move" and log[-1]["technician_id"] == other
+        kept = {a: x.routes for a, x in svc.areas.items()}
+    finally:
+        svc.close()
+    svc2, c2 = _serve(tmp_path)  # the log replays the move
+    try:
+        assert {a: x.routes for a, x in svc2.areas.items()} == kept and not any(svc2.violations().values())
+        seq = c2.get("/events", headers=V).json()["head"]
+        assert c2.post(f"/events/{seq}/undo", headers=D).status_code == 200  # undone as a pin is
+        assert job in _routes(c2, area)[holder]
+    finally:
+        svc2.close()

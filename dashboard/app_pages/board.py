@@ -7,7 +7,7 @@ import datetime as dt
 
 import streamlit as st
 
-from dashboard import data, figures, i18n, jobs, live, loaders, maps, planning, widgets
+from dashboard import data, i18n, jobs, live, loaders, maps, planning, widgets
 from dashboard import formatting as F
 from dashboard import state as S
 from dashboard.console import ServiceRefused, later_bookings
@@ -22,10 +22,15 @@ st.title(t("page.board"))
 st.caption(t("board.caption", dataset=data.dataset_label(sel.label), title=sel.title(), calls=len(sel.area.requests),
              techs=len(sel.area.technicians), centres=len(sel.area.network)))
 
-loaders.start_service(sel)  # the live plan's service comes up while the day is planned
 key = sel.plan_key(())
 run_col, info_col = st.columns([1, 4])
 force = run_col.button(t("board.run"), type="primary", help=t("board.run_help"))
+if not force and ss.get(S.FORCE_RUN) != key:
+    # A fresh board: the network and calls at once, the plan, service and live board behind.
+    prep = loaders.prepare_board(sel, solve=len(sel.area.requests) <= widgets.AUTO_PLAN_CALLS)
+    if prep is not None:
+        widgets.preview(sel, prep)
+loaders.start_service(sel)  # the live plan's service comes up while the day is planned
 plan = widgets.plan_for(sel, (), force=force or ss.get(S.FORCE_RUN) == key)
 ss[S.FORCE_RUN] = None
 last = ss.get(S.LAST_RUN)
@@ -76,8 +81,8 @@ st.html(F.legend_html(palette, table[colour_by].value_counts(),
                       maps.TIER_COLOURS))
 
 unassigned = board.derived(("unassigned", i18n.language()), lambda: jobs.unassigned_table(picture, names))
-tab_gantt, tab_unassigned, tab_job, tab_pin, tab_live, tab_export = st.tabs(
-    [t("tab.timeline"), t("tab.unassigned"), t("tab.job"), t("tab.pin"), t("tab.live"),
+tab_gantt, tab_unassigned, tab_job, tab_pin, tab_live, tab_notify, tab_export = st.tabs(
+    [t("tab.timeline"), t("tab.unassigned"), t("tab.job"), t("tab.pin"), t("tab.live"), t("tab.notify"),
      t("tab.export")], key="board_tabs")  # keyed: a rerun after a change keeps the tab the dispatcher is on
 
 with tab_gantt:
@@ -117,12 +122,13 @@ with tab_pin:
         except ServiceRefused as exc:
             ss[S.PIN_MESSAGE] = ("warning" if exc.status == 409 else "error", t("live.refused", why=exc))
         st.rerun()
-    pins = [(e.seq, e.key, e.payload["technician_id"], e.at_s) for e in board.active_events() if e.kind == "pin"]
+    pins = [(e.seq, e.kind, e.key, e.payload["technician_id"], e.at_s) for e in board.active_events()
+            if e.kind in ("pin", "move")]  # the changes one can undo (a move from the job panel too)
     if pins:
         st.markdown(f"**{t('pin.list')}**")
-        for seq, pjob, ptech, at in pins:
+        for seq, pkind, pjob, ptech, at in pins:
             a, b = st.columns([5, 1])
-            a.write(f"#{seq} · {pjob} → {ptech} · {F.clock(sel.area.epoch_date, at)}")
+            a.write(f"#{seq} · {t(f'event.{pkind}')} · {pjob} → {ptech} · {F.clock(sel.area.epoch_date, at)}")
             if b.button(t("pin.undo"), key=f"undo_{seq}"):
                 try:
                     board.undo(seq)
@@ -136,6 +142,9 @@ with tab_live:
         st.info(t("live.not_ready"))
     else:
         widgets.live_controls(board, sel, plan, None if follow else now_s, now_s)
+
+with tab_notify:
+    widgets.notices(board, sel)
 
 with tab_export:
     widgets.exports(board, picture, sel, now_s)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import data, figures, i18n, loaders, maps, scenarios, stockcurve, widgets
+from dashboard import data, figures, i18n, loaders, maps, scenarios, stockcurve, studies, widgets
 from dashboard import formatting as F
 from dashboard import state as S
 from dashboard.i18n import t
@@ -23,8 +23,8 @@ st.title(t("page.network"))
 st.caption(t("net.caption", dataset=data.dataset_label(sel.label), title=sel.title(), n=len(counties)))
 
 level = st.radio(t("net.level"), [1, 2, 3], key=S.LEVEL, horizontal=True, help=t("net.level_help"))
-minutes = loaders.county_coverage(sel.area_key, area, sel.province, sel.prefecture, int(level), sel.travel_spec)
-shares = loaders.coverage_shares(sel.area_key, area, sel.province, sel.prefecture, sel.travel_spec)
+minutes = studies.county_coverage(sel.area_key, area, sel.province, sel.prefecture, int(level), sel.travel_spec)
+shares = studies.coverage_shares(sel.area_key, area, sel.province, sel.prefecture, sel.travel_spec)
 widgets.tiles(F.coverage_tiles(shares, area.network.counts_by_tier(), scenarios.COVERAGE_MIN))
 
 suggested = ss.get(S.SUGGESTED)
@@ -130,7 +130,7 @@ with tab_build:
         st.success(ss[S.SCENARIO_MESSAGE])
 
 with tab_compare:
-    saved, store_error = loaders.saved_scenarios(sel)  # this session's, and the store's for this area
+    saved, store_error = studies.saved_scenarios(sel)  # this session's, and the store's for this area
     if store_error:
         st.caption(t("net.store_na", err=store_error))
     if not saved:

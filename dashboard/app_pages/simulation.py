@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import data, figures, i18n, loaders, simulation, widgets
+from dashboard import data, figures, i18n, loaders, simulation, studies, widgets
 from dashboard import formatting as F
 from dashboard import state as S
 from dispatch.errors import DispatchError
@@ -15,7 +15,7 @@ sel = loaders.selection()
 ss = st.session_state
 st.title(t("page.simulation"))
 
-saved, store_error = loaders.saved_scenarios(sel)
+saved, store_error = studies.saved_scenarios(sel)
 choices = ["base", *saved]
 if ss.get(S.SIM_SCENARIO) not in choices:
     ss[S.SIM_SCENARIO] = "base"
@@ -33,7 +33,7 @@ if store_error:
 
 scenario = saved.get(name) if name != "base" else None
 try:
-    ds = loaders.sim_dataset(sel, days, scenario)
+    ds = studies.sim_dataset(sel, days, scenario)
 except DispatchError as exc:
     st.error(t("sim.cannot_apply", name=name, err=exc))
     st.stop()
@@ -41,11 +41,11 @@ st.caption(t("sim.caption", dataset=data.dataset_label(sel.label), where=i18n.pl
              sel.prefecture or sel.province), source=simulation.sim_source_label(sel.full, days), calls=len(ds.requests),
              techs=len(ds.technicians), centres=len(ds.network), name=name))
 
-key = loaders.sim_key(sel, days, name, scenario)
+key = studies.sim_key(sel, days, name, scenario)
 if not (run or ss.get(S.SIM_RUN) == key or len(ds.requests) <= simulation.AUTO_SIM_CALLS):
     st.info(t("sim.press", calls=len(ds.requests), days=days))
     st.stop()
-comp = loaders.simulation(key, ds, days, sel.seed, name, sel.travel_spec)
+comp = studies.simulation(key, ds, days, sel.seed, name, sel.travel_spec)
 ss[S.SIM_RUN] = key
 res = comp.results
 st.success(t("sim.done", calls=comp.calls, days=comp.days, name=name, opt=res["optimiser"].wall_s,

@@ -2,8 +2,9 @@
 decision for a call that the day plan, the simulation, the service and the dashboard share.
 
 * ``calls``: a new call, an insertion option, job states, the rankings;
-* ``area``: :class:`LiveArea`, one area's live routes (clock, frozen work, insertion, drop-out,
-  re-optimisation);
+* ``area``: :class:`LiveArea`, one area's live routes (clock, frozen work, field reports,
+  drop-out), with ``insertion`` (the insertion search, a visit moved to a chosen technician and
+  time) and ``replan`` (re-optimisation of the movable tail);
 * ``finder``: the nearest areas whose technicians may take a call;
 * ``decision``: :func:`decide`, the one place a call is given to a technician (or not).
 """

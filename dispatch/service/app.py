@@ -71,6 +71,8 @@ from dispatch.service.schemas import (
     Idem,
     JobId,
     KpisOut,
+    MoveIn,
+    MoveOut,
     NoticesOut,
     OfferIn,
     OfferOut,
@@ -310,9 +312,16 @@ def create_app(config: ServiceConfig, service: LiveService | None = None) -> Any
         change when he cannot take it without breaking a promise or the job is under way."""
         return dayplan.pin(svc(), job_id, body.technician_id, body.at)
 
+    @app.post("/jobs/{job_id}/move", response_model=MoveOut, responses=write_errors)
+    def post_move(job_id: JobId, body: MoveIn, role: Annotated[str, Depends(writer)]) -> dict[str, Any]:
+        """Move a job to a technician of its area, its work starting no earlier than ``start``, at
+        the best position that keeps every promise; 409 and no change when that cannot be kept
+        (undo it as a pin)."""
+        return dayplan.move_job(svc(), job_id, body.technician_id, body.start, body.at)
+
     @app.post("/events/{seq}/undo", response_model=UndoOut, responses=write_errors)
     def post_undo(seq: Annotated[int, FastApiPath(ge=1, le=2**62)], role: Annotated[str, Depends(writer)]) -> dict[str, Any]:
-        """Take one pin back: its area is rebuilt from the log without it (409 for other changes)."""
+        """Take one pin or move back: its area is rebuilt from the log without it (409 for other changes)."""
         return dayplan.undo(svc(), seq)
 
     @app.get("/events", response_model=EventsOut, responses=errors)

@@ -8,8 +8,9 @@ restart replays it first. A plan is refused once the areas it touches have chang
 those were decided on the plan they saw, and a new base would re-time them behind their backs.
 
 ``POST /jobs/{id}/pin`` moves a job to a chosen technician of its area at his best position, or
-refuses (409) and leaves it where it was; ``POST /events/{seq}/undo`` takes one pin back (the
-area is rebuilt from the log without it). ``GET /events`` is the log as a dispatcher reads it.
+refuses (409) and leaves it where it was; ``POST /jobs/{id}/move`` does the same with the time
+its work may start from (the dispatcher's chosen slot); ``POST /events/{seq}/undo`` takes one pin
+or move back (the area is rebuilt from the log without it). ``GET /events`` is the log as a dispatcher reads it.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from dispatch.service.errors import ServiceError
 
 # The entries that are not changes of the live plan (a base, or taking a change back).
 NOT_CHANGES = ("plan", "undo")
-UNDOABLE = ("pin",)
+UNDOABLE = ("pin", "move")
 CALL_FIELDS = ("id", "lon", "lat", "service_s", "window_start_s", "window_end_s", "required_level",
                "required_skill", "priority", "release_s", "dispatch_deadline_s")
 
@@ -149,23 +150,34 @@ def replay_plan(svc: Any, e: Any, names: set[str], rebuild_index: bool) -> None:
     svc.areas.update(base_areas(svc, touched))
 
 
-def move(area: LiveArea, job: str, tech: str) -> InsertionOption | None:
-    """Give ``job`` to ``tech`` at his best position; None (nothing changed but the area's
-    clock) when he cannot take it without breaking a promise, or when it is under way."""
-    if job in area.frozen:
-        return None
-    option = next((o for o in area.options(job) if o.technician_id == tech), None)
-    if option is None:
-        return None
-    if job not in area.unassigned:
-        area.hand_over(job)  # out of his current route (the visit stays known to the area)
-        area.gone.discard(job)
-    got = area.place(job, option)
-    return got if isinstance(got, InsertionOption) else None
+def move(area: LiveArea, job: str, tech: str, not_before_s: int | None = None) -> InsertionOption | None:
+    """Give ``job`` to ``tech`` at his best position, starting no earlier than ``not_before_s``
+    (``LiveArea.move``); None (nothing changed but the area's clock) when he cannot take it
+    without breaking a promise, or when it is under way."""
+    return area.move(job, tech, not_before_s)
 
 
 def pin(svc: Any, job: str, tech: str, at: dt.datetime | None) -> dict[str, Any]:
     """``POST /jobs/{id}/pin``: the job to ``tech`` from ``at`` on (logged), or 409 and no change."""
+    return _reassign(svc, "pin", job, tech, at, None)
+
+
+def move_job(svc: Any, job: str, tech: str, start: dt.datetime | None, at: dt.datetime | None) -> dict[str, Any]:
+    """``POST /jobs/{id}/move``: the job to ``tech``, its work starting no earlier than ``start``
+    (logged and replayed as a pin is), or 409 and no change."""
+    not_before = None
+    if start is not None:
+        not_before = svc.to_s(start)
+        lo = svc.day * 86_400
+        if not lo <= not_before < lo + 86_400:
+            raise ServiceError(422, f"'start' is {start.isoformat()}; expected a time on the served day "
+                               f"{svc.iso(lo)[:10]} (China Standard Time)", "start")
+    return _reassign(svc, "move", job, tech, at, not_before)
+
+
+def _reassign(svc: Any, kind: str, job: str, tech: str, at: dt.datetime | None,
+              not_before_s: int | None) -> dict[str, Any]:
+    """A pin or a move: ``job`` to ``tech`` (from ``not_before_s`` on), decided at ``at``, logged."""
     svc._usable()
     judged = svc.at_s(at)
     a = svc.job_area.get(job)
@@ -175,46 +187,64 @@ def pin(svc: Any, job: str, tech: str, at: dt.datetime | None) -> dict[str, Any]
         raise ServiceError(409 if tech in svc.tech_area else 404,
                            f"technician {tech!r} does not work in area {a}, where job {job!r} is"
                            if tech in svc.tech_area else f"no technician {tech!r} on the served roster")
+    verb = "pinned to" if kind == "pin" else "moved to"
     with svc._locked([a]):
         area = svc.areas[a]
         t = max(judged.at_s, area.clock_s)
         before = area.state(job).value
         holder = next((k for k, ids in area.routes.items() if job in ids), None)
         area.advance(t)
-        got = move(area, job, tech)
+        got = move(area, job, tech, not_before_s)
         if got is None:
             svc._rebuild([a])  # refused: from the log again, so not even the clock moved
-            why = "it is already under way" if before not in ("planned", "unassigned") else \
-                f"{tech} cannot take it without breaking a promise"
-            raise ServiceError(409, f"job {job!r} cannot be pinned to {tech} ({why}); it stays "
+            window_end = area.visit(job).window_end_s
+            if before not in ("planned", "unassigned"):
+                why = "it is already under way"
+            elif not_before_s is not None and not_before_s >= window_end:
+                why = f"{_hhmm(not_before_s)} is after the customer's window closes at {_hhmm(window_end)}"
+            else:
+                why = (f"{tech} cannot take it{' from ' + _hhmm(not_before_s) if not_before_s is not None else ''}"
+                       " without breaking a promise (its window, another job's window or kept deadline, "
+                       "his shift or his break)")
+            raise ServiceError(409, f"job {job!r} cannot be {verb} {tech} ({why}); it stays "
                                f"{'with ' + holder if holder else 'unassigned'}")
         answer = {"job_id": job, "technician_id": tech, "area": a, "at": svc.iso(t), "at_s": t,
                   "warnings": warnings_of(judged), "sequence": got.position + 1, "from_technician": holder,
                   "departure": svc.iso(got.departure_s), "departure_s": got.departure_s,
                   "arrival": svc.iso(got.eta_s), "arrival_s": got.eta_s, "start_s": got.start_s,
                   "meets_deadline": bool(got.meets_deadline)}
-        svc._commit([a], "pin", job, t, {"area": a, "technician_id": tech}, answer)
+        payload = {"area": a, "technician_id": tech}
+        if kind == "move":
+            answer |= {"not_before": svc.iso(not_before_s), "not_before_s": not_before_s}
+            payload["not_before_s"] = not_before_s
+        svc._commit([a], kind, job, t, payload, answer)
         svc.job_area[job] = a
     return answer
 
 
+def _hhmm(t_s: int) -> str:
+    """A time of the served day as the dispatcher reads it (China Standard Time)."""
+    return f"{t_s % 86_400 // 3600:02d}:{t_s % 3600 // 60:02d}"
+
+
 def replay_pin(svc: Any, e: Any) -> None:
+    """A logged pin or move, applied again."""
     a = e.payload["area"]
     area = svc.areas[a]
     area.advance(max(area.clock_s, e.at_s))
-    if move(area, e.key, e.payload["technician_id"]) is None:
-        raise ServiceError(503, f"replay of pin {e.seq} ({e.key!r}) did not reproduce it")
+    if move(area, e.key, e.payload["technician_id"], e.payload.get("not_before_s")) is None:
+        raise ServiceError(503, f"replay of {e.kind} {e.seq} ({e.key!r}) did not reproduce it")
 
 
 def undo(svc: Any, seq: int) -> dict[str, Any]:
-    """``POST /events/{seq}/undo``: take one pin back; its area is rebuilt from the log without it."""
+    """``POST /events/{seq}/undo``: take one pin or move back; its area is rebuilt from the log without it."""
     svc._usable()
     entry = next((e for e in active(svc._log()) if e.seq == seq and e.scope == svc.scope), None)
     if entry is None:
         raise ServiceError(404, f"no change {seq} on the served day's log (or it was undone already)")
     if entry.kind not in UNDOABLE:
-        raise ServiceError(409, f"change {seq} is a {entry.kind!r}; only a pin can be undone (a call, a drop-out "
-                           "or a field report happened, and is answered by another change)")
+        raise ServiceError(409, f"change {seq} is a {entry.kind!r}; only a pin or a move can be undone (a call, a "
+                           "drop-out or a field report happened, and is answered by another change)")
     a = entry.payload["area"]
     with svc._locked([a]):
         answer = {"seq": seq, "kind": entry.kind, "key": entry.key, "area": a}

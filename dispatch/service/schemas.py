@@ -402,6 +402,20 @@ class PinOut(BaseModel):
     meets_deadline: bool
 
 
+class MoveIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    technician_id: Annotated[str, AfterValidator(_valid_id)] = Field(json_schema_extra=_ID_SCHEMA)
+    start: dt.datetime | None = Field(None, description=(
+        "the earliest time the work may start at the customer, ISO 8601 (no offset means +08:00, China Standard "
+        "Time), on the served day; default: as early as the customer's window and the technician's day allow"))
+    at: When = None
+
+
+class MoveOut(PinOut):
+    not_before: str | None
+    not_before_s: int | None
+
+
 class UndoOut(BaseModel):
     seq: int
     kind: str

@@ -334,7 +334,7 @@ class LiveService:
                 self.areas[p["area"]].drop_out(e.key, e.at_s)
             elif e.kind == "plan":
                 dayplan.replay_plan(self, e, names, rebuild_index)
-            elif e.kind == "pin" and p["area"] in names:
+            elif e.kind in dayplan.UNDOABLE and p["area"] in names:  # a pin or a move
                 dayplan.replay_pin(self, e)
             n += 1
         return n

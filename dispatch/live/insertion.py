@@ -1,0 +1,323 @@
+"""Insertion search and moves on a live area (a part of :class:`dispatch.live.LiveArea`).
+
+A new call, or a visit the area holds, goes to the technician and position that keep every
+promise: the visit's window, every other visit's window and the dispatch deadlines they met, the
+shift (plus allowed overtime) and the break, timed by the exact timeline
+(``dispatch.routing.timeline``). Pure Python over the area's travel matrices, which grow by
+doubling as calls arrive. :meth:`Insertion.move` gives a visit to a chosen technician from a
+chosen time on, or changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+
+import numpy as np
+
+from dispatch.errors import DispatchError
+from dispatch.live.calls import (
+    InsertionOption,
+    JobState,
+    NewCall,
+    call_depart_s,
+    rank_key,
+    visit_of,
+)
+from dispatch.reasons import Reason
+from dispatch.routing import (
+    RoutingProblem,
+    RoutingTechnician,
+    RoutingVisit,
+    Stop,
+    Unserved,
+    qualified,
+)
+from dispatch.routing.timeline import Timeline, may_fit, timeline
+from dispatch.travel import Travel
+
+
+class Insertion:
+    """The insertion methods of ``LiveArea`` (which holds the attributes they read)."""
+
+    # Declared for the type checker: ``LiveArea`` (a dataclass) holds and sets them.
+    problem: RoutingProblem
+    routes: dict[str, list[str]]
+    clock_s: int
+    travel: Travel
+    lon: np.ndarray
+    lat: np.ndarray
+    release_s: dict[str, int]
+    reserve_share: float
+    count_return: bool
+    frozen: dict[str, Stop]
+    unavailable: dict[str, int]
+    unassigned: dict[str, Unserved]
+    gone: set[str]
+    reported: dict[str, tuple[JobState, int]]
+    version: int
+    _visit: dict[str, RoutingVisit]
+    _tech: dict[str, RoutingTechnician]
+    _shape: dict[str, tuple[Timeline, list[int], int]]
+    _cap: int
+    _time_buf: np.ndarray
+    _dist_buf: np.ndarray
+    _lon_buf: np.ndarray
+    _lat_buf: np.ndarray
+    schedule: Callable[..., Timeline]
+    _schedule: Callable[[RoutingTechnician, list[str]], Timeline]
+    _release: Callable[[RoutingVisit], int]
+    _changed: Callable[..., None]
+
+    def _add_visit(self, call: NewCall) -> RoutingVisit:
+        if call.id in self._visit:
+            raise DispatchError(f"visit id {call.id!r} already exists in this area")
+        n = len(self.lon)
+        self._grow(n + 1)
+        lon = self._lon_buf[: n + 1]
+        lat = self._lat_buf[: n + 1]
+        lon[n], lat[n] = call.lon, call.lat
+        t = call_depart_s(call, self.problem.technicians)
+        # Both ways (roads need not be symmetric) in one ask per class: a model pays per ask.
+        here = np.full(n + 1, lon[n]), np.full(n + 1, lat[n])
+        ends = np.concatenate([here[0], lon]), np.concatenate([here[1], lat]), np.concatenate([lon, here[0]]), \
+            np.concatenate([lat, here[1]])
+        for c, cls in enumerate(self.travel.speed_classes):
+            tt, dd = self.travel.legs(*ends, cls, t)
+            self._time_buf[c, n, : n + 1], self._dist_buf[n, : n + 1] = tt[: n + 1], dd[: n + 1]
+            self._time_buf[c, : n + 1, n], self._dist_buf[: n + 1, n] = tt[n + 1:], dd[n + 1:]
+        v = visit_of(call, n)
+        # Views into buffers that grow by doubling: a call costs O(n), not a copy of the tables.
+        self.problem = replace(self.problem, travel_s=self._time_buf[:, : n + 1, : n + 1],
+                               distance_m=self._dist_buf[: n + 1, : n + 1],
+                               visits=self.problem.visits + (v,), node_names=self.problem.node_names + (call.id,))
+        self.lon, self.lat = lon, lat
+        self._visit[v.id] = v
+        self.release_s[v.id] = call.release_s
+        self.version += 1  # existing routes are untouched: their timelines stay valid
+        return v
+
+    def _grow(self, size: int) -> None:
+        cap = self._cap
+        if size <= cap:
+            return
+        n = len(self.lon)
+        new_cap = max(2 * cap, size, 16)
+        time_buf = np.zeros((self.problem.travel_s.shape[0], new_cap, new_cap), dtype=np.int64)
+        time_buf[:, :n, :n] = self.problem.travel_s
+        dist_buf = np.zeros((new_cap, new_cap), dtype=np.int64)
+        dist_buf[:n, :n] = self.problem.distance_m
+        lon_buf, lat_buf = np.zeros(new_cap), np.zeros(new_cap)
+        lon_buf[:n], lat_buf[:n] = self.lon, self.lat
+        self._time_buf, self._dist_buf, self._lon_buf, self._lat_buf = time_buf, dist_buf, lon_buf, lat_buf
+        self._cap = new_cap
+        self.problem = replace(self.problem, travel_s=time_buf[:, :n, :n], distance_m=dist_buf[:n, :n])
+        self.lon, self.lat = lon_buf[:n], lat_buf[:n]
+
+    def _options_for(self, v: RoutingVisit, only: str | None = None, policy: str = "eta",
+                     prefer: Callable[[str], int] | None = None, settle_first: bool = False) -> list[InsertionOption]:
+        """Each technician's best feasible insertion (or only ``only``'s), ranked by
+        :func:`rank_key`.
+
+        With ``settle_first`` (the ``travel`` policy only), insertions are tried in the order of
+        (``prefer(technician id)``, added driving), which needs no timeline; once one keeps the
+        promise without overtime, no insertion later in that order can rank before it under
+        :func:`offer_key`, so the search stops there. The best option is the same as a full
+        search's; the list then holds only the technicians tried."""
+        if settle_first and policy != "travel":
+            raise DispatchError("settle_first needs the 'travel' policy (ranking by added driving)")
+        rank = rank_key(policy)
+        candidates: list[tuple[int, int, str, int]] = []  # (preference, added driving, technician, position)
+        state: dict[str, tuple[RoutingTechnician, list[str], set[str] | None, Timeline]] = {}
+        for tid, k in self._tech.items():
+            if (only is not None and tid != only) or tid in self.unavailable or not qualified(k, v):
+                continue
+            if v.pinned_technician is not None and v.pinned_technician != tid:
+                continue
+            before = self.schedule(tid)
+            if not before.feasible and self.routes[tid]:
+                continue
+            ids = self.routes[tid]
+            shape = self._shape.get(tid)
+            if shape is None or shape[0] is not before:  # his route's nodes and frozen part, per timeline
+                shape = self._shape[tid] = (before, [k.start_node] + [self._visit[x].node for x in ids],
+                                            sum(1 for x in ids if x in self.frozen))
+            _, nodes, n_frozen = shape
+            tt = self.problem.travel_s[k.speed_class]
+            state[tid] = (k, ids, None, before)
+            first = 0 if prefer is None else prefer(tid)
+            for pos in range(n_frozen, len(ids) + 1):
+                if not may_fit(before, pos, nodes, v, max(self._release(v), self.clock_s), k, tt,
+                               self._visit[ids[pos]] if pos < len(ids) else None):
+                    continue  # cannot keep its window or the next one's, whatever the break
+                # Only the legs around the new visit change (the drive home is not a stop's).
+                prev = nodes[pos]
+                added = int(tt[prev, v.node])
+                if pos < len(ids):
+                    added += int(tt[v.node, nodes[pos + 1]]) - int(tt[prev, nodes[pos + 1]])
+                elif self.count_return:
+                    added += int(tt[v.node, k.end_node]) - int(tt[prev, k.end_node])
+                candidates.append((first, added, tid, pos))
+        if settle_first:
+            candidates.sort()
+        best: dict[str, InsertionOption] = {}
+        settled: tuple[int, int] | None = None
+        for first, added, tid, pos in candidates:
+            if settled is not None and (first, added) > settled:
+                break
+            k, ids, was_on_time, before = state[tid]
+            if was_on_time is None:
+                was_on_time = {s.visit_id for s in before.stops if s.dispatch_late_s == 0}
+                state[tid] = (k, ids, was_on_time, before)
+            order = ids[:pos] + [v.id] + ids[pos:]
+            after = self._schedule(k, order)
+            if not after.feasible or any(s.dispatch_late_s > 0 for s in after.stops
+                                         if s.visit_id != v.id and s.visit_id in was_on_time):
+                continue  # a window, shift or break broken, or a kept promise lost
+            st = after.stops[pos]
+            if st.departure_toward_s < self.clock_s:
+                continue  # cannot set off in the past
+            if v.priority == 1 and self.reserve_share > 0:
+                busy = sum(s.end_s - s.start_s + s.travel_s for s in after.stops)
+                if busy > (1 - self.reserve_share) * (k.shift_end_s - k.shift_start_s):
+                    continue
+            opt = InsertionOption(
+                tid, pos, st.departure_toward_s, st.arrival_s, st.start_s, st.dispatch_late_s == 0,
+                st.dispatch_late_s, added, after.end_s, max(0, after.end_s - k.shift_end_s))
+            if tid not in best or rank(opt) < rank(best[tid]):
+                best[tid] = opt
+            if settle_first and opt.late_s == 0 and opt.overtime_s == 0 and settled is None:
+                settled = (first, added)
+        out = list(best.values())
+        out.sort(key=lambda o: (*rank(o), o.technician_id))
+        return out
+
+    def options(self, visit_id: str, policy: str = "eta", prefer: Callable[[str], int] | None = None,
+                settle_first: bool = False) -> list[InsertionOption]:
+        """Every technician's best insertion of a visit the area already holds, best first (see
+        ``_options_for`` for ``prefer`` and ``settle_first``)."""
+        return self._options_for(self._visit[visit_id], policy=policy, prefer=prefer, settle_first=settle_first)
+
+    def urgent_options(self, call: NewCall, policy: str = "eta", settle_first: bool = False) -> list[InsertionOption]:
+        """Every technician who can take the call without breaking a promise, ranked by
+        ``policy`` (default: best ETA first, those meeting the dispatch deadline before those
+        who cannot); ``settle_first`` as in ``_options_for``. Adds nothing."""
+        if call.id in self._visit:
+            raise DispatchError(f"visit id {call.id!r} already exists in this area")
+        saved = (self.problem, self.lon, self.lat, self.version)
+        try:
+            return self._options_for(self._add_visit(call), policy=policy, settle_first=settle_first)
+        finally:
+            # The probe's row in the buffers is simply overwritten by the next call.
+            self.problem, self.lon, self.lat, self.version = saved
+            self._visit.pop(call.id, None)
+            self.release_s.pop(call.id, None)
+
+    def insert(self, call: NewCall, option: InsertionOption | None = None,
+               policy: str = "eta") -> InsertionOption | Unserved:
+        """Add the call and give it to ``option`` (default: the best by ``policy``). When nobody
+        can take it, it is kept as unassigned with the reason, and that reason is returned."""
+        v = self._add_visit(call)
+        return self.place(v.id, option, policy)
+
+    def place(self, visit_id: str, option: InsertionOption | None = None,
+              policy: str = "eta") -> InsertionOption | Unserved:
+        """Route a visit the area already knows but nobody serves yet."""
+        # A chosen technician is re-timed alone (the plan may have moved since he was ranked).
+        return self._place(self._visit[visit_id], None if option is None else option.technician_id, policy)
+
+    def insert_with(self, call: NewCall, technician_id: str | None, policy: str) -> InsertionOption | Unserved:
+        """Add the call and give it to ``technician_id`` at his best position, or keep it
+        unassigned with the reason when he cannot take it or is None (a decision replayed)."""
+        v = self._add_visit(call)
+        if technician_id is None:
+            u = self._why_not(v)
+            self.unassigned[v.id] = u
+            return u
+        return self._place(v, technician_id, policy)
+
+    def _place(self, v: RoutingVisit, only: str | None, policy: str) -> InsertionOption | Unserved:
+        self.unassigned.pop(v.id, None)
+        options = self._options_for(v, only=only, policy=policy)
+        if not options:
+            u = self._why_not(v)
+            self.unassigned[v.id] = u
+            return u
+        best = options[0]
+        self.routes[best.technician_id].insert(best.position, v.id)
+        self._changed(best.technician_id)
+        return best
+
+    def repair(self, policy: str = "travel") -> list[str]:
+        """Make every route feasible by the exact timeline: a visit it cannot keep is taken out
+        and placed again (elsewhere, or later, or listed unassigned). Returns the visits moved."""
+        moved = []
+        for tid in list(self.routes):
+            while self.routes[tid] and not self.schedule(tid).feasible:
+                bad = self.schedule(tid).bad_visit
+                if bad is None or bad in self.frozen:
+                    movable = [x for x in self.routes[tid] if x not in self.frozen]
+                    if not movable:
+                        break
+                    bad = movable[-1]
+                self.routes[tid].remove(bad)
+                self._changed()
+                moved.append(bad)
+        for vid in moved:
+            self.place(vid, policy=policy)
+        return moved
+
+    def _why_not(self, v: RoutingVisit) -> Unserved:
+        able = [k for k in self._tech.values() if qualified(k, v) and k.id not in self.unavailable]
+        if not able:
+            return Unserved(v.id, Reason.NO_SKILL, f"no available technician in the area can do level "
+                            f"{v.required_level} ({v.required_skill or 'any product'})")
+        # Could anyone do it with an empty day from now on? If not, it is out of reach today,
+        # whatever the others' work: too far, or too late, for the window and the shifts.
+        alone = [timeline(self.problem, replace(k, break_window=None), [v.id], self._visit,
+                          self.release_s, self.clock_s) for k in able]
+        if not any(t.feasible for t in alone):
+            return Unserved(v.id, Reason.OUT_OF_REACH_TODAY, Reason.OUT_OF_REACH_TODAY.sentence)
+        return Unserved(v.id, Reason.CAPACITY, Reason.CAPACITY.sentence)
+
+    def move(self, visit_id: str, tech_id: str, not_before_s: int | None = None) -> InsertionOption | None:
+        """Give a visit to ``tech_id`` at his best position, starting no earlier than
+        ``not_before_s`` (absolute seconds; None: as early as the customer's window allows).
+        Every promise is kept as by any insertion; the visit's own dispatch deadline may be
+        missed (the answer says so). None, and nothing changed, when he cannot take it, when the
+        chosen start leaves no room in the customer's window, or when the visit is under way,
+        done, cancelled or no longer the area's."""
+        if visit_id in self.frozen or visit_id in self.gone or visit_id not in self._visit \
+                or self.reported.get(visit_id, (None,))[0] == JobState.CANCELLED:
+            return None
+        was = self._visit[visit_id]
+        wanted = was if not_before_s is None or not_before_s <= was.window_start_s \
+            else replace(was, window_start_s=int(not_before_s))
+        if wanted.window_start_s >= wanted.window_end_s:
+            return None
+        holder = next((k for k, ids in self.routes.items() if visit_id in ids), None)
+        kept = (list(self.routes[holder]) if holder else None, self.unassigned.get(visit_id))
+        if holder is not None:
+            self.routes[holder].remove(visit_id)
+            self._changed(holder)
+        self.unassigned.pop(visit_id, None)
+        self._set_visit(wanted)
+        options = self._options_for(wanted, only=tech_id)
+        if not options:  # back as it was: his route, or the unassigned list, and the window
+            self._set_visit(was)
+            if holder is not None and kept[0] is not None:
+                self.routes[holder] = kept[0]
+                self._changed(holder)
+            if kept[1] is not None:
+                self.unassigned[visit_id] = kept[1]
+            return None
+        best = options[0]
+        self.routes[tech_id].insert(best.position, visit_id)
+        self._changed(tech_id)
+        return best
+
+    def _set_visit(self, v: RoutingVisit) -> None:
+        """Replace a visit the area holds by ``v`` (same id and node): its window or work changed."""
+        self.problem = replace(self.problem, visits=tuple(v if x.id == v.id else x for x in self.problem.visits))
+        self._visit[v.id] = v
+        self._changed()

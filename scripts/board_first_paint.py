@@ -1,0 +1,104 @@
+"""First paint of the dispatch board on a fresh server, in a real browser.
+
+Starts ``streamlit run dashboard/app.py`` (a new store, no service configured: the board starts
+its own), opens the board in headless Chromium and times, from ``page.goto``:
+
+* ``tiles_s``: the first KPI tile on the page;
+* ``first_paint_s``: the first KPI tile and the map's canvas;
+* ``live_s``: the board showing the live plan of its service (the live-event count).
+
+Usage: ``.venv/bin/python scripts/board_first_paint.py [--lang zh|en] [--runs N]``; prints one
+JSON line per run with the load average (``os.getloadavg``) next to the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+
+REPO = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def one_run(lang: str, repo: Path = REPO) -> dict[str, float | str]:
+    port = _port()
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {**{k: v for k, v in os.environ.items() if k != "DISPATCH_SERVICE_URL"},
+               "DISPATCH_DB": str(Path(tmp) / "fp.sqlite"), "PYTHONPATH": str(repo)}
+        log = open(Path(tmp) / "streamlit.log", "w+")  # noqa: SIM115 - read on failure
+        proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(repo / "dashboard" / "app.py"),
+                                 "--server.headless", "true", "--server.address", "127.0.0.1",
+                                 "--server.port", str(port)], cwd=tmp, env=env, stdout=log, stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 90
+            while True:
+                try:
+                    with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2):
+                        break
+                except OSError:
+                    if proc.poll() is not None or time.monotonic() > deadline:
+                        log.seek(0)
+                        raise SystemExit(f"streamlit did not start:\n{log.read()}") from None
+                    time.sleep(0.3)
+            load = os.getloadavg()[0]
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+                page = browser.new_page(viewport={"width": 1366, "height": 768})
+                page.set_default_timeout(180_000)
+                t0 = time.perf_counter()
+                page.goto(f"{url}/?lang={lang}")
+                if os.environ.get("FIRST_PAINT_LOG"):
+                    print("goto", round(t0, 2), "loaded", round(time.perf_counter(), 2), file=sys.stderr)
+                page.wait_for_selector('[data-testid="stMetric"]')
+                tiles = time.perf_counter() - t0
+                page.wait_for_selector('[data-testid="stDeckGlJsonChart"] canvas')
+                first = time.perf_counter() - t0
+                head = "实时事件：" if lang == "zh" else "live events:"
+                page.locator("p:visible", has_text=head).first.wait_for()
+                live = time.perf_counter() - t0
+                browser.close()
+            if os.environ.get("FIRST_PAINT_LOG"):
+                log.seek(0)
+                print(log.read()[-4000:], file=sys.stderr)
+            return {"lang": lang, "tiles_s": round(tiles, 2), "first_paint_s": round(first, 2), "live_s": round(live, 2),
+                    "load_1min": round(load, 2), "load_after": round(os.getloadavg()[0], 2)}
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            log.close()
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--lang", default="zh", choices=("zh", "en"))
+    ap.add_argument("--runs", type=int, default=1)
+    ap.add_argument("--repo", type=Path, default=REPO, help="the checkout whose dashboard is run (a reference)")
+    args = ap.parse_args()
+    for _ in range(args.runs):
+        print(json.dumps(one_run(args.lang, args.repo.resolve())), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
