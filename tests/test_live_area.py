@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from dispatch.errors import DispatchError
 from dispatch.live import JobState, LiveArea
-from dispatch.routing import RoutingParams
+from dispatch.routing import Route, RoutingParams, RoutingResult, Stop
 from dispatch.routing.checker import check
 from tests.builders import drive_s, live_area, new_call
 
@@ -194,6 +194,41 @@ def test_a_stale_reoptimisation_is_refused():
     area.insert(new_call("J9", 120.2, 30.9, 8 * H, window_h=9, deadline=False))  # the plan moves on
     assert not area.adopt(res, version)
     assert "J9" in area.routes["T1"]
+
+
+
+def _answer(routes: dict[str, list[str]]) -> RoutingResult:
+    """An engine's answer as ``adopt`` reads it: who does which visits in which order (the times
+    are the live plan's own, so they are left empty here)."""
+    return RoutingResult(tuple(Route(tid, tuple(Stop(x, 0, 0, 0, 0, 0, 0, 0) for x in ids), 0, 0, 0, 0, None, 0)
+                               for tid, ids in routes.items()), (), "feasible", 0)
+
+
+def test_an_answer_the_checker_refuses_is_never_adopted():
+    """A re-optimisation answer that gives a level-2 job to a level-1 technician (less driving,
+    every window kept: only the checker sees what is wrong) leaves the live plan as it was.
+    Such answers come from an engine cut short by its time limit or knowing fewer rules; the
+    exact timeline alone accepted it."""
+    area = live_area(n_techs=2, break_rule=False)
+    area.insert(new_call("A", 120.29, 30.87, 9 * H, level=2, window_h=8, deadline=False))  # next to S2
+    area.insert(new_call("B", 120.11, 30.87, 9 * H, window_h=8, deadline=False))
+    assert area.routes["T1"] == ["A", "B"] or area.routes["T1"] == ["B", "A"]  # only T1 does level 2
+    before, version = {t: list(ids) for t, ids in area.routes.items()}, area.version
+    assert not area.adopt(_answer({"T1": ["B"], "T2": ["A"]}), area.version)
+    assert area.routes == before and area.version == version
+    assert_feasible(area)
+
+
+def test_repair_takes_a_job_away_from_a_technician_who_may_not_do_it():
+    """A start whose level-2 job sits with a level-1 technician is repaired: the job goes to the
+    one technician able to do it, and the checker finds nothing."""
+    area = live_area(n_techs=2, break_rule=False)
+    area.insert(new_call("A", 120.29, 30.87, 9 * H, level=2, window_h=8, deadline=False))
+    area.routes = {"T1": [], "T2": ["A"]}
+    area._changed()
+    assert area.repair() == ["A"]
+    assert area.routes == {"T1": ["A"], "T2": []}
+    assert_feasible(area)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -185,6 +185,17 @@ def test_pyvrp_engine_on_plain_vrptw_and_refusal_otherwise():
         solve(with_break, RoutingParams(0.2, engine="pyvrp"))
 
 
+def test_pyvrp_fleet_minimisation_hands_its_plan_to_the_distance_search():
+    """With vehicle minimisation, five technicians where two suffice (load 4 x 5 in vans of 10):
+    the fleet goes down to two, the distance search starts from the plan that showed two
+    suffice, and the checked result uses two technicians."""
+    techs = [routing_tech(f"T{i}", capacity=10) for i in range(5)]
+    p = line_problem([0, 100, 200, 300, 400], techs, [visit(x, i + 1, demand=5) for i, x in enumerate("abcd")])
+    r = run(p, RoutingParams(0.6, engine="pyvrp", route_elimination=0.5, arc_cost="distance"))
+    assert r.stats["fleet"] == (5, 2) and r.stats["fleet_start"] is True
+    assert r.vehicles == 2 and not r.unassigned
+
+
 def test_invalid_problem_is_refused():
     """A visit at a node outside the matrices is refused with a DispatchError."""
     with pytest.raises(DispatchError, match="node"):

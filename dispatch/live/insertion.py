@@ -249,10 +249,18 @@ class Insertion:
         return best
 
     def repair(self, policy: str = "travel") -> list[str]:
-        """Make every route feasible by the exact timeline: a visit it cannot keep is taken out
-        and placed again (elsewhere, or later, or listed unassigned). Returns the visits moved."""
+        """Make every route feasible by the exact timeline and the technician's qualification: a
+        visit it cannot keep, or its technician may not do, is taken out and placed again
+        (elsewhere, or later, or listed unassigned). Returns the visits moved."""
         moved = []
         for tid in list(self.routes):
+            k = self._tech[tid]
+            # A start from an engine may give a job to someone not able or not allowed to do it.
+            unfit = [x for x in self.routes[tid] if x not in self.frozen and not self._may_do(k, self._visit[x])]
+            if unfit:
+                self.routes[tid] = [x for x in self.routes[tid] if x not in unfit]
+                self._changed()
+                moved += unfit
             while self.routes[tid] and not self.schedule(tid).feasible:
                 bad = self.schedule(tid).bad_visit
                 if bad is None or bad in self.frozen:
@@ -266,6 +274,10 @@ class Insertion:
         for vid in moved:
             self.place(vid, policy=policy)
         return moved
+
+    @staticmethod
+    def _may_do(k: RoutingTechnician, v: RoutingVisit) -> bool:
+        return qualified(k, v) and v.pinned_technician in (None, k.id)
 
     def _why_not(self, v: RoutingVisit) -> Unserved:
         able = [k for k in self._tech.values() if qualified(k, v) and k.id not in self.unavailable]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from dispatch.routing import BreakRule, RoutingParams, RoutingProblem, RoutingResult, solve
+from dispatch.routing import BreakRule, RoutingParams, RoutingProblem, RoutingResult, check, solve
 
 
 class Replanning:
@@ -78,7 +78,22 @@ class Replanning:
             return False
         if (late_new, travel_new) >= (late_old, travel_old):
             return False
+        return self._commit_checked(new_routes)
+
+    def _commit_checked(self, new_routes: dict[str, list[str]]) -> bool:
+        """Commit ``new_routes`` only if the independent checker finds nothing in them that it
+        did not find in the plan before (a late break a field report forced stays on record).
+        An engine's answer is never taken on trust: one cut short by its time limit, or from an
+        engine that knows fewer rules than the checker (levels, skills, pins, capacity, which the
+        exact timeline does not time), must not reach the live plan."""
+        before = set(check(self.checked_problem(), self.result()))
+        old, version = self.routes, self.version
         self.routes = new_routes
         self._changed()
-        return True
+        if set(check(self.checked_problem(), self.result())) <= before:
+            return True
+        self.routes = old
+        self._changed()
+        self.version = version  # nothing changed: a background re-plan of this version still holds
+        return False
 

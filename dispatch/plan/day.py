@@ -61,7 +61,8 @@ def _batch(problem: RoutingProblem, day_start_s: int, params: PlanParams) -> tup
                                 km_cost_s=params.routing_km_cost_s)
         return batch_problem, routing, t0
     routing = RoutingParams(time_limit_s=limit, seed=params.seed, workers=1, dispatch_deadline="hard",
-                            warm_start=params.routing_warm_start, km_cost_s=params.routing_km_cost_s)
+                            warm_start=params.routing_warm_start, km_cost_s=params.routing_km_cost_s,
+                            clock=params.routing_clock)
     share = len(batch) / len(problem.visits) if problem.visits else 0.0
     return batch_problem, replace(routing, time_limit_s=max(0.1, routing.time_limit_s * share)), t0
 
@@ -142,7 +143,8 @@ def dispatch_day(
             for live in lives.values():
                 live.advance(max(live.clock_s, next_reopt))
                 live.reoptimise(RoutingParams(time_limit_s=params.reoptimise_time_limit_s, seed=params.seed,
-                                              workers=1, dispatch_deadline="hard", engine=params.reoptimise_engine))
+                                              workers=1, dispatch_deadline="hard", engine=params.reoptimise_engine,
+                                              clock=params.routing_clock))
             next_reopt += params.reoptimise_every_s  # type: ignore[operator]
         on_time += _place(key, v, lives, find_areas, benches, params.rules)
         if n % 500 == 499 or n + 1 == len(waiting):

@@ -44,11 +44,16 @@ class PlanParams:
     # Kilometres' cost on the routing arcs (RoutingParams.km_cost_s): make_plan sets it from
     # assignment.cost, so that both objectives weigh money at one turnaround_cny_per_h.
     routing_km_cost_s: tuple[float, ...] = ()
+    # The routing budgets' clock (RoutingParams.clock): "wall" bounds the plan's latency; "cpu"
+    # gives every solve the same effort whatever the machine's load (benchmarks).
+    routing_clock: str = "wall"
     # Online policy: a later call's added driving includes the change of the technician's way home
     # (``LiveArea.count_return``; measured with `dispatch bench hindsight --count-return`).
     insertion_counts_return: bool = False
 
     def __post_init__(self) -> None:
+        if self.routing_clock not in ("wall", "cpu"):
+            raise DispatchError(f"routing_clock must be 'wall' or 'cpu', got {self.routing_clock!r}")
         if self.reoptimise_every_s is not None and self.reoptimise_every_s <= 0:
             raise DispatchError(f"reoptimise_every_s must be > 0 seconds or None, got {self.reoptimise_every_s}")
         # One rule book, the plan's: an assignment given another one is an error, not a choice.

@@ -163,9 +163,8 @@ def _run(model: _Model, params: RoutingParams, limit: float, stats: dict[str, An
             return crit
         return MultipleCriteria([MaxIterations(params.solution_limit), crit])
 
-    def solve(data: Any, seconds: float) -> Any:
-        return pyvrp.solve(data, stop(seconds), seed=params.seed, display=False, collect_stats=False,
-                           params=_solve_params())
+    def solve(data: Any, seconds: float, start: Any = None) -> Any:
+        return _pyvrp_solve(data, stop(seconds), params.seed, start)
 
     data = model.build(optional=False)
     first = limit * required_share
@@ -173,11 +172,16 @@ def _run(model: _Model, params: RoutingParams, limit: float, stats: dict[str, An
         # Fleet minimisation first (PyVRP's own: solve with one vehicle less until that fails),
         # then the distance search with the smallest fleet found. Fixed costs alone leave about
         # one vehicle too many on a third of the Solomon R/RC instances at 5 s.
-        fleet = pyvrp.minimise_fleet(data, stop(params.route_elimination * first), seed=params.seed,
-                                     params=_solve_params())
+        fleet, found = _smallest_fleet(data, stop(params.route_elimination * first), params.seed)
         stats["fleet"] = (model.vtypes[0].num_available, fleet.num_available)
         left = max(0.2, first - (clock() - c0))  # it stops early at the lower bound: keep the rest
-        res = solve(data.replace(vehicle_types=[fleet]), left)
+        small = data.replace(vehicle_types=[fleet])
+        # The distance search starts from the plan that showed the fleet suffices, instead of
+        # looking for a feasible plan with the tightest fleet all over again.
+        start = None if found is None else pyvrp.Solution(small, [
+            [a.idx for a in r if a.type == pyvrp.ActivityType.CLIENT] for r in found.routes()])
+        stats["fleet_start"] = start is not None
+        res = solve(small, left, start)
         if not res.is_feasible():
             res = solve(data, max(0.2, first - (clock() - c0)))
     else:
@@ -186,6 +190,36 @@ def _run(model: _Model, params: RoutingParams, limit: float, stats: dict[str, An
     if not res.is_feasible():
         res = solve(model.build(optional=True), max(0.2, limit - (clock() - c0)))
     return res
+
+
+def _smallest_fleet(data: Any, stop: Any, seed: int) -> tuple[Any, Any]:
+    """PyVRP's own fleet minimisation (``pyvrp.minimise_fleet``: one vehicle less until no
+    feasible plan is found before ``stop``, jumping over vehicles a plan leaves unused, down to
+    the load bound), but it also returns the feasible plan found with the smallest fleet
+    (None if none was found below the given fleet), which ``minimise_fleet`` throws away."""
+    from pyvrp import CostEvaluator
+    from pyvrp.stop import FirstFeasible, MultipleCriteria
+
+    feasible_fleet, found = data.vehicle_type(0), None
+    bound = 0
+    for dim in range(data.num_load_dimensions):
+        demand = max(sum(c.delivery[dim] for c in data.clients()), sum(c.pickup[dim] for c in data.clients()))
+        bound = max(bound, -(-demand // max(feasible_fleet.capacity[dim] * feasible_fleet.max_trips, 1)))
+    cost = CostEvaluator([0] * data.num_load_dimensions, 0, 0)
+    while feasible_fleet.num_available > bound:
+        fleet = feasible_fleet.replace(num_available=feasible_fleet.num_available - 1)
+        res = _pyvrp_solve(data.replace(vehicle_types=[fleet]), MultipleCriteria([FirstFeasible(), stop]), seed)
+        if stop(cost.cost(res.best)) or not res.best.is_feasible():
+            break
+        feasible_fleet, found = fleet.replace(num_available=min(fleet.num_available, res.best.num_routes())), res.best
+    return feasible_fleet, found
+
+
+def _pyvrp_solve(data: Any, stop: Any, seed: int, start: Any = None) -> Any:
+    import pyvrp
+
+    return pyvrp.solve(data, stop, seed=seed, display=False, collect_stats=False, params=_solve_params(),
+                       initial_solution=start)
 
 
 def _routes(model: _Model, res: Any) -> list[tuple[RoutingTechnician, list[RoutingVisit], int]]:

@@ -154,8 +154,9 @@ class Optimiser:
     def tick(self, t_s: int) -> None:
         if self.w.p.reoptimise_every_s is None:
             return
+        # On the CPU clock: a simulated day must not depend on how loaded the machine running it is.
         params = RoutingParams(time_limit_s=self.w.p.reoptimise_time_limit_s, dispatch_deadline="hard",
-                               seed=self.w.p.seed)
+                               seed=self.w.p.seed, clock="cpu")
         self._catch_up(list(self.areas), t_s)
         for area in self.areas.values():
             area.advance(max(area.clock_s, t_s))
