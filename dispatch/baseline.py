@@ -260,8 +260,6 @@ class NearestOrder:
         by_key = np.argsort(key, kind="stable")
         self.groups = np.split(by_key, np.flatnonzero(np.diff(key[by_key])) + 1) if n else []
         self.g, self.left, self.batch = 0, None, 16
-        if self.bound_m is None:  # nothing to prune by: every drive in one ask, as a model likes it
-            self._price(np.arange(n))
 
     def _price(self, idx: np.ndarray) -> None:
         for cls in np.unique(self.classes[idx]).tolist():
@@ -287,12 +285,9 @@ class NearestOrder:
         assert left is not None
         while True:
             todo = left[~self.priced[left]]
-            if len(todo) and len(left) <= 2:  # a group too small to prune (those who free up at one
-                # time): priced with the next groups' members, up to a batch, in one ask
-                ahead = [g[~self.priced[g]] for g in self.groups[self.g + 1:self.g + self.batch]]
-                self._price(np.concatenate([todo, *ahead]))
-                continue
-            if not len(todo):
+            if self.bound_m is None or not len(todo):
+                if len(todo):
+                    self._price(todo)
                 left = left[np.lexsort((left, self.dist_m[left]))]  # the rest of the group, in order
                 self.left = left[1:]
                 return int(left[0])

@@ -110,9 +110,7 @@ def test_the_dispatchers_pruned_order_is_the_full_order():
     lon, lat = 120.0 + rng.normal(0, 0.3, n), 30.2 + rng.normal(0, 0.3, n)
     lon[:10], lat[:10] = lon[10:20], lat[10:20]  # ties on the road distance
     lon[20:30], lat[20:30] = rng.uniform(122.0, 122.5, 10), rng.uniform(29.9, 30.3, 10)  # Zhoushan's islands
-    # Free (0), or freeing up at one of three hours (large groups) or at many minutes (singletons).
-    key = np.where(rng.random(n) < 0.5, 0, np.where(rng.random(n) < 0.5, rng.integers(1, 4, n) * H,
-                                                    rng.integers(1, 400, n) * 60))
+    key = np.where(rng.random(n) < 0.7, 0, rng.integers(1, 4, n) * H)
     classes = np.where(rng.random(n) < 0.8, "car", "scooter")
     r = req("X", 1, Mode.ONSITE, lon=120.05, lat=30.25)
     for spec in ("road", "flat", "road:water=off"):
