@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
-from dispatch.baseline import NearestOrder, TechState, baseline_plan, send_nearest_free
+from dispatch.baseline import TechState, baseline_plan, send_nearest_free
 from dispatch.kpis import kpis
 from dispatch.model import Mode
 from dispatch.dataset import Dataset
-from dispatch.travel import DEFAULT_TRAVEL, travel_from_spec
+from dispatch.travel import DEFAULT_TRAVEL
 from tests.builders import HANGZHOU_PEAK, NETWORK, TECHS, req, road_by_hand
 
 H = 3600
@@ -99,29 +97,3 @@ def test_the_whiteboard_sends_nobody_he_cannot_be_home_from_within_the_overtime_
     assert late.created_s + trip + 1800 <= 17 * 3600 < late.created_s + 2 * trip + 1800 - 3600
     assert send_nearest_free([state(3600)], late, late.created_s, DEFAULT_TRAVEL) is None
     assert send_nearest_free([state(None)], late, late.created_s, DEFAULT_TRAVEL) is not None
-
-
-def test_the_dispatchers_pruned_order_is_the_full_order():
-    """NearestOrder prices the drives lazily, yet reads out exactly the full sort (free first,
-    then by when they free up, nearest by road, then as listed), ties and islands included; read
-    only to its first, it prices a minority of the candidates."""
-    rng = np.random.default_rng(3)
-    n = 120
-    lon, lat = 120.0 + rng.normal(0, 0.3, n), 30.2 + rng.normal(0, 0.3, n)
-    lon[:10], lat[:10] = lon[10:20], lat[10:20]  # ties on the road distance
-    lon[20:30], lat[20:30] = rng.uniform(122.0, 122.5, 10), rng.uniform(29.9, 30.3, 10)  # Zhoushan's islands
-    key = np.where(rng.random(n) < 0.7, 0, rng.integers(1, 4, n) * H)
-    classes = np.where(rng.random(n) < 0.8, "car", "scooter")
-    r = req("X", 1, Mode.ONSITE, lon=120.05, lat=30.25)
-    for spec in ("road", "flat", "road:water=off"):
-        travel = travel_from_spec(spec)
-        order = NearestOrder(travel, r, 10 * H, lon, lat, classes, key)
-        got = np.concatenate([order.take(size) for size in (1, 7, 30, 200)])
-        dist = np.zeros(n, np.int64)
-        for cls in ("car", "scooter"):
-            m = classes == cls
-            dist[m] = travel.legs(lon[m], lat[m], r.lon, r.lat, cls, 10 * H)[1]
-        assert got.tolist() == np.lexsort((dist, key)).tolist() and order.priced.all()
-    first = NearestOrder(travel_from_spec("road"), r, 10 * H, lon, lat, classes, key)
-    first.take(1)
-    assert first.priced.sum() < n / 2
