@@ -32,7 +32,7 @@ from dispatch.model import DAY_S, Centre, Mode, RepairLevel, Request, Technician
 from dispatch.network import Network
 from dispatch.reasons import Reason
 from dispatch.rules import DEFAULT_RULES, Rules
-from dispatch.travel import DEFAULT_TRAVEL, Travel, distance_floor, haversine_m, legs_by_hour
+from dispatch.travel import DEFAULT_TRAVEL, Travel, legs_by_hour
 
 
 @dataclass(frozen=True)
@@ -212,19 +212,24 @@ def send_nearest_free(
         return None
     lon = np.array([s.lon for s in able])
     lat = np.array([s.lat for s in able])
+    trip_of = np.zeros(len(able), np.int64)
+    dist = np.zeros(len(able), np.int64)
     classes = np.array([s.tech.speed_class for s in able])
+    for cls in set(classes.tolist()):  # priced at the clock: the free set off now
+        m = classes == cls
+        trip_of[m], dist[m] = travel.legs(lon[m], lat[m], r.lon, r.lat, cls, clock_s % DAY_S)
     ready = np.array([max(s.free_at_s, clock_s) for s in able])
     free = ready <= clock_s
     # Nearest among the free; if none is free, the earliest to free up (nearest on ties). They are
     # tried in that order a growing batch at a time, each batch's drives at a later hour and drives
     # home asked together (once per class and hour): a call late in the day may try every
     # technician of the province, and a model pays per ask, not per leg.
-    order = NearestOrder(travel, r, clock_s, lon, lat, classes, np.where(free, 0, ready))
-    size = 8
-    while len(batch := order.take(size)):
-        got = _first_feasible([able[int(k)] for k in batch], r, clock_s, travel, ready[batch], order.trip_s[batch],
+    order = np.lexsort((dist, np.where(free, 0, ready)))
+    done, size = 0, 8
+    while done < len(order):
+        batch = order[done:done + size]
+        got = _first_feasible([able[int(k)] for k in batch], r, clock_s, travel, ready[batch], trip_of[batch],
                               lon[batch], lat[batch], classes[batch])
-        size *= 4
         if got is not None:
             i, depart, trip_s, takes_break, arrive, end = got
             st, k = able[int(batch[i])], int(batch[i])
@@ -232,73 +237,11 @@ def send_nearest_free(
             st.free_at_s, st.lon, st.lat = end, r.lon, r.lat
             st.busy_s += trip_s + r.service_s
             st.travel_s += trip_s
-            st.distance_m += int(order.dist_m[k])
+            st.distance_m += int(dist[k])
             st.jobs += 1
             return st, depart, arrive, end
+        done, size = done + size, size * 4
     return None
-
-
-class NearestOrder:
-    """Technicians in the dispatcher's order: by ``key`` (0 for the free, else when they free
-    up), then nearest by road, then as listed (a stable sort), with their drives to the call at
-    the clock (``trip_s``, ``dist_m``) priced only as far as the order is read. Where the travel
-    model states a least ratio of road to great-circle distance (``distance_floor``), a
-    technician whose great circle times it exceeds a priced one's road distance cannot come
-    before him and is not priced until the order reaches him: of a province's hundreds, the few
-    near the call are asked (and an island's, whose legs cross the sea, rarely)."""
-
-    def __init__(self, travel: Travel, r: Request, clock_s: int, lon: np.ndarray, lat: np.ndarray,
-                 classes: np.ndarray, key: np.ndarray) -> None:
-        self.travel, self.r, self.depart_s = travel, r, clock_s % DAY_S  # priced at the clock: the free set off now
-        self.lon, self.lat, self.classes = lon, lat, classes
-        n = len(key)
-        self.trip_s, self.dist_m = np.zeros(n, np.int64), np.zeros(n, np.int64)
-        self.priced = np.zeros(n, bool)
-        floor = distance_floor(travel)
-        # A metre below the floor: road distances are whole metres (rounded) of float arithmetic.
-        self.bound_m = haversine_m(lon, lat, r.lon, r.lat) * floor - 1.0 if floor > 0 and n > 16 else None
-        by_key = np.argsort(key, kind="stable")
-        self.groups = np.split(by_key, np.flatnonzero(np.diff(key[by_key])) + 1) if n else []
-        self.g, self.left, self.batch = 0, None, 16
-
-    def _price(self, idx: np.ndarray) -> None:
-        for cls in np.unique(self.classes[idx]).tolist():
-            m = idx[self.classes[idx] == cls]
-            self.trip_s[m], self.dist_m[m] = self.travel.legs(self.lon[m], self.lat[m], self.r.lon, self.r.lat, cls,
-                                                              self.depart_s)
-        self.priced[idx] = True
-
-    def take(self, size: int) -> np.ndarray:
-        """The next ``size`` technicians of the order (fewer at its end)."""
-        out: list[int] = []
-        while len(out) < size and self.g < len(self.groups):
-            if self.left is None:
-                self.left = self.groups[self.g]
-            if not len(self.left):
-                self.g, self.left = self.g + 1, None
-                continue
-            out.append(self._next())
-        return np.array(out, np.int64)
-
-    def _next(self) -> int:
-        left = self.left
-        assert left is not None
-        while True:
-            todo = left[~self.priced[left]]
-            if self.bound_m is None or not len(todo):
-                if len(todo):
-                    self._price(todo)
-                left = left[np.lexsort((left, self.dist_m[left]))]  # the rest of the group, in order
-                self.left = left[1:]
-                return int(left[0])
-            done = left[self.priced[left]]
-            if len(done):
-                best = done[np.lexsort((done, self.dist_m[done]))[0]]
-                if self.dist_m[best] <= self.bound_m[todo].min():  # nobody unpriced can be nearer
-                    self.left = left[left != best]
-                    return int(best)
-            self._price(todo[np.argsort(self.bound_m[todo], kind="stable")[:self.batch]])
-            self.batch *= 2
 
 
 def _first_feasible(sts: list[TechState], r: Request, clock_s: int, travel: Travel, ready: np.ndarray,

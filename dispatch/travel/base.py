@@ -65,14 +65,6 @@ def drive_s(travel: Travel, lon_a, lat_a, lon_b, lat_b, speed_class: str = "car"
     return travel.legs(lon_a, lat_a, lon_b, lat_b, speed_class, depart_s)[0]
 
 
-def distance_floor(travel: Travel) -> float:
-    """The least ratio of road distance to great-circle distance of any leg of ``travel``, where
-    the model states one (``min_detour``), else 0: a routing engine snaps the points to its roads
-    and a matrix file holds what it holds. A bound for pruning candidates that cannot be nearest
-    by road before asking ``legs``."""
-    return float(getattr(travel, "min_detour", 0.0))
-
-
 def matrices_by_legs(travel: Travel, lon, lat, speed_classes: tuple[str, ...] | None = None,  # type: ignore[no-untyped-def]
                      depart_s: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``matrices`` for a model whose legs carry all its logic: all pairs asked of ``legs``, per class."""

@@ -76,10 +76,5 @@ class FlatTravel:
         travel = np.stack([self._time_s(dist, c) for c in classes])
         return travel, dist
 
-    @property
-    def min_detour(self) -> float:
-        """Every leg's road distance is its great circle times ``detour`` (``base.distance_floor``)."""
-        return self.detour
-
     def reach_m(self, travel_s: float, speed_class: str = "car") -> float:
         return max(0.0, (travel_s - self.access_overhead_s) * self._speed_ms(speed_class) / self.detour)

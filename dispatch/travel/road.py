@@ -138,13 +138,6 @@ class RoadTravel:
             times.append(t)
         return times, d
 
-    @property
-    def min_detour(self) -> float:
-        """No leg is shorter than this times its great circle (``base.distance_floor``): a land
-        leg's detour falls to ``detour_long`` and the terrain's only lengthen it; a sea crossing
-        runs roads and ferries whose lengths add up to at least the great circle."""
-        return 1.0 if self.params.water else self.params.detour_long
-
     def reach_m(self, travel_s: float, speed_class: str = "car") -> float:
         """The inverse of the fastest a leg can be (no terrain, no rush hour, the shortest
         detour), read off a fine table and rounded up to its next entry: an upper bound."""
