@@ -51,7 +51,7 @@ import numpy as np
 from dispatch.assignment_solve import SolverParams, solve_group
 from dispatch.contracts.model import NO_CONTRACTS, ContractBook
 from dispatch.dataset import Dataset
-from dispatch.hours import opening_start
+from dispatch.hours import dispatch_clock_start, opening_start
 from dispatch.model import DAY_S, Centre, Mode, Request, Technician
 from dispatch.network import CentreIndex, Network
 from dispatch.parts.lanes import DeviceLegs
@@ -59,7 +59,7 @@ from dispatch.parts.promise import Promise, promise_for
 from dispatch.progress import Progress
 from dispatch.reasons import Reason
 from dispatch.rules import DEFAULT_RULES, CostRates, Rules
-from dispatch.travel import DEFAULT_SPEEDS_KMH, DEFAULT_TRAVEL, Travel, drive_s
+from dispatch.travel import DEFAULT_SPEEDS_KMH, DEFAULT_TRAVEL, Travel, drive_s, legs_by_hour
 
 
 @dataclass(frozen=True)
@@ -241,21 +241,26 @@ def build_options(
         lon = np.array([r.lon for r in reqs])
         lat = np.array([r.lat for r in reqs])
         near_any, _ = sub.nearest(lon, lat, k=1)
+        # When each call's dispatch clock starts, at its nearest centre: the hour its drives are priced at.
+        departs = [dispatch_clock_start(sub.centres[int(j)], r) for j, r in zip(np.atleast_1d(near_any), reqs)]
         if staffed_net is not None:
             # Look further than ``candidates``: the nearest centres may lack the skill. The drives
             # to them are asked of the travel model once for the whole province.
             k = min(params.candidates * params.search_factor, len(staffed))
             near_staffed, _ = staffed_net.nearest(lon, lat, k=k)
             near_staffed = np.asarray(near_staffed).reshape(len(reqs), k)
-            # The travelling calls' drives from their nearest staffed centres in one ask: a model
-            # pays per ask (the road model looks up every point's land and terrain; a provider
-            # sends a request), not per leg.
+            # The travelling calls' drives from their nearest staffed centres in one ask per hour
+            # of departure: a model pays per ask (the road model looks up every point's land and
+            # terrain; a provider sends a request), not per leg. Each call's drives are priced at
+            # the hour its dispatch clock starts (the call, its window's start or the next
+            # opening), as a live insertion's are at its release: rush hour in the big cities.
             moving = np.flatnonzero([r.mode != Mode.WALKIN for r in reqs])
             s_lon, s_lat = np.array([c.lon for c in staffed]), np.array([c.lat for c in staffed])
             near_drive = np.zeros(near_staffed.shape, np.int64)
             if len(moving):
                 rows = near_staffed[moving]
-                near_drive[moving] = drive_s(travel, s_lon[rows], s_lat[rows], lon[moving, None], lat[moving, None])
+                near_drive[moving] = legs_by_hour(travel, s_lon[rows], s_lat[rows], lon[moving, None],
+                                                  lat[moving, None], np.array(departs, np.int64)[moving, None])[0]
             near_drive = near_drive.tolist()
         for i, r in enumerate(reqs):
             opts: list[_Option] = []
@@ -281,7 +286,7 @@ def build_options(
                         idx, _ = national_net.nearest(np.array([r.lon]), np.array([r.lat]), k=k_nat)
                         far = [national[int(j)] for j in np.atleast_1d(idx).ravel()]
                         drive = drive_s(travel, np.array([c.lon for c in far]), np.array([c.lat for c in far]),
-                                        r.lon, r.lat)
+                                        r.lon, r.lat, "car", departs[i] % DAY_S)
                         found = _reachable(r, level, far, drive.tolist(), can_visit, params)
                     return found
 

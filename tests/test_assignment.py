@@ -11,7 +11,7 @@ from dispatch.dataset import Dataset
 from dispatch.model import Mode, Tier
 from dispatch.network import Network
 from dispatch.rules import DEFAULT_RULES, Rules
-from tests.builders import NETWORK, TECHS, centre, drive_s, req, tech
+from tests.builders import HANGZHOU_PEAK, NETWORK, TECHS, centre, drive_s, req, road_by_hand, tech
 
 H = 3600
 
@@ -237,3 +237,21 @@ def test_bench_turnarounds_are_the_one_day_form_day_by_day_checked_by_hand():
     assert asked == [("C1", 15 * H)]
     for d in range(3):
         assert bench_turnaround(NETWORK, chain, 1, 10 * H, bench, d, 10 * H, params, late_part) == got[d]
+
+
+def test_candidate_drives_are_priced_at_the_hour_the_calls_clock_starts():
+    """A call in Hangzhou, 4.9 km from P1: P1's candidate drive is the road model's at the hour
+    the call's dispatch clock starts, as an insertion's is at its release. By the formula: 7,930 m
+    by road, 1,235 s off-peak; both ends in Hangzhou's rush-hour circle (x 1.35) and the whole leg
+    town driving: x 1.175 at 09:00 (a call at 08:00 waits for P1's opening, half the peak), x 1.07
+    at 14:00, x 1.35 at 17:00 (the full evening peak)."""
+    from dispatch.assignment import build_options
+
+    p1 = NETWORK["P1"]
+    at = {"early": 8, "midday": 14, "peak": 17}
+    calls = tuple(req(rid, 1, Mode.ONSITE, created_h=h, lon=120.20, lat=30.30) for rid, h in at.items())
+    opts = build_options(Dataset(NETWORK, TECHS, calls, "2026-03-02"), AssignmentParams())[0]
+    drive = {rid: next(o.travel_s for o in opts[rid] if o.visit == "P1") for rid in at}
+    hand = {rid: road_by_hand(p1.lon, p1.lat, 120.20, 30.30, depart_h=max(h, 9), peaks=(HANGZHOU_PEAK, HANGZHOU_PEAK))[0]
+            for rid, h in at.items()}
+    assert drive == hand == {"early": 1399, "midday": 1301, "peak": 1562}

@@ -8,7 +8,7 @@ import pytest
 
 from dispatch.plan import PlanParams, make_plan
 from dispatch.synthetic import generate
-from dispatch.travel import TravelSpecError, travel_from_spec, travel_record
+from dispatch.travel import DEFAULT_SPEC, TravelSpecError, travel_from_spec, travel_record
 
 
 def _points(ds):
@@ -55,9 +55,9 @@ def test_pairs_missing_from_the_file_fall_back_with_a_count_and_a_warning(tmp_pa
         t, d = model.legs(120.0, 30.0, np.array([120.1, 120.2, 120.0]), 30.0)
     assert (t[0], d[0]) == (1234, 9876) and t[2] == 0
     t, d = model.legs(120.0, 30.0, 120.2, 30.0)  # said once, counted always
-    assert t == travel_from_spec("flat").legs(120.0, 30.0, 120.2, 30.0)[0]
+    assert t == travel_from_spec(DEFAULT_SPEC).legs(120.0, 30.0, 120.2, 30.0)[0]  # the road model, by default
     rec = travel_record(model)
-    assert rec["travel_fallbacks"] == 2 and rec["travel_fallback_model"].startswith("flat")
+    assert rec["travel_fallbacks"] == 2 and rec["travel_fallback_model"] == DEFAULT_SPEC == "road"
 
 
 @pytest.mark.parametrize("frame, message", [
