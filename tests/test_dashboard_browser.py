@@ -512,6 +512,8 @@ def test_dispatchers_day_and_managers_what_if_offline_in_both_languages(server, 
             managers_what_if(b, "en", shots, compare=False)  # the comparison itself: once, above
             province_widget_change(b, "zh", timings, shots)
         except Exception:
+            for i, open_page in enumerate(b.ctx.pages):  # what each tab showed when it failed
+                open_page.screenshot(path=str(ARTIFACTS / f"dashboard-failure-{i}.png"))
             log.flush()
             log.seek(0)
             print("---- browser console ----\n" + "\n".join(b.console))
