@@ -56,11 +56,11 @@ def preview(sel: loaders.Selection, prep: preparing.Preparation) -> None:
     the area's calls, technicians and centres on the tiles, its network and the day's calls on
     the map, the stage reached as a progress bar; then the page again, with the live plan."""
     calls = data.day_calls(sel.area, sel.day)
-    stage, fraction, note = prep.progress()
-    tiles(F.preview_tiles(len(calls), len(sel.area.technicians), len(sel.area.network), stage))
+    tiles(F.preview_tiles(len(calls), len(sel.area.technicians), len(sel.area.network)))
     names = loaders.centre_names(sel.area)
     st.pydeck_chart(maps.preview_map(loaders.base_layers(sel.province, sel.prefecture),
                                      maps.centres_frame(sel.area.network, names), calls), height=520, key="board_map")
+    stage, fraction, note = prep.progress()
     bar = st.progress(fraction, text=t(f"prepare.{stage}", title=sel.title(), note=note))
     while not prep.done():
         time.sleep(PREVIEW_POLL_S)
