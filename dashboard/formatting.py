@@ -117,12 +117,13 @@ def kpi_tiles(values: Mapping[str, float], against: Mapping[str, float] | None =
     return tiles
 
 
-def preview_tiles(calls: int, technicians: int, centres: int, stage: str) -> list[Tile]:
-    """The board's tiles while its live plan is made ready: what the area holds, and the stage."""
+def preview_tiles(calls: int, technicians: int, centres: int) -> list[Tile]:
+    """The board's tiles while its live plan is made ready: what the area holds (the progress
+    bar under the map says which stage the preparation is at)."""
     return [Tile("calls", t("tile.calls"), str(calls), t("tile.calls_help")),
             Tile("technicians", t("tile.technicians"), str(technicians), t("tile.technicians_help")),
             Tile("centres", t("tile.area_centres"), str(centres), t("tile.centres_help")),
-            Tile("live", t("tile.live"), t(f"prepare.short.{stage}"), t("tile.live_help"))]
+            Tile("live", t("tile.live"), t("prepare.short"), t("tile.live_help"))]
 
 
 def coverage_tiles(shares: Mapping[str, float], tiers: Mapping[Tier, int], minutes: float) -> list[Tile]:

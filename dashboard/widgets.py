@@ -4,8 +4,10 @@ board's panels (timeline, job detail, live controls, exports)."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import streamlit as st
 
@@ -54,11 +56,11 @@ def preview(sel: loaders.Selection, prep: preparing.Preparation) -> None:
     the area's calls, technicians and centres on the tiles, its network and the day's calls on
     the map, the stage reached as a progress bar; then the page again, with the live plan."""
     calls = data.day_calls(sel.area, sel.day)
-    stage, fraction, note = prep.progress()
-    tiles(F.preview_tiles(len(calls), len(sel.area.technicians), len(sel.area.network), stage))
+    tiles(F.preview_tiles(len(calls), len(sel.area.technicians), len(sel.area.network)))
     names = loaders.centre_names(sel.area)
     st.pydeck_chart(maps.preview_map(loaders.base_layers(sel.province, sel.prefecture),
                                      maps.centres_frame(sel.area.network, names), calls), height=520, key="board_map")
+    stage, fraction, note = prep.progress()
     bar = st.progress(fraction, text=t(f"prepare.{stage}", title=sel.title(), note=note))
     while not prep.done():
         time.sleep(PREVIEW_POLL_S)
@@ -78,7 +80,19 @@ TIMELINE_MAX_ROWS = 60
 TURNAROUND_PROMISE_S = 24 * 3600  # the network's promise: the device back within a day of the call  # rows drawn at once; the filters choose which
 
 
-@st.fragment
+def fragment(draw: Callable[..., None]) -> Callable[..., None]:
+    """``st.fragment`` that speaks the session's language: a fragment's own rerun does not run
+    ``app.py``, where the language of the script thread is set (``dashboard.i18n``)."""
+
+    @functools.wraps(draw)
+    def run(*args: Any, **kwargs: Any) -> None:
+        i18n.set_language(st.session_state.get(S.LANG) or i18n.DEFAULT_LANGUAGE)
+        draw(*args, **kwargs)
+
+    return st.fragment(run)  # type: ignore[no-any-return]
+
+
+@fragment
 def timeline(board, sel: loaders.Selection, table, names: dict[str, str], now_s: int) -> None:  # type: ignore[no-untyped-def]
     """The technicians' day grouped by centre, with filters (centre, job state, priority,
     channel) and a search by job or technician id. A fragment: a filter redraws the timeline
@@ -128,7 +142,7 @@ def timeline(board, sel: loaders.Selection, table, names: dict[str, str], now_s:
     st.vega_lite_chart(spec, width="stretch")
 
 
-@st.fragment
+@fragment
 def job_detail(board, table, sel: loaders.Selection, names: dict[str, str], at_s: int | None) -> None:  # type: ignore[no-untyped-def]
     """One job: customer, window, level, promise clocks, technician, and its history of events
     (a fragment: choosing a job redraws this panel only)."""

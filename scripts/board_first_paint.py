@@ -7,8 +7,10 @@ its own), opens the board in headless Chromium and times, from ``page.goto``:
 * ``first_paint_s``: the first KPI tile and the map's canvas;
 * ``live_s``: the board showing the live plan of its service (the live-event count).
 
-Usage: ``.venv/bin/python scripts/board_first_paint.py [--lang zh|en] [--runs N]``; prints one
-JSON line per run with the load average (``os.getloadavg``) next to the figures.
+Usage: ``.venv/bin/python scripts/board_first_paint.py [--lang zh|en] [--runs N] [--repo DIR]
+[--shot first-paint.png]``; prints one JSON line per run with the load average
+(``os.getloadavg``) next to the figures. ``--repo`` runs another checkout's dashboard (a
+reference measured in the same session); ``FIRST_PAINT_LOG=1`` prints the app's log.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ def _port() -> int:
         return int(s.getsockname()[1])
 
 
-def one_run(lang: str, repo: Path = REPO) -> dict[str, float | str]:
+def one_run(lang: str, repo: Path = REPO, shot: Path | None = None) -> dict[str, float | str]:
     port = _port()
     with tempfile.TemporaryDirectory() as tmp:
         env = {**{k: v for k, v in os.environ.items() if k != "DISPATCH_SERVICE_URL"},
@@ -71,6 +73,8 @@ def one_run(lang: str, repo: Path = REPO) -> dict[str, float | str]:
                 tiles = time.perf_counter() - t0
                 page.wait_for_selector('[data-testid="stDeckGlJsonChart"] canvas')
                 first = time.perf_counter() - t0
+                if shot is not None:  # what the dispatcher sees at first paint
+                    page.screenshot(path=str(shot))
                 head = "实时事件：" if lang == "zh" else "live events:"
                 page.locator("p:visible", has_text=head).first.wait_for()
                 live = time.perf_counter() - t0
@@ -94,9 +98,10 @@ def main() -> int:
     ap.add_argument("--lang", default="zh", choices=("zh", "en"))
     ap.add_argument("--runs", type=int, default=1)
     ap.add_argument("--repo", type=Path, default=REPO, help="the checkout whose dashboard is run (a reference)")
+    ap.add_argument("--shot", type=Path, help="a screenshot (PNG) of the page at first paint")
     args = ap.parse_args()
     for _ in range(args.runs):
-        print(json.dumps(one_run(args.lang, args.repo.resolve())), flush=True)
+        print(json.dumps(one_run(args.lang, args.repo.resolve(), args.shot)), flush=True)
     return 0
 
 

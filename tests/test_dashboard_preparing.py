@@ -47,8 +47,9 @@ def test_the_preview_shows_the_days_calls_and_the_stage_in_the_users_language():
     assert len(calls) == sum(1 for r in ds.requests if r.created_s // 86_400 == 0) > 0
     i18n.set_language("zh")
     try:
-        tiles = F.preview_tiles(len(calls), len(ds.technicians), len(ds.network), "service")
-        assert [x.value for x in tiles] == [str(len(calls)), str(len(ds.technicians)), str(len(ds.network)), "启动中…"]
+        tiles = F.preview_tiles(len(calls), len(ds.technicians), len(ds.network))
+        assert [x.value for x in tiles] == [str(len(calls)), str(len(ds.technicians)), str(len(ds.network)), "准备中…"]
+        assert i18n.t("prepare.service").startswith("正在启动调度服务…")
     finally:
         i18n.set_language("en")
     deck = maps.preview_map([], maps.centres_frame(ds.network), calls)
