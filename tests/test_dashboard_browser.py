@@ -339,10 +339,13 @@ def dispatchers_day(b: Browser, lang: str, timings: dict[str, float], shots: lis
     rows = list(csv.reader(io.StringIO(Path(dl.value.path()).read_text(encoding="utf-8"))))[1:]
     sheet = {r[2]: r[0] for r in rows if len(r) > 2}
     jobs = served(svc)[0]
-    if call in jobs:
-        assert call in sheet, sorted(sheet)
-    else:  # the drop-out took its technician and nobody else could keep it: listed, never dropped
+    holder = jobs.get(call)
+    if holder is None:  # the drop-out took its technician and nobody else could keep it: listed, never dropped
         assert call not in sheet and call in waiting(svc), (call, sorted(sheet))
+    elif holder in set(sheet.values()):  # a technician of this area's sheet: the call is on it
+        assert call in sheet, (call, holder, sorted(sheet))
+    else:  # borrowed by a technician of another area (road reaches further): on that area's sheet
+        assert call not in sheet, (call, holder)
     assert {j: k for j, k in sheet.items() if jobs.get(j) != k} == {}, "the exports are the service's plan"
 
     # The same live plan after a reload and in a second tab.
