@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import time
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -13,6 +14,7 @@ from dispatch.contracts import Contract, ContractBook, OfferRates, contracts_fra
 from dispatch.exports import csv_text
 from dispatch.service import LiveService, ServiceConfig, create_app, parse_tokens
 from dispatch.service.clock import CST
+from dispatch.service.offers import OfferTimer
 from dispatch.synthetic import generate
 from dispatch.tables import write_dataset
 
@@ -34,19 +36,24 @@ def _at(clock: Clock, hm: str) -> str:
     return f"{DAY}T{hm}:00"
 
 
-def test_refusal_reoffers_keeping_the_deadline_and_replays(tmp_path: Path) -> None:
+def _contracted_service(tmp_path: Path, offers: OfferRates | None = None) -> tuple[ServiceConfig, Clock]:
+    """A tiny dataset whose every centre is contracted (any tier may be), open all day and taking
+    any job anywhere, so whoever wins a call is an offer; the service's config and clock."""
     ds = generate("tiny", days=1, seed=1)
     folder = tmp_path / "ds"
     write_dataset(ds, folder)
-    # Every centre contracted (any tier may be), open all day, taking any job anywhere: whoever
-    # wins is an offer.
+    rates = {} if offers is None else {"offers": offers}
     book = ContractBook({c.id: Contract(c.id, frozenset(c.levels), daily_jobs=100, roam="any",
-                                        opening=dataclasses.replace(c.opening, start_s=0, end_s=86_400),
-                                        offers=OfferRates(timeout_s=15 * 60)) for c in ds.network})
+                                        opening=dataclasses.replace(c.opening, start_s=0, end_s=86_400), **rates)
+                         for c in ds.network})
     (folder / "contracts.csv").write_text(csv_text(contracts_frame(book)), encoding="utf-8")
     config = ServiceConfig(source=str(folder), db=f"sqlite:///{tmp_path / 's.sqlite'}",
                            tokens=parse_tokens(f"{TOKEN}:dispatcher"))
-    clock = Clock()
+    return config, Clock()
+
+
+def test_refusal_reoffers_keeping_the_deadline_and_replays(tmp_path: Path) -> None:
+    config, clock = _contracted_service(tmp_path, OfferRates(timeout_s=15 * 60))
     svc = LiveService(config, clock=clock)
     client = TestClient(create_app(config, svc))
     r = client.post("/calls", json={"lon": 120.1, "lat": 30.9, "at": _at(clock, "10:00"), "id": "K1"}, headers=AUTH)
@@ -89,16 +96,7 @@ def test_refusal_reoffers_keeping_the_deadline_and_replays(tmp_path: Path) -> No
 
 
 def test_lapsed_offer_cannot_be_accepted(tmp_path: Path) -> None:
-    ds = generate("tiny", days=1, seed=1)
-    folder = tmp_path / "ds"
-    write_dataset(ds, folder)
-    book = ContractBook({c.id: Contract(c.id, frozenset(c.levels), daily_jobs=100, roam="any",
-                                        opening=dataclasses.replace(c.opening, start_s=0, end_s=86_400))
-                         for c in ds.network})
-    (folder / "contracts.csv").write_text(csv_text(contracts_frame(book)), encoding="utf-8")
-    config = ServiceConfig(source=str(folder), db=f"sqlite:///{tmp_path / 's.sqlite'}",
-                           tokens=parse_tokens(f"{TOKEN}:dispatcher"))
-    clock = Clock()
+    config, clock = _contracted_service(tmp_path)
     svc = LiveService(config, clock=clock)
     try:
         client = TestClient(create_app(config, svc))
@@ -116,16 +114,7 @@ def test_an_unanswered_offer_lapses_on_the_servers_clock_and_is_reoffered(tmp_pa
     """Nobody answers K3's offer: once the server's clock passes its 15-minute deadline, GET
     /offers (and the server's timer) re-offers it without the station, logged; a restart replays
     the same ledger."""
-    ds = generate("tiny", days=1, seed=1)
-    folder = tmp_path / "ds"
-    write_dataset(ds, folder)
-    book = ContractBook({c.id: Contract(c.id, frozenset(c.levels), daily_jobs=100, roam="any",
-                                        opening=dataclasses.replace(c.opening, start_s=0, end_s=86_400),
-                                        offers=OfferRates(timeout_s=15 * 60)) for c in ds.network})
-    (folder / "contracts.csv").write_text(csv_text(contracts_frame(book)), encoding="utf-8")
-    config = ServiceConfig(source=str(folder), db=f"sqlite:///{tmp_path / 's.sqlite'}",
-                           tokens=parse_tokens(f"{TOKEN}:dispatcher"))
-    clock = Clock()
+    config, clock = _contracted_service(tmp_path, OfferRates(timeout_s=15 * 60))
     svc = LiveService(config, clock=clock)
     try:
         client = TestClient(create_app(config, svc))
@@ -157,19 +146,7 @@ def test_an_unanswered_offer_lapses_on_the_servers_clock_and_is_reoffered(tmp_pa
 
 
 def test_the_offer_timer_lapses_due_offers_by_itself(tmp_path: Path) -> None:
-    from dispatch.service.offers import OfferTimer
-    import time
-
-    ds = generate("tiny", days=1, seed=1)
-    folder = tmp_path / "ds"
-    write_dataset(ds, folder)
-    book = ContractBook({c.id: Contract(c.id, frozenset(c.levels), daily_jobs=100, roam="any",
-                                        opening=dataclasses.replace(c.opening, start_s=0, end_s=86_400))
-                         for c in ds.network})
-    (folder / "contracts.csv").write_text(csv_text(contracts_frame(book)), encoding="utf-8")
-    config = ServiceConfig(source=str(folder), db=f"sqlite:///{tmp_path / 's.sqlite'}",
-                           tokens=parse_tokens(f"{TOKEN}:dispatcher"))
-    clock = Clock()
+    config, clock = _contracted_service(tmp_path)
     svc = LiveService(config, clock=clock)
     timer = OfferTimer(svc.offers, every_s=0.05).start()
     try:
