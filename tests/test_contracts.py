@@ -329,3 +329,25 @@ def test_validate_checks_the_contracts_file_and_names_its_cells(tmp_path: Path, 
     assert "contracts.csv, row 2, column 'daily_jobs'" in err and "'abc'" in err
     assert "contracts.csv, row 2, column 'centre_id': is not a centre of the network" in err  # the same pass
     assert "valid (" not in out
+
+
+def test_validate_lists_the_contracts_problems_beside_another_files(tmp_path: Path, capsys) -> None:
+    """While technicians.csv has a bad cell, the contracts file's bad cell is listed in the same
+    run (not only after the first file is fixed)."""
+    import shutil
+
+    from dispatch.cli import main
+
+    folder = tmp_path / "ds"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "data" / "sample-zhejiang", folder)
+    techs = (folder / "technicians.csv").read_text(encoding="utf-8").splitlines()
+    header = techs[0].split(",")
+    row = techs[1].split(",")
+    row[header.index("max_level")] = "9"
+    (folder / "technicians.csv").write_text("\n".join([techs[0], ",".join(row), *techs[2:]]) + "\n", encoding="utf-8")
+    (folder / "contracts.csv").write_text("centre_id,daily_jobs\nNOPE,abc\n", encoding="utf-8")
+    code = main(["validate", str(folder)])
+    out, err = capsys.readouterr()
+    assert code == 2, out + err
+    assert "technicians.csv, row 2, column 'max_level'" in err and "'9'" in err
+    assert "contracts.csv, row 2, column 'daily_jobs'" in err and "'abc'" in err

@@ -13,6 +13,7 @@ from dispatch.cli.options import (
 )
 from dispatch.cli.plan import plan
 from dispatch.contracts.table import read_contracts
+from dispatch.errors import Problem, ValidationError
 from dispatch.io import read_dataset
 from dispatch.summary import dataset_summary
 from dispatch.synthetic.roster import SIZINGS
@@ -44,13 +45,26 @@ def generate(preset: str, days: int, seed: int, fmt: str, population: str | None
 @click.argument("folder", type=click.Path(exists=True, file_okay=False))
 def validate(folder: str) -> None:
     """Validate a dataset folder; list every problem (exit code 2 if any)."""
-    ds = read_dataset(folder)
+    try:
+        ds = read_dataset(folder)
+    except ValidationError as exc:
+        # The optional contracts file is checked too, cell by cell (its stations need a valid
+        # network), so one run lists every file's problems instead of one file at a time.
+        raise ValidationError(exc.problems + _contract_cell_problems(folder)) from None
     book = read_contracts(folder, ds.network, ds.technicians)  # the optional contracts.csv, checked as the runs read it
     contracted = f", {len(book)} contracted stations" if len(book) else ""
     click.echo(
         f"{folder}: valid ({len(ds.network)} centres, {len(ds.technicians)} technicians, "
         f"{len(ds.requests)} requests{contracted})"
     )
+
+
+def _contract_cell_problems(folder: str) -> list[Problem]:
+    try:
+        read_contracts(folder)
+    except ValidationError as exc:
+        return exc.problems
+    return []
 
 
 @click.command()
