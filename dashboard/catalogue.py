@@ -491,6 +491,7 @@ KPI_LABELS: dict[str, tuple[str, str]] = {
     "cost_travel_per_job_cny": ("每单：里程（元）", "cost/job: kilometres (CNY)"),
     "cost_overtime_per_job_cny": ("每单：加班（元）", "cost/job: overtime (CNY)"),
     "cost_courier_per_job_cny": ("每单：快递（元）", "cost/job: couriers (CNY)"),
+    "cost_part_shipping_per_job_cny": ("每单：备件运输（元）", "cost/job: part shipments (CNY)"),
     # appointment slots (dispatch.live.slots, simulate --slots)
     "booked_requests": ("预约时段的报修", "calls that booked a slot"),
     "booked_window_kept_rate": ("按约上门率", "booked windows kept"),

@@ -171,11 +171,15 @@ class _Log:
             "technician": None if paid_s is None else paid_s / 3600 * r.technician_cny_per_h,
             "travel": None if metres is None else metres / 1000 * r.vehicle_cny_per_km,
             "overtime": None if overtime_s is None else overtime_s / 3600 * r.overtime_cny_per_h,
-            "courier": courier}
+            "courier": courier,
+            "part_shipping": float(self.o["part_ship_cny"].fillna(0).sum()) if "part_ship_cny" in self.o else None}
 
     def cost_total(self) -> float | None:
-        parts = self.cost_parts().values()
-        return None if any(p is None for p in parts) else float(sum(parts))  # type: ignore[arg-type]
+        costs = self.cost_parts()
+        # Stock moves exist only in a run with parts: without them there is nothing to ship.
+        shipping = costs.pop("part_shipping") or 0.0
+        parts = costs.values()
+        return None if any(p is None for p in parts) else float(sum(parts)) + shipping  # type: ignore[arg-type]
 
     # -- field work (dispatch.fieldwork's columns) -----------------------------------------
 
@@ -344,7 +348,8 @@ KPIS: tuple[Kpi, ...] = (
         "hours worked past the end of shifts, in total",
         lambda g: None if g.wl is None else float(g.wl["overtime_s"].sum()) / 3600, workload=True),
     Kpi("cost_per_job_cny", "cost per job (CNY)", "cny", _JOBS + " and courier_legs",
-        "the four costs below (CostRates in dispatch/rules.py) over completed calls; n/a while one is",
+        "the costs below (CostRates in dispatch/rules.py) over completed calls, part shipments in a run "
+        "with parts; n/a while one of the other four is",
         lambda g: g.per_job(g.cost_total()), workload=True),
     Kpi("cost_technician_per_job_cny", "cost/job: technician time (CNY)", "cny", _JOBS,
         "paid (net shift) hours, busy or idle, x technician_cny_per_h",
@@ -357,6 +362,11 @@ KPIS: tuple[Kpi, ...] = (
         "parcel legs the devices rode (each way): a courier lane's at the price of the lane it rode "
         "(service, distance band, remote surcharge), a shuttle leg at courier_cny_per_leg",
         lambda g: g.per_job(g.cost_parts()["courier"])),
+    Kpi("cost_part_shipping_per_job_cny", "cost/job: part shipments (CNY)", "cny",
+        "completed calls; needs the parts columns (a run with parts)",
+        "courier legs of spare parts at their lanes' prices: replenishment, lateral transfers, parts "
+        "sent for a job and faulty parts sent back (van refills ride with the technician: free)",
+        lambda g: g.per_job(g.cost_parts()["part_shipping"])),
 )
 _PARTS = "calls needing a spare part; needs the parts columns (a run with parts)"
 KPIS += (

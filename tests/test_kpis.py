@@ -215,7 +215,7 @@ def test_every_kpi_is_defined_once_and_documented():
     with every optional column present every definition is measured."""
     keys = [k.key for k in KPIS]
     assert len(keys) == len(set(keys)) and len(set(KPI_LABELS.values())) == len(keys)
-    parts = {"part_id": "", "part_source": "", "part_tier": NAN, "part_wait_s": 0.0, "swapped": False}
+    parts = {"part_id": "", "part_source": "", "part_tier": NAN, "part_wait_s": 0.0, "swapped": False, "part_ship_cny": 0.0}
     booking = {"offered_day": NAN, "booked_window_start_s": NAN, "booked_window_end_s": NAN, "booked_day": NAN}
     full = kpis(log().assign(reach_s=0, repeat_of="", **parts, **booking), workload(),
                 stock=pd.DataFrame({"day": [0]}))

@@ -203,7 +203,7 @@ def test_every_part_in_is_used_on_hand_held_or_in_transit_each_day():
 
 def test_a_ledger_keeps_the_identity_through_every_move():
     led = Ledger(StockLevels({("A", "p"): 1, (NATIONAL, "p"): 1}), lambda loc: NATIONAL,
-                 lambda o, d, p, t, k: (t + 10, t + 10))
+                 lambda o, d, p, t, k: (t + 10, t + 10, 15.0))
     def same():
         b = led.balance()
         return b["entered"] == b["used"] + b["on_hand"] + b["held"] + b["in_transit"]
@@ -316,7 +316,7 @@ def test_a_queued_order_is_reordered_once():
     warehouse (level 1) sends its unit and reorders; a second order queues there and the warehouse
     reorders for it; when the factory's units come, the queued order is served without a third."""
     led = Ledger(StockLevels({("A", "p"): 0, (NATIONAL, "p"): 1}), lambda loc: NATIONAL,
-                 lambda o, d, p, t, k: (t + 10, t + 10))
+                 lambda o, d, p, t, k: (t + 10, t + 10, 15.0))
     led.order("A", "p", 0)
     led.order("A", "p", 1)
     factory = [t for t in led.transit.values() if t.kind == "factory"]
@@ -443,3 +443,29 @@ def test_the_courier_cost_is_what_the_lanes_the_parcels_rode_charge():
                     SimParams(fieldwork=NOMINAL))
     assert row(walk, "W")["courier_legs"] == 2 and row(walk, "W")["courier_lane_legs"] == 0
     assert kpis(walk.outcomes, walk.workload)["cost_courier_per_job_cny"] == 30.0
+
+
+def test_stock_moves_are_charged_at_their_lanes_prices_to_the_job_that_caused_them():
+    """The mail-in of the test above fits C1's one camera: C1 reorders it from the national
+    warehouse (its lane in the user's table: 23 CNY) and the faulty camera goes back to the
+    warehouse (18 CNY). The job carries 41 CNY of part shipments, beside its 31 CNY of device
+    couriers, and the cost per job counts both."""
+    table = {("S1", "C1"): (Lane("S1", "C1", "same_city", 17 * H, 0, 3 * H, 0.0, 12.0),),
+             ("C1", "S1"): (Lane("C1", "S1", "next_morning", 18 * H, 1, 10 * H, 0.0, 19.0),),
+             (NATIONAL, "C1"): (Lane(NATIONAL, "C1", "next_morning", 18 * H, 1, 10 * H, 0.0, 23.0),),
+             ("C1", NATIONAL): (Lane("C1", NATIONAL, "standard", 18 * H, 2, 12 * H, 0.0, 18.0),)}
+    parts = PartsData(CAT, StockLevels({("C1", "CAM"): 1, (NATIONAL, "CAM"): 1}), LaneParams(late=False), table,
+                      national=SHANGHAI)
+    call = phone(req("M", 2, Mode.MAILIN, created_h=10, lon=119.97, lat=30.54))
+    res = simulate(Dataset(NET, TECHS, (call,), "2026-03-02", parts=parts), SimParams(fieldwork=NOMINAL))
+    assert row(res, "M")["part_id"] == "CAM"
+    assert row(res, "M")["part_ship_cny"] == 41.0
+    k = kpis(res.outcomes, res.workload)
+    assert k["cost_part_shipping_per_job_cny"] == 41.0
+    rest = sum(k[f"cost_{c}_per_job_cny"] for c in ("technician", "travel", "overtime", "courier"))
+    assert k["cost_per_job_cny"] == pytest.approx(rest + 41.0)
+    # Parts off: nothing to ship, the KPI is n/a and the total is the other four.
+    walk = simulate(Dataset(NET, TECHS, (req("W", 2, Mode.WALKIN, created_h=10),), "2026-03-02"),
+                    SimParams(fieldwork=NOMINAL))
+    kw = kpis(walk.outcomes, walk.workload)
+    assert "cost_part_shipping_per_job_cny" not in kw and kw["cost_per_job_cny"] is not None

@@ -121,15 +121,15 @@ class PartsSim(NoParts):
     def _supplier(self, location: str) -> str:
         return self.home[location[len("van:"):]] if is_van(location) else NATIONAL
 
-    def _ship(self, origin: str, dest: str, part: str, ready_s: int, key: str) -> tuple[int, int]:
-        if is_van(dest):  # refilled at his centre before tomorrow's shift
+    def _ship(self, origin: str, dest: str, part: str, ready_s: int, key: str) -> tuple[int, int, float]:
+        if is_van(dest):  # refilled at his centre before tomorrow's shift: no courier
             at = (ready_s // DAY_S + 1) * DAY_S + VAN_REFILL_S
-            return at, at
+            return at, at, 0.0
         s = self.lanes.ship(origin, dest, ready_s, key)
         self.w.event(key.split(":")[-1], ready_s, "part_shipped", origin,
                      f"{part} to {dest} by {s.lane.service}: picked up {_clock(s.pickup_s)}, due {_clock(s.eta_s)}"
                      + (" (a day late)" if s.arrive_s > s.eta_s else ""))
-        return s.arrive_s, s.eta_s
+        return s.arrive_s, s.eta_s, s.lane.price_cny
 
     def _eta(self, origin: str, dest: str, ready_s: int) -> int:
         return self.lanes.ship(origin, dest, ready_s).eta_s
@@ -267,7 +267,9 @@ class PartsSim(NoParts):
         got = self.ledger.consume(rid)
         if got is not None:
             origin = self.home[got[0][len("van:"):]] if is_van(got[0]) else got[0]
-            self.w.push(self.lanes.ship(origin, NATIONAL, t).eta_s, "faulty_back", rid)
+            back = self.lanes.ship(origin, NATIONAL, t)
+            self.ledger.shipping_cny[rid] += back.lane.price_cny
+            self.w.push(back.eta_s, "faulty_back", rid)
 
     def _sanbao(self, r: Request) -> tuple[str, str]:
         return intake_route(r, self.rules)
@@ -373,8 +375,14 @@ class PartsSim(NoParts):
                                 **{f"units_{k}": v for k, v in self.ledger.balance().items()}})
 
     def columns(self, outcomes: pd.DataFrame) -> pd.DataFrame:
+        shipping: dict[str, float] = {}
+        for cause, cny in self.ledger.shipping_cny.items():  # a job's own units and its suffixed ones (#…)
+            rid = cause.split("#")[0]
+            shipping[rid] = shipping.get(rid, 0.0) + cny
         rows = pd.DataFrame([{"request_id": k, **v} for k, v in self.rows.items()], columns=["request_id", *PART_COLUMNS])
         out = outcomes.merge(rows, on="request_id", how="left")
+        # Courier legs of stock moves, charged to the job that caused them (Ledger.shipping_cny).
+        out["part_ship_cny"] = out["request_id"].map(shipping).fillna(0.0)
         return out.fillna({"part_id": "", "part_source": "", "part_wait_s": 0.0, "swapped": False, "sanbao_rule": ""})
 
     def stock_frame(self) -> pd.DataFrame:

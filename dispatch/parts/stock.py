@@ -14,6 +14,10 @@ Flows are counted so that, at any moment, every unit that entered the network (t
 stock and the factory's deliveries) is used, on hand, held for a job or in transit
 (:meth:`Ledger.balance`); each used part sends a faulty one back to the national warehouse
 (returns: sent = in transit + received).
+
+Every courier leg a unit rides is priced (``ship``'s third value) and charged to its cause: the
+job whose use of a unit set the one-for-one chain off (its centre's reorder, the warehouse's
+reorder behind it) or the job a unit was sent for (``shipping_cny``).
 """
 
 from __future__ import annotations
@@ -64,16 +68,17 @@ class Transit:
     eta_s: int
     job: str = ""
     kind: str = "replenishment"  # replenishment | lateral | refill | factory
+    cause: str = ""  # the job it is charged to (shipping_cny)
 
 
 @dataclass
 class Ledger:
     """The stock of a run (see the module docstring). ``ship(origin, dest, part, ready_s, key)``
-    returns (arrival, promise) of one unit: the courier lanes, or a van refill."""
+    returns (arrival, promise, price in CNY) of one unit: the courier lanes, or a van refill."""
 
     levels: StockLevels
     supplier: Callable[[str], str]
-    ship: Callable[[str, str, str, int, str], tuple[int, int]]
+    ship: Callable[[str, str, str, int, str], tuple[int, int, float]]
     notify: Callable[[Transit], None] = lambda tr: None  # a unit set off: its arrival is an event
     on_hand: dict[tuple[str, str], int] = field(default_factory=lambda: defaultdict(int))
     held: dict[str, tuple[str, str]] = field(default_factory=dict)  # job -> (location, part)
@@ -87,6 +92,7 @@ class Ledger:
     lateral: int = 0
     expedited: int = 0  # units sent to a waiting job (lateral or ordered for it)
     stockouts: int = 0  # a job found no free unit where it asked first
+    shipping_cny: dict[str, float] = field(default_factory=lambda: defaultdict(float))  # cause -> CNY
     _ids: Iterable[int] = field(default_factory=itertools.count)
     _to: dict[tuple[str, str], set[int]] = field(default_factory=lambda: defaultdict(set))  # transit by (dest, part)
 
@@ -112,35 +118,39 @@ class Ledger:
         """Hold one unit on hand at ``location`` for ``job``; the location reorders it."""
         self.on_hand[location, part] -= 1
         self.held[job] = (location, part)
-        self.order(location, part, now_s)
+        self.order(location, part, now_s, cause=job)
 
     def claim(self, job: str, t: Transit, location: str, now_s: int) -> None:
         """``job`` takes a unit already on its way to ``location`` (the location reorders it)."""
         t.job = job
-        self.order(location, part=t.part, now_s=now_s)
+        self.order(location, part=t.part, now_s=now_s, cause=job)
 
     def send(self, origin: str, dest: str, part: str, now_s: int, job: str = "", kind: str = "lateral",
-             reorder: bool = True) -> Transit:
-        """One unit from ``origin``'s stock to ``dest`` (for ``job``); ``origin`` reorders it
-        (``reorder=False``: a queued order served, reordered when it was queued)."""
+             reorder: bool = True, cause: str = "") -> Transit:
+        """One unit from ``origin``'s stock to ``dest`` (for ``job``; charged to ``cause``, by
+        default the job); ``origin`` reorders it (``reorder=False``: a queued order served,
+        reordered when it was queued)."""
+        cause = cause or job
         self.on_hand[origin, part] -= 1
-        tr = self._dispatch(origin, dest, part, now_s, job, kind)
+        tr = self._dispatch(origin, dest, part, now_s, job, kind, cause)
         if reorder:
-            self.order(origin, part, now_s)
+            self.order(origin, part, now_s, cause=cause)
         if kind == "lateral":
             self.lateral += 1
         return tr
 
-    def order(self, location: str, part: str, now_s: int, job: str = "") -> Transit | None:
-        """``location`` orders one unit from its supplier (for ``job``): sent now if the supplier
-        has one, else queued there (None)."""
+    def order(self, location: str, part: str, now_s: int, job: str = "", cause: str = "") -> Transit | None:
+        """``location`` orders one unit from its supplier (for ``job``; charged to ``cause``, by
+        default the job): sent now if the supplier has one, else queued there (None)."""
+        cause = cause or job
         if location == NATIONAL:
             return self._factory(part, now_s, job)
         src = self.supplier(location)
         if self.free(src, part) > 0:
-            return self.send(src, location, part, now_s, job, kind="refill" if is_van(location) else "replenishment")
-        self.backorders[src, part].append((location, job))
-        self.order(src, part, now_s)  # the supplier's position fell by the order it owes: it reorders
+            return self.send(src, location, part, now_s, job, kind="refill" if is_van(location) else "replenishment",
+                             cause=cause)
+        self.backorders[src, part].append((location, job, cause))
+        self.order(src, part, now_s, cause=cause)  # the supplier's position fell by the order it owes: it reorders
         return None
 
     def _factory(self, part: str, now_s: int, job: str) -> Transit:
@@ -151,9 +161,10 @@ class Ledger:
         self.notify(tr)
         return tr
 
-    def _dispatch(self, origin: str, dest: str, part: str, now_s: int, job: str, kind: str) -> Transit:
-        arrive, eta = self.ship(origin, dest, part, now_s, f"{kind}:{origin}:{dest}:{part}:{now_s}:{job}")
-        tr = Transit(next(self._ids), part, origin, dest, arrive, eta, job, kind)  # type: ignore[call-overload]
+    def _dispatch(self, origin: str, dest: str, part: str, now_s: int, job: str, kind: str, cause: str) -> Transit:
+        arrive, eta, cost_cny = self.ship(origin, dest, part, now_s, f"{kind}:{origin}:{dest}:{part}:{now_s}:{job}")
+        self.shipping_cny[cause] += cost_cny
+        tr = Transit(next(self._ids), part, origin, dest, arrive, eta, job, kind, cause)  # type: ignore[call-overload]
         self.transit[tr.id] = tr
         self._to[tr.dest, tr.part].add(tr.id)
         self.notify(tr)
@@ -172,9 +183,9 @@ class Ledger:
         self.on_hand[tr.dest, tr.part] += 1
         queue = self.backorders.get((tr.dest, tr.part))
         while queue and self.free(tr.dest, tr.part) > 0:
-            dest, job = queue.popleft()
+            dest, job, cause = queue.popleft()
             self.send(tr.dest, dest, tr.part, now_s, job, kind="refill" if is_van(dest) else "replenishment",
-                      reorder=False)
+                      reorder=False, cause=cause)
         return tr
 
     def consume(self, job: str) -> tuple[str, str] | None:
