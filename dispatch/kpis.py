@@ -364,8 +364,9 @@ KPIS: tuple[Kpi, ...] = (
         lambda g: g.per_job(g.cost_parts()["courier"])),
     Kpi("cost_part_shipping_per_job_cny", "cost/job: part shipments (CNY)", "cny",
         "completed calls; needs the parts columns (a run with parts)",
-        "courier legs of spare parts at their lanes' prices: replenishment, lateral transfers, parts "
-        "sent for a job and faulty parts sent back (van refills ride with the technician: free)",
+        "courier parcels of spare parts at their lanes' prices (units on the same lane and pickup share "
+        "one box): replenishment, lateral transfers, parts sent for a job and faulty parts sent back "
+        "(van refills ride with the technician: free)",
         lambda g: g.per_job(g.cost_parts()["part_shipping"])),
 )
 _PARTS = "calls needing a spare part; needs the parts columns (a run with parts)"

@@ -449,7 +449,8 @@ def test_stock_moves_are_charged_at_their_lanes_prices_to_the_job_that_caused_th
     """The mail-in of the test above fits C1's one camera: C1 reorders it from the national
     warehouse (its lane in the user's table: 23 CNY) and the faulty camera goes back to the
     warehouse (18 CNY). The job carries 41 CNY of part shipments, beside its 31 CNY of device
-    couriers, and the cost per job counts both."""
+    couriers, and the cost per job counts both. A second such mail-in the same day rides the
+    same two boxes (the same lanes and pickups): the two jobs' part shipments are 41 CNY."""
     table = {("S1", "C1"): (Lane("S1", "C1", "same_city", 17 * H, 0, 3 * H, 0.0, 12.0),),
              ("C1", "S1"): (Lane("C1", "S1", "next_morning", 18 * H, 1, 10 * H, 0.0, 19.0),),
              (NATIONAL, "C1"): (Lane(NATIONAL, "C1", "next_morning", 18 * H, 1, 10 * H, 0.0, 23.0),),
@@ -464,6 +465,13 @@ def test_stock_moves_are_charged_at_their_lanes_prices_to_the_job_that_caused_th
     assert k["cost_part_shipping_per_job_cny"] == 41.0
     rest = sum(k[f"cost_{c}_per_job_cny"] for c in ("technician", "travel", "overtime", "courier"))
     assert k["cost_per_job_cny"] == pytest.approx(rest + 41.0)
+    two = PartsData(CAT, StockLevels({("C1", "CAM"): 2, (NATIONAL, "CAM"): 2}), LaneParams(late=False), table,
+                    national=SHANGHAI)
+    calls = (call, phone(req("N", 2, Mode.MAILIN, created_h=11, lon=119.97, lat=30.54)))
+    both = simulate(Dataset(NET, TECHS, calls, "2026-03-02", parts=two), SimParams(fieldwork=NOMINAL))
+    assert both.outcomes["part_id"].tolist() == ["CAM", "CAM"]
+    assert both.outcomes["part_ship_cny"].sum() == 41.0
+    assert kpis(both.outcomes, both.workload)["cost_part_shipping_per_job_cny"] == 20.5
     # Parts off: nothing to ship, the KPI is n/a and the total is the other four.
     walk = simulate(Dataset(NET, TECHS, (req("W", 2, Mode.WALKIN, created_h=10),), "2026-03-02"),
                     SimParams(fieldwork=NOMINAL))

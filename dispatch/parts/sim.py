@@ -31,7 +31,7 @@ import pandas as pd
 from dispatch.hours import opening_start
 from dispatch.model import DAY_S, Centre, Mode, Request, Tier
 from dispatch.parts.catalogue import LOANER, uniform
-from dispatch.parts.lanes import DeviceLegs, Lanes, lateral_neighbours, points_of
+from dispatch.parts.lanes import DeviceLegs, Lanes, Shipment, lateral_neighbours, points_of
 from dispatch.parts.stock import NATIONAL, VAN_REFILL_S, Ledger, is_van, van
 from dispatch.parts.world import PartsData, intake_route
 from dispatch.rules import EXCHANGE, QUOTE, REFUND, REPAIR
@@ -105,6 +105,7 @@ class PartsSim(NoParts):
         # Lateral transfers come from the province's centres nearest by road first (LATERAL_FROM of them).
         self.province = lateral_neighbours(tuple(net), world.travel, LATERAL_FROM)
         self.rows: dict[str, dict[str, Any]] = {}
+        self.parcels: set[tuple[str, str, str, int]] = set()  # (origin, dest, service, pickup) paid for
         self.waiting: dict[str, tuple[int, tuple]] = {}  # job -> (since, its at_repair payload)
         self.swapped: dict[str, int] = {}
         self.settled: set[str] = set()  # 三包 applied
@@ -129,7 +130,16 @@ class PartsSim(NoParts):
         self.w.event(key.split(":")[-1], ready_s, "part_shipped", origin,
                      f"{part} to {dest} by {s.lane.service}: picked up {_clock(s.pickup_s)}, due {_clock(s.eta_s)}"
                      + (" (a day late)" if s.arrive_s > s.eta_s else ""))
-        return s.arrive_s, s.eta_s, s.lane.price_cny
+        return s.arrive_s, s.eta_s, self._parcel_cny(s)
+
+    def _parcel_cny(self, s: Shipment) -> float:
+        """A lane's price once per parcel: units between the same two places on the same pickup
+        share one box (the first pays it), as a centre's daily replenishment does."""
+        key = (s.lane.origin, s.lane.dest, s.lane.service, s.pickup_s)
+        if key in self.parcels:
+            return 0.0
+        self.parcels.add(key)
+        return s.lane.price_cny
 
     def _eta(self, origin: str, dest: str, ready_s: int) -> int:
         return self.lanes.ship(origin, dest, ready_s).eta_s
@@ -268,7 +278,7 @@ class PartsSim(NoParts):
         if got is not None:
             origin = self.home[got[0][len("van:"):]] if is_van(got[0]) else got[0]
             back = self.lanes.ship(origin, NATIONAL, t)
-            self.ledger.shipping_cny[rid] += back.lane.price_cny
+            self.ledger.shipping_cny[rid] += self._parcel_cny(back)
             self.w.push(back.eta_s, "faulty_back", rid)
 
     def _sanbao(self, r: Request) -> tuple[str, str]:

@@ -15,9 +15,10 @@ stock and the factory's deliveries) is used, on hand, held for a job or in trans
 (:meth:`Ledger.balance`); each used part sends a faulty one back to the national warehouse
 (returns: sent = in transit + received).
 
-Every courier leg a unit rides is priced (``ship``'s third value) and charged to its cause: the
-job whose use of a unit set the one-for-one chain off (its centre's reorder, the warehouse's
-reorder behind it) or the job a unit was sent for (``shipping_cny``).
+Every courier leg a unit rides is priced (``ship``'s third value: the simulation charges a lane's
+price once per parcel) and charged to its cause: the job whose use of a unit set the one-for-one
+chain off (its centre's reorder, the warehouse's reorder behind it) or the job a unit was sent
+for (``shipping_cny``).
 """
 
 from __future__ import annotations
