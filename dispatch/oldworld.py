@@ -59,13 +59,15 @@ seeds 1-5; the median over seeds of each run's mean cycle, never one seed's figu
     Zhejiang median      6.59  6.38  6.16  6.08  5.99  5.91  5.86  5.65   (days)
 
 With 0.8, ``calibrate()`` (generate(preset, days=14, seed=s), the old world with the same seed;
-the sweep and the national row were measured with the flat travel model, the planner's default
-then; the Zhejiang row again with the road model, today's default)::
+the sweep and the flat rows were measured with the flat travel model, the planner's default
+then; the road rows with the road model, today's default; national road on seeds 1-3 only, at
+about 11 minutes a seed)::
 
     preset            seeds 1..5 mean cycle (days)   median  p50   p90   censored  lab technicians
     zhejiang (flat)   5.95 6.02 5.99 5.97 6.01        5.99    5.70  9.02  0         ~325 (1 lab)
     zhejiang (road)   5.85 5.91 5.86 5.83 5.90        5.86    5.55  8.92  8-14      ~325 (1 lab)
     national (flat)   6.22 6.22 6.20 6.23 6.21        6.22    5.88  9.47  0         ~7,030 (31 labs)
+    national (road)   6.15 6.15 6.12                  6.15    5.82  9.18  28-35     ~7,030 (31 labs)
 
 The road model's shorter long-distance roads (a detour of 1.16 rather than 1.3) bring more
 dealers within a day's mail of their lab (mail out 0.88 days rather than 0.99), so its cycle is
