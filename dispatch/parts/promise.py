@@ -41,10 +41,19 @@ class Promise:
         self.lanes = Lanes(points_of(tuple(dataset.network), parts.national), travel, parts.lane_params,
                            parts.lane_table)
         self.near = lateral_neighbours(tuple(dataset.network), travel, LATERAL_FROM)
+        # The lanes a promise may ride: up and down each chain, laterals, the national warehouse.
+        self.lanes.prefetch(pair for c in dataset.network for pair in (
+            *(((c.id, c.parent_id), (c.parent_id, c.id)) if c.parent_id is not None else ()),
+            (NATIONAL, c.id), *((o, c.id) for o in self.near.get(c.id, ()))))
         self.legs = DeviceLegs(self.lanes)  # devices up and down the chain by lane (as in the simulation)
+        self._need: dict[tuple[str, str | None, int], str | None] = {}
 
     def need(self, r: Request) -> str | None:
-        return self.cat.need(self.seed, r.id, r.device_model, r.level) if r.device_model else None
+        # Drawn once per call (a hash), though asked for each of its options.
+        key = (r.id, r.device_model, r.level)
+        if key not in self._need:
+            self._need[key] = self.cat.need(self.seed, r.id, r.device_model, r.level) if r.device_model else None
+        return self._need[key]
 
     def ready(self, r: Request, centre: Centre, t: int, on_site: bool = False) -> tuple[int, str]:
         """(when the part can be at ``centre`` for a job asking at ``t``, what the rule says)."""
@@ -64,11 +73,11 @@ class Promise:
             return t, "", ("vans", centre.id, part)
         # The nearest holder only: lanes are banded by road distance, so no farther one is sooner.
         holder = next((o for o in self.near.get(centre.id, ()) if self.shelf[o, part] > 0), None)
-        options = [] if holder is None else [(self.lanes.ship(holder, centre.id, t).eta_s, f"lateral from {holder}",
+        options = [] if holder is None else [(self.lanes.eta_s(holder, centre.id, t), f"lateral from {holder}",
                                               ("shelf", holder, part))]
         stocked = self.shelf[NATIONAL, part] > 0
         at = t if stocked else t + self.factory_s
-        options.append((self.lanes.ship(NATIONAL, centre.id, at).eta_s, "order from the national warehouse",
+        options.append((self.lanes.eta_s(NATIONAL, centre.id, at), "order from the national warehouse",
                         ("shelf", NATIONAL, part) if stocked else None))
         eta, how, unit = min(options, key=lambda o: (o[0], o[1]))
         d, s = divmod(eta, DAY_S)
