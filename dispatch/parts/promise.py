@@ -14,6 +14,7 @@ turnaround), so a shelf with one screen promises it once.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 
 from dispatch.dataset import Dataset
 from dispatch.model import DAY_S, Centre, Request
@@ -42,9 +43,8 @@ class Promise:
                            parts.lane_table)
         self.near = lateral_neighbours(tuple(dataset.network), travel, LATERAL_FROM)
         # The lanes a promise may ride: up and down each chain, laterals, the national warehouse.
-        self.lanes.prefetch(pair for c in dataset.network for pair in (
-            *(((c.id, c.parent_id), (c.parent_id, c.id)) if c.parent_id is not None else ()),
-            (NATIONAL, c.id), *((o, c.id) for o in self.near.get(c.id, ()))))
+        self.lanes.prefetch([*chain_pairs(dataset.network), *((NATIONAL, c.id) for c in dataset.network),
+                             *((o, c.id) for c in dataset.network for o in self.near.get(c.id, ()))])
         self.legs = DeviceLegs(self.lanes)  # devices up and down the chain by lane (as in the simulation)
         self._need: dict[tuple[str, str | None, int], str | None] = {}
 
@@ -105,7 +105,14 @@ def device_legs_for(dataset: Dataset, travel: Travel) -> DeviceLegs | None:
     parts = dataset.parts
     if parts is None:
         return None
-    return DeviceLegs(Lanes(points_of(tuple(dataset.network), parts.national), travel, parts.lane_params, parts.lane_table))
+    lanes = Lanes(points_of(tuple(dataset.network), parts.national), travel, parts.lane_params, parts.lane_table)
+    lanes.prefetch(chain_pairs(dataset.network))
+    return DeviceLegs(lanes)
+
+
+def chain_pairs(network: Iterable[Centre]) -> list[tuple[str, str]]:
+    """Every lane a device may ride up or down an escalation chain: each centre and its parent, both ways."""
+    return [pair for c in network if c.parent_id is not None for pair in ((c.id, c.parent_id), (c.parent_id, c.id))]
 
 
 def promise_for(dataset: Dataset, travel: Travel, seed: int = 0) -> Promise | None:
