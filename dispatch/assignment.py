@@ -42,13 +42,13 @@ request ends either assigned, or unassigned with a reason code and a sentence.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
-from concurrent.futures import Executor
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, replace
 
 import numpy as np
 
-from dispatch.assignment_solve import SolverParams, solve_group
+from dispatch.assignment_solve import SolverParams, solve_group, solve_options
 from dispatch.contracts.model import NO_CONTRACTS, ContractBook
 from dispatch.dataset import Dataset
 from dispatch.hours import dispatch_clock_start, opening_start
@@ -131,10 +131,6 @@ class _Option:
     part_s: int = 0
     cost_min: int = 0  # what the option costs, in minutes of turnaround (rule 8; 0: time alone)
 
-    @property
-    def score_s(self) -> int:
-        return self.turnaround_s + 60 * self.cost_min
-
 
 def option_cost_cny(o: _Option, r: Request, network: Network, rates: CostRates,
                     book: ContractBook = NO_CONTRACTS) -> float:
@@ -216,13 +212,26 @@ def _can_visit(techs: list[Technician], req: Request, level: int) -> bool:
 def build_options(
     dataset: Dataset, params: AssignmentParams, travel: Travel = DEFAULT_TRAVEL
 ) -> tuple[dict[str, list[_Option]], list[Unassigned]]:
+    """Every request's options (or why it has none), in request order within each province."""
+    options: dict[str, list[_Option]] = {}
+    unassigned: list[Unassigned] = []
+    for _, opts, unserved in province_options(dataset, params, travel):
+        options |= opts
+        unassigned += unserved
+    return options, unassigned
+
+
+def province_options(
+    dataset: Dataset, params: AssignmentParams, travel: Travel = DEFAULT_TRAVEL
+) -> Iterator[tuple[str, dict[str, list[_Option]], list[Unassigned]]]:
+    """(province, its requests' options, those with none) one province at a time, in the order
+    the provinces first appear among the requests (the parts promise hands its units out in
+    that order), so that a caller may start solving a province while the next is built."""
     network = dataset.network
     staff = _staff(dataset.technicians)
     by_province: dict[str, list[Centre]] = defaultdict(list)
     for c in network:
         by_province[c.province_adcode].append(c)
-    options: dict[str, list[_Option]] = {}
-    unassigned: list[Unassigned] = []
     promise = promise_for(dataset, travel, params.seed)  # spare parts: None when the dataset has none
     national = [c for c in network if staff.get(c.id)]
     national_net = CentreIndex(tuple(national)) if national else None
@@ -232,6 +241,8 @@ def build_options(
     for r in dataset.requests:
         reqs_by_prov[r.county_adcode[:2] + "0000" if r.county_adcode else ""].append(r)
     for prov, reqs in reqs_by_prov.items():
+        options: dict[str, list[_Option]] = {}
+        unassigned: list[Unassigned] = []
         centres = by_province.get(prov)
         if not centres:  # unknown province code: fall back to the whole network
             centres = list(network)
@@ -327,7 +338,7 @@ def build_options(
             if wants is promise and promise is not None:  # the best option takes its unit: the next call finds one fewer
                 best = min(opts, key=lambda o: o.turnaround_s)
                 promise.take(r, best.repair or best.visit, on_site=best.repair is None)
-    return options, unassigned
+        yield prov, options, unassigned
 
 
 class _NoPart:
@@ -407,34 +418,53 @@ def assign(
     pool: Executor | None = None,
 ) -> AssignmentResult:
     """Assign every request (see the rules above). With ``pool``, the independent groups
-    (provinces) are solved in parallel, largest first: the same answer as without whenever each
-    solve ends on its gap before its time limit (CP-SAT stopped by the clock depends on load)."""
-    options, unassigned = build_options(dataset, params, travel)
+    (provinces) are solved in parallel, each as soon as its province's options are built (while
+    the next province is built here): the same answer as without whenever each solve ends on
+    its gap before its time limit (CP-SAT stopped by the clock depends on load)."""
     req_by_id = {r.id: r for r in dataset.requests}
-    if params.cost is not None:
-        rates, book = params.cost, params.contracts
-        options = {rid: [replace(o, cost_min=round(rates.as_turnaround_s(
-            option_cost_cny(o, req_by_id[rid], dataset.network, rates, book)) / 60)) for o in opts]
-            for rid, opts in options.items()}
     tech_cap = _tech_capacity_s(dataset, params)
     bench_cap = {c.id: c.bench_s_per_day for c in dataset.network}
+    solver = SolverParams(params.overload_cost, params.time_limit_s, params.relative_gap, params.seed,
+                          params.deterministic)
+    options: dict[str, list[_Option]] = {}
+    unassigned: list[Unassigned] = []
     # Independent subproblems: requests sharing no centre. Provinces in practice.
     groups: dict[str, list[str]] = defaultdict(list)
-    for rid in options:
-        groups[dataset.network[_first_centre(options[rid][0])].province_adcode].append(rid)
+    sent: dict[str, tuple[int, Future]] = {}  # group -> (its calls when sent to the pool, the solve)
     assigned: list[Assignment] = []
     statuses = []
     objective = 0
+
+    def send(key: str) -> None:
+        rids = groups[key]
+        sent[key] = (len(rids), pool.submit(  # type: ignore[union-attr]
+            solve_group, rids, {rid: solve_options(options[rid]) for rid in rids}, tech_cap, bench_cap, solver))
+
+    for prov, opts, unserved in province_options(dataset, params, travel):
+        if params.cost is not None:
+            rates, book = params.cost, params.contracts
+            opts = {rid: [replace(o, cost_min=round(rates.as_turnaround_s(
+                option_cost_cny(o, req_by_id[rid], dataset.network, rates, book)) / 60)) for o in v]
+                for rid, v in opts.items()}
+        options |= opts
+        unassigned += unserved
+        for rid, v in opts.items():
+            groups[dataset.network[_first_centre(v[0])].province_adcode].append(rid)
+        if pool is not None and prov in groups:
+            # Sent now, while the next province is built. A province built later may still add a
+            # call across the border to this group: it is then sent again, whole, below.
+            send(prov)
     ordered = sorted(groups.items())
-    solver = SolverParams(params.overload_cost, params.time_limit_s, params.relative_gap, params.seed,
-                           params.deterministic)
-    if pool is not None and len(ordered) > 1:
-        futures = {key: pool.submit(solve_group, rids, {rid: options[rid] for rid in rids}, tech_cap, bench_cap,
-                                    solver)
-                   for key, rids in sorted(ordered, key=lambda kv: -len(kv[1]))}
-        solved = (futures[key].result() for key, _ in ordered)
+    if pool is not None:
+        for key, rids in sorted(ordered, key=lambda kv: -len(kv[1])):
+            if key not in sent or sent[key][0] != len(rids):
+                if key in sent:
+                    sent[key][1].cancel()
+                send(key)
+        solved: Iterator[tuple[dict[str, int], str]] = (sent[key][1].result() for key, _ in ordered)
     else:
-        solved = (solve_group(rids, options, tech_cap, bench_cap, solver) for _, rids in ordered)
+        solved = (solve_group(rids, {rid: solve_options(options[rid]) for rid in rids}, tech_cap, bench_cap, solver)
+                  for _, rids in ordered)
     for n, ((_, rids), (choice, status)) in enumerate(zip(ordered, solved)):
         statuses.append(status)
         for rid in rids:

@@ -5,7 +5,33 @@ the rules they follow). Its inputs are plain values: a group may be solved in an
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+
+class SolveOption(NamedTuple):
+    """What a solve needs of an option (``dispatch.assignment``'s carries its rule and
+    timings too): a plain tuple, which a pool pickles several times faster than the option."""
+
+    visit: str | None
+    repair: str | None
+    day: int | None
+    tech_load_s: int
+    bench_s: int
+    turnaround_s: int
+    cost_min: int
+
+    @property
+    def score_s(self) -> int:
+        """What the solve ranks an option by: its turnaround, its cost in minutes of it (rule 8)."""
+        return self.turnaround_s + 60 * self.cost_min
+
+
+def solve_options(options: Sequence[Any]) -> list[SolveOption]:
+    """A request's options as a solve needs them."""
+    return [SolveOption(o.visit, o.repair, o.day, o.tech_load_s, o.bench_s, o.turnaround_s, o.cost_min)
+            for o in options]
 
 
 def greedy_choice(rids, options, tech_cap, bench_cap) -> dict[str, int]:

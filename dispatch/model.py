@@ -17,6 +17,9 @@ DAY_S = 86_400
 
 # Mainland China's bounding box (down to the South China Sea islands, Sansha at 16.8N), with a
 # margin; anything outside is a typo or swapped lon/lat.
+# A centre's bench hours per day at most (50 benches round the clock): a bound on input, which
+# the synthetic staffing also keeps (a busier hub queues its repairs into the next days).
+MAX_BENCH_HOURS_PER_DAY = 24 * 50
 CHINA_LON_RANGE = (73.0, 135.5)
 CHINA_LAT_RANGE = (3.5, 53.6)
 
@@ -151,11 +154,11 @@ class Centre:
                 bool(self.parent_id), e, "parent_id", self.parent_id, "the id of a higher-tier centre"
             )
         _require(
-            math.isfinite(self.bench_hours_per_day) and 0 <= self.bench_hours_per_day <= 24 * 50,
+            math.isfinite(self.bench_hours_per_day) and 0 <= self.bench_hours_per_day <= MAX_BENCH_HOURS_PER_DAY,
             e,
             "bench_hours_per_day",
             self.bench_hours_per_day,
-            "a number of hours >= 0",
+            f"a number of hours from 0 to {MAX_BENCH_HOURS_PER_DAY}",
         )
         _require(
             0 <= self.opening.start_s and self.opening.end_s <= DAY_S,

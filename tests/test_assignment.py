@@ -181,6 +181,30 @@ def test_provinces_solved_in_a_process_pool_give_the_same_assignment():
     assert pooled == alone
 
 
+def test_a_call_across_the_border_after_its_groups_province_was_sent_gives_the_same_assignment():
+    """Province 330000's calls come first, so its group goes to the pool as soon as its options
+    are built; then a call of province 340000, whose stations have no technician, can only be
+    served from 330000 (the national search): that group is solved again with it, and the pool
+    gives the assignment solved in one process."""
+    from dispatch.executor import executor
+
+    def moved(c):  # the chain half a degree east, in another province, without technicians
+        return replace(c, id=c.id + "b", name=c.name + "b", lon=c.lon + 0.5, parent_id=c.parent_id and c.parent_id + "b",
+                       province_adcode="340000", prefecture_adcode="340500",
+                       county_adcode=c.county_adcode and "340521")
+
+    net = Network(tuple(NETWORK) + tuple(moved(c) for c in NETWORK))
+    reqs = [req(f"a{i}", 1, Mode.ONSITE, created_h=9 + i) for i in range(4)]
+    across = replace(req("b0", 1, Mode.ONSITE, created_h=10, lon=120.47), county_adcode="340521")
+    ds = Dataset(net, TECHS, (*reqs, across), "2026-03-02")
+    alone = assign(ds, AssignmentParams(time_limit_s=5.0))
+    with executor(2) as pool:
+        pooled = assign(ds, AssignmentParams(time_limit_s=5.0), pool=pool)
+    by_id = {a.request_id: a for a in alone.assigned}
+    assert net[by_id["b0"].visit_centre_id].province_adcode == "330000"
+    assert pooled == alone
+
+
 def test_the_cost_weight_moves_the_assignment_from_faster_to_cheaper_at_the_break_even():
     """A call next to Deqing: S1's technician is minutes away, but S1 is a contracted station
     whose fee is high; the next centre's own technician is farther and cheaper. Time alone (and a large

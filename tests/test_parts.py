@@ -135,6 +135,30 @@ def test_a_lane_cut_off_pushes_a_shipment_to_the_next_day():
     assert lanes.lanes("A", "B")[0].transit_days == 4 + 2  # 1 day per 1,200 km (at least 2), +2 remote
 
 
+def test_the_promises_fast_eta_is_the_shipments_and_prefetched_lanes_are_the_same():
+    """``Lanes.eta_s`` (the assignment's fast path) gives ``ship(...).eta_s`` at every quarter
+    hour of two days, on generated lanes (same-city, same-day, next-morning, Xinjiang standard)
+    and on a user's table lane; lanes whose distances were asked ahead in one batch
+    (``prefetch``) are those generated pair by pair."""
+    points = {c.id: (c.lon, c.lat, c.province_adcode) for c in NET} | {
+        NATIONAL: SHANGHAI, "X": (87.6, 43.8, "650102")}
+    table = {("S2", "S3"): (Lane("S2", "S3", "own", 15 * H, 0, 2 * H, 0.0, 9.0),
+                            Lane("S2", "S3", "slow", 20 * H, 1, 8 * H, 0.0, 5.0))}
+    pairs = [("S1", "C1"), ("C1", "S1"), ("C1", "P1"), (NATIONAL, "S1"), ("S1", "X"), ("S2", "S3")]
+    lanes, ahead = Lanes(points, table=table), Lanes(points, table=table)
+    ahead.prefetch(pairs)
+    for o, d in pairs:
+        assert ahead.lanes(o, d) == lanes.lanes(o, d)
+        for t in range(0, 2 * D, 900):
+            assert lanes.eta_s(o, d, t) == lanes.ship(o, d, t).eta_s, (o, d, t)
+    legs = device_legs_for(Dataset(NET, TECHS, (), "2026-03-02", parts=PartsData(
+        CAT, StockLevels({}), LaneParams(late=False), national=SHANGHAI)), DEFAULT_TRAVEL)
+    chain = NET.chain("S1")
+    for t in range(0, D, 1800):  # the on-time fast path of the device legs, both ways
+        assert legs.up(chain, 2, t) == legs.up_priced(chain, 2, t)[0]
+        assert legs.down(chain, 2, t) == legs.down_priced(chain, 2, t)[0]
+
+
 @pytest.mark.parametrize(("age_days", "damage", "failed", "route", "rule"), [
     (3, "", 0, REFUND, "return_7d"),
     (12, "", 0, EXCHANGE, "exchange_15d"),

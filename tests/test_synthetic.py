@@ -270,3 +270,14 @@ def test_stations_leave_no_county_seat_beyond_the_coverage_drive(geo):
     # A budget too small to cover every seat still gets exactly its stations (the cover's first).
     small = generate_network(geo, weights, NetworkParams(county_stations=100), Preset("national"))
     assert len(small.by_tier(Tier.COUNTY)) == 100
+
+
+def test_a_hub_busier_than_a_centre_can_hold_gets_the_most_bench_hours_a_centre_holds():
+    """At 2,000,000 national calls a day, Zhejiang's provincial lab would need more bench hours
+    than a centre may have (``MAX_BENCH_HOURS_PER_DAY``): the roster gives it that many, and
+    the network is built (its repairs queue) instead of failing."""
+    from dispatch.model import MAX_BENCH_HOURS_PER_DAY
+    from dispatch.synthetic import GeneratorParams, generate, with_calls_per_day
+
+    ds = generate("zhejiang", days=0, seed=1, params=with_calls_per_day(GeneratorParams(), 2_000_000))
+    assert max(c.bench_hours_per_day for c in ds.network) == MAX_BENCH_HOURS_PER_DAY

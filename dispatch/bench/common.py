@@ -36,9 +36,15 @@ def peak_rss_mib() -> float:
 
 
 def cpu_s() -> float:
+    return sum(cpu_split_s())
+
+
+def cpu_split_s() -> tuple[float, float]:
+    """CPU seconds of this process, and of its finished children (a process pool's workers
+    count once the pool has shut down; a Dask cluster's do not count)."""
     own = resource.getrusage(resource.RUSAGE_SELF)
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+    return own.ru_utime + own.ru_stime, kids.ru_utime + kids.ru_stime
 
 
 @contextmanager

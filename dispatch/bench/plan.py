@@ -7,13 +7,14 @@ KPIs side by side. ``--calls`` repeats the run at other national call volumes to
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import replace
 from typing import Any
 
 from dispatch.baseline import BaselineParams, baseline_plan
-from dispatch.bench.common import cpu_s, peak_rss_mib
-from dispatch.executor import executor
+from dispatch.bench.common import cpu_s, cpu_split_s, peak_rss_mib
+from dispatch.executor import SCHEDULER_ENV, executor
 from dispatch.kpis import format_kpis, kpis
 from dispatch.parts.enable import switch
 from dispatch.plan import PlanParams, make_plan, reach_s
@@ -42,9 +43,11 @@ def run_plan_bench(preset: str, seed: int, calls_per_day: float | None, workers:
     if time_limit is not None:
         params = replace(params, routing_max_s=time_limit, routing_min_s=min(params.routing_min_s, time_limit))
     t0 = time.perf_counter()
+    main0, pool0 = cpu_split_s()
     with executor(workers, scheduler) as pool:
         stages["pool_start"] = time.perf_counter() - t0
         plan = make_plan(ds, params, pool=pool, travel=travel, progress=progress)
+    main1, pool1 = cpu_split_s()  # the pool's workers are counted once it has shut down
     for k, v in plan.timings_s.items():
         stages[k] = v
     t0 = time.perf_counter()
@@ -64,6 +67,10 @@ def run_plan_bench(preset: str, seed: int, calls_per_day: float | None, workers:
         "plan_s": round(sum(v for k, v in stages.items() if k not in ("generate", "baseline")), 3),
         "parts": ds.parts is not None,
         "wall_s": round(time.perf_counter() - wall0, 3), "cpu_s": round(cpu_s() - cpu0, 3),
+        # The plan's CPU: this process (assignment's options, the day's call placement, the
+        # frames) and the process pool's workers (CP-SAT groups, morning routing); None on Dask.
+        "plan_cpu_main_s": round(main1 - main0, 3),
+        "plan_cpu_pool_s": None if scheduler or os.environ.get(SCHEDULER_ENV) else round(pool1 - pool0, 3),
         "peak_rss_mib": round(peak_rss_mib(), 1),
         "kpis": {"plan": kpis(plan.outcomes, plan.workload), "baseline": kpis(base_out, base_work)},
         "unassigned_by_reason": plan.unassigned["reason_code"].value_counts().sort_index().to_dict(),
@@ -79,7 +86,9 @@ def format_run(doc: dict[str, Any]) -> str:
         "stages (s): " + ", ".join(f"{k} {v:.2f}" for k, v in doc["stages_s"].items())
         + (f"; the plan {doc['plan_s']:.1f} s" if "plan_s" in doc else ""),
         (f"wall {doc['wall_s']:.1f} s, cpu {doc['cpu_s']:.1f} s, peak memory {doc['peak_rss_mib']:.0f} MiB "
-         f"(this process + largest child), slowest area {doc['slowest_area_s']:.1f} s"),
+         f"(this process + largest child), slowest area {doc['slowest_area_s']:.1f} s"
+         + (f"; the plan's cpu: main process {doc['plan_cpu_main_s']:.1f} s, pool {doc['plan_cpu_pool_s']:.1f} s"
+            if doc.get("plan_cpu_pool_s") is not None else "")),
         format_kpis(doc["kpis"]),
     ]
     if doc["unassigned_by_reason"]:

@@ -14,6 +14,7 @@ turnaround), so a shelf with one screen promises it once.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 
 from dispatch.dataset import Dataset
 from dispatch.model import DAY_S, Centre, Request
@@ -41,10 +42,18 @@ class Promise:
         self.lanes = Lanes(points_of(tuple(dataset.network), parts.national), travel, parts.lane_params,
                            parts.lane_table)
         self.near = lateral_neighbours(tuple(dataset.network), travel, LATERAL_FROM)
+        # The lanes a promise may ride: up and down each chain, laterals, the national warehouse.
+        self.lanes.prefetch([*chain_pairs(dataset.network), *((NATIONAL, c.id) for c in dataset.network),
+                             *((o, c.id) for c in dataset.network for o in self.near.get(c.id, ()))])
         self.legs = DeviceLegs(self.lanes)  # devices up and down the chain by lane (as in the simulation)
+        self._need: dict[tuple[str, str | None, int], str | None] = {}
 
     def need(self, r: Request) -> str | None:
-        return self.cat.need(self.seed, r.id, r.device_model, r.level) if r.device_model else None
+        # Drawn once per call (a hash), though asked for each of its options.
+        key = (r.id, r.device_model, r.level)
+        if key not in self._need:
+            self._need[key] = self.cat.need(self.seed, r.id, r.device_model, r.level) if r.device_model else None
+        return self._need[key]
 
     def ready(self, r: Request, centre: Centre, t: int, on_site: bool = False) -> tuple[int, str]:
         """(when the part can be at ``centre`` for a job asking at ``t``, what the rule says)."""
@@ -64,11 +73,11 @@ class Promise:
             return t, "", ("vans", centre.id, part)
         # The nearest holder only: lanes are banded by road distance, so no farther one is sooner.
         holder = next((o for o in self.near.get(centre.id, ()) if self.shelf[o, part] > 0), None)
-        options = [] if holder is None else [(self.lanes.ship(holder, centre.id, t).eta_s, f"lateral from {holder}",
+        options = [] if holder is None else [(self.lanes.eta_s(holder, centre.id, t), f"lateral from {holder}",
                                               ("shelf", holder, part))]
         stocked = self.shelf[NATIONAL, part] > 0
         at = t if stocked else t + self.factory_s
-        options.append((self.lanes.ship(NATIONAL, centre.id, at).eta_s, "order from the national warehouse",
+        options.append((self.lanes.eta_s(NATIONAL, centre.id, at), "order from the national warehouse",
                         ("shelf", NATIONAL, part) if stocked else None))
         eta, how, unit = min(options, key=lambda o: (o[0], o[1]))
         d, s = divmod(eta, DAY_S)
@@ -96,7 +105,14 @@ def device_legs_for(dataset: Dataset, travel: Travel) -> DeviceLegs | None:
     parts = dataset.parts
     if parts is None:
         return None
-    return DeviceLegs(Lanes(points_of(tuple(dataset.network), parts.national), travel, parts.lane_params, parts.lane_table))
+    lanes = Lanes(points_of(tuple(dataset.network), parts.national), travel, parts.lane_params, parts.lane_table)
+    lanes.prefetch(chain_pairs(dataset.network))
+    return DeviceLegs(lanes)
+
+
+def chain_pairs(network: Iterable[Centre]) -> list[tuple[str, str]]:
+    """Every lane a device may ride up or down an escalation chain: each centre and its parent, both ways."""
+    return [pair for c in network if c.parent_id is not None for pair in ((c.id, c.parent_id), (c.parent_id, c.id))]
 
 
 def promise_for(dataset: Dataset, travel: Travel, seed: int = 0) -> Promise | None:

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from dispatch.errors import DispatchError
-from dispatch.model import FIELD_ROLE, LEVELS, Technician, Tier, TimeWindow
+from dispatch.model import FIELD_ROLE, LEVELS, MAX_BENCH_HOURS_PER_DAY, Technician, Tier, TimeWindow
 from dispatch.network import Network
 from dispatch.rules import DEFAULT_RULES, Rules
 from dispatch.staffing import (
@@ -101,7 +101,9 @@ def staff_network(
         techs = generate_roster(network, counties_with_weight, rng, tiers, params)
         return bench_follows_staff(network, techs, tiers), techs
     plan = staffing_plan(network, counties_with_weight, calls_per_day, calls, params, rules, tiers)
-    bench_h = {c.centre_id: c.bench_h_per_day for c in plan.centres}
+    # A hub's demand may ask more bench hours than a centre can hold (Guangdong's provincial
+    # centre at 60,000 national calls a day): it holds the most, and its repairs queue.
+    bench_h = {c.centre_id: min(c.bench_h_per_day, MAX_BENCH_HOURS_PER_DAY) for c in plan.centres}
     network = Network(tuple(replace(c, bench_hours_per_day=bench_h.get(c.id, 0.0)) for c in network))
     return network, _technicians(network, plan, rng, params)
 
