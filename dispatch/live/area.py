@@ -90,6 +90,7 @@ class LiveArea(Insertion, Replanning):
         self._quiet: dict[str, tuple[Timeline, float]] = {}
         self._shape: dict[str, tuple[Timeline, list[int], int]] = {}  # _options_for, likewise
         self._cap = 0  # rows of the travel buffers (see _grow)
+        self._row = None  # _add_visit: no call's legs priced beyond the nodes yet
 
     # ---------------------------------------------------------------- construction
 

@@ -30,6 +30,7 @@ from typing import NamedTuple
 
 from dispatch.live.area import LiveArea
 from dispatch.live.calls import InsertionOption, NewCall, collection, offer_key
+from dispatch.live.insertion import prefetch_legs
 from dispatch.model import Mode, Technician
 from dispatch.network import Network
 from dispatch.reasons import Reason
@@ -132,6 +133,8 @@ def decide(
         offers.extend((rank(o), name, o) for o in found if allow is None or allow(o.technician_id))
 
     settled = False
+    if home is None and not callable(candidates):  # every one is searched: their legs in one ask
+        prefetch_legs(call, [lives[name] for name in candidates])
     if home is not None:
         search(home)
         # The home area's best by the call's ranking keeps the promise without overtime: no

@@ -10,7 +10,7 @@ chosen time on, or changes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -34,7 +34,7 @@ from dispatch.routing import (
     qualified,
 )
 from dispatch.routing.timeline import Timeline, may_fit, timeline
-from dispatch.travel import Travel
+from dispatch.travel import Travel, legs_per_class
 
 
 class Insertion:
@@ -60,6 +60,7 @@ class Insertion:
     _tech: dict[str, RoutingTechnician]
     _shape: dict[str, tuple[Timeline, list[int], int]]
     _cap: int
+    _row: tuple[float, float, int, int] | None  # the key of the legs priced in row and column len(lon)
     _time_buf: np.ndarray
     _dist_buf: np.ndarray
     _lon_buf: np.ndarray
@@ -73,19 +74,10 @@ class Insertion:
         if call.id in self._visit:
             raise DispatchError(f"visit id {call.id!r} already exists in this area")
         n = len(self.lon)
-        self._grow(n + 1)
-        lon = self._lon_buf[: n + 1]
-        lat = self._lat_buf[: n + 1]
-        lon[n], lat[n] = call.lon, call.lat
-        t = call_depart_s(call, self.problem.technicians)
-        # Both ways (roads need not be symmetric) in one ask per class: a model pays per ask.
-        here = np.full(n + 1, lon[n]), np.full(n + 1, lat[n])
-        ends = np.concatenate([here[0], lon]), np.concatenate([here[1], lat]), np.concatenate([lon, here[0]]), \
-            np.concatenate([lat, here[1]])
-        for c, cls in enumerate(self.travel.speed_classes):
-            tt, dd = self.travel.legs(*ends, cls, t)
-            self._time_buf[c, n, : n + 1], self._dist_buf[n, : n + 1] = tt[: n + 1], dd[: n + 1]
-            self._time_buf[c, : n + 1, n], self._dist_buf[: n + 1, n] = tt[n + 1:], dd[n + 1:]
+        key = self._open_row(call)
+        if self._row != key:  # not priced yet (a probe, or prefetch_legs, leaves its row priced)
+            self._price_rows([(self, key)])
+        lon, lat = self._lon_buf[: n + 1], self._lat_buf[: n + 1]
         v = visit_of(call, n)
         # Views into buffers that grow by doubling: a call costs O(n), not a copy of the tables.
         self.problem = replace(self.problem, travel_s=self._time_buf[:, : n + 1, : n + 1],
@@ -96,6 +88,43 @@ class Insertion:
         self.release_s[v.id] = call.release_s
         self.version += 1  # existing routes are untouched: their timelines stay valid
         return v
+
+    def _open_row(self, call: NewCall) -> tuple[float, float, int, int]:
+        """Room for the call as node ``n`` (the next row of the buffers), its point written there;
+        the key of its legs: the point, the departure that prices them, and ``n``. The nodes before
+        ``n`` never move, so a row priced for the same key holds the same legs."""
+        n = len(self.lon)
+        self._grow(n + 1)
+        self._lon_buf[n], self._lat_buf[n] = call.lon, call.lat
+        return call.lon, call.lat, call_depart_s(call, self.problem.technicians), n
+
+    @staticmethod
+    def _price_rows(rows: list[tuple[Insertion, tuple[float, float, int, int]]]) -> None:
+        """Price each (area, key)'s row and column ``n``: the legs between the call and every node,
+        both ways (roads need not be symmetric), in one ask per travel model and departure for all
+        the areas and classes together (a model pays per ask)."""
+        groups: dict[tuple[int, int], list[tuple[Insertion, tuple[float, float, int, int]]]] = {}
+        for area, key in rows:
+            groups.setdefault((id(area.travel), key[2]), []).append((area, key))
+        for group in groups.values():
+            ends: tuple[list[np.ndarray], ...] = ([], [], [], [])  # from (lon, lat), to (lon, lat)
+            for area, (_, _, _, n) in group:
+                lon, lat = area._lon_buf[: n + 1], area._lat_buf[: n + 1]
+                here_lon, here_lat = np.full(n + 1, lon[n]), np.full(n + 1, lat[n])
+                for e, x in zip(ends, ((here_lon, lon), (here_lat, lat), (lon, here_lon), (lat, here_lat))):
+                    e.extend(x)  # from the call to every node, then from every node to the call
+            travel = group[0][0].travel
+            lon_a, lat_a, lon_b, lat_b = (np.concatenate(e) for e in ends)
+            legs = legs_per_class(travel, lon_a, lat_a, lon_b, lat_b, travel.speed_classes, group[0][1][2])
+            at = 0
+            for area, key in group:
+                n = key[3]
+                for c, (tt, dd) in enumerate(legs):
+                    tt, dd = tt[at: at + 2 * (n + 1)], dd[at: at + 2 * (n + 1)]
+                    area._time_buf[c, n, : n + 1], area._dist_buf[n, : n + 1] = tt[: n + 1], dd[: n + 1]
+                    area._time_buf[c, : n + 1, n], area._dist_buf[: n + 1, n] = tt[n + 1:], dd[n + 1:]
+                area._row = key
+                at += 2 * (n + 1)
 
     def _grow(self, size: int) -> None:
         cap = self._cap
@@ -111,6 +140,7 @@ class Insertion:
         lon_buf[:n], lat_buf[:n] = self.lon, self.lat
         self._time_buf, self._dist_buf, self._lon_buf, self._lat_buf = time_buf, dist_buf, lon_buf, lat_buf
         self._cap = new_cap
+        self._row = None  # the new buffers hold no row beyond the nodes
         self.problem = replace(self.problem, travel_s=time_buf[:, :n, :n], distance_m=dist_buf[:n, :n])
         self.lon, self.lat = lon_buf[:n], lat_buf[:n]
 
@@ -333,3 +363,18 @@ class Insertion:
         self.problem = replace(self.problem, visits=tuple(v if x.id == v.id else x for x in self.problem.visits))
         self._visit[v.id] = v
         self._changed()
+
+
+def prefetch_legs(call: NewCall, areas: Sequence[Insertion]) -> None:
+    """Price ``call``'s legs in each of ``areas`` that does not hold it yet, in one ask for all
+    of them (``Insertion._price_rows``): the areas a call is offered to are all searched, and a
+    model's ask costs far more than its legs. The areas' plans do not change."""
+    rows = []
+    for area in areas:
+        if call.id in area._visit:
+            continue
+        key = area._open_row(call)
+        if area._row != key:
+            rows.append((area, key))
+    if rows:
+        Insertion._price_rows(rows)
