@@ -10,7 +10,8 @@ chosen time on, or changes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 
 import numpy as np
@@ -20,6 +21,7 @@ from dispatch.live.calls import (
     InsertionOption,
     JobState,
     NewCall,
+    Untimed,
     call_depart_s,
     rank_key,
     visit_of,
@@ -33,8 +35,15 @@ from dispatch.routing import (
     Unserved,
     qualified,
 )
-from dispatch.routing.timeline import Timeline, may_fit, timeline
+from dispatch.routing.timeline import Timeline, earliest_reach, timeline
 from dispatch.travel import Travel, legs_per_class
+
+# A position ``_candidates`` found: (preference, added driving, technician, position, least
+# lateness, earliest arrival); and a technician's route as it stands: [technician, visit ids,
+# visits on time (filled when first needed), timeline].
+Candidate = tuple[int, int, str, int, int, int]
+_Before = list
+
 
 
 class Insertion:
@@ -144,21 +153,16 @@ class Insertion:
         self.problem = replace(self.problem, travel_s=time_buf[:, :n, :n], distance_m=dist_buf[:n, :n])
         self.lon, self.lat = lon_buf[:n], lat_buf[:n]
 
-    def _options_for(self, v: RoutingVisit, only: str | None = None, policy: str = "eta",
-                     prefer: Callable[[str], int] | None = None, settle_first: bool = False) -> list[InsertionOption]:
-        """Each technician's best feasible insertion (or only ``only``'s), ranked by
-        :func:`rank_key`.
-
-        With ``settle_first`` (the ``travel`` policy only), insertions are tried in the order of
-        (``prefer(technician id)``, added driving), which needs no timeline; once one keeps the
-        promise without overtime, no insertion later in that order can rank before it under
-        :func:`offer_key`, so the search stops there. The best option is the same as a full
-        search's; the list then holds only the technicians tried."""
-        if settle_first and policy != "travel":
-            raise DispatchError("settle_first needs the 'travel' policy (ranking by added driving)")
-        rank = rank_key(policy)
-        candidates: list[tuple[int, int, str, int]] = []  # (preference, added driving, technician, position)
-        state: dict[str, tuple[RoutingTechnician, list[str], set[str] | None, Timeline]] = {}
+    def _candidates(self, v: RoutingVisit, only: str | None = None,
+                    prefer: Callable[[str], int] | None = None) -> tuple[list[Candidate], dict[str, _Before]]:
+        """Every position of every technician able to take ``v`` (or only ``only``) that may keep
+        its window and the next visit's, with bounds that need no timeline: the least it can be
+        late and the earliest arrival (``earliest_reach``), and the added driving (exact). Also
+        each technician's route as it stands, for ``_timed``."""
+        earliest = max(self._release(v), self.clock_s)
+        deadline = v.dispatch_deadline_s
+        candidates: list[Candidate] = []
+        state: dict[str, _Before] = {}
         for tid, k in self._tech.items():
             if (only is not None and tid != only) or tid in self.unavailable or not qualified(k, v):
                 continue
@@ -174,11 +178,12 @@ class Insertion:
                                             sum(1 for x in ids if x in self.frozen))
             _, nodes, n_frozen = shape
             tt = self.problem.travel_s[k.speed_class]
-            state[tid] = (k, ids, None, before)
+            state[tid] = [k, ids, None, before]
             first = 0 if prefer is None else prefer(tid)
             for pos in range(n_frozen, len(ids) + 1):
-                if not may_fit(before, pos, nodes, v, max(self._release(v), self.clock_s), k, tt,
-                               self._visit[ids[pos]] if pos < len(ids) else None):
+                reach = earliest_reach(before, pos, nodes, v, earliest, k, tt,
+                                       self._visit[ids[pos]] if pos < len(ids) else None)
+                if reach is None:
                     continue  # cannot keep its window or the next one's, whatever the break
                 # Only the legs around the new visit change (the drive home is not a stop's).
                 prev = nodes[pos]
@@ -187,34 +192,66 @@ class Insertion:
                     added += int(tt[v.node, nodes[pos + 1]]) - int(tt[prev, nodes[pos + 1]])
                 elif self.count_return:
                     added += int(tt[v.node, k.end_node]) - int(tt[prev, k.end_node])
-                candidates.append((first, added, tid, pos))
-        if settle_first:
-            candidates.sort()
+                late = 0 if deadline is None else max(0, reach[0] - deadline)
+                candidates.append((first, added, tid, pos, late, reach[1]))
+        return candidates, state
+
+    def _timed(self, v: RoutingVisit, state: dict[str, _Before], tid: str, pos: int,
+               added: int) -> InsertionOption | None:
+        """``v`` at ``pos`` of ``tid``'s route, timed by the exact timeline, or None when it breaks
+        a window, the shift, the break or a kept promise, sets off in the past, or eats the
+        share of the shift kept for urgent work."""
+        k, ids, was_on_time, before = state[tid]
+        if was_on_time is None:
+            was_on_time = state[tid][2] = {s.visit_id for s in before.stops if s.dispatch_late_s == 0}
+        after = self._schedule(k, ids[:pos] + [v.id] + ids[pos:])
+        if not after.feasible or any(s.dispatch_late_s > 0 for s in after.stops
+                                     if s.visit_id != v.id and s.visit_id in was_on_time):
+            return None  # a window, shift or break broken, or a kept promise lost
+        st = after.stops[pos]
+        if st.departure_toward_s < self.clock_s:
+            return None  # cannot set off in the past
+        if v.priority == 1 and self.reserve_share > 0:
+            busy = sum(s.end_s - s.start_s + s.travel_s for s in after.stops)
+            if busy > (1 - self.reserve_share) * (k.shift_end_s - k.shift_start_s):
+                return None
+        return InsertionOption(
+            tid, pos, st.departure_toward_s, st.arrival_s, st.start_s, st.dispatch_late_s == 0,
+            st.dispatch_late_s, added, after.end_s, max(0, after.end_s - k.shift_end_s))
+
+    def _options_for(self, v: RoutingVisit, only: str | None = None, policy: str = "eta",
+                     prefer: Callable[[str], int] | None = None, settle_first: bool = False) -> list[InsertionOption]:
+        """Each technician's best feasible insertion (or only ``only``'s), ranked by
+        :func:`rank_key` (among equal ranks, his earliest position).
+
+        Positions are timed best bound first (``_candidates``, ``Untimed``), and one whose bound
+        already ranks after his best timed option is not timed: it could not be chosen.
+
+        With ``settle_first`` (the ``travel`` policy only), insertions are tried in the order of
+        (``prefer(technician id)``, added driving), which needs no timeline; once one keeps the
+        promise without overtime, no insertion later in that order can rank before it under
+        :func:`offer_key`, so the search stops there. The best option is the same as a full
+        search's; the list then holds only the technicians tried."""
+        if settle_first and policy != "travel":
+            raise DispatchError("settle_first needs the 'travel' policy (ranking by added driving)")
+        rank = rank_key(policy)
+        candidates, state = self._candidates(v, only, prefer)
+        bounds = [rank(Untimed(c[2], c[4], c[5], c[1])) for c in candidates]
+        order = sorted(range(len(candidates)), key=(lambda i: candidates[i]) if settle_first
+                       else (lambda i: (bounds[i], candidates[i][3])))
         best: dict[str, InsertionOption] = {}
         settled: tuple[int, int] | None = None
-        for first, added, tid, pos in candidates:
+        for i in order:
+            first, added, tid, pos, _, _ = candidates[i]
             if settled is not None and (first, added) > settled:
                 break
-            k, ids, was_on_time, before = state[tid]
-            if was_on_time is None:
-                was_on_time = {s.visit_id for s in before.stops if s.dispatch_late_s == 0}
-                state[tid] = (k, ids, was_on_time, before)
-            order = ids[:pos] + [v.id] + ids[pos:]
-            after = self._schedule(k, order)
-            if not after.feasible or any(s.dispatch_late_s > 0 for s in after.stops
-                                         if s.visit_id != v.id and s.visit_id in was_on_time):
-                continue  # a window, shift or break broken, or a kept promise lost
-            st = after.stops[pos]
-            if st.departure_toward_s < self.clock_s:
-                continue  # cannot set off in the past
-            if v.priority == 1 and self.reserve_share > 0:
-                busy = sum(s.end_s - s.start_s + s.travel_s for s in after.stops)
-                if busy > (1 - self.reserve_share) * (k.shift_end_s - k.shift_start_s):
-                    continue
-            opt = InsertionOption(
-                tid, pos, st.departure_toward_s, st.arrival_s, st.start_s, st.dispatch_late_s == 0,
-                st.dispatch_late_s, added, after.end_s, max(0, after.end_s - k.shift_end_s))
-            if tid not in best or rank(opt) < rank(best[tid]):
+            got = best.get(tid)
+            if got is not None and bounds[i] > rank(got):
+                continue  # it ranks after his best, whatever its timeline
+            opt = self._timed(v, state, tid, pos, added)
+            if opt is None:
+                continue
+            if got is None or (rank(opt), pos) < (rank(got), got.position):
                 best[tid] = opt
             if settle_first and opt.late_s == 0 and opt.overtime_s == 0 and settled is None:
                 settled = (first, added)
@@ -228,20 +265,26 @@ class Insertion:
         ``_options_for`` for ``prefer`` and ``settle_first``)."""
         return self._options_for(self._visit[visit_id], policy=policy, prefer=prefer, settle_first=settle_first)
 
-    def urgent_options(self, call: NewCall, policy: str = "eta", settle_first: bool = False) -> list[InsertionOption]:
-        """Every technician who can take the call without breaking a promise, ranked by
-        ``policy`` (default: best ETA first, those meeting the dispatch deadline before those
-        who cannot); ``settle_first`` as in ``_options_for``. Adds nothing."""
+    @contextmanager
+    def _probing(self, call: NewCall) -> Iterator[RoutingVisit]:
+        """The call as a visit of the area while the block runs; afterwards the area as it was."""
         if call.id in self._visit:
             raise DispatchError(f"visit id {call.id!r} already exists in this area")
         saved = (self.problem, self.lon, self.lat, self.version)
         try:
-            return self._options_for(self._add_visit(call), policy=policy, settle_first=settle_first)
+            yield self._add_visit(call)
         finally:
-            # The probe's row in the buffers is simply overwritten by the next call.
+            # The probe's row in the buffers is left priced (``_row``) for an insert that follows.
             self.problem, self.lon, self.lat, self.version = saved
             self._visit.pop(call.id, None)
             self.release_s.pop(call.id, None)
+
+    def urgent_options(self, call: NewCall, policy: str = "eta", settle_first: bool = False) -> list[InsertionOption]:
+        """Every technician who can take the call without breaking a promise, ranked by
+        ``policy`` (default: best ETA first, those meeting the dispatch deadline before those
+        who cannot); ``settle_first`` as in ``_options_for``. Adds nothing."""
+        with self._probing(call) as v:
+            return self._options_for(v, policy=policy, settle_first=settle_first)
 
     def insert(self, call: NewCall, option: InsertionOption | None = None,
                policy: str = "eta") -> InsertionOption | Unserved:
@@ -378,3 +421,30 @@ def prefetch_legs(call: NewCall, areas: Sequence[Insertion]) -> None:
             rows.append((area, key))
     if rows:
         Insertion._price_rows(rows)
+
+
+def best_offer(calls: Sequence[tuple[str, Insertion, NewCall]], policy: str,
+               key: Callable[[InsertionOption | Untimed], tuple],
+               allow: Callable[[str], bool] | None = None) -> tuple[tuple, str, InsertionOption] | None:
+    """The best (key, area, option) over every technician of the areas, each offered its call
+    (area name, area, call), by ``key`` (an :func:`offer_key`), then the technician id, then
+    his earliest position: the first of what ``urgent_options`` of every area, ranked by ``key``,
+    would list, without timing insertions that cannot be it. Every position's bound
+    (``Untimed``) is ranked; they are timed best bound first, until the next bound ranks after
+    the best found. ``allow``: whether a technician may be given it. Adds nothing."""
+    with ExitStack() as stack:
+        found = []
+        for name, area, call in calls:
+            v = stack.enter_context(area._probing(call))
+            candidates, state = area._candidates(v)
+            found += [(key(Untimed(c[2], c[4], c[5], c[1])), c[2], c[3], c[1], name, area, v, state)
+                      for c in candidates if allow is None or allow(c[2])]
+        found.sort(key=lambda f: f[:3])
+        best: tuple[tuple, str, int, str, InsertionOption] | None = None
+        for bound, tid, pos, added, name, area, v, state in found:
+            if best is not None and (bound, tid) > best[:2]:
+                break  # this bound and every later one rank after the best
+            opt = area._timed(v, state, tid, pos, added)
+            if opt is not None and (best is None or (key(opt), tid, pos) < best[:3]):
+                best = (key(opt), tid, pos, name, opt)
+    return None if best is None else (best[0], best[3], best[4])

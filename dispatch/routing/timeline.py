@@ -148,21 +148,27 @@ def timeline(
     return Timeline(stops, start_s, end, brk, feasible, why, bad)
 
 
-def may_fit(before: Timeline, pos: int, nodes: list[int], v: RoutingVisit, earliest_s: int,
-            k: RoutingTechnician, tt, following: RoutingVisit | None) -> bool:  # type: ignore[no-untyped-def]
-    """Whether ``v`` inserted at ``pos`` of the route ``before`` times (``nodes``: his start node,
-    then the route's visits) might keep its own window and the next visit's (``following``), or
-    as his last visit his way home by the shift's end.
-    A necessary test, without breaks and waits (which only make him later), so that an
-    insertion it refuses is one the exact timeline would refuse too; ``earliest_s``: when he
-    may set off toward ``v`` at the earliest (its release, the clock)."""
+def earliest_reach(before: Timeline, pos: int, nodes: list[int], v: RoutingVisit, earliest_s: int,
+                   k: RoutingTechnician, tt, following: RoutingVisit | None) -> tuple[int, int] | None:  # type: ignore[no-untyped-def]
+    """The earliest ``v`` inserted at ``pos`` of the route ``before`` times (``nodes``: his start
+    node, then the route's visits) can be set off toward and reached, or None when it cannot keep
+    its own window and the next visit's (``following``), or as his last visit his way home by
+    the shift's end. Bounds without breaks and waits (which only make him later): an insertion
+    it refuses is one the exact timeline would refuse too, and the timeline's departure and
+    arrival are never earlier. ``earliest_s``: when he may set off toward ``v`` at the earliest
+    (its release, the clock)."""
     free = before.stops[pos - 1].end_s if pos else k.shift_start_s
-    start = max(max(free, earliest_s) + int(tt[nodes[pos], v.node]), v.window_start_s)
+    depart = max(free, earliest_s)
+    arrive = depart + int(tt[nodes[pos], v.node])
+    start = max(arrive, v.window_start_s)
     if start > v.window_end_s:
-        return False
+        return None
     if following is None:  # his last visit: home by his shift's end (and allowed overtime)
-        return start + v.service_s + int(tt[v.node, k.end_node]) <= k.shift_end_s + k.max_overtime_s
-    return start + v.service_s + int(tt[v.node, following.node]) <= following.window_end_s
+        home = start + v.service_s + int(tt[v.node, k.end_node]) <= k.shift_end_s + k.max_overtime_s
+        return (depart, arrive) if home else None
+    if start + v.service_s + int(tt[v.node, following.node]) <= following.window_end_s:
+        return depart, arrive
+    return None
 
 
 def as_route(problem: RoutingProblem, k: RoutingTechnician, ids: list[str], t: Timeline,
