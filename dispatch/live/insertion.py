@@ -163,6 +163,9 @@ class Insertion:
         deadline = v.dispatch_deadline_s
         candidates: list[Candidate] = []
         state: dict[str, _Before] = {}
+        # Every leg to and from the visit, per speed class, as Python ints (read once, not per position).
+        to_v = self.problem.travel_s[:, :, v.node].tolist()
+        from_v = self.problem.travel_s[:, v.node, :].tolist()
         for tid, k in self._tech.items():
             if (only is not None and tid != only) or tid in self.unavailable or not qualified(k, v):
                 continue
@@ -178,20 +181,25 @@ class Insertion:
                                             sum(1 for x in ids if x in self.frozen))
             _, nodes, n_frozen = shape
             tt = self.problem.travel_s[k.speed_class]
+            to, fro = to_v[k.speed_class], from_v[k.speed_class]
             state[tid] = [k, ids, None, before]
             first = 0 if prefer is None else prefer(tid)
             for pos in range(n_frozen, len(ids) + 1):
-                reach = earliest_reach(before, pos, nodes, v, earliest, k, tt,
-                                       self._visit[ids[pos]] if pos < len(ids) else None)
+                prev = nodes[pos]
+                if pos < len(ids):  # the next visit's window, or his way home by the shift's end
+                    nxt = nodes[pos + 1]
+                    on, limit = fro[nxt], self._visit[ids[pos]].window_end_s
+                else:
+                    nxt = k.end_node
+                    on, limit = fro[nxt], k.shift_end_s + k.max_overtime_s
+                reach = earliest_reach(before.stops[pos - 1].end_s if pos else k.shift_start_s, earliest,
+                                       to[prev], v, on, limit)
                 if reach is None:
                     continue  # cannot keep its window or the next one's, whatever the break
                 # Only the legs around the new visit change (the drive home is not a stop's).
-                prev = nodes[pos]
-                added = int(tt[prev, v.node])
-                if pos < len(ids):
-                    added += int(tt[v.node, nodes[pos + 1]]) - int(tt[prev, nodes[pos + 1]])
-                elif self.count_return:
-                    added += int(tt[v.node, k.end_node]) - int(tt[prev, k.end_node])
+                added = to[prev]
+                if pos < len(ids) or self.count_return:
+                    added += on - int(tt[prev, nxt])
                 late = 0 if deadline is None else max(0, reach[0] - deadline)
                 candidates.append((first, added, tid, pos, late, reach[1]))
         return candidates, state
