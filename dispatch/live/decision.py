@@ -215,8 +215,8 @@ def collect_offers(call: NewCall, areas: Sequence[tuple[str, LiveArea]], policy:
                    allow: Callable[[str], bool] | None = None) -> list[tuple[tuple, str, InsertionOption]]:
     """(rank, area, option) of every technician in ``areas`` who can set off within the hour
     toward ``call`` (a :func:`~dispatch.live.calls.collection`), best first, or with
-    ``best_only`` only the first of those ``allow``ed; adds nothing. An area that already holds the call (as an on-site
-    visit) is probed under another id."""
+    ``best_only`` only the first of those ``allow``ed; adds nothing. An area that already holds
+    the call (as an on-site visit) is probed under another id."""
     probes = [(name, live, replace(call, id=f"{call.id}#collect") if live.holds(call.id) else call)
               for name, live in areas]
     if best_only:
