@@ -273,6 +273,8 @@ class _AreaField:
     seen: set[str] = field(default_factory=set)  # frozen visits whose fate is known
     due: list[tuple[int, int, str, str]] = field(default_factory=list)  # (time, seq, visit, report)
     running: dict[str, list] = field(default_factory=dict)  # visit -> [technician, true end, arrived]
+    # technician -> (his timeline, its first departure not yet made): a freeze makes a new timeline.
+    departs: dict[str, tuple[object, int | None]] = field(default_factory=dict)
 
 
 class LiveField:
@@ -348,9 +350,13 @@ class LiveField:
         for tid, ids in area.routes.items():
             if tid in busy or not ids:
                 continue
-            nxt = next((s for s in area.schedule(tid).stops if s.visit_id not in area.frozen), None)
-            if nxt is not None:
-                times.append(nxt.departure_toward_s)
+            sched = area.schedule(tid)
+            got = f.departs.get(tid)
+            if got is None or got[0] is not sched:
+                nxt = next((s for s in sched.stops if s.visit_id not in area.frozen), None)
+                got = f.departs[tid] = (sched, None if nxt is None else nxt.departure_toward_s)
+            if got[1] is not None:
+                times.append(got[1])
         return min(times, default=None)
 
     def _hold(self, f: _AreaField, area: LiveArea, x: int) -> None:

@@ -89,7 +89,12 @@ class LiveArea(Insertion, Replanning):
         # nothing to freeze (a national day advances every area's clock at each of 12,000 calls).
         self._quiet: dict[str, tuple[Timeline, float]] = {}
         self._shape: dict[str, tuple[Timeline, list[int], int]] = {}  # _options_for, likewise
+        # advance: the count of timeline changes (_changed, or a freeze), and at the count it
+        # holds, the clock before which no technician has anything to freeze.
+        self._timelines = 0
+        self._calm: tuple[int, float] | None = None
         self._cap = 0  # rows of the travel buffers (see _grow)
+        self._row = None  # _add_visit: no call's legs priced beyond the nodes yet
 
     # ---------------------------------------------------------------- construction
 
@@ -149,6 +154,10 @@ class LiveArea(Insertion, Replanning):
         """Move the clock; freeze what has started. Returns (visit, new state, time) events."""
         if clock_s < self.clock_s:
             raise DispatchError(f"the clock cannot go back: at {self.clock_s}, asked {clock_s}")
+        calm = self._calm
+        if calm is not None and calm[0] == self._timelines and clock_s < calm[1]:
+            self.clock_s = clock_s  # no timeline changed since every one was quiet until calm[1]
+            return []
         events = []
         moved = set()
         for tid in self.routes:
@@ -182,6 +191,9 @@ class LiveArea(Insertion, Replanning):
         # lies after the new clock (or it would have been frozen), so the clock bounds none.
         for tid in moved:
             self._cache.pop(tid, None)
+        self._timelines += bool(moved)
+        # Every technician is quiet until the earliest of his next events (see the loop's skip).
+        self._calm = self._timelines, min((self._quiet[tid][1] for tid in self.routes), default=float("inf"))
         return events
 
     def _next_event(self, tid: str, sched: Timeline) -> float:
@@ -229,6 +241,7 @@ class LiveArea(Insertion, Replanning):
             self._cache.clear()
         else:
             self._cache.pop(tech_id, None)
+        self._timelines += 1
         self.version += 1
 
     def holds(self, visit_id: str) -> bool:

@@ -6,6 +6,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from enum import StrEnum
+from typing import NamedTuple
 
 from dispatch.errors import DispatchError
 from dispatch.model import DAY_S
@@ -131,6 +132,19 @@ def eta_table(options: list[InsertionOption], epoch_s: int = 0) -> list[dict[str
              "eta_min": math.ceil((o.eta_s - epoch_s) / 60), "meets_deadline": o.meets_deadline,
              "late_min": math.ceil(o.late_s / 60), "added_travel_min": math.ceil(o.added_travel_s / 60)}
             for o in options]
+
+
+class Untimed(NamedTuple):
+    """The best an insertion not yet timed can do: its least lateness, its earliest arrival, its
+    added driving (exact) and no overtime. Every field of a :func:`rank_key` or :func:`offer_key`
+    only grows with lateness, arrival, overtime and driving, so its key ranks no later than the
+    timed option's: an option whose bound already ranks after a timed one cannot be chosen."""
+
+    technician_id: str
+    late_s: int
+    eta_s: int
+    added_travel_s: int
+    overtime_s: int = 0
 
 
 def rank_key(policy: str):  # type: ignore[no-untyped-def]

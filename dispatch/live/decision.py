@@ -30,6 +30,7 @@ from typing import NamedTuple
 
 from dispatch.live.area import LiveArea
 from dispatch.live.calls import InsertionOption, NewCall, collection, offer_key
+from dispatch.live.insertion import best_offer, prefetch_legs
 from dispatch.model import Mode, Technician
 from dispatch.network import Network
 from dispatch.reasons import Reason
@@ -89,6 +90,7 @@ def decide(
     repairs_at_home: Callable[[str, int], bool], *, mode: Mode, device_level: int, may_collect: bool,
     home: str | None = None, hold_unserved: bool = False,
     allow: Callable[[str], bool] | None = None, probe: bool = False, has_part: Callable[[str], bool] | None = None,
+    alternatives: bool = True,
 ) -> Decision:
     """Place ``call`` with the best technician of ``home`` and the ``candidates`` areas (nearest
     first; a callable is asked only when the areas beyond ``home`` are searched) and apply it to
@@ -105,7 +107,10 @@ def decide(
     refused it, is full or is not authorised; ``dispatch.contracts``). ``probe``: rank and
     return the winner without placing the call anywhere (an offer the station must accept first).
     ``has_part``: whether a technician has the call's spare part on his van or at his centre
-    (``dispatch.parts``): among offers that keep the promise, those come first."""
+    (``dispatch.parts``): among offers that keep the promise, those come first.
+    ``alternatives``: False when only the winner matters (the simulation, with no contracted
+    station to offer the next best to): without ``home``, the areas are searched together for
+    the best offer alone (``best_offer``), the same winner, and the decision lists no other."""
     policy = rules.ranking(call.priority)
     to_bench = mode == Mode.PICKUP
 
@@ -132,12 +137,21 @@ def decide(
         offers.extend((rank(o), name, o) for o in found if allow is None or allow(o.technician_id))
 
     settled = False
+    best_only = home is None and not alternatives
+    if home is None and not callable(candidates):  # every one is searched: their legs in one ask
+        prefetch_legs(call, [lives[name] for name in candidates])
+    if best_only:
+        for name in candidates() if callable(candidates) else candidates:
+            lives[name].advance(max(lives[name].clock_s, now_s))
+            searched.append(name)
+        best = best_offer([(name, lives[name], call) for name in searched], policy, rank, allow)
+        offers.extend([] if best is None else [best])
     if home is not None:
         search(home)
         # The home area's best by the call's ranking keeps the promise without overtime: no
         # neighbour is asked (an urgent call's earliest arrival asking overtime is not settled).
         settled = bool(offers) and offers[0][2].late_s == 0 and offers[0][2].overtime_s == 0
-    if not settled and (home is None or call.pinned_technician is None):
+    if not settled and not best_only and (home is None or call.pinned_technician is None):
         for name in candidates() if callable(candidates) else candidates:
             if name != home:
                 search(name)
@@ -148,7 +162,8 @@ def decide(
     if not on_time and may_collect and call.pinned_technician is None:
         collect = collection(call, rules.collect_service_s)
         collected = [c for c in collect_offers(collect, [(a, lives[a]) for a in searched], policy,
-                                               offer_key(policy, lambda o: prefer(o.technician_id, True)))
+                                               offer_key(policy, lambda o: prefer(o.technician_id, True)),
+                                               best_only, allow)
                      if allow is None or allow(c[2].technician_id)]
         if collected:
             _, area, option = collected[0]
@@ -196,12 +211,19 @@ def _outcome(got: InsertionOption | Unserved, area: str, mode: Mode, call: NewCa
 
 
 def collect_offers(call: NewCall, areas: Sequence[tuple[str, LiveArea]], policy: str,
-                   rank: Callable[[InsertionOption], tuple]) -> list[tuple[tuple, str, InsertionOption]]:
+                   rank: Callable[[InsertionOption], tuple], best_only: bool = False,
+                   allow: Callable[[str], bool] | None = None) -> list[tuple[tuple, str, InsertionOption]]:
     """(rank, area, option) of every technician in ``areas`` who can set off within the hour
-    toward ``call`` (a :func:`~dispatch.live.calls.collection`), best first; adds nothing. An
-    area that already holds the call (as an on-site visit) is probed under another id."""
+    toward ``call`` (a :func:`~dispatch.live.calls.collection`), best first, or with
+    ``best_only`` only the first of those ``allow``ed; adds nothing. An area that already holds
+    the call (as an on-site visit) is probed under another id."""
+    probes = [(name, live, replace(call, id=f"{call.id}#collect") if live.holds(call.id) else call)
+              for name, live in areas]
+    if best_only:
+        # The best by rank is on time if any offer is (rank puts lateness first).
+        best = best_offer(probes, policy, rank, allow)
+        return [best] if best is not None and best[2].late_s == 0 else []
     offers = []
-    for name, live in areas:
-        probe = replace(call, id=f"{call.id}#collect") if live.holds(call.id) else call
+    for name, live, probe in probes:
         offers += [(rank(o), name, o) for o in live.urgent_options(probe, policy=policy) if o.late_s == 0]
     return sorted(offers, key=lambda x: (x[0], x[2].technician_id))

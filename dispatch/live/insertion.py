@@ -10,7 +10,8 @@ chosen time on, or changes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 
 import numpy as np
@@ -20,6 +21,7 @@ from dispatch.live.calls import (
     InsertionOption,
     JobState,
     NewCall,
+    Untimed,
     call_depart_s,
     rank_key,
     visit_of,
@@ -33,8 +35,15 @@ from dispatch.routing import (
     Unserved,
     qualified,
 )
-from dispatch.routing.timeline import Timeline, may_fit, timeline
-from dispatch.travel import Travel
+from dispatch.routing.timeline import Timeline, earliest_reach, timeline
+from dispatch.travel import Travel, legs_per_class
+
+# A position ``_candidates`` found: (preference, added driving, technician, position, least
+# lateness, earliest arrival); and a technician's route as it stands: [technician, visit ids,
+# visits on time (filled when first needed), timeline].
+Candidate = tuple[int, int, str, int, int, int]
+_Before = list
+
 
 
 class Insertion:
@@ -60,6 +69,7 @@ class Insertion:
     _tech: dict[str, RoutingTechnician]
     _shape: dict[str, tuple[Timeline, list[int], int]]
     _cap: int
+    _row: tuple[float, float, int, int] | None  # the key of the legs priced in row and column len(lon)
     _time_buf: np.ndarray
     _dist_buf: np.ndarray
     _lon_buf: np.ndarray
@@ -73,19 +83,10 @@ class Insertion:
         if call.id in self._visit:
             raise DispatchError(f"visit id {call.id!r} already exists in this area")
         n = len(self.lon)
-        self._grow(n + 1)
-        lon = self._lon_buf[: n + 1]
-        lat = self._lat_buf[: n + 1]
-        lon[n], lat[n] = call.lon, call.lat
-        t = call_depart_s(call, self.problem.technicians)
-        # Both ways (roads need not be symmetric) in one ask per class: a model pays per ask.
-        here = np.full(n + 1, lon[n]), np.full(n + 1, lat[n])
-        ends = np.concatenate([here[0], lon]), np.concatenate([here[1], lat]), np.concatenate([lon, here[0]]), \
-            np.concatenate([lat, here[1]])
-        for c, cls in enumerate(self.travel.speed_classes):
-            tt, dd = self.travel.legs(*ends, cls, t)
-            self._time_buf[c, n, : n + 1], self._dist_buf[n, : n + 1] = tt[: n + 1], dd[: n + 1]
-            self._time_buf[c, : n + 1, n], self._dist_buf[: n + 1, n] = tt[n + 1:], dd[n + 1:]
+        key = self._open_row(call)
+        if self._row != key:  # not priced yet (a probe, or prefetch_legs, leaves its row priced)
+            self._price_rows([(self, key)])
+        lon, lat = self._lon_buf[: n + 1], self._lat_buf[: n + 1]
         v = visit_of(call, n)
         # Views into buffers that grow by doubling: a call costs O(n), not a copy of the tables.
         self.problem = replace(self.problem, travel_s=self._time_buf[:, : n + 1, : n + 1],
@@ -96,6 +97,43 @@ class Insertion:
         self.release_s[v.id] = call.release_s
         self.version += 1  # existing routes are untouched: their timelines stay valid
         return v
+
+    def _open_row(self, call: NewCall) -> tuple[float, float, int, int]:
+        """Room for the call as node ``n`` (the next row of the buffers), its point written there;
+        the key of its legs: the point, the departure that prices them, and ``n``. The nodes before
+        ``n`` never move, so a row priced for the same key holds the same legs."""
+        n = len(self.lon)
+        self._grow(n + 1)
+        self._lon_buf[n], self._lat_buf[n] = call.lon, call.lat
+        return call.lon, call.lat, call_depart_s(call, self.problem.technicians), n
+
+    @staticmethod
+    def _price_rows(rows: list[tuple[Insertion, tuple[float, float, int, int]]]) -> None:
+        """Price each (area, key)'s row and column ``n``: the legs between the call and every node,
+        both ways (roads need not be symmetric), in one ask per travel model and departure for all
+        the areas and classes together (a model pays per ask)."""
+        groups: dict[tuple[int, int], list[tuple[Insertion, tuple[float, float, int, int]]]] = {}
+        for area, key in rows:
+            groups.setdefault((id(area.travel), key[2]), []).append((area, key))
+        for group in groups.values():
+            ends: tuple[list[np.ndarray], ...] = ([], [], [], [])  # from (lon, lat), to (lon, lat)
+            for area, (_, _, _, n) in group:
+                lon, lat = area._lon_buf[: n + 1], area._lat_buf[: n + 1]
+                here_lon, here_lat = np.full(n + 1, lon[n]), np.full(n + 1, lat[n])
+                for e, x in zip(ends, ((here_lon, lon), (here_lat, lat), (lon, here_lon), (lat, here_lat))):
+                    e.extend(x)  # from the call to every node, then from every node to the call
+            travel = group[0][0].travel
+            lon_a, lat_a, lon_b, lat_b = (np.concatenate(e) for e in ends)
+            legs = legs_per_class(travel, lon_a, lat_a, lon_b, lat_b, travel.speed_classes, group[0][1][2])
+            at = 0
+            for area, key in group:
+                n = key[3]
+                for c, (tt, dd) in enumerate(legs):
+                    tt, dd = tt[at: at + 2 * (n + 1)], dd[at: at + 2 * (n + 1)]
+                    area._time_buf[c, n, : n + 1], area._dist_buf[n, : n + 1] = tt[: n + 1], dd[: n + 1]
+                    area._time_buf[c, : n + 1, n], area._dist_buf[: n + 1, n] = tt[n + 1:], dd[n + 1:]
+                area._row = key
+                at += 2 * (n + 1)
 
     def _grow(self, size: int) -> None:
         cap = self._cap
@@ -111,24 +149,23 @@ class Insertion:
         lon_buf[:n], lat_buf[:n] = self.lon, self.lat
         self._time_buf, self._dist_buf, self._lon_buf, self._lat_buf = time_buf, dist_buf, lon_buf, lat_buf
         self._cap = new_cap
+        self._row = None  # the new buffers hold no row beyond the nodes
         self.problem = replace(self.problem, travel_s=time_buf[:, :n, :n], distance_m=dist_buf[:n, :n])
         self.lon, self.lat = lon_buf[:n], lat_buf[:n]
 
-    def _options_for(self, v: RoutingVisit, only: str | None = None, policy: str = "eta",
-                     prefer: Callable[[str], int] | None = None, settle_first: bool = False) -> list[InsertionOption]:
-        """Each technician's best feasible insertion (or only ``only``'s), ranked by
-        :func:`rank_key`.
-
-        With ``settle_first`` (the ``travel`` policy only), insertions are tried in the order of
-        (``prefer(technician id)``, added driving), which needs no timeline; once one keeps the
-        promise without overtime, no insertion later in that order can rank before it under
-        :func:`offer_key`, so the search stops there. The best option is the same as a full
-        search's; the list then holds only the technicians tried."""
-        if settle_first and policy != "travel":
-            raise DispatchError("settle_first needs the 'travel' policy (ranking by added driving)")
-        rank = rank_key(policy)
-        candidates: list[tuple[int, int, str, int]] = []  # (preference, added driving, technician, position)
-        state: dict[str, tuple[RoutingTechnician, list[str], set[str] | None, Timeline]] = {}
+    def _candidates(self, v: RoutingVisit, only: str | None = None,
+                    prefer: Callable[[str], int] | None = None) -> tuple[list[Candidate], dict[str, _Before]]:
+        """Every position of every technician able to take ``v`` (or only ``only``) that may keep
+        its window and the next visit's, with bounds that need no timeline: the least it can be
+        late and the earliest arrival (``earliest_reach``), and the added driving (exact). Also
+        each technician's route as it stands, for ``_timed``."""
+        earliest = max(self._release(v), self.clock_s)
+        deadline = v.dispatch_deadline_s
+        candidates: list[Candidate] = []
+        state: dict[str, _Before] = {}
+        # Every leg to and from the visit, per speed class, as Python ints (read once, not per position).
+        to_v = self.problem.travel_s[:, :, v.node].tolist()
+        from_v = self.problem.travel_s[:, v.node, :].tolist()
         for tid, k in self._tech.items():
             if (only is not None and tid != only) or tid in self.unavailable or not qualified(k, v):
                 continue
@@ -144,47 +181,85 @@ class Insertion:
                                             sum(1 for x in ids if x in self.frozen))
             _, nodes, n_frozen = shape
             tt = self.problem.travel_s[k.speed_class]
-            state[tid] = (k, ids, None, before)
+            to, fro = to_v[k.speed_class], from_v[k.speed_class]
+            state[tid] = [k, ids, None, before]
             first = 0 if prefer is None else prefer(tid)
             for pos in range(n_frozen, len(ids) + 1):
-                if not may_fit(before, pos, nodes, v, max(self._release(v), self.clock_s), k, tt,
-                               self._visit[ids[pos]] if pos < len(ids) else None):
+                prev = nodes[pos]
+                if pos < len(ids):  # the next visit's window, or his way home by the shift's end
+                    nxt = nodes[pos + 1]
+                    on, limit = fro[nxt], self._visit[ids[pos]].window_end_s
+                else:
+                    nxt = k.end_node
+                    on, limit = fro[nxt], k.shift_end_s + k.max_overtime_s
+                reach = earliest_reach(before.stops[pos - 1].end_s if pos else k.shift_start_s, earliest,
+                                       to[prev], v, on, limit)
+                if reach is None:
                     continue  # cannot keep its window or the next one's, whatever the break
                 # Only the legs around the new visit change (the drive home is not a stop's).
-                prev = nodes[pos]
-                added = int(tt[prev, v.node])
-                if pos < len(ids):
-                    added += int(tt[v.node, nodes[pos + 1]]) - int(tt[prev, nodes[pos + 1]])
-                elif self.count_return:
-                    added += int(tt[v.node, k.end_node]) - int(tt[prev, k.end_node])
-                candidates.append((first, added, tid, pos))
-        if settle_first:
-            candidates.sort()
+                added = to[prev]
+                if pos < len(ids) or self.count_return:
+                    added += on - int(tt[prev, nxt])
+                late = 0 if deadline is None else max(0, reach[0] - deadline)
+                candidates.append((first, added, tid, pos, late, reach[1]))
+        return candidates, state
+
+    def _timed(self, v: RoutingVisit, state: dict[str, _Before], tid: str, pos: int,
+               added: int) -> InsertionOption | None:
+        """``v`` at ``pos`` of ``tid``'s route, timed by the exact timeline, or None when it breaks
+        a window, the shift, the break or a kept promise, sets off in the past, or eats the
+        share of the shift kept for urgent work."""
+        k, ids, was_on_time, before = state[tid]
+        if was_on_time is None:
+            was_on_time = state[tid][2] = {s.visit_id for s in before.stops if s.dispatch_late_s == 0}
+        after = self._schedule(k, ids[:pos] + [v.id] + ids[pos:])
+        if not after.feasible or any(s.dispatch_late_s > 0 for s in after.stops
+                                     if s.visit_id != v.id and s.visit_id in was_on_time):
+            return None  # a window, shift or break broken, or a kept promise lost
+        st = after.stops[pos]
+        if st.departure_toward_s < self.clock_s:
+            return None  # cannot set off in the past
+        if v.priority == 1 and self.reserve_share > 0:
+            busy = sum(s.end_s - s.start_s + s.travel_s for s in after.stops)
+            if busy > (1 - self.reserve_share) * (k.shift_end_s - k.shift_start_s):
+                return None
+        return InsertionOption(
+            tid, pos, st.departure_toward_s, st.arrival_s, st.start_s, st.dispatch_late_s == 0,
+            st.dispatch_late_s, added, after.end_s, max(0, after.end_s - k.shift_end_s))
+
+    def _options_for(self, v: RoutingVisit, only: str | None = None, policy: str = "eta",
+                     prefer: Callable[[str], int] | None = None, settle_first: bool = False) -> list[InsertionOption]:
+        """Each technician's best feasible insertion (or only ``only``'s), ranked by
+        :func:`rank_key` (among equal ranks, his earliest position).
+
+        Positions are timed best bound first (``_candidates``, ``Untimed``), and one whose bound
+        already ranks after his best timed option is not timed: it could not be chosen.
+
+        With ``settle_first`` (the ``travel`` policy only), insertions are tried in the order of
+        (``prefer(technician id)``, added driving), which needs no timeline; once one keeps the
+        promise without overtime, no insertion later in that order can rank before it under
+        :func:`offer_key`, so the search stops there. The best option is the same as a full
+        search's; the list then holds only the technicians tried."""
+        if settle_first and policy != "travel":
+            raise DispatchError("settle_first needs the 'travel' policy (ranking by added driving)")
+        rank = rank_key(policy)
+        candidates, state = self._candidates(v, only, prefer)
+        bounds = [rank(Untimed(c[2], c[4], c[5], c[1])) for c in candidates]
+        order = sorted(range(len(candidates)), key=(lambda i: candidates[i]) if settle_first
+                       else (lambda i: (bounds[i], candidates[i][3])))
         best: dict[str, InsertionOption] = {}
         settled: tuple[int, int] | None = None
-        for first, added, tid, pos in candidates:
+        for i in order:
+            first, added, tid, pos, _, _ = candidates[i]
             if settled is not None and (first, added) > settled:
                 break
-            k, ids, was_on_time, before = state[tid]
-            if was_on_time is None:
-                was_on_time = {s.visit_id for s in before.stops if s.dispatch_late_s == 0}
-                state[tid] = (k, ids, was_on_time, before)
-            order = ids[:pos] + [v.id] + ids[pos:]
-            after = self._schedule(k, order)
-            if not after.feasible or any(s.dispatch_late_s > 0 for s in after.stops
-                                         if s.visit_id != v.id and s.visit_id in was_on_time):
-                continue  # a window, shift or break broken, or a kept promise lost
-            st = after.stops[pos]
-            if st.departure_toward_s < self.clock_s:
-                continue  # cannot set off in the past
-            if v.priority == 1 and self.reserve_share > 0:
-                busy = sum(s.end_s - s.start_s + s.travel_s for s in after.stops)
-                if busy > (1 - self.reserve_share) * (k.shift_end_s - k.shift_start_s):
-                    continue
-            opt = InsertionOption(
-                tid, pos, st.departure_toward_s, st.arrival_s, st.start_s, st.dispatch_late_s == 0,
-                st.dispatch_late_s, added, after.end_s, max(0, after.end_s - k.shift_end_s))
-            if tid not in best or rank(opt) < rank(best[tid]):
+            got = best.get(tid)
+            if got is not None and bounds[i] > rank(got):
+                continue  # it ranks after his best, whatever its timeline
+            opt = self._timed(v, state, tid, pos, added)
+            if opt is None:
+                continue
+            if got is None or (rank(opt), pos) < (rank(got), got.position):
                 best[tid] = opt
             if settle_first and opt.late_s == 0 and opt.overtime_s == 0 and settled is None:
                 settled = (first, added)
@@ -198,20 +273,26 @@ class Insertion:
         ``_options_for`` for ``prefer`` and ``settle_first``)."""
         return self._options_for(self._visit[visit_id], policy=policy, prefer=prefer, settle_first=settle_first)
 
-    def urgent_options(self, call: NewCall, policy: str = "eta", settle_first: bool = False) -> list[InsertionOption]:
-        """Every technician who can take the call without breaking a promise, ranked by
-        ``policy`` (default: best ETA first, those meeting the dispatch deadline before those
-        who cannot); ``settle_first`` as in ``_options_for``. Adds nothing."""
+    @contextmanager
+    def _probing(self, call: NewCall) -> Iterator[RoutingVisit]:
+        """The call as a visit of the area while the block runs; afterwards the area as it was."""
         if call.id in self._visit:
             raise DispatchError(f"visit id {call.id!r} already exists in this area")
         saved = (self.problem, self.lon, self.lat, self.version)
         try:
-            return self._options_for(self._add_visit(call), policy=policy, settle_first=settle_first)
+            yield self._add_visit(call)
         finally:
-            # The probe's row in the buffers is simply overwritten by the next call.
+            # The probe's row in the buffers is left priced (``_row``) for an insert that follows.
             self.problem, self.lon, self.lat, self.version = saved
             self._visit.pop(call.id, None)
             self.release_s.pop(call.id, None)
+
+    def urgent_options(self, call: NewCall, policy: str = "eta", settle_first: bool = False) -> list[InsertionOption]:
+        """Every technician who can take the call without breaking a promise, ranked by
+        ``policy`` (default: best ETA first, those meeting the dispatch deadline before those
+        who cannot); ``settle_first`` as in ``_options_for``. Adds nothing."""
+        with self._probing(call) as v:
+            return self._options_for(v, policy=policy, settle_first=settle_first)
 
     def insert(self, call: NewCall, option: InsertionOption | None = None,
                policy: str = "eta") -> InsertionOption | Unserved:
@@ -333,3 +414,45 @@ class Insertion:
         self.problem = replace(self.problem, visits=tuple(v if x.id == v.id else x for x in self.problem.visits))
         self._visit[v.id] = v
         self._changed()
+
+
+def prefetch_legs(call: NewCall, areas: Sequence[Insertion]) -> None:
+    """Price ``call``'s legs in each of ``areas`` that does not hold it yet, in one ask for all
+    of them (``Insertion._price_rows``): the areas a call is offered to are all searched, and a
+    model's ask costs far more than its legs. The areas' plans do not change."""
+    rows = []
+    for area in areas:
+        if call.id in area._visit:
+            continue
+        key = area._open_row(call)
+        if area._row != key:
+            rows.append((area, key))
+    if rows:
+        Insertion._price_rows(rows)
+
+
+def best_offer(calls: Sequence[tuple[str, Insertion, NewCall]], policy: str,
+               key: Callable[[InsertionOption | Untimed], tuple],
+               allow: Callable[[str], bool] | None = None) -> tuple[tuple, str, InsertionOption] | None:
+    """The best (key, area, option) over every technician of the areas, each offered its call
+    (area name, area, call), by ``key`` (an :func:`offer_key`), then the technician id, then
+    his earliest position: the first of what ``urgent_options`` of every area, ranked by ``key``,
+    would list, without timing insertions that cannot be it. Every position's bound
+    (``Untimed``) is ranked; they are timed best bound first, until the next bound ranks after
+    the best found. ``allow``: whether a technician may be given it. Adds nothing."""
+    with ExitStack() as stack:
+        found = []
+        for name, area, call in calls:
+            v = stack.enter_context(area._probing(call))
+            candidates, state = area._candidates(v)
+            found += [(key(Untimed(c[2], c[4], c[5], c[1])), c[2], c[3], c[1], name, area, v, state)
+                      for c in candidates if allow is None or allow(c[2])]
+        found.sort(key=lambda f: f[:3])
+        best: tuple[tuple, str, int, str, InsertionOption] | None = None
+        for bound, tid, pos, added, name, area, v, state in found:
+            if best is not None and (bound, tid) > best[:2]:
+                break  # this bound and every later one rank after the best
+            opt = area._timed(v, state, tid, pos, added)
+            if opt is not None and (best is None or (key(opt), tid, pos) < best[:3]):
+                best = (key(opt), tid, pos, name, opt)
+    return None if best is None else (best[0], best[3], best[4])

@@ -148,21 +148,22 @@ def timeline(
     return Timeline(stops, start_s, end, brk, feasible, why, bad)
 
 
-def may_fit(before: Timeline, pos: int, nodes: list[int], v: RoutingVisit, earliest_s: int,
-            k: RoutingTechnician, tt, following: RoutingVisit | None) -> bool:  # type: ignore[no-untyped-def]
-    """Whether ``v`` inserted at ``pos`` of the route ``before`` times (``nodes``: his start node,
-    then the route's visits) might keep its own window and the next visit's (``following``), or
-    as his last visit his way home by the shift's end.
-    A necessary test, without breaks and waits (which only make him later), so that an
-    insertion it refuses is one the exact timeline would refuse too; ``earliest_s``: when he
-    may set off toward ``v`` at the earliest (its release, the clock)."""
-    free = before.stops[pos - 1].end_s if pos else k.shift_start_s
-    start = max(max(free, earliest_s) + int(tt[nodes[pos], v.node]), v.window_start_s)
-    if start > v.window_end_s:
-        return False
-    if following is None:  # his last visit: home by his shift's end (and allowed overtime)
-        return start + v.service_s + int(tt[v.node, k.end_node]) <= k.shift_end_s + k.max_overtime_s
-    return start + v.service_s + int(tt[v.node, following.node]) <= following.window_end_s
+def earliest_reach(free_s: int, earliest_s: int, leg_s: int, v: RoutingVisit, on_s: int,
+                   limit_s: int) -> tuple[int, int] | None:
+    """The earliest a technician free at ``free_s`` (his previous stop's end in the route as
+    timed, or his shift's start) can set off toward ``v`` and reach it, ``leg_s`` away, when he
+    may set off toward it at ``earliest_s`` at the earliest (its release, the clock); or None
+    when it cannot start in its window, or cannot be left ``on_s`` before ``limit_s``: the next
+    visit's window end, or as his last visit, home by the shift's end and allowed overtime.
+    Bounds without breaks and waits (which only make him later): an insertion it refuses is one
+    the exact timeline would refuse too, and the timeline's departure and arrival are never
+    earlier."""
+    depart = max(free_s, earliest_s)
+    arrive = depart + leg_s
+    start = max(arrive, v.window_start_s)
+    if start > v.window_end_s or start + v.service_s + on_s > limit_s:
+        return None
+    return depart, arrive
 
 
 def as_route(problem: RoutingProblem, k: RoutingTechnician, ids: list[str], t: Timeline,

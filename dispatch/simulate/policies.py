@@ -102,7 +102,8 @@ class Optimiser:
         def ask(c: NewCall, allow: Callable[[str], bool] | None = None, probe: bool = False) -> Decision:
             return decide(c, self.areas, names, c.release_s, self.w.p.rules, self.live.repairs_at_home, mode=r.mode,
                           device_level=r.level, may_collect=self.w.p.rules.may_collect(r.mode, c.required_level),
-                          allow=allow, probe=probe, has_part=self.w.parts.holder(r))
+                          allow=allow, probe=probe, has_part=self.w.parts.holder(r),
+                          alternatives=self.w.desk is not None)  # only a desk offers the next best
         decision = place(self.w.desk, r, call, ask, lambda d: decision_choices(d, r.mode), self._holds)
         if isinstance(decision, Pending):
             return decision.call

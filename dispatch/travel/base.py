@@ -75,6 +75,16 @@ def matrices_by_legs(travel: Travel, lon, lat, speed_classes: tuple[str, ...] | 
     return np.stack([t for t, _ in out]), out[0][1]
 
 
+def legs_per_class(travel: Travel, lon_a, lat_a, lon_b, lat_b, classes: tuple[str, ...],  # type: ignore[no-untyped-def]
+                   depart_s: int | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``travel.legs`` for each speed class of ``classes``, in one ask when the model prices all
+    its classes together (``legs_classes``: the road model), else one ask per class."""
+    together = getattr(travel, "legs_classes", None)
+    if together is not None:
+        return together(lon_a, lat_a, lon_b, lat_b, tuple(classes), depart_s)
+    return [travel.legs(lon_a, lat_a, lon_b, lat_b, c, depart_s) for c in classes]
+
+
 def legs_by_hour(travel: Travel, lon_a, lat_a, lon_b, lat_b, depart_s, speed_class="car",  # type: ignore[no-untyped-def]
                  ) -> tuple[np.ndarray, np.ndarray]:
     """``travel.legs`` with a departure per leg (``depart_s`` broadcast with the points; seconds,

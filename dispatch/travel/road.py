@@ -106,6 +106,12 @@ class RoadTravel:
         times, dist = self._legs(lon_a, lat_a, lon_b, lat_b, (speed_class,), depart_s)
         return times[0], dist
 
+    def legs_classes(self, lon_a, lat_a, lon_b, lat_b, classes: tuple[str, ...],  # type: ignore[no-untyped-def]
+                     depart_s: int | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+        """``legs`` for each speed class of ``classes``, the ends' factors and road distances
+        worked out once for all of them (a live insertion asks every class of the same legs)."""
+        return self._legs_each(lon_a, lat_a, lon_b, lat_b, tuple(classes), depart_s)
+
     def matrices(self, lon, lat, speed_classes=None, depart_s=None):  # type: ignore[no-untyped-def]
         lon = np.asarray(lon, dtype=float)
         lat = np.asarray(lat, dtype=float)
@@ -114,13 +120,18 @@ class RoadTravel:
         return np.stack(times), dist
 
     def _legs(self, lon_a, lat_a, lon_b, lat_b, classes, depart_s):  # type: ignore[no-untyped-def]
+        """(times per class, the last class's distances): a ferry route's distance may differ by class."""
+        each = self._legs_each(lon_a, lat_a, lon_b, lat_b, classes, depart_s)
+        return [t for t, _ in each], each[-1][1]
+
+    def _legs_each(self, lon_a, lat_a, lon_b, lat_b, classes, depart_s):  # type: ignore[no-untyped-def]
         for c in classes:
             self._check_class(c)
         lon_a, lat_a, lon_b, lat_b = (np.asarray(x, dtype=float) for x in (lon_a, lat_a, lon_b, lat_b))
         shape = np.broadcast_shapes(lon_a.shape, lat_a.shape, lon_b.shape, lat_b.shape)
         if not shape:  # one leg: computed as an array of one, returned as NumPy scalars
-            times, d = self._legs(lon_a[None], lat_a[None], lon_b[None], lat_b[None], classes, depart_s)
-            return [t[0] for t in times], d[0]
+            each = self._legs_each(lon_a[None], lat_a[None], lon_b[None], lat_b[None], classes, depart_s)
+            return [(t[0], d[0]) for t, d in each]
         # Each end's factors are looked up once per point; NumPy broadcasts them to the legs.
         if lon_a.shape != lat_a.shape:
             lon_a, lat_a = np.broadcast_arrays(lon_a, lat_a)
@@ -129,14 +140,14 @@ class RoadTravel:
         a, b = self.end_factors(lon_a, lat_a), self.end_factors(lon_b, lat_b)
         road_m = self.road_m(lon_a, lat_a, lon_b, lat_b, a, b)
         dist = np.rint(road_m).astype(np.int64)
-        times = []
+        out = []
         for c in classes:
             t = self._time_s(road_m, a, b, c, depart_s, dist)
             d = dist
             if self.params.water:
                 t, d = self._water(lon_a, lat_a, lon_b, lat_b, a, b, t, dist, c, depart_s)
-            times.append(t)
-        return times, d
+            out.append((t, d))
+        return out
 
     def reach_m(self, travel_s: float, speed_class: str = "car") -> float:
         """The inverse of the fastest a leg can be (no terrain, no rush hour, the shortest
