@@ -91,6 +91,19 @@ def test_a_split_run_refuses_parts():
         simulate_split(with_parts(_two_provinces(), seed=1), SimParams())
 
 
+@pytest.mark.parametrize("argv, message", [
+    (["--split", "none", "--workers", "2"], "--workers and --scheduler run a split simulation"),
+    (["--workers", "2", "--parts"], "the national warehouse's stock is shared by every province"),
+])
+def test_simulate_says_which_split_options_do_not_go_together(capsys, argv, message):
+    """Refused before anything is generated or simulated, in one sentence."""
+    from dispatch.cli import main
+
+    assert main(["simulate", "--preset", "tiny", "--days", "1", *argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
 # --------------------------------------------------------------------------------------------
 # Through a Dask cluster: what the process pool gives
 
