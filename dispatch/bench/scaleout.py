@@ -119,6 +119,18 @@ class Executors:
         return sum(t.user + t.system for t in (p.cpu_times() for p in kids))
 
 
+def idle_cpu(ex: Executors, seconds: float = 10.0) -> dict[str, float]:
+    """CPU seconds per second each executor burns doing nothing (Dask's heartbeats and system
+    monitors run in the scheduler, the nannies and the workers): a cost that grows with wall time,
+    whatever the tasks."""
+    out = {}
+    for backend in BACKENDS:
+        own0, far0 = _own_cpu_s(), ex.worker_cpu_s(backend)
+        time.sleep(seconds)
+        out[backend] = round((_own_cpu_s() - own0 + ex.worker_cpu_s(backend) - far0) / seconds, 4)
+    return out
+
+
 def _measured(ex: Executors, backend: str, job: Callable[[Executor], Any]) -> tuple[Any, dict[str, float]]:
     """``job(executor)`` timed on the warm executor: wall, and CPU of this process and the workers."""
     own0, far0, t0 = _own_cpu_s(), ex.worker_cpu_s(backend), time.perf_counter()
@@ -165,9 +177,10 @@ def _alternating(repeat: int) -> Iterator[tuple[int, str]]:
 
 
 def sweep_scenarios(base: Dataset, count: int = 16) -> list[Scenario]:
-    """``count`` what-ifs on ``base``, of every kind a sweep holds: close one of the busiest county
-    stations, add two technicians at one of the busiest prefecture centres, more or fewer bench
-    hours by tier, demand growth; the busiest by the calls whose nearest centre they are."""
+    """``count`` what-ifs on ``base``, of every kind a sweep holds: bench hours, couriers and bench
+    levels by tier, demand growth, the one-hour target, two more technicians at one of the busiest
+    prefecture centres, and one of the busiest county stations closed or one technician fewer
+    there; the busiest by the calls whose nearest centre they are."""
     net = base.network
     lon = np.array([r.lon for r in base.requests])
     lat = np.array([r.lat for r in base.requests])
@@ -178,15 +191,24 @@ def sweep_scenarios(base: Dataset, count: int = 16) -> list[Scenario]:
     counties = [c for c, _ in sorted(near.items(), key=lambda x: (-x[1], x[0])) if net[c].tier == Tier.COUNTY]
     cities = [c for c, _ in sorted(parents.items(), key=lambda x: (-x[1], x[0])) if c and net[c].tier == Tier.CITY]
     provinces = sorted({c.province_adcode for c in net})
-    kinds: list[Scenario] = [
-        Scenario.from_dict({"name": "bench tier 3 4h", "bench_hours": {"3": 4}}),
-        Scenario.from_dict({"name": "bench tier 2 12h", "bench_hours": {"2": 12}}),
-        Scenario.from_dict({"name": "demand +20%", "demand_growth": {p: 1.2 for p in provinces}}),
-        Scenario.from_dict({"name": "demand +50%", "demand_growth": {p: 1.5 for p in provinces}}),
-    ]
-    adds = [Scenario.from_dict({"name": f"add 2 at {c}", "add": [{"centre_id": c, "count": 2}]}) for c in cities[:4]]
-    closes = [Scenario.from_dict({"name": f"close {c}", "close": [c]}) for c in counties]
-    out = (kinds + adds + closes)[:count]
+    kinds = [Scenario.from_dict(d) for d in (
+        {"name": "bench tier 3 4h", "bench_hours": {"3": 4}},
+        {"name": "bench tier 2 12h", "bench_hours": {"2": 12}},
+        {"name": "bench tier 1 16h", "bench_hours": {"1": 16}},
+        {"name": "courier tier 3 2h", "courier_h": {"3": 2}},
+        {"name": "county benches to level 2", "capabilities": {"3": [1, 2]}},
+        {"name": "demand +20%", "demand_growth": {p: 1.2 for p in provinces}},
+        {"name": "demand +50%", "demand_growth": {p: 1.5 for p in provinces}},
+        {"name": "target 45 min", "dispatch_target_min": 45},
+        {"name": "target 90 min", "dispatch_target_min": 90},
+    )]
+    staffed = Counter(t.home_centre_id for t in base.technicians)
+    station_changes = [sc for c in counties for sc in (
+        Scenario.from_dict({"name": f"close {c}", "close": [c]}),
+        *([Scenario.from_dict({"name": f"one fewer at {c}", "remove": [{"centre_id": c, "count": 1}]})]
+          if staffed[c] > 1 else []))]
+    adds = [Scenario.from_dict({"name": f"add 2 at {c}", "add": [{"centre_id": c, "count": 2}]}) for c in cities]
+    out = (kinds + adds[:3] + station_changes + adds[3:])[:count]
     if len(out) < count:
         raise DispatchError(f"the base has room for {len(out)} distinct scenarios of this sweep, not {count}")
     return out
@@ -261,6 +283,8 @@ def run_scaleout(preset: str = "national", days: int = 7, seed: int = 1, workers
     with ExitStack() as stack:
         ex = Executors(stack, workers, scheduler, log)
         doc["start_s"] = ex.start_s
+        log("idle executors' CPU ...")
+        doc["idle_cpu_s_per_s"] = idle_cpu(ex)
         if simulation:
             log(f"generating {preset} for {days} day(s) ...")
             t0 = time.perf_counter()
@@ -298,7 +322,8 @@ def format_report(doc: dict[str, Any]) -> str:
     st = doc["start_s"]
     lines = [f"Scale-out: process pool of {doc['workers']} workers against Dask ({doc['scheduler']}); "
              f"started and warmed once: pool {st['pool']:.1f} s, Dask {st['dask']:.1f} s (not in the figures below); "
-             f"medians of {doc['repeat']} run(s) each; CPU: this process plus the workers"]
+             f"medians of {doc['repeat']} run(s) each; CPU: this process plus the workers; idle, CPU s per s: "
+             f"pool {doc['idle_cpu_s_per_s']['pool']:.3f}, Dask {doc['idle_cpu_s_per_s']['dask']:.3f}"]
     if "simulation" in doc:
         s = doc["simulation"]
         lines.append(f"Simulation split by province: {s['preset']}, {s['days']} day(s), {s['calls']} calls, "
