@@ -102,7 +102,7 @@ class Executors:
         self.start_s = {"dask": round(time.perf_counter() - t0, 2)}
         log(f"starting a process pool of {workers} workers ...")
         t0 = time.perf_counter()
-        self.pool = stack.enter_context(executor(workers=workers))
+        self.pool = stack.enter_context(executor(workers=workers, read_env=False))
         list(self.pool.map(warm_worker, [0.5] * (2 * workers)))
         self.start_s["pool"] = round(time.perf_counter() - t0, 2)
         self.dask = stack.enter_context(executor(scheduler=address))

@@ -217,7 +217,7 @@ def simulate(cases: str, seed: int, travel_spec: str | None, json_path: str | No
 @click.option("--seed", default=1, show_default=True)
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64),
               help="Process-pool workers, and the local Dask cluster's worker processes.")
-@click.option("--scheduler", default=None,
+@click.option("--scheduler", default=None, envvar="DASK_SCHEDULER_ADDRESS",
               help="A running Dask scheduler (tcp://host:8786); default: a local cluster this bench starts.")
 @click.option("--repeat", default=1, show_default=True, type=click.IntRange(1, 20),
               help="Runs per executor; medians are reported (the executors take turns to go first).")
