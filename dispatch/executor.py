@@ -21,14 +21,15 @@ def default_workers() -> int:
 
 
 @contextmanager
-def executor(workers: int | None = None, scheduler: str | None = None) -> Iterator[Executor]:
+def executor(workers: int | None = None, scheduler: str | None = None, read_env: bool = True) -> Iterator[Executor]:
     """An executor for the duration of the block.
 
-    ``scheduler`` (or the ``DASK_SCHEDULER_ADDRESS`` environment variable) selects a Dask
-    distributed cluster, e.g. ``tcp://10.0.0.5:8786``; otherwise a spawn process pool with
-    ``workers`` processes (default: the CPUs this process may use).
+    ``scheduler`` (or the ``DASK_SCHEDULER_ADDRESS`` environment variable, unless ``read_env``
+    is false: a benchmark's process pool) selects a Dask distributed cluster, e.g.
+    ``tcp://10.0.0.5:8786``; otherwise a spawn process pool with ``workers`` processes (default:
+    the CPUs this process may use).
     """
-    address = scheduler or os.environ.get(SCHEDULER_ENV)
+    address = scheduler or (os.environ.get(SCHEDULER_ENV) if read_env else None)
     if address:
         try:
             from distributed import Client

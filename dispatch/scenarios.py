@@ -324,6 +324,9 @@ class CompareOptions:
     cost: CostParams = CostParams()
     population: pd.DataFrame | None = field(default=None, compare=False, hash=False)
     travel: str | None = None  # a dispatch.travel spec (picklable for the sweep's workers); None: DEFAULT_TRAVEL
+    # Plans routed to a local optimum, no time budget deciding (PlanParams.deterministic): the same
+    # KPIs from any executor and load, as `dispatch bench scaleout` checks.
+    deterministic: bool = False
 
 
 @dataclass(frozen=True)
@@ -378,7 +381,7 @@ def evaluate(base: Dataset, scenario: Scenario | None, options: CompareOptions =
                            + sum(tiers[Tier(t)] * cost.centre_day[t - 1] for t in Tier))
     request_ids: tuple[str, ...] = ()
     if options.plan:
-        params = PlanParams(day=options.day, seed=options.seed, rules=applied.rules)
+        params = PlanParams(day=options.day, seed=options.seed, rules=applied.rules, deterministic=options.deterministic)
         if options.routing_max_s is not None:
             params = replace(params, routing_max_s=options.routing_max_s,
                              routing_min_s=min(params.routing_min_s, options.routing_max_s))

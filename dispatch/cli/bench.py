@@ -1,4 +1,4 @@
-"""`dispatch bench vrptw|coverage|national|province|hindsight|realtime|simulate|serve`: the benchmark
+"""`dispatch bench vrptw|coverage|national|province|hindsight|realtime|simulate|scaleout|serve`: the benchmark
 commands. The runners live in dispatch/bench (parameters in, dicts and tables out); these commands
 parse options, pass a progress callback, print the tables and write the JSON document."""
 
@@ -209,6 +209,42 @@ def simulate(cases: str, seed: int, travel_spec: str | None, json_path: str | No
     doc = runner.run_simulate_bench(pairs, seed, progress=_echo_err, travel=load_travel(travel_spec))
     click.echo(runner.format_rows(doc["rows"]))
     write_json(json_path, doc)
+
+
+@bench.command("scaleout")
+@click.option("--preset", default="national", show_default=True, help="The simulated calls (a generator preset).")
+@click.option("--days", default=7, show_default=True, type=click.IntRange(1, 60), help="Days of calls simulated.")
+@click.option("--seed", default=1, show_default=True)
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64),
+              help="Process-pool workers, and the local Dask cluster's worker processes.")
+@click.option("--scheduler", default=None, envvar="DASK_SCHEDULER_ADDRESS",
+              help="A running Dask scheduler (tcp://host:8786); default: a local cluster this bench starts.")
+@click.option("--repeat", default=1, show_default=True, type=click.IntRange(1, 20),
+              help="Runs per executor; medians are reported (the executors take turns to go first).")
+@click.option("--policy", default="optimiser", show_default=True, type=click.Choice(["optimiser", "baseline"]))
+@click.option("--sweep-preset", default="zhejiang", show_default=True, help="The sweep's base (a generator preset).")
+@click.option("--scenarios", default=16, show_default=True, type=click.IntRange(1, 200))
+@click.option("--sweep-plan/--no-sweep-plan", default=True, show_default=True,
+              help="Each scenario plans a day (deterministic routing) as well as its coverage.")
+@click.option("--unsplit/--no-unsplit", default=True, show_default=True,
+              help="Also simulate unsplit in this process: what splitting by province changes in the KPIs.")
+@click.option("--only", type=click.Choice(["both", "simulation", "sweep"]), default="both", show_default=True)
+@travel_option
+@json_option
+def scaleout(preset: str, days: int, seed: int, workers: int, scheduler: str | None, repeat: int, policy: str,
+             sweep_preset: str, scenarios: int, sweep_plan: bool, unsplit: bool, only: str, travel_spec: str | None,
+             json_path: str | None) -> None:
+    """A simulation split by province and a sweep of scenarios, through a process pool and through
+    Dask in the same run: wall, CPU, the Dask overhead, and whether both give identical KPIs."""
+    from dispatch.bench import scaleout as runner  # the simulator, the planner and Dask: slow to import
+
+    doc = runner.run_scaleout(preset, days, seed, workers, scheduler, repeat, sweep_preset, scenarios, sweep_plan,
+                              unsplit, policy, load_travel(travel_spec), _echo_err,
+                              simulation=only != "sweep", sweep=only != "simulation")
+    click.echo(runner.format_report(doc))
+    write_json(json_path, doc)
+    if not all(doc[case]["identical"] for case in ("simulation", "sweep") if case in doc):
+        raise DispatchError("the process pool and Dask gave different results (see the table)")
 
 
 @bench.command("serve")

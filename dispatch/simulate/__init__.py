@@ -105,9 +105,13 @@ class SimResult:
 def simulate(
     dataset: Dataset, params: SimParams = SimParams(),  # noqa: B008 (frozen: one shared default is safe)
     travel: Travel = DEFAULT_TRAVEL, progress: Progress | None = None, morning: MorningRoutes | None = None,
+    calendar: tuple[int, int] | None = None,
 ) -> SimResult:
     """Simulate every day that holds calls, then drain devices for ``drain_days``; the
-    optimiser begins ``morning.day`` with a day plan's ``morning`` routes when given."""
+    optimiser begins ``morning.day`` with a day plan's ``morning`` routes when given.
+    ``calendar``: the first and last day of calls (default: the calls'); a province of a split
+    national run (``dispatch.simulate.split``) keeps the nation's, so that its technicians' idle
+    days and its repeat calls' cut-off are the national run's."""
     if params.policy not in POLICIES:
         raise InputError(f"unknown policy {params.policy!r}; expected one of {', '.join(POLICIES)}")
     if morning is not None and params.policy != "optimiser":
@@ -120,14 +124,14 @@ def simulate(
     policy = Optimiser(w) if params.policy == "optimiser" else Baseline(w)
     report = progress or (lambda stage, done, total: None)
     calls = sorted(dataset.requests, key=lambda r: (r.created_s, r.id))
-    last_day = max((r.created_s // DAY_S for r in calls), default=-1)
+    last_day = max((r.created_s // DAY_S for r in calls), default=-1) if calendar is None else calendar[1]
     w.repeats_until_s = (last_day + 1) * DAY_S
     workload_rows: list[dict] = []
     for r in calls:
         w.admit(r)
     horizon_day = last_day + params.drain_days
     n_done = 0
-    day = min((r.created_s // DAY_S for r in calls), default=0)
+    day = min((r.created_s // DAY_S for r in calls), default=0) if calendar is None else calendar[0]
     while day <= last_day or ((w.pending or getattr(policy, "ahead", None)) and day <= horizon_day):
         policy.start_day(day)
         todays: list[tuple[int, Request, NewCall]] = []
