@@ -181,6 +181,14 @@ class Rules:
     # are known (the plan's estimate; the simulation rides the lanes): a next-morning parcel.
     mail_leg_s: int = 24 * 3600
     part_visit_s: int = 2 * 3600
+    # Waiting strategy (online policy; ``hold_until_s``): a call that is not urgent is planned to be
+    # set off toward no sooner than ``replan_hold_s`` after it came in, and at least
+    # ``replan_hold_margin_s`` before its one-hour deadline, so that it stays movable and the day's
+    # re-optimisation (``PlanParams.reoptimise_every_s``) can still give it to a technician better
+    # placed once the next calls are known (`dispatch bench hindsight --hold`). 0: set off at once.
+    # It costs the customer up to the hold in turnaround, never the promise.
+    replan_hold_s: int = 0
+    replan_hold_margin_s: int = 15 * 60
 
     def __post_init__(self) -> None:
         # A table given as a plain mapping (replace(rules, bench_s_by_level={...})) is frozen too.
@@ -205,6 +213,9 @@ class Rules:
                             f"slot_travel_weight and eta_notice_threshold_s >= 0; got {self.slot_days}, "
                             f"{self.slot_count}, {self.slot_step_s}, {dict(self.slot_window_s_by_priority)}, "
                             f"{self.slot_travel_weight} and {self.eta_notice_threshold_s}")
+        if self.replan_hold_s < 0 or self.replan_hold_margin_s < 0:
+            problems.append(f"replan_hold_s and replan_hold_margin_s must be >= 0 s, got {self.replan_hold_s} "
+                            f"and {self.replan_hold_margin_s}")
         if problems:
             raise DispatchError("; ".join(problems))
 
@@ -225,6 +236,14 @@ class Rules:
     def may_collect(self, mode: Mode | str, level: int) -> bool:
         """Whether rule 7 may turn an on-site call of ``level`` into a collection for the bench."""
         return self.collect_onsite and mode == Mode.ONSITE and level > RepairLevel.SIMPLE
+
+    def hold_until_s(self, priority: int, release_s: int, deadline_s: int | None) -> int:
+        """The earliest a call may be planned to be set off toward: its release, or for a call
+        that is not urgent and has a deadline, ``replan_hold_s`` later, but no later than
+        ``replan_hold_margin_s`` before the deadline (never before the release)."""
+        if self.replan_hold_s <= 0 or priority == Priority.URGENT or deadline_s is None:
+            return release_s
+        return max(release_s, min(release_s + self.replan_hold_s, deadline_s - self.replan_hold_margin_s))
 
     @staticmethod
     def ranking(priority: int) -> str:

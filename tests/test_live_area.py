@@ -196,6 +196,28 @@ def test_a_stale_reoptimisation_is_refused():
     assert "J9" in area.routes["T1"]
 
 
+def test_reoptimise_solves_again_only_once_the_plan_changed(monkeypatch):
+    """A re-solve of a plan no call or move has changed since the last one is skipped (the clock
+    moving on only shrinks the same tail); a new call makes the next one solve again."""
+    import dispatch.live.replan as replan
+
+    area = live_area(n_techs=1, break_rule=False)
+    for i, lon in enumerate([120.11, 120.29, 120.12]):
+        area.insert(new_call(f"J{i}", lon, 30.87, 8 * H, window_h=9, deadline=False))
+    solves = []
+    real = replan.solve
+    monkeypatch.setattr(replan, "solve", lambda p, prm: solves.append(len(p.visits)) or real(p, prm))
+    params = RoutingParams(time_limit_s=0.2, engine="lns")
+    while area.reoptimise(params):  # an adopted answer is a change: it is solved again
+        pass
+    tried = len(solves)
+    area.advance(8 * H + 60)
+    assert not area.reoptimise(params) and len(solves) == tried
+    area.insert(new_call("J9", 120.2, 30.9, 8 * H + 60, window_h=9, deadline=False))
+    area.reoptimise(params)
+    assert len(solves) == tried + 1
+
+
 
 def _answer(routes: dict[str, list[str]]) -> RoutingResult:
     """An engine's answer as ``adopt`` reads it: who does which visits in which order (the times

@@ -4,6 +4,7 @@ from the day plan, the simulation, the service and the dashboard's board."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -148,3 +149,23 @@ def test_an_onsite_call_nobody_can_repair_within_the_hour_is_collected():
     assert d.technician_id in {"T2", "T3"} and d.on_time and d.alternatives == ()
     assert d.call.required_level == 1 and d.call.service_s == rules.collect_service_s
     assert area.routes[d.technician_id] == ["N2"]
+
+
+@pytest.mark.parametrize("priority, leaves_h", [(Priority.NORMAL, 9 + 1 / 3), (Priority.URGENT, 9)])
+def test_a_held_call_is_planned_to_set_off_after_the_hold_inside_its_promise(priority: int, leaves_h: float):
+    """With the waiting strategy (Rules.replan_hold_s = 20 min) an idle technician is planned to
+    set off toward a normal call at 09:00 at 09:20, within its hour, so it stays movable (not
+    frozen at 09:10); an urgent call is set off toward at once. Both in the home area that holds
+    the call (the day plan) and as a new call."""
+    rules = replace(DEFAULT_RULES, replan_hold_s=1200)
+    for in_plan in (False, True):
+        area = live_area(n_techs=2, clock_s=9 * H)
+        call = _call("N1", priority=priority)
+        if in_plan:
+            area.insert_with(call, None, "travel")  # the day plan's area holds it, unrouted
+        d = decide(call, {"A": area}, ["A"], 9 * H, rules, lambda t, lv: True, mode=Mode.ONSITE, device_level=1,
+                   may_collect=False, home="A" if in_plan else None)
+        assert isinstance(d, Dispatched) and d.on_time
+        assert d.option.departure_s == int(leaves_h * H) <= call.dispatch_deadline_s  # type: ignore[operator]
+        area.advance(9 * H + 600)
+        assert ("N1" in area.frozen) is (priority == Priority.URGENT)

@@ -99,6 +99,8 @@ def test_replace_of_a_bench_table_changes_the_bench_time():
     ("max_overtime_s", -1),
     ("return_s", -7),
     ("candidate_areas", 0),
+    ("replan_hold_s", -60),
+    ("replan_hold_margin_s", -1),
 ])
 def test_an_invalid_rule_is_refused_naming_the_field_and_value(field, value):
     """A rule out of its range raises DispatchError naming the field and value, built directly or by replace()."""
@@ -151,3 +153,18 @@ def test_an_urgent_call_is_ranked_by_arrival_every_other_by_travel():
 def test_the_default_work_at_the_door_follows_mode_and_level(mode, level, expected_s):
     """Door work by default: the level's on-site repair time, a 10-min pickup hand-over, nothing for a walk-in."""
     assert DEFAULT_RULES.default_service_s(mode, level) == expected_s
+
+
+def test_a_held_call_sets_off_no_sooner_than_the_hold_and_keeps_its_promise():
+    """The waiting strategy: off by default; a normal or high-priority call at 10:00 due by 11:00
+    held 20 min may leave from 10:20; one due by 10:30 only until 15 min before it (10:15); one
+    due in 10 min not later than its call; an urgent call, or one without a deadline, at once."""
+    ten, h = 10 * 3600, 3600
+    assert DEFAULT_RULES.hold_until_s(Priority.NORMAL, ten, ten + h) == ten
+    rules = replace(DEFAULT_RULES, replan_hold_s=1200)
+    assert rules.hold_until_s(Priority.NORMAL, ten, ten + h) == ten + 1200
+    assert rules.hold_until_s(Priority.HIGH, ten, ten + h) == ten + 1200
+    assert rules.hold_until_s(Priority.NORMAL, ten, ten + 1800) == ten + 900
+    assert rules.hold_until_s(Priority.NORMAL, ten, ten + 600) == ten
+    assert rules.hold_until_s(Priority.URGENT, ten, ten + h) == ten
+    assert rules.hold_until_s(Priority.NORMAL, ten, None) == ten

@@ -20,7 +20,7 @@ redo the choice of area.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from dispatch.bench.common import Log, cpu_s, peak_rss_mib
@@ -117,15 +117,21 @@ def losses(problem: RoutingProblem, online: RoutingResult, offline: RoutingResul
 def run_hindsight(preset: str, seed: int, time_limit_s: float, calls_per_day: float | None = None,
                   areas: int | None = None, workers: int | None = None, reoptimise_every_s: int | None = None,
                   progress: Log | None = None, reoptimise_engine: str = "ortools",
-                  warm_start: str = "pyvrp", count_return: bool = False) -> dict[str, Any]:
+                  warm_start: str = "pyvrp", count_return: bool = False, hold_s: int = 0,
+                  reoptimise_time_limit_s: float | None = None) -> dict[str, Any]:
     """Plan the day online, solve every area offline, and compare (see the module docstring).
-    ``areas`` keeps the largest N areas only (by calls); ``time_limit_s`` is per area, CPU."""
+    ``areas`` keeps the largest N areas only (by calls); ``time_limit_s`` is per area, CPU.
+    ``hold_s``: the waiting strategy (``Rules.replan_hold_s``); ``reoptimise_time_limit_s``: each
+    area's re-solve budget (default: the plan's)."""
     log = progress or (lambda line: None)
     gen = GeneratorParams() if calls_per_day is None else with_calls_per_day(GeneratorParams(), calls_per_day)
     ds = generate(preset, days=1, seed=seed, params=gen)
     # The online plan's solves on the CPU clock: the same effort whatever the machine's load.
     params = PlanParams(seed=seed, reoptimise_every_s=reoptimise_every_s, reoptimise_engine=reoptimise_engine,
                         routing_warm_start=warm_start, insertion_counts_return=count_return, routing_clock="cpu")
+    params = replace(params, rules=replace(params.rules, replan_hold_s=hold_s))
+    if reoptimise_time_limit_s is not None:
+        params = replace(params, reoptimise_time_limit_s=reoptimise_time_limit_s)
     w0, c0 = time.perf_counter(), cpu_s()
     with executor(workers) as pool:
         plan = make_plan(ds, params, pool=pool)
@@ -169,7 +175,8 @@ def run_hindsight(preset: str, seed: int, time_limit_s: float, calls_per_day: fl
     return {
         "benchmark": "hindsight", "preset": preset, "seed": seed, "calls": len(ds.requests),
         "areas": len(keys), "time_limit_s": time_limit_s, "reoptimise_every_s": reoptimise_every_s,
-        "reoptimise_engine": reoptimise_engine, "warm_start": warm_start, "count_return": count_return,
+        "reoptimise_engine": reoptimise_engine, "reoptimise_time_limit_s": params.reoptimise_time_limit_s,
+        "warm_start": warm_start, "count_return": count_return, "hold_s": hold_s,
         "online": online_total, "offline": offline_total, "ratios": ratios(online_total, offline_total),
         "where_online_loses": {"calls": len(lost_all), "offline_late_where_online_on_time": gained,
                                "morning_batch": morning, "later_calls": len(lost_all) - morning,
@@ -204,10 +211,13 @@ def format_report(doc: dict[str, Any]) -> str:
     on, off, r, w = doc["online"], doc["offline"], doc["ratios"], doc["where_online_loses"]
     reopt = doc["reoptimise_every_s"]
     policy = f"every {reopt} s by {doc['reoptimise_engine']}" if reopt else "off"
+    if reopt and doc.get("reoptimise_time_limit_s") is not None:
+        policy += f", {doc['reoptimise_time_limit_s']:g} CPU s per area"
     lines = [
         (f"\n{doc['preset']} seed {doc['seed']}: {on['visits']} travelling calls in {doc['areas']} areas; "
          f"online = the day plan (re-optimise {policy}, batch start {doc['warm_start']}"
-         f"{', insertion counting the way home' if doc.get('count_return') else ''}), "
+         f"{', insertion counting the way home' if doc.get('count_return') else ''}"
+         f"{', non-urgent calls held %d s' % doc['hold_s'] if doc.get('hold_s') else ''}), "
          f"offline = every call known, {doc['time_limit_s']:g} CPU s per area"),
         f"{'':<22}{'online':>12}{'offline':>12}{'ratio':>8}",
         f"{'travel km':<22}{on['travel_km']:>12.1f}{off['travel_km']:>12.1f}{r['travel_km']:>8.3f}",

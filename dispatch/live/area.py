@@ -255,6 +255,13 @@ class LiveArea(Insertion, Replanning):
         """A visit the area holds, as it stands (a move may have narrowed its window)."""
         return self._visit[visit_id]
 
+    def hold(self, visit_id: str, until_s: int) -> None:
+        """Nobody is to set off toward a visit nobody serves yet before ``until_s`` (a waiting
+        strategy: ``Rules.replan_hold_s``); its deadline stays what it was."""
+        if any(visit_id in ids for ids in self.routes.values()):
+            raise DispatchError(f"visit {visit_id!r} is already routed; only a visit nobody serves yet is held")
+        self.release_s[visit_id] = max(self._release(self._visit[visit_id]), until_s)
+
     def hand_over(self, visit_id: str) -> None:
         """Another area's technician takes this visit: it leaves this area's plan (it must not be
         under way here)."""

@@ -120,6 +120,13 @@ def decide(
 
     rank = offer_key(policy, lambda o: prefer(o.technician_id, to_bench))
     held = home is not None and lives[home].holds(call.id)
+    hold = rules.hold_until_s(call.priority, call.release_s, call.dispatch_deadline_s)
+    if hold != call.release_s and not probe:
+        # The waiting strategy (Rules.replan_hold_s): planned to set off no sooner than the hold,
+        # so the call stays movable for the re-optimisation a while; the promise is unchanged.
+        call = replace(call, release_s=hold)
+        if held:
+            lives[home].hold(call.id, hold)  # type: ignore[index]
     offers: list[tuple[tuple, str, InsertionOption]] = []
     searched: list[str] = []
 

@@ -15,15 +15,20 @@ from dispatch.routing import BreakRule, RoutingParams, RoutingProblem, RoutingRe
 class Replanning:
     """The re-optimisation methods of ``LiveArea`` (which holds the attributes they read)."""
 
+    _replanned_version: int = -1  # the plan's version at the last re-solve (none yet)
+
     def reoptimise(self, params: RoutingParams) -> bool:
         """Re-solve the movable tail; adopt the result only if it keeps every commitment and
         is no worse (fewer late dispatches, then less travel). Returns whether it was adopted."""
+        if self.version == self._replanned_version:
+            return False  # nothing changed since the last re-solve: only the clock moved on
         problem, tails = self._tail_problem()
+        version, self._replanned_version = self.version, self.version
         if not problem.visits:
             return False
         warm = tuple((tid, tuple(ids)) for tid, ids in tails.items() if ids)
         res = solve(problem, replace(params, initial_routes=warm))
-        return self.adopt(res, self.version)
+        return self.adopt(res, version)
 
     def _tail_problem(self) -> tuple[RoutingProblem, dict[str, list[str]]]:
         """Technicians start where their frozen work leaves them; only movable visits remain."""
