@@ -3,33 +3,50 @@ job detail, pins with undo, urgent calls and drop-outs, exports. Layout only."""
 
 from __future__ import annotations
 
-import datetime as dt
-
 import streamlit as st
 
-from dashboard import data, i18n, jobs, live, loaders, maps, planning, widgets
-from dashboard import formatting as F
+from dashboard import firstpaint, i18n
 from dashboard import state as S
-from dashboard.console import ServiceRefused, later_bookings
 from dashboard.i18n import t
+
+ss = st.session_state
+st.title(t("page.board"))
+caption = st.empty()
+run_col, info_col = st.columns([1, 4])
+force = run_col.button(t("board.run"), type="primary", help=t("board.run_help"))
+# A fresh process's first paint: the area's tiles and map as they were last previewed, before the
+# heavy modules below are imported (``dashboard.firstpaint``).
+area_day = (ss[S.DATASET], ss[S.PROVINCE], ss[S.PREFECTURE], int(ss[S.DAY]))
+entry = None if force or firstpaint.is_ready(area_day) or ss[S.DATASET] in ss[S.UPLOADED] \
+    else firstpaint.area(ss[S.DATASET], i18n.language(), *area_day[1:])
+first = None
+if entry is not None:
+    caption.caption(entry["caption"])
+    first = firstpaint.draw(entry, t("prepare.short"))
+
+# Below the first paint: these import the dataset model, OR-Tools, the store and the service.
+import datetime as dt
+
+from dashboard import data, jobs, live, loaders, maps, planning, widgets
+from dashboard import formatting as F
+from dashboard.console import ServiceRefused, later_bookings
 from dispatch.errors import DispatchError
 from dispatch.model import DAY_S
 from dispatch.service.clock import CST
 
 sel = loaders.selection()
-ss = st.session_state
-st.title(t("page.board"))
-st.caption(t("board.caption", dataset=data.dataset_label(sel.label), title=sel.title(), calls=len(sel.area.requests),
-             techs=len(sel.area.technicians), centres=len(sel.area.network)))
+board_caption = t("board.caption", dataset=data.dataset_label(sel.label), title=sel.title(),
+                  calls=len(sel.area.requests), techs=len(sel.area.technicians), centres=len(sel.area.network))
+caption.caption(board_caption)
 
 key = sel.plan_key(())
-run_col, info_col = st.columns([1, 4])
-force = run_col.button(t("board.run"), type="primary", help=t("board.run_help"))
 if not force and ss.get(S.FORCE_RUN) != key:
     # A fresh board: the network and calls at once, the plan, service and live board behind.
     prep = loaders.prepare_board(sel, solve=len(sel.area.requests) <= widgets.AUTO_PLAN_CALLS)
     if prep is not None:
-        widgets.preview(sel, prep)
+        widgets.preview(sel, prep, board_caption, first)
+if first is not None:
+    first.clear()  # the board was ready after all (another session made it): no preview
 loaders.start_service(sel)  # the live plan's service comes up while the day is planned
 plan = widgets.plan_for(sel, (), force=force or ss.get(S.FORCE_RUN) == key)
 ss[S.FORCE_RUN] = None
@@ -46,6 +63,7 @@ try:
 except (ServiceRefused, DispatchError) as exc:
     st.error(t("live.refused", why=exc))
     st.stop()
+firstpaint.mark_ready(area_day)
 st.caption(t("live.service_at", where=configured or t("live.own_service", url=board.link.url)))
 if board.posted and board.posted.get("kept_live"):
     st.info(t("live.kept_live", areas=", ".join(board.posted["kept_live"])))
@@ -86,7 +104,7 @@ tab_gantt, tab_unassigned, tab_job, tab_pin, tab_live, tab_notify, tab_export = 
      t("tab.export")], key="board_tabs")  # keyed: a rerun after a change keeps the tab the dispatcher is on
 
 with tab_gantt:
-    widgets.timeline(board, sel, table, names, now_s)
+    widgets.timeline(board, sel, table, names, now_s, None if follow else now_s)
 
 with tab_unassigned:
     later = later_bookings(plan)
