@@ -104,6 +104,21 @@ def fragment(draw: Callable[..., None]) -> Callable[..., None]:
 
 
 @fragment
+def board_map(sel: loaders.Selection, table, paths, names: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+    """The live plan's map with its legend, coloured by job state or SLA risk. A fragment: a
+    change of colour redraws the map alone, not the sidebar, tiles, timeline and panels."""
+    colour_by = st.radio(t("board.colour_by"), list(F.COLOUR_BY), key=S.COLOUR_BY, horizontal=True,
+                         format_func=i18n.frozen(lambda k: t(f"board.colour.{k}")))
+    deck = maps.board_map(loaders.base_layers(sel.province, sel.prefecture), maps.centres_frame(sel.area.network, names),
+                          paths, table, colour_by)
+    st.pydeck_chart(deck, height=firstpaint.MAP_HEIGHT_PX, key="board_map")
+    palette = maps.job_palette(colour_by)
+    st.html(F.legend_html(palette, table[colour_by].value_counts(),
+                          {k: (i18n.state(k) if colour_by == "state" else i18n.risk(k)) for k in palette},
+                          maps.TIER_COLOURS))
+
+
+@fragment
 def timeline(board, sel: loaders.Selection, table, names: dict[str, str], now_s: int,  # type: ignore[no-untyped-def]
              at_s: int | None = None) -> None:
     """The technicians' day grouped by centre, with filters (centre, job state, priority,

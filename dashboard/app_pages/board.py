@@ -76,9 +76,7 @@ picture = board.picture()
 widgets.tiles(board.derived(("kpis", i18n.language()), lambda: F.kpi_tiles(planning.plan_kpis(picture))))
 
 # The clock: the state of the live plan at a time of the day, or now (China time).
-c1, c2, c3 = st.columns([1, 3, 1])
-colour_by = c1.radio(t("board.colour_by"), list(F.COLOUR_BY), key=S.COLOUR_BY, horizontal=True,
-                     format_func=i18n.frozen(lambda k: t(f"board.colour.{k}")))
+c2, c3 = st.columns([4, 1])
 follow = c3.toggle(t("board.now_mode"), key=S.FOLLOW_WALL)
 if follow:
     wall = dt.datetime.now(CST)
@@ -90,13 +88,7 @@ c3.caption(t("board.live_events", n=len(board.active_events())))
 # Built once per version of the live plan (and clock, language): a widget change reuses them.
 table = board.derived(("table", now_s), lambda: jobs.job_table(picture, sel.area, now_s))
 paths = board.derived(("paths", i18n.language()), lambda: maps.route_paths(picture.stops, data.technician_homes(sel.area)))
-deck = maps.board_map(loaders.base_layers(sel.province, sel.prefecture), maps.centres_frame(sel.area.network, names),
-                      paths, table, colour_by)
-st.pydeck_chart(deck, height=520, key="board_map")
-palette = maps.job_palette(colour_by)
-st.html(F.legend_html(palette, table[colour_by].value_counts(),
-                      {k: (i18n.state(k) if colour_by == "state" else i18n.risk(k)) for k in palette},
-                      maps.TIER_COLOURS))
+widgets.board_map(sel, table, paths, names)
 
 unassigned = board.derived(("unassigned", i18n.language()), lambda: jobs.unassigned_table(picture, names))
 tab_gantt, tab_unassigned, tab_job, tab_pin, tab_live, tab_notify, tab_export = st.tabs(
