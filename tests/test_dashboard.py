@@ -160,6 +160,23 @@ def test_figures_build(plan, area):
     assert figures.turnaround_histogram({"a": plan.outcomes}).to_dict()
 
 
+def test_the_pickable_timeline_has_a_bar_and_a_quarter_hour_selection_under_the_bars(plan, area):
+    """The timeline one moves a job on: a click selects a bar (technician, job, kind, start) or
+    a row's quarter hour, every row covered by quarter hours over the span of the bars."""
+    seg = jobs.gantt_segments(plan, area)
+    spec = figures.gantt(seg, area.epoch_date, 12 * 3600, pickable=True).to_dict()
+    assert spec["usermeta"]["embedOptions"]["renderer"] == "svg"  # each mark named by its fields
+    params = {p["name"]: p for p in spec["params"]}  # Altair lifts them to the top, naming their layers
+    assert set(params) == {figures.PICK_BAR, figures.PICK_SLOT}
+    assert params[figures.PICK_BAR]["select"]["fields"] == ["technician_id", "request_id", "segment", "start_s"]
+    slots = next(layer for layer in spec["layer"] if layer.get("name") in params[figures.PICK_SLOT]["views"])
+    rows = spec["datasets"][slots["data"]["name"]]
+    lo, hi = seg["start_s"].min() // 900 * 900, -(-seg["end_s"].max() // 900) * 900
+    assert len(rows) == seg["technician_id"].nunique() * (hi - lo) // 900
+    assert {r["start_s"] % 900 for r in rows} == {0} and min(r["start_s"] for r in rows) == lo
+    assert spec["layer"].index(slots) == 0  # under the bars: a click on a bar selects the bar
+
+
 def _sample_files() -> dict[str, bytes]:
     return {k: (SAMPLE / f"{k}.csv").read_bytes() for k in uploads.UPLOAD_KINDS}
 
