@@ -69,14 +69,20 @@ _FINGERPRINTS: dict[tuple[str, tuple[tuple[str, int, int], ...]], str] = {}
 _LOCK = threading.Lock()  # two sessions (or a session and the preparation) write one table
 
 
+# The modules whose code shapes what a table holds (texts, names, the map): a change of theirs
+# is a new table, as a change of the data is.
+_SHAPED_BY = tuple(Path(__file__).resolve().parent / f"{m}.py"
+                   for m in ("catalogue", "i18n", "formatting", "maps", "widgets", "firstpaint"))
+
+
 def dataset_key(label: str) -> str | None:
-    """The table's key for a demo read from files: its folder's contents (SHA-256 of every file,
-    read again only when a file's size or time changes). None for the others (a generated demo,
-    an upload): their first paint is drawn the ordinary way."""
+    """The table's key for a demo read from files: its folder's contents and the code that draws
+    them (SHA-256 of every file, read again only when a file's size or time changes). None for
+    the others (a generated demo, an upload): their first paint is drawn the ordinary way."""
     folder = DEMO_FOLDERS.get(DEMOS.get(label, ""))
     if folder is None or not folder.is_dir():
         return None
-    files = sorted(p for p in folder.iterdir() if p.is_file())
+    files = sorted(p for p in folder.iterdir() if p.is_file()) + [p for p in _SHAPED_BY if p.is_file()]
     stamp = tuple((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in files)
     key = (str(folder), stamp)
     if key not in _FINGERPRINTS:
