@@ -147,12 +147,12 @@ def area(label: str, lang: str, province: str, prefecture: str, day: int) -> dic
 
 
 def keep_area(label: str, lang: str, province: str, prefecture: str, day: int, *, caption: str,
-              tiles: list[Any], deck: Any, outlines: list[str]) -> None:
-    """What ``widgets.preview`` drew (``tiles``: ``formatting.Tile``; ``deck``: a ``pydeck.Deck``)."""
+              tiles: list[Any], deck: StoredDeck, outlines: list[str]) -> None:
+    """What ``widgets.preview`` drew (``tiles``: ``formatting.Tile``; ``deck``: a :class:`StoredDeck`)."""
     key = dataset_key(label)
     if not key:
         return
-    entry = {"caption": caption, "outlines": outlines, "deck": deck.to_json(), "tooltip": {"text": "{label}"},
+    entry = {"caption": caption, "outlines": outlines, "deck": deck.to_json(), "tooltip": deck.tooltip,
              "tiles": [{"label": x.label, "value": x.value, "help": x.help} for x in tiles]}
     _write(key, lang, {"areas": {_area_key(province, prefecture, day): entry}})
 
@@ -173,7 +173,12 @@ class StoredDeck:
     deck, without importing pydeck and the map builders for it."""
 
     def __init__(self, spec: str, tooltip: dict[str, str]) -> None:
-        self._spec, self._tooltip = spec, tooltip
+        self._spec = spec
+        self._tooltip = tooltip  # the attribute ``st.pydeck_chart`` reads a pydeck deck's tooltip from
+
+    @property
+    def tooltip(self) -> dict[str, str]:
+        return self._tooltip
 
     def to_json(self) -> str:
         return self._spec

@@ -62,10 +62,11 @@ def preview(sel: loaders.Selection, prep: preparing.Preparation, caption: str,
         outlines = loaders.outline_urls(sel.province, sel.prefecture)
         deck = maps.preview_map(loaders.base_layers(sel.province, sel.prefecture),
                                 maps.centres_frame(sel.area.network, names), calls)
-        st.pydeck_chart(deck, height=firstpaint.MAP_HEIGHT_PX, key="board_map")
+        stored = maps.compact(deck)
+        st.pydeck_chart(stored, height=firstpaint.MAP_HEIGHT_PX, key="board_map")  # type: ignore[arg-type]
         if sel.label not in st.session_state[S.UPLOADED]:
             firstpaint.keep_area(sel.label, i18n.language(), sel.province, sel.prefecture, sel.day, caption=caption,
-                                 tiles=items, deck=deck, outlines=outlines)
+                                 tiles=items, deck=stored, outlines=outlines)
         bar = st.progress(0.0)
     else:
         bar = first.bar
@@ -111,7 +112,7 @@ def board_map(sel: loaders.Selection, table, paths, names: dict[str, str]) -> No
                          format_func=i18n.frozen(lambda k: t(f"board.colour.{k}")))
     deck = maps.board_map(loaders.base_layers(sel.province, sel.prefecture), maps.centres_frame(sel.area.network, names),
                           paths, table, colour_by)
-    st.pydeck_chart(deck, height=firstpaint.MAP_HEIGHT_PX, key="board_map")
+    st.pydeck_chart(maps.compact(deck), height=firstpaint.MAP_HEIGHT_PX, key="board_map")  # type: ignore[arg-type]
     palette = maps.job_palette(colour_by)
     st.html(F.legend_html(palette, table[colour_by].value_counts(),
                           {k: (i18n.state(k) if colour_by == "state" else i18n.risk(k)) for k in palette},

@@ -132,6 +132,23 @@ def test_polygons_are_simplified_and_offline_deck_has_no_basemap():
     assert spec["mapStyle"].startswith("data:application/json,") and not spec.get("mapProvider")
 
 
+def test_the_board_map_is_sent_compact_with_only_what_its_layers_draw(plan, area):
+    """The map is sent at every change: compact JSON (Chinese as UTF-8, no indentation), the
+    same deck as pydeck's, the jobs layer carrying position, colour and label only."""
+    import json
+
+    i18n.set_language("zh")
+    table = jobs.job_table(plan, area, 14 * 3600)
+    deck = maps.board_map([], maps.centres_frame(area.network, {}), maps.route_paths(plan.stops, data.technician_homes(area)),
+                          table, "state")
+    stored = maps.compact(deck)
+    assert json.loads(stored.to_json()) == json.loads(deck.to_json()) and stored.tooltip == {"text": "{label}"}
+    assert len(stored.to_json().encode()) < 0.7 * len(deck.to_json().encode())
+    layer = next(x for x in json.loads(stored.to_json())["layers"] if x["id"] == "jobs")
+    assert len(layer["data"]) == len(table) and set(layer["data"][0]) == {"lon", "lat", "colour", "label"}
+    assert "已" in stored.to_json()  # the states' names as they are, not escaped
+
+
 def test_large_point_layers_are_aggregated():
     rng = np.random.default_rng(0)
     n = maps.MAX_POINTS + 1000

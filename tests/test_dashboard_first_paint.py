@@ -26,11 +26,6 @@ class _Tile:
         self.label, self.value, self.help = label, value, f"{label} help"
 
 
-class _Deck:
-    def to_json(self) -> str:
-        return json.dumps({"layers": [{"id": "jobs"}]})
-
-
 def test_a_demos_table_keeps_its_sidebar_and_areas_per_language(tmp_path, monkeypatch):
     monkeypatch.setenv("DISPATCH_PREVIEW_DIR", str(tmp_path))
     label = demos.DEFAULT_DEMO
@@ -55,10 +50,11 @@ def test_a_demos_table_keeps_its_sidebar_and_areas_per_language(tmp_path, monkey
     outline.write_text("[]")
     try:
         firstpaint.keep_area(label, "zh", "330000", "330500", 0, caption="湖州市", tiles=[_Tile("技师", "44")],
-                             deck=_Deck(), outlines=[f"/app/static/geo/{outline.name}"])
+                             deck=firstpaint.StoredDeck(json.dumps({"layers": [{"id": "jobs"}]}), {"text": "{label}"}), outlines=[f"/app/static/geo/{outline.name}"])
         entry = firstpaint.area(label, "zh", "330000", "330500", 0)
         assert entry is not None and entry["tiles"] == [{"label": "技师", "value": "44", "help": "技师 help"}]
         assert json.loads(entry["deck"])["layers"][0]["id"] == "jobs" and entry["caption"] == "湖州市"
+        assert entry["tooltip"] == {"text": "{label}"}
         assert firstpaint.area(label, "zh", "330000", ALL, 0) is None  # another area: not kept
         assert firstpaint.sidebar(label, "zh") == opts  # the sidebar kept alongside
     finally:
