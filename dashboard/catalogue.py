@@ -99,6 +99,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "timeline.axis": ("时间（北京时间）", "time (CST)"),
     "timeline.slot": ("时刻", "time"),
     "tlmove.title": ("在时间轴上改派", "Move on the timeline"),
+    "tlmove.mode": ("点选改派", "Move by clicking"),
     "tlmove.hint": ("点选一个工单的作业条，再点目标技师那一行中的时刻。",
                     "Click a job's work bar, then a time in the target technician's row."),
     "tlmove.job": ("要改派的工单：{job}（{tech}）。再点目标技师那一行中的时刻。",

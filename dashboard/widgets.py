@@ -156,7 +156,11 @@ def timeline(board, sel: loaders.Selection, table, names: dict[str, str], now_s:
         techs &= hit | {x for x in techs if search.lower() in x.lower()}
     order = sorted(techs, key=lambda x: (names.get(home[x], home[x]), x))
     shown = order[:TIMELINE_MAX_ROWS]
-    st.caption(t("timeline.showing", shown=len(shown), total=len(set(segments["technician_id"]))))
+    shown_col, mode_col = st.columns([4, 1])
+    shown_col.caption(t("timeline.showing", shown=len(shown), total=len(set(segments["technician_id"]))))
+    # Moving by selection draws the chart as SVG with a clickable quarter hour under every bar:
+    # thousands of marks for a province, so it is asked for, not the default.
+    moving = mode_col.toggle(t("tlmove.mode"), key="tl_move_mode", help=t("tlmove.hint"))
     if not shown:
         return
     # Here, not at the top: Altair takes about half a second to import, which the board's first
@@ -166,8 +170,11 @@ def timeline(board, sel: loaders.Selection, table, names: dict[str, str], now_s:
     labels = {x: f"{names.get(home[x], home[x])} · {x}" for x in shown}
     # The chart's spec, built once per plan version, rows, clock and language: building and
     # validating an Altair chart takes longer than the rest of a rerun.
-    spec = board.derived(("gantt", tuple(shown), now_s, i18n.language()), lambda: figures.gantt(
-        segments[segments["technician_id"].isin(shown)], sel.area.epoch_date, now_s, labels, pickable=True).to_dict())
+    spec = board.derived(("gantt", tuple(shown), now_s, i18n.language(), moving), lambda: figures.gantt(
+        segments[segments["technician_id"].isin(shown)], sel.area.epoch_date, now_s, labels, pickable=moving).to_dict())
+    if not moving:
+        st.vega_lite_chart(spec, width="stretch")
+        return
     event = st.vega_lite_chart(spec, width="stretch", key="tl_chart", on_select="rerun",
                                selection_mode=[figures.PICK_BAR, figures.PICK_SLOT])
     _timeline_move(board, sel, table, event.selection, at_s, (figures.PICK_BAR, figures.PICK_SLOT), figures.SLOT_S)

@@ -415,6 +415,7 @@ def move_on_the_timeline(page, lang: str, svc: str, timings: dict[str, float], s
         (s["job_id"], k, s, x) for s, k in stops if s["state"] == "planned"
         for x in sorted(working) if x != k and area_of.get(x) == area_of.get(k))
     page.get_by_role("tab", name=say(lang, "tab.timeline")).click()
+    page.get_by_text(say(lang, "tlmove.mode"), exact=True).click()  # the chart drawn for selecting
     chart = page.locator('[data-testid="stVegaLiteChart"]:visible svg')
     work = chart.locator(f'path[aria-label*="{job}"][aria-label*=": {say(lang, "seg.work")};"]').first
     work.click()
