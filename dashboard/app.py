@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import data, i18n, loaders, travelchoice
-from dashboard import formatting as F
+from dashboard import demos, firstpaint, i18n
 from dashboard import state as S
 from dashboard.i18n import t
 
@@ -40,7 +39,7 @@ page = st.navigation(PAGES)
 
 def _keep(key: str, options: list, preferred: object = None) -> None:  # type: ignore[type-arg]
     """Give a sidebar selector a valid value before it is drawn (``data.choose``)."""
-    value = data.choose(st.session_state.get(key), options, preferred)
+    value = demos.choose(st.session_state.get(key), options, preferred)
     if st.session_state.get(key) != value:
         st.session_state[key] = value
 
@@ -57,43 +56,60 @@ def _language() -> None:
              key="lang_choice", on_change=switched)
 
 
+def _options(label: str, uploaded: dict) -> firstpaint.SidebarOptions:  # type: ignore[type-arg]
+    """The sidebar's choices: a demo's kept table (no dataset read, no heavy import: the board's
+    first paint), else from the dataset."""
+    got = None if label in uploaded else firstpaint.sidebar(label, i18n.language())
+    if got is not None:
+        return got
+    # Here, not at the top: the loaders import the dataset model, OR-Tools and the store, which
+    # a fresh process's first paint does without (``dashboard.firstpaint``).
+    from dashboard import loaders
+
+    return loaders.sidebar_options(label, uploaded)
+
+
 def _sidebar() -> None:
     uploaded = ss[S.UPLOADED]
-    labels = list(data.DEMOS) + list(uploaded)
-    _keep(S.DATASET, labels, data.DEFAULT_DEMO)
+    labels = list(demos.DEMOS) + list(uploaded)
+    _keep(S.DATASET, labels, demos.DEFAULT_DEMO)
     with st.sidebar:
         _language()
-        st.selectbox(t("side.dataset"), labels, key=S.DATASET, format_func=i18n.frozen(data.dataset_label))
-        ds = loaders.dataset(ss[S.DATASET], uploaded)
-        places = loaders.places()
-        provinces = data.provinces_of(ds)
-        _keep(S.PROVINCE, provinces, data.DEFAULT_PROVINCE)
-        st.selectbox(t("side.province"), provinces, key=S.PROVINCE, format_func=i18n.frozen(lambda a: F.area_label(places, a)))
-        prefs = [S.ALL] + data.prefectures_of(ds, ss[S.PROVINCE])
-        _keep(S.PREFECTURE, prefs, data.DEFAULT_PREFECTURE)
-        st.selectbox(t("side.prefecture"), prefs, key=S.PREFECTURE, format_func=i18n.frozen(lambda a: F.area_label(places, a)))
-        days = data.days_of(ds)
-        _keep(S.DAY, days)
-        st.selectbox(t("side.day"), days, key=S.DAY, format_func=i18n.frozen(lambda d: F.day_label(ds.epoch_date, d)))
-        st.caption(t("side.summary", epoch=ds.epoch_date, centres=len(ds.network), techs=len(ds.technicians),
-                     calls=len(ds.requests)))
+        st.selectbox(t("side.dataset"), labels, key=S.DATASET, format_func=i18n.frozen(demos.dataset_label))
+        opts = _options(ss[S.DATASET], uploaded)
+        _keep(S.PROVINCE, opts.provinces, demos.DEFAULT_PROVINCE)
+        st.selectbox(t("side.province"), opts.provinces, key=S.PROVINCE, format_func=i18n.frozen(opts.area_label))
+        prefs = [S.ALL] + opts.prefectures.get(ss[S.PROVINCE], [])
+        _keep(S.PREFECTURE, prefs, demos.DEFAULT_PREFECTURE)
+        st.selectbox(t("side.prefecture"), prefs, key=S.PREFECTURE, format_func=i18n.frozen(opts.area_label))
+        _keep(S.DAY, opts.days)
+        st.selectbox(t("side.day"), opts.days, key=S.DAY, format_func=i18n.frozen(lambda d: opts.day_labels.get(d, str(d))))
+        st.caption(t("side.summary", epoch=opts.epoch, centres=opts.centres, techs=opts.technicians, calls=opts.calls))
         with st.expander(t("side.service")):  # where the live plan is held (dashboard.service_link)
             st.text_input(t("side.service_url"), key=S.SERVICE_URL, help=t("side.service_help"),
                           placeholder="http://127.0.0.1:8000")
             st.text_input(t("side.service_token"), key=S.SERVICE_TOKEN, type="password")
-        _travel()
+        _travel(opts)
 
 
-def _travel() -> None:
+def _travel(opts: firstpaint.SidebarOptions) -> None:
     """The travel model every plan and simulation of the session uses (``S.TRAVEL_SPEC``)."""
-    models = travelchoice.models()
+    models = opts.models
     _keep(S.TRAVEL, models, models[0])
     st.selectbox(t("side.travel"), models, key=S.TRAVEL, help=t("side.travel_help"),
                  format_func=i18n.frozen(lambda m: t(f"travel.{m}")))
-    option = travelchoice.SOURCE_OPTION.get(ss[S.TRAVEL])
+    option = opts.source_option.get(ss[S.TRAVEL])
     if option:
         st.text_input(t(f"side.travel_source.{option}"), key=S.TRAVEL_SOURCE)
-    spec, error = loaders.travel_choice(ss[S.TRAVEL], ss.get(S.TRAVEL_SOURCE, "") if option else "")
+    source = (ss.get(S.TRAVEL_SOURCE) or "").strip() if option else ""
+    if ss[S.TRAVEL] == models[0] and not source:
+        spec, error = models[0], None  # the default with its own parameters: every plan builds it anyway
+    else:
+        # Here, not at the top: checking a chosen model builds it (``dispatch.travel``), which the
+        # default's first paint does without.
+        from dashboard import loaders
+
+        spec, error = loaders.travel_choice(ss[S.TRAVEL], source)
     ss[S.TRAVEL_SPEC] = spec
     if error:
         st.warning(t("side.travel_bad", error=error, default=spec))

@@ -3,13 +3,20 @@ sidebar's choices, and each technician's routing area (the plan's rule, ``dispat
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
-from dashboard import i18n
+# The demos and defaults live in a light module (the first paint reads them); the pages name them here.
+from dashboard.demos import (  # noqa: F401
+    DEFAULT_DEMO,
+    DEFAULT_PREFECTURE,
+    DEFAULT_PROVINCE,
+    DEMOS,
+    REPO,
+    SAMPLE_DIR,
+    choose,
+    dataset_label,
+)
 from dashboard.state import ALL
 from dispatch.dataset import Dataset
 from dispatch.errors import DispatchError
@@ -19,27 +26,6 @@ from dispatch.network import Network
 from dispatch.plan import area_of_centre
 from dispatch.synthetic import generate
 
-REPO = Path(__file__).resolve().parents[1]
-SAMPLE_DIR = REPO / "data" / "sample-zhejiang"
-
-# The datasets the app can open with no set-up (label -> source).
-DEMOS: dict[str, str] = {
-    "Zhejiang sample (data/sample-zhejiang)": "sample",
-    "Tiny demo (generated, Huzhou)": "tiny",
-}
-DEFAULT_DEMO = next(iter(DEMOS))
-# The board opens on one prefecture of the sample: small enough to plan in a few seconds.
-DEFAULT_PROVINCE = "330000"
-DEFAULT_PREFECTURE = "330500"
-
-
-def dataset_label(label: str) -> str:
-    """A dataset's name in the sidebar, in the user's language (``label`` is the stable key)."""
-    source = DEMOS.get(label)
-    if source is not None:
-        return i18n.t(f"demo.{source}")
-    return i18n.t("upload.label", name=label.removeprefix("upload: "))
-
 
 def load_demo(source: str) -> Dataset:
     """A demo dataset: the committed sample (read and validated like any input) or ``tiny``."""
@@ -48,14 +34,6 @@ def load_demo(source: str) -> Dataset:
     if source == "tiny":
         return generate("tiny", days=1, seed=1)
     raise DispatchError(f"unknown demo {source!r}; expected one of {sorted(DEMOS.values())}")
-
-
-def choose(current: object, options: Sequence, preferred: object = None):  # type: ignore[no-untyped-def, type-arg]
-    """A selector's value: the current one while it is still an option, else ``preferred`` if it
-    is one, else the first option."""
-    if current in options:
-        return current
-    return preferred if preferred in options else options[0]
 
 
 def provinces_of(ds: Dataset) -> list[str]:

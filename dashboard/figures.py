@@ -24,13 +24,19 @@ def _times(epoch_date: str, seconds: pd.Series) -> pd.Series:
 
 
 ROW_PX = 24  # one timeline row per technician: bars 14 px high, never overlapping
+SLOT_S = 900  # a click on a row's empty time picks its quarter of an hour
+# The timeline's selections (``st.vega_lite_chart(on_select=...)``): a bar, and a row's quarter hour.
+PICK_BAR, PICK_SLOT = "tl_bar", "tl_slot"
 
 
 def gantt(segments: pd.DataFrame, epoch_date: str, now_s: int | None = None,
-          row_labels: dict[str, str] | None = None) -> alt.Chart:
+          row_labels: dict[str, str] | None = None, pickable: bool = False) -> alt.Chart:
     """One row per technician (in the order of ``row_labels``: technician id -> the row's label,
     e.g. centre · technician): travel, work, break and idle bars along the day; every row keeps
-    its label (a step per row, not a fixed height shared by all)."""
+    its label (a step per row, not a fixed height shared by all). ``pickable``: a click selects a
+    bar (``PICK_BAR``: its technician, job, kind and start) or, under the bars, a row's quarter
+    hour (``PICK_SLOT``: technician and start), drawn as SVG so each mark is named for assistive
+    technology (and the browser test) by its fields."""
     data = segments.copy()
     labels = row_labels or {t: t for t in dict.fromkeys(data["technician_id"])}
     data["row"] = data["technician_id"].map(labels).fillna(data["technician_id"])
@@ -38,24 +44,52 @@ def gantt(segments: pd.DataFrame, epoch_date: str, now_s: int | None = None,
     data["end"] = _times(epoch_date, data["end_s"])
     data["minutes"] = ((data["end_s"] - data["start_s"]) / 60).round(1)
     kinds = {k: i18n.t(f"seg.{k}") for k in SEGMENT_COLOURS}
+    data["segment"] = data["kind"]
     data["kind"] = data["kind"].map(kinds)
     data["request_id"] = data["request_id"].replace({"return": i18n.t("seg.return")})
     order = [labels[t] for t in labels if t in set(data["technician_id"])]
+    x_axis = alt.X("start:T", title=i18n.t("timeline.axis"), axis=alt.Axis(format="%H:%M", orient="top"))
+    y_axis = alt.Y("row:N", title=None, sort=order, axis=alt.Axis(labelOverlap=False, labelLimit=260))
     bars = alt.Chart(data).mark_bar(height=14).encode(
-        x=alt.X("start:T", title=i18n.t("timeline.axis"), axis=alt.Axis(format="%H:%M", orient="top")),
-        x2="end:T",
-        y=alt.Y("row:N", title=None, sort=order, axis=alt.Axis(labelOverlap=False, labelLimit=260)),
+        x=x_axis, x2="end:T", y=y_axis,
         color=alt.Color("kind:N", scale=alt.Scale(domain=list(kinds.values()), range=list(SEGMENT_COLOURS.values())),
                         legend=alt.Legend(orient="top", title=None)),
         tooltip=[alt.Tooltip("row:N", title=i18n.t("col.technician")), alt.Tooltip("kind:N", title=""),
                  alt.Tooltip("request_id:N", title=i18n.t("col.request_id")),
                  alt.Tooltip("start:T", format="%H:%M"), alt.Tooltip("end:T", format="%H:%M"), "minutes"],
     ).properties(height=alt.Step(ROW_PX))
-    if now_s is None:
+    layers: list[alt.Chart] = [bars]
+    if pickable:
+        pick = alt.selection_point(name=PICK_BAR, fields=["technician_id", "request_id", "segment", "start_s"],
+                                   on="click", toggle=False)
+        layers = [_slots(data, epoch_date, x_axis, y_axis), bars.add_params(pick)]
+    if now_s is not None:
+        now = pd.DataFrame({"t": _times(epoch_date, pd.Series([now_s]))})
+        layers.append(alt.Chart(now).mark_rule(color="#d62728", strokeDash=[4, 3]).encode(x="t:T"))
+    if len(layers) == 1:
         return bars
-    now = pd.DataFrame({"t": _times(epoch_date, pd.Series([now_s]))})
-    rule = alt.Chart(now).mark_rule(color="#d62728", strokeDash=[4, 3]).encode(x="t:T")
-    return alt.layer(bars, rule)
+    chart = alt.layer(*layers)
+    return chart.properties(usermeta={"embedOptions": {"renderer": "svg"}}) if pickable else chart
+
+
+def _slots(data: pd.DataFrame, epoch_date: str, x_axis: alt.X, y_axis: alt.Y) -> alt.Chart:
+    """Every row's quarter hours over the day the bars span, nearly transparent, under them."""
+    lo = int(data["start_s"].min()) // SLOT_S * SLOT_S
+    hi = -(-int(data["end_s"].max()) // SLOT_S) * SLOT_S
+    rows = data.drop_duplicates("technician_id")[["technician_id", "row"]]
+    starts = np.arange(lo, hi, SLOT_S)
+    slots = rows.loc[rows.index.repeat(len(starts))].reset_index(drop=True)
+    slots["start_s"] = np.tile(starts, len(rows))
+    slots["start"] = _times(epoch_date, slots["start_s"])
+    slots["end"] = _times(epoch_date, slots["start_s"] + SLOT_S)
+    pick = alt.selection_point(name=PICK_SLOT, fields=["technician_id", "start_s"], on="click", toggle=False,
+                              empty=False)
+    return alt.Chart(slots).mark_bar(height=ROW_PX - 2, color="#1f77b4").encode(
+        x=x_axis, x2="end:T", y=y_axis,
+        opacity=alt.condition(pick, alt.value(0.25), alt.value(0.01)),
+        tooltip=[alt.Tooltip("row:N", title=i18n.t("col.technician")),
+                 alt.Tooltip("start:T", format="%H:%M", title=i18n.t("timeline.slot"))],
+    ).add_params(pick)
 
 
 def _hist(values: pd.DataFrame, column: str, title: str, bin_step: float, rules: dict[str, float]) -> alt.Chart:

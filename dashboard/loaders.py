@@ -21,7 +21,8 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dashboard import console, data, i18n, maps, planning, preparing, travelchoice
+from dashboard import console, data, firstpaint, i18n, maps, planning, preparing, travelchoice
+from dashboard import formatting as F
 from dashboard import state as S
 from dashboard.service_link import TOKEN_ENV, URL_ENV, OwnService, ServiceLink, stop_own_services
 from dispatch.dataset import Dataset
@@ -138,15 +139,39 @@ def _geo_url(kind: str, province: str, prefecture: str, labels: tuple[str, ...])
     return f"/app/static/geo/{name}"
 
 
+def outline_urls(province: str, prefecture: str = S.ALL) -> list[str]:
+    """The URLs of the area's base map: its provinces' outlines, then its counties'."""
+    labels = _label_column()
+    return [_geo_url(kind, province, prefecture, labels) for kind in ("provinces", "counties")]
+
+
 def base_layers(province: str, prefecture: str = S.ALL) -> list[Any]:
     """Provinces (coarse) then the area's counties (finer): the offline base map, by URL."""
-    labels = _label_column()
+    provinces, counties = outline_urls(province, prefecture)
     return [
-        maps.boundary_layer(_geo_url("provinces", province, prefecture, labels), "provinces", line_px=1.2,
-                            fill=(240, 238, 232, 255)),
-        maps.boundary_layer(_geo_url("counties", province, prefecture, labels), "counties", line_px=0.6,
-                            line_colour=(150, 150, 150), fill=(250, 249, 246, 255)),
+        maps.boundary_layer(provinces, "provinces", line_px=1.2, fill=(240, 238, 232, 255)),
+        maps.boundary_layer(counties, "counties", line_px=0.6, line_colour=(150, 150, 150),
+                            fill=(250, 249, 246, 255)),
     ]
+
+
+def sidebar_options(label: str, uploaded: dict[str, Dataset]) -> firstpaint.SidebarOptions:
+    """What the sidebar offers for the dataset in the user's language; kept as the demo's table
+    (``dashboard.firstpaint``), which a fresh process draws its sidebar from."""
+    ds = dataset(label, uploaded)
+    p = places()
+    provinces = data.provinces_of(ds)
+    prefectures = {a: data.prefectures_of(ds, a) for a in provinces}
+    codes = set(provinces) | {x for xs in prefectures.values() for x in xs}
+    days = data.days_of(ds)
+    options = firstpaint.SidebarOptions(
+        provinces=provinces, prefectures=prefectures, names={a: i18n.place(p, a) for a in sorted(codes)}, days=days,
+        day_labels={d: F.day_label(ds.epoch_date, d) for d in days}, epoch=ds.epoch_date, centres=len(ds.network),
+        technicians=len(ds.technicians), calls=len(ds.requests), models=travelchoice.models(),
+        source_option=dict(travelchoice.SOURCE_OPTION))
+    if label not in uploaded:
+        firstpaint.keep_sidebar(label, i18n.language(), options)
+    return options
 
 
 @st.cache_resource

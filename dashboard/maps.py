@@ -18,6 +18,7 @@ import pandas as pd
 import pydeck as pdk
 
 from dashboard import i18n
+from dashboard.firstpaint import StoredDeck
 from dashboard.formatting import RISKS
 from dispatch.live import JobState
 
@@ -213,11 +214,12 @@ def jobs_layer(jobs: pd.DataFrame, colour_by: str = "state") -> pdk.Layer:
             get_fill_color=[80, 80, 160, 160], get_radius="2 + Math.sqrt(count)", radius_units=PIXELS,
             pickable=True,
         )
-    data = jobs[["request_id", "lon", "lat", "state", "risk", "mode", "level", "priority"]].copy()
-    data["colour"] = [palette.get(v, [0, 0, 0]) + [235] for v in data[colour_by]]
+    # What the layer draws and names, nothing more: the map is sent again at every change.
+    data = jobs[["lon", "lat"]].copy()
+    data["colour"] = [palette.get(v, [0, 0, 0]) + [235] for v in jobs[colour_by]]
     data["label"] = [i18n.t("map.job", job=r, mode=i18n.mode(m), level=lv, state=i18n.state(s), risk=i18n.risk(k))
-                     for r, m, lv, s, k in zip(data["request_id"], data["mode"], data["level"], data["state"],
-                                               data["risk"])]
+                     for r, m, lv, s, k in zip(jobs["request_id"], jobs["mode"], jobs["level"], jobs["state"],
+                                               jobs["risk"])]
     return pdk.Layer(
         "ScatterplotLayer", data=data, id="jobs", get_position=["lon", "lat"], get_fill_color="colour",
         get_radius=4, radius_units=PIXELS, stroked=True, get_line_color=[255, 255, 255],
@@ -258,10 +260,19 @@ OFFLINE_STYLE = {"version": 8, "name": "offline", "sources": {},
 OFFLINE_STYLE_URL = "data:application/json," + quote(json.dumps(OFFLINE_STYLE, separators=(",", ":")))
 
 
+TOOLTIP = {"text": "{label}"}
+
+
 def deck(layers: Sequence[pdk.Layer], view: pdk.ViewState) -> pdk.Deck:
     """No tile server: an inline background-only style; the boundaries are the map."""
     return pdk.Deck(layers=list(layers), initial_view_state=view, map_provider=None, map_style=OFFLINE_STYLE_URL,
-                    tooltip={"text": "{label}"})
+                    tooltip=dict(TOOLTIP))
+
+
+def compact(d: pdk.Deck) -> StoredDeck:
+    """The deck for ``st.pydeck_chart`` as compact JSON: pydeck's is indented and escapes every
+    Chinese character, about twice the bytes a province's map is sent in at every change."""
+    return StoredDeck(json.dumps(json.loads(d.to_json()), separators=(",", ":"), ensure_ascii=False), dict(TOOLTIP))
 
 
 def board_map(base: Sequence[pdk.Layer], centres: pd.DataFrame, paths: pd.DataFrame, jobs: pd.DataFrame,

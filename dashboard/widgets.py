@@ -11,7 +11,7 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard import data, i18n, jobs, live, loaders, maps, planning, preparing
+from dashboard import data, firstpaint, i18n, jobs, live, loaders, maps, planning, preparing
 from dashboard import formatting as F
 from dashboard import state as S
 from dashboard.console import ServiceRefused
@@ -27,11 +27,7 @@ PREVIEW_POLL_S = 0.25  # how often the board's first paint looks at its preparat
 
 
 def tiles(items: Sequence[Tile]) -> None:
-    cols = st.columns(len(items))
-    for col, t in zip(cols, items):
-        colour = "off" if t.delta is None else ("inverse" if t.lower_is_better else "normal")
-        col.metric(t.label, t.value, delta=t.delta, help=t.help, delta_color=colour,
-                   border=True)
+    firstpaint.tiles(list(items))
 
 
 def plan_for(sel: loaders.Selection, pins: tuple[Pin, ...] = (), force: bool = False) -> Plan | None:
@@ -51,17 +47,31 @@ def plan_for(sel: loaders.Selection, pins: tuple[Pin, ...] = (), force: bool = F
     return plan
 
 
-def preview(sel: loaders.Selection, prep: preparing.Preparation) -> None:
+def preview(sel: loaders.Selection, prep: preparing.Preparation, caption: str,
+            first: firstpaint.FirstPaint | None = None) -> None:
     """What the board draws at once while its live plan is made ready (``loaders.prepare_board``):
     the area's calls, technicians and centres on the tiles, its network and the day's calls on
-    the map, the stage reached as a progress bar; then the page again, with the live plan."""
-    calls = data.day_calls(sel.area, sel.day)
-    tiles(F.preview_tiles(len(calls), len(sel.area.technicians), len(sel.area.network)))
-    names = loaders.centre_names(sel.area)
-    st.pydeck_chart(maps.preview_map(loaders.base_layers(sel.province, sel.prefecture),
-                                     maps.centres_frame(sel.area.network, names), calls), height=520, key="board_map")
+    the map, the stage reached as a progress bar; then the page again, with the live plan.
+    ``first``: the tiles and map already drawn from the kept table (``dashboard.firstpaint``);
+    otherwise they are drawn here and kept for the next fresh process."""
+    if first is None:
+        calls = data.day_calls(sel.area, sel.day)
+        items = F.preview_tiles(len(calls), len(sel.area.technicians), len(sel.area.network))
+        tiles(items)
+        names = loaders.centre_names(sel.area)
+        outlines = loaders.outline_urls(sel.province, sel.prefecture)
+        deck = maps.preview_map(loaders.base_layers(sel.province, sel.prefecture),
+                                maps.centres_frame(sel.area.network, names), calls)
+        stored = maps.compact(deck)
+        st.pydeck_chart(stored, height=firstpaint.MAP_HEIGHT_PX, key="board_map")  # type: ignore[arg-type]
+        if sel.label not in st.session_state[S.UPLOADED]:
+            firstpaint.keep_area(sel.label, i18n.language(), sel.province, sel.prefecture, sel.day, caption=caption,
+                                 tiles=items, deck=stored, outlines=outlines)
+        bar = st.progress(0.0)
+    else:
+        bar = first.bar
     stage, fraction, note = prep.progress()
-    bar = st.progress(fraction, text=t(f"prepare.{stage}", title=sel.title(), note=note))
+    bar.progress(fraction, text=t(f"prepare.{stage}", title=sel.title(), note=note))
     while not prep.done():
         time.sleep(PREVIEW_POLL_S)
         stage, fraction, note = prep.progress()
@@ -69,6 +79,8 @@ def preview(sel: loaders.Selection, prep: preparing.Preparation) -> None:
     if prep.plan_wall_s is not None:
         st.session_state[S.LAST_RUN] = (sel.plan_key(()), prep.plan_wall_s,
                                         planning.plan_workers(sel.area, sel.prefecture))
+    if prep.failed() is None:
+        firstpaint.mark_ready((sel.label, sel.province, sel.prefecture, sel.day))
     st.rerun()  # the live board, or (the preparation failed) the page doing it itself and saying why
 
 
@@ -93,10 +105,27 @@ def fragment(draw: Callable[..., None]) -> Callable[..., None]:
 
 
 @fragment
-def timeline(board, sel: loaders.Selection, table, names: dict[str, str], now_s: int) -> None:  # type: ignore[no-untyped-def]
+def board_map(sel: loaders.Selection, table, paths, names: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+    """The live plan's map with its legend, coloured by job state or SLA risk. A fragment: a
+    change of colour redraws the map alone, not the sidebar, tiles, timeline and panels."""
+    colour_by = st.radio(t("board.colour_by"), list(F.COLOUR_BY), key=S.COLOUR_BY, horizontal=True,
+                         format_func=i18n.frozen(lambda k: t(f"board.colour.{k}")))
+    deck = maps.board_map(loaders.base_layers(sel.province, sel.prefecture), maps.centres_frame(sel.area.network, names),
+                          paths, table, colour_by)
+    st.pydeck_chart(maps.compact(deck), height=firstpaint.MAP_HEIGHT_PX, key="board_map")  # type: ignore[arg-type]
+    palette = maps.job_palette(colour_by)
+    st.html(F.legend_html(palette, table[colour_by].value_counts(),
+                          {k: (i18n.state(k) if colour_by == "state" else i18n.risk(k)) for k in palette},
+                          maps.TIER_COLOURS))
+
+
+@fragment
+def timeline(board, sel: loaders.Selection, table, names: dict[str, str], now_s: int,  # type: ignore[no-untyped-def]
+             at_s: int | None = None) -> None:
     """The technicians' day grouped by centre, with filters (centre, job state, priority,
-    channel) and a search by job or technician id. A fragment: a filter redraws the timeline
-    only, not the map (whose boundaries would be sent again)."""
+    channel) and a search by job or technician id; a job moved by selecting it and its target
+    (``_timeline_move``). A fragment: a filter or a click redraws the timeline only, not the map
+    (whose boundaries would be sent again). ``at_s``: the clock changes are made at (None: now)."""
     segments = board.derived("segments", lambda: jobs.gantt_segments(board.picture(), sel.area))
     if segments.empty:
         st.info(t("timeline.none"))
@@ -127,7 +156,11 @@ def timeline(board, sel: loaders.Selection, table, names: dict[str, str], now_s:
         techs &= hit | {x for x in techs if search.lower() in x.lower()}
     order = sorted(techs, key=lambda x: (names.get(home[x], home[x]), x))
     shown = order[:TIMELINE_MAX_ROWS]
-    st.caption(t("timeline.showing", shown=len(shown), total=len(set(segments["technician_id"]))))
+    shown_col, mode_col = st.columns([4, 1])
+    shown_col.caption(t("timeline.showing", shown=len(shown), total=len(set(segments["technician_id"]))))
+    # Moving by selection draws the chart as SVG with a clickable quarter hour under every bar:
+    # thousands of marks for a province, so it is asked for, not the default.
+    moving = mode_col.toggle(t("tlmove.mode"), key="tl_move_mode", help=t("tlmove.hint"))
     if not shown:
         return
     # Here, not at the top: Altair takes about half a second to import, which the board's first
@@ -137,9 +170,71 @@ def timeline(board, sel: loaders.Selection, table, names: dict[str, str], now_s:
     labels = {x: f"{names.get(home[x], home[x])} · {x}" for x in shown}
     # The chart's spec, built once per plan version, rows, clock and language: building and
     # validating an Altair chart takes longer than the rest of a rerun.
-    spec = board.derived(("gantt", tuple(shown), now_s, i18n.language()), lambda: figures.gantt(
-        segments[segments["technician_id"].isin(shown)], sel.area.epoch_date, now_s, labels).to_dict())
-    st.vega_lite_chart(spec, width="stretch")
+    spec = board.derived(("gantt", tuple(shown), now_s, i18n.language(), moving), lambda: figures.gantt(
+        segments[segments["technician_id"].isin(shown)], sel.area.epoch_date, now_s, labels, pickable=moving).to_dict())
+    if not moving:
+        st.vega_lite_chart(spec, width="stretch")
+        return
+    event = st.vega_lite_chart(spec, width="stretch", key="tl_chart", on_select="rerun",
+                               selection_mode=[figures.PICK_BAR, figures.PICK_SLOT])
+    _timeline_move(board, sel, table, event.selection, at_s, (figures.PICK_BAR, figures.PICK_SLOT), figures.SLOT_S)
+
+
+TL_PICK = "tl_pick"  # (the job picked on the timeline and its technician, the target (technician, start_s) or None)
+TL_SEEN = "tl_seen"  # the chart's selections already acted on: a rerun acts on a new click only
+
+
+def _timeline_move(board, sel: loaders.Selection, table, selection, at_s: int | None,  # type: ignore[no-untyped-def]
+                   params: tuple[str, str], slot_s: int) -> None:
+    """Moving a job by selecting it and its target on the timeline: a click on its work bar
+    picks the job, a click on a time in a technician's row (or on one of his bars) the target;
+    the move form below is filled with them, to check and submit (``POST /jobs/{id}/move``)."""
+    ss = st.session_state
+    bar, slot = ((selection.get(p) or [None])[0] for p in params)
+    seen = ss.get(TL_SEEN, {})
+    clicked = None
+    if bar and bar != seen.get("bar"):
+        clicked = ("bar", bar)
+    elif slot and slot != seen.get("slot"):
+        clicked = ("slot", slot)
+    ss[TL_SEEN] = {"bar": bar, "slot": slot}
+    picked = ss.get(TL_PICK)
+    if clicked is not None:
+        kind, datum = clicked
+        tech, start_s = str(datum["technician_id"]), int(datum["start_s"])
+        job = str(datum.get("request_id"))
+        if kind == "bar" and datum.get("segment") == "work" and (picked is None or picked[0][1] == tech):
+            # A job (another of the same row: that one instead), if it can still move.
+            state = table.loc[table["request_id"] == job, "state"]
+            if len(state) and state.iloc[0] in jobs.MOVABLE_STATES:
+                picked = ((job, tech), None)
+            else:
+                st.caption(t("move.not_movable"))
+        elif picked is not None:
+            picked = (picked[0], (tech, start_s // slot_s * slot_s))
+        else:
+            st.caption(t("tlmove.job_first"))
+        ss[TL_PICK] = picked
+    st.markdown(f"**{t('tlmove.title')}**")
+    if picked is None:
+        st.caption(t("tlmove.hint"))
+        return
+    (job, holder), target = picked
+    rows = table.set_index("request_id")
+    if job not in rows.index:  # the live plan moved on (undone, another tab): start again
+        ss[TL_PICK] = None
+        st.caption(t("tlmove.hint"))
+        return
+    ep = sel.area.epoch_date
+    if target is None:
+        st.info(t("tlmove.job", job=job, tech=holder))
+    else:
+        st.info(t("tlmove.target", job=job, tech=target[0], start=F.clock(ep, target[1])))
+    if st.button(t("tlmove.clear"), key="tl_clear"):
+        ss[TL_PICK] = None
+        st.rerun(scope="fragment")
+    if target is not None:
+        _move_form(board, sel, job, rows.loc[job], at_s, form="tl_move_form", tech=target[0], start_s=target[1])
 
 
 @fragment
@@ -198,10 +293,14 @@ def job_detail(board, table, sel: loaders.Selection, names: dict[str, str], at_s
             st.rerun()
 
 
-def _move_form(board, sel: loaders.Selection, job: str, row, at_s: int | None) -> None:  # type: ignore[no-untyped-def]
+def _move_form(board, sel: loaders.Selection, job: str, row, at_s: int | None, form: str = "move_form",  # type: ignore[no-untyped-def]
+               tech: str | None = None, start_s: int | None = None) -> None:
     """The job to a chosen technician and earliest start (``POST /jobs/{id}/move``): kept with
-    where it now stands, or refused by the service with why, the job left where it was."""
-    st.markdown(f"**{t('move.title')}**")
+    where it now stands, or refused by the service with why, the job left where it was.
+    ``tech``, ``start_s``: what the form proposes (the timeline's selection), else another
+    technician of the area and the job's present start."""
+    if form == "move_form":
+        st.markdown(f"**{t('move.title')}**")
     if row["state"] not in jobs.MOVABLE_STATES:
         st.caption(t("move.not_movable"))
         return
@@ -210,24 +309,30 @@ def _move_form(board, sel: loaders.Selection, job: str, row, at_s: int | None) -
     # A job moves within its area (the service's rule): its technician's area, when it has one.
     area = board.technicians.get(holder) if holder else None
     techs = sorted(k for k, a in board.technicians.items() if k not in board.out and (area is None or a == area))
+    if tech is not None and tech not in techs:
+        st.warning(t("tlmove.other_area", tech=tech))
+        tech = None
     day0 = sel.day * DAY_S
     shown = row["start_s"] if row["start_s"] == row["start_s"] else row["clock_start_s"]  # NaN: not routed
-    default = jobs.quarter_hour(int(shown) - day0)
-    with st.form("move_form"):
+    default = jobs.quarter_hour((int(shown) if start_s is None else start_s) - day0)
+    index = techs.index(tech) if tech is not None else next((i for i, k in enumerate(techs) if k != holder), 0)
+    with st.form(form):
         a, b = st.columns(2)
-        tech = a.selectbox(t("move.technician"), techs, key="move_tech",
-                           index=next((i for i, k in enumerate(techs) if k != holder), 0))
-        start = b.time_input(t("move.start"), value=default, step=dt.timedelta(minutes=15), key="move_start",
-                             help=t("move.start_help"))
+        # A proposal keys its fields: a new selection on the timeline fills the form afresh.
+        proposal = "" if tech is None and start_s is None else f"_{tech}_{start_s}"
+        chosen = a.selectbox(t("move.technician"), techs, key=f"move_tech{proposal}", index=index)
+        start = b.time_input(t("move.start"), value=default, step=dt.timedelta(minutes=15),
+                             key=f"move_start{proposal}", help=t("move.start_help"))
         submitted = st.form_submit_button(t("move.submit"))
-    if submitted and tech:
-        start_s = day0 + start.hour * 3600 + start.minute * 60
+    if submitted and chosen:
+        start_at = day0 + start.hour * 3600 + start.minute * 60
         try:
-            got = board.move(job, tech, start_s, at_s)
-            text = t("move.kept", job=job, tech=tech, start=F.clock(ep, got["start_s"]), seq=got["sequence"])
+            got = board.move(job, chosen, start_at, at_s)
+            text = t("move.kept", job=job, tech=chosen, start=F.clock(ep, got["start_s"]), seq=got["sequence"])
             st.session_state[S.PIN_MESSAGE] = ("success", text + ("" if got["meets_deadline"] else t("move.late")))
         except ServiceRefused as exc:
             st.session_state[S.PIN_MESSAGE] = ("warning" if exc.status == 409 else "error", t("live.refused", why=exc))
+        st.session_state[TL_PICK] = None
         st.rerun()  # the live plan changed: the map, timeline and KPIs are drawn again
 
 

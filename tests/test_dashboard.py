@@ -132,6 +132,23 @@ def test_polygons_are_simplified_and_offline_deck_has_no_basemap():
     assert spec["mapStyle"].startswith("data:application/json,") and not spec.get("mapProvider")
 
 
+def test_the_board_map_is_sent_compact_with_only_what_its_layers_draw(plan, area):
+    """The map is sent at every change: compact JSON (Chinese as UTF-8, no indentation), the
+    same deck as pydeck's, the jobs layer carrying position, colour and label only."""
+    import json
+
+    i18n.set_language("zh")
+    table = jobs.job_table(plan, area, 14 * 3600)
+    deck = maps.board_map([], maps.centres_frame(area.network, {}), maps.route_paths(plan.stops, data.technician_homes(area)),
+                          table, "state")
+    stored = maps.compact(deck)
+    assert json.loads(stored.to_json()) == json.loads(deck.to_json()) and stored.tooltip == {"text": "{label}"}
+    assert len(stored.to_json().encode()) < 0.7 * len(deck.to_json().encode())
+    layer = next(x for x in json.loads(stored.to_json())["layers"] if x["id"] == "jobs")
+    assert len(layer["data"]) == len(table) and set(layer["data"][0]) == {"lon", "lat", "colour", "label"}
+    assert "已" in stored.to_json()  # the states' names as they are, not escaped
+
+
 def test_large_point_layers_are_aggregated():
     rng = np.random.default_rng(0)
     n = maps.MAX_POINTS + 1000
@@ -158,6 +175,23 @@ def test_figures_build(plan, area):
         assert figures.gantt(seg, area.epoch_date, 12 * 3600).to_dict()
     assert figures.dispatch_histogram({"a": plan.outcomes}).to_dict()
     assert figures.turnaround_histogram({"a": plan.outcomes}).to_dict()
+
+
+def test_the_pickable_timeline_has_a_bar_and_a_quarter_hour_selection_under_the_bars(plan, area):
+    """The timeline one moves a job on: a click selects a bar (technician, job, kind, start) or
+    a row's quarter hour, every row covered by quarter hours over the span of the bars."""
+    seg = jobs.gantt_segments(plan, area)
+    spec = figures.gantt(seg, area.epoch_date, 12 * 3600, pickable=True).to_dict()
+    assert spec["usermeta"]["embedOptions"]["renderer"] == "svg"  # each mark named by its fields
+    params = {p["name"]: p for p in spec["params"]}  # Altair lifts them to the top, naming their layers
+    assert set(params) == {figures.PICK_BAR, figures.PICK_SLOT}
+    assert params[figures.PICK_BAR]["select"]["fields"] == ["technician_id", "request_id", "segment", "start_s"]
+    slots = next(layer for layer in spec["layer"] if layer.get("name") in params[figures.PICK_SLOT]["views"])
+    rows = spec["datasets"][slots["data"]["name"]]
+    lo, hi = seg["start_s"].min() // 900 * 900, -(-seg["end_s"].max() // 900) * 900
+    assert len(rows) == seg["technician_id"].nunique() * (hi - lo) // 900
+    assert {r["start_s"] % 900 for r in rows} == {0} and min(r["start_s"] for r in rows) == lo
+    assert spec["layer"].index(slots) == 0  # under the bars: a click on a bar selects the bar
 
 
 def _sample_files() -> dict[str, bytes]:

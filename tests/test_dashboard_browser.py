@@ -4,7 +4,8 @@ Playwright (the system browser; Playwright never downloads one).
 
 Every request the browser makes that is not to the app is aborted and fails the test (the
 dashboard must work offline as shipped). Runs the dispatcher's day (first paint, plan, urgent
-call, drop-out at 14:00, pin, a move from the job panel, the customers to tell; each change on
+call, drop-out at 14:00, pin, a move from the job panel and one by selecting the job and its
+target on the timeline, the customers to tell; each change on
 the KPIs, timeline and exports, after a reload and in a second tab) in Chinese and in English,
 and the manager's what-if (a scenario that closes, opens and staffs stations, saved, reloaded,
 compared) in both, with screenshots at 1366x768 and 1920x1080 (no label clipped at either) and
@@ -325,6 +326,7 @@ def dispatchers_day(b: Browser, lang: str, timings: dict[str, float], shots: lis
         said = fields(lang, "pin.kept", alert(page, head, say(lang, "tab.pin")))
         assert jobs.get(said["job"]) == said["tech"]
     move_from_the_job_panel(page, lang, svc, timings)
+    move_on_the_timeline(page, lang, svc, timings, shots)
     customers_to_tell(page, lang, svc)
     shoot(page, f"{lang}-board-live", shots)
 
@@ -392,6 +394,51 @@ def move_from_the_job_panel(page, lang: str, svc: str, timings: dict[str, float]
     timings[f"{lang}_move_s"] = round(time.perf_counter() - t0, 2)
     jobs, _, now = served(svc)
     if now == changes + 1:  # kept: on the service's plan, and one change more on the board
+        assert jobs[job] == target and api(svc, "/events")["events"][-1]["kind"] == "move"
+    else:
+        assert now == changes and jobs[job] == holder, "a refused move changes nothing"
+    assert events_shown(page, lang, now) == now
+
+
+def move_on_the_timeline(page, lang: str, svc: str, timings: dict[str, float], shots: list[str]) -> None:  # type: ignore[no-untyped-def]
+    """A job moved by selecting it and its target on the timeline: its work bar, then a quarter
+    hour in the row of another technician of its area who has work (a row on the timeline); the
+    move form is filled with them; kept or refused, it is said, and the service's plan is what
+    the board says. The marks are found by the names Vega gives them (their fields)."""
+    log = api(svc, "/events")
+    area_of = {k: a for a, ks in log["areas"].items() for k in ks}
+    routes = {r["technician_id"]: r for a in log["areas"] for r in api(svc, f"/plan?area={a}")["routes"]}
+    out = served(svc)[1]
+    working = {k for k, r in routes.items() if r["stops"] and not out.get(k)}
+    stops = sorted(((s, k) for k, r in routes.items() for s in r["stops"]), key=lambda x: -x[0]["departure_s"])
+    job, holder, stop, target = next(  # the latest set off toward: not under way by the board's clock
+        (s["job_id"], k, s, x) for s, k in stops if s["state"] == "planned"
+        for x in sorted(working) if x != k and area_of.get(x) == area_of.get(k))
+    page.get_by_role("tab", name=say(lang, "tab.timeline")).click()
+    page.get_by_text(say(lang, "tlmove.mode"), exact=True).click()  # the chart drawn for selecting
+    chart = page.locator('[data-testid="stVegaLiteChart"]:visible svg')
+    work = chart.locator(f'path[aria-label*="{job}"][aria-label*=": {say(lang, "seg.work")};"]').first
+    work.click()
+    visible(page, say(lang, "tlmove.job", job=job, tech=holder))
+    # A quarter hour of the target's row at the job's start (a bar of his there takes the click: his too).
+    hhmm = time.strftime("%H:%M", time.gmtime(stop["start_s"] // 900 * 900 % 86_400))
+    chart.locator(f'path[aria-label*="· {target}; {say(lang, "timeline.slot")}: {hhmm}"]').first.click(force=True)
+    visible(page, literal(lang, "tlmove.target"))
+    said = page.locator(":is(p, div, span):visible", has_text=literal(lang, "tlmove.target")).last.inner_text()
+    assert job in said and target in said, said
+    shoot(page, f"{lang}-board-timeline-move", shots)
+    changes = served(svc)[2]
+    t0 = time.perf_counter()
+    page.locator('[data-testid="stForm"]:visible').get_by_role("button", name=say(lang, "move.submit"),
+                                                               exact=True).first.click()
+    idle(page)
+    kept_text = say(lang, "move.kept", job="X", tech="", start="", seq=0).split("X")[0]
+    refused_text = say(lang, "live.refused", why="")
+    alerts = page.locator('[data-testid="stAlert"]')
+    alerts.filter(has_text=kept_text).or_(alerts.filter(has_text=refused_text)).first.wait_for(timeout=60_000)
+    timings[f"{lang}_timeline_move_s"] = round(time.perf_counter() - t0, 2)
+    jobs, _, now = served(svc)
+    if now == changes + 1:  # kept: the target's now, one change more on the board
         assert jobs[job] == target and api(svc, "/events")["events"][-1]["kind"] == "move"
     else:
         assert now == changes and jobs[job] == holder, "a refused move changes nothing"

@@ -3,33 +3,50 @@ job detail, pins with undo, urgent calls and drop-outs, exports. Layout only."""
 
 from __future__ import annotations
 
-import datetime as dt
-
 import streamlit as st
 
-from dashboard import data, i18n, jobs, live, loaders, maps, planning, widgets
-from dashboard import formatting as F
+from dashboard import firstpaint, i18n
 from dashboard import state as S
-from dashboard.console import ServiceRefused, later_bookings
 from dashboard.i18n import t
+
+ss = st.session_state
+st.title(t("page.board"))
+caption = st.empty()
+run_col, info_col = st.columns([1, 4])
+force = run_col.button(t("board.run"), type="primary", help=t("board.run_help"))
+# A fresh process's first paint: the area's tiles and map as they were last previewed, before the
+# heavy modules below are imported (``dashboard.firstpaint``).
+area_day = (ss[S.DATASET], ss[S.PROVINCE], ss[S.PREFECTURE], int(ss[S.DAY]))
+entry = None if force or firstpaint.is_ready(area_day) or ss[S.DATASET] in ss[S.UPLOADED] \
+    else firstpaint.area(ss[S.DATASET], i18n.language(), *area_day[1:])
+first = None
+if entry is not None:
+    caption.caption(entry["caption"])
+    first = firstpaint.draw(entry, t("prepare.short"))
+
+# Below the first paint: these import the dataset model, OR-Tools, the store and the service.
+import datetime as dt
+
+from dashboard import data, jobs, live, loaders, maps, planning, widgets
+from dashboard import formatting as F
+from dashboard.console import ServiceRefused, later_bookings
 from dispatch.errors import DispatchError
 from dispatch.model import DAY_S
 from dispatch.service.clock import CST
 
 sel = loaders.selection()
-ss = st.session_state
-st.title(t("page.board"))
-st.caption(t("board.caption", dataset=data.dataset_label(sel.label), title=sel.title(), calls=len(sel.area.requests),
-             techs=len(sel.area.technicians), centres=len(sel.area.network)))
+board_caption = t("board.caption", dataset=data.dataset_label(sel.label), title=sel.title(),
+                  calls=len(sel.area.requests), techs=len(sel.area.technicians), centres=len(sel.area.network))
+caption.caption(board_caption)
 
 key = sel.plan_key(())
-run_col, info_col = st.columns([1, 4])
-force = run_col.button(t("board.run"), type="primary", help=t("board.run_help"))
 if not force and ss.get(S.FORCE_RUN) != key:
     # A fresh board: the network and calls at once, the plan, service and live board behind.
     prep = loaders.prepare_board(sel, solve=len(sel.area.requests) <= widgets.AUTO_PLAN_CALLS)
     if prep is not None:
-        widgets.preview(sel, prep)
+        widgets.preview(sel, prep, board_caption, first)
+if first is not None:
+    first.clear()  # the board was ready after all (another session made it): no preview
 loaders.start_service(sel)  # the live plan's service comes up while the day is planned
 plan = widgets.plan_for(sel, (), force=force or ss.get(S.FORCE_RUN) == key)
 ss[S.FORCE_RUN] = None
@@ -46,6 +63,7 @@ try:
 except (ServiceRefused, DispatchError) as exc:
     st.error(t("live.refused", why=exc))
     st.stop()
+firstpaint.mark_ready(area_day)
 st.caption(t("live.service_at", where=configured or t("live.own_service", url=board.link.url)))
 if board.posted and board.posted.get("kept_live"):
     st.info(t("live.kept_live", areas=", ".join(board.posted["kept_live"])))
@@ -58,9 +76,7 @@ picture = board.picture()
 widgets.tiles(board.derived(("kpis", i18n.language()), lambda: F.kpi_tiles(planning.plan_kpis(picture))))
 
 # The clock: the state of the live plan at a time of the day, or now (China time).
-c1, c2, c3 = st.columns([1, 3, 1])
-colour_by = c1.radio(t("board.colour_by"), list(F.COLOUR_BY), key=S.COLOUR_BY, horizontal=True,
-                     format_func=i18n.frozen(lambda k: t(f"board.colour.{k}")))
+c2, c3 = st.columns([4, 1])
 follow = c3.toggle(t("board.now_mode"), key=S.FOLLOW_WALL)
 if follow:
     wall = dt.datetime.now(CST)
@@ -72,13 +88,7 @@ c3.caption(t("board.live_events", n=len(board.active_events())))
 # Built once per version of the live plan (and clock, language): a widget change reuses them.
 table = board.derived(("table", now_s), lambda: jobs.job_table(picture, sel.area, now_s))
 paths = board.derived(("paths", i18n.language()), lambda: maps.route_paths(picture.stops, data.technician_homes(sel.area)))
-deck = maps.board_map(loaders.base_layers(sel.province, sel.prefecture), maps.centres_frame(sel.area.network, names),
-                      paths, table, colour_by)
-st.pydeck_chart(deck, height=520, key="board_map")
-palette = maps.job_palette(colour_by)
-st.html(F.legend_html(palette, table[colour_by].value_counts(),
-                      {k: (i18n.state(k) if colour_by == "state" else i18n.risk(k)) for k in palette},
-                      maps.TIER_COLOURS))
+widgets.board_map(sel, table, paths, names)
 
 unassigned = board.derived(("unassigned", i18n.language()), lambda: jobs.unassigned_table(picture, names))
 tab_gantt, tab_unassigned, tab_job, tab_pin, tab_live, tab_notify, tab_export = st.tabs(
@@ -86,7 +96,7 @@ tab_gantt, tab_unassigned, tab_job, tab_pin, tab_live, tab_notify, tab_export = 
      t("tab.export")], key="board_tabs")  # keyed: a rerun after a change keeps the tab the dispatcher is on
 
 with tab_gantt:
-    widgets.timeline(board, sel, table, names, now_s)
+    widgets.timeline(board, sel, table, names, now_s, None if follow else now_s)
 
 with tab_unassigned:
     later = later_bookings(plan)
