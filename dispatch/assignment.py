@@ -436,7 +436,7 @@ def assign(
     objective = 0
 
     def send(key: str) -> None:
-        rids = groups[key]
+        rids = list(groups[key])  # a copy: a pool may pickle its arguments after a later province adds to the group
         sent[key] = (len(rids), pool.submit(  # type: ignore[union-attr]
             solve_group, rids, {rid: solve_options(options[rid]) for rid in rids}, tech_cap, bench_cap, solver))
 
