@@ -95,6 +95,7 @@ class LiveArea(Insertion, Replanning):
         self._calm: tuple[int, float] | None = None
         self._cap = 0  # rows of the travel buffers (see _grow)
         self._row = None  # _add_visit: no call's legs priced beyond the nodes yet
+        self._first_shift = None, None  # _open_row: (the roster, its first shift start)
 
     # ---------------------------------------------------------------- construction
 

@@ -174,14 +174,20 @@ def visit_of(call: NewCall, node: int) -> RoutingVisit:
                         pinned_technician=call.pinned_technician, pinned_start_s=call.pinned_start_s)
 
 
-def call_depart_s(call: NewCall, technicians: Iterable[RoutingTechnician]) -> int:
+def first_shift_s(technicians: Iterable[RoutingTechnician]) -> int | None:
+    """The earliest shift start among ``technicians`` (None: nobody)."""
+    return min((t.shift_start_s for t in technicians), default=None)
+
+
+def call_depart_s(call: NewCall, technicians: Iterable[RoutingTechnician], first_s: int | None = None) -> int:
     """The departure (seconds of the day) that prices a new call's legs, both ways: the earliest
     anyone can set off toward it (its release), not before the area's first shift starts. The
     call's own time rather than the area's clock, so that a replayed log rebuilds the same
     matrices. One hour for all its legs (the routing problem has no time-dependent transit): a
-    call taken in the evening peak is driven to, and from, at the peak's pace."""
-    first = min((t.shift_start_s for t in technicians), default=call.release_s)
-    return max(call.release_s, first) % DAY_S
+    call taken in the evening peak is driven to, and from, at the peak's pace. ``first_s``: the
+    technicians' :func:`first_shift_s` when the caller keeps it (then ``technicians`` is not read)."""
+    first = first_shift_s(technicians) if first_s is None else first_s
+    return max(call.release_s, call.release_s if first is None else first) % DAY_S
 
 
 def collection(call: NewCall, service_s: int) -> NewCall:

@@ -114,9 +114,15 @@ def decide(
     policy = rules.ranking(call.priority)
     to_bench = mode == Mode.PICKUP
 
+    preferred: dict[tuple[str, bool], int] = {}  # nothing it reads changes while the call is decided
+
     def prefer(technician_id: str, bench: bool) -> int:
-        part = 0 if has_part is None or has_part(technician_id) else 2
-        return part + (0 if not bench or repairs_at_home(technician_id, device_level) else 1)
+        got = preferred.get((technician_id, bench))
+        if got is None:
+            part = 0 if has_part is None or has_part(technician_id) else 2
+            got = preferred[technician_id, bench] = part + (
+                0 if not bench or repairs_at_home(technician_id, device_level) else 1)
+        return got
 
     rank = offer_key(policy, lambda o: prefer(o.technician_id, to_bench))
     held = home is not None and lives[home].holds(call.id)

@@ -23,6 +23,7 @@ from dispatch.live.calls import (
     NewCall,
     Untimed,
     call_depart_s,
+    first_shift_s,
     rank_key,
     visit_of,
 )
@@ -69,6 +70,7 @@ class Insertion:
     _tech: dict[str, RoutingTechnician]
     _shape: dict[str, tuple[Timeline, list[int], int]]
     _cap: int
+    _first_shift: tuple[tuple[RoutingTechnician, ...] | None, int | None]
     _row: tuple[float, float, int, int] | None  # the key of the legs priced in row and column len(lon)
     _time_buf: np.ndarray
     _dist_buf: np.ndarray
@@ -105,7 +107,10 @@ class Insertion:
         n = len(self.lon)
         self._grow(n + 1)
         self._lon_buf[n], self._lat_buf[n] = call.lon, call.lat
-        return call.lon, call.lat, call_depart_s(call, self.problem.technicians), n
+        techs = self.problem.technicians
+        if self._first_shift[0] is not techs:  # the area's first shift start, per roster
+            self._first_shift = techs, first_shift_s(techs)
+        return call.lon, call.lat, call_depart_s(call, (), self._first_shift[1]), n
 
     @staticmethod
     def _price_rows(rows: list[tuple[Insertion, tuple[float, float, int, int]]]) -> None:
