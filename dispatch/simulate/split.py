@@ -12,8 +12,10 @@ province borders by itself. What does not, and what the split therefore changes:
 * **The optimiser's candidate areas** (``AreaFinder``): a call near a border may be taken by a
   neighbouring province's prefecture area (the nearest staffed centres within the rule book's
   maximum drive). Split, it sees only its own province's areas. This is the measured difference
-  (``dispatch bench scaleout`` runs both; the baseline's dispatcher already works within the
-  province of the call's station, so its split run equals the unsplit one).
+  (``dispatch bench scaleout`` runs both: on the national day, seed 1, 634 of 33,273 calls were
+  visited from another province, and the split moved the one-hour rate by -0.1 points). The
+  baseline's dispatcher already sends only the technicians of the province of the call's
+  station, so without contracts its split run is the unsplit one.
 * **Contracted stations' territories** (``dispatch.contracts``): each province's book holds its
   own stations; a customer's territory is the nearest county station of his province.
 * **Spare parts** are refused: the national warehouse's stock is one stock for every province,
