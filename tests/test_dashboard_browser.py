@@ -418,7 +418,7 @@ def move_on_the_timeline(page, lang: str, svc: str, timings: dict[str, float], s
     page.get_by_text(say(lang, "tlmove.mode"), exact=True).click()  # the chart drawn for selecting
     idle(page)
     chart = page.locator('[data-testid="stVegaLiteChart"]:visible svg')
-    work = chart.locator(f'path[aria-label*="{job}"][aria-label*=": {say(lang, "seg.work")};"]').first
+    work = chart.locator(f'path[aria-label*="{job}"][aria-label*="{say(lang, "timeline.kind")}: {say(lang, "seg.work")};"]').first
     # A quarter hour of the target's row at the job's start (a bar of his there takes the click: his too).
     hhmm = time.strftime("%H:%M", time.gmtime(stop["start_s"] // 900 * 900 % 86_400))
     slot = chart.locator(f'path[aria-label*="· {target}; {say(lang, "timeline.slot")}: {hhmm}"]').first
