@@ -54,9 +54,12 @@ def gantt(segments: pd.DataFrame, epoch_date: str, now_s: int | None = None,
         x=x_axis, x2="end:T", y=y_axis,
         color=alt.Color("kind:N", scale=alt.Scale(domain=list(kinds.values()), range=list(SEGMENT_COLOURS.values())),
                         legend=alt.Legend(orient="top", title=None)),
-        tooltip=[alt.Tooltip("row:N", title=i18n.t("col.technician")), alt.Tooltip("kind:N", title=""),
+        tooltip=[alt.Tooltip("row:N", title=i18n.t("col.technician")),
+                 alt.Tooltip("kind:N", title=i18n.t("timeline.kind")),
                  alt.Tooltip("request_id:N", title=i18n.t("col.request_id")),
-                 alt.Tooltip("start:T", format="%H:%M"), alt.Tooltip("end:T", format="%H:%M"), "minutes"],
+                 alt.Tooltip("start:T", format="%H:%M", title=i18n.t("timeline.start")),
+                 alt.Tooltip("end:T", format="%H:%M", title=i18n.t("timeline.end")),
+                 alt.Tooltip("minutes:Q", title=i18n.t("timeline.minutes"))],
     ).properties(height=alt.Step(ROW_PX))
     layers: list[alt.Chart] = [bars]
     if pickable:

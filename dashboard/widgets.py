@@ -156,11 +156,10 @@ def timeline(board, sel: loaders.Selection, table, names: dict[str, str], now_s:
         techs &= hit | {x for x in techs if search.lower() in x.lower()}
     order = sorted(techs, key=lambda x: (names.get(home[x], home[x]), x))
     shown = order[:TIMELINE_MAX_ROWS]
-    shown_col, mode_col = st.columns([4, 1])
-    shown_col.caption(t("timeline.showing", shown=len(shown), total=len(set(segments["technician_id"]))))
+    st.caption(t("timeline.showing", shown=len(shown), total=len(set(segments["technician_id"]))))
     # Moving by selection draws the chart as SVG with a clickable quarter hour under every bar:
     # thousands of marks for a province, so it is asked for, not the default.
-    moving = mode_col.toggle(t("tlmove.mode"), key="tl_move_mode", help=t("tlmove.hint"))
+    moving = st.toggle(t("tlmove.mode"), key="tl_move_mode", help=t("tlmove.hint"))
     if not shown:
         return
     # Here, not at the top: Altair takes about half a second to import, which the board's first

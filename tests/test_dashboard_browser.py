@@ -416,14 +416,21 @@ def move_on_the_timeline(page, lang: str, svc: str, timings: dict[str, float], s
         for x in sorted(working) if x != k and area_of.get(x) == area_of.get(k))
     page.get_by_role("tab", name=say(lang, "tab.timeline")).click()
     page.get_by_text(say(lang, "tlmove.mode"), exact=True).click()  # the chart drawn for selecting
+    idle(page)
     chart = page.locator('[data-testid="stVegaLiteChart"]:visible svg')
-    work = chart.locator(f'path[aria-label*="{job}"][aria-label*=": {say(lang, "seg.work")};"]').first
-    work.click()
-    visible(page, say(lang, "tlmove.job", job=job, tech=holder))
+    work = chart.locator(f'path[aria-label*="{job}"][aria-label*="{say(lang, "timeline.kind")}: {say(lang, "seg.work")};"]').first
     # A quarter hour of the target's row at the job's start (a bar of his there takes the click: his too).
     hhmm = time.strftime("%H:%M", time.gmtime(stop["start_s"] // 900 * 900 % 86_400))
-    chart.locator(f'path[aria-label*="· {target}; {say(lang, "timeline.slot")}: {hhmm}"]').first.click(force=True)
-    visible(page, literal(lang, "tlmove.target"))
+    slot = chart.locator(f'path[aria-label*="· {target}; {say(lang, "timeline.slot")}: {hhmm}"]').first
+    for mark, text in ((work, say(lang, "tlmove.job", job=job, tech=holder)), (slot, literal(lang, "tlmove.target"))):
+        for attempt in range(3):  # a chart just drawn may not listen yet: its first click can be lost
+            mark.click(force=True)
+            try:
+                visible(page, text, 15_000)
+                break
+            except playwright.TimeoutError:
+                if attempt == 2:
+                    raise
     said = page.locator(":is(p, div, span):visible", has_text=literal(lang, "tlmove.target")).last.inner_text()
     assert job in said and target in said, said
     shoot(page, f"{lang}-board-timeline-move", shots)
