@@ -89,6 +89,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "tab.notify": ("需通知的客户", "Customers to tell"),
     "timeline.none": ("该计划中没有技师有工作。", "No technician has work in this plan."),
     "timeline.centre": ("网点", "Centre"),
+    "timeline.all": ("全部", "All"),
+    "ui.choose": ("请选择", "Choose"),
     "timeline.all_centres": ("全部网点", "all centres"),
     "timeline.search": ("搜索工单号或技师", "Search a job or technician id"),
     "timeline.states": ("工单状态", "Job states"),

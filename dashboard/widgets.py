@@ -136,9 +136,12 @@ def timeline(board, sel: loaders.Selection, table, names: dict[str, str], now_s:
     chosen = a.multiselect(t("timeline.centre"), centres, key="tl_centres", format_func=i18n.frozen(lambda x: names.get(x, x)),
                            placeholder=t("timeline.all_centres"))
     search = b.text_input(t("timeline.search"), key="tl_search").strip()
-    states = c.multiselect(t("timeline.states"), list(F.STATES), key="tl_states", format_func=i18n.frozen(i18n.state))
-    prios = d.multiselect(t("timeline.priority"), [1, 2, 3], key="tl_prio", format_func=i18n.frozen(i18n.priority))
-    modes = e.multiselect(t("timeline.mode"), ["onsite", "pickup"], key="tl_mode", format_func=i18n.frozen(i18n.mode))
+    states = c.multiselect(t("timeline.states"), list(F.STATES), key="tl_states", format_func=i18n.frozen(i18n.state),
+                           placeholder=t("timeline.all"))
+    prios = d.multiselect(t("timeline.priority"), [1, 2, 3], key="tl_prio", format_func=i18n.frozen(i18n.priority),
+                          placeholder=t("timeline.all"))
+    modes = e.multiselect(t("timeline.mode"), ["onsite", "pickup"], key="tl_mode", format_func=i18n.frozen(i18n.mode),
+                          placeholder=t("timeline.all"))
     techs = set(segments["technician_id"])
     if chosen:
         techs &= {x for x in techs if home[x] in chosen}

@@ -97,9 +97,11 @@ techs = sorted(k.id for k in area.technicians)
 with tab_build:
     with st.form("scenario_form"):
         name = st.text_input(t("net.scenario_name"), t("net.default_name"))
-        close = st.multiselect(t("net.close"), stations, format_func=i18n.frozen(lambda c: f"{names.get(c, c)} ({c})"))
+        close = st.multiselect(t("net.close"), stations, format_func=i18n.frozen(lambda c: f"{names.get(c, c)} ({c})"),
+                               placeholder=t("ui.choose"))
         a, b = st.columns(2)
-        open_at = a.multiselect(t("net.open_county"), county_codes, format_func=i18n.frozen(lambda c: i18n.place(places, c)))
+        open_at = a.multiselect(t("net.open_county"), county_codes, format_func=i18n.frozen(lambda c: i18n.place(places, c)),
+                                placeholder=t("ui.choose"))
         open_staff = b.number_input(t("net.open_staff"), 0, 50, scenarios.default_staff(area))
         a, b = st.columns(2)
         add_centre = a.selectbox(t("net.add_at"), [""] + sorted(c.id for c in area.network),
@@ -110,10 +112,10 @@ with tab_build:
                                     format_func=i18n.frozen(lambda c: names.get(c, c) if c else t("net.none")))
         remove_count = b.number_input(t("net.how_many") + " ", 0, 50, 0)
         a, b = st.columns(2)
-        move = a.multiselect(t("net.move"), techs)
+        move = a.multiselect(t("net.move"), techs, placeholder=t("ui.choose"))
         move_to = b.selectbox(t("net.move_to"), [""] + sorted(c.id for c in area.network),
                               format_func=i18n.frozen(lambda c: names.get(c, c) if c else t("net.none")))
-        county_levels = st.multiselect(t("net.levels"), [1, 2, 3], list(scenarios.COUNTY_LEVELS))
+        county_levels = st.multiselect(t("net.levels"), [1, 2, 3], list(scenarios.COUNTY_LEVELS), placeholder=t("ui.choose"))
         target = st.number_input(t("net.target"), 15, 240, F.TARGET_MIN, step=15)
         submitted = st.form_submit_button(t("net.save"))
     if submitted:
@@ -136,7 +138,7 @@ with tab_compare:
     if not saved:
         st.info(t("net.save_first"))
     else:
-        chosen = st.multiselect(t("net.choose"), list(saved), list(saved)[:2], max_selections=2)
+        chosen = st.multiselect(t("net.choose"), list(saved), list(saved)[:2], max_selections=2, placeholder=t("ui.choose"))
         if st.button(t("net.compare"), type="primary", disabled=not chosen):
             bar = st.progress(0.0, text=t("net.comparing"))
             try:
