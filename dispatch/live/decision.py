@@ -4,7 +4,9 @@ The day plan (every call after the morning batch), the simulation, the call-inta
 the dashboard's board all place a call with :func:`decide`; none has a copy. Given the live
 areas near the call, it:
 
-1. moves each area it searches to ``now_s`` (work begun by then is frozen);
+1. moves each area it searches to ``now_s`` (work begun by then is frozen); with the waiting
+   strategy (``Rules.replan_hold_s``) a call that is not urgent is planned to be set off toward
+   no sooner than the hold (``Rules.hold_until_s``), so the day's re-optimisation may still move it;
 2. ranks every technician's best insertion by :func:`~dispatch.live.calls.offer_key`: the
    promise kept first, then (for a device bound for a bench) a technician whose own centre can
    repair it (the device skips the courier), then the call's ranking (an urgent call by the
