@@ -144,6 +144,15 @@ def idle(page, timeout_ms: int = 90_000) -> None:  # type: ignore[no-untyped-def
     page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=timeout_ms)
 
 
+def wait_for_move_answer(page, lang: str) -> None:  # type: ignore[no-untyped-def]
+    """The board's answer to a move: kept or refused, one of the two alerts."""
+    idle(page)
+    kept_text = say(lang, "move.kept", job="X", tech="", start="", seq=0).split("X")[0]
+    refused_text = say(lang, "live.refused", why="")
+    alerts = page.locator('[data-testid="stAlert"]')
+    alerts.filter(has_text=kept_text).or_(alerts.filter(has_text=refused_text)).first.wait_for(timeout=60_000)
+
+
 def visible(page, text: str, timeout_ms: int = 60_000) -> None:  # type: ignore[no-untyped-def]
     """Wait for a text the page shows (Streamlit may keep a hidden copy of an earlier run's)."""
     page.locator(":is(p, div, span):visible", has_text=text).first.wait_for(timeout=timeout_ms)
@@ -386,11 +395,7 @@ def move_from_the_job_panel(page, lang: str, svc: str, timings: dict[str, float]
     choose(page, say(lang, "move.technician"), target)
     t0 = time.perf_counter()
     page.get_by_role("button", name=say(lang, "move.submit"), exact=True).click()
-    idle(page)
-    kept_text = say(lang, "move.kept", job="X", tech="", start="", seq=0).split("X")[0]
-    refused_text = say(lang, "live.refused", why="")
-    alerts = page.locator('[data-testid="stAlert"]')
-    alerts.filter(has_text=kept_text).or_(alerts.filter(has_text=refused_text)).first.wait_for(timeout=60_000)
+    wait_for_move_answer(page, lang)
     timings[f"{lang}_move_s"] = round(time.perf_counter() - t0, 2)
     jobs, _, now = served(svc)
     if now == changes + 1:  # kept: on the service's plan, and one change more on the board
@@ -438,11 +443,7 @@ def move_on_the_timeline(page, lang: str, svc: str, timings: dict[str, float], s
     t0 = time.perf_counter()
     page.locator('[data-testid="stForm"]:visible').get_by_role("button", name=say(lang, "move.submit"),
                                                                exact=True).first.click()
-    idle(page)
-    kept_text = say(lang, "move.kept", job="X", tech="", start="", seq=0).split("X")[0]
-    refused_text = say(lang, "live.refused", why="")
-    alerts = page.locator('[data-testid="stAlert"]')
-    alerts.filter(has_text=kept_text).or_(alerts.filter(has_text=refused_text)).first.wait_for(timeout=60_000)
+    wait_for_move_answer(page, lang)
     timings[f"{lang}_timeline_move_s"] = round(time.perf_counter() - t0, 2)
     jobs, _, now = served(svc)
     if now == changes + 1:  # kept: the target's now, one change more on the board
