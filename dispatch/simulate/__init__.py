@@ -102,6 +102,12 @@ class SimResult:
 # The run
 
 
+def calendar_of(dataset: Dataset) -> tuple[int, int]:
+    """The first and last day of the dataset's calls ((0, -1) for none): the days ``simulate`` runs."""
+    days = [r.created_s // DAY_S for r in dataset.requests]
+    return (min(days), max(days)) if days else (0, -1)
+
+
 def simulate(
     dataset: Dataset, params: SimParams = SimParams(),  # noqa: B008 (frozen: one shared default is safe)
     travel: Travel = DEFAULT_TRAVEL, progress: Progress | None = None, morning: MorningRoutes | None = None,
@@ -124,14 +130,14 @@ def simulate(
     policy = Optimiser(w) if params.policy == "optimiser" else Baseline(w)
     report = progress or (lambda stage, done, total: None)
     calls = sorted(dataset.requests, key=lambda r: (r.created_s, r.id))
-    last_day = max((r.created_s // DAY_S for r in calls), default=-1) if calendar is None else calendar[1]
+    first_day, last_day = calendar_of(dataset) if calendar is None else calendar
     w.repeats_until_s = (last_day + 1) * DAY_S
     workload_rows: list[dict] = []
     for r in calls:
         w.admit(r)
     horizon_day = last_day + params.drain_days
     n_done = 0
-    day = min((r.created_s // DAY_S for r in calls), default=0) if calendar is None else calendar[0]
+    day = first_day
     while day <= last_day or ((w.pending or getattr(policy, "ahead", None)) and day <= horizon_day):
         policy.start_day(day)
         todays: list[tuple[int, Request, NewCall]] = []

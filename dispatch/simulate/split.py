@@ -37,10 +37,9 @@ import pandas as pd
 
 from dispatch.dataset import Dataset
 from dispatch.errors import InputError
-from dispatch.model import DAY_S
 from dispatch.network import Network
 from dispatch.progress import Progress
-from dispatch.simulate import SimParams, SimResult, simulate
+from dispatch.simulate import SimParams, SimResult, calendar_of, simulate
 from dispatch.simulate.world import OUTCOME_COLUMNS, WORKLOAD_COLUMNS
 from dispatch.travel import DEFAULT_TRAVEL, Travel, travel_from_spec
 
@@ -87,12 +86,6 @@ def split_by_province(dataset: Dataset, params: SimParams) -> list[Part]:
                                           requests=tuple(calls[adcode])),
                           replace(params, contracts=book)))
     return sorted(parts, key=lambda p: (-len(p.dataset.requests), p.province_adcode))
-
-
-def calendar_of(dataset: Dataset) -> tuple[int, int]:
-    """The first and last day of the dataset's calls (day 0 for none), as ``simulate`` reads them."""
-    days = [r.created_s // DAY_S for r in dataset.requests]
-    return (min(days), max(days)) if days else (0, -1)
 
 
 def simulate_part(part: Part, travel_spec: str, calendar: tuple[int, int]) -> SimResult:
