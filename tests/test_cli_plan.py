@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -49,3 +51,12 @@ def test_a_day_without_calls_stores_the_frames_of_any_day(tmp_path: Path):
         assert list(empty.frames[name].columns) == list(frame.columns), name
     assert len(empty.frames["outcomes"]) == len(empty.frames["stops"]) == 0
     assert empty.kpis["requests"] == 0 and empty.kpis["dispatch_within_target_rate"] is None
+
+
+def test_python_dash_m_dispatch_is_the_dispatch_command():
+    """`python -m dispatch` runs the same command line as `dispatch` (and `python -m dispatch.cli`)."""
+    res = subprocess.run([sys.executable, "-m", "dispatch", "plan", "--help"], capture_output=True, text=True,
+                         check=False)
+    assert res.returncode == 0, res.stderr
+    assert "Usage: python -m dispatch plan" in res.stdout
+    assert "--deterministic" in res.stdout
