@@ -185,15 +185,31 @@ def test_pyvrp_engine_on_plain_vrptw_and_refusal_otherwise():
         solve(with_break, RoutingParams(0.2, engine="pyvrp"))
 
 
-def test_pyvrp_fleet_minimisation_hands_its_plan_to_the_distance_search():
+def test_pyvrp_fleet_phase_stops_at_the_load_bound():
     """With vehicle minimisation, five technicians where two suffice (load 4 x 5 in vans of 10):
-    the fleet goes down to two, the distance search starts from the plan that showed two
-    suffice, and the checked result uses two technicians."""
+    the distance search already uses two, the load's lower bound, so the fleet phase tries no
+    fewer, and the checked result uses two technicians."""
     techs = [routing_tech(f"T{i}", capacity=10) for i in range(5)]
     p = line_problem([0, 100, 200, 300, 400], techs, [visit(x, i + 1, demand=5) for i, x in enumerate("abcd")])
     r = run(p, RoutingParams(0.6, engine="pyvrp", route_elimination=0.5, arc_cost="distance"))
-    assert r.stats["fleet"] == (5, 2) and r.stats["fleet_start"] is True
+    assert r.stats["fleet"] == (5, 2) and r.stats["fleet_start"] is False
     assert r.vehicles == 2 and not r.unassigned
+
+
+def test_pyvrp_fleet_phase_empties_a_route_the_distance_search_keeps():
+    """Three visits 100 from the depot and 250 from each other, vans of 2: on distance alone
+    three out-and-back trips (600) beat two routes (650), so the distance search ends with
+    three; the fleet phase then finds the plan with two, which the fleet-first order prefers."""
+    d = np.array([[0, 100, 100, 100], [100, 0, 250, 250], [100, 250, 0, 250], [100, 250, 250, 0]], dtype=np.int64)
+    techs = tuple(routing_tech(f"T{i}", capacity=2) for i in range(4))
+    p = RoutingProblem(d[None, :, :], d, techs, tuple(visit(x, i + 1, demand=1) for i, x in enumerate("abc")),
+                       ("n0", "n1", "n2", "n3"))
+    r = run(p, RoutingParams(0.6, engine="pyvrp", route_elimination=0.5, arc_cost="distance"))
+    assert r.stats["fleet"] == (4, 2) and r.stats["fleet_start"] is True
+    assert r.vehicles == 2 and not r.unassigned
+    assert sum(x.distance_m for x in r.routes) == 650
+    plain = run(p, RoutingParams(0.3, engine="pyvrp", arc_cost="distance"))
+    assert plain.vehicles == 3 and sum(x.distance_m for x in plain.routes) == 600
 
 
 def test_invalid_problem_is_refused():
