@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import replace
 
 from dispatch.routing import BreakRule, RoutingParams, RoutingProblem, RoutingResult, check, solve
-from dispatch.routing.timeline import Timeline
 
 
 class Replanning:
@@ -77,24 +76,14 @@ class Replanning:
                 return False
         late_old = sum(1 for s in old.values() for x in s.stops if x.dispatch_late_s > 0)
         late_new = sum(1 for s in new.values() for x in s.stops if x.dispatch_late_s > 0)
-        # The way home counts (as in the engine's objective and the plan's figures): most of what
-        # a day of arriving calls loses is technicians ending far from home.
-        travel_old = sum(self._driving_s(tid, self.routes[tid], old[tid]) for tid in old)
-        travel_new = sum(self._driving_s(tid, new_routes[tid], new[tid]) for tid in new)
+        travel_old = sum(x.travel_s for s in old.values() for x in s.stops)
+        travel_new = sum(x.travel_s for s in new.values() for x in s.stops)
         was_on_time = {x.visit_id for s in old.values() for x in s.stops if x.dispatch_late_s == 0}
         if any(x.dispatch_late_s > 0 and x.visit_id in was_on_time for s in new.values() for x in s.stops):
             return False
         if (late_new, travel_new) >= (late_old, travel_old):
             return False
         return self._commit_checked(new_routes)
-
-    def _driving_s(self, tid: str, ids: list[str], t: Timeline) -> int:
-        """A route's driving: to each visit and, after the last, home (0 for no route)."""
-        if not ids:
-            return 0
-        k = self._tech[tid]
-        home = self.problem.travel_s[k.speed_class][self._last_node(k, ids), k.end_node]
-        return sum(x.travel_s for x in t.stops) + int(home)
 
     def _commit_checked(self, new_routes: dict[str, list[str]]) -> bool:
         """Commit ``new_routes`` only if the independent checker finds nothing in them that it
