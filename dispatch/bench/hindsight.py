@@ -276,4 +276,5 @@ def worst_areas(doc: dict[str, Any], n: int = 5) -> list[tuple[str, float, int]]
     return sorted(rows, key=lambda t: -t[1])[:n]
 
 
-__all__ = ["figures", "format_report", "offline_params", "ratios", "run_hindsight", "worst_areas"]
+__all__ = ["called_at", "figures", "format_report", "offline_params", "ratios", "run_hindsight", "solve_offline",
+           "worst_areas"]
