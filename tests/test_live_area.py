@@ -418,6 +418,31 @@ def test_counting_the_way_home_puts_a_call_on_a_route_that_passes_by_instead_of_
     assert next(o for o in cheapest if o.technician_id == "T3").added_travel_s == 2 * drive_s(*s1, *b_)
 
 
+def test_leaving_home_weighs_on_a_technician_not_yet_out_and_only_on_him():
+    """The same day as above: T1 is out at A, T3 idle at S1. By the drive to the call, T3 costs
+    S1->B and T1 A->B (more). With ``leave_home_s`` (Rules.leave_home_s) just above the difference,
+    T3, not yet out, weighs S1->B + leave_home_s: T1 takes B; just below it, T3 still does. The
+    reported driving stays the driving; the cost of leaving home is listed apart."""
+    area = live_area(n_techs=3, break_rule=False)
+    area.insert(new_call("A", 120.25, 30.87, 8 * H, level=2))
+    area.advance(8 * H + 600)
+    b = new_call("B", 120.14, 30.87, 8 * H + 600)
+    s1, a_, b_ = (120.10, 30.87), (120.25, 30.87), (120.14, 30.87)
+    gap = drive_s(*a_, *b_) - drive_s(*s1, *b_)
+    assert gap > 0
+    area.leave_home_s = gap + 1
+    options = {o.technician_id: o for o in area.urgent_options(b, policy="travel")}
+    assert min(options.values(), key=lambda o: o.added_travel_s + o.leave_home_s).technician_id == "T1"
+    assert area.urgent_options(b, policy="travel")[0].technician_id == "T1"
+    assert (options["T1"].added_travel_s, options["T1"].leave_home_s) == (drive_s(*a_, *b_), 0)
+    assert (options["T3"].added_travel_s, options["T3"].leave_home_s) == (drive_s(*s1, *b_), gap + 1)
+    area.leave_home_s = gap - 1
+    assert area.urgent_options(b, policy="travel")[0].technician_id == "T3"
+    area.leave_home_s = gap + 1
+    assert area.insert(b, policy="travel").technician_id == "T1" and area.routes["T1"] == ["A", "B"]
+    assert_feasible(area)
+
+
 def test_move_gives_a_job_to_a_chosen_technician_from_a_chosen_time():
     """A move to another technician from 14:00: he starts it then (or later), the old route loses
     it, every route passes the checker; the window the customer gave still bounds it."""

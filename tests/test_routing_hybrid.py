@@ -3,9 +3,12 @@ figures: small hand-built cases on a line (travel seconds = |x_i - x_j|, metres 
 
 from __future__ import annotations
 
-import numpy as np
+from types import SimpleNamespace
 
-from dispatch.bench.hindsight import figures, ratios
+import numpy as np
+import pandas as pd
+
+from dispatch.bench.hindsight import called_at, figures, ratios, solve_offline
 from dispatch.routing import (
     BreakRule,
     Route,
@@ -151,3 +154,17 @@ def test_a_technician_with_a_break_and_overtime_gets_work_under_a_hard_deadline(
                                            visit("b", 2, service=420, ws=30098, we=44498, deadline=36000)])
     r = solve(p, RoutingParams(0.5, dispatch_deadline="hard", warm_start="none"))
     assert check(p, r, hard_deadline=True) == [] and sum(len(x.stops) for x in r.routes) == 2
+
+
+def test_hindsight_is_not_held_back_by_the_waiting_strategy_nor_started_from_the_online_plan():
+    """A call the online plan held (released at 09:10 for a call at 09:00) is offline released at
+    09:00, when its clock started; one the outcomes do not list keeps its release. The offline
+    search from its own construction serves both calls whatever the online plan was (here none)."""
+    p = line_problem([0, 100, 200], [routing_tech("A")],
+                     [visit("a", 1, release_s=9 * H + 600), visit("b", 2, release_s=9 * H)])
+    plan = SimpleNamespace(outcomes=pd.DataFrame({"request_id": ["a"], "clock_start_s": [9 * H]}))
+    called = called_at(p, plan)
+    assert [v.release_s for v in called.visits] == [9 * H, 9 * H]
+    _, best, _, source = solve_offline("x", called, 0.05, 1, RoutingResult((), (), "x", 0), start="own")
+    assert source == "offline" and sorted(s.visit_id for r in best.routes for s in r.stops) == ["a", "b"]
+    assert check(called, best) == []

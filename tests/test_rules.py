@@ -101,6 +101,7 @@ def test_replace_of_a_bench_table_changes_the_bench_time():
     ("candidate_areas", 0),
     ("replan_hold_s", -60),
     ("replan_hold_margin_s", -1),
+    ("leave_home_s", -300),
 ])
 def test_an_invalid_rule_is_refused_naming_the_field_and_value(field, value):
     """A rule out of its range raises DispatchError naming the field and value, built directly or by replace()."""

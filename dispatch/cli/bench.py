@@ -161,15 +161,23 @@ bench.add_command(province, name="province")
 @click.option("--hold", "hold_s", default=0, show_default=True, type=click.IntRange(0, 3600),
               help="Online policy (waiting strategy): a non-urgent call is set off toward no sooner than this "
                    "many seconds after it came in (inside its promise), so the re-optimisation can still move it.")
+@click.option("--leave-home", "leave_home_s", default=None, type=click.IntRange(0, 4 * 3600),
+              help="Online policy: a technician not yet out weighs as this many seconds more driving "
+                   "(Rules.leave_home_s; default: the rule book's).")
+@click.option("--offline-start", type=click.Choice(["own", "online"]), default="own", show_default=True,
+              help="Offline search's start: its own construction (a reference independent of the online "
+                   "policy) or the online routes (the better of the two: it moves with the policy).")
 @json_option
 def hindsight(preset: str, seed: int, calls: float | None, time_limit: float, areas: int | None,
               workers: int | None, reoptimise_every_s: int | None, reoptimise_engine: str, warm_start: str,
-              count_return: bool, reoptimise_time_limit_s: float | None, hold_s: int, json_path: str | None) -> None:
+              count_return: bool, reoptimise_time_limit_s: float | None, hold_s: int, leave_home_s: int | None,
+              offline_start: str, json_path: str | None) -> None:
     """The online day plan against hindsight (every call known): travel, overtime, one-hour rate."""
     from dispatch.bench import hindsight as runner  # the planner (OR-Tools): slow to import
 
     doc = runner.run_hindsight(preset, seed, time_limit, calls, areas, workers, reoptimise_every_s, _echo_err,
-                               reoptimise_engine, warm_start, count_return, hold_s, reoptimise_time_limit_s)
+                               reoptimise_engine, warm_start, count_return, hold_s, reoptimise_time_limit_s,
+                               leave_home_s, offline_start)
     click.echo(runner.format_report(doc))
     write_json(json_path, doc)
 

@@ -69,6 +69,8 @@ class LiveArea(Insertion, Replanning):
     # Added driving counts the change of the way home for a call put last (cheapest insertion):
     # without it an idle technician's round trip costs only its way out, so work spreads.
     count_return: bool = False
+    # A technician not yet out today weighs as this much more driving (``Rules.leave_home_s``).
+    leave_home_s: int = 0
     frozen: dict[str, Stop] = field(default_factory=dict)  # visit id -> its committed times
     break_taken: dict[str, int] = field(default_factory=dict)  # technician id -> break start
     unavailable: dict[str, int] = field(default_factory=dict)  # technician id -> from

@@ -117,6 +117,8 @@ class InsertionOption:
     added_travel_s: int
     route_end_s: int
     overtime_s: int = 0  # the technician's work past his shift end with this call in his route
+    # What the ranking adds to the driving for a technician not yet out today (Rules.leave_home_s).
+    leave_home_s: int = 0
 
 
 @dataclass(frozen=True)
@@ -143,19 +145,21 @@ class Untimed(NamedTuple):
     technician_id: str
     late_s: int
     eta_s: int
-    added_travel_s: int
+    added_travel_s: int  # with the cost of leaving home, if any (``leave_home_s`` then 0)
     overtime_s: int = 0
+    leave_home_s: int = 0
 
 
 def rank_key(policy: str):  # type: ignore[no-untyped-def]
     """How insertion options are ranked. ``eta``: the earliest arrival (an urgent call, the
     dispatcher's emergency view); ``travel``: among insertions that meet the deadline, those
     asking no overtime, then the least added driving (everyday calls: the promise first, then
-    the technicians' hours, then efficiency)."""
+    the technicians' hours, then efficiency). Driving is weighed with the cost of sending out a
+    technician not yet out today (``leave_home_s``: ``Rules.leave_home_s``)."""
     if policy == "eta":
-        return lambda o: (o.late_s, o.eta_s, o.overtime_s, o.added_travel_s)
+        return lambda o: (o.late_s, o.eta_s, o.overtime_s, o.added_travel_s + o.leave_home_s)
     if policy == "travel":
-        return lambda o: (o.late_s, o.overtime_s, o.added_travel_s, o.eta_s)
+        return lambda o: (o.late_s, o.overtime_s, o.added_travel_s + o.leave_home_s, o.eta_s)
     raise DispatchError(f"unknown insertion policy {policy!r}; expected 'eta' or 'travel'")
 
 

@@ -39,8 +39,8 @@ from dispatch.routing import (
 from dispatch.routing.timeline import Timeline, earliest_reach, timeline
 from dispatch.travel import Travel, legs_per_class
 
-# A position ``_candidates`` found: (preference, added driving, technician, position, least
-# lateness, earliest arrival); and a technician's route as it stands: [technician, visit ids,
+# A position ``_candidates`` found: (preference, added driving as ranked (with the cost of leaving
+# home, ``leave_home_s``), technician, position, least lateness, earliest arrival); and a technician's route as it stands: [technician, visit ids,
 # visits on time (filled when first needed), timeline].
 Candidate = tuple[int, int, str, int, int, int]
 _Before = list
@@ -60,6 +60,7 @@ class Insertion:
     release_s: dict[str, int]
     reserve_share: float
     count_return: bool
+    leave_home_s: int
     frozen: dict[str, Stop]
     unavailable: dict[str, int]
     unassigned: dict[str, Unserved]
@@ -189,6 +190,7 @@ class Insertion:
             to, fro = to_v[k.speed_class], from_v[k.speed_class]
             state[tid] = [k, ids, None, before]
             first = 0 if prefer is None else prefer(tid)
+            leave = 0 if ids else self.leave_home_s  # nobody sets off from home for free (Rules.leave_home_s)
             for pos in range(n_frozen, len(ids) + 1):
                 prev = nodes[pos]
                 if pos < len(ids):  # the next visit's window, or his way home by the shift's end
@@ -202,7 +204,7 @@ class Insertion:
                 if reach is None:
                     continue  # cannot keep its window or the next one's, whatever the break
                 # Only the legs around the new visit change (the drive home is not a stop's).
-                added = to[prev]
+                added = to[prev] + leave
                 if pos < len(ids) or self.count_return:
                     added += on - int(tt[prev, nxt])
                 late = 0 if deadline is None else max(0, reach[0] - deadline)
@@ -228,9 +230,10 @@ class Insertion:
             busy = sum(s.end_s - s.start_s + s.travel_s for s in after.stops)
             if busy > (1 - self.reserve_share) * (k.shift_end_s - k.shift_start_s):
                 return None
+        leave = 0 if ids else self.leave_home_s  # ``added`` holds it (see ``_candidates``)
         return InsertionOption(
             tid, pos, st.departure_toward_s, st.arrival_s, st.start_s, st.dispatch_late_s == 0,
-            st.dispatch_late_s, added, after.end_s, max(0, after.end_s - k.shift_end_s))
+            st.dispatch_late_s, added - leave, after.end_s, max(0, after.end_s - k.shift_end_s), leave)
 
     def _options_for(self, v: RoutingVisit, only: str | None = None, policy: str = "eta",
                      prefer: Callable[[str], int] | None = None, settle_first: bool = False) -> list[InsertionOption]:

@@ -108,7 +108,8 @@ class LiveNetwork:
             visits = tuple(visit_of(c, len(centre_ids) + i) for i, c in enumerate(calls))
             problem = RoutingProblem(tt, dd, tuple(techs_day), visits, tuple(centre_ids) + tuple(c.id for c in calls))
             areas[key] = area = LiveArea(problem, {t.id: [c.id for c in routes.get(t.id, ())] for t in techs},
-                                         day * DAY_S, self.travel, lon, lat, {c.id: c.release_s for c in calls})
+                                         day * DAY_S, self.travel, lon, lat, {c.id: c.release_s for c in calls},
+                                         leave_home_s=self.rules.leave_home_s)
             if calls:
                 area.repair("travel")
         return areas

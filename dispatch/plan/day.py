@@ -129,7 +129,7 @@ def dispatch_day(
         res = results.get(key)
         routes = {} if res is None else {r.technician_id: [s.visit_id for s in r.stops] for r in res.routes}
         live = LiveArea(problem, routes, t0, find_areas.travel, *coords[key],
-                        count_return=params.insertion_counts_return)
+                        count_return=params.insertion_counts_return, leave_home_s=params.rules.leave_home_s)
         live.repair("travel")
         lives[key] = live
         placed = {x for ids in live.routes.values() for x in ids}

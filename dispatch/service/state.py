@@ -286,7 +286,7 @@ class LiveService:
                            travel_s=old.problem.travel_s[:, :n_centres, :n_centres],
                            distance_m=old.problem.distance_m[:n_centres, :n_centres])
             self.areas[a] = LiveArea(base, {}, self.day * 86_400, old.travel, old.lon[:n_centres],
-                                     old.lat[:n_centres])
+                                     old.lat[:n_centres], leave_home_s=self.rules.leave_home_s)
         self.horizon.forget(names)
         self._replay(set(names), rebuild_index=False, entries=entries)
 
