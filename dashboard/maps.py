@@ -17,9 +17,10 @@ import numpy as np
 import pandas as pd
 import pydeck as pdk
 
-from dashboard import i18n
+from dashboard import i18n, sketch
 from dashboard.firstpaint import StoredDeck
 from dashboard.formatting import RISKS
+from dashboard.sketch import BACKGROUND, CALL_COLOUR, JOB_RADIUS_PX, TIER_COLOURS, TIER_RADIUS_PX, Sketch
 from dispatch.live import JobState
 
 # pydeck turns bare strings into JavaScript expressions; a unit must go as a literal string.
@@ -27,10 +28,6 @@ PIXELS = pdk.types.String("pixels")
 MAX_POINTS = 5000  # beyond this a point layer is aggregated to grid cells
 GRID_DEG = 0.1  # aggregation cell, degrees (~10 km)
 
-# Centres in warm and dark colours, jobs in their own: a county station (navy) is never taken for a
-# job en route (cyan).
-TIER_COLOURS = {1: [178, 24, 43], 2: [239, 138, 22], 3: [37, 52, 148]}
-TIER_RADIUS_PX = {1: 11, 2: 8, 3: 5}
 STATE_COLOURS = {s.value: c for s, c in (
     (JobState.DONE, [150, 150, 150]), (JobState.ON_SITE, [26, 152, 80]), (JobState.DISPATCHED, [0, 188, 212]),
     (JobState.PLANNED, [117, 107, 177]), (JobState.UNASSIGNED, [215, 25, 28]))}
@@ -161,14 +158,18 @@ def centres_frame(network, names: dict[str, str] | None = None) -> pd.DataFrame:
     ])
 
 
+def centre_tooltips(centres: pd.DataFrame) -> list[str]:
+    return [i18n.t("map.centre", name=n, tier=i18n.tier(t), levels=lv)
+            for n, t, lv in zip(centres["name"], centres["tier"], centres["levels"])]
+
+
 def centres_layer(centres: pd.DataFrame, layer_id: str = "centres",
                   highlight: Sequence[str] = ()) -> pdk.Layer:
     data = centres.copy()
     data["colour"] = [TIER_COLOURS[t] + [230] for t in data["tier"]]
     data["radius"] = [TIER_RADIUS_PX[t] for t in data["tier"]]
     data["line"] = [[0, 0, 0] if i in set(highlight) else [255, 255, 255] for i in data["id"]]
-    data["label"] = [i18n.t("map.centre", name=n, tier=i18n.tier(t), levels=lv)
-                     for n, t, lv in zip(data["name"], data["tier"], data["levels"])]
+    data["label"] = centre_tooltips(centres)
     return pdk.Layer(
         "ScatterplotLayer", data=data, id=layer_id, get_position=["lon", "lat"], get_fill_color="colour",
         get_radius="radius", radius_units=PIXELS, stroked=True, get_line_color="line",
@@ -222,7 +223,7 @@ def jobs_layer(jobs: pd.DataFrame, colour_by: str = "state") -> pdk.Layer:
                                                jobs["risk"])]
     return pdk.Layer(
         "ScatterplotLayer", data=data, id="jobs", get_position=["lon", "lat"], get_fill_color="colour",
-        get_radius=4, radius_units=PIXELS, stroked=True, get_line_color=[255, 255, 255],
+        get_radius=JOB_RADIUS_PX, radius_units=PIXELS, stroked=True, get_line_color=[255, 255, 255],
         line_width_min_pixels=0.5, pickable=True,
     )
 
@@ -256,7 +257,7 @@ def view_for(lon: Sequence[float], lat: Sequence[float]) -> pdk.ViewState:
 # style (fetched from the internet) when a deck has no map style, so the deck carries this one,
 # inline as a data: URL that the map library reads without any network request.
 OFFLINE_STYLE = {"version": 8, "name": "offline", "sources": {},
-                 "layers": [{"id": "background", "type": "background", "paint": {"background-color": "#dfe9f2"}}]}
+                 "layers": [{"id": "background", "type": "background", "paint": {"background-color": BACKGROUND}}]}
 OFFLINE_STYLE_URL = "data:application/json," + quote(json.dumps(OFFLINE_STYLE, separators=(",", ":")))
 
 
@@ -289,9 +290,24 @@ def preview_map(base: Sequence[pdk.Layer], centres: pd.DataFrame, calls: pd.Data
     data = calls[["id", "lon", "lat"]].copy()
     data["label"] = [i18n.t("map.call", job=c) for c in data["id"]]
     layer = pdk.Layer("ScatterplotLayer", data=data, id="jobs", get_position=["lon", "lat"],
-                      get_fill_color=[120, 120, 120, 200], get_radius=4, radius_units=PIXELS, pickable=True)
+                      get_fill_color=CALL_COLOUR + [200], get_radius=JOB_RADIUS_PX, radius_units=PIXELS, pickable=True)
     return deck(list(base) + [layer, centres_layer(centres)],
                 view_for(list(centres["lon"]) + list(data["lon"]), list(centres["lat"]) + list(data["lat"])))
+
+
+def preview_sketch(d: pdk.Deck, centres: pd.DataFrame, calls: pd.DataFrame,
+                   outlines: dict[str, list[dict]]) -> tuple[Sketch, str]:  # type: ignore[type-arg]
+    """The preview deck ``d`` (``preview_map``) drawn without deck.gl (``dashboard.sketch``), and
+    its legend: the same view, centres by tier, the day's calls in the not-yet-planned colour."""
+    v = d.initial_view_state
+    drawn = Sketch(view=(float(v.longitude), float(v.latitude), float(v.zoom)),
+                   centres=[(float(x), float(y), int(k), str(n), tip) for x, y, k, n, tip in zip(
+                       centres["lon"], centres["lat"], centres["tier"], centres["name"], centre_tooltips(centres))],
+                   points=[(float(x), float(y), "call", i18n.t("map.call", job=c))
+                           for x, y, c in zip(calls["lon"], calls["lat"], calls["id"])],
+                   palette={"call": CALL_COLOUR}, outlines=outlines)
+    legend = sketch.legend_html(drawn.palette, {"call": len(calls)}, {"call": i18n.t("map.unplanned")}, TIER_COLOURS)
+    return drawn, legend
 
 
 def network_map(base: Sequence[pdk.Layer], shading: pdk.Layer | None, centres: pd.DataFrame,

@@ -11,7 +11,7 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard import data, firstpaint, i18n, jobs, live, loaders, maps, planning, preparing
+from dashboard import data, firstpaint, i18n, jobs, live, loaders, maps, planning, preparing, sketch
 from dashboard import formatting as F
 from dashboard import state as S
 from dashboard.console import ServiceRefused
@@ -60,13 +60,15 @@ def preview(sel: loaders.Selection, prep: preparing.Preparation, caption: str,
         tiles(items)
         names = loaders.centre_names(sel.area)
         outlines = loaders.outline_urls(sel.province, sel.prefecture)
-        deck = maps.preview_map(loaders.base_layers(sel.province, sel.prefecture),
-                                maps.centres_frame(sel.area.network, names), calls)
+        centres = maps.centres_frame(sel.area.network, names)
+        deck = maps.preview_map(loaders.base_layers(sel.province, sel.prefecture), centres, calls)
         stored = maps.compact(deck)
-        st.pydeck_chart(stored, height=firstpaint.MAP_HEIGHT_PX, key="board_map")  # type: ignore[arg-type]
+        drawn, legend = maps.preview_sketch(deck, centres, calls, firstpaint.outline_rows(outlines))
+        map_svg = sketch.svg(drawn)
+        firstpaint.map_stack(map_svg, stored, legend, key="board_map")
         if sel.label not in st.session_state[S.UPLOADED]:
             firstpaint.keep_area(sel.label, i18n.language(), sel.province, sel.prefecture, sel.day, caption=caption,
-                                 tiles=items, deck=stored, outlines=outlines)
+                                 tiles=items, deck=stored, outlines=outlines, map_svg=map_svg, legend=legend)
         bar = st.progress(0.0)
     else:
         bar = first.bar
@@ -114,7 +116,7 @@ def board_map(sel: loaders.Selection, table, paths, names: dict[str, str]) -> No
                           paths, table, colour_by)
     st.pydeck_chart(maps.compact(deck), height=firstpaint.MAP_HEIGHT_PX, key="board_map")  # type: ignore[arg-type]
     palette = maps.job_palette(colour_by)
-    st.html(F.legend_html(palette, table[colour_by].value_counts(),
+    st.html(sketch.legend_html(palette, table[colour_by].value_counts(),
                           {k: (i18n.state(k) if colour_by == "state" else i18n.risk(k)) for k in palette},
                           maps.TIER_COLOURS))
 
