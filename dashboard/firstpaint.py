@@ -222,9 +222,13 @@ STACK_CSS = ("<style>.st-key-map_stack {display: grid !important;} "
 
 
 def map_stack(map_svg: str, deck: StoredDeck, legend: str, key: str | None = None) -> None:
+    """``map_svg`` ("": none, the deck is up in the browser already) under ``deck``, then the legend."""
     st.html(STACK_CSS)
     with st.container(key="map_stack"):
-        st.markdown(map_svg, unsafe_allow_html=True)  # st.html's sanitiser drops SVG; Markdown's keeps it
+        if map_svg:
+            st.markdown(map_svg, unsafe_allow_html=True)  # st.html's sanitiser drops SVG; Markdown's keeps it
+        else:
+            st.empty()  # the deck keeps its place in the stack: not drawn anew
         st.pydeck_chart(deck, height=MAP_HEIGHT_PX, key=key)  # type: ignore[arg-type]
     st.html(legend)
 

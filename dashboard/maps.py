@@ -20,7 +20,8 @@ import pydeck as pdk
 from dashboard import i18n, sketch
 from dashboard.firstpaint import StoredDeck
 from dashboard.formatting import RISKS
-from dashboard.sketch import BACKGROUND, CALL_COLOUR, JOB_RADIUS_PX, TIER_COLOURS, TIER_RADIUS_PX, Sketch
+from dashboard.sketch import (BACKGROUND, CALL_COLOUR, JOB_RADIUS_PX, ROUTE_WIDTH_PX, TIER_COLOURS, TIER_RADIUS_PX,
+                              Sketch)
 from dispatch.live import JobState
 
 # pydeck turns bare strings into JavaScript expressions; a unit must go as a literal string.
@@ -194,7 +195,7 @@ def route_paths(stops: pd.DataFrame, homes: dict[str, tuple[float, float]]) -> p
 
 def routes_layer(paths: pd.DataFrame) -> pdk.Layer:
     return pdk.Layer(
-        "PathLayer", data=paths, id="routes", get_path="path", get_color="colour", width_min_pixels=2.5,
+        "PathLayer", data=paths, id="routes", get_path="path", get_color="colour", width_min_pixels=ROUTE_WIDTH_PX,
         width_units=PIXELS, get_width=3, pickable=True, joint_rounded=True, cap_rounded=True,
     )
 
@@ -202,6 +203,11 @@ def routes_layer(paths: pd.DataFrame) -> pdk.Layer:
 def job_palette(colour_by: str) -> dict[str, list[int]]:
     """The colours of the jobs coloured by ``state`` or by ``risk``."""
     return STATE_COLOURS if colour_by == "state" else RISK_COLOURS
+
+
+def job_tooltips(jobs: pd.DataFrame) -> list[str]:
+    return [i18n.t("map.job", job=r, mode=i18n.mode(m), level=lv, state=i18n.state(s), risk=i18n.risk(k))
+            for r, m, lv, s, k in zip(jobs["request_id"], jobs["mode"], jobs["level"], jobs["state"], jobs["risk"])]
 
 
 def jobs_layer(jobs: pd.DataFrame, colour_by: str = "state") -> pdk.Layer:
@@ -218,9 +224,7 @@ def jobs_layer(jobs: pd.DataFrame, colour_by: str = "state") -> pdk.Layer:
     # What the layer draws and names, nothing more: the map is sent again at every change.
     data = jobs[["lon", "lat"]].copy()
     data["colour"] = [palette.get(v, [0, 0, 0]) + [235] for v in jobs[colour_by]]
-    data["label"] = [i18n.t("map.job", job=r, mode=i18n.mode(m), level=lv, state=i18n.state(s), risk=i18n.risk(k))
-                     for r, m, lv, s, k in zip(jobs["request_id"], jobs["mode"], jobs["level"], jobs["state"],
-                                               jobs["risk"])]
+    data["label"] = job_tooltips(jobs)
     return pdk.Layer(
         "ScatterplotLayer", data=data, id="jobs", get_position=["lon", "lat"], get_fill_color="colour",
         get_radius=JOB_RADIUS_PX, radius_units=PIXELS, stroked=True, get_line_color=[255, 255, 255],
@@ -295,19 +299,37 @@ def preview_map(base: Sequence[pdk.Layer], centres: pd.DataFrame, calls: pd.Data
                 view_for(list(centres["lon"]) + list(data["lon"]), list(centres["lat"]) + list(data["lat"])))
 
 
+def _sketch(d: pdk.Deck, centres: pd.DataFrame, points: list[tuple[float, float, str, str]],
+            palette: dict[str, list[int]], outlines: dict[str, list[dict]], **kw) -> Sketch:  # type: ignore[no-untyped-def, type-arg]
+    """The deck ``d`` drawn without deck.gl (``dashboard.sketch``): its view, the centres by tier."""
+    v = d.initial_view_state
+    return Sketch(view=(float(v.longitude), float(v.latitude), float(v.zoom)),
+                  centres=[(float(x), float(y), int(k), str(n), tip) for x, y, k, n, tip in zip(
+                      centres["lon"], centres["lat"], centres["tier"], centres["name"], centre_tooltips(centres))],
+                  points=points, palette=palette, outlines=outlines, **kw)
+
+
 def preview_sketch(d: pdk.Deck, centres: pd.DataFrame, calls: pd.DataFrame,
                    outlines: dict[str, list[dict]]) -> tuple[Sketch, str]:  # type: ignore[type-arg]
-    """The preview deck ``d`` (``preview_map``) drawn without deck.gl (``dashboard.sketch``), and
-    its legend: the same view, centres by tier, the day's calls in the not-yet-planned colour."""
-    v = d.initial_view_state
-    drawn = Sketch(view=(float(v.longitude), float(v.latitude), float(v.zoom)),
-                   centres=[(float(x), float(y), int(k), str(n), tip) for x, y, k, n, tip in zip(
-                       centres["lon"], centres["lat"], centres["tier"], centres["name"], centre_tooltips(centres))],
-                   points=[(float(x), float(y), "call", i18n.t("map.call", job=c))
-                           for x, y, c in zip(calls["lon"], calls["lat"], calls["id"])],
-                   palette={"call": CALL_COLOUR}, outlines=outlines)
+    """The preview deck ``d`` (``preview_map``) without deck.gl, and its legend: the day's calls
+    in the not-yet-planned colour."""
+    points = [(float(x), float(y), "call", i18n.t("map.call", job=c)) for x, y, c in zip(calls["lon"], calls["lat"], calls["id"])]
+    drawn = _sketch(d, centres, points, {"call": CALL_COLOUR}, outlines)
     legend = sketch.legend_html(drawn.palette, {"call": len(calls)}, {"call": i18n.t("map.unplanned")}, TIER_COLOURS)
     return drawn, legend
+
+
+def board_sketch(d: pdk.Deck, centres: pd.DataFrame, paths: pd.DataFrame, jobs: pd.DataFrame, colour_by: str,
+                 outlines: dict[str, list[dict]]) -> Sketch:  # type: ignore[type-arg]
+    """The live board's deck ``d`` (``board_map``) without deck.gl: routes, jobs in their colours.
+    Past ``MAX_POINTS`` jobs (a grid of cells on the deck) the sketch draws the network alone:
+    it stands in for the deck a few seconds, and tens of thousands of SVG marks would not."""
+    shown = jobs if len(jobs) <= MAX_POINTS else jobs.iloc[:0]
+    points = [(float(x), float(y), str(k), tip) for x, y, k, tip in zip(
+        shown["lon"], shown["lat"], shown[colour_by], job_tooltips(shown))]
+    routes = [(list(c), [[float(x), float(y)] for x, y in p]) for c, p in zip(paths["colour"], paths["path"])] \
+        if len(paths) else []
+    return _sketch(d, centres, points, job_palette(colour_by), outlines, routes=routes)
 
 
 def network_map(base: Sequence[pdk.Layer], shading: pdk.Layer | None, centres: pd.DataFrame,

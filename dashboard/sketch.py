@@ -26,6 +26,7 @@ TIER_COLOURS = {1: [178, 24, 43], 2: [239, 138, 22], 3: [37, 52, 148]}
 TIER_RADIUS_PX = {1: 11, 2: 8, 3: 5}
 CALL_COLOUR = [120, 120, 120]  # a call before the day is planned (nobody routed yet)
 JOB_RADIUS_PX = 4
+ROUTE_WIDTH_PX = 2.5
 BACKGROUND = "#dfe9f2"  # the sea and what lies outside the outlines (``maps.OFFLINE_STYLE``)
 # The base map's two layers, coarse to fine (``loaders.base_layers``): fill, line, line width px.
 OUTLINE_STYLE: dict[str, tuple[tuple[int, ...], tuple[int, ...], float]] = {
@@ -55,13 +56,15 @@ class Sketch:
     """What the SVG map draws. ``view``: (lon, lat, zoom) of the deck it stands for; ``centres``:
     (lon, lat, tier, name, tooltip); ``points``: (lon, lat, colour key, tooltip) drawn in
     ``palette``'s colours; ``outlines``: layer name (``OUTLINE_STYLE``) -> polygon rows
-    (``{"polygon": [[lon, lat], ...]}``, the base map's files)."""
+    (``{"polygon": [[lon, lat], ...]}``, the base map's files); ``routes``: (colour, path) of
+    the technicians' days, ``maps.route_paths``."""
 
     view: tuple[float, float, float]
     centres: list[tuple[float, float, int, str, str]]
     points: list[tuple[float, float, str, str]]
     palette: dict[str, list[int]]
     outlines: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    routes: list[tuple[list[int], list[list[float]]]] = field(default_factory=list)
     height_px: int = 520
 
 
@@ -89,6 +92,11 @@ def svg(s: Sketch) -> str:
         if paths:
             parts.append(f'<path d="{"".join(paths)}" fill="{rgb(fill)}" stroke="{rgb(line)}" '
                          f'stroke-width="{line_px}" stroke-linejoin="round"/>')
+    for colour, path in s.routes:
+        if len(path) > 1:
+            parts.append(f'<polyline points="{" ".join("%g,%g" % xy(lon, lat) for lon, lat in path)}" fill="none" '
+                         f'stroke="{rgb(colour)}" stroke-width="{ROUTE_WIDTH_PX}" stroke-linejoin="round" '
+                         'stroke-linecap="round"/>')
     for lon, lat, key, tip in s.points:
         x, y = xy(lon, lat)
         parts.append(f'<circle cx="{x:g}" cy="{y:g}" r="{JOB_RADIUS_PX}" fill="{rgb(s.palette.get(key, [0, 0, 0]))}" '

@@ -112,13 +112,20 @@ def board_map(sel: loaders.Selection, table, paths, names: dict[str, str]) -> No
     change of colour redraws the map alone, not the sidebar, tiles, timeline and panels."""
     colour_by = st.radio(t("board.colour_by"), list(F.COLOUR_BY), key=S.COLOUR_BY, horizontal=True,
                          format_func=i18n.frozen(lambda k: t(f"board.colour.{k}")))
-    deck = maps.board_map(loaders.base_layers(sel.province, sel.prefecture), maps.centres_frame(sel.area.network, names),
-                          paths, table, colour_by)
-    st.pydeck_chart(maps.compact(deck), height=firstpaint.MAP_HEIGHT_PX, key="board_map")  # type: ignore[arg-type]
+    centres = maps.centres_frame(sel.area.network, names)
+    deck = maps.board_map(loaders.base_layers(sel.province, sel.prefecture), centres, paths, table, colour_by)
+    # A session's first board map (a page just opened or reloaded): the sketch under the deck,
+    # which takes seconds to load and draw in a new page. Later reruns: the deck is up already.
+    map_svg = ""
+    if not st.session_state.get(S.MAP_SKETCHED):
+        outlines = firstpaint.outline_rows(loaders.outline_urls(sel.province, sel.prefecture))
+        map_svg = sketch.svg(maps.board_sketch(deck, centres, paths, table, colour_by, outlines))
+        st.session_state[S.MAP_SKETCHED] = True
     palette = maps.job_palette(colour_by)
-    st.html(sketch.legend_html(palette, table[colour_by].value_counts(),
-                          {k: (i18n.state(k) if colour_by == "state" else i18n.risk(k)) for k in palette},
-                          maps.TIER_COLOURS))
+    legend = sketch.legend_html(palette, table[colour_by].value_counts(),
+                                {k: (i18n.state(k) if colour_by == "state" else i18n.risk(k)) for k in palette},
+                                maps.TIER_COLOURS)
+    firstpaint.map_stack(map_svg, maps.compact(deck), legend, key="board_map")
 
 
 @fragment

@@ -71,3 +71,35 @@ def test_the_legend_counts_and_names_in_the_language():
         i18n.set_language("en")
     assert "尚未排程的报修 (71)" in html and "rgb(120,120,120)" in html
     assert re.findall(r"rgb\([\d,]+\)", html)[1:] == ["rgb(178,24,43)", "rgb(239,138,22)", "rgb(37,52,148)"]
+
+
+def test_routes_are_drawn_under_the_jobs_in_their_colours():
+    root = _drawn(routes=[([31, 119, 180], [[119.9, 30.0], [120.0, 30.0], [120.05, 30.0]]), ([1, 2, 3], [[120.0, 30.0]])],
+                  points=[(120.05, 30.0, "call", "tip")])
+    lines = root.findall(f"{NS}polyline")
+    assert len(lines) == 1 and lines[0].get("stroke") == "rgb(31,119,180)"  # a one-point path draws nothing
+    assert lines[0].get("points").split()[1] == f"{sketch.WIDTH_PX / 2:g},260"
+    order = [el.tag.removeprefix(NS) for el in root]
+    assert order.index("polyline") < order.index("circle")
+
+
+def test_the_live_board_sketch_is_the_decks_view_and_colours():
+    import pandas as pd
+
+    from dashboard import maps
+
+    centres = pd.DataFrame([{"id": "C1", "name": "湖州市 市级中心", "tier": 2, "lon": 120.1, "lat": 30.9, "levels": "1,2"}])
+    jobs = pd.DataFrame([{"request_id": f"R{i}", "lon": 120.0 + i / 100, "lat": 30.8, "mode": "onsite", "level": 1,
+                          "state": state, "risk": "on_time"} for i, state in enumerate(("done", "planned"))])
+    paths = maps.route_paths(pd.DataFrame([{"technician_id": "T1", "sequence": 1, "lon": 120.0, "lat": 30.8}]),
+                             {"T1": (120.1, 30.9)})
+    deck = maps.board_map([], centres, paths, jobs, "state")
+    drawn = maps.board_sketch(deck, centres, paths, jobs, "state", {})
+    v = deck.initial_view_state
+    assert drawn.view == (v.longitude, v.latitude, v.zoom)
+    assert [(p[2], drawn.palette[p[2]]) for p in drawn.points] == [("done", maps.STATE_COLOURS["done"]),
+                                                                  ("planned", maps.STATE_COLOURS["planned"])]
+    assert drawn.routes == [(maps.route_colour(0), [[120.1, 30.9], [120.0, 30.8], [120.1, 30.9]])]
+    assert drawn.centres[0][2:4] == (2, "湖州市 市级中心")
+    many = pd.concat([jobs] * (maps.MAX_POINTS // 2 + 1), ignore_index=True)
+    assert maps.board_sketch(deck, centres, paths, many, "risk", {}).points == []  # the deck draws cells there
