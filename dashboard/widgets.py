@@ -107,25 +107,34 @@ def fragment(draw: Callable[..., None]) -> Callable[..., None]:
 
 
 @fragment
-def board_map(sel: loaders.Selection, table, paths, names: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+def board_map(board, sel: loaders.Selection, table, paths, names: dict[str, str], now_s: int) -> None:  # type: ignore[no-untyped-def]
     """The live plan's map with its legend, coloured by job state or SLA risk. A fragment: a
-    change of colour redraws the map alone, not the sidebar, tiles, timeline and panels."""
+    change of colour redraws the map alone, not the sidebar, tiles, timeline and panels. The
+    jobs' tooltips and each colouring's deck are built once per version of the live plan,
+    clock and language (``board.derived``): a change of colour back and forth sends a kept deck."""
     colour_by = st.radio(t("board.colour_by"), list(F.COLOUR_BY), key=S.COLOUR_BY, horizontal=True,
                          format_func=i18n.frozen(lambda k: t(f"board.colour.{k}")))
     centres = maps.centres_frame(sel.area.network, names)
-    deck = maps.board_map(loaders.base_layers(sel.province, sel.prefecture), centres, paths, table, colour_by)
+    view = (now_s, i18n.language(), sel.province, sel.prefecture)
+    tips = board.derived(("map_tips", *view), lambda: maps.job_tooltips(table))
+
+    def build():  # type: ignore[no-untyped-def]
+        return maps.board_map(loaders.base_layers(sel.province, sel.prefecture), centres, paths, table, colour_by, tips)
+
+    deck = board.derived(("map_deck", colour_by, *view), build)
+    stored = board.derived(("map_json", colour_by, *view), lambda: maps.compact(deck))
     # A session's first board map (a page just opened or reloaded): the sketch under the deck,
     # which takes seconds to load and draw in a new page. Later reruns: the deck is up already.
     map_svg = ""
     if not st.session_state.get(S.MAP_SKETCHED):
         outlines = firstpaint.outline_rows(loaders.outline_urls(sel.province, sel.prefecture))
-        map_svg = sketch.svg(maps.board_sketch(deck, centres, paths, table, colour_by, outlines))
+        map_svg = sketch.svg(maps.board_sketch(deck, centres, paths, table, colour_by, outlines, tips))
         st.session_state[S.MAP_SKETCHED] = True
     palette = maps.job_palette(colour_by)
     legend = sketch.legend_html(palette, table[colour_by].value_counts(),
                                 {k: (i18n.state(k) if colour_by == "state" else i18n.risk(k)) for k in palette},
                                 maps.TIER_COLOURS)
-    firstpaint.map_stack(map_svg, maps.compact(deck), legend, key="board_map")
+    firstpaint.map_stack(map_svg, stored, legend, key="board_map")
 
 
 @fragment
