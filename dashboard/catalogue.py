@@ -271,6 +271,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
                         "Starting the dispatch service… (the day is planned; the live plan shows once it is up)"),
     "prepare.posting": ("正在把当天计划交给调度服务…", "Handing the day plan to the dispatch service…"),
     "map.call": ("报修 {job}（尚未排程）", "call {job} (not planned yet)"),
+    "map.unplanned": ("尚未排程的报修", "calls not planned yet"),
+    "map.sketch": ("区域地图（可缩放的地图加载后覆盖此图）", "map of the area (the zoomable map draws over it once loaded)"),
     "tile.files": ("已收到文件", "files received"),
     "tile.files_help": ("网点、技师、报修", "of centres, technicians, requests"),
     "tile.problems": ("发现问题", "problems found"),

@@ -26,11 +26,11 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard import i18n
+from dashboard import i18n, sketch
 from dashboard.demos import DEMO_FOLDERS, DEMOS
 from dashboard.state import ALL
 
-TABLE_VERSION = 1  # bumped when what a table holds changes: an older table is not read
+TABLE_VERSION = 2  # bumped when what a table holds changes: an older table is not read
 STATIC = Path(__file__).resolve().parent / "static"  # the base map's outlines (``loaders._geo_url``)
 
 
@@ -72,7 +72,7 @@ _LOCK = threading.Lock()  # two sessions (or a session and the preparation) writ
 # The modules whose code shapes what a table holds (texts, names, the map): a change of theirs
 # is a new table, as a change of the data is.
 _SHAPED_BY = tuple(Path(__file__).resolve().parent / f"{m}.py"
-                   for m in ("catalogue", "i18n", "formatting", "maps", "widgets", "firstpaint"))
+                   for m in ("catalogue", "i18n", "formatting", "maps", "sketch", "widgets", "firstpaint"))
 
 
 def dataset_key(label: str) -> str | None:
@@ -147,12 +147,14 @@ def area(label: str, lang: str, province: str, prefecture: str, day: int) -> dic
 
 
 def keep_area(label: str, lang: str, province: str, prefecture: str, day: int, *, caption: str,
-              tiles: list[Any], deck: StoredDeck, outlines: list[str]) -> None:
-    """What ``widgets.preview`` drew (``tiles``: ``formatting.Tile``; ``deck``: a :class:`StoredDeck`)."""
+              tiles: list[Any], deck: StoredDeck, outlines: list[str], map_svg: str, legend: str) -> None:
+    """What ``widgets.preview`` drew (``tiles``: ``formatting.Tile``; ``deck``: a :class:`StoredDeck`;
+    ``map_svg`` and ``legend``: the map without deck.gl, ``sketch.svg``, and its legend)."""
     key = dataset_key(label)
     if not key:
         return
     entry = {"caption": caption, "outlines": outlines, "deck": deck.to_json(), "tooltip": deck.tooltip,
+             "map_svg": map_svg, "legend": legend,
              "tiles": [{"label": x.label, "value": x.value, "help": x.help} for x in tiles]}
     _write(key, lang, {"areas": {_area_key(province, prefecture, day): entry}})
 
@@ -200,11 +202,42 @@ class FirstPaint:
         self.bar.empty()
 
 
+def outline_rows(urls: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """The base map's polygon rows (``sketch.Sketch.outlines``) from the files its URLs name."""
+    rows = {}
+    for layer, url in zip(sketch.OUTLINE_STYLE, urls):
+        try:
+            rows[layer] = json.loads((STATIC / url.removeprefix("/app/static/")).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            rows[layer] = []  # drawn without that layer: the deck over it has its own
+    return rows
+
+
+# The sketch and the deck in one place, the deck on top (the later child of one grid cell): the
+# sketch shows at once and the deck covers it when deck.gl has loaded and drawn (its base style
+# is an opaque background), with the same view. No switch to press: the zoomable map replaces the
+# sketch by itself, a few seconds later, where the eye already is.
+STACK_CSS = ("<style>.st-key-map_stack {display: grid !important;} "
+             ".st-key-map_stack > div {grid-area: 1 / 1;} .st-key-map_stack p {margin: 0;}</style>")
+
+
+def map_stack(map_svg: str, deck: StoredDeck, legend: str, key: str | None = None) -> None:
+    """``map_svg`` ("": none, the deck is up in the browser already) under ``deck``, then the legend."""
+    st.html(STACK_CSS)
+    with st.container(key="map_stack"):
+        if map_svg:
+            st.markdown(map_svg, unsafe_allow_html=True)  # st.html's sanitiser drops SVG; Markdown's keeps it
+        else:
+            st.empty()  # the deck keeps its place in the stack: not drawn anew
+        st.pydeck_chart(deck, height=MAP_HEIGHT_PX, key=key)  # type: ignore[arg-type]
+    st.html(legend)
+
+
 def draw(entry: dict[str, Any], stage_text: str) -> FirstPaint:
     slot = st.empty()
     with slot.container():
         tiles([SimpleNamespace(**x) for x in entry["tiles"]])
-        st.pydeck_chart(StoredDeck(entry["deck"], entry["tooltip"]), height=MAP_HEIGHT_PX)  # type: ignore[arg-type]
+        map_stack(entry["map_svg"], StoredDeck(entry["deck"], entry["tooltip"]), entry["legend"])
     return FirstPaint(slot, st.progress(0.0, text=stage_text))
 
 

@@ -229,22 +229,6 @@ def network_label(name: str) -> str:
 # The board
 
 
-def legend_html(palette: Mapping[str, list[int]], counts: Mapping[str, int], names: Mapping[str, str],
-                tiers: Mapping[int, list[int]], extra: Mapping[str, list[int]] | None = None) -> str:
-    """The map's legend as HTML (``st.html``): a coloured dot and a count per job state or
-    risk (``names``: code -> label), then the centres by tier in their own colours."""
-    def dot(c: list[int], label: str, ring: bool = False) -> str:
-        border = "border:2px solid #fff;box-shadow:0 0 0 1px #555;" if ring else ""
-        return (f"<span style='display:inline-flex;align-items:center;margin-right:14px;white-space:nowrap'>"
-                f"<span style='display:inline-block;width:11px;height:11px;border-radius:50%;{border}"
-                f"background:rgb({c[0]},{c[1]},{c[2]});margin-right:5px'></span>{label}</span>")
-    jobs = "".join(dot(c, f"{names.get(k, k)} ({counts.get(k, 0)})") for k, c in palette.items())
-    centres = "".join(dot(c, i18n.tier(k), ring=True) for k, c in tiers.items())
-    more = "".join(dot(c, lab, ring=True) for lab, c in (extra or {}).items())
-    return (f"<div style='font-size:0.85rem;line-height:1.9'>{jobs}<br>"
-            f"<b style='margin-right:8px'>{t('map.centres')}</b>{centres}{more}</div>")
-
-
 def pins_table(pins: Iterable[tuple[int, str, str, int]], epoch_date: str) -> pd.DataFrame:
     """The pins in force: (event seq, job, technician, when) rows as the board lists them."""
     rows = [{"#": seq, t("col.request_id"): job, t("col.technician"): tech, t("col.at"): clock(epoch_date, at)}

@@ -21,7 +21,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dashboard import console, data, firstpaint, i18n, maps, planning, preparing, travelchoice
+from dashboard import console, data, firstpaint, i18n, maps, planning, preparing, sketch, travelchoice
 from dashboard import formatting as F
 from dashboard import state as S
 from dashboard.service_link import TOKEN_ENV, URL_ENV, OwnService, ServiceLink, stop_own_services
@@ -148,11 +148,8 @@ def outline_urls(province: str, prefecture: str = S.ALL) -> list[str]:
 def base_layers(province: str, prefecture: str = S.ALL) -> list[Any]:
     """Provinces (coarse) then the area's counties (finer): the offline base map, by URL."""
     provinces, counties = outline_urls(province, prefecture)
-    return [
-        maps.boundary_layer(provinces, "provinces", line_px=1.2, fill=(240, 238, 232, 255)),
-        maps.boundary_layer(counties, "counties", line_px=0.6, line_colour=(150, 150, 150),
-                            fill=(250, 249, 246, 255)),
-    ]
+    return [maps.boundary_layer(url, layer, line_px=line_px, line_colour=line, fill=(*fill, 255))
+            for url, (layer, (fill, line, line_px)) in zip((provinces, counties), sketch.OUTLINE_STYLE.items())]
 
 
 def sidebar_options(label: str, uploaded: dict[str, Dataset]) -> firstpaint.SidebarOptions:

@@ -30,6 +30,7 @@ PIN_MESSAGE = "pin_message"
 LIVE_MESSAGE = "live_message"  # (kind, text, frame or None) of the last drop-out
 URGENT_MESSAGE = "urgent_message"  # (kind, text, (title, ETA frame) or None) of the last urgent call
 COLOUR_BY = "colour_by"
+MAP_SKETCHED = "map_sketched"  # the board map's sketch was sent this session (``widgets.board_map``)
 NOW = "now"  # board clock: a datetime.time of the day
 FOLLOW_WALL = "follow_wall"  # the board's clock follows the wall clock (China time)
 SERVICE_URL = "service_url"  # the dispatch service holding the live plan ("": the board's own)

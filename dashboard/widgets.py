@@ -11,7 +11,7 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard import data, firstpaint, i18n, jobs, live, loaders, maps, planning, preparing
+from dashboard import data, firstpaint, i18n, jobs, live, loaders, maps, planning, preparing, sketch
 from dashboard import formatting as F
 from dashboard import state as S
 from dashboard.console import ServiceRefused
@@ -60,13 +60,15 @@ def preview(sel: loaders.Selection, prep: preparing.Preparation, caption: str,
         tiles(items)
         names = loaders.centre_names(sel.area)
         outlines = loaders.outline_urls(sel.province, sel.prefecture)
-        deck = maps.preview_map(loaders.base_layers(sel.province, sel.prefecture),
-                                maps.centres_frame(sel.area.network, names), calls)
+        centres = maps.centres_frame(sel.area.network, names)
+        deck = maps.preview_map(loaders.base_layers(sel.province, sel.prefecture), centres, calls)
         stored = maps.compact(deck)
-        st.pydeck_chart(stored, height=firstpaint.MAP_HEIGHT_PX, key="board_map")  # type: ignore[arg-type]
+        drawn, legend = maps.preview_sketch(deck, centres, calls, firstpaint.outline_rows(outlines))
+        map_svg = sketch.svg(drawn)
+        firstpaint.map_stack(map_svg, stored, legend, key="board_map")
         if sel.label not in st.session_state[S.UPLOADED]:
             firstpaint.keep_area(sel.label, i18n.language(), sel.province, sel.prefecture, sel.day, caption=caption,
-                                 tiles=items, deck=stored, outlines=outlines)
+                                 tiles=items, deck=stored, outlines=outlines, map_svg=map_svg, legend=legend)
         bar = st.progress(0.0)
     else:
         bar = first.bar
@@ -105,18 +107,34 @@ def fragment(draw: Callable[..., None]) -> Callable[..., None]:
 
 
 @fragment
-def board_map(sel: loaders.Selection, table, paths, names: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+def board_map(board, sel: loaders.Selection, table, paths, names: dict[str, str], now_s: int) -> None:  # type: ignore[no-untyped-def]
     """The live plan's map with its legend, coloured by job state or SLA risk. A fragment: a
-    change of colour redraws the map alone, not the sidebar, tiles, timeline and panels."""
+    change of colour redraws the map alone, not the sidebar, tiles, timeline and panels. The
+    jobs' tooltips and each colouring's deck are built once per version of the live plan,
+    clock and language (``board.derived``): a change of colour back and forth sends a kept deck."""
     colour_by = st.radio(t("board.colour_by"), list(F.COLOUR_BY), key=S.COLOUR_BY, horizontal=True,
                          format_func=i18n.frozen(lambda k: t(f"board.colour.{k}")))
-    deck = maps.board_map(loaders.base_layers(sel.province, sel.prefecture), maps.centres_frame(sel.area.network, names),
-                          paths, table, colour_by)
-    st.pydeck_chart(maps.compact(deck), height=firstpaint.MAP_HEIGHT_PX, key="board_map")  # type: ignore[arg-type]
+    centres = maps.centres_frame(sel.area.network, names)
+    view = (now_s, i18n.language(), sel.province, sel.prefecture)
+    tips = board.derived(("map_tips", *view), lambda: maps.job_tooltips(table))
+
+    def build():  # type: ignore[no-untyped-def]
+        return maps.board_map(loaders.base_layers(sel.province, sel.prefecture), centres, paths, table, colour_by, tips)
+
+    deck = board.derived(("map_deck", colour_by, *view), build)
+    stored = board.derived(("map_json", colour_by, *view), lambda: maps.compact(deck))
+    # A session's first board map (a page just opened or reloaded): the sketch under the deck,
+    # which takes seconds to load and draw in a new page. Later reruns: the deck is up already.
+    map_svg = ""
+    if not st.session_state.get(S.MAP_SKETCHED):
+        outlines = firstpaint.outline_rows(loaders.outline_urls(sel.province, sel.prefecture))
+        map_svg = sketch.svg(maps.board_sketch(deck, centres, paths, table, colour_by, outlines, tips))
+        st.session_state[S.MAP_SKETCHED] = True
     palette = maps.job_palette(colour_by)
-    st.html(F.legend_html(palette, table[colour_by].value_counts(),
-                          {k: (i18n.state(k) if colour_by == "state" else i18n.risk(k)) for k in palette},
-                          maps.TIER_COLOURS))
+    legend = sketch.legend_html(palette, table[colour_by].value_counts(),
+                                {k: (i18n.state(k) if colour_by == "state" else i18n.risk(k)) for k in palette},
+                                maps.TIER_COLOURS)
+    firstpaint.map_stack(map_svg, stored, legend, key="board_map")
 
 
 @fragment

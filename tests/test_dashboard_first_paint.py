@@ -15,7 +15,7 @@ HEAVY = ("pandas", "numpy", "sqlalchemy", "ortools", "fastapi", "shapely", "geop
 
 
 def test_the_first_paint_imports_none_of_the_heavy_modules():
-    code = ("import sys, dashboard.firstpaint, dashboard.demos, dashboard.i18n, dashboard.state; "
+    code = ("import sys, dashboard.firstpaint, dashboard.demos, dashboard.i18n, dashboard.state, dashboard.sketch; "
             f"print([m for m in {HEAVY!r} if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]", out
@@ -50,9 +50,13 @@ def test_a_demos_table_keeps_its_sidebar_and_areas_per_language(tmp_path, monkey
     outline.write_text("[]")
     try:
         firstpaint.keep_area(label, "zh", "330000", "330500", 0, caption="湖州市", tiles=[_Tile("技师", "44")],
-                             deck=firstpaint.StoredDeck(json.dumps({"layers": [{"id": "jobs"}]}), {"text": "{label}"}), outlines=[f"/app/static/geo/{outline.name}"])
+                             deck=firstpaint.StoredDeck(json.dumps({"layers": [{"id": "jobs"}]}), {"text": "{label}"}),
+                             outlines=[f"/app/static/geo/{outline.name}"], map_svg="<svg></svg>", legend="<div>图例</div>")
         entry = firstpaint.area(label, "zh", "330000", "330500", 0)
         assert entry is not None and entry["tiles"] == [{"label": "技师", "value": "44", "help": "技师 help"}]
+        assert entry["map_svg"] == "<svg></svg>" and entry["legend"] == "<div>图例</div>"
+        assert firstpaint.outline_rows([f"/app/static/geo/{outline.name}", "/app/static/geo/gone.json"]) == \
+            {"provinces": [], "counties": []}  # a missing file: the sketch is drawn without that layer
         assert json.loads(entry["deck"])["layers"][0]["id"] == "jobs" and entry["caption"] == "湖州市"
         assert entry["tooltip"] == {"text": "{label}"}
         assert firstpaint.area(label, "zh", "330000", ALL, 0) is None  # another area: not kept

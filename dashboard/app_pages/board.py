@@ -88,7 +88,7 @@ c3.caption(t("board.live_events", n=len(board.active_events())))
 # Built once per version of the live plan (and clock, language): a widget change reuses them.
 table = board.derived(("table", now_s), lambda: jobs.job_table(picture, sel.area, now_s))
 paths = board.derived(("paths", i18n.language()), lambda: maps.route_paths(picture.stops, data.technician_homes(sel.area)))
-widgets.board_map(sel, table, paths, names)
+widgets.board_map(board, sel, table, paths, names, now_s)
 
 unassigned = board.derived(("unassigned", i18n.language()), lambda: jobs.unassigned_table(picture, names))
 tab_gantt, tab_unassigned, tab_job, tab_pin, tab_live, tab_notify, tab_export = st.tabs(

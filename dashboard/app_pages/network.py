@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import data, figures, i18n, loaders, maps, scenarios, stockcurve, studies, widgets
+from dashboard import data, figures, i18n, loaders, maps, scenarios, sketch, stockcurve, studies, widgets
 from dashboard import formatting as F
 from dashboard import state as S
 from dashboard.i18n import t
@@ -42,7 +42,7 @@ bins = "".join(f"<span style='margin-right:12px;white-space:nowrap'><span style=
                f"height:12px;background:rgb({c[0]},{c[1]},{c[2]});margin-right:4px'></span>{lab}</span>"
                for _, c, lab in maps.COVERAGE_BINS)
 st.html(f"<div style='font-size:0.85rem'>{bins}</div>"
-        + F.legend_html({}, {}, {}, maps.TIER_COLOURS,
+        + sketch.legend_html({}, {}, {}, maps.TIER_COLOURS,
                         {t("map.suggested_legend"): [255, 215, 0]} if suggested is not None else None))
 st.altair_chart(figures.coverage_bars(minutes), width="stretch")
 with st.expander(t("curve.heading")):
