@@ -10,14 +10,16 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dispatch.live import LiveArea, offer_key, rank_key
+from dispatch.live import AreaFinder, LiveArea, offer_key, rank_key
 from dispatch.live.calls import Untimed
 from dispatch.live.decision import Dispatched, decide
 from dispatch.live.insertion import best_offer
 from dispatch.model import Mode
+from dispatch.network import CentreIndex
 from dispatch.routing.checker import check
 from dispatch.rules import DEFAULT_RULES
-from tests.builders import live_area, new_call
+from dispatch.travel import DEFAULT_TRAVEL
+from tests.builders import centre, live_area, new_call
 
 H = 3600
 
@@ -95,3 +97,17 @@ def test_the_fast_search_chooses_what_the_full_search_chooses_and_the_checker_ac
         for name, area in lives.items():
             assert set(check(area.checked_problem(), area.result())) <= before[name]
             assert area.routes == twin[name].routes
+
+
+def test_the_finder_asked_for_many_points_at_once_gives_what_it_gives_each_alone():
+    """``AreaFinder.many`` (a simulated day's calls in one ask) equals asking point by point,
+    near and far from the centres, with areas of one and of several centres."""
+    rng = np.random.default_rng(5)
+    spots = list(zip(rng.uniform(119.5, 121.5, 8).tolist(), rng.uniform(29.5, 31.0, 8).tolist()))
+    staffed = CentreIndex(tuple(centre(f"S{i}", lon=x, lat=y) for i, (x, y) in enumerate(spots)))
+    finder = AreaFinder(staffed, {f"S{i}": f"A{i // 2}" for i in range(len(spots))}, DEFAULT_TRAVEL,
+                        DEFAULT_RULES.max_visit_travel_s, limit=3)
+    lon, lat = rng.uniform(117.5, 123.0, 200), rng.uniform(28.5, 32.0, 200)
+    alone = [finder(x, y) for x, y in zip(lon.tolist(), lat.tolist())]
+    assert finder.many(lon, lat) == alone
+    assert {len(a) for a in alone} == {0, 1, 2, 3}  # out of reach, one area, more, as many as allowed
