@@ -111,3 +111,42 @@ def test_the_finder_asked_for_many_points_at_once_gives_what_it_gives_each_alone
     alone = [finder(x, y) for x, y in zip(lon.tolist(), lat.tolist())]
     assert finder.many(lon, lat) == alone
     assert {len(a) for a in alone} == {0, 1, 2, 3}  # out of reach, one area, more, as many as allowed
+
+
+class _Counting:
+    """A travel model that counts the asks made of it."""
+
+    def __init__(self, travel):  # type: ignore[no-untyped-def]
+        self.travel, self.asks = travel, 0
+
+    def __getattr__(self, name):  # type: ignore[no-untyped-def]
+        return getattr(self.travel, name)
+
+    def legs_classes(self, *args):  # type: ignore[no-untyped-def]
+        self.asks += 1
+        return self.travel.legs_classes(*args)
+
+
+def test_legs_priced_in_bulk_for_the_expected_calls_are_the_legs_each_call_would_ask():
+    """An area told a day's calls ahead (``expect_calls``) holds, after they are inserted, the
+    same travel matrices and routes as one that asks each call's legs when it comes, over several
+    hours (rush hour included) and an island across the sea; a call it was not told of is asked,
+    and so is every call after it (the book has no column for its node)."""
+    from dispatch.live.calls import call_depart_s
+
+    rng = np.random.default_rng(3)
+    plain, booked = live_area(n_techs=3), live_area(n_techs=3)
+    booked.travel = counting = _Counting(booked.travel)
+    calls = [_call(i, *rng.uniform(0, 1, 2).tolist(), 8 * H + i * 2700, rng) for i in range(12)]
+    calls[4] = replace(calls[4], lon=122.207, lat=30.0)  # Zhoushan: its legs cross the sea
+    told = [c for i, c in enumerate(calls) if i != 7]  # call 7 is not told of
+    booked.expect_calls([(c.lon, c.lat, call_depart_s(c, booked.problem.technicians)) for c in told])
+    asks = counting.asks
+    for c in calls:
+        plain.advance(c.release_s)
+        booked.advance(c.release_s)
+        assert plain.insert(c, policy="travel") == booked.insert(c, policy="travel")
+    assert counting.asks - asks == len(calls) - 7  # call 7 and those after it: none before
+    assert np.array_equal(plain.problem.travel_s, booked.problem.travel_s)
+    assert np.array_equal(plain.problem.distance_m, booked.problem.distance_m)
+    assert plain.routes == booked.routes

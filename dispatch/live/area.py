@@ -96,6 +96,7 @@ class LiveArea(Insertion, Replanning):
         self._cap = 0  # rows of the travel buffers (see _grow)
         self._row = None  # _add_visit: no call's legs priced beyond the nodes yet
         self._first_shift = None, None  # _open_row: (the roster, its first shift start)
+        self._legbook = None  # _price_rows: a day's call legs priced in bulk (LegBook), if any
 
     # ---------------------------------------------------------------- construction
 

@@ -27,6 +27,7 @@ from dispatch.live.calls import (
     rank_key,
     visit_of,
 )
+from dispatch.live.legbook import LegBook
 from dispatch.reasons import Reason
 from dispatch.routing import (
     RoutingProblem,
@@ -72,6 +73,7 @@ class Insertion:
     _cap: int
     _first_shift: tuple[tuple[RoutingTechnician, ...] | None, int | None]
     _row: tuple[float, float, int, int] | None  # the key of the legs priced in row and column len(lon)
+    _legbook: LegBook | None  # the day's call legs priced in bulk (a simulation), else None
     _time_buf: np.ndarray
     _dist_buf: np.ndarray
     _lon_buf: np.ndarray
@@ -119,6 +121,16 @@ class Insertion:
         the areas and classes together (a model pays per ask)."""
         groups: dict[tuple[int, int], list[tuple[Insertion, tuple[float, float, int, int]]]] = {}
         for area, key in rows:
+            n = key[3]
+            booked = None if area._legbook is None else \
+                area._legbook.legs(key[:3], area._lon_buf[: n + 1], area._lat_buf[: n + 1])
+            if booked is not None:  # priced in bulk before the day (dispatch.live.legbook)
+                times, d_from, d_to = booked
+                for c, (t_from, t_to) in enumerate(times):
+                    area._time_buf[c, n, : n + 1], area._time_buf[c, : n + 1, n] = t_from, t_to
+                area._dist_buf[n, : n + 1], area._dist_buf[: n + 1, n] = d_from, d_to
+                area._row = key
+                continue
             groups.setdefault((id(area.travel), key[2]), []).append((area, key))
         for group in groups.values():
             ends: tuple[list[np.ndarray], ...] = ([], [], [], [])  # from (lon, lat), to (lon, lat)
@@ -139,6 +151,13 @@ class Insertion:
                     area._time_buf[c, : n + 1, n], area._dist_buf[: n + 1, n] = tt[n + 1:], dd[n + 1:]
                 area._row = key
                 at += 2 * (n + 1)
+
+    def expect_calls(self, keys: Sequence[tuple[float, float, int]]) -> None:
+        """The calls (point, departure second of the day that prices their legs: ``call_depart_s``)
+        that will be offered to the area, known ahead (a simulated day): their legs to and from
+        every node the area may then hold are priced now, in bulk (``LegBook``); a call or node
+        not among them is priced when it comes, as without."""
+        self._legbook = LegBook(self.travel, zip(self.lon.tolist(), self.lat.tolist()), keys)
 
     def _grow(self, size: int) -> None:
         cap = self._cap

@@ -152,6 +152,7 @@ def simulate(
             for r, call in lost:
                 _carry_over(w, r, call, day, call.release_s, Reason.CAPACITY, horizon_day,
                             "the day plan's morning route cannot keep it in the simulated day; re-booked for tomorrow")
+        policy.expect(todays)
         next_tick = day * DAY_S + 10 * 3600 if params.reoptimise_every_s else None
         # In release order; a call awaiting a contracted station's answer comes back at it. A
         # customer offered slots (SimParams.slots) is answered when he calls (OFFER).

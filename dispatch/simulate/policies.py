@@ -12,7 +12,7 @@ from dispatch.contracts.offers import Choice, Pending, Trip, decision_choices, p
 from dispatch.fieldwork import LiveField
 from dispatch.hours import dispatch_clock_start
 from dispatch.live import LiveArea, NewCall
-from dispatch.live.calls import collection
+from dispatch.live.calls import call_depart_s, collection, first_shift_s
 from dispatch.live.decision import Decision, Dispatched, NotServed, decide
 from dispatch.live.roster import LiveNetwork
 from dispatch.live.slots import offer_slots
@@ -58,6 +58,20 @@ class Optimiser:
         # Field reports only when work can differ from the plan (none(): the plan as it was).
         self.field = LiveField(self._true_end) if self.w.fw.active else None
         self.dropped: dict[str, int] = self.field.dropped if self.field is not None else {}
+
+    def expect(self, todays: list[tuple[int, Request, NewCall]]) -> None:
+        """Today's calls, known at the day's start: each area's legs to and from the calls that
+        will be offered to it are priced in bulk (``dispatch.live.legbook``), the same legs a
+        call would ask for alone."""
+        keys: dict[str, list[tuple[float, float, int]]] = defaultdict(list)
+        first = {name: first_shift_s(area.problem.technicians) for name, area in self.areas.items()}
+        for _, r, call in todays:
+            for name in self._find_areas(r):
+                if name in self.areas:
+                    keys[name].append((call.lon, call.lat, call_depart_s(call, (), first[name])))
+        for name, area in self.areas.items():
+            if keys[name]:
+                area.expect_calls(keys[name])
 
     def _overtime_left(self, technician_id: str) -> int:
         return self.w.overtime.allowance_s(technician_id, self.day)
@@ -216,6 +230,9 @@ class Baseline:
     def __init__(self, world: World) -> None:
         self.w = world
         self.dropped: dict[str, int] = {}  # nobody's plan changes under him: nothing is dropped
+
+    def expect(self, todays: list[tuple[int, Request, NewCall]]) -> None:
+        """Nothing to prepare: the whiteboard dispatcher prices each call when it comes."""
 
     def start_day(self, day: int) -> None:
         self.day = day
