@@ -125,9 +125,8 @@ class Insertion:
             booked = None if area._legbook is None else \
                 area._legbook.legs(key[:3], area._lon_buf[: n + 1], area._lat_buf[: n + 1])
             if booked is not None:  # priced in bulk before the day (dispatch.live.legbook)
-                times, d_from, d_to = booked
-                for c, (t_from, t_to) in enumerate(times):
-                    area._time_buf[c, n, : n + 1], area._time_buf[c, : n + 1, n] = t_from, t_to
+                t_from, t_to, d_from, d_to = booked
+                area._time_buf[:, n, : n + 1], area._time_buf[:, : n + 1, n] = t_from, t_to
                 area._dist_buf[n, : n + 1], area._dist_buf[: n + 1, n] = d_from, d_to
                 area._row = key
                 continue
