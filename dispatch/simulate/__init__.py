@@ -133,6 +133,7 @@ def simulate(
     first_day, last_day = calendar_of(dataset) if calendar is None else calendar
     w.repeats_until_s = (last_day + 1) * DAY_S
     workload_rows: list[dict] = []
+    w.prefetch_mail(calls)
     for r in calls:
         w.admit(r)
     horizon_day = last_day + params.drain_days
