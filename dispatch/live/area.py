@@ -88,7 +88,7 @@ class LiveArea(Insertion, Replanning):
         # advance: per technician, the timeline last looked at and the clock before which it has
         # nothing to freeze (a national day advances every area's clock at each of 12,000 calls).
         self._quiet: dict[str, tuple[Timeline, float]] = {}
-        self._shape: dict[str, tuple[Timeline, list[int], int]] = {}  # _options_for, likewise
+        self._shape: dict = {}  # _candidates: per technician, his route's positions, likewise
         # advance: the count of timeline changes (_changed, or a freeze), and at the count it
         # holds, the clock before which no technician has anything to freeze.
         self._timelines = 0
