@@ -10,14 +10,16 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dispatch.live import LiveArea, offer_key, rank_key
+from dispatch.live import AreaFinder, LiveArea, offer_key, rank_key
 from dispatch.live.calls import Untimed
 from dispatch.live.decision import Dispatched, decide
 from dispatch.live.insertion import best_offer
 from dispatch.model import Mode
+from dispatch.network import CentreIndex
 from dispatch.routing.checker import check
 from dispatch.rules import DEFAULT_RULES
-from tests.builders import live_area, new_call
+from dispatch.travel import DEFAULT_TRAVEL
+from tests.builders import centre, live_area, new_call
 
 H = 3600
 
@@ -95,3 +97,58 @@ def test_the_fast_search_chooses_what_the_full_search_chooses_and_the_checker_ac
         for name, area in lives.items():
             assert set(check(area.checked_problem(), area.result())) <= before[name]
             assert area.routes == twin[name].routes
+
+
+def test_the_finder_asked_for_many_points_at_once_gives_what_it_gives_each_alone():
+    """``AreaFinder.many`` (a simulated day's calls in one ask) equals asking point by point,
+    near and far from the centres, with areas of one and of several centres."""
+    rng = np.random.default_rng(5)
+    spots = list(zip(rng.uniform(119.5, 121.5, 8).tolist(), rng.uniform(29.5, 31.0, 8).tolist()))
+    staffed = CentreIndex(tuple(centre(f"S{i}", lon=x, lat=y) for i, (x, y) in enumerate(spots)))
+    finder = AreaFinder(staffed, {f"S{i}": f"A{i // 2}" for i in range(len(spots))}, DEFAULT_TRAVEL,
+                        DEFAULT_RULES.max_visit_travel_s, limit=3)
+    lon, lat = rng.uniform(117.5, 123.0, 200), rng.uniform(28.5, 32.0, 200)
+    alone = [finder(x, y) for x, y in zip(lon.tolist(), lat.tolist())]
+    assert finder.many(lon, lat) == alone
+    assert {len(a) for a in alone} == {0, 1, 2, 3}  # out of reach, one area, more, as many as allowed
+
+
+class _Counting:
+    """A travel model that counts the asks made of it."""
+
+    def __init__(self, travel):  # type: ignore[no-untyped-def]
+        self.travel, self.asks = travel, 0
+
+    def __getattr__(self, name):  # type: ignore[no-untyped-def]
+        return getattr(self.travel, name)
+
+    def legs_classes(self, *args):  # type: ignore[no-untyped-def]
+        self.asks += 1
+        return self.travel.legs_classes(*args)
+
+
+def test_legs_priced_in_bulk_for_the_expected_calls_are_the_legs_each_call_would_ask():
+    """An area told a day's calls ahead (``expect_calls``) holds, after they are inserted, the
+    same travel matrices and routes as one that asks each call's legs when it comes, over several
+    hours (rush hour included), an island across the sea and calls at one point; a call it was
+    not told of is asked."""
+    from dispatch.live.calls import call_depart_s
+
+    rng = np.random.default_rng(3)
+    plain, booked = live_area(n_techs=3), live_area(n_techs=3)
+    booked.travel = counting = _Counting(booked.travel)
+    calls = [_call(i, *rng.uniform(0, 1, 2).tolist(), 8 * H + i * 2700, rng) for i in range(12)]
+    calls[4] = replace(calls[4], lon=122.207, lat=30.0)  # Zhoushan: its legs cross the sea
+    for i, j in ((9, 2), (10, 3)):  # calls at the point of another: more nodes than points
+        calls[i] = replace(calls[i], lon=calls[j].lon, lat=calls[j].lat)
+    told = calls[:-1]  # the last call is not told of
+    booked.expect_calls([(c.lon, c.lat, call_depart_s(c, booked.problem.technicians)) for c in told])
+    asks = counting.asks
+    for c in calls:
+        plain.advance(c.release_s)
+        booked.advance(c.release_s)
+        assert plain.insert(c, policy="travel") == booked.insert(c, policy="travel")
+    assert counting.asks - asks == 1  # the call it was not told of, and no other
+    assert np.array_equal(plain.problem.travel_s, booked.problem.travel_s)
+    assert np.array_equal(plain.problem.distance_m, booked.problem.distance_m)
+    assert plain.routes == booked.routes

@@ -90,7 +90,7 @@ class LiveArea(Insertion, Replanning):
         # advance: per technician, the timeline last looked at and the clock before which it has
         # nothing to freeze (a national day advances every area's clock at each of 12,000 calls).
         self._quiet: dict[str, tuple[Timeline, float]] = {}
-        self._shape: dict[str, tuple[Timeline, list[int], int]] = {}  # _options_for, likewise
+        self._shape: dict = {}  # _candidates: per technician, his route's positions, likewise
         # advance: the count of timeline changes (_changed, or a freeze), and at the count it
         # holds, the clock before which no technician has anything to freeze.
         self._timelines = 0
@@ -98,6 +98,7 @@ class LiveArea(Insertion, Replanning):
         self._cap = 0  # rows of the travel buffers (see _grow)
         self._row = None  # _add_visit: no call's legs priced beyond the nodes yet
         self._first_shift = None, None  # _open_row: (the roster, its first shift start)
+        self._legbook = None  # _price_rows: a day's call legs priced in bulk (LegBook), if any
 
     # ---------------------------------------------------------------- construction
 

@@ -27,6 +27,7 @@ from dispatch.live.calls import (
     rank_key,
     visit_of,
 )
+from dispatch.live.legbook import LegBook
 from dispatch.reasons import Reason
 from dispatch.routing import (
     RoutingProblem,
@@ -44,6 +45,9 @@ from dispatch.travel import Travel, legs_per_class
 # visits on time (filled when first needed), timeline].
 Candidate = tuple[int, int, str, int, int, int]
 _Before = list
+# A position of a route (``Insertion._positions``): position, node before, node after, free at,
+# latest at the node after, the leg replaced, whether a visit follows (else the way home).
+_Position = tuple[int, int, int, int, int, int, bool]
 
 
 
@@ -69,10 +73,11 @@ class Insertion:
     version: int
     _visit: dict[str, RoutingVisit]
     _tech: dict[str, RoutingTechnician]
-    _shape: dict[str, tuple[Timeline, list[int], int]]
+    _shape: dict[str, tuple[Timeline, RoutingTechnician, list[_Position]]]
     _cap: int
     _first_shift: tuple[tuple[RoutingTechnician, ...] | None, int | None]
     _row: tuple[float, float, int, int] | None  # the key of the legs priced in row and column len(lon)
+    _legbook: LegBook | None  # the day's call legs priced in bulk (a simulation), else None
     _time_buf: np.ndarray
     _dist_buf: np.ndarray
     _lon_buf: np.ndarray
@@ -120,6 +125,15 @@ class Insertion:
         the areas and classes together (a model pays per ask)."""
         groups: dict[tuple[int, int], list[tuple[Insertion, tuple[float, float, int, int]]]] = {}
         for area, key in rows:
+            n = key[3]
+            booked = None if area._legbook is None else \
+                area._legbook.legs(key[:3], area._lon_buf[: n + 1], area._lat_buf[: n + 1])
+            if booked is not None:  # priced in bulk before the day (dispatch.live.legbook)
+                t_from, t_to, d_from, d_to = booked
+                area._time_buf[:, n, : n + 1], area._time_buf[:, : n + 1, n] = t_from, t_to
+                area._dist_buf[n, : n + 1], area._dist_buf[: n + 1, n] = d_from, d_to
+                area._row = key
+                continue
             groups.setdefault((id(area.travel), key[2]), []).append((area, key))
         for group in groups.values():
             ends: tuple[list[np.ndarray], ...] = ([], [], [], [])  # from (lon, lat), to (lon, lat)
@@ -140,6 +154,13 @@ class Insertion:
                     area._time_buf[c, : n + 1, n], area._dist_buf[: n + 1, n] = tt[n + 1:], dd[n + 1:]
                 area._row = key
                 at += 2 * (n + 1)
+
+    def expect_calls(self, keys: Sequence[tuple[float, float, int]]) -> None:
+        """The calls (point, departure second of the day that prices their legs: ``call_depart_s``)
+        that will be offered to the area, known ahead (a simulated day): their legs to and from
+        every node the area may then hold are priced now, in bulk (``LegBook``); a call or node
+        not among them is priced when it comes, as without."""
+        self._legbook = LegBook(self.travel, zip(self.lon.tolist(), self.lat.tolist()), keys)
 
     def _grow(self, size: int) -> None:
         cap = self._cap
@@ -182,34 +203,43 @@ class Insertion:
                 continue
             ids = self.routes[tid]
             shape = self._shape.get(tid)
-            if shape is None or shape[0] is not before:  # his route's nodes and frozen part, per timeline
-                shape = self._shape[tid] = (before, [k.start_node] + [self._visit[x].node for x in ids],
-                                            sum(1 for x in ids if x in self.frozen))
-            _, nodes, n_frozen = shape
-            tt = self.problem.travel_s[k.speed_class]
+            if shape is None or shape[0] is not before or shape[1] is not k:
+                shape = self._shape[tid] = (before, k, self._positions(k, ids, before))
             to, fro = to_v[k.speed_class], from_v[k.speed_class]
             state[tid] = [k, ids, None, before]
             first = 0 if prefer is None else prefer(tid)
+            count_return = self.count_return
             leave = 0 if ids else self.leave_home_s  # nobody sets off from home for free (Rules.leave_home_s)
-            for pos in range(n_frozen, len(ids) + 1):
-                prev = nodes[pos]
-                if pos < len(ids):  # the next visit's window, or his way home by the shift's end
-                    nxt = nodes[pos + 1]
-                    on, limit = fro[nxt], self._visit[ids[pos]].window_end_s
-                else:
-                    nxt = k.end_node
-                    on, limit = fro[nxt], k.shift_end_s + k.max_overtime_s
-                reach = earliest_reach(before.stops[pos - 1].end_s if pos else k.shift_start_s, earliest,
-                                       to[prev], v, on, limit)
+            for pos, prev, nxt, free_s, limit, base_s, inner in shape[2]:
+                on = fro[nxt]
+                reach = earliest_reach(free_s, earliest, to[prev], v, on, limit)
                 if reach is None:
                     continue  # cannot keep its window or the next one's, whatever the break
                 # Only the legs around the new visit change (the drive home is not a stop's).
                 added = to[prev] + leave
-                if pos < len(ids) or self.count_return:
-                    added += on - int(tt[prev, nxt])
+                if inner or count_return:
+                    added += on - base_s
                 late = 0 if deadline is None else max(0, reach[0] - deadline)
                 candidates.append((first, added, tid, pos, late, reach[1]))
         return candidates, state
+
+    def _positions(self, k: RoutingTechnician, ids: list[str], before: Timeline) -> list[_Position]:
+        """Where a visit may go in ``k``'s route as ``before`` times it (after his frozen stops):
+        (position, the node before, the node after, when he is free there, the latest he may
+        be at the node after: its window's end, or home by the shift's end and allowed
+        overtime, the leg the visit would replace, and whether a visit follows)."""
+        nodes = [k.start_node] + [self._visit[x].node for x in ids]
+        tt = self.problem.travel_s[k.speed_class]
+        out = []
+        for pos in range(sum(1 for x in ids if x in self.frozen), len(ids) + 1):
+            prev = nodes[pos]
+            if pos < len(ids):  # the next visit's window, or his way home by the shift's end
+                nxt, limit = nodes[pos + 1], self._visit[ids[pos]].window_end_s
+            else:
+                nxt, limit = k.end_node, k.shift_end_s + k.max_overtime_s
+            out.append((pos, prev, nxt, before.stops[pos - 1].end_s if pos else k.shift_start_s, limit,
+                        int(tt[prev, nxt]), pos < len(ids)))
+        return out
 
     def _timed(self, v: RoutingVisit, state: dict[str, _Before], tid: str, pos: int,
                added: int) -> InsertionOption | None:

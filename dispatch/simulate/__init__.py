@@ -133,6 +133,7 @@ def simulate(
     first_day, last_day = calendar_of(dataset) if calendar is None else calendar
     w.repeats_until_s = (last_day + 1) * DAY_S
     workload_rows: list[dict] = []
+    w.prefetch_mail(calls)
     for r in calls:
         w.admit(r)
     horizon_day = last_day + params.drain_days
@@ -152,6 +153,7 @@ def simulate(
             for r, call in lost:
                 _carry_over(w, r, call, day, call.release_s, Reason.CAPACITY, horizon_day,
                             "the day plan's morning route cannot keep it in the simulated day; re-booked for tomorrow")
+        policy.expect(todays)
         next_tick = day * DAY_S + 10 * 3600 if params.reoptimise_every_s else None
         # In release order; a call awaiting a contracted station's answer comes back at it. A
         # customer offered slots (SimParams.slots) is answered when he calls (OFFER).

@@ -12,7 +12,7 @@ from dispatch.contracts.offers import Choice, Pending, Trip, decision_choices, p
 from dispatch.fieldwork import LiveField
 from dispatch.hours import dispatch_clock_start
 from dispatch.live import LiveArea, NewCall
-from dispatch.live.calls import collection
+from dispatch.live.calls import call_depart_s, collection, first_shift_s
 from dispatch.live.decision import Decision, Dispatched, NotServed, decide
 from dispatch.live.roster import LiveNetwork
 from dispatch.live.slots import offer_slots
@@ -39,14 +39,39 @@ class Optimiser:
         self.areas: dict[str, LiveArea] = {}
         self.field: LiveField | None = None
         self.ahead: dict[int, dict[str, LiveArea]] = {}  # later days' plans: what is booked for them
+        # The areas each travelling call may go to, found for a day's calls in one ask at the day's
+        # start (AreaFinder.many); a call not found then (a repeat call) is asked alone.
+        self._areas_at: dict[tuple[float, float], list[str]] = {}
+        self._calls_of_day: dict[int, list[Request]] = defaultdict(list)
+        for r in world.req.values():
+            if r.mode.travels:
+                self._calls_of_day[r.created_s // DAY_S].append(r)
 
     def start_day(self, day: int) -> None:
         self.day = day
+        new = [r for r in self._calls_of_day.pop(day, ()) if (r.lon, r.lat) not in self._areas_at]
+        if new:
+            found = self.live.find_areas.many([r.lon for r in new], [r.lat for r in new])
+            self._areas_at.update(zip(((r.lon, r.lat) for r in new), found))
         # A day already holding bookings opens with them (the rolling plan); else empty.
         self.areas = self.ahead.pop(day, None) or self.live.start_day(day, self._overtime_left)
         # Field reports only when work can differ from the plan (none(): the plan as it was).
         self.field = LiveField(self._true_end) if self.w.fw.active else None
         self.dropped: dict[str, int] = self.field.dropped if self.field is not None else {}
+
+    def expect(self, todays: list[tuple[int, Request, NewCall]]) -> None:
+        """Today's calls, known at the day's start: each area's legs to and from the calls that
+        will be offered to it are priced in bulk (``dispatch.live.legbook``), the same legs a
+        call would ask for alone."""
+        keys: dict[str, list[tuple[float, float, int]]] = defaultdict(list)
+        first = {name: first_shift_s(area.problem.technicians) for name, area in self.areas.items()}
+        for _, r, call in todays:
+            for name in self._find_areas(r):
+                if name in self.areas:
+                    keys[name].append((call.lon, call.lat, call_depart_s(call, (), first[name])))
+        for name, area in self.areas.items():
+            if keys[name]:
+                area.expect_calls(keys[name])
 
     def _overtime_left(self, technician_id: str) -> int:
         return self.w.overtime.allowance_s(technician_id, self.day)
@@ -73,6 +98,10 @@ class Optimiser:
         self.w.collected.update(kept & morning.collected)
         return [x for x in todays if x[1].id not in planned], [calls[v] for v in sorted(planned - kept)]
 
+    def _find_areas(self, r: Request) -> list[str]:
+        got = self._areas_at.get((r.lon, r.lat))
+        return list(got) if got is not None else self.live.find_areas(r.lon, r.lat)
+
     def _catch_up(self, names: list[str], t_s: int) -> None:
         for name in names if self.field is not None else ():
             self.field.catch_up(name, self.areas[name], t_s)  # type: ignore[union-attr]
@@ -96,7 +125,7 @@ class Optimiser:
         booked = wait_for_part(self.w, r, call)
         if booked is not None:
             return booked
-        names = self.live.find_areas(r.lon, r.lat)
+        names = self._find_areas(r)
         self._catch_up(names, call.release_s)
 
         def ask(c: NewCall, allow: Callable[[str], bool] | None = None, probe: bool = False) -> Decision:
@@ -128,7 +157,7 @@ class Optimiser:
         """Offer the calling customer the slots the rolling plan can keep (``dispatch.live.slots``)
         and book the first-ranked in its day's plan: (the booked call, its area, its day), or
         None when no window can be kept (the call is then dispatched as any other)."""
-        names = self.live.find_areas(r.lon, r.lat)
+        names = self._find_areas(r)
         self._catch_up(names, at_s)
         station, rules = self.w.nearest[r.id], self.w.p.rules
 
@@ -201,6 +230,9 @@ class Baseline:
     def __init__(self, world: World) -> None:
         self.w = world
         self.dropped: dict[str, int] = {}  # nobody's plan changes under him: nothing is dropped
+
+    def expect(self, todays: list[tuple[int, Request, NewCall]]) -> None:
+        """Nothing to prepare: the whiteboard dispatcher prices each call when it comes."""
 
     def start_day(self, day: int) -> None:
         self.day = day

@@ -29,6 +29,7 @@ class FlatTravel:
     detour: float = 1.3
     speeds_kmh: Mapping[str, float] = field(default_factory=lambda: DEFAULT_SPEEDS_KMH)
     access_overhead_s: int = 300  # per trip between two distinct places
+    depart_resolution_s = 86_400  # no time profile: every departure gives the same legs
 
     def __post_init__(self) -> None:
         if not self.detour >= 1.0:

@@ -76,6 +76,8 @@ class RoadTravel:
 
     params: RoadParams = field(default_factory=RoadParams)
     source: str = "road"
+    # A departure is priced by its hour (the rush profile): any second of an hour gives the same legs.
+    depart_resolution_s = 3600
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, RoadTravel) and other.params.key() == self.params.key()
