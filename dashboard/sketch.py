@@ -1,8 +1,9 @@
-"""The board's map drawn without deck.gl: an inline SVG of the area (outlines, centres by tier,
-the calls) and the map's legend, from plain lists. Standard library only.
+"""The board's map drawn without deck.gl: an SVG of the area (outlines, routes, the calls or jobs,
+centres by tier with their names), put in the page as an image (``img_html``), and the map's
+legend, from plain lists. Standard library only.
 
 deck.gl's load and first draw in the browser take seconds (a bare page with one pydeck chart:
-about 7 s to its canvas on a busy machine); an SVG in the page is drawn with it. The drawing
+about 7 s to its canvas on a busy machine); an SVG image is drawn with the page. The drawing
 uses deck.gl's own projection (Web Mercator, 512 px world at zoom 0) around the deck's view
 centre and zoom at one pixel per pixel, so the deck drawn over it (``firstpaint.map_stack``)
 shows the same places at the same spots. Colours and sizes are the deck map's
