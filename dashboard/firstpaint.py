@@ -218,7 +218,7 @@ def outline_rows(urls: list[str]) -> dict[str, list[dict[str, Any]]]:
 # is an opaque background), with the same view. No switch to press: the zoomable map replaces the
 # sketch by itself, a few seconds later, where the eye already is.
 STACK_CSS = ("<style>.st-key-map_stack {display: grid !important;} "
-             ".st-key-map_stack > div {grid-area: 1 / 1;} .st-key-map_stack p {margin: 0;}</style>")
+             ".st-key-map_stack > div {grid-area: 1 / 1;}</style>")
 
 
 def map_stack(map_svg: str, deck: StoredDeck, legend: str, key: str | None = None) -> None:
@@ -226,7 +226,7 @@ def map_stack(map_svg: str, deck: StoredDeck, legend: str, key: str | None = Non
     st.html(STACK_CSS)
     with st.container(key="map_stack"):
         if map_svg:
-            st.markdown(map_svg, unsafe_allow_html=True)  # st.html's sanitiser drops SVG; Markdown's keeps it
+            st.html(sketch.img_html(map_svg, MAP_HEIGHT_PX))
         else:
             st.empty()  # the deck keeps its place in the stack: not drawn anew
         st.pydeck_chart(deck, height=MAP_HEIGHT_PX, key=key)  # type: ignore[arg-type]

@@ -1,8 +1,9 @@
-"""The board's map drawn without deck.gl: an inline SVG of the area (outlines, centres by tier,
-the calls) and the map's legend, from plain lists. Standard library only.
+"""The board's map drawn without deck.gl: an SVG of the area (outlines, routes, the calls or jobs,
+centres by tier with their names), put in the page as an image (``img_html``), and the map's
+legend, from plain lists. Standard library only.
 
 deck.gl's load and first draw in the browser take seconds (a bare page with one pydeck chart:
-about 7 s to its canvas on a busy machine); an SVG in the page is drawn with it. The drawing
+about 7 s to its canvas on a busy machine); an SVG image is drawn with the page. The drawing
 uses deck.gl's own projection (Web Mercator, 512 px world at zoom 0) around the deck's view
 centre and zoom at one pixel per pixel, so the deck drawn over it (``firstpaint.map_stack``)
 shows the same places at the same spots. Colours and sizes are the deck map's
@@ -11,6 +12,7 @@ shows the same places at the same spots. Colours and sizes are the deck map's
 
 from __future__ import annotations
 
+import base64
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -77,9 +79,9 @@ def svg(s: Sketch) -> str:
         x, y = world_px(lon, lat, zoom)
         return round(x - x0, 1), round(y - y0, 1)
 
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="sketch-map" width="100%" height="{s.height_px}" '
-             f'viewBox="0 0 {w} {h}" preserveAspectRatio="xMidYMid slice" role="img" '
-             f'aria-label="{escape(t("map.sketch"))}" style="display:block;font-size:12px">',
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="100%" height="{s.height_px}" '
+             f'viewBox="0 0 {w} {h}" preserveAspectRatio="xMidYMid slice" '
+             f'style="display:block;font-size:12px;font-family:sans-serif">',
              f'<rect width="{w}" height="{h}" fill="{BACKGROUND}"/>']
     for layer, (fill, line, line_px) in OUTLINE_STYLE.items():
         paths = []
@@ -118,6 +120,16 @@ def svg(s: Sketch) -> str:
                      'stroke-linejoin="round">' + "".join(labels) + "</g>")
     parts.append("</svg>")
     return "".join(parts)
+
+
+def img_html(map_svg: str, height_px: int = 520) -> str:
+    """The sketch as an ``<img>`` of a ``data:`` URL (``st.html``): the browser draws it as an
+    image, about a second sooner on a loaded machine than the same SVG put in the page through
+    Markdown (``st.html``'s sanitiser drops inline SVG). Its names are the system's sans-serif
+    font, which an image can use; its tooltips are the deck's, once that is drawn."""
+    data = base64.b64encode(map_svg.encode("utf-8")).decode("ascii")
+    return (f'<img class="sketch-map" alt="{escape(t("map.sketch"))}" src="data:image/svg+xml;base64,{data}" '
+            f'style="display:block;width:100%;height:{height_px}px">')
 
 
 def legend_html(palette: Mapping[str, list[int]], counts: Mapping[str, int], names: Mapping[str, str],

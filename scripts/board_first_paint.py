@@ -43,7 +43,7 @@ from playwright.sync_api import sync_playwright
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
 DECK_CANVAS = '[data-testid="stDeckGlJsonChart"] canvas'
-SKETCH = "svg.sketch-map"
+SKETCH = "img.sketch-map"
 # When each first shows in the page (ms from the navigation's start, the page's own clock),
 # looked at every animation frame: deck.gl's canvas counts once it has a size (it is in the page
 # a while before it is laid out and drawn).

@@ -41,7 +41,7 @@ if not CHROMIUM.exists():
     pytest.skip(f"{CHROMIUM} is absent (Debian package 'chromium'; .ci/run installs it)", allow_module_level=True)
 playwright = pytest.importorskip("playwright.sync_api")
 
-from dashboard.catalogue import MESSAGES  # noqa: E402 - after the skips: the app's own words
+from dashboard.catalogue import MESSAGES, RISKS  # noqa: E402 - after the skips: the app's own words
 
 
 def say(lang: str, key: str, **fields: object) -> str:
@@ -135,6 +135,7 @@ class Browser:
         page.on("pageerror", lambda e: self.console.append(f"pageerror: {e}"))
         page.on("requestfailed", lambda r: self.console.append(f"requestfailed: {r.url[:200]} {r.failure}"))
         page.on("response", lambda r: self.console.append(f"http {r.status}: {r.url[:200]}") if r.status >= 400 else None)
+        page.add_init_script(SKETCH_NAMES_JS)
         return page
 
 
@@ -235,13 +236,23 @@ CLIPPED_JS = """() => [...document.querySelectorAll(
     + '[data-testid="stWidgetLabel"] p')]
   .filter(e => e.offsetParent !== null && e.scrollWidth > e.clientWidth + 1)
   .map(e => `${e.innerText} (${e.scrollWidth} > ${e.clientWidth} px)`)
-  .concat([...document.querySelectorAll('svg.sketch-map')].filter(m => m.getBoundingClientRect().width > 0)
-    .flatMap(m => { const b = m.getBoundingClientRect();
-      return [...m.querySelectorAll('text')].map(x => [x, x.getBoundingClientRect()])
-        .filter(([x, r]) => r.left < b.left - 1 || r.right > b.right + 1 || r.top < b.top - 1 || r.bottom > b.bottom + 1)
-        .map(([x, r]) => `${x.textContent} (off the map: ${Math.round(r.left)}-${Math.round(r.right)} px)`); }))"""
+  .concat(sketchNames().filter(n => n.off).map(n => `${n.text} (off the map: ${n.left}-${n.right} px)`))"""
+# The names on the first map: its image's SVG laid over it, unseen, to measure each name.
+SKETCH_NAMES_JS = """window.sketchNames = () => [...document.querySelectorAll('img.sketch-map')]
+  .filter(m => m.getBoundingClientRect().width > 0).flatMap(m => {
+    const b = m.getBoundingClientRect();
+    const probe = document.createElement('div');
+    probe.style.cssText = `position:fixed;left:${b.left}px;top:${b.top}px;width:${b.width}px;height:${b.height}px;visibility:hidden`;
+    const bytes = Uint8Array.from(atob(m.src.split(',')[1]), c => c.charCodeAt(0));
+    probe.innerHTML = new TextDecoder().decode(bytes);
+    document.body.appendChild(probe);
+    const names = [...probe.querySelectorAll('text')].map(x => { const r = x.getBoundingClientRect();
+      return {text: x.textContent, left: Math.round(r.left), right: Math.round(r.right),
+              off: r.left < b.left - 1 || r.right > b.right + 1 || r.top < b.top - 1 || r.bottom > b.bottom + 1}; });
+    probe.remove();
+    return names; });"""
 DECK = '[data-testid="stDeckGlJsonChart"] canvas'
-SKETCH = "svg.sketch-map"
+SKETCH = "img.sketch-map"
 
 
 def shoot(page, name: str, shots: list[str]) -> None:  # type: ignore[no-untyped-def]
@@ -265,7 +276,7 @@ def shoot_first_map(page, name: str, shots: list[str]) -> None:  # type: ignore[
     try:
         page.locator(SKETCH).first.scroll_into_view_if_needed()
         shoot(page, name, shots)
-        assert page.locator(f"{SKETCH}:visible text").count() >= 1, "the first map names its centres"
+        assert page.evaluate("sketchNames().length") >= 1, "the first map names its centres"
     finally:
         hide.evaluate("e => e.remove()")
 
@@ -516,6 +527,9 @@ def province_widget_change(b: Browser, lang: str, timings: dict[str, float], sho
     # A widget change at province level: colour the jobs by SLA risk.
     t0 = time.perf_counter()
     page.get_by_text(say(lang, "board.colour.risk"), exact=True).click()
+    # The legend names the risks: the change is on the page (a fixed wait for the running
+    # indicator alone can come before the run has begun on a loaded machine, and time nothing).
+    visible(page, f"{RISKS['at_risk'][0 if lang == 'zh' else 1]} (")
     idle(page)
     timings[f"{lang}_province_widget_change_s"] = round(time.perf_counter() - t0, 2)
     # A timeline filter at province level: a fragment, the map is not sent again.

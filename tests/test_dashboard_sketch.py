@@ -3,6 +3,7 @@ view, names toward the middle, nothing off the drawing, the deck map's colours a
 
 from __future__ import annotations
 
+import base64
 import re
 import xml.etree.ElementTree as ET
 
@@ -103,3 +104,12 @@ def test_the_live_board_sketch_is_the_decks_view_and_colours():
     assert drawn.centres[0][2:4] == (2, "湖州市 市级中心")
     many = pd.concat([jobs] * (maps.MAX_POINTS // 2 + 1), ignore_index=True)
     assert maps.board_sketch(deck, centres, paths, many, "risk", {}).points == []  # the deck draws cells there
+
+
+def test_the_sketch_goes_to_the_page_as_an_image_of_itself():
+    drawn = sketch.svg(sketch.Sketch(view=(120.0, 30.0, 8.0), centres=[(120.0, 30.0, 1, "浙江省 省级中心", "tip")],
+                                     points=[], palette={}))
+    html = sketch.img_html(drawn, 520)
+    src = re.search(r'src="data:image/svg\+xml;base64,([^"]+)"', html).group(1)
+    assert base64.b64decode(src).decode("utf-8") == drawn  # the Chinese names whole
+    assert 'class="sketch-map"' in html and "height:520px" in html and 'alt="' in html
