@@ -456,6 +456,15 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "weekday": ("一二三四五六日", "Mon Tue Wed Thu Fri Sat Sun"),
 }
 
+# The planner's progress (dispatch.progress: a stage, and a running note by its key) as the board words it.
+PROGRESS: dict[str, tuple[str, str]] = {
+    "assignment": ("分配网点", "assignment"), "routing areas": ("排早间路线的区域", "routing areas"),
+    "dispatching calls": ("派出当天来电", "dispatching calls"), "simulated calls": ("已仿真来电", "simulated calls"),
+    "note.morning_routed": ("早间 {total:,} 单中 {routed:,} 单已排入一小时内出发的路线",
+                            "{routed:,} of {total:,} morning calls routed within the hour"),
+    "note.one_hour_so_far": ("至此一小时内派出 {share_pct:.1f} %", "{share_pct:.1f} % dispatched within the hour so far"),
+}
+
 KPI_LABELS: dict[str, tuple[str, str]] = {
     # spare parts (dispatch.parts)
     "part_jobs": ("需备件的报修", "calls needing a part"),

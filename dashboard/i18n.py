@@ -96,6 +96,24 @@ def centre_name(centre: Any, places: Mapping[str, tuple[str, str]]) -> str:
     return f"{place(places, code)}{sep}{pick(C.CENTRE_KINDS[int(centre.tier)])}"
 
 
+class ProgressLabel:
+    """A planner's progress report (stage, done, total, note), worded when it is shown, in the
+    language of the script run showing it: a plan in a background thread reports it, the page
+    shows it. A stage or a note the catalogue lacks is shown as reported."""
+
+    def __init__(self, stage: str, done: int, total: int, note: str = "") -> None:
+        self.stage, self.done, self.total, self.note = stage, done, total, note
+
+    def __str__(self) -> str:
+        stage = pick(C.PROGRESS[self.stage]) if self.stage in C.PROGRESS else self.stage
+        key = "note." + str(getattr(self.note, "key", ""))
+        note = pick(C.PROGRESS[key]).format(**self.note.fields) if key in C.PROGRESS else str(self.note)  # type: ignore[attr-defined]
+        return f"{stage}: {self.done:,}/{self.total:,}" + (f" · {note}" if note else "")
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self), spec)
+
+
 def frozen(func: Callable[[Any], str]) -> Callable[[Any], str]:
     """``func`` bound to the language in use now: a widget's ``format_func`` may be called again
     outside the script run that made it (Streamlit's test harness does), in another thread."""

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import ClassVar
 
 from dashboard.data import technician_area
+from dashboard.i18n import ProgressLabel
 from dispatch.dataset import Dataset
 from dispatch.executor import default_workers, executor
 from dispatch.kpis import kpis
@@ -56,7 +57,7 @@ class ProgressTracker:
 
     WEIGHTS: ClassVar[dict[str, tuple[float, float]]] = {"assignment": (0.0, 0.1), "routing areas": (0.1, 0.6), "dispatching calls": (0.7, 0.3)}
 
-    def __init__(self, sink: Callable[[float, str], None]) -> None:
+    def __init__(self, sink: Callable[[float, ProgressLabel], None]) -> None:
         self.sink = sink
         self.last = 0.0
 
@@ -64,4 +65,4 @@ class ProgressTracker:
         lo, span = self.WEIGHTS.get(stage, (self.last, 0.0))
         frac = lo + span * (done / total if total else 1.0)
         self.last = max(self.last, min(1.0, frac))
-        self.sink(self.last, f"{stage}: {done}/{total}" + (f" · {note}" if note else ""))
+        self.sink(self.last, ProgressLabel(stage, done, total, note))

@@ -87,7 +87,8 @@ def simulate_pair(ds: Dataset, days: int, seed: int = 0, scenario: str = "base",
         def report(stage: str, done: int, total: int, lo: float = lo, span: float = span,
                    policy: str = policy) -> None:
             if sink is not None:
-                sink(min(1.0, lo + span * (done / total if total else 1.0)), f"{policy}: {stage} {done}/{total}")
+                sink(min(1.0, lo + span * (done / total if total else 1.0)),
+                     f"{i18n.t('sim.policy.' + policy)}: {i18n.ProgressLabel(stage, done, total)}")
 
         report("simulated calls", 0, len(ds.requests))
         results[policy] = simulate(ds, SimParams(policy=policy, seed=seed), travel, progress=report)

@@ -6,10 +6,24 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
+from typing import Any, Self
 
 Progress = Callable[[str, int, int], None]
 # What the stages call: (stage, done, total, note=""); ``noting`` turns a Progress into one.
 Report = Callable[..., None]
+
+class Note(str):
+    """A running note: its English text (what the CLI's bar shows), with a key and the figures in
+    it, so that an interface in another language words it itself (the dashboard's catalogue)."""
+
+    key: str
+    fields: dict[str, Any]
+
+    def __new__(cls, key: str, text: str, **fields: Any) -> Self:
+        note = super().__new__(cls, text)
+        note.key, note.fields = key, fields
+        return note
+
 
 def noting(progress: Progress | None) -> Callable[..., None]:
     """The caller's progress callback as ``(stage, done, total, note="")``: the running-KPI note

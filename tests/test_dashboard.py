@@ -19,6 +19,7 @@ pytest.importorskip("streamlit")
 from dashboard import data, figures, i18n, jobs, live, maps, planning, scenarios, simulation, uploads
 from dashboard import formatting as F
 from dashboard import state as S
+from dispatch.progress import Note
 
 REPO = Path(__file__).resolve().parents[1]
 APP = str(REPO / "dashboard" / "app.py")
@@ -521,7 +522,7 @@ def test_simulate_pair_runs_both_policies_on_the_same_calls(sim):
     assert ids[0] == ids[1] and len(ids[0]) == comp.calls
     assert comp.kpis["optimiser"]["requests"] == comp.calls
     fr = [f for f, _ in seen]
-    assert fr == sorted(fr) and fr[-1] == 1.0 and any("baseline" in t for _, t in seen)
+    assert fr == sorted(fr) and fr[-1] == 1.0 and any(t.startswith(i18n.t("sim.policy.baseline") + ": ") for _, t in seen)
     table = F.kpi_table({"baseline": comp.kpis["baseline"], "optimiser": comp.kpis["optimiser"]})
     assert {"baseline", "optimiser", "change"} <= set(table.columns)
 
@@ -564,13 +565,26 @@ def test_plan_in_a_process_pool_equals_the_sequential_plan(area):
     assert par.stops[["request_id", "technician_id", "start_s"]].equals(seq.stops[["request_id", "technician_id", "start_s"]])
 
 
-def test_progress_tracker_shows_the_stage_fraction_and_the_running_kpi():
+def test_progress_tracker_shows_the_stage_fraction_and_the_running_kpi_in_the_boards_language():
+    """The planner reports in English (the CLI's words); the board words the stage and the running
+    note in the language of the page that shows them, whichever thread reported them."""
     got = []
     tracker = planning.ProgressTracker(lambda frac, label: got.append((frac, label)))
     tracker("assignment", 1, 1)
-    tracker("routing areas", 1, 2, note="5 of 9 morning calls routed within the hour")
-    assert got[0] == (pytest.approx(0.1), "assignment: 1/1")
-    assert got[1] == (pytest.approx(0.4), "routing areas: 1/2 · 5 of 9 morning calls routed within the hour")
+    tracker("routing areas", 1, 2, note=Note("morning_routed", "5 of 9 morning calls routed within the hour",
+                                             routed=5, total=9))
+    tracker("dispatching calls", 1000, 2000, note=Note("one_hour_so_far", "97.5 % dispatched within the hour so far",
+                                                       share_pct=97.5))
+    tracker("a stage it does not know", 1, 3, note="as said")
+    assert [f for f, _ in got][:3] == [pytest.approx(0.1), pytest.approx(0.4), pytest.approx(0.85)]
+    i18n.set_language("en")
+    assert [str(label) for _, label in got] == [
+        "assignment: 1/1", "routing areas: 1/2 · 5 of 9 morning calls routed within the hour",
+        "dispatching calls: 1,000/2,000 · 97.5 % dispatched within the hour so far", "a stage it does not know: 1/3 · as said"]
+    i18n.set_language("zh")
+    assert [f"{label}" for _, label in got] == [
+        "分配网点: 1/1", "排早间路线的区域: 1/2 · 早间 9 单中 5 单已排入一小时内出发的路线",
+        "派出当天来电: 1,000/2,000 · 至此一小时内派出 97.5 %", "a stage it does not know: 1/3 · as said"]
 
 
 def test_board_job_panel_moves_a_job_to_a_technician_and_time_or_leaves_it():

@@ -12,7 +12,7 @@ from dispatch.live import AreaFinder, LiveArea, NewCall
 from dispatch.live.decision import Dispatched, decide
 from dispatch.plan.benches import Benches
 from dispatch.plan.params import PlanParams
-from dispatch.progress import Report
+from dispatch.progress import Note, Report
 from dispatch.routing import (
     RoutingParams,
     RoutingProblem,
@@ -109,7 +109,8 @@ def dispatch_day(
     def routed_note(res: RoutingResult) -> str:
         nonlocal routed
         routed += sum(len(r.stops) for r in res.routes)
-        return f"{routed:,} of {batch_calls:,} morning calls routed within the hour"
+        return Note("morning_routed", f"{routed:,} of {batch_calls:,} morning calls routed within the hour",
+                    routed=routed, total=batch_calls)
 
     if pool is None:
         for n, key in enumerate(order):
@@ -149,7 +150,8 @@ def dispatch_day(
         on_time += _place(key, v, lives, find_areas, benches, params.rules)
         if n % 500 == 499 or n + 1 == len(waiting):
             share = on_time / (routed_total + n + 1)
-            report("dispatching calls", n + 1, len(waiting), f"{100 * share:.1f} % dispatched within the hour so far")
+            report("dispatching calls", n + 1, len(waiting),
+                   Note("one_hour_so_far", f"{100 * share:.1f} % dispatched within the hour so far", share_pct=100 * share))
     return lives, walls, {k: batches[k][1].time_limit_s for k in problems}
 
 
