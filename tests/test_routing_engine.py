@@ -192,7 +192,7 @@ def test_pyvrp_fleet_phase_stops_at_the_load_bound():
     techs = [routing_tech(f"T{i}", capacity=10) for i in range(5)]
     p = line_problem([0, 100, 200, 300, 400], techs, [visit(x, i + 1, demand=5) for i, x in enumerate("abcd")])
     r = run(p, RoutingParams(0.6, engine="pyvrp", route_elimination=0.5, arc_cost="distance"))
-    assert r.stats["fleet"] == (5, 2) and r.stats["fleet_start"] is False
+    assert r.stats["fleet"] == (5, 2) and r.stats["fleet_reduced"] is False
     assert r.vehicles == 2 and not r.unassigned
 
 
@@ -205,7 +205,7 @@ def test_pyvrp_fleet_phase_empties_a_route_the_distance_search_keeps():
     p = RoutingProblem(d[None, :, :], d, techs, tuple(visit(x, i + 1, demand=1) for i, x in enumerate("abc")),
                        ("n0", "n1", "n2", "n3"))
     r = run(p, RoutingParams(0.6, engine="pyvrp", route_elimination=0.5, arc_cost="distance"))
-    assert r.stats["fleet"] == (4, 2) and r.stats["fleet_start"] is True
+    assert r.stats["fleet"] == (4, 2) and r.stats["fleet_reduced"] is True
     assert r.vehicles == 2 and not r.unassigned
     assert sum(x.distance_m for x in r.routes) == 650
     plain = run(p, RoutingParams(0.3, engine="pyvrp", arc_cost="distance"))
