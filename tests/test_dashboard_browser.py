@@ -525,11 +525,21 @@ def province_widget_change(b: Browser, lang: str, timings: dict[str, float], sho
     page.wait_for_selector('[data-testid="stDeckGlJsonChart"] canvas', timeout=60_000)
     shoot(page, f"{lang}-board-province", shots)
     # A widget change at province level: colour the jobs by SLA risk.
+    idle(page)
     t0 = time.perf_counter()
-    page.get_by_text(say(lang, "board.colour.risk"), exact=True).click()
     # The legend names the risks: the change is on the page (a fixed wait for the running
     # indicator alone can come before the run has begun on a loaded machine, and time nothing).
-    visible(page, f"{RISKS['at_risk'][0 if lang == 'zh' else 1]} (")
+    # A click that lands while the page is still settling can be lost: clicked again, and said.
+    for attempt in range(3):
+        page.get_by_text(say(lang, "board.colour.risk"), exact=True).click()
+        try:
+            visible(page, f"{RISKS['at_risk'][0 if lang == 'zh' else 1]} (", 30_000)
+            break
+        except playwright.TimeoutError:
+            if attempt == 2:
+                raise
+            timings[f"{lang}_province_widget_change_clicks"] = attempt + 2
+            idle(page)
     idle(page)
     timings[f"{lang}_province_widget_change_s"] = round(time.perf_counter() - t0, 2)
     # A timeline filter at province level: a fragment, the map is not sent again.
