@@ -40,9 +40,10 @@ from dispatch.routing import (
 from dispatch.routing.timeline import Timeline, earliest_reach, timeline
 from dispatch.travel import Travel, legs_per_class
 
-# A position ``_candidates`` found: (preference, added driving as ranked (with the cost of leaving
-# home, ``leave_home_s``), technician, position, least lateness, earliest arrival); and a technician's route as it stands: [technician, visit ids,
-# visits on time (filled when first needed), timeline].
+# A position ``_candidates`` found: (preference, added driving as ranked (with the cost of
+# leaving home, ``leave_home_s``), technician, position, least lateness, earliest arrival); and
+# a technician's route as it stands: [technician, visit ids, visits on time (filled when first
+# needed), timeline].
 Candidate = tuple[int, int, str, int, int, int]
 _Before = list
 # A position of a route (``Insertion._positions``): position, node before, node after, free at,
