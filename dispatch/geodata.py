@@ -220,8 +220,10 @@ def _polygonal(g):  # type: ignore[no-untyped-def]
 
 def _amap_seats() -> pd.DataFrame:
     """Amap seats by 6-digit code: name, seat_lon, seat_lat (WGS84)."""
-    path = resources.files("cpca") / "resources" / "adcodes.csv"
-    with path.open(encoding="utf-8") as fh:
+    # The file is read where pip put it, without importing cpca: its __init__ needs pkg_resources,
+    # which setuptools 81 and later no longer ship (stockpyl pulls the newest setuptools in).
+    path = metadata.distribution("cpca").locate_file("cpca/resources/adcodes.csv")
+    with open(path, encoding="utf-8") as fh:
         seats = pd.read_csv(fh, dtype={"adcode": str})
     seats = seats[seats["adcode"].str.endswith("000000")].copy()
     seats["adcode"] = seats["adcode"].str[:6]
