@@ -37,8 +37,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
                      "epoch {epoch} · {centres} centres · {techs} technicians · {calls} calls"),
     "side.whole_province": ("全省", "whole province"),
     "side.travel": ("行车时间模型", "Travel model"),
-    "side.travel_help": ("本会话的排班与仿真所用的行车时间（与命令行 --travel 相同）",
-                         "the drive times this session's plans and simulations use (as --travel on the command line)"),
+    # The models' names are short (a select box shows its value on one line); the help says more.
+    "side.travel_help": (("本会话的排班与仿真所用的行车时间（与命令行 --travel 相同）。平直：直线距离×1.3，"
+                          "统一车速；道路：分段车速、地形、高峰、轮渡；高德、百度：密钥见环境变量"),
+                         ("the drive times this session's plans and simulations use (as --travel on the "
+                          "command line). Flat: straight line × 1.3 at one speed; road: speed bands, terrain, "
+                          "rush hour, ferries; Amap, Baidu: the key from the environment")),
     "side.travel_source.params": ("参数文件（JSON，可选；dispatch travel calibrate 生成）",
                                   "Parameters file (JSON, optional; from dispatch travel calibrate)"),
     "side.travel_source.file": ("矩阵文件（Parquet）", "Matrix file (Parquet)"),
@@ -46,13 +50,13 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "side.travel_in_use": ("使用：{spec}", "in use: {spec}"),
     "side.travel_bad": ("该模型无法使用（{error}），已改用默认模型 {default}",
                         "This model cannot be used ({error}); the default {default} is used instead"),
-    "travel.flat": ("平直（直线距离×1.3，统一车速）", "flat (straight line × 1.3, one speed)"),
-    "travel.road": ("道路（分段车速、地形、高峰、轮渡）", "road (speed bands, terrain, rush hour, ferries)"),
+    "travel.flat": ("平直（直线距离）", "flat (straight line)"),
+    "travel.road": ("道路（分段车速）", "road (speed bands)"),
     "travel.matrix": ("矩阵文件", "matrix file"),
     "travel.osrm": ("OSRM 路网服务", "OSRM server"),
     "travel.valhalla": ("Valhalla 路网服务", "Valhalla server"),
-    "travel.amap": ("高德地图 API（密钥见环境变量）", "Amap API (key from the environment)"),
-    "travel.baidu": ("百度地图 API（密钥见环境变量）", "Baidu Maps API (key from the environment)"),
+    "travel.amap": ("高德地图 API", "Amap API"),
+    "travel.baidu": ("百度地图 API", "Baidu Maps API"),
     "side.day_label": ("第 {day} 天（{weekday}）", "day {day} ({weekday})"),
     "demo.sample": ("浙江样例数据", "Zhejiang sample"),
     "demo.tiny": ("微型演示（生成，湖州）", "Tiny demo (generated, Huzhou)"),

@@ -30,13 +30,14 @@ PICK_BAR, PICK_SLOT = "tl_bar", "tl_slot"
 
 
 def gantt(segments: pd.DataFrame, epoch_date: str, now_s: int | None = None,
-          row_labels: dict[str, str] | None = None, pickable: bool = False) -> alt.Chart:
-    """One row per technician (in the order of ``row_labels``: technician id -> the row's label,
-    e.g. centre · technician): travel, work, break and idle bars along the day; every row keeps
-    its label (a step per row, not a fixed height shared by all). ``pickable``: a click selects a
-    bar (``PICK_BAR``: its technician, job, kind and start) or, under the bars, a row's quarter
-    hour (``PICK_SLOT``: technician and start), drawn as SVG so each mark is named for assistive
-    technology (and the browser test) by its fields."""
+          row_labels: dict[str, str] | None = None, pickable: bool = False) -> dict:
+    """The timeline's Vega-Lite spec (a layered chart), one row per technician (in the order of
+    ``row_labels``: technician id -> the row's label, e.g. centre · technician): travel, work,
+    break and idle bars along the day; every row keeps its label (a step per row, not a fixed
+    height shared by all). ``now_s``: the clock's line on top (``with_now``). ``pickable``: a
+    click selects a bar (``PICK_BAR``: its technician, job, kind and start) or, under the bars,
+    a row's quarter hour (``PICK_SLOT``: technician and start), drawn as SVG so each mark is
+    named for assistive technology (and the browser test) by its fields."""
     data = segments.copy()
     labels = row_labels or {t: t for t in dict.fromkeys(data["technician_id"])}
     data["row"] = data["technician_id"].map(labels).fillna(data["technician_id"])
@@ -61,18 +62,28 @@ def gantt(segments: pd.DataFrame, epoch_date: str, now_s: int | None = None,
                  alt.Tooltip("end:T", format="%H:%M", title=i18n.t("timeline.end")),
                  alt.Tooltip("minutes:Q", title=i18n.t("timeline.minutes"))],
     ).properties(height=alt.Step(ROW_PX))
-    layers: list[alt.Chart] = [bars]
     if pickable:
         pick = alt.selection_point(name=PICK_BAR, fields=["technician_id", "request_id", "segment", "start_s"],
                                    on="click", toggle=False)
-        layers = [_slots(data, epoch_date, x_axis, y_axis), bars.add_params(pick)]
-    if now_s is not None:
-        now = pd.DataFrame({"t": _times(epoch_date, pd.Series([now_s]))})
-        layers.append(alt.Chart(now).mark_rule(color="#d62728", strokeDash=[4, 3]).encode(x="t:T"))
-    if len(layers) == 1:
-        return bars
-    chart = alt.layer(*layers)
-    return chart.properties(usermeta={"embedOptions": {"renderer": "svg"}}) if pickable else chart
+        chart = alt.layer(_slots(data, epoch_date, x_axis, y_axis), bars.add_params(pick)).properties(
+            usermeta={"embedOptions": {"renderer": "svg"}})
+    else:
+        chart = alt.layer(bars)  # layered even alone: ``with_now`` adds the clock's line as a layer
+    spec = chart.to_dict()
+    return spec if now_s is None else with_now(spec, epoch_date, now_s)
+
+
+NOW_MARK = {"type": "rule", "color": "#d62728", "strokeDash": [4, 3]}
+
+
+def with_now(spec: dict, epoch_date: str, now_s: int) -> dict:
+    """``gantt``'s spec with the clock's line on top: a new dict sharing ``spec``'s rows, so a
+    clock step adds one layer to a spec built once per set of rows (building and validating
+    the chart takes longer than the rest of the step). The time is written as the bars' are
+    (local ISO, Altair's form), so both are read in the same time zone."""
+    at = _times(epoch_date, pd.Series([now_s])).iloc[0].isoformat()
+    rule = {"mark": dict(NOW_MARK), "data": {"values": [{"t": at}]}, "encoding": {"x": {"field": "t", "type": "temporal"}}}
+    return {**spec, "layer": [*spec["layer"], rule]}
 
 
 def _slots(data: pd.DataFrame, epoch_date: str, x_axis: alt.X, y_axis: alt.Y) -> alt.Chart:

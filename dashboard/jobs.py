@@ -31,6 +31,12 @@ def job_table(plan: Plan, ds: Dataset, now_s: int, rules: Rules = DEFAULT_RULES)
     seconds; ``STATE_LABELS`` of ``dispatch.live.JobState``) and its SLA risk: the slack of the
     set-off against the dispatch deadline (``Rules.dispatch_deadline``, in the answering
     centre's opening hours)."""
+    return at_clock(job_frame(plan, ds, rules), now_s)
+
+
+def job_frame(plan: Plan, ds: Dataset, rules: Rules = DEFAULT_RULES) -> pd.DataFrame:
+    """``job_table`` without the states: what does not depend on the clock (the plan's times,
+    deadlines and risk), built once per version of the live plan; ``at_clock`` adds the states."""
     out = plan.outcomes[["request_id", "mode", "level", "priority", "centre_id", "clock_start_s",
                          "dispatch_s", "completion_s", "unassigned_reason"]].copy()
     # Where each call is: the dataset's calls, and those the live board took (their own columns).
@@ -43,18 +49,8 @@ def job_table(plan: Plan, ds: Dataset, now_s: int, rules: Rules = DEFAULT_RULES)
     st_cols = ["request_id", "technician_id", "sequence", "departure_s", "arrival_s", "start_s", "end_s"]
     stops = plan.stops[st_cols] if len(plan.stops) else pd.DataFrame(columns=st_cols)
     out = out.merge(stops, on="request_id", how="left")
-    state = np.full(len(out), JobState.PLANNED, dtype=object)
     routed = out["technician_id"].notna().to_numpy()
-    dep, start, end = (out[c].to_numpy(float) for c in ("departure_s", "start_s", "end_s"))
-    state[routed & (dep <= now_s)] = JobState.DISPATCHED
-    state[routed & (start <= now_s)] = JobState.ON_SITE
-    state[routed & (end <= now_s)] = JobState.DONE
-    walkin = out["mode"].isin((Mode.WALKIN, Mode.MAILIN)).to_numpy()  # no technician: done when the phone is back
-    comp = out["completion_s"].to_numpy(float)
-    state[walkin & (comp <= now_s)] = JobState.DONE
-    unassigned = (out["unassigned_reason"] != "").to_numpy()
-    state[unassigned] = JobState.UNASSIGNED
-    out["state"] = [JobState(s).value for s in state]
+    dep = out["departure_s"].to_numpy(float)
     deadline = np.full(len(out), np.nan)
     for i in np.flatnonzero(routed):
         deadline[i] = rules.dispatch_deadline(ds.network[out["centre_id"].iat[i]], int(out["clock_start_s"].iat[i]))
@@ -63,9 +59,27 @@ def job_table(plan: Plan, ds: Dataset, now_s: int, rules: Rules = DEFAULT_RULES)
     risk[routed] = ON_TIME
     risk[routed & (slack < AT_RISK_SLACK_S)] = AT_RISK
     risk[routed & (slack < 0)] = LATE
+    out.insert(out.columns.get_loc("end_s") + 1, "state", JobState.PLANNED.value)
     out["risk"] = risk
     out["slack_min"] = np.round(slack / 60, 1)
     out["deadline_s"] = deadline
+    return out
+
+
+def at_clock(frame: pd.DataFrame, now_s: int) -> pd.DataFrame:
+    """``job_frame`` with each call's state at ``now_s`` (a new frame; ``frame`` is kept as it
+    is): the plan's own times read at the clock, nothing re-timed."""
+    routed = frame["technician_id"].notna().to_numpy()
+    dep, start, end = (frame[c].to_numpy(float) for c in ("departure_s", "start_s", "end_s"))
+    state = np.full(len(frame), JobState.PLANNED, dtype=object)
+    state[routed & (dep <= now_s)] = JobState.DISPATCHED
+    state[routed & (start <= now_s)] = JobState.ON_SITE
+    state[routed & (end <= now_s)] = JobState.DONE
+    walkin = frame["mode"].isin((Mode.WALKIN, Mode.MAILIN)).to_numpy()  # no technician: done when the phone is back
+    state[walkin & (frame["completion_s"].to_numpy(float) <= now_s)] = JobState.DONE
+    state[(frame["unassigned_reason"] != "").to_numpy()] = JobState.UNASSIGNED
+    out = frame.copy()
+    out["state"] = [JobState(s).value for s in state]
     return out
 
 

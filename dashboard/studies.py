@@ -12,11 +12,10 @@ import streamlit as st
 
 from dashboard import data, scenarios
 from dashboard import state as S
-from dashboard.loaders import Selection, geography, store, travel_model
+from dashboard.loaders import Selection, fingerprint, geography, store, travel_model
 from dashboard.simulation import SimComparison, sim_calls, simulate_pair
 from dispatch.dataset import Dataset
 from dispatch.scenarios import Scenario, apply
-from dispatch.tables import dataset_fingerprint
 from dispatch.travel import DEFAULT_SPEC
 
 
@@ -55,7 +54,7 @@ def _sim_area(label: str, fingerprint: str, province: str, prefecture: str, days
 
 def sim_dataset(sel: Selection, days: int, scenario: Scenario | None = None) -> Dataset:
     """The selection's area with ``days`` days of calls, under ``scenario`` if one is given."""
-    ds = _sim_area(sel.label, dataset_fingerprint(sel.full), sel.province, sel.prefecture, int(days), sel.full)
+    ds = _sim_area(sel.label, fingerprint(sel.full), sel.province, sel.prefecture, int(days), sel.full)
     if scenario is None:
         return ds
     return apply(ds, scenario, sel.seed).dataset
@@ -64,7 +63,7 @@ def sim_dataset(sel: Selection, days: int, scenario: Scenario | None = None) -> 
 def sim_key(sel: Selection, days: int, scenario_name: str, scenario: Scenario | None = None) -> tuple:
     """Everything a simulation depends on: the dataset (by content), area, days, seed, scenario."""
     spec = json.dumps(scenario.to_dict(), sort_keys=True, default=str) if scenario is not None else ""
-    return (sel.label, dataset_fingerprint(sel.full), sel.province, sel.prefecture, int(days), sel.seed,
+    return (sel.label, fingerprint(sel.full), sel.province, sel.prefecture, int(days), sel.seed,
             scenario_name, spec, sel.travel_spec)
 
 

@@ -94,16 +94,23 @@ TIMELINE_MAX_ROWS = 60
 TURNAROUND_PROMISE_S = 24 * 3600  # the network's promise: the device back within a day of the call  # rows drawn at once; the filters choose which
 
 
-def fragment(draw: Callable[..., None]) -> Callable[..., None]:
+FOLLOW_EVERY_S = 60  # the board's clock following the wall clock: its part redrawn this often
+
+
+def fragment(draw: Callable[..., None] | None = None, *,
+             run_every: float | None = None) -> Any:
     """``st.fragment`` that speaks the session's language: a fragment's own rerun does not run
-    ``app.py``, where the language of the script thread is set (``dashboard.i18n``)."""
+    ``app.py``, where the language of the script thread is set (``dashboard.i18n``).
+    ``run_every``: seconds between reruns of its own (``st.fragment``'s), None for none."""
+    if draw is None:
+        return functools.partial(fragment, run_every=run_every)
 
     @functools.wraps(draw)
     def run(*args: Any, **kwargs: Any) -> None:
         i18n.set_language(st.session_state.get(S.LANG) or i18n.DEFAULT_LANGUAGE)
         draw(*args, **kwargs)
 
-    return st.fragment(run)  # type: ignore[no-any-return]
+    return st.fragment(run, run_every=run_every)
 
 
 @fragment
@@ -188,10 +195,11 @@ def timeline(board, sel: loaders.Selection, table, names: dict[str, str], now_s:
     from dashboard import figures
 
     labels = {x: f"{names.get(home[x], home[x])} · {x}" for x in shown}
-    # The chart's spec, built once per plan version, rows, clock and language: building and
-    # validating an Altair chart takes longer than the rest of a rerun.
-    spec = board.derived(("gantt", tuple(shown), now_s, i18n.language(), moving), lambda: figures.gantt(
-        segments[segments["technician_id"].isin(shown)], sel.area.epoch_date, now_s, labels, pickable=moving).to_dict())
+    # The chart's spec, built once per plan version, rows and language (building and validating
+    # an Altair chart takes longer than the rest of a rerun); a clock step adds its line.
+    spec = figures.with_now(board.derived(("gantt", tuple(shown), i18n.language(), moving), lambda: figures.gantt(
+        segments[segments["technician_id"].isin(shown)], sel.area.epoch_date, None, labels, pickable=moving)),
+        sel.area.epoch_date, now_s)
     if not moving:
         st.vega_lite_chart(spec, width="stretch")
         return

@@ -228,14 +228,15 @@ def waiting(url: str) -> set[str]:
 
 
 # Labels drawn narrower than their text (cut, or ending in an ellipsis): the KPI tiles' labels
-# and values, the tabs' and buttons' labels, the sidebar's field labels. Only what is shown. And
+# and values, the tabs' and buttons' labels, the fields' labels, the value a select box shows
+# (its combobox input: the list shows an option whole, the box may not). Only what is shown. And
 # the names on the board's first map (``dashboard.sketch``) that run off its edge.
 CLIPPED_JS = """() => [...document.querySelectorAll(
     '[data-testid="stMetricLabel"] p, [data-testid="stMetricValue"] > div, button[role="tab"] p, '
     + '[data-testid="stBaseButton-primary"] p, [data-testid="stBaseButton-secondary"] p, '
-    + '[data-testid="stWidgetLabel"] p')]
+    + '[data-testid="stWidgetLabel"] p, [data-testid="stSelectbox"] input[role="combobox"]')]
   .filter(e => e.offsetParent !== null && e.scrollWidth > e.clientWidth + 1)
-  .map(e => `${e.innerText} (${e.scrollWidth} > ${e.clientWidth} px)`)
+  .map(e => `${e.value || e.innerText} (${e.scrollWidth} > ${e.clientWidth} px)`)
   .concat(sketchNames().filter(n => n.off).map(n => `${n.text} (off the map: ${n.left}-${n.right} px)`))"""
 # The names on the first map: its image's SVG laid over it, unseen, to measure each name.
 SKETCH_NAMES_JS = """window.sketchNames = () => [...document.querySelectorAll('img.sketch-map')]

@@ -75,30 +75,66 @@ names = loaders.centre_names(sel.area)
 picture = board.picture()
 widgets.tiles(board.derived(("kpis", i18n.language()), lambda: F.kpi_tiles(planning.plan_kpis(picture))))
 
-# The clock: the state of the live plan at a time of the day, or now (China time).
-c2, c3 = st.columns([4, 1])
-follow = c3.toggle(t("board.now_mode"), key=S.FOLLOW_WALL)
-if follow:
-    wall = dt.datetime.now(CST)
-    ss[S.NOW] = dt.time(min(max(wall.hour, 6), 22), wall.minute // 15 * 15 if 6 <= wall.hour < 22 else 0)
-now = c2.slider(t("board.clock"), dt.time(6, 0), dt.time(22, 0), step=dt.timedelta(minutes=15), key=S.NOW,
-                format="HH:mm", help=t("board.clock_help"), disabled=follow)
-now_s = sel.day * DAY_S + now.hour * 3600 + now.minute * 60
-c3.caption(t("board.live_events", n=len(board.active_events())))
-# Built once per version of the live plan (and clock, language): a widget change reuses them.
-table = board.derived(("table", now_s), lambda: jobs.job_table(picture, sel.area, now_s))
-paths = board.derived(("paths", i18n.language()), lambda: maps.route_paths(picture.stops, data.technician_homes(sel.area)))
-widgets.board_map(board, sel, table, paths, names, now_s)
+# The clock and everything drawn at it (the jobs' states, map, timeline and panels): a fragment,
+# so a clock step reruns that part, not the selection, live board and tiles above. A change
+# made in it (a pin, a move, an urgent call) reruns the whole page (``st.rerun()``): the KPIs too.
+page_head = board.head
+following = bool(ss.get(S.FOLLOW_WALL))
+first_run = [True]  # the fragment's first run is this page run's; later ones are its own
 
-unassigned = board.derived(("unassigned", i18n.language()), lambda: jobs.unassigned_table(picture, names))
-tab_gantt, tab_unassigned, tab_job, tab_pin, tab_live, tab_notify, tab_export = st.tabs(
-    [t("tab.timeline"), t("tab.unassigned"), t("tab.job"), t("tab.pin"), t("tab.live"), t("tab.notify"),
-     t("tab.export")], key="board_tabs")  # keyed: a rerun after a change keeps the tab the dispatcher is on
 
-with tab_gantt:
-    widgets.timeline(board, sel, table, names, now_s, None if follow else now_s)
+@widgets.fragment(run_every=widgets.FOLLOW_EVERY_S if following else None)
+def live_day() -> None:
+    if first_run[0]:
+        first_run[0] = False
+    else:
+        board.refresh()  # one small request: another tab or the API may have changed the plan
+        if board.head != page_head:
+            st.rerun()  # drawn again from the top, the tiles with it
+    # The clock: the state of the live plan at a time of the day, or now (China time).
+    c2, c3 = st.columns([4, 1])
+    follow = c3.toggle(t("board.now_mode"), key=S.FOLLOW_WALL)
+    if follow != following:
+        st.rerun()  # the page again: following reruns this part on the wall clock (``run_every``)
+    if follow:
+        wall = dt.datetime.now(CST)
+        ss[S.NOW] = dt.time(min(max(wall.hour, 6), 22), wall.minute // 15 * 15 if 6 <= wall.hour < 22 else 0)
+    now = c2.slider(t("board.clock"), dt.time(6, 0), dt.time(22, 0), step=dt.timedelta(minutes=15), key=S.NOW,
+                    format="HH:mm", help=t("board.clock_help"), disabled=follow)
+    now_s = sel.day * DAY_S + now.hour * 3600 + now.minute * 60
+    at_s = None if follow else now_s  # the clock changes are made at (None: the service's, now)
+    c3.caption(t("board.live_events", n=len(board.active_events())))
+    # Built once per version of the live plan (and clock, language): a widget change reuses them.
+    # The jobs' times and risk once per version; their states at each clock value.
+    frame = board.derived("jobs", lambda: jobs.job_frame(picture, sel.area))
+    table = board.derived(("table", now_s), lambda: jobs.at_clock(frame, now_s))
+    paths = board.derived(("paths", i18n.language()),
+                          lambda: maps.route_paths(picture.stops, data.technician_homes(sel.area)))
+    widgets.board_map(board, sel, table, paths, names, now_s)
+    unassigned = board.derived(("unassigned", i18n.language()), lambda: jobs.unassigned_table(picture, names))
+    tab_gantt, tab_unassigned, tab_job, tab_pin, tab_live, tab_notify, tab_export = st.tabs(
+        [t("tab.timeline"), t("tab.unassigned"), t("tab.job"), t("tab.pin"), t("tab.live"), t("tab.notify"),
+         t("tab.export")], key="board_tabs")  # keyed: a rerun after a change keeps the tab the dispatcher is on
+    with tab_gantt:
+        widgets.timeline(board, sel, table, names, now_s, at_s)
+    with tab_unassigned:
+        unassigned_tab(unassigned)
+    with tab_job:
+        widgets.job_detail(board, table, sel, names, at_s)
+    with tab_pin:
+        pin_tab(table, at_s)
+    with tab_live:
+        if not live.realtime_ready(plan):
+            st.info(t("live.not_ready"))
+        else:
+            widgets.live_controls(board, sel, plan, at_s, now_s)
+    with tab_notify:
+        widgets.notices(board, sel)
+    with tab_export:
+        widgets.exports(board, picture, sel, now_s)
 
-with tab_unassigned:
+
+def unassigned_tab(unassigned) -> None:  # type: ignore[no-untyped-def]
     later = later_bookings(plan)
     if unassigned.empty:
         st.success(t("unassigned.none"))
@@ -111,11 +147,9 @@ with tab_unassigned:
     if later:
         st.caption(t("unassigned.later", n=later))
 
-with tab_job:
-    widgets.job_detail(board, table, sel, names, None if follow else now_s)
 
-area_of = board.technicians
-with tab_pin:
+def pin_tab(table, at_s: int | None) -> None:  # type: ignore[no-untyped-def]
+    area_of = board.technicians
     st.write(t("pin.intro"))
     routed = dict(zip(picture.stops["request_id"], picture.stops["technician_id"]))
     with st.form("pin_form"):
@@ -126,7 +160,7 @@ with tab_pin:
         submitted = st.form_submit_button(t("pin.submit"))
     if submitted and job and tech:
         try:
-            got = board.pin(job, tech, None if follow else now_s)
+            got = board.pin(job, tech, at_s)
             ss[S.PIN_MESSAGE] = ("success", t("pin.kept", job=job, tech=tech, seq=got["sequence"],
                                               start=F.clock(sel.area.epoch_date, got["start_s"])))
         except ServiceRefused as exc:
@@ -147,14 +181,5 @@ with tab_pin:
                     ss[S.PIN_MESSAGE] = ("error", t("live.refused", why=exc))
                 st.rerun()
 
-with tab_live:
-    if not live.realtime_ready(plan):
-        st.info(t("live.not_ready"))
-    else:
-        widgets.live_controls(board, sel, plan, None if follow else now_s, now_s)
 
-with tab_notify:
-    widgets.notices(board, sel)
-
-with tab_export:
-    widgets.exports(board, picture, sel, now_s)
+live_day()
