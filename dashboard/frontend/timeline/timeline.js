@@ -228,7 +228,9 @@ export default function ({ parentElement, data, setTriggerValue }) {
                      [grid, "pointercancel", onCancel], [grid, "pointerleave", onLeave], [window, "keydown", onKey],
                      [scroll, "scroll", onScroll]];
   for (const [target, name, handler] of listeners) target.addEventListener(name, handler);
-  scroll.scrollLeft = kept != null ? kept : (d.now_s != null ? Math.max(0, x(d.now_s) - 2 * d.hour_px) : 0);
+  // First shown: from the whole hour two hours before the clock (a redraw keeps where one was).
+  const early = d.now_s != null ? Math.max(lo, Math.floor(d.now_s / 3600 - 2) * 3600) : lo;
+  scroll.scrollLeft = kept != null ? kept : x(early);
 
   return () => {
     for (const [target, name, handler] of listeners) target.removeEventListener(name, handler);
