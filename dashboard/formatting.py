@@ -38,6 +38,11 @@ def clock(epoch_date: str, t_s: float | None, weekday: bool = True) -> str:
     return f"{i18n.weekday(d.weekday())} {d:%H:%M}" if weekday else f"{d:%H:%M}"
 
 
+def window(epoch_date: str, span: tuple[int, int] | None, weekday: bool = True) -> str:
+    """A (start_s, end_s) window as 'Mon 09:00–Mon 12:00' (or '09:00–12:00'); '-' when there is none."""
+    return "–".join(clock(epoch_date, s, weekday) for s in span) if span else "-"
+
+
 def day_label(epoch_date: str, day: int) -> str:
     d = dt.datetime.fromisoformat(epoch_date) + dt.timedelta(days=day)
     return t("side.day_label", day=day, weekday=i18n.weekday(d.weekday()))

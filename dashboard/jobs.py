@@ -137,6 +137,14 @@ def gantt_segments(plan: Plan, ds: Dataset) -> pd.DataFrame:
     return pd.DataFrame(rows).sort_values(["technician_id", "start_s"]).reset_index(drop=True)
 
 
+def customer_windows(ds: Dataset, calls: dict[str, dict]) -> dict[str, tuple[int, int]]:
+    """Job -> its customer's window (absolute seconds): the dataset's calls, and the urgent calls
+    the live board took (``calls``: the service's call bodies, by id)."""
+    out = {k: (int(c["window_start_s"]), int(c["window_end_s"])) for k, c in calls.items()
+           if c.get("window_start_s") is not None and c.get("window_end_s") is not None}
+    return out | {r.id: (int(r.window.start_s), int(r.window.end_s)) for r in ds.requests}
+
+
 def unassigned_table(plan: Plan, centre_names: dict[str, str]) -> pd.DataFrame:
     """The day's calls nobody serves, with the reason in the user's language (the calls booked
     for a later day are not among them: they have no outcome on this day)."""

@@ -186,14 +186,29 @@ def timeline(board, sel: loaders.Selection, table, names: dict[str, str], now_s:
     shown = order[:TIMELINE_MAX_ROWS]
     st.caption(t("timeline.showing", shown=len(shown), total=len(set(segments["technician_id"]))))
     # Moving by selection draws the chart as SVG with a clickable quarter hour under every bar:
-    # thousands of marks for a province, so it is asked for, not the default.
-    moving = st.toggle(t("tlmove.mode"), key="tl_move_mode", help=t("tlmove.hint"))
+    # thousands of marks for a province, so it is asked for, not the default; so is dragging,
+    # drawn by the board's own component (``dashboard.dragboard``) instead of Vega-Lite.
+    how = st.radio(t("tlmove.how"), TIMELINE_MODES, key="tl_move_how", horizontal=True,
+                   format_func=i18n.frozen(lambda m: t(TIMELINE_MODES[m])), help=t("tlmove.how_help"))
     if not shown:
+        return
+    if how == "drag":
+        from dashboard import dragboard
+
+        area_of = board.technicians
+        data = board.derived(("drag", tuple(shown), now_s, i18n.language()), lambda: dragboard.timeline_data(
+            segments, shown, home, names, table, jobs.customer_windows(sel.area, board.calls), area_of,
+            sel.area.epoch_date, now_s))
+        # The drop is read before the component is drawn, so that it draws the move it proposes.
+        note = _timeline_pick(table, dragboard.SLOT_S, drop=dragboard.dropped(DRAG_KEY))
+        dragboard.draw({**data, "pending": dragboard.pending(st.session_state.get(TL_PICK))}, key=DRAG_KEY)
+        _timeline_move(board, sel, table, at_s, note, t("tldrag.hint"))
         return
     # Here, not at the top: Altair takes about half a second to import, which the board's first
     # paint (before any timeline is drawn) does not wait for.
     from dashboard import figures
 
+    moving = how == "select"
     labels = {x: f"{names.get(home[x], home[x])} · {x}" for x in shown}
     # The chart's spec, built once per plan version, rows and language (building and validating
     # an Altair chart takes longer than the rest of a rerun); a clock step adds its line.
@@ -205,53 +220,85 @@ def timeline(board, sel: loaders.Selection, table, names: dict[str, str], now_s:
         return
     event = st.vega_lite_chart(spec, width="stretch", key="tl_chart", on_select="rerun",
                                selection_mode=[figures.PICK_BAR, figures.PICK_SLOT])
-    _timeline_move(board, sel, table, event.selection, at_s, (figures.PICK_BAR, figures.PICK_SLOT), figures.SLOT_S)
+    marks = event.selection
+    note = _timeline_pick(table, figures.SLOT_S,
+                          clicks=tuple((marks.get(p) or [None])[0] for p in (figures.PICK_BAR, figures.PICK_SLOT)))
+    _timeline_move(board, sel, table, at_s, note, t("tlmove.hint"))
 
 
+# The timeline's modes (the Vega-Lite view first, the default) and their labels' catalogue keys.
+TIMELINE_MODES = {"view": "tlmove.view", "select": "tlmove.mode", "drag": "tldrag.mode"}
 TL_PICK = "tl_pick"  # (the job picked on the timeline and its technician, the target (technician, start_s) or None)
-TL_SEEN = "tl_seen"  # the chart's selections already acted on: a rerun acts on a new click only
+TL_SEEN = "tl_seen"  # the chart's selections and the drop already acted on: a rerun acts on a new one only
+DRAG_KEY = "tl_drag"  # the drag-and-drop timeline's component
 
 
-def _timeline_move(board, sel: loaders.Selection, table, selection, at_s: int | None,  # type: ignore[no-untyped-def]
-                   params: tuple[str, str], slot_s: int) -> None:
-    """Moving a job by selecting it and its target on the timeline: a click on its work bar
-    picks the job, a click on a time in a technician's row (or on one of his bars) the target;
-    the move form below is filled with them, to check and submit (``POST /jobs/{id}/move``)."""
+def next_pick(picked, seen: dict, table, slot_s: int, clicks: tuple | None = None,  # type: ignore[no-untyped-def]
+              drop: dict | None = None) -> tuple[Any, dict, str | None]:
+    """The timeline's pick after a rerun: ``picked`` (``((job, its technician), (target
+    technician, start_s) or None)`` or None) changed by a new click (``clicks``: the chart's bar
+    and quarter-hour selections) or a new drop (``{request_id, technician_id, start_s,
+    drop_id}``), the events now acted on (``seen``) and the catalogue key of a note to show.
+    Each click and drop acts once: the chart keeps its selection over reruns, and a drop may be
+    read again by a rerun that does not come from the component."""
+    seen = dict(seen)
+    event = None
+    if drop is not None and drop.get("drop_id") != seen.get("drop"):
+        event = ("drop", drop)
+        seen["drop"] = drop.get("drop_id")
+    elif clicks is not None:
+        bar, slot = clicks
+        if bar and bar != seen.get("bar"):
+            event = ("bar", bar)
+        elif slot and slot != seen.get("slot"):
+            event = ("slot", slot)
+        seen.update(bar=bar, slot=slot)
+    if event is None:
+        return picked, seen, None
+    kind, datum = event
+    tech, start_s = str(datum["technician_id"]), int(datum["start_s"])
+    target = (tech, start_s // slot_s * slot_s)
+    job = str(datum.get("request_id"))
+    row = table.loc[table["request_id"] == job]
+    movable = bool(len(row)) and row["state"].iloc[0] in jobs.MOVABLE_STATES
+    if kind == "drop":  # the job and its target at once
+        holder = row["technician_id"].iloc[0] if len(row) else None
+        return ((((job, str(holder)), target), seen, None) if movable and isinstance(holder, str)
+                else (picked, seen, "move.not_movable"))
+    if kind == "bar" and datum.get("segment") == "work" and (picked is None or picked[0][1] == tech):
+        # A job (another of the same row: that one instead), if it can still move.
+        return (((job, tech), None), seen, None) if movable else (picked, seen, "move.not_movable")
+    if picked is not None:
+        return (picked[0], target), seen, None
+    return picked, seen, "tlmove.job_first"
+
+
+def _timeline_pick(table, slot_s: int, clicks: tuple | None = None, drop: dict | None = None) -> str | None:  # type: ignore[no-untyped-def]
+    """The session's timeline pick after this run's clicks or drop (``next_pick``); the note to show."""
     ss = st.session_state
-    bar, slot = ((selection.get(p) or [None])[0] for p in params)
-    seen = ss.get(TL_SEEN, {})
-    clicked = None
-    if bar and bar != seen.get("bar"):
-        clicked = ("bar", bar)
-    elif slot and slot != seen.get("slot"):
-        clicked = ("slot", slot)
-    ss[TL_SEEN] = {"bar": bar, "slot": slot}
+    ss[TL_PICK], ss[TL_SEEN], note = next_pick(ss.get(TL_PICK), ss.get(TL_SEEN, {}), table, slot_s, clicks, drop)
+    return note
+
+
+def _timeline_move(board, sel: loaders.Selection, table, at_s: int | None, note: str | None,  # type: ignore[no-untyped-def]
+                   hint: str) -> None:
+    """Moving a job on the timeline, by selection (a click on its work bar picks the job, a
+    click on a time in a technician's row, or on one of his bars, the target) or by dragging its
+    work bar to a technician's row and time (``_timeline_pick``): the move form below is filled
+    with them, to check and submit (``POST /jobs/{id}/move``), the same form as the job panel's."""
+    ss = st.session_state
     picked = ss.get(TL_PICK)
-    if clicked is not None:
-        kind, datum = clicked
-        tech, start_s = str(datum["technician_id"]), int(datum["start_s"])
-        job = str(datum.get("request_id"))
-        if kind == "bar" and datum.get("segment") == "work" and (picked is None or picked[0][1] == tech):
-            # A job (another of the same row: that one instead), if it can still move.
-            state = table.loc[table["request_id"] == job, "state"]
-            if len(state) and state.iloc[0] in jobs.MOVABLE_STATES:
-                picked = ((job, tech), None)
-            else:
-                st.caption(t("move.not_movable"))
-        elif picked is not None:
-            picked = (picked[0], (tech, start_s // slot_s * slot_s))
-        else:
-            st.caption(t("tlmove.job_first"))
-        ss[TL_PICK] = picked
+    if note:
+        st.caption(t(note))
     st.markdown(f"**{t('tlmove.title')}**")
     if picked is None:
-        st.caption(t("tlmove.hint"))
+        st.caption(hint)
         return
     (job, holder), target = picked
     rows = table.set_index("request_id")
     if job not in rows.index:  # the live plan moved on (undone, another tab): start again
         ss[TL_PICK] = None
-        st.caption(t("tlmove.hint"))
+        st.caption(hint)
         return
     ep = sel.area.epoch_date
     if target is None:
@@ -277,13 +324,8 @@ def job_detail(board, table, sel: loaders.Selection, names: dict[str, str], at_s
     row = table.set_index("request_id").loc[job]
     ep = sel.area.epoch_date
     req = {r.id: r for r in sel.area.requests}.get(job)
-    call = board.calls.get(job) or {}
-    if req is not None:
-        window = f"{F.clock(ep, req.window.start_s)}–{F.clock(ep, req.window.end_s)}"
-        device = req.device_model or "-"
-    else:  # an urgent call the service took: its window and no device
-        window = f"{F.clock(ep, call.get('window_start_s'))}–{F.clock(ep, call.get('window_end_s'))}" if call else "-"
-        device = "-"
+    window = F.window(ep, jobs.customer_windows(sel.area, board.calls).get(job))
+    device = (req.device_model or "-") if req is not None else "-"  # an urgent call the service took: none
     fields = {
         t("job.customer_of"): f"{job} · {i18n.place(loaders.places(), req.county_adcode) if req and req.county_adcode else '-'}",
         t("col.window"): window, t("job.device"): device,

@@ -203,6 +203,106 @@ def test_the_pickable_timeline_has_a_bar_and_a_quarter_hour_selection_under_the_
     assert spec["layer"].index(slots) == 0  # under the bars: a click on a bar selects the bar
 
 
+def _drag_data(plan, area, lang: str, shown: list[str], now_s: int):  # type: ignore[no-untyped-def]
+    from dashboard import dragboard
+
+    i18n.set_language(lang)
+    seg = jobs.gantt_segments(plan, area)
+    table = jobs.job_table(plan, area, now_s)
+    home = {k.id: k.home_centre_id for k in area.technicians}
+    names = {c.id: f"name of {c.id}" for c in area.network}
+    return seg, table, dragboard.timeline_data(seg, shown, home, names, table, jobs.customer_windows(area, {}),
+                                               {k: "A" for k in home}, area.epoch_date, now_s)
+
+
+def test_the_drag_timeline_gets_the_shown_rows_their_segments_and_which_jobs_may_move(plan, area):
+    """The drag-and-drop timeline's data: the shown rows in their order under their centres,
+    every segment of theirs (the Gantt's table and colours), each worked job's state, window and
+    whether it may move, the day in whole hours around the clock, its words in the board's language."""
+    from dashboard import dragboard
+    from dashboard.catalogue import MESSAGES, STATES
+
+    now_s = 12 * 3600
+    seg = jobs.gantt_segments(plan, area)
+    shown = sorted(set(seg["technician_id"]), reverse=True)[:6]  # an order of the board's, kept
+    seg, table, data = _drag_data(plan, area, "en", shown, now_s)
+    assert [r["id"] for r in data["rows"]] == shown
+    home = {k.id: k.home_centre_id for k in area.technicians}
+    assert [r["group"] for r in data["rows"]] == [f"name of {home[k]}" for k in shown]
+    mine = seg[seg["technician_id"].isin(shown)]
+    assert sorted((shown[i], k, a, b, j) for i, k, a, b, j in data["segs"]) == sorted(
+        mine[["technician_id", "kind", "start_s", "end_s", "request_id"]].itertuples(index=False, name=None))
+    assert [(k, c) for k, _, c in data["kinds"]] == list(figures.SEGMENT_COLOURS.items())
+    worked = set(mine.loc[mine["kind"] == "work", "request_id"])
+    assert set(data["jobs"]) == worked
+    state = dict(zip(table["request_id"], table["state"]))
+    assert {j: v["movable"] for j, v in data["jobs"].items()} == {j: state[j] in jobs.MOVABLE_STATES for j in worked}
+    assert {v["movable"] for v in data["jobs"].values()} == {True, False}, "at noon some work is done, some is not"
+    windows = jobs.customer_windows(area, {})
+    j = next(iter(worked))
+    assert data["jobs"][j]["window"] == F.window(area.epoch_date, windows[j], weekday=False)
+    assert data["lo_s"] % 3600 == 0 and data["lo_s"] <= min(mine["start_s"].min(), now_s)
+    assert data["hi_s"] % 3600 == 0 and data["hi_s"] >= max(mine["end_s"].max(), now_s)
+    assert data["slot_s"] == figures.SLOT_S and data["now_s"] == now_s
+    json.dumps(data)  # all of it goes to the browser as JSON
+    _, _, zh = _drag_data(plan, area, "zh", shown, now_s)
+    for lang, got in (("en", data), ("zh", zh)):
+        k = 0 if lang == "zh" else 1
+        assert got["text"]["not_movable"] == MESSAGES["move.not_movable"][k]
+        assert got["text"]["hint"] == MESSAGES["tldrag.hint"][k]
+        assert [n for _, n, _ in got["kinds"]] == [MESSAGES[f"seg.{x}"][k] for x in figures.SEGMENT_COLOURS]
+        assert {v["state_label"] for v in got["jobs"].values()} <= {v[k] for v in STATES.values()}
+    assert zh["text"]["other_area"].count("{tech}") == 1  # the component fills in the row's technician
+    assert dragboard.pending(None) is None
+
+
+def test_a_drop_on_the_timeline_becomes_the_move_forms_target_once(plan, area):
+    """A drop (the component's trigger) fills the move form's target, snapped to the quarter hour
+    the selection uses, and is acted on once: a rerun that reads the same drop changes nothing;
+    a drop of a job under way or done is refused with why, the pick left as it was."""
+    from dashboard import widgets
+
+    table = jobs.job_table(plan, area, 12 * 3600)
+    routed = table[table["technician_id"].notna()]
+    job, holder = next((r, k) for r, k, s in routed[["request_id", "technician_id", "state"]].itertuples(index=False)
+                       if s in jobs.MOVABLE_STATES)
+    other = next(k for k in routed["technician_id"] if k != holder)
+    drop = {"request_id": job, "technician_id": other, "start_s": 15 * 3600 + 7 * 60, "drop_id": "d1"}
+    picked, seen, note = widgets.next_pick(None, {}, table, figures.SLOT_S, drop=drop)
+    assert picked == ((job, holder), (other, 15 * 3600)) and note is None
+    from dashboard import dragboard
+
+    assert dragboard.pending(picked) == {"request_id": job, "technician_id": other, "start_s": 15 * 3600}
+    again = widgets.next_pick(None, seen, table, figures.SLOT_S, drop=drop)
+    assert again == (None, seen, None), "the same drop read by a later rerun does nothing"
+    assert widgets.next_pick(picked, seen, table, figures.SLOT_S)[0] == picked  # no drop: the pick stays
+    done = routed.loc[~routed["state"].isin(jobs.MOVABLE_STATES), "request_id"].iloc[0]
+    late = {**drop, "request_id": done, "drop_id": "d2"}
+    assert widgets.next_pick(picked, seen, table, figures.SLOT_S, drop=late) == (
+        picked, {**seen, "drop": "d2"}, "move.not_movable")
+
+
+def test_the_drag_components_files_ship_in_the_package_and_reach_nothing_outside():
+    """The component's JS and CSS are package data (``pyproject.toml``), and load nothing from
+    anywhere: no URL, no import, no fetch, no stylesheet or font from elsewhere."""
+    import fnmatch
+    import re
+    import tomllib
+
+    from dashboard import dragboard
+
+    patterns = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["dashboard"]
+    files = sorted(p for p in dragboard.FRONTEND.rglob("*") if p.is_file())
+    assert {p.name for p in files} == set(dragboard.FILES)
+    for p in files:
+        rel = p.relative_to(REPO / "dashboard").as_posix()
+        assert any(fnmatch.fnmatch(rel, pat) for pat in patterns), f"{rel} is not in the package data"
+        text = p.read_text(encoding="utf-8")
+        found = re.findall(r"https?:|//[\w.-]+\.[a-z]{2,}/|\bimport\s*[\s({\"']|\bfetch\s*\(|XMLHttpRequest|WebSocket|"
+                           r"EventSource|sendBeacon|url\(|@import|\bsrc\s*=", text)
+        assert not found, (rel, found)
+
+
 def _sample_files() -> dict[str, bytes]:
     return {k: (SAMPLE / f"{k}.csv").read_bytes() for k in uploads.UPLOAD_KINDS}
 

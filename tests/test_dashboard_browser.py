@@ -5,7 +5,7 @@ Playwright (the system browser; Playwright never downloads one).
 Every request the browser makes that is not to the app is aborted and fails the test (the
 dashboard must work offline as shipped). Runs the dispatcher's day (first paint, plan, urgent
 call, drop-out at 14:00, pin, a move from the job panel and one by selecting the job and its
-target on the timeline, the customers to tell; each change on
+target on the timeline, a job's bar dragged on the timeline, the customers to tell; each change on
 the KPIs, timeline and exports, after a reload and in a second tab) in Chinese and in English,
 and the manager's what-if (a scenario that closes, opens and staffs stations, saved, reloaded,
 compared) in both, with screenshots at 1366x768 and 1920x1080 (no label clipped at either) and
@@ -372,6 +372,8 @@ def dispatchers_day(b: Browser, lang: str, timings: dict[str, float], shots: lis
         assert jobs.get(said["job"]) == said["tech"]
     move_from_the_job_panel(page, lang, svc, timings)
     move_on_the_timeline(page, lang, svc, timings, shots)
+    if lang == "zh":  # once: the drag itself is the same in both languages
+        drag_on_the_timeline(page, lang, svc, timings, shots)
     customers_to_tell(page, lang, svc)
     shoot(page, f"{lang}-board-live", shots)
 
@@ -487,6 +489,40 @@ def move_on_the_timeline(page, lang: str, svc: str, timings: dict[str, float], s
     else:
         assert now == changes and jobs[job] == holder, "a refused move changes nothing"
     assert events_shown(page, lang, now) == now
+
+
+def drag_on_the_timeline(page, lang: str, svc: str, timings: dict[str, float], shots: list[str]) -> None:  # type: ignore[no-untyped-def]
+    """A movable job's work bar dragged with the mouse, on the board's own timeline component
+    (``dashboard/frontend/timeline``), to the nearest row of another technician of its area who
+    is not out: the move form shows that job and technician as its target (submitting it is the
+    form's, tested above)."""
+    log = api(svc, "/events")
+    area_of = {k: a for a, ks in log["areas"].items() for k in ks}
+    out = served(svc)[1]
+    page.get_by_role("tab", name=say(lang, "tab.timeline")).click()
+    page.get_by_text(say(lang, "tldrag.mode"), exact=True).click()
+    idle(page)
+    page.locator(".tl-seg.tl-work.tl-movable").first.wait_for()
+    rows = page.eval_on_selector_all(".tl-row", "rs => rs.map(r => r.dataset.tech)")
+    bars = page.eval_on_selector_all(".tl-seg.tl-work.tl-movable", "bs => bs.map(b => [b.dataset.job, b.dataset.tech])")
+    _, job, _, target = min(
+        (abs(rows.index(k) - rows.index(x)), j, k, x) for j, k in bars for x in rows
+        if x != k and area_of.get(x) == area_of.get(k) and not out.get(x))
+    bar = page.locator(f'.tl-seg.tl-work[data-job="{job}"]')
+    bar.scroll_into_view_if_needed()
+    row = page.locator(f'.tl-row[data-tech="{target}"]')
+    row.scroll_into_view_if_needed()
+    b, r = bar.bounding_box(), row.bounding_box()
+    t0 = time.perf_counter()
+    page.mouse.move(b["x"] + min(4, b["width"] / 2), b["y"] + b["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(b["x"] + min(4, b["width"] / 2), r["y"] + r["height"] / 2, steps=6)  # his row, the same time
+    page.mouse.up()
+    visible(page, say(lang, "tlmove.target", job=job, tech=target, start="X").split("X")[0], 30_000)
+    timings[f"{lang}_timeline_drag_s"] = round(time.perf_counter() - t0, 2)
+    said = page.locator(":is(p, div, span):visible", has_text=literal(lang, "tlmove.target")).last.inner_text()
+    assert job in said and target in said, said
+    shoot(page, f"{lang}-board-timeline-drag", shots)
 
 
 def customers_to_tell(page, lang: str, svc: str) -> None:  # type: ignore[no-untyped-def]
