@@ -168,17 +168,20 @@ bench.add_command(province, name="province")
 @click.option("--offline-start", type=click.Choice(["own", "online"]), default="own", show_default=True,
               help="Offline search's start: its own construction (a reference independent of the online "
                    "policy) or the online routes (the better of the two: it moves with the policy).")
+@click.option("--reference", "reference", default=None, type=click.Path(dir_okay=False),
+              help="Hindsight routes per area kept in this JSON file: an area with the same calls is not "
+                   "solved again (one reference for the policies compared).")
 @json_option
 def hindsight(preset: str, seed: int, calls: float | None, time_limit: float, areas: int | None,
               workers: int | None, reoptimise_every_s: int | None, reoptimise_engine: str, warm_start: str,
               count_return: bool, reoptimise_time_limit_s: float | None, hold_s: int, leave_home_s: int | None,
-              offline_start: str, json_path: str | None) -> None:
+              offline_start: str, reference: str | None, json_path: str | None) -> None:
     """The online day plan against hindsight (every call known): travel, overtime, one-hour rate."""
     from dispatch.bench import hindsight as runner  # the planner (OR-Tools): slow to import
 
     doc = runner.run_hindsight(preset, seed, time_limit, calls, areas, workers, reoptimise_every_s, _echo_err,
                                reoptimise_engine, warm_start, count_return, hold_s, reoptimise_time_limit_s,
-                               leave_home_s, offline_start)
+                               leave_home_s, offline_start, reference)
     click.echo(runner.format_report(doc))
     write_json(json_path, doc)
 
