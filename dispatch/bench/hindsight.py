@@ -23,6 +23,7 @@ redo the choice of area.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -174,7 +175,8 @@ def run_hindsight(preset: str, seed: int, time_limit_s: float, calls_per_day: fl
                   progress: Log | None = None, reoptimise_engine: str = "ortools",
                   warm_start: str = "pyvrp", count_return: bool = False, hold_s: int = 0,
                   reoptimise_time_limit_s: float | None = None, leave_home_s: int | None = None,
-                  offline_start: str = "own", reference: str | None = None) -> dict[str, Any]:
+                  offline_start: str = "own", reference: str | None = None,
+                  reoptimise_steps_per_visit: int | None = None) -> dict[str, Any]:
     """Plan the day online, solve every area offline, and compare (see the module docstring).
     ``areas`` keeps the largest N areas only (by calls); ``time_limit_s`` is per area, CPU.
     ``hold_s``: the waiting strategy (``Rules.replan_hold_s``); ``reoptimise_time_limit_s``: each
@@ -193,6 +195,8 @@ def run_hindsight(preset: str, seed: int, time_limit_s: float, calls_per_day: fl
     params = replace(params, rules=rules if leave_home_s is None else replace(rules, leave_home_s=leave_home_s))
     if reoptimise_time_limit_s is not None:
         params = replace(params, reoptimise_time_limit_s=reoptimise_time_limit_s)
+    if reoptimise_steps_per_visit is not None:
+        params = replace(params, reoptimise_steps_per_visit=reoptimise_steps_per_visit)
     w0, c0, own0 = time.perf_counter(), cpu_s(), cpu_split_s()[0]
     with executor(workers) as pool:
         plan = make_plan(ds, params, pool=pool)
@@ -207,7 +211,7 @@ def run_hindsight(preset: str, seed: int, time_limit_s: float, calls_per_day: fl
         saved = load_reference(reference, time_limit_s, seed, offline_start)
         offline, sources = {}, {}
         for k in keys:
-            ids = sorted(v.id for v in problems[k].visits)
+            ids = visit_key(problems[k])
             for got in saved.get(k, ()):
                 if got["visits"] == ids:
                     offline[k], sources[k] = (routes_result(problems[k], got["routes"]), got["cpu_s"]), got["source"]
@@ -257,6 +261,7 @@ def run_hindsight(preset: str, seed: int, time_limit_s: float, calls_per_day: fl
         "benchmark": "hindsight", "preset": preset, "seed": seed, "calls": len(ds.requests),
         "areas": len(keys), "time_limit_s": time_limit_s, "reoptimise_every_s": reoptimise_every_s,
         "reoptimise_engine": reoptimise_engine, "reoptimise_time_limit_s": params.reoptimise_time_limit_s,
+        "reoptimise_steps_per_visit": params.reoptimise_steps_per_visit,
         "warm_start": warm_start, "count_return": count_return, "hold_s": hold_s, "leave_home_s": params.rules.leave_home_s,
         "offline_start": offline_start,
         "online": online_total, "offline": offline_total, "ratios": ratios(online_total, offline_total),
@@ -291,12 +296,22 @@ def load_reference(path: str | None, time_limit_s: float, seed: int, start: str)
     return doc["areas"]
 
 
+def visit_key(problem: RoutingProblem) -> str:
+    """What makes an area's hindsight problem the same one: its visits (ids and every field but
+    the node, whose number depends on the order the calls reached the area; a call collected
+    for the bench online is another visit) and its technicians."""
+    visits = sorted((v.id, v.service_s, v.window_start_s, v.window_end_s, v.required_level, v.required_skill,
+                     v.priority, v.release_s, v.dispatch_deadline_s) for v in problem.visits)
+    techs = sorted(k.id for k in problem.technicians)
+    return hashlib.sha256(repr((visits, techs)).encode()).hexdigest()
+
+
 def save_reference(path: str, time_limit_s: float, seed: int, start: str, saved: dict[str, Any],
                    problems: dict[str, RoutingProblem], offline: dict[str, tuple[RoutingResult, float]],
                    sources: dict[str, str]) -> None:
     areas = {k: list(v) for k, v in saved.items()}  # per area, one entry per set of calls seen
     for k, (res, spent) in offline.items():
-        ids = sorted(v.id for v in problems[k].visits)
+        ids = visit_key(problems[k])
         if not any(e["visits"] == ids for e in areas.get(k, ())):
             areas.setdefault(k, []).append({"visits": ids, "cpu_s": spent, "source": sources[k], "routes": {
                 r.technician_id: [s.visit_id for s in r.stops] for r in res.routes}})
@@ -327,6 +342,8 @@ def format_report(doc: dict[str, Any]) -> str:
     policy = f"every {reopt} s by {doc['reoptimise_engine']}" if reopt else "off"
     if reopt and doc.get("reoptimise_time_limit_s") is not None:
         policy += f", {doc['reoptimise_time_limit_s']:g} CPU s per area"
+    if reopt and doc.get("reoptimise_steps_per_visit"):
+        policy += f" or {doc['reoptimise_steps_per_visit']} steps per movable call"
     lines = [
         (f"\n{doc['preset']} seed {doc['seed']}: {on['visits']} travelling calls in {doc['areas']} areas; "
          f"online = the day plan (re-optimise {policy}, batch start {doc['warm_start']}"
@@ -365,13 +382,13 @@ def travel_lines(w: dict[str, Any]) -> list[str]:
     if not split:
         return []
     on, off = split["online"], split["offline"]
-    lines = [f"  driving, online / offline km: out from home {on.get('out_m', 0) / 1000:.0f} / "
+    lines = [(f"  driving, online / offline km: out from home {on.get('out_m', 0) / 1000:.0f} / "
              f"{off.get('out_m', 0) / 1000:.0f}, between calls {on.get('between_m', 0) / 1000:.0f} / "
              f"{off.get('between_m', 0) / 1000:.0f}, back home {on.get('back_m', 0) / 1000:.0f} / "
              f"{off.get('back_m', 0) / 1000:.0f}; routes {on.get('routes', 0)} / {off.get('routes', 0)}, of which "
              f"first sent out for a later call {on.get('routes_for_later_calls', 0)} / "
              f"{off.get('routes_for_later_calls', 0)} ({on.get('later_routes_home_m', 0) / 1000:.0f} / "
-             f"{off.get('later_routes_home_m', 0) / 1000:.0f} km out and back)"]
+             f"{off.get('later_routes_home_m', 0) / 1000:.0f} km out and back)")]
     lines.append("  each call's marginal km by the hour it came in, online / offline: " + ", ".join(
         f"{int(h):02d}h {a:.0f}/{b:.0f}" for h, (a, b) in w["marginal_km_by_hour"].items()))
     return lines
