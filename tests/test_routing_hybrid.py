@@ -3,6 +3,7 @@ figures: small hand-built cases on a line (travel seconds = |x_i - x_j|, metres 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from types import SimpleNamespace
 
 import numpy as np
@@ -168,3 +169,17 @@ def test_hindsight_is_not_held_back_by_the_waiting_strategy_nor_started_from_the
     _, best, _, source = solve_offline("x", called, 0.05, 1, RoutingResult((), (), "x", 0), start="own")
     assert source == "offline" and sorted(s.visit_id for r in best.routes for s in r.stops) == ["a", "b"]
     assert check(called, best) == []
+
+
+def test_exact_search_weighs_the_way_home_only_when_asked_and_stops_at_its_step_cap():
+    """A live tail: A is at 100 with a call there, his centre at 0; B waits at his centre at
+    60. A call at 50 lies on A's way home (it adds no driving there) but is 10 from B. Counting the way home it goes to A; mid-day, where the next call starts where he is
+    (``count_way_home=False``, the live tail's re-solve), to B. With a step cap the search does
+    that many steps and gives the same routes every time."""
+    a = replace(routing_tech("A", 0), start_node=1)
+    p = line_problem([0, 100, 50, 60], [a, routing_tech("B", 3)], [visit("a", 1), visit("v", 2)])
+    home, _ = improve(p, {"A": ["a"]}, RoutingParams(0), 0)
+    away, _ = improve(p, {"A": ["a"]}, RoutingParams(0, count_way_home=False), 0)
+    assert home == {"A": ["a", "v"], "B": []} and away == {"A": ["a"], "B": ["v"]}
+    runs = [improve(p, {"A": ["a"]}, RoutingParams(0, seed=3), 60.0, max_steps=25) for _ in range(2)]
+    assert runs[0][1]["steps"] == 25 and runs[0][0] == runs[1][0]

@@ -23,11 +23,14 @@ redo the choice of area.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import time
 from dataclasses import dataclass, replace
 from typing import Any
 
-from dispatch.bench.common import Log, cpu_s, peak_rss_mib
+from dispatch.bench.common import Log, cpu_s, cpu_split_s, peak_rss_mib
 from dispatch.executor import executor
 from dispatch.plan import PlanParams, make_plan
 from dispatch.routing import RoutingParams, RoutingProblem, RoutingResult, check
@@ -133,17 +136,55 @@ def losses(problem: RoutingProblem, online: RoutingResult, offline: RoutingResul
     return {"lost": lost, "gained": gained, "by_hour": by_hour, "by_priority": by_priority, "morning_batch": morning}
 
 
+def travel_split(problem: RoutingProblem, result: RoutingResult, day_start_s: int) -> dict[str, int]:
+    """Where a plan's driving goes, in metres: out from home to the first call, between calls,
+    and back home; and its routes, with those whose first call came in after the day's start
+    (a technician sent out for a later call) and their metres out and back."""
+    release = {v.id: v.release_s for v in problem.visits}
+    out = between = back = late_routes = late_home = 0
+    for r in result.routes:
+        legs = [s.distance_m for s in r.stops]
+        home = legs[0] + r.distance_m - sum(legs)
+        out, between, back = out + legs[0], between + sum(legs[1:]), back + r.distance_m - sum(legs)
+        if release[r.stops[0].visit_id] > day_start_s:
+            late_routes, late_home = late_routes + 1, late_home + home
+    return {"out_m": out, "between_m": between, "back_m": back, "routes": len(result.routes),
+            "routes_for_later_calls": late_routes, "later_routes_home_m": late_home}
+
+
+def marginal_by_hour(problem: RoutingProblem, result: RoutingResult) -> dict[int, int]:
+    """Each served call's marginal metres in its route (the legs to and from it less the leg
+    that would join its neighbours, home at either end), summed by the hour the call came in:
+    which calls a plan pays most driving for."""
+    techs = {k.id: k for k in problem.technicians}
+    node = {v.id: v.node for v in problem.visits}
+    hour = {v.id: v.release_s // HOUR_S % 24 for v in problem.visits}
+    d = problem.distance_m
+    out: dict[int, int] = {}
+    for r in result.routes:
+        k = techs[r.technician_id]
+        nodes = [k.start_node] + [node[s.visit_id] for s in r.stops] + [k.end_node]
+        for i, s in enumerate(r.stops, start=1):
+            a, b, c = nodes[i - 1], nodes[i], nodes[i + 1]
+            out[hour[s.visit_id]] = out.get(hour[s.visit_id], 0) + int(d[a, b] + d[b, c] - d[a, c])
+    return out
+
+
 def run_hindsight(preset: str, seed: int, time_limit_s: float, calls_per_day: float | None = None,
                   areas: int | None = None, workers: int | None = None, reoptimise_every_s: int | None = None,
                   progress: Log | None = None, reoptimise_engine: str = "ortools",
                   warm_start: str = "pyvrp", count_return: bool = False, hold_s: int = 0,
                   reoptimise_time_limit_s: float | None = None, leave_home_s: int | None = None,
-                  offline_start: str = "own") -> dict[str, Any]:
+                  offline_start: str = "own", reference: str | None = None,
+                  reoptimise_steps_per_visit: int | None = None) -> dict[str, Any]:
     """Plan the day online, solve every area offline, and compare (see the module docstring).
     ``areas`` keeps the largest N areas only (by calls); ``time_limit_s`` is per area, CPU.
     ``hold_s``: the waiting strategy (``Rules.replan_hold_s``); ``reoptimise_time_limit_s``: each
     area's re-solve budget (default: the plan's); ``leave_home_s``: the cost of sending out a
-    technician not yet out (``Rules.leave_home_s``; None: the rule book's); ``offline_start``: see the module docstring."""
+    technician not yet out (``Rules.leave_home_s``; None: the rule book's); ``offline_start``: see the module docstring.
+    ``reference``: a JSON file of hindsight routes per area: an area whose calls are the same as
+    when it was saved is not solved again (one reference shared by the policies compared; the
+    search's CPU budget makes two solves of one area differ); the file is then updated."""
     log = progress or (lambda line: None)
     gen = GeneratorParams() if calls_per_day is None else with_calls_per_day(GeneratorParams(), calls_per_day)
     ds = generate(preset, days=1, seed=seed, params=gen)
@@ -154,22 +195,37 @@ def run_hindsight(preset: str, seed: int, time_limit_s: float, calls_per_day: fl
     params = replace(params, rules=rules if leave_home_s is None else replace(rules, leave_home_s=leave_home_s))
     if reoptimise_time_limit_s is not None:
         params = replace(params, reoptimise_time_limit_s=reoptimise_time_limit_s)
-    w0, c0 = time.perf_counter(), cpu_s()
+    if reoptimise_steps_per_visit is not None:
+        params = replace(params, reoptimise_steps_per_visit=reoptimise_steps_per_visit)
+    w0, c0, own0 = time.perf_counter(), cpu_s(), cpu_split_s()[0]
     with executor(workers) as pool:
         plan = make_plan(ds, params, pool=pool)
         online_wall = time.perf_counter() - w0
+        # The policy's own cost: insertion and re-solves run in this process (the morning
+        # batch in the pool's workers, the same whatever the policy).
+        online_cpu = cpu_split_s()[0] - own0
         problems = {k: called_at(p, plan) for k, p in plan.area_problems.items() if p.visits and p.technicians}
         keys = sorted(problems, key=lambda k: -len(problems[k].visits))[:areas]
         log(f"online plan: {sum(len(problems[k].visits) for k in keys)} calls in {len(keys)} areas, "
             f"{online_wall:.1f} s wall; offline {time_limit_s:g} CPU s per area")
-        futures = [pool.submit(solve_offline, k, problems[k], time_limit_s, seed, plan.area_results[k],
-                               offline_start) for k in keys]
+        saved = load_reference(reference, time_limit_s, seed, offline_start)
         offline, sources = {}, {}
+        for k in keys:
+            ids = visit_key(problems[k])
+            for got in saved.get(k, ()):
+                if got["visits"] == ids:
+                    offline[k], sources[k] = (routes_result(problems[k], got["routes"]), got["cpu_s"]), got["source"]
+        futures = [pool.submit(solve_offline, k, problems[k], time_limit_s, seed, plan.area_results[k],
+                               offline_start) for k in keys if k not in offline]
+        if reference:
+            log(f"reference {reference}: {len(offline)} areas kept, {len(futures)} to solve")
         for n, fut in enumerate(futures):
             k, res, spent, sources[k] = fut.result()
             offline[k] = (res, spent)
             log(f"[{n + 1}/{len(keys)}] area {k}: {len(problems[k].visits)} calls, offline {spent:.1f} CPU s"
                 f"{' (online plan kept: the search found nothing better)' if sources[k] == 'online' else ''}")
+    if reference:
+        save_reference(reference, time_limit_s, seed, offline_start, saved, problems, offline, sources)
     day_start = min((v.release_s for k in keys for v in problems[k].visits), default=0)
     rows: list[dict[str, Any]] = []
     lost_all: list[str] = []
@@ -177,6 +233,8 @@ def run_hindsight(preset: str, seed: int, time_limit_s: float, calls_per_day: fl
     by_hour: dict[int, int] = {}
     by_priority: dict[int, int] = {}
     gained = morning = 0
+    split: dict[str, dict[str, int]] = {"online": {}, "offline": {}}
+    marginal: dict[str, dict[int, int]] = {"online": {}, "offline": {}}
     for k in keys:
         p, on, (off, spent) = problems[k], plan.area_results[k], offline[k]
         violations += [f"area {k} (offline): {v}" for v in check(p, off)]
@@ -189,6 +247,11 @@ def run_hindsight(preset: str, seed: int, time_limit_s: float, calls_per_day: fl
             by_hour[h] = by_hour.get(h, 0) + n
         for pr, n in loss["by_priority"].items():
             by_priority[pr] = by_priority.get(pr, 0) + n
+        for side, res in (("online", on), ("offline", off)):
+            for name, m in travel_split(p, res, day_start).items():
+                split[side][name] = split[side].get(name, 0) + m
+            for h, m in marginal_by_hour(p, res).items():
+                marginal[side][h] = marginal[side].get(h, 0) + m
         rows.append({"area": k, "technicians": len(p.technicians), "calls": len(p.visits),
                      "online": fo.as_dict(), "offline": ff.as_dict(), "offline_cpu_s": round(spent, 2),
                      "offline_source": sources[k], "lost_calls": len(loss["lost"])})
@@ -198,22 +261,62 @@ def run_hindsight(preset: str, seed: int, time_limit_s: float, calls_per_day: fl
         "benchmark": "hindsight", "preset": preset, "seed": seed, "calls": len(ds.requests),
         "areas": len(keys), "time_limit_s": time_limit_s, "reoptimise_every_s": reoptimise_every_s,
         "reoptimise_engine": reoptimise_engine, "reoptimise_time_limit_s": params.reoptimise_time_limit_s,
+        "reoptimise_steps_per_visit": params.reoptimise_steps_per_visit,
         "warm_start": warm_start, "count_return": count_return, "hold_s": hold_s, "leave_home_s": params.rules.leave_home_s,
         "offline_start": offline_start,
         "online": online_total, "offline": offline_total, "ratios": ratios(online_total, offline_total),
         "where_online_loses": {"calls": len(lost_all), "offline_late_where_online_on_time": gained,
                                "morning_batch": morning, "later_calls": len(lost_all) - morning,
                                "by_hour": dict(sorted(by_hour.items())), "by_priority": dict(sorted(by_priority.items())),
-                               "examples": lost_all[:10]},
+                               "examples": lost_all[:10],
+                               "travel_split_m": split,
+                               "marginal_km_by_hour": {h: [round(marginal["online"].get(h, 0) / 1000, 1),
+                                                           round(marginal["offline"].get(h, 0) / 1000, 1)]
+                                                       for h in sorted(set(marginal["online"]) | set(marginal["offline"]))}},
         "areas_where_online_kept": sum(1 for k in keys if sources[k] == "online"),
         "areas_where_online_better": sum(1 for r in rows if (-r["online"]["served"], -r["online"]["on_time"],
                                                              r["online"]["distance_m"]) < (
             -r["offline"]["served"], -r["offline"]["on_time"], r["offline"]["distance_m"])),
         "offline_checker_violations": violations[:20], "offline_violation_count": len(violations),
         "online_checker_violations": int(plan.routing_stats["violations"].sum()) if len(plan.routing_stats) else 0,
-        "online_wall_s": round(online_wall, 1), "wall_s": round(time.perf_counter() - w0, 1),
+        "online_wall_s": round(online_wall, 1), "online_own_cpu_s": round(online_cpu, 1), "wall_s": round(time.perf_counter() - w0, 1),
         "cpu_s": round(cpu_s() - c0, 1), "peak_rss_mib": round(peak_rss_mib(), 1), "rows": rows,
     }
+
+
+def load_reference(path: str | None, time_limit_s: float, seed: int, start: str) -> dict[str, Any]:
+    """The saved hindsight routes per area (empty without a file, or one of other conditions)."""
+    if not path or not os.path.exists(path):
+        return {}
+    with open(path) as f:
+        doc = json.load(f)
+    if (doc.get("time_limit_s"), doc.get("seed"), doc.get("offline_start")) != (time_limit_s, seed, start):
+        raise ValueError(f"reference {path} is for offline {doc.get('time_limit_s')} s, seed {doc.get('seed')}, "
+                         f"start {doc.get('offline_start')}; asked {time_limit_s} s, seed {seed}, start {start}")
+    return doc["areas"]
+
+
+def visit_key(problem: RoutingProblem) -> str:
+    """What makes an area's hindsight problem the same one: its visits (ids and every field but
+    the node, whose number depends on the order the calls reached the area; a call collected
+    for the bench online is another visit) and its technicians."""
+    visits = sorted((v.id, v.service_s, v.window_start_s, v.window_end_s, v.required_level, v.required_skill,
+                     v.priority, v.release_s, v.dispatch_deadline_s) for v in problem.visits)
+    techs = sorted(k.id for k in problem.technicians)
+    return hashlib.sha256(repr((visits, techs)).encode()).hexdigest()
+
+
+def save_reference(path: str, time_limit_s: float, seed: int, start: str, saved: dict[str, Any],
+                   problems: dict[str, RoutingProblem], offline: dict[str, tuple[RoutingResult, float]],
+                   sources: dict[str, str]) -> None:
+    areas = {k: list(v) for k, v in saved.items()}  # per area, one entry per set of calls seen
+    for k, (res, spent) in offline.items():
+        ids = visit_key(problems[k])
+        if not any(e["visits"] == ids for e in areas.get(k, ())):
+            areas.setdefault(k, []).append({"visits": ids, "cpu_s": spent, "source": sources[k], "routes": {
+                r.technician_id: [s.visit_id for s in r.stops] for r in res.routes}})
+    with open(path, "w") as f:
+        json.dump({"time_limit_s": time_limit_s, "seed": seed, "offline_start": start, "areas": areas}, f)
 
 
 def _total(figs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -239,6 +342,8 @@ def format_report(doc: dict[str, Any]) -> str:
     policy = f"every {reopt} s by {doc['reoptimise_engine']}" if reopt else "off"
     if reopt and doc.get("reoptimise_time_limit_s") is not None:
         policy += f", {doc['reoptimise_time_limit_s']:g} CPU s per area"
+    if reopt and doc.get("reoptimise_steps_per_visit"):
+        policy += f" or {doc['reoptimise_steps_per_visit']} steps per movable call"
     lines = [
         (f"\n{doc['preset']} seed {doc['seed']}: {on['visits']} travelling calls in {doc['areas']} areas; "
          f"online = the day plan (re-optimise {policy}, batch start {doc['warm_start']}"
@@ -259,14 +364,34 @@ def format_report(doc: dict[str, Any]) -> str:
          f"{w['offline_late_where_online_on_time']} the other way round)"),
         "  by hour of the call: " + ", ".join(f"{h:02d}h {n}" for h, n in w["by_hour"].items()),
         "  by priority: " + ", ".join(f"{p} {n}" for p, n in w["by_priority"].items()),
+        *travel_lines(w),
         "  travel, online over offline, the worst areas: " + ", ".join(
             f"{a} {r:.2f} ({n} calls lost)" for a, r, n in worst_areas(doc)),
         (f"areas where the online plan beats hindsight: {doc.get('areas_where_online_better', 0)}; "
          f"checker: online {doc['online_checker_violations']} violations, offline {doc['offline_violation_count']}; "
-         f"wall {doc['wall_s']:.0f} s (online plan {doc['online_wall_s']:.0f} s), cpu {doc['cpu_s']:.0f} s, "
+         f"wall {doc['wall_s']:.0f} s (online plan {doc['online_wall_s']:.0f} s, "
+         f"{doc.get('online_own_cpu_s', float('nan')):.1f} CPU s outside the morning batch), cpu {doc['cpu_s']:.0f} s, "
          f"peak {doc['peak_rss_mib']:.0f} MiB"),
     ]
     return "\n".join(lines)
+
+
+def travel_lines(w: dict[str, Any]) -> list[str]:
+    """The report's lines on where the driving goes (``travel_split``, ``marginal_by_hour``)."""
+    split = w.get("travel_split_m")
+    if not split:
+        return []
+    on, off = split["online"], split["offline"]
+    lines = [(f"  driving, online / offline km: out from home {on.get('out_m', 0) / 1000:.0f} / "
+             f"{off.get('out_m', 0) / 1000:.0f}, between calls {on.get('between_m', 0) / 1000:.0f} / "
+             f"{off.get('between_m', 0) / 1000:.0f}, back home {on.get('back_m', 0) / 1000:.0f} / "
+             f"{off.get('back_m', 0) / 1000:.0f}; routes {on.get('routes', 0)} / {off.get('routes', 0)}, of which "
+             f"first sent out for a later call {on.get('routes_for_later_calls', 0)} / "
+             f"{off.get('routes_for_later_calls', 0)} ({on.get('later_routes_home_m', 0) / 1000:.0f} / "
+             f"{off.get('later_routes_home_m', 0) / 1000:.0f} km out and back)")]
+    lines.append("  each call's marginal km by the hour it came in, online / offline: " + ", ".join(
+        f"{int(h):02d}h {a:.0f}/{b:.0f}" for h, (a, b) in w["marginal_km_by_hour"].items()))
+    return lines
 
 
 def worst_areas(doc: dict[str, Any], n: int = 5) -> list[tuple[str, float, int]]:

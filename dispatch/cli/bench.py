@@ -159,6 +159,9 @@ bench.add_command(province, name="province")
                    "home (cheapest insertion; default: the drive to the call and on to his next one only).")
 @click.option("--reoptimise-budget", "reoptimise_time_limit_s", default=None, type=click.FloatRange(0.01, None),
               help="Online policy: CPU seconds of each area's re-solve (default: the plan's).")
+@click.option("--reoptimise-steps", "reoptimise_steps_per_visit", default=None, type=click.IntRange(1, None),
+              help="Online policy: the lns re-solve stops after this many steps per movable call (within "
+                   "its budget; default: the plan's).")
 @click.option("--hold", "hold_s", default=0, show_default=True, type=click.IntRange(0, 3600),
               help="Online policy (waiting strategy): a non-urgent call is set off toward no sooner than this "
                    "many seconds after it came in (inside its promise), so the re-optimisation can still move it.")
@@ -168,17 +171,21 @@ bench.add_command(province, name="province")
 @click.option("--offline-start", type=click.Choice(["own", "online"]), default="own", show_default=True,
               help="Offline search's start: its own construction (a reference independent of the online "
                    "policy) or the online routes (the better of the two: it moves with the policy).")
+@click.option("--reference", "reference", default=None, type=click.Path(dir_okay=False),
+              help="Hindsight routes per area kept in this JSON file: an area with the same calls is not "
+                   "solved again (one reference for the policies compared).")
 @json_option
 def hindsight(preset: str, seed: int, calls: float | None, time_limit: float, areas: int | None,
               workers: int | None, reoptimise_every_s: int | None, reoptimise_engine: str, warm_start: str,
               count_return: bool, reoptimise_time_limit_s: float | None, hold_s: int, leave_home_s: int | None,
-              offline_start: str, json_path: str | None) -> None:
+              offline_start: str, reference: str | None, reoptimise_steps_per_visit: int | None,
+              json_path: str | None) -> None:
     """The online day plan against hindsight (every call known): travel, overtime, one-hour rate."""
     from dispatch.bench import hindsight as runner  # the planner (OR-Tools): slow to import
 
     doc = runner.run_hindsight(preset, seed, time_limit, calls, areas, workers, reoptimise_every_s, _echo_err,
                                reoptimise_engine, warm_start, count_return, hold_s, reoptimise_time_limit_s,
-                               leave_home_s, offline_start)
+                               leave_home_s, offline_start, reference, reoptimise_steps_per_visit)
     click.echo(runner.format_report(doc))
     write_json(json_path, doc)
 

@@ -17,9 +17,12 @@ class Replanning:
 
     _replanned_version: int = -1  # the plan's version at the last re-solve (none yet)
 
-    def reoptimise(self, params: RoutingParams) -> bool:
+    def reoptimise(self, params: RoutingParams, steps_per_visit: int | None = None) -> bool:
         """Re-solve the movable tail; adopt the result only if it keeps every commitment and
-        is no worse (fewer late dispatches, then less travel). Returns whether it was adopted."""
+        is no worse (fewer late dispatches, then less travel). Returns whether it was adopted.
+        ``steps_per_visit``: the search stops after this many steps per movable visit
+        (``RoutingParams.solution_limit``), within the time limit: a tail of three calls needs
+        no more search than that, and the answer no longer depends on the machine."""
         if self.version == self._replanned_version:
             return False  # nothing changed since the last re-solve: only the clock moved on
         problem, tails = self._tail_problem()
@@ -27,7 +30,10 @@ class Replanning:
         if not problem.visits:
             return False
         warm = tuple((tid, tuple(ids)) for tid, ids in tails.items() if ids)
-        res = solve(problem, replace(params, initial_routes=warm))
+        if steps_per_visit is not None:
+            params = replace(params, solution_limit=steps_per_visit * len(problem.visits))
+        # Mid-day the way home is not driven (see ``adopt``): the search weighs what adopt does.
+        res = solve(problem, replace(params, initial_routes=warm, count_way_home=False))
         return self.adopt(res, version)
 
     def _tail_problem(self) -> tuple[RoutingProblem, dict[str, list[str]]]:
@@ -76,6 +82,13 @@ class Replanning:
                 return False
         late_old = sum(1 for s in old.values() for x in s.stops if x.dispatch_late_s > 0)
         late_new = sum(1 for s in new.values() for x in s.stops if x.dispatch_late_s > 0)
+        # Driving toward the calls, not the way home: mid-day a technician's way home is not
+        # driven (the next call starts where he is) and is paid once, from wherever his day
+        # ends. Counting it here adopts answers with fewer technicians out but more driving
+        # between calls, worse by the day's end (`dispatch bench hindsight`, Zhejiang seed 1,
+        # re-solve every 300 s: 1.143 of hindsight's km against 1.114; so does the insertion's
+        # ``count_return``). The search itself leaves it out likewise (``count_way_home``):
+        # 1.114 -> 1.097 on the same day.
         travel_old = sum(x.travel_s for s in old.values() for x in s.stops)
         travel_new = sum(x.travel_s for s in new.values() for x in s.stops)
         was_on_time = {x.visit_id for s in old.values() for x in s.stops if x.dispatch_late_s == 0}

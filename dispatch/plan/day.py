@@ -145,7 +145,7 @@ def dispatch_day(
                 live.advance(max(live.clock_s, next_reopt))
                 live.reoptimise(RoutingParams(time_limit_s=params.reoptimise_time_limit_s, seed=params.seed,
                                               workers=1, dispatch_deadline="hard", engine=params.reoptimise_engine,
-                                              clock=params.routing_clock))
+                                              clock=params.routing_clock), params.reoptimise_steps_per_visit)
             next_reopt += params.reoptimise_every_s  # type: ignore[operator]
         on_time += _place(key, v, lives, find_areas, benches, params.rules)
         if n % 500 == 499 or n + 1 == len(waiting):

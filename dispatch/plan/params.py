@@ -39,6 +39,8 @@ class PlanParams:
     # The engine of that re-solve: "ortools", or "lns" (exact ruin-and-recreate, every move timed
     # by the exact timeline; see dispatch.routing.lns and `dispatch bench hindsight`).
     reoptimise_engine: str = "ortools"
+    # The lns re-solve stops after this many steps per movable visit (within its time limit).
+    reoptimise_steps_per_visit: int | None = None
     # The morning batch's start: "pyvrp" (PyVRP's routes on the relaxed batch, then OR-Tools) or "none".
     routing_warm_start: str = "pyvrp"
     # Kilometres' cost on the routing arcs (RoutingParams.km_cost_s): make_plan sets it from

@@ -62,13 +62,14 @@ def solve(problem: RoutingProblem, params: RoutingParams) -> RoutingResult:
 
 def _solve_lns(problem: RoutingProblem, params: RoutingParams) -> RoutingResult:
     """The exact ruin-and-recreate search from ``initial_routes`` (or from nothing: every visit
-    then goes in by cheapest exact insertion), for the time limit on the CPU clock."""
+    then goes in by cheapest exact insertion), for the time limit on the CPU clock or
+    ``solution_limit`` steps, whichever comes first."""
     eligible, unserved = precheck(problem, params)
     routes: dict[str, list[str]] = {}
     for tid, ids in params.initial_routes:
         routes.setdefault(tid, []).extend(x for x in ids if x in eligible)
     servable = replace(problem, visits=tuple(v for v in problem.visits if v.id in eligible))
-    found, stats = improve(servable, routes, params, params.time_limit_s)
+    found, stats = improve(servable, routes, params, params.time_limit_s, max_steps=params.solution_limit)
     result = routes_result(servable, found, stats=stats)
     return replace(result, unassigned=result.unassigned + tuple(unserved))
 

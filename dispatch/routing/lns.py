@@ -75,38 +75,65 @@ def _route_cost(problem: RoutingProblem, k: RoutingTechnician, ids: list[str], t
     if not t.feasible:  # only the start can hold one (times frozen in another way); worse than a drop
         return 10 * params.drop_penalty_unit * len(ids)
     late = sum(1 for s in t.stops if s.dispatch_late_s > 0)
-    travel = sum(s.travel_s for s in t.stops) + int(problem.travel_s[k.speed_class][visits[ids[-1]].node, k.end_node])
+    travel = sum(s.travel_s for s in t.stops)
+    if params.count_way_home:
+        travel += int(problem.travel_s[k.speed_class][visits[ids[-1]].node, k.end_node])
     return late * params.dispatch_late_penalty + travel + params.overtime_cost_per_s * max(0, t.end_s - k.shift_end_s)
 
 
 def _insert(state: _State, vid: str) -> bool:
-    """Put ``vid`` at its cheapest feasible position (a kept promise stays kept); False if none."""
-    best: tuple[int, str, int] | None = None
-    for tid in state.able[vid]:
+    """Put ``vid`` at its cheapest feasible position (a kept promise stays kept); False if none.
+
+    Positions are timed in the order of the driving they add (from the matrix, no timeline),
+    and the search stops at the first whose added driving alone costs more than the best timed
+    position: lateness and overtime only add to a position's cost (on roads where a detour is
+    never shorter than the direct leg), so none after it could be cheaper. Ties go to the
+    technician and position first in route order, as a full scan's would."""
+    node = state.visits[vid].node
+    bounds: list[tuple[int, int, int, str]] = []
+    for order_i, tid in enumerate(state.able[vid]):
+        k = state.techs[tid]
+        tt = state.problem.travel_s[k.speed_class]
+        nodes = [k.start_node] + [state.visits[x].node for x in state.routes[tid]] + [k.end_node]
+        to_v, from_v = tt[nodes, node].tolist(), tt[node, nodes].tolist()
+        last = len(nodes) - 2
+        for pos in range(len(nodes) - 1):
+            if pos == last and not state.params.count_way_home:
+                added = to_v[pos]  # put last: only the drive to it
+            else:
+                added = to_v[pos] + from_v[pos + 1] - int(tt[nodes[pos], nodes[pos + 1]])
+            bounds.append((added, order_i, pos, tid))
+    bounds.sort()
+    best: tuple[int, int, int, str] | None = None  # (added cost, technician's order, position, technician)
+    timed: dict[str, tuple[Timeline, int, set[str]]] = {}
+    for added, order_i, pos, tid in bounds:
+        if best is not None and added > best[0]:
+            break
+        if tid not in timed:
+            before_t, before_c = state.cost(tid)
+            timed[tid] = before_t, before_c, {s.visit_id for s in before_t.stops if s.dispatch_late_s == 0}
+        _, before_c, on_time = timed[tid]
         ids = state.routes[tid]
-        before_t, before_c = state.cost(tid)
-        on_time = {s.visit_id for s in before_t.stops if s.dispatch_late_s == 0}
-        for pos in range(len(ids) + 1):
-            order = ids[:pos] + [vid] + ids[pos:]
-            t, c = state.cost(tid, order)
-            if not t.feasible or any(s.dispatch_late_s > 0 and s.visit_id in on_time for s in t.stops):
-                continue
-            delta = c - before_c
-            if best is None or delta < best[0]:
-                best = (delta, tid, pos)
+        t, c = state.cost(tid, ids[:pos] + [vid] + ids[pos:])
+        if not t.feasible or any(s.dispatch_late_s > 0 and s.visit_id in on_time for s in t.stops):
+            continue
+        cand = (c - before_c, order_i, pos, tid)
+        if best is None or cand < best:
+            best = cand
     if best is None:
         return False
-    _, tid, pos = best
+    _, _, pos, tid = best
     state.routes[tid].insert(pos, vid)
     state.cache.pop(tid, None)
     return True
 
 
 def improve(problem: RoutingProblem, routes: Mapping[str, list[str]], params: RoutingParams,
-            seconds: float, ruin: int = 8) -> tuple[dict[str, list[str]], dict[str, int]]:
+            seconds: float, ruin: int = 8, max_steps: int | None = None) -> tuple[dict[str, list[str]], dict[str, int]]:
     """Improve ``routes`` (technician id -> visit ids, each route feasible by the timeline) for
-    ``seconds`` of CPU time; returns the routes and the search's figures. Unserved visits are
-    tried at every step too."""
+    ``seconds`` of CPU time, or ``max_steps`` steps if that comes first (then the answer does not
+    depend on the machine: the same seed gives the same routes); returns the routes and the
+    search's figures. Unserved visits are tried at every step too."""
     rng = random.Random(params.seed)
     state = _State(problem, routes, params)
     nodes = np.array([v.node for v in problem.visits], dtype=np.int64)
@@ -121,7 +148,7 @@ def improve(problem: RoutingProblem, routes: Mapping[str, list[str]], params: Ro
     t0 = time.process_time()
     end = t0 + seconds
     steps = kept = 0
-    while (now := time.process_time()) < end and ids_all:
+    while (now := time.process_time()) < end and ids_all and (max_steps is None or steps < max_steps):
         steps += 1
         saved = {tid: list(ids) for tid, ids in state.routes.items()}
         saved_cache = dict(state.cache)

@@ -80,6 +80,10 @@ class RoutingParams:
     dispatch_deadline: str = "soft"  # "soft" (penalised), "hard", "ignore"
     dispatch_late_penalty: int = 100_000  # per visit set off after its deadline (soft mode)
     overtime_cost_per_s: int = 2
+    # The lns engine's travel counts each technician's drive home from his last visit. A live
+    # tail's re-solve does not (``dispatch.live.replan``): mid-day the next call starts where
+    # he is, and the way home is paid once, from wherever his day ends.
+    count_way_home: bool = True
     drop_penalty_unit: int = 10**8
     priority_weights: tuple[int, int, int] = (1, 10, 100)  # normal, high, urgent
     pin_penalty_factor: int = 1000  # dropping a pinned visit costs this many times more
