@@ -186,6 +186,11 @@ def _run(model: _Model, params: RoutingParams, limit: float, stats: dict[str, An
 # works without it.
 FLEET_COST_FACTOR = 100
 
+# Stage 2's share of the time left: a fleet below the best known is hopeless and used to take
+# all of it (Gehring-Homberger R1_2_1 at 30 s: 20 vehicles, the attempt at 19 left no time for
+# the distance stage, 10 % over the best known at its fleet).
+FLEET_TRY_SHARE = 0.5
+
 
 def _fleet_search(data: Any, left: Any, budget: float, params: RoutingParams, stop: Any,
                   stats: dict[str, Any]) -> Any:
@@ -212,7 +217,6 @@ def _fleet_search(data: Any, left: Any, budget: float, params: RoutingParams, st
     vt0 = data.vehicle_type(0)
     vt = vt0.replace(fixed_cost=int(vt0.fixed_cost) * FLEET_COST_FACTOR)
     pressed = data.replace(vehicle_types=[vt])
-    bound = max(_load_bound(data), 1)
     bound = max(_load_bound(data), 1)
     clock = time.process_time if params.clock == "cpu" else time.perf_counter
     end = clock() + budget * (1 - params.route_elimination)
@@ -243,11 +247,6 @@ def _fleet_search(data: Any, left: Any, budget: float, params: RoutingParams, st
         stats["distance_stage"] = {"vehicles": len(routes), "from": before, "to": pyvrp.Solution(fixed, routes).distance()}
     return pyvrp.Result(pyvrp.Solution(data, routes), pyvrp.Statistics(collect_stats=False), 0, 0.0)
 
-
-# Stage 2's share of the time left: a fleet below the best known is hopeless and used to take
-# all of it (Gehring-Homberger R1_2_1 at 30 s: 20 vehicles, the attempt at 19 left no time for
-# the distance stage, 10 % over the best known at its fleet).
-FLEET_TRY_SHARE = 0.5
 
 class _AtBound:
     """Stop when ``stop`` does or once the best plan's fleet (its cost over the fixed cost: the
