@@ -188,7 +188,7 @@ FLEET_COST_FACTOR = 100
 
 # Stage 2's share of the time left: a fleet below the best known is hopeless and used to take
 # all of it (Gehring-Homberger R1_2_1 at 30 s: 20 vehicles, the attempt at 19 left no time for
-# the distance stage, 10 % over the best known at its fleet).
+# the distance stage: PyVRP's plan 8.9 % over the best known at that fleet, seed 0).
 FLEET_TRY_SHARE = 0.5
 
 
