@@ -208,8 +208,26 @@ def test_pyvrp_fleet_phase_empties_a_route_the_distance_search_keeps():
     assert r.stats["fleet"] == (4, 2) and r.stats["fleet_reduced"] is True
     assert r.vehicles == 2 and not r.unassigned
     assert sum(x.distance_m for x in r.routes) == 650
+    # The distance stage has no fixed cost, yet three out-and-back trips (600) stay out: the
+    # fleet the fleet phase reached is its limit.
+    assert r.stats["distance_stage"] == {"vehicles": 2, "from": 650, "to": 650}
     plain = run(p, RoutingParams(0.3, engine="pyvrp", arc_cost="distance"))
     assert plain.vehicles == 3 and sum(x.distance_m for x in plain.routes) == 600
+
+
+def test_pyvrp_distance_stage_keeps_the_fleet_and_ends_at_its_shortest_plan():
+    """Vehicles first, then distance: two vans of 4 on a line, visits at 100..400 and at -100..-400,
+    each far from the others' side. The fleet stage's fixed cost leaves a plan of two routes; the
+    distance stage (no fixed cost, at most two vehicles) ends at the two out-and-back sweeps,
+    1600, which the checker verifies, and never above where it started."""
+    techs = [routing_tech(f"T{i}", capacity=4, fixed_cost=10**6) for i in range(4)]
+    xs = [0, 100, 200, 300, 400, -100, -200, -300, -400]
+    p = line_problem(xs, techs, [visit(f"v{i}", i, demand=1) for i in range(1, 9)])
+    r = run(p, RoutingParams(0.6, engine="pyvrp", route_elimination=0.3, arc_cost="time"))
+    st = r.stats["distance_stage"]
+    assert st["vehicles"] == 2 and r.vehicles == 2 and not r.unassigned
+    assert st["to"] <= st["from"] and st["to"] == 1600
+    assert sum(x.travel_s for x in r.routes) == 1600
 
 
 def test_invalid_problem_is_refused():

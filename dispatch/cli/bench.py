@@ -42,8 +42,8 @@ def bench() -> None:
 @click.option("--workers", default=1, show_default=True, help="OR-Tools: portfolio searches in parallel processes.")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--route-elimination", default=0.3, show_default=True,
-              help="Share of the time limit, at the end, spent trying one vehicle fewer than the distance "
-                   "search found (PyVRP; OR-Tools cold: emptying routes).")
+              help="Share of the time limit, at the end, spent trying one vehicle fewer than the fleet "
+                   "search found, then on distance at that fleet (PyVRP; OR-Tools cold: emptying routes).")
 @click.option("--breaks", is_flag=True, help="Field-service variant: every vehicle takes a break (5 %% of the horizon, "
               "starting at 40-50 %%); pyvrp cannot run it, the gap is to the plain instance's best known.")
 @click.option("--benchmarks-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
