@@ -523,6 +523,11 @@ def drag_on_the_timeline(page, lang: str, svc: str, timings: dict[str, float], s
     said = page.locator(":is(p, div, span):visible", has_text=literal(lang, "tlmove.target")).last.inner_text()
     assert job in said and target in said, said
     shoot(page, f"{lang}-board-timeline-drag", shots)
+    # The page as the rest of the day expects it: no proposal pending, the Vega-Lite view back.
+    page.get_by_role("button", name=say(lang, "tlmove.clear")).click()
+    idle(page)
+    page.get_by_text(say(lang, "tlmove.view"), exact=True).click()
+    idle(page)
 
 
 def customers_to_tell(page, lang: str, svc: str) -> None:  # type: ignore[no-untyped-def]
