@@ -193,6 +193,7 @@ def timeline(board, sel: loaders.Selection, table, names: dict[str, str], now_s:
     if not shown:
         return
     if how == "drag":
+        # Here, as figures below: dragboard imports figures (Altair), which first paint does not wait for.
         from dashboard import dragboard
 
         area_of = board.technicians
