@@ -198,7 +198,7 @@ def timeline(board, sel: loaders.Selection, table, names: dict[str, str], now_s:
 
         area_of = board.technicians
         data = board.derived(("drag", tuple(shown), now_s, i18n.language()), lambda: dragboard.timeline_data(
-            segments, shown, home, names, table, jobs.customer_windows(sel.area, board.calls), area_of,
+            segments, shown, home, names, table, _windows(board, sel), area_of,
             sel.area.epoch_date, now_s))
         # The drop is read before the component is drawn, so that it draws the move it proposes.
         note = _timeline_pick(table, dragboard.SLOT_S, drop=dragboard.dropped(DRAG_KEY))
@@ -274,6 +274,11 @@ def next_pick(picked, seen: dict, table, slot_s: int, clicks: tuple | None = Non
     return picked, seen, "tlmove.job_first"
 
 
+def _windows(board, sel: loaders.Selection) -> dict[str, tuple[int, int]]:  # type: ignore[no-untyped-def]
+    """The customers' windows, built once per version of the live plan (an urgent call adds one)."""
+    return board.derived("windows", lambda: jobs.customer_windows(sel.area, board.calls))
+
+
 def _timeline_pick(table, slot_s: int, clicks: tuple | None = None, drop: dict | None = None) -> str | None:  # type: ignore[no-untyped-def]
     """The session's timeline pick after this run's clicks or drop (``next_pick``); the note to show."""
     ss = st.session_state
@@ -325,7 +330,7 @@ def job_detail(board, table, sel: loaders.Selection, names: dict[str, str], at_s
     row = table.set_index("request_id").loc[job]
     ep = sel.area.epoch_date
     req = {r.id: r for r in sel.area.requests}.get(job)
-    window = F.window(ep, jobs.customer_windows(sel.area, board.calls).get(job))
+    window = F.window(ep, _windows(board, sel).get(job))
     device = (req.device_model or "-") if req is not None else "-"  # an urgent call the service took: none
     fields = {
         t("job.customer_of"): f"{job} · {i18n.place(loaders.places(), req.county_adcode) if req and req.county_adcode else '-'}",
