@@ -14,66 +14,74 @@ st.title(t("page.board"))
 caption = st.empty()
 run_col, info_col = st.columns([1, 4])
 force = run_col.button(t("board.run"), type="primary", help=t("board.run_help"))
-# A fresh process's first paint: the area's tiles and map as they were last previewed, before the
-# heavy modules below are imported (``dashboard.firstpaint``).
-area_day = (ss[S.DATASET], ss[S.PROVINCE], ss[S.PREFECTURE], int(ss[S.DAY]))
-entry = None if force or firstpaint.is_ready(area_day) or ss[S.DATASET] in ss[S.UPLOADED] \
-    else firstpaint.area(ss[S.DATASET], i18n.language(), *area_day[1:])
-first = None
-if entry is not None:
-    caption.caption(entry["caption"])
-    first = firstpaint.draw(entry, t("prepare.short"))
+# The live day's slot is made here, before anything drawn only on some runs (the first paint, a
+# progress bar, a message): a fragment's id is its position on the page, and a full rerun that
+# moved it left the browser's next click on the map or timeline naming a fragment that no longer
+# existed (Streamlit: "Couldn't find fragment"; the click was lost). Measured: the same session's
+# live day had two ids, with and without the plan's progress bar above it.
+head, day_slot = st.container(), st.container()
+with head:
+    # A fresh process's first paint: the area's tiles and map as they were last previewed, before the
+    # heavy modules below are imported (``dashboard.firstpaint``).
+    area_day = (ss[S.DATASET], ss[S.PROVINCE], ss[S.PREFECTURE], int(ss[S.DAY]))
+    entry = None if force or firstpaint.is_ready(area_day) or ss[S.DATASET] in ss[S.UPLOADED] \
+        else firstpaint.area(ss[S.DATASET], i18n.language(), *area_day[1:])
+    first = None
+    if entry is not None:
+        caption.caption(entry["caption"])
+        first = firstpaint.draw(entry, t("prepare.short"))
 
-# Below the first paint: these import the dataset model, OR-Tools, the store and the service.
-import datetime as dt
+    # Below the first paint: these import the dataset model, OR-Tools, the store and the service.
+    import datetime as dt
 
-from dashboard import data, jobs, live, loaders, maps, planning, widgets
-from dashboard import formatting as F
-from dashboard.console import ServiceRefused, later_bookings
-from dispatch.errors import DispatchError
-from dispatch.model import DAY_S
-from dispatch.service.clock import CST
+    from dashboard import data, jobs, live, loaders, maps, planning, widgets
+    from dashboard import formatting as F
+    from dashboard.console import ServiceRefused, later_bookings
+    from dispatch.errors import DispatchError
+    from dispatch.model import DAY_S
+    from dispatch.service.clock import CST
 
-sel = loaders.selection()
-board_caption = t("board.caption", dataset=data.dataset_label(sel.label), title=sel.title(),
-                  calls=len(sel.area.requests), techs=len(sel.area.technicians), centres=len(sel.area.network))
-caption.caption(board_caption)
+    sel = loaders.selection()
+    board_caption = t("board.caption", dataset=data.dataset_label(sel.label), title=sel.title(),
+                      calls=len(sel.area.requests), techs=len(sel.area.technicians), centres=len(sel.area.network))
+    caption.caption(board_caption)
 
-key = sel.plan_key(())
-if not force and ss.get(S.FORCE_RUN) != key:
-    # A fresh board: the network and calls at once, the plan, service and live board behind.
-    prep = loaders.prepare_board(sel, solve=len(sel.area.requests) <= widgets.AUTO_PLAN_CALLS)
-    if prep is not None:
-        widgets.preview(sel, prep, board_caption, first)
-if first is not None:
-    first.clear()  # the board was ready after all (another session made it): no preview
-loaders.start_service(sel)  # the live plan's service comes up while the day is planned
-plan = widgets.plan_for(sel, (), force=force or ss.get(S.FORCE_RUN) == key)
-ss[S.FORCE_RUN] = None
-last = ss.get(S.LAST_RUN)
-if plan is None:
-    info_col.info(t("board.press_run", calls=len(sel.area.requests)))
-    st.stop()
-if last and last[0] == key:
-    info_col.success(F.plan_ready_message(last[1], len(plan.routing_stats), last[2], len(plan.stops)))
-try:
-    board, configured = loaders.live_board(sel, plan)
-    if force:
-        board.replan(plan)  # a new day plan for the areas without changes of their own
-except (ServiceRefused, DispatchError) as exc:
-    st.error(t("live.refused", why=exc))
-    st.stop()
-firstpaint.mark_ready(area_day)
-st.caption(t("live.service_at", where=configured or t("live.own_service", url=board.link.url)))
-if board.posted and board.posted.get("kept_live"):
-    st.info(t("live.kept_live", areas=", ".join(board.posted["kept_live"])))
-if ss.get(S.PIN_MESSAGE):
-    kind, text = ss[S.PIN_MESSAGE]
-    getattr(st, kind)(text)
+    key = sel.plan_key(())
+    if not force and ss.get(S.FORCE_RUN) != key:
+        # A fresh board: the network and calls at once, the plan, service and live board behind.
+        prep = loaders.prepare_board(sel, solve=len(sel.area.requests) <= widgets.AUTO_PLAN_CALLS)
+        if prep is not None:
+            widgets.preview(sel, prep, board_caption, first)
+    if first is not None:
+        first.clear()  # the board was ready after all (another session made it): no preview
+    loaders.start_service(sel)  # the live plan's service comes up while the day is planned
+    plan = widgets.plan_for(sel, (), force=force or ss.get(S.FORCE_RUN) == key)
+    ss[S.FORCE_RUN] = None
+    last = ss.get(S.LAST_RUN)
+    if plan is None:
+        info_col.info(t("board.press_run", calls=len(sel.area.requests)))
+        st.stop()
+    if last and last[0] == key:
+        info_col.success(F.plan_ready_message(last[1], len(plan.routing_stats), last[2], len(plan.stops)))
+    try:
+        board, configured = loaders.live_board(sel, plan)
+        if force:
+            board.replan(plan)  # a new day plan for the areas without changes of their own
+    except (ServiceRefused, DispatchError) as exc:
+        st.error(t("live.refused", why=exc))
+        st.stop()
+    firstpaint.mark_ready(area_day)
+    st.caption(t("live.service_at", where=configured or t("live.own_service", url=board.link.url)))
+    if board.posted and board.posted.get("kept_live"):
+        st.info(t("live.kept_live", areas=", ".join(board.posted["kept_live"])))
+    if ss.get(S.PIN_MESSAGE):
+        kind, text = ss[S.PIN_MESSAGE]
+        getattr(st, kind)(text)
 
 names = loaders.centre_names(sel.area)
 picture = board.picture()
-widgets.tiles(board.derived(("kpis", i18n.language()), lambda: F.kpi_tiles(planning.plan_kpis(picture))))
+with head:
+    widgets.tiles(board.derived(("kpis", i18n.language()), lambda: F.kpi_tiles(planning.plan_kpis(picture))))
 
 # The clock and everything drawn at it (the jobs' states, map, timeline and panels): a fragment,
 # so a clock step reruns that part, not the selection, live board and tiles above. A change
@@ -182,4 +190,5 @@ def pin_tab(table, at_s: int | None) -> None:  # type: ignore[no-untyped-def]
                 st.rerun()
 
 
-live_day()
+with day_slot:
+    live_day()
