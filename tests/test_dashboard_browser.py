@@ -272,10 +272,17 @@ def shoot(page, name: str, shots: list[str]) -> None:  # type: ignore[no-untyped
 def shoot_first_map(page, name: str, shots: list[str]) -> None:  # type: ignore[no-untyped-def]
     """The board's first map (the SVG sketch a new page draws at once; deck.gl draws over it
     seconds later): shot at both sizes with the deck hidden for the shots, its names all on it."""
-    page.locator(SKETCH).first.wait_for()
     hide = page.add_style_tag(content='[data-testid="stDeckGlJsonChart"] {visibility: hidden !important;}')
     try:
-        page.locator(SKETCH).first.scroll_into_view_if_needed()
+        # The first paint's sketch is replaced by the live day's own once the board's service is up
+        # (a new element in the same place): scrolling to one that went away is retried on the new one.
+        for attempt in range(5):
+            try:
+                page.locator(SKETCH).first.scroll_into_view_if_needed()
+                break
+            except playwright.Error as gone:
+                if "not attached" not in str(gone) or attempt == 4:
+                    raise
         shoot(page, name, shots)
         assert page.evaluate("sketchNames().length") >= 1, "the first map names its centres"
     finally:
